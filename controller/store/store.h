@@ -1,0 +1,97 @@
+// The controller's durable key-value store: the one seam between the model and storage.
+//
+// The shape follows etcd v3 so that a distributed backend fits behind it without changing
+// callers: every committed transaction gets the next store-wide revision, each key remembers the
+// revision that last modified it, writes are conditional on those revisions (compare-and-set),
+// and a watch delivers committed changes in revision order.
+#ifndef LB_CONTROLLER_STORE_STORE_H_
+#define LB_CONTROLLER_STORE_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace lb::store {
+
+struct KeyValue {
+  std::string key;
+  std::string value;
+  int64_t create_revision = 0;  // Revision that created the key.
+  int64_t mod_revision = 0;  // Revision that last wrote it.
+};
+
+// A condition of a transaction: `key` was last modified at `mod_revision`. A mod_revision of 0
+// means the key must not exist.
+struct Compare {
+  std::string key;
+  int64_t mod_revision = 0;
+};
+
+struct Op {
+  enum class Kind { kPut, kDelete };
+  Kind kind = Kind::kPut;
+  std::string key;
+  std::string value;  // kPut only.
+
+  static Op Put(std::string key, std::string value) {
+    return Op{Kind::kPut, std::move(key), std::move(value)};
+  }
+  static Op Delete(std::string key) { return Op{Kind::kDelete, std::move(key), {}}; }
+};
+
+struct Event {
+  enum class Type { kPut, kDelete };
+  Type type = Type::kPut;
+  KeyValue kv;  // For kDelete: key and mod_revision (the deleting revision); value empty.
+};
+
+// Called with the events of one committed transaction, all with the same revision.
+using WatchCallback = std::function<void(const std::vector<Event>&)>;
+
+// Cancels its watch when destroyed. After the destructor returns the callback is not running
+// and will not run again.
+class WatchHandle {
+ public:
+  virtual ~WatchHandle() = default;
+};
+
+// Thread-safe: every method may be called from any thread.
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // The key's current value, or std::nullopt if it does not exist.
+  virtual absl::StatusOr<std::optional<KeyValue>> Get(std::string_view key) = 0;
+
+  // Every key starting with `prefix`, in key order, as of one revision.
+  virtual absl::StatusOr<std::vector<KeyValue>> List(std::string_view prefix) = 0;
+
+  // Atomically: if every compare holds, applies `ops` in order under one new revision and
+  // returns it once durable (it survives a crash of the process from then on). Errors:
+  // kAborted if a compare failed (nothing written; re-read and retry), kInvalidArgument for an
+  // empty op list or a delete of a missing key, kUnavailable/kInternal for storage failures.
+  virtual absl::StatusOr<int64_t> Txn(const std::vector<Compare>& compares,
+                                      const std::vector<Op>& ops) = 0;
+
+  // The revision of the latest committed transaction (0 for an empty store).
+  virtual absl::StatusOr<int64_t> CurrentRevision() = 0;
+
+  // Delivers every change to keys under `prefix` with revision > `after_revision`, first the
+  // retained history, then new commits as they happen, in revision order, one call at a time.
+  // Callbacks run on a thread owned by the store and must not block for long or call Watch.
+  // kOutOfRange if history after `after_revision` was already compacted.
+  virtual absl::StatusOr<std::unique_ptr<WatchHandle>> Watch(std::string_view prefix,
+                                                             int64_t after_revision,
+                                                             WatchCallback callback) = 0;
+};
+
+}  // namespace lb::store
+
+#endif  // LB_CONTROLLER_STORE_STORE_H_

@@ -1,0 +1,46 @@
+#include "controller/api/auth.h"
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+
+namespace lb::api {
+
+absl::StatusOr<TokenAuth> TokenAuth::FromFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    int err = errno;
+    std::string msg = absl::StrCat("cannot read auth token file ", path, ": ", strerror(err));
+    return err == EACCES ? absl::PermissionDeniedError(msg) : absl::NotFoundError(msg);
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string token(absl::StripAsciiWhitespace(ss.str()));
+  if (token.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat("auth token file ", path, " is empty"));
+  }
+  return TokenAuth(std::move(token));
+}
+
+absl::Status TokenAuth::Check(absl::string_view authorization) const {
+  if (token_.empty()) return absl::OkStatus();
+  absl::string_view given = authorization;
+  if (!absl::ConsumePrefix(&given, "Bearer ")) {
+    return absl::UnauthenticatedError("this call needs an Authorization: Bearer token");
+  }
+  // Constant-time comparison: the time taken must not reveal how much of the token matched.
+  unsigned char diff = given.size() != token_.size();
+  for (size_t i = 0; i < token_.size(); ++i) {
+    diff |= static_cast<unsigned char>(token_[i] ^ (i < given.size() ? given[i] : 0));
+  }
+  if (diff != 0) return absl::UnauthenticatedError("invalid bearer token");
+  return absl::OkStatus();
+}
+
+}  // namespace lb::api

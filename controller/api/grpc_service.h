@@ -1,0 +1,69 @@
+// lb.v1.LoadBalancer over gRPC: a thin adapter onto Registry. Mutating methods require the
+// bearer token (metadata "authorization: Bearer <token>") when auth is enabled.
+#ifndef LB_CONTROLLER_API_GRPC_SERVICE_H_
+#define LB_CONTROLLER_API_GRPC_SERVICE_H_
+
+#include <atomic>
+
+#include "absl/synchronization/mutex.h"
+#include "common/metrics/metrics.h"
+#include "controller/api/auth.h"
+#include "controller/registry/registry.h"
+#include "lb/v1/lb.grpc.pb.h"
+
+namespace lb::api {
+
+// Runs on gRPC's sync-server threads. `registry`, `auth` and `metrics` must outlive it.
+class LoadBalancerService final : public lb::v1::LoadBalancer::Service {
+ public:
+  LoadBalancerService(registry::Registry* registry, const TokenAuth* auth,
+                      metrics::Registry* metrics);
+
+  // Ends every open WatchChanges stream (call before the server shuts down).
+  void Shutdown();
+
+  grpc::Status AddEndpoint(grpc::ServerContext* ctx, const lb::v1::AddEndpointRequest* req,
+                           lb::v1::AddEndpointResponse* resp) override;
+  grpc::Status RemoveEndpoint(grpc::ServerContext* ctx, const lb::v1::RemoveEndpointRequest* req,
+                              lb::v1::RemoveEndpointResponse* resp) override;
+  grpc::Status SetEndpointState(grpc::ServerContext* ctx,
+                                const lb::v1::SetEndpointStateRequest* req,
+                                lb::v1::SetEndpointStateResponse* resp) override;
+  grpc::Status ListEndpoints(grpc::ServerContext* ctx, const lb::v1::ListEndpointsRequest* req,
+                             lb::v1::ListEndpointsResponse* resp) override;
+  grpc::Status CreateCluster(grpc::ServerContext* ctx, const lb::v1::CreateClusterRequest* req,
+                             lb::v1::Cluster* resp) override;
+  grpc::Status UpdateCluster(grpc::ServerContext* ctx, const lb::v1::UpdateClusterRequest* req,
+                             lb::v1::Cluster* resp) override;
+  grpc::Status DeleteCluster(grpc::ServerContext* ctx, const lb::v1::DeleteClusterRequest* req,
+                             lb::v1::DeleteClusterResponse* resp) override;
+  grpc::Status GetCluster(grpc::ServerContext* ctx, const lb::v1::GetClusterRequest* req,
+                          lb::v1::Cluster* resp) override;
+  grpc::Status ListClusters(grpc::ServerContext* ctx, const lb::v1::ListClustersRequest* req,
+                            lb::v1::ListClustersResponse* resp) override;
+  grpc::Status CreateRoute(grpc::ServerContext* ctx, const lb::v1::CreateRouteRequest* req,
+                           lb::v1::RouteTableResponse* resp) override;
+  grpc::Status UpdateRoute(grpc::ServerContext* ctx, const lb::v1::UpdateRouteRequest* req,
+                           lb::v1::RouteTableResponse* resp) override;
+  grpc::Status DeleteRoute(grpc::ServerContext* ctx, const lb::v1::DeleteRouteRequest* req,
+                           lb::v1::RouteTableResponse* resp) override;
+  grpc::Status ListRoutes(grpc::ServerContext* ctx, const lb::v1::ListRoutesRequest* req,
+                          lb::v1::RouteTableResponse* resp) override;
+  grpc::Status WatchChanges(grpc::ServerContext* ctx, const lb::v1::WatchChangesRequest* req,
+                            grpc::ServerWriter<lb::v1::Change>* writer) override;
+
+ private:
+  absl::Status Authorize(grpc::ServerContext* ctx) const;
+  // Counts the call and converts the status.
+  grpc::Status Finish(const char* method, const absl::Status& status);
+
+  registry::Registry* const registry_;
+  const TokenAuth* const auth_;
+  metrics::Registry* const metrics_;
+  absl::Mutex mu_;
+  bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace lb::api
+
+#endif  // LB_CONTROLLER_API_GRPC_SERVICE_H_

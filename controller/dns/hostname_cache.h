@@ -1,0 +1,71 @@
+// Resolution of hostname endpoints. The controller resolves every hostname used by an endpoint
+// and re-resolves it periodically; proxies and gRPC clients only ever see IP literals.
+#ifndef LB_CONTROLLER_DNS_HOSTNAME_CACHE_H_
+#define LB_CONTROLLER_DNS_HOSTNAME_CACHE_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+
+namespace lb::dns {
+
+class Resolver {
+ public:
+  virtual ~Resolver() = default;
+  // Addresses of `host` (IPv4 and IPv6, canonical text, sorted, no duplicates).
+  // kNotFound if the name does not exist, kUnavailable on a temporary failure.
+  virtual absl::StatusOr<std::vector<std::string>> Resolve(const std::string& host) = 0;
+};
+
+// getaddrinfo(3). Blocking; called from the cache's own thread only.
+std::unique_ptr<Resolver> NewSystemResolver();
+
+// Thread-safe. A failed resolution keeps the last good addresses.
+class HostnameCache {
+ public:
+  // `resolver` must outlive the cache. Nothing runs until Start().
+  HostnameCache(Resolver* resolver, absl::Duration refresh_interval);
+  ~HostnameCache();
+
+  // Starts the refresh thread: new names are resolved at once, all names every interval.
+  void Start();
+
+  // The names to keep resolved; names no longer listed are forgotten.
+  void SetHostnames(absl::flat_hash_set<std::string> hostnames);
+
+  // Called (on the refresh thread) after any name's addresses changed.
+  void SetOnChange(std::function<void()> on_change);
+
+  // Last good addresses of `host`; empty if unknown or never resolved.
+  std::vector<std::string> Lookup(const std::string& host) const;
+
+  // Resolves every name now, on the calling thread. For tests and start-up.
+  void RefreshNow();
+
+ private:
+  // Resolves `names`; returns true if anything changed.
+  bool Refresh(const std::vector<std::string>& names);
+
+  Resolver* const resolver_;
+  const absl::Duration interval_;
+  mutable absl::Mutex mu_;
+  absl::flat_hash_set<std::string> names_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<std::string> pending_ ABSL_GUARDED_BY(mu_);  // Not yet resolved.
+  absl::flat_hash_map<std::string, std::vector<std::string>> addresses_ ABSL_GUARDED_BY(mu_);
+  std::function<void()> on_change_ ABSL_GUARDED_BY(mu_);
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace lb::dns
+
+#endif  // LB_CONTROLLER_DNS_HOSTNAME_CACHE_H_

@@ -1,0 +1,310 @@
+#include "controller/model/validation.h"
+
+#include <arpa/inet.h>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace lb::model {
+namespace {
+
+using google::protobuf::Duration;
+using google::protobuf::util::TimeUtil;
+
+std::string Path(absl::string_view parent, absl::string_view field) {
+  return parent.empty() ? std::string(field) : absl::StrCat(parent, ".", field);
+}
+
+void SetDefaultDuration(Duration* d, absl::Duration value) {
+  if (d->seconds() == 0 && d->nanos() == 0) {
+    *d = TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(value));
+  }
+}
+
+// Checks min <= d <= max for a duration field that has already been defaulted.
+void CheckDuration(const Duration& d, absl::Duration min, absl::Duration max,
+                   absl::string_view path, ValidationErrors* errors) {
+  if (d.seconds() < -315576000000 || d.seconds() > 315576000000 || d.nanos() <= -1000000000 ||
+      d.nanos() >= 1000000000 || (d.seconds() > 0 && d.nanos() < 0) ||
+      (d.seconds() < 0 && d.nanos() > 0)) {
+    errors->Add(path, "is not a valid duration");
+    return;
+  }
+  absl::Duration v = absl::Nanoseconds(TimeUtil::DurationToNanoseconds(d));
+  if (v < min || v > max) {
+    errors->Add(path, absl::StrCat("must be from ", absl::FormatDuration(min), " to ",
+                                   absl::FormatDuration(max), ", got ", absl::FormatDuration(v)));
+  }
+}
+
+void CheckRange(int64_t v, int64_t min, int64_t max, absl::string_view path,
+                ValidationErrors* errors) {
+  if (v < min || v > max) {
+    errors->Add(path, absl::StrCat("must be from ", min, " to ", max, ", got ", v));
+  }
+}
+
+bool IsPrintable(absl::string_view s) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
+bool IsLabelKey(absl::string_view k) {
+  if (k.empty() || k.size() > 63) return false;
+  for (char c : k) {
+    if (!absl::ascii_isalnum(c) && c != '_' && c != '.' && c != '-' && c != '/') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void ValidationErrors::Add(absl::string_view path, absl::string_view message) {
+  errors_.push_back(path.empty() ? std::string(message) : absl::StrCat(path, ": ", message));
+}
+
+absl::Status ValidationErrors::ToStatus() const {
+  if (errors_.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrJoin(errors_, "; "));
+}
+
+bool IsIpLiteral(absl::string_view address) {
+  std::string s(address);
+  unsigned char buf[16];
+  return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
+}
+
+bool IsHostname(absl::string_view address) {
+  if (!address.empty() && address.back() == '.') address.remove_suffix(1);
+  if (address.empty() || address.size() > 253) return false;
+  bool all_numeric = true;
+  size_t label_len = 0;
+  char prev = '.';
+  for (char c : address) {
+    if (c == '.') {
+      if (label_len == 0 || prev == '-') return false;
+      label_len = 0;
+    } else if (absl::ascii_isalnum(c) || c == '-') {
+      if (label_len == 0 && c == '-') return false;
+      if (++label_len > 63) return false;
+      if (!absl::ascii_isdigit(c)) all_numeric = false;
+    } else {
+      return false;
+    }
+    prev = c;
+  }
+  if (label_len == 0 || prev == '-') return false;
+  // "1.2.3.999" is a mistyped IP, not a name.
+  return !all_numeric;
+}
+
+absl::StatusOr<std::string> NormalizeAddress(absl::string_view address) {
+  std::string s(address);
+  unsigned char buf[16];
+  char text[INET6_ADDRSTRLEN];
+  if (inet_pton(AF_INET, s.c_str(), buf) == 1) {
+    return std::string(inet_ntop(AF_INET, buf, text, sizeof(text)));
+  }
+  if (inet_pton(AF_INET6, s.c_str(), buf) == 1) {
+    return std::string(inet_ntop(AF_INET6, buf, text, sizeof(text)));
+  }
+  if (IsHostname(s)) {
+    std::string host = absl::AsciiStrToLower(s);
+    if (!host.empty() && host.back() == '.') host.pop_back();
+    return host;
+  }
+  if (s.empty()) return absl::InvalidArgumentError("is required");
+  std::string shown = s.size() > 64 ? absl::StrCat(s.substr(0, 64), "...") : s;
+  return absl::InvalidArgumentError(
+      absl::StrCat("\"", absl::CHexEscape(shown), "\" is neither an IP address nor a hostname"));
+}
+
+std::string HostPort(absl::string_view address, uint32_t port) {
+  if (absl::StrContains(address, ":")) return absl::StrCat("[", address, "]:", port);
+  return absl::StrCat(address, ":", port);
+}
+
+std::string PortProblem(int64_t port) {
+  if (port >= 1 && port <= 65535) return "";
+  return absl::StrCat("must be from 1 to 65535, got ", port);
+}
+
+bool IsValidName(absl::string_view name) {
+  if (name.empty() || name.size() > 128) return false;
+  for (char c : name) {
+    if (!absl::ascii_isalnum(c) && c != '_' && c != '.' && c != '-') return false;
+  }
+  return true;
+}
+
+void NormalizeEndpoint(lb::v1::Endpoint* e, absl::string_view path, ValidationErrors* errors) {
+  e->clear_resolved_addresses();
+  absl::StatusOr<std::string> address = NormalizeAddress(e->address());
+  if (address.ok()) {
+    e->set_address(*address);
+  } else {
+    errors->Add(Path(path, "address"), address.status().message());
+  }
+  if (std::string p = PortProblem(e->port()); !p.empty()) errors->Add(Path(path, "port"), p);
+  if (e->weight() == 0) e->set_weight(1);
+  CheckRange(e->weight(), 1, kMaxWeight, Path(path, "weight"), errors);
+  if (e->zone().size() > 128 || !IsPrintable(e->zone())) {
+    errors->Add(Path(path, "zone"), "must be at most 128 printable characters");
+  }
+  for (const auto& [k, v] : e->labels()) {
+    if (!IsLabelKey(k)) {
+      errors->Add(Path(path, "labels"),
+                  absl::StrCat("key \"", absl::CHexEscape(k.substr(0, 64)),
+                               "\" must be 1-63 of [a-zA-Z0-9_.-/]"));
+    }
+    if (v.size() > 256 || !IsPrintable(v)) {
+      errors->Add(Path(path, absl::StrCat("labels[", k.substr(0, 64), "]")),
+                  "value must be at most 256 printable characters");
+    }
+  }
+  if (e->admin_state() == lb::v1::ADMIN_STATE_UNSPECIFIED) e->set_admin_state(lb::v1::ACTIVE);
+  if (!lb::v1::AdminState_IsValid(e->admin_state())) {
+    errors->Add(Path(path, "admin_state"), absl::StrCat("unknown value ", e->admin_state()));
+  }
+}
+
+absl::Status NormalizeEndpoint(lb::v1::Endpoint* endpoint, absl::string_view path) {
+  ValidationErrors errors;
+  NormalizeEndpoint(endpoint, path, &errors);
+  return errors.ToStatus();
+}
+
+absl::Status NormalizeCluster(lb::v1::Cluster* c, absl::string_view path) {
+  ValidationErrors errors;
+  c->set_version(0);
+  if (!IsValidName(c->name())) {
+    errors.Add(Path(path, "name"), c->name().empty()
+                                       ? "is required"
+                                       : "must be 1-128 characters of [a-zA-Z0-9_.-]");
+  }
+  if (c->lb_policy() == lb::v1::LB_POLICY_UNSPECIFIED) c->set_lb_policy(lb::v1::RANDOM);
+  if (!lb::v1::LbPolicy_IsValid(c->lb_policy())) {
+    errors.Add(Path(path, "lb_policy"), absl::StrCat("unknown value ", c->lb_policy()));
+  }
+  if (c->hash_policy().key_case() == lb::v1::HashPolicy::kHeader &&
+      !IsLabelKey(c->hash_policy().header())) {
+    errors.Add(Path(path, "hash_policy.header"), "must be a header name");
+  }
+  if (c->hash_policy().key_case() == lb::v1::HashPolicy::kCookie &&
+      !IsValidName(c->hash_policy().cookie())) {
+    errors.Add(Path(path, "hash_policy.cookie"), "must be a cookie name");
+  }
+
+  lb::v1::HealthCheck* hc = c->mutable_health_check();
+  std::string hc_path = Path(path, "health_check");
+  SetDefaultDuration(hc->mutable_interval(), absl::Seconds(5));
+  SetDefaultDuration(hc->mutable_timeout(), absl::Seconds(1));
+  if (hc->healthy_threshold() == 0) hc->set_healthy_threshold(2);
+  if (hc->unhealthy_threshold() == 0) hc->set_unhealthy_threshold(3);
+  if (!hc->path().empty() && (hc->path()[0] != '/' || !IsPrintable(hc->path()) ||
+                              absl::StrContains(hc->path(), " ") || hc->path().size() > 1024)) {
+    errors.Add(Path(hc_path, "path"), "must start with \"/\" and contain no spaces");
+  }
+  CheckDuration(hc->interval(), absl::Milliseconds(100), absl::Hours(1),
+                Path(hc_path, "interval"), &errors);
+  CheckDuration(hc->timeout(), absl::Milliseconds(10), absl::Minutes(1), Path(hc_path, "timeout"),
+                &errors);
+  if (TimeUtil::DurationToNanoseconds(hc->timeout()) >
+      TimeUtil::DurationToNanoseconds(hc->interval())) {
+    errors.Add(Path(hc_path, "timeout"), "must not exceed the interval");
+  }
+  CheckRange(hc->healthy_threshold(), 1, 100, Path(hc_path, "healthy_threshold"), &errors);
+  CheckRange(hc->unhealthy_threshold(), 1, 100, Path(hc_path, "unhealthy_threshold"), &errors);
+
+  lb::v1::OutlierDetection* od = c->mutable_outlier_detection();
+  std::string od_path = Path(path, "outlier_detection");
+  // 0 disables a trigger, so the defaults apply only when the whole message was absent.
+  if (od->ByteSizeLong() == 0) {
+    od->set_consecutive_5xx(5);
+    od->set_consecutive_gateway_failure(5);
+    od->set_max_ejection_percent(50);
+  }
+  SetDefaultDuration(od->mutable_interval(), absl::Seconds(10));
+  SetDefaultDuration(od->mutable_base_ejection_time(), absl::Seconds(30));
+  CheckRange(od->consecutive_5xx(), 0, 1000, Path(od_path, "consecutive_5xx"), &errors);
+  CheckRange(od->consecutive_gateway_failure(), 0, 1000,
+             Path(od_path, "consecutive_gateway_failure"), &errors);
+  CheckDuration(od->interval(), absl::Milliseconds(100), absl::Hours(1), Path(od_path, "interval"),
+                &errors);
+  CheckDuration(od->base_ejection_time(), absl::Milliseconds(100), absl::Hours(1),
+                Path(od_path, "base_ejection_time"), &errors);
+  CheckRange(od->max_ejection_percent(), 0, 100, Path(od_path, "max_ejection_percent"), &errors);
+
+  if (!c->has_connect_timeout()) SetDefaultDuration(c->mutable_connect_timeout(), absl::Seconds(1));
+  CheckDuration(c->connect_timeout(), absl::Milliseconds(1), absl::Minutes(1),
+                Path(path, "connect_timeout"), &errors);
+  if (!c->has_retries()) c->mutable_retries()->set_value(2);
+  CheckRange(c->retries().value(), 0, kMaxRetries, Path(path, "retries"), &errors);
+  if (!c->has_healthy_panic_threshold()) c->mutable_healthy_panic_threshold()->set_value(50);
+  CheckRange(c->healthy_panic_threshold().value(), 0, 100, Path(path, "healthy_panic_threshold"),
+             &errors);
+
+  if (c->endpoints_size() > static_cast<int>(kMaxEndpointsPerCluster)) {
+    errors.Add(Path(path, "endpoints"),
+               absl::StrCat("at most ", kMaxEndpointsPerCluster, " per cluster"));
+  }
+  absl::flat_hash_set<std::string> seen;
+  for (int i = 0; i < c->endpoints_size(); ++i) {
+    lb::v1::Endpoint* e = c->mutable_endpoints(i);
+    std::string e_path = absl::StrCat(Path(path, "endpoints"), "[", i, "]");
+    NormalizeEndpoint(e, e_path, &errors);
+    if (!seen.insert(HostPort(e->address(), e->port())).second) {
+      errors.Add(e_path, absl::StrCat("duplicate endpoint ", HostPort(e->address(), e->port())));
+    }
+  }
+  return errors.ToStatus();
+}
+
+absl::Status NormalizeRoute(lb::v1::Route* r, absl::string_view path) {
+  ValidationErrors errors;
+  if (!IsValidName(r->name())) {
+    errors.Add(Path(path, "name"), r->name().empty()
+                                       ? "is required"
+                                       : "must be 1-128 characters of [a-zA-Z0-9_.-]");
+  }
+  if (r->host().empty()) r->set_host("*");
+  if (r->host() != "*") {
+    std::string host = absl::AsciiStrToLower(r->host());
+    absl::string_view bare = host;
+    // "*.example.com" wildcard and an optional ":port".
+    if (absl::StartsWith(bare, "*.")) bare.remove_prefix(2);
+    if (size_t colon = bare.rfind(':'); colon != absl::string_view::npos) {
+      int port = 0;
+      if (absl::SimpleAtoi(bare.substr(colon + 1), &port) && PortProblem(port).empty()) {
+        bare = bare.substr(0, colon);
+      }
+    }
+    if (!IsHostname(bare) && !IsIpLiteral(bare)) {
+      errors.Add(Path(path, "host"), "must be \"*\", a host name, \"*.\" + a domain, or an IP");
+    } else {
+      r->set_host(host);
+    }
+  }
+  if (r->path_prefix().empty()) r->set_path_prefix("/");
+  if (r->path_prefix()[0] != '/' || !IsPrintable(r->path_prefix()) ||
+      absl::StrContains(r->path_prefix(), " ") || r->path_prefix().size() > 1024) {
+    errors.Add(Path(path, "path_prefix"), "must start with \"/\" and contain no spaces");
+  }
+  if (!IsValidName(r->cluster())) {
+    errors.Add(Path(path, "cluster"), r->cluster().empty()
+                                          ? "is required"
+                                          : "must be 1-128 characters of [a-zA-Z0-9_.-]");
+  }
+  return errors.ToStatus();
+}
+
+}  // namespace lb::model

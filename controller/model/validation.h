@@ -1,0 +1,69 @@
+// Validation and normalization of the lb.v1 model. Every Normalize* call fills defaults,
+// canonicalizes what has several spellings (IP literals, hostnames) and reports every problem
+// at once, each with its field path, in one kInvalidArgument status, e.g.
+//   "endpoint.port: must be from 1 to 65535, got 0; endpoint.weight: must be from 1 to 10000"
+// That text is what REST clients, lbctl users and NACKs see.
+#ifndef LB_CONTROLLER_MODEL_VALIDATION_H_
+#define LB_CONTROLLER_MODEL_VALIDATION_H_
+
+#include <cstdint>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "lb/v1/lb.pb.h"
+
+namespace lb::model {
+
+inline constexpr uint32_t kMaxWeight = 10000;
+inline constexpr uint32_t kMaxRetries = 10;
+inline constexpr size_t kMaxEndpointsPerCluster = 10000;
+
+// Collects problems as "path: message".
+class ValidationErrors {
+ public:
+  void Add(absl::string_view path, absl::string_view message);
+  bool ok() const { return errors_.empty(); }
+  // OkStatus, or kInvalidArgument with every problem joined by "; ".
+  absl::Status ToStatus() const;
+
+ private:
+  std::vector<std::string> errors_;
+};
+
+// True for an IPv4 or IPv6 literal (no brackets, no zone index).
+bool IsIpLiteral(absl::string_view address);
+
+// True for a syntactically valid DNS name (RFC 1123 labels, at most 253 characters).
+bool IsHostname(absl::string_view address);
+
+// IP literals in canonical text form ("::1", "10.0.0.1"); hostnames lowercased without a
+// trailing dot. kInvalidArgument: `"x" is neither an IP address nor a hostname`.
+absl::StatusOr<std::string> NormalizeAddress(absl::string_view address);
+
+// "10.0.0.1:80", "[::1]:80", "web.internal:80".
+std::string HostPort(absl::string_view address, uint32_t port);
+
+// The message for a port outside 1-65535 (without a path), or "" if valid.
+std::string PortProblem(int64_t port);
+
+// Defaults: weight 1, admin_state ACTIVE. Clears output-only fields.
+void NormalizeEndpoint(lb::v1::Endpoint* endpoint, absl::string_view path,
+                       ValidationErrors* errors);
+absl::Status NormalizeEndpoint(lb::v1::Endpoint* endpoint, absl::string_view path = "endpoint");
+
+// Defaults for every unset setting (see lb.proto); validates endpoints too (no duplicate
+// address:port). Clears version and output-only fields.
+absl::Status NormalizeCluster(lb::v1::Cluster* cluster, absl::string_view path = "cluster");
+
+// Validates one route; does not check that its cluster exists (the registry does).
+absl::Status NormalizeRoute(lb::v1::Route* route, absl::string_view path = "route");
+
+// Names of clusters and routes: 1-128 of [a-zA-Z0-9_.-].
+bool IsValidName(absl::string_view name);
+
+}  // namespace lb::model
+
+#endif  // LB_CONTROLLER_MODEL_VALIDATION_H_

@@ -1,0 +1,462 @@
+#include "controller/registry/registry.h"
+
+#include <optional>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "controller/model/validation.h"
+
+namespace lb::registry {
+namespace {
+
+constexpr int kMaxAttempts = 32;
+
+absl::StatusOr<std::optional<int64_t>> CommitOrConflict(store::Store* store,
+                                                        const std::vector<store::Compare>& compares,
+                                                        const std::vector<store::Op>& ops) {
+  absl::StatusOr<int64_t> rev = store->Txn(compares, ops);
+  if (rev.ok()) return std::optional<int64_t>(*rev);
+  if (rev.status().code() == absl::StatusCode::kAborted) return std::optional<int64_t>();
+  return rev.status();
+}
+
+absl::Status CheckExpected(absl::string_view what, int64_t expected, int64_t actual) {
+  if (expected != 0 && expected != actual) {
+    return absl::AbortedError(
+        absl::StrCat(what, " is at version ", actual, ", not ", expected, "; re-read and retry"));
+  }
+  return absl::OkStatus();
+}
+
+std::string Serialize(lb::v1::Cluster cluster) {
+  cluster.clear_version();
+  for (auto& e : *cluster.mutable_endpoints()) e.clear_resolved_addresses();
+  return cluster.SerializeAsString();
+}
+
+std::string Serialize(lb::v1::RouteTable table) {
+  table.clear_version();
+  return table.SerializeAsString();
+}
+
+// Index of address:port in the cluster, or -1.
+int FindEndpoint(const lb::v1::Cluster& c, absl::string_view address, uint32_t port) {
+  for (int i = 0; i < c.endpoints_size(); ++i) {
+    if (c.endpoints(i).address() == address && c.endpoints(i).port() == port) return i;
+  }
+  return -1;
+}
+
+int FindRoute(const lb::v1::RouteTable& t, absl::string_view name) {
+  for (int i = 0; i < t.routes_size(); ++i) {
+    if (t.routes(i).name() == name) return i;
+  }
+  return -1;
+}
+
+absl::Status NotFoundCluster(absl::string_view name) {
+  return absl::NotFoundError(absl::StrCat("cluster \"", name, "\" not found"));
+}
+
+// Normalizes an address given to identify an endpoint.
+absl::StatusOr<std::string> EndpointAddress(absl::string_view address, uint32_t port) {
+  model::ValidationErrors errors;
+  absl::StatusOr<std::string> normalized = model::NormalizeAddress(address);
+  if (!normalized.ok()) errors.Add("address", normalized.status().message());
+  if (std::string p = model::PortProblem(port); !p.empty()) errors.Add("port", p);
+  if (!errors.ok()) return errors.ToStatus();
+  return *normalized;
+}
+
+}  // namespace
+
+std::string ClusterKey(absl::string_view name) { return absl::StrCat(kClusterPrefix, name); }
+
+Registry::Registry(store::Store* store) : store_(store) {}
+
+absl::Status Registry::Bootstrap() {
+  absl::StatusOr<std::optional<store::KeyValue>> marker = store_->Get(kBootstrapKey);
+  if (!marker.ok()) return marker.status();
+  if (marker->has_value()) return absl::OkStatus();
+
+  lb::v1::Cluster backend;
+  backend.set_name(kDefaultCluster);
+  backend.set_lb_policy(lb::v1::RANDOM);
+  absl::Status s = model::NormalizeCluster(&backend);
+  if (!s.ok()) return s;
+  lb::v1::RouteTable table;
+  table.set_name(kRouteTableName);
+  lb::v1::Route* route = table.add_routes();
+  route->set_name("default");
+  route->set_cluster(kDefaultCluster);
+  s = model::NormalizeRoute(route);
+  if (!s.ok()) return s;
+
+  absl::StatusOr<int64_t> rev = store_->Txn(
+      {{kBootstrapKey, 0}, {ClusterKey(kDefaultCluster), 0}, {kRouteTableKey, 0}},
+      {store::Op::Put(ClusterKey(kDefaultCluster), Serialize(backend)),
+       store::Op::Put(kRouteTableKey, Serialize(table)), store::Op::Put(kBootstrapKey, "1")});
+  // kAborted: another replica bootstrapped first, or the data predates the marker.
+  if (!rev.ok() && rev.status().code() == absl::StatusCode::kAborted) {
+    rev = store_->Txn({{kBootstrapKey, 0}}, {store::Op::Put(kBootstrapKey, "1")});
+    if (!rev.ok() && rev.status().code() == absl::StatusCode::kAborted) return absl::OkStatus();
+  }
+  return rev.status();
+}
+
+absl::StatusOr<int64_t> Registry::Commit(absl::string_view op,
+                                         const std::function<Attempt()>& attempt) {
+  absl::StatusOr<int64_t> result = absl::AbortedError("too many concurrent writers; try again");
+  for (int i = 0; i < kMaxAttempts; ++i) {
+    Attempt a = attempt();
+    if (!a.ok()) {
+      result = a.status();
+      break;
+    }
+    if (a->has_value()) {
+      result = **a;
+      break;
+    }
+  }
+  if (observer_) observer_(op, result.status());
+  return result;
+}
+
+absl::StatusOr<Registry::Loaded> Registry::LoadCluster(absl::string_view name) {
+  absl::StatusOr<std::optional<store::KeyValue>> kv = store_->Get(ClusterKey(name));
+  if (!kv.ok()) return kv.status();
+  if (!kv->has_value()) return NotFoundCluster(name);
+  Loaded loaded;
+  if (!loaded.cluster.ParseFromString((*kv)->value)) {
+    return absl::InternalError(absl::StrCat("stored cluster \"", name, "\" is corrupt"));
+  }
+  loaded.mod_revision = (*kv)->mod_revision;
+  loaded.cluster.set_version(loaded.mod_revision);
+  return loaded;
+}
+
+absl::StatusOr<Registry::LoadedRoutes> Registry::LoadRoutes() {
+  absl::StatusOr<std::optional<store::KeyValue>> kv = store_->Get(kRouteTableKey);
+  if (!kv.ok()) return kv.status();
+  LoadedRoutes loaded;
+  loaded.table.set_name(kRouteTableName);
+  if (!kv->has_value()) return loaded;
+  if (!loaded.table.ParseFromString((*kv)->value)) {
+    return absl::InternalError("stored route table is corrupt");
+  }
+  loaded.mod_revision = (*kv)->mod_revision;
+  loaded.table.set_version(loaded.mod_revision);
+  return loaded;
+}
+
+void Registry::FillResolved(lb::v1::Cluster* cluster) const {
+  if (!resolved_lookup_) return;
+  for (auto& e : *cluster->mutable_endpoints()) {
+    if (model::IsIpLiteral(e.address())) continue;
+    for (auto& a : resolved_lookup_(e.address())) e.add_resolved_addresses(a);
+  }
+}
+
+absl::StatusOr<lb::v1::Cluster> Registry::MutateCluster(
+    absl::string_view op, absl::string_view name,
+    const std::function<absl::Status(lb::v1::Cluster*)>& edit) {
+  lb::v1::Cluster result;
+  absl::StatusOr<int64_t> rev = Commit(op, [&]() -> Attempt {
+    absl::StatusOr<Loaded> loaded = LoadCluster(name);
+    if (!loaded.ok()) return loaded.status();
+    result = std::move(loaded->cluster);
+    if (absl::Status s = edit(&result); !s.ok()) return s;
+    return CommitOrConflict(store_, {{ClusterKey(name), loaded->mod_revision}},
+                            {store::Op::Put(ClusterKey(name), Serialize(result))});
+  });
+  if (!rev.ok()) return rev.status();
+  result.set_version(*rev);
+  FillResolved(&result);
+  return result;
+}
+
+absl::StatusOr<lb::v1::Cluster> Registry::AddEndpoint(absl::string_view cluster,
+                                                      lb::v1::Endpoint endpoint) {
+  if (absl::Status s = model::NormalizeEndpoint(&endpoint); !s.ok()) {
+    if (observer_) observer_("add_endpoint", s);
+    return s;
+  }
+  return MutateCluster("add_endpoint", cluster, [&](lb::v1::Cluster* c) -> absl::Status {
+    if (FindEndpoint(*c, endpoint.address(), endpoint.port()) >= 0) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("endpoint ", model::HostPort(endpoint.address(), endpoint.port()),
+                       " already exists in cluster \"", c->name(), "\""));
+    }
+    if (c->endpoints_size() >= static_cast<int>(model::kMaxEndpointsPerCluster)) {
+      return absl::FailedPreconditionError(absl::StrCat("cluster \"", c->name(), "\" already has ",
+                                                        model::kMaxEndpointsPerCluster,
+                                                        " endpoints"));
+    }
+    *c->add_endpoints() = endpoint;
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<lb::v1::Cluster> Registry::RemoveEndpoint(absl::string_view cluster,
+                                                         absl::string_view address, uint32_t port) {
+  absl::StatusOr<std::string> normalized = EndpointAddress(address, port);
+  if (!normalized.ok()) {
+    if (observer_) observer_("remove_endpoint", normalized.status());
+    return normalized.status();
+  }
+  return MutateCluster("remove_endpoint", cluster, [&](lb::v1::Cluster* c) -> absl::Status {
+    int i = FindEndpoint(*c, *normalized, port);
+    if (i < 0) {
+      return absl::NotFoundError(absl::StrCat("endpoint ", model::HostPort(*normalized, port),
+                                              " not found in cluster \"", c->name(), "\""));
+    }
+    c->mutable_endpoints()->erase(c->mutable_endpoints()->begin() + i);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<lb::v1::Cluster> Registry::SetEndpointState(absl::string_view cluster,
+                                                           absl::string_view address, uint32_t port,
+                                                           lb::v1::AdminState state) {
+  absl::StatusOr<std::string> normalized = EndpointAddress(address, port);
+  absl::Status s = normalized.status();
+  if (s.ok() && (state == lb::v1::ADMIN_STATE_UNSPECIFIED || !lb::v1::AdminState_IsValid(state))) {
+    s = absl::InvalidArgumentError("admin_state: must be ACTIVE or DRAINING");
+  }
+  if (!s.ok()) {
+    if (observer_) observer_("set_endpoint_state", s);
+    return s;
+  }
+  return MutateCluster("set_endpoint_state", cluster, [&](lb::v1::Cluster* c) -> absl::Status {
+    int i = FindEndpoint(*c, *normalized, port);
+    if (i < 0) {
+      return absl::NotFoundError(absl::StrCat("endpoint ", model::HostPort(*normalized, port),
+                                              " not found in cluster \"", c->name(), "\""));
+    }
+    c->mutable_endpoints(i)->set_admin_state(state);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<lb::v1::Cluster> Registry::GetCluster(absl::string_view name) {
+  absl::StatusOr<Loaded> loaded = LoadCluster(name);
+  if (!loaded.ok()) return loaded.status();
+  FillResolved(&loaded->cluster);
+  return std::move(loaded->cluster);
+}
+
+absl::StatusOr<std::vector<lb::v1::Cluster>> Registry::ListClusters() {
+  absl::StatusOr<std::vector<store::KeyValue>> kvs = store_->List(kClusterPrefix);
+  if (!kvs.ok()) return kvs.status();
+  std::vector<lb::v1::Cluster> out;
+  out.reserve(kvs->size());
+  for (const auto& kv : *kvs) {
+    lb::v1::Cluster c;
+    if (!c.ParseFromString(kv.value)) {
+      return absl::InternalError(absl::StrCat("stored value of ", kv.key, " is corrupt"));
+    }
+    c.set_version(kv.mod_revision);
+    FillResolved(&c);
+    out.push_back(std::move(c));
+  }
+  return out;
+}
+
+absl::StatusOr<lb::v1::Cluster> Registry::CreateCluster(lb::v1::Cluster cluster) {
+  absl::Status s = model::NormalizeCluster(&cluster);
+  absl::StatusOr<int64_t> rev = Commit("create_cluster", [&]() -> Attempt {
+    if (!s.ok()) return s;
+    absl::StatusOr<std::optional<store::KeyValue>> kv = store_->Get(ClusterKey(cluster.name()));
+    if (!kv.ok()) return kv.status();
+    if (kv->has_value()) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("cluster \"", cluster.name(), "\" already exists"));
+    }
+    return CommitOrConflict(store_, {{ClusterKey(cluster.name()), 0}},
+                            {store::Op::Put(ClusterKey(cluster.name()), Serialize(cluster))});
+  });
+  if (!rev.ok()) return rev.status();
+  cluster.set_version(*rev);
+  FillResolved(&cluster);
+  return cluster;
+}
+
+absl::StatusOr<lb::v1::Cluster> Registry::UpdateCluster(lb::v1::Cluster cluster,
+                                                        int64_t expected_version) {
+  // Endpoints are not part of an update; validate the settings alone.
+  cluster.clear_endpoints();
+  absl::Status s = model::NormalizeCluster(&cluster);
+  if (!s.ok()) {
+    if (observer_) observer_("update_cluster", s);
+    return s;
+  }
+  return MutateCluster("update_cluster", cluster.name(), [&](lb::v1::Cluster* c) -> absl::Status {
+    if (absl::Status e = CheckExpected(absl::StrCat("cluster \"", c->name(), "\""),
+                                       expected_version, c->version());
+        !e.ok()) {
+      return e;
+    }
+    lb::v1::Cluster updated = cluster;
+    *updated.mutable_endpoints() = std::move(*c->mutable_endpoints());
+    *c = std::move(updated);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status Registry::DeleteCluster(absl::string_view name, int64_t expected_version) {
+  return Commit("delete_cluster",
+                [&]() -> Attempt {
+                  absl::StatusOr<Loaded> loaded = LoadCluster(name);
+                  if (!loaded.ok()) return loaded.status();
+                  if (absl::Status e = CheckExpected(absl::StrCat("cluster \"", name, "\""),
+                                                     expected_version, loaded->mod_revision);
+                      !e.ok()) {
+                    return e;
+                  }
+                  absl::StatusOr<LoadedRoutes> routes = LoadRoutes();
+                  if (!routes.ok()) return routes.status();
+                  for (const auto& r : routes->table.routes()) {
+                    if (r.cluster() == name) {
+                      return absl::FailedPreconditionError(
+                          absl::StrCat("cluster \"", name, "\" is used by route \"", r.name(),
+                                       "\"; delete or change the route first"));
+                    }
+                  }
+                  return CommitOrConflict(store_,
+                                          {{ClusterKey(name), loaded->mod_revision},
+                                           {kRouteTableKey, routes->mod_revision}},
+                                          {store::Op::Delete(ClusterKey(name))});
+                })
+      .status();
+}
+
+absl::StatusOr<lb::v1::RouteTable> Registry::GetRouteTable() {
+  absl::StatusOr<LoadedRoutes> routes = LoadRoutes();
+  if (!routes.ok()) return routes.status();
+  return std::move(routes->table);
+}
+
+absl::StatusOr<lb::v1::RouteTable> Registry::MutateRoutes(
+    absl::string_view op, int64_t expected_version,
+    const std::function<absl::Status(lb::v1::RouteTable*)>& edit) {
+  lb::v1::RouteTable result;
+  absl::StatusOr<int64_t> rev = Commit(op, [&]() -> Attempt {
+    absl::StatusOr<LoadedRoutes> loaded = LoadRoutes();
+    if (!loaded.ok()) return loaded.status();
+    if (absl::Status e = CheckExpected("route table", expected_version, loaded->mod_revision);
+        !e.ok()) {
+      return e;
+    }
+    result = std::move(loaded->table);
+    if (absl::Status s = edit(&result); !s.ok()) return s;
+    // Every routed cluster must exist at commit time.
+    std::vector<store::Compare> compares = {{kRouteTableKey, loaded->mod_revision}};
+    for (const auto& r : result.routes()) {
+      bool seen = false;
+      for (const auto& c : compares) seen |= c.key == ClusterKey(r.cluster());
+      if (seen) continue;
+      absl::StatusOr<std::optional<store::KeyValue>> kv = store_->Get(ClusterKey(r.cluster()));
+      if (!kv.ok()) return kv.status();
+      if (!kv->has_value()) {
+        return absl::FailedPreconditionError(absl::StrCat("route \"", r.name(), "\": cluster \"",
+                                                          r.cluster(),
+                                                          "\" does not exist; create it first"));
+      }
+      compares.push_back({ClusterKey(r.cluster()), (*kv)->mod_revision});
+    }
+    return CommitOrConflict(store_, compares, {store::Op::Put(kRouteTableKey, Serialize(result))});
+  });
+  if (!rev.ok()) return rev.status();
+  result.set_version(*rev);
+  return result;
+}
+
+absl::StatusOr<lb::v1::RouteTable> Registry::CreateRoute(lb::v1::Route route) {
+  absl::Status s = model::NormalizeRoute(&route);
+  return MutateRoutes("create_route", 0, [&](lb::v1::RouteTable* t) -> absl::Status {
+    if (!s.ok()) return s;
+    if (FindRoute(*t, route.name()) >= 0) {
+      return absl::AlreadyExistsError(absl::StrCat("route \"", route.name(), "\" already exists"));
+    }
+    *t->add_routes() = route;
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<lb::v1::RouteTable> Registry::UpdateRoute(lb::v1::Route route,
+                                                         int64_t expected_version) {
+  absl::Status s = model::NormalizeRoute(&route);
+  return MutateRoutes("update_route", expected_version, [&](lb::v1::RouteTable* t) -> absl::Status {
+    if (!s.ok()) return s;
+    int i = FindRoute(*t, route.name());
+    if (i < 0) return absl::NotFoundError(absl::StrCat("route \"", route.name(), "\" not found"));
+    *t->mutable_routes(i) = route;
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<lb::v1::RouteTable> Registry::DeleteRoute(absl::string_view name,
+                                                         int64_t expected_version) {
+  return MutateRoutes("delete_route", expected_version, [&](lb::v1::RouteTable* t) -> absl::Status {
+    int i = FindRoute(*t, name);
+    if (i < 0) return absl::NotFoundError(absl::StrCat("route \"", name, "\" not found"));
+    t->mutable_routes()->erase(t->mutable_routes()->begin() + i);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<lb::v1::Change> Registry::ChangeFromEvent(const store::Event& event) {
+  lb::v1::Change change;
+  change.set_revision(event.kv.mod_revision);
+  absl::string_view key = event.kv.key;
+  if (absl::ConsumePrefix(&key, kClusterPrefix)) {
+    if (event.type == store::Event::Type::kDelete) {
+      change.set_cluster_deleted(std::string(key));
+      return change;
+    }
+    if (!change.mutable_cluster()->ParseFromString(event.kv.value)) {
+      return absl::InternalError(absl::StrCat("stored value of ", event.kv.key, " is corrupt"));
+    }
+    change.mutable_cluster()->set_version(event.kv.mod_revision);
+    return change;
+  }
+  if (key == kRouteTableKey && event.type == store::Event::Type::kPut) {
+    if (!change.mutable_route_table()->ParseFromString(event.kv.value)) {
+      return absl::InternalError("stored route table is corrupt");
+    }
+    change.mutable_route_table()->set_version(event.kv.mod_revision);
+    return change;
+  }
+  return absl::NotFoundError(absl::StrCat("not a model key: ", event.kv.key));
+}
+
+absl::StatusOr<std::unique_ptr<store::WatchHandle>> Registry::Watch(
+    std::function<void(const lb::v1::Change&)> on_change) {
+  absl::StatusOr<int64_t> rev = store_->CurrentRevision();
+  if (!rev.ok()) return rev.status();
+  absl::StatusOr<std::vector<lb::v1::Cluster>> clusters = ListClusters();
+  if (!clusters.ok()) return clusters.status();
+  absl::StatusOr<LoadedRoutes> routes = LoadRoutes();
+  if (!routes.ok()) return routes.status();
+  for (auto& c : *clusters) {
+    lb::v1::Change change;
+    change.set_revision(c.version());
+    *change.mutable_cluster() = std::move(c);
+    on_change(change);
+  }
+  lb::v1::Change change;
+  change.set_revision(routes->mod_revision);
+  *change.mutable_route_table() = std::move(routes->table);
+  on_change(change);
+  return store_->Watch("", *rev,
+                       [on_change = std::move(on_change)](const std::vector<store::Event>& events) {
+                         for (const auto& e : events) {
+                           absl::StatusOr<lb::v1::Change> change = ChangeFromEvent(e);
+                           if (change.ok()) on_change(*change);
+                         }
+                       });
+}
+
+}  // namespace lb::registry

@@ -1,0 +1,126 @@
+// The one mutation path of the controller: lb.v1 gRPC, the REST shim (/config and /v1) and
+// therefore lbctl all call this class. It validates, then writes through the Store with
+// compare-and-set on the revision of each key it read, so concurrent writers (threads here, or
+// other controller replicas over a distributed store) never lose each other's updates.
+//
+// Layout in the store: "clusters/<name>" holds a Cluster with its endpoints (so one endpoint
+// change bumps exactly that cluster's version), "routes/default" the route table, and
+// "meta/bootstrapped" marks that first-start defaults were written.
+//
+// Thread-safe. Error codes: kInvalidArgument (bad input; state unchanged), kNotFound,
+// kAlreadyExists, kFailedPrecondition (would break a reference, e.g. deleting a routed cluster),
+// kAborted (expected_version mismatch, or too much contention), kUnavailable/kInternal (store).
+#ifndef LB_CONTROLLER_REGISTRY_REGISTRY_H_
+#define LB_CONTROLLER_REGISTRY_REGISTRY_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "controller/store/store.h"
+#include "lb/v1/lb.pb.h"
+
+namespace lb::registry {
+
+inline constexpr char kDefaultCluster[] = "backend";
+inline constexpr char kRouteTableName[] = "default";
+inline constexpr char kClusterPrefix[] = "clusters/";
+inline constexpr char kRouteTableKey[] = "routes/default";
+inline constexpr char kBootstrapKey[] = "meta/bootstrapped";
+
+// Fills Endpoint.resolved_addresses for hostnames on reads. May be null.
+using ResolvedLookup = std::function<std::vector<std::string>(const std::string& hostname)>;
+
+// Counts of committed mutations, for metrics. Called after each successful commit.
+using MutationObserver = std::function<void(absl::string_view op, const absl::Status& status)>;
+
+class Registry {
+ public:
+  // `store` must outlive the registry.
+  explicit Registry(store::Store* store);
+
+  void SetResolvedLookup(ResolvedLookup lookup) { resolved_lookup_ = std::move(lookup); }
+  void SetMutationObserver(MutationObserver observer) { observer_ = std::move(observer); }
+
+  // On the very first start of a store: cluster "backend" (the seed's single upstream, RANDOM)
+  // and a route "/" to it. Later starts change nothing, even if the user deleted them.
+  absl::Status Bootstrap();
+
+  // kAlreadyExists if address:port is in the cluster; kNotFound if the cluster is missing.
+  absl::StatusOr<lb::v1::Cluster> AddEndpoint(absl::string_view cluster, lb::v1::Endpoint endpoint);
+  // kNotFound if the endpoint (or cluster) is missing.
+  absl::StatusOr<lb::v1::Cluster> RemoveEndpoint(absl::string_view cluster,
+                                                 absl::string_view address, uint32_t port);
+  absl::StatusOr<lb::v1::Cluster> SetEndpointState(absl::string_view cluster,
+                                                   absl::string_view address, uint32_t port,
+                                                   lb::v1::AdminState state);
+
+  absl::StatusOr<lb::v1::Cluster> GetCluster(absl::string_view name);
+  absl::StatusOr<std::vector<lb::v1::Cluster>> ListClusters();
+  absl::StatusOr<lb::v1::Cluster> CreateCluster(lb::v1::Cluster cluster);
+  // Replaces the settings of an existing cluster, keeping its endpoints. expected_version 0
+  // means unconditional.
+  absl::StatusOr<lb::v1::Cluster> UpdateCluster(lb::v1::Cluster cluster, int64_t expected_version);
+  absl::Status DeleteCluster(absl::string_view name, int64_t expected_version);
+
+  absl::StatusOr<lb::v1::RouteTable> GetRouteTable();
+  absl::StatusOr<lb::v1::RouteTable> CreateRoute(lb::v1::Route route);
+  absl::StatusOr<lb::v1::RouteTable> UpdateRoute(lb::v1::Route route, int64_t expected_version);
+  absl::StatusOr<lb::v1::RouteTable> DeleteRoute(absl::string_view name, int64_t expected_version);
+
+  // Calls `on_change` for the current state (every cluster, then the route table) and then
+  // for every committed change, in order, on the store's watch thread. A change may be
+  // delivered twice around the switch from snapshot to live; each Change carries the full
+  // object, so applying it again is harmless. Cancel by destroying the handle.
+  absl::StatusOr<std::unique_ptr<store::WatchHandle>> Watch(
+      std::function<void(const lb::v1::Change&)> on_change);
+
+  // Decodes a store event into a Change (exposed for tests and the xDS layer).
+  static absl::StatusOr<lb::v1::Change> ChangeFromEvent(const store::Event& event);
+
+ private:
+  struct Loaded {
+    lb::v1::Cluster cluster;
+    int64_t mod_revision = 0;
+  };
+  absl::StatusOr<Loaded> LoadCluster(absl::string_view name);
+  struct LoadedRoutes {
+    lb::v1::RouteTable table;
+    int64_t mod_revision = 0;  // 0: no table stored yet.
+  };
+  absl::StatusOr<LoadedRoutes> LoadRoutes();
+
+  // One read-modify-write attempt: the committed revision, or nullopt when a compare failed
+  // and it should re-read and try again.
+  using Attempt = absl::StatusOr<std::optional<int64_t>>;
+  // Runs `attempt` until it commits or fails (bounded), and reports the outcome to the
+  // mutation observer.
+  absl::StatusOr<int64_t> Commit(absl::string_view op, const std::function<Attempt()>& attempt);
+
+  // Edits one endpoint of a cluster; `edit` returns the new cluster or an error.
+  absl::StatusOr<lb::v1::Cluster> MutateCluster(
+      absl::string_view op, absl::string_view name,
+      const std::function<absl::Status(lb::v1::Cluster*)>& edit);
+  absl::StatusOr<lb::v1::RouteTable> MutateRoutes(
+      absl::string_view op, int64_t expected_version,
+      const std::function<absl::Status(lb::v1::RouteTable*)>& edit);
+
+  void FillResolved(lb::v1::Cluster* cluster) const;
+
+  store::Store* const store_;
+  ResolvedLookup resolved_lookup_;
+  MutationObserver observer_;
+};
+
+// "clusters/<name>".
+std::string ClusterKey(absl::string_view name);
+
+}  // namespace lb::registry
+
+#endif  // LB_CONTROLLER_REGISTRY_REGISTRY_H_

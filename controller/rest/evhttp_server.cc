@@ -1,0 +1,155 @@
+#include "controller/rest/evhttp_server.h"
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+#include <event2/thread.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <mutex>
+
+#include "absl/strings/str_cat.h"
+#include "common/net/address.h"
+
+namespace lb::rest {
+namespace {
+
+const char* MethodName(evhttp_cmd_type cmd) {
+  switch (cmd) {
+    case EVHTTP_REQ_GET:
+      return "GET";
+    case EVHTTP_REQ_POST:
+      return "POST";
+    case EVHTTP_REQ_HEAD:
+      return "HEAD";
+    case EVHTTP_REQ_PUT:
+      return "PUT";
+    case EVHTTP_REQ_DELETE:
+      return "DELETE";
+    case EVHTTP_REQ_OPTIONS:
+      return "OPTIONS";
+    case EVHTTP_REQ_TRACE:
+      return "TRACE";
+    case EVHTTP_REQ_CONNECT:
+      return "CONNECT";
+    case EVHTTP_REQ_PATCH:
+      return "PATCH";
+  }
+  return "UNKNOWN";
+}
+
+const char* Reason(int status) {
+  switch (status) {
+    case 200:
+      return "OK";
+    case 201:
+      return "Created";
+    case 204:
+      return "No Content";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 409:
+      return "Conflict";
+    case 429:
+      return "Too Many Requests";
+    case 501:
+      return "Not Implemented";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    default:
+      return status < 500 ? "Client Error" : "Server Error";
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<EvhttpServer>> EvhttpServer::Start(const std::string& listen,
+                                                                  Handler handler,
+                                                                  size_t max_body_bytes) {
+  static std::once_flag threads_once;
+  std::call_once(threads_once, [] { evthread_use_pthreads(); });
+  absl::StatusOr<net::HostPort> hp = net::ParseHostPort(listen);
+  if (!hp.ok()) return hp.status();
+
+  std::unique_ptr<EvhttpServer> server(new EvhttpServer());
+  server->handler_ = std::move(handler);
+  server->base_ = event_base_new();
+  if (server->base_ == nullptr) return absl::InternalError("event_base_new failed");
+  server->http_ = evhttp_new(server->base_);
+  if (server->http_ == nullptr) return absl::InternalError("evhttp_new failed");
+  evhttp_set_allowed_methods(server->http_, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
+                                                EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
+                                                EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
+                                                EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
+  evhttp_set_max_body_size(server->http_, max_body_bytes);
+  evhttp_set_max_headers_size(server->http_, 64 * 1024);
+  evhttp_set_timeout(server->http_, 30);
+  evhttp_set_gencb(server->http_, &EvhttpServer::OnRequest, server.get());
+  evhttp_bound_socket* bound =
+      evhttp_bind_socket_with_handle(server->http_, hp->host.c_str(), hp->port);
+  if (bound == nullptr) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", listen,
+                                               " (address in use or not local?)"));
+  }
+  sockaddr_storage ss{};
+  socklen_t len = sizeof(ss);
+  if (getsockname(evhttp_bound_socket_get_fd(bound), reinterpret_cast<sockaddr*>(&ss), &len) ==
+      0) {
+    server->port_ = ss.ss_family == AF_INET6
+                        ? ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port)
+                        : ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
+  }
+  event_base* base = server->base_;
+  server->thread_ = std::thread([base] {
+    event_base_loop(base, EVLOOP_NO_EXIT_ON_EMPTY);
+  });
+  return server;
+}
+
+EvhttpServer::~EvhttpServer() {
+  if (base_ != nullptr) event_base_loopbreak(base_);
+  if (thread_.joinable()) thread_.join();
+  if (http_ != nullptr) evhttp_free(http_);
+  if (base_ != nullptr) event_base_free(base_);
+}
+
+void EvhttpServer::OnRequest(evhttp_request* req, void* arg) {
+  auto* self = static_cast<EvhttpServer*>(arg);
+  HttpRequest request;
+  request.method = MethodName(evhttp_request_get_command(req));
+  request.target = evhttp_request_get_uri(req);
+  evkeyvalq* headers = evhttp_request_get_input_headers(req);
+  for (evkeyval* h = headers->tqh_first; h != nullptr; h = h->next.tqe_next) {
+    request.headers.emplace_back(h->key, h->value);
+  }
+  evbuffer* in = evhttp_request_get_input_buffer(req);
+  size_t n = evbuffer_get_length(in);
+  request.body.resize(n);
+  if (n > 0) evbuffer_copyout(in, request.body.data(), n);
+
+  HttpResponse response = self->handler_(request);
+
+  evkeyvalq* out_headers = evhttp_request_get_output_headers(req);
+  if (!response.content_type.empty()) {
+    evhttp_add_header(out_headers, "Content-Type", response.content_type.c_str());
+  }
+  for (const auto& [k, v] : response.headers) evhttp_add_header(out_headers, k.c_str(), v.c_str());
+  evbuffer* body = evbuffer_new();
+  evbuffer_add(body, response.body.data(), response.body.size());
+  evhttp_send_reply(req, response.status, Reason(response.status), body);
+  evbuffer_free(body);
+}
+
+}  // namespace lb::rest

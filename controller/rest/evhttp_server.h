@@ -1,0 +1,48 @@
+// The REST API's HTTP transport: libevent's evhttp on one dedicated thread. The only file of
+// the controller that includes libevent.
+#ifndef LB_CONTROLLER_REST_EVHTTP_SERVER_H_
+#define LB_CONTROLLER_REST_EVHTTP_SERVER_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "controller/rest/http_types.h"
+
+struct event_base;
+struct evhttp;
+struct evhttp_request;
+
+namespace lb::rest {
+
+class EvhttpServer {
+ public:
+  // Runs on the server's thread, one request at a time.
+  using Handler = std::function<HttpResponse(const HttpRequest&)>;
+
+  // Binds `listen` ("127.0.0.1:9091", "[::1]:0") and starts serving. Bodies over
+  // `max_body_bytes` are refused by evhttp itself with 413.
+  static absl::StatusOr<std::unique_ptr<EvhttpServer>> Start(const std::string& listen,
+                                                             Handler handler,
+                                                             size_t max_body_bytes);
+  // Stops the loop and joins the thread; in-flight handler calls finish first.
+  ~EvhttpServer();
+
+  int port() const { return port_; }
+
+ private:
+  EvhttpServer() = default;
+  static void OnRequest(::evhttp_request* req, void* arg);
+
+  Handler handler_;
+  struct event_base* base_ = nullptr;
+  struct evhttp* http_ = nullptr;
+  int port_ = 0;
+  std::thread thread_;
+};
+
+}  // namespace lb::rest
+
+#endif  // LB_CONTROLLER_REST_EVHTTP_SERVER_H_

@@ -1,0 +1,39 @@
+// Transport-neutral HTTP request/response for the REST handlers, so they are testable without a
+// network and the HTTP library stays behind one seam (evhttp_server).
+#ifndef LB_CONTROLLER_REST_HTTP_TYPES_H_
+#define LB_CONTROLLER_REST_HTTP_TYPES_H_
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/string_view.h"
+
+namespace lb::rest {
+
+struct HttpRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // Path and query, e.g. "/config?cluster=web".
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+
+  // First header with this name (case-insensitive), or "".
+  absl::string_view Header(absl::string_view name) const {
+    for (const auto& [k, v] : headers) {
+      if (absl::EqualsIgnoreCase(k, name)) return v;
+    }
+    return {};
+  }
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "text/plain";
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+};
+
+}  // namespace lb::rest
+
+#endif  // LB_CONTROLLER_REST_HTTP_TYPES_H_

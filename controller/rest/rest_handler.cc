@@ -1,0 +1,407 @@
+#include "controller/rest/rest_handler.h"
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "controller/api/status_map.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace lb::rest {
+namespace {
+
+namespace pbjson = google::protobuf::util;
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+HttpResponse Json(int status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.content_type = "application/json";
+  r.body = std::move(body);
+  if (r.body.empty() || r.body.back() != '\n') r.body += '\n';
+  return r;
+}
+
+std::string ToJson(const google::protobuf::Message& m) {
+  pbjson::JsonPrintOptions options;
+  options.add_whitespace = false;
+  options.always_print_primitive_fields = true;
+  options.preserve_proto_field_names = true;
+  std::string out;
+  if (!pbjson::MessageToJsonString(m, &out, options).ok()) return "{}";
+  return out;
+}
+
+HttpResponse JsonMessage(int status, const google::protobuf::Message& m) {
+  return Json(status, ToJson(m));
+}
+
+template <typename T>
+HttpResponse JsonOr(int status, const absl::StatusOr<T>& result) {
+  if (!result.ok()) return JsonError(result.status());
+  return JsonMessage(status, *result);
+}
+
+absl::Status ParseJson(const std::string& body, google::protobuf::Message* m) {
+  if (body.size() > kMaxBodyBytes) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("request body too large: ", body.size(), " bytes (limit ", kMaxBodyBytes,
+                     ")"));
+  }
+  if (absl::StripAsciiWhitespace(body).empty()) {
+    return absl::InvalidArgumentError("request body must be a JSON object");
+  }
+  pbjson::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  options.case_insensitive_enum_parsing = true;
+  auto status = pbjson::JsonStringToMessage(body, m, options);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("invalid JSON body: ", std::string(status.message())));
+  }
+  return absl::OkStatus();
+}
+
+// Version from an If-Match header ("12", "\"12\"" or W/"12"); 0 when absent.
+absl::StatusOr<int64_t> ExpectedVersion(const HttpRequest& req) {
+  absl::string_view v = absl::StripAsciiWhitespace(req.Header("If-Match"));
+  if (v.empty() || v == "*") return 0;
+  absl::ConsumePrefix(&v, "W/");
+  if (absl::ConsumePrefix(&v, "\"") && !absl::ConsumeSuffix(&v, "\"")) v = "x";
+  int64_t version = 0;
+  if (!absl::SimpleAtoi(v, &version) || version <= 0) {
+    return absl::InvalidArgumentError("If-Match: must be a version number from a previous read");
+  }
+  return version;
+}
+
+HttpResponse MethodNotAllowed(absl::string_view allow) {
+  HttpResponse r = JsonError(absl::InvalidArgumentError(
+      absl::StrCat("method not allowed here; allowed: ", allow)));
+  r.status = 405;
+  r.headers.emplace_back("Allow", std::string(allow));
+  return r;
+}
+
+HttpResponse NoContent() {
+  HttpResponse r;
+  r.status = 204;
+  r.content_type.clear();
+  return r;
+}
+
+bool IsMutating(absl::string_view method) { return method != "GET" && method != "HEAD"; }
+
+}  // namespace
+
+bool PercentDecode(absl::string_view in, std::string* out) {
+  out->clear();
+  for (size_t i = 0; i < in.size(); ++i) {
+    if (in[i] != '%') {
+      out->push_back(in[i]);
+      continue;
+    }
+    if (i + 2 >= in.size()) return false;
+    int hi = HexValue(in[i + 1]), lo = HexValue(in[i + 2]);
+    if (hi < 0 || lo < 0) return false;
+    out->push_back(static_cast<char>(hi * 16 + lo));
+    i += 2;
+  }
+  return true;
+}
+
+std::string QueryParam(absl::string_view target, absl::string_view name) {
+  size_t q = target.find('?');
+  if (q == absl::string_view::npos) return "";
+  for (absl::string_view pair : absl::StrSplit(target.substr(q + 1), '&')) {
+    std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(pair, absl::MaxSplits('=', 1));
+    if (kv.first != name) continue;
+    std::string value = std::string(kv.second);
+    std::replace(value.begin(), value.end(), '+', ' ');
+    std::string decoded;
+    return PercentDecode(value, &decoded) ? decoded : "";
+  }
+  return "";
+}
+
+HttpResponse JsonError(const absl::Status& status) {
+  std::string code = absl::StatusCodeToString(status.code());
+  absl::AsciiStrToUpper(&code);
+  std::string message(status.message());
+  std::string escaped;
+  for (char c : message) {
+    switch (c) {
+      case '"':
+        escaped += "\\\"";
+        break;
+      case '\\':
+        escaped += "\\\\";
+        break;
+      case '\n':
+        escaped += "\\n";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          escaped += absl::StrCat("\\u00", absl::Hex(c, absl::kZeroPad2));
+        } else {
+          escaped += c;
+        }
+    }
+  }
+  HttpResponse r = Json(api::HttpStatusFor(status),
+                        absl::StrCat("{\"error\":{\"code\":\"", code, "\",\"message\":\"",
+                                     escaped, "\"}}"));
+  if (status.code() == absl::StatusCode::kUnauthenticated) {
+    r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  }
+  return r;
+}
+
+RestHandler::RestHandler(registry::Registry* registry, const api::TokenAuth* auth,
+                         metrics::Registry* metrics)
+    : registry_(registry), auth_(auth), metrics_(metrics) {}
+
+HttpResponse RestHandler::Handle(const HttpRequest& request) {
+  absl::Time start = absl::Now();
+  absl::string_view path = request.target;
+  path = path.substr(0, path.find('?'));
+  std::string route = "other";
+  HttpResponse response = Route(request, path, &route);
+  metrics_
+      ->GetCounter("lb_controller_http_requests_total", "REST requests by route and status.",
+                   {{"route", route}, {"code", absl::StrCat(response.status)}})
+      ->Increment();
+  metrics_
+      ->GetHistogram("lb_controller_http_request_seconds", "REST request latency.",
+                     {{"route", route}})
+      ->Observe(absl::ToDoubleSeconds(absl::Now() - start));
+  return response;
+}
+
+HttpResponse RestHandler::Route(const HttpRequest& req, absl::string_view path,
+                                std::string* route) {
+  if (path == "/config") {
+    *route = "/config";
+    return HandleConfig(req);
+  }
+  if (path == "/healthz") {
+    *route = "/healthz";
+    HttpResponse r;
+    r.body = "ok\n";
+    return r;
+  }
+  if (path == "/readyz") {
+    *route = "/readyz";
+    absl::StatusOr<lb::v1::RouteTable> t = registry_->GetRouteTable();
+    HttpResponse r;
+    if (t.ok()) {
+      r.body = "ready\n";
+    } else {
+      r.status = 503;
+      r.body = absl::StrCat("not ready: ", t.status().message(), "\n");
+    }
+    return r;
+  }
+  if (path == "/metrics") {
+    *route = "/metrics";
+    HttpResponse r;
+    r.content_type = "text/plain; version=0.0.4";
+    r.body = metrics_->Render();
+    return r;
+  }
+  if (absl::StartsWith(path, "/v1/")) {
+    HttpResponse r;
+    if (extra_ && extra_(req, &r)) {
+      *route = "/v1/extra";
+      return r;
+    }
+    if (IsMutating(req.method)) {
+      if (absl::Status s = auth_->Check(req.Header("Authorization")); !s.ok()) {
+        *route = "/v1";
+        return JsonError(s);
+      }
+    }
+    return HandleV1(req, path, route);
+  }
+  return JsonError(absl::NotFoundError(absl::StrCat("no such path: ", path)));
+}
+
+HttpResponse RestHandler::HandleV1(const HttpRequest& req, absl::string_view path,
+                                   std::string* route) {
+  std::vector<std::string> parts;
+  for (absl::string_view p : absl::StrSplit(path.substr(4), '/', absl::SkipEmpty())) {
+    std::string decoded;
+    if (!PercentDecode(p, &decoded)) {
+      return JsonError(absl::InvalidArgumentError("malformed %-escape in the path"));
+    }
+    parts.push_back(std::move(decoded));
+  }
+  const std::string& m = req.method;
+  absl::StatusOr<int64_t> expected = ExpectedVersion(req);
+  if (!expected.ok()) return JsonError(expected.status());
+
+  if (!parts.empty() && parts[0] == "clusters") {
+    if (parts.size() == 1) {
+      *route = "/v1/clusters";
+      if (m == "GET") {
+        absl::StatusOr<std::vector<lb::v1::Cluster>> cs = registry_->ListClusters();
+        if (!cs.ok()) return JsonError(cs.status());
+        lb::v1::ListClustersResponse resp;
+        for (auto& c : *cs) *resp.add_clusters() = std::move(c);
+        return JsonMessage(200, resp);
+      }
+      if (m == "POST") {
+        lb::v1::Cluster cluster;
+        if (absl::Status s = ParseJson(req.body, &cluster); !s.ok()) return JsonError(s);
+        HttpResponse r = JsonOr(201, registry_->CreateCluster(cluster));
+        if (r.status == 201) r.headers.emplace_back("Location", "/v1/clusters/" + cluster.name());
+        return r;
+      }
+      return MethodNotAllowed("GET, POST");
+    }
+    const std::string& name = parts[1];
+    if (parts.size() == 2) {
+      *route = "/v1/clusters/{name}";
+      if (m == "GET") return JsonOr(200, registry_->GetCluster(name));
+      if (m == "PUT") {
+        lb::v1::Cluster cluster;
+        if (absl::Status s = ParseJson(req.body, &cluster); !s.ok()) return JsonError(s);
+        if (cluster.name().empty()) cluster.set_name(name);
+        if (cluster.name() != name) {
+          return JsonError(absl::InvalidArgumentError(absl::StrCat(
+              "cluster.name: \"", cluster.name(), "\" does not match the path's \"", name, "\"")));
+        }
+        if (cluster.endpoints_size() > 0) {
+          return JsonError(absl::InvalidArgumentError(
+              "cluster.endpoints: change endpoints through /v1/clusters/{name}/endpoints"));
+        }
+        return JsonOr(200, registry_->UpdateCluster(cluster, *expected));
+      }
+      if (m == "DELETE") {
+        absl::Status s = registry_->DeleteCluster(name, *expected);
+        return s.ok() ? NoContent() : JsonError(s);
+      }
+      return MethodNotAllowed("GET, PUT, DELETE");
+    }
+    if (parts[2] != "endpoints" || parts.size() > 5 || parts.size() == 4) {
+      return JsonError(absl::NotFoundError(absl::StrCat("no such path: ", path)));
+    }
+    if (parts.size() == 3) {
+      *route = "/v1/clusters/{name}/endpoints";
+      if (m == "GET") {
+        absl::StatusOr<lb::v1::Cluster> c = registry_->GetCluster(name);
+        if (!c.ok()) return JsonError(c.status());
+        lb::v1::ListEndpointsResponse resp;
+        *resp.mutable_endpoints() = std::move(*c->mutable_endpoints());
+        resp.set_version(c->version());
+        return JsonMessage(200, resp);
+      }
+      if (m == "POST") {
+        lb::v1::Endpoint endpoint;
+        if (absl::Status s = ParseJson(req.body, &endpoint); !s.ok()) return JsonError(s);
+        absl::StatusOr<lb::v1::Cluster> c = registry_->AddEndpoint(name, endpoint);
+        if (!c.ok()) return JsonError(c.status());
+        lb::v1::AddEndpointResponse resp;
+        *resp.mutable_cluster() = std::move(*c);
+        return JsonMessage(201, resp);
+      }
+      return MethodNotAllowed("GET, POST");
+    }
+    *route = "/v1/clusters/{name}/endpoints/{address}/{port}";
+    int64_t port = 0;
+    if (!absl::SimpleAtoi(parts[4], &port) || port < 1 || port > 65535) {
+      return JsonError(absl::InvalidArgumentError(
+          absl::StrCat("port: must be from 1 to 65535, got \"", parts[4], "\"")));
+    }
+    const std::string& address = parts[3];
+    if (m == "GET") {
+      absl::StatusOr<lb::v1::Cluster> c = registry_->GetCluster(name);
+      if (!c.ok()) return JsonError(c.status());
+      for (const auto& e : c->endpoints()) {
+        if (e.address() == address && e.port() == port) return JsonMessage(200, e);
+      }
+      return JsonError(absl::NotFoundError(absl::StrCat(
+          "endpoint ", address, ":", port, " not found in cluster \"", name, "\"")));
+    }
+    if (m == "PATCH") {
+      lb::v1::Endpoint patch;
+      if (absl::Status s = ParseJson(req.body, &patch); !s.ok()) return JsonError(s);
+      lb::v1::Endpoint only_state;
+      only_state.set_admin_state(patch.admin_state());
+      if (patch.SerializeAsString() != only_state.SerializeAsString()) {
+        return JsonError(absl::InvalidArgumentError(
+            "only admin_state can be changed; remove and re-add the endpoint to change others"));
+      }
+      absl::StatusOr<lb::v1::Cluster> c =
+          registry_->SetEndpointState(name, address, port, patch.admin_state());
+      if (!c.ok()) return JsonError(c.status());
+      lb::v1::SetEndpointStateResponse resp;
+      *resp.mutable_cluster() = std::move(*c);
+      return JsonMessage(200, resp);
+    }
+    if (m == "DELETE") {
+      absl::StatusOr<lb::v1::Cluster> c = registry_->RemoveEndpoint(name, address, port);
+      return c.ok() ? NoContent() : JsonError(c.status());
+    }
+    return MethodNotAllowed("GET, PATCH, DELETE");
+  }
+
+  if (!parts.empty() && parts[0] == "routes") {
+    if (parts.size() == 1) {
+      *route = "/v1/routes";
+      if (m == "GET") return JsonOr(200, registry_->GetRouteTable());
+      if (m == "POST") {
+        lb::v1::Route r;
+        if (absl::Status s = ParseJson(req.body, &r); !s.ok()) return JsonError(s);
+        HttpResponse resp = JsonOr(201, registry_->CreateRoute(r));
+        if (resp.status == 201) resp.headers.emplace_back("Location", "/v1/routes/" + r.name());
+        return resp;
+      }
+      return MethodNotAllowed("GET, POST");
+    }
+    if (parts.size() == 2) {
+      *route = "/v1/routes/{name}";
+      const std::string& name = parts[1];
+      if (m == "GET") {
+        absl::StatusOr<lb::v1::RouteTable> t = registry_->GetRouteTable();
+        if (!t.ok()) return JsonError(t.status());
+        for (const auto& r : t->routes()) {
+          if (r.name() == name) return JsonMessage(200, r);
+        }
+        return JsonError(absl::NotFoundError(absl::StrCat("route \"", name, "\" not found")));
+      }
+      if (m == "PUT") {
+        lb::v1::Route r;
+        if (absl::Status s = ParseJson(req.body, &r); !s.ok()) return JsonError(s);
+        if (r.name().empty()) r.set_name(name);
+        if (r.name() != name) {
+          return JsonError(absl::InvalidArgumentError(absl::StrCat(
+              "route.name: \"", r.name(), "\" does not match the path's \"", name, "\"")));
+        }
+        return JsonOr(200, registry_->UpdateRoute(r, *expected));
+      }
+      if (m == "DELETE") {
+        absl::StatusOr<lb::v1::RouteTable> t = registry_->DeleteRoute(name, *expected);
+        return t.ok() ? NoContent() : JsonError(t.status());
+      }
+      return MethodNotAllowed("GET, PUT, DELETE");
+    }
+  }
+  *route = "/v1/other";
+  return JsonError(absl::NotFoundError(absl::StrCat("no such path: ", path)));
+}
+
+}  // namespace lb::rest

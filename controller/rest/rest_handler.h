@@ -1,0 +1,58 @@
+// The controller's REST API:
+//   /config          the seed's API, reproduced exactly (see config_shim.cc)
+//   /v1/...          resource API for clusters, endpoints and routes (JSON, lb.v1 field names)
+//   /healthz /readyz /metrics
+// Every mutation goes through registry::Registry, like the gRPC API.
+#ifndef LB_CONTROLLER_REST_REST_HANDLER_H_
+#define LB_CONTROLLER_REST_REST_HANDLER_H_
+
+#include <cstddef>
+#include <functional>
+#include <string>
+
+#include "common/metrics/metrics.h"
+#include "controller/api/auth.h"
+#include "controller/registry/registry.h"
+#include "controller/rest/http_types.h"
+
+namespace lb::rest {
+
+// Largest request body the handlers accept; larger ones get 400.
+inline constexpr size_t kMaxBodyBytes = 64 * 1024;
+
+// Extra read-only endpoints other components register (e.g. /v1/proxies from the xDS server).
+// Returns false if it does not handle the path.
+using ExtraHandler = std::function<bool(const HttpRequest&, HttpResponse*)>;
+
+// Thread-safe if the registry is. Dependencies must outlive the handler.
+class RestHandler {
+ public:
+  RestHandler(registry::Registry* registry, const api::TokenAuth* auth,
+              metrics::Registry* metrics);
+
+  void AddExtraHandler(ExtraHandler handler) { extra_ = std::move(handler); }
+
+  HttpResponse Handle(const HttpRequest& request);
+
+ private:
+  HttpResponse Route(const HttpRequest& request, absl::string_view path, std::string* route);
+  HttpResponse HandleConfig(const HttpRequest& request);
+  HttpResponse HandleV1(const HttpRequest& request, absl::string_view path, std::string* route);
+
+  registry::Registry* const registry_;
+  const api::TokenAuth* const auth_;
+  metrics::Registry* const metrics_;
+  ExtraHandler extra_;
+};
+
+// Helpers shared by the handlers (exposed for tests).
+// Decodes %XX escapes; false on a malformed escape.
+bool PercentDecode(absl::string_view in, std::string* out);
+// Value of `name` in the query string of `target`, decoded; "" if absent.
+std::string QueryParam(absl::string_view target, absl::string_view name);
+// {"error":{"code":"NOT_FOUND","message":"..."}} with the mapped HTTP status.
+HttpResponse JsonError(const absl::Status& status);
+
+}  // namespace lb::rest
+
+#endif  // LB_CONTROLLER_REST_REST_HANDLER_H_

@@ -1,0 +1,182 @@
+#include "controller/server/controller.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <spdlog/spdlog.h>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "common/metrics/metrics.h"
+#include "controller/api/auth.h"
+#include "controller/api/grpc_service.h"
+#include "controller/dns/hostname_cache.h"
+#include "controller/model/validation.h"
+#include "controller/registry/registry.h"
+#include "controller/rest/evhttp_server.h"
+#include "controller/rest/rest_handler.h"
+#include "controller/store/sqlite_store.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/grpcpp.h"
+
+namespace lb::controller {
+namespace {
+
+absl::Status WriteFileAtomically(const std::string& path, const std::string& content) {
+  std::string tmp = absl::StrCat(path, ".tmp.", getpid());
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    out << content;
+    if (!out.flush()) return absl::InternalError(absl::StrCat("cannot write ", tmp));
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("cannot rename ", tmp, " to ", path));
+  }
+  return absl::OkStatus();
+}
+
+class ControllerImpl : public Controller {
+ public:
+  ~ControllerImpl() override { Shutdown(); }
+
+  int grpc_port() const override { return grpc_port_; }
+  int rest_port() const override { return rest_->port(); }
+
+  void Shutdown() override {
+    {
+      absl::MutexLock lock(&mu_);
+      if (shut_down_) return;
+      shut_down_ = true;
+    }
+    service_->Shutdown();
+    rest_.reset();
+    grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    watch_.reset();
+    hostnames_.reset();
+  }
+
+  absl::Status Init(const ControllerOptions& o) {
+    if (!o.auth_token_file.empty()) {
+      absl::StatusOr<api::TokenAuth> auth = api::TokenAuth::FromFile(o.auth_token_file);
+      if (!auth.ok()) return auth.status();
+      auth_ = std::move(*auth);
+    }
+    if (mkdir(o.data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+      return absl::InternalError(
+          absl::StrCat("cannot create data dir ", o.data_dir, ": ", strerror(errno)));
+    }
+    absl::StatusOr<std::unique_ptr<store::SqliteStore>> store =
+        store::SqliteStore::Open(absl::StrCat(o.data_dir, "/lb.db"));
+    if (!store.ok()) return store.status();
+    store_ = std::move(*store);
+    registry_ = std::make_unique<registry::Registry>(store_.get());
+    registry_->SetMutationObserver([this](absl::string_view op, const absl::Status& s) {
+      metrics_
+          .GetCounter("lb_controller_mutations_total", "Model mutations by operation and result.",
+                      {{"op", std::string(op)}, {"code", absl::StatusCodeToString(s.code())}})
+          ->Increment();
+    });
+    if (absl::Status s = registry_->Bootstrap(); !s.ok()) return s;
+
+    resolver_ = dns::NewSystemResolver();
+    hostnames_ = std::make_unique<dns::HostnameCache>(resolver_.get(), o.dns_refresh_interval);
+    registry_->SetResolvedLookup(
+        [this](const std::string& host) { return hostnames_->Lookup(host); });
+    absl::StatusOr<std::unique_ptr<store::WatchHandle>> watch =
+        registry_->Watch([this](const lb::v1::Change& change) { OnChange(change); });
+    if (!watch.ok()) return watch.status();
+    watch_ = std::move(*watch);
+    hostnames_->Start();
+
+    service_ = std::make_unique<api::LoadBalancerService>(registry_.get(), &auth_, &metrics_);
+    grpc::EnableDefaultHealthCheckService(true);
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(o.grpc_listen, grpc::InsecureServerCredentials(), &grpc_port_);
+    builder.RegisterService(service_.get());
+    builder.SetMaxReceiveMessageSize(16 << 20);
+    grpc_server_ = builder.BuildAndStart();
+    if (grpc_server_ == nullptr || grpc_port_ == 0) {
+      return absl::UnavailableError(absl::StrCat("cannot listen for gRPC on ", o.grpc_listen));
+    }
+
+    rest_handler_ = std::make_unique<rest::RestHandler>(registry_.get(), &auth_, &metrics_);
+    absl::StatusOr<std::unique_ptr<rest::EvhttpServer>> rest = rest::EvhttpServer::Start(
+        o.rest_listen,
+        [this](const rest::HttpRequest& req) { return rest_handler_->Handle(req); },
+        16 * rest::kMaxBodyBytes);
+    if (!rest.ok()) return rest.status();
+    rest_ = std::move(*rest);
+
+    spdlog::info("controller: gRPC on {} (port {}), REST on {} (port {}), data in {}{}",
+                 o.grpc_listen, grpc_port_, o.rest_listen, rest_->port(), o.data_dir,
+                 auth_.enabled() ? ", auth on" : "");
+    if (!o.ready_file.empty()) {
+      return WriteFileAtomically(
+          o.ready_file, absl::StrCat("{\"grpc_port\":", grpc_port_, ",\"rest_port\":",
+                                     rest_->port(), ",\"pid\":", getpid(), "}\n"));
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  // Keeps metrics and the set of hostnames to resolve in step with the model.
+  void OnChange(const lb::v1::Change& change) {
+    absl::MutexLock lock(&mu_);
+    if (change.has_cluster()) {
+      clusters_[change.cluster().name()] = change.cluster();
+    } else if (change.kind_case() == lb::v1::Change::kClusterDeleted) {
+      clusters_.erase(change.cluster_deleted());
+    } else {
+      return;
+    }
+    absl::flat_hash_set<std::string> hosts;
+    int64_t endpoints = 0;
+    for (const auto& [name, c] : clusters_) {
+      endpoints += c.endpoints_size();
+      for (const auto& e : c.endpoints()) {
+        if (!model::IsIpLiteral(e.address())) hosts.insert(e.address());
+      }
+    }
+    hostnames_->SetHostnames(std::move(hosts));
+    metrics_.GetGauge("lb_controller_clusters", "Clusters in the model.")->Set(clusters_.size());
+    metrics_.GetGauge("lb_controller_endpoints", "Endpoints in the model, all clusters.")
+        ->Set(endpoints);
+    metrics_.GetGauge("lb_controller_store_revision", "Latest store revision seen.")
+        ->Set(change.revision());
+  }
+
+  metrics::Registry metrics_;
+  api::TokenAuth auth_;
+  std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<registry::Registry> registry_;
+  std::unique_ptr<dns::Resolver> resolver_;
+  std::unique_ptr<dns::HostnameCache> hostnames_;
+  std::unique_ptr<store::WatchHandle> watch_;
+  std::unique_ptr<api::LoadBalancerService> service_;
+  std::unique_ptr<grpc::Server> grpc_server_;
+  int grpc_port_ = 0;
+  std::unique_ptr<rest::RestHandler> rest_handler_;
+  std::unique_ptr<rest::EvhttpServer> rest_;
+
+  absl::Mutex mu_;
+  bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+  std::map<std::string, lb::v1::Cluster> clusters_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Controller>> Controller::Start(const ControllerOptions& options) {
+  auto controller = std::make_unique<ControllerImpl>();
+  if (absl::Status s = controller->Init(options); !s.ok()) {
+    controller->Shutdown();
+    return s;
+  }
+  return controller;
+}
+
+}  // namespace lb::controller

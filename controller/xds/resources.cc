@@ -1,0 +1,196 @@
+#include "controller/xds/resources.h"
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "envoy/extensions/filters/http/router/v3/router.pb.h"
+#include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
+
+namespace lb::xds {
+namespace {
+
+namespace cluster_v3 = envoy::config::cluster::v3;
+namespace core_v3 = envoy::config::core::v3;
+namespace endpoint_v3 = envoy::config::endpoint::v3;
+namespace route_v3 = envoy::config::route::v3;
+namespace hcm_v3 = envoy::extensions::filters::network::http_connection_manager::v3;
+
+cluster_v3::Cluster::LbPolicy MapPolicy(lb::v1::LbPolicy p, ClientFlavor flavor) {
+  if (flavor == ClientFlavor::kGrpc) {
+    return p == lb::v1::RING_HASH || p == lb::v1::MAGLEV ? cluster_v3::Cluster::RING_HASH
+                                                         : cluster_v3::Cluster::ROUND_ROBIN;
+  }
+  switch (p) {
+    case lb::v1::ROUND_ROBIN:
+      return cluster_v3::Cluster::ROUND_ROBIN;
+    case lb::v1::LEAST_REQUEST:
+      return cluster_v3::Cluster::LEAST_REQUEST;
+    case lb::v1::RING_HASH:
+      return cluster_v3::Cluster::RING_HASH;
+    case lb::v1::MAGLEV:
+      return cluster_v3::Cluster::MAGLEV;
+    default:
+      return cluster_v3::Cluster::RANDOM;
+  }
+}
+
+void SetRouteAction(const lb::v1::Cluster* cluster, const std::string& cluster_name,
+                    route_v3::RouteAction* action) {
+  action->set_cluster(cluster_name);
+  uint32_t retries = cluster != nullptr && cluster->has_retries() ? cluster->retries().value() : 2;
+  auto* retry = action->mutable_retry_policy();
+  retry->set_retry_on("connect-failure,reset,refused-stream");
+  retry->mutable_num_retries()->set_value(retries);
+  if (cluster == nullptr) return;
+  if (cluster->lb_policy() != lb::v1::RING_HASH && cluster->lb_policy() != lb::v1::MAGLEV) return;
+  auto* hash = action->add_hash_policy();
+  switch (cluster->hash_policy().key_case()) {
+    case lb::v1::HashPolicy::kHeader:
+      hash->mutable_header()->set_header_name(cluster->hash_policy().header());
+      break;
+    case lb::v1::HashPolicy::kCookie:
+      hash->mutable_cookie()->set_name(cluster->hash_policy().cookie());
+      break;
+    default:
+      hash->mutable_connection_properties()->set_source_ip(true);
+  }
+}
+
+}  // namespace
+
+cluster_v3::Cluster BuildCluster(const lb::v1::Cluster& c, ClientFlavor flavor) {
+  cluster_v3::Cluster out;
+  out.set_name(c.name());
+  out.set_type(cluster_v3::Cluster::EDS);
+  auto* eds = out.mutable_eds_cluster_config()->mutable_eds_config();
+  eds->mutable_ads();
+  eds->set_resource_api_version(core_v3::V3);
+  out.set_lb_policy(MapPolicy(c.lb_policy(), flavor));
+  if (c.has_connect_timeout()) *out.mutable_connect_timeout() = c.connect_timeout();
+  if (out.lb_policy() == cluster_v3::Cluster::RING_HASH) {
+    out.mutable_ring_hash_lb_config()->mutable_minimum_ring_size()->set_value(1024);
+  }
+  if (flavor == ClientFlavor::kGrpc) return out;
+
+  if (out.lb_policy() == cluster_v3::Cluster::MAGLEV) {
+    out.mutable_maglev_lb_config()->mutable_table_size()->set_value(65537);
+  } else if (out.lb_policy() == cluster_v3::Cluster::LEAST_REQUEST) {
+    out.mutable_least_request_lb_config()->mutable_choice_count()->set_value(2);
+  }
+  if (c.has_healthy_panic_threshold()) {
+    out.mutable_common_lb_config()->mutable_healthy_panic_threshold()->set_value(
+        c.healthy_panic_threshold().value());
+  }
+  const lb::v1::HealthCheck& hc = c.health_check();
+  if (!hc.path().empty()) {
+    core_v3::HealthCheck* check = out.add_health_checks();
+    *check->mutable_timeout() = hc.timeout();
+    *check->mutable_interval() = hc.interval();
+    check->mutable_healthy_threshold()->set_value(hc.healthy_threshold());
+    check->mutable_unhealthy_threshold()->set_value(hc.unhealthy_threshold());
+    check->mutable_http_health_check()->set_path(hc.path());
+  }
+  const lb::v1::OutlierDetection& od = c.outlier_detection();
+  auto* outlier = out.mutable_outlier_detection();
+  outlier->mutable_consecutive_5xx()->set_value(od.consecutive_5xx());
+  outlier->mutable_enforcing_consecutive_5xx()->set_value(od.consecutive_5xx() > 0 ? 100 : 0);
+  outlier->mutable_consecutive_gateway_failure()->set_value(od.consecutive_gateway_failure());
+  outlier->mutable_enforcing_consecutive_gateway_failure()->set_value(
+      od.consecutive_gateway_failure() > 0 ? 100 : 0);
+  *outlier->mutable_interval() = od.interval();
+  *outlier->mutable_base_ejection_time() = od.base_ejection_time();
+  outlier->mutable_max_ejection_percent()->set_value(od.max_ejection_percent());
+  return out;
+}
+
+endpoint_v3::ClusterLoadAssignment BuildLoadAssignment(const lb::v1::Cluster& c,
+                                                       const HostLookup& lookup) {
+  endpoint_v3::ClusterLoadAssignment out;
+  out.set_cluster_name(c.name());
+  absl::flat_hash_map<std::string, endpoint_v3::LocalityLbEndpoints*> by_zone;
+  absl::flat_hash_set<std::string> seen;
+  for (const lb::v1::Endpoint& e : c.endpoints()) {
+    std::vector<std::string> addresses;
+    bool hostname = false;
+    if (!e.resolved_addresses().empty()) {
+      addresses.assign(e.resolved_addresses().begin(), e.resolved_addresses().end());
+      hostname = true;
+    } else {
+      bool is_ip = e.address().find_first_not_of("0123456789.") == std::string::npos ||
+                   e.address().find(':') != std::string::npos;
+      if (is_ip) {
+        addresses.push_back(e.address());
+      } else {
+        hostname = true;
+        if (lookup) addresses = lookup(e.address());
+      }
+    }
+    for (const std::string& address : addresses) {
+      if (!seen.insert(absl::StrCat(address, "|", e.port())).second) continue;
+      auto& locality = by_zone[e.zone()];
+      if (locality == nullptr) {
+        locality = out.add_endpoints();
+        locality->mutable_locality()->set_zone(e.zone());
+        locality->set_priority(0);
+      }
+      uint32_t weight = e.weight() == 0 ? 1 : e.weight();
+      locality->mutable_load_balancing_weight()->set_value(
+          locality->load_balancing_weight().value() + weight);
+      endpoint_v3::LbEndpoint* lb_endpoint = locality->add_lb_endpoints();
+      auto* socket = lb_endpoint->mutable_endpoint()->mutable_address()->mutable_socket_address();
+      socket->set_address(address);
+      socket->set_port_value(e.port());
+      if (hostname) lb_endpoint->mutable_endpoint()->set_hostname(e.address());
+      lb_endpoint->mutable_load_balancing_weight()->set_value(weight);
+      lb_endpoint->set_health_status(e.admin_state() == lb::v1::DRAINING ? core_v3::DRAINING
+                                                                         : core_v3::UNKNOWN);
+    }
+  }
+  return out;
+}
+
+envoy::config::listener::v3::Listener BuildApiListener(const lb::v1::Cluster& c) {
+  hcm_v3::HttpConnectionManager hcm;
+  hcm.set_stat_prefix(c.name());
+  route_v3::RouteConfiguration* rc = hcm.mutable_route_config();
+  rc->set_name(c.name());
+  route_v3::VirtualHost* vh = rc->add_virtual_hosts();
+  vh->set_name(c.name());
+  vh->add_domains("*");
+  route_v3::Route* route = vh->add_routes();
+  route->mutable_match()->set_prefix("");
+  route->mutable_route()->set_cluster(c.name());
+  hcm_v3::HttpFilter* router = hcm.add_http_filters();
+  router->set_name("envoy.filters.http.router");
+  router->mutable_typed_config()->PackFrom(envoy::extensions::filters::http::router::v3::Router());
+
+  envoy::config::listener::v3::Listener out;
+  out.set_name(c.name());
+  out.mutable_api_listener()->mutable_api_listener()->PackFrom(hcm);
+  return out;
+}
+
+route_v3::RouteConfiguration BuildIngressRoutes(
+    const lb::v1::RouteTable& table,
+    const absl::flat_hash_map<std::string, lb::v1::Cluster>& clusters) {
+  route_v3::RouteConfiguration out;
+  out.set_name(kIngressRouteConfig);
+  absl::flat_hash_map<std::string, route_v3::VirtualHost*> by_host;
+  for (const lb::v1::Route& r : table.routes()) {
+    std::string host = r.host().empty() ? "*" : r.host();
+    auto& vh = by_host[host];
+    if (vh == nullptr) {
+      vh = out.add_virtual_hosts();
+      vh->set_name(host);
+      vh->add_domains(host);
+    }
+    route_v3::Route* route = vh->add_routes();
+    route->set_name(r.name());
+    route->mutable_match()->set_prefix(r.path_prefix().empty() ? "/" : r.path_prefix());
+    auto it = clusters.find(r.cluster());
+    SetRouteAction(it == clusters.end() ? nullptr : &it->second, r.cluster(),
+                   route->mutable_route());
+  }
+  return out;
+}
+
+}  // namespace lb::xds

@@ -1,0 +1,65 @@
+// Translation of the lb.v1 model into Envoy v3 xDS resources. Pure functions.
+//
+// Per model cluster NAME:
+//   Cluster NAME                 EDS over ADS, policy, health check, outlier detection
+//   ClusterLoadAssignment NAME   weights, one locality per zone, DRAINING endpoints marked
+//   Listener NAME                api_listener whose inline route sends everything to NAME, so a
+//                                gRPC client with target xds:///NAME balances over NAME
+// Plus RouteConfiguration "default": the ingress route table for the proxies (host and
+// path-prefix routes, each carrying its cluster's retry and hash policy).
+#ifndef LB_CONTROLLER_XDS_RESOURCES_H_
+#define LB_CONTROLLER_XDS_RESOURCES_H_
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "envoy/config/cluster/v3/cluster.pb.h"
+#include "envoy/config/endpoint/v3/endpoint.pb.h"
+#include "envoy/config/listener/v3/listener.pb.h"
+#include "envoy/config/route/v3/route.pb.h"
+#include "lb/v1/lb.pb.h"
+
+namespace lb::xds {
+
+inline constexpr char kListenerType[] = "type.googleapis.com/envoy.config.listener.v3.Listener";
+inline constexpr char kRouteType[] = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
+inline constexpr char kClusterType[] = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
+inline constexpr char kEndpointType[] =
+    "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
+inline constexpr char kHcmType[] =
+    "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3."
+    "HttpConnectionManager";
+inline constexpr char kRouterType[] =
+    "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router";
+
+// Name of the proxies' route table.
+inline constexpr char kIngressRouteConfig[] = "default";
+
+// Addresses a hostname resolved to (empty if unknown).
+using HostLookup = std::function<std::vector<std::string>(const std::string& hostname)>;
+
+// Which flavour of Cluster a client gets. gRPC's xDS client accepts only ROUND_ROBIN and
+// RING_HASH and does its own health checking, so it gets a reduced Cluster.
+enum class ClientFlavor { kEnvoy, kGrpc };
+
+envoy::config::cluster::v3::Cluster BuildCluster(const lb::v1::Cluster& cluster,
+                                                 ClientFlavor flavor);
+
+// Hostname endpoints expand to one endpoint per resolved address (unresolved ones are left
+// out); a duplicate address:port keeps its first occurrence.
+envoy::config::endpoint::v3::ClusterLoadAssignment BuildLoadAssignment(
+    const lb::v1::Cluster& cluster, const HostLookup& lookup);
+
+envoy::config::listener::v3::Listener BuildApiListener(const lb::v1::Cluster& cluster);
+
+// `clusters` supplies each routed cluster's retry count and hash policy (missing ones get
+// defaults). Virtual hosts appear in first-use order of their host.
+envoy::config::route::v3::RouteConfiguration BuildIngressRoutes(
+    const lb::v1::RouteTable& table,
+    const absl::flat_hash_map<std::string, lb::v1::Cluster>& clusters);
+
+}  // namespace lb::xds
+
+#endif  // LB_CONTROLLER_XDS_RESOURCES_H_

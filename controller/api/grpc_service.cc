@@ -172,8 +172,7 @@ grpc::Status LoadBalancerService::DeleteRoute(grpc::ServerContext* ctx,
   return Finish("DeleteRoute", s);
 }
 
-grpc::Status LoadBalancerService::ListRoutes(grpc::ServerContext*,
-                                             const lb::v1::ListRoutesRequest*,
+grpc::Status LoadBalancerService::ListRoutes(grpc::ServerContext*, const lb::v1::ListRoutesRequest*,
                                              lb::v1::RouteTableResponse* resp) {
   absl::StatusOr<lb::v1::RouteTable> t = registry_->GetRouteTable();
   if (t.ok()) *resp->mutable_route_table() = std::move(*t);
@@ -231,6 +230,13 @@ grpc::Status LoadBalancerService::WatchChanges(grpc::ServerContext* ctx,
   }
   watch->reset();  // Stop callbacks before `queue` goes out of scope.
   return Finish("WatchChanges", result);
+}
+
+grpc::Status LoadBalancerService::ListProxies(grpc::ServerContext*,
+                                              const lb::v1::ListProxiesRequest*,
+                                              lb::v1::ListProxiesResponse* resp) {
+  if (proxies_) *resp = proxies_();
+  return Finish("ListProxies", absl::OkStatus());
 }
 
 }  // namespace lb::api

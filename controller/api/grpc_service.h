@@ -3,7 +3,7 @@
 #ifndef LB_CONTROLLER_API_GRPC_SERVICE_H_
 #define LB_CONTROLLER_API_GRPC_SERVICE_H_
 
-#include <atomic>
+#include <functional>
 
 #include "absl/synchronization/mutex.h"
 #include "common/metrics/metrics.h"
@@ -21,6 +21,11 @@ class LoadBalancerService final : public lb::v1::LoadBalancer::Service {
 
   // Ends every open WatchChanges stream (call before the server shuts down).
   void Shutdown();
+
+  // Source of ListProxies (the xDS server); unset: an empty list.
+  void SetProxiesSource(std::function<lb::v1::ListProxiesResponse()> source) {
+    proxies_ = std::move(source);
+  }
 
   grpc::Status AddEndpoint(grpc::ServerContext* ctx, const lb::v1::AddEndpointRequest* req,
                            lb::v1::AddEndpointResponse* resp) override;
@@ -51,6 +56,8 @@ class LoadBalancerService final : public lb::v1::LoadBalancer::Service {
                           lb::v1::RouteTableResponse* resp) override;
   grpc::Status WatchChanges(grpc::ServerContext* ctx, const lb::v1::WatchChangesRequest* req,
                             grpc::ServerWriter<lb::v1::Change>* writer) override;
+  grpc::Status ListProxies(grpc::ServerContext* ctx, const lb::v1::ListProxiesRequest* req,
+                           lb::v1::ListProxiesResponse* resp) override;
 
  private:
   absl::Status Authorize(grpc::ServerContext* ctx) const;
@@ -60,6 +67,7 @@ class LoadBalancerService final : public lb::v1::LoadBalancer::Service {
   registry::Registry* const registry_;
   const TokenAuth* const auth_;
   metrics::Registry* const metrics_;
+  std::function<lb::v1::ListProxiesResponse()> proxies_;
   absl::Mutex mu_;
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
 };

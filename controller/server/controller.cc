@@ -1,11 +1,11 @@
 #include "controller/server/controller.h"
 
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
-#include <spdlog/spdlog.h>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
@@ -19,9 +19,11 @@
 #include "controller/rest/evhttp_server.h"
 #include "controller/rest/rest_handler.h"
 #include "controller/store/sqlite_store.h"
+#include "controller/xds/xds_server.h"
+#include "google/protobuf/util/json_util.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
-#include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
 
 namespace lb::controller {
 namespace {
@@ -52,9 +54,12 @@ class ControllerImpl : public Controller {
       if (shut_down_) return;
       shut_down_ = true;
     }
-    service_->Shutdown();
+    if (service_) service_->Shutdown();
     rest_.reset();
-    grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    if (xds_) xds_->Shutdown();
+    if (grpc_server_) {
+      grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    }
     watch_.reset();
     hostnames_.reset();
   }
@@ -86,11 +91,20 @@ class ControllerImpl : public Controller {
     hostnames_ = std::make_unique<dns::HostnameCache>(resolver_.get(), o.dns_refresh_interval);
     registry_->SetResolvedLookup(
         [this](const std::string& host) { return hostnames_->Lookup(host); });
+    char host[256] = {};
+    gethostname(host, sizeof(host) - 1);
+    xds_ = std::make_unique<xds::XdsServer>(
+        [this](const std::string& h) { return hostnames_->Lookup(h); }, &metrics_,
+        absl::StrCat("lb-controller/", host, "/", getpid()));
+    hostnames_->SetOnChange([this] { xds_->OnDnsChange(); });
     absl::StatusOr<std::unique_ptr<store::WatchHandle>> watch =
         registry_->Watch([this](const lb::v1::Change& change) { OnChange(change); });
     if (!watch.ok()) return watch.status();
     watch_ = std::move(*watch);
+    hostnames_->RefreshNow();
+    xds_->OnDnsChange();
     hostnames_->Start();
+    xds_->Flush();  // Serve xDS only once the current model is published.
 
     service_ = std::make_unique<api::LoadBalancerService>(registry_.get(), &auth_, &metrics_);
     grpc::EnableDefaultHealthCheckService(true);
@@ -98,6 +112,8 @@ class ControllerImpl : public Controller {
     grpc::ServerBuilder builder;
     builder.AddListeningPort(o.grpc_listen, grpc::InsecureServerCredentials(), &grpc_port_);
     builder.RegisterService(service_.get());
+    builder.RegisterService(xds_.get());
+    service_->SetProxiesSource([this] { return xds_->ListProxies(); });
     builder.SetMaxReceiveMessageSize(16 << 20);
     grpc_server_ = builder.BuildAndStart();
     if (grpc_server_ == nullptr || grpc_port_ == 0) {
@@ -105,9 +121,26 @@ class ControllerImpl : public Controller {
     }
 
     rest_handler_ = std::make_unique<rest::RestHandler>(registry_.get(), &auth_, &metrics_);
+    rest_handler_->AddExtraHandler([this](const rest::HttpRequest& req, rest::HttpResponse* resp) {
+      absl::string_view path = req.target;
+      path = path.substr(0, path.find('?'));
+      if (path != "/v1/proxies") return false;
+      if (req.method != "GET") {
+        *resp = rest::JsonError(absl::InvalidArgumentError("method not allowed; allowed: GET"));
+        resp->status = 405;
+        resp->headers.emplace_back("Allow", "GET");
+        return true;
+      }
+      google::protobuf::util::JsonPrintOptions options;
+      options.always_print_primitive_fields = true;
+      options.preserve_proto_field_names = true;
+      resp->content_type = "application/json";
+      (void)google::protobuf::util::MessageToJsonString(xds_->ListProxies(), &resp->body, options);
+      resp->body += "\n";
+      return true;
+    });
     absl::StatusOr<std::unique_ptr<rest::EvhttpServer>> rest = rest::EvhttpServer::Start(
-        o.rest_listen,
-        [this](const rest::HttpRequest& req) { return rest_handler_->Handle(req); },
+        o.rest_listen, [this](const rest::HttpRequest& req) { return rest_handler_->Handle(req); },
         16 * rest::kMaxBodyBytes);
     if (!rest.ok()) return rest.status();
     rest_ = std::move(*rest);
@@ -116,9 +149,9 @@ class ControllerImpl : public Controller {
                  o.grpc_listen, grpc_port_, o.rest_listen, rest_->port(), o.data_dir,
                  auth_.enabled() ? ", auth on" : "");
     if (!o.ready_file.empty()) {
-      return WriteFileAtomically(
-          o.ready_file, absl::StrCat("{\"grpc_port\":", grpc_port_, ",\"rest_port\":",
-                                     rest_->port(), ",\"pid\":", getpid(), "}\n"));
+      return WriteFileAtomically(o.ready_file, absl::StrCat("{\"grpc_port\":", grpc_port_,
+                                                            ",\"rest_port\":", rest_->port(),
+                                                            ",\"pid\":", getpid(), "}\n"));
     }
     return absl::OkStatus();
   }
@@ -126,6 +159,7 @@ class ControllerImpl : public Controller {
  private:
   // Keeps metrics and the set of hostnames to resolve in step with the model.
   void OnChange(const lb::v1::Change& change) {
+    xds_->OnModelChange(change);
     absl::MutexLock lock(&mu_);
     if (change.has_cluster()) {
       clusters_[change.cluster().name()] = change.cluster();
@@ -156,6 +190,7 @@ class ControllerImpl : public Controller {
   std::unique_ptr<registry::Registry> registry_;
   std::unique_ptr<dns::Resolver> resolver_;
   std::unique_ptr<dns::HostnameCache> hostnames_;
+  std::unique_ptr<xds::XdsServer> xds_;
   std::unique_ptr<store::WatchHandle> watch_;
   std::unique_ptr<api::LoadBalancerService> service_;
   std::unique_ptr<grpc::Server> grpc_server_;

@@ -1,0 +1,418 @@
+#include "controller/xds/xds_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "controller/xds/protocol.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace lb::xds {
+namespace {
+
+namespace discovery = envoy::service::discovery::v3;
+
+// A stream that falls this many responses behind is cut off; it reconnects and gets a fresh
+// full answer instead of a backlog.
+constexpr size_t kMaxQueuedResponses = 1000;
+
+const char* ShortType(absl::string_view type_url) {
+  if (type_url == kListenerType) return "lds";
+  if (type_url == kRouteType) return "rds";
+  if (type_url == kClusterType) return "cds";
+  if (type_url == kEndpointType) return "eds";
+  return "other";
+}
+
+// One ADS stream: glue between gRPC's callback API and a pure protocol class.
+template <typename Protocol>
+class AdsReactor final
+    : public grpc::ServerBidiReactor<typename Protocol::Request, typename Protocol::Response>,
+      public StreamHandle {
+ public:
+  using Request = typename Protocol::Request;
+  using Response = typename Protocol::Response;
+
+  AdsReactor(XdsServer* server, grpc::CallbackServerContext* ctx, const char* kind)
+      : server_(server),
+        protocol_(server->control_plane_id()),
+        kind_(kind),
+        peer_(ctx->peer()),
+        connected_(absl::Now()) {
+    server_->metrics()
+        ->GetGauge("lb_xds_connected_streams", "Open ADS streams.", {{"protocol", kind_}})
+        ->Add(1);
+    server_->Register(this);
+    this->StartRead(&request_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      FinishOnce(grpc::Status::OK);
+      return;
+    }
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;
+    server_->metrics()
+        ->GetCounter("lb_xds_requests_total", "ADS requests by type.",
+                     {{"type", ShortType(request_.type_url())}})
+        ->Increment();
+    uint64_t nacks_before = TotalNacks();
+    std::shared_ptr<const Snapshot> snapshot = server_->Current();
+    absl::StatusOr<std::vector<Response>> responses = protocol_.OnRequest(request_, *snapshot);
+    if (!responses.ok()) {
+      FinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                std::string(responses.status().message())));
+      return;
+    }
+    if (TotalNacks() != nacks_before) {
+      server_->metrics()
+          ->GetCounter("lb_xds_nacks_total", "NACKs received, by type.",
+                       {{"type", ShortType(request_.type_url())}})
+          ->Increment();
+      spdlog::warn("xds: {} ({}) NACKed {}: {}", protocol_.identity().node().id(), peer_,
+                   request_.type_url(), request_.error_detail().message());
+    }
+    EnqueueLocked(std::move(*responses), absl::Now());
+    this->StartRead(&request_);
+  }
+
+  void Deliver(const std::shared_ptr<const Snapshot>& snapshot, const ChangeSet& changes,
+               absl::Time published) override {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;
+    EnqueueLocked(protocol_.OnSnapshot(*snapshot, changes), published);
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (!ok) {
+      FinishLocked(grpc::Status::OK);
+      return;
+    }
+    const auto& [response, since] = queue_.front();
+    server_->metrics()
+        ->GetCounter("lb_xds_pushes_total", "ADS responses written, by type.",
+                     {{"type", ShortType(response.type_url())}})
+        ->Increment();
+    server_->metrics()
+        ->GetHistogram("lb_xds_push_latency_seconds",
+                       "From a snapshot's publication (or a request) to its response written.")
+        ->Observe(absl::ToDoubleSeconds(absl::Now() - since));
+    queue_.pop_front();
+    WriteNextLocked();
+  }
+
+  void OnCancel() override { FinishOnce(grpc::Status::CANCELLED); }
+
+  void OnDone() override {
+    server_->Unregister(this);
+    server_->metrics()
+        ->GetGauge("lb_xds_connected_streams", "Open ADS streams.", {{"protocol", kind_}})
+        ->Add(-1);
+    delete this;
+  }
+
+  lb::v1::ProxyStatus Status() override {
+    absl::MutexLock lock(&mu_);
+    lb::v1::ProxyStatus s;
+    s.set_node_id(protocol_.identity().node().id());
+    s.set_address(peer_);
+    *s.mutable_connected_since() =
+        google::protobuf::util::TimeUtil::NanosecondsToTimestamp(absl::ToUnixNanos(connected_));
+    s.set_protocol(kind_);
+    s.set_user_agent(absl::StrCat(protocol_.identity().node().user_agent_name(), " ",
+                                  protocol_.identity().node().user_agent_version()));
+    s.set_zone(protocol_.identity().node().locality().zone());
+    for (const TypeStatus& t : protocol_.Status()) {
+      lb::v1::ProxyResourceStatus* r = s.add_resources();
+      r->set_type_url(t.type_url);
+      r->set_wildcard(t.wildcard);
+      r->set_subscribed(t.subscribed);
+      r->set_version_sent(t.version_sent);
+      r->set_version_acked(t.version_acked);
+      r->set_nacked_version(t.nacked_version);
+      r->set_last_nack_error(t.last_nack_error);
+      r->set_nacks(t.nacks);
+      r->set_responses(t.responses);
+    }
+    return s;
+  }
+
+  void Close() override {
+    FinishOnce(grpc::Status(grpc::StatusCode::UNAVAILABLE, "controller shutting down"));
+  }
+
+ private:
+  uint64_t TotalNacks() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    uint64_t n = 0;
+    for (const auto& t : protocol_.Status()) n += t.nacks;
+    return n;
+  }
+
+  void EnqueueLocked(std::vector<Response> responses, absl::Time since)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    for (auto& r : responses) queue_.emplace_back(std::move(r), since);
+    if (queue_.size() > kMaxQueuedResponses) {
+      FinishLocked(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                "client is not reading its responses; reconnect"));
+      return;
+    }
+    WriteNextLocked();
+  }
+
+  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (writing_ || finished_ || queue_.empty()) return;
+    writing_ = true;
+    this->StartWrite(&queue_.front().first);
+  }
+
+  void FinishOnce(const grpc::Status& status) {
+    absl::MutexLock lock(&mu_);
+    FinishLocked(status);
+  }
+
+  void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    this->Finish(status);
+  }
+
+  XdsServer* const server_;
+  absl::Mutex mu_;
+  Protocol protocol_ ABSL_GUARDED_BY(mu_);
+  Request request_;  // Owned by the single outstanding read.
+  std::deque<std::pair<Response, absl::Time>> queue_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  const char* const kind_;
+  const std::string peer_;
+  const absl::Time connected_;
+};
+
+// Replaces `map[name]` with `r` (or erases it when null); records the name if its version
+// changed.
+void Put(ResourceMap& map, const std::string& name, ResourcePtr r,
+         absl::flat_hash_set<std::string>* changed) {
+  auto it = map.find(name);
+  if (r == nullptr) {
+    if (it != map.end()) {
+      map.erase(it);
+      changed->insert(name);
+    }
+    return;
+  }
+  if (it != map.end() && it->second->version == r->version) return;
+  map[name] = std::move(r);
+  changed->insert(name);
+}
+
+}  // namespace
+
+XdsServer::XdsServer(HostLookup lookup, metrics::Registry* metrics, std::string control_plane_id)
+    : lookup_(std::move(lookup)),
+      metrics_(metrics),
+      control_plane_id_(std::move(control_plane_id)),
+      snapshot_(std::make_shared<const Snapshot>()) {
+  routes_.set_name(kIngressRouteConfig);
+  publisher_ = std::thread([this] { PublisherLoop(); });
+}
+
+XdsServer::~XdsServer() { Shutdown(); }
+
+void XdsServer::Shutdown() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stop_) return;
+    stop_ = true;
+  }
+  if (publisher_.joinable()) publisher_.join();
+  absl::MutexLock lock(&streams_mu_);
+  for (StreamHandle* s : streams_) s->Close();
+}
+
+bool XdsServer::shutting_down() const {
+  absl::MutexLock lock(&mu_);
+  return stop_;
+}
+
+void XdsServer::OnModelChange(const lb::v1::Change& change) {
+  absl::MutexLock lock(&mu_);
+  pending_.push_back(change);
+  ++queued_;
+}
+
+void XdsServer::OnDnsChange() {
+  absl::MutexLock lock(&mu_);
+  dns_dirty_ = true;
+  ++queued_;
+}
+
+void XdsServer::Flush() {
+  absl::MutexLock lock(&mu_);
+  uint64_t target = queued_;
+  auto done = [this, target]()
+                  ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return published_ >= target || stop_; };
+  mu_.Await(absl::Condition(&done));
+}
+
+std::shared_ptr<const Snapshot> XdsServer::Current() const {
+  absl::MutexLock lock(&mu_);
+  return snapshot_;
+}
+
+void XdsServer::Register(StreamHandle* stream) {
+  absl::MutexLock lock(&streams_mu_);
+  streams_.insert(stream);
+}
+
+void XdsServer::Unregister(StreamHandle* stream) {
+  absl::MutexLock lock(&streams_mu_);
+  streams_.erase(stream);
+}
+
+lb::v1::ListProxiesResponse XdsServer::ListProxies() {
+  lb::v1::ListProxiesResponse out;
+  absl::MutexLock lock(&streams_mu_);
+  for (StreamHandle* s : streams_) *out.add_proxies() = s->Status();
+  std::sort(out.mutable_proxies()->begin(), out.mutable_proxies()->end(),
+            [](const lb::v1::ProxyStatus& a, const lb::v1::ProxyStatus& b) {
+              return std::tie(a.node_id(), a.address()) < std::tie(b.node_id(), b.address());
+            });
+  return out;
+}
+
+grpc::ServerBidiReactor<discovery::DiscoveryRequest, discovery::DiscoveryResponse>*
+XdsServer::StreamAggregatedResources(grpc::CallbackServerContext* context) {
+  return new AdsReactor<SotwProtocol>(this, context, "sotw");
+}
+
+grpc::ServerBidiReactor<discovery::DeltaDiscoveryRequest, discovery::DeltaDiscoveryResponse>*
+XdsServer::DeltaAggregatedResources(grpc::CallbackServerContext* context) {
+  return new AdsReactor<DeltaProtocol>(this, context, "delta");
+}
+
+void XdsServer::PublisherLoop() {
+  while (true) {
+    std::vector<lb::v1::Change> changes;
+    bool dns = false;
+    uint64_t taken = 0;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stop_ || !pending_.empty() || dns_dirty_;
+      };
+      mu_.Await(absl::Condition(&ready));
+      if (stop_) return;
+      changes.swap(pending_);
+      dns = dns_dirty_;
+      dns_dirty_ = false;
+      taken = queued_;
+    }
+    Publish(std::move(changes), dns);
+    absl::MutexLock lock(&mu_);
+    published_ = taken;
+  }
+}
+
+void XdsServer::Publish(std::vector<lb::v1::Change> changes, bool dns_changed) {
+  absl::Time start = absl::Now();
+  absl::flat_hash_set<std::string> upserted, deleted;
+  bool routes_changed = false;
+  for (auto& change : changes) {
+    if (change.has_cluster()) {
+      std::string name = change.cluster().name();
+      clusters_[name] = std::move(*change.mutable_cluster());
+      upserted.insert(name);
+      deleted.erase(name);
+    } else if (change.kind_case() == lb::v1::Change::kClusterDeleted) {
+      clusters_.erase(change.cluster_deleted());
+      deleted.insert(change.cluster_deleted());
+      upserted.erase(change.cluster_deleted());
+    } else if (change.has_route_table()) {
+      routes_ = std::move(*change.mutable_route_table());
+      routes_changed = true;
+    }
+  }
+  if (dns_changed) {
+    for (const auto& [name, c] : clusters_) {
+      for (const auto& e : c.endpoints()) {
+        if (e.address().find_first_not_of("0123456789.") != std::string::npos &&
+            e.address().find(':') == std::string::npos) {
+          upserted.insert(name);
+          break;
+        }
+      }
+    }
+  }
+
+  std::shared_ptr<const Snapshot> current = Current();
+  // Phase 1: new and changed resources, pushed CDS -> EDS -> LDS -> RDS.
+  ResourceMap cds_envoy = current->Get(kClusterType, ClientFlavor::kEnvoy);
+  ResourceMap cds_grpc = current->Get(kClusterType, ClientFlavor::kGrpc);
+  ResourceMap eds = current->Get(kEndpointType, ClientFlavor::kEnvoy);
+  ResourceMap lds = current->Get(kListenerType, ClientFlavor::kEnvoy);
+  ResourceMap rds = current->Get(kRouteType, ClientFlavor::kEnvoy);
+  absl::flat_hash_set<std::string> cds_changed, eds_changed, lds_changed, rds_changed;
+  absl::flat_hash_set<std::string> grpc_cds_changed;
+  for (const auto& name : upserted) {
+    const lb::v1::Cluster& c = clusters_[name];
+    Put(cds_envoy, name, MakeResource(name, BuildCluster(c, ClientFlavor::kEnvoy)), &cds_changed);
+    Put(cds_grpc, name, MakeResource(name, BuildCluster(c, ClientFlavor::kGrpc)), &cds_changed);
+    Put(eds, name, MakeResource(name, BuildLoadAssignment(c, lookup_)), &eds_changed);
+    Put(lds, name, MakeResource(name, BuildApiListener(c)), &lds_changed);
+  }
+  if (routes_changed || !upserted.empty() || !deleted.empty()) {
+    absl::flat_hash_map<std::string, lb::v1::Cluster> by_name(clusters_.begin(), clusters_.end());
+    Put(rds, kIngressRouteConfig,
+        MakeResource(kIngressRouteConfig, BuildIngressRoutes(routes_, by_name)), &rds_changed);
+  }
+  std::shared_ptr<const Snapshot> next = current;
+  if (!cds_changed.empty()) {
+    next = next->With(kClusterType, ClientFlavor::kEnvoy, cds_envoy)
+               ->With(kClusterType, ClientFlavor::kGrpc, cds_grpc);
+  }
+  if (!eds_changed.empty()) next = next->WithBoth(kEndpointType, eds);
+  if (!lds_changed.empty()) next = next->WithBoth(kListenerType, lds);
+  if (!rds_changed.empty()) next = next->WithBoth(kRouteType, rds);
+  ChangeSet phase1;
+  if (!cds_changed.empty()) phase1.emplace_back(kClusterType, cds_changed);
+  if (!eds_changed.empty()) phase1.emplace_back(kEndpointType, eds_changed);
+  if (!lds_changed.empty()) phase1.emplace_back(kListenerType, lds_changed);
+  if (!rds_changed.empty()) phase1.emplace_back(kRouteType, rds_changed);
+  if (!phase1.empty()) Deliver(next, phase1, start);
+  if (deleted.empty()) return;
+
+  // Phase 2: listeners of deleted clusters go first ...
+  absl::flat_hash_set<std::string> lds_deleted;
+  for (const auto& name : deleted) Put(lds, name, nullptr, &lds_deleted);
+  if (!lds_deleted.empty()) {
+    next = next->WithBoth(kListenerType, lds);
+    Deliver(next, {{kListenerType, lds_deleted}}, start);
+  }
+  // Phase 3: ... then their clusters and endpoints.
+  absl::flat_hash_set<std::string> cds_deleted, eds_deleted;
+  for (const auto& name : deleted) {
+    Put(cds_envoy, name, nullptr, &cds_deleted);
+    Put(cds_grpc, name, nullptr, &cds_deleted);
+    Put(eds, name, nullptr, &eds_deleted);
+  }
+  next = next->With(kClusterType, ClientFlavor::kEnvoy, cds_envoy)
+             ->With(kClusterType, ClientFlavor::kGrpc, cds_grpc)
+             ->WithBoth(kEndpointType, eds);
+  Deliver(next, {{kClusterType, cds_deleted}, {kEndpointType, eds_deleted}}, start);
+}
+
+void XdsServer::Deliver(std::shared_ptr<const Snapshot> next, const ChangeSet& changes,
+                        absl::Time start) {
+  {
+    absl::MutexLock lock(&mu_);
+    snapshot_ = next;
+  }
+  absl::MutexLock lock(&streams_mu_);
+  for (StreamHandle* s : streams_) s->Deliver(next, changes, start);
+}
+
+}  // namespace lb::xds

@@ -1,0 +1,112 @@
+// The controller's ADS server: keeps xDS resources in step with the model and streams them,
+// state-of-the-world and incremental, to proxies and to gRPC's own xDS clients.
+//
+// Threads: model changes arrive on the store's watch thread and DNS changes on the resolver
+// thread; both only queue work. One publisher thread turns queued work into a new immutable
+// Snapshot (resources serialized once) and hands it to every stream; a burst that arrives
+// while it is publishing is coalesced into the next snapshot, and a lone change is published
+// at once. Streams run on gRPC's callback threads; each serializes its protocol state with its
+// own mutex.
+#ifndef LB_CONTROLLER_XDS_XDS_SERVER_H_
+#define LB_CONTROLLER_XDS_XDS_SERVER_H_
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "common/metrics/metrics.h"
+#include "controller/xds/resources.h"
+#include "controller/xds/snapshot.h"
+#include "envoy/service/discovery/v3/ads.grpc.pb.h"
+#include "lb/v1/lb.pb.h"
+
+namespace lb::xds {
+
+// A connected stream, as the server sees it.
+class StreamHandle {
+ public:
+  virtual ~StreamHandle() = default;
+  // Called by the publisher, in publication order.
+  virtual void Deliver(const std::shared_ptr<const Snapshot>& snapshot, const ChangeSet& changes,
+                       absl::Time published) = 0;
+  virtual lb::v1::ProxyStatus Status() = 0;
+  // Ends the stream with UNAVAILABLE (controller shutting down).
+  virtual void Close() = 0;
+};
+
+class XdsServer final
+    : public envoy::service::discovery::v3::AggregatedDiscoveryService::CallbackService {
+ public:
+  // `lookup` resolves hostname endpoints; `metrics` must outlive the server.
+  XdsServer(HostLookup lookup, metrics::Registry* metrics, std::string control_plane_id);
+  ~XdsServer() override;
+
+  // Feed of the model (Registry::Watch). Any thread.
+  void OnModelChange(const lb::v1::Change& change);
+  // Hostname resolutions changed. Any thread.
+  void OnDnsChange();
+
+  // Blocks until everything queued so far is published (for tests and start-up).
+  void Flush();
+  std::shared_ptr<const Snapshot> Current() const;
+  lb::v1::ListProxiesResponse ListProxies();
+
+  // Ends all streams with UNAVAILABLE and stops the publisher; clients reconnect elsewhere.
+  void Shutdown();
+
+  grpc::ServerBidiReactor<envoy::service::discovery::v3::DiscoveryRequest,
+                          envoy::service::discovery::v3::DiscoveryResponse>*
+  StreamAggregatedResources(grpc::CallbackServerContext* context) override;
+  grpc::ServerBidiReactor<envoy::service::discovery::v3::DeltaDiscoveryRequest,
+                          envoy::service::discovery::v3::DeltaDiscoveryResponse>*
+  DeltaAggregatedResources(grpc::CallbackServerContext* context) override;
+
+  // For the stream reactors.
+  void Register(StreamHandle* stream);
+  void Unregister(StreamHandle* stream);
+  const std::string& control_plane_id() const { return control_plane_id_; }
+  metrics::Registry* metrics() const { return metrics_; }
+  bool shutting_down() const;
+
+ private:
+  void PublisherLoop();
+  // Applies queued model changes and publishes, in make-before-break phases.
+  void Publish(std::vector<lb::v1::Change> changes, bool dns_changed);
+  // Publishes `next` and delivers `changes` to every stream.
+  void Deliver(std::shared_ptr<const Snapshot> next, const ChangeSet& changes, absl::Time start);
+
+  const HostLookup lookup_;
+  metrics::Registry* const metrics_;
+  const std::string control_plane_id_;
+
+  mutable absl::Mutex mu_;
+  std::vector<lb::v1::Change> pending_ ABSL_GUARDED_BY(mu_);
+  bool dns_dirty_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t queued_ ABSL_GUARDED_BY(mu_) = 0;     // Work items queued so far.
+  uint64_t published_ ABSL_GUARDED_BY(mu_) = 0;  // Work items published so far.
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::shared_ptr<const Snapshot> snapshot_ ABSL_GUARDED_BY(mu_);
+
+  // Owned by the publisher thread.
+  std::map<std::string, lb::v1::Cluster> clusters_;
+  lb::v1::RouteTable routes_;
+
+  // Lock order: streams_mu_ before any stream's own mutex.
+  absl::Mutex streams_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  absl::flat_hash_set<StreamHandle*> streams_ ABSL_GUARDED_BY(streams_mu_);
+  absl::CondVar streams_empty_;
+
+  std::thread publisher_;
+};
+
+}  // namespace lb::xds
+
+#endif  // LB_CONTROLLER_XDS_XDS_SERVER_H_

@@ -2,6 +2,7 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "controller/model/validation.h"
 #include "envoy/extensions/filters/http/router/v3/router.pb.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 
@@ -109,20 +110,14 @@ endpoint_v3::ClusterLoadAssignment BuildLoadAssignment(const lb::v1::Cluster& c,
   absl::flat_hash_map<std::string, endpoint_v3::LocalityLbEndpoints*> by_zone;
   absl::flat_hash_set<std::string> seen;
   for (const lb::v1::Endpoint& e : c.endpoints()) {
+    // Hostnames expand to what they resolve to now; resolved_addresses in the model is only a
+    // display copy and may be stale.
+    bool hostname = !model::IsIpLiteral(e.address());
     std::vector<std::string> addresses;
-    bool hostname = false;
-    if (!e.resolved_addresses().empty()) {
-      addresses.assign(e.resolved_addresses().begin(), e.resolved_addresses().end());
-      hostname = true;
-    } else {
-      bool is_ip = e.address().find_first_not_of("0123456789.") == std::string::npos ||
-                   e.address().find(':') != std::string::npos;
-      if (is_ip) {
-        addresses.push_back(e.address());
-      } else {
-        hostname = true;
-        if (lookup) addresses = lookup(e.address());
-      }
+    if (!hostname) {
+      addresses.push_back(e.address());
+    } else if (lookup) {
+      addresses = lookup(e.address());
     }
     for (const std::string& address : addresses) {
       if (!seen.insert(absl::StrCat(address, "|", e.port())).second) continue;

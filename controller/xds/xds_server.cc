@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "controller/model/validation.h"
 #include "controller/xds/protocol.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -339,8 +340,7 @@ void XdsServer::Publish(std::vector<lb::v1::Change> changes, bool dns_changed) {
   if (dns_changed) {
     for (const auto& [name, c] : clusters_) {
       for (const auto& e : c.endpoints()) {
-        if (e.address().find_first_not_of("0123456789.") != std::string::npos &&
-            e.address().find(':') == std::string::npos) {
+        if (!model::IsIpLiteral(e.address())) {
           upserted.insert(name);
           break;
         }

@@ -1,0 +1,423 @@
+// The lbctl binary against the real controller binary.
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "google/protobuf/util/json_util.h"
+#include "gtest/gtest.h"
+#include "lb/v1/lb.pb.h"
+#include "nlohmann/json.hpp"
+#include "tests/util/subprocess.h"
+
+namespace lb {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+
+constexpr absl::Duration kCommandTimeout = absl::Seconds(20);
+
+template <typename T>
+T FromJson(const std::string& json) {
+  T msg;
+  auto status = google::protobuf::util::JsonStringToMessage(json, &msg);
+  EXPECT_TRUE(status.ok()) << status.ToString() << "\n" << json;
+  return msg;
+}
+
+int ClosedPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr = {};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+class LbctlE2eTest : public ::testing::Test {
+ protected:
+  // Starts the controller; with a token, mutations need it.
+  void StartController(const std::string& token = "") {
+    dir_ = testing::MakeTempDir();
+    ASSERT_FALSE(dir_.empty());
+    std::vector<std::string> argv = {testing::RunfilePath("lb/controller/controller"),
+                                     "--grpc_listen=127.0.0.1:0", "--rest_listen=127.0.0.1:0",
+                                     absl::StrCat("--data_dir=", dir_, "/data"),
+                                     absl::StrCat("--ready_file=", dir_, "/ready.json")};
+    if (!token.empty()) {
+      std::string token_file = absl::StrCat(dir_, "/token");
+      std::ofstream(token_file) << token << "\n";
+      argv.push_back(absl::StrCat("--auth_token_file=", token_file));
+    }
+    absl::StatusOr<testing::Subprocess> proc =
+        testing::Subprocess::Start(argv, absl::StrCat(dir_, "/controller.log"));
+    ASSERT_TRUE(proc.ok()) << proc.status();
+    controller_.emplace(std::move(*proc));
+    absl::StatusOr<std::string> ready =
+        testing::WaitForFile(absl::StrCat(dir_, "/ready.json"), absl::Seconds(30));
+    ASSERT_TRUE(ready.ok()) << ready.status() << "\n" << Log();
+    nlohmann::json j = nlohmann::json::parse(*ready);
+    address_ = absl::StrCat("127.0.0.1:", j.at("grpc_port").get<int>());
+  }
+
+  void TearDown() override {
+    if (controller_.has_value()) {
+      controller_->Signal(SIGTERM);
+      absl::StatusOr<int> code = controller_->Wait(absl::Seconds(10));
+      EXPECT_TRUE(code.ok() && *code == 0) << code.status() << "\n" << Log();
+    }
+  }
+
+  std::string Log() {
+    std::ifstream in(absl::StrCat(dir_, "/controller.log"));
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+
+  // Runs lbctl against the controller.
+  testing::CommandResult Lbctl(std::vector<std::string> args,
+                               const std::vector<std::string>& env = {}) {
+    args.insert(args.begin(), {"--controller", address_});
+    return LbctlRaw(args, env);
+  }
+
+  // Runs lbctl with exactly `args`.
+  testing::CommandResult LbctlRaw(std::vector<std::string> args,
+                                  const std::vector<std::string>& env = {}) {
+    std::vector<std::string> argv = {testing::RunfilePath("lb/cli/lbctl")};
+    argv.insert(argv.end(), args.begin(), args.end());
+    absl::StatusOr<testing::CommandResult> r = testing::RunCommand(argv, kCommandTimeout, env);
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? *r : testing::CommandResult{};
+  }
+
+  std::string dir_;
+  std::optional<testing::Subprocess> controller_;
+  std::string address_;
+};
+
+TEST_F(LbctlE2eTest, SeedWalkthrough) {
+  StartController();
+  testing::CommandResult r = Lbctl({"add", "127.0.0.1", "1111"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, StartsWith("added 127.0.0.1:1111 to cluster backend (version "));
+  EXPECT_EQ(r.err, "");
+
+  r = Lbctl({"add", "127.0.0.1:1112"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, StartsWith("added 127.0.0.1:1112 to cluster backend (version "));
+
+  r = Lbctl({"add", "127.0.0.1", "1111"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "lbctl: endpoint 127.0.0.1:1111 already exists in cluster \"backend\"\n");
+  EXPECT_EQ(r.out, "");
+
+  r = Lbctl({"del", "127.0.0.1", "1111"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, StartsWith("removed 127.0.0.1:1111 from cluster backend (version "));
+
+  r = Lbctl({"list"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "ADDRESS    PORT  WEIGHT  ZONE  STATE   RESOLVED\n"
+            "127.0.0.1  1112  1       -     ACTIVE  -\n");
+
+  r = Lbctl({"list", "-o", "json"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  auto list = FromJson<lb::v1::ListEndpointsResponse>(r.out);
+  ASSERT_EQ(list.endpoints_size(), 1);
+  EXPECT_EQ(list.endpoints(0).address(), "127.0.0.1");
+  EXPECT_EQ(list.endpoints(0).port(), 1112u);
+  EXPECT_EQ(list.endpoints(0).weight(), 1u);
+  EXPECT_EQ(list.endpoints(0).admin_state(), lb::v1::ACTIVE);
+  EXPECT_GT(list.version(), 0);
+  // Field names as in the proto, defaults printed.
+  nlohmann::json j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["endpoints"][0]["admin_state"], "ACTIVE");
+  EXPECT_EQ(j["endpoints"][0]["zone"], "");
+  EXPECT_TRUE(j["endpoints"][0]["resolved_addresses"].is_array());
+}
+
+TEST_F(LbctlE2eTest, EndpointFlagsAndHostnames) {
+  StartController();
+  testing::CommandResult r =
+      Lbctl({"add", "LocalHost", "8080", "--weight", "7", "--zone", "z1", "--label", "version=v2"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  r = Lbctl({"add", "[::1]:9000"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  r = Lbctl({"list", "-o", "json"});
+  auto list = FromJson<lb::v1::ListEndpointsResponse>(r.out);
+  ASSERT_EQ(list.endpoints_size(), 2);
+  EXPECT_EQ(list.endpoints(0).address(), "localhost");  // Normalized by the controller.
+  EXPECT_EQ(list.endpoints(0).weight(), 7u);
+  EXPECT_EQ(list.endpoints(0).zone(), "z1");
+  EXPECT_EQ(list.endpoints(0).labels().at("version"), "v2");
+  EXPECT_EQ(list.endpoints(1).address(), "::1");
+  EXPECT_EQ(list.endpoints(1).port(), 9000u);
+
+  r = Lbctl({"del", "[::1]", "9000"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+
+  // The controller's validation text, verbatim.
+  r = Lbctl({"add", "127.0.0.1", "80", "--weight", "20000"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "lbctl: endpoint.weight: must be from 1 to 10000, got 20000\n");
+  r = Lbctl({"add", "bad_host!", "80"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err,
+            "lbctl: endpoint.address: \"bad_host!\" is neither an IP address nor a hostname\n");
+}
+
+TEST_F(LbctlE2eTest, DrainAndUndrain) {
+  StartController();
+  ASSERT_EQ(Lbctl({"add", "127.0.0.1", "1111"}).exit_code, 0);
+  testing::CommandResult r = Lbctl({"drain", "127.0.0.1", "1111"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, StartsWith("draining 127.0.0.1:1111 in cluster backend (version "));
+  r = Lbctl({"list"});
+  EXPECT_EQ(r.out,
+            "ADDRESS    PORT  WEIGHT  ZONE  STATE     RESOLVED\n"
+            "127.0.0.1  1111  1       -     DRAINING  -\n");
+  r = Lbctl({"undrain", "127.0.0.1:1111"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, StartsWith("activated 127.0.0.1:1111 in cluster backend (version "));
+  r = Lbctl({"list", "-o", "json"});
+  auto list = FromJson<lb::v1::ListEndpointsResponse>(r.out);
+  ASSERT_EQ(list.endpoints_size(), 1);
+  EXPECT_EQ(list.endpoints(0).admin_state(), lb::v1::ACTIVE);
+
+  r = Lbctl({"drain", "127.0.0.1", "2222"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "lbctl: endpoint 127.0.0.1:2222 not found in cluster \"backend\"\n");
+}
+
+TEST_F(LbctlE2eTest, ClusterLifecycle) {
+  StartController();
+  testing::CommandResult r =
+      Lbctl({"cluster", "create", "web", "--policy", "ring_hash", "--hash-header", "x-user",
+             "--hc-path", "/healthz", "--hc-interval", "2s", "--connect-timeout", "250ms"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, StartsWith("created cluster web (version "));
+
+  r = Lbctl({"cluster", "create", "web"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "lbctl: cluster \"web\" already exists\n");
+
+  ASSERT_EQ(Lbctl({"add", "10.0.0.1", "80", "--cluster", "web"}).exit_code, 0);
+
+  r = Lbctl({"cluster", "update", "web", "--retries", "5", "--panic-threshold", "0"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, StartsWith("updated cluster web (version "));
+
+  r = Lbctl({"cluster", "get", "web", "-o", "json"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  auto c = FromJson<lb::v1::Cluster>(r.out);
+  EXPECT_EQ(c.lb_policy(), lb::v1::RING_HASH);  // Kept: not given to update.
+  EXPECT_EQ(c.hash_policy().header(), "x-user");
+  EXPECT_EQ(c.health_check().path(), "/healthz");
+  EXPECT_EQ(c.health_check().interval().seconds(), 2);
+  EXPECT_EQ(c.connect_timeout().nanos(), 250000000);
+  EXPECT_EQ(c.retries().value(), 5u);
+  EXPECT_EQ(c.healthy_panic_threshold().value(), 0u);
+  ASSERT_EQ(c.endpoints_size(), 1);  // Endpoints survive an update.
+
+  r = Lbctl({"cluster", "get", "web"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("policy:             ring_hash\n"));
+  EXPECT_THAT(r.out, HasSubstr("retries:            5\n"));
+
+  r = Lbctl({"cluster", "update", "web", "--retries", "11"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "lbctl: cluster.retries: must be from 0 to 10, got 11\n");
+
+  r = Lbctl({"cluster", "list"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, StartsWith("NAME     POLICY     ENDPOINTS  HEALTH CHECK  VERSION\n"));
+  EXPECT_THAT(r.out, HasSubstr("\nweb      ring_hash  1          /healthz      "));
+
+  r = Lbctl({"cluster", "list", "-o", "json"});
+  auto clusters = FromJson<lb::v1::ListClustersResponse>(r.out);
+  EXPECT_EQ(clusters.clusters_size(), 2);
+
+  r = Lbctl({"cluster", "delete", "web"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "deleted cluster web\n");
+  r = Lbctl({"cluster", "get", "web"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "lbctl: cluster \"web\" not found\n");
+  r = Lbctl({"cluster", "update", "web", "--retries", "1"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "lbctl: cluster \"web\" not found\n");
+}
+
+TEST_F(LbctlE2eTest, Routes) {
+  StartController();
+  ASSERT_EQ(Lbctl({"cluster", "create", "web"}).exit_code, 0);
+  testing::CommandResult r =
+      Lbctl({"route", "create", "api", "--cluster", "web", "--prefix", "/api"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, StartsWith("created route api (route table version "));
+
+  r = Lbctl({"route", "list"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "NAME     HOST  PREFIX  CLUSTER\n"
+            "default  *     /       backend\n"
+            "api      *     /api    web\n");
+
+  r = Lbctl({"route", "create", "ghost", "--cluster", "nope"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "lbctl: route \"ghost\": cluster \"nope\" does not exist; create it first\n");
+
+  r = Lbctl({"cluster", "delete", "web"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err,
+            "lbctl: cluster \"web\" is used by route \"api\"; delete or change the route first\n");
+
+  r = Lbctl({"route", "update", "api", "--host", "Example.com", "--prefix", "/v2"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  r = Lbctl({"route", "get", "api", "-o", "json"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  auto route = FromJson<lb::v1::Route>(r.out);
+  EXPECT_EQ(route.host(), "example.com");
+  EXPECT_EQ(route.path_prefix(), "/v2");
+  EXPECT_EQ(route.cluster(), "web");
+
+  r = Lbctl({"route", "delete", "api"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, StartsWith("deleted route api (route table version "));
+  r = Lbctl({"route", "get", "api"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "lbctl: route \"api\" not found\n");
+  r = Lbctl({"route", "delete", "api"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "lbctl: route \"api\" not found\n");
+  EXPECT_EQ(Lbctl({"cluster", "delete", "web"}).exit_code, 0);
+}
+
+TEST_F(LbctlE2eTest, Errors) {
+  StartController();
+  testing::CommandResult r = Lbctl({"add", "127.0.0.1", "abc"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err,
+            "lbctl: invalid PORT \"abc\": must be a number from 1 to 65535\n"
+            "Run 'lbctl add --help' for usage.\n");
+
+  r = Lbctl({"list", "--cluster", "nope"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "lbctl: cluster \"nope\" not found\n");
+
+  r = Lbctl({"add", "127.0.0.1", "1", "--cluster", "nope"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err, "lbctl: cluster \"nope\" not found\n");
+
+  std::string closed = absl::StrCat("127.0.0.1:", ClosedPort());
+  r = LbctlRaw({"--controller", closed, "list"});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_THAT(r.err, StartsWith(absl::StrCat("lbctl: cannot reach controller at ", closed)));
+  r = LbctlRaw({"--controller", closed, "--timeout", "1s", "add", "127.0.0.1", "1"});
+  EXPECT_EQ(r.exit_code, 3);
+
+  r = LbctlRaw({"--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_THAT(r.out, HasSubstr("Exit codes:"));
+}
+
+TEST_F(LbctlE2eTest, Watch) {
+  StartController();
+  // The initial state: the backend cluster and the route table.
+  testing::CommandResult r = Lbctl({"watch", "-o", "json", "--count", "2"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> lines = absl::StrSplit(r.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 2u) << r.out;
+  bool saw_backend = false, saw_routes = false;
+  for (const auto& line : lines) {
+    auto change = FromJson<lb::v1::Change>(line);
+    EXPECT_GT(change.revision(), 0);
+    saw_backend |= change.has_cluster() && change.cluster().name() == "backend";
+    saw_routes |= change.has_route_table();
+  }
+  EXPECT_TRUE(saw_backend && saw_routes) << r.out;
+
+  // Bounded by an explicit --timeout: ends with exit 0.
+  r = Lbctl({"watch", "--timeout", "1s"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr(": cluster backend (policy random, 0 endpoints, version "));
+  EXPECT_THAT(r.out, HasSubstr(": route table (1 routes, version "));
+
+  // SIGTERM ends a watch cleanly.
+  std::string out_path = absl::StrCat(dir_, "/watch.out");
+  absl::StatusOr<testing::Subprocess> watch = testing::Subprocess::Start(
+      {testing::RunfilePath("lb/cli/lbctl"), "--controller", address_, "watch"}, out_path);
+  ASSERT_TRUE(watch.ok()) << watch.status();
+  ASSERT_TRUE(testing::WaitForFile(out_path, absl::Seconds(10)).ok());
+  ASSERT_EQ(Lbctl({"add", "127.0.0.1", "4444"}).exit_code, 0);
+  absl::SleepFor(absl::Milliseconds(500));
+  watch->Signal(SIGTERM);
+  absl::StatusOr<int> code = watch->Wait(absl::Seconds(10));
+  ASSERT_TRUE(code.ok()) << code.status();
+  EXPECT_EQ(*code, 0);
+  std::ifstream in(out_path);
+  std::string out((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_THAT(out, HasSubstr(": cluster backend (policy random, 1 endpoints, version "));
+}
+
+TEST_F(LbctlE2eTest, Auth) {
+  StartController("s3cret-token");
+  testing::CommandResult r = Lbctl({"add", "127.0.0.1", "1111"});
+  EXPECT_EQ(r.exit_code, 4);
+  EXPECT_EQ(r.err,
+            "lbctl: this call needs an Authorization: Bearer token\n"
+            "lbctl: this needs a token: pass --token or --token-file, or set LBCTL_TOKEN\n");
+
+  r = Lbctl({"--token", "wrong", "add", "127.0.0.1", "1111"});
+  EXPECT_EQ(r.exit_code, 4);
+  EXPECT_EQ(r.err, "lbctl: invalid bearer token\n");
+
+  r = Lbctl({"--token", "s3cret-token", "add", "127.0.0.1", "1111"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+
+  r = Lbctl({"add", "127.0.0.1", "1112"}, {"LBCTL_TOKEN=s3cret-token"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+
+  r = Lbctl({"--token-file", absl::StrCat(dir_, "/token"), "add", "127.0.0.1", "1113"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+
+  r = Lbctl({"cluster", "create", "web"});
+  EXPECT_EQ(r.exit_code, 4);
+  r = Lbctl({"route", "delete", "default"});
+  EXPECT_EQ(r.exit_code, 4);
+
+  // Reads need no token.
+  r = Lbctl({"list"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "ADDRESS    PORT  WEIGHT  ZONE  STATE   RESOLVED\n"
+            "127.0.0.1  1111  1       -     ACTIVE  -\n"
+            "127.0.0.1  1112  1       -     ACTIVE  -\n"
+            "127.0.0.1  1113  1       -     ACTIVE  -\n");
+  r = Lbctl({"cluster", "get", "backend"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+
+  // LBCTL_CONTROLLER instead of --controller.
+  r = LbctlRaw({"list"}, {absl::StrCat("LBCTL_CONTROLLER=", address_)});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("127.0.0.1  1113"));
+}
+
+}  // namespace
+}  // namespace lb

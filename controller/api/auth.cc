@@ -1,5 +1,7 @@
 #include "controller/api/auth.h"
 
+#include <sys/stat.h>
+
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -13,6 +15,11 @@
 namespace lb::api {
 
 absl::StatusOr<TokenAuth> TokenAuth::FromFile(const std::string& path) {
+  struct stat st {};
+  if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("auth token file ", path, " is not a regular file"));
+  }
   std::ifstream in(path);
   if (!in) {
     int err = errno;

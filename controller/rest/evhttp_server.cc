@@ -147,7 +147,10 @@ void EvhttpServer::OnRequest(evhttp_request* req, void* arg) {
   }
   for (const auto& [k, v] : response.headers) evhttp_add_header(out_headers, k.c_str(), v.c_str());
   evbuffer* body = evbuffer_new();
-  evbuffer_add(body, response.body.data(), response.body.size());
+  // A HEAD answer has headers only (RFC 9110 9.3.2); a body would desync the connection.
+  if (evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
+    evbuffer_add(body, response.body.data(), response.body.size());
+  }
   evhttp_send_reply(req, response.status, Reason(response.status), body);
   evbuffer_free(body);
 }

@@ -136,6 +136,10 @@ class FakeService final : public lb::v1::LoadBalancer::Service {
                           lb::v1::RouteTableResponse* resp) override {
     return Handle(ctx, "ListRoutes", *req, resp);
   }
+  grpc::Status ListProxies(grpc::ServerContext* ctx, const lb::v1::ListProxiesRequest* req,
+                           lb::v1::ListProxiesResponse* resp) override {
+    return Handle(ctx, "ListProxies", *req, resp);
+  }
   grpc::Status WatchChanges(grpc::ServerContext* ctx, const lb::v1::WatchChangesRequest* req,
                             grpc::ServerWriter<lb::v1::Change>* writer) override {
     lb::v1::Change unused;
@@ -432,6 +436,45 @@ TEST_F(LbctlTest, ListTable) {
 
   r = Run({"list", "--cluster", "web"});
   EXPECT_EQ(service_.request<lb::v1::ListEndpointsRequest>("ListEndpoints").cluster(), "web");
+}
+
+TEST_F(LbctlTest, ProxiesTableShowsSentAckedAndNack) {
+  service_.SetResponse(
+      "ListProxies", ParseText<lb::v1::ListProxiesResponse>(R"pb(
+        proxies {
+          node_id: "edge-1"
+          address: "ipv4:127.0.0.1:5000"
+          protocol: "sotw"
+          resources {
+            type_url: "type.googleapis.com/envoy.config.cluster.v3.Cluster"
+            version_sent: "v2"
+            version_acked: "v1"
+            nacked_version: "v2"
+            last_nack_error: "bad cluster"
+            nacks: 1
+          }
+          resources {
+            type_url: "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
+            version_sent: "e1"
+            version_acked: "e1"
+          }
+        }
+        proxies { node_id: "idle" address: "ipv6:[::1]:6000" protocol: "delta" }
+      )pb"));
+  Result r = Run({"proxies"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "NODE    ADDRESS              PROTOCOL  TYPE  SENT  ACKED  NACKS  LAST NACK\n"
+            "edge-1  ipv4:127.0.0.1:5000  sotw      CDS   v2    v1     1      v2: bad cluster\n"
+            "edge-1  ipv4:127.0.0.1:5000  sotw      EDS   e1    e1     0      -\n"
+            "idle    ipv6:[::1]:6000      delta     -     -     -      0      -\n");
+
+  r = Run({"proxies", "-o", "json"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  lb::v1::ListProxiesResponse parsed;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r.out, &parsed).ok()) << r.out;
+  ASSERT_EQ(parsed.proxies_size(), 2);
+  EXPECT_EQ(parsed.proxies(0).resources(0).last_nack_error(), "bad cluster");
 }
 
 TEST_F(LbctlTest, ListEmptyPrintsHeaderOnly) {

@@ -1084,7 +1084,7 @@ TEST_F(LbctlTest, UnknownAndMissingCommands) {
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(r.err,
             "lbctl: unknown command \"frobnicate\"; want one of add, del, list, drain, undrain, "
-            "cluster, route, watch, version\nRun 'lbctl --help' for usage.\n");
+            "cluster, route, watch, proxies, version\nRun 'lbctl --help' for usage.\n");
   r = Run({"cluster"});
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(r.err,

@@ -1,0 +1,92 @@
+// The proxy's view of its configuration: what the ADS client builds from xDS resources and the
+// main thread turns into snapshots for the workers. Plain values, immutable once published.
+#ifndef LB_PROXY_CONFIG_CONFIG_H_
+#define LB_PROXY_CONFIG_CONFIG_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+
+namespace lb::proxy {
+
+enum class LbPolicy { kRandom, kRoundRobin, kLeastRequest, kRingHash, kMaglev };
+
+struct HashPolicy {
+  enum class Kind { kSourceIp, kHeader, kCookie };
+  Kind kind = Kind::kSourceIp;
+  std::string name;  // Header or cookie name.
+};
+
+struct HealthCheckConfig {
+  std::string path;  // Empty: no active health checking.
+  absl::Duration interval = absl::Seconds(5);
+  absl::Duration timeout = absl::Seconds(1);
+  uint32_t healthy_threshold = 2;
+  uint32_t unhealthy_threshold = 3;
+};
+
+struct OutlierConfig {
+  uint32_t consecutive_5xx = 5;  // 0 disables.
+  uint32_t consecutive_gateway_failure = 5;  // Connect failures, resets, timeouts. 0 disables.
+  absl::Duration interval = absl::Seconds(10);
+  absl::Duration base_ejection_time = absl::Seconds(30);
+  uint32_t max_ejection_percent = 50;
+};
+
+struct EndpointConfig {
+  std::string address;  // IP literal.
+  uint16_t port = 0;
+  uint32_t weight = 1;
+  std::string zone;
+  std::string hostname;  // The name it was resolved from, if any.
+  bool draining = false;  // No new requests.
+
+  std::string Key() const;  // "10.0.0.1:80" / "[::1]:80": identity within a cluster.
+};
+
+struct ClusterConfig {
+  std::string name;
+  std::string version;  // Of the Cluster resource.
+  std::string endpoints_version;  // Of the ClusterLoadAssignment.
+  LbPolicy policy = LbPolicy::kRandom;
+  absl::Duration connect_timeout = absl::Seconds(1);
+  HealthCheckConfig health_check;
+  OutlierConfig outlier;
+  uint32_t healthy_panic_threshold = 50;  // Percent; 0 disables panic mode.
+  std::vector<EndpointConfig> endpoints;
+};
+
+struct RouteConfig {
+  std::string name;
+  std::string prefix = "/";
+  std::string cluster;
+  uint32_t retries = 2;  // Extra attempts on other endpoints.
+  bool has_hash_policy = false;
+  HashPolicy hash_policy;
+};
+
+struct VirtualHostConfig {
+  std::string domain;  // "*", "example.com", "*.example.com", optionally with ":port".
+  std::vector<RouteConfig> routes;  // Matched in order.
+};
+
+struct ProxyConfig {
+  std::map<std::string, ClusterConfig> clusters;
+  std::vector<VirtualHostConfig> virtual_hosts;
+  std::string routes_version;
+};
+
+inline std::string EndpointConfig::Key() const {
+  if (address.find(':') != std::string::npos) {
+    return "[" + address + "]:" + std::to_string(port);
+  }
+  return address + ":" + std::to_string(port);
+}
+
+}  // namespace lb::proxy
+
+#endif  // LB_PROXY_CONFIG_CONFIG_H_

@@ -1,0 +1,49 @@
+// A byte queue for sockets: chained storage, zero-copy moves between buffers, readv/writev.
+// Wraps libevent's evbuffer so the proxy logic never sees libevent. Not thread-safe.
+#ifndef LB_PROXY_EVENT_BUFFER_H_
+#define LB_PROXY_EVENT_BUFFER_H_
+
+#include <sys/types.h>
+
+#include <cstddef>
+
+#include "absl/strings/string_view.h"
+
+struct evbuffer;
+
+namespace lb::proxy::event {
+
+class Buffer {
+ public:
+  Buffer();
+  ~Buffer();
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+
+  size_t size() const;
+  bool empty() const { return size() == 0; }
+
+  // Reads at most `max` bytes from `fd`: bytes read, 0 at EOF, -1 with errno set.
+  ssize_t ReadFrom(int fd, size_t max);
+  // Writes as much as the socket takes: bytes written (removed from the buffer) or -1/errno.
+  ssize_t WriteTo(int fd);
+
+  void Append(absl::string_view data);
+  // Moves the first `n` bytes of `from` to the end of this buffer without copying payload.
+  void MoveFrom(Buffer& from, size_t n);
+  void MoveAllFrom(Buffer& from);
+
+  // The first `n` bytes (n <= size()) made contiguous; valid until the next mutation.
+  const char* Linearize(size_t n);
+  // The first contiguous chunk (possibly shorter than size()).
+  absl::string_view FirstChunk() const;
+  void Drain(size_t n);
+  void Clear() { Drain(size()); }
+
+ private:
+  evbuffer* buf_;
+};
+
+}  // namespace lb::proxy::event
+
+#endif  // LB_PROXY_EVENT_BUFFER_H_

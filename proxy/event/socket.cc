@@ -1,0 +1,113 @@
+#include "proxy/event/socket.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace lb::proxy::event {
+
+std::string SocketAddress::Ip() const {
+  char text[INET6_ADDRSTRLEN] = {};
+  if (storage.ss_family == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage)->sin_addr, text,
+              sizeof(text));
+  } else if (storage.ss_family == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_addr, text,
+              sizeof(text));
+  }
+  return text;
+}
+
+uint16_t SocketAddress::Port() const {
+  if (storage.ss_family == AF_INET) {
+    return ntohs(reinterpret_cast<const sockaddr_in*>(&storage)->sin_port);
+  }
+  if (storage.ss_family == AF_INET6) {
+    return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_port);
+  }
+  return 0;
+}
+
+absl::StatusOr<SocketAddress> MakeAddress(const std::string& ip, uint16_t port) {
+  SocketAddress a;
+  auto* v4 = reinterpret_cast<sockaddr_in*>(&a.storage);
+  auto* v6 = reinterpret_cast<sockaddr_in6*>(&a.storage);
+  if (inet_pton(AF_INET, ip.c_str(), &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons(port);
+    a.len = sizeof(sockaddr_in);
+    return a;
+  }
+  if (inet_pton(AF_INET6, ip.c_str(), &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons(port);
+    a.len = sizeof(sockaddr_in6);
+    return a;
+  }
+  return absl::InvalidArgumentError(absl::StrCat("\"", ip, "\" is not an IP address"));
+}
+
+absl::StatusOr<int> Listen(const std::string& host, uint16_t port, bool reuse_port, int backlog) {
+  absl::StatusOr<SocketAddress> addr = MakeAddress(host, port);
+  if (!addr.ok()) return addr.status();
+  int fd = socket(addr->storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", strerror(errno)));
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (reuse_port) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&addr->storage), addr->len) != 0 ||
+      listen(fd, backlog) != 0) {
+    std::string err = strerror(errno);
+    close(fd);
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", host, ":", port, ": ", err));
+  }
+  return fd;
+}
+
+uint16_t LocalPort(int fd) {
+  SocketAddress a;
+  a.len = sizeof(a.storage);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&a.storage), &a.len) != 0) return 0;
+  return a.Port();
+}
+
+int Accept(int listen_fd, SocketAddress* peer) {
+  peer->len = sizeof(peer->storage);
+  int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&peer->storage), &peer->len,
+                   SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd >= 0) {
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  }
+  return fd;
+}
+
+absl::StatusOr<int> StartConnect(const SocketAddress& to) {
+  int fd = socket(to.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return absl::UnavailableError(absl::StrCat("socket: ", strerror(errno)));
+  int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&to.storage), to.len) != 0 &&
+      errno != EINPROGRESS) {
+    std::string err = strerror(errno);
+    close(fd);
+    return absl::UnavailableError(absl::StrCat("connect: ", err));
+  }
+  return fd;
+}
+
+int ConnectResult(int fd) {
+  int err = 0;
+  socklen_t len = sizeof(err);
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno;
+  return err;
+}
+
+}  // namespace lb::proxy::event

@@ -1,0 +1,42 @@
+// Non-blocking socket helpers for the proxy (plain POSIX; no libevent).
+#ifndef LB_PROXY_EVENT_SOCKET_H_
+#define LB_PROXY_EVENT_SOCKET_H_
+
+#include <sys/socket.h>
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+
+namespace lb::proxy::event {
+
+struct SocketAddress {
+  sockaddr_storage storage{};
+  socklen_t len = 0;
+  // "10.0.0.1" / "::1" (no port).
+  std::string Ip() const;
+  uint16_t Port() const;
+};
+
+// Parses an IP literal and port. kInvalidArgument if `ip` is not one.
+absl::StatusOr<SocketAddress> MakeAddress(const std::string& ip, uint16_t port);
+
+// A non-blocking listening socket; SO_REUSEPORT so every worker can own one.
+absl::StatusOr<int> Listen(const std::string& host, uint16_t port, bool reuse_port,
+                           int backlog = 4096);
+// The bound port of a socket.
+uint16_t LocalPort(int fd);
+
+// Accepts one connection (non-blocking, close-on-exec, TCP_NODELAY). -1 with errno if none.
+int Accept(int listen_fd, SocketAddress* peer);
+
+// Starts a non-blocking connect. Returns the fd (connect may still be in progress: wait for
+// writability, then check ConnectResult) or an error for immediate failures.
+absl::StatusOr<int> StartConnect(const SocketAddress& to);
+// 0 if the connect on `fd` succeeded, else the errno.
+int ConnectResult(int fd);
+
+}  // namespace lb::proxy::event
+
+#endif  // LB_PROXY_EVENT_SOCKET_H_

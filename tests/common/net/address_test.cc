@@ -1,0 +1,75 @@
+// Tests of host:port parsing (common/net/address.cc).
+#include "common/net/address.h"
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "gtest/gtest.h"
+
+namespace lb::net {
+namespace {
+
+void ExpectParsed(const std::string& text, const std::string& host, uint16_t port,
+                  bool allow_zero_port = true) {
+  absl::StatusOr<HostPort> hp = ParseHostPort(text, allow_zero_port);
+  ASSERT_TRUE(hp.ok()) << text << ": " << hp.status();
+  EXPECT_EQ(hp->host, host) << text;
+  EXPECT_EQ(hp->port, port) << text;
+}
+
+void ExpectError(const std::string& text, const std::string& message, bool allow_zero_port = true) {
+  absl::StatusOr<HostPort> hp = ParseHostPort(text, allow_zero_port);
+  ASSERT_FALSE(hp.ok()) << text << " -> " << hp->host << " " << hp->port;
+  EXPECT_EQ(hp.status().code(), absl::StatusCode::kInvalidArgument) << text;
+  EXPECT_EQ(hp.status().message(), message) << text;
+}
+
+TEST(ParseHostPortTest, Valid) {
+  ExpectParsed("127.0.0.1:80", "127.0.0.1", 80);
+  ExpectParsed("0.0.0.0:0", "0.0.0.0", 0);
+  ExpectParsed("localhost:65535", "localhost", 65535);
+  ExpectParsed("web.internal:8080", "web.internal", 8080);
+  ExpectParsed("[::1]:80", "::1", 80);
+  ExpectParsed("[::]:9090", "::", 9090);
+  ExpectParsed("[fe80::1%eth0]:443", "fe80::1%eth0", 443);
+  ExpectParsed("h:1", "h", 1, /*allow_zero_port=*/false);
+  ExpectParsed("h:007", "h", 7);
+}
+
+TEST(ParseHostPortTest, ZeroPortOnlyWhenAllowed) {
+  ExpectParsed("127.0.0.1:0", "127.0.0.1", 0, /*allow_zero_port=*/true);
+  ExpectError("127.0.0.1:0", "\"127.0.0.1:0\": expected host:port with a port from 1 to 65535",
+              /*allow_zero_port=*/false);
+  ExpectError("[::1]:0", "\"[::1]:0\": expected host:port with a port from 1 to 65535",
+              /*allow_zero_port=*/false);
+}
+
+TEST(ParseHostPortTest, MissingOrExtraColons) {
+  const std::string suffix = "\": expected host:port (IPv6 as [addr]:port)";
+  ExpectError("", "\"" + suffix);
+  ExpectError("localhost", "\"localhost" + suffix);
+  ExpectError("::1:80", "\"::1:80" + suffix);
+  ExpectError("a:b:80", "\"a:b:80" + suffix);
+}
+
+TEST(ParseHostPortTest, BadBrackets) {
+  const std::string suffix = "\": expected [IPv6]:port";
+  ExpectError("[::1]", "\"[::1]" + suffix);
+  ExpectError("[::1]80", "\"[::1]80" + suffix);
+  ExpectError("[::1", "\"[::1" + suffix);
+  ExpectError("[::1]]:80", "\"[::1]]:80" + suffix);
+  ExpectError("[", "\"[" + suffix);
+}
+
+TEST(ParseHostPortTest, BadHostOrPort) {
+  auto message = [](const std::string& text) {
+    return "\"" + text + "\": expected host:port with a port from 0 to 65535";
+  };
+  for (const char* text : {":80", "[]:80", "h:", "[::1]:", "h:65536", "h:99999999999", "h:-1",
+                           "h:http", "h:8o", "h:0x50", "h:4294967376"}) {
+    ExpectError(text, message(text));
+  }
+}
+
+}  // namespace
+}  // namespace lb::net

@@ -1,0 +1,124 @@
+// Tests of bearer-token authentication (controller/api/auth.cc).
+#include "controller/api/auth.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+
+namespace lb::api {
+namespace {
+
+std::string TempPath(const std::string& name) {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  return absl::StrCat(dir != nullptr ? dir : "/tmp", "/", name);
+}
+
+std::string WriteFile(const std::string& name, const std::string& content) {
+  std::string path = TempPath(name);
+  std::ofstream out(path, std::ios::trunc);
+  out << content;
+  return path;
+}
+
+void ExpectUnauthenticated(const absl::Status& s, const std::string& message) {
+  EXPECT_EQ(s.code(), absl::StatusCode::kUnauthenticated) << s;
+  EXPECT_EQ(s.message(), message);
+}
+
+TEST(TokenAuthTest, DisabledAllowsEverything) {
+  TokenAuth auth;
+  EXPECT_FALSE(auth.enabled());
+  EXPECT_TRUE(auth.Check("").ok());
+  EXPECT_TRUE(auth.Check("Bearer anything").ok());
+  EXPECT_TRUE(auth.Check("garbage").ok());
+  EXPECT_FALSE(TokenAuth("").enabled());
+}
+
+TEST(TokenAuthTest, AcceptsExactlyBearerToken) {
+  TokenAuth auth("s3cret");
+  EXPECT_TRUE(auth.enabled());
+  EXPECT_TRUE(auth.Check("Bearer s3cret").ok());
+}
+
+TEST(TokenAuthTest, MissingOrMalformedHeader) {
+  TokenAuth auth("s3cret");
+  const std::string needs = "this call needs an Authorization: Bearer token";
+  ExpectUnauthenticated(auth.Check(""), needs);
+  ExpectUnauthenticated(auth.Check("s3cret"), needs);
+  ExpectUnauthenticated(auth.Check("bearer s3cret"), needs);  // Scheme is case-sensitive here.
+  ExpectUnauthenticated(auth.Check("Basic czNjcmV0"), needs);
+  ExpectUnauthenticated(auth.Check("Bearer"), needs);
+  ExpectUnauthenticated(auth.Check(" Bearer s3cret"), needs);
+}
+
+TEST(TokenAuthTest, WrongToken) {
+  TokenAuth auth("s3cret");
+  const std::string invalid = "invalid bearer token";
+  ExpectUnauthenticated(auth.Check("Bearer "), invalid);
+  ExpectUnauthenticated(auth.Check("Bearer s3cre"), invalid);    // Prefix.
+  ExpectUnauthenticated(auth.Check("Bearer s3crett"), invalid);  // Longer.
+  ExpectUnauthenticated(auth.Check("Bearer s3cret "), invalid);  // Trailing space.
+  ExpectUnauthenticated(auth.Check("Bearer  s3cret"), invalid);  // Two spaces.
+  ExpectUnauthenticated(auth.Check("Bearer S3CRET"), invalid);
+  ExpectUnauthenticated(auth.Check("Bearer x3cret"), invalid);
+  ExpectUnauthenticated(auth.Check(std::string("Bearer s3cret\0", 14)), invalid);
+  // A given token that is the stored one followed by NUL bytes must not match either.
+  TokenAuth nul_padded(std::string("ab"));
+  ExpectUnauthenticated(nul_padded.Check(std::string("Bearer ab\0\0", 11)), invalid);
+}
+
+TEST(TokenAuthTest, FromFileTrimsWhitespace) {
+  std::string path = WriteFile("token_ok", "  s3cret\n\n");
+  absl::StatusOr<TokenAuth> auth = TokenAuth::FromFile(path);
+  ASSERT_TRUE(auth.ok()) << auth.status();
+  EXPECT_TRUE(auth->enabled());
+  EXPECT_TRUE(auth->Check("Bearer s3cret").ok());
+  EXPECT_EQ(auth->Check("Bearer   s3cret").code(), absl::StatusCode::kUnauthenticated);
+}
+
+TEST(TokenAuthTest, FromFileEmpty) {
+  for (const char* content : {"", " \n\t\r\n"}) {
+    std::string path = WriteFile("token_empty", content);
+    absl::StatusOr<TokenAuth> auth = TokenAuth::FromFile(path);
+    EXPECT_EQ(auth.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(auth.status().message(), absl::StrCat("auth token file ", path, " is empty"));
+  }
+}
+
+TEST(TokenAuthTest, FromFileMissing) {
+  std::string path = TempPath("no_such_token_file");
+  std::remove(path.c_str());
+  absl::StatusOr<TokenAuth> auth = TokenAuth::FromFile(path);
+  EXPECT_EQ(auth.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(auth.status().message(),
+            absl::StrCat("cannot read auth token file ", path, ": No such file or directory"));
+}
+
+TEST(TokenAuthTest, FromFileNotARegularFile) {
+  for (const std::string& path : {TempPath(""), std::string("/dev/null")}) {
+    absl::StatusOr<TokenAuth> auth = TokenAuth::FromFile(path);
+    EXPECT_EQ(auth.status().code(), absl::StatusCode::kInvalidArgument) << path;
+    EXPECT_EQ(auth.status().message(),
+              absl::StrCat("auth token file ", path, " is not a regular file"));
+  }
+}
+
+TEST(TokenAuthTest, FromFileUnreadable) {
+  if (geteuid() == 0) GTEST_SKIP() << "root can read any file";
+  std::string path = WriteFile("token_unreadable", "s3cret");
+  ASSERT_EQ(chmod(path.c_str(), 0), 0);
+  absl::StatusOr<TokenAuth> auth = TokenAuth::FromFile(path);
+  EXPECT_EQ(auth.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(auth.status().message(),
+            absl::StrCat("cannot read auth token file ", path, ": Permission denied"));
+}
+
+}  // namespace
+}  // namespace lb::api

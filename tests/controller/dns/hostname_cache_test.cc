@@ -1,0 +1,232 @@
+// Tests of controller/dns/hostname_cache.cc with a fake Resolver (no DNS), plus the system
+// resolver on "localhost" only.
+#include "controller/dns/hostname_cache.h"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace lb::dns {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::IsEmpty;
+
+constexpr absl::Duration kWait = absl::Seconds(10);
+
+// Answers from a table; thread-safe; counts calls.
+class FakeResolver : public Resolver {
+ public:
+  void Set(const std::string& host, absl::StatusOr<std::vector<std::string>> answer) {
+    absl::MutexLock lock(&mu_);
+    answers_.insert_or_assign(host, std::move(answer));
+  }
+  absl::StatusOr<std::vector<std::string>> Resolve(const std::string& host) override {
+    absl::MutexLock lock(&mu_);
+    ++calls_[host];
+    ++total_calls_;
+    auto it = answers_.find(host);
+    if (it == answers_.end()) return absl::NotFoundError("no such host " + host);
+    return it->second;
+  }
+  int calls(const std::string& host) {
+    absl::MutexLock lock(&mu_);
+    return calls_[host];
+  }
+  // Waits (bounded) until `host` was resolved at least `n` times; returns whether it was.
+  bool WaitForCalls(const std::string& host, int n) {
+    absl::MutexLock lock(&mu_);
+    auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return calls_[host] >= n; };
+    return mu_.AwaitWithTimeout(absl::Condition(&done), kWait);
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::map<std::string, absl::StatusOr<std::vector<std::string>>> answers_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, int> calls_ ABSL_GUARDED_BY(mu_);
+  int total_calls_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// Counts on_change calls.
+class ChangeCounter {
+ public:
+  std::function<void()> Callback() {
+    return [this] {
+      absl::MutexLock lock(&mu_);
+      ++count_;
+    };
+  }
+  bool WaitFor(int n) {
+    absl::MutexLock lock(&mu_);
+    auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return count_ >= n; };
+    return mu_.AwaitWithTimeout(absl::Condition(&done), kWait);
+  }
+  int count() {
+    absl::MutexLock lock(&mu_);
+    return count_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  int count_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+TEST(HostnameCacheTest, NothingIsKnownBeforeResolution) {
+  FakeResolver resolver;
+  resolver.Set("a.example", std::vector<std::string>{"10.0.0.1"});
+  HostnameCache cache(&resolver, absl::Hours(1));
+  cache.SetHostnames({"a.example"});
+  EXPECT_THAT(cache.Lookup("a.example"), IsEmpty());
+  EXPECT_THAT(cache.Lookup("unknown.example"), IsEmpty());
+  EXPECT_EQ(resolver.calls("a.example"), 0);  // Nothing runs until Start() or RefreshNow().
+}
+
+TEST(HostnameCacheTest, RefreshNowResolvesEveryName) {
+  FakeResolver resolver;
+  resolver.Set("a.example", std::vector<std::string>{"10.0.0.1", "10.0.0.2"});
+  resolver.Set("b.example", std::vector<std::string>{"::1"});
+  HostnameCache cache(&resolver, absl::Hours(1));
+  ChangeCounter changes;
+  cache.SetOnChange(changes.Callback());
+  cache.SetHostnames({"a.example", "b.example"});
+  cache.RefreshNow();
+  EXPECT_THAT(cache.Lookup("a.example"), ElementsAre("10.0.0.1", "10.0.0.2"));
+  EXPECT_THAT(cache.Lookup("b.example"), ElementsAre("::1"));
+  EXPECT_EQ(resolver.calls("a.example"), 1);
+  EXPECT_EQ(resolver.calls("b.example"), 1);
+  EXPECT_EQ(changes.count(), 0);  // RefreshNow runs on the caller's thread without callbacks.
+}
+
+TEST(HostnameCacheTest, FailedResolutionKeepsLastGoodAddresses) {
+  FakeResolver resolver;
+  resolver.Set("a.example", std::vector<std::string>{"10.0.0.1"});
+  HostnameCache cache(&resolver, absl::Hours(1));
+  cache.SetHostnames({"a.example", "never.example"});
+  cache.RefreshNow();
+  EXPECT_THAT(cache.Lookup("a.example"), ElementsAre("10.0.0.1"));
+  EXPECT_THAT(cache.Lookup("never.example"), IsEmpty());
+
+  resolver.Set("a.example", absl::UnavailableError("SERVFAIL"));
+  cache.RefreshNow();
+  EXPECT_THAT(cache.Lookup("a.example"), ElementsAre("10.0.0.1"));
+  resolver.Set("a.example", absl::NotFoundError("NXDOMAIN"));
+  cache.RefreshNow();
+  EXPECT_THAT(cache.Lookup("a.example"), ElementsAre("10.0.0.1"));
+  EXPECT_EQ(resolver.calls("a.example"), 3);
+
+  resolver.Set("a.example", std::vector<std::string>{"10.0.0.9"});
+  cache.RefreshNow();
+  EXPECT_THAT(cache.Lookup("a.example"), ElementsAre("10.0.0.9"));
+}
+
+TEST(HostnameCacheTest, RemovedNamesAreForgotten) {
+  FakeResolver resolver;
+  resolver.Set("a.example", std::vector<std::string>{"10.0.0.1"});
+  resolver.Set("b.example", std::vector<std::string>{"10.0.0.2"});
+  HostnameCache cache(&resolver, absl::Hours(1));
+  cache.SetHostnames({"a.example", "b.example"});
+  cache.RefreshNow();
+  cache.SetHostnames({"a.example"});
+  EXPECT_THAT(cache.Lookup("b.example"), IsEmpty());
+  EXPECT_THAT(cache.Lookup("a.example"), ElementsAre("10.0.0.1"));
+  cache.RefreshNow();
+  EXPECT_EQ(resolver.calls("b.example"), 1);  // Not resolved any more.
+  EXPECT_THAT(cache.Lookup("b.example"), IsEmpty());
+  cache.SetHostnames({});
+  EXPECT_THAT(cache.Lookup("a.example"), IsEmpty());
+}
+
+TEST(HostnameCacheTest, StartedCacheResolvesNewNamesAtOnce) {
+  FakeResolver resolver;
+  resolver.Set("a.example", std::vector<std::string>{"10.0.0.1"});
+  resolver.Set("b.example", std::vector<std::string>{"10.0.0.2"});
+  HostnameCache cache(&resolver, absl::Hours(1));
+  ChangeCounter changes;
+  cache.SetOnChange(changes.Callback());
+  cache.Start();
+  cache.SetHostnames({"a.example"});
+  ASSERT_TRUE(changes.WaitFor(1));
+  EXPECT_THAT(cache.Lookup("a.example"), ElementsAre("10.0.0.1"));
+
+  // Only the new name is resolved; the hour-long full refresh has not come.
+  cache.SetHostnames({"a.example", "b.example"});
+  ASSERT_TRUE(changes.WaitFor(2));
+  EXPECT_THAT(cache.Lookup("b.example"), ElementsAre("10.0.0.2"));
+  EXPECT_EQ(resolver.calls("a.example"), 1);
+  EXPECT_EQ(resolver.calls("b.example"), 1);
+}
+
+TEST(HostnameCacheTest, PeriodicRefreshPicksUpChangesAndCallsBackOnlyOnChange) {
+  FakeResolver resolver;
+  resolver.Set("a.example", std::vector<std::string>{"10.0.0.1"});
+  HostnameCache cache(&resolver, absl::Milliseconds(20));
+  ChangeCounter changes;
+  cache.SetOnChange(changes.Callback());
+  cache.Start();
+  cache.SetHostnames({"a.example"});
+  ASSERT_TRUE(changes.WaitFor(1));
+  // Several more refreshes with the same answer: no callback.
+  ASSERT_TRUE(resolver.WaitForCalls("a.example", 4));
+  EXPECT_EQ(changes.count(), 1);
+  EXPECT_THAT(cache.Lookup("a.example"), ElementsAre("10.0.0.1"));
+
+  resolver.Set("a.example", std::vector<std::string>{"10.0.0.1", "10.0.0.3"});
+  ASSERT_TRUE(changes.WaitFor(2));
+  EXPECT_THAT(cache.Lookup("a.example"), ElementsAre("10.0.0.1", "10.0.0.3"));
+
+  // A failure keeps the addresses and is not a change.
+  resolver.Set("a.example", absl::UnavailableError("timeout"));
+  int calls = resolver.calls("a.example");
+  ASSERT_TRUE(resolver.WaitForCalls("a.example", calls + 3));
+  EXPECT_EQ(changes.count(), 2);
+  EXPECT_THAT(cache.Lookup("a.example"), ElementsAre("10.0.0.1", "10.0.0.3"));
+}
+
+TEST(HostnameCacheTest, DestructorStopsTheThreadPromptly) {
+  FakeResolver resolver;
+  absl::Time start = absl::Now();
+  {
+    HostnameCache cache(&resolver, absl::Hours(1));
+    cache.Start();
+    cache.SetHostnames({"a.example"});
+  }
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  { HostnameCache never_started(&resolver, absl::Hours(1)); }
+}
+
+TEST(SystemResolverTest, Localhost) {
+  std::unique_ptr<Resolver> resolver = NewSystemResolver();
+  absl::StatusOr<std::vector<std::string>> addrs = resolver->Resolve("localhost");
+  ASSERT_TRUE(addrs.ok()) << addrs.status();
+  ASSERT_FALSE(addrs->empty());
+  EXPECT_TRUE(std::is_sorted(addrs->begin(), addrs->end()));
+  EXPECT_EQ(std::adjacent_find(addrs->begin(), addrs->end()), addrs->end());
+  bool loopback = false;
+  for (const auto& a : *addrs) {
+    unsigned char buf[16];
+    EXPECT_TRUE(inet_pton(AF_INET, a.c_str(), buf) == 1 || inet_pton(AF_INET6, a.c_str(), buf) == 1)
+        << a;
+    loopback |= a == "127.0.0.1" || a == "::1";
+  }
+  EXPECT_TRUE(loopback) << addrs->size();
+}
+
+TEST(SystemResolverTest, IpLiteralResolvesToItself) {
+  std::unique_ptr<Resolver> resolver = NewSystemResolver();
+  absl::StatusOr<std::vector<std::string>> addrs = resolver->Resolve("127.0.0.1");
+  ASSERT_TRUE(addrs.ok()) << addrs.status();
+  EXPECT_THAT(*addrs, ElementsAre("127.0.0.1"));
+}
+
+}  // namespace
+}  // namespace lb::dns

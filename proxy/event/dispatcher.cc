@@ -133,6 +133,8 @@ class LibeventDispatcher : public Dispatcher {
     return std::make_unique<LibeventTimer>(base_.get(), std::move(cb));
   }
 
+  event_base* native_base() override { return base_.get(); }
+
   absl::Time Now() override {
     if (!have_now_) {
       timeval tv;

@@ -10,6 +10,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 
+struct event_base;
+
 namespace lb::proxy::event {
 
 // Readiness of a file descriptor. Level-triggered: a callback keeps firing while the condition
@@ -52,6 +54,10 @@ class Dispatcher {
 
   // Time at the start of the current loop iteration (cheap; for timeouts and stats).
   virtual absl::Time Now() = 0;
+
+  // The libevent base, for the few components that drive libevent themselves (the active
+  // health checker). Loop thread only.
+  virtual struct event_base* native_base() = 0;
 };
 
 }  // namespace lb::proxy::event

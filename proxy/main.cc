@@ -1,0 +1,129 @@
+// The proxy binary: flags, the ADS client, the ProxyServer, and SIGTERM/SIGINT handling.
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "common/net/address.h"
+#include "proxy/server/proxy_server.h"
+#include "proxy/xds/ads_client.h"
+
+ABSL_FLAG(std::string, controller, "127.0.0.1:18000",
+          "Controller address(es), comma-separated, tried in turn");
+ABSL_FLAG(std::string, listen, "0.0.0.0:8080", "Where clients connect (host:port)");
+ABSL_FLAG(std::string, admin_listen, "127.0.0.1:9901", "Admin API: /ready /stats /config_dump");
+ABSL_FLAG(int, workers, 0, "Worker threads (0: one per core)");
+ABSL_FLAG(std::string, node_id, "", "Node id sent to the controller (default: hostname)");
+ABSL_FLAG(std::string, zone, "", "Zone of this proxy (reported to the controller)");
+ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(15),
+          "On SIGTERM, how long in-flight requests may take to finish");
+ABSL_FLAG(absl::Duration, upstream_timeout, absl::Seconds(15),
+          "No response head from the upstream within this: 504");
+ABSL_FLAG(absl::Duration, request_header_timeout, absl::Seconds(10),
+          "Request headers not complete within this: 408");
+ABSL_FLAG(absl::Duration, idle_timeout, absl::Seconds(60), "Idle client keep-alive timeout");
+ABSL_FLAG(uint64_t, max_body_bytes, 0, "Largest request body accepted (0: no limit): 413");
+ABSL_FLAG(std::string, ready_file, "",
+          "Written with {\"port\",\"admin_port\",\"pid\"} once listening (for scripts/tests)");
+ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "The load balancer's proxy.\n  proxy --controller=127.0.0.1:18000 --listen=0.0.0.0:8080");
+  absl::ParseCommandLine(argc, argv);
+  spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
+
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  absl::StatusOr<lb::net::HostPort> listen = lb::net::ParseHostPort(absl::GetFlag(FLAGS_listen));
+  if (!listen.ok()) {
+    std::fprintf(stderr, "proxy: --listen: %s\n", std::string(listen.status().message()).c_str());
+    return 2;
+  }
+  lb::proxy::ProxyOptions options;
+  options.listen_host = listen->host;
+  options.listen_port = listen->port;
+  options.admin_listen = absl::GetFlag(FLAGS_admin_listen);
+  options.workers = absl::GetFlag(FLAGS_workers);
+  options.drain_timeout = absl::GetFlag(FLAGS_drain_timeout);
+  options.worker.upstream_timeout = absl::GetFlag(FLAGS_upstream_timeout);
+  options.worker.request_header_timeout = absl::GetFlag(FLAGS_request_header_timeout);
+  options.worker.idle_timeout = absl::GetFlag(FLAGS_idle_timeout);
+  options.worker.max_body_bytes = absl::GetFlag(FLAGS_max_body_bytes);
+  absl::StatusOr<std::unique_ptr<lb::proxy::ProxyServer>> server =
+      lb::proxy::ProxyServer::Start(options);
+  if (!server.ok()) {
+    std::fprintf(stderr, "proxy: %s\n", std::string(server.status().ToString()).c_str());
+    return 1;
+  }
+
+  lb::proxy::xds::AdsClientOptions ads;
+  for (absl::string_view c :
+       absl::StrSplit(absl::GetFlag(FLAGS_controller), ',', absl::SkipWhitespace())) {
+    ads.controllers.emplace_back(c);
+  }
+  ads.node_id = absl::GetFlag(FLAGS_node_id);
+  if (ads.node_id.empty()) {
+    char host[256] = {};
+    gethostname(host, sizeof(host) - 1);
+    ads.node_id = host;
+  }
+  ads.zone = absl::GetFlag(FLAGS_zone);
+  lb::proxy::ProxyServer* srv = server->get();
+  lb::proxy::xds::AdsClient client(ads, [srv](std::shared_ptr<const lb::proxy::ProxyConfig> c) {
+    srv->SetConfig(std::move(c));
+  });
+  srv->SetSourceStatus([&client] {
+    lb::proxy::xds::AdsClientStatus s = client.GetStatus();
+    nlohmann::json j = {{"controller", s.controller},
+                        {"connected", s.connected},
+                        {"last_error", s.last_error},
+                        {"streams", s.streams},
+                        {"acks", s.acks},
+                        {"nacks", s.nack_count},
+                        {"versions", s.versions},
+                        {"last_nacks", s.nacks},
+                        {"warming_clusters", s.warming_clusters},
+                        {"warnings", s.warnings}};
+    return j.dump();
+  });
+  if (absl::Status s = client.Start(); !s.ok()) {
+    std::fprintf(stderr, "proxy: %s\n", std::string(s.ToString()).c_str());
+    return 2;
+  }
+  spdlog::info("proxy: listening on {}:{} ({} workers), admin on port {}, controller {}",
+               options.listen_host, srv->port(), options.workers, srv->admin_port(),
+               absl::GetFlag(FLAGS_controller));
+  if (std::string ready = absl::GetFlag(FLAGS_ready_file); !ready.empty()) {
+    std::string tmp = absl::StrCat(ready, ".tmp.", getpid());
+    {
+      std::ofstream out(tmp);
+      out << "{\"port\":" << srv->port() << ",\"admin_port\":" << srv->admin_port()
+          << ",\"pid\":" << getpid() << "}\n";
+    }
+    std::rename(tmp.c_str(), ready.c_str());
+  }
+  int signo = 0;
+  sigwait(&stop, &signo);
+  spdlog::info("proxy: signal {}, draining (up to {})", signo,
+               absl::FormatDuration(options.drain_timeout));
+  client.Stop();
+  bool clean = srv->Shutdown();
+  spdlog::info("proxy: {}", clean ? "drained" : "drain timeout; remaining requests cut");
+  return 0;
+}

@@ -1,0 +1,1107 @@
+// The data path: accept, parse, route, balance, forward, stream back, keep-alive, retry.
+//
+// Everything here runs on the worker's own thread. Objects that an event callback may destroy
+// are deleted through DeferDelete(), never inside their own callback.
+#include "proxy/server/worker.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "proxy/event/buffer.h"
+#include "proxy/event/socket.h"
+#include "proxy/http/parser.h"
+
+namespace lb::proxy {
+namespace {
+
+constexpr size_t kReadChunk = 64 * 1024;
+// Above this much buffered towards a peer, stop reading from the other side.
+constexpr size_t kHighWater = 1024 * 1024;
+constexpr size_t kMaxHead = 60 * 1024;
+
+bool IsIdempotent(http::Method m) {
+  switch (m) {
+    case http::Method::kGet:
+    case http::Method::kHead:
+    case http::Method::kOptions:
+    case http::Method::kTrace:
+    case http::Method::kPut:
+    case http::Method::kDelete:
+      return true;
+    default:
+      return false;
+  }
+}
+
+const char* Reason(int status) {
+  switch (status) {
+    case 400:
+      return "Bad Request";
+    case 404:
+      return "Not Found";
+    case 408:
+      return "Request Timeout";
+    case 413:
+      return "Payload Too Large";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 501:
+      return "Not Implemented";
+    case 502:
+      return "Bad Gateway";
+    case 503:
+      return "Service Unavailable";
+    case 504:
+      return "Gateway Timeout";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return "Error";
+  }
+}
+
+// Value of cookie `name` in a Cookie header, or "".
+absl::string_view CookieValue(absl::string_view cookies, absl::string_view name) {
+  while (!cookies.empty()) {
+    size_t semi = cookies.find(';');
+    absl::string_view pair = absl::StripAsciiWhitespace(cookies.substr(0, semi));
+    size_t eq = pair.find('=');
+    if (eq != absl::string_view::npos && pair.substr(0, eq) == name) return pair.substr(eq + 1);
+    if (semi == absl::string_view::npos) break;
+    cookies.remove_prefix(semi + 1);
+  }
+  return {};
+}
+
+// The path of a request-target (absolute-form included).
+absl::string_view TargetPath(absl::string_view target) {
+  if (!target.empty() && target[0] != '/') {
+    size_t scheme = target.find("://");
+    if (scheme != absl::string_view::npos) {
+      size_t slash = target.find('/', scheme + 3);
+      return slash == absl::string_view::npos ? absl::string_view("/") : target.substr(slash);
+    }
+  }
+  return target;
+}
+
+}  // namespace
+
+class ClientConn;
+
+// A connection to an upstream host: owned by a ClientConn while it carries a request, by the
+// pool while idle.
+struct UpstreamConn {
+  int fd = -1;
+  std::shared_ptr<HostState> host;
+  std::unique_ptr<event::FdWatcher> watcher;
+  std::unique_ptr<event::Timer> timer;  // Connect timeout, then idle timeout while pooled.
+  event::Buffer in;
+  event::Buffer out;
+  http::ResponseParser parser;
+  bool connected = false;
+
+  ~UpstreamConn() {
+    watcher.reset();
+    if (fd >= 0) close(fd);
+  }
+  // Writes what it can; false on a write error. Write interest follows the buffer.
+  bool Flush(bool want_read) {
+    if (!connected) return true;
+    if (!out.empty()) {
+      ssize_t n = out.WriteTo(fd);
+      if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return false;
+    }
+    watcher->SetInterest(want_read, !out.empty());
+    return true;
+  }
+};
+
+class Worker::Impl {
+ public:
+  Impl(Worker* worker, event::Dispatcher* dispatcher, int listen_fd, const WorkerOptions& options,
+       ResultSink sink)
+      : worker_(worker),
+        dispatcher_(dispatcher),
+        listen_fd_(listen_fd),
+        options_(options),
+        sink_(std::move(sink)),
+        rng_seed_(0x9E3779B97F4A7C15ull * (worker->index() + 1)) {}
+
+  ~Impl();
+
+  void Start() {
+    listener_ = dispatcher_->WatchFd(listen_fd_, [this](uint32_t) { AcceptAll(); });
+    listener_->SetInterest(true, false);
+  }
+
+  void SetSnapshot(std::shared_ptr<const Snapshot> s) { snapshot_ = std::move(s); }
+  void Drain(std::function<void()> done);
+
+  // --- used by ClientConn ---
+  event::Dispatcher* dispatcher() { return dispatcher_; }
+  const WorkerOptions& options() const { return options_; }
+  WorkerStats& stats() { return worker_->stats_; }
+  const std::shared_ptr<const Snapshot>& snapshot() const { return snapshot_; }
+  bool draining() const { return draining_; }
+  balancer::Picker::WorkerState& PickerState(const std::string& cluster) {
+    auto it = picker_states_.find(cluster);
+    if (it == picker_states_.end()) {
+      it = picker_states_
+               .emplace(cluster, balancer::Picker::WorkerState(rng_seed_ ^
+                                                               std::hash<std::string>()(cluster)))
+               .first;
+    }
+    return it->second;
+  }
+  void Report(const std::shared_ptr<HostState>& host, UpstreamResult result) {
+    if (result == UpstreamResult::kSuccess) {
+      host->consecutive_5xx.store(0, std::memory_order_relaxed);
+      host->consecutive_gateway_failures.store(0, std::memory_order_relaxed);
+      return;
+    }
+    host->failures.fetch_add(1, std::memory_order_relaxed);
+    (result == UpstreamResult::k5xx ? host->consecutive_5xx : host->consecutive_gateway_failures)
+        .fetch_add(1, std::memory_order_relaxed);
+    if (sink_) sink_(host, result);
+  }
+  bool RetryAllowed() {
+    uint64_t active = stats().requests_active.load(std::memory_order_relaxed);
+    return retries_in_flight_ < 3 + options_.retry_budget * active;
+  }
+  uint32_t& retries_in_flight() { return retries_in_flight_; }
+
+  std::unique_ptr<UpstreamConn> TakeIdle(HostState* host);
+  void PutIdle(std::unique_ptr<UpstreamConn> conn);
+  void Closed(ClientConn* conn);
+
+ private:
+  void AcceptAll();
+  void DropIdle(UpstreamConn* conn);
+  void MaybeDrained();
+
+  Worker* const worker_;
+  event::Dispatcher* const dispatcher_;
+  int listen_fd_;
+  const WorkerOptions options_;
+  ResultSink sink_;
+  const uint64_t rng_seed_;
+  std::unique_ptr<event::FdWatcher> listener_;
+  std::shared_ptr<const Snapshot> snapshot_;
+  absl::flat_hash_set<ClientConn*> conns_;
+  absl::flat_hash_map<HostState*, std::vector<std::unique_ptr<UpstreamConn>>> idle_;
+  absl::flat_hash_map<std::string, balancer::Picker::WorkerState> picker_states_;
+  uint32_t retries_in_flight_ = 0;
+  bool draining_ = false;
+  std::function<void()> drained_;
+};
+
+// One client connection and the request on it (one at a time; pipelined requests wait in the
+// input buffer).
+class ClientConn {
+ public:
+  ClientConn(Worker::Impl* worker, int fd, const event::SocketAddress& peer)
+      : w_(worker), fd_(fd), peer_ip_(peer.Ip()) {
+    watcher_ = w_->dispatcher()->WatchFd(fd_, [this](uint32_t ev) { OnEvent(ev); });
+    timer_ = w_->dispatcher()->CreateTimer([this] { OnTimeout(); });
+    watcher_->SetInterest(true, false);
+    timer_->Arm(w_->options().request_header_timeout);
+  }
+
+  ~ClientConn() {
+    watcher_.reset();
+    if (fd_ >= 0) close(fd_);
+  }
+
+  bool idle() const { return state_ == State::kReadHead && in_.empty() && !closed_; }
+  void Close();
+  // Draining: close now if idle, else after the current response.
+  void StartDrain() {
+    if (idle()) Close();
+  }
+
+ private:
+  enum class State { kReadHead, kProxying, kTunnel, kClosing };
+  enum class Failure { kConnect, kReset, kTimeout };
+
+  void OnEvent(uint32_t events);
+  void OnTimeout();
+  void ReadClient();
+  void Drive();
+  void BeginRequest(size_t head_len);
+  void BuildRequestHead();
+  void PickAndAttach();
+  void AttachUpstream(std::unique_ptr<UpstreamConn> up);
+  void OnUpstreamEvent(uint32_t events);
+  void PumpRequestBody();
+  void ReadUpstream();
+  void DriveResponse();
+  void BeginResponse(size_t head_len);
+  void FinishResponse();
+  void OnUpstreamFailure(Failure failure);
+  void LocalReply(int status, absl::string_view message, bool close);
+  void NextRequest();
+  void FlushClient();
+  void ReleaseRequest();
+  void UpdateInterest();
+
+  Worker::Impl* const w_;
+  int fd_;
+  std::string peer_ip_;
+  std::unique_ptr<event::FdWatcher> watcher_;
+  std::unique_ptr<event::Timer> timer_;
+  event::Buffer in_;
+  event::Buffer out_;
+  http::RequestParser parser_;
+  State state_ = State::kReadHead;
+  bool closed_ = false;
+  bool in_drive_ = false;  // Drive() is on the stack: NextRequest() leaves parsing to it.
+  bool in_request_ = false;
+  bool client_eof_ = false;     // The client half-closed after its request.
+  bool client_paused_ = false;  // Client reads stopped for backpressure.
+  bool upstream_paused_ = false;
+
+  // The request in progress.
+  std::shared_ptr<const Snapshot> snap_;
+  const ClusterSnapshot* cluster_ = nullptr;
+  std::string request_head_;  // As sent upstream; kept for retries.
+  http::Method method_ = http::Method::kGet;
+  bool http10_ = false;
+  bool keep_alive_ = true;
+  bool upgrade_ = false;
+  bool expect_100_ = false;
+  bool sent_100_ = false;
+  http::BodyFraming req_framing_ = http::BodyFraming::kNone;
+  uint64_t req_remaining_ = 0;
+  uint64_t req_body_bytes_ = 0;
+  http::ChunkedDecoder req_chunks_;
+  bool req_body_done_ = true;
+  bool req_body_sent_ = false;
+  uint64_t hash_ = 0;
+  uint32_t retries_left_ = 0;
+  bool retrying_ = false;
+  std::vector<uint32_t> tried_;
+  int64_t host_idx_ = -1;
+  std::shared_ptr<HostState> host_;
+  std::unique_ptr<UpstreamConn> up_;
+  // The response in progress.
+  bool resp_started_ = false;  // Head sent to the client.
+  bool resp_any_ = false;      // Any byte received from the upstream.
+  http::BodyFraming resp_framing_ = http::BodyFraming::kNone;
+  uint64_t resp_remaining_ = 0;
+  http::ChunkedDecoder resp_chunks_;
+  bool resp_dechunk_ = false;  // HTTP/1.0 client: strip chunked framing.
+  int resp_status_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+
+Worker::Impl::~Impl() {
+  std::vector<ClientConn*> conns(conns_.begin(), conns_.end());
+  for (ClientConn* c : conns) delete c;
+  idle_.clear();
+  listener_.reset();
+  if (listen_fd_ >= 0) close(listen_fd_);
+}
+
+void Worker::Impl::AcceptAll() {
+  for (int i = 0; i < 64; ++i) {
+    event::SocketAddress peer;
+    int fd = event::Accept(listen_fd_, &peer);
+    if (fd < 0) return;  // EAGAIN, or a transient error (EMFILE...): try again next wakeup.
+    stats().connections_accepted.fetch_add(1, std::memory_order_relaxed);
+    stats().connections_active.fetch_add(1, std::memory_order_relaxed);
+    conns_.insert(new ClientConn(this, fd, peer));
+  }
+}
+
+void Worker::Impl::Closed(ClientConn* conn) {
+  conns_.erase(conn);
+  stats().connections_active.fetch_sub(1, std::memory_order_relaxed);
+  // Deleted on the next loop iteration: we may be inside one of its callbacks.
+  dispatcher_->Post([conn] { delete conn; });
+  MaybeDrained();
+}
+
+std::unique_ptr<UpstreamConn> Worker::Impl::TakeIdle(HostState* host) {
+  auto it = idle_.find(host);
+  if (it == idle_.end() || it->second.empty()) return nullptr;
+  std::unique_ptr<UpstreamConn> conn = std::move(it->second.back());
+  it->second.pop_back();
+  conn->timer->Disarm();
+  return conn;
+}
+
+void Worker::Impl::PutIdle(std::unique_ptr<UpstreamConn> conn) {
+  HostState* host = conn->host.get();
+  auto& list = idle_[host];
+  if (draining_ || host->removed.load(std::memory_order_relaxed) ||
+      list.size() >= options_.max_idle_per_host) {
+    return;  // `conn` closes here.
+  }
+  UpstreamConn* raw = conn.get();
+  // While idle, readability means the upstream closed (or sent garbage): drop it.
+  raw->watcher = dispatcher_->WatchFd(raw->fd, [this, raw](uint32_t) { DropIdle(raw); });
+  raw->watcher->SetInterest(true, false);
+  raw->timer = dispatcher_->CreateTimer([this, raw] { DropIdle(raw); });
+  raw->timer->Arm(options_.upstream_idle_timeout);
+  list.push_back(std::move(conn));
+}
+
+void Worker::Impl::DropIdle(UpstreamConn* conn) {
+  auto it = idle_.find(conn->host.get());
+  if (it == idle_.end()) return;
+  auto& list = it->second;
+  for (size_t i = 0; i < list.size(); ++i) {
+    if (list[i].get() == conn) {
+      // Deleting from inside its own callback is unsafe: hand it to the next iteration.
+      UpstreamConn* released = list[i].release();
+      list.erase(list.begin() + i);
+      dispatcher_->Post([released] { delete released; });
+      break;
+    }
+  }
+  if (list.empty()) idle_.erase(it);
+}
+
+void Worker::Impl::Drain(std::function<void()> done) {
+  draining_ = true;
+  drained_ = std::move(done);
+  listener_.reset();
+  if (listen_fd_ >= 0) {
+    close(listen_fd_);
+    listen_fd_ = -1;
+  }
+  idle_.clear();
+  std::vector<ClientConn*> conns(conns_.begin(), conns_.end());
+  for (ClientConn* c : conns) c->StartDrain();
+  MaybeDrained();
+}
+
+void Worker::Impl::MaybeDrained() {
+  if (draining_ && conns_.empty() && drained_) {
+    auto done = std::move(drained_);
+    drained_ = nullptr;
+    done();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+void ClientConn::Close() {
+  if (closed_) return;
+  closed_ = true;
+  if (up_ != nullptr) up_.reset();  // Mid-request: the upstream connection is not reusable.
+  ReleaseRequest();
+  timer_->Disarm();
+  watcher_.reset();
+  close(fd_);
+  fd_ = -1;
+  w_->Closed(this);
+}
+
+void ClientConn::ReleaseRequest() {
+  if (host_idx_ >= 0 && cluster_ != nullptr) {
+    cluster_->active[host_idx_].fetch_sub(1, std::memory_order_relaxed);
+  }
+  host_idx_ = -1;
+  if (retrying_) {
+    --w_->retries_in_flight();
+    retrying_ = false;
+  }
+  if (in_request_) {
+    w_->stats().requests_active.fetch_sub(1, std::memory_order_relaxed);
+    in_request_ = false;
+  }
+  snap_.reset();
+  cluster_ = nullptr;
+  host_.reset();
+}
+
+void ClientConn::OnEvent(uint32_t events) {
+  if (events & event::FdWatcher::kWrite) {
+    FlushClient();
+    if (closed_) return;
+  }
+  if (events & event::FdWatcher::kRead) ReadClient();
+}
+
+void ClientConn::OnTimeout() {
+  switch (state_) {
+    case State::kReadHead:
+      if (in_.empty()) {
+        Close();  // Idle keep-alive connection.
+      } else {
+        LocalReply(408, "request headers not received in time", true);
+      }
+      return;
+    case State::kProxying:
+      if (!resp_started_) {
+        w_->stats().upstream_timeouts.fetch_add(1, std::memory_order_relaxed);
+        OnUpstreamFailure(Failure::kTimeout);
+      } else {
+        Close();
+      }
+      return;
+    default:
+      Close();
+  }
+}
+
+void ClientConn::ReadClient() {
+  ssize_t n = in_.ReadFrom(fd_, kReadChunk);
+  if (n == 0 && state_ == State::kProxying && req_body_done_) {
+    // Half-close after a complete request: answer it, then close.
+    client_eof_ = true;
+    keep_alive_ = false;
+    UpdateInterest();
+    return;
+  }
+  if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+    Close();  // The client went away; nothing more can be answered.
+    return;
+  }
+  if (n < 0) return;
+  Drive();
+}
+
+void ClientConn::Drive() {
+  switch (state_) {
+    case State::kReadHead: {
+      // Pipelined requests are handled in this loop, not by recursion.
+      in_drive_ = true;
+      while (!closed_ && state_ == State::kReadHead && !in_.empty()) {
+        size_t len = std::min(in_.size(), kMaxHead + 1);
+        const char* data = in_.Linearize(len);
+        http::ParseResult r = parser_.Parse(data, len);
+        if (r.incomplete()) break;
+        if (r.error()) {
+          LocalReply(r.error_status, r.error_reason, true);
+          break;
+        }
+        BeginRequest(r.consumed);
+      }
+      in_drive_ = false;
+      return;
+    }
+    case State::kProxying:
+      PumpRequestBody();
+      return;
+    case State::kTunnel:
+      if (up_ != nullptr) {
+        up_->out.MoveAllFrom(in_);
+        if (!up_->Flush(!upstream_paused_)) Close();
+      }
+      return;
+    case State::kClosing:
+      in_.Clear();
+      return;
+  }
+}
+
+void ClientConn::BeginRequest(size_t head_len) {
+  timer_->Disarm();
+  w_->stats().requests.fetch_add(1, std::memory_order_relaxed);
+  method_ = parser_.method();
+  http10_ = parser_.version() == http::Version::kHttp10;
+  keep_alive_ = parser_.keep_alive() && !w_->draining();
+  upgrade_ = parser_.upgrade();
+  expect_100_ = parser_.expect_100_continue();
+  sent_100_ = false;
+  req_framing_ = parser_.body_framing();
+  req_body_done_ = req_framing_ == http::BodyFraming::kNone;
+  req_body_sent_ = false;
+  req_body_bytes_ = 0;
+  req_remaining_ = 0;
+  if (req_framing_ == http::BodyFraming::kContentLength) {
+    req_remaining_ = parser_.content_length().value_or(0);
+    req_body_done_ = req_remaining_ == 0;
+  }
+  if (req_framing_ == http::BodyFraming::kChunked) req_chunks_.Reset();
+  resp_started_ = resp_any_ = false;
+  resp_status_ = 0;
+  tried_.clear();
+  snap_ = w_->snapshot();
+  in_request_ = true;
+  w_->stats().requests_active.fetch_add(1, std::memory_order_relaxed);
+  state_ = State::kProxying;
+
+  uint64_t max_body = w_->options().max_body_bytes;
+  if (max_body > 0 && req_framing_ == http::BodyFraming::kContentLength &&
+      req_remaining_ > max_body) {
+    in_.Drain(head_len);
+    LocalReply(413, "request body too large", true);
+    return;
+  }
+  const RouteConfig* route = nullptr;
+  if (snap_ != nullptr) route = snap_->Match(parser_.host(), TargetPath(parser_.target()));
+  if (route != nullptr) {
+    cluster_ = snap_->FindCluster(route->cluster);
+    retries_left_ = route->retries;
+    hash_ = 0;
+    if (route->has_hash_policy ||
+        (cluster_ != nullptr && (cluster_->config.policy == LbPolicy::kRingHash ||
+                                 cluster_->config.policy == LbPolicy::kMaglev))) {
+      absl::string_view key = peer_ip_;
+      if (route->has_hash_policy && route->hash_policy.kind == HashPolicy::Kind::kHeader) {
+        const http::Header* h = parser_.FindHeader(route->hash_policy.name);
+        if (h != nullptr) key = h->value;
+      } else if (route->has_hash_policy && route->hash_policy.kind == HashPolicy::Kind::kCookie) {
+        const http::Header* h = parser_.FindHeader("cookie");
+        if (h != nullptr) {
+          absl::string_view v = CookieValue(h->value, route->hash_policy.name);
+          if (!v.empty()) key = v;
+        }
+      }
+      hash_ = balancer::HashKey(key);
+    }
+  }
+  BuildRequestHead();
+  in_.Drain(head_len);
+
+  if (route == nullptr) {
+    LocalReply(404, "no route matches this host and path", !req_body_done_);
+    return;
+  }
+  if (cluster_ == nullptr) {
+    LocalReply(503, absl::StrCat("cluster \"", route->cluster, "\" is not available"),
+               !req_body_done_);
+    return;
+  }
+  PickAndAttach();
+}
+
+void ClientConn::BuildRequestHead() {
+  const auto& headers = parser_.headers();
+  std::string& out = request_head_;
+  out.clear();
+  absl::string_view method = parser_.method() == http::Method::kOther
+                                 ? parser_.method_token()
+                                 : http::MethodName(parser_.method());
+  absl::StrAppend(&out, method, " ", parser_.target(), " HTTP/1.1\r\n");
+  std::string xff;
+  absl::string_view upgrade_value;
+  for (size_t i = 0; i < headers.size(); ++i) {
+    const http::Header& h = headers[i];
+    if (parser_.IsHopByHop(i)) {
+      if (upgrade_ && http::EqualsIgnoreCase(h.name, "upgrade")) upgrade_value = h.value;
+      continue;
+    }
+    if (http::EqualsIgnoreCase(h.name, "x-forwarded-for")) {
+      absl::StrAppend(&xff, xff.empty() ? "" : ", ", h.value);
+      continue;
+    }
+    if (http::EqualsIgnoreCase(h.name, "x-forwarded-proto")) continue;
+    if (expect_100_ && http::EqualsIgnoreCase(h.name, "expect")) continue;
+    absl::StrAppend(&out, h.name, ": ", h.value, "\r\n");
+  }
+  if (!parser_.has_host()) absl::StrAppend(&out, "Host: ", "localhost", "\r\n");
+  absl::StrAppend(&out, "X-Forwarded-For: ", xff, xff.empty() ? "" : ", ", peer_ip_,
+                  "\r\nX-Forwarded-Proto: http\r\n");
+  if (req_framing_ == http::BodyFraming::kChunked) out += "Transfer-Encoding: chunked\r\n";
+  if (upgrade_) absl::StrAppend(&out, "Connection: upgrade\r\nUpgrade: ", upgrade_value, "\r\n");
+  out += "\r\n";
+}
+
+void ClientConn::PickAndAttach() {
+  const balancer::Picker* picker = cluster_->picker.get();
+  int64_t idx = -1;
+  if (picker != nullptr) {
+    balancer::Picker::Input input;
+    input.hash = hash_;
+    input.tried = tried_.data();
+    input.tried_count = tried_.size();
+    input.active_requests = cluster_->active.get();
+    idx = picker->Pick(w_->PickerState(cluster_->config.name), input);
+  }
+  if (idx < 0) {
+    if (tried_.empty()) {
+      LocalReply(503, "no healthy upstream", !req_body_done_);
+    } else {
+      LocalReply(502, "upstream connect error or disconnect before response", !req_body_done_);
+    }
+    return;
+  }
+  tried_.push_back(static_cast<uint32_t>(idx));
+  host_idx_ = idx;
+  cluster_->active[idx].fetch_add(1, std::memory_order_relaxed);
+  host_ = cluster_->hosts[idx];
+  host_->requests.fetch_add(1, std::memory_order_relaxed);
+
+  std::unique_ptr<UpstreamConn> up = w_->TakeIdle(host_.get());
+  if (up != nullptr) {
+    w_->stats().upstream_reuses.fetch_add(1, std::memory_order_relaxed);
+    AttachUpstream(std::move(up));
+    return;
+  }
+  absl::StatusOr<int> fd = event::StartConnect(host_->address);
+  if (!fd.ok()) {
+    OnUpstreamFailure(Failure::kConnect);
+    return;
+  }
+  w_->stats().upstream_connects.fetch_add(1, std::memory_order_relaxed);
+  up = std::make_unique<UpstreamConn>();
+  up->fd = *fd;
+  up->host = host_;
+  AttachUpstream(std::move(up));
+}
+
+void ClientConn::AttachUpstream(std::unique_ptr<UpstreamConn> up) {
+  up_ = std::move(up);
+  UpstreamConn* raw = up_.get();
+  raw->watcher = w_->dispatcher()->WatchFd(raw->fd, [this](uint32_t ev) { OnUpstreamEvent(ev); });
+  raw->timer.reset();
+  raw->in.Clear();
+  raw->out.Clear();
+  raw->parser.Reset(method_);
+  raw->out.Append(request_head_);
+  upstream_paused_ = false;
+  timer_->Arm(raw->connected ? w_->options().upstream_timeout : cluster_->config.connect_timeout);
+  if (!raw->connected) {
+    raw->watcher->SetInterest(false, true);  // Writable = connected (or failed).
+    return;
+  }
+  if (expect_100_ && !req_body_done_ && !sent_100_) {
+    out_.Append("HTTP/1.1 100 Continue\r\n\r\n");
+    sent_100_ = true;
+    FlushClient();
+    if (closed_) return;
+  }
+  PumpRequestBody();
+}
+
+void ClientConn::OnUpstreamEvent(uint32_t events) {
+  UpstreamConn* up = up_.get();
+  if (up == nullptr) return;
+  if (!up->connected) {
+    int err = event::ConnectResult(up->fd);
+    if (err != 0) {
+      w_->stats().upstream_connect_failures.fetch_add(1, std::memory_order_relaxed);
+      OnUpstreamFailure(Failure::kConnect);
+      return;
+    }
+    up->connected = true;
+    timer_->Arm(w_->options().upstream_timeout);
+    if (expect_100_ && !req_body_done_ && !sent_100_) {
+      out_.Append("HTTP/1.1 100 Continue\r\n\r\n");
+      sent_100_ = true;
+      FlushClient();
+      if (closed_) return;
+    }
+    PumpRequestBody();
+    return;
+  }
+  if (events & event::FdWatcher::kWrite) {
+    if (!up->Flush(!upstream_paused_)) {
+      OnUpstreamFailure(Failure::kReset);
+      return;
+    }
+    if (client_paused_ && up->out.size() < kHighWater / 2) {
+      client_paused_ = false;
+      UpdateInterest();
+      Drive();
+      if (closed_ || up_.get() != up) return;
+    }
+  }
+  if (events & event::FdWatcher::kRead) ReadUpstream();
+}
+
+void ClientConn::PumpRequestBody() {
+  UpstreamConn* up = up_.get();
+  if (up == nullptr || !up->connected) return;
+  uint64_t max_body = w_->options().max_body_bytes;
+  while (!req_body_done_ && !in_.empty()) {
+    if (req_framing_ == http::BodyFraming::kContentLength) {
+      size_t n = std::min<uint64_t>(req_remaining_, in_.size());
+      up->out.MoveFrom(in_, n);
+      req_remaining_ -= n;
+      req_body_sent_ = true;
+      req_body_done_ = req_remaining_ == 0;
+      break;
+    }
+    absl::string_view chunk = in_.FirstChunk();
+    http::ChunkedDecoder::Result r = req_chunks_.Decode(chunk.data(), chunk.size());
+    if (r.status == http::ChunkedDecoder::Status::kError) {
+      if (!resp_started_) {
+        up_.reset();
+        LocalReply(req_chunks_.error_status(), req_chunks_.error_reason(), true);
+      } else {
+        Close();
+      }
+      return;
+    }
+    req_body_bytes_ += r.payload.size();
+    if (max_body > 0 && req_body_bytes_ > max_body) {
+      if (!resp_started_) {
+        up_.reset();
+        LocalReply(413, "request body too large", true);
+      } else {
+        Close();
+      }
+      return;
+    }
+    up->out.MoveFrom(in_, r.consumed);
+    req_body_sent_ = true;
+    if (r.status == http::ChunkedDecoder::Status::kDone) req_body_done_ = true;
+  }
+  if (!up->Flush(!upstream_paused_)) {
+    OnUpstreamFailure(Failure::kReset);
+    return;
+  }
+  bool pause = up->out.size() > kHighWater;
+  if (pause != client_paused_) {
+    client_paused_ = pause;
+    UpdateInterest();
+  }
+}
+
+void ClientConn::ReadUpstream() {
+  UpstreamConn* up = up_.get();
+  ssize_t n = up->in.ReadFrom(up->fd, kReadChunk);
+  if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+  if (n <= 0) {
+    // EOF or reset from the upstream.
+    if (!resp_started_) {
+      if (!resp_any_) {
+        OnUpstreamFailure(Failure::kReset);
+      } else {
+        up_.reset();
+        w_->Report(host_, UpstreamResult::kGatewayFailure);
+        LocalReply(502, "upstream sent an incomplete response", true);
+      }
+      return;
+    }
+    if (resp_framing_ == http::BodyFraming::kCloseDelimited) {
+      DriveResponse();  // Forward what is left, then finish.
+      if (closed_ || up_ == nullptr) return;
+      keep_alive_ = false;
+      up_.reset();
+      FinishResponse();
+      return;
+    }
+    if (state_ == State::kTunnel) {
+      DriveResponse();
+      if (!closed_) {
+        state_ = State::kClosing;
+        up_.reset();
+        FlushClient();
+      }
+      return;
+    }
+    Close();  // Truncated body: the client must not take it as complete.
+    return;
+  }
+  resp_any_ = true;
+  DriveResponse();
+}
+
+void ClientConn::DriveResponse() {
+  UpstreamConn* up = up_.get();
+  while (up != nullptr && !resp_started_ && !up->in.empty()) {
+    size_t len = std::min(up->in.size(), kMaxHead + 1);
+    const char* data = up->in.Linearize(len);
+    http::ParseResult r = up->parser.Parse(data, len);
+    if (r.incomplete()) return;
+    if (r.error()) {
+      up_.reset();
+      w_->Report(host_, UpstreamResult::kGatewayFailure);
+      LocalReply(502, "upstream sent an invalid response", true);
+      return;
+    }
+    if (up->parser.interim()) {
+      // We answer Expect: 100-continue ourselves; interim responses are dropped.
+      up->in.Drain(r.consumed);
+      up->parser.Reset(method_);
+      continue;
+    }
+    BeginResponse(r.consumed);
+    if (closed_ || up_ == nullptr) return;
+  }
+  if (up == nullptr || !resp_started_) return;
+  if (state_ == State::kTunnel) {
+    out_.MoveAllFrom(up->in);
+    FlushClient();
+    return;
+  }
+  while (!up->in.empty()) {
+    if (resp_framing_ == http::BodyFraming::kContentLength) {
+      size_t n = std::min<uint64_t>(resp_remaining_, up->in.size());
+      out_.MoveFrom(up->in, n);
+      resp_remaining_ -= n;
+      if (resp_remaining_ == 0) break;
+      continue;
+    }
+    if (resp_framing_ == http::BodyFraming::kCloseDelimited) {
+      out_.MoveAllFrom(up->in);
+      break;
+    }
+    if (resp_framing_ != http::BodyFraming::kChunked) break;
+    absl::string_view chunk = up->in.FirstChunk();
+    http::ChunkedDecoder::Result r = resp_chunks_.Decode(chunk.data(), chunk.size());
+    if (r.status == http::ChunkedDecoder::Status::kError) {
+      Close();  // The head is already out; all we can do is cut the response.
+      return;
+    }
+    if (resp_dechunk_) {
+      if (!r.payload.empty()) out_.Append(r.payload);
+      up->in.Drain(r.consumed);
+    } else {
+      out_.MoveFrom(up->in, r.consumed);
+    }
+    if (r.status == http::ChunkedDecoder::Status::kDone) break;
+  }
+  bool complete = (resp_framing_ == http::BodyFraming::kContentLength && resp_remaining_ == 0) ||
+                  (resp_framing_ == http::BodyFraming::kChunked && resp_chunks_.done()) ||
+                  resp_framing_ == http::BodyFraming::kNone;
+  if (complete) {
+    FinishResponse();
+    return;
+  }
+  FlushClient();
+  if (closed_) return;
+  bool pause = out_.size() > kHighWater;
+  if (pause != upstream_paused_ && up_ != nullptr) {
+    upstream_paused_ = pause;
+    up_->watcher->SetInterest(!pause, !up_->out.empty());
+  }
+}
+
+void ClientConn::BeginResponse(size_t head_len) {
+  UpstreamConn* up = up_.get();
+  const http::ResponseParser& p = up->parser;
+  resp_status_ = p.status_code();
+  resp_framing_ = p.body_framing();
+  resp_remaining_ =
+      resp_framing_ == http::BodyFraming::kContentLength ? p.content_length().value_or(0) : 0;
+  resp_dechunk_ = resp_framing_ == http::BodyFraming::kChunked && http10_;
+  if (resp_framing_ == http::BodyFraming::kChunked) resp_chunks_.Reset();
+  bool tunnel = p.upgrade() && upgrade_;
+  if (p.upgrade() && !tunnel) {
+    up_.reset();
+    w_->Report(host_, UpstreamResult::kGatewayFailure);
+    LocalReply(502, "upstream switched protocols without being asked", true);
+    return;
+  }
+  if (resp_framing_ == http::BodyFraming::kCloseDelimited || resp_dechunk_) keep_alive_ = false;
+  if (tunnel) keep_alive_ = false;
+
+  std::string head;
+  head.reserve(256);
+  absl::StrAppend(&head, "HTTP/1.1 ", resp_status_, " ", p.reason(), "\r\n");
+  absl::string_view upgrade_value;
+  const auto& headers = p.headers();
+  for (size_t i = 0; i < headers.size(); ++i) {
+    if (p.IsHopByHop(i)) {
+      if (tunnel && http::EqualsIgnoreCase(headers[i].name, "upgrade")) {
+        upgrade_value = headers[i].value;
+      }
+      continue;
+    }
+    absl::StrAppend(&head, headers[i].name, ": ", headers[i].value, "\r\n");
+  }
+  if (tunnel) {
+    absl::StrAppend(&head, "Connection: Upgrade\r\nUpgrade: ", upgrade_value, "\r\n");
+  } else {
+    if (resp_framing_ == http::BodyFraming::kChunked && !resp_dechunk_) {
+      head += "Transfer-Encoding: chunked\r\n";
+    }
+    if (!keep_alive_) {
+      head += "Connection: close\r\n";
+    } else if (http10_) {
+      head += "Connection: keep-alive\r\n";
+    }
+  }
+  head += "\r\n";
+  out_.Append(head);
+  up->in.Drain(head_len);
+  resp_started_ = true;
+
+  WorkerStats& stats = w_->stats();
+  if (resp_status_ >= 500) {
+    stats.responses_5xx.fetch_add(1, std::memory_order_relaxed);
+    bool gateway = resp_status_ == 502 || resp_status_ == 503 || resp_status_ == 504;
+    w_->Report(host_, gateway ? UpstreamResult::kGatewayFailure : UpstreamResult::k5xx);
+  } else {
+    if (resp_status_ >= 400) {
+      stats.responses_4xx.fetch_add(1, std::memory_order_relaxed);
+    } else if (resp_status_ >= 300) {
+      stats.responses_3xx.fetch_add(1, std::memory_order_relaxed);
+    } else {
+      stats.responses_2xx.fetch_add(1, std::memory_order_relaxed);
+    }
+    w_->Report(host_, UpstreamResult::kSuccess);
+  }
+  if (tunnel) {
+    timer_->Disarm();
+    state_ = State::kTunnel;
+    up->out.MoveAllFrom(in_);
+    if (!up->Flush(true)) {
+      Close();
+      return;
+    }
+  }
+}
+
+void ClientConn::FinishResponse() {
+  timer_->Disarm();
+  if (up_ != nullptr) {
+    bool reusable = up_->parser.keep_alive() && req_body_done_ && up_->in.empty() &&
+                    up_->out.empty() && !upstream_paused_;
+    if (reusable) {
+      up_->watcher.reset();
+      w_->PutIdle(std::move(up_));
+    }
+    up_.reset();
+  }
+  if (!req_body_done_) keep_alive_ = false;  // Unread body bytes would be parsed as a request.
+  ReleaseRequest();
+  NextRequest();
+}
+
+void ClientConn::NextRequest() {
+  if (!keep_alive_ || w_->draining()) {
+    state_ = State::kClosing;
+    FlushClient();
+    return;
+  }
+  state_ = State::kReadHead;
+  parser_.Reset();
+  upstream_paused_ = false;
+  if (client_paused_) {
+    client_paused_ = false;
+  }
+  timer_->Arm(in_.empty() ? w_->options().idle_timeout : w_->options().request_header_timeout);
+  FlushClient();
+  if (closed_) return;
+  UpdateInterest();
+  if (!in_.empty() && !in_drive_) Drive();  // A pipelined request is already here.
+}
+
+void ClientConn::OnUpstreamFailure(Failure failure) {
+  up_.reset();
+  if (host_ != nullptr) w_->Report(host_, UpstreamResult::kGatewayFailure);
+  if (host_idx_ >= 0) {
+    cluster_->active[host_idx_].fetch_sub(1, std::memory_order_relaxed);
+    host_idx_ = -1;
+  }
+  // Retry on another endpoint when nothing of the request could have been acted on twice: a
+  // connect failure, or a reset before any response byte of an idempotent request whose body
+  // (if any) is still here.
+  bool replayable = !req_body_sent_ && (failure == Failure::kConnect || IsIdempotent(method_));
+  if (failure != Failure::kTimeout && replayable && !resp_any_ && retries_left_ > 0 &&
+      w_->RetryAllowed()) {
+    --retries_left_;
+    w_->stats().retries.fetch_add(1, std::memory_order_relaxed);
+    if (!retrying_) {
+      retrying_ = true;
+      ++w_->retries_in_flight();
+    }
+    PickAndAttach();
+    return;
+  }
+  if (failure == Failure::kTimeout) {
+    LocalReply(504, "upstream request timeout", true);
+  } else {
+    LocalReply(502, "upstream connect error or disconnect before response", true);
+  }
+}
+
+void ClientConn::LocalReply(int status, absl::string_view message, bool close) {
+  up_.reset();
+  if (resp_started_) {
+    Close();
+    return;
+  }
+  WorkerStats& stats = w_->stats();
+  stats.local_replies.fetch_add(1, std::memory_order_relaxed);
+  (status >= 500 ? stats.responses_5xx : stats.responses_4xx)
+      .fetch_add(1, std::memory_order_relaxed);
+  if (close || !req_body_done_) keep_alive_ = false;
+  std::string body = absl::StrCat(message, "\n");
+  out_.Append(absl::StrCat(
+      "HTTP/1.1 ", status, " ", Reason(status),
+      "\r\nContent-Type: text/plain\r\nContent-Length: ", body.size(),
+      keep_alive_ ? (http10_ ? "\r\nConnection: keep-alive" : "") : "\r\nConnection: close",
+      "\r\n\r\n", method_ == http::Method::kHead ? "" : body));
+  resp_started_ = true;
+  ReleaseRequest();
+  timer_->Disarm();
+  if (!keep_alive_) in_.Clear();
+  NextRequest();
+}
+
+void ClientConn::FlushClient() {
+  if (closed_) return;
+  if (!out_.empty()) {
+    ssize_t n = out_.WriteTo(fd_);
+    if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
+      Close();
+      return;
+    }
+  }
+  if (out_.empty() && state_ == State::kClosing) {
+    Close();
+    return;
+  }
+  if (upstream_paused_ && out_.size() < kHighWater / 2 && up_ != nullptr) {
+    upstream_paused_ = false;
+    up_->watcher->SetInterest(true, !up_->out.empty());
+  }
+  UpdateInterest();
+}
+
+void ClientConn::UpdateInterest() {
+  if (closed_ || watcher_ == nullptr) return;
+  bool read = !client_paused_ && !client_eof_ && state_ != State::kClosing;
+  // While a request is in flight keep reading (to notice a client that goes away and to take
+  // pipelined requests), but stop once a lot is buffered.
+  if (state_ == State::kProxying && req_body_done_ && in_.size() > kHighWater) read = false;
+  watcher_->SetInterest(read, !out_.empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+
+Worker::Worker(int index, int listen_fd, const WorkerOptions& options, ResultSink sink)
+    : index_(index) {
+  absl::StatusOr<std::unique_ptr<event::Dispatcher>> d = event::Dispatcher::Create();
+  if (d.ok()) dispatcher_ = std::move(*d);
+  impl_ = std::make_unique<Impl>(this, dispatcher_.get(), listen_fd, options, std::move(sink));
+}
+
+Worker::~Worker() { Stop(); }
+
+void Worker::Start() {
+  thread_ = std::thread([this] {
+    impl_->Start();
+    dispatcher_->Run();
+    impl_.reset();  // Connections close on the worker's own thread.
+  });
+}
+
+void Worker::SetSnapshot(std::shared_ptr<const Snapshot> snapshot) {
+  dispatcher_->Post(
+      [this, s = std::move(snapshot)]() mutable { impl_->SetSnapshot(std::move(s)); });
+}
+
+void Worker::Drain(std::function<void()> done) {
+  dispatcher_->Post([this, done = std::move(done)]() mutable { impl_->Drain(std::move(done)); });
+}
+
+void Worker::Stop() {
+  if (!thread_.joinable()) return;
+  dispatcher_->Exit();
+  thread_.join();
+}
+
+}  // namespace lb::proxy

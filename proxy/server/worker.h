@@ -1,0 +1,86 @@
+// A worker thread: its own event loop, its own SO_REUSEPORT listener, its own keep-alive pools
+// to upstreams. It reads the routing/cluster Snapshot the main thread posts to it and never
+// shares mutable state with other workers (host counters are atomics).
+#ifndef LB_PROXY_SERVER_WORKER_H_
+#define LB_PROXY_SERVER_WORKER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "proxy/event/dispatcher.h"
+#include "proxy/server/snapshot.h"
+
+namespace lb::proxy {
+
+struct WorkerOptions {
+  std::string listen_host = "0.0.0.0";
+  uint16_t listen_port = 8080;
+  absl::Duration request_header_timeout = absl::Seconds(10);  // 408 after this.
+  absl::Duration upstream_timeout = absl::Seconds(15);        // No response head: 504.
+  absl::Duration idle_timeout = absl::Seconds(60);            // Client keep-alive idle.
+  absl::Duration upstream_idle_timeout = absl::Seconds(30);   // Pooled connection idle.
+  uint64_t max_body_bytes = 0;                                // 0: unlimited; else 413 above it.
+  uint32_t max_idle_per_host = 64;
+  // Retries in flight may not exceed this share of active requests (plus a floor of 3).
+  double retry_budget = 0.2;
+};
+
+// Counters a worker keeps; read by the admin thread (relaxed).
+struct WorkerStats {
+  std::atomic<uint64_t> connections_accepted{0};
+  std::atomic<uint64_t> connections_active{0};
+  std::atomic<uint64_t> requests{0};
+  std::atomic<uint64_t> responses_2xx{0};
+  std::atomic<uint64_t> responses_3xx{0};
+  std::atomic<uint64_t> responses_4xx{0};
+  std::atomic<uint64_t> responses_5xx{0};
+  std::atomic<uint64_t> local_replies{0};  // Answers the proxy made itself (errors).
+  std::atomic<uint64_t> retries{0};
+  std::atomic<uint64_t> upstream_connects{0};
+  std::atomic<uint64_t> upstream_reuses{0};
+  std::atomic<uint64_t> upstream_connect_failures{0};
+  std::atomic<uint64_t> upstream_timeouts{0};
+  std::atomic<uint64_t> requests_active{0};
+};
+
+// Outlier signals a worker sends to the main thread (on the worker's thread).
+enum class UpstreamResult { kSuccess, k5xx, kGatewayFailure };
+using ResultSink = std::function<void(const std::shared_ptr<HostState>&, UpstreamResult)>;
+
+class Worker {
+ public:
+  // `listen_fd` is this worker's own SO_REUSEPORT socket (the worker takes ownership).
+  Worker(int index, int listen_fd, const WorkerOptions& options, ResultSink sink);
+  ~Worker();
+
+  void Start();
+  // Any thread: the snapshot new requests use from now on.
+  void SetSnapshot(std::shared_ptr<const Snapshot> snapshot);
+  // Any thread: stop accepting, close idle client connections, answer the rest with
+  // "Connection: close"; `done` runs (on the worker) when no request is in flight.
+  void Drain(std::function<void()> done);
+  // Any thread: stops the loop and joins; open connections are closed.
+  void Stop();
+
+  const WorkerStats& stats() const { return stats_; }
+  int index() const { return index_; }
+
+  class Impl;
+
+ private:
+  const int index_;
+  WorkerStats stats_;
+  std::unique_ptr<event::Dispatcher> dispatcher_;
+  std::unique_ptr<Impl> impl_;
+  std::thread thread_;
+};
+
+}  // namespace lb::proxy
+
+#endif  // LB_PROXY_SERVER_WORKER_H_

@@ -1,0 +1,96 @@
+// Active HTTP health checks, run on the main thread's libevent loop.
+//
+// For every cluster whose HealthCheckConfig has a path, every endpoint gets its own check cycle:
+// open a fresh TCP connection, send
+//     GET <path> HTTP/1.1\r\nHost: <hostname or IP>\r\nUser-Agent: lb-health/1\r\n
+//     Connection: close\r\n\r\n
+// and read the status line. 2xx is a pass; any other status, a malformed answer, a connection
+// closed early, a connect error, or no status line within `timeout` (which covers connect,
+// send and receive together) is a failure. Results feed an ActiveHealthState per host (see
+// health_state.h for the thresholds and the start-up rule); when a host's verdict flips,
+// on_change(cluster, host_key, healthy) is called.
+//
+// Scheduling: a host's next check starts `interval` plus a random 0–10% jitter after the
+// previous one finished (as Envoy does), so checks of one host never overlap even when
+// timeout > interval, and the jitter spreads many hosts' checks over time. A newly added host
+// is first checked after a random 0–10% of the interval, so a new endpoint's verdict arrives
+// almost at once.
+//
+// Threading: single-threaded. The constructor, Update(), the queries and the destructor must
+// run on the thread that runs `base`'s loop (or while the loop is not running); on_change runs
+// there too. Other threads reach the checker by posting to that loop.
+#ifndef LB_PROXY_HEALTH_ACTIVE_CHECKER_H_
+#define LB_PROXY_HEALTH_ACTIVE_CHECKER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/random/random.h"
+#include "proxy/config/config.h"
+#include "proxy/health/health_state.h"
+
+struct event_base;
+
+namespace lb::proxy::health {
+
+class ActiveChecker {
+ public:
+  // Called on the loop thread when a host's ActiveHealthState::healthy() flips. It may call
+  // Update() (even removing this host) but must not destroy the checker.
+  using OnChange =
+      std::function<void(const std::string& cluster, const std::string& host_key, bool healthy)>;
+
+  // `base` must outlive the checker. No checks run until Update().
+  ActiveChecker(struct event_base* base, OnChange on_change);
+  // Cancels every timer and in-flight check and closes their sockets. No callbacks after this.
+  ~ActiveChecker();
+  ActiveChecker(const ActiveChecker&) = delete;
+  ActiveChecker& operator=(const ActiveChecker&) = delete;
+
+  // Reconciles the checks with `config`:
+  //   * hosts of clusters with a health-check path are checked (draining ones too: their
+  //     verdict is current if they are brought back);
+  //   * a host that stays (same cluster, same EndpointConfig::Key()) keeps its verdict and
+  //     counters even if the check settings change; new thresholds apply from the next result,
+  //     a new path/Host header from the next check, and a changed interval reschedules a
+  //     waiting check;
+  //   * a host that disappears, or whose cluster loses its path, stops being checked at once
+  //     (an in-flight check is aborted) and forgets its state.
+  // Update() itself never calls on_change: after an Update the caller reads the verdicts anew.
+  void Update(const ProxyConfig& config);
+
+  // kUnknown also for hosts that are not checked at all.
+  ActiveStatus Status(const std::string& cluster, const std::string& host_key) const;
+  // True unless checks have taken the host out (unchecked and unknown hosts are healthy).
+  bool Healthy(const std::string& cluster, const std::string& host_key) const {
+    return Status(cluster, host_key) != ActiveStatus::kUnhealthy;
+  }
+  // Whether the host is being checked.
+  bool Checked(const std::string& cluster, const std::string& host_key) const;
+  size_t checked_hosts() const { return hosts_.size(); }
+  // Checks completed since construction, all hosts together (for tests and stats).
+  uint64_t checks_completed() const { return checks_completed_; }
+
+ private:
+  class HostCheck;
+  using Key = std::pair<std::string, std::string>;  // Cluster name, host key.
+
+  // Called by a HostCheck when a check finished. May run on_change.
+  void OnResult(HostCheck* check, bool success);
+  absl::Duration Jitter(absl::Duration interval);
+
+  struct event_base* const base_;
+  OnChange on_change_;
+  std::map<Key, std::unique_ptr<HostCheck>> hosts_;
+  absl::BitGen rng_;
+  uint64_t checks_completed_ = 0;
+};
+
+}  // namespace lb::proxy::health
+
+#endif  // LB_PROXY_HEALTH_ACTIVE_CHECKER_H_

@@ -44,7 +44,14 @@ class AdsReactor final
     server_->metrics()
         ->GetGauge("lb_xds_connected_streams", "Open ADS streams.", {{"protocol", kind_}})
         ->Add(1);
-    server_->Register(this);
+    std::shared_ptr<const Snapshot> start = server_->Register(this);
+    {
+      // A publication may already have reached this stream; keep whichever is newer.
+      absl::MutexLock lock(&mu_);
+      if (snapshot_ == nullptr || snapshot_->generation() < start->generation()) {
+        snapshot_ = std::move(start);
+      }
+    }
     this->StartRead(&request_);
   }
 
@@ -60,8 +67,9 @@ class AdsReactor final
                      {{"type", ShortType(request_.type_url())}})
         ->Increment();
     uint64_t nacks_before = TotalNacks();
-    std::shared_ptr<const Snapshot> snapshot = server_->Current();
-    absl::StatusOr<std::vector<Response>> responses = protocol_.OnRequest(request_, *snapshot);
+    // Answer from the snapshot this stream was last given, never a newer one: a publication in
+    // progress reaches this stream phase by phase, in make-before-break order.
+    absl::StatusOr<std::vector<Response>> responses = protocol_.OnRequest(request_, *snapshot_);
     if (!responses.ok()) {
       FinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                 std::string(responses.status().message())));
@@ -82,6 +90,7 @@ class AdsReactor final
   void Deliver(const std::shared_ptr<const Snapshot>& snapshot, const ChangeSet& changes,
                absl::Time published) override {
     absl::MutexLock lock(&mu_);
+    snapshot_ = snapshot;
     if (finished_) return;
     EnqueueLocked(protocol_.OnSnapshot(*snapshot, changes), published);
   }
@@ -184,6 +193,7 @@ class AdsReactor final
   XdsServer* const server_;
   absl::Mutex mu_;
   Protocol protocol_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const Snapshot> snapshot_ ABSL_GUARDED_BY(mu_);  // Last one delivered.
   Request request_;  // Owned by the single outstanding read.
   std::deque<std::pair<Response, absl::Time>> queue_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
@@ -264,9 +274,11 @@ std::shared_ptr<const Snapshot> XdsServer::Current() const {
   return snapshot_;
 }
 
-void XdsServer::Register(StreamHandle* stream) {
+std::shared_ptr<const Snapshot> XdsServer::Register(StreamHandle* stream) {
   absl::MutexLock lock(&streams_mu_);
   streams_.insert(stream);
+  // Under streams_mu_: any later publication is delivered to this stream too.
+  return Current();
 }
 
 void XdsServer::Unregister(StreamHandle* stream) {

@@ -69,8 +69,8 @@ class XdsServer final
                           envoy::service::discovery::v3::DeltaDiscoveryResponse>*
   DeltaAggregatedResources(grpc::CallbackServerContext* context) override;
 
-  // For the stream reactors.
-  void Register(StreamHandle* stream);
+  // For the stream reactors. Returns the snapshot the stream starts from.
+  std::shared_ptr<const Snapshot> Register(StreamHandle* stream);
   void Unregister(StreamHandle* stream);
   const std::string& control_plane_id() const { return control_plane_id_; }
   metrics::Registry* metrics() const { return metrics_; }

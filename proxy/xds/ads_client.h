@@ -1,0 +1,125 @@
+// The proxy's xDS client: one state-of-the-world ADS stream
+// (/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources) to one of
+// the controllers, feeding a ConfigBuilder and publishing every new ProxyConfig.
+//
+// Protocol:
+//  - Subscribes CDS as a wildcard (an empty name list), EDS for every accepted cluster (the
+//    subscription follows CDS: the EDS request is re-sent whenever the set changes) and RDS
+//    "default". The node (id, zone, user agent) goes on the first request of each stream.
+//  - ACKs a valid response (its version_info and nonce). NACKs an invalid one: version_info is
+//    the last accepted version of that type, response_nonce the response's, and error_detail
+//    {code: INVALID_ARGUMENT, message: the builder's complete error text}. The valid resources
+//    of a NACKed response still take effect; the invalid ones keep their last good version.
+//  - On a new stream every subscription is re-sent with the last accepted versions; the
+//    built config is kept meanwhile (a controller outage never empties it).
+//  - Reconnects with exponential backoff (initial_backoff doubling up to max_backoff, each delay
+//    randomized by +-jitter) and moves to the next controller of the list on every stream end or
+//    failed attempt; a stream that got at least one response resets the backoff.
+//
+// Threads: Start() spawns one thread that owns the stream and the ConfigBuilder; on_config is
+// called on it, never concurrently, and must not call Stop(). GetStatus() and config() may be
+// called from any thread.
+#ifndef LB_PROXY_XDS_ADS_CLIENT_H_
+#define LB_PROXY_XDS_ADS_CLIENT_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "proxy/config/config.h"
+
+namespace grpc {
+class ClientContext;
+}  // namespace grpc
+
+namespace envoy::service::discovery::v3 {
+class DiscoveryResponse;
+}  // namespace envoy::service::discovery::v3
+
+namespace lb::proxy::xds {
+
+struct AdsClientOptions {
+  std::vector<std::string> controllers;  // host:port, tried in turn. At least one.
+  std::string node_id;                   // Required.
+  std::string zone;
+  std::string user_agent = "lb-proxy";
+  std::string user_agent_version = "1";
+  absl::Duration initial_backoff = absl::Milliseconds(100);
+  absl::Duration max_backoff = absl::Seconds(10);
+  double jitter = 0.25;  // Each delay is multiplied by a uniform factor in [1-jitter, 1+jitter].
+};
+
+// What the client is doing, for the admin endpoint.
+struct AdsClientStatus {
+  std::string controller;  // The controller of the current stream; "" if none.
+  bool connected = false;  // The current stream has delivered at least one response.
+  absl::Time connected_since = absl::InfinitePast();
+  std::string last_error;  // The last stream failure or NACK text; "" if none yet.
+  absl::Time last_error_time = absl::InfinitePast();
+  std::map<std::string, std::string> versions;  // Type URL -> last accepted version_info.
+  std::map<std::string, std::string> nacks;     // Type URL -> error of its last NACK.
+  uint64_t streams = 0;                         // Streams started (connection attempts).
+  uint64_t acks = 0;
+  uint64_t nack_count = 0;
+  std::vector<std::string> warming_clusters;  // Accepted, waiting for their endpoints.
+  std::vector<std::string> warnings;          // E.g. routes to unknown clusters.
+};
+
+class AdsClient {
+ public:
+  using ConfigCallback = std::function<void(std::shared_ptr<const ProxyConfig>)>;
+
+  // `on_config` receives each new config (never null); the first once something has been
+  // accepted. See the threading contract above.
+  AdsClient(AdsClientOptions options, ConfigCallback on_config);
+  ~AdsClient();  // Stop()s.
+
+  AdsClient(const AdsClient&) = delete;
+  AdsClient& operator=(const AdsClient&) = delete;
+
+  // Starts the client thread. kInvalidArgument for options without controllers or node_id;
+  // kFailedPrecondition if already started.
+  absl::Status Start();
+  // Cancels the stream and joins the thread. Idempotent; any thread but the client's own.
+  void Stop();
+
+  AdsClientStatus GetStatus() const;
+  // The last config passed to on_config, or null before the first.
+  std::shared_ptr<const ProxyConfig> config() const;
+
+ private:
+  void Run();
+  // Runs one stream to `target` until it ends. Returns true if it delivered a response.
+  bool RunStream(const std::string& target);
+  // Waits up to `d` unless stopped. Returns false if stopped.
+  bool Sleep(absl::Duration d);
+  void RecordError(const std::string& error);
+  void Publish(std::shared_ptr<const ProxyConfig> config);
+
+  const AdsClientOptions options_;
+  const ConfigCallback on_config_;
+
+  mutable absl::Mutex mu_;
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;  // Of the current stream.
+  AdsClientStatus status_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const ProxyConfig> config_ ABSL_GUARDED_BY(mu_);
+
+  // Owned by the client thread.
+  struct State;
+  std::unique_ptr<State> state_;
+  std::thread thread_;
+};
+
+}  // namespace lb::proxy::xds
+
+#endif  // LB_PROXY_XDS_ADS_CLIENT_H_

@@ -8,7 +8,9 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -28,6 +30,13 @@ void SetDefaultDuration(Duration* d, absl::Duration value) {
   }
 }
 
+// The exact value of `d`. Not TimeUtil::DurationToNanoseconds: a valid Duration (up to 10000
+// years) does not fit int64 nanoseconds, and the wrapped value could land inside any range.
+// absl::Duration holds every valid Duration exactly and saturates beyond.
+absl::Duration ToAbsl(const Duration& d) {
+  return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+}
+
 // Checks min <= d <= max for a duration field that has already been defaulted.
 void CheckDuration(const Duration& d, absl::Duration min, absl::Duration max,
                    absl::string_view path, ValidationErrors* errors) {
@@ -37,7 +46,7 @@ void CheckDuration(const Duration& d, absl::Duration min, absl::Duration max,
     errors->Add(path, "is not a valid duration");
     return;
   }
-  absl::Duration v = absl::Nanoseconds(TimeUtil::DurationToNanoseconds(d));
+  absl::Duration v = ToAbsl(d);
   if (v < min || v > max) {
     errors->Add(path, absl::StrCat("must be from ", absl::FormatDuration(min), " to ",
                                    absl::FormatDuration(max), ", got ", absl::FormatDuration(v)));
@@ -51,11 +60,57 @@ void CheckRange(int64_t v, int64_t min, int64_t max, absl::string_view path,
   }
 }
 
+// Free text for a proto3 string field: well-formed UTF-8 without control characters (C0, DEL,
+// and C1 U+0080-U+009F, which UTF-8 encodes as 0xC2 0x80-0x9F).
 bool IsPrintable(absl::string_view s) {
-  for (unsigned char c : s) {
-    if (c < 0x20 || c == 0x7f) return false;
+  while (!s.empty()) {
+    size_t n = Utf8SequenceLength(s);
+    if (n == 0) return false;
+    unsigned char c = s[0];
+    if (n == 1 && (c < 0x20 || c == 0x7f)) return false;
+    if (n == 2 && c == 0xc2 && static_cast<unsigned char>(s[1]) < 0xa0) return false;
+    s.remove_prefix(n);
   }
   return true;
+}
+
+// Printable ASCII other than space: the only bytes an IP literal or host name can hold. Checked
+// before inet_pton, which reads a C string and so would stop at an embedded NUL.
+bool IsGraphicAscii(absl::string_view s) {
+  for (unsigned char c : s) {
+    if (c <= 0x20 || c >= 0x7f) return false;
+  }
+  return true;
+}
+
+bool IsIpv6Literal(absl::string_view address) {
+  if (!IsGraphicAscii(address)) return false;
+  std::string s(address);
+  unsigned char buf[16];
+  return inet_pton(AF_INET6, s.c_str(), buf) == 1;
+}
+
+// A route's host (lowercased): "example.com" or "*.example.com" or an IPv4 literal, each with an
+// optional ":port"; an IPv6 literal bare ("::1", which cannot carry a port: its last ":N" is a
+// group, not a port) or in brackets ("[::1]", "[::1]:8080").
+bool IsRouteHost(absl::string_view host) {
+  auto valid_port = [](absl::string_view p) {
+    int port = 0;
+    return absl::SimpleAtoi(p, &port) && PortProblem(port).empty();
+  };
+  if (absl::ConsumePrefix(&host, "[")) {
+    size_t close = host.find(']');
+    if (close == absl::string_view::npos || !IsIpv6Literal(host.substr(0, close))) return false;
+    absl::string_view rest = host.substr(close + 1);
+    return rest.empty() || (absl::ConsumePrefix(&rest, ":") && valid_port(rest));
+  }
+  if (IsIpv6Literal(host)) return true;
+  absl::ConsumePrefix(&host, "*.");
+  if (size_t colon = host.rfind(':'); colon != absl::string_view::npos) {
+    if (!valid_port(host.substr(colon + 1))) return false;
+    host = host.substr(0, colon);
+  }
+  return IsHostname(host) || (IsIpLiteral(host) && !absl::StrContains(host, ":"));
 }
 
 bool IsLabelKey(absl::string_view k) {
@@ -77,7 +132,44 @@ absl::Status ValidationErrors::ToStatus() const {
   return absl::InvalidArgumentError(absl::StrJoin(errors_, "; "));
 }
 
+size_t Utf8SequenceLength(absl::string_view s) {
+  if (s.empty()) return 0;
+  auto b = [&s](size_t i) { return static_cast<unsigned char>(s[i]); };
+  unsigned char c = b(0);
+  if (c < 0x80) return 1;
+  size_t n;
+  unsigned char lo = 0x80, hi = 0xbf;  // Allowed range of the second byte.
+  if (c >= 0xc2 && c <= 0xdf) {
+    n = 2;
+  } else if (c >= 0xe0 && c <= 0xef) {
+    n = 3;
+    if (c == 0xe0) lo = 0xa0;  // Overlong.
+    if (c == 0xed) hi = 0x9f;  // Surrogates.
+  } else if (c >= 0xf0 && c <= 0xf4) {
+    n = 4;
+    if (c == 0xf0) lo = 0x90;  // Overlong.
+    if (c == 0xf4) hi = 0x8f;  // Above U+10FFFF.
+  } else {
+    return 0;
+  }
+  if (s.size() < n || b(1) < lo || b(1) > hi) return 0;
+  for (size_t i = 2; i < n; ++i) {
+    if (b(i) < 0x80 || b(i) > 0xbf) return 0;
+  }
+  return n;
+}
+
+bool IsValidUtf8(absl::string_view s) {
+  while (!s.empty()) {
+    size_t n = Utf8SequenceLength(s);
+    if (n == 0) return false;
+    s.remove_prefix(n);
+  }
+  return true;
+}
+
 bool IsIpLiteral(absl::string_view address) {
+  if (!IsGraphicAscii(address)) return false;
   std::string s(address);
   unsigned char buf[16];
   return inet_pton(AF_INET, s.c_str(), buf) == 1 || inet_pton(AF_INET6, s.c_str(), buf) == 1;
@@ -111,11 +203,13 @@ absl::StatusOr<std::string> NormalizeAddress(absl::string_view address) {
   std::string s(address);
   unsigned char buf[16];
   char text[INET6_ADDRSTRLEN];
-  if (inet_pton(AF_INET, s.c_str(), buf) == 1) {
-    return std::string(inet_ntop(AF_INET, buf, text, sizeof(text)));
-  }
-  if (inet_pton(AF_INET6, s.c_str(), buf) == 1) {
-    return std::string(inet_ntop(AF_INET6, buf, text, sizeof(text)));
+  if (IsGraphicAscii(s)) {
+    if (inet_pton(AF_INET, s.c_str(), buf) == 1) {
+      return std::string(inet_ntop(AF_INET, buf, text, sizeof(text)));
+    }
+    if (inet_pton(AF_INET6, s.c_str(), buf) == 1) {
+      return std::string(inet_ntop(AF_INET6, buf, text, sizeof(text)));
+    }
   }
   if (IsHostname(s)) {
     std::string host = absl::AsciiStrToLower(s);
@@ -133,9 +227,9 @@ std::string HostPort(absl::string_view address, uint32_t port) {
   return absl::StrCat(address, ":", port);
 }
 
-std::string PortProblem(int64_t port) {
+std::string PortProblem(absl::int128 port) {
   if (port >= 1 && port <= 65535) return "";
-  return absl::StrCat("must be from 1 to 65535, got ", port);
+  return absl::StrFormat("must be from 1 to 65535, got %d", port);
 }
 
 bool IsValidName(absl::string_view name) {
@@ -162,9 +256,8 @@ void NormalizeEndpoint(lb::v1::Endpoint* e, absl::string_view path, ValidationEr
   }
   for (const auto& [k, v] : e->labels()) {
     if (!IsLabelKey(k)) {
-      errors->Add(Path(path, "labels"),
-                  absl::StrCat("key \"", absl::CHexEscape(k.substr(0, 64)),
-                               "\" must be 1-63 of [a-zA-Z0-9_.-/]"));
+      errors->Add(Path(path, "labels"), absl::StrCat("key \"", absl::CHexEscape(k.substr(0, 64)),
+                                                     "\" must be 1-63 of [a-zA-Z0-9_.-/]"));
     }
     if (v.size() > 256 || !IsPrintable(v)) {
       errors->Add(Path(path, absl::StrCat("labels[", k.substr(0, 64), "]")),
@@ -187,9 +280,8 @@ absl::Status NormalizeCluster(lb::v1::Cluster* c, absl::string_view path) {
   ValidationErrors errors;
   c->set_version(0);
   if (!IsValidName(c->name())) {
-    errors.Add(Path(path, "name"), c->name().empty()
-                                       ? "is required"
-                                       : "must be 1-128 characters of [a-zA-Z0-9_.-]");
+    errors.Add(Path(path, "name"),
+               c->name().empty() ? "is required" : "must be 1-128 characters of [a-zA-Z0-9_.-]");
   }
   if (c->lb_policy() == lb::v1::LB_POLICY_UNSPECIFIED) c->set_lb_policy(lb::v1::RANDOM);
   if (!lb::v1::LbPolicy_IsValid(c->lb_policy())) {
@@ -214,12 +306,11 @@ absl::Status NormalizeCluster(lb::v1::Cluster* c, absl::string_view path) {
                               absl::StrContains(hc->path(), " ") || hc->path().size() > 1024)) {
     errors.Add(Path(hc_path, "path"), "must start with \"/\" and contain no spaces");
   }
-  CheckDuration(hc->interval(), absl::Milliseconds(100), absl::Hours(1),
-                Path(hc_path, "interval"), &errors);
+  CheckDuration(hc->interval(), absl::Milliseconds(100), absl::Hours(1), Path(hc_path, "interval"),
+                &errors);
   CheckDuration(hc->timeout(), absl::Milliseconds(10), absl::Minutes(1), Path(hc_path, "timeout"),
                 &errors);
-  if (TimeUtil::DurationToNanoseconds(hc->timeout()) >
-      TimeUtil::DurationToNanoseconds(hc->interval())) {
+  if (ToAbsl(hc->timeout()) > ToAbsl(hc->interval())) {
     errors.Add(Path(hc_path, "timeout"), "must not exceed the interval");
   }
   CheckRange(hc->healthy_threshold(), 1, 100, Path(hc_path, "healthy_threshold"), &errors);
@@ -272,23 +363,13 @@ absl::Status NormalizeCluster(lb::v1::Cluster* c, absl::string_view path) {
 absl::Status NormalizeRoute(lb::v1::Route* r, absl::string_view path) {
   ValidationErrors errors;
   if (!IsValidName(r->name())) {
-    errors.Add(Path(path, "name"), r->name().empty()
-                                       ? "is required"
-                                       : "must be 1-128 characters of [a-zA-Z0-9_.-]");
+    errors.Add(Path(path, "name"),
+               r->name().empty() ? "is required" : "must be 1-128 characters of [a-zA-Z0-9_.-]");
   }
   if (r->host().empty()) r->set_host("*");
   if (r->host() != "*") {
     std::string host = absl::AsciiStrToLower(r->host());
-    absl::string_view bare = host;
-    // "*.example.com" wildcard and an optional ":port".
-    if (absl::StartsWith(bare, "*.")) bare.remove_prefix(2);
-    if (size_t colon = bare.rfind(':'); colon != absl::string_view::npos) {
-      int port = 0;
-      if (absl::SimpleAtoi(bare.substr(colon + 1), &port) && PortProblem(port).empty()) {
-        bare = bare.substr(0, colon);
-      }
-    }
-    if (!IsHostname(bare) && !IsIpLiteral(bare)) {
+    if (!IsRouteHost(host)) {
       errors.Add(Path(path, "host"), "must be \"*\", a host name, \"*.\" + a domain, or an IP");
     } else {
       r->set_host(host);
@@ -300,9 +381,8 @@ absl::Status NormalizeRoute(lb::v1::Route* r, absl::string_view path) {
     errors.Add(Path(path, "path_prefix"), "must start with \"/\" and contain no spaces");
   }
   if (!IsValidName(r->cluster())) {
-    errors.Add(Path(path, "cluster"), r->cluster().empty()
-                                          ? "is required"
-                                          : "must be 1-128 characters of [a-zA-Z0-9_.-]");
+    errors.Add(Path(path, "cluster"),
+               r->cluster().empty() ? "is required" : "must be 1-128 characters of [a-zA-Z0-9_.-]");
   }
   return errors.ToStatus();
 }

@@ -3,16 +3,24 @@
 // at once, each with its field path, in one kInvalidArgument status, e.g.
 //   "endpoint.port: must be from 1 to 65535, got 0; endpoint.weight: must be from 1 to 10000"
 // That text is what REST clients, lbctl users and NACKs see.
+//
+// Text fields. proto3 string fields must hold valid UTF-8: a message with anything else fails to
+// parse, so a stored cluster holding such bytes would be unreadable forever. Every string field
+// of the model is therefore checked here before it can be stored: names, label keys, hosts and
+// addresses are restricted to ASCII grammars, and the free-text fields (zone, label values,
+// health-check path, route path prefix) must be valid UTF-8 without control characters (C0, DEL
+// or C1); their length limits count bytes.
 #ifndef LB_CONTROLLER_MODEL_VALIDATION_H_
 #define LB_CONTROLLER_MODEL_VALIDATION_H_
 
 #include <cstdint>
 #include <string>
-#include "absl/strings/string_view.h"
 #include <vector>
 
+#include "absl/numeric/int128.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "lb/v1/lb.pb.h"
 
 namespace lb::model {
@@ -33,7 +41,15 @@ class ValidationErrors {
   std::vector<std::string> errors_;
 };
 
-// True for an IPv4 or IPv6 literal (no brackets, no zone index).
+// Length in bytes (1-4) of the well-formed UTF-8 sequence that starts `s` (no overlong forms,
+// surrogates or code points above U+10FFFF), or 0 if `s` is empty or starts with a malformed one.
+size_t Utf8SequenceLength(absl::string_view s);
+
+// True if all of `s` is well-formed UTF-8.
+bool IsValidUtf8(absl::string_view s);
+
+// True for an IPv4 or IPv6 literal (no brackets, no zone index). Any byte outside printable
+// ASCII (e.g. an embedded NUL) makes it false.
 bool IsIpLiteral(absl::string_view address);
 
 // True for a syntactically valid DNS name (RFC 1123 labels, at most 253 characters).
@@ -46,8 +62,9 @@ absl::StatusOr<std::string> NormalizeAddress(absl::string_view address);
 // "10.0.0.1:80", "[::1]:80", "web.internal:80".
 std::string HostPort(absl::string_view address, uint32_t port);
 
-// The message for a port outside 1-65535 (without a path), or "" if valid.
-std::string PortProblem(int64_t port);
+// The message for a port outside 1-65535 (without a path), or "" if valid. 128 bits, so that
+// every integer a client can send (any int64 or uint64) is reported exactly as given.
+std::string PortProblem(absl::int128 port);
 
 // Defaults: weight 1, admin_state ACTIVE. Clears output-only fields.
 void NormalizeEndpoint(lb::v1::Endpoint* endpoint, absl::string_view path,
@@ -58,7 +75,9 @@ absl::Status NormalizeEndpoint(lb::v1::Endpoint* endpoint, absl::string_view pat
 // address:port). Clears version and output-only fields.
 absl::Status NormalizeCluster(lb::v1::Cluster* cluster, absl::string_view path = "cluster");
 
-// Validates one route; does not check that its cluster exists (the registry does).
+// Validates one route; does not check that its cluster exists (the registry does). The host is
+// lowercased; it is "*" (also for ""), a host name or "*." + a domain or an IPv4 literal, each
+// with an optional ":port", or an IPv6 literal, bare ("::1") or bracketed ("[::1]", "[::1]:80").
 absl::Status NormalizeRoute(lb::v1::Route* route, absl::string_view path = "route");
 
 // Names of clusters and routes: 1-128 of [a-zA-Z0-9_.-].

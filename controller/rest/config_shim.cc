@@ -8,6 +8,7 @@
 // "cluster" and "weight" fields, and GET /config?cluster=NAME.
 #include <nlohmann/json.hpp>
 
+#include "absl/numeric/int128.h"
 #include "absl/strings/str_cat.h"
 #include "controller/api/status_map.h"
 #include "controller/model/validation.h"
@@ -32,8 +33,14 @@ HttpResponse TextError(const absl::Status& status) {
 }
 
 // An integer field that the seed concatenated into a string: a JSON integer, or a string of
-// decimal digits (Lua's `..` accepted both).
-bool IntegerField(const nlohmann::json& v, int64_t* out) {
+// decimal digits (Lua's `..` accepted both). 128 bits hold every JSON integer exactly: nlohmann
+// keeps negative ones as int64 and non-negative ones up to 2^64-1 as uint64, so neither may be
+// read as the other (get<int64_t>() of 18446744073709551615 would be -1).
+bool IntegerField(const nlohmann::json& v, absl::int128* out) {
+  if (v.is_number_unsigned()) {
+    *out = v.get<uint64_t>();
+    return true;
+  }
   if (v.is_number_integer()) {
     *out = v.get<int64_t>();
     return true;
@@ -67,7 +74,9 @@ HttpResponse RestHandler::HandleConfig(const HttpRequest& req) {
     absl::StatusOr<lb::v1::Cluster> c = registry_->GetCluster(cluster);
     if (!c.ok()) return TextError(c.status());
     nlohmann::json upstreams = nlohmann::json::array();
-    for (const auto& e : c->endpoints()) upstreams.push_back(model::HostPort(e.address(), e.port()));
+    for (const auto& e : c->endpoints()) {
+      upstreams.push_back(model::HostPort(e.address(), e.port()));
+    }
     HttpResponse r = Text(200, upstreams.dump());
     r.content_type = "application/json";
     return r;
@@ -75,14 +84,15 @@ HttpResponse RestHandler::HandleConfig(const HttpRequest& req) {
   if (req.method != "POST") return Text(400, "Only POST and GET requests are allowed!");
   if (absl::Status s = auth_->Check(req.Header("Authorization")); !s.ok()) return TextError(s);
   if (req.body.size() > kMaxBodyBytes) {
-    return Text(400, absl::StrCat("request body too large: ", req.body.size(),
-                                  " bytes (limit ", kMaxBodyBytes, ")\n"));
+    return Text(400, absl::StrCat("request body too large: ", req.body.size(), " bytes (limit ",
+                                  kMaxBodyBytes, ")\n"));
   }
   nlohmann::json body = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
   if (body.is_discarded()) return Text(400, "request body is not valid JSON\n");
   if (!body.is_object()) {
-    return Text(400, "request body must be a JSON object like "
-                     "{\"action\":\"add\",\"ip\":\"10.0.0.1\",\"port\":8080}\n");
+    return Text(400,
+                "request body must be a JSON object like "
+                "{\"action\":\"add\",\"ip\":\"10.0.0.1\",\"port\":8080}\n");
   }
 
   model::ValidationErrors errors;
@@ -102,7 +112,7 @@ HttpResponse RestHandler::HandleConfig(const HttpRequest& req) {
     }
   }
   auto port = body.find("port");
-  int64_t port_value = 0;
+  absl::int128 port_value = 0;
   if (port == body.end() || port->is_null()) {
     errors.Add("port", "is required");
   } else if (!IntegerField(*port, &port_value)) {
@@ -121,9 +131,8 @@ HttpResponse RestHandler::HandleConfig(const HttpRequest& req) {
     }
   }
   if (auto w = body.find("weight"); w != body.end() && !w->is_null()) {
-    int64_t weight = 0;
-    if (!w->is_number() || !IntegerField(*w, &weight) || weight < 1 ||
-        weight > model::kMaxWeight) {
+    absl::int128 weight = 0;
+    if (!w->is_number() || !IntegerField(*w, &weight) || weight < 1 || weight > model::kMaxWeight) {
       errors.Add("weight", absl::StrCat("must be an integer from 1 to ", model::kMaxWeight));
     } else {
       endpoint.set_weight(static_cast<uint32_t>(weight));

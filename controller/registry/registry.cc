@@ -60,6 +60,11 @@ absl::Status NotFoundCluster(absl::string_view name) {
   return absl::NotFoundError(absl::StrCat("cluster \"", name, "\" not found"));
 }
 
+absl::Status EndpointNotFound(const lb::v1::Cluster& c, absl::string_view address, uint32_t port) {
+  return absl::NotFoundError(absl::StrCat("endpoint ", model::HostPort(address, port),
+                                          " not found in cluster \"", c.name(), "\""));
+}
+
 // Normalizes an address given to identify an endpoint.
 absl::StatusOr<std::string> EndpointAddress(absl::string_view address, uint32_t port) {
   model::ValidationErrors errors;
@@ -209,8 +214,7 @@ absl::StatusOr<lb::v1::Cluster> Registry::RemoveEndpoint(absl::string_view clust
   return MutateCluster("remove_endpoint", cluster, [&](lb::v1::Cluster* c) -> absl::Status {
     int i = FindEndpoint(*c, *normalized, port);
     if (i < 0) {
-      return absl::NotFoundError(absl::StrCat("endpoint ", model::HostPort(*normalized, port),
-                                              " not found in cluster \"", c->name(), "\""));
+      return EndpointNotFound(*c, *normalized, port);
     }
     c->mutable_endpoints()->erase(c->mutable_endpoints()->begin() + i);
     return absl::OkStatus();
@@ -232,12 +236,22 @@ absl::StatusOr<lb::v1::Cluster> Registry::SetEndpointState(absl::string_view clu
   return MutateCluster("set_endpoint_state", cluster, [&](lb::v1::Cluster* c) -> absl::Status {
     int i = FindEndpoint(*c, *normalized, port);
     if (i < 0) {
-      return absl::NotFoundError(absl::StrCat("endpoint ", model::HostPort(*normalized, port),
-                                              " not found in cluster \"", c->name(), "\""));
+      return EndpointNotFound(*c, *normalized, port);
     }
     c->mutable_endpoints(i)->set_admin_state(state);
     return absl::OkStatus();
   });
+}
+
+absl::StatusOr<lb::v1::Endpoint> Registry::GetEndpoint(absl::string_view cluster,
+                                                       absl::string_view address, uint32_t port) {
+  absl::StatusOr<std::string> normalized = EndpointAddress(address, port);
+  if (!normalized.ok()) return normalized.status();
+  absl::StatusOr<lb::v1::Cluster> c = GetCluster(cluster);
+  if (!c.ok()) return c.status();
+  int i = FindEndpoint(*c, *normalized, port);
+  if (i < 0) return EndpointNotFound(*c, *normalized, port);
+  return std::move(*c->mutable_endpoints(i));
 }
 
 absl::StatusOr<lb::v1::Cluster> Registry::GetCluster(absl::string_view name) {

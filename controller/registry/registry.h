@@ -61,6 +61,12 @@ class Registry {
                                                    absl::string_view address, uint32_t port,
                                                    lb::v1::AdminState state);
 
+  // One endpoint of a cluster. `address` is normalized first, as by RemoveEndpoint and
+  // SetEndpointState, so any spelling of it ("WEB.internal.", "::FFFF:1.2.3.4") finds the
+  // endpoint. kInvalidArgument for a bad address or port; kNotFound if the endpoint (or
+  // cluster) is missing.
+  absl::StatusOr<lb::v1::Endpoint> GetEndpoint(absl::string_view cluster, absl::string_view address,
+                                               uint32_t port);
   absl::StatusOr<lb::v1::Cluster> GetCluster(absl::string_view name);
   absl::StatusOr<std::vector<lb::v1::Cluster>> ListClusters();
   absl::StatusOr<lb::v1::Cluster> CreateCluster(lb::v1::Cluster cluster);

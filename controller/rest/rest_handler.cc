@@ -12,6 +12,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "controller/api/status_map.h"
+#include "controller/model/validation.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace lb::rest {
@@ -57,12 +58,22 @@ HttpResponse JsonOr(int status, const absl::StatusOr<T>& result) {
 
 absl::Status ParseJson(const std::string& body, google::protobuf::Message* m) {
   if (body.size() > kMaxBodyBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("request body too large: ", body.size(), " bytes (limit ", kMaxBodyBytes,
-                     ")"));
+    return absl::InvalidArgumentError(absl::StrCat("request body too large: ", body.size(),
+                                                   " bytes (limit ", kMaxBodyBytes, ")"));
   }
   if (absl::StripAsciiWhitespace(body).empty()) {
     return absl::InvalidArgumentError("request body must be a JSON object");
+  }
+  // RFC 8259: JSON text is UTF-8. The protobuf parser copies other bytes into string fields,
+  // and a proto3 string that is not UTF-8 makes the stored message unparseable.
+  for (size_t i = 0; i < body.size();) {
+    size_t n = model::Utf8SequenceLength(absl::string_view(body).substr(i));
+    if (n == 0) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "invalid JSON body: not UTF-8 (byte 0x",
+          absl::Hex(static_cast<unsigned char>(body[i]), absl::kZeroPad2), " at offset ", i, ")"));
+    }
+    i += n;
   }
   pbjson::JsonParseOptions options;
   options.ignore_unknown_fields = false;
@@ -89,8 +100,8 @@ absl::StatusOr<int64_t> ExpectedVersion(const HttpRequest& req) {
 }
 
 HttpResponse MethodNotAllowed(absl::string_view allow) {
-  HttpResponse r = JsonError(absl::InvalidArgumentError(
-      absl::StrCat("method not allowed here; allowed: ", allow)));
+  HttpResponse r = JsonError(
+      absl::InvalidArgumentError(absl::StrCat("method not allowed here; allowed: ", allow)));
   r.status = 405;
   r.headers.emplace_back("Allow", std::string(allow));
   return r;
@@ -127,7 +138,8 @@ std::string QueryParam(absl::string_view target, absl::string_view name) {
   size_t q = target.find('?');
   if (q == absl::string_view::npos) return "";
   for (absl::string_view pair : absl::StrSplit(target.substr(q + 1), '&')) {
-    std::pair<absl::string_view, absl::string_view> kv = absl::StrSplit(pair, absl::MaxSplits('=', 1));
+    std::pair<absl::string_view, absl::string_view> kv =
+        absl::StrSplit(pair, absl::MaxSplits('=', 1));
     if (kv.first != name) continue;
     std::string value = std::string(kv.second);
     std::replace(value.begin(), value.end(), '+', ' ');
@@ -140,9 +152,19 @@ std::string QueryParam(absl::string_view target, absl::string_view name) {
 HttpResponse JsonError(const absl::Status& status) {
   std::string code = absl::StatusCodeToString(status.code());
   absl::AsciiStrToUpper(&code);
-  std::string message(status.message());
+  absl::string_view message = status.message();
   std::string escaped;
-  for (char c : message) {
+  // Messages may quote any bytes a client sent (e.g. a %FF path segment). JSON text must be
+  // UTF-8, so well-formed sequences are copied and every other byte becomes U+FFFD.
+  while (!message.empty()) {
+    size_t n = model::Utf8SequenceLength(message);
+    if (n != 1) {
+      absl::StrAppend(&escaped, n == 0 ? absl::string_view("\xEF\xBF\xBD") : message.substr(0, n));
+      message.remove_prefix(n == 0 ? 1 : n);
+      continue;
+    }
+    char c = message[0];
+    message.remove_prefix(1);
     switch (c) {
       case '"':
         escaped += "\\\"";
@@ -161,9 +183,9 @@ HttpResponse JsonError(const absl::Status& status) {
         }
     }
   }
-  HttpResponse r = Json(api::HttpStatusFor(status),
-                        absl::StrCat("{\"error\":{\"code\":\"", code, "\",\"message\":\"",
-                                     escaped, "\"}}"));
+  HttpResponse r =
+      Json(api::HttpStatusFor(status),
+           absl::StrCat("{\"error\":{\"code\":\"", code, "\",\"message\":\"", escaped, "\"}}"));
   if (status.code() == absl::StatusCode::kUnauthenticated) {
     r.headers.emplace_back("WWW-Authenticate", "Bearer");
   }
@@ -327,15 +349,7 @@ HttpResponse RestHandler::HandleV1(const HttpRequest& req, absl::string_view pat
           absl::StrCat("port: must be from 1 to 65535, got \"", parts[4], "\"")));
     }
     const std::string& address = parts[3];
-    if (m == "GET") {
-      absl::StatusOr<lb::v1::Cluster> c = registry_->GetCluster(name);
-      if (!c.ok()) return JsonError(c.status());
-      for (const auto& e : c->endpoints()) {
-        if (e.address() == address && e.port() == port) return JsonMessage(200, e);
-      }
-      return JsonError(absl::NotFoundError(absl::StrCat(
-          "endpoint ", address, ":", port, " not found in cluster \"", name, "\"")));
-    }
+    if (m == "GET") return JsonOr(200, registry_->GetEndpoint(name, address, port));
     if (m == "PATCH") {
       lb::v1::Endpoint patch;
       if (absl::Status s = ParseJson(req.body, &patch); !s.ok()) return JsonError(s);

@@ -186,22 +186,27 @@ bool AdsClient::RunStream(const std::string& target) {
     }
     nonces[type] = response.nonce();
     absl::Status applied = st.builder.ApplyResponse(response);
+    // Status first, then the answer: whoever sees the ACK/NACK sees the status too.
     if (applied.ok()) {
       st.versions[type] = response.version_info();
+      {
+        absl::MutexLock lock(&mu_);
+        status_.versions[type] = response.version_info();
+        ++status_.acks;
+      }
       send(type, names_of(type), nullptr);
-      absl::MutexLock lock(&mu_);
-      status_.versions[type] = response.version_info();
-      ++status_.acks;
     } else {
       std::string error(applied.message());
-      send(type, names_of(type), &error);
       spdlog::warn("xds: NACK of {} version {} from {}: {}", type, response.version_info(), target,
                    error);
-      absl::MutexLock lock(&mu_);
-      status_.nacks[type] = error;
-      ++status_.nack_count;
-      status_.last_error = error;
-      status_.last_error_time = absl::Now();
+      {
+        absl::MutexLock lock(&mu_);
+        status_.nacks[type] = error;
+        ++status_.nack_count;
+        status_.last_error = error;
+        status_.last_error_time = absl::Now();
+      }
+      send(type, names_of(type), &error);
     }
     if (type == kClusterType) {
       std::vector<std::string> names = st.builder.ClusterNames();

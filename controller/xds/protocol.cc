@@ -3,11 +3,16 @@
 #include <utility>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 
 namespace lb::xds {
 namespace {
+
+// Per type and delta stream: how many unanswered responses are remembered for ACK/NACK
+// bookkeeping.
+constexpr size_t kMaxUnansweredNonces = 16;
 
 // FNV-1a over "name\0version\0..." of a sorted view: the SotW version_info of that view.
 std::string ViewVersion(const std::vector<ResourcePtr>& view) {
@@ -200,11 +205,16 @@ absl::StatusOr<std::vector<DeltaProtocol::Response>> DeltaProtocol::OnRequest(
       candidates.insert(name);
     }
   }
-  if (!request.response_nonce().empty()) {
-    auto it = ts.nonce_versions.find(request.response_nonce());
-    RecordAckOrNack(request.error_detail(), it == ts.nonce_versions.end() ? "" : it->second,
-                    &ts.status);
-    if (it != ts.nonce_versions.end()) ts.nonce_versions.erase(it);
+  if (uint64_t nonce = 0; absl::SimpleAtoi(request.response_nonce(), &nonce)) {
+    // Only a response we sent and that is still unanswered can be ACKed or NACKed; an unknown
+    // nonce (from before a reconnect, a repeated ACK, or one evicted from the window) says
+    // nothing about which version the client holds.
+    auto it = ts.nonce_versions.find(nonce);
+    if (it != ts.nonce_versions.end()) {
+      RecordAckOrNack(request.error_detail(), it->second, &ts.status);
+      // The client answers in order: responses older than this one can no longer be answered.
+      ts.nonce_versions.erase(ts.nonce_versions.begin(), std::next(it));
+    }
   }
   // Subscription changes count even with a stale nonce.
   for (const auto& n : request.resource_names_subscribe()) {
@@ -296,11 +306,14 @@ bool DeltaProtocol::Reconcile(const std::string& type, TypeState& ts, const Snap
   if (out->resources().empty() && out->removed_resources().empty()) return false;
   out->set_type_url(type);
   out->set_system_version_info(absl::StrCat(snapshot.generation()));
-  out->set_nonce(absl::StrCat(next_nonce_++));
+  uint64_t nonce = next_nonce_++;
+  out->set_nonce(absl::StrCat(nonce));
   out->mutable_control_plane()->set_identifier(control_plane_id_);
-  ts.nonce_versions[out->nonce()] = out->system_version_info();
-  // Bound the map: keep only the most recent nonces.
-  while (ts.nonce_versions.size() > 16) ts.nonce_versions.erase(ts.nonce_versions.begin());
+  ts.nonce_versions[nonce] = out->system_version_info();
+  // Bound the map: keep only the most recent nonces (numeric keys: begin() is the oldest).
+  while (ts.nonce_versions.size() > kMaxUnansweredNonces) {
+    ts.nonce_versions.erase(ts.nonce_versions.begin());
+  }
   ts.status.version_sent = out->system_version_info();
   ++ts.status.responses;
   return true;

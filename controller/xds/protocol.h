@@ -120,7 +120,10 @@ class DeltaProtocol {
     std::set<std::string> names;
     // Name -> version the client holds. "" means the client was told it does not exist.
     std::map<std::string, std::string> client;
-    std::map<std::string, std::string> nonce_versions;  // Recent nonces -> system version.
+    // Nonces of the most recent unanswered responses (numeric, so begin() is the oldest) ->
+    // system version. An ACK/NACK of a nonce not in here (never sent, already answered or
+    // evicted) is not recorded.
+    std::map<uint64_t, std::string> nonce_versions;
     TypeStatus status;
   };
   // Reconciles `candidates` (names to look at) against what the client holds.

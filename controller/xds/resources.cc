@@ -1,6 +1,7 @@
 #include "controller/xds/resources.h"
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "controller/model/validation.h"
 #include "envoy/extensions/filters/http/router/v3/router.pb.h"
@@ -54,6 +55,28 @@ void SetRouteAction(const lb::v1::Cluster* cluster, const std::string& cluster_n
     default:
       hash->mutable_connection_properties()->set_source_ip(true);
   }
+}
+
+// The virtual-host domain of a route host (lowercase, validated by model::NormalizeRoute). A
+// Host header carries an IPv6 literal in brackets, so a bare one ("::1") becomes "[::1]".
+std::string DomainOf(const std::string& host) {
+  if (host.empty()) return "*";
+  if (host.front() != '[' && model::IsIpLiteral(host) && host.find(':') != std::string::npos) {
+    return absl::StrCat("[", host, "]");
+  }
+  return host;
+}
+
+// True if a route with domain `route` applies to every request host whose most specific
+// matching domain is `chosen` (proxies, like Envoy, pick the virtual host with the most specific
+// matching domain: exact, then the longest "*." suffix, then "*"). That is: `route` is "*",
+// equal, or a "*." suffix of `chosen` (exact or itself a longer wildcard). A route domain that
+// is more specific than `chosen` never matches such a host, or its own host would be chosen.
+bool Covers(const std::string& route, const std::string& chosen) {
+  if (route == "*" || route == chosen) return true;
+  if (route.size() < 2 || route.compare(0, 2, "*.") != 0) return false;
+  absl::string_view suffix = absl::string_view(route).substr(1);  // ".example.com"
+  return chosen != "*" && chosen.size() > suffix.size() && absl::EndsWith(chosen, suffix);
 }
 
 }  // namespace
@@ -169,21 +192,30 @@ route_v3::RouteConfiguration BuildIngressRoutes(
     const absl::flat_hash_map<std::string, lb::v1::Cluster>& clusters) {
   route_v3::RouteConfiguration out;
   out.set_name(kIngressRouteConfig);
-  absl::flat_hash_map<std::string, route_v3::VirtualHost*> by_host;
+  // The model's rule is "first route in table order whose host and prefix match", but a proxy
+  // picks one virtual host (the most specific domain) and never falls back to another. So each
+  // domain gets its own virtual host holding, in table order, every route that applies to the
+  // hosts it is chosen for: its own, and those of every less specific domain that covers it
+  // ("*", and "*.example.com" for "a.example.com").
+  std::vector<std::string> domains;  // First-use order.
+  absl::flat_hash_set<std::string> seen;
   for (const lb::v1::Route& r : table.routes()) {
-    std::string host = r.host().empty() ? "*" : r.host();
-    auto& vh = by_host[host];
-    if (vh == nullptr) {
-      vh = out.add_virtual_hosts();
-      vh->set_name(host);
-      vh->add_domains(host);
+    std::string domain = DomainOf(r.host());
+    if (seen.insert(domain).second) domains.push_back(std::move(domain));
+  }
+  for (const std::string& domain : domains) {
+    route_v3::VirtualHost* vh = out.add_virtual_hosts();
+    vh->set_name(domain);
+    vh->add_domains(domain);
+    for (const lb::v1::Route& r : table.routes()) {
+      if (!Covers(DomainOf(r.host()), domain)) continue;
+      route_v3::Route* route = vh->add_routes();
+      route->set_name(r.name());
+      route->mutable_match()->set_prefix(r.path_prefix().empty() ? "/" : r.path_prefix());
+      auto it = clusters.find(r.cluster());
+      SetRouteAction(it == clusters.end() ? nullptr : &it->second, r.cluster(),
+                     route->mutable_route());
     }
-    route_v3::Route* route = vh->add_routes();
-    route->set_name(r.name());
-    route->mutable_match()->set_prefix(r.path_prefix().empty() ? "/" : r.path_prefix());
-    auto it = clusters.find(r.cluster());
-    SetRouteAction(it == clusters.end() ? nullptr : &it->second, r.cluster(),
-                   route->mutable_route());
   }
   return out;
 }

@@ -55,7 +55,10 @@ envoy::config::endpoint::v3::ClusterLoadAssignment BuildLoadAssignment(
 envoy::config::listener::v3::Listener BuildApiListener(const lb::v1::Cluster& cluster);
 
 // `clusters` supplies each routed cluster's retry count and hash policy (missing ones get
-// defaults). Virtual hosts appear in first-use order of their host.
+// defaults). One virtual host per distinct host, in first-use order (a bare IPv6 host "::1"
+// becomes the domain "[::1]", as Host headers spell it). Since a proxy uses only the most
+// specific matching virtual host, each one lists, in table order, every route that applies to
+// its host: its own and those of covering hosts ("*", "*.example.com" for "a.example.com").
 envoy::config::route::v3::RouteConfiguration BuildIngressRoutes(
     const lb::v1::RouteTable& table,
     const absl::flat_hash_map<std::string, lb::v1::Cluster>& clusters);

@@ -453,14 +453,18 @@ TEST(BuildIngressRoutesTest, VirtualHostsInFirstUseOrderWithPrefixes) {
   EXPECT_THAT(rc.virtual_hosts(1).domains(), ElementsAre("a.example.com"));
   EXPECT_THAT(rc.virtual_hosts(2).domains(), ElementsAre("*"));
 
+  // A host's virtual host also holds the any-host routes r4 and r5, in table order: a proxy
+  // uses only the most specific virtual host (see CatchAllRoutesKeepTableOrderForSpecificHosts).
   const auto& b = rc.virtual_hosts(0).routes();
-  ASSERT_EQ(b.size(), 2);
+  ASSERT_EQ(b.size(), 4);
   EXPECT_EQ(b[0].name(), "r1");
   EXPECT_EQ(b[0].match().prefix(), "/api");
   EXPECT_EQ(b[0].route().cluster(), "api");
   EXPECT_EQ(b[1].name(), "r3");
   EXPECT_EQ(b[1].match().prefix(), "/static");
   EXPECT_EQ(b[1].route().cluster(), "web");
+  EXPECT_EQ(b[2].name(), "r4");
+  EXPECT_EQ(b[3].name(), "r5");
   const auto& star = rc.virtual_hosts(2).routes();
   ASSERT_EQ(star.size(), 2);
   EXPECT_EQ(star[0].name(), "r4");
@@ -595,20 +599,38 @@ TEST(BuildIngressRoutesTest, CatchAllRoutesKeepTableOrderForSpecificHosts) {
   AddRoute(&reversed, "seed", "*", "/", "backend");
   AddRoute(&reversed, "api", "example.com", "/api", "web");
   std::string shadowed = Pick(BuildIngressRoutes(reversed, {}), "example.com", "/api/v1");
-  if (fallthrough == "" || shadowed == "web") {
-    GTEST_SKIP() << "BUG: controller/xds/resources.cc BuildIngressRoutes groups routes into one "
-                    "virtual host per host, so routes with host \"*\" never apply to a host "
-                    "that has its own routes (proxies and Envoy pick the most specific virtual "
-                    "host and do not fall back). Table [api: example.com /api -> web, seed: * / "
-                    "-> backend], request example.com/index.html: expected backend (table order), "
-                    "got \""
-                 << fallthrough
-                 << "\" (404). Table [seed: * / -> backend, api: example.com /api -> web], "
-                    "request example.com/api/v1: expected backend (seed matches first), got \""
-                 << shadowed << "\".";
-  }
   EXPECT_EQ(fallthrough, "backend");
   EXPECT_EQ(shadowed, "backend");
+}
+
+TEST(BuildIngressRoutesTest, WildcardDomainsAndIpv6Hosts) {
+  lb::v1::RouteTable table;
+  AddRoute(&table, "wild", "*.example.com", "/w", "wild");
+  AddRoute(&table, "a", "a.example.com", "/a", "a");
+  AddRoute(&table, "deep", "*.b.example.com", "/d", "deep");
+  AddRoute(&table, "six", "::1", "/6", "six");
+  AddRoute(&table, "six-bracketed", "[::1]", "/x", "x");
+  AddRoute(&table, "seed", "*", "/", "backend");
+  route_v3::RouteConfiguration rc = BuildIngressRoutes(table, {});
+  std::vector<std::string> domains;
+  for (const auto& vh : rc.virtual_hosts()) {
+    ASSERT_EQ(vh.domains_size(), 1);
+    domains.push_back(vh.domains(0));
+  }
+  // A bare IPv6 host is the bracketed domain, as in a Host header: one virtual host for both.
+  EXPECT_THAT(domains,
+              ElementsAre("*.example.com", "a.example.com", "*.b.example.com", "[::1]", "*"));
+  EXPECT_EQ(Pick(rc, "a.example.com", "/w/1"), "wild");  // Covering wildcard, table order.
+  EXPECT_EQ(Pick(rc, "a.example.com", "/a"), "a");
+  EXPECT_EQ(Pick(rc, "a.example.com", "/d"), "backend");  // *.b.example.com does not match.
+  EXPECT_EQ(Pick(rc, "c.b.example.com", "/w"), "wild");
+  EXPECT_EQ(Pick(rc, "c.b.example.com", "/d"), "deep");
+  EXPECT_EQ(Pick(rc, "c.b.example.com", "/a"), "backend");
+  EXPECT_EQ(Pick(rc, "z.example.com", "/d"), "backend");
+  EXPECT_EQ(Pick(rc, "[::1]", "/6"), "six");
+  EXPECT_EQ(Pick(rc, "[::1]", "/x"), "x");
+  EXPECT_EQ(Pick(rc, "[::1]", "/w"), "backend");
+  EXPECT_EQ(Pick(rc, "example.com", "/w"), "backend");
 }
 
 }  // namespace

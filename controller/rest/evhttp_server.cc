@@ -100,27 +100,38 @@ absl::StatusOr<std::unique_ptr<EvhttpServer>> EvhttpServer::Start(const std::str
   evhttp_bound_socket* bound =
       evhttp_bind_socket_with_handle(server->http_, hp->host.c_str(), hp->port);
   if (bound == nullptr) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", listen,
-                                               " (address in use or not local?)"));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", listen, " (address in use or not local?)"));
   }
   sockaddr_storage ss{};
   socklen_t len = sizeof(ss);
-  if (getsockname(evhttp_bound_socket_get_fd(bound), reinterpret_cast<sockaddr*>(&ss), &len) ==
-      0) {
+  if (getsockname(evhttp_bound_socket_get_fd(bound), reinterpret_cast<sockaddr*>(&ss), &len) == 0) {
     server->port_ = ss.ss_family == AF_INET6
                         ? ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port)
                         : ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
   }
   event_base* base = server->base_;
-  server->thread_ = std::thread([base] {
-    event_base_loop(base, EVLOOP_NO_EXIT_ON_EMPTY);
-  });
+  server->stop_ = event_new(
+      base, -1, 0,
+      [](evutil_socket_t, short, void* arg) {
+        event_base_loopbreak(static_cast<event_base*>(arg));
+      },
+      base);
+  if (server->stop_ == nullptr) return absl::InternalError("event_new failed");
+  server->thread_ = std::thread([base] { event_base_loop(base, EVLOOP_NO_EXIT_ON_EMPTY); });
   return server;
 }
 
 EvhttpServer::~EvhttpServer() {
-  if (base_ != nullptr) event_base_loopbreak(base_);
-  if (thread_.joinable()) thread_.join();
+  // Not event_base_loopbreak() from here: if the loop thread has not entered event_base_loop()
+  // yet, the request is lost (event_base_loop clears event_break on entry) and, with
+  // EVLOOP_NO_EXIT_ON_EMPTY, the loop never returns. An activated event stays queued until the
+  // loop runs it, whenever the loop starts, and wakes a loop that is waiting.
+  if (thread_.joinable()) {
+    event_active(stop_, EV_READ, 0);
+    thread_.join();
+  }
+  if (stop_ != nullptr) event_free(stop_);
   if (http_ != nullptr) evhttp_free(http_);
   if (base_ != nullptr) event_base_free(base_);
 }

@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "controller/rest/http_types.h"
 
+struct event;
 struct event_base;
 struct evhttp;
 struct evhttp_request;
@@ -39,6 +40,8 @@ class EvhttpServer {
   Handler handler_;
   struct event_base* base_ = nullptr;
   struct evhttp* http_ = nullptr;
+  // Activated by the destructor; its callback breaks the loop from the loop's own thread.
+  struct event* stop_ = nullptr;
   int port_ = 0;
   std::thread thread_;
 };

@@ -316,14 +316,6 @@ TEST_F(AdsDeltaRestartTest, ReconnectAfterChangesGetsOnlyWhatChanged) {
 // Not about xDS, but found while writing these tests: the in-process fixture shuts down
 // controllers right after starting them whenever a test ends early.
 TEST(ControllerLifecycleTest, ShutdownRightAfterStartReturns) {
-  GTEST_SKIP() << "BUG: controller/rest/evhttp_server.cc ~EvhttpServer calls "
-                  "event_base_loopbreak() from the destroying thread and then joins the loop "
-                  "thread; if that thread has not yet entered event_base_loop(), the break is "
-                  "lost (event_base_loop clears event_break on entry) and, with "
-                  "EVLOOP_NO_EXIT_ON_EMPTY, the loop never returns. Input: Controller::Start() "
-                  "immediately followed by Shutdown(). Expected: Shutdown returns; actual: it "
-                  "hangs forever in EvhttpServer::~EvhttpServer (thread_.join()), intermittently "
-                  "(reproduced 2 of 3 runs of a skipped test in the in-process fixture).";
   // Each attempt runs on its own thread so that a hang is detected with a bound (the hung
   // thread is then leaked, and the test fails).
   for (int attempt = 0; attempt < 20; ++attempt) {

@@ -1,0 +1,109 @@
+// The seed blog post's walkthrough, through the real proxy: controller + proxy + backends
+// web_1 and web_2; endpoints are added and removed with the seed's POST /config.
+#include <set>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "tests/integration/controller_fixture.h"
+#include "tests/integration/http_client.h"
+#include "tests/proxy/integration/backend.h"
+#include "tests/proxy/integration/lb_fixture.h"
+
+namespace lb::testing {
+namespace {
+
+std::string Hello(const std::string& name) { return absl::StrCat("Hello from ", name, "\n"); }
+
+class SeedWalkthroughTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(controller_.Start().ok());
+    ASSERT_TRUE(web1_.Start().ok());
+    ASSERT_TRUE(web2_.Start().ok());
+    absl::Status s = proxy_.Start(controller_.grpc_target());
+    ASSERT_TRUE(s.ok()) << s;
+    s = proxy_.WaitReady();
+    ASSERT_TRUE(s.ok()) << s;
+  }
+
+  // The body of GET / through the proxy (status must be 200), or "<status> <body>".
+  std::string Fetch() {
+    absl::StatusOr<HttpResponse> r = HttpGet(proxy_.port(), "/");
+    if (!r.ok()) return absl::StrCat("error: ", r.status().message());
+    if (r->status != 200) return absl::StrCat(r->status, " ", r->body);
+    return r->body;
+  }
+
+  ControllerProcess controller_;
+  TestBackend web1_{"web_1"};
+  TestBackend web2_{"web_2"};
+  ProxyProcess proxy_{"seed-proxy"};
+};
+
+TEST_F(SeedWalkthroughTest, AddBothThenDeleteOne) {
+  // No endpoints yet: 503 with a body that says why.
+  absl::StatusOr<HttpResponse> r = HttpGet(proxy_.port(), "/");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 503);
+  EXPECT_EQ(r->body, "no healthy upstream\n");
+  EXPECT_EQ(r->Header("Content-Type"), "text/plain");
+
+  // add web_1: every answer comes from it once the change has propagated.
+  ASSERT_TRUE(SeedConfig(controller_.rest_port(), "add", web1_.port()).ok());
+  ASSERT_TRUE(WaitUntil([&] { return Fetch() == Hello("web_1"); }, absl::Seconds(20)))
+      << Fetch() << "\n"
+      << proxy_.LogTail();
+  for (int i = 0; i < 20; ++i) ASSERT_EQ(Fetch(), Hello("web_1")) << i;
+
+  // add web_2: both answer within a bounded number of requests (random policy).
+  ASSERT_TRUE(SeedConfig(controller_.rest_port(), "add", web2_.port()).ok());
+  absl::StatusOr<std::vector<std::string>> list = SeedList(controller_.rest_port());
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ(*list, (std::vector<std::string>{web1_.address(), web2_.address()}));
+  ASSERT_TRUE(
+      WaitForEndpoints(proxy_.admin_port(), "backend", {web1_.address(), web2_.address()}).ok());
+  std::set<std::string> seen;
+  for (int i = 0; i < 200 && seen.size() < 2; ++i) {
+    std::string body = Fetch();
+    ASSERT_TRUE(body == Hello("web_1") || body == Hello("web_2")) << body;
+    seen.insert(body);
+  }
+  EXPECT_EQ(seen.size(), 2u) << "only one backend answered in 200 requests";
+
+  // del web_1: after propagation only web_2 answers.
+  ASSERT_TRUE(SeedConfig(controller_.rest_port(), "del", web1_.port()).ok());
+  ASSERT_TRUE(WaitForEndpoints(proxy_.admin_port(), "backend", {web2_.address()}).ok());
+  uint64_t web1_before = web1_.requests();
+  for (int i = 0; i < 50; ++i) ASSERT_EQ(Fetch(), Hello("web_2")) << i;
+  EXPECT_EQ(web1_.requests(), web1_before);
+
+  // del web_2: back to 503.
+  ASSERT_TRUE(SeedConfig(controller_.rest_port(), "del", web2_.port()).ok());
+  ASSERT_TRUE(WaitForEndpoints(proxy_.admin_port(), "backend", {}).ok());
+  r = HttpGet(proxy_.port(), "/");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 503);
+  EXPECT_EQ(r->body, "no healthy upstream\n");
+}
+
+TEST_F(SeedWalkthroughTest, DuplicateAddAndMissingDelChangeNothing) {
+  ASSERT_TRUE(SeedConfig(controller_.rest_port(), "add", web1_.port()).ok());
+  absl::StatusOr<HttpResponse> dup =
+      HttpPost(controller_.rest_port(), "/config",
+               absl::StrCat(R"({"action":"add","ip":"127.0.0.1","port":)", web1_.port(), "}"));
+  ASSERT_TRUE(dup.ok());
+  EXPECT_EQ(dup->status, 200);
+  EXPECT_EQ(dup->body, "Upstream already exist");
+  absl::StatusOr<HttpResponse> missing =
+      HttpPost(controller_.rest_port(), "/config",
+               absl::StrCat(R"({"action":"del","ip":"127.0.0.1","port":)", web2_.port(), "}"));
+  ASSERT_TRUE(missing.ok());
+  EXPECT_EQ(missing->status, 200);
+  EXPECT_EQ(missing->body, "Upstream not found");
+  ASSERT_TRUE(WaitForEndpoints(proxy_.admin_port(), "backend", {web1_.address()}).ok());
+  for (int i = 0; i < 10; ++i) ASSERT_EQ(Fetch(), Hello("web_1"));
+}
+
+}  // namespace
+}  // namespace lb::testing

@@ -570,6 +570,11 @@ void ClientConn::BeginRequest(size_t head_len) {
   BuildRequestHead();
   in_.Drain(head_len);
 
+  if (snap_ == nullptr) {
+    // Retryable, like the admin /ready: a 404 would tell clients the resource does not exist.
+    LocalReply(503, "no configuration received from the controller yet", !req_body_done_);
+    return;
+  }
   if (route == nullptr) {
     LocalReply(404, "no route matches this host and path", !req_body_done_);
     return;
@@ -887,6 +892,7 @@ void ClientConn::BeginResponse(size_t head_len) {
   resp_dechunk_ = resp_framing_ == http::BodyFraming::kChunked && http10_;
   if (resp_framing_ == http::BodyFraming::kChunked) resp_chunks_.Reset();
   bool tunnel = p.upgrade() && upgrade_;
+  if (w_->draining()) keep_alive_ = false;  // Tell the client this connection is ending.
   if (p.upgrade() && !tunnel) {
     up_.reset();
     w_->Report(host_, UpstreamResult::kGatewayFailure);

@@ -1,5 +1,6 @@
 #include "controller/xds/protocol.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -14,32 +15,63 @@ namespace {
 // bookkeeping.
 constexpr size_t kMaxUnansweredNonces = 16;
 
-// FNV-1a over "name\0version\0..." of a sorted view: the SotW version_info of that view.
-std::string ViewVersion(const std::vector<ResourcePtr>& view) {
-  uint64_t h = 1469598103934665603ull;
-  auto mix = [&h](absl::string_view s) {
-    for (unsigned char c : s) {
-      h ^= c;
-      h *= 1099511628211ull;
-    }
-    h ^= 0;
-    h *= 1099511628211ull;
-  };
-  for (const auto& r : view) {
-    mix(r->name);
-    mix(r->version);
+std::string ViewVersion(uint64_t view_hash) { return absl::StrFormat("%016x", view_hash); }
+
+void SortByName(std::vector<ResourcePtr>* resources) {
+  std::sort(resources->begin(), resources->end(),
+            [](const ResourcePtr& a, const ResourcePtr& b) { return a->name < b->name; });
+}
+
+template <typename Repeated>
+bool SameNames(const Repeated& request_names, const std::vector<std::string>& last) {
+  if (static_cast<size_t>(request_names.size()) != last.size()) return false;
+  for (size_t i = 0; i < last.size(); ++i) {
+    if (request_names[i] != last[i]) return false;
   }
-  return absl::StrFormat("%016x", h);
+  return true;
+}
+
+void SortUnique(std::vector<std::string>* names) {
+  std::sort(names->begin(), names->end());
+  names->erase(std::unique(names->begin(), names->end()), names->end());
 }
 
 }  // namespace
 
-void StreamIdentity::ObserveNode(const envoy::config::core::v3::Node& node) {
-  if (has_node_) return;
+envoy::service::discovery::v3::DiscoveryResponse ToProto(const SotwResponse& response) {
+  envoy::service::discovery::v3::DiscoveryResponse out;
+  out.set_version_info(response.version_info);
+  out.set_type_url(response.type_url);
+  out.set_nonce(response.nonce);
+  out.mutable_control_plane()->set_identifier(response.control_plane_id);
+  for (const auto& r : response.resources) *out.add_resources() = r->ToAny();
+  return out;
+}
+
+envoy::service::discovery::v3::DeltaDiscoveryResponse ToProto(const DeltaResponse& response) {
+  envoy::service::discovery::v3::DeltaDiscoveryResponse out;
+  out.set_system_version_info(response.system_version_info);
+  out.set_type_url(response.type_url);
+  out.set_nonce(response.nonce);
+  out.mutable_control_plane()->set_identifier(response.control_plane_id);
+  for (const auto& r : response.resources) {
+    auto* entry = out.add_resources();
+    entry->set_name(r->name);
+    entry->set_version(r->version);
+    *entry->mutable_resource() = r->ToAny();
+  }
+  for (const auto& n : response.removed_resources) out.add_removed_resources(n);
+  return out;
+}
+
+bool StreamIdentity::ObserveNode(const envoy::config::core::v3::Node& node) {
+  if (has_node_) return false;
   has_node_ = true;
   node_ = node;
+  ClientFlavor before = flavor_;
   flavor_ =
       absl::StartsWith(node.user_agent_name(), "gRPC") ? ClientFlavor::kGrpc : ClientFlavor::kEnvoy;
+  return flavor_ != before;
 }
 
 bool RecordAckOrNack(const google::rpc::Status& error, const std::string& version,
@@ -56,13 +88,20 @@ bool RecordAckOrNack(const google::rpc::Status& error, const std::string& versio
 
 // ---------------------------------------------------------------------------------------------
 // State of the world.
+//
+// Invariant between calls: for every requested type, `sent` holds exactly the client's view in
+// the stream's current snapshot (each subscribed name that exists, at the version last sent),
+// and `view_hash` sums their view hashes. A publication changes only the names in its
+// ChangeSet, so OnSnapshot restores the invariant by looking at those names only.
 
 SotwProtocol::SotwProtocol(std::string control_plane_id)
     : control_plane_id_(std::move(control_plane_id)) {}
 
 absl::StatusOr<std::vector<SotwProtocol::Response>> SotwProtocol::OnRequest(
     const Request& request, const Snapshot& snapshot) {
-  if (request.has_node()) identity_.ObserveNode(request.node());
+  if (request.has_node() && identity_.ObserveNode(request.node())) {
+    for (auto& [type, ts] : types_) ts.stale = ts.requested;
+  }
   const std::string& type = request.type_url();
   if (type.empty()) {
     return absl::InvalidArgumentError("DiscoveryRequest.type_url is required on an ADS stream");
@@ -74,11 +113,21 @@ absl::StatusOr<std::vector<SotwProtocol::Response>> SotwProtocol::OnRequest(
   if (!request.response_nonce().empty()) {
     // Only the answer to our latest response counts; older ones are superseded.
     if (request.response_nonce() != ts.nonce) return out;
-    RecordAckOrNack(request.error_detail(), ts.status.version_sent, &ts.status);
+    if (RecordAckOrNack(request.error_detail(), ts.status.version_sent, &ts.status)) {
+      ++total_nacks_;
+    }
+  }
+  const bool full_state = IsFullStateType(type);
+  // The usual ACK restates the subscription already taken: nothing can differ (the view is up
+  // to date with the stream's snapshot), so there is nothing to recompute.
+  if (ts.requested && !ts.stale && !(full_state && ts.nonce.empty()) &&
+      SameNames(request.resource_names(), ts.last_names)) {
+    return out;
   }
   ts.requested = true;
+  ts.last_names.assign(request.resource_names().begin(), request.resource_names().end());
 
-  std::set<std::string> names;
+  absl::flat_hash_set<std::string> names;
   bool star = false;
   for (const auto& n : request.resource_names()) {
     if (n == "*") {
@@ -87,27 +136,21 @@ absl::StatusOr<std::vector<SotwProtocol::Response>> SotwProtocol::OnRequest(
       names.insert(n);
     }
   }
-  if (IsFullStateType(type)) {
+  if (full_state) {
     ts.ever_named |= !names.empty();
     ts.wildcard = star || (names.empty() && !ts.ever_named);
   } else {
     ts.wildcard = false;
   }
   bool added = false;
-  for (const auto& n : names) added |= ts.names.count(n) == 0;
-  if (!ts.wildcard) {
-    // Forget what was sent for names no longer wanted, so asking again gets an answer.
-    for (auto it = ts.sent.begin(); it != ts.sent.end();) {
-      it = names.count(it->first) ? std::next(it) : ts.sent.erase(it);
-    }
-  }
+  for (const auto& n : names) added |= !ts.names.contains(n);
   ts.names = std::move(names);
   ts.status.wildcard = ts.wildcard;
   ts.status.subscribed = ts.names.size();
 
   Response response;
-  bool force = IsFullStateType(type) && (ts.nonce.empty() || added);
-  if (MaybeRespond(type, ts, snapshot, force, &response)) out.push_back(std::move(response));
+  bool force = full_state && (ts.nonce.empty() || added);
+  if (Recompute(type, ts, snapshot, force, &response)) out.push_back(std::move(response));
   return out;
 }
 
@@ -118,52 +161,101 @@ std::vector<SotwProtocol::Response> SotwProtocol::OnSnapshot(const Snapshot& sna
     auto it = types_.find(type);
     if (it == types_.end() || !it->second.requested) continue;
     TypeState& ts = it->second;
-    bool relevant = ts.wildcard;
-    for (auto n = names.begin(); !relevant && n != names.end(); ++n) relevant = ts.names.count(*n);
-    if (!relevant) continue;
     Response response;
-    if (MaybeRespond(type, ts, snapshot, false, &response)) out.push_back(std::move(response));
+    if (ts.stale) {
+      if (Recompute(type, ts, snapshot, false, &response)) out.push_back(std::move(response));
+      continue;
+    }
+    const ResourceMap& all = snapshot.Get(type, identity_.flavor());
+    std::vector<ResourcePtr> changed;
+    bool removed = false;
+    for (const std::string& n : names) {
+      if (!ts.wildcard && !ts.names.contains(n)) continue;
+      auto res = all.find(n);
+      if (res != all.end()) {
+        Upsert(ts, res->second, &changed);
+        continue;
+      }
+      auto held = ts.sent.find(n);
+      if (held != ts.sent.end()) {
+        Drop(ts, held);  // Deleted. For EDS/RDS not sent; sent again if it comes back.
+        removed = true;
+      }
+    }
+    if (Respond(type, ts, std::move(changed), removed, false, &response)) {
+      out.push_back(std::move(response));
+    }
   }
   return out;
 }
 
-bool SotwProtocol::MaybeRespond(const std::string& type, TypeState& ts, const Snapshot& snapshot,
-                                bool force, Response* out) {
+void SotwProtocol::Upsert(TypeState& ts, const ResourcePtr& r, std::vector<ResourcePtr>* changed) {
+  auto [it, inserted] = ts.sent.try_emplace(r->name, r);
+  if (inserted) {
+    ts.view_hash += r->view_hash;
+    changed->push_back(r);
+    return;
+  }
+  if (it->second->version != r->version) {
+    ts.view_hash += r->view_hash - it->second->view_hash;
+    changed->push_back(r);
+  }
+  if (it->second != r) it->second = r;  // Same content: hold the current copy only.
+}
+
+void SotwProtocol::Drop(TypeState& ts, absl::flat_hash_map<std::string, ResourcePtr>::iterator it) {
+  ts.view_hash -= it->second->view_hash;
+  ts.sent.erase(it);
+}
+
+bool SotwProtocol::Recompute(const std::string& type, TypeState& ts, const Snapshot& snapshot,
+                             bool force, Response* out) {
+  ts.stale = false;
   const ResourceMap& all = snapshot.Get(type, identity_.flavor());
-  std::vector<ResourcePtr> view;
+  bool removed = false;
+  for (auto it = ts.sent.begin(); it != ts.sent.end();) {
+    auto cur = it++;
+    if (!ts.wildcard && !ts.names.contains(cur->first)) {
+      // No longer wanted: forgotten, so asking again gets an answer. Not an answer by itself.
+      Drop(ts, cur);
+    } else if (all.count(cur->first) == 0) {
+      Drop(ts, cur);
+      removed = true;
+    }
+  }
+  std::vector<ResourcePtr> changed;
   if (ts.wildcard) {
-    for (const auto& [name, r] : all) view.push_back(r);
+    for (const auto& [name, r] : all) Upsert(ts, r, &changed);
   } else {
     for (const auto& n : ts.names) {
       auto it = all.find(n);
-      if (it != all.end()) view.push_back(it->second);
+      if (it != all.end()) Upsert(ts, it->second, &changed);
     }
   }
+  return Respond(type, ts, std::move(changed), removed, force, out);
+}
+
+bool SotwProtocol::Respond(const std::string& type, TypeState& ts, std::vector<ResourcePtr> changed,
+                           bool removed, bool force, Response* out) {
   std::vector<ResourcePtr> include;
   if (IsFullStateType(type)) {
-    std::map<std::string, std::string> now;
-    for (const auto& r : view) now.emplace(r->name, r->version);
-    if (!force && now == ts.sent) return false;
-    include = view;
-    ts.sent = std::move(now);
+    // LDS/CDS: the whole view, whenever anything in it differs (or when forced).
+    if (!force && changed.empty() && !removed) return false;
+    include.reserve(ts.sent.size());
+    for (const auto& [name, r] : ts.sent) include.push_back(r);
   } else {
-    for (auto it = ts.sent.begin(); it != ts.sent.end();) {
-      it = all.count(it->first) ? std::next(it) : ts.sent.erase(it);  // Deleted: resend if back.
-    }
-    for (const auto& r : view) {
-      auto sent = ts.sent.find(r->name);
-      if (sent == ts.sent.end() || sent->second != r->version) include.push_back(r);
-    }
-    if (include.empty()) return false;
-    for (const auto& r : include) ts.sent[r->name] = r->version;
+    // EDS/RDS: only what the client lacks; a deletion alone is not sent.
+    if (changed.empty()) return false;
+    include = std::move(changed);
   }
-  out->set_version_info(ViewVersion(view));
-  out->set_type_url(type);
-  out->set_nonce(absl::StrCat(next_nonce_++));
-  out->mutable_control_plane()->set_identifier(control_plane_id_);
-  for (const auto& r : include) *out->add_resources() = r->any;
-  ts.nonce = out->nonce();
-  ts.status.version_sent = out->version_info();
+  SortByName(&include);
+  out->type_url = type;
+  out->version_info = ViewVersion(ts.view_hash);
+  out->nonce = absl::StrCat(next_nonce_++);
+  out->control_plane_id = control_plane_id_;
+  out->resources = std::move(include);
+  ts.nonce = out->nonce;
+  ts.status.version_sent = out->version_info;
   ++ts.status.responses;
   return true;
 }
@@ -179,13 +271,21 @@ std::vector<TypeStatus> SotwProtocol::Status() const {
 
 // ---------------------------------------------------------------------------------------------
 // Incremental (delta).
+//
+// Invariant between calls: for every requested type and every name other than those a request
+// or publication is about to touch, `client` agrees with the stream's current snapshot as far
+// as the protocol requires (subscribed resources held at their current version, missing
+// explicit names reported). So a request looks only at the names it (un)subscribes, plus all
+// names when the wildcard is switched on or off, and a publication only at its changed names.
 
 DeltaProtocol::DeltaProtocol(std::string control_plane_id)
     : control_plane_id_(std::move(control_plane_id)) {}
 
 absl::StatusOr<std::vector<DeltaProtocol::Response>> DeltaProtocol::OnRequest(
     const Request& request, const Snapshot& snapshot) {
-  if (request.has_node()) identity_.ObserveNode(request.node());
+  if (request.has_node() && identity_.ObserveNode(request.node())) {
+    for (auto& [type, ts] : types_) ts.stale = ts.requested;
+  }
   const std::string& type = request.type_url();
   if (type.empty()) {
     return absl::InvalidArgumentError(
@@ -198,11 +298,11 @@ absl::StatusOr<std::vector<DeltaProtocol::Response>> DeltaProtocol::OnRequest(
   const ResourceMap& all = snapshot.Get(type, identity_.flavor());
   bool first = !ts.requested;
   ts.requested = true;
-  std::set<std::string> candidates;
+  std::vector<std::string> candidates;
   if (first) {
     for (const auto& [name, version] : request.initial_resource_versions()) {
       ts.client[name] = version;
-      candidates.insert(name);
+      candidates.push_back(name);
     }
   }
   if (uint64_t nonce = 0; absl::SimpleAtoi(request.response_nonce(), &nonce)) {
@@ -211,18 +311,19 @@ absl::StatusOr<std::vector<DeltaProtocol::Response>> DeltaProtocol::OnRequest(
     // nothing about which version the client holds.
     auto it = ts.nonce_versions.find(nonce);
     if (it != ts.nonce_versions.end()) {
-      RecordAckOrNack(request.error_detail(), it->second, &ts.status);
+      if (RecordAckOrNack(request.error_detail(), it->second, &ts.status)) ++total_nacks_;
       // The client answers in order: responses older than this one can no longer be answered.
       ts.nonce_versions.erase(ts.nonce_versions.begin(), std::next(it));
     }
   }
   // Subscription changes count even with a stale nonce.
+  const bool was_wildcard = ts.wildcard;
   for (const auto& n : request.resource_names_subscribe()) {
     if (n == "*") {
       ts.wildcard = true;
     } else {
       ts.names.insert(n);
-      candidates.insert(n);
+      candidates.push_back(n);
     }
   }
   if (first && IsFullStateType(type) && request.resource_names_subscribe().empty()) {
@@ -234,18 +335,25 @@ absl::StatusOr<std::vector<DeltaProtocol::Response>> DeltaProtocol::OnRequest(
     } else {
       ts.names.erase(n);
       ts.client.erase(n);
+      candidates.push_back(n);  // Still wanted through the wildcard: sent again.
     }
   }
-  if (!ts.wildcard) {
+  if (ts.stale) {
+    ts.stale = false;
+    AddAllNames(ts, all, &candidates);
+  } else if (was_wildcard && !ts.wildcard) {
     // The client drops what it no longer subscribes to; so do we.
     for (auto it = ts.client.begin(); it != ts.client.end();) {
-      it = ts.names.count(it->first) ? std::next(it) : ts.client.erase(it);
+      auto cur = it++;
+      if (!ts.names.contains(cur->first)) ts.client.erase(cur);
     }
-  } else {
-    for (const auto& [name, r] : all) candidates.insert(name);
+  } else if (!was_wildcard && ts.wildcard) {
+    for (const auto& [name, r] : all) candidates.push_back(name);
   }
   ts.status.wildcard = ts.wildcard;
   ts.status.subscribed = ts.names.size();
+  if (candidates.empty()) return out;  // The usual ACK.
+  SortUnique(&candidates);
   Response response;
   if (Reconcile(type, ts, snapshot, candidates, &response)) out.push_back(std::move(response));
   return out;
@@ -258,36 +366,51 @@ std::vector<DeltaProtocol::Response> DeltaProtocol::OnSnapshot(const Snapshot& s
     auto it = types_.find(type);
     if (it == types_.end() || !it->second.requested) continue;
     TypeState& ts = it->second;
-    std::set<std::string> candidates;
+    std::vector<std::string> candidates;
+    if (ts.stale) {
+      ts.stale = false;
+      AddAllNames(ts, snapshot.Get(type, identity_.flavor()), &candidates);
+    }
     for (const auto& n : names) {
-      if (ts.wildcard || ts.names.count(n)) candidates.insert(n);
+      if (ts.wildcard || ts.names.contains(n)) candidates.push_back(n);
     }
     if (candidates.empty()) continue;
+    SortUnique(&candidates);
     Response response;
     if (Reconcile(type, ts, snapshot, candidates, &response)) out.push_back(std::move(response));
   }
   return out;
 }
 
+void DeltaProtocol::AddAllNames(const TypeState& ts, const ResourceMap& all,
+                                std::vector<std::string>* candidates) {
+  for (const auto& [name, version] : ts.client) candidates->push_back(name);
+  for (const auto& name : ts.names) candidates->push_back(name);
+  if (ts.wildcard) {
+    for (const auto& [name, r] : all) candidates->push_back(name);
+  }
+}
+
 bool DeltaProtocol::Reconcile(const std::string& type, TypeState& ts, const Snapshot& snapshot,
-                              const std::set<std::string>& candidates, Response* out) {
+                              const std::vector<std::string>& candidates, Response* out) {
   const ResourceMap& all = snapshot.Get(type, identity_.flavor());
   for (const auto& n : candidates) {
-    bool explicit_name = ts.names.count(n) > 0;
+    bool explicit_name = ts.names.contains(n);
     bool subscribed = ts.wildcard || explicit_name;
-    auto res = all.find(n);
     auto held = ts.client.find(n);
     if (!subscribed) {
       if (held != ts.client.end()) ts.client.erase(held);
       continue;
     }
+    auto res = all.find(n);
     if (res != all.end()) {
-      if (held == ts.client.end() || held->second != res->second->version) {
-        auto* r = out->add_resources();
-        r->set_name(n);
-        r->set_version(res->second->version);
-        *r->mutable_resource() = res->second->any;
-        ts.client[n] = res->second->version;
+      const ResourcePtr& r = res->second;
+      if (held == ts.client.end()) {
+        ts.client.emplace(n, r->version);
+        out->resources.push_back(r);
+      } else if (held->second != r->version) {
+        held->second = r->version;
+        out->resources.push_back(r);
       }
       continue;
     }
@@ -295,26 +418,28 @@ bool DeltaProtocol::Reconcile(const std::string& type, TypeState& ts, const Snap
     bool client_thinks_exists = held != ts.client.end() && !held->second.empty();
     bool never_told = held == ts.client.end() && explicit_name;
     if (client_thinks_exists || never_told) {
-      out->add_removed_resources(n);
-      if (explicit_name) {
-        ts.client[n] = "";
+      out->removed_resources.push_back(n);
+      if (!explicit_name) {
+        ts.client.erase(held);
+      } else if (held == ts.client.end()) {
+        ts.client.emplace(n, "");
       } else {
-        ts.client.erase(n);
+        held->second.clear();
       }
     }
   }
-  if (out->resources().empty() && out->removed_resources().empty()) return false;
-  out->set_type_url(type);
-  out->set_system_version_info(absl::StrCat(snapshot.generation()));
+  if (out->resources.empty() && out->removed_resources.empty()) return false;
+  out->type_url = type;
+  out->system_version_info = absl::StrCat(snapshot.generation());
   uint64_t nonce = next_nonce_++;
-  out->set_nonce(absl::StrCat(nonce));
-  out->mutable_control_plane()->set_identifier(control_plane_id_);
-  ts.nonce_versions[nonce] = out->system_version_info();
+  out->nonce = absl::StrCat(nonce);
+  out->control_plane_id = control_plane_id_;
+  ts.nonce_versions[nonce] = out->system_version_info;
   // Bound the map: keep only the most recent nonces (numeric keys: begin() is the oldest).
   while (ts.nonce_versions.size() > kMaxUnansweredNonces) {
     ts.nonce_versions.erase(ts.nonce_versions.begin());
   }
-  ts.status.version_sent = out->system_version_info();
+  ts.status.version_sent = out->system_version_info;
   ++ts.status.responses;
   return true;
 }

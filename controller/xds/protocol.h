@@ -13,6 +13,13 @@
 //  - Delta: subscription changes are honoured even with a stale nonce; initial_resource_versions
 //    suppress resending what the client already has; missing and deleted names are reported in
 //    removed_resources.
+//
+// Cost: after the first answer, a published change costs a stream work in proportion to the
+// names that changed, not to its subscription (the streams' view of each type is updated one
+// changed name at a time); a SotW ACK that restates the previous subscription and a delta ACK
+// without subscription changes cost O(1) lookups plus comparing the names. Responses carry
+// references to the shared Resources, never copies of their bytes: the glue encodes them
+// (controller/xds/wire.h); ToProto() materializes one as a message for tests.
 #ifndef LB_CONTROLLER_XDS_PROTOCOL_H_
 #define LB_CONTROLLER_XDS_PROTOCOL_H_
 
@@ -22,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -44,13 +52,37 @@ struct TypeStatus {
   uint64_t responses = 0;
 };
 
+// A response as decided by a protocol: the header fields and the resources it carries, by
+// reference.
+struct SotwResponse {
+  std::string type_url;
+  std::string version_info;
+  std::string nonce;
+  std::string control_plane_id;
+  std::vector<ResourcePtr> resources;  // Sorted by name.
+};
+
+struct DeltaResponse {
+  std::string type_url;
+  std::string system_version_info;
+  std::string nonce;
+  std::string control_plane_id;
+  std::vector<ResourcePtr> resources;  // Sorted by name; each entry carries name and version.
+  std::vector<std::string> removed_resources;  // Sorted.
+};
+
+// The response as a message (copies every resource's bytes: for tests and diagnostics).
+envoy::service::discovery::v3::DiscoveryResponse ToProto(const SotwResponse& response);
+envoy::service::discovery::v3::DeltaDiscoveryResponse ToProto(const DeltaResponse& response);
+
 // Node identity and flavour, shared by both protocol variants.
 class StreamIdentity {
  public:
   const envoy::config::core::v3::Node& node() const { return node_; }
   ClientFlavor flavor() const { return flavor_; }
-  // Takes the node from the first request that carries one.
-  void ObserveNode(const envoy::config::core::v3::Node& node);
+  // Takes the node from the first request that carries one. Returns true if that changed the
+  // flavour (answers already given came from the other flavour's resources).
+  bool ObserveNode(const envoy::config::core::v3::Node& node);
   bool has_node() const { return has_node_; }
 
  private:
@@ -66,7 +98,7 @@ bool RecordAckOrNack(const google::rpc::Status& error, const std::string& versio
 class SotwProtocol {
  public:
   using Request = envoy::service::discovery::v3::DiscoveryRequest;
-  using Response = envoy::service::discovery::v3::DiscoveryResponse;
+  using Response = SotwResponse;
 
   explicit SotwProtocol(std::string control_plane_id);
 
@@ -74,36 +106,53 @@ class SotwProtocol {
   // Requests for types we don't serve are ignored (no response).
   absl::StatusOr<std::vector<Response>> OnRequest(const Request& request, const Snapshot& snapshot);
   // A new snapshot was published; `changes` lists changed (incl. deleted) names per type, in
-  // push order. Returns the responses to send, in that order.
+  // push order, relative to the snapshot this stream was given before (every publication is
+  // given to every stream, in order). Returns the responses to send, in that order.
   std::vector<Response> OnSnapshot(const Snapshot& snapshot, const ChangeSet& changes);
 
   const StreamIdentity& identity() const { return identity_; }
   std::vector<TypeStatus> Status() const;
+  uint64_t total_nacks() const { return total_nacks_; }
 
  private:
   struct TypeState {
     bool requested = false;
     bool ever_named = false;  // Legacy wildcard only until the first named request.
     bool wildcard = false;
-    std::set<std::string> names;
-    std::string nonce;                        // Of the last response; "" before the first.
-    std::map<std::string, std::string> sent;  // Name -> version the client was sent.
+    bool stale = false;  // The flavour changed: the next answer recomputes the whole view.
+    absl::flat_hash_set<std::string> names;
+    std::vector<std::string> last_names;  // resource_names of the last request taken, as sent.
+    std::string nonce;                    // Of the last response; "" before the first.
+    // The client's view: every subscribed resource that exists, as last sent (for LDS/CDS
+    // what the last response listed; for EDS/RDS what the responses so far added up to).
+    absl::flat_hash_map<std::string, ResourcePtr> sent;
+    // Sum of Resource::view_hash over `sent`: the view's version_info. Order-independent and a
+    // function of the content alone, so the same view has the same version on any stream and
+    // across restarts, and it is updated in O(1) per changed resource.
+    uint64_t view_hash = 0;
     TypeStatus status;
   };
-  // Builds the response `ts` needs, if any. `force`: answer even if nothing differs.
-  bool MaybeRespond(const std::string& type_url, TypeState& ts, const Snapshot& snapshot,
-                    bool force, Response* out);
+  // Recomputes the whole view (a new subscription). `force`: answer even if nothing differs.
+  bool Recompute(const std::string& type_url, TypeState& ts, const Snapshot& snapshot, bool force,
+                 Response* out);
+  // Brings `sent` up to date for `r` (in view). Appends it to `changed` if the client lacks it.
+  static void Upsert(TypeState& ts, const ResourcePtr& r, std::vector<ResourcePtr>* changed);
+  static void Drop(TypeState& ts, absl::flat_hash_map<std::string, ResourcePtr>::iterator it);
+  // Builds the response for the view, given what changed in it.
+  bool Respond(const std::string& type_url, TypeState& ts, std::vector<ResourcePtr> changed,
+               bool removed, bool force, Response* out);
 
   const std::string control_plane_id_;
   StreamIdentity identity_;
   uint64_t next_nonce_ = 1;
+  uint64_t total_nacks_ = 0;
   std::map<std::string, TypeState> types_;
 };
 
 class DeltaProtocol {
  public:
   using Request = envoy::service::discovery::v3::DeltaDiscoveryRequest;
-  using Response = envoy::service::discovery::v3::DeltaDiscoveryResponse;
+  using Response = DeltaResponse;
 
   explicit DeltaProtocol(std::string control_plane_id);
 
@@ -112,27 +161,33 @@ class DeltaProtocol {
 
   const StreamIdentity& identity() const { return identity_; }
   std::vector<TypeStatus> Status() const;
+  uint64_t total_nacks() const { return total_nacks_; }
 
  private:
   struct TypeState {
     bool requested = false;
     bool wildcard = false;
-    std::set<std::string> names;
+    bool stale = false;  // The flavour changed: the next reconcile looks at every name.
+    absl::flat_hash_set<std::string> names;
     // Name -> version the client holds. "" means the client was told it does not exist.
-    std::map<std::string, std::string> client;
+    absl::flat_hash_map<std::string, std::string> client;
     // Nonces of the most recent unanswered responses (numeric, so begin() is the oldest) ->
     // system version. An ACK/NACK of a nonce not in here (never sent, already answered or
     // evicted) is not recorded.
     std::map<uint64_t, std::string> nonce_versions;
     TypeStatus status;
   };
-  // Reconciles `candidates` (names to look at) against what the client holds.
+  // Reconciles `candidates` (names to look at; sorted, unique) against what the client holds.
   bool Reconcile(const std::string& type_url, TypeState& ts, const Snapshot& snapshot,
-                 const std::set<std::string>& candidates, Response* out);
+                 const std::vector<std::string>& candidates, Response* out);
+  // Every name that may need a look: what the client holds, its names, and all if wildcard.
+  static void AddAllNames(const TypeState& ts, const ResourceMap& all,
+                          std::vector<std::string>* candidates);
 
   const std::string control_plane_id_;
   StreamIdentity identity_;
   uint64_t next_nonce_ = 1;
+  uint64_t total_nacks_ = 0;
   std::map<std::string, TypeState> types_;
 };
 

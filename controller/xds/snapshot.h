@@ -2,6 +2,8 @@
 #ifndef LB_CONTROLLER_XDS_SNAPSHOT_H_
 #define LB_CONTROLLER_XDS_SNAPSHOT_H_
 
+#include <grpc/slice.h>
+
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -17,13 +19,51 @@
 
 namespace lb::xds {
 
-// One resource, serialized once (inside `any`) and shared by all streams.
+// One resource, serialized once and shared by all streams.
+//
+// The bytes live in one reference-counted gRPC slice, laid out so that both response flavours
+// can reference them without copying (see controller/xds/wire.h):
+//
+//   12 <len> | 0a <len> version | 12 <len> Any{0a <len> type_url, 12 <len> value} | 1a <len> name
+//   \_______________________ DeltaDiscoveryResponse.resources entry (field 2) ______________/
+//                               \___ DiscoveryResponse.resources entry (field 2) ___/
+//
+// (envoy.service.discovery.v3.Resource numbers its fields version 1, resource 2, name 3, and
+// DiscoveryResponse's `resources` is field 2 like Resource's `resource`, so the SotW entry is a
+// sub-range of the delta one.) A response takes a new reference to a sub-slice per resource;
+// the bytes outlive the Resource for as long as any queued or in-flight response holds them.
 struct Resource {
-  std::string name;
+  Resource(std::string name, absl::string_view type_url, absl::string_view value);
+  ~Resource();
+  Resource(const Resource&) = delete;
+  Resource& operator=(const Resource&) = delete;
+
+  // The serialized message (google.protobuf.Any.value).
+  absl::string_view value() const { return Range(value_begin_, any_end_); }
+  // The serialized google.protobuf.Any.
+  absl::string_view any_bytes() const { return Range(any_begin_, any_end_); }
+  // A copy as a message, for tests and diagnostics.
+  google::protobuf::Any ToAny() const;
+
+  // New references to the response entries; the caller owns them (grpc_slice_unref).
+  grpc_slice SotwEntry() const;   // DiscoveryResponse.resources entry, tag and length included.
+  grpc_slice DeltaEntry() const;  // DeltaDiscoveryResponse.resources entry, likewise.
+  size_t sotw_entry_size() const { return any_end_ - sotw_begin_; }
+  size_t delta_entry_size() const { return delta_end_; }
+
+  const std::string name;
   // Stable hash of the serialized bytes: equal content, equal version, across restarts too,
   // so a reconnecting client that already has it is not sent it again.
-  std::string version;
-  google::protobuf::Any any;
+  const std::string version;
+  const std::string type_url;  // Of the Any: "type.googleapis.com/<message full name>".
+  // Stable 64-bit hash of (name, version): a SotW stream's version_info is the sum of these
+  // over the resources in its view, so it can be kept up to date one resource at a time.
+  const uint64_t view_hash;
+
+ private:
+  absl::string_view Range(size_t begin, size_t end) const;
+  grpc_slice wire_;
+  size_t sotw_begin_ = 0, any_begin_ = 0, value_begin_ = 0, any_end_ = 0, delta_end_ = 0;
 };
 using ResourcePtr = std::shared_ptr<const Resource>;
 using ResourceMap = std::map<std::string, ResourcePtr>;  // By name.

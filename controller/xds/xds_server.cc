@@ -1,49 +1,119 @@
 #include "controller/xds/xds_server.h"
 
+#include <grpcpp/impl/codegen/proto_utils.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "controller/model/validation.h"
 #include "controller/xds/protocol.h"
+#include "controller/xds/wire.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace lb::xds {
 namespace {
 
-namespace discovery = envoy::service::discovery::v3;
-
 // A stream that falls this many responses behind is cut off; it reconnects and gets a fresh
 // full answer instead of a backlog.
 constexpr size_t kMaxQueuedResponses = 1000;
 
-const char* ShortType(absl::string_view type_url) {
-  if (type_url == kListenerType) return "lds";
-  if (type_url == kRouteType) return "rds";
-  if (type_url == kClusterType) return "cds";
-  if (type_url == kEndpointType) return "eds";
-  return "other";
+int TypeIndex(absl::string_view type_url) {
+  if (type_url == kListenerType) return 0;
+  if (type_url == kRouteType) return 1;
+  if (type_url == kClusterType) return 2;
+  if (type_url == kEndpointType) return 3;
+  return 4;
 }
 
-// One ADS stream: glue between gRPC's callback API and a pure protocol class.
+const char* ShortType(absl::string_view type_url) {
+  static const char* const kNames[] = {"lds", "rds", "cds", "eds", "other"};
+  return kNames[TypeIndex(type_url)];
+}
+
+// Returns *slot, filling it with make() on first use. Registry lookups are idempotent, so two
+// threads racing here get the same pointer.
+template <typename T, typename Make>
+T* Cached(std::atomic<T*>& slot, Make make) {
+  T* p = slot.load(std::memory_order_acquire);
+  if (p == nullptr) {
+    p = make();
+    slot.store(p, std::memory_order_release);
+  }
+  return p;
+}
+
+}  // namespace
+
+class XdsServer::StreamMetrics {
+ public:
+  explicit StreamMetrics(metrics::Registry* registry) : r_(registry) {}
+
+  metrics::Gauge* Streams(int kind, const char* name) {
+    return Cached(streams_[kind], [&] {
+      return r_->GetGauge("lb_xds_connected_streams", "Open ADS streams.", {{"protocol", name}});
+    });
+  }
+  metrics::Counter* Requests(absl::string_view type_url) {
+    int t = TypeIndex(type_url);
+    return Cached(requests_[t], [&] {
+      return r_->GetCounter("lb_xds_requests_total", "ADS requests by type.",
+                            {{"type", ShortType(type_url)}});
+    });
+  }
+  metrics::Counter* Nacks(absl::string_view type_url) {
+    int t = TypeIndex(type_url);
+    return Cached(nacks_[t], [&] {
+      return r_->GetCounter("lb_xds_nacks_total", "NACKs received, by type.",
+                            {{"type", ShortType(type_url)}});
+    });
+  }
+  metrics::Counter* Pushes(absl::string_view type_url) {
+    int t = TypeIndex(type_url);
+    return Cached(pushes_[t], [&] {
+      return r_->GetCounter("lb_xds_pushes_total", "ADS responses written, by type.",
+                            {{"type", ShortType(type_url)}});
+    });
+  }
+  metrics::Histogram* PushLatency() {
+    return Cached(push_latency_, [&] {
+      return r_->GetHistogram(
+          "lb_xds_push_latency_seconds",
+          "From a snapshot's publication (or a request) to its response written.");
+    });
+  }
+
+ private:
+  metrics::Registry* const r_;
+  std::atomic<metrics::Gauge*> streams_[2]{};
+  std::atomic<metrics::Counter*> requests_[5]{};
+  std::atomic<metrics::Counter*> nacks_[5]{};
+  std::atomic<metrics::Counter*> pushes_[5]{};
+  std::atomic<metrics::Histogram*> push_latency_{nullptr};
+};
+
+namespace {
+
+// One ADS stream: glue between gRPC's raw callback API and a pure protocol class. Requests are
+// parsed here; responses stay light (references to shared resources) in the queue and are
+// encoded one at a time, when written.
 template <typename Protocol>
-class AdsReactor final
-    : public grpc::ServerBidiReactor<typename Protocol::Request, typename Protocol::Response>,
-      public StreamHandle {
+class AdsReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
+                         public StreamHandle {
  public:
   using Request = typename Protocol::Request;
   using Response = typename Protocol::Response;
 
-  AdsReactor(XdsServer* server, grpc::CallbackServerContext* ctx, const char* kind)
+  AdsReactor(XdsServer* server, grpc::CallbackServerContext* ctx, int kind_index, const char* kind)
       : server_(server),
+        metrics_(server->stream_metrics()),
         protocol_(server->control_plane_id()),
+        kind_index_(kind_index),
         kind_(kind),
         peer_(ctx->peer()),
         connected_(absl::Now()) {
-    server_->metrics()
-        ->GetGauge("lb_xds_connected_streams", "Open ADS streams.", {{"protocol", kind_}})
-        ->Add(1);
+    metrics_.Streams(kind_index_, kind_)->Add(1);
     std::shared_ptr<const Snapshot> start = server_->Register(this);
     {
       // A publication may already have reached this stream; keep whichever is newer.
@@ -52,7 +122,7 @@ class AdsReactor final
         snapshot_ = std::move(start);
       }
     }
-    this->StartRead(&request_);
+    this->StartRead(&read_buf_);
   }
 
   void OnReadDone(bool ok) override {
@@ -60,13 +130,17 @@ class AdsReactor final
       FinishOnce(grpc::Status::OK);
       return;
     }
+    // Only the single outstanding read touches read_buf_ and request_: parse before locking.
+    grpc::Status parsed = grpc::SerializationTraits<Request>::Deserialize(&read_buf_, &request_);
     absl::MutexLock lock(&mu_);
     if (finished_) return;
-    server_->metrics()
-        ->GetCounter("lb_xds_requests_total", "ADS requests by type.",
-                     {{"type", ShortType(request_.type_url())}})
-        ->Increment();
-    uint64_t nacks_before = TotalNacks();
+    if (!parsed.ok()) {
+      FinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                absl::StrCat("malformed ", kind_, " request")));
+      return;
+    }
+    metrics_.Requests(request_.type_url())->Increment();
+    uint64_t nacks_before = protocol_.total_nacks();
     // Answer from the snapshot this stream was last given, never a newer one: a publication in
     // progress reaches this stream phase by phase, in make-before-break order.
     absl::StatusOr<std::vector<Response>> responses = protocol_.OnRequest(request_, *snapshot_);
@@ -75,16 +149,13 @@ class AdsReactor final
                                 std::string(responses.status().message())));
       return;
     }
-    if (TotalNacks() != nacks_before) {
-      server_->metrics()
-          ->GetCounter("lb_xds_nacks_total", "NACKs received, by type.",
-                       {{"type", ShortType(request_.type_url())}})
-          ->Increment();
+    if (protocol_.total_nacks() != nacks_before) {
+      metrics_.Nacks(request_.type_url())->Increment();
       spdlog::warn("xds: {} ({}) NACKed {}: {}", protocol_.identity().node().id(), peer_,
                    request_.type_url(), request_.error_detail().message());
     }
-    EnqueueLocked(std::move(*responses), absl::Now());
-    this->StartRead(&request_);
+    if (!responses->empty()) EnqueueLocked(std::move(*responses), absl::Now());
+    this->StartRead(&read_buf_);
   }
 
   void Deliver(const std::shared_ptr<const Snapshot>& snapshot, const ChangeSet& changes,
@@ -92,25 +163,21 @@ class AdsReactor final
     absl::MutexLock lock(&mu_);
     snapshot_ = snapshot;
     if (finished_) return;
-    EnqueueLocked(protocol_.OnSnapshot(*snapshot, changes), published);
+    std::vector<Response> responses = protocol_.OnSnapshot(*snapshot, changes);
+    if (!responses.empty()) EnqueueLocked(std::move(responses), published);
   }
 
   void OnWriteDone(bool ok) override {
     absl::MutexLock lock(&mu_);
     writing_ = false;
+    write_buf_.Clear();  // Drops this response's references to the shared resources.
     if (!ok) {
       FinishLocked(grpc::Status::OK);
       return;
     }
     const auto& [response, since] = queue_.front();
-    server_->metrics()
-        ->GetCounter("lb_xds_pushes_total", "ADS responses written, by type.",
-                     {{"type", ShortType(response.type_url())}})
-        ->Increment();
-    server_->metrics()
-        ->GetHistogram("lb_xds_push_latency_seconds",
-                       "From a snapshot's publication (or a request) to its response written.")
-        ->Observe(absl::ToDoubleSeconds(absl::Now() - since));
+    metrics_.Pushes(response.type_url)->Increment();
+    metrics_.PushLatency()->Observe(absl::ToDoubleSeconds(absl::Now() - since));
     queue_.pop_front();
     WriteNextLocked();
   }
@@ -119,9 +186,7 @@ class AdsReactor final
 
   void OnDone() override {
     server_->Unregister(this);
-    server_->metrics()
-        ->GetGauge("lb_xds_connected_streams", "Open ADS streams.", {{"protocol", kind_}})
-        ->Add(-1);
+    metrics_.Streams(kind_index_, kind_)->Add(-1);
     delete this;
   }
 
@@ -156,12 +221,6 @@ class AdsReactor final
   }
 
  private:
-  uint64_t TotalNacks() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    uint64_t n = 0;
-    for (const auto& t : protocol_.Status()) n += t.nacks;
-    return n;
-  }
-
   void EnqueueLocked(std::vector<Response> responses, absl::Time since)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     for (auto& r : responses) queue_.emplace_back(std::move(r), since);
@@ -176,7 +235,8 @@ class AdsReactor final
   void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (writing_ || finished_ || queue_.empty()) return;
     writing_ = true;
-    this->StartWrite(&queue_.front().first);
+    write_buf_ = Encode(queue_.front().first);
+    this->StartWrite(&write_buf_);
   }
 
   void FinishOnce(const grpc::Status& status) {
@@ -191,13 +251,17 @@ class AdsReactor final
   }
 
   XdsServer* const server_;
+  XdsServer::StreamMetrics& metrics_;
   absl::Mutex mu_;
   Protocol protocol_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const Snapshot> snapshot_ ABSL_GUARDED_BY(mu_);  // Last one delivered.
-  Request request_;  // Owned by the single outstanding read.
+  grpc::ByteBuffer read_buf_;  // Owned by the single outstanding read, like request_.
+  Request request_;
   std::deque<std::pair<Response, absl::Time>> queue_ ABSL_GUARDED_BY(mu_);
+  grpc::ByteBuffer write_buf_ ABSL_GUARDED_BY(mu_);  // The response being written.
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  const int kind_index_;
   const char* const kind_;
   const std::string peer_;
   const absl::Time connected_;
@@ -225,6 +289,7 @@ void Put(ResourceMap& map, const std::string& name, ResourcePtr r,
 XdsServer::XdsServer(HostLookup lookup, metrics::Registry* metrics, std::string control_plane_id)
     : lookup_(std::move(lookup)),
       metrics_(metrics),
+      stream_metrics_(std::make_unique<StreamMetrics>(metrics)),
       control_plane_id_(std::move(control_plane_id)),
       snapshot_(std::make_shared<const Snapshot>()) {
   routes_.set_name(kIngressRouteConfig);
@@ -297,14 +362,14 @@ lb::v1::ListProxiesResponse XdsServer::ListProxies() {
   return out;
 }
 
-grpc::ServerBidiReactor<discovery::DiscoveryRequest, discovery::DiscoveryResponse>*
-XdsServer::StreamAggregatedResources(grpc::CallbackServerContext* context) {
-  return new AdsReactor<SotwProtocol>(this, context, "sotw");
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* XdsServer::StreamAggregatedResources(
+    grpc::CallbackServerContext* context) {
+  return new AdsReactor<SotwProtocol>(this, context, 0, "sotw");
 }
 
-grpc::ServerBidiReactor<discovery::DeltaDiscoveryRequest, discovery::DeltaDiscoveryResponse>*
-XdsServer::DeltaAggregatedResources(grpc::CallbackServerContext* context) {
-  return new AdsReactor<DeltaProtocol>(this, context, "delta");
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* XdsServer::DeltaAggregatedResources(
+    grpc::CallbackServerContext* context) {
+  return new AdsReactor<DeltaProtocol>(this, context, 1, "delta");
 }
 
 void XdsServer::PublisherLoop() {

@@ -42,8 +42,16 @@ class StreamHandle {
   virtual void Close() = 0;
 };
 
-class XdsServer final
-    : public envoy::service::discovery::v3::AggregatedDiscoveryService::CallbackService {
+// The two ADS methods use gRPC's raw callback API (ByteBuffer in and out): requests are parsed
+// by the stream, and responses are encoded from slices that share each resource's serialized
+// bytes (controller/xds/wire.h) instead of copying them into a message per stream.
+using AdsRawService = envoy::service::discovery::v3::AggregatedDiscoveryService::
+    WithRawCallbackMethod_StreamAggregatedResources<
+        envoy::service::discovery::v3::AggregatedDiscoveryService::
+            WithRawCallbackMethod_DeltaAggregatedResources<
+                envoy::service::discovery::v3::AggregatedDiscoveryService::Service>>;
+
+class XdsServer final : public AdsRawService {
  public:
   // `lookup` resolves hostname endpoints; `metrics` must outlive the server.
   XdsServer(HostLookup lookup, metrics::Registry* metrics, std::string control_plane_id);
@@ -62,18 +70,19 @@ class XdsServer final
   // Ends all streams with UNAVAILABLE and stops the publisher; clients reconnect elsewhere.
   void Shutdown();
 
-  grpc::ServerBidiReactor<envoy::service::discovery::v3::DiscoveryRequest,
-                          envoy::service::discovery::v3::DiscoveryResponse>*
-  StreamAggregatedResources(grpc::CallbackServerContext* context) override;
-  grpc::ServerBidiReactor<envoy::service::discovery::v3::DeltaDiscoveryRequest,
-                          envoy::service::discovery::v3::DeltaDiscoveryResponse>*
-  DeltaAggregatedResources(grpc::CallbackServerContext* context) override;
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* StreamAggregatedResources(
+      grpc::CallbackServerContext* context) override;
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* DeltaAggregatedResources(
+      grpc::CallbackServerContext* context) override;
 
   // For the stream reactors. Returns the snapshot the stream starts from.
   std::shared_ptr<const Snapshot> Register(StreamHandle* stream);
   void Unregister(StreamHandle* stream);
   const std::string& control_plane_id() const { return control_plane_id_; }
   metrics::Registry* metrics() const { return metrics_; }
+  // The streams' metrics, looked up once (the registry takes a mutex per lookup).
+  class StreamMetrics;
+  StreamMetrics& stream_metrics() const { return *stream_metrics_; }
   bool shutting_down() const;
 
  private:
@@ -85,6 +94,7 @@ class XdsServer final
 
   const HostLookup lookup_;
   metrics::Registry* const metrics_;
+  const std::unique_ptr<StreamMetrics> stream_metrics_;
   const std::string control_plane_id_;
 
   mutable absl::Mutex mu_;

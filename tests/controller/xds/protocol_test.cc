@@ -177,11 +177,30 @@ uint64_t NonceNumber(const std::string& nonce) {
   return n;
 }
 
-// The value of an OnRequest result, which must be OK.
-template <typename T>
-T ValueOr(absl::StatusOr<T> result) {
+// The protocols answer with light responses that reference the shared resources; the tests
+// check them as the messages a client would receive (ToProto).
+std::vector<DiscoveryResponse> Protos(const std::vector<SotwResponse>& responses) {
+  std::vector<DiscoveryResponse> out;
+  for (const auto& r : responses) out.push_back(ToProto(r));
+  return out;
+}
+std::vector<DeltaDiscoveryResponse> Protos(const std::vector<DeltaResponse>& responses) {
+  std::vector<DeltaDiscoveryResponse> out;
+  for (const auto& r : responses) out.push_back(ToProto(r));
+  return out;
+}
+template <typename R>
+auto Protos(const absl::StatusOr<std::vector<R>>& result)
+    -> absl::StatusOr<decltype(Protos(std::vector<R>()))> {
+  if (!result.ok()) return result.status();
+  return Protos(*result);
+}
+
+// The value of an OnRequest result, which must be OK, as messages.
+template <typename R>
+auto ValueOr(const absl::StatusOr<std::vector<R>>& result) -> decltype(Protos(*result)) {
   EXPECT_TRUE(result.ok()) << result.status();
-  return result.ok() ? *std::move(result) : T();
+  return result.ok() ? Protos(*result) : decltype(Protos(*result))();
 }
 
 envoy::config::core::v3::Node MakeNode(const std::string& id, const std::string& agent) {
@@ -239,7 +258,7 @@ class SotwTest : public ::testing::Test {
 
   std::vector<DiscoveryResponse> Send(const DiscoveryRequest& r) { return Send(proto_, r); }
   std::vector<DiscoveryResponse> Send(SotwProtocol& p, const DiscoveryRequest& r) {
-    absl::StatusOr<std::vector<DiscoveryResponse>> out = p.OnRequest(r, *snap_);
+    absl::StatusOr<std::vector<DiscoveryResponse>> out = Protos(p.OnRequest(r, *snap_));
     EXPECT_TRUE(out.ok()) << out.status();
     if (!out.ok()) return {};
     for (const auto& resp : *out) sent_.push_back(resp);
@@ -254,7 +273,7 @@ class SotwTest : public ::testing::Test {
 
   std::vector<DiscoveryResponse> Push(const ChangeSet& changes) { return Push(proto_, changes); }
   std::vector<DiscoveryResponse> Push(SotwProtocol& p, const ChangeSet& changes) {
-    std::vector<DiscoveryResponse> out = p.OnSnapshot(*snap_, changes);
+    std::vector<DiscoveryResponse> out = Protos(p.OnSnapshot(*snap_, changes));
     for (const auto& resp : out) sent_.push_back(resp);
     return out;
   }
@@ -313,8 +332,7 @@ TEST_F(SotwTest, FirstRequestWithContent) {
   EXPECT_EQ(NamesOf(r), (Names{"a", "b"}));
   // The Any carries exactly the serialized resource.
   for (const auto& any : r.resources()) {
-    EXPECT_EQ(any.value(),
-              snap_->Get(kClusterType, ClientFlavor::kEnvoy).at(NameOf(any))->any.value());
+    EXPECT_EQ(any.value(), snap_->Get(kClusterType, ClientFlavor::kEnvoy).at(NameOf(any))->value());
   }
 }
 
@@ -404,14 +422,14 @@ TEST_F(SotwTest, GrpcClientsGetTheGrpcClusterMap) {
 TEST_F(SotwTest, MissingTypeUrlIsInvalidArgument) {
   DiscoveryRequest r;
   r.add_resource_names("a");
-  absl::StatusOr<std::vector<DiscoveryResponse>> out = proto_.OnRequest(r, *snap_);
+  absl::StatusOr<std::vector<DiscoveryResponse>> out = Protos(proto_.OnRequest(r, *snap_));
   ASSERT_FALSE(out.ok());
   EXPECT_EQ(out.status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(SotwTest, UnknownTypeIgnored) {
   absl::StatusOr<std::vector<DiscoveryResponse>> out =
-      proto_.OnRequest(SReq(kSecretType, {"cert"}), *snap_);
+      Protos(proto_.OnRequest(SReq(kSecretType, {"cert"}), *snap_));
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_THAT(*out, IsEmpty());
   EXPECT_THAT(proto_.Status(), IsEmpty());
@@ -973,6 +991,99 @@ TEST_F(SotwTest, ReconnectGetsFullAnswer) {
   }
 }
 
+// --- Incremental bookkeeping ----------------------------------------------------------------
+
+TEST_F(SotwTest, IncrementalVersionInfoEqualsAFreshAnswer) {
+  // A stream's view is updated one changed name at a time; its version_info must be what a new
+  // stream with the same subscription computes from scratch.
+  const Names names = {"a", "b", "c"};
+  auto fresh = [&](const std::string& type, const Names& subscription) {
+    SotwProtocol p(kCp);
+    absl::StatusOr<std::vector<SotwResponse>> out = p.OnRequest(SReq(type, subscription), *snap_);
+    return out.ok() && out->size() == 1 ? ToProto((*out)[0]) : DiscoveryResponse();
+  };
+  Set(kEndpointType, {Eds("a", 0), Eds("b", 0), Eds("c", 0)});
+  Set(kClusterType, {Cds("a", 0), Cds("b", 0)});
+  DiscoveryResponse e = SendOne(SReq(kEndpointType, names));
+  DiscoveryResponse c = SendOne(SReq(kClusterType, {}));
+  struct Step {
+    std::vector<ResourcePtr> eds, cds;
+    Names eds_changed, cds_changed;
+  };
+  for (const Step& step : std::vector<Step>{
+           {{Eds("a", 1), Eds("b", 0), Eds("c", 0)}, {Cds("a", 0), Cds("b", 0)}, {"a"}, {}},
+           {{Eds("a", 1), Eds("b", 0)}, {Cds("a", 0), Cds("b", 0), Cds("c")}, {"c"}, {"c"}},
+           {{Eds("a", 1), Eds("b", 2)}, {Cds("a", 1), Cds("c")}, {"b"}, {"a", "b"}},
+           {{Eds("a", 1), Eds("b", 2), Eds("c", 0)}, {Cds("a", 1), Cds("c")}, {"c"}, {}},
+           {{Eds("a", 0), Eds("b", 0), Eds("c", 0)},
+            {Cds("a", 0), Cds("b", 0)},
+            {"a", "b"},
+            {"a", "b", "c"}},
+       }) {
+    Set(kEndpointType, step.eds);
+    Set(kClusterType, step.cds);
+    ChangeSet cs;
+    if (!step.cds_changed.empty()) {
+      cs.emplace_back(kClusterType, absl::flat_hash_set<std::string>(step.cds_changed.begin(),
+                                                                     step.cds_changed.end()));
+    }
+    cs.emplace_back(kEndpointType, absl::flat_hash_set<std::string>(step.eds_changed.begin(),
+                                                                    step.eds_changed.end()));
+    bool eds_sent = false;
+    for (const auto& r : Push(cs)) {
+      eds_sent |= r.type_url() == kEndpointType;
+      (r.type_url() == kEndpointType ? e : c) = r;
+      Send(SAck(r, r.type_url() == kEndpointType ? names : Names{}));
+    }
+    // EDS: a deletion alone is not sent, so compare when the view was answered.
+    if (eds_sent) {
+      EXPECT_EQ(e.version_info(), fresh(kEndpointType, names).version_info());
+    }
+    DiscoveryResponse fresh_cds = fresh(kClusterType, {});
+    EXPECT_EQ(StatusOf(kClusterType).version_sent, fresh_cds.version_info());
+    EXPECT_EQ(c.version_info(), fresh_cds.version_info());
+    EXPECT_EQ(NamesOf(c), NamesOf(fresh_cds));
+  }
+  // Back to the starting content: the starting versions.
+  EXPECT_EQ(e.version_info(), fresh(kEndpointType, names).version_info());
+  EXPECT_EQ(c.version_info(), fresh(kClusterType, {}).version_info());
+  EXPECT_EQ(StatusOf(kEndpointType).version_acked, e.version_info());
+}
+
+TEST_F(SotwTest, AckRestatingTheSubscriptionInAnotherOrderChangesNothing) {
+  Set(kEndpointType, {Eds("a"), Eds("b")});
+  DiscoveryResponse r1 = SendOne(SReq(kEndpointType, {"a", "b"}));
+  EXPECT_THAT(Send(SAck(r1, {"b", "a"})), IsEmpty());
+  EXPECT_THAT(Send(SAck(r1, {"b", "a", "a"})), IsEmpty());
+  EXPECT_EQ(StatusOf(kEndpointType).subscribed, 2u);
+  EXPECT_EQ(StatusOf(kEndpointType).version_acked, r1.version_info());
+  Set(kEndpointType, {Eds("a"), Eds("b", 1)});
+  DiscoveryResponse r2 = PushOne(Changed(kEndpointType, {"b"}));
+  EXPECT_EQ(NamesOf(r2), (Names{"b"}));
+}
+
+TEST_F(SotwTest, FlavourLearntLateRecomputesTheView) {
+  // A client whose first request has no node gets Envoy's flavour until a node says otherwise.
+  snap_ = snap_
+              ->With(kClusterType, ClientFlavor::kEnvoy,
+                     MapOf({CdsWithPolicy("a", envoy::config::cluster::v3::Cluster::MAGLEV)}))
+              ->With(kClusterType, ClientFlavor::kGrpc,
+                     MapOf({CdsWithPolicy("a", envoy::config::cluster::v3::Cluster::RING_HASH)}));
+  DiscoveryResponse c1 = SendOne(SReq(kClusterType, {}));
+  DiscoveryRequest lds = SReq(kListenerType, {});
+  *lds.mutable_node() = MakeNode("late", "gRPC C-core");
+  Send(lds);
+  EXPECT_EQ(proto_.identity().flavor(), ClientFlavor::kGrpc);
+  // The next look at CDS answers from the gRPC map.
+  std::vector<DiscoveryResponse> out = Push(Changed(kClusterType, {"a"}));
+  ASSERT_THAT(out, SizeIs(1));
+  ASSERT_EQ(out[0].resources_size(), 1);
+  envoy::config::cluster::v3::Cluster cluster;
+  ASSERT_TRUE(out[0].resources(0).UnpackTo(&cluster));
+  EXPECT_EQ(cluster.lb_policy(), envoy::config::cluster::v3::Cluster::RING_HASH);
+  EXPECT_NE(out[0].version_info(), c1.version_info());
+}
+
 TEST_F(SotwTest, StatusListsTypesInPushOrder) {
   Send(SReq(kRouteType, {"default"}));
   Send(SReq(kListenerType, {}));
@@ -1026,7 +1137,7 @@ class DeltaTest : public ::testing::Test {
     return Send(proto_, r);
   }
   std::vector<DeltaDiscoveryResponse> Send(DeltaProtocol& p, const DeltaDiscoveryRequest& r) {
-    absl::StatusOr<std::vector<DeltaDiscoveryResponse>> out = p.OnRequest(r, *snap_);
+    absl::StatusOr<std::vector<DeltaDiscoveryResponse>> out = Protos(p.OnRequest(r, *snap_));
     EXPECT_TRUE(out.ok()) << out.status();
     return out.ok() ? *std::move(out) : std::vector<DeltaDiscoveryResponse>{};
   }
@@ -1036,7 +1147,7 @@ class DeltaTest : public ::testing::Test {
     return out.empty() ? DeltaDiscoveryResponse() : out[0];
   }
   std::vector<DeltaDiscoveryResponse> Push(const ChangeSet& changes) {
-    return proto_.OnSnapshot(*snap_, changes);
+    return Protos(proto_.OnSnapshot(*snap_, changes));
   }
   DeltaDiscoveryResponse PushOne(const ChangeSet& changes) {
     std::vector<DeltaDiscoveryResponse> out = Push(changes);
@@ -1060,11 +1171,11 @@ class DeltaTest : public ::testing::Test {
 
 TEST_F(DeltaTest, MissingTypeUrlIsInvalidArgumentUnknownTypeIgnored) {
   absl::StatusOr<std::vector<DeltaDiscoveryResponse>> bad =
-      proto_.OnRequest(DReq("", {"a"}), *snap_);
+      Protos(proto_.OnRequest(DReq("", {"a"}), *snap_));
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
   absl::StatusOr<std::vector<DeltaDiscoveryResponse>> unknown =
-      proto_.OnRequest(DReq(kSecretType, {"cert"}), *snap_);
+      Protos(proto_.OnRequest(DReq(kSecretType, {"cert"}), *snap_));
   ASSERT_TRUE(unknown.ok()) << unknown.status();
   EXPECT_THAT(*unknown, IsEmpty());
   EXPECT_THAT(proto_.Status(), IsEmpty());
@@ -1102,7 +1213,7 @@ TEST_F(DeltaTest, ResourceEntriesCarryNameVersionAndAny) {
     const ResourcePtr& want = snap_->Get(kEndpointType, ClientFlavor::kEnvoy).at(res.name());
     EXPECT_EQ(res.version(), want->version);
     EXPECT_EQ(res.resource().type_url(), kEndpointType);
-    EXPECT_EQ(res.resource().value(), want->any.value());
+    EXPECT_EQ(res.resource().value(), want->value());
   }
 }
 
@@ -1207,9 +1318,10 @@ TEST_F(DeltaTest, InitialResourceVersionsSuppressSameVersionResendDifferent) {
   EXPECT_THAT(Send(p, all), IsEmpty());
   // ... and the client is known to hold them: a later identical publish sends nothing, a change
   // sends it.
-  EXPECT_THAT(p.OnSnapshot(*snap_, Changed(kEndpointType, {"a", "b"})), IsEmpty());
+  EXPECT_THAT(Protos(p.OnSnapshot(*snap_, Changed(kEndpointType, {"a", "b"}))), IsEmpty());
   Set(kEndpointType, {Eds("a", 5), Eds("b"), Eds("c")});
-  std::vector<DeltaDiscoveryResponse> out = p.OnSnapshot(*snap_, Changed(kEndpointType, {"a"}));
+  std::vector<DeltaDiscoveryResponse> out =
+      Protos(p.OnSnapshot(*snap_, Changed(kEndpointType, {"a"})));
   ASSERT_THAT(out, SizeIs(1));
   EXPECT_EQ(NamesOf(out[0]), (Names{"a"}));
 }
@@ -1361,6 +1473,48 @@ TEST_F(DeltaTest, AckWithUnknownNonceDoesNotClobberAckedVersion) {
   Send(bogus);
   Send(DAck(r1));
   EXPECT_EQ(StatusOf(kClusterType).version_acked, acked);
+}
+
+TEST_F(DeltaTest, AckWithoutSubscriptionChangeLooksAtNothing) {
+  // Wildcard CDS and named EDS; plain ACKs produce nothing, and changes are still followed.
+  Set(kClusterType, {Cds("a"), Cds("b")});
+  Set(kEndpointType, {Eds("a"), Eds("b")});
+  DeltaDiscoveryResponse c1 = SendOne(DReq(kClusterType, {"*"}));
+  DeltaDiscoveryResponse e1 = SendOne(DReq(kEndpointType, {"a", "b"}));
+  EXPECT_THAT(Send(DAck(c1)), IsEmpty());
+  EXPECT_THAT(Send(DAck(e1)), IsEmpty());
+  EXPECT_THAT(Send(DAck(e1)), IsEmpty());  // Repeated.
+  Set(kEndpointType, {Eds("a", 1), Eds("b")});
+  DeltaDiscoveryResponse e2 = PushOne(Changed(kEndpointType, {"a"}));
+  EXPECT_EQ(NamesOf(e2), (Names{"a"}));
+  // Under the wildcard, explicitly unsubscribing a name does not stop it: it is sent again.
+  DeltaDiscoveryResponse c2 = SendOne(DReq(kClusterType, {}, {"a"}));
+  EXPECT_EQ(NamesOf(c2), (Names{"a"}));
+  // Switching the wildcard off drops what was only held through it, silently.
+  EXPECT_THAT(Send(DReq(kClusterType, {"b"}, {"*"})), IsEmpty());
+  Set(kClusterType, {Cds("a", 1), Cds("b", 1)});
+  DeltaDiscoveryResponse c3 = PushOne(Changed(kClusterType, {"a", "b"}));
+  EXPECT_EQ(NamesOf(c3), (Names{"b"}));
+  // And switching it on again sends what the client lacks.
+  DeltaDiscoveryResponse c4 = SendOne(DReq(kClusterType, {"*"}));
+  EXPECT_EQ(NamesOf(c4), (Names{"a"}));
+}
+
+TEST_F(DeltaTest, FlavourLearntLateReconcilesEverything) {
+  snap_ = snap_
+              ->With(kClusterType, ClientFlavor::kEnvoy,
+                     MapOf({CdsWithPolicy("a", envoy::config::cluster::v3::Cluster::MAGLEV)}))
+              ->With(kClusterType, ClientFlavor::kGrpc,
+                     MapOf({CdsWithPolicy("a", envoy::config::cluster::v3::Cluster::RING_HASH)}));
+  DeltaDiscoveryResponse r1 = SendOne(DReq(kClusterType, {"*"}));
+  DeltaDiscoveryRequest lds = DReq(kListenerType, {"*"});
+  *lds.mutable_node() = MakeNode("late", "gRPC C-core");
+  Send(lds);
+  DeltaDiscoveryResponse r2 = SendOne(DAck(r1));
+  ASSERT_EQ(r2.resources_size(), 1);
+  envoy::config::cluster::v3::Cluster c;
+  ASSERT_TRUE(r2.resources(0).resource().UnpackTo(&c));
+  EXPECT_EQ(c.lb_policy(), envoy::config::cluster::v3::Cluster::RING_HASH);
 }
 
 TEST_F(DeltaTest, NoncesUniqueAndIncreasing) {
@@ -1518,7 +1672,7 @@ TEST(MakeBeforeBreakTest, SotwResponsesFollowPublishPhases) {
   ASSERT_THAT(phases, SizeIs(3));
 
   // Phase 1: everything new, CDS -> EDS -> LDS -> RDS. "old" is still there.
-  std::vector<DiscoveryResponse> p1 = p.OnSnapshot(*phases[0].snapshot, phases[0].changes);
+  std::vector<DiscoveryResponse> p1 = Protos(p.OnSnapshot(*phases[0].snapshot, phases[0].changes));
   EXPECT_THAT(TypesOf(p1), ElementsAre(kClusterType, kEndpointType, kListenerType, kRouteType));
   ASSERT_THAT(p1, SizeIs(4));
   EXPECT_EQ(NamesOf(p1[0]), (Names{"new", "old"}));
@@ -1533,13 +1687,13 @@ TEST(MakeBeforeBreakTest, SotwResponsesFollowPublishPhases) {
   EXPECT_EQ(rc.virtual_hosts(0).routes(0).route().cluster(), "new");
 
   // Phase 2: the listener of the deleted cluster goes first.
-  std::vector<DiscoveryResponse> p2 = p.OnSnapshot(*phases[1].snapshot, phases[1].changes);
+  std::vector<DiscoveryResponse> p2 = Protos(p.OnSnapshot(*phases[1].snapshot, phases[1].changes));
   EXPECT_THAT(TypesOf(p2), ElementsAre(kListenerType));
   ASSERT_THAT(p2, SizeIs(1));
   EXPECT_EQ(NamesOf(p2[0]), (Names{"new"}));
 
   // Phase 3: then its cluster (full-state CDS without "old"); EDS deletion is not sent in SotW.
-  std::vector<DiscoveryResponse> p3 = p.OnSnapshot(*phases[2].snapshot, phases[2].changes);
+  std::vector<DiscoveryResponse> p3 = Protos(p.OnSnapshot(*phases[2].snapshot, phases[2].changes));
   EXPECT_THAT(TypesOf(p3), ElementsAre(kClusterType));
   ASSERT_THAT(p3, SizeIs(1));
   EXPECT_EQ(NamesOf(p3[0]), (Names{"new"}));
@@ -1567,7 +1721,7 @@ TEST(MakeBeforeBreakTest, SotwGrpcClientNamedSubscriptions) {
   EXPECT_THAT(ValueOr(p.OnRequest(SReq(kEndpointType, {"old", "new"}), *pub.current())), SizeIs(1));
   std::vector<MiniPublisher::Phase> phases =
       pub.Publish(ModelCluster("new", "10.0.0.2"), "old", RoutesTo("new"));
-  std::vector<DiscoveryResponse> p1 = p.OnSnapshot(*phases[0].snapshot, phases[0].changes);
+  std::vector<DiscoveryResponse> p1 = Protos(p.OnSnapshot(*phases[0].snapshot, phases[0].changes));
   EXPECT_THAT(TypesOf(p1), ElementsAre(kClusterType, kEndpointType, kListenerType));
   // The gRPC flavour of the new cluster.
   ASSERT_THAT(p1, SizeIs(3));
@@ -1576,9 +1730,9 @@ TEST(MakeBeforeBreakTest, SotwGrpcClientNamedSubscriptions) {
     ASSERT_TRUE(any.UnpackTo(&c));
     EXPECT_FALSE(c.has_outlier_detection()) << c.name();
   }
-  std::vector<DiscoveryResponse> p2 = p.OnSnapshot(*phases[1].snapshot, phases[1].changes);
+  std::vector<DiscoveryResponse> p2 = Protos(p.OnSnapshot(*phases[1].snapshot, phases[1].changes));
   EXPECT_THAT(TypesOf(p2), ElementsAre(kListenerType));
-  std::vector<DiscoveryResponse> p3 = p.OnSnapshot(*phases[2].snapshot, phases[2].changes);
+  std::vector<DiscoveryResponse> p3 = Protos(p.OnSnapshot(*phases[2].snapshot, phases[2].changes));
   EXPECT_THAT(TypesOf(p3), ElementsAre(kClusterType));
 }
 
@@ -1596,7 +1750,8 @@ TEST(MakeBeforeBreakTest, DeltaResponsesFollowPublishPhases) {
 
   std::vector<MiniPublisher::Phase> phases =
       pub.Publish(ModelCluster("new", "10.0.0.2"), "old", RoutesTo("new"));
-  std::vector<DeltaDiscoveryResponse> p1 = p.OnSnapshot(*phases[0].snapshot, phases[0].changes);
+  std::vector<DeltaDiscoveryResponse> p1 =
+      Protos(p.OnSnapshot(*phases[0].snapshot, phases[0].changes));
   EXPECT_THAT(TypesOf(p1), ElementsAre(kClusterType, kEndpointType, kListenerType, kRouteType));
   ASSERT_THAT(p1, SizeIs(4));
   for (int i = 0; i < 3; ++i) {
@@ -1606,13 +1761,15 @@ TEST(MakeBeforeBreakTest, DeltaResponsesFollowPublishPhases) {
   }
   EXPECT_EQ(NamesOf(p1[3]), (Names{kIngressRouteConfig}));
 
-  std::vector<DeltaDiscoveryResponse> p2 = p.OnSnapshot(*phases[1].snapshot, phases[1].changes);
+  std::vector<DeltaDiscoveryResponse> p2 =
+      Protos(p.OnSnapshot(*phases[1].snapshot, phases[1].changes));
   EXPECT_THAT(TypesOf(p2), ElementsAre(kListenerType));
   ASSERT_THAT(p2, SizeIs(1));
   EXPECT_THAT(p2[0].resources(), IsEmpty());
   EXPECT_EQ(Removed(p2[0]), (Names{"old"}));
 
-  std::vector<DeltaDiscoveryResponse> p3 = p.OnSnapshot(*phases[2].snapshot, phases[2].changes);
+  std::vector<DeltaDiscoveryResponse> p3 =
+      Protos(p.OnSnapshot(*phases[2].snapshot, phases[2].changes));
   EXPECT_THAT(TypesOf(p3), ElementsAre(kClusterType, kEndpointType));
   ASSERT_THAT(p3, SizeIs(2));
   EXPECT_EQ(Removed(p3[0]), (Names{"old"}));
@@ -1633,7 +1790,7 @@ TEST(MakeBeforeBreakTest, ResponsesFollowChangeSetOrder) {
              ->WithBoth(kListenerType, MapOf({Lds("a", 1)}));
   ChangeSet cs = Changed(kListenerType, {"a"});
   cs.emplace_back(kClusterType, absl::flat_hash_set<std::string>{"a"});
-  EXPECT_THAT(TypesOf(p.OnSnapshot(*snap, cs)), ElementsAre(kListenerType, kClusterType));
+  EXPECT_THAT(TypesOf(Protos(p.OnSnapshot(*snap, cs))), ElementsAre(kListenerType, kClusterType));
 }
 
 }  // namespace

@@ -69,10 +69,10 @@ TEST(MakeResourceTest, NameAnyAndVersionFormat) {
   ResourcePtr r = MakeResource("backend", c);
   ASSERT_NE(r, nullptr);
   EXPECT_EQ(r->name, "backend");
-  EXPECT_EQ(r->any.type_url(), "type.googleapis.com/envoy.config.cluster.v3.Cluster");
-  EXPECT_EQ(r->any.type_url(), kClusterType);
+  EXPECT_EQ(r->type_url, "type.googleapis.com/envoy.config.cluster.v3.Cluster");
+  EXPECT_EQ(r->type_url, kClusterType);
   envoy::config::cluster::v3::Cluster back;
-  ASSERT_TRUE(r->any.UnpackTo(&back));
+  ASSERT_TRUE(r->ToAny().UnpackTo(&back));
   EXPECT_EQ(back.SerializeAsString(), c.SerializeAsString());
   ASSERT_EQ(r->version.size(), 16u);
   EXPECT_EQ(r->version.find_first_not_of("0123456789abcdef"), std::string::npos) << r->version;
@@ -85,10 +85,10 @@ TEST(MakeResourceTest, TypeUrlsOfAllFourTypes) {
   rc.set_name("x");
   envoy::config::listener::v3::Listener l;
   l.set_name("x");
-  EXPECT_EQ(MakeResource("x", cla)->any.type_url(), kEndpointType);
-  EXPECT_EQ(MakeResource("x", rc)->any.type_url(), kRouteType);
-  EXPECT_EQ(MakeResource("x", l)->any.type_url(), kListenerType);
-  EXPECT_EQ(MakeResource("x", EnvoyCluster("x", 1))->any.type_url(), kClusterType);
+  EXPECT_EQ(MakeResource("x", cla)->type_url, kEndpointType);
+  EXPECT_EQ(MakeResource("x", rc)->type_url, kRouteType);
+  EXPECT_EQ(MakeResource("x", l)->type_url, kListenerType);
+  EXPECT_EQ(MakeResource("x", EnvoyCluster("x", 1))->type_url, kClusterType);
 }
 
 TEST(MakeResourceTest, VersionIsStableAcrossProcesses) {
@@ -112,7 +112,7 @@ TEST(MakeResourceTest, SameContentSameVersion) {
   ResourcePtr a = MakeResource("backend", EnvoyCluster("backend", 1));
   ResourcePtr b = MakeResource("backend", EnvoyCluster("backend", 1));
   EXPECT_EQ(a->version, b->version);
-  EXPECT_EQ(a->any.value(), b->any.value());
+  EXPECT_EQ(a->value(), b->value());
   // Built independently, many times: always the same.
   for (int i = 0; i < 10; ++i) {
     EXPECT_EQ(MakeResource("backend", EnvoyCluster("backend", 1))->version, a->version);
@@ -139,7 +139,7 @@ TEST(MakeResourceTest, MapFieldsSerializeDeterministically) {
   ResourcePtr a = MakeResource("labelled", LabelledCluster(labels));
   ResourcePtr b = MakeResource("labelled", LabelledCluster(reversed));
   EXPECT_EQ(a->version, b->version);
-  EXPECT_EQ(a->any.value(), b->any.value());
+  EXPECT_EQ(a->value(), b->value());
 
   // One label value differs: different version.
   labels[10].second = "changed";

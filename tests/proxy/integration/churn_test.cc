@@ -43,9 +43,27 @@ class ChurnTest : public ::testing::TestWithParam<std::string> {
     }
   }
 
+  // A seed /config call, timed.
+  absl::Status Timed(const std::string& action, int port) {
+    absl::Time start = absl::Now();
+    absl::Status s = SeedConfig(controller_.rest_port(), action, port);
+    absl::Duration took = absl::Now() - start;
+    max_rest_latency_ = std::max(max_rest_latency_, took);
+    ++rest_calls_;
+    return s;
+  }
+
+  std::string Diagnostics() {
+    return absl::StrCat("\nafter ", rest_calls_, " REST calls (slowest ",
+                        absl::FormatDuration(max_rest_latency_), ")\ncontroller log tail:\n",
+                        controller_.LogTail(3000), "\nproxy log tail:\n", proxy_.LogTail(2000));
+  }
+
   ControllerProcess controller_;
   std::vector<std::unique_ptr<TestBackend>> backends_;
   ProxyProcess proxy_{"churn-proxy"};
+  absl::Duration max_rest_latency_;
+  int rest_calls_ = 0;
 };
 
 TEST_P(ChurnTest, ZeroFailedRequestsWhileEndpointsChange) {
@@ -74,15 +92,15 @@ TEST_P(ChurnTest, ZeroFailedRequestsWhileEndpointsChange) {
     }
     if (!absent.empty() && (configured.size() < 2 || rng() % 2 == 0)) {
       int add = absent[rng() % absent.size()];
-      absl::Status s = SeedConfig(rest, "add", backends_[add]->port());
-      ASSERT_TRUE(s.ok()) << s;
+      absl::Status s = Timed("add", backends_[add]->port());
+      ASSERT_TRUE(s.ok()) << s << Diagnostics();
       configured.insert(add);
       ++adds;
     } else if (configured.size() > 1) {
       std::vector<int> present(configured.begin(), configured.end());
       int del = present[rng() % present.size()];
-      absl::Status s = SeedConfig(rest, "del", backends_[del]->port());
-      ASSERT_TRUE(s.ok()) << s;
+      absl::Status s = Timed("del", backends_[del]->port());
+      ASSERT_TRUE(s.ok()) << s << Diagnostics();
       configured.erase(del);
       ++dels;
     }
@@ -118,8 +136,9 @@ TEST_P(ChurnTest, ZeroFailedRequestsWhileEndpointsChange) {
       EXPECT_GT(by[absl::StrCat("Hello from ", b->name(), "\n")], 0u) << load.Summary();
     }
   }
-  std::printf("policy %s: %d steps (%d adds, %d dels): %s\n", GetParam().c_str(), steps, adds, dels,
-              load.Summary().c_str());
+  std::printf("policy %s: %d steps (%d adds, %d dels; slowest REST call %s): %s\n",
+              GetParam().c_str(), steps, adds, dels,
+              absl::FormatDuration(max_rest_latency_).c_str(), load.Summary().c_str());
 }
 
 // Endpoints put in DRAINING (PATCH admin_state) before they are removed: no new requests, no

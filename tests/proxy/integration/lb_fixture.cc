@@ -212,7 +212,11 @@ void BackendProcess::Kill() {
 
 absl::Status SeedConfig(int rest_port, const std::string& action, int port, const std::string& ip) {
   nlohmann::json body = {{"action", action}, {"ip", ip}, {"port", port}};
-  absl::StatusOr<HttpResponse> r = HttpPost(rest_port, "/config", body.dump());
+  HttpRequest req;
+  req.method = "POST";
+  req.target = "/config";
+  req.body = body.dump();
+  absl::StatusOr<HttpResponse> r = HttpCall(rest_port, req, absl::Seconds(30));
   if (!r.ok()) return r.status();
   if (r->status != 200 || !r->body.empty()) {
     return absl::InternalError(absl::StrCat("POST /config ", body.dump(), ": ", r->status, " \"",
@@ -228,7 +232,7 @@ absl::Status V1Call(int rest_port, const std::string& method, const std::string&
   req.target = path;
   req.body = body;
   if (!body.empty()) req.headers.emplace_back("Content-Type", "application/json");
-  absl::StatusOr<HttpResponse> r = HttpCall(rest_port, req);
+  absl::StatusOr<HttpResponse> r = HttpCall(rest_port, req, absl::Seconds(30));
   if (!r.ok()) return r.status();
   if (r->status != want_status) {
     return absl::InternalError(absl::StrCat(method, " ", path, " ", body, ": ", r->status, " ",

@@ -1153,7 +1153,7 @@ int RunLbctl(int argc, const char* const* argv, std::ostream& out, std::ostream&
       app.add_subcommand("route", "Manage ingress routes (host/prefix → cluster)");
   route_cmd->require_subcommand(1);
   route_cmd->footer(
-      "Routes match in table order.\nExamples:\n  lbctl route list\n"
+      "The most specific host wins, then the longest path prefix.\nExamples:\n  lbctl route list\n"
       "  lbctl route create api --cluster web --host example.com --prefix /api\n"
       "  lbctl route update api --cluster web-v2\n  lbctl route delete api");
   CLI::App* route_list = route_cmd->add_subcommand("list", "List routes in match order");

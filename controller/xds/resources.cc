@@ -1,5 +1,7 @@
 #include "controller/xds/resources.h"
 
+#include <algorithm>
+
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -192,11 +194,12 @@ route_v3::RouteConfiguration BuildIngressRoutes(
     const absl::flat_hash_map<std::string, lb::v1::Cluster>& clusters) {
   route_v3::RouteConfiguration out;
   out.set_name(kIngressRouteConfig);
-  // The model's rule is "first route in table order whose host and prefix match", but a proxy
-  // picks one virtual host (the most specific domain) and never falls back to another. So each
-  // domain gets its own virtual host holding, in table order, every route that applies to the
-  // hosts it is chosen for: its own, and those of every less specific domain that covers it
-  // ("*", and "*.example.com" for "a.example.com").
+  // The model's rule (lb.proto, Route): the most specific matching host wins (exact, then the
+  // longest "*." suffix, then "*"), and within it the longest matching path prefix; when none
+  // of that host's prefixes match, the routes of less specific hosts that also cover the
+  // request apply, again longest prefix first. Ties keep table order. A proxy picks one virtual
+  // host (the most specific domain) and takes its first matching route, so each domain gets a
+  // virtual host listing every route that covers it, in exactly that order.
   std::vector<std::string> domains;  // First-use order.
   absl::flat_hash_set<std::string> seen;
   for (const lb::v1::Route& r : table.routes()) {
@@ -207,8 +210,28 @@ route_v3::RouteConfiguration BuildIngressRoutes(
     route_v3::VirtualHost* vh = out.add_virtual_hosts();
     vh->set_name(domain);
     vh->add_domains(domain);
-    for (const lb::v1::Route& r : table.routes()) {
-      if (!Covers(DomainOf(r.host()), domain)) continue;
+    struct Ranked {
+      int specificity;
+      size_t prefix_length;
+      int index;
+    };
+    std::vector<Ranked> ranked;
+    for (int i = 0; i < table.routes_size(); ++i) {
+      const lb::v1::Route& r = table.routes(i);
+      std::string route_domain = DomainOf(r.host());
+      if (!Covers(route_domain, domain)) continue;
+      int specificity = route_domain == domain ? 1 << 20
+                        : route_domain == "*"  ? -1
+                                               : static_cast<int>(route_domain.size());
+      std::string prefix = r.path_prefix().empty() ? "/" : r.path_prefix();
+      ranked.push_back({specificity, prefix.size(), i});
+    }
+    std::stable_sort(ranked.begin(), ranked.end(), [](const Ranked& a, const Ranked& b) {
+      if (a.specificity != b.specificity) return a.specificity > b.specificity;
+      return a.prefix_length > b.prefix_length;
+    });
+    for (const Ranked& rank : ranked) {
+      const lb::v1::Route& r = table.routes(rank.index);
       route_v3::Route* route = vh->add_routes();
       route->set_name(r.name());
       route->mutable_match()->set_prefix(r.path_prefix().empty() ? "/" : r.path_prefix());

@@ -57,8 +57,9 @@ envoy::config::listener::v3::Listener BuildApiListener(const lb::v1::Cluster& cl
 // `clusters` supplies each routed cluster's retry count and hash policy (missing ones get
 // defaults). One virtual host per distinct host, in first-use order (a bare IPv6 host "::1"
 // becomes the domain "[::1]", as Host headers spell it). Since a proxy uses only the most
-// specific matching virtual host, each one lists, in table order, every route that applies to
-// its host: its own and those of covering hosts ("*", "*.example.com" for "a.example.com").
+// specific matching virtual host, each one lists every route that applies to its host: its own,
+// then those of covering hosts ("*.example.com" for "a.example.com", then "*"), each group
+// longest prefix first, ties in table order (the precedence lb.proto documents for Route).
 envoy::config::route::v3::RouteConfiguration BuildIngressRoutes(
     const lb::v1::RouteTable& table,
     const absl::flat_hash_map<std::string, lb::v1::Cluster>& clusters);

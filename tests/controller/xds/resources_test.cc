@@ -453,25 +453,26 @@ TEST(BuildIngressRoutesTest, VirtualHostsInFirstUseOrderWithPrefixes) {
   EXPECT_THAT(rc.virtual_hosts(1).domains(), ElementsAre("a.example.com"));
   EXPECT_THAT(rc.virtual_hosts(2).domains(), ElementsAre("*"));
 
-  // A host's virtual host also holds the any-host routes r4 and r5, in table order: a proxy
-  // uses only the most specific virtual host (see CatchAllRoutesKeepTableOrderForSpecificHosts).
+  // A host's virtual host also holds the any-host routes r4 and r5 (a proxy uses only the most
+  // specific virtual host): its own routes first, then the less specific ones, each group
+  // longest prefix first (see HostSpecificRoutesWinThenLongestPrefix).
   const auto& b = rc.virtual_hosts(0).routes();
   ASSERT_EQ(b.size(), 4);
-  EXPECT_EQ(b[0].name(), "r1");
-  EXPECT_EQ(b[0].match().prefix(), "/api");
-  EXPECT_EQ(b[0].route().cluster(), "api");
-  EXPECT_EQ(b[1].name(), "r3");
-  EXPECT_EQ(b[1].match().prefix(), "/static");
-  EXPECT_EQ(b[1].route().cluster(), "web");
-  EXPECT_EQ(b[2].name(), "r4");
-  EXPECT_EQ(b[3].name(), "r5");
+  EXPECT_EQ(b[0].name(), "r3");
+  EXPECT_EQ(b[0].match().prefix(), "/static");
+  EXPECT_EQ(b[0].route().cluster(), "web");
+  EXPECT_EQ(b[1].name(), "r1");
+  EXPECT_EQ(b[1].match().prefix(), "/api");
+  EXPECT_EQ(b[1].route().cluster(), "api");
+  EXPECT_EQ(b[2].name(), "r5");
+  EXPECT_EQ(b[3].name(), "r4");
   const auto& star = rc.virtual_hosts(2).routes();
   ASSERT_EQ(star.size(), 2);
-  EXPECT_EQ(star[0].name(), "r4");
-  EXPECT_EQ(star[0].match().path_specifier_case(), route_v3::RouteMatch::kPrefix);
-  EXPECT_EQ(star[0].match().prefix(), "/");  // Empty prefix: everything.
-  EXPECT_EQ(star[1].name(), "r5");
-  EXPECT_EQ(star[1].match().prefix(), "/x");
+  EXPECT_EQ(star[0].name(), "r5");
+  EXPECT_EQ(star[0].match().prefix(), "/x");
+  EXPECT_EQ(star[1].name(), "r4");
+  EXPECT_EQ(star[1].match().path_specifier_case(), route_v3::RouteMatch::kPrefix);
+  EXPECT_EQ(star[1].match().prefix(), "/");  // Empty prefix: everything.
 }
 
 TEST(BuildIngressRoutesTest, EmptyTable) {
@@ -496,24 +497,27 @@ TEST(BuildIngressRoutesTest, RetryPolicyFromClusterDefaultTwo) {
   ASSERT_EQ(rc.virtual_hosts_size(), 1);
   const auto& routes = rc.virtual_hosts(0).routes();
   ASSERT_EQ(routes.size(), 4);
-  std::vector<uint32_t> retries;
+  std::map<std::string, uint32_t> retries;  // By route name (longest prefix comes first).
   for (const auto& r : routes) {
     ASSERT_TRUE(r.route().has_retry_policy()) << r.name();
     EXPECT_TRUE(r.route().retry_policy().has_num_retries()) << r.name();
     EXPECT_FALSE(r.route().retry_policy().retry_on().empty()) << r.name();
-    retries.push_back(r.route().retry_policy().num_retries().value());
+    retries[r.name()] = r.route().retry_policy().num_retries().value();
     EXPECT_THAT(r.route().hash_policy(), IsEmpty()) << r.name();  // Not hashing policies.
   }
-  EXPECT_THAT(retries, ElementsAre(5u, 2u, 0u, 2u));
-  EXPECT_EQ(routes[3].route().cluster(), "not-a-cluster");
+  EXPECT_EQ(retries, (std::map<std::string, uint32_t>{
+                         {"with", 5u}, {"without", 2u}, {"zero", 0u}, {"unknown", 2u}}));
+  EXPECT_EQ(routes[1].name(), "unknown");  // "/unknown" and "/without" tie: table order.
+  EXPECT_EQ(routes[1].route().cluster(), "not-a-cluster");
 }
 
 TEST(BuildIngressRoutesTest, HashPolicyForRingHashAndMaglev) {
   lb::v1::RouteTable table;
-  AddRoute(&table, "h", "", "/h", "by-header");
-  AddRoute(&table, "c", "", "/c", "by-cookie");
-  AddRoute(&table, "s", "", "/s", "by-source");
-  AddRoute(&table, "d", "", "/d", "default-key");
+  // Equal prefix lengths: the routes keep table order.
+  AddRoute(&table, "h", "", "/hh", "by-header");
+  AddRoute(&table, "c", "", "/cc", "by-cookie");
+  AddRoute(&table, "s", "", "/ss", "by-source");
+  AddRoute(&table, "d", "", "/dd", "default-key");
   AddRoute(&table, "rr", "", "/rr", "round-robin");
   absl::flat_hash_map<std::string, lb::v1::Cluster> clusters;
   clusters["by-header"] = ModelCluster("by-header", lb::v1::RING_HASH);
@@ -583,24 +587,30 @@ std::string Pick(const route_v3::RouteConfiguration& rc, const std::string& host
   return "";
 }
 
-TEST(BuildIngressRoutesTest, CatchAllRoutesKeepTableOrderForSpecificHosts) {
-  // lb.proto: "Routes match in table order", host "*" or empty matches any host. The natural
-  // table: a host-specific route, then the catch-all (the seed's "/" -> backend).
-  lb::v1::RouteTable table;
-  AddRoute(&table, "api", "example.com", "/api", "web");
-  AddRoute(&table, "seed", "*", "/", "backend");
-  route_v3::RouteConfiguration rc = BuildIngressRoutes(table, {});
-  EXPECT_EQ(Pick(rc, "example.com", "/api/v1"), "web");
-  EXPECT_EQ(Pick(rc, "other.org", "/api/v1"), "backend");
-  EXPECT_EQ(Pick(rc, "other.org", "/x"), "backend");
-  std::string fallthrough = Pick(rc, "example.com", "/index.html");
-  // The reverse order: the catch-all comes first and so wins everywhere.
-  lb::v1::RouteTable reversed;
-  AddRoute(&reversed, "seed", "*", "/", "backend");
-  AddRoute(&reversed, "api", "example.com", "/api", "web");
-  std::string shadowed = Pick(BuildIngressRoutes(reversed, {}), "example.com", "/api/v1");
-  EXPECT_EQ(fallthrough, "backend");
-  EXPECT_EQ(shadowed, "backend");
+TEST(BuildIngressRoutesTest, HostSpecificRoutesWinThenLongestPrefix) {
+  // lb.proto: the most specific matching host wins, then the longest prefix; a less specific
+  // host's routes apply when none of the specific host's prefixes match. Table order only
+  // breaks ties, so adding a host route after the seed's catch-all still takes effect.
+  for (bool catch_all_first : {false, true}) {
+    lb::v1::RouteTable table;
+    if (catch_all_first) AddRoute(&table, "seed", "*", "/", "backend");
+    AddRoute(&table, "api", "example.com", "/api", "web");
+    if (!catch_all_first) AddRoute(&table, "seed", "*", "/", "backend");
+    AddRoute(&table, "assets", "*", "/assets", "cdn");
+    route_v3::RouteConfiguration rc = BuildIngressRoutes(table, {});
+    SCOPED_TRACE(catch_all_first ? "catch-all first" : "catch-all last");
+    EXPECT_EQ(Pick(rc, "example.com", "/api/v1"), "web");
+    EXPECT_EQ(Pick(rc, "example.com", "/index.html"), "backend");  // Falls through to "*".
+    EXPECT_EQ(Pick(rc, "example.com", "/assets/a.css"), "cdn");    // Longest "*" prefix.
+    EXPECT_EQ(Pick(rc, "other.org", "/api/v1"), "backend");
+    EXPECT_EQ(Pick(rc, "other.org", "/assets/x"), "cdn");
+    EXPECT_EQ(Pick(rc, "other.org", "/x"), "backend");
+  }
+  // Same host, same prefix: the earlier route wins.
+  lb::v1::RouteTable tie;
+  AddRoute(&tie, "first", "", "/a", "one");
+  AddRoute(&tie, "second", "", "/a", "two");
+  EXPECT_EQ(Pick(BuildIngressRoutes(tie, {}), "h", "/a"), "one");
 }
 
 TEST(BuildIngressRoutesTest, WildcardDomainsAndIpv6Hosts) {
@@ -620,7 +630,7 @@ TEST(BuildIngressRoutesTest, WildcardDomainsAndIpv6Hosts) {
   // A bare IPv6 host is the bracketed domain, as in a Host header: one virtual host for both.
   EXPECT_THAT(domains,
               ElementsAre("*.example.com", "a.example.com", "*.b.example.com", "[::1]", "*"));
-  EXPECT_EQ(Pick(rc, "a.example.com", "/w/1"), "wild");  // Covering wildcard, table order.
+  EXPECT_EQ(Pick(rc, "a.example.com", "/w/1"), "wild");  // Covering wildcard.
   EXPECT_EQ(Pick(rc, "a.example.com", "/a"), "a");
   EXPECT_EQ(Pick(rc, "a.example.com", "/d"), "backend");  // *.b.example.com does not match.
   EXPECT_EQ(Pick(rc, "c.b.example.com", "/w"), "wild");

@@ -297,7 +297,10 @@ TEST_F(ControllerTest, ReceivesClustersEndpointsAndRoutesAndFollowsChanges) {
   EXPECT_EQ(api.endpoints[0].zone, "z2");
   for (const auto& vh : config->virtual_hosts) {
     if (vh.domain != "api.example.com") continue;
-    ASSERT_EQ(vh.routes.size(), 1u);
+    // The host's own route first, then the catch-all "/" that also covers it.
+    ASSERT_EQ(vh.routes.size(), 2u);
+    EXPECT_EQ(vh.routes[1].prefix, "/");
+    EXPECT_EQ(vh.routes[1].cluster, "backend");
     EXPECT_EQ(vh.routes[0].prefix, "/v1");
     EXPECT_EQ(vh.routes[0].retries, 4u);
     ASSERT_TRUE(vh.routes[0].has_hash_policy);

@@ -269,9 +269,20 @@ class ProxyServerImpl : public ProxyServer {
     }
     rest::HttpResponse r;
     if (path == "/ready") {
-      if (snap == nullptr || draining) {
+      std::string missing;
+      if (snap != nullptr) {
+        // Ready only when every routed cluster is warm (has its endpoints).
+        for (const auto& vh : snap->virtual_hosts) {
+          for (const auto& route : vh.routes) {
+            if (snap->FindCluster(route.cluster) == nullptr) missing = route.cluster;
+          }
+        }
+      }
+      if (snap == nullptr || draining || !missing.empty()) {
         r.status = 503;
-        r.body = draining ? "draining\n" : "no configuration received yet\n";
+        r.body = draining          ? "draining\n"
+                 : snap == nullptr ? "no configuration received yet\n"
+                                   : absl::StrCat("cluster \"", missing, "\" is not ready\n");
       } else {
         r.body = "ready\n";
       }

@@ -268,8 +268,9 @@ class ClientConn {
   bool closed_ = false;
   bool in_drive_ = false;  // Drive() is on the stack: NextRequest() leaves parsing to it.
   bool in_request_ = false;
-  bool client_eof_ = false;     // The client half-closed after its request.
-  bool client_paused_ = false;  // Client reads stopped for backpressure.
+  bool header_deadline_ = true;  // The timer runs the request-header timeout, not idle.
+  bool client_eof_ = false;      // The client half-closed after its request.
+  bool client_paused_ = false;   // Client reads stopped for backpressure.
   bool upstream_paused_ = false;
 
   // The request in progress.
@@ -485,7 +486,14 @@ void ClientConn::Drive() {
         size_t len = std::min(in_.size(), kMaxHead + 1);
         const char* data = in_.Linearize(len);
         http::ParseResult r = parser_.Parse(data, len);
-        if (r.incomplete()) break;
+        if (r.incomplete()) {
+          if (!header_deadline_) {
+            // The idle keep-alive timer gives way to the header timeout (408).
+            header_deadline_ = true;
+            timer_->Arm(w_->options().request_header_timeout);
+          }
+          break;
+        }
         if (r.error()) {
           LocalReply(r.error_status, r.error_reason, true);
           break;
@@ -608,6 +616,7 @@ void ClientConn::BuildRequestHead() {
       continue;
     }
     if (http::EqualsIgnoreCase(h.name, "x-forwarded-proto")) continue;
+    if (http::EqualsIgnoreCase(h.name, "content-length")) continue;  // Re-added once below.
     if (expect_100_ && http::EqualsIgnoreCase(h.name, "expect")) continue;
     absl::StrAppend(&out, h.name, ": ", h.value, "\r\n");
   }
@@ -615,6 +624,9 @@ void ClientConn::BuildRequestHead() {
   absl::StrAppend(&out, "X-Forwarded-For: ", xff, xff.empty() ? "" : ", ", peer_ip_,
                   "\r\nX-Forwarded-Proto: http\r\n");
   if (req_framing_ == http::BodyFraming::kChunked) out += "Transfer-Encoding: chunked\r\n";
+  if (req_framing_ == http::BodyFraming::kContentLength) {
+    absl::StrAppend(&out, "Content-Length: ", parser_.content_length().value_or(0), "\r\n");
+  }
   if (upgrade_) absl::StrAppend(&out, "Connection: upgrade\r\nUpgrade: ", upgrade_value, "\r\n");
   out += "\r\n";
 }
@@ -697,7 +709,9 @@ void ClientConn::OnUpstreamEvent(uint32_t events) {
       return;
     }
     up->connected = true;
-    timer_->Arm(w_->options().upstream_timeout);
+    // While the body uploads only a stall limit applies; the upstream timeout starts once the
+    // whole request is sent (PumpRequestBody).
+    timer_->Arm(req_body_done_ ? w_->options().upstream_timeout : w_->options().idle_timeout);
     if (expect_100_ && !req_body_done_ && !sent_100_) {
       out_.Append("HTTP/1.1 100 Continue\r\n\r\n");
       sent_100_ = true;
@@ -725,6 +739,7 @@ void ClientConn::OnUpstreamEvent(uint32_t events) {
 void ClientConn::PumpRequestBody() {
   UpstreamConn* up = up_.get();
   if (up == nullptr || !up->connected) return;
+  bool was_done = req_body_done_;
   uint64_t max_body = w_->options().max_body_bytes;
   while (!req_body_done_ && !in_.empty()) {
     if (req_framing_ == http::BodyFraming::kContentLength) {
@@ -759,6 +774,9 @@ void ClientConn::PumpRequestBody() {
     up->out.MoveFrom(in_, r.consumed);
     req_body_sent_ = true;
     if (r.status == http::ChunkedDecoder::Status::kDone) req_body_done_ = true;
+  }
+  if (!was_done && !resp_started_) {
+    timer_->Arm(req_body_done_ ? w_->options().upstream_timeout : w_->options().idle_timeout);
   }
   if (!up->Flush(!upstream_paused_)) {
     OnUpstreamFailure(Failure::kReset);
@@ -914,7 +932,16 @@ void ClientConn::BeginResponse(size_t head_len) {
       }
       continue;
     }
+    // Framing is ours to state: one Content-Length at most, never beside chunked (a response
+    // carrying both would let a later hop read it differently).
+    if (http::EqualsIgnoreCase(headers[i].name, "content-length")) continue;
     absl::StrAppend(&head, headers[i].name, ": ", headers[i].value, "\r\n");
+  }
+  // HEAD and 304 answers carry the length the body would have had.
+  if (p.content_length().has_value() && resp_framing_ != http::BodyFraming::kChunked &&
+      resp_framing_ != http::BodyFraming::kTunnel && !resp_dechunk_ &&
+      resp_framing_ != http::BodyFraming::kCloseDelimited) {
+    absl::StrAppend(&head, "Content-Length: ", *p.content_length(), "\r\n");
   }
   if (tunnel) {
     absl::StrAppend(&head, "Connection: Upgrade\r\nUpgrade: ", upgrade_value, "\r\n");
@@ -932,6 +959,7 @@ void ClientConn::BeginResponse(size_t head_len) {
   out_.Append(head);
   up->in.Drain(head_len);
   resp_started_ = true;
+  timer_->Disarm();  // The upstream timeout covers the wait for the head, not the body.
 
   WorkerStats& stats = w_->stats();
   if (resp_status_ >= 500) {
@@ -983,6 +1011,8 @@ void ClientConn::NextRequest() {
   }
   state_ = State::kReadHead;
   parser_.Reset();
+  resp_started_ = resp_any_ = false;
+  header_deadline_ = !in_.empty();
   upstream_paused_ = false;
   if (client_paused_) {
     client_paused_ = false;

@@ -10,7 +10,8 @@
 //   dead.test    /       -> dead:  two ports where nothing listens
 //   empty.test   /       -> empty: no endpoints
 //   *            /       -> backend: web_echo  (matches only.test too: no 404 for /other there)
-// Where the proxy misbehaves the test is skipped with "BUG: ..." and the details.
+// Where the proxy misbehaves the test is skipped with "Regression (was a bug): ..." and the
+// details.
 #include <memory>
 #include <string>
 #include <vector>
@@ -199,11 +200,12 @@ TEST_F(BadInputTest, EqualDuplicateContentLengthsAreAccepted) {
   size_t first = head.find("\r\ncontent-length:");
   size_t second = first == std::string::npos ? first : head.find("\r\ncontent-length:", first + 1);
   if (second != std::string::npos) {
-    GTEST_SKIP() << "BUG: a request with \"Content-Length: 5\" twice is accepted and forwarded "
-                    "with both fields; RFC 9110 8.6 allows accepting it only by replacing them "
-                    "with one field (an upstream that rejects duplicates answers 400 or closes, "
-                    "and the client then gets 502). Head the upstream received:\n"
-                 << x.response->body;
+    FAIL() << "Regression (was a bug): a request with \"Content-Length: 5\" twice is accepted and "
+              "forwarded "
+              "with both fields; RFC 9110 8.6 allows accepting it only by replacing them "
+              "with one field (an upstream that rejects duplicates answers 400 or closes, "
+              "and the client then gets 502). Head the upstream received:\n"
+           << x.response->body;
   }
 }
 
@@ -299,13 +301,14 @@ TEST_F(BadInputTest, BadSecondRequestOnKeepAliveConnectionIsAnswered) {
     }
   }
   if (!bugs.empty()) {
-    GTEST_SKIP() << "BUG: a malformed request that is not the first on its connection gets no "
-                    "answer: the proxy closes the connection silently (expected the same 400 + "
-                    "close as for a first request). worker.cc: resp_started_ is still true from "
-                    "the previous response (it is reset only in BeginRequest), so "
-                    "LocalReply() takes its \"response already started\" path and Close()s. "
-                    "Cases:\n  "
-                 << absl::StrJoin(bugs, "\n  ");
+    FAIL() << "Regression (was a bug): a malformed request that is not the first on its connection "
+              "gets no "
+              "answer: the proxy closes the connection silently (expected the same 400 + "
+              "close as for a first request). worker.cc: resp_started_ is still true from "
+              "the previous response (it is reset only in BeginRequest), so "
+              "LocalReply() takes its \"response already started\" path and Close()s. "
+              "Cases:\n  "
+           << absl::StrJoin(bugs, "\n  ");
   }
 }
 
@@ -320,16 +323,16 @@ TEST_F(BadInputTest, SlowHeadersOfSecondRequestGet408) {
   ASSERT_TRUE((*c)->Send("GET / HTTP/1.1\r\nHost: x\r\n").ok());
   absl::StatusOr<Response> r = (*c)->Read(absl::Seconds(3));
   if (!r.ok()) {
-    GTEST_SKIP()
-        << "BUG: on a keep-alive connection, the head of the second request sent "
-           "partially (\"GET / HTTP/1.1\\r\\nHost: x\\r\\n\" and nothing more) gets no 408 "
-           "within 3 s with --request_header_timeout=300ms; actual: "
-        << r.status() << " after " << absl::FormatDuration(absl::Now() - start)
-        << ". worker.cc NextRequest arms idle_timeout (60 s) when the buffer is empty "
-           "and nothing re-arms request_header_timeout when the first bytes of the "
-           "next head arrive; when the idle timer fires, LocalReply(408) also closes "
-           "silently (stale resp_started_). A slowloris client holds the connection "
-           "for idle_timeout instead of request_header_timeout.";
+    FAIL() << "Regression (was a bug): on a keep-alive connection, the head of the second request "
+              "sent "
+              "partially (\"GET / HTTP/1.1\\r\\nHost: x\\r\\n\" and nothing more) gets no 408 "
+              "within 3 s with --request_header_timeout=300ms; actual: "
+           << r.status() << " after " << absl::FormatDuration(absl::Now() - start)
+           << ". worker.cc NextRequest arms idle_timeout (60 s) when the buffer is empty "
+              "and nothing re-arms request_header_timeout when the first bytes of the "
+              "next head arrive; when the idle timer fires, LocalReply(408) also closes "
+              "silently (stale resp_started_). A slowloris client holds the connection "
+              "for idle_timeout instead of request_header_timeout.";
   }
   EXPECT_EQ(r->status, 408) << r->raw;
   EXPECT_LT(absl::Now() - start, absl::Seconds(2));
@@ -528,13 +531,14 @@ TEST_F(BadInputTest, UpstreamResponseWithContentLengthAndChunkedIsNotForwardedAs
   EXPECT_EQ(ok.response->status, 200);
   if (x.response->status == 502) return;
   if (x.response->HasHeader("Content-Length") && x.response->HasHeader("Transfer-Encoding")) {
-    GTEST_SKIP() << "BUG: the upstream answered \"HTTP/1.1 200 OK\\r\\nContent-Length: "
-                    "5\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n0\\r\\n\\r\\n\" and the proxy "
-                    "forwarded it to the client with both Content-Length and Transfer-Encoding "
-                    "(response smuggling/splitting risk: a client or cache honouring "
-                    "Content-Length reads 5 bytes of chunk framing as the body). Expected 502, or "
-                    "the Content-Length removed (RFC 9112 6.3). Client got:\n"
-                 << x.response->raw;
+    FAIL()
+        << "Regression (was a bug): the upstream answered \"HTTP/1.1 200 OK\\r\\nContent-Length: "
+           "5\\r\\nTransfer-Encoding: chunked\\r\\n\\r\\n0\\r\\n\\r\\n\" and the proxy "
+           "forwarded it to the client with both Content-Length and Transfer-Encoding "
+           "(response smuggling/splitting risk: a client or cache honouring "
+           "Content-Length reads 5 bytes of chunk framing as the body). Expected 502, or "
+           "the Content-Length removed (RFC 9112 6.3). Client got:\n"
+        << x.response->raw;
   }
   EXPECT_EQ(x.response->status, 200);
   EXPECT_TRUE(x.response->chunked);
@@ -729,14 +733,15 @@ TEST_F(BadInputTest, SlowResponseBodyAfterTimelyHeadIsNotCut) {
       (*c)->Send("GET /?size=600&chunks=6&chunk_delay_ms=120 HTTP/1.1\r\nHost: x\r\n\r\n").ok());
   absl::StatusOr<Response> r = (*c)->Read(absl::Seconds(5));
   if (!r.ok()) {
-    GTEST_SKIP() << "BUG: upstream_timeout (300 ms here, \"No response head from the upstream "
-                    "within this: 504\") also cuts a response whose head came at once but whose "
-                    "chunked body takes 600 ms: input GET /?size=600&chunks=6&chunk_delay_ms=120; "
-                    "expected a complete 200 with 600 bytes; actual: "
-                 << r.status()
-                 << ". worker.cc: the client timer armed with upstream_timeout is not disarmed "
-                    "in BeginResponse, and OnTimeout() closes the connection when the response "
-                    "has started.";
+    FAIL() << "Regression (was a bug): upstream_timeout (300 ms here, \"No response head from the "
+              "upstream "
+              "within this: 504\") also cuts a response whose head came at once but whose "
+              "chunked body takes 600 ms: input GET /?size=600&chunks=6&chunk_delay_ms=120; "
+              "expected a complete 200 with 600 bytes; actual: "
+           << r.status()
+           << ". worker.cc: the client timer armed with upstream_timeout is not disarmed "
+              "in BeginResponse, and OnTimeout() closes the connection when the response "
+              "has started.";
   }
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->body, std::string(600, 'x'));
@@ -754,12 +759,13 @@ TEST_F(BadInputTest, SlowRequestBodyUploadIsNotA504) {
   absl::StatusOr<Response> r = (*c)->Read(absl::Seconds(5));
   ASSERT_TRUE(r.ok()) << r.status();
   if (r->status == 504) {
-    GTEST_SKIP() << "BUG: a request whose body is uploaded over 600 ms (10 bytes, one per 60 ms) "
-                    "gets 504 \"upstream request timeout\" with --upstream_timeout=300ms, though "
-                    "the upstream was still receiving the body. Expected 200 echoing the body; "
-                    "the upstream timeout should start once the request is complete (Envoy: "
-                    "route timeout starts at end of request). Response:\n"
-                 << r->raw;
+    FAIL() << "Regression (was a bug): a request whose body is uploaded over 600 ms (10 bytes, one "
+              "per 60 ms) "
+              "gets 504 \"upstream request timeout\" with --upstream_timeout=300ms, though "
+              "the upstream was still receiving the body. Expected 200 echoing the body; "
+              "the upstream timeout should start once the request is complete (Envoy: "
+              "route timeout starts at end of request). Response:\n"
+           << r->raw;
   }
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->body, "aaaaaaaaaa");

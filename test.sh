@@ -13,7 +13,7 @@ passed = failed = 0
 with open("/tmp/lb-test-output.txt", errors="replace") as f:
     summary = f.read()
 for line in summary.splitlines():
-    m = re.match(r"^(//\S+)\s+(PASSED|FAILED|TIMEOUT|NO STATUS|FLAKY|FAILED TO BUILD)", line.strip())
+    m = re.match(r"^(//\S+)\s+(?:\(cached\)\s+)?(PASSED|FAILED|TIMEOUT|NO STATUS|FLAKY|FAILED TO BUILD)", line.strip())
     if not m:
         continue
     target, state = m.group(1), m.group(2)

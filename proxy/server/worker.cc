@@ -167,8 +167,13 @@ class Worker::Impl {
   }
   void Report(const std::shared_ptr<HostState>& host, UpstreamResult result) {
     if (result == UpstreamResult::kSuccess) {
-      host->consecutive_5xx.store(0, std::memory_order_relaxed);
-      host->consecutive_gateway_failures.store(0, std::memory_order_relaxed);
+      // Read before writing: the common case (no streak) then leaves the shared line clean.
+      if (host->consecutive_5xx.load(std::memory_order_relaxed) != 0) {
+        host->consecutive_5xx.store(0, std::memory_order_relaxed);
+      }
+      if (host->consecutive_gateway_failures.load(std::memory_order_relaxed) != 0) {
+        host->consecutive_gateway_failures.store(0, std::memory_order_relaxed);
+      }
       return;
     }
     host->failures.fetch_add(1, std::memory_order_relaxed);
@@ -651,8 +656,11 @@ void ClientConn::PickAndAttach() {
     return;
   }
   tried_.push_back(static_cast<uint32_t>(idx));
-  host_idx_ = idx;
-  cluster_->active[idx].fetch_add(1, std::memory_order_relaxed);
+  // Only least-request reads the in-flight counts; others skip the shared atomic.
+  if (cluster_->config.policy == LbPolicy::kLeastRequest) {
+    host_idx_ = idx;
+    cluster_->active[idx].fetch_add(1, std::memory_order_relaxed);
+  }
   host_ = cluster_->hosts[idx];
   host_->requests.fetch_add(1, std::memory_order_relaxed);
 

@@ -249,9 +249,19 @@ class ProxyServerImpl : public ProxyServer {
       if (live.count(id) == 0) host->removed.store(true, std::memory_order_relaxed);
     }
     hosts_ = std::move(live);
-    for (auto& w : workers_) w->SetSnapshot(snap);
-    absl::MutexLock lock(&mu_);
-    published_ = std::move(snap);
+    // The admin API shows a snapshot once every worker serves with it, so what /config_dump
+    // and /ready report is what requests get.
+    auto pending = std::make_shared<std::atomic<size_t>>(workers_.size());
+    std::shared_ptr<const Snapshot> published = snap;
+    for (auto& w : workers_) {
+      w->SetSnapshot(snap, [this, pending, published] {
+        if (pending->fetch_sub(1) != 1) return;
+        absl::MutexLock lock(&mu_);
+        if (published_ == nullptr || published_->generation < published->generation) {
+          published_ = published;
+        }
+      });
+    }
   }
 
   // Admin thread.

@@ -1133,9 +1133,11 @@ void Worker::Start() {
   });
 }
 
-void Worker::SetSnapshot(std::shared_ptr<const Snapshot> snapshot) {
-  dispatcher_->Post(
-      [this, s = std::move(snapshot)]() mutable { impl_->SetSnapshot(std::move(s)); });
+void Worker::SetSnapshot(std::shared_ptr<const Snapshot> snapshot, std::function<void()> applied) {
+  dispatcher_->Post([this, s = std::move(snapshot), applied = std::move(applied)]() mutable {
+    impl_->SetSnapshot(std::move(s));
+    if (applied) applied();
+  });
 }
 
 void Worker::Drain(std::function<void()> done) {

@@ -60,8 +60,10 @@ class Worker {
   ~Worker();
 
   void Start();
-  // Any thread: the snapshot new requests use from now on.
-  void SetSnapshot(std::shared_ptr<const Snapshot> snapshot);
+  // Any thread: the snapshot new requests use from now on. `applied` (optional) runs on the
+  // worker once it is in use.
+  void SetSnapshot(std::shared_ptr<const Snapshot> snapshot,
+                   std::function<void()> applied = nullptr);
   // Any thread: stop accepting, close idle client connections, answer the rest with
   // "Connection: close"; `done` runs (on the worker) when no request is in flight.
   void Drain(std::function<void()> done);

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -105,7 +106,11 @@ class ClientConn;
 struct UpstreamConn {
   int fd = -1;
   std::shared_ptr<HostState> host;
+  // Created once per connection and kept while it moves between a request and the pool, so
+  // reuse costs no epoll_ctl; events go to whoever holds the connection now.
   std::unique_ptr<event::FdWatcher> watcher;
+  std::function<void(uint32_t)> on_event;
+  std::function<void()> on_timer;
   std::unique_ptr<event::Timer> timer;  // Connect timeout, then idle timeout while pooled.
   event::Buffer in;
   event::Buffer out;
@@ -188,6 +193,14 @@ class Worker::Impl {
   uint32_t& retries_in_flight() { return retries_in_flight_; }
 
   std::unique_ptr<UpstreamConn> TakeIdle(HostState* host);
+  // Stops its events now and frees it on the next loop turn.
+  void Dispose(std::unique_ptr<UpstreamConn> conn) {
+    if (conn == nullptr) return;
+    if (conn->watcher != nullptr) conn->watcher->SetInterest(false, false);
+    if (conn->timer != nullptr) conn->timer->Disarm();
+    UpstreamConn* raw = conn.release();
+    dispatcher_->Post([raw] { delete raw; });
+  }
   void PutIdle(std::unique_ptr<UpstreamConn> conn);
   void Closed(ClientConn* conn);
 
@@ -259,6 +272,9 @@ class ClientConn {
   void NextRequest();
   void FlushClient();
   void ReleaseRequest();
+  // Closes the current upstream connection (not reusable). Deferred: we may be inside its
+  // own event callback.
+  void DropUpstream() { w_->Dispose(std::move(up_)); }
   void UpdateInterest();
 
   Worker::Impl* const w_;
@@ -281,7 +297,8 @@ class ClientConn {
   // The request in progress.
   std::shared_ptr<const Snapshot> snap_;
   const ClusterSnapshot* cluster_ = nullptr;
-  std::string request_head_;  // As sent upstream; kept for retries.
+  std::string request_head_;   // As sent upstream; kept for retries.
+  std::string response_head_;  // Scratch, kept for its capacity.
   http::Method method_ = http::Method::kGet;
   bool http10_ = false;
   bool keep_alive_ = true;
@@ -354,13 +371,14 @@ void Worker::Impl::PutIdle(std::unique_ptr<UpstreamConn> conn) {
   auto& list = idle_[host];
   if (draining_ || host->removed.load(std::memory_order_relaxed) ||
       list.size() >= options_.max_idle_per_host) {
-    return;  // `conn` closes here.
+    Dispose(std::move(conn));
+    return;
   }
   UpstreamConn* raw = conn.get();
   // While idle, readability means the upstream closed (or sent garbage): drop it.
-  raw->watcher = dispatcher_->WatchFd(raw->fd, [this, raw](uint32_t) { DropIdle(raw); });
+  raw->on_event = [this, raw](uint32_t) { DropIdle(raw); };
+  raw->on_timer = [this, raw] { DropIdle(raw); };
   raw->watcher->SetInterest(true, false);
-  raw->timer = dispatcher_->CreateTimer([this, raw] { DropIdle(raw); });
   raw->timer->Arm(options_.upstream_idle_timeout);
   list.push_back(std::move(conn));
 }
@@ -371,10 +389,8 @@ void Worker::Impl::DropIdle(UpstreamConn* conn) {
   auto& list = it->second;
   for (size_t i = 0; i < list.size(); ++i) {
     if (list[i].get() == conn) {
-      // Deleting from inside its own callback is unsafe: hand it to the next iteration.
-      UpstreamConn* released = list[i].release();
+      Dispose(std::move(list[i]));
       list.erase(list.begin() + i);
-      dispatcher_->Post([released] { delete released; });
       break;
     }
   }
@@ -408,7 +424,7 @@ void Worker::Impl::MaybeDrained() {
 void ClientConn::Close() {
   if (closed_) return;
   closed_ = true;
-  if (up_ != nullptr) up_.reset();  // Mid-request: the upstream connection is not reusable.
+  if (up_ != nullptr) DropUpstream();  // Mid-request: the upstream connection is not reusable.
   ReleaseRequest();
   timer_->Disarm();
   watcher_.reset();
@@ -685,14 +701,21 @@ void ClientConn::PickAndAttach() {
 void ClientConn::AttachUpstream(std::unique_ptr<UpstreamConn> up) {
   up_ = std::move(up);
   UpstreamConn* raw = up_.get();
-  raw->watcher = w_->dispatcher()->WatchFd(raw->fd, [this](uint32_t ev) { OnUpstreamEvent(ev); });
-  raw->timer.reset();
+  if (raw->watcher == nullptr) {
+    raw->watcher = w_->dispatcher()->WatchFd(raw->fd, [raw](uint32_t ev) { raw->on_event(ev); });
+    raw->timer = w_->dispatcher()->CreateTimer([raw] { raw->on_timer(); });
+  }
+  raw->on_event = [this](uint32_t ev) { OnUpstreamEvent(ev); };
+  raw->on_timer = [] {};
+  raw->timer->Disarm();
   raw->in.Clear();
   raw->out.Clear();
   raw->parser.Reset(method_);
   raw->out.Append(request_head_);
   upstream_paused_ = false;
-  timer_->Arm(raw->connected ? w_->options().upstream_timeout : cluster_->config.connect_timeout);
+  timer_->Arm(!raw->connected  ? cluster_->config.connect_timeout
+              : req_body_done_ ? w_->options().upstream_timeout
+                               : w_->options().idle_timeout);
   if (!raw->connected) {
     raw->watcher->SetInterest(false, true);  // Writable = connected (or failed).
     return;
@@ -762,7 +785,7 @@ void ClientConn::PumpRequestBody() {
     http::ChunkedDecoder::Result r = req_chunks_.Decode(chunk.data(), chunk.size());
     if (r.status == http::ChunkedDecoder::Status::kError) {
       if (!resp_started_) {
-        up_.reset();
+        DropUpstream();
         LocalReply(req_chunks_.error_status(), req_chunks_.error_reason(), true);
       } else {
         Close();
@@ -772,7 +795,7 @@ void ClientConn::PumpRequestBody() {
     req_body_bytes_ += r.payload.size();
     if (max_body > 0 && req_body_bytes_ > max_body) {
       if (!resp_started_) {
-        up_.reset();
+        DropUpstream();
         LocalReply(413, "request body too large", true);
       } else {
         Close();
@@ -807,7 +830,7 @@ void ClientConn::ReadUpstream() {
       if (!resp_any_) {
         OnUpstreamFailure(Failure::kReset);
       } else {
-        up_.reset();
+        DropUpstream();
         w_->Report(host_, UpstreamResult::kGatewayFailure);
         LocalReply(502, "upstream sent an incomplete response", true);
       }
@@ -817,7 +840,7 @@ void ClientConn::ReadUpstream() {
       DriveResponse();  // Forward what is left, then finish.
       if (closed_ || up_ == nullptr) return;
       keep_alive_ = false;
-      up_.reset();
+      DropUpstream();
       FinishResponse();
       return;
     }
@@ -825,7 +848,7 @@ void ClientConn::ReadUpstream() {
       DriveResponse();
       if (!closed_) {
         state_ = State::kClosing;
-        up_.reset();
+        DropUpstream();
         FlushClient();
       }
       return;
@@ -845,7 +868,7 @@ void ClientConn::DriveResponse() {
     http::ParseResult r = up->parser.Parse(data, len);
     if (r.incomplete()) return;
     if (r.error()) {
-      up_.reset();
+      DropUpstream();
       w_->Report(host_, UpstreamResult::kGatewayFailure);
       LocalReply(502, "upstream sent an invalid response", true);
       return;
@@ -920,7 +943,7 @@ void ClientConn::BeginResponse(size_t head_len) {
   bool tunnel = p.upgrade() && upgrade_;
   if (w_->draining()) keep_alive_ = false;  // Tell the client this connection is ending.
   if (p.upgrade() && !tunnel) {
-    up_.reset();
+    DropUpstream();
     w_->Report(host_, UpstreamResult::kGatewayFailure);
     LocalReply(502, "upstream switched protocols without being asked", true);
     return;
@@ -928,8 +951,8 @@ void ClientConn::BeginResponse(size_t head_len) {
   if (resp_framing_ == http::BodyFraming::kCloseDelimited || resp_dechunk_) keep_alive_ = false;
   if (tunnel) keep_alive_ = false;
 
-  std::string head;
-  head.reserve(256);
+  std::string& head = response_head_;
+  head.clear();
   absl::StrAppend(&head, "HTTP/1.1 ", resp_status_, " ", p.reason(), "\r\n");
   absl::string_view upgrade_value;
   const auto& headers = p.headers();
@@ -1000,11 +1023,8 @@ void ClientConn::FinishResponse() {
   if (up_ != nullptr) {
     bool reusable = up_->parser.keep_alive() && req_body_done_ && up_->in.empty() &&
                     up_->out.empty() && !upstream_paused_;
-    if (reusable) {
-      up_->watcher.reset();
-      w_->PutIdle(std::move(up_));
-    }
-    up_.reset();
+    if (reusable) w_->PutIdle(std::move(up_));
+    DropUpstream();
   }
   if (!req_body_done_) keep_alive_ = false;  // Unread body bytes would be parsed as a request.
   ReleaseRequest();
@@ -1033,7 +1053,7 @@ void ClientConn::NextRequest() {
 }
 
 void ClientConn::OnUpstreamFailure(Failure failure) {
-  up_.reset();
+  DropUpstream();
   if (host_ != nullptr) w_->Report(host_, UpstreamResult::kGatewayFailure);
   if (host_idx_ >= 0) {
     cluster_->active[host_idx_].fetch_sub(1, std::memory_order_relaxed);
@@ -1062,7 +1082,7 @@ void ClientConn::OnUpstreamFailure(Failure failure) {
 }
 
 void ClientConn::LocalReply(int status, absl::string_view message, bool close) {
-  up_.reset();
+  DropUpstream();
   if (resp_started_) {
     Close();
     return;

@@ -7,6 +7,8 @@
   bench_util.py wrk FILE                   parses wrk --latency output into one JSON line
   bench_util.py add-latency ...            add-to-routed latency (see add_latency below)
   bench_util.py table RESULTS.jsonl ...    prints the comparison table
+  bench_util.py callgrind-groups FILE       callgrind self costs grouped by area
+  bench_util.py perf-split SCRIPT US       `perf script -F ip,sym,dso` samples split by system call
 """
 import json
 import os
@@ -304,6 +306,102 @@ def table(results_path, latency_path):
                 print(line(r))
 
 
+SYSCALL_FRAME = re.compile(
+    r"(?:__x64_sys_|__do_sys_|__sys_|ksys_|do_)(writev|readv|read|write|recvfrom|sendto|recvmsg|"
+    r"sendmsg|epoll_ctl|epoll_wait|epoll_pwait|ioctl|getsockopt|setsockopt|connect|accept4|"
+    r"close|socket|futex|shutdown)\b")
+
+
+def perf_split(script_path, cpu_us_per_req):
+    """Reads `perf script -F ip,sym` output (one call chain per sample, innermost frame first)
+    and splits the samples by the system call they are in (the outermost syscall frame), with
+    "user" for samples outside the kernel; prints percent and microseconds per request. The
+    top kernel self symbols inside each call follow."""
+    import collections
+    cats, tops, total, frames = collections.Counter(), {}, 0, []
+
+    def flush():
+        nonlocal total
+        if not frames:
+            return
+        total += 1
+        cat = None
+        for name, kernel in reversed(frames):
+            m = SYSCALL_FRAME.match(name)
+            if m and kernel:
+                cat = m.group(1)
+                break
+        if cat is None:
+            cat = "(kernel, outside syscalls: irq, softirq, scheduler)" if frames[0][1] else "(user space)"
+        cats[cat] += 1
+        tops.setdefault(cat, collections.Counter())[frames[0][0]] += 1
+
+    for line in open(script_path, errors="replace"):
+        line = line.rstrip("\n")
+        if not line.strip():
+            flush()
+            frames = []
+            continue
+        parts = line.strip().split(None, 1)
+        if len(parts) < 2:
+            continue
+        kernel = "[kernel.kallsyms]" in parts[1]
+        name = re.sub(r"\+0x[0-9a-f]+", "", parts[1].split(" (")[0])
+        frames.append((name, kernel))
+    flush()
+    if not total:
+        print("no samples")
+        return
+    for cat, n in cats.most_common():
+        share = n / total
+        if share < 0.005:
+            continue
+        top = ", ".join(f"{k} {100 * v / n:.0f}%" for k, v in tops[cat].most_common(3))
+        print(f"  {100 * share:5.1f}%  {share * cpu_us_per_req:5.2f} us/req  {cat:12s}  [{top}]")
+    print(f"  ({total} samples)")
+
+
+CALLGRIND_GROUPS = [
+    ("start-up (dynamic linker)", r"/elf/|dl-|_dl_"),
+    ("HTTP/1 parsing (proxy/http/parser.cc)", r"parser\.cc|lb::http::"),
+    ("libevent evbuffer and event::Buffer", r"evbuffer|Buffer::"),
+    ("libevent loop, event add/del/new/free, timers; our FdWatcher/Timer wrappers",
+     r"event_|evmap_|min_heap|LibeventFdWatcher|LibeventTimer|CreateTimer|WatchFd|libevent|"
+     r"ToTimeval"),
+    ("building heads (StrAppend, std::string)",
+     r"StrAppend|AppendPieces|STLStringResize|basic_string|str_cat|StrCat"),
+    ("malloc/free/new/delete", r"malloc|free|operator new|operator delete|_int_"),
+    ("memcpy/memmove/memset/memcmp", r"memmove|memcpy|memset|memcmp"),
+    ("proxy/server/worker.cc own code", r"worker\.cc|ClientConn|Worker::"),
+    ("syscall wrappers", r"readv|writev|ioctl|epoll|cancellation"),
+]
+
+
+def callgrind_groups(self_listing):
+    """Groups `callgrind_annotate --auto=no --threshold=100` (self cost per function) into
+    the areas above."""
+    rows = []
+    for line in open(self_listing):
+        m = re.match(r"\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*)", line)
+        if m:
+            rows.append((int(m.group(1).replace(",", "")), m.group(2)))
+    if not rows:
+        return
+    total, rows = rows[0][0], rows[1:]
+    acc = {name: 0 for name, _ in CALLGRIND_GROUPS}
+    other = 0
+    for cost, fn in rows:
+        for name, pattern in CALLGRIND_GROUPS:
+            if re.search(pattern, fn):
+                acc[name] += cost
+                break
+        else:
+            other += cost
+    for name, cost in sorted(acc.items(), key=lambda kv: -kv[1]):
+        print(f"  {100 * cost / total:5.1f}%  {name}")
+    print(f"  {100 * other / total:5.1f}%  other")
+
+
 def main(argv):
     cmd = argv[1]
     if cmd == "cpu":
@@ -317,6 +415,10 @@ def main(argv):
     elif cmd == "add-latency":
         name, url, port, new_port, count, timeout_s, out = argv[2:9]
         add_latency(name, url, int(port), int(new_port), int(count), float(timeout_s), out)
+    elif cmd == "perf-split":
+        perf_split(argv[2], float(argv[3]))
+    elif cmd == "callgrind-groups":
+        callgrind_groups(argv[2])
     elif cmd == "table":
         table(argv[2], argv[3] if len(argv) > 3 else None)
     else:

@@ -98,7 +98,11 @@ fi
 cd "$root"
 if [ "$skip_build" = 0 ]; then
   log "building //controller:controller //proxy:proxy"
-  bazel build //controller:controller //proxy:proxy 2>&1 | grep -E '^(ERROR|INFO: Build)' >&2 || true
+  if ! bazel build //controller:controller //proxy:proxy >/tmp/proxy_bench_build.log 2>&1; then
+    grep -E '^ERROR' /tmp/proxy_bench_build.log | head -20 >&2 || true
+    echo "proxy_bench: build failed (log: /tmp/proxy_bench_build.log)" >&2
+    exit 1
+  fi
 fi
 bin_dir=$(bazel info bazel-bin 2>/dev/null || echo "$root/bazel-bin")
 for b in controller/controller proxy/proxy; do
@@ -142,8 +146,10 @@ for port in 1111 1112 1113 1114 18080 18081 18082 19091; do
 done
 
 subst() {
-  sed -e "s#PREFIX#$dir#g" -e "s#WORKERS#$workers#g" -e "s#UPSTREAM_POLICY#$nginx_policy#g" \
-      -e "s#BALANCE#$haproxy_balance#g" "$here/peers/$1" > "$dir/$1"
+  # Comment lines are left alone (they name the placeholders).
+  sed -e "/^[[:space:]]*#/!{s#PREFIX#$dir#g; s#WORKERS#$workers#g;" \
+      -e "s#UPSTREAM_POLICY#$nginx_policy#g; s#BALANCE#$haproxy_balance#g; }" \
+      "$here/peers/$1" > "$dir/$1"
 }
 for f in backends.conf seed-nginx-lua.conf nginx-tuned.conf haproxy.cfg; do subst "$f"; done
 
@@ -259,9 +265,9 @@ log "our proxy's counters: $(curl -s "http://127.0.0.1:$ours_admin/stats" | grep
 latency="$dir/latency.jsonl"
 if [ "$adds" -gt 0 ]; then
   log "add-to-routed: $adds adds/dels through each /config API"
-  "${on_aux_cpu[@]}" python3 "$util" add-latency ours "http://127.0.0.1:$rest_port/config" \
+  python3 "$util" add-latency ours "http://127.0.0.1:$rest_port/config" \
     "$ours_port" 1114 "$adds" 5 "$latency" >/dev/null
-  "${on_aux_cpu[@]}" python3 "$util" add-latency seed-nginx-lua "http://127.0.0.1:19091/config" \
+  python3 "$util" add-latency seed-nginx-lua "http://127.0.0.1:19091/config" \
     18080 1114 "$adds" 5 "$latency" >/dev/null
 fi
 
@@ -276,6 +282,8 @@ python3 "$util" table "$results" "$latency"
 # same wrk load, with syscalls per request; then callgrind (user space only, instruction
 # counts) of our proxy under a light load.
 if [ "$profile" = 1 ]; then
+  command -v valgrind >/dev/null || apt-get install -y valgrind >/dev/null
+  command -v perf >/dev/null || apt-get install -y linux-perf >/dev/null || true
   pids_csv() {  # the PIDs of a proxy and its children, comma-separated
     local roots; roots=$(pids_of "$1")
     { echo "$roots"; for r in $roots; do pgrep -P "$r" || true; done; } | paste -sd, -
@@ -288,15 +296,22 @@ if [ "$profile" = 1 ]; then
       perf record -F 1999 -g -q -o "$dir/perf-$name.data" -p "$(pids_csv "$name")" -- sleep 8 \
         >/dev/null 2>&1 &
       perf_pid=$!
+      # shellcheck disable=SC2046
+      read -r u0 s0 < <(python3 "$util" cpu $(pids_of "$name"))
       "${on_aux_cpu[@]}" wrk -t1 -c"$connections" -d8s "$url" >"$dir/wrk-perf-$name.txt"
+      # shellcheck disable=SC2046
+      read -r u1 s1 < <(python3 "$util" cpu $(pids_of "$name"))
       wait "$perf_pid" || true
+      reqs=$(grep -oE '^ *[0-9]+ requests in' "$dir/wrk-perf-$name.txt" | grep -oE '[0-9]+')
+      us=$(python3 -c "print(($u1 - $u0 + $s1 - $s0) * 1e6 / $clk_tck / $reqs)")
       echo
-      echo "== perf: $name under wrk -t1 -c$connections; self time by symbol (user [.] and kernel [k]) =="
+      echo "== perf: $name under wrk -t1 -c$connections: $reqs requests, $(printf %.1f "$us") us CPU/request (user $(python3 -c "print(f'{($u1 - $u0) * 1e6 / $clk_tck / $reqs:.1f}')")) =="
+      echo "-- by system call (outermost syscall frame of each sample; [top kernel functions]) --"
+      perf script -i "$dir/perf-$name.data" -F ip,sym,dso 2>/dev/null >"$dir/perf-$name.txt"
+      python3 "$util" perf-split "$dir/perf-$name.txt" "$us"
+      echo "-- self time by symbol (user [.] and kernel [k]) --"
       perf report -i "$dir/perf-$name.data" --no-children -g none --percent-limit 0.7 \
-        --sort dso,sym --stdio 2>/dev/null | grep -E '^ +[0-9.]+%' | head -40 | cut -c1-160
-      echo "-- time inside each system call (inclusive) --"
-      perf report -i "$dir/perf-$name.data" --children -g none --sort sym --stdio 2>/dev/null |
-        grep -E '^ +[0-9.]+% +[0-9.]+% +\[k\] (__x64_sys_|__sys_)' | head -12 | cut -c1-120
+        --sort dso,sym --stdio 2>/dev/null | grep -E '^ +[0-9.]+%' | head -25 | cut -c1-160 || true
       if perf stat -e 'syscalls:sys_enter_*' -o /dev/null -- true >/dev/null 2>&1; then
         perf stat -e 'syscalls:sys_enter_*' -x, -o "$dir/sys-$name.txt" -p "$(pids_csv "$name")" \
           -- sleep 5 >/dev/null 2>&1 &
@@ -321,7 +336,6 @@ PY
   else
     log "perf cannot sample here; only callgrind"
   fi
-  if ! command -v valgrind >/dev/null; then apt-get install -y valgrind >/dev/null; fi
   log "profiling our proxy under callgrind (wrk -t1 -c10 -d15s)"
   start_proxy callgrind "${on_proxy_cpu[@]}" valgrind --tool=callgrind \
     --callgrind-out-file="$dir/callgrind.out" --dump-instr=no
@@ -330,10 +344,12 @@ PY
   echo
   echo "== callgrind: our proxy, $(grep -oE '[0-9]+ requests in' "$dir/wrk-callgrind.txt") 15 s (instructions, user space, start-up included) =="
   echo "-- inclusive --"
-  callgrind_annotate --inclusive=yes "$dir/callgrind.out" 2>/dev/null |
-    grep -E '^ *[0-9,]+ \( *[0-9.]+%\)' | head -45 | cut -c1-200
+  callgrind_annotate --auto=no --inclusive=yes "$dir/callgrind.out" 2>/dev/null |
+    grep -E '^ *[0-9,]+ \( *[0-9.]+%\)' | head -45 | cut -c1-200 || true
+  echo "-- self cost grouped by area --"
+  callgrind_annotate --auto=no --threshold=100 "$dir/callgrind.out" 2>/dev/null >"$dir/callgrind-self.txt"
+  python3 "$util" callgrind-groups "$dir/callgrind-self.txt"
   echo "-- self --"
-  callgrind_annotate "$dir/callgrind.out" 2>/dev/null |
-    grep -E '^ *[0-9,]+ \( *[0-9.]+%\)' | head -40 | cut -c1-200
+  grep -E '^ *[0-9,]+ \( *[0-9.]+%\)' "$dir/callgrind-self.txt" | head -30 | cut -c1-200 || true
   if [ "$keep" = 1 ]; then log "profiles kept in $dir"; fi
 fi

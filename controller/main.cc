@@ -1,8 +1,8 @@
 // The controller binary: parses flags, starts the Controller, waits for SIGINT/SIGTERM.
 #include <signal.h>
+#include <spdlog/spdlog.h>
 
 #include <cstdio>
-#include <spdlog/spdlog.h>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"

@@ -9,8 +9,7 @@
 namespace lb::metrics {
 
 Histogram::Histogram(std::vector<double> bounds)
-    : bounds_(std::move(bounds)),
-      buckets_(new std::atomic<uint64_t>[bounds_.size() + 1]) {
+    : bounds_(std::move(bounds)), buckets_(new std::atomic<uint64_t>[bounds_.size() + 1]) {
   std::sort(bounds_.begin(), bounds_.end());
   for (size_t i = 0; i <= bounds_.size(); ++i) buckets_[i].store(0);
 }
@@ -19,8 +18,8 @@ void Histogram::Observe(double v) {
   size_t i = std::lower_bound(bounds_.begin(), bounds_.end(), v) - bounds_.begin();
   buckets_[i].fetch_add(1, std::memory_order_relaxed);
   count_.fetch_add(1, std::memory_order_relaxed);
-  if (v > 0) sum_micros_.fetch_add(static_cast<uint64_t>(std::llround(v * 1e6)),
-                                   std::memory_order_relaxed);
+  if (v > 0)
+    sum_micros_.fetch_add(static_cast<uint64_t>(std::llround(v * 1e6)), std::memory_order_relaxed);
 }
 
 std::vector<uint64_t> Histogram::BucketCounts() const {
@@ -53,8 +52,7 @@ Counter* Registry::GetCounter(const std::string& name, const std::string& help,
   return slot.get();
 }
 
-Gauge* Registry::GetGauge(const std::string& name, const std::string& help,
-                          const Labels& labels) {
+Gauge* Registry::GetGauge(const std::string& name, const std::string& help, const Labels& labels) {
   absl::MutexLock lock(&mu_);
   auto& slot = FamilyLocked(name, help, Type::kGauge).gauges[labels];
   if (!slot) slot = std::make_unique<Gauge>();
@@ -126,8 +124,7 @@ std::string Registry::Render() const {
       for (size_t i = 0; i < counts.size(); ++i) {
         cumulative += counts[i];
         std::string le = i < h->bounds().size() ? Number(h->bounds()[i]) : "+Inf";
-        absl::StrAppend(&out, name, "_bucket", LabelText(labels, "le", le), " ", cumulative,
-                        "\n");
+        absl::StrAppend(&out, name, "_bucket", LabelText(labels, "le", le), " ", cumulative, "\n");
       }
       absl::StrAppend(&out, name, "_sum", LabelText(labels), " ", Number(h->Sum()), "\n");
       absl::StrAppend(&out, name, "_count", LabelText(labels), " ", cumulative, "\n");

@@ -2,10 +2,10 @@
 
 #include <arpa/inet.h>
 #include <netdb.h>
+#include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <spdlog/spdlog.h>
 
 #include "absl/strings/str_cat.h"
 
@@ -27,11 +27,10 @@ class SystemResolver : public Resolver {
     std::vector<std::string> out;
     for (addrinfo* ai = result; ai != nullptr; ai = ai->ai_next) {
       char text[INET6_ADDRSTRLEN];
-      const void* addr = ai->ai_family == AF_INET
-                             ? static_cast<const void*>(
-                                   &reinterpret_cast<sockaddr_in*>(ai->ai_addr)->sin_addr)
-                             : static_cast<const void*>(
-                                   &reinterpret_cast<sockaddr_in6*>(ai->ai_addr)->sin6_addr);
+      const void* addr =
+          ai->ai_family == AF_INET
+              ? static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(ai->ai_addr)->sin_addr)
+              : static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(ai->ai_addr)->sin6_addr);
       if (inet_ntop(ai->ai_family, addr, text, sizeof(text)) != nullptr) out.emplace_back(text);
     }
     freeaddrinfo(result);
@@ -63,9 +62,8 @@ void HostnameCache::Start() {
       std::vector<std::string> names;
       {
         absl::MutexLock lock(&mu_);
-        auto wake = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-          return stop_ || !pending_.empty();
-        };
+        auto wake = [this]()
+                        ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ || !pending_.empty(); };
         mu_.AwaitWithDeadline(absl::Condition(&wake), next_full);
         if (stop_) return;
         if (absl::Now() >= next_full) {
@@ -129,7 +127,8 @@ bool HostnameCache::Refresh(const std::vector<std::string>& names) {
   for (const auto& name : names) {
     absl::StatusOr<std::vector<std::string>> addrs = resolver_->Resolve(name);
     if (!addrs.ok()) {
-      spdlog::warn("dns: {} (keeping the last good addresses)", std::string(addrs.status().message()));
+      spdlog::warn("dns: {} (keeping the last good addresses)",
+                   std::string(addrs.status().message()));
       continue;
     }
     absl::MutexLock lock(&mu_);

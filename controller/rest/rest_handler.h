@@ -27,8 +27,7 @@ using ExtraHandler = std::function<bool(const HttpRequest&, HttpResponse*)>;
 // Thread-safe if the registry is. Dependencies must outlive the handler.
 class RestHandler {
  public:
-  RestHandler(registry::Registry* registry, const api::TokenAuth* auth,
-              metrics::Registry* metrics);
+  RestHandler(registry::Registry* registry, const api::TokenAuth* auth, metrics::Registry* metrics);
 
   void AddExtraHandler(ExtraHandler handler) { extra_ = std::move(handler); }
 

@@ -15,7 +15,7 @@ struct ControllerOptions {
   std::string grpc_listen = "127.0.0.1:18000";
   std::string rest_listen = "127.0.0.1:9091";
   std::string data_dir = "lb-data";  // Created if missing; holds lb.db (SQLite, WAL).
-  std::string auth_token_file;  // Empty: no auth.
+  std::string auth_token_file;       // Empty: no auth.
   // If set, written atomically once both listeners are up:
   // {"grpc_port":N,"rest_port":M,"pid":P}.
   std::string ready_file;

@@ -30,7 +30,7 @@ struct HealthCheckConfig {
 };
 
 struct OutlierConfig {
-  uint32_t consecutive_5xx = 5;  // 0 disables.
+  uint32_t consecutive_5xx = 5;              // 0 disables.
   uint32_t consecutive_gateway_failure = 5;  // Connect failures, resets, timeouts. 0 disables.
   absl::Duration interval = absl::Seconds(10);
   absl::Duration base_ejection_time = absl::Seconds(30);
@@ -42,7 +42,7 @@ struct EndpointConfig {
   uint16_t port = 0;
   uint32_t weight = 1;
   std::string zone;
-  std::string hostname;  // The name it was resolved from, if any.
+  std::string hostname;   // The name it was resolved from, if any.
   bool draining = false;  // No new requests.
 
   std::string Key() const;  // "10.0.0.1:80" / "[::1]:80": identity within a cluster.
@@ -50,7 +50,7 @@ struct EndpointConfig {
 
 struct ClusterConfig {
   std::string name;
-  std::string version;  // Of the Cluster resource.
+  std::string version;            // Of the Cluster resource.
   std::string endpoints_version;  // Of the ClusterLoadAssignment.
   LbPolicy policy = LbPolicy::kRandom;
   absl::Duration connect_timeout = absl::Seconds(1);
@@ -70,7 +70,7 @@ struct RouteConfig {
 };
 
 struct VirtualHostConfig {
-  std::string domain;  // "*", "example.com", "*.example.com", optionally with ":port".
+  std::string domain;               // "*", "example.com", "*.example.com", optionally with ":port".
   std::vector<RouteConfig> routes;  // Matched in order.
 };
 

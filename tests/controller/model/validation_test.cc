@@ -438,14 +438,17 @@ TEST(NormalizeClusterTest, LbPolicyAndHashPolicy) {
                               hash_policy { cookie: "a;b" })pb"),
             "cluster.hash_policy.cookie: must be a cookie name");
   EXPECT_EQ(ClusterError(R"pb(name: "web"
-                              hash_policy { cookie: "session_id" })pb"), "");
+                              hash_policy { cookie: "session_id" })pb"),
+            "");
   EXPECT_EQ(ClusterError(R"pb(name: "web"
-                              hash_policy { source_ip: true })pb"), "");
+                              hash_policy { source_ip: true })pb"),
+            "");
 }
 
 TEST(NormalizeClusterTest, HealthCheckPath) {
   EXPECT_EQ(ClusterError(R"pb(name: "web"
-                              health_check { path: "/healthz" })pb"), "");
+                              health_check { path: "/healthz" })pb"),
+            "");
   EXPECT_EQ(ClusterError(R"pb(name: "web"
                               health_check { path: "healthz" })pb"),
             "cluster.health_check.path: must start with \"/\" and contain no spaces");
@@ -555,9 +558,11 @@ TEST(NormalizeClusterTest, OutlierDetection) {
 
 TEST(NormalizeClusterTest, ConnectTimeout) {
   EXPECT_EQ(ClusterError(R"pb(name: "web"
-                              connect_timeout { nanos: 1000000 })pb"), "");
+                              connect_timeout { nanos: 1000000 })pb"),
+            "");
   EXPECT_EQ(ClusterError(R"pb(name: "web"
-                              connect_timeout { seconds: 60 })pb"), "");
+                              connect_timeout { seconds: 60 })pb"),
+            "");
   // An explicit zero is not "unset": it is rejected, not defaulted.
   EXPECT_EQ(ClusterError(R"pb(name: "web"
                               connect_timeout {})pb"),
@@ -730,8 +735,8 @@ TEST(NormalizeRouteTest, Ipv6Hosts) {
     ASSERT_TRUE(NormalizeRoute(&r).ok()) << host;
     EXPECT_EQ(r.host(), absl::AsciiStrToLower(host));
   }
-  for (const char* host : {"[::1]:0", "[::1]:", "[::1", "[10.0.0.1]", "[::1]x", "*.::1",
-                           "::ffff:1.2.3.4:80"}) {
+  for (const char* host :
+       {"[::1]:0", "[::1]:", "[::1", "[10.0.0.1]", "[::1]x", "*.::1", "::ffff:1.2.3.4:80"}) {
     r.set_host(host);
     EXPECT_EQ(NormalizeRoute(&r).message(),
               "route.host: must be \"*\", a host name, \"*.\" + a domain, or an IP")

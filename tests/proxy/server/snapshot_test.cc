@@ -37,7 +37,7 @@ TEST(SnapshotMatchTest, MostSpecificDomainThenFirstMatchingPrefix) {
   EXPECT_EQ(Match(s, "API.Example.COM:80", "/v1/x"), "v1");  // Case and port ignored.
   EXPECT_EQ(Match(s, "www.example.com", "/"), "wild");
   EXPECT_EQ(Match(s, "x.b.example.com", "/"), "deeper");  // Longest suffix wins.
-  EXPECT_EQ(Match(s, "example.com", "/"), "catch");  // "*.example.com" needs a label.
+  EXPECT_EQ(Match(s, "example.com", "/"), "catch");       // "*.example.com" needs a label.
   EXPECT_EQ(Match(s, "other.org", "/anything"), "catch");
   EXPECT_EQ(Match(s, "", "/"), "catch");
   EXPECT_EQ(Match(s, "[::1]:8080", "/"), "catch");

@@ -36,6 +36,17 @@ void SortUnique(std::vector<std::string>* names) {
   names->erase(std::unique(names->begin(), names->end()), names->end());
 }
 
+// The per-type status of a stream, in push order (both protocols keep it in TypeState).
+template <typename TypeStates>
+std::vector<TypeStatus> StatusInTypeOrder(const TypeStates& types) {
+  std::vector<TypeStatus> out;
+  for (const auto& type : TypeOrder()) {
+    auto it = types.find(type);
+    if (it != types.end()) out.push_back(it->second.status);
+  }
+  return out;
+}
+
 }  // namespace
 
 envoy::service::discovery::v3::DiscoveryResponse ToProto(const SotwResponse& response) {
@@ -260,14 +271,7 @@ bool SotwProtocol::Respond(const std::string& type, TypeState& ts, std::vector<R
   return true;
 }
 
-std::vector<TypeStatus> SotwProtocol::Status() const {
-  std::vector<TypeStatus> out;
-  for (const auto& type : TypeOrder()) {
-    auto it = types_.find(type);
-    if (it != types_.end()) out.push_back(it->second.status);
-  }
-  return out;
-}
+std::vector<TypeStatus> SotwProtocol::Status() const { return StatusInTypeOrder(types_); }
 
 // ---------------------------------------------------------------------------------------------
 // Incremental (delta).
@@ -444,13 +448,6 @@ bool DeltaProtocol::Reconcile(const std::string& type, TypeState& ts, const Snap
   return true;
 }
 
-std::vector<TypeStatus> DeltaProtocol::Status() const {
-  std::vector<TypeStatus> out;
-  for (const auto& type : TypeOrder()) {
-    auto it = types_.find(type);
-    if (it != types_.end()) out.push_back(it->second.status);
-  }
-  return out;
-}
+std::vector<TypeStatus> DeltaProtocol::Status() const { return StatusInTypeOrder(types_); }
 
 }  // namespace lb::xds

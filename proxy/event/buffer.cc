@@ -22,9 +22,15 @@ ssize_t Buffer::ReadFrom(int fd, size_t max) {
     errno = ENOMEM;
     return -1;
   }
+  // The reservation may be larger than asked; never read past `max`.
   iovec iov[2];
-  for (int i = 0; i < n; ++i) iov[i] = {vec[i].iov_base, vec[i].iov_len};
-  ssize_t r = readv(fd, iov, n);
+  size_t room = max;
+  int iovs = 0;
+  for (int i = 0; i < n && room > 0; ++i, ++iovs) {
+    iov[i] = {vec[i].iov_base, std::min(room, vec[i].iov_len)};
+    room -= iov[i].iov_len;
+  }
+  ssize_t r = readv(fd, iov, iovs);
   if (r <= 0) {
     int saved = errno;
     evbuffer_commit_space(buf_, vec, 0);

@@ -8,6 +8,7 @@
 #include <deque>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 
 namespace lb::proxy::event {
@@ -54,14 +55,42 @@ class LibeventFdWatcher : public FdWatcher {
   short current_ = 0;
 };
 
+// libevent keeps timers in a min-heap (O(log n) per add and delete). Timeouts that share one
+// duration can instead go into a "common timeout" FIFO queue, O(1) each. The proxy arms a
+// handful of distinct durations (header, idle, upstream, connect timeouts) several times per
+// request, so each gets a queue; durations past kMaxCommonTimeouts fall back to the heap.
+class CommonTimeouts {
+ public:
+  explicit CommonTimeouts(event_base* base) : base_(base) {}
+  // The timeval to pass to event_add for `tv`: a common-timeout marker when possible.
+  const timeval* For(const timeval& tv) {
+    int64_t key = int64_t{tv.tv_sec} * 1000000 + tv.tv_usec;
+    if (key == 0) return nullptr;
+    auto it = cache_.find(key);
+    if (it != cache_.end()) return it->second;
+    if (cache_.size() >= kMaxCommonTimeouts) return nullptr;
+    const timeval* common = event_base_init_common_timeout(base_, &tv);
+    cache_.emplace(key, common);
+    return common;
+  }
+
+ private:
+  // libevent allows 256 per base; configs rarely use more than a few distinct durations.
+  static constexpr size_t kMaxCommonTimeouts = 64;
+  event_base* const base_;
+  absl::flat_hash_map<int64_t, const timeval*> cache_;
+};
+
 class LibeventTimer : public Timer {
  public:
-  LibeventTimer(event_base* base, std::function<void()> cb) : cb_(std::move(cb)) {
+  LibeventTimer(event_base* base, CommonTimeouts* common, std::function<void()> cb)
+      : common_(common), cb_(std::move(cb)) {
     ev_.reset(evtimer_new(base, &LibeventTimer::OnEvent, this));
   }
   void Arm(absl::Duration after) override {
     timeval tv = absl::ToTimeval(after < absl::ZeroDuration() ? absl::ZeroDuration() : after);
-    evtimer_add(ev_.get(), &tv);
+    const timeval* common = common_->For(tv);
+    evtimer_add(ev_.get(), common != nullptr ? common : &tv);
     armed_ = true;
   }
   void Disarm() override {
@@ -76,6 +105,7 @@ class LibeventTimer : public Timer {
     self->armed_ = false;
     self->cb_();  // May destroy `self`.
   }
+  CommonTimeouts* const common_;
   std::function<void()> cb_;
   EventPtr ev_;
   bool armed_ = false;
@@ -90,6 +120,7 @@ class LibeventDispatcher : public Dispatcher {
     base_.reset(event_base_new_with_config(cfg));
     event_config_free(cfg);
     if (base_ == nullptr) return absl::InternalError("event_base_new failed");
+    common_timeouts_ = std::make_unique<CommonTimeouts>(base_.get());
     wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (wake_fd_ < 0) return absl::InternalError("eventfd failed");
     wake_ev_.reset(
@@ -106,7 +137,6 @@ class LibeventDispatcher : public Dispatcher {
   void Run() override {
     while (!exit_.load(std::memory_order_acquire)) {
       event_base_loop(base_.get(), EVLOOP_ONCE);
-      have_now_ = false;
     }
   }
 
@@ -130,19 +160,17 @@ class LibeventDispatcher : public Dispatcher {
   }
 
   std::unique_ptr<Timer> CreateTimer(std::function<void()> cb) override {
-    return std::make_unique<LibeventTimer>(base_.get(), std::move(cb));
+    return std::make_unique<LibeventTimer>(base_.get(), common_timeouts_.get(), std::move(cb));
   }
 
   event_base* native_base() override { return base_.get(); }
 
+  // libevent caches the time once per wake-up while callbacks run; outside the loop this reads
+  // the clock.
   absl::Time Now() override {
-    if (!have_now_) {
-      timeval tv;
-      event_base_gettimeofday_cached(base_.get(), &tv);
-      now_ = absl::TimeFromTimeval(tv);
-      have_now_ = true;
-    }
-    return now_;
+    timeval tv;
+    event_base_gettimeofday_cached(base_.get(), &tv);
+    return absl::TimeFromTimeval(tv);
   }
 
  private:
@@ -164,13 +192,12 @@ class LibeventDispatcher : public Dispatcher {
   }
 
   std::unique_ptr<event_base, BaseDeleter> base_;
+  std::unique_ptr<CommonTimeouts> common_timeouts_;
   int wake_fd_ = -1;
   EventPtr wake_ev_;
   absl::Mutex mu_;
   std::deque<std::function<void()>> posted_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> exit_{false};
-  bool have_now_ = false;
-  absl::Time now_;
 };
 
 }  // namespace

@@ -52,7 +52,8 @@ class Dispatcher {
   virtual std::unique_ptr<FdWatcher> WatchFd(int fd, std::function<void(uint32_t)> cb) = 0;
   virtual std::unique_ptr<Timer> CreateTimer(std::function<void()> cb) = 0;
 
-  // Time at the start of the current loop iteration (cheap; for timeouts and stats).
+  // Time of the current wake-up when called from a callback (cached by the loop, cheap), the
+  // clock otherwise. For timeouts and stats.
   virtual absl::Time Now() = 0;
 
   // The libevent base, for the few components that drive libevent themselves (the active

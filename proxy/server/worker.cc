@@ -97,6 +97,35 @@ absl::string_view TargetPath(absl::string_view target) {
   return target;
 }
 
+// Copies forwarded header lines as they arrived, a run of consecutive kept lines in one append
+// instead of rebuilding each "name: value\r\n". Relies on the parser's guarantees: every line of
+// a parsed head ends in CRLF, and consecutive header lines are adjacent in the buffer (no
+// obs-fold), so a line runs from its name to the LF after its value.
+class HeaderLineCopier {
+ public:
+  explicit HeaderLineCopier(std::string* out) : out_(out) {}
+  // Call for every header in order; `keep` says whether this one is forwarded.
+  void Line(const http::Header& h, bool keep) {
+    if (!keep) {
+      Flush();
+      return;
+    }
+    if (run_ == nullptr) run_ = h.name.data();
+    const char* end = h.value.data() + h.value.size();
+    while (*end != '\n') ++end;  // Trailing whitespace, then CRLF.
+    run_end_ = end + 1;
+  }
+  void Flush() {
+    if (run_ != nullptr) out_->append(run_, static_cast<size_t>(run_end_ - run_));
+    run_ = nullptr;
+  }
+
+ private:
+  std::string* const out_;
+  const char* run_ = nullptr;
+  const char* run_end_ = nullptr;
+};
+
 }  // namespace
 
 class ClientConn;
@@ -626,21 +655,23 @@ void ClientConn::BuildRequestHead() {
   absl::StrAppend(&out, method, " ", parser_.target(), " HTTP/1.1\r\n");
   std::string xff;
   absl::string_view upgrade_value;
+  HeaderLineCopier copier(&out);
   for (size_t i = 0; i < headers.size(); ++i) {
     const http::Header& h = headers[i];
+    bool keep = false;
     if (parser_.IsHopByHop(i)) {
       if (upgrade_ && http::EqualsIgnoreCase(h.name, "upgrade")) upgrade_value = h.value;
-      continue;
-    }
-    if (http::EqualsIgnoreCase(h.name, "x-forwarded-for")) {
+    } else if (http::EqualsIgnoreCase(h.name, "x-forwarded-for")) {
       absl::StrAppend(&xff, xff.empty() ? "" : ", ", h.value);
-      continue;
+    } else {
+      // X-Forwarded-Proto is ours to set, Content-Length is re-added once below.
+      keep = !http::EqualsIgnoreCase(h.name, "x-forwarded-proto") &&
+             !http::EqualsIgnoreCase(h.name, "content-length") &&
+             !(expect_100_ && http::EqualsIgnoreCase(h.name, "expect"));
     }
-    if (http::EqualsIgnoreCase(h.name, "x-forwarded-proto")) continue;
-    if (http::EqualsIgnoreCase(h.name, "content-length")) continue;  // Re-added once below.
-    if (expect_100_ && http::EqualsIgnoreCase(h.name, "expect")) continue;
-    absl::StrAppend(&out, h.name, ": ", h.value, "\r\n");
+    copier.Line(h, keep);
   }
+  copier.Flush();
   if (!parser_.has_host()) absl::StrAppend(&out, "Host: ", "localhost", "\r\n");
   absl::StrAppend(&out, "X-Forwarded-For: ", xff, xff.empty() ? "" : ", ", peer_ip_,
                   "\r\nX-Forwarded-Proto: http\r\n");
@@ -956,18 +987,20 @@ void ClientConn::BeginResponse(size_t head_len) {
   absl::StrAppend(&head, "HTTP/1.1 ", resp_status_, " ", p.reason(), "\r\n");
   absl::string_view upgrade_value;
   const auto& headers = p.headers();
+  HeaderLineCopier copier(&head);
   for (size_t i = 0; i < headers.size(); ++i) {
     if (p.IsHopByHop(i)) {
       if (tunnel && http::EqualsIgnoreCase(headers[i].name, "upgrade")) {
         upgrade_value = headers[i].value;
       }
+      copier.Line(headers[i], false);
       continue;
     }
     // Framing is ours to state: one Content-Length at most, never beside chunked (a response
     // carrying both would let a later hop read it differently).
-    if (http::EqualsIgnoreCase(headers[i].name, "content-length")) continue;
-    absl::StrAppend(&head, headers[i].name, ": ", headers[i].value, "\r\n");
+    copier.Line(headers[i], !http::EqualsIgnoreCase(headers[i].name, "content-length"));
   }
+  copier.Flush();
   // HEAD and 304 answers carry the length the body would have had.
   if (p.content_length().has_value() && resp_framing_ != http::BodyFraming::kChunked &&
       resp_framing_ != http::BodyFraming::kTunnel && !resp_dechunk_ &&

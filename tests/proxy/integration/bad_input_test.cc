@@ -630,6 +630,18 @@ TEST_F(BadInputTest, HopByHopRequestHeadersAreNotForwarded) {
   EXPECT_TRUE(absl::StartsWith(seen, "get /head http/1.1\r\n")) << seen;
 }
 
+TEST_F(BadInputTest, ForwardedHeadIsExactWithKeptLinesInOrder) {
+  // Kept lines are forwarded byte for byte (spacing included) and in order around dropped ones.
+  Exchange x = Send(
+      "GET /head?q=1 HTTP/1.1\r\nHost: x\r\nA: 1\r\nConnection: x-d\r\nB:  two \t\r\n"
+      "X-D: gone\r\nC:\r\nX-Forwarded-Proto: https\r\nContent-Length: 0\r\nD: 4\r\n\r\n");
+  ASSERT_TRUE(x.response.ok()) << x.response.status();
+  ASSERT_EQ(x.response->status, 200);
+  EXPECT_EQ(x.response->body,
+            "GET /head?q=1 HTTP/1.1\r\nHost: x\r\nA: 1\r\nB:  two \t\r\nC:\r\nD: 4\r\n"
+            "X-Forwarded-For: 127.0.0.1\r\nX-Forwarded-Proto: http\r\nContent-Length: 0\r\n\r\n");
+}
+
 TEST_F(BadInputTest, HopByHopResponseHeadersAreNotForwarded) {
   Exchange x = Send("GET /?hop=1 HTTP/1.1\r\nHost: x\r\n\r\n");
   ASSERT_TRUE(x.response.ok()) << x.response.status();

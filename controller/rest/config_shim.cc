@@ -15,6 +15,10 @@
 #include "controller/rest/rest_handler.h"
 
 namespace lb::rest {
+
+using http::HttpRequest;
+using http::HttpResponse;
+
 namespace {
 
 HttpResponse Text(int status, std::string body) {

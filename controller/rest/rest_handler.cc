@@ -16,6 +16,10 @@
 #include "google/protobuf/util/json_util.h"
 
 namespace lb::rest {
+
+using http::HttpRequest;
+using http::HttpResponse;
+
 namespace {
 
 namespace pbjson = google::protobuf::util;

@@ -10,10 +10,10 @@
 #include <functional>
 #include <string>
 
+#include "common/http/http_types.h"
 #include "common/metrics/metrics.h"
 #include "controller/api/auth.h"
 #include "controller/registry/registry.h"
-#include "controller/rest/http_types.h"
 
 namespace lb::rest {
 
@@ -22,7 +22,7 @@ inline constexpr size_t kMaxBodyBytes = 64 * 1024;
 
 // Extra read-only endpoints other components register (e.g. /v1/proxies from the xDS server).
 // Returns false if it does not handle the path.
-using ExtraHandler = std::function<bool(const HttpRequest&, HttpResponse*)>;
+using ExtraHandler = std::function<bool(const http::HttpRequest&, http::HttpResponse*)>;
 
 // Thread-safe if the registry is. Dependencies must outlive the handler.
 class RestHandler {
@@ -31,12 +31,14 @@ class RestHandler {
 
   void AddExtraHandler(ExtraHandler handler) { extra_ = std::move(handler); }
 
-  HttpResponse Handle(const HttpRequest& request);
+  http::HttpResponse Handle(const http::HttpRequest& request);
 
  private:
-  HttpResponse Route(const HttpRequest& request, absl::string_view path, std::string* route);
-  HttpResponse HandleConfig(const HttpRequest& request);
-  HttpResponse HandleV1(const HttpRequest& request, absl::string_view path, std::string* route);
+  http::HttpResponse Route(const http::HttpRequest& request, absl::string_view path,
+                           std::string* route);
+  http::HttpResponse HandleConfig(const http::HttpRequest& request);
+  http::HttpResponse HandleV1(const http::HttpRequest& request, absl::string_view path,
+                              std::string* route);
 
   registry::Registry* const registry_;
   const api::TokenAuth* const auth_;
@@ -50,7 +52,7 @@ bool PercentDecode(absl::string_view in, std::string* out);
 // Value of `name` in the query string of `target`, decoded; "" if absent.
 std::string QueryParam(absl::string_view target, absl::string_view name);
 // {"error":{"code":"NOT_FOUND","message":"..."}} with the mapped HTTP status.
-HttpResponse JsonError(const absl::Status& status);
+http::HttpResponse JsonError(const absl::Status& status);
 
 }  // namespace lb::rest
 

@@ -10,13 +10,13 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "common/http/evhttp_server.h"
 #include "common/metrics/metrics.h"
 #include "controller/api/auth.h"
 #include "controller/api/grpc_service.h"
 #include "controller/dns/hostname_cache.h"
 #include "controller/model/validation.h"
 #include "controller/registry/registry.h"
-#include "controller/rest/evhttp_server.h"
 #include "controller/rest/rest_handler.h"
 #include "controller/store/sqlite_store.h"
 #include "controller/xds/xds_server.h"
@@ -121,7 +121,7 @@ class ControllerImpl : public Controller {
     }
 
     rest_handler_ = std::make_unique<rest::RestHandler>(registry_.get(), &auth_, &metrics_);
-    rest_handler_->AddExtraHandler([this](const rest::HttpRequest& req, rest::HttpResponse* resp) {
+    rest_handler_->AddExtraHandler([this](const http::HttpRequest& req, http::HttpResponse* resp) {
       absl::string_view path = req.target;
       path = path.substr(0, path.find('?'));
       if (path != "/v1/proxies") return false;
@@ -139,8 +139,8 @@ class ControllerImpl : public Controller {
       resp->body += "\n";
       return true;
     });
-    absl::StatusOr<std::unique_ptr<rest::EvhttpServer>> rest = rest::EvhttpServer::Start(
-        o.rest_listen, [this](const rest::HttpRequest& req) { return rest_handler_->Handle(req); },
+    absl::StatusOr<std::unique_ptr<http::EvhttpServer>> rest = http::EvhttpServer::Start(
+        o.rest_listen, [this](const http::HttpRequest& req) { return rest_handler_->Handle(req); },
         16 * rest::kMaxBodyBytes);
     if (!rest.ok()) return rest.status();
     rest_ = std::move(*rest);
@@ -196,7 +196,7 @@ class ControllerImpl : public Controller {
   std::unique_ptr<grpc::Server> grpc_server_;
   int grpc_port_ = 0;
   std::unique_ptr<rest::RestHandler> rest_handler_;
-  std::unique_ptr<rest::EvhttpServer> rest_;
+  std::unique_ptr<http::EvhttpServer> rest_;
 
   absl::Mutex mu_;
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;

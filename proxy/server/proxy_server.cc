@@ -11,8 +11,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
+#include "common/http/evhttp_server.h"
 #include "common/net/address.h"
-#include "controller/rest/evhttp_server.h"
 #include "proxy/balancer/balancer.h"
 #include "proxy/event/dispatcher.h"
 #include "proxy/event/socket.h"
@@ -86,8 +86,8 @@ class ProxyServerImpl : public ProxyServer {
     });
     for (auto& w : workers_) w->Start();
 
-    absl::StatusOr<std::unique_ptr<rest::EvhttpServer>> admin = rest::EvhttpServer::Start(
-        o.admin_listen, [this](const rest::HttpRequest& req) { return Admin(req); }, 64 * 1024);
+    absl::StatusOr<std::unique_ptr<http::EvhttpServer>> admin = http::EvhttpServer::Start(
+        o.admin_listen, [this](const http::HttpRequest& req) { return Admin(req); }, 64 * 1024);
     if (!admin.ok()) return admin.status();
     admin_ = std::move(*admin);
     return absl::OkStatus();
@@ -265,7 +265,7 @@ class ProxyServerImpl : public ProxyServer {
   }
 
   // Admin thread.
-  rest::HttpResponse Admin(const rest::HttpRequest& req) {
+  http::HttpResponse Admin(const http::HttpRequest& req) {
     absl::string_view path = req.target;
     path = path.substr(0, path.find('?'));
     std::shared_ptr<const Snapshot> snap;
@@ -277,7 +277,7 @@ class ProxyServerImpl : public ProxyServer {
       draining = draining_;
       source = source_status_;
     }
-    rest::HttpResponse r;
+    http::HttpResponse r;
     if (path == "/ready") {
       std::string missing;
       if (snap != nullptr) {
@@ -443,7 +443,7 @@ class ProxyServerImpl : public ProxyServer {
   std::unique_ptr<event::Dispatcher> main_;
   std::thread main_thread_;
   std::vector<std::unique_ptr<Worker>> workers_;
-  std::unique_ptr<rest::EvhttpServer> admin_;
+  std::unique_ptr<http::EvhttpServer> admin_;
 
   // Main thread only.
   std::shared_ptr<const ProxyConfig> config_;

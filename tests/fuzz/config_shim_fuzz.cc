@@ -35,10 +35,10 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/http/http_types.h"
 #include "common/metrics/metrics.h"
 #include "controller/api/auth.h"
 #include "controller/registry/registry.h"
-#include "controller/rest/http_types.h"
 #include "controller/rest/rest_handler.h"
 #include "controller/store/sqlite_store.h"
 #include "nlohmann/json.hpp"
@@ -46,8 +46,8 @@
 namespace lb::fuzz {
 namespace {
 
-using rest::HttpRequest;
-using rest::HttpResponse;
+using http::HttpRequest;
+using http::HttpResponse;
 
 // One controller's worth of state for one input.
 struct Env {

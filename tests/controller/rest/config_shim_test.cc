@@ -13,6 +13,7 @@
 namespace lb::rest {
 namespace {
 
+using http::HttpResponse;
 using ::testing::HasSubstr;
 
 class ConfigShimTest : public RestFixture {

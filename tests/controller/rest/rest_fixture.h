@@ -8,10 +8,10 @@
 #include <utility>
 #include <vector>
 
+#include "common/http/http_types.h"
 #include "common/metrics/metrics.h"
 #include "controller/api/auth.h"
 #include "controller/registry/registry.h"
-#include "controller/rest/http_types.h"
 #include "controller/rest/rest_handler.h"
 #include "controller/store/sqlite_store.h"
 #include "gtest/gtest.h"
@@ -42,25 +42,25 @@ class RestFixture : public ::testing::Test {
     handler_ = std::make_unique<RestHandler>(registry_.get(), &auth_, metrics_.get());
   }
 
-  HttpResponse Send(const std::string& method, const std::string& target,
-                    const std::string& body = "", const Headers& headers = {}) {
-    HttpRequest req;
+  http::HttpResponse Send(const std::string& method, const std::string& target,
+                          const std::string& body = "", const Headers& headers = {}) {
+    http::HttpRequest req;
     req.method = method;
     req.target = target;
     req.body = body;
     req.headers = headers;
     return handler_->Handle(req);
   }
-  HttpResponse Get(const std::string& target, const Headers& headers = {}) {
+  http::HttpResponse Get(const std::string& target, const Headers& headers = {}) {
     return Send("GET", target, "", headers);
   }
-  HttpResponse Post(const std::string& target, const std::string& body,
-                    const Headers& headers = {}) {
+  http::HttpResponse Post(const std::string& target, const std::string& body,
+                          const Headers& headers = {}) {
     return Send("POST", target, body, headers);
   }
 
   // Value of the first response header `name`, or "<none>".
-  static std::string HeaderOf(const HttpResponse& r, const std::string& name) {
+  static std::string HeaderOf(const http::HttpResponse& r, const std::string& name) {
     for (const auto& [k, v] : r.headers) {
       if (k == name) return v;
     }

@@ -16,6 +16,8 @@
 namespace lb::rest {
 namespace {
 
+using http::HttpRequest;
+using http::HttpResponse;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 

@@ -1,7 +1,7 @@
-// The REST API's HTTP transport: libevent's evhttp on one dedicated thread. The only file of
-// the controller that includes libevent.
-#ifndef LB_CONTROLLER_REST_EVHTTP_SERVER_H_
-#define LB_CONTROLLER_REST_EVHTTP_SERVER_H_
+// An HTTP server on libevent's evhttp, on one dedicated thread: the transport of the
+// controller's REST API and of the proxy's admin server. The controller's only libevent user.
+#ifndef LB_COMMON_HTTP_EVHTTP_SERVER_H_
+#define LB_COMMON_HTTP_EVHTTP_SERVER_H_
 
 #include <functional>
 #include <memory>
@@ -9,14 +9,14 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
-#include "controller/rest/http_types.h"
+#include "common/http/http_types.h"
 
 struct event;
 struct event_base;
 struct evhttp;
 struct evhttp_request;
 
-namespace lb::rest {
+namespace lb::http {
 
 class EvhttpServer {
  public:
@@ -46,6 +46,6 @@ class EvhttpServer {
   std::thread thread_;
 };
 
-}  // namespace lb::rest
+}  // namespace lb::http
 
-#endif  // LB_CONTROLLER_REST_EVHTTP_SERVER_H_
+#endif  // LB_COMMON_HTTP_EVHTTP_SERVER_H_

@@ -1,7 +1,8 @@
-// Transport-neutral HTTP request/response for the REST handlers, so they are testable without a
-// network and the HTTP library stays behind one seam (evhttp_server).
-#ifndef LB_CONTROLLER_REST_HTTP_TYPES_H_
-#define LB_CONTROLLER_REST_HTTP_TYPES_H_
+// Transport-neutral HTTP request/response for the controller's REST handlers and the proxy's
+// admin handler, so they are testable without a network and the HTTP library stays behind one
+// seam (evhttp_server).
+#ifndef LB_COMMON_HTTP_HTTP_TYPES_H_
+#define LB_COMMON_HTTP_HTTP_TYPES_H_
 
 #include <string>
 #include <utility>
@@ -10,7 +11,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
 
-namespace lb::rest {
+namespace lb::http {
 
 struct HttpRequest {
   std::string method;  // "GET", "POST", ...
@@ -34,6 +35,6 @@ struct HttpResponse {
   std::string body;
 };
 
-}  // namespace lb::rest
+}  // namespace lb::http
 
-#endif  // LB_CONTROLLER_REST_HTTP_TYPES_H_
+#endif  // LB_COMMON_HTTP_HTTP_TYPES_H_

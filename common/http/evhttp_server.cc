@@ -1,4 +1,4 @@
-#include "controller/rest/evhttp_server.h"
+#include "common/http/evhttp_server.h"
 
 #include <event2/buffer.h>
 #include <event2/event.h>
@@ -13,7 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/net/address.h"
 
-namespace lb::rest {
+namespace lb::http {
 namespace {
 
 const char* MethodName(evhttp_cmd_type cmd) {
@@ -166,4 +166,4 @@ void EvhttpServer::OnRequest(evhttp_request* req, void* arg) {
   evbuffer_free(body);
 }
 
-}  // namespace lb::rest
+}  // namespace lb::http

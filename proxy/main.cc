@@ -24,6 +24,9 @@ ABSL_FLAG(std::string, controller, "127.0.0.1:18000",
 ABSL_FLAG(std::string, listen, "0.0.0.0:8080", "Where clients connect (host:port)");
 ABSL_FLAG(std::string, admin_listen, "127.0.0.1:9901", "Admin API: /ready /stats /config_dump");
 ABSL_FLAG(int, workers, 0, "Worker threads (0: one per core)");
+ABSL_FLAG(bool, balance_connections, true,
+          "Spread open client connections evenly over the workers (false: the kernel's "
+          "SO_REUSEPORT hash decides)");
 ABSL_FLAG(std::string, node_id, "", "Node id sent to the controller (default: hostname)");
 ABSL_FLAG(std::string, zone, "", "Zone of this proxy (reported to the controller)");
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(15),
@@ -64,6 +67,7 @@ int main(int argc, char** argv) {
   options.listen_port = listen->port;
   options.admin_listen = absl::GetFlag(FLAGS_admin_listen);
   options.workers = absl::GetFlag(FLAGS_workers);
+  options.balance_connections = absl::GetFlag(FLAGS_balance_connections);
   options.drain_timeout = absl::GetFlag(FLAGS_drain_timeout);
   options.worker.upstream_timeout = absl::GetFlag(FLAGS_upstream_timeout);
   options.worker.request_header_timeout = absl::GetFlag(FLAGS_request_header_timeout);

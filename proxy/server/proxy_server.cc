@@ -72,6 +72,15 @@ class ProxyServerImpl : public ProxyServer {
             main_->Post([this, host, r] { OnResult(host, r); });
           }));
     }
+    if (o.balance_connections && n > 1) {
+      balancer_ = std::make_unique<ConnectionBalancer>(n);
+      for (auto& w : workers_) {
+        w->SetBalancing(balancer_.get(),
+                        [this](int worker, int fd, const event::SocketAddress& peer) {
+                          workers_[worker]->Adopt(fd, peer);
+                        });
+      }
+    }
 
     // The main thread: health checks, outlier bookkeeping, snapshot building.
     main_thread_ = std::thread([this] {
@@ -328,6 +337,16 @@ class ProxyServerImpl : public ProxyServer {
             sum(&WorkerStats::connections_accepted));
     counter("lb_proxy_connections_active", "Open client connections.", "gauge",
             sum(&WorkerStats::connections_active));
+    counter("lb_proxy_connections_handed_off_total",
+            "Client connections accepted by one worker and served by a less loaded one.", "counter",
+            sum(&WorkerStats::connections_handed_off));
+    absl::StrAppend(&out,
+                    "# HELP lb_proxy_worker_connections_active Open client connections per "
+                    "worker.\n# TYPE lb_proxy_worker_connections_active gauge\n");
+    for (const auto& w : workers_) {
+      absl::StrAppend(&out, "lb_proxy_worker_connections_active{worker=\"", w->index(), "\"} ",
+                      w->stats().connections_active.load(std::memory_order_relaxed), "\n");
+    }
     counter("lb_proxy_requests_total", "Requests received.", "counter",
             sum(&WorkerStats::requests));
     counter("lb_proxy_requests_active", "Requests in flight.", "gauge",
@@ -426,7 +445,7 @@ class ProxyServerImpl : public ProxyServer {
                {"healthy", v.healthy},
                {"ejected", v.ejected},
                {"eligible", v.eligible},
-               {"active_requests", cs->active[i].load(std::memory_order_relaxed)},
+               {"active_requests", h.active.load(std::memory_order_relaxed)},
                {"requests", h.requests.load(std::memory_order_relaxed)},
                {"failures", h.failures.load(std::memory_order_relaxed)}});
         }
@@ -442,6 +461,7 @@ class ProxyServerImpl : public ProxyServer {
   uint16_t port_ = 0;
   std::unique_ptr<event::Dispatcher> main_;
   std::thread main_thread_;
+  std::unique_ptr<ConnectionBalancer> balancer_;  // Outlives workers_ (declared first).
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<http::EvhttpServer> admin_;
 

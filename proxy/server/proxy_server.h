@@ -25,6 +25,9 @@ struct ProxyOptions {
   uint16_t listen_port = 8080;  // 0: pick one (see port()).
   std::string admin_listen = "127.0.0.1:9901";
   int workers = 0;  // 0: one per core.
+  // Even out open client connections across workers (see ConnectionBalancer); false leaves the
+  // spread to the kernel's SO_REUSEPORT hash.
+  bool balance_connections = true;
   absl::Duration drain_timeout = absl::Seconds(15);
   WorkerOptions worker;  // listen_host/listen_port are taken from above.
 };

@@ -30,6 +30,7 @@ struct HostState {
   std::atomic<uint32_t> consecutive_5xx{0};
   std::atomic<uint32_t> consecutive_gateway_failures{0};
   std::atomic<uint64_t> requests{0};
+  std::atomic<uint32_t> active{0};    // Requests on this host now, over all workers.
   std::atomic<uint64_t> failures{0};  // 5xx answers, connect failures, resets, timeouts.
   // Set once the endpoint left the configuration: pooled connections to it are closed.
   std::atomic<bool> removed{false};

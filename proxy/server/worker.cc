@@ -181,6 +181,11 @@ class Worker::Impl {
   }
 
   void SetSnapshot(std::shared_ptr<const Snapshot> s) { snapshot_ = std::move(s); }
+  void SetBalancing(ConnectionBalancer* balancer, Worker::HandOff hand_off) {
+    balancer_ = balancer;
+    hand_off_ = std::move(hand_off);
+  }
+  void Adopt(int fd, const event::SocketAddress& peer);
   void Drain(std::function<void()> done);
 
   // --- used by ClientConn ---
@@ -235,6 +240,7 @@ class Worker::Impl {
 
  private:
   void AcceptAll();
+  void AddConn(int fd, const event::SocketAddress& peer);
   void DropIdle(UpstreamConn* conn);
   void MaybeDrained();
 
@@ -244,6 +250,8 @@ class Worker::Impl {
   const WorkerOptions options_;
   ResultSink sink_;
   const uint64_t rng_seed_;
+  ConnectionBalancer* balancer_ = nullptr;
+  Worker::HandOff hand_off_;
   std::unique_ptr<event::FdWatcher> listener_;
   std::shared_ptr<const Snapshot> snapshot_;
   absl::flat_hash_set<ClientConn*> conns_;
@@ -304,6 +312,12 @@ class ClientConn {
   // Closes the current upstream connection (not reusable). Deferred: we may be inside its
   // own event callback.
   void DropUpstream() { w_->Dispose(std::move(up_)); }
+  // The host the request is on now; keeps the host's in-flight count (for /config_dump).
+  void SetHost(std::shared_ptr<HostState> host) {
+    if (host_ != nullptr) host_->active.fetch_sub(1, std::memory_order_relaxed);
+    host_ = std::move(host);
+    if (host_ != nullptr) host_->active.fetch_add(1, std::memory_order_relaxed);
+  }
   void UpdateInterest();
 
   Worker::Impl* const w_;
@@ -373,14 +387,36 @@ void Worker::Impl::AcceptAll() {
     int fd = event::Accept(listen_fd_, &peer);
     if (fd < 0) return;  // EAGAIN, or a transient error (EMFILE...): try again next wakeup.
     stats().connections_accepted.fetch_add(1, std::memory_order_relaxed);
-    stats().connections_active.fetch_add(1, std::memory_order_relaxed);
-    conns_.insert(new ClientConn(this, fd, peer));
+    int self = worker_->index();
+    int owner = balancer_ != nullptr ? balancer_->Assign(self) : self;
+    if (owner != self) {
+      stats().connections_handed_off.fetch_add(1, std::memory_order_relaxed);
+      hand_off_(owner, fd, peer);
+      continue;
+    }
+    AddConn(fd, peer);
   }
+}
+
+void Worker::Impl::Adopt(int fd, const event::SocketAddress& peer) {
+  if (draining_) {
+    // Too late: this worker stopped accepting. The client sees the close as a reset listener.
+    close(fd);
+    if (balancer_ != nullptr) balancer_->Release(worker_->index());
+    return;
+  }
+  AddConn(fd, peer);
+}
+
+void Worker::Impl::AddConn(int fd, const event::SocketAddress& peer) {
+  stats().connections_active.fetch_add(1, std::memory_order_relaxed);
+  conns_.insert(new ClientConn(this, fd, peer));
 }
 
 void Worker::Impl::Closed(ClientConn* conn) {
   conns_.erase(conn);
   stats().connections_active.fetch_sub(1, std::memory_order_relaxed);
+  if (balancer_ != nullptr) balancer_->Release(worker_->index());
   // Deleted on the next loop iteration: we may be inside one of its callbacks.
   dispatcher_->Post([conn] { delete conn; });
   MaybeDrained();
@@ -477,7 +513,7 @@ void ClientConn::ReleaseRequest() {
   }
   snap_.reset();
   cluster_ = nullptr;
-  host_.reset();
+  SetHost(nullptr);
 }
 
 void ClientConn::OnEvent(uint32_t events) {
@@ -708,7 +744,7 @@ void ClientConn::PickAndAttach() {
     host_idx_ = idx;
     cluster_->active[idx].fetch_add(1, std::memory_order_relaxed);
   }
-  host_ = cluster_->hosts[idx];
+  SetHost(cluster_->hosts[idx]);
   host_->requests.fetch_add(1, std::memory_order_relaxed);
 
   std::unique_ptr<UpstreamConn> up = w_->TakeIdle(host_.get());
@@ -1177,6 +1213,14 @@ Worker::Worker(int index, int listen_fd, const WorkerOptions& options, ResultSin
 }
 
 Worker::~Worker() { Stop(); }
+
+void Worker::SetBalancing(ConnectionBalancer* balancer, HandOff hand_off) {
+  impl_->SetBalancing(balancer, std::move(hand_off));
+}
+
+void Worker::Adopt(int fd, const event::SocketAddress& peer) {
+  dispatcher_->Post([this, fd, peer] { impl_->Adopt(fd, peer); });
+}
 
 void Worker::Start() {
   thread_ = std::thread([this] {

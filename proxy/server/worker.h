@@ -14,6 +14,8 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "proxy/event/dispatcher.h"
+#include "proxy/event/socket.h"
+#include "proxy/server/connection_balancer.h"
 #include "proxy/server/snapshot.h"
 
 namespace lb::proxy {
@@ -35,6 +37,8 @@ struct WorkerOptions {
 struct WorkerStats {
   std::atomic<uint64_t> connections_accepted{0};
   std::atomic<uint64_t> connections_active{0};
+  // Accepted here and given to a less loaded worker (ConnectionBalancer).
+  std::atomic<uint64_t> connections_handed_off{0};
   std::atomic<uint64_t> requests{0};
   std::atomic<uint64_t> responses_2xx{0};
   std::atomic<uint64_t> responses_3xx{0};
@@ -59,7 +63,13 @@ class Worker {
   Worker(int index, int listen_fd, const WorkerOptions& options, ResultSink sink);
   ~Worker();
 
+  // Before Start(): accepted connections go to the worker `balancer` picks; `hand_off` gives
+  // one to another worker (calls that worker's Adopt()). Both outlive the worker.
+  using HandOff = std::function<void(int worker, int fd, const event::SocketAddress& peer)>;
+  void SetBalancing(ConnectionBalancer* balancer, HandOff hand_off);
   void Start();
+  // Any thread: a client connection another worker accepted for this one (takes the fd).
+  void Adopt(int fd, const event::SocketAddress& peer);
   // Any thread: the snapshot new requests use from now on. `applied` (optional) runs on the
   // worker once it is in use.
   void SetSnapshot(std::shared_ptr<const Snapshot> snapshot,

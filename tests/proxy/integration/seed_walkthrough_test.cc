@@ -2,6 +2,7 @@
 // web_1 and web_2; endpoints are added and removed with the seed's POST /config.
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -98,6 +99,26 @@ TEST_F(SeedWalkthroughTest, AddBothThenDeleteOne) {
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->status, 503);
   EXPECT_EQ(r->body, "no healthy upstream\n");
+}
+
+TEST_F(SeedWalkthroughTest, ConfigDumpCountsRequestsInFlightPerEndpoint) {
+  // The seed's cluster balances at random; in-flight counts show for every policy.
+  ASSERT_TRUE(SeedConfig(controller_.rest_port(), "add", web1_.port()).ok());
+  ASSERT_TRUE(WaitForEndpoints(proxy_.admin_port(), "backend", {web1_.address()}).ok());
+  auto active = [&]() -> int64_t {
+    absl::StatusOr<nlohmann::json> d = ConfigDump(proxy_.admin_port());
+    if (!d.ok()) return -1;
+    nlohmann::json e = DumpEndpoint(*d, "backend", web1_.address());
+    return e.is_null() ? -1 : e.value("active_requests", int64_t{-1});
+  };
+  EXPECT_EQ(active(), 0);
+  std::thread slow([&] {
+    absl::StatusOr<HttpResponse> r = HttpGet(proxy_.port(), "/?delay_ms=1500");
+    EXPECT_TRUE(r.ok() && r->status == 200) << (r.ok() ? r->body : r.status().ToString());
+  });
+  EXPECT_TRUE(WaitUntil([&] { return active() == 1; }, absl::Seconds(1)));
+  slow.join();
+  EXPECT_TRUE(WaitUntil([&] { return active() == 0; }, absl::Seconds(5)));
 }
 
 TEST_F(SeedWalkthroughTest, DuplicateAddAndMissingDelChangeNothing) {

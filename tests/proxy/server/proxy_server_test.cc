@@ -1,0 +1,147 @@
+// ProxyServer on loopback without a controller: how client connections spread over workers.
+#include "proxy/server/proxy_server.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "tests/integration/http_client.h"
+
+namespace lb::proxy {
+namespace {
+
+int ConnectTo(uint16_t port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// Gauges and counters from /stats, by full series name.
+std::map<std::string, int64_t> Stats(int admin_port) {
+  std::map<std::string, int64_t> out;
+  absl::StatusOr<testing::HttpResponse> r = testing::HttpGet(admin_port, "/stats");
+  if (!r.ok()) return out;
+  for (absl::string_view line : absl::StrSplit(r->body, '\n')) {
+    if (line.empty() || line[0] == '#') continue;
+    size_t space = line.rfind(' ');
+    int64_t v = 0;
+    if (space == absl::string_view::npos || !absl::SimpleAtoi(line.substr(space + 1), &v)) {
+      continue;
+    }
+    out[std::string(line.substr(0, space))] = v;
+  }
+  return out;
+}
+
+// Waits (bounded) until the proxy has `want` open client connections.
+std::map<std::string, int64_t> AwaitActive(int admin_port, int64_t want) {
+  std::map<std::string, int64_t> s;
+  for (int i = 0; i < 200; ++i) {
+    s = Stats(admin_port);
+    if (s["lb_proxy_connections_active"] == want) break;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return s;
+}
+
+std::vector<int64_t> PerWorker(std::map<std::string, int64_t>& s, int workers) {
+  std::vector<int64_t> v;
+  for (int w = 0; w < workers; ++w) {
+    v.push_back(s["lb_proxy_worker_connections_active{worker=\"" + std::to_string(w) + "\"}"]);
+  }
+  return v;
+}
+
+std::unique_ptr<ProxyServer> StartProxy(int workers, bool balance) {
+  ProxyOptions o;
+  o.listen_host = "127.0.0.1";
+  o.listen_port = 0;
+  o.admin_listen = "127.0.0.1:0";
+  o.workers = workers;
+  o.balance_connections = balance;
+  o.drain_timeout = absl::Seconds(2);
+  absl::StatusOr<std::unique_ptr<ProxyServer>> s = ProxyServer::Start(o);
+  EXPECT_TRUE(s.ok()) << s.status();
+  return s.ok() ? std::move(*s) : nullptr;
+}
+
+TEST(ProxyServerTest, BalancedWorkersHoldWithinOneConnectionOfEachOther) {
+  constexpr int kWorkers = 3;
+  std::unique_ptr<ProxyServer> proxy = StartProxy(kWorkers, true);
+  ASSERT_NE(proxy, nullptr);
+  std::vector<int> fds;
+  for (int i = 0; i < 41; ++i) {
+    int fd = ConnectTo(proxy->port());
+    ASSERT_GE(fd, 0);
+    fds.push_back(fd);
+  }
+  auto s = AwaitActive(proxy->admin_port(), 41);
+  ASSERT_EQ(s["lb_proxy_connections_active"], 41);
+  std::vector<int64_t> per = PerWorker(s, kWorkers);
+  EXPECT_EQ(per[0] + per[1] + per[2], 41);
+  for (int64_t c : per) {
+    EXPECT_GE(c, 13);
+    EXPECT_LE(c, 14);
+  }
+  EXPECT_EQ(s["lb_proxy_connections_accepted_total"], 41);
+
+  // Closing 20 (whichever workers own them) and opening 20 more evens out again.
+  for (int i = 0; i < 20; ++i) close(fds[i]);
+  fds.erase(fds.begin(), fds.begin() + 20);
+  s = AwaitActive(proxy->admin_port(), 21);
+  ASSERT_EQ(s["lb_proxy_connections_active"], 21);
+  for (int i = 0; i < 20; ++i) {
+    int fd = ConnectTo(proxy->port());
+    ASSERT_GE(fd, 0);
+    fds.push_back(fd);
+  }
+  s = AwaitActive(proxy->admin_port(), 41);
+  ASSERT_EQ(s["lb_proxy_connections_active"], 41);
+  per = PerWorker(s, kWorkers);
+  int64_t lo = std::min({per[0], per[1], per[2]}), hi = std::max({per[0], per[1], per[2]});
+  EXPECT_LE(hi - lo, 1) << per[0] << "/" << per[1] << "/" << per[2];
+
+  // A handed-off connection is served like any other: 503 before any configuration.
+  absl::StatusOr<testing::HttpResponse> r = testing::HttpGet(proxy->port(), "/");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 503);
+  for (int fd : fds) close(fd);
+  EXPECT_TRUE(proxy->Shutdown());
+}
+
+TEST(ProxyServerTest, UnbalancedLeavesTheSpreadToTheKernel) {
+  std::unique_ptr<ProxyServer> proxy = StartProxy(2, false);
+  ASSERT_NE(proxy, nullptr);
+  std::vector<int> fds;
+  for (int i = 0; i < 30; ++i) {
+    int fd = ConnectTo(proxy->port());
+    ASSERT_GE(fd, 0);
+    fds.push_back(fd);
+  }
+  auto s = AwaitActive(proxy->admin_port(), 30);
+  ASSERT_EQ(s["lb_proxy_connections_active"], 30);
+  std::vector<int64_t> per = PerWorker(s, 2);
+  EXPECT_EQ(per[0] + per[1], 30);
+  EXPECT_EQ(s["lb_proxy_connections_handed_off_total"], 0);
+  for (int fd : fds) close(fd);
+  EXPECT_TRUE(proxy->Shutdown());
+}
+
+}  // namespace
+}  // namespace lb::proxy

@@ -41,6 +41,13 @@ bool HasHeaderIn(const HttpHeaders& headers, absl::string_view name) {
   return false;
 }
 
+// A parsed response that used the first `used` bytes of `bytes`.
+HttpResponse Done(absl::string_view bytes, size_t used, size_t* consumed, HttpResponse r) {
+  r.raw = std::string(bytes.substr(0, used));
+  if (consumed != nullptr) *consumed = used;
+  return r;
+}
+
 int RemainingMs(absl::Time deadline) {
   int64_t ms = absl::ToInt64Milliseconds(deadline - absl::Now());
   if (ms < 0) return 0;
@@ -127,7 +134,8 @@ std::string SerializeRequest(int port, const HttpRequest& request) {
   return out;
 }
 
-absl::StatusOr<HttpResponse> ParseHttpResponse(absl::string_view bytes, bool head, bool closed) {
+absl::StatusOr<HttpResponse> ParseHttpResponse(absl::string_view bytes, bool head, bool closed,
+                                               size_t* consumed) {
   HttpResponse r;
   size_t pos = 0;
   while (true) {
@@ -154,14 +162,15 @@ absl::StatusOr<HttpResponse> ParseHttpResponse(absl::string_view bytes, bool hea
                              std::string(absl::StripAsciiWhitespace(lines[i].substr(colon + 1))));
     }
     if (r.status >= 200 || r.status == 101) break;
-    r.interim_statuses.push_back(r.status);
+    r.interim.push_back(r.status);
   }
 
-  if (head || r.status == 204 || r.status == 304) {
-    if (closed && pos != bytes.size()) {
+  // After a 101 the connection carries the upgraded protocol, not a body.
+  if (head || r.status == 101 || r.status == 204 || r.status == 304) {
+    if (consumed == nullptr && closed && pos != bytes.size()) {
       return Malformed(absl::StrCat(bytes.size() - pos, " bytes after a response without body"));
     }
-    return r;
+    return Done(bytes, pos, consumed, std::move(r));
   }
   std::string te = absl::AsciiStrToLower(r.Header("Transfer-Encoding"));
   if (absl::StrContains(te, "chunked")) {
@@ -219,10 +228,10 @@ absl::StatusOr<HttpResponse> ParseHttpResponse(absl::string_view bytes, bool hea
     r.body = std::string(bytes.substr(pos));
     pos = bytes.size();
   }
-  if (closed && pos != bytes.size()) {
+  if (consumed == nullptr && closed && pos != bytes.size()) {
     return Malformed(absl::StrCat(bytes.size() - pos, " unexpected bytes after the response"));
   }
-  return r;
+  return Done(bytes, pos, consumed, std::move(r));
 }
 
 absl::StatusOr<HttpResponse> HttpCallRaw(int port, absl::string_view raw_request,
@@ -286,7 +295,6 @@ absl::StatusOr<HttpResponse> HttpCallRaw(int port, absl::string_view raw_request
         absl::StrCat("connection ", read_error.empty() ? "closed" : "failed (" + read_error + ")",
                      " after ", raw.size(), " bytes: ", parsed.status().message()));
   }
-  parsed->raw = std::move(raw);
   return parsed;
 }
 

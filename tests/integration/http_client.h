@@ -1,9 +1,12 @@
 // Test helper: a minimal HTTP/1.1 client over a raw TCP socket, for byte-for-byte checks of
 // what a server sends. One request per fresh connection (with "Connection: close"); nothing is
 // added, dropped or rewritten that the caller did not ask for, and every received byte is kept.
+// Its response parser (ParseHttpResponse) also serves keep-alive clients that read several
+// responses from one connection (tests/proxy/integration/lb_fixture.h).
 #ifndef LB_TESTS_INTEGRATION_HTTP_CLIENT_H_
 #define LB_TESTS_INTEGRATION_HTTP_CLIENT_H_
 
+#include <cstddef>
 #include <string>
 #include <utility>
 #include <vector>
@@ -33,9 +36,12 @@ struct HttpResponse {
   HttpHeaders headers;  // As received, in order (names not case-folded).
   std::string body;     // De-chunked if the response was chunked.
   bool chunked = false;
-  // Status codes of interim (1xx) responses that preceded this one, e.g. 100 Continue.
-  std::vector<int> interim_statuses;
-  std::string raw;  // Every byte read from the connection.
+  // Status codes of interim (1xx) responses that preceded this one, e.g. 100 Continue (101 is
+  // final, not interim).
+  std::vector<int> interim;
+  // The bytes of this response, interim ones included. From HttpCall: every byte the connection
+  // carried (anything after the response is an error there).
+  std::string raw;
 
   // Value of the first header with this name (case-insensitive), or "" if absent.
   std::string Header(absl::string_view name) const;
@@ -63,10 +69,16 @@ absl::StatusOr<HttpResponse> HttpPost(int port, const std::string& target, const
 // The bytes HttpCall would send for `request` to 127.0.0.1:`port`.
 std::string SerializeRequest(int port, const HttpRequest& request);
 
-// Parses one response from `bytes`, which must hold all of it (exposed for tests). With
-// `closed` false, a response without Content-Length and not chunked is reported incomplete
-// (kUnavailable) because its body runs to the end of the connection.
-absl::StatusOr<HttpResponse> ParseHttpResponse(absl::string_view bytes, bool head, bool closed);
+// Parses one response from the front of `bytes`. kUnavailable while it is incomplete: with
+// `closed` false, a response without Content-Length and not chunked is incomplete because its
+// body runs to the end of the connection. kInvalidArgument if it is malformed. `head`: the
+// response to a HEAD request (no body).
+//
+// Without `consumed`, `bytes` is everything one connection carries: once `closed`, bytes after
+// the response are malformed. With `consumed` (keep-alive and pipelined responses), bytes after
+// the response are left alone and, on success, `*consumed` is how many bytes the response used.
+absl::StatusOr<HttpResponse> ParseHttpResponse(absl::string_view bytes, bool head, bool closed,
+                                               size_t* consumed = nullptr);
 
 }  // namespace lb::testing
 

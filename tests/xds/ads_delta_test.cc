@@ -32,37 +32,7 @@ std::set<std::string> RemovedNames(const Response& r) {
   return std::set<std::string>(r.removed_resources().begin(), r.removed_resources().end());
 }
 
-class AdsDeltaTest : public InProcessControllerTest {
- protected:
-  std::unique_ptr<DeltaAdsClient> Connect(const std::string& node_id,
-                                          const std::string& user_agent = "lb-ads-test-client") {
-    absl::StatusOr<std::unique_ptr<DeltaAdsClient>> c =
-        DeltaAdsClient::Connect(target(), node_id, user_agent);
-    EXPECT_TRUE(c.ok()) << c.status();
-    return c.ok() ? std::move(*c) : nullptr;
-  }
-
-  std::unique_ptr<DeltaAdsClient> ConnectAll(const std::string& node_id,
-                                             const std::vector<std::string>& eds_names) {
-    auto c = Connect(node_id);
-    if (c == nullptr) return nullptr;
-    EXPECT_TRUE(IsOk(c->SubscribeDelta(kClusterType, {"*"})));
-    EXPECT_TRUE(IsOk(c->SubscribeDelta(kEndpointType, eds_names)));
-    EXPECT_TRUE(IsOk(c->SubscribeDelta(kListenerType, {"*"})));
-    EXPECT_TRUE(IsOk(c->SubscribeDelta(kRouteType, {"default"})));
-    absl::Status s = c->WaitFor(
-        [&](const ResourceState& st) {
-          for (const auto& n : eds_names) {
-            if (st.Endpoints(n) == nullptr) return false;
-          }
-          return st.Cluster("backend") != nullptr && st.Listener("backend") != nullptr &&
-                 st.Route("default") != nullptr;
-        },
-        kWait);
-    EXPECT_TRUE(s.ok()) << s;
-    return c;
-  }
-};
+using AdsDeltaTest = AdsStreamTest<DeltaAdsClient>;
 
 TEST_F(AdsDeltaTest, CdsWildcardGetsBackend) {
   auto client = Connect("delta-cds");
@@ -322,19 +292,8 @@ TEST_F(AdsDeltaTest, ListProxiesShowsStreamVersionsAndAcks) {
   ConnectOptions options;
   options.node_id = "delta-proxy-1";
   options.zone = "zone-b";
-  absl::StatusOr<std::unique_ptr<DeltaAdsClient>> c = DeltaAdsClient::Connect(target(), options);
-  ASSERT_TRUE(c.ok()) << c.status();
-  auto& client = *c;
-  ASSERT_TRUE(IsOk(client->SubscribeDelta(kClusterType, {"*"})));
-  ASSERT_TRUE(IsOk(client->SubscribeDelta(kEndpointType, {"backend"})));
-  ASSERT_TRUE(IsOk(client->SubscribeDelta(kListenerType, {"*"})));
-  ASSERT_TRUE(IsOk(client->SubscribeDelta(kRouteType, {"default"})));
-  ASSERT_TRUE(IsOk(client->WaitFor(
-      [](const ResourceState& st) {
-        return st.Cluster("backend") && st.Endpoints("backend") && st.Listener("backend") &&
-               st.Route("default");
-      },
-      kWait)));
+  std::unique_ptr<DeltaAdsClient> client = ConnectAll(options, {"backend"});
+  ASSERT_NE(client, nullptr);
   absl::StatusOr<lb::v1::ProxyStatus> proxy = WaitForProxy(
       api_.get(), "delta-proxy-1",
       [](const lb::v1::ProxyStatus& p) { return p.resources_size() == 4 && AllAcked(p); }, kWait);

@@ -23,39 +23,7 @@ constexpr absl::Duration kWait = absl::Seconds(10);
 // How long "nothing is sent" is watched for.
 constexpr absl::Duration kSilence = absl::Milliseconds(300);
 
-class AdsSotwTest : public InProcessControllerTest {
- protected:
-  std::unique_ptr<SotwAdsClient> Connect(const std::string& node_id,
-                                         const std::string& user_agent = "lb-ads-test-client") {
-    absl::StatusOr<std::unique_ptr<SotwAdsClient>> c =
-        SotwAdsClient::Connect(target(), node_id, user_agent);
-    EXPECT_TRUE(c.ok()) << c.status();
-    return c.ok() ? std::move(*c) : nullptr;
-  }
-
-  // Subscribes to all four types (CDS/LDS wildcard, EDS `eds_names`, RDS "default") and waits
-  // for the initial state.
-  std::unique_ptr<SotwAdsClient> ConnectAll(const std::string& node_id,
-                                            const std::vector<std::string>& eds_names) {
-    auto c = Connect(node_id);
-    if (c == nullptr) return nullptr;
-    EXPECT_TRUE(IsOk(c->Subscribe(kClusterType, {"*"})));
-    EXPECT_TRUE(IsOk(c->Subscribe(kEndpointType, eds_names)));
-    EXPECT_TRUE(IsOk(c->Subscribe(kListenerType, {"*"})));
-    EXPECT_TRUE(IsOk(c->Subscribe(kRouteType, {"default"})));
-    absl::Status s = c->WaitFor(
-        [&](const ResourceState& st) {
-          for (const auto& n : eds_names) {
-            if (st.Endpoints(n) == nullptr) return false;
-          }
-          return st.Cluster("backend") != nullptr && st.Listener("backend") != nullptr &&
-                 st.Route("default") != nullptr;
-        },
-        kWait);
-    EXPECT_TRUE(s.ok()) << s;
-    return c;
-  }
-};
+using AdsSotwTest = AdsStreamTest<SotwAdsClient>;
 
 TEST_F(AdsSotwTest, CdsWildcardGetsBackend) {
   auto client = Connect("sotw-cds");
@@ -321,19 +289,8 @@ TEST_F(AdsSotwTest, ListProxiesShowsStreamVersionsAndAcks) {
   ConnectOptions options;
   options.node_id = "sotw-proxy-1";
   options.zone = "zone-a";
-  absl::StatusOr<std::unique_ptr<SotwAdsClient>> c = SotwAdsClient::Connect(target(), options);
-  ASSERT_TRUE(c.ok()) << c.status();
-  auto& client = *c;
-  ASSERT_TRUE(IsOk(client->Subscribe(kClusterType, {"*"})));
-  ASSERT_TRUE(IsOk(client->Subscribe(kEndpointType, {"backend"})));
-  ASSERT_TRUE(IsOk(client->Subscribe(kListenerType, {"*"})));
-  ASSERT_TRUE(IsOk(client->Subscribe(kRouteType, {"default"})));
-  ASSERT_TRUE(IsOk(client->WaitFor(
-      [](const ResourceState& st) {
-        return st.Cluster("backend") && st.Endpoints("backend") && st.Listener("backend") &&
-               st.Route("default");
-      },
-      kWait)));
+  std::unique_ptr<SotwAdsClient> client = ConnectAll(options, {"backend"});
+  ASSERT_NE(client, nullptr);
 
   absl::StatusOr<lb::v1::ProxyStatus> proxy = WaitForProxy(
       api_.get(), "sotw-proxy-1",

@@ -42,6 +42,16 @@ std::string InProcessControllerTest::target() const {
   return absl::StrCat("127.0.0.1:", controller_->grpc_port());
 }
 
+absl::Status SubscribeTo(SotwAdsClient& client, const std::string& type_url,
+                         const std::vector<std::string>& names) {
+  return client.Subscribe(type_url, names);
+}
+
+absl::Status SubscribeTo(DeltaAdsClient& client, const std::string& type_url,
+                         const std::vector<std::string>& names) {
+  return client.SubscribeDelta(type_url, names);
+}
+
 std::set<std::string> EndpointSet(const envoy::config::endpoint::v3::ClusterLoadAssignment& cla) {
   std::set<std::string> out;
   for (const auto& locality : cla.endpoints()) {

@@ -325,107 +325,7 @@ absl::Status WaitForEndpoints(int admin_port, const std::string& cluster,
       absl::StrJoin(all, ","), "], eligible [", absl::StrJoin(eligible, ","), "]"));
 }
 
-// --- Response / Connection ------------------------------------------------------------------
-
-std::string Response::Header(absl::string_view name) const {
-  for (const auto& [k, v] : headers) {
-    if (absl::EqualsIgnoreCase(k, name)) return v;
-  }
-  return "";
-}
-
-bool Response::HasHeader(absl::string_view name) const { return CountHeader(name) > 0; }
-
-int Response::CountHeader(absl::string_view name) const {
-  int n = 0;
-  for (const auto& [k, v] : headers) n += absl::EqualsIgnoreCase(k, name) ? 1 : 0;
-  return n;
-}
-
-absl::StatusOr<Response> ParseResponse(absl::string_view bytes, bool head, bool closed,
-                                       size_t* consumed) {
-  auto incomplete = [] { return absl::UnavailableError("incomplete response"); };
-  auto malformed = [](absl::string_view what) {
-    return absl::InvalidArgumentError(absl::StrCat("malformed response: ", what));
-  };
-  Response r;
-  size_t pos = 0;
-  while (true) {
-    size_t end = bytes.find("\r\n\r\n", pos);
-    if (end == absl::string_view::npos) return incomplete();
-    std::vector<absl::string_view> lines = absl::StrSplit(bytes.substr(pos, end - pos), "\r\n");
-    pos = end + 4;
-    std::vector<absl::string_view> parts = absl::StrSplit(lines[0], absl::MaxSplits(' ', 2));
-    int status = 0;
-    if (parts.size() < 2 || !absl::StartsWith(parts[0], "HTTP/") ||
-        !absl::SimpleAtoi(parts[1], &status) || status < 100 || status > 999) {
-      return malformed(absl::StrCat("status line \"", absl::CHexEscape(lines[0]), "\""));
-    }
-    r.status = status;
-    r.version = std::string(parts[0]);
-    r.reason = parts.size() > 2 ? std::string(parts[2]) : "";
-    r.headers.clear();
-    for (size_t i = 1; i < lines.size(); ++i) {
-      size_t colon = lines[i].find(':');
-      if (colon == absl::string_view::npos || colon == 0) {
-        return malformed(absl::StrCat("header line \"", absl::CHexEscape(lines[i]), "\""));
-      }
-      r.headers.emplace_back(std::string(lines[i].substr(0, colon)),
-                             std::string(absl::StripAsciiWhitespace(lines[i].substr(colon + 1))));
-    }
-    if (status >= 200 || status == 101) break;
-    r.interim.push_back(status);
-  }
-  if (head || r.status == 101 || r.status == 204 || r.status == 304) {
-    *consumed = pos;
-    r.raw = std::string(bytes.substr(0, pos));
-    return r;
-  }
-  if (absl::StrContains(absl::AsciiStrToLower(r.Header("Transfer-Encoding")), "chunked")) {
-    r.chunked = true;
-    while (true) {
-      size_t eol = bytes.find("\r\n", pos);
-      if (eol == absl::string_view::npos) return incomplete();
-      absl::string_view size_text = bytes.substr(pos, eol - pos);
-      size_text = absl::StripAsciiWhitespace(size_text.substr(0, size_text.find(';')));
-      uint64_t size = 0;
-      if (size_text.empty() || size_text.size() > 15 || !absl::SimpleHexAtoi(size_text, &size)) {
-        return malformed(absl::StrCat("chunk size \"", absl::CHexEscape(size_text), "\""));
-      }
-      pos = eol + 2;
-      if (size == 0) {
-        while (true) {
-          size_t t = bytes.find("\r\n", pos);
-          if (t == absl::string_view::npos) return incomplete();
-          bool empty = t == pos;
-          pos = t + 2;
-          if (empty) break;
-        }
-        break;
-      }
-      if (bytes.size() < pos + size + 2) return incomplete();
-      r.body.append(bytes.data() + pos, size);
-      pos += size;
-      if (bytes.substr(pos, 2) != "\r\n") return malformed("chunk not followed by CRLF");
-      pos += 2;
-    }
-  } else if (r.HasHeader("Content-Length")) {
-    uint64_t length = 0;
-    if (!absl::SimpleAtoi(r.Header("Content-Length"), &length)) {
-      return malformed("Content-Length");
-    }
-    if (bytes.size() < pos + length) return incomplete();
-    r.body = std::string(bytes.substr(pos, length));
-    pos += length;
-  } else {
-    if (!closed) return incomplete();
-    r.body = std::string(bytes.substr(pos));
-    pos = bytes.size();
-  }
-  *consumed = pos;
-  r.raw = std::string(bytes.substr(0, pos));
-  return r;
-}
+// --- Connection -----------------------------------------------------------------------------
 
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(int port, absl::Duration timeout) {
   absl::Time deadline = absl::Now() + timeout;
@@ -514,7 +414,7 @@ absl::StatusOr<Response> Connection::Read(absl::Duration timeout, bool head) {
   absl::Time deadline = absl::Now() + timeout;
   while (true) {
     size_t consumed = 0;
-    absl::StatusOr<Response> r = ParseResponse(buf_, head, eof_, &consumed);
+    absl::StatusOr<Response> r = ParseHttpResponse(buf_, head, eof_, &consumed);
     if (r.ok()) {
       buf_.erase(0, consumed);
       return r;

@@ -23,6 +23,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "tests/integration/http_client.h"
 #include "tests/util/subprocess.h"
 
 namespace lb::testing {
@@ -122,20 +123,8 @@ std::string Addr(int port);  // "127.0.0.1:<port>"
 
 // --- Client ---------------------------------------------------------------------------------
 
-struct Response {
-  std::string version;
-  int status = 0;
-  std::string reason;
-  std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;  // De-chunked.
-  bool chunked = false;
-  std::vector<int> interim;  // 1xx statuses before this one (101 is final, not interim).
-  std::string raw;           // The bytes of this response (interim ones included).
-
-  std::string Header(absl::string_view name) const;  // First value, "" if absent.
-  bool HasHeader(absl::string_view name) const;
-  int CountHeader(absl::string_view name) const;
-};
+// One response as ParseHttpResponse reads it; `raw` is the bytes of this response alone.
+using Response = HttpResponse;
 
 // One client TCP connection to 127.0.0.1:port; keeps bytes beyond a response for the next.
 class Connection {
@@ -172,12 +161,6 @@ class Connection {
   std::string buf_;
   bool eof_ = false;
 };
-
-// Parses one response from the front of `bytes`. kUnavailable if incomplete (with `closed`
-// false; a close-delimited body is complete only once `closed`). On success `*consumed` is the
-// number of bytes used.
-absl::StatusOr<Response> ParseResponse(absl::string_view bytes, bool head, bool closed,
-                                       size_t* consumed);
 
 // Steady GET load: `threads` threads, each with one keep-alive connection (reopened when the
 // proxy answers "Connection: close"), sending GET `target` back to back. A request fails unless

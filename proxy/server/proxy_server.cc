@@ -224,7 +224,7 @@ class ProxyServerImpl : public ProxyServer {
             hosts_.erase(id);
             continue;
           }
-          host = std::make_shared<HostState>();
+          host = std::make_shared<HostState>(static_cast<int>(workers_.size()));
           host->cluster = name;
           host->key = key;
           host->address = *addr;
@@ -391,9 +391,9 @@ class ProxyServerImpl : public ProxyServer {
           std::string labels =
               absl::StrCat("{cluster=\"", name, "\",endpoint=\"", cs->hosts[i]->key, "\"}");
           absl::StrAppend(&out, "lb_proxy_upstream_requests_total", labels, " ",
-                          cs->hosts[i]->requests.load(std::memory_order_relaxed), "\n");
+                          cs->hosts[i]->requests(), "\n");
           absl::StrAppend(&failures, "lb_proxy_upstream_failures_total", labels, " ",
-                          cs->hosts[i]->failures.load(std::memory_order_relaxed), "\n");
+                          cs->hosts[i]->failures(), "\n");
           absl::StrAppend(&healthy, "lb_proxy_upstream_eligible", labels, " ",
                           cs->views[i].eligible ? 1 : 0, "\n");
         }
@@ -445,9 +445,9 @@ class ProxyServerImpl : public ProxyServer {
                {"healthy", v.healthy},
                {"ejected", v.ejected},
                {"eligible", v.eligible},
-               {"active_requests", h.active.load(std::memory_order_relaxed)},
-               {"requests", h.requests.load(std::memory_order_relaxed)},
-               {"failures", h.failures.load(std::memory_order_relaxed)}});
+               {"active_requests", h.active()},
+               {"requests", h.requests()},
+               {"failures", h.failures()}});
         }
         clusters.push_back(c);
       }

@@ -21,7 +21,19 @@ namespace lb::proxy {
 // One endpoint of one cluster. Lives as long as any snapshot or connection references it; the
 // same object is reused by successive snapshots while the endpoint stays configured. Counters
 // are updated by workers without locks.
-struct HostState {
+// Request counters one worker keeps for one host. Each worker has its own cache line, so the
+// request path never writes a line another worker writes (the admin thread sums them).
+struct alignas(64) HostCounters {
+  std::atomic<uint64_t> requests{0};
+  std::atomic<uint64_t> failures{0};  // 5xx answers, connect failures, resets, timeouts.
+  std::atomic<uint32_t> active{0};    // Requests on this host now.
+};
+
+struct HostState : std::enable_shared_from_this<HostState> {
+  // `workers`: how many workers count requests (indexes 0..workers-1 of counters()).
+  explicit HostState(int workers = 1)
+      : workers_(workers < 1 ? 1 : workers), counters_(new HostCounters[workers_]) {}
+
   std::string cluster;
   std::string key;  // "ip:port"
   event::SocketAddress address;
@@ -29,11 +41,26 @@ struct HostState {
 
   std::atomic<uint32_t> consecutive_5xx{0};
   std::atomic<uint32_t> consecutive_gateway_failures{0};
-  std::atomic<uint64_t> requests{0};
-  std::atomic<uint32_t> active{0};    // Requests on this host now, over all workers.
-  std::atomic<uint64_t> failures{0};  // 5xx answers, connect failures, resets, timeouts.
   // Set once the endpoint left the configuration: pooled connections to it are closed.
   std::atomic<bool> removed{false};
+
+  // Worker `worker`'s own counters (worker thread only writes them).
+  HostCounters& counters(int worker) { return counters_[worker]; }
+  // Sums over workers (any thread; each term is exact, the sum is a moment's view).
+  uint64_t requests() const { return Sum(&HostCounters::requests); }
+  uint64_t failures() const { return Sum(&HostCounters::failures); }
+  uint64_t active() const { return Sum(&HostCounters::active); }
+
+ private:
+  template <typename T>
+  uint64_t Sum(std::atomic<T> HostCounters::*field) const {
+    uint64_t total = 0;
+    for (int i = 0; i < workers_; ++i)
+      total += (counters_[i].*field).load(std::memory_order_relaxed);
+    return total;
+  }
+  const int workers_;
+  std::unique_ptr<HostCounters[]> counters_;
 };
 
 // How one host looked when the snapshot was built (for the admin page).

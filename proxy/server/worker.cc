@@ -130,6 +130,12 @@ class HeaderLineCopier {
 
 class ClientConn;
 
+// A snapshot pinned by the worker's requests; counted on the worker thread only.
+struct SnapshotRef {
+  std::shared_ptr<const Snapshot> snapshot;
+  uint32_t users = 0;
+};
+
 // A connection to an upstream host: owned by a ClientConn while it carries a request, by the
 // pool while idle.
 struct UpstreamConn {
@@ -180,7 +186,29 @@ class Worker::Impl {
     listener_->SetInterest(true, false);
   }
 
-  void SetSnapshot(std::shared_ptr<const Snapshot> s) { snapshot_ = std::move(s); }
+  // The snapshot new requests use. Requests pin the one they started with through a
+  // worker-local count (AcquireSnapshot/ReleaseSnapshot) instead of copying the shared_ptr:
+  // that would write the snapshot's shared reference count, a cache line every worker writes,
+  // twice per request.
+  void SetSnapshot(std::shared_ptr<const Snapshot> s) {
+    if (current_ != nullptr && current_->users > 0) retired_.push_back(std::move(current_));
+    current_ = std::make_unique<SnapshotRef>();
+    current_->snapshot = std::move(s);
+  }
+  SnapshotRef* AcquireSnapshot() {
+    if (current_ == nullptr) return nullptr;
+    ++current_->users;
+    return current_.get();
+  }
+  void ReleaseSnapshot(SnapshotRef* ref) {
+    if (--ref->users > 0 || ref == current_.get()) return;
+    for (size_t i = 0; i < retired_.size(); ++i) {
+      if (retired_[i].get() == ref) {
+        retired_.erase(retired_.begin() + i);
+        return;
+      }
+    }
+  }
   void SetBalancing(ConnectionBalancer* balancer, Worker::HandOff hand_off) {
     balancer_ = balancer;
     hand_off_ = std::move(hand_off);
@@ -192,7 +220,6 @@ class Worker::Impl {
   event::Dispatcher* dispatcher() { return dispatcher_; }
   const WorkerOptions& options() const { return options_; }
   WorkerStats& stats() { return worker_->stats_; }
-  const std::shared_ptr<const Snapshot>& snapshot() const { return snapshot_; }
   bool draining() const { return draining_; }
   balancer::Picker::WorkerState& PickerState(const std::string& cluster) {
     auto it = picker_states_.find(cluster);
@@ -204,7 +231,8 @@ class Worker::Impl {
     }
     return it->second;
   }
-  void Report(const std::shared_ptr<HostState>& host, UpstreamResult result) {
+  HostCounters& Counters(HostState* host) { return host->counters(worker_->index()); }
+  void Report(HostState* host, UpstreamResult result) {
     if (result == UpstreamResult::kSuccess) {
       // Read before writing: the common case (no streak) then leaves the shared line clean.
       if (host->consecutive_5xx.load(std::memory_order_relaxed) != 0) {
@@ -215,10 +243,10 @@ class Worker::Impl {
       }
       return;
     }
-    host->failures.fetch_add(1, std::memory_order_relaxed);
+    Counters(host).failures.fetch_add(1, std::memory_order_relaxed);
     (result == UpstreamResult::k5xx ? host->consecutive_5xx : host->consecutive_gateway_failures)
         .fetch_add(1, std::memory_order_relaxed);
-    if (sink_) sink_(host, result);
+    if (sink_) sink_(host->shared_from_this(), result);
   }
   bool RetryAllowed() {
     uint64_t active = stats().requests_active.load(std::memory_order_relaxed);
@@ -253,7 +281,8 @@ class Worker::Impl {
   ConnectionBalancer* balancer_ = nullptr;
   Worker::HandOff hand_off_;
   std::unique_ptr<event::FdWatcher> listener_;
-  std::shared_ptr<const Snapshot> snapshot_;
+  std::unique_ptr<SnapshotRef> current_;
+  std::vector<std::unique_ptr<SnapshotRef>> retired_;  // Still pinned by requests.
   absl::flat_hash_set<ClientConn*> conns_;
   absl::flat_hash_map<HostState*, std::vector<std::unique_ptr<UpstreamConn>>> idle_;
   absl::flat_hash_map<std::string, balancer::Picker::WorkerState> picker_states_;
@@ -313,10 +342,10 @@ class ClientConn {
   // own event callback.
   void DropUpstream() { w_->Dispose(std::move(up_)); }
   // The host the request is on now; keeps the host's in-flight count (for /config_dump).
-  void SetHost(std::shared_ptr<HostState> host) {
-    if (host_ != nullptr) host_->active.fetch_sub(1, std::memory_order_relaxed);
-    host_ = std::move(host);
-    if (host_ != nullptr) host_->active.fetch_add(1, std::memory_order_relaxed);
+  void SetHost(HostState* host) {
+    if (host_ != nullptr) w_->Counters(host_).active.fetch_sub(1, std::memory_order_relaxed);
+    host_ = host;
+    if (host_ != nullptr) w_->Counters(host_).active.fetch_add(1, std::memory_order_relaxed);
   }
   void UpdateInterest();
 
@@ -338,7 +367,8 @@ class ClientConn {
   bool upstream_paused_ = false;
 
   // The request in progress.
-  std::shared_ptr<const Snapshot> snap_;
+  SnapshotRef* snap_ref_ = nullptr;  // Pins snap_ while the request runs.
+  const Snapshot* snap_ = nullptr;
   const ClusterSnapshot* cluster_ = nullptr;
   std::string request_head_;   // As sent upstream; kept for retries.
   std::string response_head_;  // Scratch, kept for its capacity.
@@ -359,7 +389,7 @@ class ClientConn {
   bool retrying_ = false;
   std::vector<uint32_t> tried_;
   int64_t host_idx_ = -1;
-  std::shared_ptr<HostState> host_;
+  HostState* host_ = nullptr;  // Kept alive by snap_.
   std::unique_ptr<UpstreamConn> up_;
   // The response in progress.
   bool resp_started_ = false;  // Head sent to the client.
@@ -511,9 +541,11 @@ void ClientConn::ReleaseRequest() {
     w_->stats().requests_active.fetch_sub(1, std::memory_order_relaxed);
     in_request_ = false;
   }
-  snap_.reset();
+  SetHost(nullptr);  // Before the snapshot that keeps the host alive is let go.
   cluster_ = nullptr;
-  SetHost(nullptr);
+  snap_ = nullptr;
+  if (snap_ref_ != nullptr) w_->ReleaseSnapshot(snap_ref_);
+  snap_ref_ = nullptr;
 }
 
 void ClientConn::OnEvent(uint32_t events) {
@@ -626,7 +658,9 @@ void ClientConn::BeginRequest(size_t head_len) {
   resp_started_ = resp_any_ = false;
   resp_status_ = 0;
   tried_.clear();
-  snap_ = w_->snapshot();
+  if (snap_ref_ != nullptr) w_->ReleaseSnapshot(snap_ref_);
+  snap_ref_ = w_->AcquireSnapshot();
+  snap_ = snap_ref_ != nullptr ? snap_ref_->snapshot.get() : nullptr;
   in_request_ = true;
   w_->stats().requests_active.fetch_add(1, std::memory_order_relaxed);
   state_ = State::kProxying;
@@ -744,10 +778,10 @@ void ClientConn::PickAndAttach() {
     host_idx_ = idx;
     cluster_->active[idx].fetch_add(1, std::memory_order_relaxed);
   }
-  SetHost(cluster_->hosts[idx]);
-  host_->requests.fetch_add(1, std::memory_order_relaxed);
+  SetHost(cluster_->hosts[idx].get());
+  w_->Counters(host_).requests.fetch_add(1, std::memory_order_relaxed);
 
-  std::unique_ptr<UpstreamConn> up = w_->TakeIdle(host_.get());
+  std::unique_ptr<UpstreamConn> up = w_->TakeIdle(host_);
   if (up != nullptr) {
     w_->stats().upstream_reuses.fetch_add(1, std::memory_order_relaxed);
     AttachUpstream(std::move(up));
@@ -761,7 +795,7 @@ void ClientConn::PickAndAttach() {
   w_->stats().upstream_connects.fetch_add(1, std::memory_order_relaxed);
   up = std::make_unique<UpstreamConn>();
   up->fd = *fd;
-  up->host = host_;
+  up->host = cluster_->hosts[idx];
   AttachUpstream(std::move(up));
 }
 

@@ -260,14 +260,22 @@ class Worker::Impl {
     if (conn == nullptr) return;
     if (conn->watcher != nullptr) conn->watcher->SetInterest(false, false);
     if (conn->timer != nullptr) conn->timer->Disarm();
-    UpstreamConn* raw = conn.release();
-    dispatcher_->Post([raw] { delete raw; });
+    dead_upstreams_.push_back(std::move(conn));
+    ScheduleSweep();
   }
   void PutIdle(std::unique_ptr<UpstreamConn> conn);
   void Closed(ClientConn* conn);
 
  private:
   void AcceptAll();
+  // Deletes closed connections on the next loop turn (or when the worker goes away, should the
+  // loop stop first).
+  void ScheduleSweep() {
+    if (sweep_posted_) return;
+    sweep_posted_ = true;
+    dispatcher_->Post([this] { Sweep(); });
+  }
+  void Sweep();
   void AddConn(int fd, const event::SocketAddress& peer);
   void DropIdle(UpstreamConn* conn);
   void MaybeDrained();
@@ -281,6 +289,9 @@ class Worker::Impl {
   ConnectionBalancer* balancer_ = nullptr;
   Worker::HandOff hand_off_;
   std::unique_ptr<event::FdWatcher> listener_;
+  std::vector<ClientConn*> dead_conns_;
+  std::vector<std::unique_ptr<UpstreamConn>> dead_upstreams_;
+  bool sweep_posted_ = false;
   std::unique_ptr<SnapshotRef> current_;
   std::vector<std::unique_ptr<SnapshotRef>> retired_;  // Still pinned by requests.
   absl::flat_hash_set<ClientConn*> conns_;
@@ -404,6 +415,7 @@ class ClientConn {
 // ---------------------------------------------------------------------------------------------
 
 Worker::Impl::~Impl() {
+  Sweep();
   std::vector<ClientConn*> conns(conns_.begin(), conns_.end());
   for (ClientConn* c : conns) delete c;
   idle_.clear();
@@ -443,12 +455,21 @@ void Worker::Impl::AddConn(int fd, const event::SocketAddress& peer) {
   conns_.insert(new ClientConn(this, fd, peer));
 }
 
+void Worker::Impl::Sweep() {
+  sweep_posted_ = false;
+  std::vector<ClientConn*> conns;
+  conns.swap(dead_conns_);
+  for (ClientConn* c : conns) delete c;
+  dead_upstreams_.clear();
+}
+
 void Worker::Impl::Closed(ClientConn* conn) {
   conns_.erase(conn);
   stats().connections_active.fetch_sub(1, std::memory_order_relaxed);
   if (balancer_ != nullptr) balancer_->Release(worker_->index());
   // Deleted on the next loop iteration: we may be inside one of its callbacks.
-  dispatcher_->Post([conn] { delete conn; });
+  dead_conns_.push_back(conn);
+  ScheduleSweep();
   MaybeDrained();
 }
 

@@ -88,7 +88,7 @@ TEST_F(DrainTest, InFlightRequestCompletesThenExitZero) {
   // The proxy exits 0 well within the drain timeout.
   absl::StatusOr<int> code = proxy_->Wait(absl::Seconds(5));
   ASSERT_TRUE(code.ok()) << "proxy did not exit within 5 s of SIGTERM";
-  EXPECT_EQ(*code, 0);
+  EXPECT_EQ(*code, 0) << proxy_->LogTail();
   EXPECT_LT(absl::Now() - sigterm, absl::Seconds(5));
 }
 
@@ -107,7 +107,7 @@ TEST_F(DrainTest, InFlightResponseSaysConnectionClose) {
   EXPECT_TRUE((*busy)->WaitClosed(absl::Seconds(2)));
   absl::StatusOr<int> code = proxy_->Wait(absl::Seconds(5));
   ASSERT_TRUE(code.ok());
-  EXPECT_EQ(*code, 0);
+  EXPECT_EQ(*code, 0) << proxy_->LogTail();
   EXPECT_EQ(r->Header("Connection"), "close") << r->raw;
 }
 

@@ -137,6 +137,7 @@ class LibeventDispatcher : public Dispatcher {
   void Run() override {
     while (!exit_.load(std::memory_order_acquire)) {
       event_base_loop(base_.get(), EVLOOP_ONCE);
+      if (turn_end_) turn_end_();
     }
   }
 
@@ -164,6 +165,8 @@ class LibeventDispatcher : public Dispatcher {
   }
 
   event_base* native_base() override { return base_.get(); }
+
+  void SetTurnEnd(std::function<void()> fn) override { turn_end_ = std::move(fn); }
 
   // libevent caches the time once per wake-up while callbacks run; outside the loop this reads
   // the clock.
@@ -198,6 +201,7 @@ class LibeventDispatcher : public Dispatcher {
   absl::Mutex mu_;
   std::deque<std::function<void()>> posted_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> exit_{false};
+  std::function<void()> turn_end_;
 };
 
 }  // namespace

@@ -48,6 +48,10 @@ class Dispatcher {
   // Any thread. `fn` runs on the loop thread, in posting order.
   virtual void Post(std::function<void()> fn) = 0;
 
+  // Loop thread only. `fn` runs on the loop thread after the callbacks of each wake-up (once
+  // per loop turn), e.g. to write out what those callbacks queued. Replaces any previous one.
+  virtual void SetTurnEnd(std::function<void()> fn) = 0;
+
   // Loop thread only. `cb(events)` runs on the loop thread.
   virtual std::unique_ptr<FdWatcher> WatchFd(int fd, std::function<void(uint32_t)> cb) = 0;
   virtual std::unique_ptr<Timer> CreateTimer(std::function<void()> cb) = 0;

@@ -18,9 +18,6 @@
 
 namespace lb::proxy {
 
-// One endpoint of one cluster. Lives as long as any snapshot or connection references it; the
-// same object is reused by successive snapshots while the endpoint stays configured. Counters
-// are updated by workers without locks.
 // Request counters one worker keeps for one host. Each worker has its own cache line, so the
 // request path never writes a line another worker writes (the admin thread sums them).
 struct alignas(64) HostCounters {
@@ -29,6 +26,9 @@ struct alignas(64) HostCounters {
   std::atomic<uint32_t> active{0};    // Requests on this host now.
 };
 
+// One endpoint of one cluster. Lives as long as any snapshot or connection references it; the
+// same object is reused by successive snapshots while the endpoint stays configured. Counters
+// are updated by workers without locks.
 struct HostState : std::enable_shared_from_this<HostState> {
   // `workers`: how many workers count requests (indexes 0..workers-1 of counters()).
   explicit HostState(int workers = 1)
@@ -55,8 +55,9 @@ struct HostState : std::enable_shared_from_this<HostState> {
   template <typename T>
   uint64_t Sum(std::atomic<T> HostCounters::*field) const {
     uint64_t total = 0;
-    for (int i = 0; i < workers_; ++i)
+    for (int i = 0; i < workers_; ++i) {
       total += (counters_[i].*field).load(std::memory_order_relaxed);
+    }
     return total;
   }
   const int workers_;

@@ -182,6 +182,7 @@ class Worker::Impl {
   ~Impl();
 
   void Start() {
+    dispatcher_->SetTurnEnd([this] { Sweep(); });
     listener_ = dispatcher_->WatchFd(listen_fd_, [this](uint32_t) { AcceptAll(); });
     listener_->SetInterest(true, false);
   }
@@ -255,26 +256,20 @@ class Worker::Impl {
   uint32_t& retries_in_flight() { return retries_in_flight_; }
 
   std::unique_ptr<UpstreamConn> TakeIdle(HostState* host);
-  // Stops its events now and frees it on the next loop turn.
+  // Stops its events now and frees it at the end of the loop turn.
   void Dispose(std::unique_ptr<UpstreamConn> conn) {
     if (conn == nullptr) return;
     if (conn->watcher != nullptr) conn->watcher->SetInterest(false, false);
     if (conn->timer != nullptr) conn->timer->Disarm();
     dead_upstreams_.push_back(std::move(conn));
-    ScheduleSweep();
   }
   void PutIdle(std::unique_ptr<UpstreamConn> conn);
   void Closed(ClientConn* conn);
 
  private:
   void AcceptAll();
-  // Deletes closed connections on the next loop turn (or when the worker goes away, should the
-  // loop stop first).
-  void ScheduleSweep() {
-    if (sweep_posted_) return;
-    sweep_posted_ = true;
-    dispatcher_->Post([this] { Sweep(); });
-  }
+  // Deletes closed connections: at the end of the loop turn, when no callback of theirs is on
+  // the stack (and when the worker goes away).
   void Sweep();
   void AddConn(int fd, const event::SocketAddress& peer);
   void DropIdle(UpstreamConn* conn);
@@ -291,7 +286,6 @@ class Worker::Impl {
   std::unique_ptr<event::FdWatcher> listener_;
   std::vector<ClientConn*> dead_conns_;
   std::vector<std::unique_ptr<UpstreamConn>> dead_upstreams_;
-  bool sweep_posted_ = false;
   std::unique_ptr<SnapshotRef> current_;
   std::vector<std::unique_ptr<SnapshotRef>> retired_;  // Still pinned by requests.
   absl::flat_hash_set<ClientConn*> conns_;
@@ -319,7 +313,10 @@ class ClientConn {
     if (fd_ >= 0) close(fd_);
   }
 
-  bool idle() const { return state_ == State::kReadHead && in_.empty() && !closed_; }
+  // Between requests with nothing left to send.
+  bool idle() const {
+    return state_ == State::kReadHead && in_.empty() && out_.empty() && !closed_;
+  }
   void Close();
   // Draining: close now if idle, else after the current response.
   void StartDrain() {
@@ -456,7 +453,6 @@ void Worker::Impl::AddConn(int fd, const event::SocketAddress& peer) {
 }
 
 void Worker::Impl::Sweep() {
-  sweep_posted_ = false;
   std::vector<ClientConn*> conns;
   conns.swap(dead_conns_);
   for (ClientConn* c : conns) delete c;
@@ -467,9 +463,8 @@ void Worker::Impl::Closed(ClientConn* conn) {
   conns_.erase(conn);
   stats().connections_active.fetch_sub(1, std::memory_order_relaxed);
   if (balancer_ != nullptr) balancer_->Release(worker_->index());
-  // Deleted on the next loop iteration: we may be inside one of its callbacks.
+  // Deleted at the end of the loop turn: we may be inside one of its callbacks.
   dead_conns_.push_back(conn);
-  ScheduleSweep();
   MaybeDrained();
 }
 
@@ -1238,7 +1233,9 @@ void ClientConn::FlushClient() {
       return;
     }
   }
-  if (out_.empty() && state_ == State::kClosing) {
+  // Closing, or draining and this was the last answer the connection owed (a short write kept
+  // it from closing when the drain began).
+  if (out_.empty() && (state_ == State::kClosing || (w_->draining() && idle()))) {
     Close();
     return;
   }

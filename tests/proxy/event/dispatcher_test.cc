@@ -110,6 +110,22 @@ TEST(DispatcherTest, PostFromOtherThreadsRunsInOrderOnTheLoop) {
   EXPECT_TRUE(all_on_loop);
 }
 
+TEST(DispatcherTest, TurnEndRunsAfterTheCallbacksOfEachWakeUp) {
+  auto d = Dispatcher::Create();
+  ASSERT_TRUE(d.ok());
+  std::vector<std::string> seen;
+  (*d)->SetTurnEnd([&] {
+    if (seen.empty()) return;  // A turn with nothing for us (e.g. the guard timer's setup).
+    seen.push_back("end");
+    if (seen.size() >= 4) (*d)->Exit();
+  });
+  (*d)->Post([&] { seen.push_back("a"); });
+  (*d)->Post([&] { seen.push_back("b"); });
+  (*d)->Post([&] { seen.push_back("c"); });
+  RunBounded(**d);
+  EXPECT_EQ(seen, (std::vector<std::string>{"a", "b", "c", "end"}));
+}
+
 TEST(DispatcherTest, FdWatcherReportsReadAndWriteAndStopsWhenDisabled) {
   auto d = Dispatcher::Create();
   ASSERT_TRUE(d.ok());

@@ -1,6 +1,7 @@
 #include "proxy/event/buffer.h"
 
 #include <event2/buffer.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <algorithm>
@@ -13,41 +14,49 @@ Buffer::~Buffer() { evbuffer_free(buf_); }
 
 size_t Buffer::size() const { return evbuffer_get_length(buf_); }
 
+// Sockets only: recv()/sendmsg() go straight to the socket layer, skipping the VFS read/write
+// path (and its per-call checks) that readv()/writev() take.
 ssize_t Buffer::ReadFrom(int fd, size_t max) {
-  // evbuffer_read() asks the kernel how much is pending (ioctl FIONREAD) before every read;
-  // reserving space and calling readv() directly saves that syscall.
-  evbuffer_iovec vec[2];
-  int n = evbuffer_reserve_space(buf_, static_cast<ssize_t>(max), vec, 2);
-  if (n <= 0) {
-    errno = ENOMEM;
+  // evbuffer_read() would also ask the kernel how much is pending (ioctl FIONREAD) before every
+  // read. One contiguous reservation of `max` bytes lets a single recv() fill it.
+  evbuffer_iovec vec;
+  if (max == 0 || evbuffer_reserve_space(buf_, static_cast<ssize_t>(max), &vec, 1) != 1) {
+    errno = max == 0 ? EINVAL : ENOMEM;
     return -1;
   }
-  // The reservation may be larger than asked; never read past `max`.
-  iovec iov[2];
-  size_t room = max;
-  int iovs = 0;
-  for (int i = 0; i < n && room > 0; ++i, ++iovs) {
-    iov[i] = {vec[i].iov_base, std::min(room, vec[i].iov_len)};
-    room -= iov[i].iov_len;
-  }
-  ssize_t r = readv(fd, iov, iovs);
+  ssize_t r = recv(fd, vec.iov_base, std::min(max, vec.iov_len), 0);
   if (r <= 0) {
     int saved = errno;
-    evbuffer_commit_space(buf_, vec, 0);
+    evbuffer_commit_space(buf_, &vec, 0);
     errno = saved;
     return r;
   }
-  size_t left = static_cast<size_t>(r);
-  int used = 0;
-  for (int i = 0; i < n && left > 0; ++i, ++used) {
-    vec[i].iov_len = std::min(left, vec[i].iov_len);
-    left -= vec[i].iov_len;
-  }
-  evbuffer_commit_space(buf_, vec, used);
+  vec.iov_len = static_cast<size_t>(r);
+  evbuffer_commit_space(buf_, &vec, 1);
   return r;
 }
 
-ssize_t Buffer::WriteTo(int fd) { return evbuffer_write(buf_, fd); }
+ssize_t Buffer::WriteTo(int fd) {
+  // Up to kMaxIov chunks per call, like evbuffer_write(); MSG_NOSIGNAL: a closed peer is an
+  // EPIPE error, never a SIGPIPE.
+  constexpr int kMaxIov = 64;
+  evbuffer_iovec vec[kMaxIov];
+  int n = evbuffer_peek(buf_, -1, nullptr, vec, kMaxIov);
+  if (n <= 0) return 0;
+  ssize_t r;
+  if (n == 1) {
+    r = send(fd, vec[0].iov_base, vec[0].iov_len, MSG_NOSIGNAL);
+  } else {
+    iovec iov[kMaxIov];
+    for (int i = 0; i < n; ++i) iov[i] = {vec[i].iov_base, vec[i].iov_len};
+    msghdr msg{};
+    msg.msg_iov = iov;
+    msg.msg_iovlen = static_cast<size_t>(n);
+    r = sendmsg(fd, &msg, MSG_NOSIGNAL);
+  }
+  if (r > 0) evbuffer_drain(buf_, static_cast<size_t>(r));
+  return r;
+}
 
 void Buffer::Append(absl::string_view data) { evbuffer_add(buf_, data.data(), data.size()); }
 

@@ -23,9 +23,10 @@ class Buffer {
   size_t size() const;
   bool empty() const { return size() == 0; }
 
-  // Reads at most `max` bytes from `fd`: bytes read, 0 at EOF, -1 with errno set.
+  // Reads at most `max` (> 0) bytes from socket `fd`: bytes read, 0 at EOF, -1 with errno set.
   ssize_t ReadFrom(int fd, size_t max);
-  // Writes as much as the socket takes: bytes written (removed from the buffer) or -1/errno.
+  // Writes as much as socket `fd` takes: bytes written (removed from the buffer), 0 if empty,
+  // or -1/errno (EPIPE rather than SIGPIPE for a closed peer).
   ssize_t WriteTo(int fd);
 
   void Append(absl::string_view data);

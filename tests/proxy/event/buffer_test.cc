@@ -67,6 +67,39 @@ TEST(BufferTest, ReadFromAndWriteToASocket) {
   close(sv[1]);
 }
 
+TEST(BufferTest, EdgeCases) {
+  int sv[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+  Buffer b;
+  EXPECT_EQ(b.WriteTo(sv[0]), 0);  // Nothing to write.
+  errno = 0;
+  EXPECT_EQ(b.ReadFrom(sv[1], 0), -1);
+  EXPECT_EQ(errno, EINVAL);
+
+  // Many chunks go out in one call, in order.
+  Buffer parts;
+  std::string want;
+  for (int i = 0; i < 10; ++i) {
+    Buffer piece;
+    piece.Append(std::string(1 + i, static_cast<char>('a' + i)));
+    want += std::string(1 + i, static_cast<char>('a' + i));
+    parts.MoveAllFrom(piece);
+  }
+  EXPECT_EQ(parts.WriteTo(sv[0]), static_cast<ssize_t>(want.size()));
+  Buffer in;
+  EXPECT_EQ(in.ReadFrom(sv[1], 1 << 16), static_cast<ssize_t>(want.size()));
+  EXPECT_EQ(Contents(in), want);
+
+  // A closed peer: EPIPE, and no SIGPIPE kills the test.
+  close(sv[1]);
+  b.Append("x");
+  errno = 0;
+  EXPECT_EQ(b.WriteTo(sv[0]), -1);
+  EXPECT_EQ(errno, EPIPE);
+  EXPECT_EQ(b.size(), 1u);  // Nothing was taken.
+  close(sv[0]);
+}
+
 TEST(BufferTest, LargeReadSpansChunks) {
   int sv[2];
   ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);

@@ -1,4 +1,4 @@
-// A byte queue for sockets: chained storage, zero-copy moves between buffers, readv/writev.
+// A byte queue for sockets: chained storage, zero-copy moves between buffers, recv/sendmsg.
 // Wraps libevent's evbuffer so the proxy logic never sees libevent. Not thread-safe.
 #ifndef LB_PROXY_EVENT_BUFFER_H_
 #define LB_PROXY_EVENT_BUFFER_H_

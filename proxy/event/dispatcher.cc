@@ -94,6 +94,7 @@ class LibeventTimer : public Timer {
     armed_ = true;
   }
   void Disarm() override {
+    if (!armed_) return;  // The request path disarms more often than it arms.
     evtimer_del(ev_.get());
     armed_ = false;
   }

@@ -1271,7 +1271,13 @@ void Worker::SetBalancing(ConnectionBalancer* balancer, HandOff hand_off) {
 }
 
 void Worker::Adopt(int fd, const event::SocketAddress& peer) {
-  dispatcher_->Post([this, fd, peer] { impl_->Adopt(fd, peer); });
+  // The closure owns the fd until it runs: if the loop stopped first, destroying the unrun
+  // closure (with the dispatcher) closes it.
+  std::shared_ptr<int> owned(new int(fd), [](int* p) {
+    if (*p >= 0) close(*p);
+    delete p;
+  });
+  dispatcher_->Post([this, owned, peer] { impl_->Adopt(std::exchange(*owned, -1), peer); });
 }
 
 void Worker::Start() {

@@ -278,7 +278,7 @@ echo
 python3 "$util" table "$results" "$latency"
 
 # --- optional: where the CPU goes -----------------------------------------------------------
-# perf (software cpu-clock sampling, user and kernel) of our proxy and of tuned nginx under the
+# perf (software cpu-clock sampling, user and kernel) of our proxy, tuned nginx and HAProxy under the
 # same wrk load, with syscalls per request; then callgrind (user space only, instruction
 # counts) of our proxy under a light load.
 if [ "$profile" = 1 ]; then
@@ -289,7 +289,7 @@ if [ "$profile" = 1 ]; then
     { echo "$roots"; for r in $roots; do pgrep -P "$r" || true; done; } | paste -sd, -
   }
   if command -v perf >/dev/null && perf record -o /dev/null -q -- true >/dev/null 2>&1; then
-    for name in ours nginx-tuned; do
+    for name in ours nginx-tuned haproxy; do
       url="http://127.0.0.1:${port_of[$name]}/"
       "${on_aux_cpu[@]}" wrk -t1 -c"$connections" -d2s "$url" >/dev/null
       # Sampling first, then syscall counting (both at once spoil the sampling).

@@ -332,6 +332,25 @@ print(f"-- syscalls per request: {sum(c for c, _ in rows) / n:.2f} = " +
       " + ".join(f"{name} {c / n:.2f}" for c, name in rows if c / n >= 0.01))
 PY
       fi
+      # TCP segments on the whole machine per request (wrk, proxy and backends): 4 carry
+      # data; pure ACKs on top are wake-ups and transmits somebody pays for.
+      if command -v nstat >/dev/null; then
+        nstat -n >/dev/null
+        "${on_aux_cpu[@]}" wrk -t1 -c"$connections" -d5s "$url" >"$dir/wrk-nstat-$name.txt"
+        nstat -z TcpOutSegs TcpExtTCPPureAcks TcpExtDelayedACKs TcpExtTCPHPAcks \
+          TcpExtTCPAutoCorking >"$dir/nstat-$name.txt" 2>/dev/null || true
+        reqs=$(grep -oE '^ *[0-9]+ requests in' "$dir/wrk-nstat-$name.txt" | grep -oE '[0-9]+')
+        python3 - "$dir/nstat-$name.txt" "$reqs" <<'PY'
+import sys
+n = int(sys.argv[2])
+vals = {}
+for line in open(sys.argv[1]):
+    f = line.split()
+    if len(f) >= 2 and f[1].isdigit():
+        vals[f[0].replace("TcpExt", "")] = int(f[1]) / n
+print("-- TCP per request (whole machine): " + ", ".join(f"{k} {v:.2f}" for k, v in vals.items()))
+PY
+      fi
     done
   else
     log "perf cannot sample here; only callgrind"

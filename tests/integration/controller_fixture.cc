@@ -7,9 +7,7 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -17,17 +15,6 @@
 #include "tests/integration/http_client.h"
 
 namespace lb::testing {
-namespace {
-
-std::string ReadFileOrEmpty(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return "";
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-}  // namespace
 
 ControllerProcess::ControllerProcess(std::vector<std::string> extra_flags)
     : extra_flags_(std::move(extra_flags)), dir_(MakeTempDir()) {}

@@ -1,9 +1,6 @@
 #include "tests/integration/http_client.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -17,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
+#include "tests/util/net.h"
 
 namespace lb::testing {
 namespace {
@@ -48,12 +46,6 @@ HttpResponse Done(absl::string_view bytes, size_t used, size_t* consumed, HttpRe
   return r;
 }
 
-int RemainingMs(absl::Time deadline) {
-  int64_t ms = absl::ToInt64Milliseconds(deadline - absl::Now());
-  if (ms < 0) return 0;
-  return ms > 60000 ? 60000 : static_cast<int>(ms);
-}
-
 // Closes the descriptor when it goes out of scope.
 class Fd {
  public:
@@ -68,46 +60,6 @@ class Fd {
  private:
   int fd_;
 };
-
-// Waits for `events` on `fd` until `deadline`.
-absl::Status WaitFor(int fd, short events, absl::Time deadline, absl::string_view what) {
-  while (true) {
-    pollfd p = {fd, events, 0};
-    int n = poll(&p, 1, RemainingMs(deadline));
-    if (n > 0) return absl::OkStatus();
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return absl::InternalError(absl::StrCat("poll: ", strerror(errno)));
-    return absl::DeadlineExceededError(absl::StrCat("timed out ", what));
-  }
-}
-
-absl::StatusOr<int> Connect(int port, absl::Time deadline) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", strerror(errno)));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    if (errno != EINPROGRESS) {
-      int err = errno;
-      close(fd);
-      return absl::UnavailableError(
-          absl::StrCat("connect to 127.0.0.1:", port, ": ", strerror(err)));
-    }
-    absl::Status s = WaitFor(fd, POLLOUT, deadline, "connecting");
-    int err = 0;
-    socklen_t len = sizeof(err);
-    if (s.ok() && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
-    if (!s.ok() || err != 0) {
-      close(fd);
-      if (!s.ok()) return s;
-      return absl::UnavailableError(
-          absl::StrCat("connect to 127.0.0.1:", port, ": ", strerror(err)));
-    }
-  }
-  return fd;
-}
 
 }  // namespace
 
@@ -237,7 +189,7 @@ absl::StatusOr<HttpResponse> ParseHttpResponse(absl::string_view bytes, bool hea
 absl::StatusOr<HttpResponse> HttpCallRaw(int port, absl::string_view raw_request,
                                          absl::Duration timeout, bool head) {
   absl::Time deadline = absl::Now() + timeout;
-  absl::StatusOr<int> fd_or = Connect(port, deadline);
+  absl::StatusOr<int> fd_or = ConnectLoopback(port, deadline);
   if (!fd_or.ok()) return fd_or.status();
   Fd fd(*fd_or);
 

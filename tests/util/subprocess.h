@@ -55,6 +55,9 @@ absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
                                          absl::Duration timeout = absl::Seconds(30),
                                          const std::vector<std::string>& extra_env = {});
 
+// The whole file, or "" if it cannot be read.
+std::string ReadFileOrEmpty(const std::string& path);
+
 // Polls until `path` exists and is non-empty, up to `timeout`; returns its contents.
 absl::StatusOr<std::string> WaitForFile(const std::string& path, absl::Duration timeout);
 

@@ -21,6 +21,7 @@
 #include "controller/server/controller.h"
 #include "gtest/gtest.h"
 #include "lb/v1/lb.pb.h"
+#include "tests/util/net.h"
 #include "tests/util/subprocess.h"
 #include "tests/xds/ads_client.h"
 #include "tests/xds/fixture.h"

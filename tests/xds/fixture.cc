@@ -4,6 +4,7 @@
 #include "absl/time/clock.h"
 #include "envoy/extensions/filters/http/router/v3/router.pb.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
+#include "tests/integration/http_client.h"
 #include "tests/util/subprocess.h"
 
 namespace lb::testing::xds {
@@ -25,10 +26,12 @@ void InProcessControllerTest::SetUp() {
   // down a controller whose REST thread has not entered its loop yet, which hangs (see
   // ControllerLifecycleTest.ShutdownRightAfterStartReturns in ads_restart_test.cc).
   absl::Time deadline = absl::Now() + absl::Seconds(10);
-  absl::StatusOr<HttpResponse> health = HttpGet(rest_port(), "/healthz", absl::Seconds(2));
+  HttpRequest healthz;
+  healthz.target = "/healthz";
+  absl::StatusOr<HttpResponse> health = HttpCall(rest_port(), healthz, absl::Seconds(2));
   while (!(health.ok() && health->status == 200) && absl::Now() < deadline) {
     absl::SleepFor(absl::Milliseconds(10));
-    health = HttpGet(rest_port(), "/healthz", absl::Seconds(2));
+    health = HttpCall(rest_port(), healthz, absl::Seconds(2));
   }
   ASSERT_TRUE(health.ok()) << health.status();
   ASSERT_EQ(health->status, 200) << health->body;

@@ -1,21 +1,10 @@
 #include "tests/xds/lb_api.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-
-#include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/grpcpp.h"
+#include "tests/integration/http_client.h"
 
 namespace lb::testing::xds {
 namespace {
@@ -24,59 +13,6 @@ absl::Status FromGrpc(const grpc::Status& s, const char* what) {
   if (s.ok()) return absl::OkStatus();
   return absl::Status(static_cast<absl::StatusCode>(s.error_code()),
                       absl::StrCat(what, ": ", s.error_message()));
-}
-
-// A file descriptor closed on scope exit.
-class Fd {
- public:
-  explicit Fd(int fd) : fd_(fd) {}
-  ~Fd() {
-    if (fd_ >= 0) close(fd_);
-  }
-  int get() const { return fd_; }
-
- private:
-  int fd_;
-};
-
-sockaddr_in Loopback(int port) {
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  return addr;
-}
-
-// Waits for `events` on `fd` until `deadline`.
-absl::Status PollUntil(int fd, short events, absl::Time deadline) {
-  while (true) {
-    int64_t ms = absl::ToInt64Milliseconds(deadline - absl::Now());
-    if (ms <= 0) return absl::DeadlineExceededError("HTTP request timed out");
-    pollfd p{fd, events, 0};
-    int n = poll(&p, 1, static_cast<int>(ms));
-    if (n > 0) return absl::OkStatus();
-    if (n < 0 && errno != EINTR)
-      return absl::InternalError(absl::StrCat("poll: ", strerror(errno)));
-  }
-}
-
-absl::StatusOr<std::string> Dechunk(absl::string_view body) {
-  std::string out;
-  while (true) {
-    size_t eol = body.find("\r\n");
-    if (eol == absl::string_view::npos) return absl::DataLossError("truncated chunk size");
-    absl::string_view size_text = body.substr(0, eol);
-    size_text = size_text.substr(0, size_text.find(';'));
-    uint64_t size = 0;
-    if (!absl::SimpleHexAtoi(size_text, &size)) {
-      return absl::DataLossError(absl::StrCat("bad chunk size \"", size_text, "\""));
-    }
-    body.remove_prefix(eol + 2);
-    if (size == 0) return out;
-    if (body.size() < size + 2) return absl::DataLossError("truncated chunk");
-    out.append(body.data(), size);
-    body.remove_prefix(size + 2);
-  }
 }
 
 }  // namespace
@@ -182,70 +118,11 @@ absl::StatusOr<lb::v1::ListProxiesResponse> LbApi::ListProxies() {
   return resp;
 }
 
-absl::StatusOr<HttpResponse> HttpGet(int port, const std::string& path, absl::Duration timeout) {
-  absl::Time deadline = absl::Now() + timeout;
-  Fd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
-  if (fd.get() < 0) return absl::InternalError(absl::StrCat("socket: ", strerror(errno)));
-  sockaddr_in addr = Loopback(port);
-  if (connect(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    if (errno != EINPROGRESS) {
-      return absl::UnavailableError(absl::StrCat("connect to port ", port, ": ", strerror(errno)));
-    }
-    if (absl::Status s = PollUntil(fd.get(), POLLOUT, deadline); !s.ok()) return s;
-    int err = 0;
-    socklen_t len = sizeof(err);
-    getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &err, &len);
-    if (err != 0) {
-      return absl::UnavailableError(absl::StrCat("connect to port ", port, ": ", strerror(err)));
-    }
-  }
-  std::string request = absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: 127.0.0.1:", port,
-                                     "\r\nAccept: application/json\r\nConnection: close\r\n\r\n");
-  absl::string_view pending = request;
-  while (!pending.empty()) {
-    if (absl::Status s = PollUntil(fd.get(), POLLOUT, deadline); !s.ok()) return s;
-    ssize_t n = send(fd.get(), pending.data(), pending.size(), MSG_NOSIGNAL);
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) continue;
-      return absl::UnavailableError(absl::StrCat("send: ", strerror(errno)));
-    }
-    pending.remove_prefix(n);
-  }
-  std::string raw;
-  char buf[16384];
-  while (true) {
-    if (absl::Status s = PollUntil(fd.get(), POLLIN, deadline); !s.ok()) return s;
-    ssize_t n = recv(fd.get(), buf, sizeof(buf), 0);
-    if (n == 0) break;
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) continue;
-      return absl::UnavailableError(absl::StrCat("recv: ", strerror(errno)));
-    }
-    raw.append(buf, n);
-  }
-  size_t head_end = raw.find("\r\n\r\n");
-  if (head_end == std::string::npos) return absl::DataLossError("no end of HTTP headers");
-  absl::string_view head(raw.data(), head_end);
-  size_t eol = head.find("\r\n");
-  absl::string_view status_line = head.substr(0, eol);
-  HttpResponse resp;
-  // "HTTP/1.1 200 OK"
-  if (!absl::StartsWith(status_line, "HTTP/1.") || status_line.size() < 12 ||
-      !absl::SimpleAtoi(status_line.substr(9, 3), &resp.status)) {
-    return absl::DataLossError(absl::StrCat("bad status line \"", status_line, "\""));
-  }
-  resp.headers = eol == absl::string_view::npos ? "" : std::string(head.substr(eol + 2));
-  resp.body = raw.substr(head_end + 4);
-  if (absl::StrContains(absl::AsciiStrToLower(resp.headers), "transfer-encoding: chunked")) {
-    absl::StatusOr<std::string> body = Dechunk(resp.body);
-    if (!body.ok()) return body.status();
-    resp.body = std::move(*body);
-  }
-  return resp;
-}
-
 absl::StatusOr<lb::v1::ListProxiesResponse> RestListProxies(int rest_port) {
-  absl::StatusOr<HttpResponse> resp = HttpGet(rest_port, "/v1/proxies");
+  HttpRequest request;
+  request.target = "/v1/proxies";
+  request.headers = {{"Accept", "application/json"}};
+  absl::StatusOr<HttpResponse> resp = HttpCall(rest_port, request);
   if (!resp.ok()) return resp.status();
   if (resp->status != 200) {
     return absl::UnknownError(
@@ -308,20 +185,6 @@ bool AllAcked(const lb::v1::ProxyStatus& proxy) {
     any_sent |= !r.version_sent().empty();
   }
   return any_sent;
-}
-
-absl::StatusOr<int> PickFreePort() {
-  Fd fd(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (fd.get() < 0) return absl::InternalError(absl::StrCat("socket: ", strerror(errno)));
-  sockaddr_in addr = Loopback(0);
-  if (bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    return absl::InternalError(absl::StrCat("bind: ", strerror(errno)));
-  }
-  socklen_t len = sizeof(addr);
-  if (getsockname(fd.get(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    return absl::InternalError(absl::StrCat("getsockname: ", strerror(errno)));
-  }
-  return static_cast<int>(ntohs(addr.sin_port));
 }
 
 }  // namespace lb::testing::xds

@@ -1,6 +1,5 @@
 // Test helpers around the controller's management APIs: a thin lb.v1 client whose calls return
-// absl::Status (each bounded by a deadline), a minimal HTTP/1.1 GET over a loopback socket, and
-// lookups in ListProxies answers.
+// absl::Status (each bounded by a deadline), and lookups in ListProxies answers.
 #ifndef LB_TESTS_XDS_LB_API_H_
 #define LB_TESTS_XDS_LB_API_H_
 
@@ -37,16 +36,6 @@ class LbApi {
   const absl::Duration deadline_;
 };
 
-struct HttpResponse {
-  int status = 0;
-  std::string headers;  // Raw header block, status line excluded.
-  std::string body;     // De-chunked if the response was chunked.
-};
-
-// GET http://127.0.0.1:PORT/PATH with "Connection: close"; reads until EOF, within `timeout`.
-absl::StatusOr<HttpResponse> HttpGet(int port, const std::string& path,
-                                     absl::Duration timeout = absl::Seconds(10));
-
 // GET /v1/proxies from the REST listener, parsed as lb.v1.ListProxiesResponse JSON.
 absl::StatusOr<lb::v1::ListProxiesResponse> RestListProxies(int rest_port);
 
@@ -67,9 +56,6 @@ absl::StatusOr<lb::v1::ProxyStatus> WaitForProxy(
 // True if every listed type's version_acked equals its version_sent, and something was sent
 // (a type that was never answered on this stream counts as acknowledged).
 bool AllAcked(const lb::v1::ProxyStatus& proxy);
-
-// A loopback TCP port that was free a moment ago (bind port 0, read it, close).
-absl::StatusOr<int> PickFreePort();
 
 }  // namespace lb::testing::xds
 

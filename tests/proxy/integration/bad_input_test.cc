@@ -26,6 +26,7 @@
 #include "tests/integration/http_client.h"
 #include "tests/proxy/integration/backend.h"
 #include "tests/proxy/integration/lb_fixture.h"
+#include "tests/util/net.h"
 
 namespace lb::testing {
 namespace {
@@ -47,8 +48,12 @@ struct Env {
     if (absl::Status s = echo.Start(); !s.ok()) return s;
     if (absl::Status s = slow.Start(); !s.ok()) return s;
     slow.set_delay(absl::Seconds(3));
-    dead_port_1 = PickFreePort();
-    dead_port_2 = PickFreePort();
+    absl::StatusOr<int> dead_1 = PickFreePort();
+    if (!dead_1.ok()) return dead_1.status();
+    absl::StatusOr<int> dead_2 = PickFreePort();
+    if (!dead_2.ok()) return dead_2.status();
+    dead_port_1 = *dead_1;
+    dead_port_2 = *dead_2;
     const int rest = controller.rest_port();
     auto v1 = [rest](const std::string& method, const std::string& path, const std::string& body,
                      int want) { return V1Call(rest, method, path, body, want); };

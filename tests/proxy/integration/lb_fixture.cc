@@ -1,6 +1,5 @@
 #include "tests/proxy/integration/lb_fixture.h"
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -12,8 +11,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -24,28 +21,15 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "tests/integration/http_client.h"
+#include "tests/util/net.h"
 
 namespace lb::testing {
 namespace {
-
-std::string ReadFileOrEmpty(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return "";
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
 
 std::string Tail(const std::string& path, size_t max_bytes) {
   std::string log = ReadFileOrEmpty(path);
   if (log.size() > max_bytes) log = log.substr(log.size() - max_bytes);
   return log;
-}
-
-int RemainingMs(absl::Time deadline) {
-  int64_t ms = absl::ToInt64Milliseconds(deadline - absl::Now());
-  if (ms < 0) return 0;
-  return ms > 60000 ? 60000 : static_cast<int>(ms);
 }
 
 // Waits for a ready file naming `pid`; returns its JSON.
@@ -80,22 +64,6 @@ bool WaitUntil(const std::function<bool()>& cond, absl::Duration timeout, absl::
     if (absl::Now() >= deadline) return false;
     absl::SleepFor(interval);
   }
-}
-
-int PickFreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return 0;
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof(addr);
-  int port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
-  close(fd);
-  return port;
 }
 
 std::string Addr(int port) { return absl::StrCat("127.0.0.1:", port); }
@@ -328,39 +296,11 @@ absl::Status WaitForEndpoints(int admin_port, const std::string& cluster,
 // --- Connection -----------------------------------------------------------------------------
 
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(int port, absl::Duration timeout) {
-  absl::Time deadline = absl::Now() + timeout;
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", strerror(errno)));
+  absl::StatusOr<int> fd = ConnectLoopback(port, absl::Now() + timeout);
+  if (!fd.ok()) return fd.status();
   int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    if (errno != EINPROGRESS) {
-      int err = errno;
-      close(fd);
-      return absl::UnavailableError(absl::StrCat("connect to port ", port, ": ", strerror(err)));
-    }
-    pollfd p = {fd, POLLOUT, 0};
-    int n;
-    do {
-      n = poll(&p, 1, RemainingMs(deadline));
-    } while (n < 0 && errno == EINTR);
-    int err = 0;
-    socklen_t len = sizeof(err);
-    if (n <= 0) {
-      close(fd);
-      return absl::DeadlineExceededError(absl::StrCat("connect to port ", port, ": timeout"));
-    }
-    getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-    if (err != 0) {
-      close(fd);
-      return absl::UnavailableError(absl::StrCat("connect to port ", port, ": ", strerror(err)));
-    }
-  }
-  return std::unique_ptr<Connection>(new Connection(fd));
+  setsockopt(*fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  return std::unique_ptr<Connection>(new Connection(*fd));
 }
 
 Connection::~Connection() {

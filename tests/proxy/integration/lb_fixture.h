@@ -32,9 +32,6 @@ namespace lb::testing {
 bool WaitUntil(const std::function<bool()>& cond, absl::Duration timeout,
                absl::Duration interval = absl::Milliseconds(20));
 
-// A loopback port that was free a moment ago (bound, then released).
-int PickFreePort();
-
 // The proxy binary as a child process. Working directory: a fresh MakeTempDir() holding the
 // ready file and the log.
 class ProxyProcess {

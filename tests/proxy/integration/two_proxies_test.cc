@@ -12,6 +12,7 @@
 #include "tests/integration/http_client.h"
 #include "tests/proxy/integration/backend.h"
 #include "tests/proxy/integration/lb_fixture.h"
+#include "tests/util/net.h"
 
 namespace lb::testing {
 namespace {
@@ -130,7 +131,9 @@ TEST_F(TwoProxiesTest, ControllerListsBothProxiesWithEverythingAcked) {
 TEST_F(TwoProxiesTest, DeadFirstControllerInTheListIsSkipped) {
   ASSERT_TRUE(SeedConfig(controller_.rest_port(), "add", backends_[2]->port()).ok());
   ProxyProcess c("node-c");
-  absl::Status s = c.Start(absl::StrCat(Addr(PickFreePort()), ",", controller_.grpc_target()));
+  absl::StatusOr<int> dead = PickFreePort();
+  ASSERT_TRUE(dead.ok()) << dead.status();
+  absl::Status s = c.Start(absl::StrCat(Addr(*dead), ",", controller_.grpc_target()));
   ASSERT_TRUE(s.ok()) << s;
   s = c.WaitReady(absl::Seconds(30));
   ASSERT_TRUE(s.ok()) << s;

@@ -3,11 +3,6 @@
 // Every wait is bounded.
 #include "proxy/xds/ads_client.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <deque>
 #include <functional>
 #include <memory>
@@ -30,6 +25,7 @@
 #include "gtest/gtest.h"
 #include "lb/v1/lb.grpc.pb.h"
 #include "proxy/xds/config_builder.h"
+#include "tests/util/net.h"
 #include "tests/util/subprocess.h"
 
 namespace lb::proxy::xds {
@@ -38,20 +34,6 @@ namespace {
 namespace discovery_v3 = envoy::service::discovery::v3;
 
 constexpr absl::Duration kWait = absl::Seconds(20);
-
-// A port that was free a moment ago (nothing listens on it afterwards).
-int PickFreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  EXPECT_EQ(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
-  socklen_t len = sizeof(addr);
-  EXPECT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
 
 // Waits up to `timeout` for `done`, polling.
 bool WaitUntil(const std::function<bool()>& done, absl::Duration timeout = kWait) {
@@ -347,8 +329,9 @@ TEST_F(ControllerTest, ReceivesClustersEndpointsAndRoutesAndFollowsChanges) {
 }
 
 TEST_F(ControllerTest, KeepsConfigWhileControllerIsDownThenReconnects) {
-  const int port = PickFreePort();
-  ASSERT_NO_FATAL_FAILURE(StartController(port));
+  absl::StatusOr<int> port = lb::testing::PickFreePort();
+  ASSERT_TRUE(port.ok()) << port.status();
+  ASSERT_NO_FATAL_FAILURE(StartController(*port));
   ASSERT_NO_FATAL_FAILURE(AddEndpoint("backend", 8081));
   ASSERT_NO_FATAL_FAILURE(StartClient({address_}));
   auto before = sink_.WaitFor([](const ProxyConfig& c) {
@@ -368,7 +351,7 @@ TEST_F(ControllerTest, KeepsConfigWhileControllerIsDownThenReconnects) {
   EXPECT_FALSE(client_->GetStatus().last_error.empty());
 
   // Same port, same data: the client comes back and follows new changes.
-  ASSERT_NO_FATAL_FAILURE(StartController(port));
+  ASSERT_NO_FATAL_FAILURE(StartController(*port));
   ASSERT_NO_FATAL_FAILURE(AddEndpoint("backend", 8082));
   ASSERT_NE(sink_.WaitFor([](const ProxyConfig& c) {
     return Ports(c, "backend") == std::set<int>{8081, 8082};
@@ -381,7 +364,9 @@ TEST_F(ControllerTest, KeepsConfigWhileControllerIsDownThenReconnects) {
 }
 
 TEST_F(ControllerTest, SkipsDeadControllerInTheList) {
-  const std::string dead = absl::StrCat("127.0.0.1:", PickFreePort());
+  absl::StatusOr<int> dead_port = lb::testing::PickFreePort();
+  ASSERT_TRUE(dead_port.ok()) << dead_port.status();
+  const std::string dead = absl::StrCat("127.0.0.1:", *dead_port);
   ASSERT_NO_FATAL_FAILURE(StartController());
   ASSERT_NO_FATAL_FAILURE(AddEndpoint("backend", 8081));
   ASSERT_NO_FATAL_FAILURE(StartClient({dead, address_}));

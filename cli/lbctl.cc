@@ -10,18 +10,19 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <thread>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "common/net/address.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 #include "grpcpp/grpcpp.h"
@@ -89,12 +90,12 @@ struct UsageError {
 
 // "abc" → error; 1-65535 only.
 bool ParsePort(absl::string_view text, uint32_t* port, std::string* error) {
-  int64_t value = 0;
-  if (!absl::SimpleAtoi(text, &value) || value < 1 || value > 65535) {
+  std::optional<uint16_t> value = net::ParsePort(text);
+  if (!value.has_value() || *value == 0) {
     *error = absl::StrCat("invalid PORT \"", text, "\": must be a number from 1 to 65535");
     return false;
   }
-  *port = static_cast<uint32_t>(value);
+  *port = *value;
   return true;
 }
 

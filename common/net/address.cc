@@ -1,9 +1,20 @@
 #include "common/net/address.h"
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace lb::net {
+
+std::optional<uint16_t> ParsePort(absl::string_view text) {
+  if (text.empty()) return std::nullopt;
+  for (char c : text) {
+    if (!absl::ascii_isdigit(c)) return std::nullopt;
+  }
+  uint32_t port = 0;
+  if (!absl::SimpleAtoi(text, &port) || port > 65535) return std::nullopt;
+  return static_cast<uint16_t>(port);
+}
 
 absl::StatusOr<HostPort> ParseHostPort(absl::string_view text, bool allow_zero_port) {
   HostPort out;
@@ -24,14 +35,13 @@ absl::StatusOr<HostPort> ParseHostPort(absl::string_view text, bool allow_zero_p
     out.host = std::string(text.substr(0, colon));
     port_text = text.substr(colon + 1);
   }
-  uint32_t port = 0;
-  if (out.host.empty() || !absl::SimpleAtoi(port_text, &port) || port > 65535 ||
-      (port == 0 && !allow_zero_port)) {
+  std::optional<uint16_t> port = ParsePort(port_text);
+  if (out.host.empty() || !port.has_value() || (*port == 0 && !allow_zero_port)) {
     return absl::InvalidArgumentError(absl::StrCat("\"", text,
                                                    "\": expected host:port with a port from ",
                                                    allow_zero_port ? 0 : 1, " to 65535"));
   }
-  out.port = static_cast<uint16_t>(port);
+  out.port = *port;
   return out;
 }
 

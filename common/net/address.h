@@ -3,6 +3,7 @@
 #define LB_COMMON_NET_ADDRESS_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -14,6 +15,10 @@ struct HostPort {
   std::string host;  // Without brackets for IPv6.
   uint16_t port = 0;
 };
+
+// A port written in decimal digits only ("80", "0080"), 0 to 65535. Unlike absl::SimpleAtoi
+// there is no sign and no surrounding space: "+80" and " 80" are not ports.
+std::optional<uint16_t> ParsePort(absl::string_view text);
 
 // Accepts "127.0.0.1:80", "[::1]:80", "name:80"; port 0 only if `allow_zero_port`.
 // kInvalidArgument naming the problem otherwise.

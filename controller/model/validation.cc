@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 
+#include <optional>
+
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
@@ -12,6 +14,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "common/net/address.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace lb::model {
@@ -95,8 +98,8 @@ bool IsIpv6Literal(absl::string_view address) {
 // group, not a port) or in brackets ("[::1]", "[::1]:8080").
 bool IsRouteHost(absl::string_view host) {
   auto valid_port = [](absl::string_view p) {
-    int port = 0;
-    return absl::SimpleAtoi(p, &port) && PortProblem(port).empty();
+    std::optional<uint16_t> port = net::ParsePort(p);
+    return port.has_value() && PortProblem(*port).empty();
   };
   if (absl::ConsumePrefix(&host, "[")) {
     size_t close = host.find(']');

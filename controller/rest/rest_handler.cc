@@ -1,6 +1,7 @@
 #include "controller/rest/rest_handler.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -11,6 +12,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "common/net/address.h"
 #include "controller/api/status_map.h"
 #include "controller/model/validation.h"
 #include "google/protobuf/util/json_util.h"
@@ -347,11 +349,12 @@ HttpResponse RestHandler::HandleV1(const HttpRequest& req, absl::string_view pat
       return MethodNotAllowed("GET, POST");
     }
     *route = "/v1/clusters/{name}/endpoints/{address}/{port}";
-    int64_t port = 0;
-    if (!absl::SimpleAtoi(parts[4], &port) || port < 1 || port > 65535) {
+    std::optional<uint16_t> parsed_port = net::ParsePort(parts[4]);
+    if (!parsed_port.has_value() || *parsed_port == 0) {
       return JsonError(absl::InvalidArgumentError(
           absl::StrCat("port: must be from 1 to 65535, got \"", parts[4], "\"")));
     }
+    const int64_t port = *parsed_port;
     const std::string& address = parts[3];
     if (m == "GET") return JsonOr(200, registry_->GetEndpoint(name, address, port));
     if (m == "PATCH") {

@@ -362,6 +362,7 @@ TEST_F(LbctlTest, BadEndpointArgumentsAreUsageErrorsWithoutACall) {
       {{"add", "127.0.0.1", "abc"}, "invalid PORT \"abc\": must be a number from 1 to 65535"},
       {{"add", "127.0.0.1", "0"}, "invalid PORT \"0\": must be a number from 1 to 65535"},
       {{"add", "127.0.0.1", "65536"}, "invalid PORT \"65536\": must be a number from 1 to 65535"},
+      {{"add", "127.0.0.1", "+80"}, "invalid PORT \"+80\": must be a number from 1 to 65535"},
       {{"add", "127.0.0.1:http"}, "invalid PORT \"http\": must be a number from 1 to 65535"},
       {{"add", "127.0.0.1"}, "missing PORT: give IP PORT, IP:PORT or [IPv6]:PORT"},
       {{"add", "[::1]"}, "missing PORT: give IP PORT, IP:PORT or [IPv6]:PORT"},

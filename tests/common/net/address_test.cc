@@ -65,9 +65,21 @@ TEST(ParseHostPortTest, BadHostOrPort) {
   auto message = [](const std::string& text) {
     return "\"" + text + "\": expected host:port with a port from 0 to 65535";
   };
-  for (const char* text : {":80", "[]:80", "h:", "[::1]:", "h:65536", "h:99999999999", "h:-1",
-                           "h:http", "h:8o", "h:0x50", "h:4294967376"}) {
+  for (const char* text :
+       {":80", "[]:80", "h:", "[::1]:", "h:65536", "h:99999999999", "h:-1", "h:http", "h:8o",
+        "h:0x50", "h:4294967376", "h:+80", "h: 80", "h:80 ", "[::1]:+80"}) {
     ExpectError(text, message(text));
+  }
+}
+
+TEST(ParsePortTest, DecimalDigitsOnly) {
+  EXPECT_EQ(ParsePort("0"), 0);
+  EXPECT_EQ(ParsePort("80"), 80);
+  EXPECT_EQ(ParsePort("0080"), 80);
+  EXPECT_EQ(ParsePort("65535"), 65535);
+  for (const char* text :
+       {"", "65536", "99999999999", "-1", "+80", " 80", "80 ", "8 0", "0x50", "80\n", "http"}) {
+    EXPECT_EQ(ParsePort(text), std::nullopt) << text;
   }
 }
 

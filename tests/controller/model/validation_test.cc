@@ -736,7 +736,8 @@ TEST(NormalizeRouteTest, Ipv6Hosts) {
     EXPECT_EQ(r.host(), absl::AsciiStrToLower(host));
   }
   for (const char* host :
-       {"[::1]:0", "[::1]:", "[::1", "[10.0.0.1]", "[::1]x", "*.::1", "::ffff:1.2.3.4:80"}) {
+       {"[::1]:0", "[::1]:", "[::1", "[10.0.0.1]", "[::1]x", "*.::1", "::ffff:1.2.3.4:80",
+        "[::1]:+80", "example.com:+80", "example.com:-80", "10.0.0.1:+8080"}) {
     r.set_host(host);
     EXPECT_EQ(NormalizeRoute(&r).message(),
               "route.host: must be \"*\", a host name, \"*.\" + a domain, or an IP")

@@ -321,7 +321,7 @@ TEST_F(RestHandlerTest, EndpointErrorsChangeNothing) {
               R"(endpoint 10.0.0.2:80 not found in cluster \"backend\")");
   ExpectError(Delete("/v1/clusters/backend/endpoints/a%20b/80"), 400, "INVALID_ARGUMENT",
               R"(address: \"a b\" is neither an IP address nor a hostname)");
-  for (const char* port : {"abc", "0", "65536", "-1", "80x"}) {
+  for (const char* port : {"abc", "0", "65536", "-1", "80x", "+80"}) {
     ExpectError(Get(absl::StrCat("/v1/clusters/backend/endpoints/10.0.0.1/", port)), 400,
                 "INVALID_ARGUMENT",
                 absl::StrCat(R"(port: must be from 1 to 65535, got \")", port, R"(\")"));

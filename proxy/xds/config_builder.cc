@@ -3,15 +3,16 @@
 #include <arpa/inet.h>
 
 #include <cmath>
+#include <optional>
 #include <set>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/net/address.h"
 
 namespace lb::proxy::xds {
 namespace {
@@ -22,6 +23,10 @@ namespace endpoint_v3 = envoy::config::endpoint::v3;
 namespace route_v3 = envoy::config::route::v3;
 
 constexpr uint32_t kMaxRetries = 10;
+// Each domain of a virtual host gets its own copy of the host's routes; this bounds the copies
+// (domains x routes, summed over virtual hosts) so that a small RouteConfiguration cannot take
+// gigabytes. The controller sends one domain per virtual host.
+constexpr size_t kMaxRouteEntries = 100000;
 
 // Problems of one resource, each "path: message".
 class Errors {
@@ -95,6 +100,13 @@ bool IsHostnameLike(absl::string_view s) {
   return label > 0;
 }
 
+// A port in a domain: 1-65535 in decimal digits only ("+80" or " 80" would make a domain no
+// Host header matches).
+bool IsDomainPort(absl::string_view s) {
+  std::optional<uint16_t> port = net::ParsePort(s);
+  return port.has_value() && *port != 0;
+}
+
 // "*", "example.com", "*.example.com", "10.0.0.1", "[::1]", each optionally with ":port".
 // `d` is lowercase.
 bool IsValidDomain(absl::string_view d) {
@@ -110,13 +122,11 @@ bool IsValidDomain(absl::string_view d) {
     d.remove_prefix(close + 1);
     if (d.empty()) return true;
     if (d[0] != ':') return false;
-    int port = 0;
-    return absl::SimpleAtoi(d.substr(1), &port) && port >= 1 && port <= 65535;
+    return IsDomainPort(d.substr(1));
   }
   if (absl::StartsWith(d, "*.")) d.remove_prefix(2);
   if (size_t colon = d.rfind(':'); colon != absl::string_view::npos) {
-    int port = 0;
-    if (!absl::SimpleAtoi(d.substr(colon + 1), &port) || port < 1 || port > 65535) return false;
+    if (!IsDomainPort(d.substr(colon + 1))) return false;
     d = d.substr(0, colon);
   }
   return IsHostnameLike(d);
@@ -554,6 +564,16 @@ RouteConfig MapRoute(const route_v3::VirtualHost& vh, const route_v3::Route& r,
 
 MappedRoutes MapRouteConfiguration(const route_v3::RouteConfiguration& rc, Errors* errors) {
   MappedRoutes out;
+  size_t entries = 0;
+  for (const route_v3::VirtualHost& vh : rc.virtual_hosts()) {
+    entries += static_cast<size_t>(vh.domains_size()) * static_cast<size_t>(vh.routes_size());
+  }
+  if (entries > kMaxRouteEntries) {
+    errors->Add("virtual_hosts",
+                absl::StrCat("domains x routes, summed over virtual hosts, is ", entries,
+                             "; at most ", kMaxRouteEntries, " are supported"));
+    return out;
+  }
   std::map<std::string, std::string> domains;  // Lowercase domain -> path of its first use.
   for (int i = 0; i < rc.virtual_hosts_size(); ++i) {
     const route_v3::VirtualHost& vh = rc.virtual_hosts(i);

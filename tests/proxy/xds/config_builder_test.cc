@@ -2,10 +2,12 @@
 // keeping the last good version of a rejected resource.
 #include "proxy/xds/config_builder.h"
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
 
@@ -596,6 +598,32 @@ TEST(ConfigBuilderTest, DuplicateDomainAcrossVirtualHosts) {
   EXPECT_EQ(ErrorOf(b.ApplyRouteConfigurations({rc}, "1")),
             "RouteConfiguration \"default\": virtual_hosts[1].domains[0]: duplicate domain \"*\" "
             "(also at virtual_hosts[0].domains[0])");
+}
+
+// Every domain gets its own copy of its virtual host's routes: 400 domains x 300 routes (a few
+// KiB on the wire) would be 120,000 copies, over the limit of 100,000.
+TEST(ConfigBuilderTest, DomainsTimesRoutesIsBounded) {
+  ConfigBuilder b;
+  ASSERT_TRUE(b.ApplyRouteConfigurations({MakeRoutes("web")}, "1").ok());
+  std::shared_ptr<const ProxyConfig> before = b.Build();
+  route_v3::RouteConfiguration rc;
+  rc.set_name("default");
+  auto* vh = rc.add_virtual_hosts();
+  for (int i = 0; i < 400; ++i) vh->add_domains(absl::StrCat("h", i, ".example.com"));
+  for (int i = 0; i < 300; ++i) {
+    auto* route = vh->add_routes();
+    route->mutable_match()->set_prefix(absl::StrCat("/p", i));
+    route->mutable_route()->set_cluster("web");
+  }
+  EXPECT_EQ(ErrorOf(b.ApplyRouteConfigurations({rc}, "2")),
+            "RouteConfiguration \"default\": virtual_hosts: domains x routes, summed over virtual "
+            "hosts, is 120000; at most 100000 are supported");
+  EXPECT_EQ(b.Build(), before);
+  // At the limit it is accepted: 400 x 250.
+  vh->mutable_routes()->DeleteSubrange(250, 50);
+  ASSERT_TRUE(b.ApplyRouteConfigurations({rc}, "3").ok());
+  EXPECT_EQ(b.Build()->virtual_hosts.size(), 400u);
+  EXPECT_EQ(b.Build()->virtual_hosts[399].routes.size(), 250u);
 }
 
 TEST(ConfigBuilderTest, RouteToUnknownClusterIsAllowedButRecorded) {

@@ -309,7 +309,10 @@ absl::StatusOr<std::vector<DeltaProtocol::Response>> DeltaProtocol::OnRequest(
       candidates.push_back(name);
     }
   }
-  if (uint64_t nonce = 0; absl::SimpleAtoi(request.response_nonce(), &nonce)) {
+  // Our nonces are plain decimal numbers; SimpleAtoi alone would also take "01", "+1" or " 1",
+  // which echo no nonce we sent.
+  if (uint64_t nonce = 0; absl::SimpleAtoi(request.response_nonce(), &nonce) &&
+                          absl::StrCat(nonce) == request.response_nonce()) {
     // Only a response we sent and that is still unanswered can be ACKed or NACKed; an unknown
     // nonce (from before a reconnect, a repeated ACK, or one evicted from the window) says
     // nothing about which version the client holds.

@@ -1475,6 +1475,25 @@ TEST_F(DeltaTest, AckWithUnknownNonceDoesNotClobberAckedVersion) {
   EXPECT_EQ(StatusOf(kClusterType).version_acked, acked);
 }
 
+// Only the exact bytes of a nonce we sent answer it: "0<n>", "+<n>" or " <n>" name no response.
+TEST_F(DeltaTest, NonceLookAlikesAreNotAcksOrNacks) {
+  Set(kClusterType, {Cds("a")});
+  DeltaDiscoveryResponse r1 = SendOne(DReq(kClusterType, {"a"}));
+  for (const std::string& lookalike :
+       {"0" + r1.nonce(), "+" + r1.nonce(), " " + r1.nonce(), r1.nonce() + " "}) {
+    DeltaDiscoveryRequest nack = DNack(r1, "rejected");
+    nack.set_response_nonce(lookalike);
+    EXPECT_THAT(Send(nack), IsEmpty()) << lookalike;
+  }
+  TypeStatus st = StatusOf(kClusterType);
+  EXPECT_EQ(st.nacks, 0u);
+  EXPECT_EQ(st.last_nack_error, "");
+  EXPECT_EQ(st.version_acked, "");
+  // The real nonce is still unanswered: its ACK counts.
+  EXPECT_THAT(Send(DAck(r1)), IsEmpty());
+  EXPECT_EQ(StatusOf(kClusterType).version_acked, r1.system_version_info());
+}
+
 TEST_F(DeltaTest, AckWithoutSubscriptionChangeLooksAtNothing) {
   // Wildcard CDS and named EDS; plain ACKs produce nothing, and changes are still followed.
   Set(kClusterType, {Cds("a"), Cds("b")});

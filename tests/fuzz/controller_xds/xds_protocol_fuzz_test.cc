@@ -3,15 +3,10 @@
 // `bazel test` checks the same invariants as a libFuzzer run (see xds_protocol_fuzz.cc).
 #include "tests/fuzz/controller_xds/xds_protocol_fuzz.h"
 
-#include <algorithm>
 #include <cstdint>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <map>
 #include <random>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -22,6 +17,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/fuzz/controller_xds/xds_protocol_seeds.h"
+#include "tests/fuzz/corpus_mutator.h"
 
 namespace lb::fuzz {
 namespace {
@@ -33,34 +29,7 @@ constexpr int kMutations = 20000;
 constexpr int kRandomStreams = 10000;
 constexpr uint32_t kSeed = 20250214;
 
-struct CorpusFile {
-  std::string name;
-  std::string data;
-};
-
-std::string CorpusDir() {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  const char* workspace = std::getenv("TEST_WORKSPACE");
-  std::string base = srcdir != nullptr ? absl::StrCat(srcdir, "/", workspace ? workspace : "lb")
-                                       : std::string(".");
-  return base + "/tests/fuzz/corpus/xds_protocol";
-}
-
-std::vector<CorpusFile> LoadCorpus() {
-  std::vector<CorpusFile> files;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(CorpusDir(), ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name == "BUILD" || name == "BUILD.bazel") continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    files.push_back({name, ss.str()});
-  }
-  std::sort(files.begin(), files.end(),
-            [](const CorpusFile& a, const CorpusFile& b) { return a.name < b.name; });
-  return files;
-}
+constexpr char kCorpus[] = "xds_protocol";
 
 std::string RunInput(const std::string& input, std::set<std::string>* outcomes = nullptr) {
   return RunXdsProtocolInput(reinterpret_cast<const uint8_t*>(input.data()), input.size(),
@@ -68,15 +37,15 @@ std::string RunInput(const std::string& input, std::set<std::string>* outcomes =
 }
 
 TEST(XdsProtocolFuzzTest, CorpusIsCheckedIn) {
-  std::vector<CorpusFile> corpus = LoadCorpus();
-  EXPECT_GE(corpus.size(), 15u) << "corpus dir: " << CorpusDir();
+  std::vector<CorpusFile> corpus = LoadCorpus(kCorpus);
+  EXPECT_GE(corpus.size(), 15u) << "corpus dir: " << CorpusDir(kCorpus);
 }
 
 // The seeds are generated (xds_protocol_corpus_gen): the checked-in files must be what the
 // generator writes today, so a change to the input format cannot leave the corpus meaningless.
 TEST(XdsProtocolFuzzTest, CorpusMatchesGenerator) {
   std::map<std::string, std::string> corpus;
-  for (CorpusFile& f : LoadCorpus()) corpus[f.name] = std::move(f.data);
+  for (CorpusFile& f : LoadCorpus(kCorpus)) corpus[f.name] = std::move(f.data);
   for (const auto& [name, bytes] : XdsProtocolSeeds()) {
     auto it = corpus.find(name);
     ASSERT_NE(it, corpus.end()) << name << " is not checked in; run xds_protocol_corpus_gen";
@@ -86,7 +55,7 @@ TEST(XdsProtocolFuzzTest, CorpusMatchesGenerator) {
 }
 
 TEST(XdsProtocolFuzzTest, EveryCorpusFile) {
-  std::vector<CorpusFile> corpus = LoadCorpus();
+  std::vector<CorpusFile> corpus = LoadCorpus(kCorpus);
   ASSERT_FALSE(corpus.empty());
   std::set<std::string> outcomes;
   for (const CorpusFile& f : corpus) EXPECT_EQ(RunInput(f.data, &outcomes), "") << f.name;
@@ -178,61 +147,25 @@ const std::vector<std::string>& Dictionary() {
   return *dict;
 }
 
-std::string Mutate(std::string s, const std::vector<CorpusFile>& corpus, std::mt19937& rng) {
-  auto pick = [&](size_t n) {
-    return n == 0 ? 0 : std::uniform_int_distribution<size_t>(0, n - 1)(rng);
-  };
-  int rounds = 1 + static_cast<int>(pick(4));
-  for (int i = 0; i < rounds; ++i) {
-    switch (pick(7)) {
-      case 0:  // Flip a bit.
-        if (!s.empty()) s[pick(s.size())] ^= static_cast<char>(1 << pick(8));
-        break;
-      case 1:  // Overwrite a byte (op kinds, masks, lengths).
-        if (!s.empty()) s[pick(s.size())] = static_cast<char>(pick(256));
-        break;
-      case 2:  // Delete a range.
-        if (!s.empty()) {
-          size_t at = pick(s.size());
-          s.erase(at, 1 + pick(std::min<size_t>(8, s.size() - at)));
-        }
-        break;
-      case 3: {  // Insert a dictionary token.
-        const std::string& token = Dictionary()[pick(Dictionary().size())];
-        s.insert(pick(s.size() + 1), token);
-        break;
-      }
-      case 4: {  // Replace a range with a dictionary token.
-        const std::string& token = Dictionary()[pick(Dictionary().size())];
-        size_t at = pick(s.size() + 1);
-        s.replace(at, std::min<size_t>(s.size() - at, 1 + pick(6)), token);
-        break;
-      }
-      case 5: {  // Splice with another corpus file.
-        const std::string& other = corpus[pick(corpus.size())].data;
-        s = s.substr(0, pick(s.size() + 1)) + other.substr(pick(other.size() + 1));
-        break;
-      }
-      case 6:  // Duplicate a chunk (e.g. repeat an op).
-        if (!s.empty()) {
-          size_t at = pick(s.size());
-          s.insert(pick(s.size() + 1), s.substr(at, 1 + pick(48)));
-        }
-        break;
-    }
-  }
-  if (s.size() > 70000) s.resize(70000);
-  return s;
+// Random bytes overwrite rather than insert (op kinds, masks, lengths), and copies (e.g. of an
+// op) are longer than the default and go anywhere.
+MutationLimits Limits() {
+  MutationLimits limits;
+  limits.overwrite_byte = true;
+  limits.max_duplicate = 48;
+  limits.duplicate_in_place = false;
+  return limits;
 }
 
 TEST(XdsProtocolFuzzTest, DeterministicMutations) {
-  std::vector<CorpusFile> corpus = LoadCorpus();
+  std::vector<CorpusFile> corpus = LoadCorpus(kCorpus);
   ASSERT_FALSE(corpus.empty());
+  const MutationLimits limits = Limits();
   std::mt19937 rng(kSeed);
   int failures = 0;
   for (int i = 0; i < kMutations && failures < 5; ++i) {
     const CorpusFile& seed = corpus[i % corpus.size()];
-    std::string input = Mutate(seed.data, corpus, rng);
+    std::string input = Mutate(seed.data, Dictionary(), corpus, rng, limits);
     std::string problem = RunInput(input);
     if (!problem.empty()) {
       ++failures;

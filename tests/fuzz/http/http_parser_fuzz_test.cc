@@ -3,15 +3,13 @@
 // as a libFuzzer run (see http_parser_fuzz.cc). A violated invariant aborts the test.
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
+#include <limits>
 #include <random>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tests/fuzz/corpus_mutator.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size);
 
@@ -20,30 +18,13 @@ namespace {
 constexpr int kMutations = 5000;
 constexpr uint32_t kSeed = 20241124;
 
-std::string CorpusDir() {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  const char* workspace = std::getenv("TEST_WORKSPACE");
-  const std::string base = srcdir != nullptr
-                               ? std::string(srcdir) + "/" + (workspace ? workspace : "lb")
-                               : std::string(".");
-  return base + "/tests/fuzz/corpus/http_parser";
-}
+using lb::fuzz::CorpusDir;
+using lb::fuzz::CorpusFile;
+using lb::fuzz::LoadCorpus;
+using lb::fuzz::Mutate;
+using lb::fuzz::MutationLimits;
 
-std::vector<std::string> LoadCorpus() {
-  std::vector<std::pair<std::string, std::string>> files;
-  for (const auto& entry : std::filesystem::directory_iterator(CorpusDir())) {
-    const std::string name = entry.path().filename().string();
-    if (name == "BUILD" || name == "BUILD.bazel") continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    std::stringstream data;
-    data << in.rdbuf();
-    files.emplace_back(name, data.str());
-  }
-  std::sort(files.begin(), files.end());  // directory order is not stable
-  std::vector<std::string> inputs;
-  for (auto& f : files) inputs.push_back(std::move(f.second));
-  return inputs;
-}
+constexpr char kCorpus[] = "http_parser";
 
 void RunInput(const std::string& input) {
   LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(input.data()), input.size());
@@ -94,12 +75,24 @@ const std::vector<std::string>& Dictionary() {
   return *kTokens;
 }
 
+// Separators and line endings (rather than ranges) are replaced by tokens, copies are longer
+// than the default and go anywhere, and the size is not capped.
+MutationLimits Limits() {
+  MutationLimits limits;
+  limits.replace_chars = "\r\n:, ";
+  limits.max_duplicate = 32;
+  limits.duplicate_in_place = false;
+  limits.max_size = std::numeric_limits<size_t>::max();
+  return limits;
+}
+
 TEST(HttpParserFuzzTest, CorpusHasSmugglingShapes) {
-  const std::vector<std::string> corpus = LoadCorpus();
-  EXPECT_GE(corpus.size(), 30u);
+  const std::vector<CorpusFile> corpus = LoadCorpus(kCorpus);
+  EXPECT_GE(corpus.size(), 30u) << CorpusDir(kCorpus);
   auto has = [&](const std::string& needle) {
-    return std::any_of(corpus.begin(), corpus.end(),
-                       [&](const std::string& s) { return s.find(needle) != std::string::npos; });
+    return std::any_of(corpus.begin(), corpus.end(), [&](const CorpusFile& f) {
+      return f.data.find(needle) != std::string::npos;
+    });
   };
   EXPECT_TRUE(has("Transfer-Encoding: xchunked"));
   EXPECT_TRUE(has("Transfer-Encoding : chunked"));
@@ -110,59 +103,20 @@ TEST(HttpParserFuzzTest, CorpusHasSmugglingShapes) {
 }
 
 TEST(HttpParserFuzzTest, Corpus) {
-  const std::vector<std::string> corpus = LoadCorpus();
-  ASSERT_FALSE(corpus.empty()) << CorpusDir();
-  for (const std::string& input : corpus) RunInput(input);
+  const std::vector<CorpusFile> corpus = LoadCorpus(kCorpus);
+  ASSERT_FALSE(corpus.empty()) << CorpusDir(kCorpus);
+  for (const CorpusFile& f : corpus) RunInput(f.data);
 }
 
 TEST(HttpParserFuzzTest, DeterministicMutations) {
-  const std::vector<std::string> corpus = LoadCorpus();
+  const std::vector<CorpusFile> corpus = LoadCorpus(kCorpus);
   ASSERT_FALSE(corpus.empty());
+  const MutationLimits limits = Limits();
   std::mt19937 rng(kSeed);
-  auto pick = [&](size_t n) {
-    return n == 0 ? size_t{0} : std::uniform_int_distribution<size_t>(0, n - 1)(rng);
-  };
   for (int i = 0; i < kMutations; ++i) {
-    std::string s = corpus[pick(corpus.size())];
-    const int ops = 1 + static_cast<int>(pick(4));
-    for (int op = 0; op < ops; ++op) {
-      switch (pick(7)) {
-        case 0:  // flip a bit
-          if (!s.empty()) s[pick(s.size())] ^= static_cast<char>(1 << pick(8));
-          break;
-        case 1:  // insert a random byte
-          s.insert(s.begin() + pick(s.size() + 1), static_cast<char>(pick(256)));
-          break;
-        case 2:  // erase a few bytes
-          if (!s.empty()) {
-            const size_t at = pick(s.size());
-            s.erase(at, 1 + pick(std::min<size_t>(8, s.size() - at)));
-          }
-          break;
-        case 3:  // insert a token
-          s.insert(pick(s.size() + 1), Dictionary()[pick(Dictionary().size())]);
-          break;
-        case 4:  // replace a line ending or separator with a token
-          for (size_t at = s.find_first_of("\r\n:, ", pick(s.size() + 1));
-               at != std::string::npos;) {
-            s.replace(at, 1, Dictionary()[pick(Dictionary().size())]);
-            break;
-          }
-          break;
-        case 5: {  // splice with another corpus input
-          const std::string& other = corpus[pick(corpus.size())];
-          s = s.substr(0, pick(s.size() + 1)) + other.substr(pick(other.size() + 1));
-          break;
-        }
-        case 6:  // duplicate a range
-          if (!s.empty()) {
-            const size_t at = pick(s.size());
-            s.insert(pick(s.size() + 1), s.substr(at, 1 + pick(32)));
-          }
-          break;
-      }
-    }
-    RunInput(s);
+    const std::string& seed =
+        corpus[std::uniform_int_distribution<size_t>(0, corpus.size() - 1)(rng)].data;
+    RunInput(Mutate(seed, Dictionary(), corpus, rng, limits));
   }
 }
 

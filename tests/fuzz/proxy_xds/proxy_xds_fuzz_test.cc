@@ -3,14 +3,9 @@
 // so `bazel test` checks the same invariants as a libFuzzer run (see proxy_xds_fuzz.cc).
 #include "tests/fuzz/proxy_xds/proxy_xds_fuzz.h"
 
-#include <algorithm>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
 #include <optional>
 #include <random>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -19,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/fuzz/corpus_mutator.h"
 
 namespace lb::fuzz {
 namespace {
@@ -26,40 +22,13 @@ namespace {
 constexpr int kMutations = 50000;
 constexpr uint32_t kSeed = 20250214;
 
-struct CorpusFile {
-  std::string name;
-  std::string data;
-};
-
-std::string CorpusDir() {
-  const char* srcdir = std::getenv("TEST_SRCDIR");
-  const char* workspace = std::getenv("TEST_WORKSPACE");
-  std::string base = srcdir != nullptr ? absl::StrCat(srcdir, "/", workspace ? workspace : "lb")
-                                       : std::string(".");
-  return base + "/tests/fuzz/corpus/proxy_xds";
-}
-
-std::vector<CorpusFile> LoadCorpus() {
-  std::vector<CorpusFile> files;
-  std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(CorpusDir(), ec)) {
-    const std::string name = entry.path().filename().string();
-    if (name == "BUILD" || name == "BUILD.bazel") continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    files.push_back({name, ss.str()});
-  }
-  std::sort(files.begin(), files.end(),
-            [](const CorpusFile& a, const CorpusFile& b) { return a.name < b.name; });
-  return files;
-}
+constexpr char kCorpus[] = "proxy_xds";
 
 bool IsText(const CorpusFile& f) { return absl::EndsWith(f.name, ".txtpb"); }
 
 // The corpus plus the binary twin of each text seed, the inputs mutations start from.
 std::vector<CorpusFile> Seeds() {
-  std::vector<CorpusFile> seeds = LoadCorpus();
+  std::vector<CorpusFile> seeds = LoadCorpus(kCorpus);
   const size_t n = seeds.size();
   for (size_t i = 0; i < n; ++i) {
     if (!IsText(seeds[i])) continue;
@@ -156,64 +125,21 @@ const std::vector<std::string>& Dictionary() {
   return *dict;
 }
 
-std::string Mutate(std::string s, const std::vector<CorpusFile>& corpus, std::mt19937& rng) {
-  auto pick = [&](size_t n) {
-    return n == 0 ? 0 : std::uniform_int_distribution<size_t>(0, n - 1)(rng);
-  };
-  int rounds = 1 + static_cast<int>(pick(4));
-  for (int i = 0; i < rounds; ++i) {
-    switch (pick(8)) {
-      case 0:  // Flip a bit.
-        if (!s.empty()) s[pick(s.size())] ^= static_cast<char>(1 << pick(8));
-        break;
-      case 1:  // Insert a random byte.
-        s.insert(s.begin() + pick(s.size() + 1), static_cast<char>(pick(256)));
-        break;
-      case 2:  // Delete a range.
-        if (!s.empty()) {
-          size_t at = pick(s.size());
-          s.erase(at, 1 + pick(std::min<size_t>(16, s.size() - at)));
-        }
-        break;
-      case 3: {  // Insert a dictionary token.
-        const std::string& token = Dictionary()[pick(Dictionary().size())];
-        s.insert(pick(s.size() + 1), token);
-        break;
-      }
-      case 4: {  // Replace a range with a dictionary token.
-        const std::string& token = Dictionary()[pick(Dictionary().size())];
-        size_t at = pick(s.size() + 1);
-        s.replace(at, std::min<size_t>(s.size() - at, 1 + pick(12)), token);
-        break;
-      }
-      case 5: {  // Splice with another seed.
-        const std::string& other = corpus[pick(corpus.size())].data;
-        s = s.substr(0, pick(s.size() + 1)) + other.substr(pick(other.size() + 1));
-        break;
-      }
-      case 6:  // Duplicate a chunk.
-        if (!s.empty()) {
-          size_t at = pick(s.size());
-          s.insert(pick(s.size() + 1), s.substr(at, 1 + pick(64)));
-        }
-        break;
-      case 7:  // Change a digit: numbers are most of what the builder judges.
-        for (size_t at = pick(s.size() + 1); at < s.size(); ++at) {
-          if (s[at] >= '0' && s[at] <= '9') {
-            s[at] = static_cast<char>('0' + pick(10));
-            break;
-          }
-        }
-        break;
-    }
-  }
-  if (s.size() > 70000) s.resize(70000);
-  return s;
+// Longer deletions, replacements and copies than the default, copies go anywhere, and digits
+// change: numbers are most of what the builder judges.
+MutationLimits Limits() {
+  MutationLimits limits;
+  limits.max_delete = 16;
+  limits.max_replace = 12;
+  limits.max_duplicate = 64;
+  limits.duplicate_in_place = false;
+  limits.mutate_digits = true;
+  return limits;
 }
 
 TEST(ProxyXdsFuzzTest, CorpusIsCheckedInAndParses) {
-  std::vector<CorpusFile> corpus = LoadCorpus();
-  EXPECT_GE(corpus.size(), 15u) << "corpus dir: " << CorpusDir();
+  std::vector<CorpusFile> corpus = LoadCorpus(kCorpus);
+  EXPECT_GE(corpus.size(), 15u) << "corpus dir: " << CorpusDir(kCorpus);
   int binary = 0;
   for (const CorpusFile& f : corpus) {
     // A seed with a typo would be skipped, testing nothing.
@@ -352,12 +278,13 @@ TEST(ProxyXdsFuzzTest, EdgeInputs) {
 TEST(ProxyXdsFuzzTest, DeterministicMutations) {
   std::vector<CorpusFile> seeds = Seeds();
   ASSERT_FALSE(seeds.empty());
+  const MutationLimits limits = Limits();
   std::mt19937 rng(kSeed);
   int failures = 0;
   std::set<std::string> outcomes;
   for (int i = 0; i < kMutations && failures < 5; ++i) {
     const CorpusFile& seed = seeds[i % seeds.size()];
-    std::string input = Mutate(seed.data, seeds, rng);
+    std::string input = Mutate(seed.data, Dictionary(), seeds, rng, limits);
     std::string problem = RunInput(input, &outcomes);
     if (!problem.empty()) {
       ++failures;

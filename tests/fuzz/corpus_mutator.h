@@ -1,0 +1,61 @@
+// Helpers shared by the fuzz-corpus tests (tests/fuzz/...): loading a checked-in corpus from the
+// test's runfiles and a small deterministic byte-level mutator, so `bazel test` runs the corpus
+// and random mutations of it through a fuzz target without libFuzzer.
+#ifndef LB_TESTS_FUZZ_CORPUS_MUTATOR_H_
+#define LB_TESTS_FUZZ_CORPUS_MUTATOR_H_
+
+#include <cstddef>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+
+namespace lb::fuzz {
+
+struct CorpusFile {
+  std::string name;  // File name, without the directory.
+  std::string data;
+};
+
+// The directory tests/fuzz/corpus/<subdir> in the test's runfiles (for failure messages).
+std::string CorpusDir(absl::string_view subdir);
+
+// The files of tests/fuzz/corpus/<subdir> in the test's runfiles, sorted by name; BUILD files
+// are skipped. Empty if the directory is missing.
+std::vector<CorpusFile> LoadCorpus(absl::string_view subdir);
+
+// What differs between the fuzz tests' mutations. The defaults are config_shim_fuzz_test's.
+struct MutationLimits {
+  // A deleted range has 1..max_delete bytes.
+  size_t max_delete = 8;
+  // A range replaced by a dictionary token has 1..max_replace bytes.
+  size_t max_replace = 6;
+  // If not empty, a dictionary token replaces one of these characters (the first at or after a
+  // random position) rather than a range: e.g. "\r\n:, " to edit the structure of HTTP.
+  std::string replace_chars;
+  // A duplicated chunk has 1..max_duplicate bytes.
+  size_t max_duplicate = 16;
+  // Whether the copy of a chunk goes right before it (repeating it) or anywhere.
+  bool duplicate_in_place = true;
+  // Whether the random-byte edit overwrites a byte instead of inserting one (keeps the offsets
+  // of a structured input).
+  bool overwrite_byte = false;
+  // Whether a digit may be changed to another (an extra kind of edit).
+  bool mutate_digits = false;
+  // The result is truncated to max_size bytes.
+  size_t max_size = 70000;
+};
+
+// Applies 1 to 4 random edits to s: flip a bit, insert (or overwrite) a random byte, delete a
+// range, insert a dictionary token, replace a range with a token, splice with a corpus file,
+// duplicate a chunk and, if limits.mutate_digits, change a digit. With an empty dictionary or
+// corpus, the edits that need it become the random-byte edit. Deterministic for a given rng
+// state.
+std::string Mutate(std::string s, const std::vector<std::string>& dictionary,
+                   const std::vector<CorpusFile>& corpus, std::mt19937& rng,
+                   const MutationLimits& limits = {});
+
+}  // namespace lb::fuzz
+
+#endif  // LB_TESTS_FUZZ_CORPUS_MUTATOR_H_

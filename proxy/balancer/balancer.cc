@@ -107,9 +107,8 @@ inline bool IsTried(const Picker::Input& in, uint32_t host) {
   return false;
 }
 
-inline uint32_t Active(const Picker::Input& in, uint32_t host) {
-  return in.active_requests == nullptr ? 0
-                                       : in.active_requests[host].load(std::memory_order_relaxed);
+inline uint64_t Active(const Picker::Input& in, uint32_t host) {
+  return in.active_requests == nullptr ? 0 : in.active_requests(in.active_context, host);
 }
 
 // First ring point >= hash (branch-free binary search), or 0 when hash is past the last point.

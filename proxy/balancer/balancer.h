@@ -10,7 +10,6 @@
 #ifndef LB_PROXY_BALANCER_BALANCER_H_
 #define LB_PROXY_BALANCER_BALANCER_H_
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -66,8 +65,10 @@ class Picker {
     // Hosts already tried by this request: a retry must pick another host.
     const uint32_t* tried = nullptr;
     size_t tried_count = 0;
-    // Least request: outstanding requests per host index (indexed like host_keys). Null = all 0.
-    const std::atomic<uint32_t>* active_requests = nullptr;
+    // Least request: outstanding requests of a host index (indexed like host_keys), read for
+    // the two sampled candidates only. Null = all 0.
+    uint64_t (*active_requests)(const void* context, uint32_t host) = nullptr;
+    const void* active_context = nullptr;  // Passed to active_requests.
   };
 
   // Returns a host index, or -1 if there is no candidate or every candidate was tried.

@@ -250,7 +250,6 @@ class ProxyServerImpl : public ProxyServer {
       cs->panic = elig.panic;
       cs->eligible = candidates.size();
       cs->picker = balancer::Picker::Create(c.policy, std::move(candidates), keys);
-      cs->active.reset(new std::atomic<uint32_t>[cs->hosts.size() + 1]());
       snap->clusters.emplace(name, std::move(cs));
     }
     // Endpoints that left: in-flight requests finish; pooled connections are dropped.

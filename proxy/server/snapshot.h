@@ -77,9 +77,6 @@ struct ClusterSnapshot {
   std::vector<HostView> views;                     // Parallel to `hosts`.
   std::vector<std::shared_ptr<HostState>> hosts;   // Index = host id used by `picker`.
   std::shared_ptr<const balancer::Picker> picker;  // Over the eligible hosts.
-  // In-flight requests per host id, for least-request (counts restart with each snapshot;
-  // a request decrements the array of the snapshot it incremented).
-  std::unique_ptr<std::atomic<uint32_t>[]> active;
   bool panic = false;
   size_t eligible = 0;
 };

@@ -349,7 +349,8 @@ class ClientConn {
   // Closes the current upstream connection (not reusable). Deferred: we may be inside its
   // own event callback.
   void DropUpstream() { w_->Dispose(std::move(up_)); }
-  // The host the request is on now; keeps the host's in-flight count (for /config_dump).
+  // The host the request is on now; keeps the host's in-flight count (least request reads
+  // it across workers; /config_dump shows it).
   void SetHost(HostState* host) {
     if (host_ != nullptr) w_->Counters(host_).active.fetch_sub(1, std::memory_order_relaxed);
     host_ = host;
@@ -396,7 +397,6 @@ class ClientConn {
   uint32_t retries_left_ = 0;
   bool retrying_ = false;
   std::vector<uint32_t> tried_;
-  int64_t host_idx_ = -1;
   HostState* host_ = nullptr;  // Kept alive by snap_.
   std::unique_ptr<UpstreamConn> up_;
   // The response in progress.
@@ -545,10 +545,6 @@ void ClientConn::Close() {
 }
 
 void ClientConn::ReleaseRequest() {
-  if (host_idx_ >= 0 && cluster_ != nullptr) {
-    cluster_->active[host_idx_].fetch_sub(1, std::memory_order_relaxed);
-  }
-  host_idx_ = -1;
   if (retrying_) {
     --w_->retries_in_flight();
     retrying_ = false;
@@ -777,7 +773,13 @@ void ClientConn::PickAndAttach() {
     input.hash = hash_;
     input.tried = tried_.data();
     input.tried_count = tried_.size();
-    input.active_requests = cluster_->active.get();
+    if (cluster_->config.policy == LbPolicy::kLeastRequest) {
+      // Every worker's requests on the host, across snapshots (hosts outlive them).
+      input.active_requests = [](const void* cluster, uint32_t host) {
+        return static_cast<const ClusterSnapshot*>(cluster)->hosts[host]->active();
+      };
+      input.active_context = cluster_;
+    }
     idx = picker->Pick(w_->PickerState(cluster_->config.name), input);
   }
   if (idx < 0) {
@@ -789,11 +791,6 @@ void ClientConn::PickAndAttach() {
     return;
   }
   tried_.push_back(static_cast<uint32_t>(idx));
-  // Only least-request reads the in-flight counts; others skip the shared atomic.
-  if (cluster_->config.policy == LbPolicy::kLeastRequest) {
-    host_idx_ = idx;
-    cluster_->active[idx].fetch_add(1, std::memory_order_relaxed);
-  }
   SetHost(cluster_->hosts[idx].get());
   w_->Counters(host_).requests.fetch_add(1, std::memory_order_relaxed);
 
@@ -1174,10 +1171,6 @@ void ClientConn::NextRequest() {
 void ClientConn::OnUpstreamFailure(Failure failure) {
   DropUpstream();
   if (host_ != nullptr) w_->Report(host_, UpstreamResult::kGatewayFailure);
-  if (host_idx_ >= 0) {
-    cluster_->active[host_idx_].fetch_sub(1, std::memory_order_relaxed);
-    host_idx_ = -1;
-  }
   // Retry on another endpoint when nothing of the request could have been acted on twice: a
   // connect failure, or a reset before any response byte of an idempotent request whose body
   // (if any) is still here.

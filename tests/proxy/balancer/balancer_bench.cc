@@ -35,7 +35,10 @@ void BM_Pick(benchmark::State& state, LbPolicy policy, bool weighted, bool retry
   for (size_t i = 0; i < n; ++i) active[i].store(static_cast<uint32_t>((i * 7919) % 13));
   Picker::WorkerState worker(1);
   Picker::Input in;
-  in.active_requests = active.get();
+  in.active_requests = [](const void* counts, uint32_t host) -> uint64_t {
+    return static_cast<const std::atomic<uint32_t>*>(counts)[host].load(std::memory_order_relaxed);
+  };
+  in.active_context = active.get();
   uint32_t tried[1] = {0};
   if (retry) {
     in.tried = tried;

@@ -21,6 +21,16 @@ namespace {
 using Input = Picker::Input;
 using WorkerState = Picker::WorkerState;
 
+// Input::active_requests over an array of counts (the context).
+uint64_t ReadActive(const void* context, uint32_t host) {
+  return static_cast<const std::atomic<uint32_t>*>(context)[host].load();
+}
+
+void SetActive(Input& in, const std::atomic<uint32_t>* active) {
+  in.active_requests = active == nullptr ? nullptr : ReadActive;
+  in.active_context = active;
+}
+
 constexpr LbPolicy kAllPolicies[] = {LbPolicy::kRandom, LbPolicy::kRoundRobin,
                                      LbPolicy::kLeastRequest, LbPolicy::kRingHash,
                                      LbPolicy::kMaglev};
@@ -57,7 +67,7 @@ std::vector<double> Shares(const Picker& picker, size_t hosts, int picks, uint64
   WorkerState state(seed);
   std::mt19937_64 gen(seed);
   Input in;
-  in.active_requests = active;
+  SetActive(in, active);
   for (int i = 0; i < picks; ++i) {
     in.hash = gen();
     int64_t h = picker.Pick(state, in);
@@ -471,7 +481,7 @@ TEST(TriedTest, NeverReturnsATriedHost) {
         in.hash = gen();
         in.tried = order.data();
         in.tried_count = count;
-        in.active_requests = active;
+        SetActive(in, active);
         int64_t h = picker->Pick(state, in);
         if (count == 10) {
           EXPECT_EQ(h, -1) << static_cast<int>(policy);

@@ -57,6 +57,12 @@ struct ClusterConfig {
   HealthCheckConfig health_check;
   OutlierConfig outlier;
   uint32_t healthy_panic_threshold = 50;  // Percent; 0 disables panic mode.
+  // Hash policies' table sizes (ring_hash_lb_config / maglev_lb_config). Envoy's defaults,
+  // except the ring's cap: 2^20 points by default (up to 8M if configured) bounds each rebuild
+  // at about 12 MB.
+  uint64_t min_ring_size = 1024;
+  uint64_t max_ring_size = uint64_t{1} << 20;
+  uint32_t maglev_table_size = 65537;  // Prime.
   std::vector<EndpointConfig> endpoints;
 };
 

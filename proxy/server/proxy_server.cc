@@ -249,7 +249,11 @@ class ProxyServerImpl : public ProxyServer {
       }
       cs->panic = elig.panic;
       cs->eligible = candidates.size();
-      cs->picker = balancer::Picker::Create(c.policy, std::move(candidates), keys);
+      balancer::PickerOptions options;
+      options.min_ring_size = c.min_ring_size;
+      options.max_ring_size = c.max_ring_size;
+      options.maglev_table_size = c.maglev_table_size;
+      cs->picker = balancer::Picker::Create(c.policy, std::move(candidates), keys, options);
       snap->clusters.emplace(name, std::move(cs));
     }
     // Endpoints that left: in-flight requests finish; pooled connections are dropped.
@@ -430,6 +434,7 @@ class ProxyServerImpl : public ProxyServer {
                             {"endpoints_version", cs->config.endpoints_version},
                             {"panic", cs->panic},
                             {"eligible", cs->eligible},
+                            {"table_size", cs->picker == nullptr ? 0 : cs->picker->table_size()},
                             {"health_check_path", cs->config.health_check.path},
                             {"endpoints", nlohmann::json::array()}};
         for (size_t i = 0; i < cs->hosts.size(); ++i) {

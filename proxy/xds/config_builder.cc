@@ -27,6 +27,9 @@ constexpr uint32_t kMaxRetries = 10;
 // (domains x routes, summed over virtual hosts) so that a small RouteConfiguration cannot take
 // gigabytes. The controller sends one domain per virtual host.
 constexpr size_t kMaxRouteEntries = 100000;
+// Envoy's upper bounds for ring_hash_lb_config and maglev_lb_config.
+constexpr uint64_t kMaxRingSize = 8 * 1024 * 1024;
+constexpr uint64_t kMaxMaglevTableSize = 5000011;
 
 // Problems of one resource, each "path: message".
 class Errors {
@@ -98,6 +101,14 @@ bool IsHostnameLike(absl::string_view s) {
     }
   }
   return label > 0;
+}
+
+bool IsPrime(uint64_t n) {
+  if (n < 2) return false;
+  for (uint64_t d = 2; d * d <= n; ++d) {
+    if (n % d == 0) return false;
+  }
+  return true;
 }
 
 // A port in a domain: 1-65535 in decimal digits only ("+80" or " 80" would make a domain no
@@ -177,7 +188,9 @@ bool Same(const EndpointConfig& a, const EndpointConfig& b) {
 bool SameSettings(const ClusterConfig& a, const ClusterConfig& b) {
   return a.name == b.name && a.policy == b.policy && a.connect_timeout == b.connect_timeout &&
          Same(a.health_check, b.health_check) && Same(a.outlier, b.outlier) &&
-         a.healthy_panic_threshold == b.healthy_panic_threshold;
+         a.healthy_panic_threshold == b.healthy_panic_threshold &&
+         a.min_ring_size == b.min_ring_size && a.max_ring_size == b.max_ring_size &&
+         a.maglev_table_size == b.maglev_table_size;
 }
 
 bool Same(const ClusterConfig& a, const ClusterConfig& b) {
@@ -245,6 +258,42 @@ ClusterConfig MapCluster(const cluster_v3::Cluster& c, Errors* errors) {
       break;
     default:
       errors->Add("lb_policy", absl::StrCat("unsupported value ", static_cast<int>(c.lb_policy())));
+  }
+  if (c.has_ring_hash_lb_config()) {
+    const cluster_v3::Cluster::RingHashLbConfig& ring = c.ring_hash_lb_config();
+    const std::string p = "ring_hash_lb_config";
+    if (ring.has_minimum_ring_size()) out.min_ring_size = ring.minimum_ring_size().value();
+    if (ring.has_maximum_ring_size()) out.max_ring_size = ring.maximum_ring_size().value();
+    if (out.min_ring_size < 1 || out.min_ring_size > kMaxRingSize) {
+      errors->Add(Path(p, "minimum_ring_size"),
+                  absl::StrCat("must be from 1 to ", kMaxRingSize, ", got ", out.min_ring_size));
+    }
+    if (out.max_ring_size < 1 || out.max_ring_size > kMaxRingSize) {
+      errors->Add(Path(p, "maximum_ring_size"),
+                  absl::StrCat("must be from 1 to ", kMaxRingSize, ", got ", out.max_ring_size));
+    } else if (out.min_ring_size > out.max_ring_size) {
+      errors->Add(Path(p, "minimum_ring_size"),
+                  absl::StrCat("must not exceed maximum_ring_size (", out.max_ring_size, "), got ",
+                               out.min_ring_size));
+    }
+    if (ring.hash_function() != cluster_v3::Cluster::RingHashLbConfig::XX_HASH) {
+      errors->Add(Path(p, "hash_function"), "only XX_HASH is supported");
+    }
+  }
+  if (c.has_maglev_lb_config() && c.maglev_lb_config().has_table_size()) {
+    const uint64_t size = c.maglev_lb_config().table_size().value();
+    if (size > kMaxMaglevTableSize || !IsPrime(size)) {
+      errors->Add("maglev_lb_config.table_size",
+                  absl::StrCat("must be a prime up to ", kMaxMaglevTableSize, ", got ", size));
+    } else {
+      out.maglev_table_size = static_cast<uint32_t>(size);
+    }
+  }
+  if (c.has_least_request_lb_config() && c.least_request_lb_config().has_choice_count() &&
+      c.least_request_lb_config().choice_count().value() != 2) {
+    errors->Add("least_request_lb_config.choice_count",
+                absl::StrCat("only 2 (power of two choices) is supported, got ",
+                             c.least_request_lb_config().choice_count().value()));
   }
 
   out.connect_timeout = absl::Seconds(5);  // Envoy's default.

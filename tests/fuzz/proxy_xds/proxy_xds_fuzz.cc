@@ -31,7 +31,8 @@
 //   - Build() returns the same pointer iff the content did not change;
 //   - the built config is well-formed on its own: endpoints are canonical IP literals with
 //     ports 1-65535, weights >= 1 summing to at most 2^32-1 and no duplicate address:port;
-//     durations positive, health check timeout <= interval, percentages <= 100; domains
+//     durations positive, health check timeout <= interval, percentages <= 100; ring sizes
+//     1 <= min <= max <= 8M, maglev table size a prime <= 5000011; domains
 //     unique, lowercase "*" / host / "*." + host / [IPv6], optionally ":" + decimal port;
 //     route prefixes are "" or "/..." without spaces or control characters, clusters named,
 //     retries <= 10, hash policy names set (header names lowercase);
@@ -45,7 +46,8 @@
 // libFuzzer, not needed by the Bazel build), after `bazel build //proto:envoy_xds`:
 //   g=bazel-bin/proto; clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined
 //     -fno-sanitize-recover=undefined -I. -I$g tests/fuzz/proxy_xds/proxy_xds_fuzz.cc
-//     proxy/xds/config_builder.cc common/net/address.cc $(find $g/envoy $g/google -name '*.pb.cc' ! -name '*grpc*')
+//     proxy/xds/config_builder.cc common/net/address.cc $(find $g/envoy $g/google -name '*.pb.cc' !
+//     -name '*grpc*')
 //     $(pkg-config --libs absl_status absl_strings absl_str_format absl_time) -lprotobuf
 //     -o /tmp/proxy_xds_fuzz
 //   mkdir -p /tmp/px_corpus && cp tests/fuzz/corpus/proxy_xds/*pb /tmp/px_corpus/
@@ -225,7 +227,8 @@ std::string DumpSettings(const ClusterConfig& c) {
       " hc=", Quote(h.path), ",", Dur(h.interval), ",", Dur(h.timeout), ",", h.healthy_threshold,
       ",", h.unhealthy_threshold, " od=", o.consecutive_5xx, ",", o.consecutive_gateway_failure,
       ",", Dur(o.interval), ",", Dur(o.base_ejection_time), ",", o.max_ejection_percent,
-      " panic=", c.healthy_panic_threshold);
+      " panic=", c.healthy_panic_threshold, " ring=", c.min_ring_size, "..", c.max_ring_size,
+      " maglev=", c.maglev_table_size);
 }
 
 std::string DumpEndpoints(const std::vector<EndpointConfig>& endpoints) {
@@ -638,6 +641,14 @@ std::string CheckCluster(const std::string& key, const ClusterConfig& c) {
     return what + "outlier detection settings";
   }
   if (c.healthy_panic_threshold > 100) return what + "panic threshold > 100";
+  if (c.min_ring_size < 1 || c.min_ring_size > c.max_ring_size || c.max_ring_size > (8u << 20)) {
+    return what + "ring sizes";
+  }
+  bool prime = c.maglev_table_size >= 2;
+  for (uint64_t d = 2; prime && d * d <= c.maglev_table_size; ++d) {
+    prime = c.maglev_table_size % d != 0;
+  }
+  if (!prime || c.maglev_table_size > 5000011) return what + "maglev table size";
   std::set<std::string> keys;
   uint64_t total = 0;
   for (const EndpointConfig& e : c.endpoints) {

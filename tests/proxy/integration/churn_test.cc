@@ -112,6 +112,19 @@ TEST_P(ChurnTest, ZeroFailedRequestsWhileEndpointsChange) {
   for (int i : configured) want.push_back(backends_[i]->address());
   absl::Status s = WaitForEndpoints(proxy_.admin_port(), "backend", want);
   EXPECT_TRUE(s.ok()) << s;
+  // The hash policies' tables have the sizes the controller sends: 65537 maglev slots, a ring
+  // of at least 1024 points (and under 2048: every host has weight 1).
+  absl::StatusOr<nlohmann::json> dump = ConfigDump(proxy_.admin_port());
+  ASSERT_TRUE(dump.ok()) << dump.status();
+  for (const auto& c : (*dump)["clusters"]) {
+    if (c.value("name", "") != "backend") continue;
+    const int64_t table = c.value("table_size", int64_t{-1});
+    if (GetParam() == "MAGLEV") EXPECT_EQ(table, 65537);
+    if (GetParam() == "RING_HASH") {
+      EXPECT_GE(table, 1024);
+      EXPECT_LT(table, 2048);
+    }
+  }
   ASSERT_TRUE(load.WaitForMore(200, absl::Seconds(30))) << load.Summary();
   std::vector<uint64_t> before;
   for (const auto& b : backends_) before.push_back(b->requests());

@@ -211,6 +211,71 @@ TEST(ConfigBuilderTest, EveryLbPolicyMaps) {
   }
 }
 
+TEST(ConfigBuilderTest, HashTableSizesMap) {
+  ConfigBuilder b;
+  ASSERT_TRUE(b.ApplyClusters(
+                   {MakeCluster("ring",
+                                "lb_policy: RING_HASH ring_hash_lb_config { minimum_ring_size "
+                                "{ value: 4096 } maximum_ring_size { value: 8388608 } }"),
+                    MakeCluster("maglev",
+                                "lb_policy: MAGLEV maglev_lb_config { table_size "
+                                "{ value: 5000011 } }"),
+                    MakeCluster("lr",
+                                "lb_policy: LEAST_REQUEST least_request_lb_config { choice_count "
+                                "{ value: 2 } }"),
+                    MakeCluster("plain")},
+                   "1")
+                  .ok());
+  ASSERT_TRUE(b.ApplyLoadAssignments({MakeAssignment("ring", {80}), MakeAssignment("maglev", {80}),
+                                      MakeAssignment("lr", {80}), MakeAssignment("plain", {80})},
+                                     "1")
+                  .ok());
+  auto config = b.Build();
+  EXPECT_EQ(config->clusters.at("ring").min_ring_size, 4096u);
+  EXPECT_EQ(config->clusters.at("ring").max_ring_size, 8388608u);
+  EXPECT_EQ(config->clusters.at("maglev").maglev_table_size, 5000011u);
+  // Defaults: Envoy's, but the ring is capped at 2^20 points.
+  EXPECT_EQ(config->clusters.at("plain").min_ring_size, 1024u);
+  EXPECT_EQ(config->clusters.at("plain").max_ring_size, 1u << 20);
+  EXPECT_EQ(config->clusters.at("plain").maglev_table_size, 65537u);
+  // A changed size is a changed cluster.
+  ASSERT_TRUE(b.ApplyClusters({MakeCluster("ring",
+                                           "lb_policy: RING_HASH ring_hash_lb_config { "
+                                           "minimum_ring_size { value: 2048 } }"),
+                               MakeCluster("maglev"), MakeCluster("lr"), MakeCluster("plain")},
+                              "2")
+                  .ok());
+  EXPECT_NE(b.Build(), config);
+  EXPECT_EQ(b.Build()->clusters.at("ring").min_ring_size, 2048u);
+}
+
+TEST(ConfigBuilderTest, BadHashTableSizesAreRejected) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"ring_hash_lb_config { minimum_ring_size { value: 0 } }",
+       "ring_hash_lb_config.minimum_ring_size: must be from 1 to 8388608, got 0"},
+      {"ring_hash_lb_config { maximum_ring_size { value: 8388609 } }",
+       "ring_hash_lb_config.maximum_ring_size: must be from 1 to 8388608, got 8388609"},
+      {"ring_hash_lb_config { minimum_ring_size { value: 4096 } maximum_ring_size "
+       "{ value: 2048 } }",
+       "ring_hash_lb_config.minimum_ring_size: must not exceed maximum_ring_size (2048), got "
+       "4096"},
+      {"ring_hash_lb_config { hash_function: MURMUR_HASH_2 }",
+       "ring_hash_lb_config.hash_function: only XX_HASH is supported"},
+      {"maglev_lb_config { table_size { value: 65536 } }",
+       "maglev_lb_config.table_size: must be a prime up to 5000011, got 65536"},
+      {"maglev_lb_config { table_size { value: 5000101 } }",
+       "maglev_lb_config.table_size: must be a prime up to 5000011, got 5000101"},
+      {"least_request_lb_config { choice_count { value: 3 } }",
+       "least_request_lb_config.choice_count: only 2 (power of two choices) is supported, got 3"},
+  };
+  for (const auto& [extra, error] : cases) {
+    ConfigBuilder b;
+    EXPECT_EQ(ErrorOf(b.ApplyClusters({MakeCluster("c", extra)}, "1")), "Cluster \"c\": " + error)
+        << extra;
+    EXPECT_TRUE(b.ClusterNames().empty()) << extra;
+  }
+}
+
 TEST(ConfigBuilderTest, PanicThresholdZeroDisablesAndFractionsRound) {
   ConfigBuilder b;
   ASSERT_TRUE(

@@ -1,5 +1,6 @@
 // The seed blog post's walkthrough, through the real proxy: controller + proxy + backends
-// web_1 and web_2; endpoints are added and removed with the seed's POST /config.
+// web_1 and web_2; endpoints are added and removed with the seed's POST /config. Also the
+// per-endpoint in-flight counts (config dump, least request) on the same setup.
 #include <set>
 #include <string>
 #include <thread>
@@ -36,6 +37,20 @@ class SeedWalkthroughTest : public ::testing::Test {
     if (!r.ok()) return absl::StrCat("error: ", r.status().message());
     if (r->status != 200) return absl::StrCat(r->status, " ", r->body);
     return r->body;
+  }
+
+  // The config dump's generation, or -1.
+  int64_t Generation() {
+    absl::StatusOr<nlohmann::json> d = ConfigDump(proxy_.admin_port());
+    return d.ok() ? d->value("generation", int64_t{-1}) : -1;
+  }
+
+  // active_requests of `address` in cluster "backend", or -1.
+  int64_t ActiveRequests(const std::string& address) {
+    absl::StatusOr<nlohmann::json> d = ConfigDump(proxy_.admin_port());
+    if (!d.ok()) return -1;
+    nlohmann::json e = DumpEndpoint(*d, "backend", address);
+    return e.is_null() ? -1 : e.value("active_requests", int64_t{-1});
   }
 
   ControllerProcess controller_;
@@ -105,12 +120,7 @@ TEST_F(SeedWalkthroughTest, ConfigDumpCountsRequestsInFlightPerEndpoint) {
   // The seed's cluster balances at random; in-flight counts show for every policy.
   ASSERT_TRUE(SeedConfig(controller_.rest_port(), "add", web1_.port()).ok());
   ASSERT_TRUE(WaitForEndpoints(proxy_.admin_port(), "backend", {web1_.address()}).ok());
-  auto active = [&]() -> int64_t {
-    absl::StatusOr<nlohmann::json> d = ConfigDump(proxy_.admin_port());
-    if (!d.ok()) return -1;
-    nlohmann::json e = DumpEndpoint(*d, "backend", web1_.address());
-    return e.is_null() ? -1 : e.value("active_requests", int64_t{-1});
-  };
+  auto active = [&] { return ActiveRequests(web1_.address()); };
   EXPECT_EQ(active(), 0);
   std::thread slow([&] {
     absl::StatusOr<HttpResponse> r = HttpGet(proxy_.port(), "/?delay_ms=1500");
@@ -119,6 +129,63 @@ TEST_F(SeedWalkthroughTest, ConfigDumpCountsRequestsInFlightPerEndpoint) {
   EXPECT_TRUE(WaitUntil([&] { return active() == 1; }, absl::Seconds(1)));
   slow.join();
   EXPECT_TRUE(WaitUntil([&] { return active() == 0; }, absl::Seconds(5)));
+}
+
+// Least request: in-flight counts are per endpoint and outlive config updates, so a request
+// still running on an endpoint steers new ones away from it after the proxy installed a newer
+// snapshot.
+TEST_F(SeedWalkthroughTest, LeastRequestCountsSurviveConfigUpdates) {
+  const int rest = controller_.rest_port();
+  ASSERT_TRUE(SeedConfig(rest, "add", web1_.port()).ok());
+  ASSERT_TRUE(SeedConfig(rest, "add", web2_.port()).ok());
+  absl::Status s = V1Call(rest, "PUT", "/v1/clusters/backend",
+                          R"({"name":"backend","lb_policy":"LEAST_REQUEST"})", 200);
+  ASSERT_TRUE(s.ok()) << s;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        absl::StatusOr<nlohmann::json> d = ConfigDump(proxy_.admin_port());
+        if (!d.ok()) return false;
+        for (const auto& c : (*d)["clusters"]) {
+          if (c.value("name", "") == "backend") {
+            return c.value("policy", "") == "LEAST_REQUEST" && c.value("eligible", 0) == 2;
+          }
+        }
+        return false;
+      },
+      absl::Seconds(20)))
+      << proxy_.LogTail();
+
+  // One slow request holds an endpoint ("busy"); the other one is idle.
+  std::thread slow([&] {
+    absl::StatusOr<HttpResponse> r = HttpGet(proxy_.port(), "/?delay_ms=4000");
+    EXPECT_TRUE(r.ok() && r->status == 200) << (r.ok() ? r->body : r.status().ToString());
+  });
+  std::string busy, idle;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        if (ActiveRequests(web1_.address()) == 1) {
+          busy = "web_1";
+          idle = "web_2";
+        } else if (ActiveRequests(web2_.address()) == 1) {
+          busy = "web_2";
+          idle = "web_1";
+        }
+        return !busy.empty();
+      },
+      absl::Seconds(2)));
+
+  // A config change elsewhere makes the proxy build a new snapshot while the request runs.
+  const int64_t before = Generation();
+  ASSERT_TRUE(V1Call(rest, "POST", "/v1/clusters", R"({"name":"other"})", 201).ok());
+  ASSERT_TRUE(WaitUntil([&] { return Generation() > before; }, absl::Seconds(20)));
+
+  // With two endpoints, least request compares both: every new request goes to the idle one.
+  for (int i = 0; i < 20; ++i) {
+    absl::StatusOr<HttpResponse> r = HttpGet(proxy_.port(), "/");
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->body, Hello(idle)) << "request " << i << "; busy endpoint is " << busy;
+  }
+  slow.join();
 }
 
 TEST_F(SeedWalkthroughTest, DuplicateAddAndMissingDelChangeNothing) {

@@ -278,12 +278,15 @@ echo
 python3 "$util" table "$results" "$latency"
 
 # --- optional: where the CPU goes -----------------------------------------------------------
-# perf (software cpu-clock sampling, user and kernel) of our proxy, tuned nginx and HAProxy under the
-# same wrk load, with syscalls per request; then callgrind (user space only, instruction
-# counts) of our proxy under a light load.
+# perf (software cpu-clock sampling, user and kernel) of our proxy, tuned nginx and HAProxy
+# under the same wrk load, with syscalls and TCP segments per request; then callgrind (user
+# space only, instruction counts) of our proxy under a light load.
 if [ "$profile" = 1 ]; then
   command -v valgrind >/dev/null || apt-get install -y valgrind >/dev/null
   command -v perf >/dev/null || apt-get install -y linux-perf >/dev/null || true
+  wrk_requests() {  # the request count of a wrk output file
+    grep -oE '^ *[0-9]+ requests in' "$1" | grep -oE '[0-9]+'
+  }
   pids_csv() {  # the PIDs of a proxy and its children, comma-separated
     local roots; roots=$(pids_of "$1")
     { echo "$roots"; for r in $roots; do pgrep -P "$r" || true; done; } | paste -sd, -
@@ -302,7 +305,7 @@ if [ "$profile" = 1 ]; then
       # shellcheck disable=SC2046
       read -r u1 s1 < <(python3 "$util" cpu $(pids_of "$name"))
       wait "$perf_pid" || true
-      reqs=$(grep -oE '^ *[0-9]+ requests in' "$dir/wrk-perf-$name.txt" | grep -oE '[0-9]+')
+      reqs=$(wrk_requests "$dir/wrk-perf-$name.txt")
       us=$(python3 -c "print(($u1 - $u0 + $s1 - $s0) * 1e6 / $clk_tck / $reqs)")
       echo
       echo "== perf: $name under wrk -t1 -c$connections: $reqs requests, $(printf %.1f "$us") us CPU/request (user $(python3 -c "print(f'{($u1 - $u0) * 1e6 / $clk_tck / $reqs:.1f}')")) =="
@@ -318,7 +321,7 @@ if [ "$profile" = 1 ]; then
         sc=$!
         "${on_aux_cpu[@]}" wrk -t1 -c"$connections" -d5s "$url" >"$dir/wrk-sys-$name.txt"
         wait "$sc" || true
-        reqs=$(grep -oE '^ *[0-9]+ requests in' "$dir/wrk-sys-$name.txt" | grep -oE '[0-9]+')
+        reqs=$(wrk_requests "$dir/wrk-sys-$name.txt")
         python3 - "$dir/sys-$name.txt" "$reqs" <<'PY'
 import sys
 rows = []
@@ -339,7 +342,7 @@ PY
         "${on_aux_cpu[@]}" wrk -t1 -c"$connections" -d5s "$url" >"$dir/wrk-nstat-$name.txt"
         nstat -z TcpOutSegs TcpExtTCPPureAcks TcpExtDelayedACKs TcpExtTCPHPAcks \
           TcpExtTCPAutoCorking >"$dir/nstat-$name.txt" 2>/dev/null || true
-        reqs=$(grep -oE '^ *[0-9]+ requests in' "$dir/wrk-nstat-$name.txt" | grep -oE '[0-9]+')
+        reqs=$(wrk_requests "$dir/wrk-nstat-$name.txt")
         python3 - "$dir/nstat-$name.txt" "$reqs" <<'PY'
 import sys
 n = int(sys.argv[2])

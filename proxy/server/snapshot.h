@@ -19,7 +19,8 @@
 namespace lb::proxy {
 
 // Request counters one worker keeps for one host. Each worker has its own cache line, so the
-// request path never writes a line another worker writes (the admin thread sums them).
+// request path never writes a line another worker writes (the admin thread sums them, and so
+// does least request, reading `active` of its two candidates).
 struct alignas(64) HostCounters {
   std::atomic<uint64_t> requests{0};
   std::atomic<uint64_t> failures{0};  // 5xx answers, connect failures, resets, timeouts.

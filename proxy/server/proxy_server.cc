@@ -18,10 +18,18 @@
 #include "proxy/event/socket.h"
 #include "proxy/health/active_checker.h"
 #include "proxy/health/health_state.h"
-#include "proxy/server/snapshot.h"
+#include "proxy/router/snapshot.h"
+#include "proxy/upstream/cluster_snapshot.h"
+#include "proxy/upstream/host.h"
 
 namespace lb::proxy {
 namespace {
+
+using router::Snapshot;
+using router::UpstreamResult;
+using upstream::ClusterSnapshot;
+using upstream::HostState;
+using upstream::HostView;
 
 const char* PolicyName(LbPolicy p) {
   switch (p) {
@@ -64,8 +72,6 @@ class ProxyServerImpl : public ProxyServer {
     }
     port_ = port;
     WorkerOptions wo = o.worker;
-    wo.listen_host = o.listen_host;
-    wo.listen_port = port;
     for (int i = 0; i < n; ++i) {
       workers_.push_back(std::make_unique<Worker>(
           i, fds[i], wo, [this](const std::shared_ptr<HostState>& host, UpstreamResult r) {
@@ -85,8 +91,7 @@ class ProxyServerImpl : public ProxyServer {
     // The main thread: health checks, outlier bookkeeping, snapshot building.
     main_thread_ = std::thread([this] {
       checker_ = std::make_unique<health::ActiveChecker>(
-          main_->native_base(),
-          [this](const std::string&, const std::string&, bool) { ScheduleRebuild(); });
+          *main_, [this](const std::string&, const std::string&, bool) { ScheduleRebuild(); });
       tick_ = main_->CreateTimer([this] { OnTick(); });
       tick_->Arm(absl::Seconds(1));
       main_->Run();
@@ -331,18 +336,19 @@ class ProxyServerImpl : public ProxyServer {
       absl::StrAppend(&out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n", name,
                       " ", v, "\n");
     };
-    auto sum = [this](auto field) {
+    auto sum = [this](auto get) {
       uint64_t total = 0;
-      for (const auto& w : workers_) total += (w->stats().*field).load(std::memory_order_relaxed);
+      for (const auto& w : workers_) total += get(w->stats()).load(std::memory_order_relaxed);
       return total;
     };
+#define SUM(field) sum([](const WorkerStats& s) -> const std::atomic<uint64_t>& { return s.field; })
     counter("lb_proxy_connections_accepted_total", "Client connections accepted.", "counter",
-            sum(&WorkerStats::connections_accepted));
+            SUM(connections_accepted));
     counter("lb_proxy_connections_active", "Open client connections.", "gauge",
-            sum(&WorkerStats::connections_active));
+            SUM(connections_active));
     counter("lb_proxy_connections_handed_off_total",
             "Client connections accepted by one worker and served by a less loaded one.", "counter",
-            sum(&WorkerStats::connections_handed_off));
+            SUM(connections_handed_off));
     absl::StrAppend(&out,
                     "# HELP lb_proxy_worker_connections_active Open client connections per "
                     "worker.\n# TYPE lb_proxy_worker_connections_active gauge\n");
@@ -350,33 +356,31 @@ class ProxyServerImpl : public ProxyServer {
       absl::StrAppend(&out, "lb_proxy_worker_connections_active{worker=\"", w->index(), "\"} ",
                       w->stats().connections_active.load(std::memory_order_relaxed), "\n");
     }
-    counter("lb_proxy_requests_total", "Requests received.", "counter",
-            sum(&WorkerStats::requests));
-    counter("lb_proxy_requests_active", "Requests in flight.", "gauge",
-            sum(&WorkerStats::requests_active));
+    counter("lb_proxy_requests_total", "Requests received.", "counter", SUM(http.requests));
+    counter("lb_proxy_requests_active", "Requests in flight.", "gauge", SUM(http.requests_active));
     absl::StrAppend(&out,
                     "# HELP lb_proxy_responses_total Responses sent, by status class.\n"
                     "# TYPE lb_proxy_responses_total counter\n");
-    absl::StrAppend(&out, "lb_proxy_responses_total{class=\"2xx\"} ",
-                    sum(&WorkerStats::responses_2xx), "\n");
-    absl::StrAppend(&out, "lb_proxy_responses_total{class=\"3xx\"} ",
-                    sum(&WorkerStats::responses_3xx), "\n");
-    absl::StrAppend(&out, "lb_proxy_responses_total{class=\"4xx\"} ",
-                    sum(&WorkerStats::responses_4xx), "\n");
-    absl::StrAppend(&out, "lb_proxy_responses_total{class=\"5xx\"} ",
-                    sum(&WorkerStats::responses_5xx), "\n");
+    absl::StrAppend(&out, "lb_proxy_responses_total{class=\"2xx\"} ", SUM(http.responses_2xx),
+                    "\n");
+    absl::StrAppend(&out, "lb_proxy_responses_total{class=\"3xx\"} ", SUM(http.responses_3xx),
+                    "\n");
+    absl::StrAppend(&out, "lb_proxy_responses_total{class=\"4xx\"} ", SUM(http.responses_4xx),
+                    "\n");
+    absl::StrAppend(&out, "lb_proxy_responses_total{class=\"5xx\"} ", SUM(http.responses_5xx),
+                    "\n");
     counter("lb_proxy_local_replies_total", "Answers made by the proxy itself.", "counter",
-            sum(&WorkerStats::local_replies));
+            SUM(http.local_replies));
     counter("lb_proxy_retries_total", "Attempts retried on another endpoint.", "counter",
-            sum(&WorkerStats::retries));
+            SUM(router.retries));
     counter("lb_proxy_upstream_connects_total", "New upstream connections.", "counter",
-            sum(&WorkerStats::upstream_connects));
+            SUM(pool.connects));
     counter("lb_proxy_upstream_reuses_total", "Requests sent on pooled connections.", "counter",
-            sum(&WorkerStats::upstream_reuses));
+            SUM(pool.reuses));
     counter("lb_proxy_upstream_connect_failures_total", "Failed upstream connects.", "counter",
-            sum(&WorkerStats::upstream_connect_failures));
+            SUM(pool.connect_failures));
     counter("lb_proxy_upstream_timeouts_total", "Upstream response timeouts.", "counter",
-            sum(&WorkerStats::upstream_timeouts));
+            SUM(router.upstream_timeouts));
     counter("lb_proxy_config_generation", "Snapshots published.", "gauge",
             snap == nullptr ? 0 : snap->generation);
     if (snap != nullptr) {

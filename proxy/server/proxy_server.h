@@ -29,7 +29,7 @@ struct ProxyOptions {
   // spread to the kernel's SO_REUSEPORT hash.
   bool balance_connections = true;
   absl::Duration drain_timeout = absl::Seconds(15);
-  WorkerOptions worker;  // listen_host/listen_port are taken from above.
+  WorkerOptions worker;
 };
 
 class ProxyServer {

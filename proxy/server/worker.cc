@@ -263,12 +263,9 @@ void Worker::Start() {
   });
 }
 
-void Worker::SetSnapshot(std::shared_ptr<const router::Snapshot> snapshot,
-                         std::function<void()> applied) {
-  dispatcher_->Post([this, s = std::move(snapshot), applied = std::move(applied)]() mutable {
-    impl_->SetSnapshot(std::move(s));
-    if (applied) applied();
-  });
+void Worker::InstallSnapshot(std::shared_ptr<const router::Snapshot> snapshot) {
+  LB_DCHECK(dispatcher_->IsThreadSafe());
+  impl_->SetSnapshot(std::move(snapshot));
 }
 
 void Worker::Post(std::function<void()> fn) { dispatcher_->Post(std::move(fn)); }

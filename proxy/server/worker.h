@@ -67,10 +67,9 @@ class Worker {
   void Start();
   // A client connection another worker accepted for this one (takes the fd).
   void Adopt(int fd, const event::SocketAddress& peer);
-  // The snapshot new requests use from now on. `applied` (optional) runs on the worker once it
-  // is in use.
-  void SetSnapshot(std::shared_ptr<const router::Snapshot> snapshot,
-                   std::function<void()> applied = nullptr);
+  // Worker thread only (see WorkerSet::RunOnAllWorkers): the snapshot new requests use from
+  // now on.
+  void InstallSnapshot(std::shared_ptr<const router::Snapshot> snapshot);
   // Runs `fn` on the worker's thread.
   void Post(std::function<void()> fn);
   // Stop accepting, close idle client connections, answer the rest with "Connection: close";

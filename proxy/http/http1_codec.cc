@@ -145,13 +145,14 @@ absl::Status Http1ServerCodec::DispatchHead(proxy::event::Buffer& data) {
       body_framing_ == BodyFraming::kContentLength ? parser_.content_length().value_or(0) : 0;
   if (body_framing_ == BodyFraming::kChunked) chunks_.Reset();
   http10_ = parser_.version() == Version::kHttp10;
-  keep_alive_ = parser_.keep_alive();
+  keep_alive_ = parser_.keep_alive() && !peer_ended_;
   head_request_ = parser_.method() == Method::kHead;
   upgrade_requested_ = parser_.upgrade();
   data.Drain(r.consumed);  // `head` and the parser's views are gone from here on.
 
   StartStream();
-  bool end = body_framing_ == BodyFraming::kNone;
+  bool end = body_framing_ == BodyFraming::kNone ||
+             (body_framing_ == BodyFraming::kContentLength && body_remaining_ == 0);
   state_ = end ? State::kRequestDone : State::kBody;
   decoder_->DecodeHeaders(std::move(headers), end);
   return absl::OkStatus();
@@ -331,7 +332,8 @@ void Http1ClientCodec::EncodeHeaders(const RequestHeaderMap& headers, bool end_s
   headers.AppendHttp1(&head);
   if (headers.content_length.has_value()) {
     absl::StrAppend(&head, "Content-Length: ", *headers.content_length, "\r\n");
-  } else if (!end_stream) {
+  } else if (!end_stream && !upgrade_requested_) {
+    // (An upgrade request has no body of its own; what follows it is the tunnel's.)
     chunked_out_ = true;
     head += "Transfer-Encoding: chunked\r\n";
   }
@@ -432,7 +434,8 @@ absl::Status Http1ClientCodec::Dispatch(proxy::event::Buffer& data, bool end_str
     if (body_framing_ == BodyFraming::kChunked) chunks_.Reset();
     keep_alive_ = parser_.keep_alive() && body_framing_ != BodyFraming::kCloseDelimited;
     data.Drain(r.consumed);
-    bool end = body_framing_ == BodyFraming::kNone;
+    bool end = body_framing_ == BodyFraming::kNone ||
+               (body_framing_ == BodyFraming::kContentLength && body_remaining_ == 0);
     state_ = body_framing_ == BodyFraming::kTunnel ? State::kTunnel : State::kBody;
     if (state_ == State::kTunnel) tunnel_out_ = true;
     decoder_->DecodeHeaders(std::move(headers), end);

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -137,7 +138,9 @@ class ConnectionImpl final : public Connection,
       if (state_ == State::kClosed) return;
     }
     if ((events & event::FdWatcher::kRead) && WantRead()) {
-      IoResult r = transport_->DoRead(read_buffer_, kReadChunk);
+      // Never past the limit: at most what is left of it (WantRead() says some is).
+      IoResult r =
+          transport_->DoRead(read_buffer_, std::min(kReadChunk, limit_ - read_buffer_.size()));
       if (r.action == IoResult::Action::kClose) {
         CloseAndReport();
         return;

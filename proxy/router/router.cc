@@ -267,8 +267,8 @@ void Router::OnDownstreamBelowWriteBufferLowWatermark() {
 }
 
 void Router::OnDownstreamReset() {
-  done_ = true;
   ResetUpstream();
+  Finish();
 }
 
 void Router::OnTimeout() {

@@ -29,25 +29,16 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "proxy/config/config.h"
-#include "tests/test_common/event/simulated_time_dispatcher.h"
+#include "tests/test_common/event/loop_thread.h"
 
 namespace lb::proxy::health {
 namespace {
 
-constexpr absl::Duration kWait = absl::Seconds(10);  // Real time, for real I/O only.
 constexpr absl::Duration kInterval = absl::Milliseconds(50);
 // Every check due within a step starts in it: the interval plus the largest jitter (10%).
 constexpr absl::Duration kStep = absl::Milliseconds(55);
 
-// Polls `pred` (real time) until it holds or `timeout` passes.
-bool WaitFor(const std::function<bool()>& pred, absl::Duration timeout = kWait) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!pred()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(1));
-  }
-  return true;
-}
+using testing::WaitFor;
 
 int ListenLoopback(uint16_t* port) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -174,25 +165,7 @@ class TestServer {
   std::thread thread_;
 };
 
-// The checker's dispatcher on its own thread, like the proxy's main thread.
-class Loop {
- public:
-  Loop() : thread_([this] { dispatcher_.Run(); }) {
-    WaitFor([this] { return !dispatcher_.IsThreadSafe(); });  // Running on its thread.
-  }
-  ~Loop() {
-    dispatcher_.Exit();
-    thread_.join();
-  }
-
-  testing::SimulatedTimeDispatcher& dispatcher() { return dispatcher_; }
-  // Runs `fn` on the loop thread and waits for it.
-  void Run(std::function<void()> fn) { dispatcher_.RunOnLoop(std::move(fn)); }
-
- private:
-  testing::SimulatedTimeDispatcher dispatcher_;
-  std::thread thread_;
-};
+using Loop = testing::LoopThread;
 
 struct Change {
   std::string cluster;

@@ -56,7 +56,7 @@
 #include "google/protobuf/wire_format_lite.h"
 #include "grpcpp/grpcpp.h"
 #include "lb/v1/lb.grpc.pb.h"
-#include "tests/util/subprocess.h"
+#include "tests/test_common/subprocess.h"
 
 ABSL_FLAG(int, streams, 1000, "ADS streams to open");
 ABSL_FLAG(int, clusters, 100, "Clusters to create");

@@ -19,7 +19,7 @@
 #include "gtest/gtest.h"
 #include "lb/v1/lb.pb.h"
 #include "nlohmann/json.hpp"
-#include "tests/util/subprocess.h"
+#include "tests/test_common/subprocess.h"
 
 namespace lb {
 namespace {

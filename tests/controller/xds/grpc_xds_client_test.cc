@@ -15,7 +15,7 @@
 #include "gtest/gtest.h"
 #include "lb/v1/lb.grpc.pb.h"
 #include "test/echo/v1/echo.grpc.pb.h"
-#include "tests/util/subprocess.h"
+#include "tests/test_common/subprocess.h"
 
 namespace lb {
 namespace {

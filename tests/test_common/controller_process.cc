@@ -125,6 +125,17 @@ void ControllerProcess::Kill() {
   process_.reset();
 }
 
+void ControllerProcess::Signal(int signo) {
+  if (process_.has_value()) process_->Signal(signo);
+}
+
+absl::StatusOr<int> ControllerProcess::Wait(absl::Duration timeout) {
+  if (!process_.has_value()) return absl::FailedPreconditionError("controller not running");
+  absl::StatusOr<int> code = process_->Wait(timeout);
+  if (code.ok()) process_.reset();
+  return code;
+}
+
 absl::Status ControllerProcess::Restart() {
   absl::StatusOr<int> code = Stop();
   if (!code.ok()) return code.status();

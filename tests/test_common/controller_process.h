@@ -44,6 +44,10 @@ class ControllerProcess {
   absl::StatusOr<int> Stop(absl::Duration timeout = absl::Seconds(15));
   // SIGKILL and reap.
   void Kill();
+  void Signal(int signo);
+  // Waits for the exit: exit code, 128+N if killed by signal N, kDeadlineExceeded after
+  // `timeout`, kFailedPrecondition if not running.
+  absl::StatusOr<int> Wait(absl::Duration timeout);
   // Stop (must exit with 0), then Start on the same data directory.
   absl::Status Restart();
 

@@ -37,15 +37,32 @@ std::string MakeTempDir() {
 
 namespace {
 
-std::vector<char*> MakeEnv(const std::vector<std::string>& extra_env,
-                           std::vector<std::string>& storage) {
-  for (char** e = environ; *e != nullptr; ++e) storage.emplace_back(*e);
-  for (const auto& e : extra_env) storage.push_back(e);
-  std::vector<char*> env;
-  for (auto& s : storage) env.push_back(s.data());
-  env.push_back(nullptr);
-  return env;
-}
+// The argv and envp (this process's environment plus `extra_env`) of an execve(), built
+// before fork() so that the child only calls Exec().
+class ExecArgs {
+ public:
+  ExecArgs(const std::vector<std::string>& argv, const std::vector<std::string>& extra_env)
+      : args_(argv) {
+    for (auto& a : args_) argv_.push_back(a.data());
+    argv_.push_back(nullptr);
+    for (char** e = environ; *e != nullptr; ++e) env_.emplace_back(*e);
+    env_.insert(env_.end(), extra_env.begin(), extra_env.end());
+    for (auto& e : env_) envp_.push_back(e.data());
+    envp_.push_back(nullptr);
+  }
+
+  // In the child: runs the program; exits with 127 if it cannot.
+  [[noreturn]] void Exec() {
+    execve(argv_[0], argv_.data(), envp_.data());
+    _exit(127);
+  }
+
+ private:
+  std::vector<std::string> args_;
+  std::vector<std::string> env_;
+  std::vector<char*> argv_;
+  std::vector<char*> envp_;
+};
 
 }  // namespace
 
@@ -53,12 +70,7 @@ absl::StatusOr<Subprocess> Subprocess::Start(const std::vector<std::string>& arg
                                              const std::string& log_path,
                                              const std::vector<std::string>& extra_env) {
   if (argv.empty()) return absl::InvalidArgumentError("empty argv");
-  std::vector<std::string> args = argv;
-  std::vector<char*> cargs;
-  for (auto& a : args) cargs.push_back(a.data());
-  cargs.push_back(nullptr);
-  std::vector<std::string> env_storage;
-  std::vector<char*> env = MakeEnv(extra_env, env_storage);
+  ExecArgs exec(argv, extra_env);
   int log_fd = -1;
   if (!log_path.empty()) {
     log_fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
@@ -72,8 +84,7 @@ absl::StatusOr<Subprocess> Subprocess::Start(const std::vector<std::string>& arg
       dup2(log_fd, 1);
       dup2(log_fd, 2);
     }
-    execve(cargs[0], cargs.data(), env.data());
-    _exit(127);
+    exec.Exec();
   }
   if (log_fd >= 0) close(log_fd);
   return Subprocess(pid);
@@ -136,12 +147,7 @@ absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
   if (pipe2(out_pipe, O_CLOEXEC) != 0 || pipe2(err_pipe, O_CLOEXEC) != 0) {
     return absl::InternalError("pipe failed");
   }
-  std::vector<std::string> args = argv;
-  std::vector<char*> cargs;
-  for (auto& a : args) cargs.push_back(a.data());
-  cargs.push_back(nullptr);
-  std::vector<std::string> env_storage;
-  std::vector<char*> env = MakeEnv(extra_env, env_storage);
+  ExecArgs exec(argv, extra_env);
   pid_t pid = fork();
   if (pid < 0) return absl::InternalError("fork failed");
   if (pid == 0) {
@@ -149,8 +155,7 @@ absl::StatusOr<CommandResult> RunCommand(const std::vector<std::string>& argv,
     dup2(err_pipe[1], 2);
     int devnull = open("/dev/null", O_RDONLY);
     if (devnull >= 0) dup2(devnull, 0);
-    execve(cargs[0], cargs.data(), env.data());
-    _exit(127);
+    exec.Exec();
   }
   close(out_pipe[1]);
   close(err_pipe[1]);

@@ -4,8 +4,6 @@
 // send initial_resource_versions, and since versions are content hashes (stable across
 // restarts) nothing they already hold is sent again.
 #include <signal.h>
-#include <stdlib.h>
-#include <unistd.h>
 
 #include <map>
 #include <memory>
@@ -23,6 +21,7 @@
 #include "lb/v1/lb.pb.h"
 #include "tests/test_common/ads_client.h"
 #include "tests/test_common/ads_fixture.h"
+#include "tests/test_common/controller_process.h"
 #include "tests/test_common/lb_api.h"
 #include "tests/test_common/net.h"
 #include "tests/test_common/subprocess.h"
@@ -56,8 +55,8 @@ class AdsRestartTest : public ::testing::Test {
     absl::StatusOr<int> port = PickFreePort();
     ASSERT_TRUE(port.ok()) << port.status();
     grpc_port_ = *port;
-    data_dir_ = MakeTempDir();
-    ASSERT_FALSE(data_dir_.empty());
+    controller_ = std::make_unique<ControllerProcess>(
+        std::vector<std::string>{absl::StrCat("--grpc_listen=", target())});
     ASSERT_NO_FATAL_FAILURE(StartController());
     // Model: "backend" with two endpoints, "svc2" with one, "svc3" with none.
     ASSERT_TRUE(IsOk(api_->AddEndpoint("backend", "127.0.0.1", 7001, 2, "z1")));
@@ -67,42 +66,15 @@ class AdsRestartTest : public ::testing::Test {
     ASSERT_TRUE(IsOk(api_->CreateCluster("svc3")));
   }
 
-  void TearDown() override {
-    if (controller_ != nullptr) controller_->Kill();
-  }
-
   std::string target() const { return absl::StrCat("127.0.0.1:", grpc_port_); }
 
+  // Starts the controller on the fixed gRPC port (and the same data directory every time).
   void StartController() {
-    ++starts_;
-    std::string ready = absl::StrCat(data_dir_, "/ready.", starts_, ".json");
-    // Kept with the test's outputs (bazel-testlogs/.../test.outputs) when Bazel provides them.
-    const char* outputs = getenv("TEST_UNDECLARED_OUTPUTS_DIR");
-    std::string log = absl::StrCat(outputs != nullptr ? outputs : data_dir_.c_str(), "/",
-                                   ::testing::UnitTest::GetInstance()->current_test_info()->name(),
-                                   ".controller.", starts_, ".log");
-    std::vector<std::string> argv = {
-        RunfilePath("lb/controller/controller"), absl::StrCat("--grpc_listen=", target()),
-        "--rest_listen=127.0.0.1:0", absl::StrCat("--data_dir=", data_dir_, "/db"),
-        absl::StrCat("--ready_file=", ready)};
-    // The port was free a moment ago; a restart may briefly find it still taken, in which
-    // case the controller exits at once and is started again.
-    absl::Time deadline = absl::Now() + absl::Seconds(30);
-    while (absl::Now() < deadline) {
-      absl::StatusOr<Subprocess> p = Subprocess::Start(argv, log);
-      ASSERT_TRUE(p.ok()) << p.status();
-      controller_ = std::make_unique<Subprocess>(std::move(*p));
-      while (absl::Now() < deadline) {
-        if (WaitForFile(ready, absl::Milliseconds(50)).ok()) {
-          // A fresh channel: the old one may be backing off after the kill.
-          api_ = std::make_unique<LbApi>(target());
-          return;
-        }
-        if (controller_->Wait(absl::ZeroDuration()).ok()) break;  // Exited: try again.
-      }
-      absl::SleepFor(absl::Milliseconds(100));
-    }
-    FAIL() << "controller did not start on " << target() << "; see " << log;
+    // The port may still be held by the controller killed a moment ago.
+    absl::Status s = controller_->StartRetrying();
+    ASSERT_TRUE(s.ok()) << s;
+    // A fresh channel: the old one may be backing off after the kill.
+    api_ = std::make_unique<LbApi>(target());
   }
 
   void KillController() {
@@ -110,7 +82,6 @@ class AdsRestartTest : public ::testing::Test {
     absl::StatusOr<int> exit = controller_->Wait(absl::Seconds(10));
     ASSERT_TRUE(exit.ok()) << exit.status();
     EXPECT_EQ(*exit, 128 + SIGKILL);
-    controller_.reset();
   }
 
   // Waits until `client`'s stream has ended (the controller is gone).
@@ -135,9 +106,7 @@ class AdsRestartTest : public ::testing::Test {
   }
 
   int grpc_port_ = 0;
-  std::string data_dir_;
-  int starts_ = 0;
-  std::unique_ptr<Subprocess> controller_;
+  std::unique_ptr<ControllerProcess> controller_;  // Killed by its destructor.
   std::unique_ptr<LbApi> api_;
 };
 

@@ -1,6 +1,7 @@
 #include "tests/test_common/ads_client.h"
 
 #include <chrono>
+#include <type_traits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -513,6 +514,7 @@ absl::StatusOr<DeltaAdsClient::Response> DeltaAdsClient::Next(absl::Duration tim
 }
 
 absl::Status DeltaAdsClient::Ack(const Response& response) {
+  acked_versions_[response.type_url()] = response.system_version_info();
   Request request;
   request.set_type_url(response.type_url());
   request.set_response_nonce(response.nonce());
@@ -550,6 +552,166 @@ absl::Status DeltaAdsClient::Reconnect(absl::Duration timeout) {
     if (absl::Status s = Send(std::move(request)); !s.ok()) return s;
   }
   return absl::OkStatus();
+}
+
+std::string DeltaAdsClient::AckedVersion(const std::string& type_url) const {
+  auto it = acked_versions_.find(type_url);
+  return it == acked_versions_.end() ? "" : it->second;
+}
+
+std::set<std::string> DeltaAdsClient::Subscriptions(const std::string& type_url) const {
+  auto it = subscriptions_.find(type_url);
+  return it == subscriptions_.end() ? std::set<std::string>() : it->second;
+}
+
+// ---------------------------------------------------------------------------------------------
+// AnyAdsClient
+
+std::string VariantName(AdsVariant variant) {
+  return variant == AdsVariant::kSotw ? "sotw" : "delta";
+}
+
+std::string Summary(const AnyAdsResponse& response) {
+  return std::visit([](const auto& r) { return Summary(r); }, response.raw);
+}
+
+namespace {
+
+AnyAdsResponse Wrap(discovery::DiscoveryResponse r) {
+  AnyAdsResponse out;
+  out.type_url = r.type_url();
+  out.version = r.version_info();
+  out.nonce = r.nonce();
+  out.control_plane = r.control_plane().identifier();
+  for (const auto& any : r.resources()) {
+    absl::StatusOr<DecodedResource> d = Decode(any);
+    out.names.push_back(d.ok() ? d->name : absl::StrCat("<", d.status().message(), ">"));
+  }
+  out.raw = std::move(r);
+  return out;
+}
+
+AnyAdsResponse Wrap(discovery::DeltaDiscoveryResponse r) {
+  AnyAdsResponse out;
+  out.type_url = r.type_url();
+  out.version = r.system_version_info();
+  out.nonce = r.nonce();
+  out.control_plane = r.control_plane().identifier();
+  for (const auto& res : r.resources()) out.names.push_back(res.name());
+  out.removed.insert(r.removed_resources().begin(), r.removed_resources().end());
+  out.raw = std::move(r);
+  return out;
+}
+
+// AnyAdsClient over SotwAdsClient or DeltaAdsClient.
+template <typename Client>
+class AnyAdsClientImpl : public AnyAdsClient {
+ public:
+  using Response = typename Client::Response;
+  static constexpr bool kDelta = std::is_same_v<Client, DeltaAdsClient>;
+
+  explicit AnyAdsClientImpl(std::unique_ptr<Client> client) : client_(std::move(client)) {}
+
+  AdsVariant variant() const override { return kDelta ? AdsVariant::kDelta : AdsVariant::kSotw; }
+
+  absl::Status Subscribe(const std::string& type_url,
+                         const std::vector<std::string>& names) override {
+    if constexpr (kDelta) {
+      const std::set<std::string> current = client_->Subscriptions(type_url);
+      const std::set<std::string> wanted(names.begin(), names.end());
+      std::vector<std::string> subscribe, unsubscribe;
+      for (const auto& n : names) {
+        if (current.count(n) == 0) subscribe.push_back(n);
+      }
+      for (const auto& n : current) {
+        if (wanted.count(n) == 0) unsubscribe.push_back(n);
+      }
+      return client_->SubscribeDelta(type_url, subscribe, unsubscribe);
+    } else {
+      return client_->Subscribe(type_url, names);
+    }
+  }
+
+  absl::Status SendWithoutTypeUrl() override { return client_->Send(typename Client::Request()); }
+
+  absl::StatusOr<AnyAdsResponse> Next(absl::Duration timeout) override {
+    absl::StatusOr<Response> r = client_->Next(timeout);
+    if (!r.ok()) return r.status();
+    return Wrap(*std::move(r));
+  }
+
+  absl::Status Apply(const AnyAdsResponse& response) override {
+    absl::StatusOr<const Response*> r = Raw(response);
+    return r.ok() ? client_->Apply(**r) : r.status();
+  }
+  absl::Status Ack(const AnyAdsResponse& response) override {
+    absl::StatusOr<const Response*> r = Raw(response);
+    return r.ok() ? client_->Ack(**r) : r.status();
+  }
+  absl::Status Nack(const AnyAdsResponse& response, const std::string& message) override {
+    absl::StatusOr<const Response*> r = Raw(response);
+    return r.ok() ? client_->Nack(**r, message) : r.status();
+  }
+
+  absl::Status WaitFor(const StatePredicate& predicate, absl::Duration timeout,
+                       std::vector<AnyAdsResponse>* seen) override {
+    std::vector<Response> typed;
+    absl::Status s = client_->WaitFor(predicate, timeout, seen != nullptr ? &typed : nullptr);
+    for (Response& r : typed) seen->push_back(Wrap(std::move(r)));
+    return s;
+  }
+
+  absl::Status ExpectSilence(absl::Duration window) override {
+    return client_->ExpectSilence(window);
+  }
+  const ResourceState& state() const override { return client_->state(); }
+  std::string AckedVersion(const std::string& type_url) const override {
+    return client_->AckedVersion(type_url);
+  }
+
+  SotwAdsClient* sotw() override {
+    if constexpr (kDelta) {
+      return nullptr;
+    } else {
+      return client_.get();
+    }
+  }
+  DeltaAdsClient* delta() override {
+    if constexpr (kDelta) {
+      return client_.get();
+    } else {
+      return nullptr;
+    }
+  }
+
+ private:
+  static absl::StatusOr<const Response*> Raw(const AnyAdsResponse& response) {
+    const Response* r = std::get_if<Response>(&response.raw);
+    if (r == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("a response of the other ADS variant: ", Summary(response)));
+    }
+    return r;
+  }
+
+  std::unique_ptr<Client> client_;
+};
+
+template <typename Client>
+absl::StatusOr<std::unique_ptr<AnyAdsClient>> ConnectAs(const std::string& target,
+                                                        ConnectOptions options) {
+  absl::StatusOr<std::unique_ptr<Client>> c = Client::Connect(target, std::move(options));
+  if (!c.ok()) return c.status();
+  return std::unique_ptr<AnyAdsClient>(new AnyAdsClientImpl<Client>(*std::move(c)));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<AnyAdsClient>> AnyAdsClient::Connect(AdsVariant variant,
+                                                                    const std::string& target,
+                                                                    ConnectOptions options) {
+  if (variant == AdsVariant::kSotw) return ConnectAs<SotwAdsClient>(target, std::move(options));
+  return ConnectAs<DeltaAdsClient>(target, std::move(options));
 }
 
 }  // namespace lb::testing::xds

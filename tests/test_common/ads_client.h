@@ -23,6 +23,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -265,6 +266,10 @@ class DeltaAdsClient {
   bool StreamEnded() { return stream_.Ended(); }
 
   const ResourceState& state() const { return state_; }
+  // system_version_info of the last response of `type_url` this client ACKed ("" if none).
+  std::string AckedVersion(const std::string& type_url) const;
+  // The names `type_url` is subscribed to (with "*" for a wildcard subscription).
+  std::set<std::string> Subscriptions(const std::string& type_url) const;
 
  private:
   DeltaAdsClient(std::string target, ConnectOptions options);
@@ -273,6 +278,7 @@ class DeltaAdsClient {
   AdsStream<Request, Response> stream_;
   bool node_sent_ = false;
   std::map<std::string, std::set<std::string>> subscriptions_;  // Type -> names (incl. "*").
+  std::map<std::string, std::string> acked_versions_;           // Type -> system_version_info.
   std::vector<std::string> type_order_;
   ResourceState state_;
 };
@@ -280,6 +286,64 @@ class DeltaAdsClient {
 // A one-line summary of a response ("cds v=... nonce=3 [a, b]"), for failure messages.
 std::string Summary(const envoy::service::discovery::v3::DiscoveryResponse& response);
 std::string Summary(const envoy::service::discovery::v3::DeltaDiscoveryResponse& response);
+
+// ---------------------------------------------------------------------------------------------
+// Either variant behind one interface, for tests of the behaviours both share.
+
+enum class AdsVariant { kSotw, kDelta };
+
+// "sotw" or "delta", as ListProxies names the protocol of a stream.
+std::string VariantName(AdsVariant variant);
+
+// A response of either variant, with what tests of both look at.
+struct AnyAdsResponse {
+  std::string type_url;
+  std::string version;  // SotW: version_info. Delta: system_version_info.
+  std::string nonce;
+  std::string control_plane;       // control_plane.identifier
+  std::vector<std::string> names;  // Names of the resources carried, in order.
+  std::set<std::string> removed;   // Delta: removed_resources. SotW: always empty.
+  std::variant<SotwAdsClient::Response, DeltaAdsClient::Response> raw;
+
+  std::set<std::string> NameSet() const { return {names.begin(), names.end()}; }
+};
+
+std::string Summary(const AnyAdsResponse& response);
+
+// An ADS stream of either variant. Same threading as the clients it wraps. Responses passed
+// to Apply/Ack/Nack must come from this client (kInvalidArgument for the other variant's).
+class AnyAdsClient {
+ public:
+  // Connects a SotwAdsClient or a DeltaAdsClient (see their Connect).
+  static absl::StatusOr<std::unique_ptr<AnyAdsClient>> Connect(AdsVariant variant,
+                                                               const std::string& target,
+                                                               ConnectOptions options = {});
+  virtual ~AnyAdsClient() = default;
+
+  virtual AdsVariant variant() const = 0;
+  // Requests exactly `names` of `type_url` from now on ({"*"}, or {} as the first request of a
+  // type: wildcard). SotW sends the list; delta subscribes the names not requested yet and
+  // unsubscribes the ones dropped.
+  virtual absl::Status Subscribe(const std::string& type_url,
+                                 const std::vector<std::string>& names) = 0;
+  // Sends a request without a type_url (a protocol error; node added if it is the first).
+  virtual absl::Status SendWithoutTypeUrl() = 0;
+  virtual absl::StatusOr<AnyAdsResponse> Next(absl::Duration timeout) = 0;
+  virtual absl::Status Apply(const AnyAdsResponse& response) = 0;
+  virtual absl::Status Ack(const AnyAdsResponse& response) = 0;
+  virtual absl::Status Nack(const AnyAdsResponse& response, const std::string& message) = 0;
+  // As the clients' WaitFor and ExpectSilence.
+  virtual absl::Status WaitFor(const StatePredicate& predicate, absl::Duration timeout,
+                               std::vector<AnyAdsResponse>* seen = nullptr) = 0;
+  virtual absl::Status ExpectSilence(absl::Duration window) = 0;
+  virtual const ResourceState& state() const = 0;
+  // The version of the last response of `type_url` ACKed ("" if none).
+  virtual std::string AckedVersion(const std::string& type_url) const = 0;
+
+  // The wrapped client, for variant-specific steps; nullptr for the other variant.
+  virtual SotwAdsClient* sotw() { return nullptr; }
+  virtual DeltaAdsClient* delta() { return nullptr; }
+};
 
 }  // namespace lb::testing::xds
 

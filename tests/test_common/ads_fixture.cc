@@ -46,14 +46,64 @@ std::string InProcessControllerTest::target() const {
   return absl::StrCat("127.0.0.1:", controller_->grpc_port());
 }
 
-absl::Status SubscribeTo(SotwAdsClient& client, const std::string& type_url,
-                         const std::vector<std::string>& names) {
-  return client.Subscribe(type_url, names);
+std::unique_ptr<AnyAdsClient> AdsTestBase::Connect(AdsVariant variant, ConnectOptions options) {
+  absl::StatusOr<std::unique_ptr<AnyAdsClient>> c =
+      AnyAdsClient::Connect(variant, target(), std::move(options));
+  EXPECT_TRUE(c.ok()) << c.status();
+  return c.ok() ? std::move(*c) : nullptr;
 }
 
-absl::Status SubscribeTo(DeltaAdsClient& client, const std::string& type_url,
-                         const std::vector<std::string>& names) {
-  return client.SubscribeDelta(type_url, names);
+std::unique_ptr<AnyAdsClient> AdsTestBase::Connect(AdsVariant variant, const std::string& node_id,
+                                                   const std::string& user_agent) {
+  ConnectOptions options;
+  options.node_id = node_id;
+  options.user_agent = user_agent;
+  return Connect(variant, std::move(options));
+}
+
+std::unique_ptr<AnyAdsClient> AdsTestBase::ConnectAll(AdsVariant variant, ConnectOptions options,
+                                                      const std::vector<std::string>& eds_names) {
+  std::unique_ptr<AnyAdsClient> c = Connect(variant, std::move(options));
+  if (c == nullptr) return nullptr;
+  const std::vector<std::pair<std::string, std::vector<std::string>>> subscriptions = {
+      {kClusterType, {"*"}},
+      {kEndpointType, eds_names},
+      {kListenerType, {"*"}},
+      {kRouteType, {"default"}},
+  };
+  for (const auto& [type_url, names] : subscriptions) {
+    absl::Status s = c->Subscribe(type_url, names);
+    if (!s.ok()) {
+      ADD_FAILURE() << "subscribing to " << ShortType(type_url) << ": " << s;
+      return nullptr;
+    }
+  }
+  absl::Status s = c->WaitFor(
+      [&](const ResourceState& st) {
+        for (const auto& n : eds_names) {
+          if (st.Endpoints(n) == nullptr) return false;
+        }
+        return st.Cluster("backend") != nullptr && st.Listener("backend") != nullptr &&
+               st.Route("default") != nullptr;
+      },
+      kInitialStateWait);
+  if (!s.ok()) {
+    ADD_FAILURE() << s;
+    return nullptr;
+  }
+  return c;
+}
+
+std::unique_ptr<AnyAdsClient> AdsTestBase::ConnectAll(AdsVariant variant,
+                                                      const std::string& node_id,
+                                                      const std::vector<std::string>& eds_names) {
+  ConnectOptions options;
+  options.node_id = node_id;
+  return ConnectAll(variant, std::move(options), eds_names);
+}
+
+std::string VariantTestName(const ::testing::TestParamInfo<AdsVariant>& info) {
+  return info.param == AdsVariant::kSotw ? "Sotw" : "Delta";
 }
 
 std::set<std::string> EndpointSet(const envoy::config::endpoint::v3::ClusterLoadAssignment& cla) {

@@ -1,6 +1,6 @@
 // Shared pieces of the in-process ADS tests: a gtest fixture running the Controller on loopback
-// ports chosen by the kernel with a fresh data directory, one that also opens ADS streams of
-// either variant, and readable views of xDS resources.
+// ports chosen by the kernel with a fresh data directory, fixtures that also open ADS streams
+// of either variant (also as TEST_P over both), and readable views of xDS resources.
 #ifndef LB_TESTS_TEST_COMMON_ADS_FIXTURE_H_
 #define LB_TESTS_TEST_COMMON_ADS_FIXTURE_H_
 
@@ -45,77 +45,53 @@ class InProcessControllerTest : public ::testing::Test {
   std::unique_ptr<LbApi> api_;
 };
 
-// Requests `names` of `type_url` the way the stream's variant does: Subscribe (SotW) or
-// SubscribeDelta (delta).
-absl::Status SubscribeTo(SotwAdsClient& client, const std::string& type_url,
-                         const std::vector<std::string>& names);
-absl::Status SubscribeTo(DeltaAdsClient& client, const std::string& type_url,
-                         const std::vector<std::string>& names);
-
-// An InProcessControllerTest whose tests open ADS streams of one variant: `Client` is
-// SotwAdsClient or DeltaAdsClient.
-template <typename Client>
-class AdsStreamTest : public InProcessControllerTest {
+// An InProcessControllerTest whose tests open ADS streams of either variant.
+class AdsTestBase : public InProcessControllerTest {
  protected:
   // How long ConnectAll waits for the initial state.
   static constexpr absl::Duration kInitialStateWait = absl::Seconds(10);
 
   // A stream to the controller; nullptr (and a test failure) if it does not connect.
-  std::unique_ptr<Client> Connect(ConnectOptions options) {
-    absl::StatusOr<std::unique_ptr<Client>> c = Client::Connect(target(), std::move(options));
-    EXPECT_TRUE(c.ok()) << c.status();
-    return c.ok() ? std::move(*c) : nullptr;
-  }
-  std::unique_ptr<Client> Connect(const std::string& node_id,
-                                  const std::string& user_agent = "lb-ads-test-client") {
-    ConnectOptions options;
-    options.node_id = node_id;
-    options.user_agent = user_agent;
-    return Connect(std::move(options));
-  }
+  std::unique_ptr<AnyAdsClient> Connect(AdsVariant variant, ConnectOptions options);
+  std::unique_ptr<AnyAdsClient> Connect(AdsVariant variant, const std::string& node_id,
+                                        const std::string& user_agent = "lb-ads-test-client");
 
   // Connect, then subscribe to all four types in push order (CDS wildcard, EDS `eds_names`, LDS
   // wildcard, RDS "default") and wait for the initial state. nullptr (and a test failure) if a
   // step fails.
-  std::unique_ptr<Client> ConnectAll(ConnectOptions options,
-                                     const std::vector<std::string>& eds_names) {
-    std::unique_ptr<Client> c = Connect(std::move(options));
-    if (c == nullptr) return nullptr;
-    const std::vector<std::pair<std::string, std::vector<std::string>>> subscriptions = {
-        {kClusterType, {"*"}},
-        {kEndpointType, eds_names},
-        {kListenerType, {"*"}},
-        {kRouteType, {"default"}},
-    };
-    for (const auto& [type_url, names] : subscriptions) {
-      absl::Status s = SubscribeTo(*c, type_url, names);
-      if (!s.ok()) {
-        ADD_FAILURE() << "subscribing to " << ShortType(type_url) << ": " << s;
-        return nullptr;
-      }
-    }
-    absl::Status s = c->WaitFor(
-        [&](const ResourceState& st) {
-          for (const auto& n : eds_names) {
-            if (st.Endpoints(n) == nullptr) return false;
-          }
-          return st.Cluster("backend") != nullptr && st.Listener("backend") != nullptr &&
-                 st.Route("default") != nullptr;
-        },
-        kInitialStateWait);
-    if (!s.ok()) {
-      ADD_FAILURE() << s;
-      return nullptr;
-    }
-    return c;
+  std::unique_ptr<AnyAdsClient> ConnectAll(AdsVariant variant, ConnectOptions options,
+                                           const std::vector<std::string>& eds_names);
+  std::unique_ptr<AnyAdsClient> ConnectAll(AdsVariant variant, const std::string& node_id,
+                                           const std::vector<std::string>& eds_names);
+};
+
+// AdsTestBase for TEST_P over both variants: Connect and ConnectAll without a variant use
+// GetParam().
+class AdsVariantTest : public AdsTestBase, public ::testing::WithParamInterface<AdsVariant> {
+ protected:
+  bool delta() const { return GetParam() == AdsVariant::kDelta; }
+
+  using AdsTestBase::Connect;
+  using AdsTestBase::ConnectAll;
+  std::unique_ptr<AnyAdsClient> Connect(ConnectOptions options) {
+    return Connect(GetParam(), std::move(options));
   }
-  std::unique_ptr<Client> ConnectAll(const std::string& node_id,
-                                     const std::vector<std::string>& eds_names) {
-    ConnectOptions options;
-    options.node_id = node_id;
-    return ConnectAll(std::move(options), eds_names);
+  std::unique_ptr<AnyAdsClient> Connect(const std::string& node_id,
+                                        const std::string& user_agent = "lb-ads-test-client") {
+    return Connect(GetParam(), node_id, user_agent);
+  }
+  std::unique_ptr<AnyAdsClient> ConnectAll(ConnectOptions options,
+                                           const std::vector<std::string>& eds_names) {
+    return ConnectAll(GetParam(), std::move(options), eds_names);
+  }
+  std::unique_ptr<AnyAdsClient> ConnectAll(const std::string& node_id,
+                                           const std::vector<std::string>& eds_names) {
+    return ConnectAll(GetParam(), node_id, eds_names);
   }
 };
+
+// Test name suffix for INSTANTIATE_TEST_SUITE_P over AdsVariant: "Sotw" or "Delta".
+std::string VariantTestName(const ::testing::TestParamInfo<AdsVariant>& info);
 
 // Every endpoint of a ClusterLoadAssignment as
 // "ADDRESS:PORT w=WEIGHT zone=ZONE HEALTH" (HEALTH: UNKNOWN, DRAINING, ...).

@@ -24,6 +24,7 @@
 #include "lb/v1/lb.grpc.pb.h"
 #include "tests/test_common/controller_process.h"
 #include "tests/test_common/http_client.h"
+#include "tests/test_common/wait.h"
 
 namespace lb::testing {
 namespace {
@@ -32,7 +33,10 @@ constexpr int kCycles = 3;
 // Bounds on each writer per cycle; the kill comes long before either is reached.
 constexpr int kMaxWritesPerCycle = 1500;
 constexpr absl::Duration kMaxWriteTimePerCycle = absl::Seconds(20);
-constexpr int kAcksBeforeKill = 10;
+// Each writer's acknowledged writes before the kill: this many in the first cycle, and
+// kMoreAcksPerCycle more in each further one, so the kill falls at a different point.
+constexpr int kAcksBeforeFirstKill = 30;
+constexpr int kMoreAcksPerCycle = 40;
 
 // Port ranges keep every endpoint distinct: writer w in cycle c adds ports
 // kFirstPort[w] + c * kCycleStride + i.
@@ -160,13 +164,14 @@ TEST(CrashTest, AcknowledgedWritesSurviveSigkillMidStream) {
     std::thread grpc_thread(GrpcWriter, controller.grpc_target(),
                             kGrpcFirstPort + cycle * kCycleStride, &stop, &grpc_log);
 
-    // Let both writers get going (bounded), then kill at a different point each cycle.
-    absl::Time warmup_end = absl::Now() + absl::Seconds(10);
-    while (absl::Now() < warmup_end && (rest_log.acked_count.load() < kAcksBeforeKill ||
-                                        grpc_log.acked_count.load() < kAcksBeforeKill)) {
-      absl::SleepFor(absl::Milliseconds(2));
-    }
-    absl::SleepFor(absl::Milliseconds(100 + 150 * cycle));
+    // Kill once both writers have some acknowledged writes, at a later point each cycle
+    // (bounded: a writer that stalls fails the checks below).
+    const int kill_at = kAcksBeforeFirstKill + kMoreAcksPerCycle * cycle;
+    WaitUntil(
+        [&] {
+          return rest_log.acked_count.load() >= kill_at && grpc_log.acked_count.load() >= kill_at;
+        },
+        absl::Seconds(10), absl::Milliseconds(2));
     const absl::Time kill_time = absl::Now();
     const int killed_pid = controller.pid();
     controller.Kill();  // SIGKILL, mid-stream.
@@ -178,8 +183,9 @@ TEST(CrashTest, AcknowledgedWritesSurviveSigkillMidStream) {
     for (WriterLog* log : {&rest_log, &grpc_log}) {
       EXPECT_TRUE(log->unexpected.empty())
           << log->name << ": " << absl::StrJoin(log->unexpected, "\n");
-      EXPECT_GE(log->acked.size(), kAcksBeforeKill) << log->name << " wrote too little before "
-                                                    << "the kill: " << log->stop_reason;
+      EXPECT_GE(log->acked.size(), static_cast<size_t>(kill_at))
+          << log->name << " wrote too little before "
+          << "the kill: " << log->stop_reason;
       // A failure before the kill would be the controller failing a healthy write.
       EXPECT_GE(log->failed_at, kill_time)
           << log->name << " failed " << absl::FormatDuration(kill_time - log->failed_at)

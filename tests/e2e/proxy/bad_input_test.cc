@@ -401,7 +401,8 @@ TEST_F(BadInputTest, SlowlorisTricklingBytesStillGets408) {
   absl::Time start = absl::Now();
   std::string head =
       "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-  // One byte every 50 ms: the timeout is for the whole head, not per read.
+  // One byte every 50 ms: the timeout is for the whole head, not per read. The slow client is
+  // what is tested, so this sleeps.
   for (char ch : head) {
     if (!(*c)->Send(std::string(1, ch)).ok()) break;
     absl::SleepFor(absl::Milliseconds(50));
@@ -703,6 +704,7 @@ TEST_F(BadInputTest, ChunkedRequestBodyIsStreamedToTheUpstream) {
     std::string piece = absl::StrCat("piece-", i, std::string(i * 100, 'p'), ";");
     want += piece;
     ASSERT_TRUE((*c)->Send(absl::StrCat(absl::Hex(piece.size()), "\r\n", piece, "\r\n")).ok());
+    // A client that uploads its body piece by piece is what is tested, so this sleeps.
     absl::SleepFor(absl::Milliseconds(10));
     // The upstream has the head (and is reading the body) before the body is complete.
     if (i == 5) {
@@ -770,6 +772,8 @@ TEST_F(BadInputTest, SlowRequestBodyUploadIsNotA504) {
   absl::StatusOr<std::unique_ptr<Connection>> c = Connection::Open(port());
   ASSERT_TRUE(c.ok());
   ASSERT_TRUE((*c)->Send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n").ok());
+  // One byte every 60 ms, 600 ms in all (twice the upstream timeout): the slow upload is what
+  // is tested, so this sleeps.
   for (int i = 0; i < 10; ++i) {
     absl::SleepFor(absl::Milliseconds(60));
     if (!(*c)->Send("a").ok()) break;
@@ -865,7 +869,8 @@ TEST_F(BadInputTest, UpgradeTunnelCarriesBytesBothWays) {
     std::string got = (*c)->ReadRaw(msg.size(), absl::Seconds(3));
     EXPECT_EQ(got, msg) << i;
   }
-  // Idle longer than the header/upstream timeouts: a tunnel has no such timeout.
+  // Idle longer than the header/upstream timeouts (300 ms): a tunnel has no such timeout. The
+  // idle time is what is tested, so this sleeps.
   absl::SleepFor(absl::Milliseconds(500));
   ASSERT_TRUE((*c)->Send("after-idle").ok());
   EXPECT_EQ((*c)->ReadRaw(10, absl::Seconds(3)), "after-idle");

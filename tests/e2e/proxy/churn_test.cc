@@ -105,7 +105,8 @@ TEST_P(ChurnTest, ZeroFailedRequestsWhileEndpointsChange) {
       configured.erase(del);
       ++dels;
     }
-    absl::SleepFor(absl::Milliseconds(10 + rng() % 30));
+    // Let 10 to 39 requests through before the next change.
+    ASSERT_TRUE(load.WaitForMore(10 + rng() % 30, absl::Seconds(10))) << load.Summary();
   }
 
   // Settle on the final set, then check that removed backends get nothing more.
@@ -185,10 +186,12 @@ TEST_P(ChurnTest, DrainThenRemoveUnderLoad) {
           return e.is_object() && e.value("draining", false) && !e.value("eligible", true);
         },
         absl::Seconds(20)));
-    // Requests that picked it before the workers switched snapshots may still arrive; the
-    // dump is published when the snapshot is posted to the workers, not when they apply it.
-    absl::SleepFor(absl::Milliseconds(200));
+    // The dump shows a snapshot once every worker serves with it, but a request that picked
+    // the endpoint before may still be on its way there. Once no request is in flight, every
+    // later one is routed with the new snapshot.
+    ASSERT_TRUE(load.Pause()) << load.Summary();
     uint64_t drained_before = backends_[oldest]->requests();
+    load.Resume();
     ASSERT_TRUE(load.WaitForMore(100, absl::Seconds(30))) << load.Summary();
     EXPECT_EQ(backends_[oldest]->requests(), drained_before)
         << backends_[oldest]->name() << " is draining but got new requests";

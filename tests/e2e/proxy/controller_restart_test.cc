@@ -21,18 +21,6 @@
 namespace lb::testing {
 namespace {
 
-// Starts a controller on fixed ports over an existing data directory. The ports were just
-// released by a killed process, so binding is retried for a while.
-absl::Status StartOnSamePorts(ControllerProcess& c) {
-  absl::Status s;
-  for (int attempt = 0; attempt < 20; ++attempt) {
-    s = c.Start(absl::Seconds(20));
-    if (s.ok()) return s;
-    absl::SleepFor(absl::Milliseconds(250));
-  }
-  return s;
-}
-
 TEST(ControllerRestartTest, ProxyKeepsServingAndFollowsChangesAfterRestart) {
   ControllerProcess first;
   ASSERT_TRUE(first.Start().ok());
@@ -77,13 +65,14 @@ TEST(ControllerRestartTest, ProxyKeepsServingAndFollowsChangesAfterRestart) {
     ASSERT_TRUE(ready.ok());
     EXPECT_EQ(ready->status, 200) << "a controller outage must not make the proxy unready";
   }
-  absl::SleepFor(absl::Seconds(1));  // Some more load while the controller is down.
+  // Some more load while the controller is down.
+  ASSERT_TRUE(load.WaitForMore(300, absl::Seconds(30))) << load.Summary();
 
   // Restart on the same ports and data directory.
   ControllerProcess second({absl::StrCat("--grpc_listen=127.0.0.1:", grpc_port),
                             absl::StrCat("--rest_listen=127.0.0.1:", rest_port),
                             absl::StrCat("--data_dir=", first.data_dir())});
-  s = StartOnSamePorts(second);
+  s = second.StartRetrying();  // The ports were just released by a killed process.
   ASSERT_TRUE(s.ok()) << s;
   ASSERT_EQ(second.grpc_port(), grpc_port);
   ASSERT_EQ(second.rest_port(), rest_port);
@@ -99,12 +88,13 @@ TEST(ControllerRestartTest, ProxyKeepsServingAndFollowsChangesAfterRestart) {
   ASSERT_TRUE(SeedConfig(rest_port, "del", web0.port()).ok());
   s = WaitForEndpoints(proxy.admin_port(), "backend", {web1.address(), web2.address()});
   ASSERT_TRUE(s.ok()) << s;
-  // The admin page shows the new snapshot as soon as the main thread publishes it; workers
-  // pick it up on their next loop turn, and a request already sent to web_0 finishes there
-  // (removal drains, it does not cut). Let those settle before counting.
-  absl::SleepFor(absl::Milliseconds(300));
+  // The admin page shows a snapshot once every worker serves with it, but a request that
+  // picked web_0 before may still be on its way there (removal drains, it does not cut). Once
+  // no request is in flight, every later one is routed with the new snapshot.
+  ASSERT_TRUE(load.Pause()) << load.Summary();
   uint64_t web2_before = web2.requests();
   uint64_t web0_before = web0.requests();
+  load.Resume();
   ASSERT_TRUE(load.WaitForMore(500, absl::Seconds(30))) << load.Summary();
   load.Stop();
   EXPECT_GT(web2.requests(), web2_before) << "the endpoint added after the restart got nothing";
@@ -134,7 +124,18 @@ TEST(ControllerRestartTest, ProxyStartedBeforeTheControllerConverges) {
   ProxyProcess proxy("early-proxy");
   absl::Status s = proxy.Start(LoopbackAddress(grpc_port));
   ASSERT_TRUE(s.ok()) << s;
-  absl::SleepFor(absl::Milliseconds(500));
+  // The proxy has tried the controller and failed.
+  std::string source;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        absl::StatusOr<nlohmann::json> d = ConfigDump(proxy.admin_port());
+        if (!d.ok() || !d->contains("source")) return false;
+        source = (*d)["source"].dump();
+        return !(*d)["source"].value("connected", true) &&
+               !(*d)["source"].value("last_error", std::string()).empty();
+      },
+      absl::Seconds(20)))
+      << "the proxy never reported a failed attempt to reach the controller; source: " << source;
   absl::StatusOr<HttpResponse> ready = HttpGet(proxy.admin_port(), "/ready");
   ASSERT_TRUE(ready.ok());
   EXPECT_EQ(ready->status, 503);
@@ -144,7 +145,7 @@ TEST(ControllerRestartTest, ProxyStartedBeforeTheControllerConverges) {
   ControllerProcess controller({absl::StrCat("--grpc_listen=127.0.0.1:", grpc_port),
                                 absl::StrCat("--rest_listen=127.0.0.1:", rest_port),
                                 absl::StrCat("--data_dir=", probe.data_dir())});
-  s = StartOnSamePorts(controller);
+  s = controller.StartRetrying();
   ASSERT_TRUE(s.ok()) << s;
   s = proxy.WaitReady(absl::Seconds(40));
   ASSERT_TRUE(s.ok()) << s;

@@ -1,7 +1,7 @@
 // Raw bytes through the proxy: malformed and hostile requests get the right error status,
 // upstream failures map to 502/503/504, and the well-formed edge cases (forwarding headers,
 // hop-by-hop removal, keep-alive, pipelining, chunked bodies both ways, 100-continue, HTTP/1.0,
-// Upgrade tunnels) behave.
+// Upgrade tunnels) behave, as docs/http-rules.md states them.
 //
 // One controller, one proxy (--request_header_timeout=300ms --upstream_timeout=300ms
 // --max_body_bytes=1MiB) and these routes, in this table order, for the whole suite:

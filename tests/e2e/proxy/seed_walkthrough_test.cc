@@ -241,7 +241,7 @@ TEST(ProxyReadinessTest, ReadyMeansTheInitialConfigurationIsComplete) {
               "complete: the route table arrives while cluster \"backend\" is still "
               "warming (waiting for its endpoints), and a GET / sent right after /ready "
               "turned 200 gets a 503 although the controller had an endpoint for it all "
-              "along (the Envoy warming pain from proxy-facts.md). Expected 200 \"Hello "
+              "along (the Envoy warming pain, docs/xds-protocol.md). Expected 200 \"Hello "
               "from web_1\". In "
            << bugs.size() << " of " << kStarts << " starts:\n  " << absl::StrJoin(bugs, "\n  ");
   }

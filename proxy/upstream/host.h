@@ -1,22 +1,21 @@
-// What workers read: immutable routing and cluster state published by the main thread. A
-// worker holds a shared_ptr to the snapshot it uses, so an in-flight request keeps its cluster
-// and hosts alive across updates.
-#ifndef LB_PROXY_SERVER_SNAPSHOT_H_
-#define LB_PROXY_SERVER_SNAPSHOT_H_
+// One endpoint of one cluster as the data path sees it: its address and the counters workers
+// keep for it. Hosts outlive snapshots: the main thread reuses the same object while the
+// endpoint stays configured, so counts (least request reads in-flight counts) survive config
+// updates. Lives as long as any snapshot, connection pool or request references it.
+//
+// Threading: the identity fields are written once before the host is published; counters are
+// written by workers without locks (each worker its own cache line) and read by anyone.
+#ifndef LB_PROXY_UPSTREAM_HOST_H_
+#define LB_PROXY_UPSTREAM_HOST_H_
 
 #include <atomic>
 #include <cstdint>
-#include <map>
 #include <memory>
 #include <string>
-#include <vector>
 
-#include "absl/strings/string_view.h"
-#include "proxy/balancer/balancer.h"
-#include "proxy/config/config.h"
 #include "proxy/event/socket.h"
 
-namespace lb::proxy {
+namespace lb::proxy::upstream {
 
 // Request counters one worker keeps for one host. Each worker has its own cache line, so the
 // request path never writes a line another worker writes (the admin thread sums them, and so
@@ -27,9 +26,6 @@ struct alignas(64) HostCounters {
   std::atomic<uint32_t> active{0};    // Requests on this host now.
 };
 
-// One endpoint of one cluster. Lives as long as any snapshot or connection references it; the
-// same object is reused by successive snapshots while the endpoint stays configured. Counters
-// are updated by workers without locks.
 struct HostState : std::enable_shared_from_this<HostState> {
   // `workers`: how many workers count requests (indexes 0..workers-1 of counters()).
   explicit HostState(int workers = 1)
@@ -65,33 +61,6 @@ struct HostState : std::enable_shared_from_this<HostState> {
   std::unique_ptr<HostCounters[]> counters_;
 };
 
-// How one host looked when the snapshot was built (for the admin page).
-struct HostView {
-  bool draining = false;
-  bool healthy = true;    // Active health checks (true when not checked).
-  bool ejected = false;   // Outlier detection.
-  bool eligible = false;  // Takes new requests in this snapshot.
-};
+}  // namespace lb::proxy::upstream
 
-struct ClusterSnapshot {
-  ClusterConfig config;                            // Endpoints included.
-  std::vector<HostView> views;                     // Parallel to `hosts`.
-  std::vector<std::shared_ptr<HostState>> hosts;   // Index = host id used by `picker`.
-  std::shared_ptr<const balancer::Picker> picker;  // Over the eligible hosts.
-  bool panic = false;
-  size_t eligible = 0;
-};
-
-struct Snapshot {
-  uint64_t generation = 0;
-  std::map<std::string, std::shared_ptr<const ClusterSnapshot>, std::less<>> clusters;
-  std::vector<VirtualHostConfig> virtual_hosts;
-
-  // The route for a request, or nullptr. `host` is the Host header (port allowed).
-  const RouteConfig* Match(absl::string_view host, absl::string_view path) const;
-  const ClusterSnapshot* FindCluster(absl::string_view name) const;
-};
-
-}  // namespace lb::proxy
-
-#endif  // LB_PROXY_SERVER_SNAPSHOT_H_
+#endif  // LB_PROXY_UPSTREAM_HOST_H_

@@ -1,9 +1,9 @@
-#include "proxy/server/snapshot.h"
+#include "proxy/router/snapshot.h"
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 
-namespace lb::proxy {
+namespace lb::proxy::router {
 namespace {
 
 // Host header without the port, lowercased.
@@ -52,9 +52,9 @@ const RouteConfig* Snapshot::Match(absl::string_view host, absl::string_view pat
   return nullptr;
 }
 
-const ClusterSnapshot* Snapshot::FindCluster(absl::string_view name) const {
+const upstream::ClusterSnapshot* Snapshot::FindCluster(absl::string_view name) const {
   auto it = clusters.find(name);
   return it == clusters.end() ? nullptr : it->second.get();
 }
 
-}  // namespace lb::proxy
+}  // namespace lb::proxy::router

@@ -1,8 +1,8 @@
-#include "proxy/server/snapshot.h"
+#include "proxy/router/snapshot.h"
 
 #include "gtest/gtest.h"
 
-namespace lb::proxy {
+namespace lb::proxy::router {
 namespace {
 
 RouteConfig Route(std::string name, std::string prefix, std::string cluster) {
@@ -60,7 +60,7 @@ TEST(SnapshotMatchTest, NoVirtualHostOrNoPrefixMeansNoRoute) {
 
 TEST(SnapshotMatchTest, FindCluster) {
   Snapshot s;
-  auto c = std::make_shared<ClusterSnapshot>();
+  auto c = std::make_shared<upstream::ClusterSnapshot>();
   c->config.name = "web";
   s.clusters["web"] = c;
   EXPECT_EQ(s.FindCluster("web"), c.get());
@@ -68,4 +68,4 @@ TEST(SnapshotMatchTest, FindCluster) {
 }
 
 }  // namespace
-}  // namespace lb::proxy
+}  // namespace lb::proxy::router

@@ -19,47 +19,13 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "common/http/reason_phrase.h"
 #include "proxy/http/parser.h"
 
 namespace lb::testing {
 namespace {
 
 constexpr size_t kMaxHead = 1 << 20;
-
-const char* ReasonPhrase(int status) {
-  switch (status) {
-    case 100:
-      return "Continue";
-    case 101:
-      return "Switching Protocols";
-    case 200:
-      return "OK";
-    case 201:
-      return "Created";
-    case 204:
-      return "No Content";
-    case 400:
-      return "Bad Request";
-    case 404:
-      return "Not Found";
-    case 431:
-      return "Request Header Fields Too Large";
-    case 500:
-      return "Internal Server Error";
-    case 501:
-      return "Not Implemented";
-    case 502:
-      return "Bad Gateway";
-    case 503:
-      return "Service Unavailable";
-    case 504:
-      return "Gateway Timeout";
-    case 505:
-      return "HTTP Version Not Supported";
-    default:
-      return "Status";
-  }
-}
 
 bool SendAll(int fd, absl::string_view data) {
   while (!data.empty()) {
@@ -330,9 +296,9 @@ void TestBackend::Serve(Conn* conn) {
     }
     if (eof) break;
     if (parsed.error()) {
-      SendAll(fd,
-              absl::StrCat("HTTP/1.1 ", parsed.error_status, " ", ReasonPhrase(parsed.error_status),
-                           "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"));
+      SendAll(fd, absl::StrCat("HTTP/1.1 ", parsed.error_status, " ",
+                               http::ReasonPhrase(parsed.error_status),
+                               "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"));
       break;
     }
     Request req;
@@ -451,7 +417,7 @@ void TestBackend::Serve(Conn* conn) {
     }
 
     std::string head =
-        absl::StrCat("HTTP/1.1 ", status, " ", ReasonPhrase(status), "\r\nX-Backend: ", name_,
+        absl::StrCat("HTTP/1.1 ", status, " ", http::ReasonPhrase(status), "\r\nX-Backend: ", name_,
                      "\r\nContent-Type: text/plain\r\n", extra);
     if (chunks > 0) {
       head += "Transfer-Encoding: chunked\r\n";

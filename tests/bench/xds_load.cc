@@ -28,6 +28,7 @@
 #include <fstream>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <sstream>
@@ -589,16 +590,6 @@ std::string FindController(const char* argv0) {
   return flag;
 }
 
-int JsonInt(const std::string& json, const std::string& key) {
-  size_t at = json.find(absl::StrCat("\"", key, "\":"));
-  if (at == std::string::npos) return -1;
-  int v = -1;
-  size_t start = at + key.size() + 3;
-  size_t end = json.find_first_not_of("0123456789", start);
-  (void)absl::SimpleAtoi(json.substr(start, end - start), &v);
-  return v;
-}
-
 class Bench {
  public:
   Bench(std::string mode, std::string controller) : controller_(std::move(controller)) {
@@ -650,16 +641,17 @@ class Bench {
     }
     controller_proc_ = std::make_unique<testing::Subprocess>(std::move(*p));
     g_children[0] = controller_proc_->pid();
-    absl::StatusOr<std::string> json = testing::WaitForFile(ready, absl::Seconds(30));
+    absl::StatusOr<nlohmann::json> json =
+        testing::WaitForReadyFile(*controller_proc_, ready, absl::Seconds(30), "controller", log_);
     if (!json.ok()) {
-      r_.error = absl::StrCat("controller did not start; log: ", log_);
+      r_.error = absl::StrCat("controller did not start: ", json.status().message());
       return false;
     }
-    port_ = JsonInt(*json, "grpc_port");
-    rest_port_ = JsonInt(*json, "rest_port");
-    pid_ = JsonInt(*json, "pid");
-    if (port_ <= 0 || pid_ <= 0) {
-      r_.error = absl::StrCat("bad ready file: ", *json);
+    port_ = json->value("grpc_port", -1);
+    rest_port_ = json->value("rest_port", -1);
+    pid_ = controller_proc_->pid();
+    if (port_ <= 0) {
+      r_.error = absl::StrCat("bad ready file: ", json->dump());
       return false;
     }
     target_ = absl::StrCat("127.0.0.1:", port_);

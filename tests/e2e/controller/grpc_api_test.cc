@@ -454,21 +454,19 @@ class StartupFailureTest : public ::testing::Test {
  protected:
   void SetUp() override { dir_ = MakeTempDir(); }
 
+  // The command line ControllerProcess would start, with `flags` added.
   std::vector<std::string> Argv(const std::vector<std::string>& flags) {
-    std::vector<std::string> argv = {ControllerProcess::BinaryPath(), "--grpc_listen=127.0.0.1:0",
-                                     "--rest_listen=127.0.0.1:0",
-                                     absl::StrCat("--data_dir=", dir_, "/data"),
-                                     absl::StrCat("--ready_file=", dir_, "/ready.json")};
-    argv.insert(argv.end(), flags.begin(), flags.end());
-    return argv;
+    process_ = std::make_unique<ControllerProcess>(flags);
+    return process_->Argv();
   }
 
   bool ReadyFileWritten() const {
     struct stat st;
-    return stat(absl::StrCat(dir_, "/ready.json").c_str(), &st) == 0;
+    return process_ != nullptr && stat(process_->ready_file().c_str(), &st) == 0;
   }
 
-  std::string dir_;
+  std::string dir_;  // For the files the flags name.
+  std::unique_ptr<ControllerProcess> process_;
 };
 
 // Runs the controller expecting it to refuse to start (bounded).

@@ -1,6 +1,6 @@
 // Replays the seed blog post's curl walkthrough (nginx + Lua /config API) against the real
 // controller binary over a raw socket and compares status codes and bodies byte for byte with
-// what the seed's Lua produces. See /work/shared/seed/000_ead102358b4e064f.txt.
+// what the seed's Lua produces (docs/seed-config-api.md).
 #include <string>
 #include <vector>
 

@@ -1,6 +1,7 @@
 #include "proxy/event/dispatcher.h"
 
 #include <event2/event.h>
+#include <event2/event_struct.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -12,6 +13,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "common/base/recycled.h"
 
 namespace lb::proxy::event {
 
@@ -107,22 +109,26 @@ class CommonTimeouts {
   absl::flat_hash_map<int64_t, const timeval*> cache_;
 };
 
-class LibeventTimer : public Timer {
+// The event lives inside the timer (libevent's event_struct.h), and timers come from a per-thread
+// free list (Recycled): creating one per request costs no allocation.
+class LibeventTimer final : public Timer, public Recycled<LibeventTimer> {
  public:
   LibeventTimer(event_base* base, CommonTimeouts* common, EventEndQueue* event_end,
                 std::function<void()> cb)
       : common_(common), event_end_(event_end), cb_(std::move(cb)) {
-    ev_.reset(evtimer_new(base, &LibeventTimer::OnEvent, this));
+    evtimer_assign(&ev_, base, &LibeventTimer::OnEvent, this);
   }
+  ~LibeventTimer() override { Disarm(); }
+
   void Arm(absl::Duration after) override {
     timeval tv = absl::ToTimeval(after < absl::ZeroDuration() ? absl::ZeroDuration() : after);
     const timeval* common = common_->For(tv);
-    evtimer_add(ev_.get(), common != nullptr ? common : &tv);
+    evtimer_add(&ev_, common != nullptr ? common : &tv);
     armed_ = true;
   }
   void Disarm() override {
     if (!armed_) return;  // The request path disarms more often than it arms.
-    evtimer_del(ev_.get());
+    evtimer_del(&ev_);
     armed_ = false;
   }
   bool armed() const override { return armed_; }
@@ -138,7 +144,7 @@ class LibeventTimer : public Timer {
   CommonTimeouts* const common_;
   EventEndQueue* const event_end_;
   std::function<void()> cb_;
-  EventPtr ev_;
+  ::event ev_;
   bool armed_ = false;
 };
 

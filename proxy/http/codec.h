@@ -71,7 +71,7 @@ class ResponseEncoder : public Stream {
 class RequestDecoder {
  public:
   virtual ~RequestDecoder() = default;
-  virtual void DecodeHeaders(std::unique_ptr<RequestHeaderMap> headers, bool end_stream) = 0;
+  virtual void DecodeHeaders(RequestHeaderMapPtr headers, bool end_stream) = 0;
   // Takes all of `data`; `end_stream` ends the request.
   virtual void DecodeData(proxy::event::Buffer& data, bool end_stream) = 0;
 };
@@ -131,7 +131,7 @@ class RequestEncoder : public Stream {
 class ResponseDecoder {
  public:
   virtual ~ResponseDecoder() = default;
-  virtual void DecodeHeaders(std::unique_ptr<ResponseHeaderMap> headers, bool end_stream) = 0;
+  virtual void DecodeHeaders(ResponseHeaderMapPtr headers, bool end_stream) = 0;
   virtual void DecodeData(proxy::event::Buffer& data, bool end_stream) = 0;
 };
 

@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -68,6 +69,14 @@ class HeaderMap {
   // Moves a view into the original bytes given to AssignRaw() over to the map's own copy.
   absl::string_view Translate(absl::string_view original) const;
 
+  // Appends the live fields in HTTP/1 form: wire lines byte for byte (a run of adjacent ones
+  // in one append), added ones as "name: value\r\n".
+  void AppendHttp1(std::string* out) const;
+
+ protected:
+  // Back to empty, keeping the storage's capacity (for recycling).
+  void ClearFields();
+
  private:
   struct Span {
     uint32_t offset = 0;
@@ -104,6 +113,9 @@ class HeaderMap {
 // A request head. Views stay valid while the map lives.
 class RequestHeaderMap : public HeaderMap {
  public:
+  // Back to a new map's state, keeping the storage's capacity.
+  void Reset();
+
   Method method = Method::kGet;
   absl::string_view method_token;  // The method as sent (kOther included).
   absl::string_view target;        // As in the request line: origin-, absolute-, ... form.
@@ -123,6 +135,9 @@ class RequestHeaderMap : public HeaderMap {
 // A response head.
 class ResponseHeaderMap : public HeaderMap {
  public:
+  // Back to a new map's state, keeping the storage's capacity.
+  void Reset();
+
   int status = 200;
   absl::string_view reason;  // "" for the codec's default phrase.
   // The Content-Length the response carries (for HEAD and 304 also when no body follows).
@@ -130,6 +145,17 @@ class ResponseHeaderMap : public HeaderMap {
   // The protocol switched to on a 101 answer; empty otherwise.
   absl::string_view upgrade;
 };
+
+// Maps are recycled per thread: a deleted map keeps its storage for the next one made on the
+// same thread, so the request path does not allocate for heads in the steady state.
+struct HeaderMapRecycler {
+  void operator()(RequestHeaderMap* map) const;
+  void operator()(ResponseHeaderMap* map) const;
+};
+using RequestHeaderMapPtr = std::unique_ptr<RequestHeaderMap, HeaderMapRecycler>;
+using ResponseHeaderMapPtr = std::unique_ptr<ResponseHeaderMap, HeaderMapRecycler>;
+RequestHeaderMapPtr NewRequestHeaderMap();
+ResponseHeaderMapPtr NewResponseHeaderMap();
 
 }  // namespace lb::http
 

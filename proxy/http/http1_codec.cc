@@ -18,6 +18,9 @@ absl::string_view FillFields(const Parser& p, absl::string_view head, HeaderMap&
   const std::vector<uint16_t>& hop = p.hop_by_hop();  // Ascending.
   size_t next_hop = 0;
   absl::string_view upgrade;
+  // The parser guarantees adjacent CRLF-terminated lines (no obs-fold): a field's line ends
+  // where the next one's name starts, the last one's before the head's final CRLF.
+  const char* head_end = head.data() + head.size() - 2;
   for (size_t i = 0; i < headers.size(); ++i) {
     const Header& h = headers[i];
     if (next_hop < hop.size() && hop[next_hop] == i) {
@@ -25,38 +28,12 @@ absl::string_view FillFields(const Parser& p, absl::string_view head, HeaderMap&
       if (EqualsIgnoreCase(h.name, "upgrade")) upgrade = h.value;
       continue;
     }
-    if (EqualsIgnoreCase(h.name, "content-length")) continue;
-    // The parser guarantees CRLF line ends: the line runs to the LF after the value.
-    const char* end = h.value.data() + h.value.size();
-    while (*end != '\n') ++end;
+    if (h.name.size() == 14 && EqualsIgnoreCase(h.name, "content-length")) continue;
+    const char* end = i + 1 < headers.size() ? headers[i + 1].name.data() : head_end;
     map.AddRaw(h.name, h.value,
-               absl::string_view(h.name.data(), static_cast<size_t>(end + 1 - h.name.data())));
+               absl::string_view(h.name.data(), static_cast<size_t>(end - h.name.data())));
   }
   return map.Translate(upgrade);
-}
-
-// Appends the map's fields: wire lines byte for byte (a run of adjacent ones in one append),
-// added ones as "name: value".
-void AppendFields(const HeaderMap& map, std::string* out) {
-  const char* run = nullptr;
-  const char* run_end = nullptr;
-  auto flush = [&] {
-    if (run != nullptr) out->append(run, static_cast<size_t>(run_end - run));
-    run = nullptr;
-  };
-  map.ForEach([&](const HeaderMap::Field& f) {
-    if (!f.raw_line.empty()) {
-      if (run == nullptr || f.raw_line.data() != run_end) {
-        flush();
-        run = f.raw_line.data();
-      }
-      run_end = f.raw_line.data() + f.raw_line.size();
-      return;
-    }
-    flush();
-    absl::StrAppend(out, f.name, ": ", f.value, "\r\n");
-  });
-  flush();
 }
 
 // Moves the payload of chunked bytes at the front of `in` to `out`, as far as they go.
@@ -151,7 +128,7 @@ absl::Status Http1ServerCodec::DispatchHead(proxy::event::Buffer& data) {
     Fail(r.error_status, r.error_reason);
     return absl::InvalidArgumentError(r.error_reason);
   }
-  auto headers = std::make_unique<RequestHeaderMap>();
+  RequestHeaderMapPtr headers = NewRequestHeaderMap();
   absl::string_view head(bytes, r.consumed);
   absl::string_view upgrade = FillFields(parser_, head, *headers);
   headers->method = parser_.method();
@@ -258,7 +235,7 @@ void Http1ServerCodec::EncodeHeaders(const ResponseHeaderMap& headers, bool end_
   head.clear();
   absl::string_view reason = headers.reason.empty() ? ReasonPhrase(headers.status) : headers.reason;
   absl::StrAppend(&head, "HTTP/1.1 ", headers.status, " ", reason, "\r\n");
-  AppendFields(headers, &head);
+  headers.AppendHttp1(&head);
   if (tunnel) {
     absl::StrAppend(&head, "Connection: Upgrade\r\nUpgrade: ", headers.upgrade, "\r\n\r\n");
     connection_.Write(head);
@@ -351,7 +328,7 @@ void Http1ClientCodec::EncodeHeaders(const RequestHeaderMap& headers, bool end_s
   absl::string_view method =
       headers.method == Method::kOther ? headers.method_token : MethodName(headers.method);
   absl::StrAppend(&head, method, " ", headers.target, " HTTP/1.1\r\n");
-  AppendFields(headers, &head);
+  headers.AppendHttp1(&head);
   if (headers.content_length.has_value()) {
     absl::StrAppend(&head, "Content-Length: ", *headers.content_length, "\r\n");
   } else if (!end_stream) {
@@ -440,7 +417,7 @@ absl::Status Http1ClientCodec::Dispatch(proxy::event::Buffer& data, bool end_str
       return ResetActive(StreamResetReason::kProtocolError,
                          "upstream switched protocols without being asked");
     }
-    auto headers = std::make_unique<ResponseHeaderMap>();
+    ResponseHeaderMapPtr headers = NewResponseHeaderMap();
     absl::string_view upgrade = FillFields(parser_, absl::string_view(bytes, r.consumed), *headers);
     headers->status = parser_.status_code();
     headers->reason = headers->Translate(parser_.reason());

@@ -64,6 +64,7 @@ class ConnectionImpl final : public Connection,
   }
 
   void ReadDisable(bool disable) override {
+    if (read_disabled_ == disable) return;
     read_disabled_ = disable;
     UpdateInterest();
   }

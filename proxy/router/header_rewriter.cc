@@ -8,16 +8,26 @@ namespace lb::proxy::router {
 
 void RewriteRequest(const RequestRewrite& rewrite, http::RequestHeaderMap& headers) {
   std::string xff;
+  bool had_xff = false;
   const bool expect = headers.expect_100_continue;
-  headers.RemoveIf([&xff, expect](const http::HeaderMap::Field& f) {
-    if (http::EqualsIgnoreCase(f.name, "x-forwarded-for")) {
-      absl::StrAppend(&xff, xff.empty() ? "" : ", ", f.value);
-      return true;
+  headers.RemoveIf([&xff, &had_xff, expect](const http::HeaderMap::Field& f) {
+    // Cheap first test: every name looked for starts with 'x' or 'e'.
+    const char first = f.name.empty() ? '\0' : static_cast<char>(f.name[0] | 0x20);
+    if (first == 'x') {
+      if (http::EqualsIgnoreCase(f.name, "x-forwarded-for")) {
+        absl::StrAppend(&xff, had_xff ? ", " : "", f.value);
+        had_xff = true;
+        return true;
+      }
+      return http::EqualsIgnoreCase(f.name, "x-forwarded-proto");
     }
-    return http::EqualsIgnoreCase(f.name, "x-forwarded-proto") ||
-           (expect && http::EqualsIgnoreCase(f.name, "expect"));
+    return expect && first == 'e' && http::EqualsIgnoreCase(f.name, "expect");
   });
-  absl::StrAppend(&xff, xff.empty() ? "" : ", ", rewrite.client_ip);
+  if (had_xff) {
+    absl::StrAppend(&xff, ", ", rewrite.client_ip);
+  } else {
+    xff.assign(rewrite.client_ip.data(), rewrite.client_ip.size());
+  }
   if (!headers.has_host) headers.Add("Host", "localhost");
   headers.Add("X-Forwarded-For", xff);
   headers.Add("X-Forwarded-Proto", rewrite.scheme);

@@ -50,7 +50,7 @@ Router::~Router() {
   SetHost(nullptr);
 }
 
-void Router::StartRequest(const Snapshot* snapshot, std::unique_ptr<http::RequestHeaderMap> headers,
+void Router::StartRequest(const Snapshot* snapshot, http::RequestHeaderMapPtr headers,
                           bool end_stream, absl::string_view client_ip) {
   snapshot_ = snapshot;
   headers_ = std::move(headers);
@@ -194,7 +194,7 @@ void Router::SendBody() {
   }
 }
 
-void Router::DecodeHeaders(std::unique_ptr<http::ResponseHeaderMap> headers, bool end_stream) {
+void Router::DecodeHeaders(http::ResponseHeaderMapPtr headers, bool end_stream) {
   if (timer_ != nullptr) timer_->Disarm();
   response_started_ = true;
   int status = headers->status;

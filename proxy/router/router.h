@@ -28,6 +28,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "proxy/balancer/balancer.h"
@@ -101,7 +102,7 @@ class RouterCallbacks {
  public:
   virtual ~RouterCallbacks() = default;
   virtual void Encode100Continue() = 0;
-  virtual void EncodeHeaders(std::unique_ptr<http::ResponseHeaderMap> headers, bool end_stream) = 0;
+  virtual void EncodeHeaders(http::ResponseHeaderMapPtr headers, bool end_stream) = 0;
   virtual void EncodeData(event::Buffer& data, bool end_stream) = 0;
   // An answer the proxy makes itself (a router error), when no response head went out yet.
   virtual void SendLocalReply(int status, absl::string_view message) = 0;
@@ -123,8 +124,8 @@ class Router final : public http::ResponseDecoder,
 
   // The request head. `snapshot` (may be null: no config yet) must stay alive as long as the
   // router; `client_ip` is copied.
-  void StartRequest(const Snapshot* snapshot, std::unique_ptr<http::RequestHeaderMap> headers,
-                    bool end_stream, absl::string_view client_ip);
+  void StartRequest(const Snapshot* snapshot, http::RequestHeaderMapPtr headers, bool end_stream,
+                    absl::string_view client_ip);
   // Request body bytes (all taken).
   void OnRequestData(event::Buffer& data, bool end_stream);
   // The client went away or the request was abandoned: stop everything upstream.
@@ -138,7 +139,7 @@ class Router final : public http::ResponseDecoder,
   uint32_t attempts() const { return static_cast<uint32_t>(tried_.size()); }
 
   // http::ResponseDecoder (the upstream's answer).
-  void DecodeHeaders(std::unique_ptr<http::ResponseHeaderMap> headers, bool end_stream) override;
+  void DecodeHeaders(http::ResponseHeaderMapPtr headers, bool end_stream) override;
   void DecodeData(event::Buffer& data, bool end_stream) override;
   // http::StreamCallbacks (the upstream stream).
   void OnStreamReset(http::StreamResetReason reason, absl::string_view details) override;
@@ -170,16 +171,16 @@ class Router final : public http::ResponseDecoder,
 
   const Snapshot* snapshot_ = nullptr;
   const upstream::ClusterSnapshot* cluster_ = nullptr;
-  std::unique_ptr<http::RequestHeaderMap> headers_;  // As sent upstream; kept for retries.
-  bool request_complete_ = false;                    // The client sent all of the request.
-  event::Buffer body_;                               // Request body not sent upstream yet.
-  bool body_sent_ = false;                           // Part of the body went upstream: no replay.
-  bool upstream_end_sent_ = false;                   // The upstream stream got end_stream.
+  http::RequestHeaderMapPtr headers_;  // As sent upstream; kept for retries.
+  bool request_complete_ = false;      // The client sent all of the request.
+  event::Buffer body_;                 // Request body not sent upstream yet.
+  bool body_sent_ = false;             // Part of the body went upstream: no replay.
+  bool upstream_end_sent_ = false;     // The upstream stream got end_stream.
   bool sent_100_ = false;
   uint64_t hash_ = 0;
   uint32_t retries_left_ = 0;
   bool holds_retry_ = false;
-  std::vector<uint32_t> tried_;
+  absl::InlinedVector<uint32_t, 4> tried_;
   upstream::HostState* host_ = nullptr;  // Kept alive by the snapshot.
 
   upstream::PoolHandle* pool_handle_ = nullptr;

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/base/check.h"
+#include "common/base/recycled.h"
 
 namespace lb::proxy {
 
@@ -12,7 +13,8 @@ namespace lb::proxy {
 class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
                                                   public http::StreamCallbacks,
                                                   public router::RouterCallbacks,
-                                                  public event::DeferredDeletable {
+                                                  public event::DeferredDeletable,
+                                                  public Recycled<ActiveStream> {
  public:
   ActiveStream(HttpConnectionManager& manager, http::ResponseEncoder& encoder)
       : manager_(manager),
@@ -43,7 +45,7 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
   }
 
   // http::RequestDecoder.
-  void DecodeHeaders(std::unique_ptr<http::RequestHeaderMap> headers, bool end_stream) override {
+  void DecodeHeaders(http::RequestHeaderMapPtr headers, bool end_stream) override {
     stats_.requests.fetch_add(1, std::memory_order_relaxed);
     stats_.requests_active.fetch_add(1, std::memory_order_relaxed);
     counted_ = true;
@@ -91,7 +93,7 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
   // router::RouterCallbacks.
   void Encode100Continue() override { encoder_.Encode100Continue(); }
 
-  void EncodeHeaders(std::unique_ptr<http::ResponseHeaderMap> headers, bool end_stream) override {
+  void EncodeHeaders(http::ResponseHeaderMapPtr headers, bool end_stream) override {
     response_started_ = true;
     CountStatus(headers->status);
     encoder_.EncodeHeaders(*headers, end_stream);

@@ -1,22 +1,13 @@
-// The proxy's xDS client: one state-of-the-world ADS stream
-// (/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources) to one of
-// the controllers, feeding a ConfigBuilder and publishing every new ProxyConfig.
+// The proxy's xDS client: one state-of-the-world ADS stream at a time to one of the
+// controllers, feeding an AdsSubscription (the protocol, ads_subscription.h) and publishing
+// every new ProxyConfig.
 //
-// Protocol:
-//  - Subscribes CDS as a wildcard (an empty name list), EDS for every accepted cluster (the
-//    subscription follows CDS: the EDS request is re-sent whenever the set changes) and RDS
-//    "default". The node (id, zone, user agent) goes on the first request of each stream.
-//  - ACKs a valid response (its version_info and nonce). NACKs an invalid one: version_info is
-//    the last accepted version of that type, response_nonce the response's, and error_detail
-//    {code: INVALID_ARGUMENT, message: the builder's complete error text}. The valid resources
-//    of a NACKed response still take effect; the invalid ones keep their last good version.
-//  - On a new stream every subscription is re-sent with the last accepted versions; the
-//    built config is kept meanwhile (a controller outage never empties it).
-//  - Reconnects with exponential backoff (initial_backoff doubling up to max_backoff, each delay
-//    randomized by +-jitter) and moves to the next controller of the list on every stream end or
-//    failed attempt; a stream that got at least one response resets the backoff.
+// Reconnects with exponential backoff (initial_backoff doubling up to max_backoff, each delay
+// randomized by +-jitter) and moves to the next controller of the list on every stream end or
+// failed attempt; a stream that got at least one response resets the backoff. The transport is
+// a seam (xds_transport.h): gRPC in production, in-memory in tests; so is the clock.
 //
-// Threads: Start() spawns one thread that owns the stream and the ConfigBuilder; on_config is
+// Threads: Start() spawns one thread that owns the stream and the subscription; on_config is
 // called on it, never concurrently, and must not call Stop(). GetStatus() and config() may be
 // called from any thread.
 #ifndef LB_PROXY_XDS_ADS_CLIENT_H_
@@ -24,7 +15,6 @@
 
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <string>
 #include <thread>
@@ -34,16 +24,11 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/time/clock.h"
 #include "proxy/config/config.h"
 #include "proxy/xds/ads_status.h"
-
-namespace grpc {
-class ClientContext;
-}  // namespace grpc
-
-namespace envoy::service::discovery::v3 {
-class DiscoveryResponse;
-}  // namespace envoy::service::discovery::v3
+#include "proxy/xds/ads_subscription.h"
+#include "proxy/xds/xds_transport.h"
 
 namespace lb::proxy::xds {
 
@@ -56,6 +41,9 @@ struct AdsClientOptions {
   absl::Duration initial_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Seconds(10);
   double jitter = 0.25;  // Each delay is multiplied by a uniform factor in [1-jitter, 1+jitter].
+  // Null: gRPC (GrpcXdsTransportFactory).
+  std::shared_ptr<XdsTransportFactory> transport;
+  Clock* clock = Clock::Real();
 };
 
 class AdsClient {
@@ -84,24 +72,21 @@ class AdsClient {
   void Run();
   // Runs one stream to `target` until it ends. Returns true if it delivered a response.
   bool RunStream(const std::string& target);
-  // Waits up to `d` unless stopped. Returns false if stopped.
+  // Waits up to `d` (on the clock) unless stopped. Returns false if stopped.
   bool Sleep(absl::Duration d);
-  void RecordError(const std::string& error);
   void Publish(std::shared_ptr<const ProxyConfig> config);
 
-  const AdsClientOptions options_;
+  AdsClientOptions options_;
   const ConfigCallback on_config_;
 
   mutable absl::Mutex mu_;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  grpc::ClientContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;  // Of the current stream.
+  XdsStream* stream_ ABSL_GUARDED_BY(mu_) = nullptr;  // The current stream, for Stop().
   AdsClientStatus status_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const ProxyConfig> config_ ABSL_GUARDED_BY(mu_);
 
-  // Owned by the client thread.
-  struct State;
-  std::unique_ptr<State> state_;
+  AdsSubscription subscription_;  // Client thread only.
   std::thread thread_;
 };
 

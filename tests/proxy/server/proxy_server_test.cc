@@ -14,7 +14,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
-#include "tests/integration/http_client.h"
+#include "tests/test_common/http_client.h"
 
 namespace lb::proxy {
 namespace {

@@ -16,6 +16,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/time/simulated_clock.h"
 #include "controller/server/controller.h"
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
@@ -25,8 +26,9 @@
 #include "gtest/gtest.h"
 #include "lb/v1/lb.grpc.pb.h"
 #include "proxy/xds/config_builder.h"
-#include "tests/util/net.h"
-#include "tests/util/subprocess.h"
+#include "proxy/xds/xds_transport.h"
+#include "tests/test_common/net.h"
+#include "tests/test_common/subprocess.h"
 
 namespace lb::proxy::xds {
 namespace {
@@ -376,38 +378,63 @@ TEST_F(ControllerTest, SkipsDeadControllerInTheList) {
   AdsClientStatus status = client_->GetStatus();
   EXPECT_TRUE(status.connected);
   EXPECT_EQ(status.controller, address_);
-  EXPECT_GE(status.streams, 2u);
-  EXPECT_TRUE(absl::StrContains(status.last_error, dead)) << status.last_error;
+  EXPECT_GE(status.streams, 2u);     // The dead one was tried first.
+  EXPECT_EQ(status.last_error, "");  // Connected and nothing NACKed: no error holds.
 }
 
 // ---------------------------------------------------------------------------------------------
-// Against a scripted fake ADS server.
+// Against an in-memory transport (no gRPC): the client's protocol and its reconnect logic.
 
-class FakeAds final : public discovery_v3::AggregatedDiscoveryService::Service {
+// Plays the controllers: every stream the client opens lands here; the test reads what the
+// client sent and answers. Targets in `refuse` end at once, like an unreachable controller.
+class FakeTransport final : public XdsTransportFactory {
  public:
-  using Stream =
-      grpc::ServerReaderWriter<discovery_v3::DiscoveryResponse, discovery_v3::DiscoveryRequest>;
+  class Stream final : public XdsStream {
+   public:
+    Stream(FakeTransport* owner, bool refused) : owner_(owner), ended_(refused) {}
+    bool Write(const discovery_v3::DiscoveryRequest& request) override {
+      absl::MutexLock lock(&owner_->mu_);
+      if (ended_) return false;
+      owner_->requests_.push_back(request);
+      return true;
+    }
+    bool Read(discovery_v3::DiscoveryResponse* response) override {
+      absl::MutexLock lock(&owner_->mu_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(owner_->mu_) {
+        return ended_ || !inbox_.empty();
+      };
+      owner_->mu_.Await(absl::Condition(&ready));
+      if (inbox_.empty()) return false;
+      *response = std::move(inbox_.front());
+      inbox_.pop_front();
+      return true;
+    }
+    absl::Status Finish() override { return absl::UnavailableError("fake stream ended"); }
+    void Cancel() override {
+      absl::MutexLock lock(&owner_->mu_);
+      ended_ = true;
+    }
 
-  grpc::Status StreamAggregatedResources(grpc::ServerContext* context, Stream* stream) override {
-    {
-      absl::MutexLock lock(&mu_);
-      stream_ = stream;
-      context_ = context;
-      ++streams_;
-    }
-    discovery_v3::DiscoveryRequest request;
-    while (stream->Read(&request)) {
-      absl::MutexLock lock(&mu_);
-      requests_.push_back(request);
-    }
+   private:
+    friend class FakeTransport;
+    FakeTransport* const owner_;
+    bool ended_ ABSL_GUARDED_BY(owner_->mu_);
+    std::deque<discovery_v3::DiscoveryResponse> inbox_ ABSL_GUARDED_BY(owner_->mu_);
+  };
+
+  std::unique_ptr<XdsStream> OpenAds(const std::string& target) override {
     absl::MutexLock lock(&mu_);
-    if (stream_ == stream) {
-      stream_ = nullptr;
-      context_ = nullptr;
-    }
-    return grpc::Status(grpc::StatusCode::UNAVAILABLE, "fake stream ended");
+    requests_.clear();  // What earlier streams sent and nobody read is of no interest.
+    targets_.push_back(target);
+    auto stream = std::make_unique<Stream>(this, refuse_.count(target) > 0);
+    if (!refuse_.count(target)) current_ = stream.get();
+    return stream;
   }
 
+  void Refuse(const std::string& target) {
+    absl::MutexLock lock(&mu_);
+    refuse_.insert(target);
+  }
   // The next request of `type`, in arrival order; nullopt after `timeout`.
   std::optional<discovery_v3::DiscoveryRequest> Next(const std::string& type,
                                                      absl::Duration timeout = kWait) {
@@ -428,34 +455,40 @@ class FakeAds final : public discovery_v3::AggregatedDiscoveryService::Service {
     }
     return std::nullopt;
   }
-
-  // Requests received and not yet taken by Next().
-  size_t pending() {
-    absl::MutexLock lock(&mu_);
-    return requests_.size();
-  }
-
   bool Send(const discovery_v3::DiscoveryResponse& response) {
     absl::MutexLock lock(&mu_);
-    return stream_ != nullptr && stream_->Write(response);
+    if (current_ == nullptr || current_->ended_) return false;
+    current_->inbox_.push_back(response);
+    return true;
   }
-
   // Ends the current stream (the client sees it fail).
   void Cancel() {
     absl::MutexLock lock(&mu_);
-    if (context_ != nullptr) context_->TryCancel();
+    if (current_ != nullptr) current_->ended_ = true;
+    current_ = nullptr;
   }
-
   int streams() {
     absl::MutexLock lock(&mu_);
-    return streams_;
+    return static_cast<int>(targets_.size());
+  }
+  std::vector<std::string> targets() {
+    absl::MutexLock lock(&mu_);
+    return targets_;
+  }
+  // Waits (real time) until the client has opened `n` streams.
+  bool WaitStreams(int n) {
+    absl::MutexLock lock(&mu_);
+    auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return static_cast<int>(targets_.size()) >= n;
+    };
+    return mu_.AwaitWithTimeout(absl::Condition(&enough), kWait);
   }
 
  private:
   absl::Mutex mu_;
-  Stream* stream_ ABSL_GUARDED_BY(mu_) = nullptr;
-  grpc::ServerContext* context_ ABSL_GUARDED_BY(mu_) = nullptr;
-  int streams_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<std::string> targets_ ABSL_GUARDED_BY(mu_);
+  std::set<std::string> refuse_ ABSL_GUARDED_BY(mu_);
+  Stream* current_ ABSL_GUARDED_BY(mu_) = nullptr;  // Streams live in the client.
   std::deque<discovery_v3::DiscoveryRequest> requests_ ABSL_GUARDED_BY(mu_);
 };
 
@@ -512,26 +545,20 @@ std::vector<std::string> Names(const discovery_v3::DiscoveryRequest& r) {
 class FakeServerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(&fake_);
-    server_ = builder.BuildAndStart();
-    ASSERT_NE(server_, nullptr);
-    address_ = absl::StrCat("127.0.0.1:", port);
-    client_ = std::make_unique<AdsClient>(Options({address_}), sink_.Callback());
+    fake_ = std::make_shared<FakeTransport>();
+    AdsClientOptions options = Options({"controller-1:18000"});
+    options.transport = fake_;
+    options.clock = &clock_;
+    client_ = std::make_unique<AdsClient>(options, sink_.Callback());
     ASSERT_TRUE(client_->Start().ok());
   }
 
-  void TearDown() override {
-    client_->Stop();
-    server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1));
-  }
+  void TearDown() override { client_->Stop(); }
 
   // Subscriptions of a first stream, then cluster "web" (ROUND_ROBIN, one endpoint) and the
   // routes at version "1" each, all ACKed.
   void Handshake() {
-    auto cds = fake_.Next(kClusterType);
+    auto cds = fake_->Next(kClusterType);
     ASSERT_TRUE(cds.has_value());
     EXPECT_EQ(cds->node().id(), "proxy-1");
     EXPECT_EQ(cds->node().locality().zone(), "z1");
@@ -539,32 +566,32 @@ class FakeServerTest : public ::testing::Test {
     EXPECT_EQ(cds->version_info(), "");
     EXPECT_EQ(cds->response_nonce(), "");
     EXPECT_TRUE(Names(*cds).empty());  // Wildcard.
-    auto rds = fake_.Next(kRouteType);
+    auto rds = fake_->Next(kRouteType);
     ASSERT_TRUE(rds.has_value());
     EXPECT_FALSE(rds->has_node());  // Only the first request carries it.
     EXPECT_EQ(Names(*rds), std::vector<std::string>{"default"});
 
-    ASSERT_TRUE(fake_.Send(Response(kClusterType, "1", "c1", Cluster("web"))));
-    auto ack = fake_.Next(kClusterType);
+    ASSERT_TRUE(fake_->Send(Response(kClusterType, "1", "c1", Cluster("web"))));
+    auto ack = fake_->Next(kClusterType);
     ASSERT_TRUE(ack.has_value());
     EXPECT_EQ(ack->version_info(), "1");
     EXPECT_EQ(ack->response_nonce(), "c1");
     EXPECT_FALSE(ack->has_error_detail());
-    auto eds = fake_.Next(kEndpointType);
+    auto eds = fake_->Next(kEndpointType);
     ASSERT_TRUE(eds.has_value());
     EXPECT_EQ(Names(*eds), std::vector<std::string>{"web"});
     EXPECT_EQ(eds->version_info(), "");
 
-    ASSERT_TRUE(fake_.Send(Response(kEndpointType, "1", "e1", Assignment("web", 80))));
-    ack = fake_.Next(kEndpointType);
+    ASSERT_TRUE(fake_->Send(Response(kEndpointType, "1", "e1", Assignment("web", 80))));
+    ack = fake_->Next(kEndpointType);
     ASSERT_TRUE(ack.has_value());
     EXPECT_EQ(ack->version_info(), "1");
     EXPECT_EQ(ack->response_nonce(), "e1");
     EXPECT_EQ(Names(*ack), std::vector<std::string>{"web"});
     EXPECT_FALSE(ack->has_error_detail());
 
-    ASSERT_TRUE(fake_.Send(Response(kRouteType, "1", "r1", Routes("web"))));
-    ack = fake_.Next(kRouteType);
+    ASSERT_TRUE(fake_->Send(Response(kRouteType, "1", "r1", Routes("web"))));
+    ack = fake_->Next(kRouteType);
     ASSERT_TRUE(ack.has_value());
     EXPECT_EQ(ack->version_info(), "1");
     EXPECT_EQ(ack->response_nonce(), "r1");
@@ -576,9 +603,8 @@ class FakeServerTest : public ::testing::Test {
               nullptr);
   }
 
-  FakeAds fake_;
-  std::unique_ptr<grpc::Server> server_;
-  std::string address_;
+  SimulatedClock clock_;
+  std::shared_ptr<FakeTransport> fake_;
   ConfigSink sink_;
   std::unique_ptr<AdsClient> client_;
 };
@@ -590,8 +616,8 @@ TEST_F(FakeServerTest, NacksInvalidClusterWithExactErrorAndKeepsConfig) {
 
   auto bad = Cluster("web", static_cast<envoy::config::cluster::v3::Cluster::LbPolicy>(6));
   bad.mutable_connect_timeout()->set_seconds(-1);
-  ASSERT_TRUE(fake_.Send(Response(kClusterType, "2", "c2", bad)));
-  auto nack = fake_.Next(kClusterType);
+  ASSERT_TRUE(fake_->Send(Response(kClusterType, "2", "c2", bad)));
+  auto nack = fake_->Next(kClusterType);
   ASSERT_TRUE(nack.has_value());
   const std::string want =
       "Cluster \"web\": lb_policy: unsupported value 6; connect_timeout: must be positive";
@@ -618,8 +644,8 @@ TEST_F(FakeServerTest, NacksInvalidClusterWithExactErrorAndKeepsConfig) {
       ->mutable_address()
       ->mutable_socket_address()
       ->set_address("foo");
-  ASSERT_TRUE(fake_.Send(Response(kEndpointType, "2", "e2", bad_eds)));
-  nack = fake_.Next(kEndpointType);
+  ASSERT_TRUE(fake_->Send(Response(kEndpointType, "2", "e2", bad_eds)));
+  nack = fake_->Next(kEndpointType);
   ASSERT_TRUE(nack.has_value());
   EXPECT_EQ(nack->version_info(), "1");
   EXPECT_EQ(nack->response_nonce(), "e2");
@@ -629,9 +655,9 @@ TEST_F(FakeServerTest, NacksInvalidClusterWithExactErrorAndKeepsConfig) {
   EXPECT_EQ(client_->config(), good);
 
   // The next valid version is ACKed and applied.
-  ASSERT_TRUE(fake_.Send(Response(kClusterType, "3", "c3",
-                                  Cluster("web", envoy::config::cluster::v3::Cluster::MAGLEV))));
-  auto ack = fake_.Next(kClusterType);
+  ASSERT_TRUE(fake_->Send(Response(kClusterType, "3", "c3",
+                                   Cluster("web", envoy::config::cluster::v3::Cluster::MAGLEV))));
+  auto ack = fake_->Next(kClusterType);
   ASSERT_TRUE(ack.has_value());
   EXPECT_EQ(ack->version_info(), "3");
   EXPECT_EQ(ack->response_nonce(), "c3");
@@ -646,9 +672,9 @@ TEST_F(FakeServerTest, NacksInvalidClusterWithExactErrorAndKeepsConfig) {
 TEST_F(FakeServerTest, EdsSubscriptionFollowsCdsAndNewClustersWarm) {
   ASSERT_NO_FATAL_FAILURE(Handshake());
 
-  ASSERT_TRUE(fake_.Send(Response(kClusterType, "2", "c2", Cluster("web"), Cluster("api"))));
-  ASSERT_TRUE(fake_.Next(kClusterType).has_value());
-  auto eds = fake_.Next(kEndpointType);
+  ASSERT_TRUE(fake_->Send(Response(kClusterType, "2", "c2", Cluster("web"), Cluster("api"))));
+  ASSERT_TRUE(fake_->Next(kClusterType).has_value());
+  auto eds = fake_->Next(kEndpointType);
   ASSERT_TRUE(eds.has_value());
   EXPECT_EQ(Names(*eds), (std::vector<std::string>{"api", "web"}));
   EXPECT_EQ(eds->version_info(), "1");
@@ -658,17 +684,17 @@ TEST_F(FakeServerTest, EdsSubscriptionFollowsCdsAndNewClustersWarm) {
   EXPECT_EQ(client_->GetStatus().warming_clusters, std::vector<std::string>{"api"});
   EXPECT_EQ(client_->config()->clusters.count("api"), 0u);
 
-  ASSERT_TRUE(fake_.Send(Response(kEndpointType, "2", "e2", Assignment("api", 90))));
-  ASSERT_TRUE(fake_.Next(kEndpointType).has_value());
+  ASSERT_TRUE(fake_->Send(Response(kEndpointType, "2", "e2", Assignment("api", 90))));
+  ASSERT_TRUE(fake_->Next(kEndpointType).has_value());
   ASSERT_NE(sink_.WaitFor([](const ProxyConfig& c) {
     return Ports(c, "api") == std::set<int>{90} && Ports(c, "web") == std::set<int>{80};
   }),
             nullptr);
 
   // "web" leaves CDS: dropped and unsubscribed.
-  ASSERT_TRUE(fake_.Send(Response(kClusterType, "3", "c3", Cluster("api"))));
-  ASSERT_TRUE(fake_.Next(kClusterType).has_value());
-  eds = fake_.Next(kEndpointType);
+  ASSERT_TRUE(fake_->Send(Response(kClusterType, "3", "c3", Cluster("api"))));
+  ASSERT_TRUE(fake_->Next(kClusterType).has_value());
+  eds = fake_->Next(kEndpointType);
   ASSERT_TRUE(eds.has_value());
   EXPECT_EQ(Names(*eds), std::vector<std::string>{"api"});
   ASSERT_NE(sink_.WaitFor([](const ProxyConfig& c) {
@@ -681,19 +707,21 @@ TEST_F(FakeServerTest, ReconnectResubscribesWithLastVersionsAndKeepsConfig) {
   ASSERT_NO_FATAL_FAILURE(Handshake());
   auto good = client_->config();
   const int calls = sink_.calls();
-  ASSERT_EQ(fake_.streams(), 1);
+  ASSERT_EQ(fake_->streams(), 1);
 
-  fake_.Cancel();
-  auto cds = fake_.Next(kClusterType);
+  fake_->Cancel();
+  ASSERT_TRUE(clock_.WaitForWaiters(1));  // Backing off...
+  clock_.Advance(absl::Seconds(1));       // ... until the next attempt.
+  auto cds = fake_->Next(kClusterType);
   ASSERT_TRUE(cds.has_value());
-  EXPECT_EQ(fake_.streams(), 2);
+  EXPECT_EQ(fake_->streams(), 2);
   EXPECT_EQ(cds->node().id(), "proxy-1");  // A new stream: the node again.
   EXPECT_EQ(cds->version_info(), "1");
   EXPECT_EQ(cds->response_nonce(), "");  // Nonces don't survive the stream.
-  auto rds = fake_.Next(kRouteType);
+  auto rds = fake_->Next(kRouteType);
   ASSERT_TRUE(rds.has_value());
   EXPECT_EQ(rds->version_info(), "1");
-  auto eds = fake_.Next(kEndpointType);
+  auto eds = fake_->Next(kEndpointType);
   ASSERT_TRUE(eds.has_value());
   EXPECT_EQ(eds->version_info(), "1");
   EXPECT_EQ(Names(*eds), std::vector<std::string>{"web"});
@@ -701,17 +729,110 @@ TEST_F(FakeServerTest, ReconnectResubscribesWithLastVersionsAndKeepsConfig) {
   EXPECT_FALSE(client_->GetStatus().last_error.empty());
 
   // The server answers with the same state: ACKed, and nothing is republished.
-  ASSERT_TRUE(fake_.Send(Response(kClusterType, "1", "c9", Cluster("web"))));
-  ASSERT_TRUE(fake_.Send(Response(kEndpointType, "1", "e9", Assignment("web", 80))));
-  ASSERT_TRUE(fake_.Send(Response(kRouteType, "1", "r9", Routes("web"))));
+  ASSERT_TRUE(fake_->Send(Response(kClusterType, "1", "c9", Cluster("web"))));
+  ASSERT_TRUE(fake_->Send(Response(kEndpointType, "1", "e9", Assignment("web", 80))));
+  ASSERT_TRUE(fake_->Send(Response(kRouteType, "1", "r9", Routes("web"))));
   for (const char* type : {kClusterType, kEndpointType, kRouteType}) {
-    auto ack = fake_.Next(type);
+    auto ack = fake_->Next(type);
     ASSERT_TRUE(ack.has_value()) << type;
     EXPECT_FALSE(ack->has_error_detail()) << type;
   }
   EXPECT_EQ(client_->config(), good);
   EXPECT_EQ(sink_.calls(), calls);
-  EXPECT_TRUE(client_->GetStatus().connected);
+  AdsClientStatus status = client_->GetStatus();
+  EXPECT_TRUE(status.connected);
+  EXPECT_EQ(status.last_error, "");  // The stream failure no longer holds.
+}
+
+// A NACKed type keeps its error on the admin page until a later version of it is accepted.
+TEST_F(FakeServerTest, ErrorsShownOnlyWhileTheyHold) {
+  ASSERT_NO_FATAL_FAILURE(Handshake());
+  ASSERT_TRUE(fake_->Send(
+      Response(kClusterType, "2", "c2",
+               Cluster("web", static_cast<envoy::config::cluster::v3::Cluster::LbPolicy>(6)))));
+  ASSERT_TRUE(fake_->Next(kClusterType).has_value());
+  AdsClientStatus status = client_->GetStatus();
+  EXPECT_EQ(status.last_error, "Cluster \"web\": lb_policy: unsupported value 6");
+  EXPECT_EQ(status.nacks.size(), 1u);
+  // Another type's good update does not clear it...
+  ASSERT_TRUE(fake_->Send(Response(kRouteType, "2", "r2", Routes("web"))));
+  ASSERT_TRUE(fake_->Next(kRouteType).has_value());
+  EXPECT_EQ(client_->GetStatus().nacks.size(), 1u);
+  EXPECT_FALSE(client_->GetStatus().last_error.empty());
+  // ... a good version of the NACKed type does.
+  ASSERT_TRUE(fake_->Send(Response(kClusterType, "3", "c3", Cluster("web"))));
+  ASSERT_TRUE(fake_->Next(kClusterType).has_value());
+  status = client_->GetStatus();
+  EXPECT_TRUE(status.nacks.empty());
+  EXPECT_EQ(status.last_error, "");
+  EXPECT_EQ(status.nack_count, 1u);  // The count is history.
+}
+
+// Reconnects: round robin over the controllers, backoff doubling to its cap, reset by a stream
+// that delivered something. All on simulated time.
+TEST(AdsClientBackoffTest, FailsOverInTurnWithDoublingBackoff) {
+  SimulatedClock clock;
+  auto fake = std::make_shared<FakeTransport>();
+  fake->Refuse("a:1");
+  fake->Refuse("b:1");
+  AdsClientOptions options = Options({"a:1", "b:1"});
+  options.transport = fake;
+  options.clock = &clock;
+  options.jitter = 0;
+  options.initial_backoff = absl::Milliseconds(100);
+  options.max_backoff = absl::Milliseconds(400);
+  ConfigSink sink;
+  AdsClient client(options, sink.Callback());
+  ASSERT_TRUE(client.Start().ok());
+  // Delays after each failed attempt: 100, 200, 400, 400 ms.
+  for (absl::Duration delay : {absl::Milliseconds(100), absl::Milliseconds(200),
+                               absl::Milliseconds(400), absl::Milliseconds(400)}) {
+    ASSERT_TRUE(clock.WaitForWaiters(1));  // The attempt failed; the client waits.
+    const int before = fake->streams();
+    clock.Advance(delay - absl::Milliseconds(1));
+    ASSERT_TRUE(clock.WaitForWaiters(1));
+    EXPECT_EQ(fake->streams(), before) << "attempted before its backoff";
+    clock.Advance(absl::Milliseconds(1));
+    ASSERT_TRUE(fake->WaitStreams(before + 1));
+  }
+  EXPECT_EQ(fake->targets(), std::vector<std::string>({"a:1", "b:1", "a:1", "b:1", "a:1"}));
+  ASSERT_TRUE(clock.WaitForWaiters(1));  // The fifth attempt is over too.
+  EXPECT_TRUE(absl::StrContains(client.GetStatus().last_error, "stream to a:1 ended"))
+      << client.GetStatus().last_error;
+  client.Stop();  // Returns at once while waiting: no clock needed.
+}
+
+TEST(AdsClientBackoffTest, AStreamWithAResponseResetsTheBackoff) {
+  SimulatedClock clock;
+  auto fake = std::make_shared<FakeTransport>();
+  AdsClientOptions options = Options({"a:1"});
+  options.transport = fake;
+  options.clock = &clock;
+  options.jitter = 0;
+  options.initial_backoff = absl::Milliseconds(100);
+  options.max_backoff = absl::Seconds(10);
+  ConfigSink sink;
+  AdsClient client(options, sink.Callback());
+  ASSERT_TRUE(client.Start().ok());
+  ASSERT_TRUE(fake->WaitStreams(1));
+  // Two empty streams: the backoff grows to 200 ms.
+  fake->Cancel();
+  ASSERT_TRUE(clock.WaitForWaiters(1));
+  clock.Advance(absl::Milliseconds(100));
+  ASSERT_TRUE(fake->WaitStreams(2));
+  fake->Cancel();
+  ASSERT_TRUE(clock.WaitForWaiters(1));
+  clock.Advance(absl::Milliseconds(200));
+  ASSERT_TRUE(fake->WaitStreams(3));
+  // This one answers, then ends: the next attempt comes after the initial backoff again.
+  ASSERT_TRUE(fake->Next(kClusterType).has_value());
+  ASSERT_TRUE(fake->Send(Response(kClusterType, "1", "c1", Cluster("web"))));
+  ASSERT_TRUE(fake->Next(kClusterType).has_value());  // The ACK.
+  EXPECT_TRUE(client.GetStatus().connected);
+  fake->Cancel();
+  ASSERT_TRUE(clock.WaitForWaiters(1));
+  clock.Advance(absl::Milliseconds(100));
+  ASSERT_TRUE(fake->WaitStreams(4));
 }
 
 }  // namespace

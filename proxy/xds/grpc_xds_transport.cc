@@ -1,0 +1,50 @@
+#include "proxy/xds/grpc_xds_transport.h"
+
+#include "envoy/service/discovery/v3/ads.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+
+namespace lb::proxy::xds {
+namespace {
+
+namespace discovery_v3 = envoy::service::discovery::v3;
+
+// Largest response accepted (a big EDS answer can exceed gRPC's 4 MiB default).
+constexpr int kMaxResponseBytes = 128 << 20;
+
+class GrpcXdsStream final : public XdsStream {
+ public:
+  explicit GrpcXdsStream(const std::string& target) {
+    grpc::ChannelArguments args;
+    args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    args.SetMaxReceiveMessageSize(kMaxResponseBytes);
+    channel_ = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+    stub_ = discovery_v3::AggregatedDiscoveryService::NewStub(channel_);
+    stream_ = stub_->StreamAggregatedResources(&context_);
+  }
+
+  bool Write(const discovery_v3::DiscoveryRequest& request) override {
+    return stream_->Write(request);
+  }
+  bool Read(discovery_v3::DiscoveryResponse* response) override { return stream_->Read(response); }
+  absl::Status Finish() override {
+    grpc::Status s = stream_->Finish();
+    return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+  }
+  void Cancel() override { context_.TryCancel(); }
+
+ private:
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<discovery_v3::AggregatedDiscoveryService::Stub> stub_;
+  grpc::ClientContext context_;
+  std::unique_ptr<
+      grpc::ClientReaderWriter<discovery_v3::DiscoveryRequest, discovery_v3::DiscoveryResponse>>
+      stream_;
+};
+
+}  // namespace
+
+std::unique_ptr<XdsStream> GrpcXdsTransportFactory::OpenAds(const std::string& target) {
+  return std::make_unique<GrpcXdsStream>(target);
+}
+
+}  // namespace lb::proxy::xds

@@ -1,0 +1,124 @@
+// The ADS protocol state machine on its own: requests in, requests out; no gRPC, no threads.
+#include "proxy/xds/ads_subscription.h"
+
+#include <string>
+#include <vector>
+
+#include "envoy/config/cluster/v3/cluster.pb.h"
+#include "envoy/config/endpoint/v3/endpoint.pb.h"
+#include "gtest/gtest.h"
+
+namespace lb::proxy::xds {
+namespace {
+
+using Request = AdsSubscription::Request;
+using Response = AdsSubscription::Response;
+
+envoy::config::cluster::v3::Cluster Cluster(const std::string& name, int policy = 1) {
+  envoy::config::cluster::v3::Cluster c;
+  c.set_name(name);
+  c.set_type(envoy::config::cluster::v3::Cluster::EDS);
+  c.mutable_eds_cluster_config()->mutable_eds_config()->mutable_ads();
+  c.set_lb_policy(static_cast<envoy::config::cluster::v3::Cluster::LbPolicy>(policy));
+  return c;
+}
+
+template <typename... Resources>
+Response Resp(const std::string& type, const std::string& version, const std::string& nonce,
+              const Resources&... resources) {
+  Response r;
+  r.set_type_url(type);
+  r.set_version_info(version);
+  r.set_nonce(nonce);
+  (r.add_resources()->PackFrom(resources), ...);
+  return r;
+}
+
+std::vector<std::string> Names(const Request& r) {
+  return std::vector<std::string>(r.resource_names().begin(), r.resource_names().end());
+}
+
+AdsSubscription Make() { return AdsSubscription({"node-1", "zone-a", "lb-proxy", "7"}); }
+
+TEST(AdsSubscriptionTest, FirstStreamSubscribesClustersAndRoutesWithTheNodeOnce) {
+  AdsSubscription s = Make();
+  std::vector<Request> start = s.StartStream();
+  ASSERT_EQ(start.size(), 2u);  // No cluster known yet: no EDS.
+  EXPECT_EQ(start[0].type_url(), kClusterType);
+  EXPECT_TRUE(Names(start[0]).empty());  // Wildcard.
+  EXPECT_EQ(start[0].node().id(), "node-1");
+  EXPECT_EQ(start[0].node().locality().zone(), "zone-a");
+  EXPECT_EQ(start[0].node().user_agent_name(), "lb-proxy");
+  EXPECT_EQ(start[0].node().user_agent_version(), "7");
+  EXPECT_EQ(start[0].version_info(), "");
+  EXPECT_EQ(start[1].type_url(), kRouteType);
+  EXPECT_EQ(Names(start[1]), std::vector<std::string>({"default"}));
+  EXPECT_FALSE(start[1].has_node());
+}
+
+TEST(AdsSubscriptionTest, AckThenEdsForTheNewClusters) {
+  AdsSubscription s = Make();
+  s.StartStream();
+  AdsSubscription::Outcome o =
+      s.OnResponse(Resp(kClusterType, "v1", "n1", Cluster("b"), Cluster("a")));
+  EXPECT_TRUE(o.accepted);
+  ASSERT_EQ(o.requests.size(), 2u);
+  EXPECT_EQ(o.requests[0].type_url(), kClusterType);
+  EXPECT_EQ(o.requests[0].version_info(), "v1");
+  EXPECT_EQ(o.requests[0].response_nonce(), "n1");
+  EXPECT_FALSE(o.requests[0].has_error_detail());
+  EXPECT_EQ(o.requests[1].type_url(), kEndpointType);
+  EXPECT_EQ(Names(o.requests[1]), std::vector<std::string>({"a", "b"}));
+  EXPECT_EQ(o.requests[1].response_nonce(), "");
+  EXPECT_EQ(s.WarmingClusters(), std::vector<std::string>({"a", "b"}));
+  EXPECT_EQ(s.versions().at(kClusterType), "v1");
+
+  // The same set again: an ACK only, no new EDS request.
+  o = s.OnResponse(Resp(kClusterType, "v2", "n2", Cluster("a"), Cluster("b")));
+  EXPECT_EQ(o.requests.size(), 1u);
+}
+
+TEST(AdsSubscriptionTest, NackCarriesTheErrorAndTheLastGoodVersion) {
+  AdsSubscription s = Make();
+  s.StartStream();
+  s.OnResponse(Resp(kClusterType, "v1", "n1", Cluster("a")));
+  AdsSubscription::Outcome o = s.OnResponse(Resp(kClusterType, "v2", "n2", Cluster("a", 6)));
+  EXPECT_FALSE(o.accepted);
+  EXPECT_EQ(o.error, "Cluster \"a\": lb_policy: unsupported value 6");
+  ASSERT_EQ(o.requests.size(), 1u);
+  EXPECT_EQ(o.requests[0].version_info(), "v1");
+  EXPECT_EQ(o.requests[0].response_nonce(), "n2");
+  EXPECT_EQ(o.requests[0].error_detail().code(), 3);
+  EXPECT_EQ(o.requests[0].error_detail().message(), o.error);
+  EXPECT_EQ(s.nacks().at(kClusterType), o.error);
+  EXPECT_EQ(s.versions().at(kClusterType), "v1");
+  o = s.OnResponse(Resp(kClusterType, "v3", "n3", Cluster("a")));
+  EXPECT_TRUE(o.accepted);
+  EXPECT_TRUE(s.nacks().empty());
+}
+
+TEST(AdsSubscriptionTest, NewStreamResendsWhatIsHeldWithFreshNonces) {
+  AdsSubscription s = Make();
+  s.StartStream();
+  s.OnResponse(Resp(kClusterType, "v1", "n1", Cluster("a")));
+  std::vector<Request> again = s.StartStream();
+  ASSERT_EQ(again.size(), 3u);
+  EXPECT_TRUE(again[0].has_node());  // A new stream: the node again.
+  EXPECT_EQ(again[0].version_info(), "v1");
+  EXPECT_EQ(again[0].response_nonce(), "");
+  EXPECT_EQ(again[2].type_url(), kEndpointType);
+  EXPECT_EQ(Names(again[2]), std::vector<std::string>({"a"}));
+}
+
+TEST(AdsSubscriptionTest, UnsubscribedTypesAreIgnored) {
+  AdsSubscription s = Make();
+  s.StartStream();
+  AdsSubscription::Outcome o =
+      s.OnResponse(Resp("type.googleapis.com/envoy.config.listener.v3.Listener", "1", "n"));
+  EXPECT_TRUE(o.ignored);
+  EXPECT_TRUE(o.requests.empty());
+  EXPECT_TRUE(s.versions().empty());
+}
+
+}  // namespace
+}  // namespace lb::proxy::xds

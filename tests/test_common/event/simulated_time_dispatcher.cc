@@ -43,7 +43,15 @@ SimulatedTimeDispatcher::SimulatedTimeDispatcher(absl::Time start)
   real_ = std::move(*real);
 }
 
-SimulatedTimeDispatcher::~SimulatedTimeDispatcher() = default;
+SimulatedTimeDispatcher::~SimulatedTimeDispatcher() { RunPendingWork(); }
+
+void SimulatedTimeDispatcher::RunPendingWork() {
+  event_end_.Run();
+  while (!deferred_.empty()) {
+    std::vector<std::unique_ptr<proxy::event::DeferredDeletable>> batch;
+    batch.swap(deferred_);
+  }
+}
 
 absl::Time SimulatedTimeDispatcher::Now() {
   return absl::FromUnixNanos(now_ns_.load(std::memory_order_acquire));
@@ -60,8 +68,7 @@ bool SimulatedTimeDispatcher::FireNext(absl::Time until) {
 void SimulatedTimeDispatcher::AdvanceTimeAndRun(absl::Duration d) {
   const absl::Time until = Now() + d;
   if (!running_.load(std::memory_order_acquire)) {
-    while (FireNext(until)) {
-    }
+    while (FireNext(until)) RunPendingWork();
   } else {
     while (true) {
       bool fired = false;
@@ -99,14 +106,26 @@ void SimulatedTimeDispatcher::SetTurnEnd(std::function<void()> fn) {
   real_->SetTurnEnd(std::move(fn));
 }
 void SimulatedTimeDispatcher::RunAtEventEnd(proxy::event::EventEndHook* hook) {
-  real_->RunAtEventEnd(hook);
+  if (running_.load(std::memory_order_acquire)) {
+    real_->RunAtEventEnd(hook);
+  } else {
+    event_end_.Add(hook);
+  }
 }
 void SimulatedTimeDispatcher::CancelEventEnd(proxy::event::EventEndHook* hook) {
-  real_->CancelEventEnd(hook);
+  if (running_.load(std::memory_order_acquire)) {
+    real_->CancelEventEnd(hook);
+  } else {
+    event_end_.Remove(hook);
+  }
 }
 void SimulatedTimeDispatcher::DeferredDelete(
     std::unique_ptr<proxy::event::DeferredDeletable> object) {
-  real_->DeferredDelete(std::move(object));
+  if (running_.load(std::memory_order_acquire)) {
+    real_->DeferredDelete(std::move(object));
+  } else {
+    deferred_.push_back(std::move(object));
+  }
 }
 bool SimulatedTimeDispatcher::IsThreadSafe() const { return real_->IsThreadSafe(); }
 std::unique_ptr<proxy::event::FdWatcher> SimulatedTimeDispatcher::WatchFd(

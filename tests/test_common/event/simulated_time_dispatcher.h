@@ -7,7 +7,9 @@
 //    fires each due timer on the loop thread, one posted closure per timer, in deadline order,
 //    and returns once they ran;
 //  - with no loop running (single-threaded unit tests): AdvanceTimeAndRun() fires due timers on
-//    the calling thread.
+//    the calling thread, and event-end hooks and deferred deletions wait for RunPendingWork()
+//    (which AdvanceTimeAndRun() also does after each timer), as the loop would run them after
+//    each callback.
 #ifndef LB_TESTS_TEST_COMMON_EVENT_SIMULATED_TIME_DISPATCHER_H_
 #define LB_TESTS_TEST_COMMON_EVENT_SIMULATED_TIME_DISPATCHER_H_
 
@@ -17,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <utility>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "proxy/event/dispatcher.h"
@@ -35,6 +38,8 @@ class SimulatedTimeDispatcher final : public proxy::event::Dispatcher {
   size_t armed_timers() const;
   // Runs `fn` on the loop thread and waits for it (directly when no loop runs).
   void RunOnLoop(std::function<void()> fn);
+  // No loop running: runs the queued event-end hooks, then frees what was deferred.
+  void RunPendingWork();
 
   // Dispatcher.
   void Run() override;
@@ -63,6 +68,9 @@ class SimulatedTimeDispatcher final : public proxy::event::Dispatcher {
   std::atomic<bool> running_{false};
   uint64_t next_seq_ = 0;            // Loop thread.
   std::map<Key, SimTimer*> timers_;  // Loop thread.
+  // Without a running loop:
+  proxy::event::EventEndQueue event_end_;
+  std::vector<std::unique_ptr<proxy::event::DeferredDeletable>> deferred_;
 };
 
 }  // namespace lb::testing

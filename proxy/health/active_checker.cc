@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "common/base/check.h"
 #include "proxy/event/buffer.h"
 #include "proxy/event/socket.h"
 #include "proxy/http/parser.h"
@@ -191,6 +192,7 @@ absl::Duration ActiveChecker::Jitter(absl::Duration interval) {
 }
 
 void ActiveChecker::Update(const ProxyConfig& config) {
+  LB_DCHECK(dispatcher_.IsThreadSafe());
   std::map<Key, CheckSettings> wanted;
   for (const auto& [name, cluster] : config.clusters) {
     if (cluster.health_check.path.empty()) continue;

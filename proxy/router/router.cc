@@ -4,6 +4,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/base/check.h"
 #include "proxy/router/header_rewriter.h"
 
 namespace lb::proxy::router {

@@ -26,7 +26,6 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
 
   ~ActiveStream() override {
     if (counted_) stats_.requests_active.fetch_sub(1, std::memory_order_relaxed);
-    if (snapshot_ != nullptr) manager_.context_.snapshots().Release(snapshot_);
   }
 
   bool response_started() const { return response_started_; }
@@ -49,14 +48,13 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
     stats_.requests.fetch_add(1, std::memory_order_relaxed);
     stats_.requests_active.fetch_add(1, std::memory_order_relaxed);
     counted_ = true;
-    snapshot_ = manager_.context_.snapshots().Acquire();
+    snapshot_.Acquire(manager_.context_.snapshots());
     const uint64_t max_body = manager_.context_.connection_manager_options().max_body_bytes;
     if (max_body > 0 && headers->content_length.value_or(0) > max_body) {
       SendLocalReply(413, "request body too large");
       return;
     }
-    router_.StartRequest(snapshot_ == nullptr ? nullptr : snapshot_->snapshot.get(),
-                         std::move(headers), end_stream, manager_.client_ip_);
+    router_.StartRequest(snapshot_.get(), std::move(headers), end_stream, manager_.client_ip_);
   }
 
   void DecodeData(event::Buffer& data, bool end_stream) override {
@@ -153,8 +151,9 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
   HttpConnectionManager& manager_;
   http::ResponseEncoder& encoder_;
   ConnectionManagerStats& stats_;
+  // Declared before the router: released after it, since the router's hosts live in it.
+  SnapshotPins::Pin snapshot_;
   router::Router router_;
-  SnapshotPins::Ref* snapshot_ = nullptr;
   uint64_t body_bytes_ = 0;
   bool counted_ = false;
   bool response_started_ = false;

@@ -44,6 +44,29 @@ class SnapshotPins {
       }
     }
   }
+  // Holds one pin; released when it goes (or on a new Acquire).
+  class Pin {
+   public:
+    Pin() = default;
+    ~Pin() { Reset(); }
+    Pin(const Pin&) = delete;
+    Pin& operator=(const Pin&) = delete;
+    void Acquire(SnapshotPins& pins) {
+      Reset();
+      pins_ = &pins;
+      ref_ = pins.Acquire();
+    }
+    void Reset() {
+      if (ref_ != nullptr) pins_->Release(ref_);
+      ref_ = nullptr;
+    }
+    const router::Snapshot* get() const { return ref_ == nullptr ? nullptr : ref_->snapshot.get(); }
+
+   private:
+    SnapshotPins* pins_ = nullptr;
+    Ref* ref_ = nullptr;
+  };
+
   const router::Snapshot* current() const {
     return current_ == nullptr ? nullptr : current_->snapshot.get();
   }

@@ -55,6 +55,7 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
   }
 
   void SetSnapshot(std::shared_ptr<const router::Snapshot> snapshot) {
+    LB_DCHECK(dispatcher_.IsThreadSafe());
     pins_.Set(std::move(snapshot));
     // Pools of hosts that left the configuration: idle connections go now, the pool once its
     // last busy connection is done (a later sweep).
@@ -191,6 +192,7 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
   }
 
   void AddConnection(int fd, const event::SocketAddress& peer) {
+    LB_DCHECK(dispatcher_.IsThreadSafe());
     stats().connections_active.fetch_add(1, std::memory_order_relaxed);
     auto manager = std::make_unique<HttpConnectionManager>(
         *this, network::CreateServerConnection(dispatcher_, fd, peer,

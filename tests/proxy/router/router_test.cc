@@ -166,8 +166,15 @@ class RouterTest : public ::testing::Test {
     return snap.FindCluster("web")->hosts[i]->active();
   }
 
+  // A snapshot that outlives the router (which may still hold one of its hosts).
+  std::shared_ptr<Snapshot> Snap(int hosts, uint32_t retries = 2) {
+    snapshots_.push_back(MakeSnapshot(hosts, retries));
+    return snapshots_.back();
+  }
+
   FakeContext context_;
   FakeDownstream downstream_;
+  std::vector<std::shared_ptr<Snapshot>> snapshots_;  // Destroyed after router_.
   std::unique_ptr<Router> router_;
 };
 
@@ -181,12 +188,12 @@ TEST_F(RouterTest, WithoutConfigOrRouteOrClusterTheProxyAnswers) {
   EXPECT_EQ(downstream_.status, 404);
   EXPECT_EQ(downstream_.body, "no route matches this host and path");
 
-  std::shared_ptr<Snapshot> snap = MakeSnapshot(1);
+  std::shared_ptr<Snapshot> snap = Snap(1);
   Start(snap.get(), Request(http::Method::kGet, "/ghost/x"));
   EXPECT_EQ(downstream_.status, 503);
   EXPECT_EQ(downstream_.body, "cluster \"nowhere\" is not available");
 
-  std::shared_ptr<Snapshot> none = MakeSnapshot(0);
+  std::shared_ptr<Snapshot> none = Snap(0);
   Start(none.get(), Request());
   EXPECT_EQ(downstream_.status, 503);
   EXPECT_EQ(downstream_.body, "no healthy upstream");
@@ -194,7 +201,7 @@ TEST_F(RouterTest, WithoutConfigOrRouteOrClusterTheProxyAnswers) {
 }
 
 TEST_F(RouterTest, ForwardsTheRewrittenRequestAndTheAnswer) {
-  std::shared_ptr<Snapshot> snap = MakeSnapshot(1);
+  std::shared_ptr<Snapshot> snap = Snap(1);
   Start(snap.get(), Request());
   ASSERT_TRUE(Pool(0).waiting());
   EXPECT_EQ(Active(*snap, 0), 1u);
@@ -216,7 +223,7 @@ TEST_F(RouterTest, ForwardsTheRewrittenRequestAndTheAnswer) {
 }
 
 TEST_F(RouterTest, ConnectFailureIsRetriedOnAnotherHost) {
-  std::shared_ptr<Snapshot> snap = MakeSnapshot(3);
+  std::shared_ptr<Snapshot> snap = Snap(3);
   Start(snap.get(), Request(http::Method::kPost), /*end_stream=*/false);
   FakePool& first = Waiting();
   const std::string first_key = KeyOf(first);
@@ -240,7 +247,7 @@ TEST_F(RouterTest, ConnectFailureIsRetriedOnAnotherHost) {
 }
 
 TEST_F(RouterTest, FailuresBeyondTheRetriesAre502) {
-  std::shared_ptr<Snapshot> snap = MakeSnapshot(4, /*retries=*/2);
+  std::shared_ptr<Snapshot> snap = Snap(4, /*retries=*/2);
   for (int i = 0; i < 4; ++i) Pool(i).fail_at_once = upstream::PoolFailureReason::kConnectFailure;
   Start(snap.get(), Request());
   EXPECT_EQ(TotalRequests(), 3);
@@ -250,7 +257,7 @@ TEST_F(RouterTest, FailuresBeyondTheRetriesAre502) {
 }
 
 TEST_F(RouterTest, EveryHostTriedGives502NotARepeat) {
-  std::shared_ptr<Snapshot> snap = MakeSnapshot(2, /*retries=*/5);
+  std::shared_ptr<Snapshot> snap = Snap(2, /*retries=*/5);
   Pool(0).fail_at_once = Pool(1).fail_at_once = upstream::PoolFailureReason::kConnectFailure;
   Start(snap.get(), Request());
   EXPECT_EQ(Pool(0).requests, 1);
@@ -259,7 +266,7 @@ TEST_F(RouterTest, EveryHostTriedGives502NotARepeat) {
 }
 
 TEST_F(RouterTest, RetryBudgetBoundsRetries) {
-  std::shared_ptr<Snapshot> snap = MakeSnapshot(3);
+  std::shared_ptr<Snapshot> snap = Snap(3);
   // Exhaust the budget: 3 + 20 % of the one active request.
   while (context_.budget.TryAcquire(context_.active)) {
   }
@@ -272,7 +279,7 @@ TEST_F(RouterTest, RetryBudgetBoundsRetries) {
 }
 
 TEST_F(RouterTest, ResetBeforeAnswerIsRetriedOnlyWhenReplayable) {
-  std::shared_ptr<Snapshot> snap = MakeSnapshot(3);
+  std::shared_ptr<Snapshot> snap = Snap(3);
   Start(snap.get(), Request(http::Method::kGet));
   FakePool& first = Waiting();
   first.Ready();
@@ -298,7 +305,7 @@ TEST_F(RouterTest, ResetBeforeAnswerIsRetriedOnlyWhenReplayable) {
 }
 
 TEST_F(RouterTest, ProtocolErrorIs502WithItsReasonAndNoRetry) {
-  std::shared_ptr<Snapshot> snap = MakeSnapshot(2);
+  std::shared_ptr<Snapshot> snap = Snap(2);
   Start(snap.get(), Request());
   FakePool& pool = Waiting();
   pool.Ready();
@@ -311,7 +318,7 @@ TEST_F(RouterTest, ProtocolErrorIs502WithItsReasonAndNoRetry) {
 
 TEST_F(RouterTest, NoAnswerWithinTheUpstreamTimeoutIs504) {
   context_.options.upstream_timeout = absl::Seconds(2);
-  std::shared_ptr<Snapshot> snap = MakeSnapshot(2);
+  std::shared_ptr<Snapshot> snap = Snap(2);
   Start(snap.get(), Request());
   FakeEncoder& up = Waiting().Ready();
   context_.sim().AdvanceTimeAndRun(absl::Milliseconds(1999));
@@ -326,7 +333,7 @@ TEST_F(RouterTest, NoAnswerWithinTheUpstreamTimeoutIs504) {
 
 TEST_F(RouterTest, TimeoutStopsAtTheResponseHead) {
   context_.options.upstream_timeout = absl::Seconds(1);
-  std::shared_ptr<Snapshot> snap = MakeSnapshot(1);
+  std::shared_ptr<Snapshot> snap = Snap(1);
   Start(snap.get(), Request());
   Pool(0).Ready();
   Pool(0).Respond(200, "part", /*end=*/false);
@@ -339,7 +346,7 @@ TEST_F(RouterTest, TimeoutStopsAtTheResponseHead) {
 TEST_F(RouterTest, StalledBodyUploadIs504) {
   context_.options.body_idle_timeout = absl::Seconds(5);
   context_.options.upstream_timeout = absl::Seconds(1);
-  std::shared_ptr<Snapshot> snap = MakeSnapshot(1);
+  std::shared_ptr<Snapshot> snap = Snap(1);
   Start(snap.get(), Request(http::Method::kPost), false);
   Pool(0).Ready();
   Buffer b;
@@ -353,7 +360,7 @@ TEST_F(RouterTest, StalledBodyUploadIs504) {
 }
 
 TEST_F(RouterTest, ConnectTimeoutIsRetriedThen504) {
-  std::shared_ptr<Snapshot> snap = MakeSnapshot(2, /*retries=*/1);
+  std::shared_ptr<Snapshot> snap = Snap(2, /*retries=*/1);
   Start(snap.get(), Request());
   Waiting().Fail(upstream::PoolFailureReason::kTimeout);
   Waiting().Fail(upstream::PoolFailureReason::kTimeout);
@@ -363,7 +370,7 @@ TEST_F(RouterTest, ConnectTimeoutIsRetriedThen504) {
 }
 
 TEST_F(RouterTest, LocalResourceShortageIs503WithoutBlame) {
-  std::shared_ptr<Snapshot> snap = MakeSnapshot(2);
+  std::shared_ptr<Snapshot> snap = Snap(2);
   Pool(0).fail_at_once = Pool(1).fail_at_once = upstream::PoolFailureReason::kLocalResource;
   Start(snap.get(), Request());
   EXPECT_EQ(downstream_.status, 503);
@@ -373,7 +380,7 @@ TEST_F(RouterTest, LocalResourceShortageIs503WithoutBlame) {
 }
 
 TEST_F(RouterTest, ContinueAndBodyBufferedUntilTheUpstreamIsReady) {
-  std::shared_ptr<Snapshot> snap = MakeSnapshot(1);
+  std::shared_ptr<Snapshot> snap = Snap(1);
   http::RequestHeaderMapPtr request = Request(http::Method::kPost);
   request->expect_100_continue = true;
   request->Add("Expect", "100-continue");
@@ -391,7 +398,7 @@ TEST_F(RouterTest, ContinueAndBodyBufferedUntilTheUpstreamIsReady) {
 }
 
 TEST_F(RouterTest, FlowControlBothWays) {
-  std::shared_ptr<Snapshot> snap = MakeSnapshot(1);
+  std::shared_ptr<Snapshot> snap = Snap(1);
   Start(snap.get(), Request(http::Method::kPost), false);
   FakeEncoder& up = Pool(0).Ready();
   up.callbacks()->OnAboveWriteBufferHighWatermark();
@@ -404,7 +411,7 @@ TEST_F(RouterTest, FlowControlBothWays) {
 }
 
 TEST_F(RouterTest, ResetAfterTheHeadCutsTheResponse) {
-  std::shared_ptr<Snapshot> snap = MakeSnapshot(2);
+  std::shared_ptr<Snapshot> snap = Snap(2);
   Start(snap.get(), Request());
   FakePool& pool = Waiting();
   pool.Ready();
@@ -415,7 +422,7 @@ TEST_F(RouterTest, ResetAfterTheHeadCutsTheResponse) {
 }
 
 TEST_F(RouterTest, DownstreamResetAbandonsTheUpstream) {
-  std::shared_ptr<Snapshot> snap = MakeSnapshot(1);
+  std::shared_ptr<Snapshot> snap = Snap(1);
   Start(snap.get(), Request());
   router_->OnDownstreamReset();
   EXPECT_EQ(Pool(0).canceled, 1);  // Still connecting: the wait is canceled.
@@ -428,7 +435,7 @@ TEST_F(RouterTest, DownstreamResetAbandonsTheUpstream) {
 }
 
 TEST_F(RouterTest, UpstreamStatusesReachOutlierDetection) {
-  std::shared_ptr<Snapshot> snap = MakeSnapshot(1);
+  std::shared_ptr<Snapshot> snap = Snap(1);
   for (int status : {500, 503}) {
     Start(snap.get(), Request());
     Pool(0).Ready();

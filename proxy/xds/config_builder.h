@@ -43,6 +43,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "common/xds/type_urls.h"
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
 #include "envoy/config/route/v3/route.pb.h"
@@ -51,10 +52,10 @@
 
 namespace lb::proxy::xds {
 
-inline constexpr char kClusterType[] = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
-inline constexpr char kEndpointType[] =
-    "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
-inline constexpr char kRouteType[] = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
+// The type URLs this builder accepts (defined in common/xds/type_urls.h).
+using ::lb::xds::kClusterType;
+using ::lb::xds::kEndpointType;
+using ::lb::xds::kRouteType;
 
 // The one RouteConfiguration a proxy subscribes to.
 inline constexpr char kRouteConfigName[] = "default";

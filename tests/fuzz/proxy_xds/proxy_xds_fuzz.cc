@@ -76,6 +76,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/xds/type_urls.h"
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
 #include "envoy/config/route/v3/route.pb.h"
@@ -522,9 +523,9 @@ std::string PredictRoutes(const discovery_v3::DiscoveryResponse& r, Model* m, Pr
 }
 
 const char* KindOf(const std::string& type_url) {
-  if (type_url == proxy::xds::kClusterType) return "clusters";
-  if (type_url == proxy::xds::kEndpointType) return "endpoints";
-  if (type_url == proxy::xds::kRouteType) return "routes";
+  if (type_url == ::lb::xds::kClusterType) return "clusters";
+  if (type_url == ::lb::xds::kEndpointType) return "endpoints";
+  if (type_url == ::lb::xds::kRouteType) return "routes";
   return nullptr;
 }
 
@@ -539,9 +540,9 @@ std::string Predict(const discovery_v3::DiscoveryResponse& r, Model* m, absl::St
     return "";
   }
   Problems p;
-  std::string e = r.type_url() == proxy::xds::kClusterType    ? PredictClusters(r, m, &p, outcomes)
-                  : r.type_url() == proxy::xds::kEndpointType ? PredictEndpoints(r, m, &p, outcomes)
-                                                              : PredictRoutes(r, m, &p, outcomes);
+  std::string e = r.type_url() == ::lb::xds::kClusterType    ? PredictClusters(r, m, &p, outcomes)
+                  : r.type_url() == ::lb::xds::kEndpointType ? PredictEndpoints(r, m, &p, outcomes)
+                                                             : PredictRoutes(r, m, &p, outcomes);
   if (!e.empty()) return e;
   if (p.errors.empty()) {
     *expected = absl::OkStatus();
@@ -758,15 +759,15 @@ bool DecodeAll(const discovery_v3::DiscoveryResponse& r, std::vector<T>* out) {
 absl::Status Apply(ConfigBuilder& b, const discovery_v3::DiscoveryResponse& r, bool typed) {
   if (typed) {
     const std::string& type = r.type_url();
-    if (std::vector<cluster_v3::Cluster> v; type == proxy::xds::kClusterType && DecodeAll(r, &v)) {
+    if (std::vector<cluster_v3::Cluster> v; type == ::lb::xds::kClusterType && DecodeAll(r, &v)) {
       return b.ApplyClusters(v, r.version_info());
     }
     if (std::vector<endpoint_v3::ClusterLoadAssignment> v;
-        type == proxy::xds::kEndpointType && DecodeAll(r, &v)) {
+        type == ::lb::xds::kEndpointType && DecodeAll(r, &v)) {
       return b.ApplyLoadAssignments(v, r.version_info());
     }
     if (std::vector<route_v3::RouteConfiguration> v;
-        type == proxy::xds::kRouteType && DecodeAll(r, &v)) {
+        type == ::lb::xds::kRouteType && DecodeAll(r, &v)) {
       return b.ApplyRouteConfigurations(v, r.version_info());
     }
   }

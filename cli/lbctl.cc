@@ -169,11 +169,6 @@ bool ParsePolicy(const std::string& text, lb::v1::LbPolicy* policy, std::string*
 // ---------------------------------------------------------------------------------------------
 // Formatting helpers.
 
-std::string HostPort(absl::string_view address, uint32_t port) {
-  if (absl::StrContains(address, ":")) return absl::StrCat("[", address, "]:", port);
-  return absl::StrCat(address, ":", port);
-}
-
 std::string PolicyName(lb::v1::LbPolicy policy) {
   if (policy == lb::v1::LB_POLICY_UNSPECIFIED) return "random";
   return absl::AsciiStrToLower(lb::v1::LbPolicy_Name(policy));
@@ -453,8 +448,8 @@ int RunAdd(Session& s, const AddFlags& f) {
   grpc::Status st = s.stub()->AddEndpoint(&ctx, req, &resp);
   if (!st.ok()) return s.Fail(st);
   if (s.settings().json) return s.PrintJson(resp) ? kExitOk : kExitRefused;
-  s.out() << "added " << HostPort(address, port) << " to cluster " << f.cluster << " (version "
-          << resp.cluster().version() << ")\n";
+  s.out() << "added " << net::JoinHostPort(address, port) << " to cluster " << f.cluster
+          << " (version " << resp.cluster().version() << ")\n";
   return kExitOk;
 }
 
@@ -470,8 +465,8 @@ int RunDel(Session& s, const EndpointFlags& f) {
   grpc::Status st = s.stub()->RemoveEndpoint(&ctx, req, &resp);
   if (!st.ok()) return s.Fail(st);
   if (s.settings().json) return s.PrintJson(resp) ? kExitOk : kExitRefused;
-  s.out() << "removed " << HostPort(address, port) << " from cluster " << f.cluster << " (version "
-          << resp.cluster().version() << ")\n";
+  s.out() << "removed " << net::JoinHostPort(address, port) << " from cluster " << f.cluster
+          << " (version " << resp.cluster().version() << ")\n";
   return kExitOk;
 }
 
@@ -488,8 +483,9 @@ int RunSetState(Session& s, const EndpointFlags& f, lb::v1::AdminState state) {
   grpc::Status st = s.stub()->SetEndpointState(&ctx, req, &resp);
   if (!st.ok()) return s.Fail(st);
   if (s.settings().json) return s.PrintJson(resp) ? kExitOk : kExitRefused;
-  s.out() << (state == lb::v1::DRAINING ? "draining " : "activated ") << HostPort(address, port)
-          << " in cluster " << f.cluster << " (version " << resp.cluster().version() << ")\n";
+  s.out() << (state == lb::v1::DRAINING ? "draining " : "activated ")
+          << net::JoinHostPort(address, port) << " in cluster " << f.cluster << " (version "
+          << resp.cluster().version() << ")\n";
   return kExitOk;
 }
 

@@ -225,11 +225,6 @@ absl::StatusOr<std::string> NormalizeAddress(absl::string_view address) {
       absl::StrCat("\"", absl::CHexEscape(shown), "\" is neither an IP address nor a hostname"));
 }
 
-std::string HostPort(absl::string_view address, uint32_t port) {
-  if (absl::StrContains(address, ":")) return absl::StrCat("[", address, "]:", port);
-  return absl::StrCat(address, ":", port);
-}
-
 std::string PortProblem(absl::int128 port) {
   if (port >= 1 && port <= 65535) return "";
   return absl::StrFormat("must be from 1 to 65535, got %d", port);
@@ -356,8 +351,9 @@ absl::Status NormalizeCluster(lb::v1::Cluster* c, absl::string_view path) {
     lb::v1::Endpoint* e = c->mutable_endpoints(i);
     std::string e_path = absl::StrCat(Path(path, "endpoints"), "[", i, "]");
     NormalizeEndpoint(e, e_path, &errors);
-    if (!seen.insert(HostPort(e->address(), e->port())).second) {
-      errors.Add(e_path, absl::StrCat("duplicate endpoint ", HostPort(e->address(), e->port())));
+    std::string key = net::JoinHostPort(e->address(), e->port());
+    if (!seen.insert(key).second) {
+      errors.Add(e_path, absl::StrCat("duplicate endpoint ", key));
     }
   }
   return errors.ToStatus();

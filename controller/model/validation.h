@@ -59,9 +59,6 @@ bool IsHostname(absl::string_view address);
 // trailing dot. kInvalidArgument: `"x" is neither an IP address nor a hostname`.
 absl::StatusOr<std::string> NormalizeAddress(absl::string_view address);
 
-// "10.0.0.1:80", "[::1]:80", "web.internal:80".
-std::string HostPort(absl::string_view address, uint32_t port);
-
 // The message for a port outside 1-65535 (without a path), or "" if valid. 128 bits, so that
 // every integer a client can send (any int64 or uint64) is reported exactly as given.
 std::string PortProblem(absl::int128 port);

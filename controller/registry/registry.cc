@@ -6,6 +6,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/net/address.h"
 #include "controller/model/validation.h"
 
 namespace lb::registry {
@@ -61,7 +62,7 @@ absl::Status NotFoundCluster(absl::string_view name) {
 }
 
 absl::Status EndpointNotFound(const lb::v1::Cluster& c, absl::string_view address, uint32_t port) {
-  return absl::NotFoundError(absl::StrCat("endpoint ", model::HostPort(address, port),
+  return absl::NotFoundError(absl::StrCat("endpoint ", net::JoinHostPort(address, port),
                                           " not found in cluster \"", c.name(), "\""));
 }
 
@@ -191,7 +192,7 @@ absl::StatusOr<lb::v1::Cluster> Registry::AddEndpoint(absl::string_view cluster,
   return MutateCluster("add_endpoint", cluster, [&](lb::v1::Cluster* c) -> absl::Status {
     if (FindEndpoint(*c, endpoint.address(), endpoint.port()) >= 0) {
       return absl::AlreadyExistsError(
-          absl::StrCat("endpoint ", model::HostPort(endpoint.address(), endpoint.port()),
+          absl::StrCat("endpoint ", net::JoinHostPort(endpoint.address(), endpoint.port()),
                        " already exists in cluster \"", c->name(), "\""));
     }
     if (c->endpoints_size() >= static_cast<int>(model::kMaxEndpointsPerCluster)) {

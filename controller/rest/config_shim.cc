@@ -10,6 +10,7 @@
 
 #include "absl/numeric/int128.h"
 #include "absl/strings/str_cat.h"
+#include "common/net/address.h"
 #include "controller/api/status_map.h"
 #include "controller/model/validation.h"
 #include "controller/rest/rest_handler.h"
@@ -79,7 +80,7 @@ HttpResponse RestHandler::HandleConfig(const HttpRequest& req) {
     if (!c.ok()) return TextError(c.status());
     nlohmann::json upstreams = nlohmann::json::array();
     for (const auto& e : c->endpoints()) {
-      upstreams.push_back(model::HostPort(e.address(), e.port()));
+      upstreams.push_back(net::JoinHostPort(e.address(), e.port()));
     }
     HttpResponse r = Text(200, upstreams.dump());
     r.content_type = "application/json";

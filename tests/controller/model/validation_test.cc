@@ -215,12 +215,6 @@ TEST(NormalizeEndpointTest, ZoneAndLabelValuesMustBePrintableUtf8) {
             "endpoint.labels[k]: value must be at most 256 printable characters");
 }
 
-TEST(HostPortTest, Formats) {
-  EXPECT_EQ(HostPort("10.0.0.1", 80), "10.0.0.1:80");
-  EXPECT_EQ(HostPort("::1", 80), "[::1]:80");
-  EXPECT_EQ(HostPort("web.internal", 8080), "web.internal:8080");
-}
-
 TEST(PortProblemTest, Range) {
   EXPECT_EQ(PortProblem(1), "");
   EXPECT_EQ(PortProblem(65535), "");

@@ -18,40 +18,12 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "common/http/reason_phrase.h"
 
 namespace lb::testing {
 namespace {
 
 constexpr size_t kMaxHead = 1 << 20;
-
-const char* ReasonPhrase(int status) {
-  switch (status) {
-    case 100:
-      return "Continue";
-    case 101:
-      return "Switching Protocols";
-    case 200:
-      return "OK";
-    case 201:
-      return "Created";
-    case 204:
-      return "No Content";
-    case 400:
-      return "Bad Request";
-    case 404:
-      return "Not Found";
-    case 500:
-      return "Internal Server Error";
-    case 502:
-      return "Bad Gateway";
-    case 503:
-      return "Service Unavailable";
-    case 504:
-      return "Gateway Timeout";
-    default:
-      return "Status";
-  }
-}
 
 bool SendAll(int fd, absl::string_view data) {
   while (!data.empty()) {
@@ -446,7 +418,7 @@ void TestBackend::Serve(Conn* conn) {
     int64_t chunk_delay = req.Query("chunk_delay_ms", 0);
 
     std::string head =
-        absl::StrCat("HTTP/1.1 ", status, " ", ReasonPhrase(status), "\r\nX-Backend: ", name_,
+        absl::StrCat("HTTP/1.1 ", status, " ", http::ReasonPhrase(status), "\r\nX-Backend: ", name_,
                      "\r\nContent-Type: text/plain\r\n", extra);
     if (chunks > 0) {
       head += "Transfer-Encoding: chunked\r\n";

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/net/address.h"
+#include "common/validation/validation_errors.h"
 #include "controller/model/validation.h"
 
 namespace lb::registry {
@@ -68,11 +69,11 @@ absl::Status EndpointNotFound(const lb::v1::Cluster& c, absl::string_view addres
 
 // Normalizes an address given to identify an endpoint.
 absl::StatusOr<std::string> EndpointAddress(absl::string_view address, uint32_t port) {
-  model::ValidationErrors errors;
+  ValidationErrors errors;
   absl::StatusOr<std::string> normalized = model::NormalizeAddress(address);
-  if (!normalized.ok()) errors.Add("address", normalized.status().message());
-  if (std::string p = model::PortProblem(port); !p.empty()) errors.Add("port", p);
-  if (!errors.ok()) return errors.ToStatus();
+  if (!normalized.ok()) errors.AddFieldError("address", normalized.status().message());
+  if (std::string p = model::PortProblem(port); !p.empty()) errors.AddFieldError("port", p);
+  if (!errors.ok()) return errors.status();
   return *normalized;
 }
 

@@ -11,8 +11,8 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
 #include "common/net/address.h"
+#include "common/validation/validation_errors.h"
 
 namespace lb::proxy::xds {
 namespace {
@@ -31,18 +31,7 @@ constexpr size_t kMaxRouteEntries = 100000;
 constexpr uint64_t kMaxRingSize = 8 * 1024 * 1024;
 constexpr uint64_t kMaxMaglevTableSize = 5000011;
 
-// Problems of one resource, each "path: message".
-class Errors {
- public:
-  void Add(absl::string_view path, absl::string_view message) {
-    list_.push_back(path.empty() ? std::string(message) : absl::StrCat(path, ": ", message));
-  }
-  bool empty() const { return list_.empty(); }
-  std::string Join() const { return absl::StrJoin(list_, "; "); }
-
- private:
-  std::vector<std::string> list_;
-};
+using Field = ValidationErrors::ScopedField;
 
 std::string Quote(absl::string_view s) { return absl::StrCat("\"", absl::CHexEscape(s), "\""); }
 
@@ -52,22 +41,19 @@ std::string Label(absl::string_view kind, absl::string_view name, int index) {
   return absl::StrCat(kind, " ", Quote(name));
 }
 
-std::string Path(absl::string_view parent, absl::string_view field) {
-  return absl::StrCat(parent, ".", field);
-}
-
-// The value of a set Duration field that must be positive, or nullopt after recording why not.
+// The value of the set Duration field `field`, which must be positive, or nullopt after
+// recording why not.
 std::optional<absl::Duration> PositiveDuration(const google::protobuf::Duration& d,
-                                               absl::string_view path, Errors* errors) {
+                                               absl::string_view field, ValidationErrors* errors) {
   if (d.seconds() < -315576000000 || d.seconds() > 315576000000 || d.nanos() <= -1000000000 ||
       d.nanos() >= 1000000000 || (d.seconds() > 0 && d.nanos() < 0) ||
       (d.seconds() < 0 && d.nanos() > 0)) {
-    errors->Add(path, "is not a valid duration");
+    errors->AddFieldError(field, "is not a valid duration");
     return std::nullopt;
   }
   absl::Duration v = absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
   if (v <= absl::ZeroDuration()) {
-    errors->Add(path, "must be positive");
+    errors->AddFieldError(field, "must be positive");
     return std::nullopt;
   }
   return v;
@@ -220,24 +206,25 @@ bool Same(const ProxyConfig& a, const ProxyConfig& b) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Validation and mapping, one resource at a time. Each returns the mapped value; it is only
-// used if `errors` stayed empty.
+// Validation and mapping, one resource at a time, with `errors` at the resource's root. Each
+// returns the mapped value; it is only used if `errors` stayed empty.
 
-ClusterConfig MapCluster(const cluster_v3::Cluster& c, Errors* errors) {
+ClusterConfig MapCluster(const cluster_v3::Cluster& c, ValidationErrors* errors) {
   ClusterConfig out;
   out.name = c.name();
-  if (c.name().empty()) errors->Add("name", "must not be empty");
+  if (c.name().empty()) errors->AddFieldError(".name", "must not be empty");
   if (c.cluster_discovery_type_case() != cluster_v3::Cluster::kType ||
       c.type() != cluster_v3::Cluster::EDS) {
-    errors->Add("type", absl::StrCat("unsupported value ", static_cast<int>(c.type()),
-                                     " (only EDS is supported)"));
+    errors->AddFieldError(".type", absl::StrCat("unsupported value ", static_cast<int>(c.type()),
+                                                " (only EDS is supported)"));
   }
   if (!c.eds_cluster_config().eds_config().has_ads()) {
-    errors->Add("eds_cluster_config.eds_config", "must be ads");
+    errors->AddFieldError(".eds_cluster_config.eds_config", "must be ads");
   }
   if (!c.eds_cluster_config().service_name().empty() &&
       c.eds_cluster_config().service_name() != c.name()) {
-    errors->Add("eds_cluster_config.service_name", "must be empty or equal the cluster name");
+    errors->AddFieldError(".eds_cluster_config.service_name",
+                          "must be empty or equal the cluster name");
   }
 
   switch (c.lb_policy()) {
@@ -257,89 +244,92 @@ ClusterConfig MapCluster(const cluster_v3::Cluster& c, Errors* errors) {
       out.policy = LbPolicy::kMaglev;
       break;
     default:
-      errors->Add("lb_policy", absl::StrCat("unsupported value ", static_cast<int>(c.lb_policy())));
+      errors->AddFieldError(".lb_policy",
+                            absl::StrCat("unsupported value ", static_cast<int>(c.lb_policy())));
   }
   if (c.has_ring_hash_lb_config()) {
     const cluster_v3::Cluster::RingHashLbConfig& ring = c.ring_hash_lb_config();
-    const std::string p = "ring_hash_lb_config";
+    Field field(errors, ".ring_hash_lb_config");
     if (ring.has_minimum_ring_size()) out.min_ring_size = ring.minimum_ring_size().value();
     if (ring.has_maximum_ring_size()) out.max_ring_size = ring.maximum_ring_size().value();
     if (out.min_ring_size < 1 || out.min_ring_size > kMaxRingSize) {
-      errors->Add(Path(p, "minimum_ring_size"),
-                  absl::StrCat("must be from 1 to ", kMaxRingSize, ", got ", out.min_ring_size));
+      errors->AddFieldError(".minimum_ring_size", absl::StrCat("must be from 1 to ", kMaxRingSize,
+                                                               ", got ", out.min_ring_size));
     }
     if (out.max_ring_size < 1 || out.max_ring_size > kMaxRingSize) {
-      errors->Add(Path(p, "maximum_ring_size"),
-                  absl::StrCat("must be from 1 to ", kMaxRingSize, ", got ", out.max_ring_size));
+      errors->AddFieldError(".maximum_ring_size", absl::StrCat("must be from 1 to ", kMaxRingSize,
+                                                               ", got ", out.max_ring_size));
     } else if (out.min_ring_size > out.max_ring_size) {
-      errors->Add(Path(p, "minimum_ring_size"),
-                  absl::StrCat("must not exceed maximum_ring_size (", out.max_ring_size, "), got ",
-                               out.min_ring_size));
+      errors->AddFieldError(".minimum_ring_size",
+                            absl::StrCat("must not exceed maximum_ring_size (", out.max_ring_size,
+                                         "), got ", out.min_ring_size));
     }
     if (ring.hash_function() != cluster_v3::Cluster::RingHashLbConfig::XX_HASH) {
-      errors->Add(Path(p, "hash_function"), "only XX_HASH is supported");
+      errors->AddFieldError(".hash_function", "only XX_HASH is supported");
     }
   }
   if (c.has_maglev_lb_config() && c.maglev_lb_config().has_table_size()) {
     const uint64_t size = c.maglev_lb_config().table_size().value();
     if (size > kMaxMaglevTableSize || !IsPrime(size)) {
-      errors->Add("maglev_lb_config.table_size",
-                  absl::StrCat("must be a prime up to ", kMaxMaglevTableSize, ", got ", size));
+      errors->AddFieldError(
+          ".maglev_lb_config.table_size",
+          absl::StrCat("must be a prime up to ", kMaxMaglevTableSize, ", got ", size));
     } else {
       out.maglev_table_size = static_cast<uint32_t>(size);
     }
   }
   if (c.has_least_request_lb_config() && c.least_request_lb_config().has_choice_count() &&
       c.least_request_lb_config().choice_count().value() != 2) {
-    errors->Add("least_request_lb_config.choice_count",
-                absl::StrCat("only 2 (power of two choices) is supported, got ",
-                             c.least_request_lb_config().choice_count().value()));
+    errors->AddFieldError(".least_request_lb_config.choice_count",
+                          absl::StrCat("only 2 (power of two choices) is supported, got ",
+                                       c.least_request_lb_config().choice_count().value()));
   }
 
   out.connect_timeout = absl::Seconds(5);  // Envoy's default.
   if (c.has_connect_timeout()) {
-    if (auto v = PositiveDuration(c.connect_timeout(), "connect_timeout", errors)) {
+    if (auto v = PositiveDuration(c.connect_timeout(), ".connect_timeout", errors)) {
       out.connect_timeout = *v;
     }
   }
 
-  if (c.health_checks_size() > 1) errors->Add("health_checks", "at most one is supported");
+  if (c.health_checks_size() > 1)
+    errors->AddFieldError(".health_checks", "at most one is supported");
   if (c.health_checks_size() >= 1) {
     const core_v3::HealthCheck& hc = c.health_checks(0);
-    const std::string p = "health_checks[0]";
+    Field field(errors, ".health_checks[0]");
     if (!hc.has_http_health_check()) {
-      errors->Add(p, "only http_health_check is supported");
+      errors->AddError("only http_health_check is supported");
     } else {
       const std::string& path = hc.http_health_check().path();
       if (path.empty() || path[0] != '/') {
-        errors->Add(Path(p, "http_health_check.path"), "must start with \"/\"");
+        errors->AddFieldError(".http_health_check.path", "must start with \"/\"");
       } else if (!IsCleanPath(path)) {
-        errors->Add(Path(p, "http_health_check.path"),
-                    "must not contain spaces or control characters");
+        errors->AddFieldError(".http_health_check.path",
+                              "must not contain spaces or control characters");
       }
       out.health_check.path = path;
     }
     std::optional<absl::Duration> interval = out.health_check.interval;
     std::optional<absl::Duration> timeout = out.health_check.timeout;
-    if (hc.has_interval()) interval = PositiveDuration(hc.interval(), Path(p, "interval"), errors);
-    if (hc.has_timeout()) timeout = PositiveDuration(hc.timeout(), Path(p, "timeout"), errors);
+    if (hc.has_interval()) interval = PositiveDuration(hc.interval(), ".interval", errors);
+    if (hc.has_timeout()) timeout = PositiveDuration(hc.timeout(), ".timeout", errors);
     if (interval && timeout) {
       if (*timeout > *interval) {
-        errors->Add(Path(p, "timeout"), absl::StrCat("must not exceed interval (",
-                                                     absl::FormatDuration(*interval), ")"));
+        errors->AddFieldError(".timeout", absl::StrCat("must not exceed interval (",
+                                                       absl::FormatDuration(*interval), ")"));
       }
       out.health_check.interval = *interval;
       out.health_check.timeout = *timeout;
     }
     if (hc.has_healthy_threshold()) {
       if (hc.healthy_threshold().value() == 0) {
-        errors->Add(Path(p, "healthy_threshold"), "must be at least 1");
+        errors->AddFieldError(".healthy_threshold", "must be at least 1");
       }
       out.health_check.healthy_threshold = hc.healthy_threshold().value();
     }
     if (hc.has_unhealthy_threshold()) {
       if (hc.unhealthy_threshold().value() == 0) {
-        errors->Add(Path(p, "unhealthy_threshold"), "must be at least 1");
+        errors->AddFieldError(".unhealthy_threshold", "must be at least 1");
       }
       out.health_check.unhealthy_threshold = hc.unhealthy_threshold().value();
     }
@@ -351,36 +341,35 @@ ClusterConfig MapCluster(const cluster_v3::Cluster& c, Errors* errors) {
     out.outlier.consecutive_gateway_failure = 0;
   } else {
     const cluster_v3::OutlierDetection& od = c.outlier_detection();
-    const std::string p = "outlier_detection";
+    Field field(errors, ".outlier_detection");
     // Envoy's defaults: 5xx ejection enforced (100), gateway-failure ejection not (0).
     auto enforcing = [&](const google::protobuf::UInt32Value& v, bool has, uint32_t dflt,
                          absl::string_view field) {
       uint32_t value = has ? v.value() : dflt;
       if (value != 0 && value != 100) {
-        errors->Add(Path(p, field), absl::StrCat("must be 0 or 100 (probabilistic enforcement "
-                                                 "is not supported), got ",
-                                                 value));
+        errors->AddFieldError(field, absl::StrCat("must be 0 or 100 (probabilistic enforcement "
+                                                  "is not supported), got ",
+                                                  value));
       }
       return value;
     };
     uint32_t c5 = od.has_consecutive_5xx() ? od.consecutive_5xx().value() : 5;
     uint32_t e5 = enforcing(od.enforcing_consecutive_5xx(), od.has_enforcing_consecutive_5xx(), 100,
-                            "enforcing_consecutive_5xx");
+                            ".enforcing_consecutive_5xx");
     uint32_t cg =
         od.has_consecutive_gateway_failure() ? od.consecutive_gateway_failure().value() : 5;
     uint32_t eg = enforcing(od.enforcing_consecutive_gateway_failure(),
                             od.has_enforcing_consecutive_gateway_failure(), 0,
-                            "enforcing_consecutive_gateway_failure");
+                            ".enforcing_consecutive_gateway_failure");
     out.outlier.consecutive_5xx = e5 == 0 ? 0 : c5;
     out.outlier.consecutive_gateway_failure = eg == 0 ? 0 : cg;
     if (od.has_interval()) {
-      if (auto v = PositiveDuration(od.interval(), Path(p, "interval"), errors)) {
+      if (auto v = PositiveDuration(od.interval(), ".interval", errors)) {
         out.outlier.interval = *v;
       }
     }
     if (od.has_base_ejection_time()) {
-      if (auto v =
-              PositiveDuration(od.base_ejection_time(), Path(p, "base_ejection_time"), errors)) {
+      if (auto v = PositiveDuration(od.base_ejection_time(), ".base_ejection_time", errors)) {
         out.outlier.base_ejection_time = *v;
       }
     }
@@ -388,8 +377,8 @@ ClusterConfig MapCluster(const cluster_v3::Cluster& c, Errors* errors) {
     if (od.has_max_ejection_percent()) {
       uint32_t v = od.max_ejection_percent().value();
       if (v > 100) {
-        errors->Add(Path(p, "max_ejection_percent"),
-                    absl::StrCat("must be from 0 to 100, got ", v));
+        errors->AddFieldError(".max_ejection_percent",
+                              absl::StrCat("must be from 0 to 100, got ", v));
       }
       out.outlier.max_ejection_percent = v;
     }
@@ -398,8 +387,8 @@ ClusterConfig MapCluster(const cluster_v3::Cluster& c, Errors* errors) {
   if (c.common_lb_config().has_healthy_panic_threshold()) {
     double v = c.common_lb_config().healthy_panic_threshold().value();
     if (!(v >= 0 && v <= 100)) {
-      errors->Add("common_lb_config.healthy_panic_threshold.value",
-                  absl::StrCat("must be from 0 to 100, got ", v));
+      errors->AddFieldError(".common_lb_config.healthy_panic_threshold.value",
+                            absl::StrCat("must be from 0 to 100, got ", v));
     } else {
       out.healthy_panic_threshold = static_cast<uint32_t>(std::lround(v));
     }
@@ -408,67 +397,69 @@ ClusterConfig MapCluster(const cluster_v3::Cluster& c, Errors* errors) {
 }
 
 std::vector<EndpointConfig> MapLoadAssignment(const endpoint_v3::ClusterLoadAssignment& a,
-                                              Errors* errors) {
+                                              ValidationErrors* errors) {
   std::vector<EndpointConfig> out;
-  if (a.cluster_name().empty()) errors->Add("cluster_name", "must not be empty");
+  if (a.cluster_name().empty()) errors->AddFieldError(".cluster_name", "must not be empty");
   std::map<std::string, std::string> seen;  // address:port -> path of its first occurrence.
   uint64_t total_weight = 0;
   for (int i = 0; i < a.endpoints_size(); ++i) {
     const endpoint_v3::LocalityLbEndpoints& locality = a.endpoints(i);
-    const std::string p = absl::StrCat("endpoints[", i, "]");
+    Field locality_field(errors, absl::StrCat(".endpoints[", i, "]"));
     if (locality.priority() != 0) {
-      errors->Add(Path(p, "priority"),
-                  absl::StrCat("only priority 0 is supported, got ", locality.priority()));
+      errors->AddFieldError(
+          ".priority", absl::StrCat("only priority 0 is supported, got ", locality.priority()));
     }
     if (locality.has_load_balancing_weight() && locality.load_balancing_weight().value() == 0) {
-      errors->Add(Path(p, "load_balancing_weight"), "must be at least 1");
+      errors->AddFieldError(".load_balancing_weight", "must be at least 1");
     }
     for (int j = 0; j < locality.lb_endpoints_size(); ++j) {
       const endpoint_v3::LbEndpoint& lbe = locality.lb_endpoints(j);
-      const std::string q = absl::StrCat(p, ".lb_endpoints[", j, "]");
+      Field lb_endpoint_field(errors, absl::StrCat(".lb_endpoints[", j, "]"));
+      const std::string lb_endpoint_path = errors->path();
       if (!lbe.has_endpoint()) {
-        errors->Add(Path(q, "endpoint"), "is required");
+        errors->AddFieldError(".endpoint", "is required");
         continue;
       }
       EndpointConfig ep;
       ep.zone = locality.locality().zone();
       ep.hostname = lbe.endpoint().hostname();
-      const std::string sp = Path(q, "endpoint.address.socket_address");
       if (!lbe.endpoint().address().has_socket_address()) {
-        errors->Add(sp, "is required");
+        errors->AddFieldError(".endpoint.address.socket_address", "is required");
       } else {
+        Field socket_address_field(errors, ".endpoint.address.socket_address");
         const core_v3::SocketAddress& sa = lbe.endpoint().address().socket_address();
         if (sa.protocol() != core_v3::SocketAddress::TCP) {
-          errors->Add(Path(sp, "protocol"), "only TCP is supported");
+          errors->AddFieldError(".protocol", "only TCP is supported");
         }
         std::optional<std::string> ip = CanonicalIp(sa.address());
         if (!ip) {
-          errors->Add(Path(sp, "address"),
-                      absl::StrCat(Quote(sa.address()), " is not an IP address"));
+          errors->AddFieldError(".address",
+                                absl::StrCat(Quote(sa.address()), " is not an IP address"));
         } else {
           ep.address = *ip;
         }
         bool port_ok = false;
         if (sa.port_specifier_case() == core_v3::SocketAddress::kNamedPort) {
-          errors->Add(Path(sp, "named_port"), "is not supported (use port_value)");
+          errors->AddFieldError(".named_port", "is not supported (use port_value)");
         } else if (sa.port_value() == 0 || sa.port_value() > 65535) {
-          errors->Add(Path(sp, "port_value"),
-                      absl::StrCat("must be from 1 to 65535, got ", sa.port_value()));
+          errors->AddFieldError(".port_value",
+                                absl::StrCat("must be from 1 to 65535, got ", sa.port_value()));
         } else {
           ep.port = static_cast<uint16_t>(sa.port_value());
           port_ok = true;
         }
         if (ip && port_ok) {
           std::string key = ep.Key();
-          auto [it, inserted] = seen.emplace(key, q);
+          auto [it, inserted] = seen.emplace(key, lb_endpoint_path);
           if (!inserted) {
-            errors->Add(sp, absl::StrCat("duplicate address ", key, " (also at ", it->second, ")"));
+            errors->AddError(
+                absl::StrCat("duplicate address ", key, " (also at ", it->second, ")"));
           }
         }
       }
       if (lbe.has_load_balancing_weight()) {
         if (lbe.load_balancing_weight().value() == 0) {
-          errors->Add(Path(q, "load_balancing_weight"), "must be at least 1");
+          errors->AddFieldError(".load_balancing_weight", "must be at least 1");
         }
         ep.weight = lbe.load_balancing_weight().value();
       }
@@ -487,15 +478,17 @@ std::vector<EndpointConfig> MapLoadAssignment(const endpoint_v3::ClusterLoadAssi
           use = false;  // Envoy sends them nothing; gRPC skips them.
           break;
         default:
-          errors->Add(Path(q, "health_status"),
-                      absl::StrCat("unsupported value ", static_cast<int>(lbe.health_status())));
+          errors->AddFieldError(
+              ".health_status",
+              absl::StrCat("unsupported value ", static_cast<int>(lbe.health_status())));
       }
       if (use) out.push_back(std::move(ep));
     }
   }
   if (total_weight > 0xffffffffull) {
-    errors->Add("endpoints",
-                absl::StrCat("the total weight must not exceed 4294967295, got ", total_weight));
+    errors->AddFieldError(
+        ".endpoints",
+        absl::StrCat("the total weight must not exceed 4294967295, got ", total_weight));
   }
   return out;
 }
@@ -505,60 +498,61 @@ struct MappedRoutes {
   std::vector<std::pair<std::string, std::string>> refs;  // (path, cluster)
 };
 
+// `errors` is at the route's path.
 RouteConfig MapRoute(const route_v3::VirtualHost& vh, const route_v3::Route& r,
-                     const std::string& p, Errors* errors,
+                     ValidationErrors* errors,
                      std::vector<std::pair<std::string, std::string>>* refs) {
   RouteConfig out;
   out.name = r.name();
   const route_v3::RouteMatch& match = r.match();
   if (match.path_specifier_case() != route_v3::RouteMatch::kPrefix) {
-    errors->Add(Path(p, "match"), "only prefix matching is supported");
+    errors->AddFieldError(".match", "only prefix matching is supported");
   } else {
     out.prefix = match.prefix();
     if (!out.prefix.empty() && out.prefix[0] != '/') {
-      errors->Add(Path(p, "match.prefix"), "must start with \"/\" (or be empty)");
+      errors->AddFieldError(".match.prefix", "must start with \"/\" (or be empty)");
     } else if (!IsCleanPath(out.prefix)) {
-      errors->Add(Path(p, "match.prefix"), "must not contain spaces or control characters");
+      errors->AddFieldError(".match.prefix", "must not contain spaces or control characters");
     }
   }
   if (match.has_case_sensitive() && !match.case_sensitive().value()) {
-    errors->Add(Path(p, "match.case_sensitive"), "only case-sensitive matching is supported");
+    errors->AddFieldError(".match.case_sensitive", "only case-sensitive matching is supported");
   }
-  if (match.headers_size() > 0) errors->Add(Path(p, "match.headers"), "are not supported");
+  if (match.headers_size() > 0) errors->AddFieldError(".match.headers", "are not supported");
 
   if (r.action_case() == route_v3::Route::ACTION_NOT_SET) {
-    errors->Add(Path(p, "route"), "is required");
+    errors->AddFieldError(".route", "is required");
     return out;
   }
   if (r.action_case() != route_v3::Route::kRoute) {
-    errors->Add(p, "only route actions are supported");
+    errors->AddError("only route actions are supported");
     return out;
   }
   const route_v3::RouteAction& action = r.route();
-  const std::string ap = Path(p, "route");
+  Field action_field(errors, ".route");
   switch (action.cluster_specifier_case()) {
     case route_v3::RouteAction::kCluster:
       if (action.cluster().empty()) {
-        errors->Add(Path(ap, "cluster"), "must not be empty");
+        errors->AddFieldError(".cluster", "must not be empty");
       } else {
         out.cluster = action.cluster();
-        refs->emplace_back(Path(ap, "cluster"), action.cluster());
+        refs->emplace_back(absl::StrCat(errors->path(), ".cluster"), action.cluster());
       }
       break;
     case route_v3::RouteAction::CLUSTER_SPECIFIER_NOT_SET:
-      errors->Add(Path(ap, "cluster"), "is required");
+      errors->AddFieldError(".cluster", "is required");
       break;
     default:
-      errors->Add(ap, "only cluster is supported (not cluster_header or weighted_clusters)");
+      errors->AddError("only cluster is supported (not cluster_header or weighted_clusters)");
   }
   if (!action.prefix_rewrite().empty()) {
-    errors->Add(Path(ap, "prefix_rewrite"), "is not supported");
+    errors->AddFieldError(".prefix_rewrite", "is not supported");
   }
   if (action.has_host_rewrite_literal()) {
-    errors->Add(Path(ap, "host_rewrite_literal"), "is not supported");
+    errors->AddFieldError(".host_rewrite_literal", "is not supported");
   }
   if (action.has_auto_host_rewrite()) {
-    errors->Add(Path(ap, "auto_host_rewrite"), "is not supported");
+    errors->AddFieldError(".auto_host_rewrite", "is not supported");
   }
 
   // The route's retry policy, else the virtual host's (validated by the caller); none means no
@@ -570,91 +564,94 @@ RouteConfig MapRoute(const route_v3::VirtualHost& vh, const route_v3::Route& r,
   if (retry != nullptr) {
     out.retries = retry->has_num_retries() ? retry->num_retries().value() : 1;
     if (out.retries > kMaxRetries && retry == &action.retry_policy()) {
-      errors->Add(Path(ap, "retry_policy.num_retries"),
-                  absl::StrCat("must be from 0 to ", kMaxRetries, ", got ", out.retries));
+      errors->AddFieldError(".retry_policy.num_retries",
+                            absl::StrCat("must be from 0 to ", kMaxRetries, ", got ", out.retries));
     }
   }
 
   if (action.hash_policy_size() > 1) {
-    errors->Add(Path(ap, "hash_policy"), "at most one is supported");
+    errors->AddFieldError(".hash_policy", "at most one is supported");
   }
   if (action.hash_policy_size() >= 1) {
     const route_v3::RouteAction::HashPolicy& h = action.hash_policy(0);
-    const std::string hp = Path(ap, "hash_policy[0]");
+    Field hash_field(errors, ".hash_policy[0]");
     out.has_hash_policy = true;
     switch (h.policy_specifier_case()) {
       case route_v3::RouteAction::HashPolicy::kHeader:
         out.hash_policy.kind = HashPolicy::Kind::kHeader;
         out.hash_policy.name = absl::AsciiStrToLower(h.header().header_name());
         if (out.hash_policy.name.empty()) {
-          errors->Add(Path(hp, "header.header_name"), "must not be empty");
+          errors->AddFieldError(".header.header_name", "must not be empty");
         }
         break;
       case route_v3::RouteAction::HashPolicy::kCookie:
         out.hash_policy.kind = HashPolicy::Kind::kCookie;
         out.hash_policy.name = h.cookie().name();
-        if (out.hash_policy.name.empty()) errors->Add(Path(hp, "cookie.name"), "must not be empty");
+        if (out.hash_policy.name.empty())
+          errors->AddFieldError(".cookie.name", "must not be empty");
         if (h.cookie().has_ttl()) {
-          errors->Add(Path(hp, "cookie.ttl"), "is not supported (cookies are not generated)");
+          errors->AddFieldError(".cookie.ttl", "is not supported (cookies are not generated)");
         }
         break;
       case route_v3::RouteAction::HashPolicy::kConnectionProperties:
         out.hash_policy.kind = HashPolicy::Kind::kSourceIp;
         if (!h.connection_properties().source_ip()) {
-          errors->Add(Path(hp, "connection_properties.source_ip"), "must be true");
+          errors->AddFieldError(".connection_properties.source_ip", "must be true");
         }
         break;
       default:
-        errors->Add(hp, "only header, cookie and connection_properties are supported");
+        errors->AddError("only header, cookie and connection_properties are supported");
     }
   }
   return out;
 }
 
-MappedRoutes MapRouteConfiguration(const route_v3::RouteConfiguration& rc, Errors* errors) {
+MappedRoutes MapRouteConfiguration(const route_v3::RouteConfiguration& rc,
+                                   ValidationErrors* errors) {
   MappedRoutes out;
   size_t entries = 0;
   for (const route_v3::VirtualHost& vh : rc.virtual_hosts()) {
     entries += static_cast<size_t>(vh.domains_size()) * static_cast<size_t>(vh.routes_size());
   }
   if (entries > kMaxRouteEntries) {
-    errors->Add("virtual_hosts",
-                absl::StrCat("domains x routes, summed over virtual hosts, is ", entries,
-                             "; at most ", kMaxRouteEntries, " are supported"));
+    errors->AddFieldError(".virtual_hosts",
+                          absl::StrCat("domains x routes, summed over virtual hosts, is ", entries,
+                                       "; at most ", kMaxRouteEntries, " are supported"));
     return out;
   }
   std::map<std::string, std::string> domains;  // Lowercase domain -> path of its first use.
   for (int i = 0; i < rc.virtual_hosts_size(); ++i) {
     const route_v3::VirtualHost& vh = rc.virtual_hosts(i);
-    const std::string p = absl::StrCat("virtual_hosts[", i, "]");
+    Field vh_field(errors, absl::StrCat(".virtual_hosts[", i, "]"));
     std::vector<std::string> vh_domains;
-    if (vh.domains_size() == 0) errors->Add(Path(p, "domains"), "must not be empty");
+    if (vh.domains_size() == 0) errors->AddFieldError(".domains", "must not be empty");
     for (int j = 0; j < vh.domains_size(); ++j) {
-      const std::string dp = absl::StrCat(p, ".domains[", j, "]");
+      Field domain_field(errors, absl::StrCat(".domains[", j, "]"));
       std::string d = absl::AsciiStrToLower(vh.domains(j));
       if (!IsValidDomain(d)) {
-        errors->Add(dp, absl::StrCat(Quote(vh.domains(j)),
-                                     " is not \"*\", a host name, \"*.\" + a domain or an IP "
-                                     "address (optionally with \":port\")"));
+        errors->AddError(absl::StrCat(Quote(vh.domains(j)),
+                                      " is not \"*\", a host name, \"*.\" + a domain or an IP "
+                                      "address (optionally with \":port\")"));
         continue;
       }
-      auto [it, inserted] = domains.emplace(d, dp);
+      auto [it, inserted] = domains.emplace(d, errors->path());
       if (!inserted) {
-        errors->Add(dp, absl::StrCat("duplicate domain ", Quote(d), " (also at ", it->second, ")"));
+        errors->AddError(
+            absl::StrCat("duplicate domain ", Quote(d), " (also at ", it->second, ")"));
         continue;
       }
       vh_domains.push_back(std::move(d));
     }
     if (vh.has_retry_policy() && vh.retry_policy().has_num_retries() &&
         vh.retry_policy().num_retries().value() > kMaxRetries) {
-      errors->Add(Path(p, "retry_policy.num_retries"),
-                  absl::StrCat("must be from 0 to ", kMaxRetries, ", got ",
-                               vh.retry_policy().num_retries().value()));
+      errors->AddFieldError(".retry_policy.num_retries",
+                            absl::StrCat("must be from 0 to ", kMaxRetries, ", got ",
+                                         vh.retry_policy().num_retries().value()));
     }
     std::vector<RouteConfig> routes;
     for (int k = 0; k < vh.routes_size(); ++k) {
-      routes.push_back(
-          MapRoute(vh, vh.routes(k), absl::StrCat(p, ".routes[", k, "]"), errors, &out.refs));
+      Field route_field(errors, absl::StrCat(".routes[", k, "]"));
+      routes.push_back(MapRoute(vh, vh.routes(k), errors, &out.refs));
     }
     for (std::string& d : vh_domains) {
       VirtualHostConfig v;
@@ -669,18 +666,19 @@ MappedRoutes MapRouteConfiguration(const route_v3::RouteConfiguration& rc, Error
 // Unpacks every resource of `response` as T; undecodable ones become errors.
 template <typename T>
 std::vector<T> Decode(const envoy::service::discovery::v3::DiscoveryResponse& response,
-                      std::vector<int>* indexes, std::vector<std::string>* errors) {
+                      std::vector<int>* indexes, ValidationErrors* errors) {
   std::vector<T> out;
   for (int i = 0; i < response.resources_size(); ++i) {
     const google::protobuf::Any& any = response.resources(i);
     T message;
     if (any.type_url() != response.type_url()) {
-      errors->push_back(absl::StrCat("resources[", i, "]: type ", Quote(any.type_url()),
-                                     " does not match the response's ",
-                                     Quote(response.type_url())));
+      errors->AddFieldError(
+          absl::StrCat("resources[", i, "]"),
+          absl::StrCat("type ", Quote(any.type_url()), " does not match the response's ",
+                       Quote(response.type_url())));
     } else if (!any.UnpackTo(&message)) {
-      errors->push_back(
-          absl::StrCat("resources[", i, "]: cannot be decoded as ", T::descriptor()->full_name()));
+      errors->AddFieldError(absl::StrCat("resources[", i, "]"),
+                            absl::StrCat("cannot be decoded as ", T::descriptor()->full_name()));
     } else {
       out.push_back(std::move(message));
       indexes->push_back(i);
@@ -695,44 +693,39 @@ std::vector<int> Iota(size_t n) {
   return out;
 }
 
-absl::Status ToStatus(const std::vector<std::string>& errors) {
-  if (errors.empty()) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrJoin(errors, "; "));
-}
-
 }  // namespace
 
 ConfigBuilder::ConfigBuilder() : built_(std::make_shared<const ProxyConfig>()) {}
 
 absl::Status ConfigBuilder::ApplyClusters(const std::vector<cluster_v3::Cluster>& clusters,
                                           absl::string_view version) {
-  std::vector<std::string> errors;
+  ValidationErrors errors;
   ApplyClustersInternal(clusters, Iota(clusters.size()), true, version, &errors);
-  return ToStatus(errors);
+  return errors.status();
 }
 
 absl::Status ConfigBuilder::ApplyLoadAssignments(
     const std::vector<endpoint_v3::ClusterLoadAssignment>& assignments, absl::string_view version) {
-  std::vector<std::string> errors;
+  ValidationErrors errors;
   ApplyLoadAssignmentsInternal(assignments, Iota(assignments.size()), version, &errors);
-  return ToStatus(errors);
+  return errors.status();
 }
 
 absl::Status ConfigBuilder::ApplyRouteConfigurations(
     const std::vector<route_v3::RouteConfiguration>& route_configs, absl::string_view version) {
-  std::vector<std::string> errors;
+  ValidationErrors errors;
   ApplyRoutesInternal(route_configs, Iota(route_configs.size()), version, &errors);
-  return ToStatus(errors);
+  return errors.status();
 }
 
 absl::Status ConfigBuilder::ApplyResponse(
     const envoy::service::discovery::v3::DiscoveryResponse& response) {
   const std::string& type = response.type_url();
-  std::vector<std::string> errors;
+  ValidationErrors errors;
   std::vector<int> indexes;
   if (type == kClusterType) {
     auto clusters = Decode<cluster_v3::Cluster>(response, &indexes, &errors);
-    ApplyClustersInternal(clusters, indexes, errors.empty(), response.version_info(), &errors);
+    ApplyClustersInternal(clusters, indexes, errors.ok(), response.version_info(), &errors);
   } else if (type == kEndpointType) {
     auto assignments = Decode<endpoint_v3::ClusterLoadAssignment>(response, &indexes, &errors);
     ApplyLoadAssignmentsInternal(assignments, indexes, response.version_info(), &errors);
@@ -742,26 +735,25 @@ absl::Status ConfigBuilder::ApplyResponse(
   } else {
     return absl::InvalidArgumentError(absl::StrCat("unsupported type_url ", Quote(type)));
   }
-  return ToStatus(errors);
+  return errors.status();
 }
 
 void ConfigBuilder::ApplyClustersInternal(const std::vector<cluster_v3::Cluster>& clusters,
                                           const std::vector<int>& indexes, bool complete,
-                                          absl::string_view version,
-                                          std::vector<std::string>* errors) {
+                                          absl::string_view version, ValidationErrors* errors) {
   clusters_received_ = true;
   std::set<std::string> present;  // Named in this response, valid or not.
   for (size_t i = 0; i < clusters.size(); ++i) {
     const cluster_v3::Cluster& c = clusters[i];
     const std::string label = Label("Cluster", c.name(), indexes[i]);
     if (!c.name().empty() && !present.insert(c.name()).second) {
-      errors->push_back(absl::StrCat(label, ": duplicate in the response"));
+      errors->AddFieldError(label, "duplicate in the response");
       continue;
     }
-    Errors e;
+    ValidationErrors e;
     ClusterConfig config = MapCluster(c, &e);
-    if (!e.empty()) {
-      errors->push_back(absl::StrCat(label, ": ", e.Join()));
+    if (!e.ok()) {
+      errors->AddFieldError(label, e.message());
       continue;  // The previous good version, if any, stays.
     }
     auto it = clusters_.find(c.name());
@@ -784,7 +776,7 @@ void ConfigBuilder::ApplyClustersInternal(const std::vector<cluster_v3::Cluster>
 
 void ConfigBuilder::ApplyLoadAssignmentsInternal(
     const std::vector<endpoint_v3::ClusterLoadAssignment>& assignments,
-    const std::vector<int>& indexes, absl::string_view version, std::vector<std::string>* errors) {
+    const std::vector<int>& indexes, absl::string_view version, ValidationErrors* errors) {
   std::set<std::string> present;
   for (size_t i = 0; i < assignments.size(); ++i) {
     const endpoint_v3::ClusterLoadAssignment& a = assignments[i];
@@ -792,13 +784,13 @@ void ConfigBuilder::ApplyLoadAssignmentsInternal(
     const std::string label = Label("ClusterLoadAssignment", name, indexes[i]);
     if (!name.empty() && clusters_.count(name) == 0) continue;  // Not subscribed.
     if (!name.empty() && !present.insert(name).second) {
-      errors->push_back(absl::StrCat(label, ": duplicate in the response"));
+      errors->AddFieldError(label, "duplicate in the response");
       continue;
     }
-    Errors e;
+    ValidationErrors e;
     std::vector<EndpointConfig> endpoints = MapLoadAssignment(a, &e);
-    if (!e.empty()) {
-      errors->push_back(absl::StrCat(label, ": ", e.Join()));
+    if (!e.ok()) {
+      errors->AddFieldError(label, e.message());
       continue;
     }
     auto it = endpoints_.find(name);
@@ -810,7 +802,7 @@ void ConfigBuilder::ApplyLoadAssignmentsInternal(
 
 void ConfigBuilder::ApplyRoutesInternal(
     const std::vector<route_v3::RouteConfiguration>& route_configs, const std::vector<int>& indexes,
-    absl::string_view version, std::vector<std::string>* errors) {
+    absl::string_view version, ValidationErrors* errors) {
   routes_received_ = true;
   bool seen = false;
   for (size_t i = 0; i < route_configs.size(); ++i) {
@@ -818,14 +810,14 @@ void ConfigBuilder::ApplyRoutesInternal(
     if (rc.name() != kRouteConfigName) continue;  // Not subscribed.
     const std::string label = Label("RouteConfiguration", rc.name(), indexes[i]);
     if (seen) {
-      errors->push_back(absl::StrCat(label, ": duplicate in the response"));
+      errors->AddFieldError(label, "duplicate in the response");
       continue;
     }
     seen = true;
-    Errors e;
+    ValidationErrors e;
     MappedRoutes mapped = MapRouteConfiguration(rc, &e);
-    if (!e.empty()) {
-      errors->push_back(absl::StrCat(label, ": ", e.Join()));
+    if (!e.ok()) {
+      errors->AddFieldError(label, e.message());
       continue;
     }
     std::vector<RouteRef> refs;

@@ -4,14 +4,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdio>
-#include <fstream>
-
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/http/evhttp_server.h"
 #include "common/metrics/metrics.h"
+#include "common/process/ready_file.h"
 #include "controller/api/auth.h"
 #include "controller/api/grpc_service.h"
 #include "controller/dns/hostname_cache.h"
@@ -27,19 +25,6 @@
 
 namespace lb::controller {
 namespace {
-
-absl::Status WriteFileAtomically(const std::string& path, const std::string& content) {
-  std::string tmp = absl::StrCat(path, ".tmp.", getpid());
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << content;
-    if (!out.flush()) return absl::InternalError(absl::StrCat("cannot write ", tmp));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::InternalError(absl::StrCat("cannot rename ", tmp, " to ", path));
-  }
-  return absl::OkStatus();
-}
 
 class ControllerImpl : public Controller {
  public:
@@ -149,9 +134,8 @@ class ControllerImpl : public Controller {
                  o.grpc_listen, grpc_port_, o.rest_listen, rest_->port(), o.data_dir,
                  auth_.enabled() ? ", auth on" : "");
     if (!o.ready_file.empty()) {
-      return WriteFileAtomically(o.ready_file, absl::StrCat("{\"grpc_port\":", grpc_port_,
-                                                            ",\"rest_port\":", rest_->port(),
-                                                            ",\"pid\":", getpid(), "}\n"));
+      return process::WriteReadyFile(o.ready_file,
+                                     {{"grpc_port", grpc_port_}, {"rest_port", rest_->port()}});
     }
     return absl::OkStatus();
   }

@@ -44,8 +44,8 @@ class SystemResolver : public Resolver {
 
 std::unique_ptr<Resolver> NewSystemResolver() { return std::make_unique<SystemResolver>(); }
 
-HostnameCache::HostnameCache(Resolver* resolver, absl::Duration refresh_interval)
-    : resolver_(resolver), interval_(refresh_interval) {}
+HostnameCache::HostnameCache(Resolver* resolver, absl::Duration refresh_interval, Clock* clock)
+    : resolver_(resolver), interval_(refresh_interval), clock_(clock) {}
 
 HostnameCache::~HostnameCache() {
   {
@@ -57,18 +57,18 @@ HostnameCache::~HostnameCache() {
 
 void HostnameCache::Start() {
   thread_ = std::thread([this] {
-    absl::Time next_full = absl::Now() + interval_;
+    absl::Time next_full = clock_->Now() + interval_;
     while (true) {
       std::vector<std::string> names;
       {
         absl::MutexLock lock(&mu_);
         auto wake = [this]()
                         ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ || !pending_.empty(); };
-        mu_.AwaitWithDeadline(absl::Condition(&wake), next_full);
+        clock_->AwaitWithDeadline(&mu_, absl::Condition(&wake), next_full);
         if (stop_) return;
-        if (absl::Now() >= next_full) {
+        if (absl::Time now = clock_->Now(); now >= next_full) {
           names.assign(names_.begin(), names_.end());
-          next_full = absl::Now() + interval_;
+          next_full = now + interval_;
         } else {
           names.assign(pending_.begin(), pending_.end());
         }

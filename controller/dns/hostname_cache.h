@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/time/clock.h"
 
 namespace lb::dns {
 
@@ -32,8 +33,9 @@ std::unique_ptr<Resolver> NewSystemResolver();
 // Thread-safe. A failed resolution keeps the last good addresses.
 class HostnameCache {
  public:
-  // `resolver` must outlive the cache. Nothing runs until Start().
-  HostnameCache(Resolver* resolver, absl::Duration refresh_interval);
+  // `resolver` and `clock` must outlive the cache; the refresh interval is measured on `clock`.
+  // Nothing runs until Start().
+  HostnameCache(Resolver* resolver, absl::Duration refresh_interval, Clock* clock = Clock::Real());
   ~HostnameCache();
 
   // Starts the refresh thread: new names are resolved at once, all names every interval.
@@ -57,6 +59,7 @@ class HostnameCache {
 
   Resolver* const resolver_;
   const absl::Duration interval_;
+  Clock* const clock_;
   mutable absl::Mutex mu_;
   absl::flat_hash_set<std::string> names_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<std::string> pending_ ABSL_GUARDED_BY(mu_);  // Not yet resolved.

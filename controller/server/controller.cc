@@ -43,6 +43,7 @@ class ControllerImpl : public Controller {
     rest_.reset();
     if (xds_) xds_->Shutdown();
     if (grpc_server_) {
+      // gRPC's deadline is on the real clock, whatever ControllerOptions::clock is.
       grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
     }
     watch_.reset();
@@ -73,14 +74,15 @@ class ControllerImpl : public Controller {
     if (absl::Status s = registry_->Bootstrap(); !s.ok()) return s;
 
     resolver_ = dns::NewSystemResolver();
-    hostnames_ = std::make_unique<dns::HostnameCache>(resolver_.get(), o.dns_refresh_interval);
+    hostnames_ =
+        std::make_unique<dns::HostnameCache>(resolver_.get(), o.dns_refresh_interval, o.clock);
     registry_->SetResolvedLookup(
         [this](const std::string& host) { return hostnames_->Lookup(host); });
     char host[256] = {};
     gethostname(host, sizeof(host) - 1);
     xds_ = std::make_unique<xds::XdsServer>(
         [this](const std::string& h) { return hostnames_->Lookup(h); }, &metrics_,
-        absl::StrCat("lb-controller/", host, "/", getpid()));
+        absl::StrCat("lb-controller/", host, "/", getpid()), o.clock);
     hostnames_->SetOnChange([this] { xds_->OnDnsChange(); });
     absl::StatusOr<std::unique_ptr<store::WatchHandle>> watch =
         registry_->Watch([this](const lb::v1::Change& change) { OnChange(change); });
@@ -91,7 +93,8 @@ class ControllerImpl : public Controller {
     hostnames_->Start();
     xds_->Flush();  // Serve xDS only once the current model is published.
 
-    service_ = std::make_unique<api::LoadBalancerService>(registry_.get(), &auth_, &metrics_);
+    service_ =
+        std::make_unique<api::LoadBalancerService>(registry_.get(), &auth_, &metrics_, o.clock);
     grpc::EnableDefaultHealthCheckService(true);
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
     grpc::ServerBuilder builder;
@@ -105,7 +108,8 @@ class ControllerImpl : public Controller {
       return absl::UnavailableError(absl::StrCat("cannot listen for gRPC on ", o.grpc_listen));
     }
 
-    rest_handler_ = std::make_unique<rest::RestHandler>(registry_.get(), &auth_, &metrics_);
+    rest_handler_ =
+        std::make_unique<rest::RestHandler>(registry_.get(), &auth_, &metrics_, o.clock);
     rest_handler_->AddExtraHandler([this](const http::HttpRequest& req, http::HttpResponse* resp) {
       absl::string_view path = req.target;
       path = path.substr(0, path.find('?'));

@@ -112,7 +112,7 @@ class AdsReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
         kind_index_(kind_index),
         kind_(kind),
         peer_(ctx->peer()),
-        connected_(absl::Now()) {
+        connected_(server->clock()->Now()) {
     metrics_.Streams(kind_index_, kind_)->Add(1);
     std::shared_ptr<const Snapshot> start = server_->Register(this);
     {
@@ -154,7 +154,7 @@ class AdsReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
       spdlog::warn("xds: {} ({}) NACKed {}: {}", protocol_.identity().node().id(), peer_,
                    request_.type_url(), request_.error_detail().message());
     }
-    if (!responses->empty()) EnqueueLocked(std::move(*responses), absl::Now());
+    if (!responses->empty()) EnqueueLocked(std::move(*responses), server_->clock()->Now());
     this->StartRead(&read_buf_);
   }
 
@@ -177,7 +177,7 @@ class AdsReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
     }
     const auto& [response, since] = queue_.front();
     metrics_.Pushes(response.type_url)->Increment();
-    metrics_.PushLatency()->Observe(absl::ToDoubleSeconds(absl::Now() - since));
+    metrics_.PushLatency()->Observe(absl::ToDoubleSeconds(server_->clock()->Now() - since));
     queue_.pop_front();
     WriteNextLocked();
   }
@@ -286,11 +286,13 @@ void Put(ResourceMap& map, const std::string& name, ResourcePtr r,
 
 }  // namespace
 
-XdsServer::XdsServer(HostLookup lookup, metrics::Registry* metrics, std::string control_plane_id)
+XdsServer::XdsServer(HostLookup lookup, metrics::Registry* metrics, std::string control_plane_id,
+                     Clock* clock)
     : lookup_(std::move(lookup)),
       metrics_(metrics),
       stream_metrics_(std::make_unique<StreamMetrics>(metrics)),
       control_plane_id_(std::move(control_plane_id)),
+      clock_(clock),
       snapshot_(std::make_shared<const Snapshot>()) {
   routes_.set_name(kIngressRouteConfig);
   publisher_ = std::thread([this] { PublisherLoop(); });
@@ -396,7 +398,7 @@ void XdsServer::PublisherLoop() {
 }
 
 void XdsServer::Publish(std::vector<lb::v1::Change> changes, bool dns_changed) {
-  absl::Time start = absl::Now();
+  absl::Time start = clock_->Now();
   absl::flat_hash_set<std::string> upserted, deleted;
   bool routes_changed = false;
   for (auto& change : changes) {

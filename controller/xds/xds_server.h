@@ -23,6 +23,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/metrics/metrics.h"
+#include "common/time/clock.h"
 #include "controller/xds/resources.h"
 #include "controller/xds/snapshot.h"
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
@@ -53,8 +54,10 @@ using AdsRawService = envoy::service::discovery::v3::AggregatedDiscoveryService:
 
 class XdsServer final : public AdsRawService {
  public:
-  // `lookup` resolves hostname endpoints; `metrics` must outlive the server.
-  XdsServer(HostLookup lookup, metrics::Registry* metrics, std::string control_plane_id);
+  // `lookup` resolves hostname endpoints. `metrics` and `clock` must outlive the server; stream
+  // connection times and push latencies are read from `clock`.
+  XdsServer(HostLookup lookup, metrics::Registry* metrics, std::string control_plane_id,
+            Clock* clock = Clock::Real());
   ~XdsServer() override;
 
   // Feed of the model (Registry::Watch). Any thread.
@@ -80,6 +83,7 @@ class XdsServer final : public AdsRawService {
   void Unregister(StreamHandle* stream);
   const std::string& control_plane_id() const { return control_plane_id_; }
   metrics::Registry* metrics() const { return metrics_; }
+  Clock* clock() const { return clock_; }
   // The streams' metrics, looked up once (the registry takes a mutex per lookup).
   class StreamMetrics;
   StreamMetrics& stream_metrics() const { return *stream_metrics_; }
@@ -96,6 +100,7 @@ class XdsServer final : public AdsRawService {
   metrics::Registry* const metrics_;
   const std::unique_ptr<StreamMetrics> stream_metrics_;
   const std::string control_plane_id_;
+  Clock* const clock_;
 
   mutable absl::Mutex mu_;
   std::vector<lb::v1::Change> pending_ ABSL_GUARDED_BY(mu_);

@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "controller/model/validation.h"
 
 namespace lb::dns {
 namespace {
@@ -99,6 +100,18 @@ void HostnameCache::SetHostnames(absl::flat_hash_set<std::string> hostnames) {
     }
   }
   names_ = std::move(hostnames);
+}
+
+void HostnameCache::OnModelChange(const lb::v1::Change& change,
+                                  const std::shared_ptr<const model::ModelState>& state) {
+  if (change.kind_case() == lb::v1::Change::kRouteTable) return;
+  absl::flat_hash_set<std::string> hosts;
+  for (const auto& [name, cluster] : state->clusters) {
+    for (const auto& e : cluster->endpoints()) {
+      if (!model::IsIpLiteral(e.address())) hosts.insert(e.address());
+    }
+  }
+  SetHostnames(std::move(hosts));
 }
 
 void HostnameCache::SetOnChange(std::function<void()> on_change) {

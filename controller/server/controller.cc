@@ -4,7 +4,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/http/evhttp_server.h"
@@ -13,7 +12,8 @@
 #include "controller/api/auth.h"
 #include "controller/api/grpc_service.h"
 #include "controller/dns/hostname_cache.h"
-#include "controller/model/validation.h"
+#include "controller/model/model_cache.h"
+#include "controller/model/model_metrics.h"
 #include "controller/registry/registry.h"
 #include "controller/rest/rest_handler.h"
 #include "controller/store/sqlite_store.h"
@@ -84,8 +84,13 @@ class ControllerImpl : public Controller {
         [this](const std::string& h) { return hostnames_->Lookup(h); }, &metrics_,
         absl::StrCat("lb-controller/", host, "/", getpid()), o.clock);
     hostnames_->SetOnChange([this] { xds_->OnDnsChange(); });
+    model_metrics_ = std::make_unique<model::ModelMetrics>(&metrics_);
+    // In this order for every change: xDS first, then the names to resolve, then metrics.
+    model_.AddObserver(xds_.get());
+    model_.AddObserver(hostnames_.get());
+    model_.AddObserver(model_metrics_.get());
     absl::StatusOr<std::unique_ptr<store::WatchHandle>> watch =
-        registry_->Watch([this](const lb::v1::Change& change) { OnChange(change); });
+        registry_->Watch([this](const lb::v1::Change& change) { model_.Apply(change); });
     if (!watch.ok()) return watch.status();
     watch_ = std::move(*watch);
     hostnames_->RefreshNow();
@@ -145,40 +150,17 @@ class ControllerImpl : public Controller {
   }
 
  private:
-  // Keeps metrics and the set of hostnames to resolve in step with the model.
-  void OnChange(const lb::v1::Change& change) {
-    xds_->OnModelChange(change);
-    absl::MutexLock lock(&mu_);
-    if (change.has_cluster()) {
-      clusters_[change.cluster().name()] = change.cluster();
-    } else if (change.kind_case() == lb::v1::Change::kClusterDeleted) {
-      clusters_.erase(change.cluster_deleted());
-    } else {
-      return;
-    }
-    absl::flat_hash_set<std::string> hosts;
-    int64_t endpoints = 0;
-    for (const auto& [name, c] : clusters_) {
-      endpoints += c.endpoints_size();
-      for (const auto& e : c.endpoints()) {
-        if (!model::IsIpLiteral(e.address())) hosts.insert(e.address());
-      }
-    }
-    hostnames_->SetHostnames(std::move(hosts));
-    metrics_.GetGauge("lb_controller_clusters", "Clusters in the model.")->Set(clusters_.size());
-    metrics_.GetGauge("lb_controller_endpoints", "Endpoints in the model, all clusters.")
-        ->Set(endpoints);
-    metrics_.GetGauge("lb_controller_store_revision", "Latest store revision seen.")
-        ->Set(change.revision());
-  }
-
   metrics::Registry metrics_;
   api::TokenAuth auth_;
   std::unique_ptr<store::SqliteStore> store_;
   std::unique_ptr<registry::Registry> registry_;
   std::unique_ptr<dns::Resolver> resolver_;
+  // Fed by the store's watch (watch_); observed by xds_, hostnames_ and model_metrics_, which
+  // it outlives; the watch is cancelled before they go.
+  model::ModelCache model_;
   std::unique_ptr<dns::HostnameCache> hostnames_;
   std::unique_ptr<xds::XdsServer> xds_;
+  std::unique_ptr<model::ModelMetrics> model_metrics_;
   std::unique_ptr<store::WatchHandle> watch_;
   std::unique_ptr<api::LoadBalancerService> service_;
   std::unique_ptr<grpc::Server> grpc_server_;
@@ -188,7 +170,6 @@ class ControllerImpl : public Controller {
 
   absl::Mutex mu_;
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
-  std::map<std::string, lb::v1::Cluster> clusters_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace

@@ -293,8 +293,8 @@ XdsServer::XdsServer(HostLookup lookup, metrics::Registry* metrics, std::string 
       stream_metrics_(std::make_unique<StreamMetrics>(metrics)),
       control_plane_id_(std::move(control_plane_id)),
       clock_(clock),
+      model_(model::ModelState::Empty()),
       snapshot_(std::make_shared<const Snapshot>()) {
-  routes_.set_name(kIngressRouteConfig);
   publisher_ = std::thread([this] { PublisherLoop(); });
 }
 
@@ -316,9 +316,17 @@ bool XdsServer::shutting_down() const {
   return stop_;
 }
 
-void XdsServer::OnModelChange(const lb::v1::Change& change) {
+void XdsServer::OnModelChange(const lb::v1::Change& change,
+                              const std::shared_ptr<const model::ModelState>& state) {
   absl::MutexLock lock(&mu_);
-  pending_.push_back(change);
+  model_ = state;
+  if (change.has_cluster()) {
+    touched_.insert(change.cluster().name());
+  } else if (change.kind_case() == lb::v1::Change::kClusterDeleted) {
+    touched_.insert(change.cluster_deleted());
+  } else if (change.has_route_table()) {
+    routes_dirty_ = true;
+  }
   ++queued_;
 }
 
@@ -376,49 +384,43 @@ grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* XdsServer::DeltaAgg
 
 void XdsServer::PublisherLoop() {
   while (true) {
-    std::vector<lb::v1::Change> changes;
+    std::shared_ptr<const model::ModelState> model;
+    absl::flat_hash_set<std::string> touched;
+    bool routes = false;
     bool dns = false;
     uint64_t taken = 0;
     {
       absl::MutexLock lock(&mu_);
       auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stop_ || !pending_.empty() || dns_dirty_;
+        return stop_ || published_ != queued_;
       };
       mu_.Await(absl::Condition(&ready));
       if (stop_) return;
-      changes.swap(pending_);
+      model = model_;
+      touched.swap(touched_);
+      routes = routes_dirty_;
+      routes_dirty_ = false;
       dns = dns_dirty_;
       dns_dirty_ = false;
       taken = queued_;
     }
-    Publish(std::move(changes), dns);
+    Publish(*model, touched, routes, dns);
     absl::MutexLock lock(&mu_);
     published_ = taken;
   }
 }
 
-void XdsServer::Publish(std::vector<lb::v1::Change> changes, bool dns_changed) {
+void XdsServer::Publish(const model::ModelState& state,
+                        const absl::flat_hash_set<std::string>& touched, bool routes_changed,
+                        bool dns_changed) {
   absl::Time start = clock_->Now();
   absl::flat_hash_set<std::string> upserted, deleted;
-  bool routes_changed = false;
-  for (auto& change : changes) {
-    if (change.has_cluster()) {
-      std::string name = change.cluster().name();
-      clusters_[name] = std::move(*change.mutable_cluster());
-      upserted.insert(name);
-      deleted.erase(name);
-    } else if (change.kind_case() == lb::v1::Change::kClusterDeleted) {
-      clusters_.erase(change.cluster_deleted());
-      deleted.insert(change.cluster_deleted());
-      upserted.erase(change.cluster_deleted());
-    } else if (change.has_route_table()) {
-      routes_ = std::move(*change.mutable_route_table());
-      routes_changed = true;
-    }
+  for (const std::string& name : touched) {
+    (state.clusters.count(name) != 0 ? upserted : deleted).insert(name);
   }
   if (dns_changed) {
-    for (const auto& [name, c] : clusters_) {
-      for (const auto& e : c.endpoints()) {
+    for (const auto& [name, c] : state.clusters) {
+      for (const auto& e : c->endpoints()) {
         if (!model::IsIpLiteral(e.address())) {
           upserted.insert(name);
           break;
@@ -437,16 +439,18 @@ void XdsServer::Publish(std::vector<lb::v1::Change> changes, bool dns_changed) {
   absl::flat_hash_set<std::string> cds_changed, eds_changed, lds_changed, rds_changed;
   absl::flat_hash_set<std::string> grpc_cds_changed;
   for (const auto& name : upserted) {
-    const lb::v1::Cluster& c = clusters_[name];
+    const lb::v1::Cluster& c = *state.clusters.at(name);
     Put(cds_envoy, name, MakeResource(name, BuildCluster(c, ClientFlavor::kEnvoy)), &cds_changed);
     Put(cds_grpc, name, MakeResource(name, BuildCluster(c, ClientFlavor::kGrpc)), &cds_changed);
     Put(eds, name, MakeResource(name, BuildLoadAssignment(c, lookup_)), &eds_changed);
     Put(lds, name, MakeResource(name, BuildApiListener(c)), &lds_changed);
   }
   if (routes_changed || !upserted.empty() || !deleted.empty()) {
-    absl::flat_hash_map<std::string, lb::v1::Cluster> by_name(clusters_.begin(), clusters_.end());
+    absl::flat_hash_map<std::string, lb::v1::Cluster> by_name;
+    for (const auto& [name, c] : state.clusters) by_name.emplace(name, *c);
     Put(rds, kIngressRouteConfig,
-        MakeResource(kIngressRouteConfig, BuildIngressRoutes(routes_, by_name)), &rds_changed);
+        MakeResource(kIngressRouteConfig, BuildIngressRoutes(*state.routes, by_name)),
+        &rds_changed);
   }
   std::shared_ptr<const Snapshot> next = current;
   if (!cds_changed.empty()) {

@@ -14,6 +14,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/time/simulated_clock.h"
+#include "controller/model/model_cache.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -145,6 +146,48 @@ TEST(HostnameCacheTest, RemovedNamesAreForgotten) {
   EXPECT_THAT(cache.Lookup("b.example"), IsEmpty());
   cache.SetHostnames({});
   EXPECT_THAT(cache.Lookup("a.example"), IsEmpty());
+}
+
+TEST(HostnameCacheTest, ObservesTheModelsHostnameEndpoints) {
+  FakeResolver resolver;
+  resolver.Set("a.example", std::vector<std::string>{"10.0.0.1"});
+  resolver.Set("b.example", std::vector<std::string>{"10.0.0.2"});
+  HostnameCache cache(&resolver, absl::Hours(1));
+  model::ModelCache model;
+  model.AddObserver(&cache);
+  lb::v1::Change web;
+  web.set_revision(1);
+  web.mutable_cluster()->set_name("web");
+  for (const char* address : {"a.example", "10.0.0.9", "::1"}) {
+    web.mutable_cluster()->add_endpoints()->set_address(address);
+  }
+  model.Apply(web);
+  lb::v1::Change api;
+  api.set_revision(2);
+  api.mutable_cluster()->set_name("api");
+  api.mutable_cluster()->add_endpoints()->set_address("b.example");
+  model.Apply(api);
+  cache.RefreshNow();
+  EXPECT_THAT(cache.Lookup("a.example"), ElementsAre("10.0.0.1"));
+  EXPECT_THAT(cache.Lookup("b.example"), ElementsAre("10.0.0.2"));
+  EXPECT_EQ(resolver.calls("10.0.0.9"), 0);  // IP literals are not resolved.
+  EXPECT_EQ(resolver.calls("::1"), 0);
+
+  // A route table change keeps the names; deleting a cluster forgets its names.
+  lb::v1::Change routes;
+  routes.set_revision(3);
+  routes.mutable_route_table()->add_routes()->set_cluster("web");
+  model.Apply(routes);
+  EXPECT_THAT(cache.Lookup("b.example"), ElementsAre("10.0.0.2"));
+  lb::v1::Change deleted;
+  deleted.set_revision(4);
+  deleted.set_cluster_deleted("api");
+  model.Apply(deleted);
+  EXPECT_THAT(cache.Lookup("b.example"), IsEmpty());
+  EXPECT_THAT(cache.Lookup("a.example"), ElementsAre("10.0.0.1"));
+  cache.RefreshNow();
+  EXPECT_EQ(resolver.calls("a.example"), 2);
+  EXPECT_EQ(resolver.calls("b.example"), 1);
 }
 
 TEST(HostnameCacheTest, StartedCacheResolvesNewNamesAtOnce) {

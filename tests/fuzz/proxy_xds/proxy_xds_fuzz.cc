@@ -46,10 +46,10 @@
 // libFuzzer, not needed by the Bazel build), after `bazel build //proto:envoy_xds`:
 //   g=bazel-bin/proto; clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined
 //     -fno-sanitize-recover=undefined -I. -I$g tests/fuzz/proxy_xds/proxy_xds_fuzz.cc
-//     proxy/xds/config_builder.cc common/net/address.cc $(find $g/envoy $g/google -name '*.pb.cc' !
-//     -name '*grpc*')
-//     $(pkg-config --libs absl_status absl_strings absl_str_format absl_time) -lprotobuf
-//     -o /tmp/proxy_xds_fuzz
+//     proxy/xds/config_builder*.cc common/net/address.cc common/validation/validation_errors.cc
+//     $(find $g/envoy $g/google -name '*.pb.cc' ! -name '*grpc*')
+//     $(pkg-config --libs absl_status absl_statusor absl_strings absl_str_format absl_time)
+//     -lprotobuf -o /tmp/proxy_xds_fuzz
 //   mkdir -p /tmp/px_corpus && cp tests/fuzz/corpus/proxy_xds/*pb /tmp/px_corpus/
 //   /tmp/proxy_xds_fuzz -max_len=8192 -max_total_time=600 /tmp/px_corpus
 // A violation writes crash-<sha1>; once fixed, copy it into tests/fuzz/corpus/proxy_xds/.
@@ -105,7 +105,7 @@ using proxy::xds::ConfigBuilder;
 
 constexpr size_t kMaxInputBytes = 64 * 1024;
 constexpr size_t kMaxUpdates = 16;
-constexpr uint32_t kMaxRetries = 10;  // config_builder.cc's limit on num_retries.
+constexpr uint32_t kMaxRetries = 10;  // config_builder_route.cc's limit on num_retries.
 
 // ---------------------------------------------------------------------------------------------
 // Reading the input.
@@ -571,12 +571,13 @@ bool IsCanonicalIp(const std::string& s) {
   return false;
 }
 
+// Decimal digits only, leading zeros allowed (RFC 3986's *DIGIT, as net::ParsePort), 1-65535.
 bool IsPort(absl::string_view p) {
-  if (p.empty() || p.size() > 5) return false;
+  if (p.empty()) return false;
   int v = 0;
   for (char c : p) {
     if (!absl::ascii_isdigit(c)) return false;
-    v = v * 10 + (c - '0');
+    v = std::min(v * 10 + (c - '0'), 1000000);  // Saturates: any length stays exact enough.
   }
   return v >= 1 && v <= 65535;
 }

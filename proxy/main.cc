@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "absl/flags/flag.h"
@@ -91,20 +90,7 @@ int main(int argc, char** argv) {
   lb::proxy::xds::AdsClient client(ads, [srv](std::shared_ptr<const lb::proxy::ProxyConfig> c) {
     srv->SetConfig(std::move(c));
   });
-  srv->SetSourceStatus([&client] {
-    lb::proxy::xds::AdsClientStatus s = client.GetStatus();
-    nlohmann::json j = {{"controller", s.controller},
-                        {"connected", s.connected},
-                        {"last_error", s.last_error},
-                        {"streams", s.streams},
-                        {"acks", s.acks},
-                        {"nacks", s.nack_count},
-                        {"versions", s.versions},
-                        {"last_nacks", s.nacks},
-                        {"warming_clusters", s.warming_clusters},
-                        {"warnings", s.warnings}};
-    return j.dump();
-  });
+  srv->SetSourceStatus([&client] { return client.GetStatus(); });
   if (absl::Status s = client.Start(); !s.ok()) {
     std::fprintf(stderr, "proxy: %s\n", std::string(s.ToString()).c_str());
     return 2;

@@ -8,7 +8,8 @@ struct Phrase {
   absl::string_view text;
 };
 
-// RFC 9110 section 15, plus 428, 429, 431 and 511 from RFC 6585. Sorted by status.
+// RFC 9110 section 15 (413 by its earlier name, RFC 7231's), 425 (RFC 8470), 428, 429, 431 and
+// 511 (RFC 6585) and 451 (RFC 7725). Sorted by status.
 constexpr Phrase kPhrases[] = {
     {100, "Continue"},
     {101, "Switching Protocols"},
@@ -40,17 +41,19 @@ constexpr Phrase kPhrases[] = {
     {410, "Gone"},
     {411, "Length Required"},
     {412, "Precondition Failed"},
-    {413, "Content Too Large"},
+    {413, "Payload Too Large"},
     {414, "URI Too Long"},
     {415, "Unsupported Media Type"},
     {416, "Range Not Satisfiable"},
     {417, "Expectation Failed"},
     {421, "Misdirected Request"},
     {422, "Unprocessable Content"},
+    {425, "Too Early"},
     {426, "Upgrade Required"},
     {428, "Precondition Required"},
     {429, "Too Many Requests"},
     {431, "Request Header Fields Too Large"},
+    {451, "Unavailable For Legal Reasons"},
     {500, "Internal Server Error"},
     {501, "Not Implemented"},
     {502, "Bad Gateway"},

@@ -102,16 +102,81 @@ std::string Number(double v) {
   return absl::StrCat(v);
 }
 
+// Collected samples, grouped into families.
+class CollectedSamples final : public SampleSink {
+ public:
+  struct Family {
+    bool counter = true;
+    std::string help;
+    std::vector<std::pair<Labels, std::string>> samples;  // Values already formatted.
+  };
+  void Counter(const std::string& name, const std::string& help, const Labels& labels,
+               uint64_t value) override {
+    Add(name, help, true).samples.emplace_back(labels, absl::StrCat(value));
+  }
+  void Gauge(const std::string& name, const std::string& help, const Labels& labels,
+             double value) override {
+    // Whole values (counts) in full, never in exponent form.
+    bool whole = value == std::floor(value) && std::fabs(value) < 9e15;
+    Add(name, help, false)
+        .samples.emplace_back(labels,
+                              whole ? absl::StrCat(static_cast<int64_t>(value)) : Number(value));
+  }
+  std::map<std::string, Family> families;
+
+ private:
+  Family& Add(const std::string& name, const std::string& help, bool counter) {
+    auto [it, inserted] = families.try_emplace(name);
+    if (inserted) {
+      it->second.counter = counter;
+      it->second.help = help;
+    }
+    return it->second;
+  }
+};
+
 }  // namespace
 
+void Registry::AddCollector(std::function<void(SampleSink&)> collect) {
+  absl::MutexLock lock(&mu_);
+  collectors_.push_back(std::move(collect));
+}
+
 std::string Registry::Render() const {
+  std::vector<std::function<void(SampleSink&)>> collectors;
+  {
+    absl::MutexLock lock(&mu_);
+    collectors = collectors_;
+  }
+  CollectedSamples collected;
+  for (const auto& collect : collectors) collect(collected);
+
   absl::MutexLock lock(&mu_);
   std::string out;
+  auto render_collected = [&out](const std::string& name, const CollectedSamples::Family& f,
+                                 bool with_header) {
+    if (with_header) {
+      absl::StrAppend(&out, "# HELP ", name, " ", f.help, "\n# TYPE ", name, " ",
+                      f.counter ? "counter" : "gauge", "\n");
+    }
+    for (const auto& [labels, value] : f.samples) {
+      absl::StrAppend(&out, name, LabelText(labels), " ", value, "\n");
+    }
+  };
+  auto next_collected = collected.families.begin();
   for (const auto& [name, family] : families_) {
+    for (; next_collected != collected.families.end() && next_collected->first < name;
+         ++next_collected) {
+      render_collected(next_collected->first, next_collected->second, true);
+    }
     const char* type = family.type == Type::kCounter ? "counter"
                        : family.type == Type::kGauge ? "gauge"
                                                      : "histogram";
     absl::StrAppend(&out, "# HELP ", name, " ", family.help, "\n# TYPE ", name, " ", type, "\n");
+    if (next_collected != collected.families.end() && next_collected->first == name) {
+      render_collected(name, next_collected->second, false);  // Same family: one header.
+      ++next_collected;
+    }
     for (const auto& [labels, c] : family.counters) {
       absl::StrAppend(&out, name, LabelText(labels), " ", c->Value(), "\n");
     }
@@ -129,6 +194,9 @@ std::string Registry::Render() const {
       absl::StrAppend(&out, name, "_sum", LabelText(labels), " ", Number(h->Sum()), "\n");
       absl::StrAppend(&out, name, "_count", LabelText(labels), " ", cumulative, "\n");
     }
+  }
+  for (; next_collected != collected.families.end(); ++next_collected) {
+    render_collected(next_collected->first, next_collected->second, true);
   }
   return out;
 }

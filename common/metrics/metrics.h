@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -62,6 +63,16 @@ class Histogram {
 // Latency buckets in seconds, 0.5 ms to 10 s.
 std::vector<double> DefaultLatencyBounds();
 
+// Samples a collector reports at render time (see Registry::AddCollector).
+class SampleSink {
+ public:
+  virtual ~SampleSink() = default;
+  virtual void Counter(const std::string& name, const std::string& help, const Labels& labels,
+                       uint64_t value) = 0;
+  virtual void Gauge(const std::string& name, const std::string& help, const Labels& labels,
+                     double value) = 0;
+};
+
 class Registry {
  public:
   // Returns the metric for (name, labels), creating it on first use. `help` is taken from the
@@ -71,6 +82,11 @@ class Registry {
   Histogram* GetHistogram(const std::string& name, const std::string& help,
                           const Labels& labels = {},
                           std::vector<double> bounds = DefaultLatencyBounds());
+
+  // Values kept elsewhere (per-thread counters summed on demand, sizes of live structures):
+  // `collect` runs at every Render(), without the registry's lock, on the rendering thread.
+  // Its samples are rendered with the registry's own, families sorted by name.
+  void AddCollector(std::function<void(SampleSink&)> collect);
 
   // The whole registry in Prometheus text format, families sorted by name.
   std::string Render() const;
@@ -89,6 +105,7 @@ class Registry {
 
   mutable absl::Mutex mu_;
   std::map<std::string, Family> families_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::function<void(SampleSink&)>> collectors_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace lb::metrics

@@ -1,4 +1,5 @@
-// The seed's /config API (nginx + Lua blog post), reproduced for every case the seed defines:
+// The seed's /config API (nginx + Lua blog post; docs/seed-config-api.md), reproduced for every
+// case the seed defines:
 //   GET  -> 200, JSON array of "ip:port" of cluster "backend" in insertion order
 //   POST {"action":"add"|"del","ip":..,"port":..} -> 200 with an empty body, or the bodies
 //        "Upstream already exist", "Upstream not found", "Invalid action" (all 200, as the seed)

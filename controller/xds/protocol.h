@@ -3,7 +3,7 @@
 // responses come back, in order. One instance per stream; not thread-safe (the glue
 // serializes calls).
 //
-// Rules implemented (see shared/notes/xds-protocol.md):
+// Rules implemented (see docs/xds-protocol.md):
 //  - version_info per type; ACK echoes our nonce; NACK is detected from error_detail and is
 //    recorded (never re-pushed: the NACKed content is only sent again once it changes).
 //  - SotW: requests with a stale nonce are ignored; LDS/CDS responses carry the full set,

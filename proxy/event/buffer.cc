@@ -9,10 +9,17 @@
 
 namespace lb::proxy::event {
 
-Buffer::Buffer() : buf_(evbuffer_new()) {}
-Buffer::~Buffer() { evbuffer_free(buf_); }
+Buffer::Buffer() = default;
+Buffer::~Buffer() {
+  if (buf_ != nullptr) evbuffer_free(buf_);
+}
 
-size_t Buffer::size() const { return evbuffer_get_length(buf_); }
+evbuffer* Buffer::Get() {
+  if (buf_ == nullptr) buf_ = evbuffer_new();
+  return buf_;
+}
+
+size_t Buffer::size() const { return buf_ == nullptr ? 0 : evbuffer_get_length(buf_); }
 
 // Sockets only: recv()/sendmsg() go straight to the socket layer, skipping the VFS read/write
 // path (and its per-call checks) that readv()/writev() take.
@@ -20,7 +27,7 @@ ssize_t Buffer::ReadFrom(int fd, size_t max) {
   // evbuffer_read() would also ask the kernel how much is pending (ioctl FIONREAD) before every
   // read. One contiguous reservation of `max` bytes lets a single recv() fill it.
   evbuffer_iovec vec;
-  if (max == 0 || evbuffer_reserve_space(buf_, static_cast<ssize_t>(max), &vec, 1) != 1) {
+  if (max == 0 || evbuffer_reserve_space(Get(), static_cast<ssize_t>(max), &vec, 1) != 1) {
     errno = max == 0 ? EINVAL : ENOMEM;
     return -1;
   }
@@ -40,6 +47,7 @@ ssize_t Buffer::WriteTo(int fd) {
   // Up to kMaxIov chunks per call, like evbuffer_write(); MSG_NOSIGNAL: a closed peer is an
   // EPIPE error, never a SIGPIPE.
   constexpr int kMaxIov = 64;
+  if (buf_ == nullptr) return 0;
   evbuffer_iovec vec[kMaxIov];
   int n = evbuffer_peek(buf_, -1, nullptr, vec, kMaxIov);
   if (n <= 0) return 0;
@@ -58,22 +66,31 @@ ssize_t Buffer::WriteTo(int fd) {
   return r;
 }
 
-void Buffer::Append(absl::string_view data) { evbuffer_add(buf_, data.data(), data.size()); }
+void Buffer::Append(absl::string_view data) { evbuffer_add(Get(), data.data(), data.size()); }
 
-void Buffer::MoveFrom(Buffer& from, size_t n) { evbuffer_remove_buffer(from.buf_, buf_, n); }
+void Buffer::MoveFrom(Buffer& from, size_t n) {
+  if (from.empty() || n == 0) return;
+  evbuffer_remove_buffer(from.buf_, Get(), n);
+}
 
-void Buffer::MoveAllFrom(Buffer& from) { evbuffer_add_buffer(buf_, from.buf_); }
+void Buffer::MoveAllFrom(Buffer& from) {
+  if (from.empty()) return;
+  evbuffer_add_buffer(Get(), from.buf_);
+}
 
 const char* Buffer::Linearize(size_t n) {
-  return reinterpret_cast<const char*>(evbuffer_pullup(buf_, static_cast<ssize_t>(n)));
+  return reinterpret_cast<const char*>(evbuffer_pullup(Get(), static_cast<ssize_t>(n)));
 }
 
 absl::string_view Buffer::FirstChunk() const {
+  if (buf_ == nullptr) return {};
   evbuffer_iovec v;
   if (evbuffer_peek(buf_, -1, nullptr, &v, 1) < 1) return {};
   return absl::string_view(static_cast<const char*>(v.iov_base), v.iov_len);
 }
 
-void Buffer::Drain(size_t n) { evbuffer_drain(buf_, n); }
+void Buffer::Drain(size_t n) {
+  if (buf_ != nullptr) evbuffer_drain(buf_, n);
+}
 
 }  // namespace lb::proxy::event

@@ -1,5 +1,6 @@
 // A byte queue for sockets: chained storage, zero-copy moves between buffers, recv/sendmsg.
-// Wraps libevent's evbuffer so the proxy logic never sees libevent. Not thread-safe.
+// Wraps libevent's evbuffer so the proxy logic never sees libevent. The evbuffer is made on
+// first use, so an unused Buffer member costs no allocation. Not thread-safe.
 #ifndef LB_PROXY_EVENT_BUFFER_H_
 #define LB_PROXY_EVENT_BUFFER_H_
 
@@ -21,7 +22,7 @@ class Buffer {
   Buffer& operator=(const Buffer&) = delete;
 
   size_t size() const;
-  bool empty() const { return size() == 0; }
+  bool empty() const { return buf_ == nullptr || size() == 0; }
 
   // Reads at most `max` (> 0) bytes from socket `fd`: bytes read, 0 at EOF, -1 with errno set.
   ssize_t ReadFrom(int fd, size_t max);
@@ -39,10 +40,14 @@ class Buffer {
   // The first contiguous chunk (possibly shorter than size()).
   absl::string_view FirstChunk() const;
   void Drain(size_t n);
-  void Clear() { Drain(size()); }
+  void Clear() {
+    if (buf_ != nullptr) Drain(size());
+  }
 
  private:
-  evbuffer* buf_;
+  evbuffer* Get();
+
+  evbuffer* buf_ = nullptr;
 };
 
 }  // namespace lb::proxy::event

@@ -1,17 +1,41 @@
 #include "proxy/event/dispatcher.h"
 
 #include <event2/event.h>
+#include <event2/event_struct.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <deque>
+#include <thread>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "common/base/recycled.h"
 
 namespace lb::proxy::event {
+
+void EventEndQueue::Remove(EventEndHook* hook) {
+  if (!hook->queued_) return;
+  hook->queued_ = false;
+  for (EventEndHook*& h : hooks_) {
+    if (h == hook) h = nullptr;
+  }
+}
+
+void EventEndQueue::Run() {
+  // Index loop: hooks may queue more hooks while running.
+  for (size_t i = 0; i < hooks_.size(); ++i) {
+    EventEndHook* hook = hooks_[i];
+    if (hook == nullptr) continue;
+    hook->queued_ = false;
+    hook->OnEventEnd();
+  }
+  hooks_.clear();
+}
+
 namespace {
 
 struct EventDeleter {
@@ -24,8 +48,9 @@ using EventPtr = std::unique_ptr<::event, EventDeleter>;
 
 class LibeventFdWatcher : public FdWatcher {
  public:
-  LibeventFdWatcher(event_base* base, int fd, std::function<void(uint32_t)> cb)
-      : base_(base), fd_(fd), cb_(std::move(cb)) {}
+  LibeventFdWatcher(event_base* base, EventEndQueue* event_end, int fd,
+                    std::function<void(uint32_t)> cb)
+      : base_(base), event_end_(event_end), fd_(fd), cb_(std::move(cb)) {}
 
   void SetInterest(bool read, bool write) override {
     short want = (read ? EV_READ : 0) | (write ? EV_WRITE : 0);
@@ -44,11 +69,14 @@ class LibeventFdWatcher : public FdWatcher {
  private:
   static void OnEvent(evutil_socket_t, short what, void* arg) {
     auto* self = static_cast<LibeventFdWatcher*>(arg);
+    EventEndQueue* event_end = self->event_end_;
     uint32_t events = ((what & EV_READ) ? kRead : 0) | ((what & EV_WRITE) ? kWrite : 0);
     self->cb_(events);  // May destroy `self`.
+    event_end->Run();
   }
 
   event_base* const base_;
+  EventEndQueue* const event_end_;
   const int fd_;
   std::function<void(uint32_t)> cb_;
   EventPtr ev_;
@@ -81,21 +109,26 @@ class CommonTimeouts {
   absl::flat_hash_map<int64_t, const timeval*> cache_;
 };
 
-class LibeventTimer : public Timer {
+// The event lives inside the timer (libevent's event_struct.h), and timers come from a per-thread
+// free list (Recycled): creating one per request costs no allocation.
+class LibeventTimer final : public Timer, public Recycled<LibeventTimer> {
  public:
-  LibeventTimer(event_base* base, CommonTimeouts* common, std::function<void()> cb)
-      : common_(common), cb_(std::move(cb)) {
-    ev_.reset(evtimer_new(base, &LibeventTimer::OnEvent, this));
+  LibeventTimer(event_base* base, CommonTimeouts* common, EventEndQueue* event_end,
+                std::function<void()> cb)
+      : common_(common), event_end_(event_end), cb_(std::move(cb)) {
+    evtimer_assign(&ev_, base, &LibeventTimer::OnEvent, this);
   }
+  ~LibeventTimer() override { Disarm(); }
+
   void Arm(absl::Duration after) override {
     timeval tv = absl::ToTimeval(after < absl::ZeroDuration() ? absl::ZeroDuration() : after);
     const timeval* common = common_->For(tv);
-    evtimer_add(ev_.get(), common != nullptr ? common : &tv);
+    evtimer_add(&ev_, common != nullptr ? common : &tv);
     armed_ = true;
   }
   void Disarm() override {
     if (!armed_) return;  // The request path disarms more often than it arms.
-    evtimer_del(ev_.get());
+    evtimer_del(&ev_);
     armed_ = false;
   }
   bool armed() const override { return armed_; }
@@ -103,12 +136,15 @@ class LibeventTimer : public Timer {
  private:
   static void OnEvent(evutil_socket_t, short, void* arg) {
     auto* self = static_cast<LibeventTimer*>(arg);
+    EventEndQueue* event_end = self->event_end_;
     self->armed_ = false;
     self->cb_();  // May destroy `self`.
+    event_end->Run();
   }
   CommonTimeouts* const common_;
+  EventEndQueue* const event_end_;
   std::function<void()> cb_;
-  EventPtr ev_;
+  ::event ev_;
   bool armed_ = false;
 };
 
@@ -131,15 +167,32 @@ class LibeventDispatcher : public Dispatcher {
   }
 
   ~LibeventDispatcher() override {
+    ClearDeferred();
     wake_ev_.reset();
     if (wake_fd_ >= 0) close(wake_fd_);
   }
 
   void Run() override {
+    loop_thread_.store(std::this_thread::get_id(), std::memory_order_release);
     while (!exit_.load(std::memory_order_acquire)) {
       event_base_loop(base_.get(), EVLOOP_ONCE);
+      event_end_.Run();  // Anything queued outside a callback.
       if (turn_end_) turn_end_();
+      ClearDeferred();
     }
+    loop_thread_.store(std::thread::id(), std::memory_order_release);
+  }
+
+  void RunAtEventEnd(EventEndHook* hook) override { event_end_.Add(hook); }
+  void CancelEventEnd(EventEndHook* hook) override { event_end_.Remove(hook); }
+
+  void DeferredDelete(std::unique_ptr<DeferredDeletable> object) override {
+    deferred_.push_back(std::move(object));
+  }
+
+  bool IsThreadSafe() const override {
+    std::thread::id loop = loop_thread_.load(std::memory_order_acquire);
+    return loop == std::thread::id() || loop == std::this_thread::get_id();
   }
 
   void Exit() override {
@@ -158,14 +211,13 @@ class LibeventDispatcher : public Dispatcher {
   }
 
   std::unique_ptr<FdWatcher> WatchFd(int fd, std::function<void(uint32_t)> cb) override {
-    return std::make_unique<LibeventFdWatcher>(base_.get(), fd, std::move(cb));
+    return std::make_unique<LibeventFdWatcher>(base_.get(), &event_end_, fd, std::move(cb));
   }
 
   std::unique_ptr<Timer> CreateTimer(std::function<void()> cb) override {
-    return std::make_unique<LibeventTimer>(base_.get(), common_timeouts_.get(), std::move(cb));
+    return std::make_unique<LibeventTimer>(base_.get(), common_timeouts_.get(), &event_end_,
+                                           std::move(cb));
   }
-
-  event_base* native_base() override { return base_.get(); }
 
   void SetTurnEnd(std::function<void()> fn) override { turn_end_ = std::move(fn); }
 
@@ -178,6 +230,15 @@ class LibeventDispatcher : public Dispatcher {
   }
 
  private:
+  // Deleting an object may defer more deletions: repeat until none is left.
+  void ClearDeferred() {
+    while (!deferred_.empty()) {
+      std::vector<std::unique_ptr<DeferredDeletable>> batch;
+      batch.swap(deferred_);
+      batch.clear();
+    }
+  }
+
   void Wake() {
     uint64_t one = 1;
     (void)!write(wake_fd_, &one, sizeof(one));
@@ -192,7 +253,10 @@ class LibeventDispatcher : public Dispatcher {
       absl::MutexLock lock(&self->mu_);
       work.swap(self->posted_);
     }
-    for (auto& fn : work) fn();
+    for (auto& fn : work) {
+      fn();
+      self->event_end_.Run();
+    }
   }
 
   std::unique_ptr<event_base, BaseDeleter> base_;
@@ -203,6 +267,9 @@ class LibeventDispatcher : public Dispatcher {
   std::deque<std::function<void()>> posted_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> exit_{false};
   std::function<void()> turn_end_;
+  std::vector<std::unique_ptr<DeferredDeletable>> deferred_;
+  EventEndQueue event_end_;
+  std::atomic<std::thread::id> loop_thread_{};
 };
 
 }  // namespace

@@ -6,11 +6,10 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-
-struct event_base;
 
 namespace lb::proxy::event {
 
@@ -22,6 +21,40 @@ class FdWatcher {
   virtual ~FdWatcher() = default;  // Stops watching; does not close the fd.
   // Enables or disables interest in readability / writability.
   virtual void SetInterest(bool read, bool write) = 0;
+};
+
+// Something the dispatcher deletes at the end of the current loop turn (DeferredDelete), when
+// none of its callbacks can be on the stack.
+class DeferredDeletable {
+ public:
+  virtual ~DeferredDeletable() = default;
+};
+
+// Work that runs once the current event callback returns (see Dispatcher::RunAtEventEnd).
+class EventEndHook {
+ public:
+  virtual ~EventEndHook() = default;
+  virtual void OnEventEnd() = 0;
+
+ private:
+  friend class EventEndQueue;
+  bool queued_ = false;
+};
+
+// The hooks queued during one event callback. Used by dispatcher implementations.
+class EventEndQueue {
+ public:
+  void Add(EventEndHook* hook) {
+    if (hook->queued_) return;
+    hook->queued_ = true;
+    hooks_.push_back(hook);
+  }
+  void Remove(EventEndHook* hook);
+  // Runs the queued hooks (and those they queue) in order.
+  void Run();
+
+ private:
+  std::vector<EventEndHook*> hooks_;
 };
 
 // A one-shot timer. Re-arming replaces the previous deadline.
@@ -37,8 +70,8 @@ class Dispatcher {
  public:
   virtual ~Dispatcher() = default;
 
-  // `thread_safe_post`: Post() may be called from other threads (always true here; the loop
-  // itself is never touched by other threads).
+  // A libevent loop. Post() and Exit() may be called from any thread; everything else only on
+  // the loop thread.
   static absl::StatusOr<std::unique_ptr<Dispatcher>> Create();
 
   // Runs the loop on the calling thread until Exit().
@@ -52,6 +85,21 @@ class Dispatcher {
   // per loop turn), e.g. to write out what those callbacks queued. Replaces any previous one.
   virtual void SetTurnEnd(std::function<void()> fn) = 0;
 
+  // Loop thread only. `hook->OnEventEnd()` runs once the current event callback (fd, timer or
+  // posted closure) has returned, before the next one: several connections written to by one
+  // callback go out then, each in one system call. Queuing a queued hook does nothing. The
+  // hook must live until it ran or CancelEventEnd(hook) was called.
+  virtual void RunAtEventEnd(EventEndHook* hook) = 0;
+  virtual void CancelEventEnd(EventEndHook* hook) = 0;
+
+  // Loop thread only. Deletes `object` at the end of the current loop turn (or when the
+  // dispatcher is destroyed), in the order given.
+  virtual void DeferredDelete(std::unique_ptr<DeferredDeletable> object) = 0;
+
+  // True on the thread that runs the loop, and on any thread while no thread runs it (set-up
+  // and tear-down). For LB_DCHECK(dispatcher.IsThreadSafe()) on "loop thread only" calls.
+  virtual bool IsThreadSafe() const = 0;
+
   // Loop thread only. `cb(events)` runs on the loop thread.
   virtual std::unique_ptr<FdWatcher> WatchFd(int fd, std::function<void(uint32_t)> cb) = 0;
   virtual std::unique_ptr<Timer> CreateTimer(std::function<void()> cb) = 0;
@@ -59,10 +107,6 @@ class Dispatcher {
   // Time of the current wake-up when called from a callback (cached by the loop, cheap), the
   // clock otherwise. For timeouts and stats.
   virtual absl::Time Now() = 0;
-
-  // The libevent base, for the few components that drive libevent themselves (the active
-  // health checker). Loop thread only.
-  virtual struct event_base* native_base() = 0;
 };
 
 }  // namespace lb::proxy::event

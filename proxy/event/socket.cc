@@ -89,16 +89,33 @@ int Accept(int listen_fd, SocketAddress* peer) {
   return fd;
 }
 
+namespace {
+
+// Failures that say this process or host is out of something, not that the peer failed.
+bool IsLocalExhaustion(int err) {
+  return err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM ||
+         err == EADDRNOTAVAIL || err == EAGAIN;
+}
+
+}  // namespace
+
 absl::StatusOr<int> StartConnect(const SocketAddress& to) {
   int fd = socket(to.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (fd < 0) return absl::UnavailableError(absl::StrCat("socket: ", strerror(errno)));
+  if (fd < 0) {
+    int err = errno;
+    std::string message = absl::StrCat("socket: ", strerror(err));
+    if (IsLocalExhaustion(err)) return absl::ResourceExhaustedError(message);
+    return absl::UnavailableError(message);
+  }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
   if (connect(fd, reinterpret_cast<const sockaddr*>(&to.storage), to.len) != 0 &&
       errno != EINPROGRESS) {
-    std::string err = strerror(errno);
+    int err = errno;
     close(fd);
-    return absl::UnavailableError(absl::StrCat("connect: ", err));
+    std::string message = absl::StrCat("connect: ", strerror(err));
+    if (IsLocalExhaustion(err)) return absl::ResourceExhaustedError(message);
+    return absl::UnavailableError(message);
   }
   return fd;
 }

@@ -32,7 +32,9 @@ uint16_t LocalPort(int fd);
 int Accept(int listen_fd, SocketAddress* peer);
 
 // Starts a non-blocking connect. Returns the fd (connect may still be in progress: wait for
-// writability, then check ConnectResult) or an error for immediate failures.
+// writability, then check ConnectResult) or an error for immediate failures: kResourceExhausted
+// when the failure is local (out of descriptors, buffers or ephemeral ports), kUnavailable
+// otherwise.
 absl::StatusOr<int> StartConnect(const SocketAddress& to);
 // 0 if the connect on `fd` succeeded, else the errno.
 int ConnectResult(int fd);

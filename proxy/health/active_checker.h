@@ -1,14 +1,16 @@
-// Active HTTP health checks, run on the main thread's libevent loop.
+// Active HTTP health checks, run on the main thread's dispatcher.
 //
 // For every cluster whose HealthCheckConfig has a path, every endpoint gets its own check cycle:
 // open a fresh TCP connection, send
 //     GET <path> HTTP/1.1\r\nHost: <hostname or IP>\r\nUser-Agent: lb-health/1\r\n
 //     Connection: close\r\n\r\n
-// and read the status line. 2xx is a pass; any other status, a malformed answer, a connection
-// closed early, a connect error, or no status line within `timeout` (which covers connect,
-// send and receive together) is a failure. Results feed an ActiveHealthState per host (see
-// health_state.h for the thresholds and the start-up rule); when a host's verdict flips,
-// on_change(cluster, host_key, healthy) is called.
+// and read the response head (http::ResponseParser, as strict as for proxied answers). 2xx is a
+// pass; any other status, a malformed head, a connection closed early, a connect error, or no
+// complete head within `timeout` (which covers connect, send and receive together) is a
+// failure. A check that cannot start because this process is out of descriptors is not a
+// result at all: it is tried again after the interval, and the host is not blamed. Results feed an
+// ActiveHealthState per host (see health_state.h for the thresholds and the start-up rule); when a
+// host's verdict flips, on_change(cluster, host_key, healthy) is called.
 //
 // Scheduling: a host's next check starts `interval` plus a random 0–10% jitter after the
 // previous one finished (as Envoy does), so checks of one host never overlap even when
@@ -17,8 +19,8 @@
 // almost at once.
 //
 // Threading: single-threaded. The constructor, Update(), the queries and the destructor must
-// run on the thread that runs `base`'s loop (or while the loop is not running); on_change runs
-// there too. Other threads reach the checker by posting to that loop.
+// run on the dispatcher's thread (or while its loop is not running); on_change runs there too.
+// Other threads reach the checker by posting to that dispatcher.
 #ifndef LB_PROXY_HEALTH_ACTIVE_CHECKER_H_
 #define LB_PROXY_HEALTH_ACTIVE_CHECKER_H_
 
@@ -32,9 +34,8 @@
 
 #include "absl/random/random.h"
 #include "proxy/config/config.h"
+#include "proxy/event/dispatcher.h"
 #include "proxy/health/health_state.h"
-
-struct event_base;
 
 namespace lb::proxy::health {
 
@@ -45,8 +46,8 @@ class ActiveChecker {
   using OnChange =
       std::function<void(const std::string& cluster, const std::string& host_key, bool healthy)>;
 
-  // `base` must outlive the checker. No checks run until Update().
-  ActiveChecker(struct event_base* base, OnChange on_change);
+  // `dispatcher` must outlive the checker. No checks run until Update().
+  ActiveChecker(event::Dispatcher& dispatcher, OnChange on_change);
   // Cancels every timer and in-flight check and closes their sockets. No callbacks after this.
   ~ActiveChecker();
   ActiveChecker(const ActiveChecker&) = delete;
@@ -75,6 +76,10 @@ class ActiveChecker {
   size_t checked_hosts() const { return hosts_.size(); }
   // Checks completed since construction, all hosts together (for tests and stats).
   uint64_t checks_completed() const { return checks_completed_; }
+  // Checks running now (connected or connecting, waiting for an answer).
+  size_t checks_in_flight() const { return checks_in_flight_; }
+  // Checks that could not start for lack of local resources (descriptors, ports).
+  uint64_t checks_skipped() const { return checks_skipped_; }
 
  private:
   class HostCheck;
@@ -84,11 +89,13 @@ class ActiveChecker {
   void OnResult(HostCheck* check, bool success);
   absl::Duration Jitter(absl::Duration interval);
 
-  struct event_base* const base_;
+  event::Dispatcher& dispatcher_;
   OnChange on_change_;
   std::map<Key, std::unique_ptr<HostCheck>> hosts_;
   absl::BitGen rng_;
   uint64_t checks_completed_ = 0;
+  uint64_t checks_skipped_ = 0;
+  size_t checks_in_flight_ = 0;
 };
 
 }  // namespace lb::proxy::health

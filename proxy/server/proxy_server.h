@@ -1,10 +1,9 @@
-// The proxy process minus main(): N workers, and a main thread that turns configuration,
-// active health checks and outlier reports into snapshots for the workers, plus the admin API
-// (/ready, /stats, /config_dump).
+// The proxy process minus main(): the workers (WorkerSet), the main thread that runs the
+// ClusterManager (configuration, health checks and outlier reports into snapshots), and the
+// admin API (AdminServer).
 //
-// Threads: SetConfig() and Drain()/Stop() may be called from any thread; everything that owns
-// state (health checker, outlier detectors, host registry) runs on the main dispatcher thread;
-// the admin server runs on its own thread and reads only published, immutable data.
+// Threads: every method may be called from any thread; the cluster manager lives on the main
+// dispatcher's thread; the admin server has its own and reads only published, immutable data.
 #ifndef LB_PROXY_SERVER_PROXY_SERVER_H_
 #define LB_PROXY_SERVER_PROXY_SERVER_H_
 
@@ -17,6 +16,7 @@
 #include "absl/time/time.h"
 #include "proxy/config/config.h"
 #include "proxy/server/worker.h"
+#include "proxy/xds/ads_status.h"
 
 namespace lb::proxy {
 
@@ -29,7 +29,7 @@ struct ProxyOptions {
   // spread to the kernel's SO_REUSEPORT hash.
   bool balance_connections = true;
   absl::Duration drain_timeout = absl::Seconds(15);
-  WorkerOptions worker;  // listen_host/listen_port are taken from above.
+  WorkerOptions worker;
 };
 
 class ProxyServer {
@@ -43,8 +43,9 @@ class ProxyServer {
   // Any thread. The configuration to serve from now on (the last good one stays in force until
   // another arrives).
   virtual void SetConfig(std::shared_ptr<const ProxyConfig> config) = 0;
-  // A JSON object describing the config source (ADS state), shown in /config_dump.
-  virtual void SetSourceStatus(std::function<std::string()> status) = 0;
+  // The config source's state (the ADS client's), shown in /config_dump. Any thread; `status`
+  // is called on the admin thread.
+  virtual void SetSourceStatus(std::function<xds::AdsClientStatus()> status) = 0;
 
   // Stops accepting, lets in-flight requests finish (at most drain_timeout), then stops the
   // workers. True if everything finished in time. Blocks.

@@ -1,6 +1,10 @@
-// A worker thread: its own event loop, its own SO_REUSEPORT listener, its own keep-alive pools
-// to upstreams. It reads the routing/cluster Snapshot the main thread posts to it and never
-// shares mutable state with other workers (host counters are atomics).
+// A worker thread: its own event loop, its own SO_REUSEPORT listener, its client connections
+// (one HttpConnectionManager each) and its connection pools to upstream hosts. It reads the
+// routing snapshot the main thread posts to it and shares no mutable state with other workers
+// (host counters are per-worker cache lines).
+//
+// Threading: the public methods may be called from any thread unless they say otherwise;
+// everything else runs on the worker's thread.
 #ifndef LB_PROXY_SERVER_WORKER_H_
 #define LB_PROXY_SERVER_WORKER_H_
 
@@ -15,14 +19,16 @@
 #include "absl/time/time.h"
 #include "proxy/event/dispatcher.h"
 #include "proxy/event/socket.h"
+#include "proxy/router/router.h"
+#include "proxy/router/snapshot.h"
 #include "proxy/server/connection_balancer.h"
-#include "proxy/server/snapshot.h"
+#include "proxy/server/http_connection_manager.h"
+#include "proxy/upstream/conn_pool.h"
+#include "proxy/upstream/host.h"
 
 namespace lb::proxy {
 
 struct WorkerOptions {
-  std::string listen_host = "0.0.0.0";
-  uint16_t listen_port = 8080;
   absl::Duration request_header_timeout = absl::Seconds(10);  // 408 after this.
   absl::Duration upstream_timeout = absl::Seconds(15);        // No response head: 504.
   absl::Duration idle_timeout = absl::Seconds(60);            // Client keep-alive idle.
@@ -39,23 +45,14 @@ struct WorkerStats {
   std::atomic<uint64_t> connections_active{0};
   // Accepted here and given to a less loaded worker (ConnectionBalancer).
   std::atomic<uint64_t> connections_handed_off{0};
-  std::atomic<uint64_t> requests{0};
-  std::atomic<uint64_t> responses_2xx{0};
-  std::atomic<uint64_t> responses_3xx{0};
-  std::atomic<uint64_t> responses_4xx{0};
-  std::atomic<uint64_t> responses_5xx{0};
-  std::atomic<uint64_t> local_replies{0};  // Answers the proxy made itself (errors).
-  std::atomic<uint64_t> retries{0};
-  std::atomic<uint64_t> upstream_connects{0};
-  std::atomic<uint64_t> upstream_reuses{0};
-  std::atomic<uint64_t> upstream_connect_failures{0};
-  std::atomic<uint64_t> upstream_timeouts{0};
-  std::atomic<uint64_t> requests_active{0};
+  ConnectionManagerStats http;
+  router::RouterStats router;
+  upstream::PoolStats pool;
 };
 
 // Outlier signals a worker sends to the main thread (on the worker's thread).
-enum class UpstreamResult { kSuccess, k5xx, kGatewayFailure };
-using ResultSink = std::function<void(const std::shared_ptr<HostState>&, UpstreamResult)>;
+using ResultSink =
+    std::function<void(const std::shared_ptr<upstream::HostState>&, router::UpstreamResult)>;
 
 class Worker {
  public:
@@ -68,16 +65,17 @@ class Worker {
   using HandOff = std::function<void(int worker, int fd, const event::SocketAddress& peer)>;
   void SetBalancing(ConnectionBalancer* balancer, HandOff hand_off);
   void Start();
-  // Any thread: a client connection another worker accepted for this one (takes the fd).
+  // A client connection another worker accepted for this one (takes the fd).
   void Adopt(int fd, const event::SocketAddress& peer);
-  // Any thread: the snapshot new requests use from now on. `applied` (optional) runs on the
-  // worker once it is in use.
-  void SetSnapshot(std::shared_ptr<const Snapshot> snapshot,
-                   std::function<void()> applied = nullptr);
-  // Any thread: stop accepting, close idle client connections, answer the rest with
-  // "Connection: close"; `done` runs (on the worker) when no request is in flight.
+  // Worker thread only (see WorkerSet::RunOnAllWorkers): the snapshot new requests use from
+  // now on.
+  void InstallSnapshot(std::shared_ptr<const router::Snapshot> snapshot);
+  // Runs `fn` on the worker's thread.
+  void Post(std::function<void()> fn);
+  // Stop accepting, close idle client connections, answer the rest with "Connection: close";
+  // `done` runs (on the worker) when no request is in flight.
   void Drain(std::function<void()> done);
-  // Any thread: stops the loop and joins; open connections are closed.
+  // Stops the loop and joins; open connections are closed.
   void Stop();
 
   const WorkerStats& stats() const { return stats_; }

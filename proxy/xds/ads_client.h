@@ -35,6 +35,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "proxy/config/config.h"
+#include "proxy/xds/ads_status.h"
 
 namespace grpc {
 class ClientContext;
@@ -55,22 +56,6 @@ struct AdsClientOptions {
   absl::Duration initial_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Seconds(10);
   double jitter = 0.25;  // Each delay is multiplied by a uniform factor in [1-jitter, 1+jitter].
-};
-
-// What the client is doing, for the admin endpoint.
-struct AdsClientStatus {
-  std::string controller;  // The controller of the current stream; "" if none.
-  bool connected = false;  // The current stream has delivered at least one response.
-  absl::Time connected_since = absl::InfinitePast();
-  std::string last_error;  // The last stream failure or NACK text; "" if none yet.
-  absl::Time last_error_time = absl::InfinitePast();
-  std::map<std::string, std::string> versions;  // Type URL -> last accepted version_info.
-  std::map<std::string, std::string> nacks;     // Type URL -> error of its last NACK.
-  uint64_t streams = 0;                         // Streams started (connection attempts).
-  uint64_t acks = 0;
-  uint64_t nack_count = 0;
-  std::vector<std::string> warming_clusters;  // Accepted, waiting for their endpoints.
-  std::vector<std::string> warnings;          // E.g. routes to unknown clusters.
 };
 
 class AdsClient {

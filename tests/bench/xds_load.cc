@@ -13,11 +13,8 @@
 //   6. report latency percentiles, controller RSS (/proc/PID/status) and CPU (/proc/PID/stat).
 //
 //   bazel run //tests/bench:xds_load -- --streams=200
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -31,6 +28,7 @@
 #include <fstream>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <sstream>
@@ -57,7 +55,8 @@
 #include "google/protobuf/wire_format_lite.h"
 #include "grpcpp/grpcpp.h"
 #include "lb/v1/lb.grpc.pb.h"
-#include "tests/util/subprocess.h"
+#include "tests/test_common/http_client.h"
+#include "tests/test_common/subprocess.h"
 
 ABSL_FLAG(int, streams, 1000, "ADS streams to open");
 ABSL_FLAG(int, clusters, 100, "Clusters to create");
@@ -286,26 +285,10 @@ double SelfCpuSeconds() {
 // The controller's push-latency histogram (publication of a snapshot, or a request, to the
 // response written), scraped from its REST /metrics.
 
-std::string HttpGet(int port, const std::string& path) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return "";
-  timeval tv{5, 0};
-  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  std::string out;
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) == 0) {
-    std::string req = absl::StrCat("GET ", path, " HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n");
-    if (send(fd, req.data(), req.size(), 0) == static_cast<ssize_t>(req.size())) {
-      char buf[65536];
-      ssize_t n;
-      while ((n = recv(fd, buf, sizeof(buf), 0)) > 0) out.append(buf, n);
-    }
-  }
-  close(fd);
-  return out;
+// The body of GET `path` from 127.0.0.1:`port`, or "" on any failure.
+std::string HttpGetBody(int port, const std::string& path) {
+  absl::StatusOr<lb::testing::HttpResponse> r = lb::testing::HttpGet(port, path);
+  return r.ok() && r->status == 200 ? r->body : "";
 }
 
 struct PushHistogram {
@@ -317,7 +300,7 @@ struct PushHistogram {
 PushHistogram ScrapePushLatency(int rest_port) {
   PushHistogram h;
   const std::string name = "lb_xds_push_latency_seconds";
-  for (absl::string_view line : absl::StrSplit(HttpGet(rest_port, "/metrics"), '\n')) {
+  for (absl::string_view line : absl::StrSplit(HttpGetBody(rest_port, "/metrics"), '\n')) {
     if (!absl::StartsWith(line, name)) continue;
     size_t space = line.rfind(' ');
     double v = 0;
@@ -607,16 +590,6 @@ std::string FindController(const char* argv0) {
   return flag;
 }
 
-int JsonInt(const std::string& json, const std::string& key) {
-  size_t at = json.find(absl::StrCat("\"", key, "\":"));
-  if (at == std::string::npos) return -1;
-  int v = -1;
-  size_t start = at + key.size() + 3;
-  size_t end = json.find_first_not_of("0123456789", start);
-  (void)absl::SimpleAtoi(json.substr(start, end - start), &v);
-  return v;
-}
-
 class Bench {
  public:
   Bench(std::string mode, std::string controller) : controller_(std::move(controller)) {
@@ -668,16 +641,17 @@ class Bench {
     }
     controller_proc_ = std::make_unique<testing::Subprocess>(std::move(*p));
     g_children[0] = controller_proc_->pid();
-    absl::StatusOr<std::string> json = testing::WaitForFile(ready, absl::Seconds(30));
+    absl::StatusOr<nlohmann::json> json =
+        testing::WaitForReadyFile(*controller_proc_, ready, absl::Seconds(30), "controller", log_);
     if (!json.ok()) {
-      r_.error = absl::StrCat("controller did not start; log: ", log_);
+      r_.error = absl::StrCat("controller did not start: ", json.status().message());
       return false;
     }
-    port_ = JsonInt(*json, "grpc_port");
-    rest_port_ = JsonInt(*json, "rest_port");
-    pid_ = JsonInt(*json, "pid");
-    if (port_ <= 0 || pid_ <= 0) {
-      r_.error = absl::StrCat("bad ready file: ", *json);
+    port_ = json->value("grpc_port", -1);
+    rest_port_ = json->value("rest_port", -1);
+    pid_ = controller_proc_->pid();
+    if (port_ <= 0) {
+      r_.error = absl::StrCat("bad ready file: ", json->dump());
       return false;
     }
     target_ = absl::StrCat("127.0.0.1:", port_);

@@ -1,12 +1,8 @@
 // The lbctl binary against the real controller binary.
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <fstream>
 #include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,7 +15,10 @@
 #include "gtest/gtest.h"
 #include "lb/v1/lb.pb.h"
 #include "nlohmann/json.hpp"
-#include "tests/util/subprocess.h"
+#include "tests/test_common/controller_process.h"
+#include "tests/test_common/net.h"
+#include "tests/test_common/subprocess.h"
+#include "tests/test_common/wait.h"
 
 namespace lb {
 namespace {
@@ -37,55 +36,29 @@ T FromJson(const std::string& json) {
   return msg;
 }
 
-int ClosedPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr = {};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
 class LbctlE2eTest : public ::testing::Test {
  protected:
   // Starts the controller; with a token, mutations need it.
   void StartController(const std::string& token = "") {
     dir_ = testing::MakeTempDir();
     ASSERT_FALSE(dir_.empty());
-    std::vector<std::string> argv = {testing::RunfilePath("lb/controller/controller"),
-                                     "--grpc_listen=127.0.0.1:0", "--rest_listen=127.0.0.1:0",
-                                     absl::StrCat("--data_dir=", dir_, "/data"),
-                                     absl::StrCat("--ready_file=", dir_, "/ready.json")};
+    std::vector<std::string> flags;
     if (!token.empty()) {
       std::string token_file = absl::StrCat(dir_, "/token");
       std::ofstream(token_file) << token << "\n";
-      argv.push_back(absl::StrCat("--auth_token_file=", token_file));
+      flags.push_back(absl::StrCat("--auth_token_file=", token_file));
     }
-    absl::StatusOr<testing::Subprocess> proc =
-        testing::Subprocess::Start(argv, absl::StrCat(dir_, "/controller.log"));
-    ASSERT_TRUE(proc.ok()) << proc.status();
-    controller_.emplace(std::move(*proc));
-    absl::StatusOr<std::string> ready =
-        testing::WaitForFile(absl::StrCat(dir_, "/ready.json"), absl::Seconds(30));
-    ASSERT_TRUE(ready.ok()) << ready.status() << "\n" << Log();
-    nlohmann::json j = nlohmann::json::parse(*ready);
-    address_ = absl::StrCat("127.0.0.1:", j.at("grpc_port").get<int>());
+    controller_ = std::make_unique<testing::ControllerProcess>(std::move(flags));
+    absl::Status s = controller_->Start();
+    ASSERT_TRUE(s.ok()) << s;
+    address_ = controller_->grpc_target();
   }
 
   void TearDown() override {
-    if (controller_.has_value()) {
-      controller_->Signal(SIGTERM);
-      absl::StatusOr<int> code = controller_->Wait(absl::Seconds(10));
-      EXPECT_TRUE(code.ok() && *code == 0) << code.status() << "\n" << Log();
+    if (controller_ != nullptr && controller_->running()) {
+      absl::StatusOr<int> code = controller_->Stop(absl::Seconds(10));
+      EXPECT_TRUE(code.ok() && *code == 0) << code.status() << "\n" << controller_->LogTail();
     }
-  }
-
-  std::string Log() {
-    std::ifstream in(absl::StrCat(dir_, "/controller.log"));
-    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
   }
 
   // Runs lbctl against the controller.
@@ -105,8 +78,8 @@ class LbctlE2eTest : public ::testing::Test {
     return r.ok() ? *r : testing::CommandResult{};
   }
 
-  std::string dir_;
-  std::optional<testing::Subprocess> controller_;
+  std::string dir_;  // Holds the token file and lbctl outputs.
+  std::unique_ptr<testing::ControllerProcess> controller_;
   std::string address_;
 };
 
@@ -325,7 +298,9 @@ TEST_F(LbctlE2eTest, Errors) {
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(r.err, "lbctl: cluster \"nope\" not found\n");
 
-  std::string closed = absl::StrCat("127.0.0.1:", ClosedPort());
+  absl::StatusOr<int> closed_port = testing::PickFreePort();
+  ASSERT_TRUE(closed_port.ok()) << closed_port.status();
+  std::string closed = testing::LoopbackAddress(*closed_port);
   r = LbctlRaw({"--controller", closed, "list"});
   EXPECT_EQ(r.exit_code, 3);
   EXPECT_THAT(r.err, StartsWith(absl::StrCat("lbctl: cannot reach controller at ", closed)));
@@ -366,7 +341,14 @@ TEST_F(LbctlE2eTest, Watch) {
   ASSERT_TRUE(watch.ok()) << watch.status();
   ASSERT_TRUE(testing::WaitForFile(out_path, absl::Seconds(10)).ok());
   ASSERT_EQ(Lbctl({"add", "127.0.0.1", "4444"}).exit_code, 0);
-  absl::SleepFor(absl::Milliseconds(500));
+  // The watch prints the change before it is stopped.
+  EXPECT_TRUE(testing::WaitUntil(
+      [&] {
+        return absl::StrContains(testing::ReadFileOrEmpty(out_path),
+                                 ": cluster backend (policy random, 1 endpoints, version ");
+      },
+      absl::Seconds(10)))
+      << testing::ReadFileOrEmpty(out_path);
   watch->Signal(SIGTERM);
   absl::StatusOr<int> code = watch->Wait(absl::Seconds(10));
   ASSERT_TRUE(code.ok()) << code.status();

@@ -1,8 +1,6 @@
 // lbctl against an in-process fake lb.v1 service: parsing, output, exit codes, auth, env.
 #include "cli/lbctl.h"
 
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -10,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <sstream>
+#include <streambuf>
 #include <string>
 #include <thread>
 #include <vector>
@@ -25,6 +24,8 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "tests/test_common/net.h"
+#include "tests/test_common/wait.h"
 
 namespace lb::cli {
 namespace {
@@ -156,8 +157,9 @@ class FakeService final : public lb::v1::LoadBalancer::Service {
       if (!writer->Write(c)) return grpc::Status::CANCELLED;
     }
     if (end_stream) return grpc::Status::OK;
-    absl::Time give_up = absl::Now() + absl::Seconds(20);
-    while (!ctx->IsCancelled() && absl::Now() < give_up) absl::SleepFor(absl::Milliseconds(10));
+    // An open stream until the client cancels (bounded).
+    testing::WaitUntil([ctx] { return ctx->IsCancelled(); }, absl::Seconds(20),
+                       absl::Milliseconds(10));
     return grpc::Status::CANCELLED;
   }
 
@@ -180,6 +182,7 @@ class FakeService final : public lb::v1::LoadBalancer::Service {
       delay = delay_;
       status = status_;
     }
+    // A slow controller is the thing under test here (lbctl's --timeout), so this sleeps.
     if (delay > absl::ZeroDuration()) absl::SleepFor(delay);
     return status;
   }
@@ -195,18 +198,39 @@ class FakeService final : public lb::v1::LoadBalancer::Service {
   bool end_stream_ ABSL_GUARDED_BY(mu_) = true;
 };
 
-// A port nothing listens on (bound, then closed).
-int ClosedPort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr = {};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  socklen_t len = sizeof(addr);
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
+// "127.0.0.1:N" where nothing listens.
+std::string ClosedAddress() {
+  absl::StatusOr<int> port = testing::PickFreePort();
+  EXPECT_TRUE(port.ok()) << port.status();
+  return testing::LoopbackAddress(port.ok() ? *port : 1);
 }
+
+// A stream buffer another thread may read while lbctl writes to it.
+class SharedText : public std::streambuf {
+ public:
+  std::string str() const {
+    absl::MutexLock lock(&mu_);
+    return text_;
+  }
+
+ protected:
+  int_type overflow(int_type ch) override {
+    if (ch != traits_type::eof()) {
+      absl::MutexLock lock(&mu_);
+      text_.push_back(static_cast<char>(ch));
+    }
+    return ch;
+  }
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    absl::MutexLock lock(&mu_);
+    text_.append(s, static_cast<size_t>(n));
+    return n;
+  }
+
+ private:
+  mutable absl::Mutex mu_;
+  std::string text_ ABSL_GUARDED_BY(mu_);
+};
 
 struct Result {
   int code = -1;
@@ -229,6 +253,17 @@ class LbctlTest : public ::testing::Test {
 
   // Runs lbctl with --controller pointing at the fake (unless `with_controller` is false).
   Result Run(std::vector<std::string> args, bool with_controller = true) {
+    std::ostringstream out, err;
+    Result r;
+    r.code = RunTo(std::move(args), out, err, with_controller);
+    r.out = out.str();
+    r.err = err.str();
+    return r;
+  }
+
+  // Like Run, writing to `out` and `err`; returns the exit code.
+  int RunTo(std::vector<std::string> args, std::ostream& out, std::ostream& err,
+            bool with_controller = true) {
     if (with_controller) args.insert(args.begin(), {"--controller", address_});
     Env env;
     env.getenv = [this](const std::string& name) -> std::optional<std::string> {
@@ -237,12 +272,7 @@ class LbctlTest : public ::testing::Test {
       return it->second;
     };
     env.interrupted = [this]() { return interrupted_.load(); };
-    std::ostringstream out, err;
-    Result r;
-    r.code = RunLbctl(args, out, err, env);
-    r.out = out.str();
-    r.err = err.str();
-    return r;
+    return RunLbctl(args, out, err, env);
   }
 
   lb::v1::Cluster BackendCluster() {
@@ -874,16 +904,21 @@ TEST_F(LbctlTest, WatchJsonLinesAndCount) {
 
 TEST_F(LbctlTest, WatchEndsOnInterrupt) {
   service_.SetChanges(SomeChanges(), /*end_stream=*/false);
-  std::thread stopper([this]() {
-    absl::SleepFor(absl::Milliseconds(300));
+  SharedText out_text;
+  std::ostream out(&out_text);
+  std::ostringstream err;
+  // Interrupts once the watch has shown every change (the stream stays open).
+  std::thread stopper([&]() {
+    testing::WaitUntil([&] { return absl::StrContains(out_text.str(), "revision 9: route table"); },
+                       absl::Seconds(5));
     interrupted_ = true;
   });
   absl::Time start = absl::Now();
-  Result r = Run({"watch"});
+  int code = RunTo({"watch"}, out, err);
   stopper.join();
-  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(code, 0) << err.str();
   EXPECT_LT(absl::Now() - start, absl::Seconds(10));
-  EXPECT_THAT(r.out, HasSubstr("revision 9: route table"));
+  EXPECT_THAT(out_text.str(), HasSubstr("revision 9: route table"));
 }
 
 TEST_F(LbctlTest, WatchHasNoDeadlineUnlessTimeoutIsGiven) {
@@ -956,14 +991,14 @@ TEST_F(LbctlTest, SlowControllerHitsTimeout) {
 }
 
 TEST_F(LbctlTest, UnreachableControllerIsExit3NamingTheAddress) {
-  std::string closed = absl::StrCat("127.0.0.1:", ClosedPort());
+  std::string closed = ClosedAddress();
   Result r = Run({"--controller", closed, "list"}, /*with_controller=*/false);
   EXPECT_EQ(r.code, 3);
   EXPECT_THAT(r.err, StartsWith(absl::StrCat("lbctl: cannot reach controller at ", closed, ": ")));
 }
 
 TEST_F(LbctlTest, WatchOnUnreachableControllerIsExit3) {
-  std::string closed = absl::StrCat("127.0.0.1:", ClosedPort());
+  std::string closed = ClosedAddress();
   Result r = Run({"--controller", closed, "watch"}, /*with_controller=*/false);
   EXPECT_EQ(r.code, 3);
   EXPECT_THAT(r.err, StartsWith(absl::StrCat("lbctl: cannot reach controller at ", closed, ": ")));
@@ -1039,7 +1074,7 @@ TEST_F(LbctlTest, ControllerFromEnvironment) {
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(service_.calls(), std::vector<std::string>{"ListEndpoints"});
   // The flag wins over the environment.
-  env_vars_["LBCTL_CONTROLLER"] = absl::StrCat("127.0.0.1:", ClosedPort());
+  env_vars_["LBCTL_CONTROLLER"] = ClosedAddress();
   r = Run({"--controller", address_, "list"}, /*with_controller=*/false);
   EXPECT_EQ(r.code, 0) << r.err;
   r = Run({"list"}, /*with_controller=*/false);

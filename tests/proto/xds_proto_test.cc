@@ -1,6 +1,6 @@
 // Checks that the project's xDS protos (proto/envoy/..., proto/google/rpc/status.proto) are
 // wire-compatible with Envoy's v3 API: field numbers, field types, enum values, type URLs and
-// the ADS method paths from /work/shared/notes/xds-protocol.md, plus round trips of realistic
+// the ADS method paths of docs/xds-protocol.md, plus round trips of realistic
 // resources and decoding of hand-encoded bytes.
 
 #include <google/protobuf/any.pb.h>
@@ -68,7 +68,7 @@ void ExpectFieldNumbers(const std::vector<FieldNumber>& table) {
   }
 }
 
-// The "Field numbers (v3)" section of xds-protocol.md, entry by entry.
+// The "Field numbers (v3)" section of docs/xds-protocol.md, entry by entry.
 TEST(XdsProtoTest, FieldNumbersFromProtocolNotes) {
   ExpectFieldNumbers({
       {discovery::DiscoveryRequest::descriptor(), "version_info", 1},

@@ -3,7 +3,7 @@
 
 #include "absl/strings/match.h"
 #include "gtest/gtest.h"
-#include "tests/util/subprocess.h"
+#include "tests/test_common/subprocess.h"
 
 namespace lb::testing {
 namespace {

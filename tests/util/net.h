@@ -1,28 +1,7 @@
-// Test helpers for loopback sockets: deadlines for poll(), connecting, free ports.
+// Compatibility only: forwards to tests/test_common/net.h (see BUILD).
 #ifndef LB_TESTS_UTIL_NET_H_
 #define LB_TESTS_UTIL_NET_H_
 
-#include "absl/status/status.h"
-#include "absl/status/statusor.h"
-#include "absl/strings/string_view.h"
-#include "absl/time/time.h"
-
-namespace lb::testing {
-
-// Milliseconds left until `deadline` as a poll() timeout: 0 once it has passed, at most 60 s.
-int RemainingMs(absl::Time deadline);
-
-// Waits until `fd` has one of `events` (POLLIN, POLLOUT, ...). DeadlineExceeded "timed out
-// <what>" at `deadline`; EINTR is retried.
-absl::Status WaitFor(int fd, short events, absl::Time deadline, absl::string_view what);
-
-// A non-blocking TCP socket connected to 127.0.0.1:`port` by `deadline`; the caller owns (and
-// closes) the descriptor. Unavailable for a refused connection, DeadlineExceeded on timeout.
-absl::StatusOr<int> ConnectLoopback(int port, absl::Time deadline);
-
-// A loopback TCP port that was free a moment ago; nothing listens on it afterwards.
-absl::StatusOr<int> PickFreePort();
-
-}  // namespace lb::testing
+#include "tests/test_common/net.h"
 
 #endif  // LB_TESTS_UTIL_NET_H_

@@ -6,7 +6,7 @@
 
 #include "absl/strings/numbers.h"
 #include "gtest/gtest.h"
-#include "tests/integration/http_client.h"
+#include "tests/test_common/http_client.h"
 
 namespace lb::http {
 namespace {

@@ -21,10 +21,12 @@ TEST(ReasonPhraseTest, RegisteredCodes) {
   EXPECT_EQ(ReasonPhrase(405), "Method Not Allowed");
   EXPECT_EQ(ReasonPhrase(408), "Request Timeout");
   EXPECT_EQ(ReasonPhrase(409), "Conflict");
-  EXPECT_EQ(ReasonPhrase(413), "Content Too Large");
+  EXPECT_EQ(ReasonPhrase(413), "Payload Too Large");
   EXPECT_EQ(ReasonPhrase(422), "Unprocessable Content");
+  EXPECT_EQ(ReasonPhrase(425), "Too Early");
   EXPECT_EQ(ReasonPhrase(429), "Too Many Requests");
   EXPECT_EQ(ReasonPhrase(431), "Request Header Fields Too Large");
+  EXPECT_EQ(ReasonPhrase(451), "Unavailable For Legal Reasons");
   EXPECT_EQ(ReasonPhrase(500), "Internal Server Error");
   EXPECT_EQ(ReasonPhrase(501), "Not Implemented");
   EXPECT_EQ(ReasonPhrase(502), "Bad Gateway");

@@ -171,5 +171,26 @@ TEST(RegistryTest, ConcurrentUpdatesAreNotLost) {
   EXPECT_DOUBLE_EQ(h->Sum(), 20000);
 }
 
+TEST(RegistryTest, CollectorSamplesRenderSortedAndShareFamiliesWithOwnMetrics) {
+  Registry r;
+  r.GetCounter("b_total", "B.", {{"k", "own"}})->Increment(2);
+  int calls = 0;
+  r.AddCollector([&calls](SampleSink& sink) {
+    ++calls;
+    sink.Counter("b_total", "ignored: the family has its help", {{"k", "collected"}}, 5);
+    sink.Counter("a_total", "A.", {}, 7);
+    sink.Gauge("c", "C.", {{"w", "0"}}, 1.5);
+    sink.Gauge("c", "C.", {{"w", "1"}}, 3);
+  });
+  EXPECT_EQ(r.Render(),
+            "# HELP a_total A.\n# TYPE a_total counter\na_total 7\n"
+            "# HELP b_total B.\n# TYPE b_total counter\nb_total{k=\"collected\"} 5\n"
+            "b_total{k=\"own\"} 2\n"
+            "# HELP c C.\n# TYPE c gauge\nc{w=\"0\"} 1.5\nc{w=\"1\"} 3\n");
+  EXPECT_EQ(calls, 1);
+  r.Render();
+  EXPECT_EQ(calls, 2);  // Values are read anew at every render.
+}
+
 }  // namespace
 }  // namespace lb::metrics

@@ -26,7 +26,7 @@
 #include "grpcpp/server_builder.h"
 #include "gtest/gtest.h"
 #include "lb/v1/lb.grpc.pb.h"
-#include "tests/controller/registry/fake_store.h"
+#include "tests/test_common/fake_store.h"
 
 namespace lb::api {
 namespace {

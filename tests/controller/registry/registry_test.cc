@@ -22,7 +22,7 @@
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
-#include "tests/controller/registry/fake_store.h"
+#include "tests/test_common/fake_store.h"
 
 namespace lb::registry {
 namespace {

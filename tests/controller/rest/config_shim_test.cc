@@ -1,6 +1,6 @@
 // Tests of the seed's /config API (controller/rest/config_shim.cc) through RestHandler::Handle:
-// byte-for-byte the seed's answers where the seed defines them (see the blog post in
-// /work/shared/seed), and 400 naming the problem, with state unchanged, where the seed crashed.
+// byte-for-byte the seed's answers where the seed defines them (docs/seed-config-api.md), and
+// 400 naming the problem, with state unchanged, where the seed crashed.
 #include <string>
 #include <utility>
 #include <vector>

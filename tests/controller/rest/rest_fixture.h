@@ -16,7 +16,7 @@
 #include "controller/rest/rest_handler.h"
 #include "controller/store/sqlite_store.h"
 #include "gtest/gtest.h"
-#include "tests/controller/registry/fake_store.h"
+#include "tests/test_common/fake_store.h"
 
 namespace lb::rest {
 

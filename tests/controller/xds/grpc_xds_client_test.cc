@@ -15,7 +15,7 @@
 #include "gtest/gtest.h"
 #include "lb/v1/lb.grpc.pb.h"
 #include "test/echo/v1/echo.grpc.pb.h"
-#include "tests/util/subprocess.h"
+#include "tests/test_common/subprocess.h"
 
 namespace lb {
 namespace {
@@ -102,7 +102,7 @@ class GrpcXdsClientTest : public ::testing::Test {
       test::echo::v1::WhoamiResponse resp;
       grpc::Status s = stub->Whoami(&ctx, test::echo::v1::WhoamiRequest(), &resp);
       if (!s.ok()) {
-        absl::SleepFor(absl::Milliseconds(20));
+        absl::SleepFor(absl::Milliseconds(20));  // Poll interval of this bounded loop.
         continue;
       }
       recent.push_back(resp.name());

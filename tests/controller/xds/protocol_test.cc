@@ -1,6 +1,6 @@
 // The ADS protocol state machines (SotwProtocol, DeltaProtocol) driven directly: requests and
 // published snapshots in, responses out. One test (at least) per rule of
-// shared/notes/xds-protocol.md; every test checks the exact fields of the responses.
+// docs/xds-protocol.md; every test checks the exact fields of the responses.
 #include "controller/xds/protocol.h"
 
 #include <algorithm>

@@ -3,7 +3,7 @@
 //
 // Each input (format: xds_protocol_fuzz.h) drives one SotwProtocol or DeltaProtocol stream (a
 // new one after a rejected request or a reconnect op). Alongside, this file keeps its own model
-// of the stream, built from the protocol rules (shared/notes/xds-protocol.md, protocol.h) and
+// of the stream, built from the protocol rules (docs/xds-protocol.md, protocol.h) and
 // from the responses alone, and after every step checks:
 //   - nothing crashes or hangs; OnRequest fails only for a request without type_url, with
 //     InvalidArgument and a message; a request for another type is ignored (no response);

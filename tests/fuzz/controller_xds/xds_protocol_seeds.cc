@@ -1,4 +1,4 @@
-// Seed inputs: one short stream per protocol rule of shared/notes/xds-protocol.md.
+// Seed inputs: one short stream per protocol rule of docs/xds-protocol.md.
 #include "tests/fuzz/controller_xds/xds_protocol_seeds.h"
 
 #include <cstdint>

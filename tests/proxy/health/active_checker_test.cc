@@ -1,10 +1,11 @@
-// ActiveChecker against real loopback servers. The checker's event loop runs on its own thread,
-// as on the proxy's main thread; the test reaches it only by posting closures (Loop::Run).
+// ActiveChecker against real loopback servers, on simulated time: the checker's dispatcher
+// runs on its own thread (as on the proxy's main thread) with real sockets, but intervals and
+// timeouts only pass when a test advances the clock. Each step advances by the longest
+// interval-plus-jitter and then lets every check that started finish its real I/O, so no
+// outcome depends on the machine's speed.
 #include "proxy/health/active_checker.h"
 
 #include <arpa/inet.h>
-#include <event2/event.h>
-#include <event2/thread.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -13,8 +14,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstring>
 #include <functional>
-#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -28,21 +29,16 @@
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "proxy/config/config.h"
+#include "tests/test_common/event/loop_thread.h"
 
 namespace lb::proxy::health {
 namespace {
 
-constexpr absl::Duration kWait = absl::Seconds(10);  // Generous: CI machines are shared.
+constexpr absl::Duration kInterval = absl::Milliseconds(50);
+// Every check due within a step starts in it: the interval plus the largest jitter (10%).
+constexpr absl::Duration kStep = absl::Milliseconds(55);
 
-// Polls `pred` until it holds or `timeout` passes.
-bool WaitFor(const std::function<bool()>& pred, absl::Duration timeout = kWait) {
-  const absl::Time deadline = absl::Now() + timeout;
-  while (!pred()) {
-    if (absl::Now() > deadline) return false;
-    absl::SleepFor(absl::Milliseconds(5));
-  }
-  return true;
-}
+using testing::WaitFor;
 
 int ListenLoopback(uint16_t* port) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -87,6 +83,8 @@ class TestServer {
   void set_status(int status) { status_ = status; }
 
   int accepted() const { return accepted_; }
+  // Connections accepted and still open (kSilent holds them until the client hangs up).
+  int held() const { return mode_ == Mode::kSilent ? accepted_ - hung_up_ : 0; }
   // Connections the client closed while the server held them (kSilent).
   int hung_up() const { return hung_up_; }
   // Statuses of the answers sent, in order.
@@ -167,46 +165,7 @@ class TestServer {
   std::thread thread_;
 };
 
-// An event loop on its own thread, like the proxy's main thread.
-class Loop {
- public:
-  Loop() {
-    evthread_use_pthreads();  // So other threads may post to the base.
-    base_ = event_base_new();
-    thread_ = std::thread([this] { event_base_loop(base_, EVLOOP_NO_EXIT_ON_EMPTY); });
-  }
-  ~Loop() {
-    event_base_loopbreak(base_);
-    thread_.join();
-    event_base_free(base_);
-  }
-
-  event_base* base() { return base_; }
-
-  // Runs `fn` on the loop thread and waits for it.
-  void Run(std::function<void()> fn) {
-    struct Task {
-      std::function<void()> fn;
-      std::promise<void> done;
-    };
-    Task task{std::move(fn), {}};
-    std::future<void> done = task.done.get_future();
-    timeval now = {0, 0};
-    event_base_once(
-        base_, -1, EV_TIMEOUT,
-        [](evutil_socket_t, short, void* arg) {
-          auto* t = static_cast<Task*>(arg);
-          t->fn();
-          t->done.set_value();
-        },
-        &task, &now);
-    done.wait();
-  }
-
- private:
-  event_base* base_ = nullptr;
-  std::thread thread_;
-};
+using Loop = testing::LoopThread;
 
 struct Change {
   std::string cluster;
@@ -237,7 +196,7 @@ ClusterConfig Cluster(const std::string& name, std::vector<EndpointConfig> endpo
   ClusterConfig c;
   c.name = name;
   c.health_check.path = "/healthz";
-  c.health_check.interval = absl::Milliseconds(50);
+  c.health_check.interval = kInterval;
   c.health_check.timeout = timeout;
   c.health_check.healthy_threshold = 2;
   c.health_check.unhealthy_threshold = 3;
@@ -258,8 +217,9 @@ class ActiveCheckerTest : public ::testing::Test {
   void SetUp() override {
     loop_.Run([this] {
       checker_ = std::make_unique<ActiveChecker>(
-          loop_.base(), [this](const std::string& cluster, const std::string& host, bool healthy) {
-            Change c{cluster, host, healthy, absl::Now(), {}};
+          loop_.dispatcher(),
+          [this](const std::string& cluster, const std::string& host, bool healthy) {
+            Change c{cluster, host, healthy, loop_.dispatcher().Now(), {}};
             if (auto it = servers_.find(host); it != servers_.end())
               c.served = it->second->served();
             std::lock_guard<std::mutex> lock(mu_);
@@ -296,6 +256,36 @@ class ActiveCheckerTest : public ::testing::Test {
     std::lock_guard<std::mutex> lock(mu_);
     return changes_;
   }
+  size_t InFlight() {
+    size_t n = 0;
+    loop_.Run([&] { n = checker_ == nullptr ? 0 : checker_->checks_in_flight(); });
+    return n;
+  }
+  // Checks that wait for a silent server (they end only at their timeout).
+  size_t Stuck() {
+    size_t n = 0;
+    loop_.Run([&] {
+      for (auto& [key, server] : servers_) n += static_cast<size_t>(server->held());
+    });
+    return n;
+  }
+  // One step of simulated time, then every started check runs to its end but those held by
+  // silent servers.
+  void Step() {
+    loop_.dispatcher().AdvanceTimeAndRun(kStep);
+    ASSERT_TRUE(WaitFor([&] { return InFlight() == Stuck(); }))
+        << InFlight() << " checks in flight, " << Stuck() << " held by silent servers";
+  }
+  // Steps until `pred` holds (at most `max_steps`).
+  bool StepUntil(const std::function<bool()>& pred, int max_steps = 100) {
+    for (int i = 0; i < max_steps; ++i) {
+      if (pred()) return true;
+      Step();
+    }
+    return pred();
+  }
+  absl::Time Now() { return loop_.dispatcher().Now(); }
+
   std::vector<Change> ChangesFor(uint16_t port) {
     std::vector<Change> out;
     for (Change& c : Changes()) {
@@ -317,7 +307,7 @@ TEST_F(ActiveCheckerTest, HealthyHostIsConfirmedWithoutChangeAndGetsTheExpectedR
   TestServer* bare = AddServer(TestServer::Mode::kRespond, 204);
   Update(Config(
       {Cluster("web", {Endpoint(named->port(), "backend.example"), Endpoint(bare->port())})}));
-  ASSERT_TRUE(WaitFor([&] { return named->served_count() >= 3 && bare->served_count() >= 3; }));
+  ASSERT_TRUE(StepUntil([&] { return named->served_count() >= 3 && bare->served_count() >= 3; }));
   EXPECT_EQ(Status("web", named->port()), ActiveStatus::kHealthy);
   EXPECT_EQ(Status("web", bare->port()), ActiveStatus::kHealthy);
   EXPECT_TRUE(Changes().empty()) << Describe(
@@ -335,12 +325,12 @@ TEST_F(ActiveCheckerTest, FailingSilentAndClosedHostsGoDown) {
   TestServer* failing = AddServer(TestServer::Mode::kRespond, 503);
   TestServer* silent = AddServer(TestServer::Mode::kSilent);
   const uint16_t closed = ClosedPort();
-  const absl::Time start = absl::Now();
+  const absl::Time start = Now();
   // The silent host alone gets a short timeout, so a slow machine cannot fail the others.
   Update(
       Config({Cluster("web", {Endpoint(ok->port()), Endpoint(failing->port()), Endpoint(closed)}),
               Cluster("slow", {Endpoint(silent->port())}, absl::Milliseconds(150))}));
-  ASSERT_TRUE(WaitFor([&] { return Changes().size() >= 3; })) << Changes().size();
+  ASSERT_TRUE(StepUntil([&] { return Changes().size() >= 3; })) << Changes().size();
   for (uint16_t port : {failing->port(), silent->port(), closed}) {
     std::vector<Change> c = ChangesFor(port);
     ASSERT_EQ(c.size(), 1u) << port;
@@ -351,11 +341,11 @@ TEST_F(ActiveCheckerTest, FailingSilentAndClosedHostsGoDown) {
   }
   // A new host's first failure takes it out at once; the silent one only after the timeout.
   EXPECT_EQ(ChangesFor(failing->port())[0].served, std::vector<int>{503});
-  EXPECT_GE(ChangesFor(silent->port())[0].at - start, absl::Milliseconds(140));
+  EXPECT_GE(ChangesFor(silent->port())[0].at - start, absl::Milliseconds(150));
   EXPECT_TRUE(ChangesFor(ok->port()).empty());
   // The timed-out checks' connections are closed, and checking goes on.
-  EXPECT_TRUE(WaitFor([&] { return silent->hung_up() >= 2; }));
-  EXPECT_TRUE(WaitFor([&] { return failing->served_count() >= 4; }));
+  EXPECT_TRUE(StepUntil([&] { return silent->hung_up() >= 2; }));
+  EXPECT_TRUE(StepUntil([&] { return failing->served_count() >= 4; }));
   EXPECT_EQ(ChangesFor(failing->port()).size(), 1u);
   EXPECT_EQ(Status("web", ok->port()), ActiveStatus::kHealthy);
 }
@@ -363,11 +353,11 @@ TEST_F(ActiveCheckerTest, FailingSilentAndClosedHostsGoDown) {
 TEST_F(ActiveCheckerTest, FlipsAfterThresholdsBothWays) {
   TestServer* server = AddServer(TestServer::Mode::kRespond, 200);
   Update(Config({Cluster("web", {Endpoint(server->port())})}));
-  ASSERT_TRUE(WaitFor([&] { return server->served_count() >= 2; }));
+  ASSERT_TRUE(StepUntil([&] { return server->served_count() >= 2; }));
   ASSERT_EQ(Status("web", server->port()), ActiveStatus::kHealthy);
 
   server->set_status(503);
-  ASSERT_TRUE(WaitFor([&] { return ChangesFor(server->port()).size() >= 1; }));
+  ASSERT_TRUE(StepUntil([&] { return ChangesFor(server->port()).size() >= 1; }));
   Change down = ChangesFor(server->port())[0];
   EXPECT_FALSE(down.healthy);
   // Exactly unhealthy_threshold (3) failures, all at the end: checks never overlap.
@@ -377,7 +367,7 @@ TEST_F(ActiveCheckerTest, FlipsAfterThresholdsBothWays) {
             std::vector<int>({503, 503, 503}));
 
   server->set_status(200);
-  ASSERT_TRUE(WaitFor([&] { return ChangesFor(server->port()).size() >= 2; }));
+  ASSERT_TRUE(StepUntil([&] { return ChangesFor(server->port()).size() >= 2; }));
   Change up = ChangesFor(server->port())[1];
   EXPECT_TRUE(up.healthy);
   // Exactly healthy_threshold (2) successes after the last failure.
@@ -390,17 +380,16 @@ TEST_F(ActiveCheckerTest, UpdateRemovingHostStopsItsChecks) {
   TestServer* a = AddServer(TestServer::Mode::kRespond, 200);
   TestServer* b = AddServer(TestServer::Mode::kRespond, 200);
   Update(Config({Cluster("web", {Endpoint(a->port()), Endpoint(b->port())})}));
-  ASSERT_TRUE(WaitFor([&] { return a->served_count() >= 2 && b->served_count() >= 2; }));
+  ASSERT_TRUE(StepUntil([&] { return a->served_count() >= 2 && b->served_count() >= 2; }));
 
   Update(Config({Cluster("web", {Endpoint(a->port())})}));
   EXPECT_FALSE(Checked("web", b->port()));
   EXPECT_TRUE(Checked("web", a->port()));
   EXPECT_EQ(Status("web", b->port()), ActiveStatus::kUnknown);
-  // A check already received by the server may still be answered; then nothing more.
-  absl::SleepFor(absl::Milliseconds(100));
+  // Removing the host aborted any check of it: nothing more reaches it.
   const int b_after = b->accepted();
   const int a_after = a->served_count();
-  absl::SleepFor(absl::Milliseconds(400));  // About eight intervals.
+  for (int i = 0; i < 8; ++i) Step();
   EXPECT_EQ(b->accepted(), b_after);
   EXPECT_GT(a->served_count(), a_after);
   EXPECT_TRUE(Changes().empty()) << Describe(Changes());
@@ -409,7 +398,7 @@ TEST_F(ActiveCheckerTest, UpdateRemovingHostStopsItsChecks) {
 TEST_F(ActiveCheckerTest, UpdateKeepsStateOfRemainingHostsAndAppliesNewSettings) {
   TestServer* down = AddServer(TestServer::Mode::kRespond, 503);
   Update(Config({Cluster("web", {Endpoint(down->port())})}));
-  ASSERT_TRUE(WaitFor([&] { return ChangesFor(down->port()).size() == 1; }));
+  ASSERT_TRUE(StepUntil([&] { return ChangesFor(down->port()).size() == 1; }));
   ASSERT_EQ(Status("web", down->port()), ActiveStatus::kUnhealthy);
 
   // Add a host, change the path and a threshold: the unhealthy host stays unhealthy.
@@ -419,14 +408,14 @@ TEST_F(ActiveCheckerTest, UpdateKeepsStateOfRemainingHostsAndAppliesNewSettings)
   changed.health_check.healthy_threshold = 3;
   Update(Config({changed}));
   EXPECT_EQ(Status("web", down->port()), ActiveStatus::kUnhealthy);
-  ASSERT_TRUE(WaitFor([&] { return absl::StartsWith(down->last_request(), "GET /ready "); }));
-  ASSERT_TRUE(WaitFor([&] { return added->served_count() >= 2; }));
+  ASSERT_TRUE(StepUntil([&] { return absl::StartsWith(down->last_request(), "GET /ready "); }));
+  ASSERT_TRUE(StepUntil([&] { return added->served_count() >= 2; }));
   EXPECT_EQ(Status("web", down->port()), ActiveStatus::kUnhealthy);
   EXPECT_EQ(ChangesFor(down->port()).size(), 1u);
 
   // It returns after the new healthy_threshold (3) successes.
   down->set_status(200);
-  ASSERT_TRUE(WaitFor([&] { return ChangesFor(down->port()).size() == 2; }));
+  ASSERT_TRUE(StepUntil([&] { return ChangesFor(down->port()).size() == 2; }));
   Change up = ChangesFor(down->port())[1];
   EXPECT_TRUE(up.healthy);
   EXPECT_EQ(std::find(up.served.rbegin(), up.served.rend(), 503) - up.served.rbegin(), 3);
@@ -448,7 +437,7 @@ TEST_F(ActiveCheckerTest, ClusterWithoutPathIsNotChecked) {
   size_t checked = 1;
   loop_.Run([&] { checked = checker_->checked_hosts(); });
   EXPECT_EQ(checked, 0u);
-  absl::SleepFor(absl::Milliseconds(200));
+  for (int i = 0; i < 4; ++i) Step();
   EXPECT_EQ(server->accepted(), 0);
 }
 
@@ -458,7 +447,7 @@ TEST_F(ActiveCheckerTest, SameHostInTwoClustersIsCheckedPerCluster) {
   ClusterConfig b = Cluster("b", {Endpoint(server->port())});
   b.health_check.path = "/b";
   Update(Config({a, b}));
-  ASSERT_TRUE(WaitFor([&] { return Changes().size() >= 2; }));
+  ASSERT_TRUE(StepUntil([&] { return Changes().size() >= 2; }));
   std::vector<std::string> clusters;
   for (const Change& c : Changes()) clusters.push_back(c.cluster);
   std::sort(clusters.begin(), clusters.end());
@@ -471,26 +460,27 @@ TEST_F(ActiveCheckerTest, OnChangeMayUpdateAwayTheReportedHost) {
   const ProxyConfig without = Config({Cluster("web", {Endpoint(other->port())})});
   loop_.Run([&] {
     checker_ = std::make_unique<ActiveChecker>(
-        loop_.base(), [this, without](const std::string&, const std::string& host, bool healthy) {
+        loop_.dispatcher(),
+        [this, without](const std::string&, const std::string& host, bool healthy) {
           checker_->Update(without);  // Destroys the host being reported.
           std::lock_guard<std::mutex> lock(mu_);
-          changes_.push_back({"web", host, healthy, absl::Now(), {}});
+          changes_.push_back({"web", host, healthy, loop_.dispatcher().Now(), {}});
         });
     checker_->Update(Config({Cluster("web", {Endpoint(server->port()), Endpoint(other->port())})}));
   });
-  ASSERT_TRUE(WaitFor([&] { return Changes().size() == 1; }));
+  ASSERT_TRUE(StepUntil([&] { return Changes().size() == 1; }));
   EXPECT_FALSE(Checked("web", server->port()));
   const int served = other->served_count();
-  EXPECT_TRUE(WaitFor([&] { return other->served_count() > served + 1; }));
+  EXPECT_TRUE(StepUntil([&] { return other->served_count() > served + 1; }));
 }
 
 TEST_F(ActiveCheckerTest, DestructorAbortsInFlightCheck) {
   TestServer* silent = AddServer(TestServer::Mode::kSilent);
   Update(Config({Cluster("web", {Endpoint(silent->port())}, absl::Seconds(30))}));
-  ASSERT_TRUE(WaitFor([&] { return silent->accepted() == 1; }));
+  ASSERT_TRUE(StepUntil([&] { return silent->accepted() == 1; }));
   loop_.Run([&] { checker_.reset(); });
   EXPECT_TRUE(WaitFor([&] { return silent->hung_up() == 1; }));
-  absl::SleepFor(absl::Milliseconds(150));
+  for (int i = 0; i < 4; ++i) Step();
   EXPECT_EQ(silent->accepted(), 1);
   EXPECT_TRUE(Changes().empty()) << Describe(Changes());
 }

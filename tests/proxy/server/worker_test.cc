@@ -60,8 +60,9 @@ std::string ReadAll(int fd) {
 std::unique_ptr<Worker> MakeWorker() {
   absl::StatusOr<int> lfd = event::Listen("127.0.0.1", 0, /*reuse_port=*/false);
   EXPECT_TRUE(lfd.ok()) << lfd.status();
-  return std::make_unique<Worker>(0, lfd.ok() ? *lfd : -1, WorkerOptions{},
-                                  [](const std::shared_ptr<HostState>&, UpstreamResult) {});
+  return std::make_unique<Worker>(
+      0, lfd.ok() ? *lfd : -1, WorkerOptions{},
+      [](const std::shared_ptr<upstream::HostState>&, router::UpstreamResult) {});
 }
 
 TEST(WorkerTest, AdoptedConnectionIsServed) {

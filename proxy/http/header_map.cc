@@ -1,0 +1,180 @@
+#include "proxy/http/header_map.h"
+
+#include <cassert>
+#include <vector>
+
+namespace lb::http {
+
+std::optional<HeaderMap::Field> HeaderMap::Find(absl::string_view name) const {
+  for (const Entry& e : entries_) {
+    if (e.removed) continue;
+    Field f = Get(e);
+    if (EqualsIgnoreCase(f.name, name)) return f;
+  }
+  return std::nullopt;
+}
+
+void HeaderMap::Add(absl::string_view name, absl::string_view value) {
+  if (entries_.capacity() == 0) entries_.reserve(16);
+  Entry e;
+  e.added = true;
+  e.name = {static_cast<uint32_t>(added_.size()), static_cast<uint32_t>(name.size())};
+  added_.append(name.data(), name.size());
+  e.value = {static_cast<uint32_t>(added_.size()), static_cast<uint32_t>(value.size())};
+  added_.append(value.data(), value.size());
+  entries_.push_back(e);
+  ++live_;
+}
+
+size_t HeaderMap::Remove(absl::string_view name) {
+  size_t removed = 0;
+  for (Entry& e : entries_) {
+    if (!e.removed && EqualsIgnoreCase(Get(e).name, name)) {
+      e.removed = true;
+      ++removed;
+    }
+  }
+  live_ -= removed;
+  return removed;
+}
+
+void HeaderMap::AssignRaw(absl::string_view bytes) {
+  ClearFields();
+  raw_.assign(bytes.data(), bytes.size());
+  raw_base_ = bytes.data();
+  raw_size_ = bytes.size();
+}
+
+void HeaderMap::ClearFields() {
+  raw_.clear();
+  added_.clear();
+  raw_base_ = nullptr;
+  raw_size_ = 0;
+  entries_.clear();
+  live_ = 0;
+}
+
+void RequestHeaderMap::Reset() {
+  ClearFields();
+  method = Method::kGet;
+  method_token = {};
+  target = {};
+  host = {};
+  has_host = false;
+  version = Version::kHttp11;
+  content_length.reset();
+  expect_100_continue = false;
+  upgrade = {};
+}
+
+void ResponseHeaderMap::Reset() {
+  ClearFields();
+  status = 200;
+  reason = {};
+  content_length.reset();
+  upgrade = {};
+}
+
+namespace {
+
+// Spare maps of this thread. Bounded: a burst of many live maps does not stay allocated.
+constexpr size_t kMaxSpare = 64;
+
+template <typename Map>
+std::vector<std::unique_ptr<Map>>& Spares() {
+  thread_local std::vector<std::unique_ptr<Map>> spares;
+  return spares;
+}
+
+template <typename Map>
+Map* Take() {
+  std::vector<std::unique_ptr<Map>>& spares = Spares<Map>();
+  if (spares.empty()) return new Map();
+  Map* map = spares.back().release();
+  spares.pop_back();
+  return map;
+}
+
+template <typename Map>
+void Give(Map* map) {
+  std::vector<std::unique_ptr<Map>>& spares = Spares<Map>();
+  if (spares.size() >= kMaxSpare) {
+    delete map;
+    return;
+  }
+  map->Reset();
+  spares.emplace_back(map);
+}
+
+}  // namespace
+
+void HeaderMapRecycler::operator()(RequestHeaderMap* map) const { Give(map); }
+void HeaderMapRecycler::operator()(ResponseHeaderMap* map) const { Give(map); }
+
+RequestHeaderMapPtr NewRequestHeaderMap() { return RequestHeaderMapPtr(Take<RequestHeaderMap>()); }
+ResponseHeaderMapPtr NewResponseHeaderMap() {
+  return ResponseHeaderMapPtr(Take<ResponseHeaderMap>());
+}
+
+HeaderMap::Span HeaderMap::RawSpan(absl::string_view original) const {
+  if (original.empty()) return {};
+  assert(original.data() >= raw_base_ &&
+         original.data() + original.size() <= raw_base_ + raw_size_);
+  return {static_cast<uint32_t>(original.data() - raw_base_),
+          static_cast<uint32_t>(original.size())};
+}
+
+void HeaderMap::AddRaw(absl::string_view name, absl::string_view value,
+                       absl::string_view raw_line) {
+  if (entries_.capacity() == 0) entries_.reserve(16);
+  Entry e;
+  e.name = RawSpan(name);
+  e.value = RawSpan(value);
+  e.line = RawSpan(raw_line);
+  entries_.push_back(e);
+  ++live_;
+}
+
+void HeaderMap::AppendHttp1(std::string* out) const {
+  uint32_t run_begin = 0;
+  uint32_t run_end = 0;  // run_begin == run_end: no run.
+  for (const Entry& e : entries_) {
+    if (e.removed) continue;
+    if (e.line.size != 0) {
+      if (run_begin == run_end || e.line.offset != run_end) {
+        if (run_begin != run_end) out->append(raw_, run_begin, run_end - run_begin);
+        run_begin = e.line.offset;
+      }
+      run_end = e.line.offset + e.line.size;
+      continue;
+    }
+    if (run_begin != run_end) out->append(raw_, run_begin, run_end - run_begin);
+    run_begin = run_end = 0;
+    absl::string_view name = View(added_, e.name);
+    absl::string_view value = View(added_, e.value);
+    out->append(name.data(), name.size());
+    out->append(": ", 2);
+    out->append(value.data(), value.size());
+    out->append("\r\n", 2);
+  }
+  if (run_begin != run_end) out->append(raw_, run_begin, run_end - run_begin);
+}
+
+absl::string_view HeaderMap::Translate(absl::string_view original) const {
+  if (original.empty()) return {};
+  return View(raw_, RawSpan(original));
+}
+
+absl::string_view RequestHeaderMap::Path() const {
+  absl::string_view t = target;
+  if (!t.empty() && t[0] != '/') {
+    size_t scheme = t.find("://");
+    if (scheme != absl::string_view::npos) {
+      size_t slash = t.find('/', scheme + 3);
+      return slash == absl::string_view::npos ? absl::string_view("/") : t.substr(slash);
+    }
+  }
+  return t;
+}
+
+}  // namespace lb::http

@@ -1,0 +1,348 @@
+#include "proxy/router/router.h"
+
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "proxy/router/header_rewriter.h"
+
+namespace lb::proxy::router {
+namespace {
+
+// Above this much request body waiting for the upstream, stop reading the client.
+constexpr size_t kBodyBufferLimit = 1024 * 1024;
+
+bool IsIdempotent(http::Method m) {
+  switch (m) {
+    case http::Method::kGet:
+    case http::Method::kHead:
+    case http::Method::kOptions:
+    case http::Method::kTrace:
+    case http::Method::kPut:
+    case http::Method::kDelete:
+      return true;
+    default:
+      return false;
+  }
+}
+
+// Value of cookie `name` in a Cookie header, or "".
+absl::string_view CookieValue(absl::string_view cookies, absl::string_view name) {
+  while (!cookies.empty()) {
+    size_t semi = cookies.find(';');
+    absl::string_view pair = absl::StripAsciiWhitespace(cookies.substr(0, semi));
+    size_t eq = pair.find('=');
+    if (eq != absl::string_view::npos && pair.substr(0, eq) == name) return pair.substr(eq + 1);
+    if (semi == absl::string_view::npos) break;
+    cookies.remove_prefix(semi + 1);
+  }
+  return {};
+}
+
+}  // namespace
+
+Router::Router(RouterContext& context, RouterCallbacks& callbacks)
+    : context_(context), callbacks_(callbacks) {}
+
+Router::~Router() {
+  ResetUpstream();
+  if (holds_retry_) context_.retry_budget().Release();
+  SetHost(nullptr);
+}
+
+void Router::StartRequest(const Snapshot* snapshot, http::RequestHeaderMapPtr headers,
+                          bool end_stream, absl::string_view client_ip) {
+  snapshot_ = snapshot;
+  headers_ = std::move(headers);
+  request_complete_ = end_stream;
+  if (snapshot_ == nullptr) {
+    // Retryable, like the admin /ready: a 404 would tell clients the resource does not exist.
+    LocalReply(503, "no configuration received from the controller yet");
+    return;
+  }
+  const RouteConfig* route = snapshot_->Match(headers_->host, headers_->Path());
+  if (route == nullptr) {
+    LocalReply(404, "no route matches this host and path");
+    return;
+  }
+  cluster_ = snapshot_->FindCluster(route->cluster);
+  if (cluster_ == nullptr) {
+    LocalReply(503, absl::StrCat("cluster \"", route->cluster, "\" is not available"));
+    return;
+  }
+  retries_left_ = route->retries;
+  hash_ = HashKey(*route, client_ip);
+  RewriteRequest({client_ip, "http"}, *headers_);
+  PickAndStart();
+}
+
+uint64_t Router::HashKey(const RouteConfig& route, absl::string_view client_ip) const {
+  const LbPolicy policy = cluster_->config.policy;
+  if (!route.has_hash_policy && policy != LbPolicy::kRingHash && policy != LbPolicy::kMaglev) {
+    return 0;
+  }
+  absl::string_view key = client_ip;
+  if (route.has_hash_policy && route.hash_policy.kind == HashPolicy::Kind::kHeader) {
+    if (auto h = headers_->Find(route.hash_policy.name)) key = h->value;
+  } else if (route.has_hash_policy && route.hash_policy.kind == HashPolicy::Kind::kCookie) {
+    if (auto h = headers_->Find("cookie")) {
+      absl::string_view v = CookieValue(h->value, route.hash_policy.name);
+      if (!v.empty()) key = v;
+    }
+  }
+  return balancer::HashKey(key);
+}
+
+void Router::PickAndStart() {
+  const balancer::Picker* picker = cluster_->picker.get();
+  int64_t index = -1;
+  if (picker != nullptr) {
+    balancer::Picker::Input input;
+    input.hash = hash_;
+    input.tried = tried_.data();
+    input.tried_count = tried_.size();
+    if (cluster_->config.policy == LbPolicy::kLeastRequest) {
+      // Every worker's requests on the host, across snapshots (hosts outlive them).
+      input.active_requests = [](const void* cluster, uint32_t host) {
+        return static_cast<const upstream::ClusterSnapshot*>(cluster)->hosts[host]->active();
+      };
+      input.active_context = cluster_;
+    }
+    index = picker->Pick(context_.PickerState(cluster_->config.name), input);
+  }
+  if (index < 0) {
+    if (tried_.empty()) {
+      LocalReply(503, "no healthy upstream");
+    } else {
+      LocalReply(502, "upstream connect error or disconnect before response");
+    }
+    return;
+  }
+  tried_.push_back(static_cast<uint32_t>(index));
+  const std::shared_ptr<upstream::HostState>& host = cluster_->hosts[index];
+  SetHost(host.get());
+  context_.Counters(*host).requests.fetch_add(1, std::memory_order_relaxed);
+  upstream::ConnPool& pool = context_.PoolFor(host, cluster_->config);
+  // May call OnPoolReady or OnPoolFailure (and so retry) before it returns: a handle from a
+  // nested attempt must not be overwritten by this call's nullptr.
+  upstream::PoolHandle* handle = pool.NewStream(*this, *this);
+  if (handle != nullptr) pool_handle_ = handle;
+}
+
+void Router::OnPoolReady(http::RequestEncoder& encoder, bool /*reused*/) {
+  pool_handle_ = nullptr;
+  upstream_ = &encoder;
+  encoder.SetCallbacks(this);
+  upstream_end_sent_ = request_complete_ && body_.empty();
+  encoder.EncodeHeaders(*headers_, upstream_end_sent_);
+  if (upstream_ == nullptr) return;
+  if (headers_->expect_100_continue && !request_complete_ && !sent_100_) {
+    sent_100_ = true;
+    callbacks_.Encode100Continue();
+  }
+  SendBody();
+}
+
+void Router::OnPoolFailure(upstream::PoolFailureReason reason, absl::string_view details) {
+  pool_handle_ = nullptr;
+  switch (reason) {
+    case upstream::PoolFailureReason::kLocalResource:
+      // Not the host's fault: no outlier report, no retry on another host.
+      LocalReply(503, absl::StrCat("upstream connection not possible: ", details));
+      return;
+    case upstream::PoolFailureReason::kConnectFailure:
+      OnAttemptFailure(Failure::kConnect, details);
+      return;
+    case upstream::PoolFailureReason::kTimeout:
+      OnAttemptFailure(Failure::kConnectTimeout, details);
+      return;
+  }
+}
+
+void Router::OnRequestData(event::Buffer& data, bool end_stream) {
+  if (done_) {
+    data.Clear();
+    return;
+  }
+  request_complete_ = end_stream;
+  body_.MoveAllFrom(data);
+  if (upstream_ != nullptr) {
+    SendBody();
+  } else if (body_.size() > kBodyBufferLimit && !downstream_paused_) {
+    downstream_paused_ = true;  // Resumed once the upstream takes the body.
+    callbacks_.ReadDisableDownstream(true);
+  }
+}
+
+void Router::SendBody() {
+  if (!body_.empty() || (request_complete_ && !upstream_end_sent_)) {
+    if (!body_.empty()) body_sent_ = true;
+    upstream_end_sent_ = request_complete_;
+    upstream_->EncodeData(body_, request_complete_);
+    if (upstream_ == nullptr) return;
+  }
+  if (downstream_paused_ && !upstream_above_high_) {
+    downstream_paused_ = false;
+    callbacks_.ReadDisableDownstream(false);
+  }
+  if (!response_started_) {
+    if (timer_ == nullptr) timer_ = context_.dispatcher().CreateTimer([this] { OnTimeout(); });
+    // While the body uploads only a stall limit applies; the response timeout starts once the
+    // whole request is sent.
+    timer_->Arm(request_complete_ ? context_.router_options().upstream_timeout
+                                  : context_.router_options().body_idle_timeout);
+  }
+}
+
+void Router::DecodeHeaders(http::ResponseHeaderMapPtr headers, bool end_stream) {
+  if (timer_ != nullptr) timer_->Disarm();
+  response_started_ = true;
+  int status = headers->status;
+  if (status >= 500) {
+    bool gateway = status == 502 || status == 503 || status == 504;
+    context_.ReportResult(*host_, gateway ? UpstreamResult::kGatewayFailure : UpstreamResult::k5xx);
+  } else {
+    context_.ReportResult(*host_, UpstreamResult::kSuccess);
+  }
+  if (end_stream) Finish();
+  callbacks_.EncodeHeaders(std::move(headers), end_stream);
+}
+
+void Router::DecodeData(event::Buffer& data, bool end_stream) {
+  if (end_stream) Finish();
+  callbacks_.EncodeData(data, end_stream);
+}
+
+void Router::OnStreamReset(http::StreamResetReason reason, absl::string_view details) {
+  upstream_ = nullptr;
+  if (done_) return;
+  if (response_started_) {
+    // The head is out: all that is left is to cut the response.
+    context_.ReportResult(*host_, UpstreamResult::kGatewayFailure);
+    done_ = true;
+    callbacks_.ResetDownstream();
+    return;
+  }
+  switch (reason) {
+    case http::StreamResetReason::kConnectionTermination:
+      OnAttemptFailure(Failure::kReset, details);
+      return;
+    case http::StreamResetReason::kProtocolError:
+      context_.ReportResult(*host_, UpstreamResult::kGatewayFailure);
+      LocalReply(502, details);
+      return;
+    case http::StreamResetReason::kLocalReset:
+      return;
+  }
+}
+
+void Router::OnAboveWriteBufferHighWatermark() {
+  upstream_above_high_ = true;
+  if (!downstream_paused_) {
+    downstream_paused_ = true;
+    callbacks_.ReadDisableDownstream(true);
+  }
+}
+
+void Router::OnBelowWriteBufferLowWatermark() {
+  upstream_above_high_ = false;
+  if (downstream_paused_) {
+    downstream_paused_ = false;
+    callbacks_.ReadDisableDownstream(false);
+  }
+}
+
+void Router::OnDownstreamAboveWriteBufferHighWatermark() {
+  if (upstream_ != nullptr && !upstream_paused_) {
+    upstream_paused_ = true;
+    upstream_->ReadDisable(true);
+  }
+}
+
+void Router::OnDownstreamBelowWriteBufferLowWatermark() {
+  if (upstream_ != nullptr && upstream_paused_) {
+    upstream_paused_ = false;
+    upstream_->ReadDisable(false);
+  }
+}
+
+void Router::OnDownstreamReset() {
+  ResetUpstream();
+  Finish();
+}
+
+void Router::OnTimeout() {
+  if (done_ || response_started_) return;
+  context_.router_stats().upstream_timeouts.fetch_add(1, std::memory_order_relaxed);
+  if (host_ != nullptr) context_.ReportResult(*host_, UpstreamResult::kGatewayFailure);
+  ResetUpstream();
+  LocalReply(504, "upstream request timeout");
+}
+
+void Router::OnAttemptFailure(Failure failure, absl::string_view details) {
+  upstream_ = nullptr;
+  if (host_ != nullptr) context_.ReportResult(*host_, UpstreamResult::kGatewayFailure);
+  // Retry on another endpoint only when nothing of the request can have been acted on twice: a
+  // failed connect, or a reset before any response byte of an idempotent request whose body
+  // (if any) is still here.
+  bool replayable = !body_sent_ && (failure != Failure::kReset || IsIdempotent(headers_->method));
+  if (replayable && retries_left_ > 0) {
+    RetryBudget& budget = context_.retry_budget();
+    uint64_t active = context_.active_requests();
+    bool allowed = holds_retry_ ? budget.Allows(active) : budget.TryAcquire(active);
+    if (allowed) {
+      holds_retry_ = true;
+      --retries_left_;
+      context_.router_stats().retries.fetch_add(1, std::memory_order_relaxed);
+      PickAndStart();
+      return;
+    }
+  }
+  if (failure == Failure::kConnectTimeout) {
+    LocalReply(504, details);
+  } else {
+    LocalReply(502, "upstream connect error or disconnect before response");
+  }
+}
+
+void Router::LocalReply(int status, absl::string_view message) {
+  ResetUpstream();
+  if (response_started_) {
+    done_ = true;
+    callbacks_.ResetDownstream();
+    return;
+  }
+  Finish();
+  callbacks_.SendLocalReply(status, message);
+}
+
+void Router::SetHost(upstream::HostState* host) {
+  if (host_ != nullptr) {
+    context_.Counters(*host_).active.fetch_sub(1, std::memory_order_relaxed);
+  }
+  host_ = host;
+  if (host_ != nullptr) context_.Counters(*host_).active.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Router::ResetUpstream() {
+  if (timer_ != nullptr) timer_->Disarm();
+  if (pool_handle_ != nullptr) std::exchange(pool_handle_, nullptr)->Cancel();
+  if (upstream_ != nullptr) {
+    http::RequestEncoder* upstream = std::exchange(upstream_, nullptr);
+    upstream->SetCallbacks(nullptr);
+    upstream->ResetStream();
+  }
+}
+
+void Router::Finish() {
+  done_ = true;
+  upstream_ = nullptr;  // A completed stream goes back to its pool by itself.
+  if (timer_ != nullptr) timer_->Disarm();
+  if (holds_retry_) {
+    holds_retry_ = false;
+    context_.retry_budget().Release();
+  }
+  SetHost(nullptr);
+}
+
+}  // namespace lb::proxy::router

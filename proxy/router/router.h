@@ -1,0 +1,197 @@
+// The router: forwards one request to its cluster and its answer back.
+//
+//   route     the snapshot's most specific virtual host, then its first matching prefix;
+//             no snapshot 503, no route 404, an unknown cluster 503;
+//   pick      the cluster's picker over its eligible hosts (hash policies use a header, a
+//             cookie or the client address), never a host already tried for this request;
+//             none left: 503 "no healthy upstream" (502 after failed attempts);
+//   forward   a stream from the host's connection pool; the request head (rewritten once, see
+//             header_rewriter.h) and body go up, the response comes back through the
+//             RouterCallbacks; 100 Continue is answered once the upstream stream is ready;
+//   retry     on another host, within the route's retry count and the worker's retry budget,
+//             when nothing of the request can have been acted on: a failed connect, or a reset
+//             before any response byte of an idempotent request whose body was not sent;
+//   timeouts  a stalled body upload (`body_idle_timeout`) and no response head within
+//             `upstream_timeout` of the request's end: 504, not retried;
+//   outlier   every attempt's outcome goes to RouterContext::ReportResult.
+// Flow control: a full upstream write buffer pauses reading the client; a full client write
+// buffer pauses reading the upstream (RouterCallbacks / the upstream stream's ReadDisable).
+//
+// Threading: the worker's loop thread only. Lifetime: owned by the downstream stream; the
+// destructor abandons whatever is in flight upstream.
+#ifndef LB_PROXY_ROUTER_ROUTER_H_
+#define LB_PROXY_ROUTER_ROUTER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/inlined_vector.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "proxy/balancer/balancer.h"
+#include "proxy/event/buffer.h"
+#include "proxy/event/dispatcher.h"
+#include "proxy/http/codec.h"
+#include "proxy/http/header_map.h"
+#include "proxy/router/snapshot.h"
+#include "proxy/upstream/conn_pool.h"
+#include "proxy/upstream/host.h"
+
+namespace lb::proxy::router {
+
+struct RouterOptions {
+  absl::Duration upstream_timeout = absl::Seconds(15);   // Request sent, no response head: 504.
+  absl::Duration body_idle_timeout = absl::Seconds(60);  // Request body upload stalled: 504.
+  // Retries in flight may not exceed this share of active requests (plus a floor of 3).
+  double retry_budget = 0.2;
+};
+
+// What an attempt's outcome says about the host (for outlier detection).
+enum class UpstreamResult : uint8_t { kSuccess, k5xx, kGatewayFailure };
+
+struct RouterStats {
+  std::atomic<uint64_t> retries{0};
+  std::atomic<uint64_t> upstream_timeouts{0};
+};
+
+// Retries in flight on one worker, against its active requests.
+class RetryBudget {
+ public:
+  explicit RetryBudget(double share) : share_(share) {}
+  // Takes a slot if fewer than 3 + share * active retries are in flight.
+  bool TryAcquire(uint64_t active_requests) {
+    if (in_flight_ >= 3 + share_ * static_cast<double>(active_requests)) return false;
+    ++in_flight_;
+    return true;
+  }
+  // For a request that already holds a slot: may it go on retrying?
+  bool Allows(uint64_t active_requests) const {
+    return in_flight_ < 3 + share_ * static_cast<double>(active_requests);
+  }
+  void Release() { --in_flight_; }
+  uint32_t in_flight() const { return in_flight_; }
+
+ private:
+  const double share_;
+  uint32_t in_flight_ = 0;
+};
+
+// The worker's services, as the router sees them (faked in tests).
+class RouterContext {
+ public:
+  virtual ~RouterContext() = default;
+  virtual event::Dispatcher& dispatcher() = 0;
+  virtual const RouterOptions& router_options() const = 0;
+  // The pool for `host` of `cluster`, created on first use.
+  virtual upstream::ConnPool& PoolFor(const std::shared_ptr<upstream::HostState>& host,
+                                      const ClusterConfig& cluster) = 0;
+  virtual balancer::Picker::WorkerState& PickerState(const std::string& cluster) = 0;
+  // This worker's counters of `host`.
+  virtual upstream::HostCounters& Counters(upstream::HostState& host) = 0;
+  virtual void ReportResult(upstream::HostState& host, UpstreamResult result) = 0;
+  virtual RetryBudget& retry_budget() = 0;
+  virtual uint64_t active_requests() const = 0;
+  virtual RouterStats& router_stats() = 0;
+};
+
+// The downstream side of the request, as the router sees it.
+class RouterCallbacks {
+ public:
+  virtual ~RouterCallbacks() = default;
+  virtual void Encode100Continue() = 0;
+  virtual void EncodeHeaders(http::ResponseHeaderMapPtr headers, bool end_stream) = 0;
+  virtual void EncodeData(event::Buffer& data, bool end_stream) = 0;
+  // An answer the proxy makes itself (a router error), when no response head went out yet.
+  virtual void SendLocalReply(int status, absl::string_view message) = 0;
+  // The response cannot be completed (it was cut upstream after its head went out).
+  virtual void ResetDownstream() = 0;
+  // Pause (true) or resume (false) reading the client's request body.
+  virtual void ReadDisableDownstream(bool disable) = 0;
+};
+
+class Router final : public http::ResponseDecoder,
+                     public http::StreamCallbacks,
+                     public upstream::PoolCallbacks {
+ public:
+  // Both must outlive the router.
+  Router(RouterContext& context, RouterCallbacks& callbacks);
+  ~Router() override;
+  Router(const Router&) = delete;
+  Router& operator=(const Router&) = delete;
+
+  // The request head. `snapshot` (may be null: no config yet) must stay alive as long as the
+  // router; `client_ip` is copied.
+  void StartRequest(const Snapshot* snapshot, http::RequestHeaderMapPtr headers, bool end_stream,
+                    absl::string_view client_ip);
+  // Request body bytes (all taken).
+  void OnRequestData(event::Buffer& data, bool end_stream);
+  // The client went away or the request was abandoned: stop everything upstream.
+  void OnDownstreamReset();
+  // The client's write buffer crossed its high / low watermark.
+  void OnDownstreamAboveWriteBufferHighWatermark();
+  void OnDownstreamBelowWriteBufferLowWatermark();
+
+  // The host the request is on now (nullptr before the first pick).
+  const upstream::HostState* host() const { return host_; }
+  uint32_t attempts() const { return static_cast<uint32_t>(tried_.size()); }
+
+  // http::ResponseDecoder (the upstream's answer).
+  void DecodeHeaders(http::ResponseHeaderMapPtr headers, bool end_stream) override;
+  void DecodeData(event::Buffer& data, bool end_stream) override;
+  // http::StreamCallbacks (the upstream stream).
+  void OnStreamReset(http::StreamResetReason reason, absl::string_view details) override;
+  void OnAboveWriteBufferHighWatermark() override;
+  void OnBelowWriteBufferLowWatermark() override;
+  // upstream::PoolCallbacks.
+  void OnPoolReady(http::RequestEncoder& encoder, bool reused) override;
+  void OnPoolFailure(upstream::PoolFailureReason reason, absl::string_view details) override;
+
+ private:
+  enum class Failure : uint8_t { kConnect, kConnectTimeout, kReset };
+
+  uint64_t HashKey(const RouteConfig& route, absl::string_view client_ip) const;
+  // Picks a host not tried yet and asks its pool for a stream.
+  void PickAndStart();
+  // Sends what is buffered of the body; arms the timers that apply.
+  void SendBody();
+  void OnTimeout();
+  void OnAttemptFailure(Failure failure, absl::string_view details);
+  void LocalReply(int status, absl::string_view message);
+  void SetHost(upstream::HostState* host);
+  // Detaches from the upstream stream and abandons it.
+  void ResetUpstream();
+  void Finish();
+
+  RouterContext& context_;
+  RouterCallbacks& callbacks_;
+  std::unique_ptr<event::Timer> timer_;
+
+  const Snapshot* snapshot_ = nullptr;
+  const upstream::ClusterSnapshot* cluster_ = nullptr;
+  http::RequestHeaderMapPtr headers_;  // As sent upstream; kept for retries.
+  bool request_complete_ = false;      // The client sent all of the request.
+  event::Buffer body_;                 // Request body not sent upstream yet.
+  bool body_sent_ = false;             // Part of the body went upstream: no replay.
+  bool upstream_end_sent_ = false;     // The upstream stream got end_stream.
+  bool sent_100_ = false;
+  uint64_t hash_ = 0;
+  uint32_t retries_left_ = 0;
+  bool holds_retry_ = false;
+  absl::InlinedVector<uint32_t, 4> tried_;
+  upstream::HostState* host_ = nullptr;  // Kept alive by the snapshot.
+
+  upstream::PoolHandle* pool_handle_ = nullptr;
+  http::RequestEncoder* upstream_ = nullptr;
+  bool upstream_paused_ = false;      // We stopped reading the upstream (client full).
+  bool downstream_paused_ = false;    // We stopped reading the client (upstream full).
+  bool upstream_above_high_ = false;  // The upstream connection's write buffer is full.
+  bool response_started_ = false;     // A head went to the client.
+  bool done_ = false;                 // The response is complete or was answered locally.
+};
+
+}  // namespace lb::proxy::router
+
+#endif  // LB_PROXY_ROUTER_ROUTER_H_

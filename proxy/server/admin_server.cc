@@ -1,0 +1,225 @@
+#include "proxy/server/admin_server.h"
+
+#include <nlohmann/json.hpp>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "proxy/upstream/cluster_snapshot.h"
+
+namespace lb::proxy {
+namespace {
+
+const char* PolicyName(LbPolicy p) {
+  switch (p) {
+    case LbPolicy::kRandom:
+      return "RANDOM";
+    case LbPolicy::kRoundRobin:
+      return "ROUND_ROBIN";
+    case LbPolicy::kLeastRequest:
+      return "LEAST_REQUEST";
+    case LbPolicy::kRingHash:
+      return "RING_HASH";
+    case LbPolicy::kMaglev:
+      return "MAGLEV";
+  }
+  return "?";
+}
+
+nlohmann::json SourceJson(const xds::AdsClientStatus& s) {
+  return {{"controller", s.controller},
+          {"connected", s.connected},
+          {"last_error", s.last_error},
+          {"streams", s.streams},
+          {"acks", s.acks},
+          {"nacks", s.nack_count},
+          {"versions", s.versions},
+          {"last_nacks", s.nacks},
+          {"warming_clusters", s.warming_clusters},
+          {"warnings", s.warnings}};
+}
+
+std::string ConfigDump(const std::shared_ptr<const router::Snapshot>& snap,
+                       const AdminSources& sources) {
+  nlohmann::json j = nlohmann::json::object();
+  j["generation"] = snap == nullptr ? 0 : snap->generation;
+  if (sources.xds_status) j["source"] = SourceJson(sources.xds_status());
+  nlohmann::json routes = nlohmann::json::array();
+  nlohmann::json clusters = nlohmann::json::array();
+  if (snap != nullptr) {
+    for (const auto& vh : snap->virtual_hosts) {
+      nlohmann::json v = {{"domain", vh.domain}, {"routes", nlohmann::json::array()}};
+      for (const auto& r : vh.routes) {
+        v["routes"].push_back({{"name", r.name},
+                               {"prefix", r.prefix},
+                               {"cluster", r.cluster},
+                               {"retries", r.retries}});
+      }
+      routes.push_back(v);
+    }
+    for (const auto& [name, cs] : snap->clusters) {
+      nlohmann::json c = {{"name", name},
+                          {"policy", PolicyName(cs->config.policy)},
+                          {"version", cs->config.version},
+                          {"endpoints_version", cs->config.endpoints_version},
+                          {"panic", cs->panic},
+                          {"eligible", cs->eligible},
+                          {"table_size", cs->picker == nullptr ? 0 : cs->picker->table_size()},
+                          {"health_check_path", cs->config.health_check.path},
+                          {"endpoints", nlohmann::json::array()}};
+      for (size_t i = 0; i < cs->hosts.size(); ++i) {
+        const upstream::HostState& h = *cs->hosts[i];
+        const upstream::HostView& v = cs->views[i];
+        const bool configured = i < cs->config.endpoints.size();
+        c["endpoints"].push_back({{"address", h.key},
+                                  {"hostname", h.hostname},
+                                  {"weight", configured ? cs->config.endpoints[i].weight : 0},
+                                  {"zone", configured ? cs->config.endpoints[i].zone : ""},
+                                  {"draining", v.draining},
+                                  {"healthy", v.healthy},
+                                  {"ejected", v.ejected},
+                                  {"eligible", v.eligible},
+                                  {"active_requests", h.active()},
+                                  {"requests", h.requests()},
+                                  {"failures", h.failures()}});
+      }
+      clusters.push_back(c);
+    }
+  }
+  j["routes"] = routes;
+  j["clusters"] = clusters;
+  return j.dump(2) + "\n";
+}
+
+}  // namespace
+
+AdminServer::AdminServer(const WorkerSet& workers, AdminSources sources)
+    : workers_(workers), sources_(std::move(sources)) {
+  metrics_.AddCollector([this](metrics::SampleSink& sink) { Collect(sink); });
+}
+
+AdminServer::~AdminServer() { http_.reset(); }  // Stops the admin thread first.
+
+absl::StatusOr<std::unique_ptr<AdminServer>> AdminServer::Start(const std::string& listen,
+                                                                const WorkerSet& workers,
+                                                                AdminSources sources) {
+  auto server = std::unique_ptr<AdminServer>(new AdminServer(workers, std::move(sources)));
+  AdminServer* raw = server.get();
+  absl::StatusOr<std::unique_ptr<http::EvhttpServer>> http = http::EvhttpServer::Start(
+      listen, [raw](const http::HttpRequest& req) { return raw->Handle(req); }, 64 * 1024);
+  if (!http.ok()) return http.status();
+  server->http_ = std::move(*http);
+  return server;
+}
+
+http::HttpResponse AdminServer::Handle(const http::HttpRequest& req) {
+  absl::string_view path = req.target;
+  path = path.substr(0, path.find('?'));
+  std::shared_ptr<const router::Snapshot> snap = sources_.published();
+  http::HttpResponse r;
+  if (path == "/ready") {
+    const bool draining = sources_.draining();
+    std::string missing;
+    if (snap != nullptr) {
+      // Ready only when every routed cluster is warm (has its endpoints).
+      for (const auto& vh : snap->virtual_hosts) {
+        for (const auto& route : vh.routes) {
+          if (snap->FindCluster(route.cluster) == nullptr) missing = route.cluster;
+        }
+      }
+    }
+    if (snap == nullptr || draining || !missing.empty()) {
+      r.status = 503;
+      r.body = draining          ? "draining\n"
+               : snap == nullptr ? "no configuration received yet\n"
+                                 : absl::StrCat("cluster \"", missing, "\" is not ready\n");
+    } else {
+      r.body = "ready\n";
+    }
+    return r;
+  }
+  if (path == "/stats") {
+    r.content_type = "text/plain; version=0.0.4";
+    r.body = metrics_.Render();
+    return r;
+  }
+  if (path == "/config_dump") {
+    r.content_type = "application/json";
+    r.body = ConfigDump(snap, sources_);
+    return r;
+  }
+  r.status = 404;
+  r.body = "admin endpoints: /ready /stats /config_dump\n";
+  return r;
+}
+
+void AdminServer::Collect(metrics::SampleSink& sink) {
+  // Sums over workers; each term is exact, the sum is a moment's view.
+  auto sum = [this](auto get) {
+    uint64_t total = 0;
+    for (size_t i = 0; i < workers_.size(); ++i) {
+      total += get(workers_.worker(i).stats()).load(std::memory_order_relaxed);
+    }
+    return total;
+  };
+#define LB_SUM(field) \
+  sum([](const WorkerStats& s) -> const std::atomic<uint64_t>& { return s.field; })
+  sink.Counter("lb_proxy_connections_accepted_total", "Client connections accepted.", {},
+               LB_SUM(connections_accepted));
+  sink.Gauge("lb_proxy_connections_active", "Open client connections.", {},
+             LB_SUM(connections_active));
+  sink.Counter("lb_proxy_connections_handed_off_total",
+               "Client connections accepted by one worker and served by a less loaded one.", {},
+               LB_SUM(connections_handed_off));
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    const Worker& w = workers_.worker(i);
+    sink.Gauge("lb_proxy_worker_connections_active", "Open client connections per worker.",
+               {{"worker", absl::StrCat(w.index())}},
+               w.stats().connections_active.load(std::memory_order_relaxed));
+  }
+  sink.Counter("lb_proxy_requests_total", "Requests received.", {}, LB_SUM(http.requests));
+  sink.Gauge("lb_proxy_requests_active", "Requests in flight.", {}, LB_SUM(http.requests_active));
+  const char* responses_help = "Responses sent, by status class.";
+  sink.Counter("lb_proxy_responses_total", responses_help, {{"class", "2xx"}},
+               LB_SUM(http.responses_2xx));
+  sink.Counter("lb_proxy_responses_total", responses_help, {{"class", "3xx"}},
+               LB_SUM(http.responses_3xx));
+  sink.Counter("lb_proxy_responses_total", responses_help, {{"class", "4xx"}},
+               LB_SUM(http.responses_4xx));
+  sink.Counter("lb_proxy_responses_total", responses_help, {{"class", "5xx"}},
+               LB_SUM(http.responses_5xx));
+  sink.Counter("lb_proxy_local_replies_total", "Answers made by the proxy itself.", {},
+               LB_SUM(http.local_replies));
+  sink.Counter("lb_proxy_retries_total", "Attempts retried on another endpoint.", {},
+               LB_SUM(router.retries));
+  sink.Counter("lb_proxy_upstream_timeouts_total", "Upstream response timeouts.", {},
+               LB_SUM(router.upstream_timeouts));
+  sink.Counter("lb_proxy_upstream_connects_total", "New upstream connections.", {},
+               LB_SUM(pool.connects));
+  sink.Counter("lb_proxy_upstream_reuses_total", "Requests sent on pooled connections.", {},
+               LB_SUM(pool.reuses));
+  sink.Counter("lb_proxy_upstream_connect_failures_total",
+               "Upstream connects refused, unreachable or timed out.", {},
+               LB_SUM(pool.connect_failures));
+  sink.Counter("lb_proxy_upstream_local_failures_total",
+               "Upstream connects this proxy could not start (out of descriptors or ports).", {},
+               LB_SUM(pool.local_failures));
+#undef LB_SUM
+
+  std::shared_ptr<const router::Snapshot> snap = sources_.published();
+  sink.Gauge("lb_proxy_config_generation", "Snapshots published.", {},
+             snap == nullptr ? 0 : static_cast<double>(snap->generation));
+  if (snap == nullptr) return;
+  for (const auto& [name, cs] : snap->clusters) {
+    for (size_t i = 0; i < cs->hosts.size(); ++i) {
+      metrics::Labels labels = {{"cluster", name}, {"endpoint", cs->hosts[i]->key}};
+      sink.Counter("lb_proxy_upstream_requests_total", "Attempts per endpoint.", labels,
+                   cs->hosts[i]->requests());
+      sink.Counter("lb_proxy_upstream_failures_total", "Failed attempts per endpoint.", labels,
+                   cs->hosts[i]->failures());
+      sink.Gauge("lb_proxy_upstream_eligible", "Endpoint takes new requests (1) or not (0).",
+                 labels, cs->views[i].eligible ? 1 : 0);
+    }
+  }
+}
+
+}  // namespace lb::proxy

@@ -1,0 +1,151 @@
+#include "proxy/server/cluster_manager.h"
+
+#include <utility>
+#include <vector>
+
+#include "common/base/check.h"
+#include "proxy/balancer/balancer.h"
+#include "proxy/event/socket.h"
+#include "proxy/upstream/cluster_snapshot.h"
+
+namespace lb::proxy {
+
+ClusterManager::ClusterManager(event::Dispatcher& main, WorkerSet& workers, Published on_published)
+    : main_(main), workers_(workers), on_published_(std::move(on_published)) {}
+
+ClusterManager::~ClusterManager() = default;
+
+void ClusterManager::Start() {
+  LB_DCHECK(main_.IsThreadSafe());
+  checker_ = std::make_unique<health::ActiveChecker>(
+      main_, [this](const std::string&, const std::string&, bool) { ScheduleRebuild(); });
+  tick_ = main_.CreateTimer([this] { OnTick(); });
+  tick_->Arm(absl::Seconds(1));
+}
+
+void ClusterManager::SetConfig(std::shared_ptr<const ProxyConfig> config) {
+  LB_DCHECK(main_.IsThreadSafe());
+  config_ = std::move(config);
+  checker_->Update(*config_);
+  for (auto it = detectors_.begin(); it != detectors_.end();) {
+    it = config_->clusters.count(it->first) ? std::next(it) : detectors_.erase(it);
+  }
+  for (const auto& [name, c] : config_->clusters) {
+    std::vector<std::string> keys;
+    for (const auto& e : c.endpoints) keys.push_back(e.Key());
+    auto it = detectors_.find(name);
+    if (it == detectors_.end()) {
+      detectors_.emplace(name, std::make_unique<health::OutlierDetector>(c.outlier, keys));
+    } else {
+      it->second->SetConfig(c.outlier);
+      it->second->Update(keys);
+    }
+  }
+  Rebuild();
+}
+
+void ClusterManager::ScheduleRebuild() {
+  if (rebuild_pending_) return;
+  rebuild_pending_ = true;
+  main_.Post([this] {
+    rebuild_pending_ = false;
+    Rebuild();
+  });
+}
+
+void ClusterManager::OnResult(const std::shared_ptr<upstream::HostState>& host,
+                              router::UpstreamResult result) {
+  LB_DCHECK(main_.IsThreadSafe());
+  auto it = detectors_.find(host->cluster);
+  if (it == detectors_.end()) return;
+  // Workers count streaks in the host's atomics; a streak of one means the host succeeded
+  // in between, which the detector must hear to reset its own counters.
+  uint32_t streak = host->consecutive_5xx.load(std::memory_order_relaxed) +
+                    host->consecutive_gateway_failures.load(std::memory_order_relaxed);
+  absl::Time now = main_.Now();
+  if (streak <= 1) {
+    it->second->Report(host->key, health::OutlierDetector::Result::kSuccess, now);
+  }
+  bool ejected = it->second->Report(host->key,
+                                    result == router::UpstreamResult::k5xx
+                                        ? health::OutlierDetector::Result::k5xx
+                                        : health::OutlierDetector::Result::kGatewayFailure,
+                                    now);
+  if (ejected) ScheduleRebuild();
+}
+
+void ClusterManager::OnTick() {
+  absl::Time now = main_.Now();
+  bool changed = false;
+  for (auto& [name, d] : detectors_) changed |= !d->Tick(now).empty();
+  if (changed) ScheduleRebuild();
+  tick_->Arm(absl::Seconds(1));
+}
+
+void ClusterManager::Rebuild() {
+  if (config_ == nullptr) return;
+  auto snap = std::make_shared<router::Snapshot>();
+  snap->generation = ++generation_;
+  snap->virtual_hosts = config_->virtual_hosts;
+  std::map<std::pair<std::string, std::string>, std::shared_ptr<upstream::HostState>> live;
+  for (const auto& [name, c] : config_->clusters) {
+    auto cs = std::make_shared<upstream::ClusterSnapshot>();
+    cs->config = c;
+    std::vector<health::HostHealth> health;
+    std::vector<std::string> keys;
+    auto detector_it = detectors_.find(name);
+    const health::OutlierDetector* detector =
+        detector_it == detectors_.end() ? nullptr : detector_it->second.get();
+    for (const auto& e : c.endpoints) {
+      std::string key = e.Key();
+      auto id = std::make_pair(name, key);
+      std::shared_ptr<upstream::HostState>& host = hosts_[id];
+      if (host == nullptr) {
+        absl::StatusOr<event::SocketAddress> addr = event::MakeAddress(e.address, e.port);
+        if (!addr.ok()) {
+          hosts_.erase(id);
+          continue;
+        }
+        host = std::make_shared<upstream::HostState>(static_cast<int>(workers_.size()));
+        host->cluster = name;
+        host->key = key;
+        host->address = *addr;
+        host->hostname = e.hostname;
+      }
+      live[id] = host;
+      cs->hosts.push_back(host);
+      keys.push_back(key);
+      health::HostHealth h;
+      h.draining = e.draining;
+      h.active_healthy = checker_->Healthy(name, key);
+      h.ejected = detector != nullptr && detector->IsEjected(key);
+      h.weight = e.weight;
+      health.push_back(h);
+      cs->views.push_back({h.draining, h.active_healthy, h.ejected, false});
+    }
+    health::Eligibility elig = health::EligibleHosts(health, c.healthy_panic_threshold);
+    std::vector<balancer::Candidate> candidates;
+    for (size_t i : elig.hosts) {
+      candidates.push_back({static_cast<uint32_t>(i), health[i].weight});
+      cs->views[i].eligible = true;
+    }
+    cs->panic = elig.panic;
+    cs->eligible = candidates.size();
+    balancer::PickerOptions options;
+    options.min_ring_size = c.min_ring_size;
+    options.max_ring_size = c.max_ring_size;
+    options.maglev_table_size = c.maglev_table_size;
+    cs->picker = balancer::Picker::Create(c.policy, std::move(candidates), keys, options);
+    snap->clusters.emplace(name, std::move(cs));
+  }
+  // Endpoints that left: in-flight requests finish; pooled connections are dropped.
+  for (auto& [id, host] : hosts_) {
+    if (live.count(id) == 0) host->removed.store(true, std::memory_order_relaxed);
+  }
+  hosts_ = std::move(live);
+  std::shared_ptr<const router::Snapshot> published = snap;
+  workers_.RunOnAllWorkers([snap](Worker& w) { w.InstallSnapshot(snap); },
+                           [this, published] { on_published_(published); }, &main_);
+}
+
+}  // namespace lb::proxy

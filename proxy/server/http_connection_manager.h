@@ -1,0 +1,118 @@
+// The HTTP connection manager: one client connection, its server codec, and one ActiveStream
+// per request (created when the request begins, destroyed when its response is complete).
+//
+// It owns what belongs to the connection rather than to a request: the request-header timeout
+// (408; it runs from accept and from the first byte of each later request), the keep-alive idle
+// timeout, the body-size limit (413), answers to requests the codec refused (400/431/501/505),
+// drain ("Connection: close" on the answer in progress, idle connections closed at once) and
+// closing. Everything about reaching the upstream is the stream's router::Router.
+//
+// Threading: the worker's loop thread only. Lifetime: the worker owns managers; a manager
+// tells it when its connection is closed (ConnectionManagerContext::OnConnectionManagerClosed)
+// and is then destroyed by the worker at the end of the loop turn.
+#ifndef LB_PROXY_SERVER_HTTP_CONNECTION_MANAGER_H_
+#define LB_PROXY_SERVER_HTTP_CONNECTION_MANAGER_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/time/time.h"
+#include "proxy/event/dispatcher.h"
+#include "proxy/http/codec.h"
+#include "proxy/http/http1_codec.h"
+#include "proxy/network/connection.h"
+#include "proxy/router/router.h"
+#include "proxy/server/snapshot_pins.h"
+
+namespace lb::proxy {
+
+struct ConnectionManagerOptions {
+  absl::Duration request_header_timeout = absl::Seconds(10);  // 408 after this.
+  absl::Duration idle_timeout = absl::Seconds(60);            // Client keep-alive idle.
+  uint64_t max_body_bytes = 0;                                // 0: unlimited; else 413 above.
+  http::Http1Settings codec;
+};
+
+struct ConnectionManagerStats {
+  std::atomic<uint64_t> requests{0};
+  std::atomic<uint64_t> requests_active{0};
+  std::atomic<uint64_t> responses_2xx{0};
+  std::atomic<uint64_t> responses_3xx{0};
+  std::atomic<uint64_t> responses_4xx{0};
+  std::atomic<uint64_t> responses_5xx{0};
+  std::atomic<uint64_t> local_replies{0};  // Answers the proxy made itself.
+};
+
+class HttpConnectionManager;
+
+// The worker's services, as a connection manager sees them.
+class ConnectionManagerContext {
+ public:
+  virtual ~ConnectionManagerContext() = default;
+  virtual event::Dispatcher& dispatcher() = 0;
+  virtual const ConnectionManagerOptions& connection_manager_options() const = 0;
+  virtual ConnectionManagerStats& connection_manager_stats() = 0;
+  virtual router::RouterContext& router_context() = 0;
+  virtual SnapshotPins& snapshots() = 0;
+  virtual bool draining() const = 0;
+  // The connection is closed; no call into `manager` follows.
+  virtual void OnConnectionManagerClosed(HttpConnectionManager* manager) = 0;
+};
+
+class HttpConnectionManager final : public network::ConnectionCallbacks,
+                                    public http::ServerCodecCallbacks,
+                                    public event::EventEndHook,
+                                    public event::DeferredDeletable {
+ public:
+  HttpConnectionManager(ConnectionManagerContext& context,
+                        std::unique_ptr<network::Connection> connection);
+  ~HttpConnectionManager() override;
+
+  // Draining: closes now if idle, else once the response in progress is out.
+  void StartDrain();
+  // Closes at once; a request in flight is abandoned.
+  void Close();
+
+  // network::ConnectionCallbacks.
+  void OnEvent(network::ConnectionEvent event) override;
+  void OnData(event::Buffer& data, bool end_stream) override;
+  void OnAboveWriteBufferHighWatermark() override;
+  void OnBelowWriteBufferLowWatermark() override;
+
+  // http::ServerCodecCallbacks.
+  http::RequestDecoder& NewStream(http::ResponseEncoder& encoder) override;
+
+  // event::EventEndHook: dispatches input that waited for a response to finish.
+  void OnEventEnd() override;
+
+ private:
+  class ActiveStream;
+  enum class Timeout : uint8_t { kNone, kRequestHeader, kIdle, kClosing };
+
+  void Dispatch(bool end_stream);
+  void OnStreamComplete(ActiveStream* stream);
+  // The response was cut short: the connection closes without flushing.
+  void OnStreamReset(ActiveStream* stream);
+  void CloseAfterFlush();
+  void Finish();
+  void ArmTimeout(Timeout which);
+  void OnTimeout();
+  bool idle() const;
+
+  ConnectionManagerContext& context_;
+  std::unique_ptr<network::Connection> connection_;
+  std::unique_ptr<http::Http1ServerCodec> codec_;
+  std::unique_ptr<event::Timer> timer_;
+  Timeout timeout_ = Timeout::kNone;
+  std::unique_ptr<ActiveStream> stream_;  // HTTP/1: one request at a time.
+  const std::string client_ip_;
+  bool dispatching_ = false;
+  bool closing_ = false;  // Flushing the last bytes before the close.
+  bool closed_ = false;
+};
+
+}  // namespace lb::proxy
+
+#endif  // LB_PROXY_SERVER_HTTP_CONNECTION_MANAGER_H_

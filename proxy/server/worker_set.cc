@@ -1,0 +1,95 @@
+#include "proxy/server/worker_set.h"
+
+#include <unistd.h>
+
+#include <atomic>
+#include <utility>
+
+#include "absl/synchronization/mutex.h"
+#include "proxy/event/socket.h"
+
+namespace lb::proxy {
+
+absl::StatusOr<std::unique_ptr<WorkerSet>> WorkerSet::Create(const WorkerSetOptions& options,
+                                                             ResultSink sink) {
+  auto set = std::unique_ptr<WorkerSet>(new WorkerSet());
+  const int n = options.workers > 0 ? options.workers : 1;
+  uint16_t port = options.listen_port;
+  std::vector<int> fds;
+  for (int i = 0; i < n; ++i) {
+    absl::StatusOr<int> fd = event::Listen(options.listen_host, port, /*reuse_port=*/true);
+    if (!fd.ok()) {
+      for (int f : fds) close(f);
+      return fd.status();
+    }
+    if (port == 0) port = event::LocalPort(*fd);
+    fds.push_back(*fd);
+  }
+  set->port_ = port;
+  set->clock_ = options.clock;
+  for (int i = 0; i < n; ++i) {
+    set->workers_.push_back(std::make_unique<Worker>(i, fds[i], options.worker, sink));
+  }
+  if (options.balance_connections && n > 1) {
+    set->balancer_ = std::make_unique<ConnectionBalancer>(n);
+    WorkerSet* raw = set.get();
+    for (auto& w : set->workers_) {
+      w->SetBalancing(raw->balancer_.get(),
+                      [raw](int worker, int fd, const event::SocketAddress& peer) {
+                        raw->workers_[worker]->Adopt(fd, peer);
+                      });
+    }
+  }
+  return set;
+}
+
+WorkerSet::~WorkerSet() { Stop(); }
+
+void WorkerSet::Start() {
+  for (auto& w : workers_) w->Start();
+}
+
+void WorkerSet::RunOnAllWorkers(std::function<void(Worker&)> on_worker,
+                                std::function<void()> complete, event::Dispatcher* complete_on) {
+  auto remaining = std::make_shared<std::atomic<size_t>>(workers_.size());
+  auto shared_complete = std::make_shared<std::function<void()>>(std::move(complete));
+  auto shared_fn = std::make_shared<std::function<void(Worker&)>>(std::move(on_worker));
+  for (auto& w : workers_) {
+    Worker* worker = w.get();
+    worker->Post([worker, remaining, shared_complete, shared_fn, complete_on] {
+      (*shared_fn)(*worker);
+      if (remaining->fetch_sub(1) != 1 || !*shared_complete) return;
+      if (complete_on != nullptr) {
+        complete_on->Post(std::move(*shared_complete));
+      } else {
+        (*shared_complete)();
+      }
+    });
+  }
+}
+
+bool WorkerSet::Drain(absl::Duration timeout) {
+  // Shared: a worker that finishes after the timeout still reports into live memory.
+  struct State {
+    absl::Mutex mu;
+    size_t done ABSL_GUARDED_BY(mu) = 0;
+  };
+  auto state = std::make_shared<State>();
+  for (auto& w : workers_) {
+    w->Drain([state] {
+      absl::MutexLock lock(&state->mu);
+      ++state->done;
+    });
+  }
+  const size_t want = workers_.size();
+  absl::MutexLock lock(&state->mu);
+  auto finished = [&state, want]()
+                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(state->mu) { return state->done == want; };
+  return clock_->AwaitWithTimeout(&state->mu, absl::Condition(&finished), timeout);
+}
+
+void WorkerSet::Stop() {
+  for (auto& w : workers_) w->Stop();
+}
+
+}  // namespace lb::proxy

@@ -1,0 +1,35 @@
+// One cluster as published to the workers: its config, its hosts and a picker over the hosts
+// that take new requests. Immutable once published.
+#ifndef LB_PROXY_UPSTREAM_CLUSTER_SNAPSHOT_H_
+#define LB_PROXY_UPSTREAM_CLUSTER_SNAPSHOT_H_
+
+#include <cstddef>
+#include <memory>
+#include <vector>
+
+#include "proxy/balancer/balancer.h"
+#include "proxy/config/config.h"
+#include "proxy/upstream/host.h"
+
+namespace lb::proxy::upstream {
+
+// How one host looked when the snapshot was built (for the admin page).
+struct HostView {
+  bool draining = false;
+  bool healthy = true;    // Active health checks (true when not checked).
+  bool ejected = false;   // Outlier detection.
+  bool eligible = false;  // Takes new requests in this snapshot.
+};
+
+struct ClusterSnapshot {
+  ClusterConfig config;                            // Endpoints included.
+  std::vector<HostView> views;                     // Parallel to `hosts`.
+  std::vector<std::shared_ptr<HostState>> hosts;   // Index = host id used by `picker`.
+  std::shared_ptr<const balancer::Picker> picker;  // Over the eligible hosts.
+  bool panic = false;
+  size_t eligible = 0;
+};
+
+}  // namespace lb::proxy::upstream
+
+#endif  // LB_PROXY_UPSTREAM_CLUSTER_SNAPSHOT_H_

@@ -1,0 +1,67 @@
+// The HTTP/1 connection pool of one host on one worker: one request per connection at a time,
+// idle keep-alive connections reused most-recently-used first, up to `max_idle` kept.
+//
+// A connection is closed (never reused) when the response said so, when the request body was
+// not completely sent, when the upstream sent anything beyond the response or while idle, when
+// the host left the configuration, and after `idle_timeout` unused.
+//
+// Threading: the worker's loop thread only.
+#ifndef LB_PROXY_UPSTREAM_HTTP1_CONN_POOL_H_
+#define LB_PROXY_UPSTREAM_HTTP1_CONN_POOL_H_
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "proxy/event/dispatcher.h"
+#include "proxy/http/http1_codec.h"
+#include "proxy/upstream/conn_pool.h"
+#include "proxy/upstream/host.h"
+
+namespace lb::proxy::upstream {
+
+struct Http1PoolSettings {
+  absl::Duration connect_timeout = absl::Seconds(1);
+  absl::Duration idle_timeout = absl::Seconds(30);
+  uint32_t max_idle = 64;
+  http::Http1Settings codec;
+};
+
+class Http1ConnPool final : public ConnPool {
+ public:
+  // `dispatcher` and `stats` must outlive the pool.
+  Http1ConnPool(event::Dispatcher& dispatcher, std::shared_ptr<HostState> host,
+                const Http1PoolSettings& settings, PoolStats& stats);
+  // Closes every connection; streams still waiting get no callback.
+  ~Http1ConnPool() override;
+
+  PoolHandle* NewStream(http::ResponseDecoder& decoder, PoolCallbacks& callbacks) override;
+  void Drain() override;
+  bool empty() const override { return clients_.empty(); }
+  size_t idle_connections() const override { return idle_.size(); }
+
+  // Applies to connections started from now on (clusters may change it).
+  void set_connect_timeout(absl::Duration timeout) { settings_.connect_timeout = timeout; }
+  const HostState& host() const { return *host_; }
+
+ private:
+  class ActiveClient;
+
+  void PutIdle(ActiveClient* client);
+  // Closes the connection and frees the client at the end of the loop turn.
+  void Close(ActiveClient* client);
+
+  event::Dispatcher& dispatcher_;
+  const std::shared_ptr<HostState> host_;
+  Http1PoolSettings settings_;
+  PoolStats& stats_;
+  bool draining_ = false;
+  std::list<std::unique_ptr<ActiveClient>> clients_;
+  std::vector<ActiveClient*> idle_;  // Most recently used last.
+};
+
+}  // namespace lb::proxy::upstream
+
+#endif  // LB_PROXY_UPSTREAM_HTTP1_CONN_POOL_H_

@@ -1,0 +1,530 @@
+// The router against fakes only: a dispatcher on simulated time, connection pools that answer
+// when the test says so, and a downstream that records what it is told. No sockets.
+#include "proxy/router/router.h"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
+#include "proxy/balancer/balancer.h"
+#include "proxy/upstream/cluster_snapshot.h"
+#include "tests/test_common/event/simulated_time_dispatcher.h"
+
+namespace lb::proxy::router {
+namespace {
+
+using event::Buffer;
+
+// The upstream side of one attempt.
+class FakeEncoder : public http::RequestEncoder {
+ public:
+  void SetCallbacks(http::StreamCallbacks* callbacks) override { callbacks_ = callbacks; }
+  void ReadDisable(bool disable) override { read_disabled = disable; }
+  void ResetStream() override { reset = true; }
+  void EncodeHeaders(const http::RequestHeaderMap& headers, bool end_stream) override {
+    head = absl::StrCat(http::MethodName(headers.method), " ", headers.target, "\n");
+    headers.AppendHttp1(&head);
+    ended = end_stream;
+  }
+  void EncodeData(Buffer& data, bool end_stream) override {
+    size_t n = data.size();
+    if (n > 0) body.append(data.Linearize(n), n);
+    data.Clear();
+    ended = ended || end_stream;
+  }
+  http::StreamCallbacks* callbacks() { return callbacks_; }
+
+  std::string head;
+  std::string body;
+  bool ended = false;
+  bool reset = false;
+  bool read_disabled = false;
+
+ private:
+  http::StreamCallbacks* callbacks_ = nullptr;
+};
+
+// One host's pool: remembers who waits and answers when told.
+class FakePool : public upstream::ConnPool, public upstream::PoolHandle {
+ public:
+  upstream::PoolHandle* NewStream(http::ResponseDecoder& decoder,
+                                  upstream::PoolCallbacks& callbacks) override {
+    ++requests;
+    decoder_ = &decoder;
+    callbacks_ = &callbacks;
+    if (fail_at_once) {
+      callbacks_ = nullptr;
+      callbacks.OnPoolFailure(*fail_at_once, "refused at once");
+      return nullptr;
+    }
+    return this;
+  }
+  void Cancel() override {
+    ++canceled;
+    callbacks_ = nullptr;
+  }
+  void Drain() override {}
+  bool empty() const override { return true; }
+  size_t idle_connections() const override { return 0; }
+
+  bool waiting() const { return callbacks_ != nullptr; }
+  FakeEncoder& Ready() {
+    encoders.push_back(std::make_unique<FakeEncoder>());
+    upstream::PoolCallbacks* cb = callbacks_;
+    callbacks_ = nullptr;
+    cb->OnPoolReady(*encoders.back(), false);
+    return *encoders.back();
+  }
+  void Fail(upstream::PoolFailureReason reason) {
+    upstream::PoolCallbacks* cb = callbacks_;
+    callbacks_ = nullptr;
+    cb->OnPoolFailure(reason, "connect failed");
+  }
+  // The upstream answers on the last stream.
+  void Respond(int status, absl::string_view body, bool end = true) {
+    http::ResponseHeaderMapPtr h = http::NewResponseHeaderMap();
+    h->status = status;
+    h->content_length = body.size();
+    decoder_->DecodeHeaders(std::move(h), body.empty() && end);
+    if (!body.empty()) {
+      Buffer b;
+      b.Append(body);
+      decoder_->DecodeData(b, end);
+    }
+  }
+  void Reset(http::StreamResetReason reason, absl::string_view details) {
+    encoders.back()->callbacks()->OnStreamReset(reason, details);
+  }
+
+  int requests = 0;
+  int canceled = 0;
+  std::optional<upstream::PoolFailureReason> fail_at_once;
+  std::vector<std::unique_ptr<FakeEncoder>> encoders;
+
+ private:
+  http::ResponseDecoder* decoder_ = nullptr;
+  upstream::PoolCallbacks* callbacks_ = nullptr;
+};
+
+class FakeContext : public RouterContext {
+ public:
+  event::Dispatcher& dispatcher() override { return dispatcher_; }
+  const RouterOptions& router_options() const override { return options; }
+  upstream::ConnPool& PoolFor(const std::shared_ptr<upstream::HostState>& host,
+                              const ClusterConfig&) override {
+    return pools[host->key];
+  }
+  balancer::Picker::WorkerState& PickerState(const std::string&) override { return picker_state_; }
+  upstream::HostCounters& Counters(upstream::HostState& host) override { return host.counters(0); }
+  void ReportResult(upstream::HostState& host, UpstreamResult result) override {
+    results.push_back(absl::StrCat(host.key, " ",
+                                   result == UpstreamResult::kSuccess ? "ok"
+                                   : result == UpstreamResult::k5xx   ? "5xx"
+                                                                      : "gateway"));
+  }
+  RetryBudget& retry_budget() override { return budget; }
+  uint64_t active_requests() const override { return active; }
+  RouterStats& router_stats() override { return stats; }
+
+  testing::SimulatedTimeDispatcher& sim() { return dispatcher_; }
+
+  RouterOptions options;
+  std::map<std::string, FakePool> pools;
+  std::vector<std::string> results;
+  RetryBudget budget{0.2};
+  uint64_t active = 1;
+  RouterStats stats;
+
+ private:
+  testing::SimulatedTimeDispatcher dispatcher_;
+  balancer::Picker::WorkerState picker_state_{1};
+};
+
+class FakeDownstream : public RouterCallbacks {
+ public:
+  void Encode100Continue() override { ++continues; }
+  void EncodeHeaders(http::ResponseHeaderMapPtr headers, bool end_stream) override {
+    status = headers->status;
+    ended = end_stream;
+  }
+  void EncodeData(Buffer& data, bool end_stream) override {
+    size_t n = data.size();
+    if (n > 0) body.append(data.Linearize(n), n);
+    data.Clear();
+    ended = ended || end_stream;
+  }
+  void SendLocalReply(int s, absl::string_view message) override {
+    status = s;
+    body = std::string(message);
+    local = true;
+    ended = true;
+  }
+  void ResetDownstream() override { reset = true; }
+  void ReadDisableDownstream(bool disable) override { read_disables.push_back(disable); }
+
+  int status = 0;
+  std::string body;
+  bool ended = false;
+  bool local = false;
+  bool reset = false;
+  int continues = 0;
+  std::vector<bool> read_disables;
+};
+
+// A snapshot with route "/" of any host to cluster "web" (round robin over `hosts` ports of
+// 10.0.0.1, in order) and route "/ghost" to a cluster that does not exist.
+std::shared_ptr<Snapshot> MakeSnapshot(int hosts, uint32_t retries = 2) {
+  auto snap = std::make_shared<Snapshot>();
+  auto cluster = std::make_shared<upstream::ClusterSnapshot>();
+  cluster->config.name = "web";
+  cluster->config.policy = LbPolicy::kRoundRobin;
+  std::vector<balancer::Candidate> candidates;
+  std::vector<std::string> keys;
+  for (int i = 0; i < hosts; ++i) {
+    auto host = std::make_shared<upstream::HostState>(1);
+    host->cluster = "web";
+    host->key = absl::StrCat("10.0.0.1:", 8000 + i);
+    cluster->hosts.push_back(host);
+    cluster->views.push_back({});
+    candidates.push_back({static_cast<uint32_t>(i), 1});
+    keys.push_back(host->key);
+  }
+  cluster->picker =
+      balancer::Picker::Create(LbPolicy::kRoundRobin, std::move(candidates), keys, {});
+  snap->clusters["web"] = cluster;
+  RouteConfig ghost;
+  ghost.name = "ghost";
+  ghost.prefix = "/ghost";
+  ghost.cluster = "nowhere";
+  RouteConfig web;
+  web.name = "web";
+  web.prefix = "/";
+  web.cluster = "web";
+  web.retries = retries;
+  snap->virtual_hosts = {{"*", {ghost, web}}};
+  return snap;
+}
+
+http::RequestHeaderMapPtr Request(http::Method method = http::Method::kGet,
+                                  absl::string_view target = "/") {
+  http::RequestHeaderMapPtr h = http::NewRequestHeaderMap();
+  h->method = method;
+  h->target = target;
+  h->has_host = true;
+  h->host = "example.com";
+  h->Add("Host", "example.com");
+  return h;
+}
+
+class RouterTest : public ::testing::Test {
+ protected:
+  void Start(const Snapshot* snap, http::RequestHeaderMapPtr request, bool end_stream = true) {
+    router_ = std::make_unique<Router>(context_, downstream_);
+    router_->StartRequest(snap, std::move(request), end_stream, "192.0.2.9");
+  }
+  FakePool& Pool(int i) { return context_.pools[absl::StrCat("10.0.0.1:", 8000 + i)]; }
+  // The one pool a stream waits on now (the picker decides which host that is).
+  FakePool& Waiting() {
+    FakePool* found = nullptr;
+    for (auto& [key, pool] : context_.pools) {
+      if (pool.waiting()) {
+        EXPECT_EQ(found, nullptr) << "more than one pool waited on";
+        found = &pool;
+      }
+    }
+    EXPECT_NE(found, nullptr) << "no pool waited on";
+    static FakePool none;
+    return found != nullptr ? *found : none;
+  }
+  std::string KeyOf(const FakePool& pool) {
+    for (auto& [key, p] : context_.pools) {
+      if (&p == &pool) return key;
+    }
+    return "";
+  }
+  int TotalRequests() {
+    int n = 0;
+    for (auto& [key, p] : context_.pools) n += p.requests;
+    return n;
+  }
+  uint64_t Active(const Snapshot& snap, int i) {
+    return snap.FindCluster("web")->hosts[i]->active();
+  }
+
+  FakeContext context_;
+  FakeDownstream downstream_;
+  std::unique_ptr<Router> router_;
+};
+
+TEST_F(RouterTest, WithoutConfigOrRouteOrClusterTheProxyAnswers) {
+  Start(nullptr, Request());
+  EXPECT_EQ(downstream_.status, 503);
+  EXPECT_EQ(downstream_.body, "no configuration received from the controller yet");
+
+  std::shared_ptr<Snapshot> empty = std::make_shared<Snapshot>();
+  Start(empty.get(), Request());
+  EXPECT_EQ(downstream_.status, 404);
+  EXPECT_EQ(downstream_.body, "no route matches this host and path");
+
+  std::shared_ptr<Snapshot> snap = MakeSnapshot(1);
+  Start(snap.get(), Request(http::Method::kGet, "/ghost/x"));
+  EXPECT_EQ(downstream_.status, 503);
+  EXPECT_EQ(downstream_.body, "cluster \"nowhere\" is not available");
+
+  std::shared_ptr<Snapshot> none = MakeSnapshot(0);
+  Start(none.get(), Request());
+  EXPECT_EQ(downstream_.status, 503);
+  EXPECT_EQ(downstream_.body, "no healthy upstream");
+  EXPECT_TRUE(context_.pools.empty());
+}
+
+TEST_F(RouterTest, ForwardsTheRewrittenRequestAndTheAnswer) {
+  std::shared_ptr<Snapshot> snap = MakeSnapshot(1);
+  Start(snap.get(), Request());
+  ASSERT_TRUE(Pool(0).waiting());
+  EXPECT_EQ(Active(*snap, 0), 1u);
+  FakeEncoder& up = Pool(0).Ready();
+  EXPECT_EQ(up.head,
+            "GET /\nHost: example.com\r\nX-Forwarded-For: 192.0.2.9\r\n"
+            "X-Forwarded-Proto: http\r\n");
+  EXPECT_TRUE(up.ended);
+  Pool(0).Respond(200, "hello");
+  EXPECT_EQ(downstream_.status, 200);
+  EXPECT_EQ(downstream_.body, "hello");
+  EXPECT_TRUE(downstream_.ended);
+  EXPECT_FALSE(downstream_.local);
+  EXPECT_EQ(context_.results, std::vector<std::string>({"10.0.0.1:8000 ok"}));
+  EXPECT_EQ(Active(*snap, 0), 0u);
+  EXPECT_EQ(snap->FindCluster("web")->hosts[0]->requests(), 1u);
+  router_.reset();
+  EXPECT_FALSE(up.reset);  // A finished stream is the pool's again.
+}
+
+TEST_F(RouterTest, ConnectFailureIsRetriedOnAnotherHost) {
+  std::shared_ptr<Snapshot> snap = MakeSnapshot(3);
+  Start(snap.get(), Request(http::Method::kPost), /*end_stream=*/false);
+  FakePool& first = Waiting();
+  const std::string first_key = KeyOf(first);
+  first.Fail(upstream::PoolFailureReason::kConnectFailure);
+  FakePool& second = Waiting();
+  const std::string second_key = KeyOf(second);
+  EXPECT_NE(first_key, second_key);
+  EXPECT_EQ(context_.stats.retries.load(), 1u);
+  EXPECT_EQ(context_.budget.in_flight(), 1u);
+  FakeEncoder& up = second.Ready();
+  Buffer body;
+  body.Append("payload");
+  router_->OnRequestData(body, true);
+  EXPECT_EQ(up.body, "payload");
+  second.Respond(201, "");
+  EXPECT_EQ(downstream_.status, 201);
+  EXPECT_EQ(context_.results,
+            std::vector<std::string>({first_key + " gateway", second_key + " ok"}));
+  EXPECT_EQ(context_.budget.in_flight(), 0u);  // Released when the answer is complete.
+  EXPECT_EQ(Active(*snap, 0) + Active(*snap, 1) + Active(*snap, 2), 0u);
+}
+
+TEST_F(RouterTest, FailuresBeyondTheRetriesAre502) {
+  std::shared_ptr<Snapshot> snap = MakeSnapshot(4, /*retries=*/2);
+  for (int i = 0; i < 4; ++i) Pool(i).fail_at_once = upstream::PoolFailureReason::kConnectFailure;
+  Start(snap.get(), Request());
+  EXPECT_EQ(TotalRequests(), 3);
+  EXPECT_EQ(downstream_.status, 502);
+  EXPECT_EQ(downstream_.body, "upstream connect error or disconnect before response");
+  EXPECT_EQ(context_.budget.in_flight(), 0u);
+}
+
+TEST_F(RouterTest, EveryHostTriedGives502NotARepeat) {
+  std::shared_ptr<Snapshot> snap = MakeSnapshot(2, /*retries=*/5);
+  Pool(0).fail_at_once = Pool(1).fail_at_once = upstream::PoolFailureReason::kConnectFailure;
+  Start(snap.get(), Request());
+  EXPECT_EQ(Pool(0).requests, 1);
+  EXPECT_EQ(Pool(1).requests, 1);
+  EXPECT_EQ(downstream_.status, 502);
+}
+
+TEST_F(RouterTest, RetryBudgetBoundsRetries) {
+  std::shared_ptr<Snapshot> snap = MakeSnapshot(3);
+  // Exhaust the budget: 3 + 20 % of the one active request.
+  while (context_.budget.TryAcquire(context_.active)) {
+  }
+  ASSERT_EQ(context_.budget.in_flight(), 4u);
+  for (int i = 0; i < 3; ++i) Pool(i).fail_at_once = upstream::PoolFailureReason::kConnectFailure;
+  Start(snap.get(), Request());
+  EXPECT_EQ(TotalRequests(), 1);
+  EXPECT_EQ(downstream_.status, 502);
+  EXPECT_EQ(context_.stats.retries.load(), 0u);
+}
+
+TEST_F(RouterTest, ResetBeforeAnswerIsRetriedOnlyWhenReplayable) {
+  std::shared_ptr<Snapshot> snap = MakeSnapshot(3);
+  Start(snap.get(), Request(http::Method::kGet));
+  FakePool& first = Waiting();
+  first.Ready();
+  first.Reset(http::StreamResetReason::kConnectionTermination, "gone");
+  FakePool& second = Waiting();  // An idempotent GET is replayed.
+  EXPECT_NE(&first, &second);
+  second.Ready();
+  second.Respond(200, "ok");
+  EXPECT_EQ(downstream_.status, 200);
+
+  // A POST whose body went out is not.
+  Start(snap.get(), Request(http::Method::kPost), false);
+  FakePool& pool = Waiting();
+  FakeEncoder& up = pool.Ready();
+  Buffer body;
+  body.Append("x");
+  router_->OnRequestData(body, true);
+  EXPECT_EQ(up.body, "x");
+  int before = TotalRequests();
+  pool.Reset(http::StreamResetReason::kConnectionTermination, "gone");
+  EXPECT_EQ(TotalRequests(), before);
+  EXPECT_EQ(downstream_.status, 502);
+}
+
+TEST_F(RouterTest, ProtocolErrorIs502WithItsReasonAndNoRetry) {
+  std::shared_ptr<Snapshot> snap = MakeSnapshot(2);
+  Start(snap.get(), Request());
+  FakePool& pool = Waiting();
+  pool.Ready();
+  pool.Reset(http::StreamResetReason::kProtocolError, "upstream sent an invalid response");
+  EXPECT_EQ(downstream_.status, 502);
+  EXPECT_EQ(downstream_.body, "upstream sent an invalid response");
+  EXPECT_EQ(TotalRequests(), 1);
+  EXPECT_EQ(context_.results, std::vector<std::string>({KeyOf(pool) + " gateway"}));
+}
+
+TEST_F(RouterTest, NoAnswerWithinTheUpstreamTimeoutIs504) {
+  context_.options.upstream_timeout = absl::Seconds(2);
+  std::shared_ptr<Snapshot> snap = MakeSnapshot(2);
+  Start(snap.get(), Request());
+  FakeEncoder& up = Waiting().Ready();
+  context_.sim().AdvanceTimeAndRun(absl::Milliseconds(1999));
+  EXPECT_EQ(downstream_.status, 0);
+  context_.sim().AdvanceTimeAndRun(absl::Milliseconds(1));
+  EXPECT_EQ(downstream_.status, 504);
+  EXPECT_EQ(downstream_.body, "upstream request timeout");
+  EXPECT_TRUE(up.reset);
+  EXPECT_EQ(TotalRequests(), 1);  // Not retried: the first may still be working on it.
+  EXPECT_EQ(context_.stats.upstream_timeouts.load(), 1u);
+}
+
+TEST_F(RouterTest, TimeoutStopsAtTheResponseHead) {
+  context_.options.upstream_timeout = absl::Seconds(1);
+  std::shared_ptr<Snapshot> snap = MakeSnapshot(1);
+  Start(snap.get(), Request());
+  Pool(0).Ready();
+  Pool(0).Respond(200, "part", /*end=*/false);
+  context_.sim().AdvanceTimeAndRun(absl::Seconds(10));
+  EXPECT_EQ(downstream_.status, 200);
+  EXPECT_FALSE(downstream_.ended);
+  EXPECT_EQ(context_.stats.upstream_timeouts.load(), 0u);
+}
+
+TEST_F(RouterTest, StalledBodyUploadIs504) {
+  context_.options.body_idle_timeout = absl::Seconds(5);
+  context_.options.upstream_timeout = absl::Seconds(1);
+  std::shared_ptr<Snapshot> snap = MakeSnapshot(1);
+  Start(snap.get(), Request(http::Method::kPost), false);
+  Pool(0).Ready();
+  Buffer b;
+  b.Append("a");
+  context_.sim().AdvanceTimeAndRun(absl::Seconds(4));
+  router_->OnRequestData(b, false);  // Progress restarts the stall timer.
+  context_.sim().AdvanceTimeAndRun(absl::Seconds(4));
+  EXPECT_EQ(downstream_.status, 0);
+  context_.sim().AdvanceTimeAndRun(absl::Seconds(1));
+  EXPECT_EQ(downstream_.status, 504);
+}
+
+TEST_F(RouterTest, ConnectTimeoutIsRetriedThen504) {
+  std::shared_ptr<Snapshot> snap = MakeSnapshot(2, /*retries=*/1);
+  Start(snap.get(), Request());
+  Waiting().Fail(upstream::PoolFailureReason::kTimeout);
+  Waiting().Fail(upstream::PoolFailureReason::kTimeout);
+  EXPECT_EQ(TotalRequests(), 2);
+  EXPECT_EQ(downstream_.status, 504);
+  EXPECT_EQ(downstream_.body, "connect failed");
+}
+
+TEST_F(RouterTest, LocalResourceShortageIs503WithoutBlame) {
+  std::shared_ptr<Snapshot> snap = MakeSnapshot(2);
+  Pool(0).fail_at_once = Pool(1).fail_at_once = upstream::PoolFailureReason::kLocalResource;
+  Start(snap.get(), Request());
+  EXPECT_EQ(downstream_.status, 503);
+  EXPECT_EQ(downstream_.body, "upstream connection not possible: refused at once");
+  EXPECT_TRUE(context_.results.empty());
+  EXPECT_EQ(TotalRequests(), 1);
+}
+
+TEST_F(RouterTest, ContinueAndBodyBufferedUntilTheUpstreamIsReady) {
+  std::shared_ptr<Snapshot> snap = MakeSnapshot(1);
+  http::RequestHeaderMapPtr request = Request(http::Method::kPost);
+  request->expect_100_continue = true;
+  request->Add("Expect", "100-continue");
+  Start(snap.get(), std::move(request), false);
+  Buffer big;
+  big.Append(std::string(1536 * 1024, 'b'));
+  router_->OnRequestData(big, false);
+  EXPECT_EQ(downstream_.read_disables, std::vector<bool>({true}));  // Over 1 MiB waiting.
+  EXPECT_EQ(downstream_.continues, 0);
+  FakeEncoder& up = Pool(0).Ready();
+  EXPECT_EQ(downstream_.continues, 1);
+  EXPECT_EQ(up.body.size(), 1536u * 1024);
+  EXPECT_EQ(downstream_.read_disables, std::vector<bool>({true, false}));
+  EXPECT_EQ(up.head.find("Expect"), std::string::npos);  // Answered here, not forwarded.
+}
+
+TEST_F(RouterTest, FlowControlBothWays) {
+  std::shared_ptr<Snapshot> snap = MakeSnapshot(1);
+  Start(snap.get(), Request(http::Method::kPost), false);
+  FakeEncoder& up = Pool(0).Ready();
+  up.callbacks()->OnAboveWriteBufferHighWatermark();
+  up.callbacks()->OnBelowWriteBufferLowWatermark();
+  EXPECT_EQ(downstream_.read_disables, std::vector<bool>({true, false}));
+  router_->OnDownstreamAboveWriteBufferHighWatermark();
+  EXPECT_TRUE(up.read_disabled);
+  router_->OnDownstreamBelowWriteBufferLowWatermark();
+  EXPECT_FALSE(up.read_disabled);
+}
+
+TEST_F(RouterTest, ResetAfterTheHeadCutsTheResponse) {
+  std::shared_ptr<Snapshot> snap = MakeSnapshot(2);
+  Start(snap.get(), Request());
+  FakePool& pool = Waiting();
+  pool.Ready();
+  pool.Respond(200, "par", /*end=*/false);
+  pool.Reset(http::StreamResetReason::kConnectionTermination, "gone");
+  EXPECT_TRUE(downstream_.reset);
+  EXPECT_EQ(TotalRequests(), 1);
+}
+
+TEST_F(RouterTest, DownstreamResetAbandonsTheUpstream) {
+  std::shared_ptr<Snapshot> snap = MakeSnapshot(1);
+  Start(snap.get(), Request());
+  router_->OnDownstreamReset();
+  EXPECT_EQ(Pool(0).canceled, 1);  // Still connecting: the wait is canceled.
+
+  Start(snap.get(), Request());
+  FakeEncoder& up = Pool(0).Ready();
+  router_->OnDownstreamReset();
+  EXPECT_TRUE(up.reset);
+  EXPECT_EQ(Active(*snap, 0), 0u);
+}
+
+TEST_F(RouterTest, UpstreamStatusesReachOutlierDetection) {
+  std::shared_ptr<Snapshot> snap = MakeSnapshot(1);
+  for (int status : {500, 503}) {
+    Start(snap.get(), Request());
+    Pool(0).Ready();
+    Pool(0).Respond(status, "");
+  }
+  EXPECT_EQ(context_.results,
+            std::vector<std::string>({"10.0.0.1:8000 5xx", "10.0.0.1:8000 gateway"}));
+}
+
+}  // namespace
+}  // namespace lb::proxy::router

@@ -1,4 +1,4 @@
-// lbctl: the operator CLI. All logic lives in cli/lbctl.cc.
+// lbctl: the operator CLI. All logic lives in //cli:lbctl_lib (cli/lbctl.h).
 #include <iostream>
 
 #include "cli/lbctl.h"

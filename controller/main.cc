@@ -1,13 +1,13 @@
 // The controller binary: parses flags, starts the Controller, waits for SIGINT/SIGTERM.
-#include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include <cstdio>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/synchronization/mutex.h"
+#include "common/process/stop_signals.h"
+#include "common/process/usage.h"
 #include "controller/server/controller.h"
 
 ABSL_FLAG(std::string, grpc_listen, "127.0.0.1:18000",
@@ -24,22 +24,18 @@ ABSL_FLAG(absl::Duration, dns_refresh, absl::Seconds(30),
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  lb::process::SetProgramUsage(
       "The load balancer's controller.\n  controller [--grpc_listen=127.0.0.1:18000] "
-      "[--rest_listen=127.0.0.1:9091] [--data_dir=lb-data] [--auth_token_file=FILE]");
+      "[--rest_listen=127.0.0.1:9091] [--data_dir=lb-data] [--auth_token_file=FILE]",
+      "controller/");
   absl::ParseCommandLine(argc, argv);
   // Debian's Abseil checks every mutex acquisition for lock-order cycles; that costs a few
   // percent on gRPC's and our hot locks. Tests still run with the default.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
 
-  // Block the stop signals in every thread; main waits for them below.
-  sigset_t stop;
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGINT);
-  sigaddset(&stop, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  // Before any thread starts; main waits for the stop signal below.
+  lb::process::StopSignals stop;
 
   lb::controller::ControllerOptions options;
   options.grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
@@ -54,8 +50,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "controller: %s\n", std::string(controller.status().ToString()).c_str());
     return 1;
   }
-  int signo = 0;
-  sigwait(&stop, &signo);
+  int signo = stop.Wait();
   spdlog::info("controller: signal {}, shutting down", signo);
   (*controller)->Shutdown();
   return 0;

@@ -1,20 +1,19 @@
 // The proxy binary: flags, the ADS client, the ProxyServer, and SIGTERM/SIGINT handling.
-#include <signal.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <cstdio>
-#include <fstream>
 #include <thread>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/net/address.h"
+#include "common/process/ready_file.h"
+#include "common/process/stop_signals.h"
+#include "common/process/usage.h"
 #include "proxy/server/proxy_server.h"
 #include "proxy/xds/ads_client.h"
 
@@ -41,20 +40,16 @@ ABSL_FLAG(std::string, ready_file, "",
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "The load balancer's proxy.\n  proxy --controller=127.0.0.1:18000 --listen=0.0.0.0:8080");
+  lb::process::SetProgramUsage(
+      "The load balancer's proxy.\n  proxy --controller=127.0.0.1:18000 --listen=0.0.0.0:8080",
+      "proxy/");
   absl::ParseCommandLine(argc, argv);
   // Debian's Abseil checks every mutex acquisition for lock-order cycles; that costs a few
   // percent on gRPC's and our hot locks. Tests still run with the default.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
 
-  sigset_t stop;
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGINT);
-  sigaddset(&stop, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  lb::process::StopSignals stop;  // Before any thread starts.
 
   absl::StatusOr<lb::net::HostPort> listen = lb::net::ParseHostPort(absl::GetFlag(FLAGS_listen));
   if (!listen.ok()) {
@@ -104,16 +99,14 @@ int main(int argc, char** argv) {
                options.listen_host, srv->port(), options.workers, srv->admin_port(),
                absl::GetFlag(FLAGS_controller));
   if (std::string ready = absl::GetFlag(FLAGS_ready_file); !ready.empty()) {
-    std::string tmp = absl::StrCat(ready, ".tmp.", getpid());
-    {
-      std::ofstream out(tmp);
-      out << "{\"port\":" << srv->port() << ",\"admin_port\":" << srv->admin_port()
-          << ",\"pid\":" << getpid() << "}\n";
+    absl::Status s = lb::process::WriteReadyFile(
+        ready, {{"port", srv->port()}, {"admin_port", srv->admin_port()}});
+    if (!s.ok()) {
+      std::fprintf(stderr, "proxy: --ready_file: %s\n", std::string(s.message()).c_str());
+      return 1;
     }
-    std::rename(tmp.c_str(), ready.c_str());
   }
-  int signo = 0;
-  sigwait(&stop, &signo);
+  int signo = stop.Wait();
   spdlog::info("proxy: signal {}, draining (up to {})", signo,
                absl::FormatDuration(options.drain_timeout));
   client.Stop();

@@ -11,6 +11,7 @@
 #include <mutex>
 
 #include "absl/strings/str_cat.h"
+#include "common/http/reason_phrase.h"
 #include "common/net/address.h"
 
 namespace lb::http {
@@ -38,39 +39,6 @@ const char* MethodName(evhttp_cmd_type cmd) {
       return "PATCH";
   }
   return "UNKNOWN";
-}
-
-const char* Reason(int status) {
-  switch (status) {
-    case 200:
-      return "OK";
-    case 201:
-      return "Created";
-    case 204:
-      return "No Content";
-    case 400:
-      return "Bad Request";
-    case 401:
-      return "Unauthorized";
-    case 403:
-      return "Forbidden";
-    case 404:
-      return "Not Found";
-    case 405:
-      return "Method Not Allowed";
-    case 409:
-      return "Conflict";
-    case 429:
-      return "Too Many Requests";
-    case 501:
-      return "Not Implemented";
-    case 503:
-      return "Service Unavailable";
-    case 504:
-      return "Gateway Timeout";
-    default:
-      return status < 500 ? "Client Error" : "Server Error";
-  }
 }
 
 }  // namespace
@@ -162,7 +130,7 @@ void EvhttpServer::OnRequest(evhttp_request* req, void* arg) {
   if (evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
     evbuffer_add(body, response.body.data(), response.body.size());
   }
-  evhttp_send_reply(req, response.status, Reason(response.status), body);
+  evhttp_send_reply(req, response.status, ReasonPhrase(response.status).data(), body);
   evbuffer_free(body);
 }
 

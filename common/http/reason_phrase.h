@@ -1,5 +1,5 @@
-// The standard reason phrase of an HTTP status code (RFC 9110 section 15), for status lines
-// written by the proxy and the controller.
+// The reason phrase of an HTTP status code, for status lines written by the controller's REST
+// server (evhttp), the proxy's HTTP/1 codec and test backends.
 #ifndef LB_COMMON_HTTP_REASON_PHRASE_H_
 #define LB_COMMON_HTTP_REASON_PHRASE_H_
 
@@ -7,7 +7,10 @@
 
 namespace lb::http {
 
-// "Not Found" for 404; "Unknown" for codes without a registered phrase.
+// The registered phrase of every status RFC 9110 (and RFCs 6585, 7725, 8470) define, e.g.
+// 404 -> "Not Found", 413 -> "Payload Too Large" (RFC 7231's name, which clients know); for
+// another code of 100-599 the name of its class ("Client Error" for 499); "" outside 100-599.
+// The result is a static, NUL-terminated string, so its data() may be passed to C APIs.
 absl::string_view ReasonPhrase(int status);
 
 }  // namespace lb::http

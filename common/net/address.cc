@@ -45,4 +45,13 @@ absl::StatusOr<HostPort> ParseHostPort(absl::string_view text, bool allow_zero_p
   return out;
 }
 
+std::string UriHost(absl::string_view host) {
+  if (host.find(':') != absl::string_view::npos) return absl::StrCat("[", host, "]");
+  return std::string(host);
+}
+
+std::string JoinHostPort(absl::string_view host, uint32_t port) {
+  return absl::StrCat(UriHost(host), ":", port);
+}
+
 }  // namespace lb::net

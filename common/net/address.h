@@ -1,4 +1,4 @@
-// Parsing of "host:port" listen/connect addresses.
+// "host:port" addresses: parsing (listen/connect flags) and formatting (endpoint keys, messages).
 #ifndef LB_COMMON_NET_ADDRESS_H_
 #define LB_COMMON_NET_ADDRESS_H_
 
@@ -23,6 +23,13 @@ std::optional<uint16_t> ParsePort(absl::string_view text);
 // Accepts "127.0.0.1:80", "[::1]:80", "name:80"; port 0 only if `allow_zero_port`.
 // kInvalidArgument naming the problem otherwise.
 absl::StatusOr<HostPort> ParseHostPort(absl::string_view text, bool allow_zero_port = true);
+
+// `host` as written before ":port" in an address or a Host header: a host containing ':' (an
+// IPv6 literal, given without brackets) in brackets, any other as is. "::1" -> "[::1]".
+std::string UriHost(absl::string_view host);
+
+// The inverse of ParseHostPort: "10.0.0.1:80", "[::1]:80", "web.internal:8080".
+std::string JoinHostPort(absl::string_view host, uint32_t port);
 
 }  // namespace lb::net
 

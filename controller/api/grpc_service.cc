@@ -10,13 +10,24 @@
 
 namespace lb::api {
 
+struct LoadBalancerService::Watch {
+  absl::Mutex mu;
+  std::deque<lb::v1::Change> queue ABSL_GUARDED_BY(mu);
+  bool overflow ABSL_GUARDED_BY(mu) = false;
+  bool stop ABSL_GUARDED_BY(mu) = false;  // The service is shutting down.
+};
+
 LoadBalancerService::LoadBalancerService(registry::Registry* registry, const TokenAuth* auth,
-                                         metrics::Registry* metrics)
-    : registry_(registry), auth_(auth), metrics_(metrics) {}
+                                         metrics::Registry* metrics, Clock* clock)
+    : registry_(registry), auth_(auth), metrics_(metrics), clock_(clock) {}
 
 void LoadBalancerService::Shutdown() {
   absl::MutexLock lock(&mu_);
   shutting_down_ = true;
+  for (Watch* w : watches_) {
+    absl::MutexLock watch_lock(&w->mu);
+    w->stop = true;
+  }
 }
 
 absl::Status LoadBalancerService::Authorize(grpc::ServerContext* ctx) const {
@@ -185,40 +196,45 @@ grpc::Status LoadBalancerService::WatchChanges(grpc::ServerContext* ctx,
   // The store's watch thread queues changes; this RPC thread writes them, so a slow client
   // never blocks the store. A client that falls 10,000 changes behind is cut off.
   constexpr size_t kMaxQueued = 10000;
-  absl::Mutex mu;
-  std::deque<lb::v1::Change> queue;
-  bool overflow = false;
+  Watch w;
+  {
+    absl::MutexLock lock(&mu_);
+    if (shutting_down_) {
+      return Finish("WatchChanges", absl::UnavailableError("controller is shutting down"));
+    }
+    watches_.insert(&w);
+  }
   absl::StatusOr<std::unique_ptr<store::WatchHandle>> watch =
-      registry_->Watch([&](const lb::v1::Change& change) {
-        absl::MutexLock lock(&mu);
-        if (queue.size() >= kMaxQueued) {
-          overflow = true;
+      registry_->Watch([&w](const lb::v1::Change& change) {
+        absl::MutexLock lock(&w.mu);
+        if (w.queue.size() >= kMaxQueued) {
+          w.overflow = true;
           return;
         }
-        queue.push_back(change);
+        w.queue.push_back(change);
       });
-  if (!watch.ok()) return Finish("WatchChanges", watch.status());
-  absl::Status result = absl::OkStatus();
-  while (true) {
+  absl::Status result = watch.status();
+  while (result.ok()) {
     std::deque<lb::v1::Change> batch;
     {
-      absl::MutexLock lock(&mu);
-      auto ready = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return !queue.empty() || overflow; };
-      mu.AwaitWithTimeout(absl::Condition(&ready), absl::Milliseconds(200));
-      if (overflow) {
+      absl::MutexLock lock(&w.mu);
+      auto ready = [&w]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(w.mu) {
+        return !w.queue.empty() || w.overflow || w.stop;
+      };
+      // Wakes for changes and shutdown; polls for a cancelled client (gRPC's sync API has no
+      // callback for that).
+      clock_->AwaitWithTimeout(&w.mu, absl::Condition(&ready), kWatchPoll);
+      if (w.overflow) {
         result = absl::ResourceExhaustedError("watcher fell too far behind; re-watch");
         break;
       }
-      batch.swap(queue);
-    }
-    if (ctx->IsCancelled()) break;
-    {
-      absl::MutexLock lock(&mu_);
-      if (shutting_down_) {
+      if (w.stop) {
         result = absl::UnavailableError("controller is shutting down");
         break;
       }
+      batch.swap(w.queue);
     }
+    if (ctx->IsCancelled()) break;
     bool ok = true;
     for (const auto& change : batch) {
       if (!writer->Write(change)) {
@@ -228,7 +244,11 @@ grpc::Status LoadBalancerService::WatchChanges(grpc::ServerContext* ctx,
     }
     if (!ok) break;
   }
-  watch->reset();  // Stop callbacks before `queue` goes out of scope.
+  if (watch.ok()) watch->reset();  // Stop callbacks before `w` goes out of scope.
+  {
+    absl::MutexLock lock(&mu_);
+    watches_.erase(&w);
+  }
   return Finish("WatchChanges", result);
 }
 

@@ -5,22 +5,28 @@
 
 #include <functional>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "common/metrics/metrics.h"
+#include "common/time/clock.h"
 #include "controller/api/auth.h"
 #include "controller/registry/registry.h"
 #include "lb/v1/lb.grpc.pb.h"
 
 namespace lb::api {
 
-// Runs on gRPC's sync-server threads. `registry`, `auth` and `metrics` must outlive it.
+// Runs on gRPC's sync-server threads. `registry`, `auth`, `metrics` and `clock` must outlive it.
 class LoadBalancerService final : public lb::v1::LoadBalancer::Service {
  public:
   LoadBalancerService(registry::Registry* registry, const TokenAuth* auth,
-                      metrics::Registry* metrics);
+                      metrics::Registry* metrics, Clock* clock = Clock::Real());
 
-  // Ends every open WatchChanges stream (call before the server shuts down).
+  // Ends every open WatchChanges stream with UNAVAILABLE, at once (call before the server shuts
+  // down). A stream cancelled by its client ends within kWatchPoll on `clock`.
   void Shutdown();
+
+  static constexpr absl::Duration kWatchPoll = absl::Milliseconds(200);
 
   // Source of ListProxies (the xDS server); unset: an empty list.
   void SetProxiesSource(std::function<lb::v1::ListProxiesResponse()> source) {
@@ -64,12 +70,18 @@ class LoadBalancerService final : public lb::v1::LoadBalancer::Service {
   // Counts the call and converts the status.
   grpc::Status Finish(const char* method, const absl::Status& status);
 
+  // One WatchChanges stream: the store's watch thread queues, the RPC thread writes.
+  struct Watch;
+
   registry::Registry* const registry_;
   const TokenAuth* const auth_;
   metrics::Registry* const metrics_;
+  Clock* const clock_;
   std::function<lb::v1::ListProxiesResponse()> proxies_;
+  // Lock order: mu_ before any Watch::mu.
   absl::Mutex mu_;
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
+  absl::flat_hash_set<Watch*> watches_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace lb::api

@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "controller/model/validation.h"
 
 namespace lb::dns {
 namespace {
@@ -44,8 +45,8 @@ class SystemResolver : public Resolver {
 
 std::unique_ptr<Resolver> NewSystemResolver() { return std::make_unique<SystemResolver>(); }
 
-HostnameCache::HostnameCache(Resolver* resolver, absl::Duration refresh_interval)
-    : resolver_(resolver), interval_(refresh_interval) {}
+HostnameCache::HostnameCache(Resolver* resolver, absl::Duration refresh_interval, Clock* clock)
+    : resolver_(resolver), interval_(refresh_interval), clock_(clock) {}
 
 HostnameCache::~HostnameCache() {
   {
@@ -57,18 +58,18 @@ HostnameCache::~HostnameCache() {
 
 void HostnameCache::Start() {
   thread_ = std::thread([this] {
-    absl::Time next_full = absl::Now() + interval_;
+    absl::Time next_full = clock_->Now() + interval_;
     while (true) {
       std::vector<std::string> names;
       {
         absl::MutexLock lock(&mu_);
         auto wake = [this]()
                         ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ || !pending_.empty(); };
-        mu_.AwaitWithDeadline(absl::Condition(&wake), next_full);
+        clock_->AwaitWithDeadline(&mu_, absl::Condition(&wake), next_full);
         if (stop_) return;
-        if (absl::Now() >= next_full) {
+        if (absl::Time now = clock_->Now(); now >= next_full) {
           names.assign(names_.begin(), names_.end());
-          next_full = absl::Now() + interval_;
+          next_full = now + interval_;
         } else {
           names.assign(pending_.begin(), pending_.end());
         }
@@ -99,6 +100,18 @@ void HostnameCache::SetHostnames(absl::flat_hash_set<std::string> hostnames) {
     }
   }
   names_ = std::move(hostnames);
+}
+
+void HostnameCache::OnModelChange(const lb::v1::Change& change,
+                                  const std::shared_ptr<const model::ModelState>& state) {
+  if (change.kind_case() == lb::v1::Change::kRouteTable) return;
+  absl::flat_hash_set<std::string> hosts;
+  for (const auto& [name, cluster] : state->clusters) {
+    for (const auto& e : cluster->endpoints()) {
+      if (!model::IsIpLiteral(e.address())) hosts.insert(e.address());
+    }
+  }
+  SetHostnames(std::move(hosts));
 }
 
 void HostnameCache::SetOnChange(std::function<void()> on_change) {

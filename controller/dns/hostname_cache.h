@@ -15,6 +15,8 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/time/clock.h"
+#include "controller/model/model_cache.h"
 
 namespace lb::dns {
 
@@ -29,18 +31,25 @@ class Resolver {
 // getaddrinfo(3). Blocking; called from the cache's own thread only.
 std::unique_ptr<Resolver> NewSystemResolver();
 
-// Thread-safe. A failed resolution keeps the last good addresses.
-class HostnameCache {
+// Thread-safe. A failed resolution keeps the last good addresses. As an observer of the model
+// cache it resolves exactly the hostnames the model's endpoints use.
+class HostnameCache final : public model::ModelCache::Observer {
  public:
-  // `resolver` must outlive the cache. Nothing runs until Start().
-  HostnameCache(Resolver* resolver, absl::Duration refresh_interval);
-  ~HostnameCache();
+  // `resolver` and `clock` must outlive the cache; the refresh interval is measured on `clock`.
+  // Nothing runs until Start().
+  HostnameCache(Resolver* resolver, absl::Duration refresh_interval, Clock* clock = Clock::Real());
+  ~HostnameCache() override;
 
   // Starts the refresh thread: new names are resolved at once, all names every interval.
   void Start();
 
   // The names to keep resolved; names no longer listed are forgotten.
   void SetHostnames(absl::flat_hash_set<std::string> hostnames);
+
+  // Sets the names to every endpoint address of `state` that is not an IP literal (route table
+  // changes are skipped: they name no endpoint).
+  void OnModelChange(const lb::v1::Change& change,
+                     const std::shared_ptr<const model::ModelState>& state) override;
 
   // Called (on the refresh thread) after any name's addresses changed.
   void SetOnChange(std::function<void()> on_change);
@@ -57,6 +66,7 @@ class HostnameCache {
 
   Resolver* const resolver_;
   const absl::Duration interval_;
+  Clock* const clock_;
   mutable absl::Mutex mu_;
   absl::flat_hash_set<std::string> names_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<std::string> pending_ ABSL_GUARDED_BY(mu_);  // Not yet resolved.

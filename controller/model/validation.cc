@@ -11,7 +11,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "common/net/address.h"
@@ -22,10 +21,6 @@ namespace {
 
 using google::protobuf::Duration;
 using google::protobuf::util::TimeUtil;
-
-std::string Path(absl::string_view parent, absl::string_view field) {
-  return parent.empty() ? std::string(field) : absl::StrCat(parent, ".", field);
-}
 
 void SetDefaultDuration(Duration* d, absl::Duration value) {
   if (d->seconds() == 0 && d->nanos() == 0) {
@@ -40,27 +35,34 @@ absl::Duration ToAbsl(const Duration& d) {
   return absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
 }
 
-// Checks min <= d <= max for a duration field that has already been defaulted.
+// Checks min <= d <= max for the duration field `field` (already defaulted).
 void CheckDuration(const Duration& d, absl::Duration min, absl::Duration max,
-                   absl::string_view path, ValidationErrors* errors) {
+                   absl::string_view field, ValidationErrors* errors) {
   if (d.seconds() < -315576000000 || d.seconds() > 315576000000 || d.nanos() <= -1000000000 ||
       d.nanos() >= 1000000000 || (d.seconds() > 0 && d.nanos() < 0) ||
       (d.seconds() < 0 && d.nanos() > 0)) {
-    errors->Add(path, "is not a valid duration");
+    errors->AddFieldError(field, "is not a valid duration");
     return;
   }
   absl::Duration v = ToAbsl(d);
   if (v < min || v > max) {
-    errors->Add(path, absl::StrCat("must be from ", absl::FormatDuration(min), " to ",
-                                   absl::FormatDuration(max), ", got ", absl::FormatDuration(v)));
+    errors->AddFieldError(
+        field, absl::StrCat("must be from ", absl::FormatDuration(min), " to ",
+                            absl::FormatDuration(max), ", got ", absl::FormatDuration(v)));
   }
 }
 
-void CheckRange(int64_t v, int64_t min, int64_t max, absl::string_view path,
+void CheckRange(int64_t v, int64_t min, int64_t max, absl::string_view field,
                 ValidationErrors* errors) {
   if (v < min || v > max) {
-    errors->Add(path, absl::StrCat("must be from ", min, " to ", max, ", got ", v));
+    errors->AddFieldError(field, absl::StrCat("must be from ", min, " to ", max, ", got ", v));
   }
+}
+
+// The problem with a cluster or route name, or "" if it is valid.
+std::string NameProblem(absl::string_view name) {
+  if (IsValidName(name)) return "";
+  return name.empty() ? "is required" : "must be 1-128 characters of [a-zA-Z0-9_.-]";
 }
 
 // Free text for a proto3 string field: well-formed UTF-8 without control characters (C0, DEL,
@@ -125,15 +127,6 @@ bool IsLabelKey(absl::string_view k) {
 }
 
 }  // namespace
-
-void ValidationErrors::Add(absl::string_view path, absl::string_view message) {
-  errors_.push_back(path.empty() ? std::string(message) : absl::StrCat(path, ": ", message));
-}
-
-absl::Status ValidationErrors::ToStatus() const {
-  if (errors_.empty()) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrJoin(errors_, "; "));
-}
 
 size_t Utf8SequenceLength(absl::string_view s) {
   if (s.empty()) return 0;
@@ -225,11 +218,6 @@ absl::StatusOr<std::string> NormalizeAddress(absl::string_view address) {
       absl::StrCat("\"", absl::CHexEscape(shown), "\" is neither an IP address nor a hostname"));
 }
 
-std::string HostPort(absl::string_view address, uint32_t port) {
-  if (absl::StrContains(address, ":")) return absl::StrCat("[", address, "]:", port);
-  return absl::StrCat(address, ":", port);
-}
-
 std::string PortProblem(absl::int128 port) {
   if (port >= 1 && port <= 65535) return "";
   return absl::StrFormat("must be from 1 to 65535, got %d", port);
@@ -243,137 +231,132 @@ bool IsValidName(absl::string_view name) {
   return true;
 }
 
-void NormalizeEndpoint(lb::v1::Endpoint* e, absl::string_view path, ValidationErrors* errors) {
+void NormalizeEndpoint(lb::v1::Endpoint* e, ValidationErrors* errors) {
   e->clear_resolved_addresses();
   absl::StatusOr<std::string> address = NormalizeAddress(e->address());
   if (address.ok()) {
     e->set_address(*address);
   } else {
-    errors->Add(Path(path, "address"), address.status().message());
+    errors->AddFieldError(".address", address.status().message());
   }
-  if (std::string p = PortProblem(e->port()); !p.empty()) errors->Add(Path(path, "port"), p);
+  if (std::string p = PortProblem(e->port()); !p.empty()) errors->AddFieldError(".port", p);
   if (e->weight() == 0) e->set_weight(1);
-  CheckRange(e->weight(), 1, kMaxWeight, Path(path, "weight"), errors);
+  CheckRange(e->weight(), 1, kMaxWeight, ".weight", errors);
   if (e->zone().size() > 128 || !IsPrintable(e->zone())) {
-    errors->Add(Path(path, "zone"), "must be at most 128 printable characters");
+    errors->AddFieldError(".zone", "must be at most 128 printable characters");
   }
   for (const auto& [k, v] : e->labels()) {
     if (!IsLabelKey(k)) {
-      errors->Add(Path(path, "labels"), absl::StrCat("key \"", absl::CHexEscape(k.substr(0, 64)),
-                                                     "\" must be 1-63 of [a-zA-Z0-9_.-/]"));
+      errors->AddFieldError(".labels", absl::StrCat("key \"", absl::CHexEscape(k.substr(0, 64)),
+                                                    "\" must be 1-63 of [a-zA-Z0-9_.-/]"));
     }
     if (v.size() > 256 || !IsPrintable(v)) {
-      errors->Add(Path(path, absl::StrCat("labels[", k.substr(0, 64), "]")),
-                  "value must be at most 256 printable characters");
+      errors->AddFieldError(absl::StrCat(".labels[", k.substr(0, 64), "]"),
+                            "value must be at most 256 printable characters");
     }
   }
   if (e->admin_state() == lb::v1::ADMIN_STATE_UNSPECIFIED) e->set_admin_state(lb::v1::ACTIVE);
   if (!lb::v1::AdminState_IsValid(e->admin_state())) {
-    errors->Add(Path(path, "admin_state"), absl::StrCat("unknown value ", e->admin_state()));
+    errors->AddFieldError(".admin_state", absl::StrCat("unknown value ", e->admin_state()));
   }
 }
 
 absl::Status NormalizeEndpoint(lb::v1::Endpoint* endpoint, absl::string_view path) {
   ValidationErrors errors;
-  NormalizeEndpoint(endpoint, path, &errors);
-  return errors.ToStatus();
+  ValidationErrors::ScopedField root(&errors, path);
+  NormalizeEndpoint(endpoint, &errors);
+  return errors.status();
 }
 
 absl::Status NormalizeCluster(lb::v1::Cluster* c, absl::string_view path) {
   ValidationErrors errors;
+  ValidationErrors::ScopedField root(&errors, path);
   c->set_version(0);
-  if (!IsValidName(c->name())) {
-    errors.Add(Path(path, "name"),
-               c->name().empty() ? "is required" : "must be 1-128 characters of [a-zA-Z0-9_.-]");
-  }
+  if (std::string p = NameProblem(c->name()); !p.empty()) errors.AddFieldError(".name", p);
   if (c->lb_policy() == lb::v1::LB_POLICY_UNSPECIFIED) c->set_lb_policy(lb::v1::RANDOM);
   if (!lb::v1::LbPolicy_IsValid(c->lb_policy())) {
-    errors.Add(Path(path, "lb_policy"), absl::StrCat("unknown value ", c->lb_policy()));
+    errors.AddFieldError(".lb_policy", absl::StrCat("unknown value ", c->lb_policy()));
   }
   if (c->hash_policy().key_case() == lb::v1::HashPolicy::kHeader &&
       !IsLabelKey(c->hash_policy().header())) {
-    errors.Add(Path(path, "hash_policy.header"), "must be a header name");
+    errors.AddFieldError(".hash_policy.header", "must be a header name");
   }
   if (c->hash_policy().key_case() == lb::v1::HashPolicy::kCookie &&
       !IsValidName(c->hash_policy().cookie())) {
-    errors.Add(Path(path, "hash_policy.cookie"), "must be a cookie name");
+    errors.AddFieldError(".hash_policy.cookie", "must be a cookie name");
   }
 
-  lb::v1::HealthCheck* hc = c->mutable_health_check();
-  std::string hc_path = Path(path, "health_check");
-  SetDefaultDuration(hc->mutable_interval(), absl::Seconds(5));
-  SetDefaultDuration(hc->mutable_timeout(), absl::Seconds(1));
-  if (hc->healthy_threshold() == 0) hc->set_healthy_threshold(2);
-  if (hc->unhealthy_threshold() == 0) hc->set_unhealthy_threshold(3);
-  if (!hc->path().empty() && (hc->path()[0] != '/' || !IsPrintable(hc->path()) ||
-                              absl::StrContains(hc->path(), " ") || hc->path().size() > 1024)) {
-    errors.Add(Path(hc_path, "path"), "must start with \"/\" and contain no spaces");
+  {
+    lb::v1::HealthCheck* hc = c->mutable_health_check();
+    ValidationErrors::ScopedField field(&errors, ".health_check");
+    SetDefaultDuration(hc->mutable_interval(), absl::Seconds(5));
+    SetDefaultDuration(hc->mutable_timeout(), absl::Seconds(1));
+    if (hc->healthy_threshold() == 0) hc->set_healthy_threshold(2);
+    if (hc->unhealthy_threshold() == 0) hc->set_unhealthy_threshold(3);
+    if (!hc->path().empty() && (hc->path()[0] != '/' || !IsPrintable(hc->path()) ||
+                                absl::StrContains(hc->path(), " ") || hc->path().size() > 1024)) {
+      errors.AddFieldError(".path", "must start with \"/\" and contain no spaces");
+    }
+    CheckDuration(hc->interval(), absl::Milliseconds(100), absl::Hours(1), ".interval", &errors);
+    CheckDuration(hc->timeout(), absl::Milliseconds(10), absl::Minutes(1), ".timeout", &errors);
+    if (ToAbsl(hc->timeout()) > ToAbsl(hc->interval())) {
+      errors.AddFieldError(".timeout", "must not exceed the interval");
+    }
+    CheckRange(hc->healthy_threshold(), 1, 100, ".healthy_threshold", &errors);
+    CheckRange(hc->unhealthy_threshold(), 1, 100, ".unhealthy_threshold", &errors);
   }
-  CheckDuration(hc->interval(), absl::Milliseconds(100), absl::Hours(1), Path(hc_path, "interval"),
-                &errors);
-  CheckDuration(hc->timeout(), absl::Milliseconds(10), absl::Minutes(1), Path(hc_path, "timeout"),
-                &errors);
-  if (ToAbsl(hc->timeout()) > ToAbsl(hc->interval())) {
-    errors.Add(Path(hc_path, "timeout"), "must not exceed the interval");
-  }
-  CheckRange(hc->healthy_threshold(), 1, 100, Path(hc_path, "healthy_threshold"), &errors);
-  CheckRange(hc->unhealthy_threshold(), 1, 100, Path(hc_path, "unhealthy_threshold"), &errors);
 
-  lb::v1::OutlierDetection* od = c->mutable_outlier_detection();
-  std::string od_path = Path(path, "outlier_detection");
-  // 0 disables a trigger, so the defaults apply only when the whole message was absent.
-  if (od->ByteSizeLong() == 0) {
-    od->set_consecutive_5xx(5);
-    od->set_consecutive_gateway_failure(5);
-    od->set_max_ejection_percent(50);
+  {
+    lb::v1::OutlierDetection* od = c->mutable_outlier_detection();
+    ValidationErrors::ScopedField field(&errors, ".outlier_detection");
+    // 0 disables a trigger, so the defaults apply only when the whole message was absent.
+    if (od->ByteSizeLong() == 0) {
+      od->set_consecutive_5xx(5);
+      od->set_consecutive_gateway_failure(5);
+      od->set_max_ejection_percent(50);
+    }
+    SetDefaultDuration(od->mutable_interval(), absl::Seconds(10));
+    SetDefaultDuration(od->mutable_base_ejection_time(), absl::Seconds(30));
+    CheckRange(od->consecutive_5xx(), 0, 1000, ".consecutive_5xx", &errors);
+    CheckRange(od->consecutive_gateway_failure(), 0, 1000, ".consecutive_gateway_failure", &errors);
+    CheckDuration(od->interval(), absl::Milliseconds(100), absl::Hours(1), ".interval", &errors);
+    CheckDuration(od->base_ejection_time(), absl::Milliseconds(100), absl::Hours(1),
+                  ".base_ejection_time", &errors);
+    CheckRange(od->max_ejection_percent(), 0, 100, ".max_ejection_percent", &errors);
   }
-  SetDefaultDuration(od->mutable_interval(), absl::Seconds(10));
-  SetDefaultDuration(od->mutable_base_ejection_time(), absl::Seconds(30));
-  CheckRange(od->consecutive_5xx(), 0, 1000, Path(od_path, "consecutive_5xx"), &errors);
-  CheckRange(od->consecutive_gateway_failure(), 0, 1000,
-             Path(od_path, "consecutive_gateway_failure"), &errors);
-  CheckDuration(od->interval(), absl::Milliseconds(100), absl::Hours(1), Path(od_path, "interval"),
-                &errors);
-  CheckDuration(od->base_ejection_time(), absl::Milliseconds(100), absl::Hours(1),
-                Path(od_path, "base_ejection_time"), &errors);
-  CheckRange(od->max_ejection_percent(), 0, 100, Path(od_path, "max_ejection_percent"), &errors);
 
   if (!c->has_connect_timeout()) SetDefaultDuration(c->mutable_connect_timeout(), absl::Seconds(1));
-  CheckDuration(c->connect_timeout(), absl::Milliseconds(1), absl::Minutes(1),
-                Path(path, "connect_timeout"), &errors);
+  CheckDuration(c->connect_timeout(), absl::Milliseconds(1), absl::Minutes(1), ".connect_timeout",
+                &errors);
   if (!c->has_retries()) c->mutable_retries()->set_value(2);
-  CheckRange(c->retries().value(), 0, kMaxRetries, Path(path, "retries"), &errors);
+  CheckRange(c->retries().value(), 0, kMaxRetries, ".retries", &errors);
   if (!c->has_healthy_panic_threshold()) c->mutable_healthy_panic_threshold()->set_value(50);
-  CheckRange(c->healthy_panic_threshold().value(), 0, 100, Path(path, "healthy_panic_threshold"),
-             &errors);
+  CheckRange(c->healthy_panic_threshold().value(), 0, 100, ".healthy_panic_threshold", &errors);
 
   if (c->endpoints_size() > static_cast<int>(kMaxEndpointsPerCluster)) {
-    errors.Add(Path(path, "endpoints"),
-               absl::StrCat("at most ", kMaxEndpointsPerCluster, " per cluster"));
+    errors.AddFieldError(".endpoints",
+                         absl::StrCat("at most ", kMaxEndpointsPerCluster, " per cluster"));
   }
   absl::flat_hash_set<std::string> seen;
   for (int i = 0; i < c->endpoints_size(); ++i) {
     lb::v1::Endpoint* e = c->mutable_endpoints(i);
-    std::string e_path = absl::StrCat(Path(path, "endpoints"), "[", i, "]");
-    NormalizeEndpoint(e, e_path, &errors);
-    if (!seen.insert(HostPort(e->address(), e->port())).second) {
-      errors.Add(e_path, absl::StrCat("duplicate endpoint ", HostPort(e->address(), e->port())));
-    }
+    ValidationErrors::ScopedField field(&errors, absl::StrCat(".endpoints[", i, "]"));
+    NormalizeEndpoint(e, &errors);
+    std::string key = net::JoinHostPort(e->address(), e->port());
+    if (!seen.insert(key).second) errors.AddError(absl::StrCat("duplicate endpoint ", key));
   }
-  return errors.ToStatus();
+  return errors.status();
 }
 
 absl::Status NormalizeRoute(lb::v1::Route* r, absl::string_view path) {
   ValidationErrors errors;
-  if (!IsValidName(r->name())) {
-    errors.Add(Path(path, "name"),
-               r->name().empty() ? "is required" : "must be 1-128 characters of [a-zA-Z0-9_.-]");
-  }
+  ValidationErrors::ScopedField root(&errors, path);
+  if (std::string p = NameProblem(r->name()); !p.empty()) errors.AddFieldError(".name", p);
   if (r->host().empty()) r->set_host("*");
   if (r->host() != "*") {
     std::string host = absl::AsciiStrToLower(r->host());
     if (!IsRouteHost(host)) {
-      errors.Add(Path(path, "host"), "must be \"*\", a host name, \"*.\" + a domain, or an IP");
+      errors.AddFieldError(".host", "must be \"*\", a host name, \"*.\" + a domain, or an IP");
     } else {
       r->set_host(host);
     }
@@ -381,13 +364,10 @@ absl::Status NormalizeRoute(lb::v1::Route* r, absl::string_view path) {
   if (r->path_prefix().empty()) r->set_path_prefix("/");
   if (r->path_prefix()[0] != '/' || !IsPrintable(r->path_prefix()) ||
       absl::StrContains(r->path_prefix(), " ") || r->path_prefix().size() > 1024) {
-    errors.Add(Path(path, "path_prefix"), "must start with \"/\" and contain no spaces");
+    errors.AddFieldError(".path_prefix", "must start with \"/\" and contain no spaces");
   }
-  if (!IsValidName(r->cluster())) {
-    errors.Add(Path(path, "cluster"),
-               r->cluster().empty() ? "is required" : "must be 1-128 characters of [a-zA-Z0-9_.-]");
-  }
-  return errors.ToStatus();
+  if (std::string p = NameProblem(r->cluster()); !p.empty()) errors.AddFieldError(".cluster", p);
+  return errors.status();
 }
 
 }  // namespace lb::model

@@ -1,6 +1,6 @@
 // Validation and normalization of the lb.v1 model. Every Normalize* call fills defaults,
 // canonicalizes what has several spellings (IP literals, hostnames) and reports every problem
-// at once, each with its field path, in one kInvalidArgument status, e.g.
+// at once, each with its field path, in one kInvalidArgument status (lb::ValidationErrors), e.g.
 //   "endpoint.port: must be from 1 to 65535, got 0; endpoint.weight: must be from 1 to 10000"
 // That text is what REST clients, lbctl users and NACKs see.
 //
@@ -21,6 +21,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "common/validation/validation_errors.h"
 #include "lb/v1/lb.pb.h"
 
 namespace lb::model {
@@ -28,18 +29,6 @@ namespace lb::model {
 inline constexpr uint32_t kMaxWeight = 10000;
 inline constexpr uint32_t kMaxRetries = 10;
 inline constexpr size_t kMaxEndpointsPerCluster = 10000;
-
-// Collects problems as "path: message".
-class ValidationErrors {
- public:
-  void Add(absl::string_view path, absl::string_view message);
-  bool ok() const { return errors_.empty(); }
-  // OkStatus, or kInvalidArgument with every problem joined by "; ".
-  absl::Status ToStatus() const;
-
- private:
-  std::vector<std::string> errors_;
-};
 
 // Length in bytes (1-4) of the well-formed UTF-8 sequence that starts `s` (no overlong forms,
 // surrogates or code points above U+10FFFF), or 0 if `s` is empty or starts with a malformed one.
@@ -59,16 +48,13 @@ bool IsHostname(absl::string_view address);
 // trailing dot. kInvalidArgument: `"x" is neither an IP address nor a hostname`.
 absl::StatusOr<std::string> NormalizeAddress(absl::string_view address);
 
-// "10.0.0.1:80", "[::1]:80", "web.internal:80".
-std::string HostPort(absl::string_view address, uint32_t port);
-
 // The message for a port outside 1-65535 (without a path), or "" if valid. 128 bits, so that
 // every integer a client can send (any int64 or uint64) is reported exactly as given.
 std::string PortProblem(absl::int128 port);
 
-// Defaults: weight 1, admin_state ACTIVE. Clears output-only fields.
-void NormalizeEndpoint(lb::v1::Endpoint* endpoint, absl::string_view path,
-                       ValidationErrors* errors);
+// Defaults: weight 1, admin_state ACTIVE. Clears output-only fields. Problems are recorded
+// under `errors`' current path (e.g. "port" at the top, "cluster.endpoints[2].port" nested).
+void NormalizeEndpoint(lb::v1::Endpoint* endpoint, ValidationErrors* errors);
 absl::Status NormalizeEndpoint(lb::v1::Endpoint* endpoint, absl::string_view path = "endpoint");
 
 // Defaults for every unset setting (see lb.proto); validates endpoints too (no duplicate

@@ -6,6 +6,8 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/net/address.h"
+#include "common/validation/validation_errors.h"
 #include "controller/model/validation.h"
 
 namespace lb::registry {
@@ -61,17 +63,17 @@ absl::Status NotFoundCluster(absl::string_view name) {
 }
 
 absl::Status EndpointNotFound(const lb::v1::Cluster& c, absl::string_view address, uint32_t port) {
-  return absl::NotFoundError(absl::StrCat("endpoint ", model::HostPort(address, port),
+  return absl::NotFoundError(absl::StrCat("endpoint ", net::JoinHostPort(address, port),
                                           " not found in cluster \"", c.name(), "\""));
 }
 
 // Normalizes an address given to identify an endpoint.
 absl::StatusOr<std::string> EndpointAddress(absl::string_view address, uint32_t port) {
-  model::ValidationErrors errors;
+  ValidationErrors errors;
   absl::StatusOr<std::string> normalized = model::NormalizeAddress(address);
-  if (!normalized.ok()) errors.Add("address", normalized.status().message());
-  if (std::string p = model::PortProblem(port); !p.empty()) errors.Add("port", p);
-  if (!errors.ok()) return errors.ToStatus();
+  if (!normalized.ok()) errors.AddFieldError("address", normalized.status().message());
+  if (std::string p = model::PortProblem(port); !p.empty()) errors.AddFieldError("port", p);
+  if (!errors.ok()) return errors.status();
   return *normalized;
 }
 
@@ -191,7 +193,7 @@ absl::StatusOr<lb::v1::Cluster> Registry::AddEndpoint(absl::string_view cluster,
   return MutateCluster("add_endpoint", cluster, [&](lb::v1::Cluster* c) -> absl::Status {
     if (FindEndpoint(*c, endpoint.address(), endpoint.port()) >= 0) {
       return absl::AlreadyExistsError(
-          absl::StrCat("endpoint ", model::HostPort(endpoint.address(), endpoint.port()),
+          absl::StrCat("endpoint ", net::JoinHostPort(endpoint.address(), endpoint.port()),
                        " already exists in cluster \"", c->name(), "\""));
     }
     if (c->endpoints_size() >= static_cast<int>(model::kMaxEndpointsPerCluster)) {

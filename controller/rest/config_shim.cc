@@ -11,6 +11,8 @@
 
 #include "absl/numeric/int128.h"
 #include "absl/strings/str_cat.h"
+#include "common/net/address.h"
+#include "common/validation/validation_errors.h"
 #include "controller/api/status_map.h"
 #include "controller/model/validation.h"
 #include "controller/rest/rest_handler.h"
@@ -80,7 +82,7 @@ HttpResponse RestHandler::HandleConfig(const HttpRequest& req) {
     if (!c.ok()) return TextError(c.status());
     nlohmann::json upstreams = nlohmann::json::array();
     for (const auto& e : c->endpoints()) {
-      upstreams.push_back(model::HostPort(e.address(), e.port()));
+      upstreams.push_back(net::JoinHostPort(e.address(), e.port()));
     }
     HttpResponse r = Text(200, upstreams.dump());
     r.content_type = "application/json";
@@ -100,37 +102,37 @@ HttpResponse RestHandler::HandleConfig(const HttpRequest& req) {
                 "{\"action\":\"add\",\"ip\":\"10.0.0.1\",\"port\":8080}\n");
   }
 
-  model::ValidationErrors errors;
+  ValidationErrors errors;
   lb::v1::Endpoint endpoint;
   auto ip = body.find("ip");
   if (ip == body.end() || ip->is_null()) {
-    errors.Add("ip", "is required");
+    errors.AddFieldError("ip", "is required");
   } else if (!ip->is_string()) {
-    errors.Add("ip", "must be a string");
+    errors.AddFieldError("ip", "must be a string");
   } else {
     absl::StatusOr<std::string> address =
         model::NormalizeAddress(ip->get_ref<const std::string&>());
     if (address.ok()) {
       endpoint.set_address(*address);
     } else {
-      errors.Add("ip", address.status().message());
+      errors.AddFieldError("ip", address.status().message());
     }
   }
   auto port = body.find("port");
   absl::int128 port_value = 0;
   if (port == body.end() || port->is_null()) {
-    errors.Add("port", "is required");
+    errors.AddFieldError("port", "is required");
   } else if (!IntegerField(*port, &port_value)) {
-    errors.Add("port", "must be an integer from 1 to 65535");
+    errors.AddFieldError("port", "must be an integer from 1 to 65535");
   } else if (std::string p = model::PortProblem(port_value); !p.empty()) {
-    errors.Add("port", p);
+    errors.AddFieldError("port", p);
   } else {
     endpoint.set_port(static_cast<uint32_t>(port_value));
   }
   std::string cluster = registry::kDefaultCluster;
   if (auto c = body.find("cluster"); c != body.end() && !c->is_null()) {
     if (!c->is_string() || !model::IsValidName(c->get_ref<const std::string&>())) {
-      errors.Add("cluster", "must be a cluster name (1-128 of [a-zA-Z0-9_.-])");
+      errors.AddFieldError("cluster", "must be a cluster name (1-128 of [a-zA-Z0-9_.-])");
     } else {
       cluster = c->get<std::string>();
     }
@@ -138,12 +140,13 @@ HttpResponse RestHandler::HandleConfig(const HttpRequest& req) {
   if (auto w = body.find("weight"); w != body.end() && !w->is_null()) {
     absl::int128 weight = 0;
     if (!w->is_number() || !IntegerField(*w, &weight) || weight < 1 || weight > model::kMaxWeight) {
-      errors.Add("weight", absl::StrCat("must be an integer from 1 to ", model::kMaxWeight));
+      errors.AddFieldError("weight",
+                           absl::StrCat("must be an integer from 1 to ", model::kMaxWeight));
     } else {
       endpoint.set_weight(static_cast<uint32_t>(weight));
     }
   }
-  if (!errors.ok()) return Text(400, absl::StrCat(errors.ToStatus().message(), "\n"));
+  if (!errors.ok()) return Text(400, absl::StrCat(errors.message(), "\n"));
 
   auto action = body.find("action");
   std::string verb = action != body.end() && action->is_string() ? action->get<std::string>() : "";

@@ -199,11 +199,11 @@ HttpResponse JsonError(const absl::Status& status) {
 }
 
 RestHandler::RestHandler(registry::Registry* registry, const api::TokenAuth* auth,
-                         metrics::Registry* metrics)
-    : registry_(registry), auth_(auth), metrics_(metrics) {}
+                         metrics::Registry* metrics, Clock* clock)
+    : registry_(registry), auth_(auth), metrics_(metrics), clock_(clock) {}
 
 HttpResponse RestHandler::Handle(const HttpRequest& request) {
-  absl::Time start = absl::Now();
+  absl::Time start = clock_->Now();
   absl::string_view path = request.target;
   path = path.substr(0, path.find('?'));
   std::string route = "other";
@@ -215,7 +215,7 @@ HttpResponse RestHandler::Handle(const HttpRequest& request) {
   metrics_
       ->GetHistogram("lb_controller_http_request_seconds", "REST request latency.",
                      {{"route", route}})
-      ->Observe(absl::ToDoubleSeconds(absl::Now() - start));
+      ->Observe(absl::ToDoubleSeconds(clock_->Now() - start));
   return response;
 }
 

@@ -12,6 +12,7 @@
 
 #include "common/http/http_types.h"
 #include "common/metrics/metrics.h"
+#include "common/time/clock.h"
 #include "controller/api/auth.h"
 #include "controller/registry/registry.h"
 
@@ -24,10 +25,12 @@ inline constexpr size_t kMaxBodyBytes = 64 * 1024;
 // Returns false if it does not handle the path.
 using ExtraHandler = std::function<bool(const http::HttpRequest&, http::HttpResponse*)>;
 
-// Thread-safe if the registry is. Dependencies must outlive the handler.
+// Thread-safe if the registry is. Dependencies must outlive the handler; request latencies are
+// measured on `clock`.
 class RestHandler {
  public:
-  RestHandler(registry::Registry* registry, const api::TokenAuth* auth, metrics::Registry* metrics);
+  RestHandler(registry::Registry* registry, const api::TokenAuth* auth, metrics::Registry* metrics,
+              Clock* clock = Clock::Real());
 
   void AddExtraHandler(ExtraHandler handler) { extra_ = std::move(handler); }
 
@@ -43,6 +46,7 @@ class RestHandler {
   registry::Registry* const registry_;
   const api::TokenAuth* const auth_;
   metrics::Registry* const metrics_;
+  Clock* const clock_;
   ExtraHandler extra_;
 };
 

@@ -4,18 +4,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdio>
-#include <fstream>
-
-#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "common/http/evhttp_server.h"
 #include "common/metrics/metrics.h"
+#include "common/process/ready_file.h"
 #include "controller/api/auth.h"
 #include "controller/api/grpc_service.h"
 #include "controller/dns/hostname_cache.h"
-#include "controller/model/validation.h"
+#include "controller/model/model_cache.h"
+#include "controller/model/model_metrics.h"
 #include "controller/registry/registry.h"
 #include "controller/rest/rest_handler.h"
 #include "controller/store/sqlite_store.h"
@@ -27,19 +25,6 @@
 
 namespace lb::controller {
 namespace {
-
-absl::Status WriteFileAtomically(const std::string& path, const std::string& content) {
-  std::string tmp = absl::StrCat(path, ".tmp.", getpid());
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << content;
-    if (!out.flush()) return absl::InternalError(absl::StrCat("cannot write ", tmp));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    return absl::InternalError(absl::StrCat("cannot rename ", tmp, " to ", path));
-  }
-  return absl::OkStatus();
-}
 
 class ControllerImpl : public Controller {
  public:
@@ -58,6 +43,7 @@ class ControllerImpl : public Controller {
     rest_.reset();
     if (xds_) xds_->Shutdown();
     if (grpc_server_) {
+      // gRPC's deadline is on the real clock, whatever ControllerOptions::clock is.
       grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
     }
     watch_.reset();
@@ -88,17 +74,23 @@ class ControllerImpl : public Controller {
     if (absl::Status s = registry_->Bootstrap(); !s.ok()) return s;
 
     resolver_ = dns::NewSystemResolver();
-    hostnames_ = std::make_unique<dns::HostnameCache>(resolver_.get(), o.dns_refresh_interval);
+    hostnames_ =
+        std::make_unique<dns::HostnameCache>(resolver_.get(), o.dns_refresh_interval, o.clock);
     registry_->SetResolvedLookup(
         [this](const std::string& host) { return hostnames_->Lookup(host); });
     char host[256] = {};
     gethostname(host, sizeof(host) - 1);
     xds_ = std::make_unique<xds::XdsServer>(
         [this](const std::string& h) { return hostnames_->Lookup(h); }, &metrics_,
-        absl::StrCat("lb-controller/", host, "/", getpid()));
+        absl::StrCat("lb-controller/", host, "/", getpid()), o.clock);
     hostnames_->SetOnChange([this] { xds_->OnDnsChange(); });
+    model_metrics_ = std::make_unique<model::ModelMetrics>(&metrics_);
+    // In this order for every change: xDS first, then the names to resolve, then metrics.
+    model_.AddObserver(xds_.get());
+    model_.AddObserver(hostnames_.get());
+    model_.AddObserver(model_metrics_.get());
     absl::StatusOr<std::unique_ptr<store::WatchHandle>> watch =
-        registry_->Watch([this](const lb::v1::Change& change) { OnChange(change); });
+        registry_->Watch([this](const lb::v1::Change& change) { model_.Apply(change); });
     if (!watch.ok()) return watch.status();
     watch_ = std::move(*watch);
     hostnames_->RefreshNow();
@@ -106,7 +98,8 @@ class ControllerImpl : public Controller {
     hostnames_->Start();
     xds_->Flush();  // Serve xDS only once the current model is published.
 
-    service_ = std::make_unique<api::LoadBalancerService>(registry_.get(), &auth_, &metrics_);
+    service_ =
+        std::make_unique<api::LoadBalancerService>(registry_.get(), &auth_, &metrics_, o.clock);
     grpc::EnableDefaultHealthCheckService(true);
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
     grpc::ServerBuilder builder;
@@ -120,7 +113,8 @@ class ControllerImpl : public Controller {
       return absl::UnavailableError(absl::StrCat("cannot listen for gRPC on ", o.grpc_listen));
     }
 
-    rest_handler_ = std::make_unique<rest::RestHandler>(registry_.get(), &auth_, &metrics_);
+    rest_handler_ =
+        std::make_unique<rest::RestHandler>(registry_.get(), &auth_, &metrics_, o.clock);
     rest_handler_->AddExtraHandler([this](const http::HttpRequest& req, http::HttpResponse* resp) {
       absl::string_view path = req.target;
       path = path.substr(0, path.find('?'));
@@ -149,48 +143,24 @@ class ControllerImpl : public Controller {
                  o.grpc_listen, grpc_port_, o.rest_listen, rest_->port(), o.data_dir,
                  auth_.enabled() ? ", auth on" : "");
     if (!o.ready_file.empty()) {
-      return WriteFileAtomically(o.ready_file, absl::StrCat("{\"grpc_port\":", grpc_port_,
-                                                            ",\"rest_port\":", rest_->port(),
-                                                            ",\"pid\":", getpid(), "}\n"));
+      return process::WriteReadyFile(o.ready_file,
+                                     {{"grpc_port", grpc_port_}, {"rest_port", rest_->port()}});
     }
     return absl::OkStatus();
   }
 
  private:
-  // Keeps metrics and the set of hostnames to resolve in step with the model.
-  void OnChange(const lb::v1::Change& change) {
-    xds_->OnModelChange(change);
-    absl::MutexLock lock(&mu_);
-    if (change.has_cluster()) {
-      clusters_[change.cluster().name()] = change.cluster();
-    } else if (change.kind_case() == lb::v1::Change::kClusterDeleted) {
-      clusters_.erase(change.cluster_deleted());
-    } else {
-      return;
-    }
-    absl::flat_hash_set<std::string> hosts;
-    int64_t endpoints = 0;
-    for (const auto& [name, c] : clusters_) {
-      endpoints += c.endpoints_size();
-      for (const auto& e : c.endpoints()) {
-        if (!model::IsIpLiteral(e.address())) hosts.insert(e.address());
-      }
-    }
-    hostnames_->SetHostnames(std::move(hosts));
-    metrics_.GetGauge("lb_controller_clusters", "Clusters in the model.")->Set(clusters_.size());
-    metrics_.GetGauge("lb_controller_endpoints", "Endpoints in the model, all clusters.")
-        ->Set(endpoints);
-    metrics_.GetGauge("lb_controller_store_revision", "Latest store revision seen.")
-        ->Set(change.revision());
-  }
-
   metrics::Registry metrics_;
   api::TokenAuth auth_;
   std::unique_ptr<store::SqliteStore> store_;
   std::unique_ptr<registry::Registry> registry_;
   std::unique_ptr<dns::Resolver> resolver_;
+  // Fed by the store's watch (watch_); observed by xds_, hostnames_ and model_metrics_, which
+  // it outlives; the watch is cancelled before they go.
+  model::ModelCache model_;
   std::unique_ptr<dns::HostnameCache> hostnames_;
   std::unique_ptr<xds::XdsServer> xds_;
+  std::unique_ptr<model::ModelMetrics> model_metrics_;
   std::unique_ptr<store::WatchHandle> watch_;
   std::unique_ptr<api::LoadBalancerService> service_;
   std::unique_ptr<grpc::Server> grpc_server_;
@@ -200,7 +170,6 @@ class ControllerImpl : public Controller {
 
   absl::Mutex mu_;
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
-  std::map<std::string, lb::v1::Cluster> clusters_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/time/clock.h"
 
 namespace lb::controller {
 
@@ -20,6 +21,9 @@ struct ControllerOptions {
   // {"grpc_port":N,"rest_port":M,"pid":P}.
   std::string ready_file;
   absl::Duration dns_refresh_interval = absl::Seconds(30);
+  // Every timer and timestamp of the controller reads this clock (tests pass a simulated one).
+  // Must outlive the controller.
+  Clock* clock = Clock::Real();
 };
 
 class Controller {

@@ -5,6 +5,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/net/address.h"
 #include "controller/model/validation.h"
 #include "envoy/extensions/filters/http/router/v3/router.pb.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
@@ -64,7 +65,7 @@ void SetRouteAction(const lb::v1::Cluster* cluster, const std::string& cluster_n
 std::string DomainOf(const std::string& host) {
   if (host.empty()) return "*";
   if (host.front() != '[' && model::IsIpLiteral(host) && host.find(':') != std::string::npos) {
-    return absl::StrCat("[", host, "]");
+    return net::UriHost(host);
   }
   return host;
 }

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "common/xds/type_urls.h"
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
 #include "envoy/config/listener/v3/listener.pb.h"
@@ -22,17 +23,6 @@
 #include "lb/v1/lb.pb.h"
 
 namespace lb::xds {
-
-inline constexpr char kListenerType[] = "type.googleapis.com/envoy.config.listener.v3.Listener";
-inline constexpr char kRouteType[] = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
-inline constexpr char kClusterType[] = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
-inline constexpr char kEndpointType[] =
-    "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
-inline constexpr char kHcmType[] =
-    "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3."
-    "HttpConnectionManager";
-inline constexpr char kRouterType[] =
-    "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router";
 
 // Name of the proxies' route table.
 inline constexpr char kIngressRouteConfig[] = "default";

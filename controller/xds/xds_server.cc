@@ -112,7 +112,7 @@ class AdsReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
         kind_index_(kind_index),
         kind_(kind),
         peer_(ctx->peer()),
-        connected_(absl::Now()) {
+        connected_(server->clock()->Now()) {
     metrics_.Streams(kind_index_, kind_)->Add(1);
     std::shared_ptr<const Snapshot> start = server_->Register(this);
     {
@@ -154,7 +154,7 @@ class AdsReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
       spdlog::warn("xds: {} ({}) NACKed {}: {}", protocol_.identity().node().id(), peer_,
                    request_.type_url(), request_.error_detail().message());
     }
-    if (!responses->empty()) EnqueueLocked(std::move(*responses), absl::Now());
+    if (!responses->empty()) EnqueueLocked(std::move(*responses), server_->clock()->Now());
     this->StartRead(&read_buf_);
   }
 
@@ -177,7 +177,7 @@ class AdsReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
     }
     const auto& [response, since] = queue_.front();
     metrics_.Pushes(response.type_url)->Increment();
-    metrics_.PushLatency()->Observe(absl::ToDoubleSeconds(absl::Now() - since));
+    metrics_.PushLatency()->Observe(absl::ToDoubleSeconds(server_->clock()->Now() - since));
     queue_.pop_front();
     WriteNextLocked();
   }
@@ -286,13 +286,15 @@ void Put(ResourceMap& map, const std::string& name, ResourcePtr r,
 
 }  // namespace
 
-XdsServer::XdsServer(HostLookup lookup, metrics::Registry* metrics, std::string control_plane_id)
+XdsServer::XdsServer(HostLookup lookup, metrics::Registry* metrics, std::string control_plane_id,
+                     Clock* clock)
     : lookup_(std::move(lookup)),
       metrics_(metrics),
       stream_metrics_(std::make_unique<StreamMetrics>(metrics)),
       control_plane_id_(std::move(control_plane_id)),
+      clock_(clock),
+      model_(model::ModelState::Empty()),
       snapshot_(std::make_shared<const Snapshot>()) {
-  routes_.set_name(kIngressRouteConfig);
   publisher_ = std::thread([this] { PublisherLoop(); });
 }
 
@@ -314,9 +316,17 @@ bool XdsServer::shutting_down() const {
   return stop_;
 }
 
-void XdsServer::OnModelChange(const lb::v1::Change& change) {
+void XdsServer::OnModelChange(const lb::v1::Change& change,
+                              const std::shared_ptr<const model::ModelState>& state) {
   absl::MutexLock lock(&mu_);
-  pending_.push_back(change);
+  model_ = state;
+  if (change.has_cluster()) {
+    touched_.insert(change.cluster().name());
+  } else if (change.kind_case() == lb::v1::Change::kClusterDeleted) {
+    touched_.insert(change.cluster_deleted());
+  } else if (change.has_route_table()) {
+    routes_dirty_ = true;
+  }
   ++queued_;
 }
 
@@ -374,49 +384,43 @@ grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* XdsServer::DeltaAgg
 
 void XdsServer::PublisherLoop() {
   while (true) {
-    std::vector<lb::v1::Change> changes;
+    std::shared_ptr<const model::ModelState> model;
+    absl::flat_hash_set<std::string> touched;
+    bool routes = false;
     bool dns = false;
     uint64_t taken = 0;
     {
       absl::MutexLock lock(&mu_);
       auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return stop_ || !pending_.empty() || dns_dirty_;
+        return stop_ || published_ != queued_;
       };
       mu_.Await(absl::Condition(&ready));
       if (stop_) return;
-      changes.swap(pending_);
+      model = model_;
+      touched.swap(touched_);
+      routes = routes_dirty_;
+      routes_dirty_ = false;
       dns = dns_dirty_;
       dns_dirty_ = false;
       taken = queued_;
     }
-    Publish(std::move(changes), dns);
+    Publish(*model, touched, routes, dns);
     absl::MutexLock lock(&mu_);
     published_ = taken;
   }
 }
 
-void XdsServer::Publish(std::vector<lb::v1::Change> changes, bool dns_changed) {
-  absl::Time start = absl::Now();
+void XdsServer::Publish(const model::ModelState& state,
+                        const absl::flat_hash_set<std::string>& touched, bool routes_changed,
+                        bool dns_changed) {
+  absl::Time start = clock_->Now();
   absl::flat_hash_set<std::string> upserted, deleted;
-  bool routes_changed = false;
-  for (auto& change : changes) {
-    if (change.has_cluster()) {
-      std::string name = change.cluster().name();
-      clusters_[name] = std::move(*change.mutable_cluster());
-      upserted.insert(name);
-      deleted.erase(name);
-    } else if (change.kind_case() == lb::v1::Change::kClusterDeleted) {
-      clusters_.erase(change.cluster_deleted());
-      deleted.insert(change.cluster_deleted());
-      upserted.erase(change.cluster_deleted());
-    } else if (change.has_route_table()) {
-      routes_ = std::move(*change.mutable_route_table());
-      routes_changed = true;
-    }
+  for (const std::string& name : touched) {
+    (state.clusters.count(name) != 0 ? upserted : deleted).insert(name);
   }
   if (dns_changed) {
-    for (const auto& [name, c] : clusters_) {
-      for (const auto& e : c.endpoints()) {
+    for (const auto& [name, c] : state.clusters) {
+      for (const auto& e : c->endpoints()) {
         if (!model::IsIpLiteral(e.address())) {
           upserted.insert(name);
           break;
@@ -435,16 +439,18 @@ void XdsServer::Publish(std::vector<lb::v1::Change> changes, bool dns_changed) {
   absl::flat_hash_set<std::string> cds_changed, eds_changed, lds_changed, rds_changed;
   absl::flat_hash_set<std::string> grpc_cds_changed;
   for (const auto& name : upserted) {
-    const lb::v1::Cluster& c = clusters_[name];
+    const lb::v1::Cluster& c = *state.clusters.at(name);
     Put(cds_envoy, name, MakeResource(name, BuildCluster(c, ClientFlavor::kEnvoy)), &cds_changed);
     Put(cds_grpc, name, MakeResource(name, BuildCluster(c, ClientFlavor::kGrpc)), &cds_changed);
     Put(eds, name, MakeResource(name, BuildLoadAssignment(c, lookup_)), &eds_changed);
     Put(lds, name, MakeResource(name, BuildApiListener(c)), &lds_changed);
   }
   if (routes_changed || !upserted.empty() || !deleted.empty()) {
-    absl::flat_hash_map<std::string, lb::v1::Cluster> by_name(clusters_.begin(), clusters_.end());
+    absl::flat_hash_map<std::string, lb::v1::Cluster> by_name;
+    for (const auto& [name, c] : state.clusters) by_name.emplace(name, *c);
     Put(rds, kIngressRouteConfig,
-        MakeResource(kIngressRouteConfig, BuildIngressRoutes(routes_, by_name)), &rds_changed);
+        MakeResource(kIngressRouteConfig, BuildIngressRoutes(*state.routes, by_name)),
+        &rds_changed);
   }
   std::shared_ptr<const Snapshot> next = current;
   if (!cds_changed.empty()) {

@@ -1,12 +1,12 @@
 // The controller's ADS server: keeps xDS resources in step with the model and streams them,
 // state-of-the-world and incremental, to proxies and to gRPC's own xDS clients.
 //
-// Threads: model changes arrive on the store's watch thread and DNS changes on the resolver
-// thread; both only queue work. One publisher thread turns queued work into a new immutable
-// Snapshot (resources serialized once) and hands it to every stream; a burst that arrives
-// while it is publishing is coalesced into the next snapshot, and a lone change is published
-// at once. Streams run on gRPC's callback threads; each serializes its protocol state with its
-// own mutex.
+// Threads: model changes arrive on the store's watch thread (the server observes the model
+// cache) and DNS changes on the resolver thread; both only queue work. One publisher thread turns
+// queued work into a new immutable Snapshot (resources serialized once) and hands it to every
+// stream; a burst that arrives while it is publishing is coalesced into the next snapshot, and a
+// lone change is published at once. Streams run on gRPC's callback threads; each serializes its
+// protocol state with its own mutex.
 #ifndef LB_CONTROLLER_XDS_XDS_SERVER_H_
 #define LB_CONTROLLER_XDS_XDS_SERVER_H_
 
@@ -23,6 +23,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/metrics/metrics.h"
+#include "common/time/clock.h"
+#include "controller/model/model_cache.h"
 #include "controller/xds/resources.h"
 #include "controller/xds/snapshot.h"
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
@@ -51,14 +53,18 @@ using AdsRawService = envoy::service::discovery::v3::AggregatedDiscoveryService:
             WithRawCallbackMethod_DeltaAggregatedResources<
                 envoy::service::discovery::v3::AggregatedDiscoveryService::Service>>;
 
-class XdsServer final : public AdsRawService {
+class XdsServer final : public AdsRawService, public model::ModelCache::Observer {
  public:
-  // `lookup` resolves hostname endpoints; `metrics` must outlive the server.
-  XdsServer(HostLookup lookup, metrics::Registry* metrics, std::string control_plane_id);
+  // `lookup` resolves hostname endpoints. `metrics` and `clock` must outlive the server; stream
+  // connection times and push latencies are read from `clock`.
+  XdsServer(HostLookup lookup, metrics::Registry* metrics, std::string control_plane_id,
+            Clock* clock = Clock::Real());
   ~XdsServer() override;
 
-  // Feed of the model (Registry::Watch). Any thread.
-  void OnModelChange(const lb::v1::Change& change);
+  // Feed of the model: queues the touched cluster (or the route table) for publication from
+  // `state`, or from whatever newer state has arrived by then. Any thread.
+  void OnModelChange(const lb::v1::Change& change,
+                     const std::shared_ptr<const model::ModelState>& state) override;
   // Hostname resolutions changed. Any thread.
   void OnDnsChange();
 
@@ -80,6 +86,7 @@ class XdsServer final : public AdsRawService {
   void Unregister(StreamHandle* stream);
   const std::string& control_plane_id() const { return control_plane_id_; }
   metrics::Registry* metrics() const { return metrics_; }
+  Clock* clock() const { return clock_; }
   // The streams' metrics, looked up once (the registry takes a mutex per lookup).
   class StreamMetrics;
   StreamMetrics& stream_metrics() const { return *stream_metrics_; }
@@ -87,8 +94,11 @@ class XdsServer final : public AdsRawService {
 
  private:
   void PublisherLoop();
-  // Applies queued model changes and publishes, in make-before-break phases.
-  void Publish(std::vector<lb::v1::Change> changes, bool dns_changed);
+  // Publishes `state` for the clusters in `touched` (upserted if in `state`, else deleted), the
+  // route table if `routes_changed`, and every hostname cluster if `dns_changed`, in
+  // make-before-break phases.
+  void Publish(const model::ModelState& state, const absl::flat_hash_set<std::string>& touched,
+               bool routes_changed, bool dns_changed);
   // Publishes `next` and delivers `changes` to every stream.
   void Deliver(std::shared_ptr<const Snapshot> next, const ChangeSet& changes, absl::Time start);
 
@@ -96,18 +106,17 @@ class XdsServer final : public AdsRawService {
   metrics::Registry* const metrics_;
   const std::unique_ptr<StreamMetrics> stream_metrics_;
   const std::string control_plane_id_;
+  Clock* const clock_;
 
   mutable absl::Mutex mu_;
-  std::vector<lb::v1::Change> pending_ ABSL_GUARDED_BY(mu_);
+  std::shared_ptr<const model::ModelState> model_ ABSL_GUARDED_BY(mu_);  // Latest seen.
+  absl::flat_hash_set<std::string> touched_ ABSL_GUARDED_BY(mu_);  // Clusters not yet published.
+  bool routes_dirty_ ABSL_GUARDED_BY(mu_) = false;
   bool dns_dirty_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t queued_ ABSL_GUARDED_BY(mu_) = 0;     // Work items queued so far.
   uint64_t published_ ABSL_GUARDED_BY(mu_) = 0;  // Work items published so far.
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::shared_ptr<const Snapshot> snapshot_ ABSL_GUARDED_BY(mu_);
-
-  // Owned by the publisher thread.
-  std::map<std::string, lb::v1::Cluster> clusters_;
-  lb::v1::RouteTable routes_;
 
   // Lock order: streams_mu_ before any stream's own mutex.
   absl::Mutex streams_mu_ ABSL_ACQUIRED_BEFORE(mu_);

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "common/net/address.h"
 
 namespace lb::proxy {
 
@@ -86,12 +87,7 @@ struct ProxyConfig {
   std::string routes_version;
 };
 
-inline std::string EndpointConfig::Key() const {
-  if (address.find(':') != std::string::npos) {
-    return "[" + address + "]:" + std::to_string(port);
-  }
-  return address + ":" + std::to_string(port);
-}
+inline std::string EndpointConfig::Key() const { return net::JoinHostPort(address, port); }
 
 }  // namespace lb::proxy
 

@@ -1,167 +1,32 @@
 #include "proxy/xds/config_builder.h"
 
-#include <arpa/inet.h>
-
-#include <cmath>
-#include <optional>
-#include <set>
 #include <utility>
 
-#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_join.h"
-#include "common/net/address.h"
+#include "common/validation/validation_errors.h"
+#include "proxy/xds/config_builder_internal.h"
 
 namespace lb::proxy::xds {
-namespace {
 
-namespace cluster_v3 = envoy::config::cluster::v3;
-namespace core_v3 = envoy::config::core::v3;
-namespace endpoint_v3 = envoy::config::endpoint::v3;
-namespace route_v3 = envoy::config::route::v3;
-
-constexpr uint32_t kMaxRetries = 10;
-// Each domain of a virtual host gets its own copy of the host's routes; this bounds the copies
-// (domains x routes, summed over virtual hosts) so that a small RouteConfiguration cannot take
-// gigabytes. The controller sends one domain per virtual host.
-constexpr size_t kMaxRouteEntries = 100000;
-// Envoy's upper bounds for ring_hash_lb_config and maglev_lb_config.
-constexpr uint64_t kMaxRingSize = 8 * 1024 * 1024;
-constexpr uint64_t kMaxMaglevTableSize = 5000011;
-
-// Problems of one resource, each "path: message".
-class Errors {
- public:
-  void Add(absl::string_view path, absl::string_view message) {
-    list_.push_back(path.empty() ? std::string(message) : absl::StrCat(path, ": ", message));
-  }
-  bool empty() const { return list_.empty(); }
-  std::string Join() const { return absl::StrJoin(list_, "; "); }
-
- private:
-  std::vector<std::string> list_;
-};
+namespace internal {
 
 std::string Quote(absl::string_view s) { return absl::StrCat("\"", absl::CHexEscape(s), "\""); }
 
-// `Cluster "web"`, or `Cluster at resources[3]` for one without a name.
 std::string Label(absl::string_view kind, absl::string_view name, int index) {
   if (name.empty()) return absl::StrCat(kind, " at resources[", index, "]");
   return absl::StrCat(kind, " ", Quote(name));
 }
 
-std::string Path(absl::string_view parent, absl::string_view field) {
-  return absl::StrCat(parent, ".", field);
-}
-
-// The value of a set Duration field that must be positive, or nullopt after recording why not.
-std::optional<absl::Duration> PositiveDuration(const google::protobuf::Duration& d,
-                                               absl::string_view path, Errors* errors) {
-  if (d.seconds() < -315576000000 || d.seconds() > 315576000000 || d.nanos() <= -1000000000 ||
-      d.nanos() >= 1000000000 || (d.seconds() > 0 && d.nanos() < 0) ||
-      (d.seconds() < 0 && d.nanos() > 0)) {
-    errors->Add(path, "is not a valid duration");
-    return std::nullopt;
-  }
-  absl::Duration v = absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
-  if (v <= absl::ZeroDuration()) {
-    errors->Add(path, "must be positive");
-    return std::nullopt;
-  }
-  return v;
-}
-
-// Canonical text of an IPv4 or IPv6 literal ("::1", "10.0.0.1"), or nullopt.
-std::optional<std::string> CanonicalIp(const std::string& s) {
-  if (s.find('\0') != std::string::npos) return std::nullopt;
-  unsigned char buf[16];
-  char text[INET6_ADDRSTRLEN];
-  for (int family : {AF_INET, AF_INET6}) {
-    if (inet_pton(family, s.c_str(), buf) == 1 &&
-        inet_ntop(family, buf, text, sizeof(text)) != nullptr) {
-      return std::string(text);
-    }
-  }
-  return std::nullopt;
-}
-
-bool IsHostnameLike(absl::string_view s) {
-  if (s.empty() || s.size() > 253) return false;
-  size_t label = 0;
-  for (char c : s) {
-    if (c == '.') {
-      if (label == 0) return false;
-      label = 0;
-    } else if (absl::ascii_isalnum(c) || c == '-' || c == '_') {
-      if (++label > 63) return false;
-    } else {
-      return false;
-    }
-  }
-  return label > 0;
-}
-
-bool IsPrime(uint64_t n) {
-  if (n < 2) return false;
-  for (uint64_t d = 2; d * d <= n; ++d) {
-    if (n % d == 0) return false;
-  }
-  return true;
-}
-
-// A port in a domain: 1-65535 in decimal digits only ("+80" or " 80" would make a domain no
-// Host header matches).
-bool IsDomainPort(absl::string_view s) {
-  std::optional<uint16_t> port = net::ParsePort(s);
-  return port.has_value() && *port != 0;
-}
-
-// "*", "example.com", "*.example.com", "10.0.0.1", "[::1]", each optionally with ":port".
-// `d` is lowercase.
-bool IsValidDomain(absl::string_view d) {
-  if (d == "*") return true;
-  if (absl::StartsWith(d, "[")) {
-    size_t close = d.find(']');
-    if (close == absl::string_view::npos) return false;
-    std::string inner(d.substr(1, close - 1));
-    unsigned char buf[16];
-    if (inner.find('\0') != std::string::npos || inet_pton(AF_INET6, inner.c_str(), buf) != 1) {
-      return false;
-    }
-    d.remove_prefix(close + 1);
-    if (d.empty()) return true;
-    if (d[0] != ':') return false;
-    return IsDomainPort(d.substr(1));
-  }
-  if (absl::StartsWith(d, "*.")) d.remove_prefix(2);
-  if (size_t colon = d.rfind(':'); colon != absl::string_view::npos) {
-    if (!IsDomainPort(d.substr(colon + 1))) return false;
-    d = d.substr(0, colon);
-  }
-  return IsHostnameLike(d);
+std::vector<int> Iota(size_t n) {
+  std::vector<int> out(n);
+  for (size_t i = 0; i < n; ++i) out[i] = static_cast<int>(i);
+  return out;
 }
 
 bool IsCleanPath(absl::string_view s) {
   for (unsigned char c : s) {
     if (c <= 0x20 || c == 0x7f) return false;
-  }
-  return true;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Equality of the config types (config.h defines no operators).
-
-bool Same(const EndpointConfig& a, const EndpointConfig& b);
-bool Same(const RouteConfig& a, const RouteConfig& b);
-bool Same(const VirtualHostConfig& a, const VirtualHostConfig& b);
-
-template <typename T>
-bool SameList(const std::vector<T>& a, const std::vector<T>& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (!Same(a[i], b[i])) return false;
   }
   return true;
 }
@@ -184,7 +49,6 @@ bool Same(const EndpointConfig& a, const EndpointConfig& b) {
          a.hostname == b.hostname && a.draining == b.draining;
 }
 
-// Settings only: versions and endpoints are not compared.
 bool SameSettings(const ClusterConfig& a, const ClusterConfig& b) {
   return a.name == b.name && a.policy == b.policy && a.connect_timeout == b.connect_timeout &&
          Same(a.health_check, b.health_check) && Same(a.outlier, b.outlier) &&
@@ -219,468 +83,34 @@ bool Same(const ProxyConfig& a, const ProxyConfig& b) {
   return true;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Validation and mapping, one resource at a time. Each returns the mapped value; it is only
-// used if `errors` stayed empty.
+}  // namespace internal
 
-ClusterConfig MapCluster(const cluster_v3::Cluster& c, Errors* errors) {
-  ClusterConfig out;
-  out.name = c.name();
-  if (c.name().empty()) errors->Add("name", "must not be empty");
-  if (c.cluster_discovery_type_case() != cluster_v3::Cluster::kType ||
-      c.type() != cluster_v3::Cluster::EDS) {
-    errors->Add("type", absl::StrCat("unsupported value ", static_cast<int>(c.type()),
-                                     " (only EDS is supported)"));
-  }
-  if (!c.eds_cluster_config().eds_config().has_ads()) {
-    errors->Add("eds_cluster_config.eds_config", "must be ads");
-  }
-  if (!c.eds_cluster_config().service_name().empty() &&
-      c.eds_cluster_config().service_name() != c.name()) {
-    errors->Add("eds_cluster_config.service_name", "must be empty or equal the cluster name");
-  }
+namespace {
 
-  switch (c.lb_policy()) {
-    case cluster_v3::Cluster::ROUND_ROBIN:
-      out.policy = LbPolicy::kRoundRobin;
-      break;
-    case cluster_v3::Cluster::LEAST_REQUEST:
-      out.policy = LbPolicy::kLeastRequest;
-      break;
-    case cluster_v3::Cluster::RING_HASH:
-      out.policy = LbPolicy::kRingHash;
-      break;
-    case cluster_v3::Cluster::RANDOM:
-      out.policy = LbPolicy::kRandom;
-      break;
-    case cluster_v3::Cluster::MAGLEV:
-      out.policy = LbPolicy::kMaglev;
-      break;
-    default:
-      errors->Add("lb_policy", absl::StrCat("unsupported value ", static_cast<int>(c.lb_policy())));
-  }
-  if (c.has_ring_hash_lb_config()) {
-    const cluster_v3::Cluster::RingHashLbConfig& ring = c.ring_hash_lb_config();
-    const std::string p = "ring_hash_lb_config";
-    if (ring.has_minimum_ring_size()) out.min_ring_size = ring.minimum_ring_size().value();
-    if (ring.has_maximum_ring_size()) out.max_ring_size = ring.maximum_ring_size().value();
-    if (out.min_ring_size < 1 || out.min_ring_size > kMaxRingSize) {
-      errors->Add(Path(p, "minimum_ring_size"),
-                  absl::StrCat("must be from 1 to ", kMaxRingSize, ", got ", out.min_ring_size));
-    }
-    if (out.max_ring_size < 1 || out.max_ring_size > kMaxRingSize) {
-      errors->Add(Path(p, "maximum_ring_size"),
-                  absl::StrCat("must be from 1 to ", kMaxRingSize, ", got ", out.max_ring_size));
-    } else if (out.min_ring_size > out.max_ring_size) {
-      errors->Add(Path(p, "minimum_ring_size"),
-                  absl::StrCat("must not exceed maximum_ring_size (", out.max_ring_size, "), got ",
-                               out.min_ring_size));
-    }
-    if (ring.hash_function() != cluster_v3::Cluster::RingHashLbConfig::XX_HASH) {
-      errors->Add(Path(p, "hash_function"), "only XX_HASH is supported");
-    }
-  }
-  if (c.has_maglev_lb_config() && c.maglev_lb_config().has_table_size()) {
-    const uint64_t size = c.maglev_lb_config().table_size().value();
-    if (size > kMaxMaglevTableSize || !IsPrime(size)) {
-      errors->Add("maglev_lb_config.table_size",
-                  absl::StrCat("must be a prime up to ", kMaxMaglevTableSize, ", got ", size));
-    } else {
-      out.maglev_table_size = static_cast<uint32_t>(size);
-    }
-  }
-  if (c.has_least_request_lb_config() && c.least_request_lb_config().has_choice_count() &&
-      c.least_request_lb_config().choice_count().value() != 2) {
-    errors->Add("least_request_lb_config.choice_count",
-                absl::StrCat("only 2 (power of two choices) is supported, got ",
-                             c.least_request_lb_config().choice_count().value()));
-  }
+namespace cluster_v3 = envoy::config::cluster::v3;
+namespace core_v3 = envoy::config::core::v3;
+namespace endpoint_v3 = envoy::config::endpoint::v3;
+namespace route_v3 = envoy::config::route::v3;
 
-  out.connect_timeout = absl::Seconds(5);  // Envoy's default.
-  if (c.has_connect_timeout()) {
-    if (auto v = PositiveDuration(c.connect_timeout(), "connect_timeout", errors)) {
-      out.connect_timeout = *v;
-    }
-  }
-
-  if (c.health_checks_size() > 1) errors->Add("health_checks", "at most one is supported");
-  if (c.health_checks_size() >= 1) {
-    const core_v3::HealthCheck& hc = c.health_checks(0);
-    const std::string p = "health_checks[0]";
-    if (!hc.has_http_health_check()) {
-      errors->Add(p, "only http_health_check is supported");
-    } else {
-      const std::string& path = hc.http_health_check().path();
-      if (path.empty() || path[0] != '/') {
-        errors->Add(Path(p, "http_health_check.path"), "must start with \"/\"");
-      } else if (!IsCleanPath(path)) {
-        errors->Add(Path(p, "http_health_check.path"),
-                    "must not contain spaces or control characters");
-      }
-      out.health_check.path = path;
-    }
-    std::optional<absl::Duration> interval = out.health_check.interval;
-    std::optional<absl::Duration> timeout = out.health_check.timeout;
-    if (hc.has_interval()) interval = PositiveDuration(hc.interval(), Path(p, "interval"), errors);
-    if (hc.has_timeout()) timeout = PositiveDuration(hc.timeout(), Path(p, "timeout"), errors);
-    if (interval && timeout) {
-      if (*timeout > *interval) {
-        errors->Add(Path(p, "timeout"), absl::StrCat("must not exceed interval (",
-                                                     absl::FormatDuration(*interval), ")"));
-      }
-      out.health_check.interval = *interval;
-      out.health_check.timeout = *timeout;
-    }
-    if (hc.has_healthy_threshold()) {
-      if (hc.healthy_threshold().value() == 0) {
-        errors->Add(Path(p, "healthy_threshold"), "must be at least 1");
-      }
-      out.health_check.healthy_threshold = hc.healthy_threshold().value();
-    }
-    if (hc.has_unhealthy_threshold()) {
-      if (hc.unhealthy_threshold().value() == 0) {
-        errors->Add(Path(p, "unhealthy_threshold"), "must be at least 1");
-      }
-      out.health_check.unhealthy_threshold = hc.unhealthy_threshold().value();
-    }
-  }
-
-  if (!c.has_outlier_detection()) {
-    // No outlier_detection: Envoy ejects nothing.
-    out.outlier.consecutive_5xx = 0;
-    out.outlier.consecutive_gateway_failure = 0;
-  } else {
-    const cluster_v3::OutlierDetection& od = c.outlier_detection();
-    const std::string p = "outlier_detection";
-    // Envoy's defaults: 5xx ejection enforced (100), gateway-failure ejection not (0).
-    auto enforcing = [&](const google::protobuf::UInt32Value& v, bool has, uint32_t dflt,
-                         absl::string_view field) {
-      uint32_t value = has ? v.value() : dflt;
-      if (value != 0 && value != 100) {
-        errors->Add(Path(p, field), absl::StrCat("must be 0 or 100 (probabilistic enforcement "
-                                                 "is not supported), got ",
-                                                 value));
-      }
-      return value;
-    };
-    uint32_t c5 = od.has_consecutive_5xx() ? od.consecutive_5xx().value() : 5;
-    uint32_t e5 = enforcing(od.enforcing_consecutive_5xx(), od.has_enforcing_consecutive_5xx(), 100,
-                            "enforcing_consecutive_5xx");
-    uint32_t cg =
-        od.has_consecutive_gateway_failure() ? od.consecutive_gateway_failure().value() : 5;
-    uint32_t eg = enforcing(od.enforcing_consecutive_gateway_failure(),
-                            od.has_enforcing_consecutive_gateway_failure(), 0,
-                            "enforcing_consecutive_gateway_failure");
-    out.outlier.consecutive_5xx = e5 == 0 ? 0 : c5;
-    out.outlier.consecutive_gateway_failure = eg == 0 ? 0 : cg;
-    if (od.has_interval()) {
-      if (auto v = PositiveDuration(od.interval(), Path(p, "interval"), errors)) {
-        out.outlier.interval = *v;
-      }
-    }
-    if (od.has_base_ejection_time()) {
-      if (auto v =
-              PositiveDuration(od.base_ejection_time(), Path(p, "base_ejection_time"), errors)) {
-        out.outlier.base_ejection_time = *v;
-      }
-    }
-    out.outlier.max_ejection_percent = 10;  // Envoy's default.
-    if (od.has_max_ejection_percent()) {
-      uint32_t v = od.max_ejection_percent().value();
-      if (v > 100) {
-        errors->Add(Path(p, "max_ejection_percent"),
-                    absl::StrCat("must be from 0 to 100, got ", v));
-      }
-      out.outlier.max_ejection_percent = v;
-    }
-  }
-
-  if (c.common_lb_config().has_healthy_panic_threshold()) {
-    double v = c.common_lb_config().healthy_panic_threshold().value();
-    if (!(v >= 0 && v <= 100)) {
-      errors->Add("common_lb_config.healthy_panic_threshold.value",
-                  absl::StrCat("must be from 0 to 100, got ", v));
-    } else {
-      out.healthy_panic_threshold = static_cast<uint32_t>(std::lround(v));
-    }
-  }
-  return out;
-}
-
-std::vector<EndpointConfig> MapLoadAssignment(const endpoint_v3::ClusterLoadAssignment& a,
-                                              Errors* errors) {
-  std::vector<EndpointConfig> out;
-  if (a.cluster_name().empty()) errors->Add("cluster_name", "must not be empty");
-  std::map<std::string, std::string> seen;  // address:port -> path of its first occurrence.
-  uint64_t total_weight = 0;
-  for (int i = 0; i < a.endpoints_size(); ++i) {
-    const endpoint_v3::LocalityLbEndpoints& locality = a.endpoints(i);
-    const std::string p = absl::StrCat("endpoints[", i, "]");
-    if (locality.priority() != 0) {
-      errors->Add(Path(p, "priority"),
-                  absl::StrCat("only priority 0 is supported, got ", locality.priority()));
-    }
-    if (locality.has_load_balancing_weight() && locality.load_balancing_weight().value() == 0) {
-      errors->Add(Path(p, "load_balancing_weight"), "must be at least 1");
-    }
-    for (int j = 0; j < locality.lb_endpoints_size(); ++j) {
-      const endpoint_v3::LbEndpoint& lbe = locality.lb_endpoints(j);
-      const std::string q = absl::StrCat(p, ".lb_endpoints[", j, "]");
-      if (!lbe.has_endpoint()) {
-        errors->Add(Path(q, "endpoint"), "is required");
-        continue;
-      }
-      EndpointConfig ep;
-      ep.zone = locality.locality().zone();
-      ep.hostname = lbe.endpoint().hostname();
-      const std::string sp = Path(q, "endpoint.address.socket_address");
-      if (!lbe.endpoint().address().has_socket_address()) {
-        errors->Add(sp, "is required");
-      } else {
-        const core_v3::SocketAddress& sa = lbe.endpoint().address().socket_address();
-        if (sa.protocol() != core_v3::SocketAddress::TCP) {
-          errors->Add(Path(sp, "protocol"), "only TCP is supported");
-        }
-        std::optional<std::string> ip = CanonicalIp(sa.address());
-        if (!ip) {
-          errors->Add(Path(sp, "address"),
-                      absl::StrCat(Quote(sa.address()), " is not an IP address"));
-        } else {
-          ep.address = *ip;
-        }
-        bool port_ok = false;
-        if (sa.port_specifier_case() == core_v3::SocketAddress::kNamedPort) {
-          errors->Add(Path(sp, "named_port"), "is not supported (use port_value)");
-        } else if (sa.port_value() == 0 || sa.port_value() > 65535) {
-          errors->Add(Path(sp, "port_value"),
-                      absl::StrCat("must be from 1 to 65535, got ", sa.port_value()));
-        } else {
-          ep.port = static_cast<uint16_t>(sa.port_value());
-          port_ok = true;
-        }
-        if (ip && port_ok) {
-          std::string key = ep.Key();
-          auto [it, inserted] = seen.emplace(key, q);
-          if (!inserted) {
-            errors->Add(sp, absl::StrCat("duplicate address ", key, " (also at ", it->second, ")"));
-          }
-        }
-      }
-      if (lbe.has_load_balancing_weight()) {
-        if (lbe.load_balancing_weight().value() == 0) {
-          errors->Add(Path(q, "load_balancing_weight"), "must be at least 1");
-        }
-        ep.weight = lbe.load_balancing_weight().value();
-      }
-      total_weight += ep.weight;
-      bool use = true;
-      switch (lbe.health_status()) {
-        case core_v3::UNKNOWN:
-        case core_v3::HEALTHY:
-        case core_v3::DEGRADED:
-          break;
-        case core_v3::DRAINING:
-          ep.draining = true;
-          break;
-        case core_v3::UNHEALTHY:
-        case core_v3::TIMEOUT:
-          use = false;  // Envoy sends them nothing; gRPC skips them.
-          break;
-        default:
-          errors->Add(Path(q, "health_status"),
-                      absl::StrCat("unsupported value ", static_cast<int>(lbe.health_status())));
-      }
-      if (use) out.push_back(std::move(ep));
-    }
-  }
-  if (total_weight > 0xffffffffull) {
-    errors->Add("endpoints",
-                absl::StrCat("the total weight must not exceed 4294967295, got ", total_weight));
-  }
-  return out;
-}
-
-struct MappedRoutes {
-  std::vector<VirtualHostConfig> virtual_hosts;
-  std::vector<std::pair<std::string, std::string>> refs;  // (path, cluster)
-};
-
-RouteConfig MapRoute(const route_v3::VirtualHost& vh, const route_v3::Route& r,
-                     const std::string& p, Errors* errors,
-                     std::vector<std::pair<std::string, std::string>>* refs) {
-  RouteConfig out;
-  out.name = r.name();
-  const route_v3::RouteMatch& match = r.match();
-  if (match.path_specifier_case() != route_v3::RouteMatch::kPrefix) {
-    errors->Add(Path(p, "match"), "only prefix matching is supported");
-  } else {
-    out.prefix = match.prefix();
-    if (!out.prefix.empty() && out.prefix[0] != '/') {
-      errors->Add(Path(p, "match.prefix"), "must start with \"/\" (or be empty)");
-    } else if (!IsCleanPath(out.prefix)) {
-      errors->Add(Path(p, "match.prefix"), "must not contain spaces or control characters");
-    }
-  }
-  if (match.has_case_sensitive() && !match.case_sensitive().value()) {
-    errors->Add(Path(p, "match.case_sensitive"), "only case-sensitive matching is supported");
-  }
-  if (match.headers_size() > 0) errors->Add(Path(p, "match.headers"), "are not supported");
-
-  if (r.action_case() == route_v3::Route::ACTION_NOT_SET) {
-    errors->Add(Path(p, "route"), "is required");
-    return out;
-  }
-  if (r.action_case() != route_v3::Route::kRoute) {
-    errors->Add(p, "only route actions are supported");
-    return out;
-  }
-  const route_v3::RouteAction& action = r.route();
-  const std::string ap = Path(p, "route");
-  switch (action.cluster_specifier_case()) {
-    case route_v3::RouteAction::kCluster:
-      if (action.cluster().empty()) {
-        errors->Add(Path(ap, "cluster"), "must not be empty");
-      } else {
-        out.cluster = action.cluster();
-        refs->emplace_back(Path(ap, "cluster"), action.cluster());
-      }
-      break;
-    case route_v3::RouteAction::CLUSTER_SPECIFIER_NOT_SET:
-      errors->Add(Path(ap, "cluster"), "is required");
-      break;
-    default:
-      errors->Add(ap, "only cluster is supported (not cluster_header or weighted_clusters)");
-  }
-  if (!action.prefix_rewrite().empty()) {
-    errors->Add(Path(ap, "prefix_rewrite"), "is not supported");
-  }
-  if (action.has_host_rewrite_literal()) {
-    errors->Add(Path(ap, "host_rewrite_literal"), "is not supported");
-  }
-  if (action.has_auto_host_rewrite()) {
-    errors->Add(Path(ap, "auto_host_rewrite"), "is not supported");
-  }
-
-  // The route's retry policy, else the virtual host's (validated by the caller); none means no
-  // retries (Envoy). A policy without num_retries means 1 (Envoy's default).
-  const route_v3::RetryPolicy* retry = action.has_retry_policy() ? &action.retry_policy()
-                                       : vh.has_retry_policy()   ? &vh.retry_policy()
-                                                                 : nullptr;
-  out.retries = 0;
-  if (retry != nullptr) {
-    out.retries = retry->has_num_retries() ? retry->num_retries().value() : 1;
-    if (out.retries > kMaxRetries && retry == &action.retry_policy()) {
-      errors->Add(Path(ap, "retry_policy.num_retries"),
-                  absl::StrCat("must be from 0 to ", kMaxRetries, ", got ", out.retries));
-    }
-  }
-
-  if (action.hash_policy_size() > 1) {
-    errors->Add(Path(ap, "hash_policy"), "at most one is supported");
-  }
-  if (action.hash_policy_size() >= 1) {
-    const route_v3::RouteAction::HashPolicy& h = action.hash_policy(0);
-    const std::string hp = Path(ap, "hash_policy[0]");
-    out.has_hash_policy = true;
-    switch (h.policy_specifier_case()) {
-      case route_v3::RouteAction::HashPolicy::kHeader:
-        out.hash_policy.kind = HashPolicy::Kind::kHeader;
-        out.hash_policy.name = absl::AsciiStrToLower(h.header().header_name());
-        if (out.hash_policy.name.empty()) {
-          errors->Add(Path(hp, "header.header_name"), "must not be empty");
-        }
-        break;
-      case route_v3::RouteAction::HashPolicy::kCookie:
-        out.hash_policy.kind = HashPolicy::Kind::kCookie;
-        out.hash_policy.name = h.cookie().name();
-        if (out.hash_policy.name.empty()) errors->Add(Path(hp, "cookie.name"), "must not be empty");
-        if (h.cookie().has_ttl()) {
-          errors->Add(Path(hp, "cookie.ttl"), "is not supported (cookies are not generated)");
-        }
-        break;
-      case route_v3::RouteAction::HashPolicy::kConnectionProperties:
-        out.hash_policy.kind = HashPolicy::Kind::kSourceIp;
-        if (!h.connection_properties().source_ip()) {
-          errors->Add(Path(hp, "connection_properties.source_ip"), "must be true");
-        }
-        break;
-      default:
-        errors->Add(hp, "only header, cookie and connection_properties are supported");
-    }
-  }
-  return out;
-}
-
-MappedRoutes MapRouteConfiguration(const route_v3::RouteConfiguration& rc, Errors* errors) {
-  MappedRoutes out;
-  size_t entries = 0;
-  for (const route_v3::VirtualHost& vh : rc.virtual_hosts()) {
-    entries += static_cast<size_t>(vh.domains_size()) * static_cast<size_t>(vh.routes_size());
-  }
-  if (entries > kMaxRouteEntries) {
-    errors->Add("virtual_hosts",
-                absl::StrCat("domains x routes, summed over virtual hosts, is ", entries,
-                             "; at most ", kMaxRouteEntries, " are supported"));
-    return out;
-  }
-  std::map<std::string, std::string> domains;  // Lowercase domain -> path of its first use.
-  for (int i = 0; i < rc.virtual_hosts_size(); ++i) {
-    const route_v3::VirtualHost& vh = rc.virtual_hosts(i);
-    const std::string p = absl::StrCat("virtual_hosts[", i, "]");
-    std::vector<std::string> vh_domains;
-    if (vh.domains_size() == 0) errors->Add(Path(p, "domains"), "must not be empty");
-    for (int j = 0; j < vh.domains_size(); ++j) {
-      const std::string dp = absl::StrCat(p, ".domains[", j, "]");
-      std::string d = absl::AsciiStrToLower(vh.domains(j));
-      if (!IsValidDomain(d)) {
-        errors->Add(dp, absl::StrCat(Quote(vh.domains(j)),
-                                     " is not \"*\", a host name, \"*.\" + a domain or an IP "
-                                     "address (optionally with \":port\")"));
-        continue;
-      }
-      auto [it, inserted] = domains.emplace(d, dp);
-      if (!inserted) {
-        errors->Add(dp, absl::StrCat("duplicate domain ", Quote(d), " (also at ", it->second, ")"));
-        continue;
-      }
-      vh_domains.push_back(std::move(d));
-    }
-    if (vh.has_retry_policy() && vh.retry_policy().has_num_retries() &&
-        vh.retry_policy().num_retries().value() > kMaxRetries) {
-      errors->Add(Path(p, "retry_policy.num_retries"),
-                  absl::StrCat("must be from 0 to ", kMaxRetries, ", got ",
-                               vh.retry_policy().num_retries().value()));
-    }
-    std::vector<RouteConfig> routes;
-    for (int k = 0; k < vh.routes_size(); ++k) {
-      routes.push_back(
-          MapRoute(vh, vh.routes(k), absl::StrCat(p, ".routes[", k, "]"), errors, &out.refs));
-    }
-    for (std::string& d : vh_domains) {
-      VirtualHostConfig v;
-      v.domain = std::move(d);
-      v.routes = routes;
-      out.virtual_hosts.push_back(std::move(v));
-    }
-  }
-  return out;
-}
+using internal::Quote;
+using internal::Same;
 
 // Unpacks every resource of `response` as T; undecodable ones become errors.
 template <typename T>
 std::vector<T> Decode(const envoy::service::discovery::v3::DiscoveryResponse& response,
-                      std::vector<int>* indexes, std::vector<std::string>* errors) {
+                      std::vector<int>* indexes, ValidationErrors* errors) {
   std::vector<T> out;
   for (int i = 0; i < response.resources_size(); ++i) {
     const google::protobuf::Any& any = response.resources(i);
     T message;
     if (any.type_url() != response.type_url()) {
-      errors->push_back(absl::StrCat("resources[", i, "]: type ", Quote(any.type_url()),
-                                     " does not match the response's ",
-                                     Quote(response.type_url())));
+      errors->AddFieldError(
+          absl::StrCat("resources[", i, "]"),
+          absl::StrCat("type ", Quote(any.type_url()), " does not match the response's ",
+                       Quote(response.type_url())));
     } else if (!any.UnpackTo(&message)) {
-      errors->push_back(
-          absl::StrCat("resources[", i, "]: cannot be decoded as ", T::descriptor()->full_name()));
+      errors->AddFieldError(absl::StrCat("resources[", i, "]"),
+                            absl::StrCat("cannot be decoded as ", T::descriptor()->full_name()));
     } else {
       out.push_back(std::move(message));
       indexes->push_back(i);
@@ -689,50 +119,18 @@ std::vector<T> Decode(const envoy::service::discovery::v3::DiscoveryResponse& re
   return out;
 }
 
-std::vector<int> Iota(size_t n) {
-  std::vector<int> out(n);
-  for (size_t i = 0; i < n; ++i) out[i] = static_cast<int>(i);
-  return out;
-}
-
-absl::Status ToStatus(const std::vector<std::string>& errors) {
-  if (errors.empty()) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrJoin(errors, "; "));
-}
-
 }  // namespace
 
 ConfigBuilder::ConfigBuilder() : built_(std::make_shared<const ProxyConfig>()) {}
 
-absl::Status ConfigBuilder::ApplyClusters(const std::vector<cluster_v3::Cluster>& clusters,
-                                          absl::string_view version) {
-  std::vector<std::string> errors;
-  ApplyClustersInternal(clusters, Iota(clusters.size()), true, version, &errors);
-  return ToStatus(errors);
-}
-
-absl::Status ConfigBuilder::ApplyLoadAssignments(
-    const std::vector<endpoint_v3::ClusterLoadAssignment>& assignments, absl::string_view version) {
-  std::vector<std::string> errors;
-  ApplyLoadAssignmentsInternal(assignments, Iota(assignments.size()), version, &errors);
-  return ToStatus(errors);
-}
-
-absl::Status ConfigBuilder::ApplyRouteConfigurations(
-    const std::vector<route_v3::RouteConfiguration>& route_configs, absl::string_view version) {
-  std::vector<std::string> errors;
-  ApplyRoutesInternal(route_configs, Iota(route_configs.size()), version, &errors);
-  return ToStatus(errors);
-}
-
 absl::Status ConfigBuilder::ApplyResponse(
     const envoy::service::discovery::v3::DiscoveryResponse& response) {
   const std::string& type = response.type_url();
-  std::vector<std::string> errors;
+  ValidationErrors errors;
   std::vector<int> indexes;
   if (type == kClusterType) {
     auto clusters = Decode<cluster_v3::Cluster>(response, &indexes, &errors);
-    ApplyClustersInternal(clusters, indexes, errors.empty(), response.version_info(), &errors);
+    ApplyClustersInternal(clusters, indexes, errors.ok(), response.version_info(), &errors);
   } else if (type == kEndpointType) {
     auto assignments = Decode<endpoint_v3::ClusterLoadAssignment>(response, &indexes, &errors);
     ApplyLoadAssignmentsInternal(assignments, indexes, response.version_info(), &errors);
@@ -742,101 +140,7 @@ absl::Status ConfigBuilder::ApplyResponse(
   } else {
     return absl::InvalidArgumentError(absl::StrCat("unsupported type_url ", Quote(type)));
   }
-  return ToStatus(errors);
-}
-
-void ConfigBuilder::ApplyClustersInternal(const std::vector<cluster_v3::Cluster>& clusters,
-                                          const std::vector<int>& indexes, bool complete,
-                                          absl::string_view version,
-                                          std::vector<std::string>* errors) {
-  clusters_received_ = true;
-  std::set<std::string> present;  // Named in this response, valid or not.
-  for (size_t i = 0; i < clusters.size(); ++i) {
-    const cluster_v3::Cluster& c = clusters[i];
-    const std::string label = Label("Cluster", c.name(), indexes[i]);
-    if (!c.name().empty() && !present.insert(c.name()).second) {
-      errors->push_back(absl::StrCat(label, ": duplicate in the response"));
-      continue;
-    }
-    Errors e;
-    ClusterConfig config = MapCluster(c, &e);
-    if (!e.empty()) {
-      errors->push_back(absl::StrCat(label, ": ", e.Join()));
-      continue;  // The previous good version, if any, stays.
-    }
-    auto it = clusters_.find(c.name());
-    if (it != clusters_.end() && SameSettings(it->second.config, config)) continue;
-    config.version = std::string(version);
-    clusters_[c.name()].config = std::move(config);
-    dirty_ = true;
-  }
-  if (!complete) return;
-  for (auto it = clusters_.begin(); it != clusters_.end();) {
-    if (present.count(it->first)) {
-      ++it;
-      continue;
-    }
-    endpoints_.erase(it->first);
-    it = clusters_.erase(it);
-    dirty_ = true;
-  }
-}
-
-void ConfigBuilder::ApplyLoadAssignmentsInternal(
-    const std::vector<endpoint_v3::ClusterLoadAssignment>& assignments,
-    const std::vector<int>& indexes, absl::string_view version, std::vector<std::string>* errors) {
-  std::set<std::string> present;
-  for (size_t i = 0; i < assignments.size(); ++i) {
-    const endpoint_v3::ClusterLoadAssignment& a = assignments[i];
-    const std::string& name = a.cluster_name();
-    const std::string label = Label("ClusterLoadAssignment", name, indexes[i]);
-    if (!name.empty() && clusters_.count(name) == 0) continue;  // Not subscribed.
-    if (!name.empty() && !present.insert(name).second) {
-      errors->push_back(absl::StrCat(label, ": duplicate in the response"));
-      continue;
-    }
-    Errors e;
-    std::vector<EndpointConfig> endpoints = MapLoadAssignment(a, &e);
-    if (!e.empty()) {
-      errors->push_back(absl::StrCat(label, ": ", e.Join()));
-      continue;
-    }
-    auto it = endpoints_.find(name);
-    if (it != endpoints_.end() && SameList(it->second.endpoints, endpoints)) continue;
-    endpoints_[name] = EndpointsEntry{std::string(version), std::move(endpoints)};
-    dirty_ = true;
-  }
-}
-
-void ConfigBuilder::ApplyRoutesInternal(
-    const std::vector<route_v3::RouteConfiguration>& route_configs, const std::vector<int>& indexes,
-    absl::string_view version, std::vector<std::string>* errors) {
-  routes_received_ = true;
-  bool seen = false;
-  for (size_t i = 0; i < route_configs.size(); ++i) {
-    const route_v3::RouteConfiguration& rc = route_configs[i];
-    if (rc.name() != kRouteConfigName) continue;  // Not subscribed.
-    const std::string label = Label("RouteConfiguration", rc.name(), indexes[i]);
-    if (seen) {
-      errors->push_back(absl::StrCat(label, ": duplicate in the response"));
-      continue;
-    }
-    seen = true;
-    Errors e;
-    MappedRoutes mapped = MapRouteConfiguration(rc, &e);
-    if (!e.empty()) {
-      errors->push_back(absl::StrCat(label, ": ", e.Join()));
-      continue;
-    }
-    std::vector<RouteRef> refs;
-    for (auto& [path, cluster] : mapped.refs) refs.push_back(RouteRef{path, cluster});
-    if (routes_ && SameList(routes_->virtual_hosts, mapped.virtual_hosts)) {
-      routes_->refs = std::move(refs);
-      continue;
-    }
-    routes_ = RoutesEntry{std::string(version), std::move(mapped.virtual_hosts), std::move(refs)};
-    dirty_ = true;
-  }
+  return errors.status();
 }
 
 std::vector<std::string> ConfigBuilder::ClusterNames() const {

@@ -43,6 +43,8 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "common/validation/validation_errors.h"
+#include "common/xds/type_urls.h"
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
 #include "envoy/config/route/v3/route.pb.h"
@@ -51,10 +53,10 @@
 
 namespace lb::proxy::xds {
 
-inline constexpr char kClusterType[] = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
-inline constexpr char kEndpointType[] =
-    "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
-inline constexpr char kRouteType[] = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
+// The type URLs this builder accepts (defined in common/xds/type_urls.h).
+using ::lb::xds::kClusterType;
+using ::lb::xds::kEndpointType;
+using ::lb::xds::kRouteType;
 
 // The one RouteConfiguration a proxy subscribes to.
 inline constexpr char kRouteConfigName[] = "default";
@@ -124,13 +126,13 @@ class ConfigBuilder {
   // `indexes[i]` is the position of clusters[i] in the response, for error paths.
   void ApplyClustersInternal(const std::vector<envoy::config::cluster::v3::Cluster>& clusters,
                              const std::vector<int>& indexes, bool complete,
-                             absl::string_view version, std::vector<std::string>* errors);
+                             absl::string_view version, ValidationErrors* errors);
   void ApplyLoadAssignmentsInternal(
       const std::vector<envoy::config::endpoint::v3::ClusterLoadAssignment>& assignments,
-      const std::vector<int>& indexes, absl::string_view version, std::vector<std::string>* errors);
+      const std::vector<int>& indexes, absl::string_view version, ValidationErrors* errors);
   void ApplyRoutesInternal(
       const std::vector<envoy::config::route::v3::RouteConfiguration>& route_configs,
-      const std::vector<int>& indexes, absl::string_view version, std::vector<std::string>* errors);
+      const std::vector<int>& indexes, absl::string_view version, ValidationErrors* errors);
 
   std::map<std::string, ClusterEntry> clusters_;
   std::map<std::string, EndpointsEntry> endpoints_;

@@ -48,6 +48,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
+#include "common/xds/type_urls.h"
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
 #include "google/protobuf/io/coded_stream.h"
@@ -90,9 +91,8 @@ namespace {
 
 namespace discovery = envoy::service::discovery::v3;
 
-constexpr char kClusterType[] = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
-constexpr char kEndpointType[] =
-    "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
+using ::lb::xds::kClusterType;
+using ::lb::xds::kEndpointType;
 constexpr char kClusterPrefix[] = "bench-c";
 
 // Children to kill if the benchmark is interrupted (the controller, perf).

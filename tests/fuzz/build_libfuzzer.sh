@@ -21,7 +21,8 @@ clang++ -std=c++17 -g -O1 -fno-omit-frame-pointer \
   controller/rest/config_shim.cc controller/rest/rest_handler.cc \
   controller/registry/registry.cc controller/model/validation.cc \
   controller/store/sqlite_store.cc controller/api/auth.cc controller/api/status_map.cc \
-  common/metrics/metrics.cc common/net/address.cc "$gen/lb/v1/lb.pb.cc" \
+  common/metrics/metrics.cc common/net/address.cc common/time/clock.cc \
+  common/validation/validation_errors.cc "$gen/lb/v1/lb.pb.cc" \
   $(pkg-config --libs absl_status absl_statusor absl_strings absl_str_format absl_synchronization \
       absl_time absl_flat_hash_set absl_hash) \
   -lprotobuf -lgrpc++ -lgrpc -lgpr -lsqlite3 -lpthread \

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "common/xds/type_urls.h"
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "envoy/config/core/v3/address.pb.h"
 #include "envoy/config/core/v3/base.pb.h"
@@ -45,15 +46,12 @@ using google::protobuf::EnumDescriptor;
 using google::protobuf::FieldDescriptor;
 using google::protobuf::util::MessageDifferencer;
 
-constexpr char kTypePrefix[] = "type.googleapis.com/";
-constexpr char kListenerType[] = "type.googleapis.com/envoy.config.listener.v3.Listener";
-constexpr char kRouteConfigType[] = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
-constexpr char kClusterType[] = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
-constexpr char kClaType[] = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
-constexpr char kHcmType[] =
-    "type.googleapis.com/"
-    "envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager";
-constexpr char kRouterType[] = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router";
+using ::lb::xds::kClusterType;
+using ::lb::xds::kEndpointType;
+using ::lb::xds::kHcmType;
+using ::lb::xds::kListenerType;
+using ::lb::xds::kRouterType;
+using ::lb::xds::kRouteType;
 
 struct FieldNumber {
   const Descriptor* message;
@@ -471,22 +469,6 @@ TEST(XdsProtoTest, Oneofs) {
   }
 }
 
-TEST(XdsProtoTest, TypeUrls) {
-  EXPECT_EQ(kTypePrefix + listener::Listener::descriptor()->full_name(), kListenerType);
-  EXPECT_EQ(kTypePrefix + route::RouteConfiguration::descriptor()->full_name(), kRouteConfigType);
-  EXPECT_EQ(kTypePrefix + cluster::Cluster::descriptor()->full_name(), kClusterType);
-  EXPECT_EQ(kTypePrefix + endpoint::ClusterLoadAssignment::descriptor()->full_name(), kClaType);
-  EXPECT_EQ(kTypePrefix + hcm::HttpConnectionManager::descriptor()->full_name(), kHcmType);
-  EXPECT_EQ(kTypePrefix + router::Router::descriptor()->full_name(), kRouterType);
-
-  // Any::PackFrom must produce the same URLs.
-  google::protobuf::Any any;
-  any.PackFrom(router::Router());
-  EXPECT_EQ(any.type_url(), kRouterType);
-  any.PackFrom(endpoint::ClusterLoadAssignment());
-  EXPECT_EQ(any.type_url(), kClaType);
-}
-
 TEST(XdsProtoTest, AdsServiceMethods) {
   EXPECT_STREQ(discovery::AggregatedDiscoveryService::service_full_name(),
                "envoy.service.discovery.v3.AggregatedDiscoveryService");
@@ -713,9 +695,9 @@ TEST(XdsProtoTest, RoundTripDiscoveryResponseWithAllResourceTypes) {
   discovery::DiscoveryResponse out = RoundTrip(response);
   ASSERT_EQ(out.resources_size(), 4);
   EXPECT_EQ(out.resources(0).type_url(), kClusterType);
-  EXPECT_EQ(out.resources(1).type_url(), kClaType);
+  EXPECT_EQ(out.resources(1).type_url(), kEndpointType);
   EXPECT_EQ(out.resources(2).type_url(), kListenerType);
-  EXPECT_EQ(out.resources(3).type_url(), kRouteConfigType);
+  EXPECT_EQ(out.resources(3).type_url(), kRouteType);
   endpoint::ClusterLoadAssignment cla;
   ASSERT_TRUE(out.resources(1).UnpackTo(&cla));
   EXPECT_TRUE(MessageDifferencer::Equals(cla, MakeLoadAssignment()));
@@ -798,12 +780,12 @@ TEST(XdsProtoTest, DecodesHandEncodedClusterLoadAssignment) {
 }
 
 TEST(XdsProtoTest, DecodesHandEncodedDeltaDiscoveryRequest) {
-  const std::string bytes = Ld(2, kClaType) +                       // type_url
+  const std::string bytes = Ld(2, kEndpointType) +                  // type_url
                             Ld(3, "backend") +                      // resource_names_subscribe
                             Ld(5, Ld(1, "backend") + Ld(2, "v9"));  // initial_resource_versions
   discovery::DeltaDiscoveryRequest request;
   ASSERT_TRUE(request.ParseFromString(bytes));
-  EXPECT_EQ(request.type_url(), kClaType);
+  EXPECT_EQ(request.type_url(), kEndpointType);
   ASSERT_EQ(request.resource_names_subscribe_size(), 1);
   EXPECT_EQ(request.resource_names_subscribe(0), "backend");
   ASSERT_EQ(request.initial_resource_versions().count("backend"), 1u);
@@ -813,13 +795,13 @@ TEST(XdsProtoTest, DecodesHandEncodedDeltaDiscoveryRequest) {
 TEST(XdsProtoTest, DecodesHandEncodedDiscoveryResponse) {
   endpoint::ClusterLoadAssignment cla;
   cla.set_cluster_name("backend");
-  const std::string any = Ld(1, kClaType) + Ld(2, cla.SerializeAsString());
-  const std::string bytes = Ld(1, "12") + Ld(2, any) + Ld(4, kClaType) + Ld(5, "n-12") +
+  const std::string any = Ld(1, kEndpointType) + Ld(2, cla.SerializeAsString());
+  const std::string bytes = Ld(1, "12") + Ld(2, any) + Ld(4, kEndpointType) + Ld(5, "n-12") +
                             Ld(6, Ld(1, "cp"));  // control_plane {identifier}
   discovery::DiscoveryResponse response;
   ASSERT_TRUE(response.ParseFromString(bytes));
   EXPECT_EQ(response.version_info(), "12");
-  EXPECT_EQ(response.type_url(), kClaType);
+  EXPECT_EQ(response.type_url(), kEndpointType);
   EXPECT_EQ(response.nonce(), "n-12");
   EXPECT_EQ(response.control_plane().identifier(), "cp");
   ASSERT_EQ(response.resources_size(), 1);

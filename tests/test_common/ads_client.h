@@ -31,6 +31,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/xds/type_urls.h"
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
 #include "envoy/config/listener/v3/listener.pb.h"
@@ -41,11 +42,10 @@
 
 namespace lb::testing::xds {
 
-inline constexpr char kListenerType[] = "type.googleapis.com/envoy.config.listener.v3.Listener";
-inline constexpr char kRouteType[] = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";
-inline constexpr char kClusterType[] = "type.googleapis.com/envoy.config.cluster.v3.Cluster";
-inline constexpr char kEndpointType[] =
-    "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
+using ::lb::xds::kClusterType;
+using ::lb::xds::kEndpointType;
+using ::lb::xds::kListenerType;
+using ::lb::xds::kRouteType;
 
 // "cds", "eds", "lds", "rds" or the type URL itself, for messages.
 std::string ShortType(const std::string& type_url);

@@ -1,7 +1,9 @@
-// Tests of host:port parsing (common/net/address.cc).
+// Tests of host:port parsing and formatting (common/net/address.cc).
 #include "common/net/address.h"
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "gtest/gtest.h"
@@ -80,6 +82,34 @@ TEST(ParsePortTest, DecimalDigitsOnly) {
   for (const char* text :
        {"", "65536", "99999999999", "-1", "+80", " 80", "80 ", "8 0", "0x50", "80\n", "http"}) {
     EXPECT_EQ(ParsePort(text), std::nullopt) << text;
+  }
+}
+
+TEST(UriHostTest, BracketsOnlyHostsWithColons) {
+  EXPECT_EQ(UriHost("10.0.0.1"), "10.0.0.1");
+  EXPECT_EQ(UriHost("web.internal"), "web.internal");
+  EXPECT_EQ(UriHost("::1"), "[::1]");
+  EXPECT_EQ(UriHost("2001:db8::1"), "[2001:db8::1]");
+  EXPECT_EQ(UriHost("fe80::1%eth0"), "[fe80::1%eth0]");
+  EXPECT_EQ(UriHost(""), "");
+}
+
+TEST(JoinHostPortTest, Formats) {
+  EXPECT_EQ(JoinHostPort("10.0.0.1", 80), "10.0.0.1:80");
+  EXPECT_EQ(JoinHostPort("::1", 80), "[::1]:80");
+  EXPECT_EQ(JoinHostPort("2001:db8::1", 8080), "[2001:db8::1]:8080");
+  EXPECT_EQ(JoinHostPort("web.internal", 8080), "web.internal:8080");
+  EXPECT_EQ(JoinHostPort("h", 0), "h:0");
+  EXPECT_EQ(JoinHostPort("h", 65535), "h:65535");
+}
+
+TEST(JoinHostPortTest, ParseHostPortReadsItBack) {
+  for (const auto& [host, port] : std::vector<std::pair<std::string, uint16_t>>{
+           {"127.0.0.1", 80}, {"::1", 443}, {"fe80::1%eth0", 1}, {"web.internal", 65535}}) {
+    absl::StatusOr<HostPort> hp = ParseHostPort(JoinHostPort(host, port));
+    ASSERT_TRUE(hp.ok()) << host << ": " << hp.status();
+    EXPECT_EQ(hp->host, host);
+    EXPECT_EQ(hp->port, port);
   }
 }
 

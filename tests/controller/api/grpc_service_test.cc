@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/metrics/metrics.h"
+#include "common/time/simulated_clock.h"
 #include "controller/api/auth.h"
 #include "controller/registry/registry.h"
 #include "controller/store/sqlite_store.h"
@@ -50,7 +51,8 @@ class GrpcServiceTest : public ::testing::Test {
     registry_ = std::make_unique<registry::Registry>(fake_.get());
     ASSERT_TRUE(registry_->Bootstrap().ok());
     metrics_ = std::make_unique<metrics::Registry>();
-    service_ = std::make_unique<LoadBalancerService>(registry_.get(), &auth_, metrics_.get());
+    service_ =
+        std::make_unique<LoadBalancerService>(registry_.get(), &auth_, metrics_.get(), &clock_);
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
@@ -116,6 +118,8 @@ class GrpcServiceTest : public ::testing::Test {
   std::unique_ptr<testing::FakeStore> fake_;
   std::unique_ptr<registry::Registry> registry_;
   std::unique_ptr<metrics::Registry> metrics_;
+  // Never advanced: WatchChanges must end on shutdown without waiting for its poll.
+  SimulatedClock clock_;
   std::unique_ptr<LoadBalancerService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::shared_ptr<grpc::Channel> channel_;

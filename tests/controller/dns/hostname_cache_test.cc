@@ -1,5 +1,5 @@
-// Tests of controller/dns/hostname_cache.cc with a fake Resolver (no DNS), plus the system
-// resolver on "localhost" only.
+// Tests of controller/dns/hostname_cache.cc with a fake Resolver (no DNS) on simulated time,
+// plus the system resolver on "localhost" only.
 #include "controller/dns/hostname_cache.h"
 
 #include <arpa/inet.h>
@@ -13,6 +13,8 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/time/simulated_clock.h"
+#include "controller/model/model_cache.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -146,11 +148,54 @@ TEST(HostnameCacheTest, RemovedNamesAreForgotten) {
   EXPECT_THAT(cache.Lookup("a.example"), IsEmpty());
 }
 
-TEST(HostnameCacheTest, StartedCacheResolvesNewNamesAtOnce) {
+TEST(HostnameCacheTest, ObservesTheModelsHostnameEndpoints) {
   FakeResolver resolver;
   resolver.Set("a.example", std::vector<std::string>{"10.0.0.1"});
   resolver.Set("b.example", std::vector<std::string>{"10.0.0.2"});
   HostnameCache cache(&resolver, absl::Hours(1));
+  model::ModelCache model;
+  model.AddObserver(&cache);
+  lb::v1::Change web;
+  web.set_revision(1);
+  web.mutable_cluster()->set_name("web");
+  for (const char* address : {"a.example", "10.0.0.9", "::1"}) {
+    web.mutable_cluster()->add_endpoints()->set_address(address);
+  }
+  model.Apply(web);
+  lb::v1::Change api;
+  api.set_revision(2);
+  api.mutable_cluster()->set_name("api");
+  api.mutable_cluster()->add_endpoints()->set_address("b.example");
+  model.Apply(api);
+  cache.RefreshNow();
+  EXPECT_THAT(cache.Lookup("a.example"), ElementsAre("10.0.0.1"));
+  EXPECT_THAT(cache.Lookup("b.example"), ElementsAre("10.0.0.2"));
+  EXPECT_EQ(resolver.calls("10.0.0.9"), 0);  // IP literals are not resolved.
+  EXPECT_EQ(resolver.calls("::1"), 0);
+
+  // A route table change keeps the names; deleting a cluster forgets its names.
+  lb::v1::Change routes;
+  routes.set_revision(3);
+  routes.mutable_route_table()->add_routes()->set_cluster("web");
+  model.Apply(routes);
+  EXPECT_THAT(cache.Lookup("b.example"), ElementsAre("10.0.0.2"));
+  lb::v1::Change deleted;
+  deleted.set_revision(4);
+  deleted.set_cluster_deleted("api");
+  model.Apply(deleted);
+  EXPECT_THAT(cache.Lookup("b.example"), IsEmpty());
+  EXPECT_THAT(cache.Lookup("a.example"), ElementsAre("10.0.0.1"));
+  cache.RefreshNow();
+  EXPECT_EQ(resolver.calls("a.example"), 2);
+  EXPECT_EQ(resolver.calls("b.example"), 1);
+}
+
+TEST(HostnameCacheTest, StartedCacheResolvesNewNamesAtOnce) {
+  FakeResolver resolver;
+  resolver.Set("a.example", std::vector<std::string>{"10.0.0.1"});
+  resolver.Set("b.example", std::vector<std::string>{"10.0.0.2"});
+  SimulatedClock clock;
+  HostnameCache cache(&resolver, absl::Hours(1), &clock);
   ChangeCounter changes;
   cache.SetOnChange(changes.Callback());
   cache.Start();
@@ -166,37 +211,63 @@ TEST(HostnameCacheTest, StartedCacheResolvesNewNamesAtOnce) {
   EXPECT_EQ(resolver.calls("b.example"), 1);
 }
 
+// Moves `clock` past the next full refresh once the refresh thread waits for it, and waits
+// until that refresh has resolved `host` (its `calls`-th resolution in all).
+void RunFullRefresh(SimulatedClock& clock, FakeResolver& resolver, const std::string& host,
+                    int calls) {
+  ASSERT_TRUE(clock.WaitForWaiters(1));
+  clock.Advance(absl::Seconds(30));
+  ASSERT_TRUE(resolver.WaitForCalls(host, calls));
+}
+
 TEST(HostnameCacheTest, PeriodicRefreshPicksUpChangesAndCallsBackOnlyOnChange) {
   FakeResolver resolver;
   resolver.Set("a.example", std::vector<std::string>{"10.0.0.1"});
-  HostnameCache cache(&resolver, absl::Milliseconds(20));
+  SimulatedClock clock;
+  HostnameCache cache(&resolver, absl::Seconds(30), &clock);
   ChangeCounter changes;
   cache.SetOnChange(changes.Callback());
   cache.Start();
   cache.SetHostnames({"a.example"});
   ASSERT_TRUE(changes.WaitFor(1));
-  // Several more refreshes with the same answer: no callback.
-  ASSERT_TRUE(resolver.WaitForCalls("a.example", 4));
+  EXPECT_EQ(resolver.calls("a.example"), 1);  // New name, at once.
+
+  // Nothing happens until the interval has passed on the clock.
+  ASSERT_TRUE(clock.WaitForWaiters(1));
+  clock.Advance(absl::Seconds(29));
+  ASSERT_TRUE(clock.WaitForWaiters(1));
+  EXPECT_EQ(resolver.calls("a.example"), 1);
+  clock.Advance(absl::Seconds(1));
+  ASSERT_TRUE(resolver.WaitForCalls("a.example", 2));
+
+  // Two more refreshes with the same answer: no callback.
+  RunFullRefresh(clock, resolver, "a.example", 3);
+  RunFullRefresh(clock, resolver, "a.example", 4);
+  EXPECT_EQ(resolver.calls("a.example"), 4);
   EXPECT_EQ(changes.count(), 1);
   EXPECT_THAT(cache.Lookup("a.example"), ElementsAre("10.0.0.1"));
 
   resolver.Set("a.example", std::vector<std::string>{"10.0.0.1", "10.0.0.3"});
+  RunFullRefresh(clock, resolver, "a.example", 5);
   ASSERT_TRUE(changes.WaitFor(2));
   EXPECT_THAT(cache.Lookup("a.example"), ElementsAre("10.0.0.1", "10.0.0.3"));
 
   // A failure keeps the addresses and is not a change.
   resolver.Set("a.example", absl::UnavailableError("timeout"));
-  int calls = resolver.calls("a.example");
-  ASSERT_TRUE(resolver.WaitForCalls("a.example", calls + 3));
+  RunFullRefresh(clock, resolver, "a.example", 6);
+  RunFullRefresh(clock, resolver, "a.example", 7);
+  ASSERT_TRUE(clock.WaitForWaiters(1));  // Past the callback decision of the 7th.
   EXPECT_EQ(changes.count(), 2);
+  EXPECT_EQ(resolver.calls("a.example"), 7);
   EXPECT_THAT(cache.Lookup("a.example"), ElementsAre("10.0.0.1", "10.0.0.3"));
 }
 
 TEST(HostnameCacheTest, DestructorStopsTheThreadPromptly) {
   FakeResolver resolver;
-  absl::Time start = absl::Now();
+  SimulatedClock clock;
+  absl::Time start = absl::Now();  // Real time: the destructor must not wait for the clock.
   {
-    HostnameCache cache(&resolver, absl::Hours(1));
+    HostnameCache cache(&resolver, absl::Hours(1), &clock);
     cache.Start();
     cache.SetHostnames({"a.example"});
   }

@@ -67,26 +67,6 @@ void ExpectProtoEq(const google::protobuf::Message& actual, const std::string& e
 }
 
 // ---------------------------------------------------------------------------------------------
-// ValidationErrors
-
-TEST(ValidationErrorsTest, EmptyIsOk) {
-  ValidationErrors errors;
-  EXPECT_TRUE(errors.ok());
-  EXPECT_TRUE(errors.ToStatus().ok());
-}
-
-TEST(ValidationErrorsTest, JoinsEveryProblemWithPath) {
-  ValidationErrors errors;
-  errors.Add("a.b", "is bad");
-  errors.Add("", "no path here");
-  errors.Add("c", "is worse");
-  EXPECT_FALSE(errors.ok());
-  absl::Status s = errors.ToStatus();
-  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(s.message(), "a.b: is bad; no path here; c: is worse");
-}
-
-// ---------------------------------------------------------------------------------------------
 // Addresses
 
 TEST(IsIpLiteralTest, Literals) {
@@ -215,12 +195,6 @@ TEST(NormalizeEndpointTest, ZoneAndLabelValuesMustBePrintableUtf8) {
             "endpoint.labels[k]: value must be at most 256 printable characters");
 }
 
-TEST(HostPortTest, Formats) {
-  EXPECT_EQ(HostPort("10.0.0.1", 80), "10.0.0.1:80");
-  EXPECT_EQ(HostPort("::1", 80), "[::1]:80");
-  EXPECT_EQ(HostPort("web.internal", 8080), "web.internal:8080");
-}
-
 TEST(PortProblemTest, Range) {
   EXPECT_EQ(PortProblem(1), "");
   EXPECT_EQ(PortProblem(65535), "");
@@ -346,10 +320,14 @@ TEST(NormalizeEndpointTest, AdminState) {
 TEST(NormalizeEndpointTest, CustomAndEmptyPath) {
   lb::v1::Endpoint e = ParseEndpoint(R"pb(port: 80)pb");
   EXPECT_EQ(NormalizeEndpoint(&e, "x.y").message(), "x.y.address: is required");
-  ValidationErrors errors;
   e = ParseEndpoint(R"pb(port: 80)pb");
-  NormalizeEndpoint(&e, "", &errors);
-  EXPECT_EQ(errors.ToStatus().message(), "address: is required");
+  EXPECT_EQ(NormalizeEndpoint(&e, "").message(), "address: is required");
+  // Into a collector, under its current path.
+  ValidationErrors errors;
+  ValidationErrors::ScopedField field(&errors, "cluster.endpoints[3]");
+  e = ParseEndpoint(R"pb(address: "10.0.0.1" port: 0)pb");
+  NormalizeEndpoint(&e, &errors);
+  EXPECT_EQ(errors.status().message(), "cluster.endpoints[3].port: must be from 1 to 65535, got 0");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/net/address.h"
 #include "controller/model/validation.h"
 #include "controller/store/sqlite_store.h"
 #include "gmock/gmock.h"
@@ -148,7 +149,7 @@ class RegistryTest : public ::testing::Test {
     std::vector<std::string> out;
     lb::v1::Cluster c = MustGet(cluster);
     for (const auto& e : c.endpoints()) {
-      out.push_back(model::HostPort(e.address(), e.port()));
+      out.push_back(net::JoinHostPort(e.address(), e.port()));
     }
     return out;
   }

@@ -10,6 +10,7 @@
 
 #include "common/http/http_types.h"
 #include "common/metrics/metrics.h"
+#include "common/time/simulated_clock.h"
 #include "controller/api/auth.h"
 #include "controller/registry/registry.h"
 #include "controller/rest/rest_handler.h"
@@ -39,7 +40,7 @@ class RestFixture : public ::testing::Test {
     fake_ = std::make_unique<testing::FakeStore>(store_.get());
     registry_ = std::make_unique<registry::Registry>(fake_.get());
     ASSERT_TRUE(registry_->Bootstrap().ok());
-    handler_ = std::make_unique<RestHandler>(registry_.get(), &auth_, metrics_.get());
+    handler_ = std::make_unique<RestHandler>(registry_.get(), &auth_, metrics_.get(), &clock_);
   }
 
   http::HttpResponse Send(const std::string& method, const std::string& target,
@@ -89,6 +90,7 @@ class RestFixture : public ::testing::Test {
   std::unique_ptr<testing::FakeStore> fake_;
   std::unique_ptr<registry::Registry> registry_;
   std::unique_ptr<RestHandler> handler_;
+  SimulatedClock clock_;  // Request latencies are measured on it.
 };
 
 }  // namespace lb::rest

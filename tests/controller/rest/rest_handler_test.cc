@@ -581,6 +581,29 @@ TEST_F(RestHandlerTest, Metrics) {
       HasSubstr("lb_controller_http_request_seconds_bucket{route=\"/healthz\",le=\"+Inf\"} 1\n"));
 }
 
+TEST_F(RestHandlerTest, LatencyIsMeasuredOnTheClock) {
+  handler_->AddExtraHandler([this](const HttpRequest& req, HttpResponse* resp) {
+    if (req.target != "/v1/slow") return false;
+    clock_.Advance(absl::Milliseconds(300));
+    resp->body = "slow";
+    return true;
+  });
+  EXPECT_EQ(Get("/v1/slow").body, "slow");
+  EXPECT_EQ(Get("/v1/slow").body, "slow");
+  EXPECT_EQ(Get("/healthz").status, 200);
+  metrics::Histogram* extra = metrics_->GetHistogram(
+      "lb_controller_http_request_seconds", "REST request latency.", {{"route", "/v1/extra"}});
+  // Bounds 0.0005 ... 0.25, 0.5, ...: both requests took exactly 0.3 s.
+  EXPECT_EQ(extra->BucketCounts(),
+            (std::vector<uint64_t>{0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0}));
+  EXPECT_DOUBLE_EQ(extra->Sum(), 0.6);
+  metrics::Histogram* healthz = metrics_->GetHistogram(
+      "lb_controller_http_request_seconds", "REST request latency.", {{"route", "/healthz"}});
+  EXPECT_EQ(healthz->BucketCounts(),
+            (std::vector<uint64_t>{1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}));
+  EXPECT_DOUBLE_EQ(healthz->Sum(), 0.0);
+}
+
 TEST_F(RestHandlerTest, RouteLabelsForMetrics) {
   Get("/v1/clusters");
   Get("/v1/clusters/backend/endpoints");

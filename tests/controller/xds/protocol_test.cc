@@ -39,8 +39,6 @@ using ::testing::SizeIs;
 using Names = std::vector<std::string>;
 
 constexpr char kCp[] = "cp-test-1";
-constexpr char kSecretType[] =
-    "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret";
 
 // ---------------------------------------------------------------------------------------------
 // Resources. `rev` changes the content (and so the version) without changing the name.

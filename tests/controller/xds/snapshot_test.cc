@@ -177,7 +177,7 @@ TEST(SnapshotTest, TypeOrderIsMakeBeforeBreak) {
   EXPECT_FALSE(IsFullStateType(kEndpointType));
   EXPECT_FALSE(IsFullStateType(kRouteType));
   for (const auto& t : TypeOrder()) EXPECT_TRUE(IsKnownType(t)) << t;
-  EXPECT_FALSE(IsKnownType("type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret"));
+  EXPECT_FALSE(IsKnownType(kSecretType));
   EXPECT_FALSE(IsKnownType(""));
 }
 

@@ -12,6 +12,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/xds/type_urls.h"
 #include "envoy/config/core/v3/base.pb.h"
 #include "envoy/service/discovery/v3/discovery.pb.h"
 #include "gmock/gmock.h"
@@ -242,7 +243,7 @@ class StreamGenerator {
   std::string Type() {
     switch (Pick(24)) {
       case 0:
-        return "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret";
+        return ::lb::xds::kSecretType;
       case 1:
         return "";
       default:

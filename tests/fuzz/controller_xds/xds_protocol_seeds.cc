@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/xds/type_urls.h"
 #include "envoy/config/core/v3/base.pb.h"
 #include "envoy/service/discovery/v3/discovery.pb.h"
 #include "tests/fuzz/controller_xds/xds_protocol_fuzz.h"
@@ -29,11 +30,12 @@ constexpr uint8_t kAnyType = 0x20;
 constexpr uint8_t kA = 1 << 0, kB = 1 << 1, kC = 1 << 2, kBackend = 1 << 3, kDefault = 1 << 4,
                   kWeb = 1 << 5, kSvc = 1 << 6, kGrpcSvc = 1 << 7;
 
+using ::lb::xds::kSecretType;
+
 const std::string& Cds() { return XdsTypeUrl(kXdsCds); }
 const std::string& Eds() { return XdsTypeUrl(kXdsEds); }
 const std::string& Lds() { return XdsTypeUrl(kXdsLds); }
 const std::string& Rds() { return XdsTypeUrl(kXdsRds); }
-const char kSecretType[] = "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret";
 
 XdsSnapshotSpec Spec(uint8_t cds, uint8_t eds, uint8_t lds, uint8_t rds, uint8_t rev = 0) {
   XdsSnapshotSpec s;

@@ -46,10 +46,10 @@
 // libFuzzer, not needed by the Bazel build), after `bazel build //proto:envoy_xds`:
 //   g=bazel-bin/proto; clang++ -std=c++17 -g -O1 -fsanitize=fuzzer,address,undefined
 //     -fno-sanitize-recover=undefined -I. -I$g tests/fuzz/proxy_xds/proxy_xds_fuzz.cc
-//     proxy/xds/config_builder.cc common/net/address.cc $(find $g/envoy $g/google -name '*.pb.cc' !
-//     -name '*grpc*')
-//     $(pkg-config --libs absl_status absl_strings absl_str_format absl_time) -lprotobuf
-//     -o /tmp/proxy_xds_fuzz
+//     proxy/xds/config_builder*.cc common/net/address.cc common/validation/validation_errors.cc
+//     $(find $g/envoy $g/google -name '*.pb.cc' ! -name '*grpc*')
+//     $(pkg-config --libs absl_status absl_statusor absl_strings absl_str_format absl_time)
+//     -lprotobuf -o /tmp/proxy_xds_fuzz
 //   mkdir -p /tmp/px_corpus && cp tests/fuzz/corpus/proxy_xds/*pb /tmp/px_corpus/
 //   /tmp/proxy_xds_fuzz -max_len=8192 -max_total_time=600 /tmp/px_corpus
 // A violation writes crash-<sha1>; once fixed, copy it into tests/fuzz/corpus/proxy_xds/.
@@ -76,6 +76,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/xds/type_urls.h"
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
 #include "envoy/config/route/v3/route.pb.h"
@@ -104,7 +105,7 @@ using proxy::xds::ConfigBuilder;
 
 constexpr size_t kMaxInputBytes = 64 * 1024;
 constexpr size_t kMaxUpdates = 16;
-constexpr uint32_t kMaxRetries = 10;  // config_builder.cc's limit on num_retries.
+constexpr uint32_t kMaxRetries = 10;  // config_builder_route.cc's limit on num_retries.
 
 // ---------------------------------------------------------------------------------------------
 // Reading the input.
@@ -522,9 +523,9 @@ std::string PredictRoutes(const discovery_v3::DiscoveryResponse& r, Model* m, Pr
 }
 
 const char* KindOf(const std::string& type_url) {
-  if (type_url == proxy::xds::kClusterType) return "clusters";
-  if (type_url == proxy::xds::kEndpointType) return "endpoints";
-  if (type_url == proxy::xds::kRouteType) return "routes";
+  if (type_url == ::lb::xds::kClusterType) return "clusters";
+  if (type_url == ::lb::xds::kEndpointType) return "endpoints";
+  if (type_url == ::lb::xds::kRouteType) return "routes";
   return nullptr;
 }
 
@@ -539,9 +540,9 @@ std::string Predict(const discovery_v3::DiscoveryResponse& r, Model* m, absl::St
     return "";
   }
   Problems p;
-  std::string e = r.type_url() == proxy::xds::kClusterType    ? PredictClusters(r, m, &p, outcomes)
-                  : r.type_url() == proxy::xds::kEndpointType ? PredictEndpoints(r, m, &p, outcomes)
-                                                              : PredictRoutes(r, m, &p, outcomes);
+  std::string e = r.type_url() == ::lb::xds::kClusterType    ? PredictClusters(r, m, &p, outcomes)
+                  : r.type_url() == ::lb::xds::kEndpointType ? PredictEndpoints(r, m, &p, outcomes)
+                                                             : PredictRoutes(r, m, &p, outcomes);
   if (!e.empty()) return e;
   if (p.errors.empty()) {
     *expected = absl::OkStatus();
@@ -570,12 +571,13 @@ bool IsCanonicalIp(const std::string& s) {
   return false;
 }
 
+// Decimal digits only, leading zeros allowed (RFC 3986's *DIGIT, as net::ParsePort), 1-65535.
 bool IsPort(absl::string_view p) {
-  if (p.empty() || p.size() > 5) return false;
+  if (p.empty()) return false;
   int v = 0;
   for (char c : p) {
     if (!absl::ascii_isdigit(c)) return false;
-    v = v * 10 + (c - '0');
+    v = std::min(v * 10 + (c - '0'), 1000000);  // Saturates: any length stays exact enough.
   }
   return v >= 1 && v <= 65535;
 }
@@ -758,15 +760,15 @@ bool DecodeAll(const discovery_v3::DiscoveryResponse& r, std::vector<T>* out) {
 absl::Status Apply(ConfigBuilder& b, const discovery_v3::DiscoveryResponse& r, bool typed) {
   if (typed) {
     const std::string& type = r.type_url();
-    if (std::vector<cluster_v3::Cluster> v; type == proxy::xds::kClusterType && DecodeAll(r, &v)) {
+    if (std::vector<cluster_v3::Cluster> v; type == ::lb::xds::kClusterType && DecodeAll(r, &v)) {
       return b.ApplyClusters(v, r.version_info());
     }
     if (std::vector<endpoint_v3::ClusterLoadAssignment> v;
-        type == proxy::xds::kEndpointType && DecodeAll(r, &v)) {
+        type == ::lb::xds::kEndpointType && DecodeAll(r, &v)) {
       return b.ApplyLoadAssignments(v, r.version_info());
     }
     if (std::vector<route_v3::RouteConfiguration> v;
-        type == proxy::xds::kRouteType && DecodeAll(r, &v)) {
+        type == ::lb::xds::kRouteType && DecodeAll(r, &v)) {
       return b.ApplyRouteConfigurations(v, r.version_info());
     }
   }

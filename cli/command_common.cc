@@ -1,0 +1,149 @@
+#include "cli/command_common.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "google/protobuf/util/json_util.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace lb::cli {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+std::string StateName(lb::v1::AdminState state) {
+  if (state == lb::v1::ADMIN_STATE_UNSPECIFIED) return "ACTIVE";
+  return lb::v1::AdminState_Name(state);
+}
+
+}  // namespace
+
+lb::v1::LoadBalancer::StubInterface* Session::stub() {
+  if (stub_ == nullptr) {
+    stub_ = env_.stub_factory ? env_.stub_factory(settings_.controller)
+                              : DefaultStubFactory(settings_.controller);
+  }
+  return stub_.get();
+}
+
+void Session::Prepare(grpc::ClientContext* ctx, bool deadline) const {
+  if (deadline) {
+    ctx->set_deadline(std::chrono::system_clock::now() +
+                      absl::ToChronoNanoseconds(settings_.timeout));
+  }
+  if (!settings_.token.empty()) {
+    ctx->AddMetadata("authorization", absl::StrCat("Bearer ", settings_.token));
+  }
+}
+
+int Session::Fail(const grpc::Status& status) {
+  const std::string& msg = status.error_message();
+  switch (status.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+      err_ << "lbctl: cannot reach controller at " << settings_.controller;
+      if (!msg.empty()) err_ << ": " << msg;
+      err_ << "\n";
+      return kExitUnreachable;
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      err_ << "lbctl: controller at " << settings_.controller << " did not answer within "
+           << absl::FormatDuration(settings_.timeout) << "\n";
+      return kExitUnreachable;
+    case grpc::StatusCode::UNAUTHENTICATED:
+    case grpc::StatusCode::PERMISSION_DENIED:
+      err_ << "lbctl: " << (msg.empty() ? CodeName(status.error_code()) : msg) << "\n";
+      if (settings_.token.empty()) {
+        err_ << "lbctl: this needs a token: pass --token or --token-file, or set LBCTL_TOKEN\n";
+      }
+      return kExitAuth;
+    default:
+      err_ << "lbctl: " << (msg.empty() ? CodeName(status.error_code()) : msg) << "\n";
+      return kExitRefused;
+  }
+}
+
+bool Session::PrintJson(const google::protobuf::Message& message, bool one_line) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = true;
+  options.always_print_primitive_fields = true;
+  options.add_whitespace = !one_line;
+  std::string json;
+  auto status = google::protobuf::util::MessageToJsonString(message, &json, options);
+  if (!status.ok()) {
+    err_ << "lbctl: cannot print JSON: " << status.ToString() << "\n";
+    return false;
+  }
+  while (!json.empty() && json.back() == '\n') json.pop_back();
+  out_ << json << "\n";
+  return true;
+}
+
+std::string Session::CodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::CANCELLED:
+      return "CANCELLED";
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case grpc::StatusCode::NOT_FOUND:
+      return "NOT_FOUND";
+    case grpc::StatusCode::ALREADY_EXISTS:
+      return "ALREADY_EXISTS";
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return "PERMISSION_DENIED";
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ABORTED:
+      return "ABORTED";
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return "UNAUTHENTICATED";
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return "UNIMPLEMENTED";
+    case grpc::StatusCode::INTERNAL:
+      return "INTERNAL";
+    default:
+      return absl::StrCat("gRPC status ", static_cast<int>(code));
+  }
+}
+
+std::string PolicyName(lb::v1::LbPolicy policy) {
+  if (policy == lb::v1::LB_POLICY_UNSPECIFIED) return "random";
+  return absl::AsciiStrToLower(lb::v1::LbPolicy_Name(policy));
+}
+
+std::string FormatProtoDuration(const google::protobuf::Duration& d) {
+  return absl::FormatDuration(absl::Nanoseconds(TimeUtil::DurationToNanoseconds(d)));
+}
+
+std::string OrDash(const std::string& s) { return s.empty() ? "-" : s; }
+
+void PrintTable(std::ostream& out, const std::vector<std::vector<std::string>>& rows) {
+  std::vector<size_t> widths;
+  for (const auto& row : rows) {
+    if (widths.size() < row.size()) widths.resize(row.size(), 0);
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  for (const auto& row : rows) {
+    std::string line;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
+    }
+    out << line << "\n";
+  }
+}
+
+void PrintEndpoints(std::ostream& out,
+                    const google::protobuf::RepeatedPtrField<lb::v1::Endpoint>& endpoints) {
+  std::vector<std::vector<std::string>> rows = {
+      {"ADDRESS", "PORT", "WEIGHT", "ZONE", "STATE", "RESOLVED"}};
+  for (const auto& e : endpoints) {
+    rows.push_back({e.address(), absl::StrCat(e.port()), absl::StrCat(e.weight()), OrDash(e.zone()),
+                    StateName(e.admin_state()),
+                    OrDash(absl::StrJoin(e.resolved_addresses(), ","))});
+  }
+  PrintTable(out, rows);
+}
+
+}  // namespace lb::cli

@@ -1,0 +1,101 @@
+// The part of lbctl every command shares: settings, the session with the controller (client,
+// errors, JSON output), usage errors, and table output. Internal to //cli:lbctl_lib.
+#ifndef LB_CLI_COMMAND_COMMON_H_
+#define LB_CLI_COMMAND_COMMON_H_
+
+#include <functional>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "cli/lbctl.h"
+#include "google/protobuf/duration.pb.h"
+#include "google/protobuf/message.h"
+#include "grpcpp/grpcpp.h"
+#include "lb/v1/lb.pb.h"
+
+namespace lb::cli {
+
+inline constexpr char kDefaultCluster[] = "backend";
+
+// The validated global settings a command runs with.
+struct Settings {
+  std::string controller;
+  std::string token;
+  bool json = false;
+  absl::Duration timeout;
+  bool timeout_given = false;
+};
+
+// A command's local failure: bad usage (exit 2).
+struct UsageError {
+  std::string message;
+};
+
+// The session of one lbctl command: its settings, the stub to the controller (made on first
+// use), and how results and errors are printed. Not thread-safe.
+class Session {
+ public:
+  Session(Settings settings, const Env& env, std::ostream& out, std::ostream& err)
+      : settings_(std::move(settings)), env_(env), out_(out), err_(err) {}
+
+  const Settings& settings() const { return settings_; }
+  const Env& env() const { return env_; }
+  std::ostream& out() { return out_; }
+
+  lb::v1::LoadBalancer::StubInterface* stub();
+
+  // Token metadata always; a deadline of --timeout if `deadline`.
+  void Prepare(grpc::ClientContext* ctx, bool deadline) const;
+
+  // Prints a failed call's error and returns its exit code.
+  int Fail(const grpc::Status& status);
+
+  // Prints `message` as JSON (indented unless `one_line`); false and an error on failure.
+  bool PrintJson(const google::protobuf::Message& message, bool one_line = false);
+
+  static std::string CodeName(grpc::StatusCode code);
+
+ private:
+  Settings settings_;
+  const Env& env_;
+  std::ostream& out_;
+  std::ostream& err_;
+  std::unique_ptr<lb::v1::LoadBalancer::StubInterface> stub_;
+};
+
+// What the command chosen on the command line runs; set by its subcommand's callback during
+// parsing. Returns an exit code, or throws UsageError before contacting the controller.
+using Runner = std::function<int(Session&)>;
+
+// Owns the flag storage of a group of commands, which must outlive parsing and running.
+class CommandGroup {
+ public:
+  virtual ~CommandGroup() = default;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Output helpers.
+
+// "random" for an unset policy, else the policy's name in lowercase.
+std::string PolicyName(lb::v1::LbPolicy policy);
+
+// "5s", "500ms".
+std::string FormatProtoDuration(const google::protobuf::Duration& d);
+
+// `s`, or "-" if it is empty.
+std::string OrDash(const std::string& s);
+
+// Left-aligned columns separated by two spaces; the last column is not padded.
+void PrintTable(std::ostream& out, const std::vector<std::vector<std::string>>& rows);
+
+// ADDRESS PORT WEIGHT ZONE STATE RESOLVED, one row per endpoint.
+void PrintEndpoints(std::ostream& out,
+                    const google::protobuf::RepeatedPtrField<lb::v1::Endpoint>& endpoints);
+
+}  // namespace lb::cli
+
+#endif  // LB_CLI_COMMAND_COMMON_H_

@@ -1,0 +1,194 @@
+// lbctl route list|get|create|update|delete.
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "cli/command_common.h"
+#include "cli/commands.h"
+
+namespace lb::cli {
+namespace {
+
+void PrintRoutes(std::ostream& out, const lb::v1::RouteTable& table) {
+  std::vector<std::vector<std::string>> rows = {{"NAME", "HOST", "PREFIX", "CLUSTER"}};
+  for (const auto& r : table.routes()) {
+    rows.push_back({r.name(), OrDash(r.host()), OrDash(r.path_prefix()), r.cluster()});
+  }
+  PrintTable(out, rows);
+}
+
+struct RouteFlags {
+  std::string name;
+  std::string cluster;
+  std::string host;
+  std::string prefix;
+  CLI::Option* cluster_opt = nullptr;
+  CLI::Option* host_opt = nullptr;
+  CLI::Option* prefix_opt = nullptr;
+
+  void Apply(lb::v1::Route* r) const {
+    if (cluster_opt->count() > 0) r->set_cluster(cluster);
+    if (host_opt->count() > 0) r->set_host(host);
+    if (prefix_opt->count() > 0) r->set_path_prefix(prefix);
+  }
+};
+
+grpc::Status ListRoutes(Session& s, lb::v1::RouteTableResponse* resp) {
+  grpc::ClientContext ctx;
+  s.Prepare(&ctx, true);
+  return s.stub()->ListRoutes(&ctx, lb::v1::ListRoutesRequest(), resp);
+}
+
+int RunRouteList(Session& s) {
+  lb::v1::RouteTableResponse resp;
+  grpc::Status st = ListRoutes(s, &resp);
+  if (!st.ok()) return s.Fail(st);
+  if (s.settings().json) return s.PrintJson(resp) ? kExitOk : kExitRefused;
+  PrintRoutes(s.out(), resp.route_table());
+  return kExitOk;
+}
+
+const lb::v1::Route* FindRoute(const lb::v1::RouteTable& table, const std::string& name) {
+  for (const auto& r : table.routes()) {
+    if (r.name() == name) return &r;
+  }
+  return nullptr;
+}
+
+int RunRouteGet(Session& s, const std::string& name) {
+  lb::v1::RouteTableResponse resp;
+  grpc::Status st = ListRoutes(s, &resp);
+  if (!st.ok()) return s.Fail(st);
+  const lb::v1::Route* r = FindRoute(resp.route_table(), name);
+  if (r == nullptr) {
+    return s.Fail(
+        grpc::Status(grpc::StatusCode::NOT_FOUND, absl::StrCat("route \"", name, "\" not found")));
+  }
+  if (s.settings().json) return s.PrintJson(*r) ? kExitOk : kExitRefused;
+  PrintTable(s.out(), {{"name:", r->name()},
+                       {"host:", OrDash(r->host())},
+                       {"prefix:", OrDash(r->path_prefix())},
+                       {"cluster:", r->cluster()},
+                       {"table version:", absl::StrCat(resp.route_table().version())}});
+  return kExitOk;
+}
+
+int RunRouteCreate(Session& s, const RouteFlags& f) {
+  lb::v1::CreateRouteRequest req;
+  req.mutable_route()->set_name(f.name);
+  f.Apply(req.mutable_route());
+  grpc::ClientContext ctx;
+  s.Prepare(&ctx, true);
+  lb::v1::RouteTableResponse resp;
+  grpc::Status st = s.stub()->CreateRoute(&ctx, req, &resp);
+  if (!st.ok()) return s.Fail(st);
+  if (s.settings().json) return s.PrintJson(resp) ? kExitOk : kExitRefused;
+  s.out() << "created route " << f.name << " (route table version " << resp.route_table().version()
+          << ")\n";
+  return kExitOk;
+}
+
+int RunRouteUpdate(Session& s, const RouteFlags& f) {
+  lb::v1::RouteTableResponse current;
+  grpc::Status st = ListRoutes(s, &current);
+  if (!st.ok()) return s.Fail(st);
+  const lb::v1::Route* r = FindRoute(current.route_table(), f.name);
+  if (r == nullptr) {
+    return s.Fail(grpc::Status(grpc::StatusCode::NOT_FOUND,
+                               absl::StrCat("route \"", f.name, "\" not found")));
+  }
+  lb::v1::UpdateRouteRequest req;
+  *req.mutable_route() = *r;
+  req.set_expected_version(current.route_table().version());
+  f.Apply(req.mutable_route());
+  grpc::ClientContext ctx;
+  s.Prepare(&ctx, true);
+  lb::v1::RouteTableResponse resp;
+  st = s.stub()->UpdateRoute(&ctx, req, &resp);
+  if (!st.ok()) return s.Fail(st);
+  if (s.settings().json) return s.PrintJson(resp) ? kExitOk : kExitRefused;
+  s.out() << "updated route " << f.name << " (route table version " << resp.route_table().version()
+          << ")\n";
+  return kExitOk;
+}
+
+int RunRouteDelete(Session& s, const std::string& name) {
+  lb::v1::DeleteRouteRequest req;
+  req.set_name(name);
+  grpc::ClientContext ctx;
+  s.Prepare(&ctx, true);
+  lb::v1::RouteTableResponse resp;
+  grpc::Status st = s.stub()->DeleteRoute(&ctx, req, &resp);
+  if (!st.ok()) return s.Fail(st);
+  if (s.settings().json) return s.PrintJson(resp) ? kExitOk : kExitRefused;
+  s.out() << "deleted route " << name << " (route table version " << resp.route_table().version()
+          << ")\n";
+  return kExitOk;
+}
+
+void AddRouteFlags(CLI::App* cmd, RouteFlags* f, bool create) {
+  cmd->add_option("NAME", f->name, "Route name ([a-zA-Z0-9_.-], 1-128 characters)")->required();
+  f->cluster_opt = cmd->add_option("--cluster", f->cluster, "Cluster the route sends to");
+  if (create) f->cluster_opt->required();
+  f->host_opt = cmd->add_option("--host", f->host,
+                                "Host header to match: a name, *.domain, or * for any (default)");
+  f->prefix_opt =
+      cmd->add_option("--prefix", f->prefix, "Path prefix to match, starting with / (default /)");
+}
+
+struct RouteCommands : CommandGroup {
+  std::string get_name;
+  RouteFlags create;
+  RouteFlags update;
+  std::string delete_name;
+};
+
+}  // namespace
+
+std::unique_ptr<CommandGroup> AddRouteCommands(CLI::App* app, Runner* run) {
+  auto commands = std::make_unique<RouteCommands>();
+  RouteCommands* c = commands.get();
+
+  CLI::App* route_cmd =
+      app->add_subcommand("route", "Manage ingress routes (host/prefix → cluster)");
+  route_cmd->require_subcommand(1);
+  route_cmd->footer(
+      "The most specific host wins, then the longest path prefix.\nExamples:\n  lbctl route list\n"
+      "  lbctl route create api --cluster web --host example.com --prefix /api\n"
+      "  lbctl route update api --cluster web-v2\n  lbctl route delete api");
+  CLI::App* route_list = route_cmd->add_subcommand("list", "List routes in match order");
+  route_list->footer("Examples:\n  lbctl route list\n  lbctl route list -o json");
+  route_list->callback([run]() { *run = [](Session& s) { return RunRouteList(s); }; });
+
+  CLI::App* route_get = route_cmd->add_subcommand("get", "Show one route");
+  route_get->add_option("NAME", c->get_name, "Route name")->required();
+  route_get->footer("Examples:\n  lbctl route get api");
+  route_get->callback(
+      [c, run]() { *run = [c](Session& s) { return RunRouteGet(s, c->get_name); }; });
+
+  CLI::App* route_create_cmd =
+      route_cmd->add_subcommand("create", "Append a route to the route table");
+  AddRouteFlags(route_create_cmd, &c->create, /*create=*/true);
+  route_create_cmd->footer(
+      "Examples:\n  lbctl route create api --cluster web --prefix /api\n"
+      "  lbctl route create shop --cluster shop --host '*.shop.example'");
+  route_create_cmd->callback(
+      [c, run]() { *run = [c](Session& s) { return RunRouteCreate(s, c->create); }; });
+
+  CLI::App* route_update_cmd = route_cmd->add_subcommand(
+      "update",
+      "Change the given fields of a route. Fails (exit 1) if the route table changed between "
+      "the read and the write");
+  AddRouteFlags(route_update_cmd, &c->update, /*create=*/false);
+  route_update_cmd->footer("Examples:\n  lbctl route update api --cluster web-v2 --prefix /v2");
+  route_update_cmd->callback(
+      [c, run]() { *run = [c](Session& s) { return RunRouteUpdate(s, c->update); }; });
+
+  CLI::App* route_delete = route_cmd->add_subcommand("delete", "Delete a route");
+  route_delete->add_option("NAME", c->delete_name, "Route name")->required();
+  route_delete->footer("Examples:\n  lbctl route delete api");
+  route_delete->callback(
+      [c, run]() { *run = [c](Session& s) { return RunRouteDelete(s, c->delete_name); }; });
+  return commands;
+}
+
+}  // namespace lb::cli

@@ -1,0 +1,285 @@
+// ConfigBuilder: Cluster resources (CDS).
+#include <cmath>
+#include <optional>
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/validation/validation_errors.h"
+#include "proxy/xds/config_builder.h"
+#include "proxy/xds/config_builder_internal.h"
+
+namespace lb::proxy::xds {
+namespace {
+
+namespace cluster_v3 = envoy::config::cluster::v3;
+namespace core_v3 = envoy::config::core::v3;
+
+// Envoy's upper bounds for ring_hash_lb_config and maglev_lb_config.
+constexpr uint64_t kMaxRingSize = 8 * 1024 * 1024;
+constexpr uint64_t kMaxMaglevTableSize = 5000011;
+
+using Field = ValidationErrors::ScopedField;
+using internal::IsCleanPath;
+
+// The value of the set Duration field `field`, which must be positive, or nullopt after
+// recording why not.
+std::optional<absl::Duration> PositiveDuration(const google::protobuf::Duration& d,
+                                               absl::string_view field, ValidationErrors* errors) {
+  if (d.seconds() < -315576000000 || d.seconds() > 315576000000 || d.nanos() <= -1000000000 ||
+      d.nanos() >= 1000000000 || (d.seconds() > 0 && d.nanos() < 0) ||
+      (d.seconds() < 0 && d.nanos() > 0)) {
+    errors->AddFieldError(field, "is not a valid duration");
+    return std::nullopt;
+  }
+  absl::Duration v = absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos());
+  if (v <= absl::ZeroDuration()) {
+    errors->AddFieldError(field, "must be positive");
+    return std::nullopt;
+  }
+  return v;
+}
+
+bool IsPrime(uint64_t n) {
+  if (n < 2) return false;
+  for (uint64_t d = 2; d * d <= n; ++d) {
+    if (n % d == 0) return false;
+  }
+  return true;
+}
+
+// Validates `c` with `errors` at its root and maps it; the result is only used if `errors` stayed
+// empty.
+ClusterConfig MapCluster(const cluster_v3::Cluster& c, ValidationErrors* errors) {
+  ClusterConfig out;
+  out.name = c.name();
+  if (c.name().empty()) errors->AddFieldError(".name", "must not be empty");
+  if (c.cluster_discovery_type_case() != cluster_v3::Cluster::kType ||
+      c.type() != cluster_v3::Cluster::EDS) {
+    errors->AddFieldError(".type", absl::StrCat("unsupported value ", static_cast<int>(c.type()),
+                                                " (only EDS is supported)"));
+  }
+  if (!c.eds_cluster_config().eds_config().has_ads()) {
+    errors->AddFieldError(".eds_cluster_config.eds_config", "must be ads");
+  }
+  if (!c.eds_cluster_config().service_name().empty() &&
+      c.eds_cluster_config().service_name() != c.name()) {
+    errors->AddFieldError(".eds_cluster_config.service_name",
+                          "must be empty or equal the cluster name");
+  }
+
+  switch (c.lb_policy()) {
+    case cluster_v3::Cluster::ROUND_ROBIN:
+      out.policy = LbPolicy::kRoundRobin;
+      break;
+    case cluster_v3::Cluster::LEAST_REQUEST:
+      out.policy = LbPolicy::kLeastRequest;
+      break;
+    case cluster_v3::Cluster::RING_HASH:
+      out.policy = LbPolicy::kRingHash;
+      break;
+    case cluster_v3::Cluster::RANDOM:
+      out.policy = LbPolicy::kRandom;
+      break;
+    case cluster_v3::Cluster::MAGLEV:
+      out.policy = LbPolicy::kMaglev;
+      break;
+    default:
+      errors->AddFieldError(".lb_policy",
+                            absl::StrCat("unsupported value ", static_cast<int>(c.lb_policy())));
+  }
+  if (c.has_ring_hash_lb_config()) {
+    const cluster_v3::Cluster::RingHashLbConfig& ring = c.ring_hash_lb_config();
+    Field field(errors, ".ring_hash_lb_config");
+    if (ring.has_minimum_ring_size()) out.min_ring_size = ring.minimum_ring_size().value();
+    if (ring.has_maximum_ring_size()) out.max_ring_size = ring.maximum_ring_size().value();
+    if (out.min_ring_size < 1 || out.min_ring_size > kMaxRingSize) {
+      errors->AddFieldError(".minimum_ring_size", absl::StrCat("must be from 1 to ", kMaxRingSize,
+                                                               ", got ", out.min_ring_size));
+    }
+    if (out.max_ring_size < 1 || out.max_ring_size > kMaxRingSize) {
+      errors->AddFieldError(".maximum_ring_size", absl::StrCat("must be from 1 to ", kMaxRingSize,
+                                                               ", got ", out.max_ring_size));
+    } else if (out.min_ring_size > out.max_ring_size) {
+      errors->AddFieldError(".minimum_ring_size",
+                            absl::StrCat("must not exceed maximum_ring_size (", out.max_ring_size,
+                                         "), got ", out.min_ring_size));
+    }
+    if (ring.hash_function() != cluster_v3::Cluster::RingHashLbConfig::XX_HASH) {
+      errors->AddFieldError(".hash_function", "only XX_HASH is supported");
+    }
+  }
+  if (c.has_maglev_lb_config() && c.maglev_lb_config().has_table_size()) {
+    const uint64_t size = c.maglev_lb_config().table_size().value();
+    if (size > kMaxMaglevTableSize || !IsPrime(size)) {
+      errors->AddFieldError(
+          ".maglev_lb_config.table_size",
+          absl::StrCat("must be a prime up to ", kMaxMaglevTableSize, ", got ", size));
+    } else {
+      out.maglev_table_size = static_cast<uint32_t>(size);
+    }
+  }
+  if (c.has_least_request_lb_config() && c.least_request_lb_config().has_choice_count() &&
+      c.least_request_lb_config().choice_count().value() != 2) {
+    errors->AddFieldError(".least_request_lb_config.choice_count",
+                          absl::StrCat("only 2 (power of two choices) is supported, got ",
+                                       c.least_request_lb_config().choice_count().value()));
+  }
+
+  out.connect_timeout = absl::Seconds(5);  // Envoy's default.
+  if (c.has_connect_timeout()) {
+    if (auto v = PositiveDuration(c.connect_timeout(), ".connect_timeout", errors)) {
+      out.connect_timeout = *v;
+    }
+  }
+
+  if (c.health_checks_size() > 1)
+    errors->AddFieldError(".health_checks", "at most one is supported");
+  if (c.health_checks_size() >= 1) {
+    const core_v3::HealthCheck& hc = c.health_checks(0);
+    Field field(errors, ".health_checks[0]");
+    if (!hc.has_http_health_check()) {
+      errors->AddError("only http_health_check is supported");
+    } else {
+      const std::string& path = hc.http_health_check().path();
+      if (path.empty() || path[0] != '/') {
+        errors->AddFieldError(".http_health_check.path", "must start with \"/\"");
+      } else if (!IsCleanPath(path)) {
+        errors->AddFieldError(".http_health_check.path",
+                              "must not contain spaces or control characters");
+      }
+      out.health_check.path = path;
+    }
+    std::optional<absl::Duration> interval = out.health_check.interval;
+    std::optional<absl::Duration> timeout = out.health_check.timeout;
+    if (hc.has_interval()) interval = PositiveDuration(hc.interval(), ".interval", errors);
+    if (hc.has_timeout()) timeout = PositiveDuration(hc.timeout(), ".timeout", errors);
+    if (interval && timeout) {
+      if (*timeout > *interval) {
+        errors->AddFieldError(".timeout", absl::StrCat("must not exceed interval (",
+                                                       absl::FormatDuration(*interval), ")"));
+      }
+      out.health_check.interval = *interval;
+      out.health_check.timeout = *timeout;
+    }
+    if (hc.has_healthy_threshold()) {
+      if (hc.healthy_threshold().value() == 0) {
+        errors->AddFieldError(".healthy_threshold", "must be at least 1");
+      }
+      out.health_check.healthy_threshold = hc.healthy_threshold().value();
+    }
+    if (hc.has_unhealthy_threshold()) {
+      if (hc.unhealthy_threshold().value() == 0) {
+        errors->AddFieldError(".unhealthy_threshold", "must be at least 1");
+      }
+      out.health_check.unhealthy_threshold = hc.unhealthy_threshold().value();
+    }
+  }
+
+  if (!c.has_outlier_detection()) {
+    // No outlier_detection: Envoy ejects nothing.
+    out.outlier.consecutive_5xx = 0;
+    out.outlier.consecutive_gateway_failure = 0;
+  } else {
+    const cluster_v3::OutlierDetection& od = c.outlier_detection();
+    Field field(errors, ".outlier_detection");
+    // Envoy's defaults: 5xx ejection enforced (100), gateway-failure ejection not (0).
+    auto enforcing = [&](const google::protobuf::UInt32Value& v, bool has, uint32_t dflt,
+                         absl::string_view field) {
+      uint32_t value = has ? v.value() : dflt;
+      if (value != 0 && value != 100) {
+        errors->AddFieldError(field, absl::StrCat("must be 0 or 100 (probabilistic enforcement "
+                                                  "is not supported), got ",
+                                                  value));
+      }
+      return value;
+    };
+    uint32_t c5 = od.has_consecutive_5xx() ? od.consecutive_5xx().value() : 5;
+    uint32_t e5 = enforcing(od.enforcing_consecutive_5xx(), od.has_enforcing_consecutive_5xx(), 100,
+                            ".enforcing_consecutive_5xx");
+    uint32_t cg =
+        od.has_consecutive_gateway_failure() ? od.consecutive_gateway_failure().value() : 5;
+    uint32_t eg = enforcing(od.enforcing_consecutive_gateway_failure(),
+                            od.has_enforcing_consecutive_gateway_failure(), 0,
+                            ".enforcing_consecutive_gateway_failure");
+    out.outlier.consecutive_5xx = e5 == 0 ? 0 : c5;
+    out.outlier.consecutive_gateway_failure = eg == 0 ? 0 : cg;
+    if (od.has_interval()) {
+      if (auto v = PositiveDuration(od.interval(), ".interval", errors)) {
+        out.outlier.interval = *v;
+      }
+    }
+    if (od.has_base_ejection_time()) {
+      if (auto v = PositiveDuration(od.base_ejection_time(), ".base_ejection_time", errors)) {
+        out.outlier.base_ejection_time = *v;
+      }
+    }
+    out.outlier.max_ejection_percent = 10;  // Envoy's default.
+    if (od.has_max_ejection_percent()) {
+      uint32_t v = od.max_ejection_percent().value();
+      if (v > 100) {
+        errors->AddFieldError(".max_ejection_percent",
+                              absl::StrCat("must be from 0 to 100, got ", v));
+      }
+      out.outlier.max_ejection_percent = v;
+    }
+  }
+
+  if (c.common_lb_config().has_healthy_panic_threshold()) {
+    double v = c.common_lb_config().healthy_panic_threshold().value();
+    if (!(v >= 0 && v <= 100)) {
+      errors->AddFieldError(".common_lb_config.healthy_panic_threshold.value",
+                            absl::StrCat("must be from 0 to 100, got ", v));
+    } else {
+      out.healthy_panic_threshold = static_cast<uint32_t>(std::lround(v));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::Status ConfigBuilder::ApplyClusters(const std::vector<cluster_v3::Cluster>& clusters,
+                                          absl::string_view version) {
+  ValidationErrors errors;
+  ApplyClustersInternal(clusters, internal::Iota(clusters.size()), true, version, &errors);
+  return errors.status();
+}
+
+void ConfigBuilder::ApplyClustersInternal(const std::vector<cluster_v3::Cluster>& clusters,
+                                          const std::vector<int>& indexes, bool complete,
+                                          absl::string_view version, ValidationErrors* errors) {
+  clusters_received_ = true;
+  std::set<std::string> present;  // Named in this response, valid or not.
+  for (size_t i = 0; i < clusters.size(); ++i) {
+    const cluster_v3::Cluster& c = clusters[i];
+    const std::string label = internal::Label("Cluster", c.name(), indexes[i]);
+    if (!c.name().empty() && !present.insert(c.name()).second) {
+      errors->AddFieldError(label, "duplicate in the response");
+      continue;
+    }
+    ValidationErrors e;
+    ClusterConfig config = MapCluster(c, &e);
+    if (!e.ok()) {
+      errors->AddFieldError(label, e.message());
+      continue;  // The previous good version, if any, stays.
+    }
+    auto it = clusters_.find(c.name());
+    if (it != clusters_.end() && internal::SameSettings(it->second.config, config)) continue;
+    config.version = std::string(version);
+    clusters_[c.name()].config = std::move(config);
+    dirty_ = true;
+  }
+  if (!complete) return;
+  for (auto it = clusters_.begin(); it != clusters_.end();) {
+    if (present.count(it->first)) {
+      ++it;
+      continue;
+    }
+    endpoints_.erase(it->first);
+    it = clusters_.erase(it);
+    dirty_ = true;
+  }
+}
+
+}  // namespace lb::proxy::xds

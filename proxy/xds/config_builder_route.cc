@@ -1,0 +1,292 @@
+// ConfigBuilder: RouteConfiguration resources (RDS).
+#include <arpa/inet.h>
+
+#include <map>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/net/address.h"
+#include "common/validation/validation_errors.h"
+#include "proxy/xds/config_builder.h"
+#include "proxy/xds/config_builder_internal.h"
+
+namespace lb::proxy::xds {
+namespace {
+
+namespace route_v3 = envoy::config::route::v3;
+
+constexpr uint32_t kMaxRetries = 10;
+// Each domain of a virtual host gets its own copy of the host's routes; this bounds the copies
+// (domains x routes, summed over virtual hosts) so that a small RouteConfiguration cannot take
+// gigabytes. The controller sends one domain per virtual host.
+constexpr size_t kMaxRouteEntries = 100000;
+
+using Field = ValidationErrors::ScopedField;
+using internal::IsCleanPath;
+using internal::Quote;
+
+bool IsHostnameLike(absl::string_view s) {
+  if (s.empty() || s.size() > 253) return false;
+  size_t label = 0;
+  for (char c : s) {
+    if (c == '.') {
+      if (label == 0) return false;
+      label = 0;
+    } else if (absl::ascii_isalnum(c) || c == '-' || c == '_') {
+      if (++label > 63) return false;
+    } else {
+      return false;
+    }
+  }
+  return label > 0;
+}
+
+// A port in a domain: 1-65535 in decimal digits only ("+80" or " 80" would make a domain no
+// Host header matches).
+bool IsDomainPort(absl::string_view s) {
+  std::optional<uint16_t> port = net::ParsePort(s);
+  return port.has_value() && *port != 0;
+}
+
+// "*", "example.com", "*.example.com", "10.0.0.1", "[::1]", each optionally with ":port".
+// `d` is lowercase.
+bool IsValidDomain(absl::string_view d) {
+  if (d == "*") return true;
+  if (absl::StartsWith(d, "[")) {
+    size_t close = d.find(']');
+    if (close == absl::string_view::npos) return false;
+    std::string inner(d.substr(1, close - 1));
+    unsigned char buf[16];
+    if (inner.find('\0') != std::string::npos || inet_pton(AF_INET6, inner.c_str(), buf) != 1) {
+      return false;
+    }
+    d.remove_prefix(close + 1);
+    if (d.empty()) return true;
+    if (d[0] != ':') return false;
+    return IsDomainPort(d.substr(1));
+  }
+  if (absl::StartsWith(d, "*.")) d.remove_prefix(2);
+  if (size_t colon = d.rfind(':'); colon != absl::string_view::npos) {
+    if (!IsDomainPort(d.substr(colon + 1))) return false;
+    d = d.substr(0, colon);
+  }
+  return IsHostnameLike(d);
+}
+
+struct MappedRoutes {
+  std::vector<VirtualHostConfig> virtual_hosts;
+  std::vector<std::pair<std::string, std::string>> refs;  // (path, cluster)
+};
+
+// `errors` is at the route's path.
+// `errors` is at the route's path.
+RouteConfig MapRoute(const route_v3::VirtualHost& vh, const route_v3::Route& r,
+                     ValidationErrors* errors,
+                     std::vector<std::pair<std::string, std::string>>* refs) {
+  RouteConfig out;
+  out.name = r.name();
+  const route_v3::RouteMatch& match = r.match();
+  if (match.path_specifier_case() != route_v3::RouteMatch::kPrefix) {
+    errors->AddFieldError(".match", "only prefix matching is supported");
+  } else {
+    out.prefix = match.prefix();
+    if (!out.prefix.empty() && out.prefix[0] != '/') {
+      errors->AddFieldError(".match.prefix", "must start with \"/\" (or be empty)");
+    } else if (!IsCleanPath(out.prefix)) {
+      errors->AddFieldError(".match.prefix", "must not contain spaces or control characters");
+    }
+  }
+  if (match.has_case_sensitive() && !match.case_sensitive().value()) {
+    errors->AddFieldError(".match.case_sensitive", "only case-sensitive matching is supported");
+  }
+  if (match.headers_size() > 0) errors->AddFieldError(".match.headers", "are not supported");
+
+  if (r.action_case() == route_v3::Route::ACTION_NOT_SET) {
+    errors->AddFieldError(".route", "is required");
+    return out;
+  }
+  if (r.action_case() != route_v3::Route::kRoute) {
+    errors->AddError("only route actions are supported");
+    return out;
+  }
+  const route_v3::RouteAction& action = r.route();
+  Field action_field(errors, ".route");
+  switch (action.cluster_specifier_case()) {
+    case route_v3::RouteAction::kCluster:
+      if (action.cluster().empty()) {
+        errors->AddFieldError(".cluster", "must not be empty");
+      } else {
+        out.cluster = action.cluster();
+        refs->emplace_back(absl::StrCat(errors->path(), ".cluster"), action.cluster());
+      }
+      break;
+    case route_v3::RouteAction::CLUSTER_SPECIFIER_NOT_SET:
+      errors->AddFieldError(".cluster", "is required");
+      break;
+    default:
+      errors->AddError("only cluster is supported (not cluster_header or weighted_clusters)");
+  }
+  if (!action.prefix_rewrite().empty()) {
+    errors->AddFieldError(".prefix_rewrite", "is not supported");
+  }
+  if (action.has_host_rewrite_literal()) {
+    errors->AddFieldError(".host_rewrite_literal", "is not supported");
+  }
+  if (action.has_auto_host_rewrite()) {
+    errors->AddFieldError(".auto_host_rewrite", "is not supported");
+  }
+
+  // The route's retry policy, else the virtual host's (validated by the caller); none means no
+  // retries (Envoy). A policy without num_retries means 1 (Envoy's default).
+  const route_v3::RetryPolicy* retry = action.has_retry_policy() ? &action.retry_policy()
+                                       : vh.has_retry_policy()   ? &vh.retry_policy()
+                                                                 : nullptr;
+  out.retries = 0;
+  if (retry != nullptr) {
+    out.retries = retry->has_num_retries() ? retry->num_retries().value() : 1;
+    if (out.retries > kMaxRetries && retry == &action.retry_policy()) {
+      errors->AddFieldError(".retry_policy.num_retries",
+                            absl::StrCat("must be from 0 to ", kMaxRetries, ", got ", out.retries));
+    }
+  }
+
+  if (action.hash_policy_size() > 1) {
+    errors->AddFieldError(".hash_policy", "at most one is supported");
+  }
+  if (action.hash_policy_size() >= 1) {
+    const route_v3::RouteAction::HashPolicy& h = action.hash_policy(0);
+    Field hash_field(errors, ".hash_policy[0]");
+    out.has_hash_policy = true;
+    switch (h.policy_specifier_case()) {
+      case route_v3::RouteAction::HashPolicy::kHeader:
+        out.hash_policy.kind = HashPolicy::Kind::kHeader;
+        out.hash_policy.name = absl::AsciiStrToLower(h.header().header_name());
+        if (out.hash_policy.name.empty()) {
+          errors->AddFieldError(".header.header_name", "must not be empty");
+        }
+        break;
+      case route_v3::RouteAction::HashPolicy::kCookie:
+        out.hash_policy.kind = HashPolicy::Kind::kCookie;
+        out.hash_policy.name = h.cookie().name();
+        if (out.hash_policy.name.empty())
+          errors->AddFieldError(".cookie.name", "must not be empty");
+        if (h.cookie().has_ttl()) {
+          errors->AddFieldError(".cookie.ttl", "is not supported (cookies are not generated)");
+        }
+        break;
+      case route_v3::RouteAction::HashPolicy::kConnectionProperties:
+        out.hash_policy.kind = HashPolicy::Kind::kSourceIp;
+        if (!h.connection_properties().source_ip()) {
+          errors->AddFieldError(".connection_properties.source_ip", "must be true");
+        }
+        break;
+      default:
+        errors->AddError("only header, cookie and connection_properties are supported");
+    }
+  }
+  return out;
+}
+
+// Validates `rc` with `errors` at its root and maps it; the result is only used if `errors`
+// stayed empty.
+MappedRoutes MapRouteConfiguration(const route_v3::RouteConfiguration& rc,
+                                   ValidationErrors* errors) {
+  MappedRoutes out;
+  size_t entries = 0;
+  for (const route_v3::VirtualHost& vh : rc.virtual_hosts()) {
+    entries += static_cast<size_t>(vh.domains_size()) * static_cast<size_t>(vh.routes_size());
+  }
+  if (entries > kMaxRouteEntries) {
+    errors->AddFieldError(".virtual_hosts",
+                          absl::StrCat("domains x routes, summed over virtual hosts, is ", entries,
+                                       "; at most ", kMaxRouteEntries, " are supported"));
+    return out;
+  }
+  std::map<std::string, std::string> domains;  // Lowercase domain -> path of its first use.
+  for (int i = 0; i < rc.virtual_hosts_size(); ++i) {
+    const route_v3::VirtualHost& vh = rc.virtual_hosts(i);
+    Field vh_field(errors, absl::StrCat(".virtual_hosts[", i, "]"));
+    std::vector<std::string> vh_domains;
+    if (vh.domains_size() == 0) errors->AddFieldError(".domains", "must not be empty");
+    for (int j = 0; j < vh.domains_size(); ++j) {
+      Field domain_field(errors, absl::StrCat(".domains[", j, "]"));
+      std::string d = absl::AsciiStrToLower(vh.domains(j));
+      if (!IsValidDomain(d)) {
+        errors->AddError(absl::StrCat(Quote(vh.domains(j)),
+                                      " is not \"*\", a host name, \"*.\" + a domain or an IP "
+                                      "address (optionally with \":port\")"));
+        continue;
+      }
+      auto [it, inserted] = domains.emplace(d, errors->path());
+      if (!inserted) {
+        errors->AddError(
+            absl::StrCat("duplicate domain ", Quote(d), " (also at ", it->second, ")"));
+        continue;
+      }
+      vh_domains.push_back(std::move(d));
+    }
+    if (vh.has_retry_policy() && vh.retry_policy().has_num_retries() &&
+        vh.retry_policy().num_retries().value() > kMaxRetries) {
+      errors->AddFieldError(".retry_policy.num_retries",
+                            absl::StrCat("must be from 0 to ", kMaxRetries, ", got ",
+                                         vh.retry_policy().num_retries().value()));
+    }
+    std::vector<RouteConfig> routes;
+    for (int k = 0; k < vh.routes_size(); ++k) {
+      Field route_field(errors, absl::StrCat(".routes[", k, "]"));
+      routes.push_back(MapRoute(vh, vh.routes(k), errors, &out.refs));
+    }
+    for (std::string& d : vh_domains) {
+      VirtualHostConfig v;
+      v.domain = std::move(d);
+      v.routes = routes;
+      out.virtual_hosts.push_back(std::move(v));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+absl::Status ConfigBuilder::ApplyRouteConfigurations(
+    const std::vector<route_v3::RouteConfiguration>& route_configs, absl::string_view version) {
+  ValidationErrors errors;
+  ApplyRoutesInternal(route_configs, internal::Iota(route_configs.size()), version, &errors);
+  return errors.status();
+}
+
+void ConfigBuilder::ApplyRoutesInternal(
+    const std::vector<route_v3::RouteConfiguration>& route_configs, const std::vector<int>& indexes,
+    absl::string_view version, ValidationErrors* errors) {
+  routes_received_ = true;
+  bool seen = false;
+  for (size_t i = 0; i < route_configs.size(); ++i) {
+    const route_v3::RouteConfiguration& rc = route_configs[i];
+    if (rc.name() != kRouteConfigName) continue;  // Not subscribed.
+    const std::string label = internal::Label("RouteConfiguration", rc.name(), indexes[i]);
+    if (seen) {
+      errors->AddFieldError(label, "duplicate in the response");
+      continue;
+    }
+    seen = true;
+    ValidationErrors e;
+    MappedRoutes mapped = MapRouteConfiguration(rc, &e);
+    if (!e.ok()) {
+      errors->AddFieldError(label, e.message());
+      continue;
+    }
+    std::vector<RouteRef> refs;
+    for (auto& [path, cluster] : mapped.refs) refs.push_back(RouteRef{path, cluster});
+    if (routes_ && internal::SameList(routes_->virtual_hosts, mapped.virtual_hosts)) {
+      routes_->refs = std::move(refs);
+      continue;
+    }
+    routes_ = RoutesEntry{std::string(version), std::move(mapped.virtual_hosts), std::move(refs)};
+    dirty_ = true;
+  }
+}
+
+}  // namespace lb::proxy::xds

@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "common/net/address.h"
 
 namespace lb::proxy::event {
 
@@ -66,7 +67,8 @@ absl::StatusOr<int> Listen(const std::string& host, uint16_t port, bool reuse_po
       listen(fd, backlog) != 0) {
     std::string err = strerror(errno);
     close(fd);
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", host, ":", port, ": ", err));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", net::JoinHostPort(host, port), ": ", err));
   }
   return fd;
 }

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "common/base/check.h"
+#include "common/net/address.h"
 #include "proxy/event/buffer.h"
 #include "proxy/event/socket.h"
 #include "proxy/http/parser.h"
@@ -59,10 +60,7 @@ CheckSettings MakeSettings(const HealthCheckConfig& hc, const EndpointConfig& ep
   s.address = ep.address;
   s.port = ep.port;
   std::string host = ep.hostname;
-  if (!ValidHostHeader(host)) {
-    host =
-        ep.address.find(':') != std::string::npos ? absl::StrCat("[", ep.address, "]") : ep.address;
-  }
+  if (!ValidHostHeader(host)) host = net::UriHost(ep.address);
   s.request = absl::StrCat("GET ", RequestTarget(hc.path), " HTTP/1.1\r\nHost: ", host,
                            "\r\nUser-Agent: lb-health/1\r\nConnection: close\r\n\r\n");
   s.interval = std::max(hc.interval, kMinInterval);

@@ -2,8 +2,14 @@
 
 #include <utility>
 
+#include "common/xds/type_urls.h"
+
 namespace lb::proxy::xds {
 namespace {
+
+using ::lb::xds::kClusterType;
+using ::lb::xds::kEndpointType;
+using ::lb::xds::kRouteType;
 
 constexpr int kInvalidArgument = 3;  // google.rpc.Code.
 

@@ -94,6 +94,9 @@ namespace route_v3 = envoy::config::route::v3;
 
 using internal::Quote;
 using internal::Same;
+using ::lb::xds::kClusterType;
+using ::lb::xds::kEndpointType;
+using ::lb::xds::kRouteType;
 
 // Unpacks every resource of `response` as T; undecodable ones become errors.
 template <typename T>

@@ -54,9 +54,6 @@
 namespace lb::proxy::xds {
 
 // The type URLs this builder accepts (defined in common/xds/type_urls.h).
-using ::lb::xds::kClusterType;
-using ::lb::xds::kEndpointType;
-using ::lb::xds::kRouteType;
 
 // The one RouteConfiguration a proxy subscribes to.
 inline constexpr char kRouteConfigName[] = "default";

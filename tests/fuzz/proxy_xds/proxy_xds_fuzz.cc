@@ -90,6 +90,10 @@
 namespace lb::fuzz {
 namespace {
 
+using ::lb::xds::kClusterType;
+using ::lb::xds::kEndpointType;
+using ::lb::xds::kRouteType;
+
 namespace cluster_v3 = envoy::config::cluster::v3;
 namespace endpoint_v3 = envoy::config::endpoint::v3;
 namespace route_v3 = envoy::config::route::v3;

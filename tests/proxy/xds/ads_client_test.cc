@@ -17,6 +17,7 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/time/simulated_clock.h"
+#include "common/xds/type_urls.h"
 #include "controller/server/controller.h"
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
@@ -32,6 +33,10 @@
 
 namespace lb::proxy::xds {
 namespace {
+
+using ::lb::xds::kClusterType;
+using ::lb::xds::kEndpointType;
+using ::lb::xds::kRouteType;
 
 namespace discovery_v3 = envoy::service::discovery::v3;
 

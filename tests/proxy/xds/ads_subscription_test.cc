@@ -4,12 +4,17 @@
 #include <string>
 #include <vector>
 
+#include "common/xds/type_urls.h"
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
 #include "gtest/gtest.h"
 
 namespace lb::proxy::xds {
 namespace {
+
+using ::lb::xds::kClusterType;
+using ::lb::xds::kEndpointType;
+using ::lb::xds::kRouteType;
 
 using Request = AdsSubscription::Request;
 using Response = AdsSubscription::Response;

@@ -8,11 +8,16 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "common/xds/type_urls.h"
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
 
 namespace lb::proxy::xds {
 namespace {
+
+using ::lb::xds::kClusterType;
+using ::lb::xds::kEndpointType;
+using ::lb::xds::kRouteType;
 
 namespace cluster_v3 = envoy::config::cluster::v3;
 namespace endpoint_v3 = envoy::config::endpoint::v3;

@@ -263,7 +263,7 @@ def table(results_path, latency_path):
     hdr = ["proxy", "req/s", "best req/s", "p50 ms", "p99 ms", "best p99", "CPU us/req",
            "user+sys us", "CPU vs tuned", "non-2xx", "sock err", "rounds", "load1"]
     out = []
-    for name in ("ours", "nginx-tuned", "haproxy", "seed-nginx-lua"):
+    for name in ("ours", "ours-base", "nginx-tuned", "haproxy", "seed-nginx-lua"):
         if name not in agg:
             continue
         a = agg[name]
@@ -281,7 +281,7 @@ def table(results_path, latency_path):
         print(line(r))
     print()
     print("Per round [req/s, p99 ms, CPU us/req, load1]:")
-    for name in ("ours", "nginx-tuned", "haproxy", "seed-nginx-lua"):
+    for name in ("ours", "ours-base", "nginx-tuned", "haproxy", "seed-nginx-lua"):
         if name in by:
             print(f"  {name:15s} " + "  ".join(
                 f"[{fmt(r['rps'], 0)} {fmt(r['p99_ms'], 3)} {fmt(r['cpu_us_per_req'], 1)} "

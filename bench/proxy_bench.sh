@@ -5,7 +5,12 @@
 #
 #   bench/proxy_bench.sh [--workers N] [--duration 10s] [--connections 50] [--rounds 3]
 #                        [--adds 50] [--policy random|round_robin] [--no-pin]
-#                        [--profile] [--skip-install] [--skip-build] [--keep]
+#                        [--baseline PROXY_BINARY] [--profile] [--skip-install]
+#                        [--skip-build] [--keep]
+#
+# --baseline runs another build of our proxy (e.g. the previous commit's bazel-bin/proxy/proxy)
+# as one more peer, "ours-base", fed by the same controller, so a change is measured against the
+# code before it in the same run.
 #
 # What it does:
 #  1. installs what is missing (wrk, nginx, its Lua module, lua-resty-core, lua-cjson, haproxy,
@@ -35,7 +40,7 @@ root=$(cd "$here/.." && pwd)
 util="$here/bench_util.py"
 
 workers=1 duration=10s connections=50 rounds=3 adds=50 policy=random pin=auto
-profile=0 skip_install=0 skip_build=0 keep=0
+profile=0 skip_install=0 skip_build=0 keep=0 baseline=""
 while [ $# -gt 0 ]; do
   case $1 in
     --workers) workers=$2; shift ;;
@@ -51,6 +56,8 @@ while [ $# -gt 0 ]; do
     --policy) policy=$2; shift ;;
     --policy=*) policy=${1#*=} ;;
     --no-pin) pin=no ;;
+    --baseline) baseline=$2; shift ;;
+    --baseline=*) baseline=${1#*=} ;;
     --profile) profile=1 ;;
     --skip-install) skip_install=1 ;;
     --skip-build) skip_build=1 ;;
@@ -114,6 +121,10 @@ dir=$(mktemp -d /tmp/proxy-bench.XXXXXX)
 mkdir -p "$dir/tmp" "$dir/bin"
 # Private copies: other builds may replace bazel-bin while this runs.
 cp "$bin_dir/controller/controller" "$bin_dir/proxy/proxy" "$dir/bin/"
+if [ -n "$baseline" ]; then
+  [ -x "$baseline" ] || { echo "proxy_bench: --baseline $baseline is not an executable" >&2; exit 1; }
+  cp "$baseline" "$dir/bin/proxy-base"
+fi
 started_pids=()
 pid_files=()
 cleanup() {
@@ -196,8 +207,10 @@ done
 
 start_proxy() {  # start_proxy NAME [WRAPPER...]: our proxy; sets proxy_pid and proxy_port
   local name=$1; shift
+  local binary="$dir/bin/proxy"
+  [ "$name" = ours-base ] && binary="$dir/bin/proxy-base"
   rm -f "$dir/$name.ready"
-  "$@" "$dir/bin/proxy" --controller="127.0.0.1:$grpc_port" --listen=127.0.0.1:0 \
+  "$@" "$binary" --controller="127.0.0.1:$grpc_port" --listen=127.0.0.1:0 \
     --admin_listen=127.0.0.1:0 --workers="$workers" --drain_timeout=2s \
     --ready_file="$dir/$name.ready" --log_level=warn >"$dir/$name.log" 2>&1 &
   proxy_pid=$!
@@ -212,16 +225,24 @@ start_proxy ours "${on_proxy_cpu[@]}"
 ours_pid=$proxy_pid ours_port=$proxy_port ours_admin=$proxy_admin
 
 declare -A port_of=([ours]=$ours_port [nginx-tuned]=18082 [haproxy]=18081 [seed-nginx-lua]=18080)
+order=(ours nginx-tuned haproxy seed-nginx-lua)
+if [ -n "$baseline" ]; then
+  start_proxy ours-base "${on_proxy_cpu[@]}"
+  base_pid=$proxy_pid
+  port_of[ours-base]=$proxy_port
+  order=(ours ours-base nginx-tuned haproxy seed-nginx-lua)
+fi
 pids_of() {
   case $1 in
     ours) echo "$ours_pid" ;;
+    ours-base) echo "$base_pid" ;;
     nginx-tuned) cat "$dir/tuned.pid" ;;
     haproxy) cat "$dir/haproxy.pid" ;;
     seed-nginx-lua) cat "$dir/nginx.pid" ;;
   esac
 }
 # Every proxy must answer from all three backends before it is measured.
-for name in ours nginx-tuned haproxy seed-nginx-lua; do
+for name in "${order[@]}"; do
   seen=$(for _ in $(seq 60); do curl -s "http://127.0.0.1:${port_of[$name]}/"; done | sort -u | tr '\n' ' ')
   log "$name answers: $seen"
 done
@@ -229,11 +250,10 @@ done
 # --- 3. throughput, latency, CPU per request ------------------------------------------------
 clk_tck=$(getconf CLK_TCK)
 results="$dir/results.jsonl"
-order=(ours nginx-tuned haproxy seed-nginx-lua)
 log "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
 for round in $(seq "$rounds"); do
-  for k in 0 1 2 3; do
-    name=${order[$(((k + round - 1) % 4))]}
+  for k in $(seq 0 $((${#order[@]} - 1))); do
+    name=${order[$(((k + round - 1) % ${#order[@]}))]}
     url="http://127.0.0.1:${port_of[$name]}/"
     "${on_aux_cpu[@]}" wrk -t1 -c"$connections" -d2s "$url" >/dev/null
     load1=$(cut -d' ' -f1 /proc/loadavg)

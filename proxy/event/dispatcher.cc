@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <deque>
 #include <thread>
 #include <vector>
@@ -223,6 +224,10 @@ class LibeventDispatcher : public Dispatcher {
 
   // libevent caches the time once per wake-up while callbacks run; outside the loop this reads
   // the clock.
+  absl::Duration MonotonicNow() override {
+    return absl::FromChrono(std::chrono::steady_clock::now().time_since_epoch());
+  }
+
   absl::Time Now() override {
     timeval tv;
     event_base_gettimeofday_cached(base_.get(), &tv);
@@ -230,12 +235,12 @@ class LibeventDispatcher : public Dispatcher {
   }
 
  private:
-  // Deleting an object may defer more deletions: repeat until none is left.
+  // Deleting an object may defer more deletions: repeat until none is left. Both vectors keep
+  // their capacity, so a loop turn allocates nothing here.
   void ClearDeferred() {
     while (!deferred_.empty()) {
-      std::vector<std::unique_ptr<DeferredDeletable>> batch;
-      batch.swap(deferred_);
-      batch.clear();
+      deleting_.swap(deferred_);
+      deleting_.clear();
     }
   }
 
@@ -268,6 +273,7 @@ class LibeventDispatcher : public Dispatcher {
   std::atomic<bool> exit_{false};
   std::function<void()> turn_end_;
   std::vector<std::unique_ptr<DeferredDeletable>> deferred_;
+  std::vector<std::unique_ptr<DeferredDeletable>> deleting_;
   EventEndQueue event_end_;
   std::atomic<std::thread::id> loop_thread_{};
 };

@@ -105,8 +105,11 @@ class Dispatcher {
   virtual std::unique_ptr<Timer> CreateTimer(std::function<void()> cb) = 0;
 
   // Time of the current wake-up when called from a callback (cached by the loop, cheap), the
-  // clock otherwise. For timeouts and stats.
+  // clock otherwise. Wall-clock time: for stats and logs.
   virtual absl::Time Now() = 0;
+  // A clock that never jumps (CLOCK_MONOTONIC; the simulated time in tests), as a duration
+  // since an arbitrary origin. For deadlines.
+  virtual absl::Duration MonotonicNow() = 0;
 };
 
 }  // namespace lb::proxy::event

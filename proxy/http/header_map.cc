@@ -1,6 +1,7 @@
 #include "proxy/http/header_map.h"
 
 #include <cassert>
+#include <cstring>
 #include <vector>
 
 namespace lb::http {
@@ -16,12 +17,23 @@ std::optional<HeaderMap::Field> HeaderMap::Find(absl::string_view name) const {
 
 void HeaderMap::Add(absl::string_view name, absl::string_view value) {
   if (entries_.capacity() == 0) entries_.reserve(16);
+  // Stored as the whole line, so that consecutive added fields are written in one append.
   Entry e;
   e.added = true;
-  e.name = {static_cast<uint32_t>(added_.size()), static_cast<uint32_t>(name.size())};
-  added_.append(name.data(), name.size());
-  e.value = {static_cast<uint32_t>(added_.size()), static_cast<uint32_t>(value.size())};
-  added_.append(value.data(), value.size());
+  const uint32_t start = static_cast<uint32_t>(added_.size());
+  e.name = {start, static_cast<uint32_t>(name.size())};
+  e.value = {start + e.name.size + 2, static_cast<uint32_t>(value.size())};
+  e.line = {start, e.name.size + 2 + e.value.size + 2};
+  added_.resize(start + e.line.size);
+  char* p = &added_[start];
+  memcpy(p, name.data(), name.size());
+  p += name.size();
+  *p++ = ':';
+  *p++ = ' ';
+  memcpy(p, value.data(), value.size());
+  p += value.size();
+  *p++ = '\r';
+  *p = '\n';
   entries_.push_back(e);
   ++live_;
 }
@@ -136,28 +148,24 @@ void HeaderMap::AddRaw(absl::string_view name, absl::string_view value,
 }
 
 void HeaderMap::AppendHttp1(std::string* out) const {
+  // Every entry has its whole line in raw_ or added_: a run of adjacent lines of one storage
+  // goes out in one append.
+  const std::string* run_storage = nullptr;
   uint32_t run_begin = 0;
-  uint32_t run_end = 0;  // run_begin == run_end: no run.
+  uint32_t run_end = 0;
   for (const Entry& e : entries_) {
     if (e.removed) continue;
-    if (e.line.size != 0) {
-      if (run_begin == run_end || e.line.offset != run_end) {
-        if (run_begin != run_end) out->append(raw_, run_begin, run_end - run_begin);
-        run_begin = e.line.offset;
-      }
-      run_end = e.line.offset + e.line.size;
+    const std::string* storage = e.added ? &added_ : &raw_;
+    if (storage == run_storage && e.line.offset == run_end) {
+      run_end += e.line.size;
       continue;
     }
-    if (run_begin != run_end) out->append(raw_, run_begin, run_end - run_begin);
-    run_begin = run_end = 0;
-    absl::string_view name = View(added_, e.name);
-    absl::string_view value = View(added_, e.value);
-    out->append(name.data(), name.size());
-    out->append(": ", 2);
-    out->append(value.data(), value.size());
-    out->append("\r\n", 2);
+    if (run_storage != nullptr) out->append(*run_storage, run_begin, run_end - run_begin);
+    run_storage = storage;
+    run_begin = e.line.offset;
+    run_end = e.line.offset + e.line.size;
   }
-  if (run_begin != run_end) out->append(raw_, run_begin, run_end - run_begin);
+  if (run_storage != nullptr) out->append(*run_storage, run_begin, run_end - run_begin);
 }
 
 absl::string_view HeaderMap::Translate(absl::string_view original) const {

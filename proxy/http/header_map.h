@@ -85,8 +85,8 @@ class HeaderMap {
   struct Entry {
     Span name;
     Span value;
-    Span line;           // size 0: no raw line.
-    bool added = false;  // name/value live in added_ instead of raw_.
+    Span line;           // The whole line with its CRLF, in raw_ or added_.
+    bool added = false;  // Added by Add(): everything lives in added_ instead of raw_.
     bool removed = false;
   };
 
@@ -95,8 +95,7 @@ class HeaderMap {
   }
   Field Get(const Entry& e) const {
     const std::string& s = e.added ? added_ : raw_;
-    return {View(s, e.name), View(s, e.value),
-            e.line.size == 0 ? absl::string_view() : View(raw_, e.line)};
+    return {View(s, e.name), View(s, e.value), e.added ? absl::string_view() : View(raw_, e.line)};
   }
   Span RawSpan(absl::string_view original) const;
 

@@ -36,6 +36,17 @@ absl::string_view FillFields(const Parser& p, absl::string_view head, HeaderMap&
   return map.Translate(upgrade);
 }
 
+// "HTTP/1.1 SSS reason\r\n" (status 100-999).
+void AppendStatusLine(int status, absl::string_view reason, std::string* out) {
+  char line[13] = {'H', 'T', 'T', 'P', '/', '1', '.', '1', ' ', 0, 0, 0, ' '};
+  line[9] = static_cast<char>('0' + status / 100 % 10);
+  line[10] = static_cast<char>('0' + status / 10 % 10);
+  line[11] = static_cast<char>('0' + status % 10);
+  out->append(line, sizeof(line));
+  out->append(reason.data(), reason.size());
+  out->append("\r\n", 2);
+}
+
 // Moves the payload of chunked bytes at the front of `in` to `out`, as far as they go.
 // Returns the decoder's last result (kDone: the body ended; kError: bad framing).
 ChunkedDecoder::Status Dechunk(ChunkedDecoder& decoder, proxy::event::Buffer& in,
@@ -235,7 +246,7 @@ void Http1ServerCodec::EncodeHeaders(const ResponseHeaderMap& headers, bool end_
   std::string& head = head_;
   head.clear();
   absl::string_view reason = headers.reason.empty() ? ReasonPhrase(headers.status) : headers.reason;
-  absl::StrAppend(&head, "HTTP/1.1 ", headers.status, " ", reason, "\r\n");
+  AppendStatusLine(headers.status, reason, &head);
   headers.AppendHttp1(&head);
   if (tunnel) {
     absl::StrAppend(&head, "Connection: Upgrade\r\nUpgrade: ", headers.upgrade, "\r\n\r\n");

@@ -105,15 +105,18 @@ class ConnectionImpl final : public Connection,
   }
 
  private:
-  bool WantRead() const {
-    return state_ == State::kOpen && !connecting_ && !read_disabled_ && !read_eof_ &&
-           read_buffer_.size() < limit_;
+  bool ReadAllowed() const {
+    return state_ == State::kOpen && !connecting_ && !read_disabled_ && !read_eof_;
   }
+  bool WantRead() const { return ReadAllowed() && read_buffer_.size() < limit_; }
 
   void UpdateInterest() {
     if (watcher_ == nullptr) return;
-    bool write = connecting_ || !write_buffer_.empty();
-    watcher_->SetInterest(WantRead(), write);
+    UpdateInterest(connecting_ || !write_buffer_.empty());
+  }
+  // When the caller knows whether bytes wait to be written.
+  void UpdateInterest(bool write) {
+    if (watcher_ != nullptr) watcher_->SetInterest(WantRead(), write);
   }
 
   void OnFdEvent(uint32_t events) {
@@ -137,10 +140,14 @@ class ConnectionImpl final : public Connection,
       if (ReportFailedWrite()) return;
       if (state_ == State::kClosed) return;
     }
-    if ((events & event::FdWatcher::kRead) && WantRead()) {
-      // Never past the limit: at most what is left of it (WantRead() says some is).
-      IoResult r =
-          transport_->DoRead(read_buffer_, std::min(kReadChunk, limit_ - read_buffer_.size()));
+    if ((events & event::FdWatcher::kRead) && ReadAllowed()) {
+      const size_t buffered = read_buffer_.size();
+      if (buffered >= limit_) {
+        UpdateInterest();
+        return;
+      }
+      // Never past the limit: at most what is left of it.
+      IoResult r = transport_->DoRead(read_buffer_, std::min(kReadChunk, limit_ - buffered));
       if (r.action == IoResult::Action::kClose) {
         CloseAndReport();
         return;
@@ -179,20 +186,21 @@ class ConnectionImpl final : public Connection,
   void OnEventEnd() override {
     if (ReportFailedWrite()) return;
     if (state_ == State::kClosed || connecting_) return;
-    Flush();
+    const size_t left = Flush();
     if (ReportFailedWrite()) return;
-    if (state_ != State::kClosed) UpdateInterest();
+    if (state_ != State::kClosed) UpdateInterest(left > 0);
   }
 
-  // Writes what the socket takes. A failure closes the socket and sets report_close_ (unless
-  // the owner was closing anyway).
-  void Flush() {
-    if (write_buffer_.empty() && !write_ended_) {
+  // Writes what the socket takes; returns what is left. A failure closes the socket and sets
+  // report_close_ (unless the owner was closing anyway).
+  size_t Flush() {
+    const size_t pending = write_buffer_.size();
+    if (pending == 0 && !write_ended_) {
       if (state_ == State::kClosing) {
         CloseSocket();
         if (callbacks_ != nullptr) callbacks_->OnEvent(ConnectionEvent::kLocalClose);
       }
-      return;
+      return 0;
     }
     IoResult r = transport_->DoWrite(write_buffer_, write_ended_);
     if (r.action == IoResult::Action::kClose) {
@@ -203,17 +211,20 @@ class ConnectionImpl final : public Connection,
       } else if (callbacks_ != nullptr) {
         callbacks_->OnEvent(ConnectionEvent::kLocalClose);  // The close it waited for.
       }
-      return;
+      return 0;
     }
-    if (above_high_ && write_buffer_.size() <= limit_ / 2) {
+    const size_t left = pending - static_cast<size_t>(r.bytes);
+    if (above_high_ && left <= limit_ / 2) {
       above_high_ = false;
       if (callbacks_ != nullptr) callbacks_->OnBelowWriteBufferLowWatermark();
-      if (state_ == State::kClosed) return;
+      if (state_ == State::kClosed) return 0;
+      return write_buffer_.size();  // The owner may have written more.
     }
-    if (state_ == State::kClosing && write_buffer_.empty()) {
+    if (state_ == State::kClosing && left == 0) {
       CloseSocket();
       if (callbacks_ != nullptr) callbacks_->OnEvent(ConnectionEvent::kLocalClose);
     }
+    return left;
   }
 
   // After a failed write closed the socket: tells the owner (kRemoteClose). True if it did.

@@ -22,10 +22,12 @@ IoResult RawTransportSocket::DoRead(event::Buffer& buffer, size_t max) {
 
 IoResult RawTransportSocket::DoWrite(event::Buffer& buffer, bool end_stream) {
   IoResult result;
-  while (!buffer.empty()) {
+  size_t left = buffer.size();
+  while (left > 0) {
     ssize_t n = buffer.WriteTo(callbacks_->fd());
     if (n > 0) {
       result.bytes += static_cast<uint64_t>(n);
+      left -= static_cast<size_t>(n);
       continue;
     }
     if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
@@ -34,7 +36,7 @@ IoResult RawTransportSocket::DoWrite(event::Buffer& buffer, bool end_stream) {
     }
     break;
   }
-  if (end_stream && buffer.empty() && !shut_down_) {
+  if (end_stream && left == 0 && !shut_down_) {
     shut_down_ = true;
     shutdown(callbacks_->fd(), SHUT_WR);
   }

@@ -23,13 +23,9 @@ void RewriteRequest(const RequestRewrite& rewrite, http::RequestHeaderMap& heade
     }
     return expect && first == 'e' && http::EqualsIgnoreCase(f.name, "expect");
   });
-  if (had_xff) {
-    absl::StrAppend(&xff, ", ", rewrite.client_ip);
-  } else {
-    xff.assign(rewrite.client_ip.data(), rewrite.client_ip.size());
-  }
+  if (had_xff) absl::StrAppend(&xff, ", ", rewrite.client_ip);
   if (!headers.has_host) headers.Add("Host", "localhost");
-  headers.Add("X-Forwarded-For", xff);
+  headers.Add("X-Forwarded-For", had_xff ? absl::string_view(xff) : rewrite.client_ip);
   headers.Add("X-Forwarded-Proto", rewrite.scheme);
 }
 

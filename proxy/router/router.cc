@@ -187,16 +187,16 @@ void Router::SendBody() {
     callbacks_.ReadDisableDownstream(false);
   }
   if (!response_started_) {
-    if (timer_ == nullptr) timer_ = context_.dispatcher().CreateTimer([this] { OnTimeout(); });
     // While the body uploads only a stall limit applies; the response timeout starts once the
     // whole request is sent.
-    timer_->Arm(request_complete_ ? context_.router_options().upstream_timeout
-                                  : context_.router_options().body_idle_timeout);
+    timer_armed_ = true;
+    callbacks_.ArmRouterTimer(request_complete_ ? context_.router_options().upstream_timeout
+                                                : context_.router_options().body_idle_timeout);
   }
 }
 
 void Router::DecodeHeaders(http::ResponseHeaderMapPtr headers, bool end_stream) {
-  if (timer_ != nullptr) timer_->Disarm();
+  DisarmTimer();
   response_started_ = true;
   int status = headers->status;
   if (status >= 500) {
@@ -273,6 +273,7 @@ void Router::OnDownstreamReset() {
 }
 
 void Router::OnTimeout() {
+  timer_armed_ = false;
   if (done_ || response_started_) return;
   context_.router_stats().upstream_timeouts.fetch_add(1, std::memory_order_relaxed);
   if (host_ != nullptr) context_.ReportResult(*host_, UpstreamResult::kGatewayFailure);
@@ -325,8 +326,14 @@ void Router::SetHost(upstream::HostState* host) {
   if (host_ != nullptr) context_.Counters(*host_).active.fetch_add(1, std::memory_order_relaxed);
 }
 
+void Router::DisarmTimer() {
+  if (!timer_armed_) return;
+  timer_armed_ = false;
+  callbacks_.DisarmRouterTimer();
+}
+
 void Router::ResetUpstream() {
-  if (timer_ != nullptr) timer_->Disarm();
+  DisarmTimer();
   if (pool_handle_ != nullptr) std::exchange(pool_handle_, nullptr)->Cancel();
   if (upstream_ != nullptr) {
     http::RequestEncoder* upstream = std::exchange(upstream_, nullptr);
@@ -338,7 +345,7 @@ void Router::ResetUpstream() {
 void Router::Finish() {
   done_ = true;
   upstream_ = nullptr;  // A completed stream goes back to its pool by itself.
-  if (timer_ != nullptr) timer_->Disarm();
+  DisarmTimer();
   if (holds_retry_) {
     holds_retry_ = false;
     context_.retry_budget().Release();

@@ -110,6 +110,10 @@ class RouterCallbacks {
   virtual void ResetDownstream() = 0;
   // Pause (true) or resume (false) reading the client's request body.
   virtual void ReadDisableDownstream(bool disable) = 0;
+  // The stream's timer for the router: Router::OnTimeout() runs `after` from now unless
+  // re-armed or disarmed first. (Kept by the stream's owner across requests: cheap to move.)
+  virtual void ArmRouterTimer(absl::Duration after) = 0;
+  virtual void DisarmRouterTimer() = 0;
 };
 
 class Router final : public http::ResponseDecoder,
@@ -133,6 +137,8 @@ class Router final : public http::ResponseDecoder,
   // The client's write buffer crossed its high / low watermark.
   void OnDownstreamAboveWriteBufferHighWatermark();
   void OnDownstreamBelowWriteBufferLowWatermark();
+  // The router timer (RouterCallbacks::ArmRouterTimer) expired.
+  void OnTimeout();
 
   // The host the request is on now (nullptr before the first pick).
   const upstream::HostState* host() const { return host_; }
@@ -157,17 +163,17 @@ class Router final : public http::ResponseDecoder,
   void PickAndStart();
   // Sends what is buffered of the body; arms the timers that apply.
   void SendBody();
-  void OnTimeout();
   void OnAttemptFailure(Failure failure, absl::string_view details);
   void LocalReply(int status, absl::string_view message);
   void SetHost(upstream::HostState* host);
+  void DisarmTimer();
   // Detaches from the upstream stream and abandons it.
   void ResetUpstream();
   void Finish();
 
   RouterContext& context_;
   RouterCallbacks& callbacks_;
-  std::unique_ptr<event::Timer> timer_;
+  bool timer_armed_ = false;
 
   const Snapshot* snapshot_ = nullptr;
   const upstream::ClusterSnapshot* cluster_ = nullptr;

@@ -133,6 +133,9 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
   }
 
   void ReadDisableDownstream(bool disable) override { encoder_.ReadDisable(disable); }
+  void ArmRouterTimer(absl::Duration after) override { manager_.router_timer_.Arm(after); }
+  void DisarmRouterTimer() override { manager_.router_timer_.Disarm(); }
+  void OnRouterTimeout() { router_.OnTimeout(); }
 
  private:
   void CountStatus(int status) {
@@ -162,11 +165,16 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
 
 HttpConnectionManager::HttpConnectionManager(ConnectionManagerContext& context,
                                              std::unique_ptr<network::Connection> connection)
-    : context_(context), connection_(std::move(connection)), client_ip_(connection_->peer().Ip()) {
+    : context_(context),
+      connection_(std::move(connection)),
+      client_ip_(connection_->peer().Ip()),
+      timer_(context.dispatcher(), [this] { OnTimeout(); }),
+      router_timer_(context.dispatcher(), [this] {
+        if (stream_ != nullptr) stream_->OnRouterTimeout();
+      }) {
   codec_ = std::make_unique<http::Http1ServerCodec>(
       *connection_, *this, [this] { context_.dispatcher().RunAtEventEnd(this); },
       context_.connection_manager_options().codec);
-  timer_ = context_.dispatcher().CreateTimer([this] { OnTimeout(); });
   connection_->SetCallbacks(this);
   ArmTimeout(Timeout::kRequestHeader);  // From accept: a client that sends nothing is cut too.
 }
@@ -196,7 +204,7 @@ void HttpConnectionManager::StartDrain() {
 void HttpConnectionManager::Close() {
   if (closed_) return;
   closed_ = true;
-  timer_->Disarm();
+  timer_.Disarm();
   if (stream_ != nullptr) {
     stream_->Abandon();
     context_.dispatcher().DeferredDelete(std::move(stream_));
@@ -211,7 +219,7 @@ void HttpConnectionManager::CloseAfterFlush() {
   connection_->Close(network::Connection::CloseType::kFlushWrite);
   if (connection_->state() == network::Connection::State::kClosed) {
     closed_ = true;
-    timer_->Disarm();
+    timer_.Disarm();
     Finish();
     return;
   }
@@ -229,7 +237,7 @@ void HttpConnectionManager::OnEvent(network::ConnectionEvent event) {
     case network::ConnectionEvent::kLocalClose:  // The flush-then-close finished.
       if (!closed_) {
         closed_ = true;
-        timer_->Disarm();
+        timer_.Disarm();
         Finish();
       }
       return;
@@ -318,14 +326,14 @@ void HttpConnectionManager::ArmTimeout(Timeout which) {
   const ConnectionManagerOptions& options = context_.connection_manager_options();
   switch (which) {
     case Timeout::kNone:
-      timer_->Disarm();
+      timer_.Disarm();
       return;
     case Timeout::kRequestHeader:
-      timer_->Arm(options.request_header_timeout);
+      timer_.Arm(options.request_header_timeout);
       return;
     case Timeout::kIdle:
     case Timeout::kClosing:
-      timer_->Arm(options.idle_timeout);
+      timer_.Arm(options.idle_timeout);
       return;
   }
 }

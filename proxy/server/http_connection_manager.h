@@ -20,6 +20,7 @@
 
 #include "absl/time/time.h"
 #include "proxy/event/dispatcher.h"
+#include "proxy/event/lazy_timer.h"
 #include "proxy/http/codec.h"
 #include "proxy/http/http1_codec.h"
 #include "proxy/network/connection.h"
@@ -104,10 +105,11 @@ class HttpConnectionManager final : public network::ConnectionCallbacks,
   ConnectionManagerContext& context_;
   std::unique_ptr<network::Connection> connection_;
   std::unique_ptr<http::Http1ServerCodec> codec_;
-  std::unique_ptr<event::Timer> timer_;
+  const std::string client_ip_;
+  event::LazyTimer timer_;         // The connection's timeouts (header, idle, closing).
+  event::LazyTimer router_timer_;  // The current stream's router (RouterCallbacks).
   Timeout timeout_ = Timeout::kNone;
   std::unique_ptr<ActiveStream> stream_;  // HTTP/1: one request at a time.
-  const std::string client_ip_;
   bool dispatching_ = false;
   bool closing_ = false;  // Flushing the last bytes before the close.
   bool closed_ = false;

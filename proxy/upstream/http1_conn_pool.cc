@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "common/base/check.h"
+#include "proxy/event/lazy_timer.h"
 #include "proxy/network/connection.h"
 
 namespace lb::proxy::upstream {
@@ -21,11 +22,11 @@ class Http1ConnPool::ActiveClient final : public network::ConnectionCallbacks,
       : pool_(pool),
         connection_(std::move(connection)),
         codec_(*connection_, *this, pool.settings_.codec),
-        timer_(pool.dispatcher_.CreateTimer([this] { OnTimer(); })),
+        timer_(pool.dispatcher_, [this] { OnTimer(); }),
         pending_decoder_(&decoder),
         pending_callbacks_(&callbacks) {
     connection_->SetCallbacks(this);
-    timer_->Arm(pool.settings_.connect_timeout);
+    timer_.Arm(pool.settings_.connect_timeout);
   }
 
   State state() const { return state_; }
@@ -34,7 +35,7 @@ class Http1ConnPool::ActiveClient final : public network::ConnectionCallbacks,
   // Gives this idle connection to a new stream.
   void Reuse(http::ResponseDecoder& decoder, PoolCallbacks& callbacks) {
     state_ = State::kBusy;
-    timer_->Disarm();
+    timer_.Disarm();
     callbacks.OnPoolReady(codec_.NewStream(decoder), /*reused=*/true);
   }
 
@@ -42,13 +43,13 @@ class Http1ConnPool::ActiveClient final : public network::ConnectionCallbacks,
     state_ = State::kIdle;
     // The last stream may have paused reading; an idle connection reads to notice a close.
     connection_->ReadDisable(false);
-    timer_->Arm(timeout);
+    timer_.Arm(timeout);
   }
 
   void Shut() {
     state_ = State::kClosed;
     pending_callbacks_ = nullptr;
-    timer_->Disarm();
+    timer_.Disarm();
     connection_->SetCallbacks(nullptr);
     connection_->Close(network::Connection::CloseType::kNoFlush);
   }
@@ -61,7 +62,7 @@ class Http1ConnPool::ActiveClient final : public network::ConnectionCallbacks,
     switch (event) {
       case network::ConnectionEvent::kConnected: {
         state_ = State::kBusy;
-        timer_->Disarm();
+        timer_.Disarm();
         PoolCallbacks* callbacks = std::exchange(pending_callbacks_, nullptr);
         callbacks->OnPoolReady(codec_.NewStream(*pending_decoder_), /*reused=*/false);
         return;
@@ -119,7 +120,7 @@ class Http1ConnPool::ActiveClient final : public network::ConnectionCallbacks,
   Http1ConnPool& pool_;
   std::unique_ptr<network::Connection> connection_;
   http::Http1ClientCodec codec_;
-  std::unique_ptr<event::Timer> timer_;
+  event::LazyTimer timer_;  // Connect timeout, then idle timeout (moved per request).
   State state_ = State::kConnecting;
   http::ResponseDecoder* pending_decoder_;
   PoolCallbacks* pending_callbacks_;

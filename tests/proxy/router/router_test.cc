@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "proxy/balancer/balancer.h"
+#include "proxy/event/lazy_timer.h"
 #include "proxy/upstream/cluster_snapshot.h"
 #include "tests/test_common/event/simulated_time_dispatcher.h"
 #include "tests/test_common/proxy/fake_pool.h"
@@ -76,6 +77,10 @@ class FakeDownstream : public RouterCallbacks {
   }
   void ResetDownstream() override { reset = true; }
   void ReadDisableDownstream(bool disable) override { read_disables.push_back(disable); }
+  void ArmRouterTimer(absl::Duration after) override { timer->Arm(after); }
+  void DisarmRouterTimer() override { timer->Disarm(); }
+
+  std::unique_ptr<event::LazyTimer> timer;  // Calls the router's OnTimeout().
 
   int status = 0;
   std::string body;
@@ -134,6 +139,11 @@ http::RequestHeaderMapPtr Request(http::Method method = http::Method::kGet,
 class RouterTest : public ::testing::Test {
  protected:
   void Start(const Snapshot* snap, http::RequestHeaderMapPtr request, bool end_stream = true) {
+    if (downstream_.timer == nullptr) {
+      downstream_.timer = std::make_unique<event::LazyTimer>(context_.sim(), [this] {
+        if (router_ != nullptr) router_->OnTimeout();
+      });
+    }
     router_ = std::make_unique<Router>(context_, downstream_);
     router_->StartRequest(snap, std::move(request), end_stream, "192.0.2.9");
   }

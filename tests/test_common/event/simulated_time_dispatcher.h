@@ -54,6 +54,7 @@ class SimulatedTimeDispatcher final : public proxy::event::Dispatcher {
                                                    std::function<void(uint32_t)> cb) override;
   std::unique_ptr<proxy::event::Timer> CreateTimer(std::function<void()> cb) override;
   absl::Time Now() override;
+  absl::Duration MonotonicNow() override { return Now() - absl::UnixEpoch(); }
 
  private:
   class SimTimer;

@@ -25,6 +25,10 @@ ABSL_FLAG(int, workers, 0, "Worker threads (0: one per core)");
 ABSL_FLAG(bool, balance_connections, true,
           "Spread open client connections evenly over the workers (false: the kernel's "
           "SO_REUSEPORT hash decides)");
+ABSL_FLAG(bool, share_listen_port, false,
+          "Join a --listen port that another process already listens on (SO_REUSEPORT), e.g. "
+          "to take over from an old process without refusing connections; without it such a "
+          "port is an error");
 ABSL_FLAG(std::string, node_id, "", "Node id sent to the controller (default: hostname)");
 ABSL_FLAG(std::string, zone, "", "Zone of this proxy (reported to the controller)");
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(15),
@@ -62,6 +66,7 @@ int main(int argc, char** argv) {
   options.admin_listen = absl::GetFlag(FLAGS_admin_listen);
   options.workers = absl::GetFlag(FLAGS_workers);
   options.balance_connections = absl::GetFlag(FLAGS_balance_connections);
+  options.share_port = absl::GetFlag(FLAGS_share_listen_port);
   options.drain_timeout = absl::GetFlag(FLAGS_drain_timeout);
   options.worker.upstream_timeout = absl::GetFlag(FLAGS_upstream_timeout);
   options.worker.request_header_timeout = absl::GetFlag(FLAGS_request_header_timeout);

@@ -73,6 +73,26 @@ absl::StatusOr<int> Listen(const std::string& host, uint16_t port, bool reuse_po
   return fd;
 }
 
+absl::Status CheckPortFree(const std::string& host, uint16_t port) {
+  if (port == 0) return absl::OkStatus();
+  absl::StatusOr<SocketAddress> addr = MakeAddress(host, port);
+  if (!addr.ok()) return addr.status();
+  int fd = socket(addr->storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", strerror(errno)));
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));  // TIME_WAIT does not count.
+  int rc = bind(fd, reinterpret_cast<const sockaddr*>(&addr->storage), addr->len);
+  int err = errno;
+  close(fd);
+  if (rc == 0) return absl::OkStatus();
+  if (err == EADDRINUSE) {
+    return absl::AlreadyExistsError(
+        absl::StrCat(net::JoinHostPort(host, port), " is already in use by another socket"));
+  }
+  return absl::UnavailableError(
+      absl::StrCat("cannot bind ", net::JoinHostPort(host, port), ": ", strerror(err)));
+}
+
 uint16_t LocalPort(int fd) {
   SocketAddress a;
   a.len = sizeof(a.storage);

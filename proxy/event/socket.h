@@ -25,6 +25,11 @@ absl::StatusOr<SocketAddress> MakeAddress(const std::string& ip, uint16_t port);
 // A non-blocking listening socket; SO_REUSEPORT so every worker can own one.
 absl::StatusOr<int> Listen(const std::string& host, uint16_t port, bool reuse_port,
                            int backlog = 4096);
+// kAlreadyExists when some other socket listens on host:port (port != 0), whatever its
+// SO_REUSEPORT: binding there with SO_REUSEPORT would silently share the port with another
+// process. Checked by binding (and closing) a socket without SO_REUSEPORT.
+absl::Status CheckPortFree(const std::string& host, uint16_t port);
+
 // The bound port of a socket.
 uint16_t LocalPort(int fd);
 

@@ -28,6 +28,8 @@ struct ProxyOptions {
   // Even out open client connections across workers (see ConnectionBalancer); false leaves the
   // spread to the kernel's SO_REUSEPORT hash.
   bool balance_connections = true;
+  // See WorkerSetOptions::share_port.
+  bool share_port = false;
   absl::Duration drain_timeout = absl::Seconds(15);
   WorkerOptions worker;
 };

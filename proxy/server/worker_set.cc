@@ -15,6 +15,11 @@ absl::StatusOr<std::unique_ptr<WorkerSet>> WorkerSet::Create(const WorkerSetOpti
   auto set = std::unique_ptr<WorkerSet>(new WorkerSet());
   const int n = options.workers > 0 ? options.workers : 1;
   uint16_t port = options.listen_port;
+  if (!options.share_port) {
+    // Our workers share the port with each other (SO_REUSEPORT), never unasked with another
+    // process: the kernel would split the clients between us.
+    if (absl::Status s = event::CheckPortFree(options.listen_host, port); !s.ok()) return s;
+  }
   std::vector<int> fds;
   for (int i = 0; i < n; ++i) {
     absl::StatusOr<int> fd = event::Listen(options.listen_host, port, /*reuse_port=*/true);

@@ -26,14 +26,18 @@ struct WorkerSetOptions {
   uint16_t listen_port = 8080;  // 0: the kernel picks one (see port()).
   int workers = 1;
   bool balance_connections = true;
+  // Join a port another process already listens on (SO_REUSEPORT), e.g. the old process during
+  // a zero-downtime upgrade. Off: such a port is refused (kAlreadyExists), never shared.
+  bool share_port = false;
   WorkerOptions worker;
   Clock* clock = Clock::Real();  // For the drain timeout.
 };
 
 class WorkerSet {
  public:
-  // Binds one listener per worker (kUnavailable if the address cannot be used); the workers do
-  // not run until Start().
+  // Binds one listener per worker (kAlreadyExists if another socket holds the port and
+  // share_port is off, kUnavailable if the address cannot be used); the workers do not run
+  // until Start().
   static absl::StatusOr<std::unique_ptr<WorkerSet>> Create(const WorkerSetOptions& options,
                                                            ResultSink sink);
   ~WorkerSet();  // Stops the workers.

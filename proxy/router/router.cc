@@ -72,6 +72,7 @@ void Router::StartRequest(const Snapshot* snapshot, http::RequestHeaderMapPtr he
     return;
   }
   retries_left_ = route->retries;
+  started_ = context_.dispatcher().MonotonicNow();
   hash_ = HashKey(*route, client_ip);
   RewriteRequest({client_ip, "http"}, *headers_);
   PickAndStart();
@@ -199,18 +200,19 @@ void Router::DecodeHeaders(http::ResponseHeaderMapPtr headers, bool end_stream) 
   DisarmTimer();
   response_started_ = true;
   int status = headers->status;
+  CountResponse(status);
   if (status >= 500) {
     bool gateway = status == 502 || status == 503 || status == 504;
     context_.ReportResult(*host_, gateway ? UpstreamResult::kGatewayFailure : UpstreamResult::k5xx);
   } else {
     context_.ReportResult(*host_, UpstreamResult::kSuccess);
   }
-  if (end_stream) Finish();
+  if (end_stream) Finish(/*answered=*/true);
   callbacks_.EncodeHeaders(std::move(headers), end_stream);
 }
 
 void Router::DecodeData(event::Buffer& data, bool end_stream) {
-  if (end_stream) Finish();
+  if (end_stream) Finish(/*answered=*/true);
   callbacks_.EncodeData(data, end_stream);
 }
 
@@ -269,7 +271,7 @@ void Router::OnDownstreamBelowWriteBufferLowWatermark() {
 
 void Router::OnDownstreamReset() {
   ResetUpstream();
-  Finish();
+  Finish(/*answered=*/false);
 }
 
 void Router::OnTimeout() {
@@ -314,8 +316,16 @@ void Router::LocalReply(int status, absl::string_view message) {
     callbacks_.ResetDownstream();
     return;
   }
-  Finish();
+  CountResponse(status);
+  Finish(/*answered=*/true);
   callbacks_.SendLocalReply(status, message);
+}
+
+void Router::CountResponse(int status) {
+  if (cluster_ == nullptr) return;
+  if (upstream::ClusterWorkerCounters* c = context_.ClusterCounters(*cluster_)) {
+    c->CountResponse(status);
+  }
 }
 
 void Router::SetHost(upstream::HostState* host) {
@@ -342,7 +352,12 @@ void Router::ResetUpstream() {
   }
 }
 
-void Router::Finish() {
+void Router::Finish(bool answered) {
+  if (answered && !done_ && cluster_ != nullptr) {
+    if (upstream::ClusterWorkerCounters* c = context_.ClusterCounters(*cluster_)) {
+      c->latency.Record(context_.dispatcher().MonotonicNow() - started_);
+    }
+  }
   done_ = true;
   upstream_ = nullptr;  // A completed stream goes back to its pool by itself.
   DisarmTimer();

@@ -37,6 +37,7 @@
 #include "proxy/http/codec.h"
 #include "proxy/http/header_map.h"
 #include "proxy/router/snapshot.h"
+#include "proxy/upstream/cluster_stats.h"
 #include "proxy/upstream/conn_pool.h"
 #include "proxy/upstream/host.h"
 
@@ -89,8 +90,10 @@ class RouterContext {
   virtual upstream::ConnPool& PoolFor(const std::shared_ptr<upstream::HostState>& host,
                                       const ClusterConfig& cluster) = 0;
   virtual balancer::Picker::WorkerState& PickerState(const std::string& cluster) = 0;
-  // This worker's counters of `host`.
+  // This worker's counters of `host`, and of a cluster.
   virtual upstream::HostCounters& Counters(upstream::HostState& host) = 0;
+  virtual upstream::ClusterWorkerCounters* ClusterCounters(
+      const upstream::ClusterSnapshot& cluster) = 0;
   virtual void ReportResult(upstream::HostState& host, UpstreamResult result) = 0;
   virtual RetryBudget& retry_budget() = 0;
   virtual uint64_t active_requests() const = 0;
@@ -167,9 +170,12 @@ class Router final : public http::ResponseDecoder,
   void LocalReply(int status, absl::string_view message);
   void SetHost(upstream::HostState* host);
   void DisarmTimer();
+  // A response head (upstream or local) for the request's cluster.
+  void CountResponse(int status);
   // Detaches from the upstream stream and abandons it.
   void ResetUpstream();
-  void Finish();
+  // The request is over; `answered`: its response is complete (counted in the latency).
+  void Finish(bool answered);
 
   RouterContext& context_;
   RouterCallbacks& callbacks_;
@@ -195,6 +201,7 @@ class Router final : public http::ResponseDecoder,
   bool downstream_paused_ = false;    // We stopped reading the client (upstream full).
   bool upstream_above_high_ = false;  // The upstream connection's write buffer is full.
   bool response_started_ = false;     // A head went to the client.
+  absl::Duration started_;            // Monotonic time the request was routed.
   bool done_ = false;                 // The response is complete or was answered locally.
 };
 

@@ -204,12 +204,32 @@ void AdminServer::Collect(metrics::SampleSink& sink) {
                "Upstream connects this proxy could not start (out of descriptors or ports).", {},
                LB_SUM(pool.local_failures));
 #undef LB_SUM
+  upstream::LatencySummary latency;
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    latency.Add(workers_.worker(i).stats().http.request_latency);
+  }
+  sink.Histogram("lb_proxy_request_duration_seconds",
+                 "From a request's head to the end of its response.", {}, latency.bounds_seconds,
+                 latency.counts, latency.sum_seconds);
 
   std::shared_ptr<const router::Snapshot> snap = sources_.published();
   sink.Gauge("lb_proxy_config_generation", "Snapshots published.", {},
              snap == nullptr ? 0 : static_cast<double>(snap->generation));
   if (snap == nullptr) return;
   for (const auto& [name, cs] : snap->clusters) {
+    if (cs->stats != nullptr) {
+      for (int c = 1; c <= 5; ++c) {
+        sink.Counter("lb_proxy_cluster_responses_total",
+                     "Responses for requests routed to the cluster (upstream and proxy-made), by "
+                     "status class.",
+                     {{"cluster", name}, {"class", absl::StrCat(c, "xx")}},
+                     cs->stats->responses(c));
+      }
+      upstream::LatencySummary l = cs->stats->latency();
+      sink.Histogram("lb_proxy_cluster_request_duration_seconds",
+                     "From routing a request to the cluster to the end of its response.",
+                     {{"cluster", name}}, l.bounds_seconds, l.counts, l.sum_seconds);
+    }
     for (size_t i = 0; i < cs->hosts.size(); ++i) {
       metrics::Labels labels = {{"cluster", name}, {"endpoint", cs->hosts[i]->key}};
       sink.Counter("lb_proxy_upstream_requests_total", "Attempts per endpoint.", labels,

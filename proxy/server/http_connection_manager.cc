@@ -20,6 +20,7 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
       : manager_(manager),
         encoder_(encoder),
         stats_(manager.context_.connection_manager_stats()),
+        started_(manager.context_.dispatcher().MonotonicNow()),
         router_(manager.context_.router_context(), *this) {
     encoder_.SetCallbacks(this);
   }
@@ -148,12 +149,14 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
 
   void Complete() {
     done_ = true;
+    stats_.request_latency.Record(manager_.context_.dispatcher().MonotonicNow() - started_);
     manager_.OnStreamComplete(this);
   }
 
   HttpConnectionManager& manager_;
   http::ResponseEncoder& encoder_;
   ConnectionManagerStats& stats_;
+  const absl::Duration started_;  // Monotonic.
   // Declared before the router: released after it, since the router's hosts live in it.
   SnapshotPins::Pin snapshot_;
   router::Router router_;

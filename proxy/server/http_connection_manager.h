@@ -26,6 +26,7 @@
 #include "proxy/network/connection.h"
 #include "proxy/router/router.h"
 #include "proxy/server/snapshot_pins.h"
+#include "proxy/upstream/cluster_stats.h"
 
 namespace lb::proxy {
 
@@ -44,6 +45,8 @@ struct ConnectionManagerStats {
   std::atomic<uint64_t> responses_4xx{0};
   std::atomic<uint64_t> responses_5xx{0};
   std::atomic<uint64_t> local_replies{0};  // Answers the proxy made itself.
+  // From a request's head to the end of its response (answered requests only).
+  upstream::LatencyCounters request_latency;
 };
 
 class HttpConnectionManager;

@@ -146,6 +146,10 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
   upstream::HostCounters& Counters(upstream::HostState& host) override {
     return host.counters(worker_->index());
   }
+  upstream::ClusterWorkerCounters* ClusterCounters(
+      const upstream::ClusterSnapshot& cluster) override {
+    return cluster.stats == nullptr ? nullptr : &cluster.stats->worker(worker_->index());
+  }
 
   void ReportResult(upstream::HostState& host, router::UpstreamResult result) override {
     if (result == router::UpstreamResult::kSuccess) {

@@ -44,6 +44,10 @@ class FakeWorker : public ConnectionManagerContext, public router::RouterContext
     return pool;
   }
   balancer::Picker::WorkerState& PickerState(const std::string&) override { return picker; }
+  upstream::ClusterWorkerCounters* ClusterCounters(
+      const upstream::ClusterSnapshot& cluster) override {
+    return cluster.stats == nullptr ? nullptr : &cluster.stats->worker(0);
+  }
   upstream::HostCounters& Counters(upstream::HostState& host) override { return host.counters(0); }
   void ReportResult(upstream::HostState&, router::UpstreamResult) override {}
   router::RetryBudget& retry_budget() override { return budget; }

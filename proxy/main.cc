@@ -55,6 +55,10 @@ ABSL_FLAG(uint64_t, max_connections, 0,
           "Open client connections across workers; at the cap the listeners stop accepting "
           "for a moment (0: derived from the descriptor limit, which is raised to its hard "
           "limit at start)");
+ABSL_FLAG(bool, normalize_path, true,
+          "Remove dot-segments from request paths (RFC 3986) before routing; the upstream gets "
+          "the normalised path");
+ABSL_FLAG(bool, merge_slashes, false, "Merge runs of '/' in request paths before routing");
 ABSL_FLAG(absl::Duration, accept_pause, absl::Milliseconds(100),
           "How long the listeners rest at --max_connections or when out of descriptors");
 ABSL_FLAG(std::string, ready_file, "",
@@ -95,6 +99,8 @@ int main(int argc, char** argv) {
   options.worker.upstream_response_timeout = absl::GetFlag(FLAGS_upstream_response_timeout);
   options.worker.buffer_limit_bytes = absl::GetFlag(FLAGS_buffer_limit_bytes);
   options.worker.accept_pause = absl::GetFlag(FLAGS_accept_pause);
+  options.worker.normalize_path = absl::GetFlag(FLAGS_normalize_path);
+  options.worker.merge_slashes = absl::GetFlag(FLAGS_merge_slashes);
   if (options.worker.buffer_limit_bytes < 16 * 1024) {
     std::fprintf(stderr, "proxy: --buffer_limit_bytes must be at least 16384\n");
     return 2;

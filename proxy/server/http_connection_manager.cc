@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/check.h"
 #include "common/base/recycled.h"
+#include "proxy/http/request_target.h"
 
 namespace lb::proxy {
 
@@ -50,9 +51,14 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
     stats_.requests_active.fetch_add(1, std::memory_order_relaxed);
     counted_ = true;
     snapshot_.Acquire(manager_.context_.snapshots());
-    const uint64_t max_body = manager_.context_.connection_manager_options().max_body_bytes;
-    if (max_body > 0 && headers->content_length.value_or(0) > max_body) {
+    const ConnectionManagerOptions& options = manager_.context_.connection_manager_options();
+    if (options.max_body_bytes > 0 &&
+        headers->content_length.value_or(0) > options.max_body_bytes) {
       SendLocalReply(413, "request body too large");
+      return;
+    }
+    if (absl::Status s = http::CanonicalizeRequestTarget(options.path, *headers); !s.ok()) {
+      SendLocalReply(400, s.message());
       return;
     }
     request_complete_ = end_stream;

@@ -25,6 +25,7 @@
 #include "proxy/event/lazy_timer.h"
 #include "proxy/http/codec.h"
 #include "proxy/http/http1_codec.h"
+#include "proxy/http/request_target.h"
 #include "proxy/network/connection.h"
 #include "proxy/router/router.h"
 #include "proxy/server/snapshot_pins.h"
@@ -42,6 +43,7 @@ struct ConnectionManagerOptions {
   // Read-buffer limit and write high watermark of the client connection (0: the default).
   size_t buffer_limit_bytes = 0;
   http::Http1Settings codec;
+  http::PathOptions path;  // Path normalisation before routing.
 };
 
 struct ConnectionManagerStats {

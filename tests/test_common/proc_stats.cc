@@ -4,9 +4,11 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -69,11 +71,31 @@ absl::StatusOr<ProcStats> ReadProcStats(pid_t pid) {
 }
 
 absl::Status SetOpenFileLimit(pid_t pid, uint64_t limit) {
-  rlimit r{limit, limit};
+  rlimit r{};
+  if (prlimit(pid, RLIMIT_NOFILE, nullptr, &r) != 0) {
+    return absl::InternalError(absl::StrCat("prlimit(", pid, "): ", strerror(errno)));
+  }
+  r.rlim_cur = std::min<rlim_t>(limit, r.rlim_max);
   if (prlimit(pid, RLIMIT_NOFILE, &r, nullptr) != 0) {
     return absl::InternalError(absl::StrCat("prlimit(", pid, "): ", strerror(errno)));
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> FdLimitAllowing(pid_t pid, int more) {
+  std::set<int> open;
+  DIR* d = opendir(absl::StrCat("/proc/", pid, "/fd").c_str());
+  if (d == nullptr) return absl::NotFoundError(absl::StrCat("no process ", pid));
+  while (dirent* e = readdir(d)) {
+    int n = 0;
+    if (absl::SimpleAtoi(e->d_name, &n)) open.insert(n);
+  }
+  closedir(d);
+  int free_slots = 0;
+  for (int n = 0;; ++n) {
+    if (open.count(n) != 0) continue;
+    if (++free_slots == more) return static_cast<uint64_t>(n) + 1;
+  }
 }
 
 }  // namespace lb::testing

@@ -21,8 +21,13 @@ struct ProcStats {
 // kNotFound once the process is gone.
 absl::StatusOr<ProcStats> ReadProcStats(pid_t pid);
 
-// Sets the process's RLIMIT_NOFILE (soft and hard) to `limit`, as `ulimit -n` would have.
+// Sets the process's soft RLIMIT_NOFILE to `limit` (at most its hard limit, which is kept, so
+// the limit can be raised again).
 absl::Status SetOpenFileLimit(pid_t pid, uint64_t limit);
+
+// The RLIMIT_NOFILE at which the process can open exactly `more` (>= 1) descriptors beyond
+// those it has: new descriptors take the lowest free numbers, and the limit caps the number.
+absl::StatusOr<uint64_t> FdLimitAllowing(pid_t pid, int more);
 
 }  // namespace lb::testing
 

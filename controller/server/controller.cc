@@ -119,10 +119,8 @@ class ControllerImpl : public Controller {
       absl::string_view path = req.target;
       path = path.substr(0, path.find('?'));
       if (path != "/v1/proxies") return false;
-      if (req.method != "GET") {
-        *resp = rest::JsonError(absl::InvalidArgumentError("method not allowed; allowed: GET"));
-        resp->status = 405;
-        resp->headers.emplace_back("Allow", "GET");
+      if (req.method != "GET" && req.method != "HEAD") {
+        *resp = rest::MethodNotAllowed(req.method, "GET, HEAD");
         return true;
       }
       google::protobuf::util::JsonPrintOptions options;

@@ -228,6 +228,11 @@ std::string PortProblem(absl::int128 port) {
   return absl::StrFormat("must be from 1 to 65535, got %d", port);
 }
 
+std::vector<std::string> RouteHosts(const lb::v1::Route& route) {
+  if (route.hosts_size() > 0) return {route.hosts().begin(), route.hosts().end()};
+  return {route.host().empty() ? "*" : route.host()};
+}
+
 bool IsValidName(absl::string_view name) {
   if (name.empty() || name.size() > 128) return false;
   for (char c : name) {

@@ -75,6 +75,10 @@ void RestoreStoredZeros(lb::v1::Cluster* cluster);
 // ":port", or an IPv6 literal, bare ("::1") or bracketed ("[::1]", "[::1]:80").
 absl::Status NormalizeRoute(lb::v1::Route* route, absl::string_view path = "route");
 
+// The hosts a route matches: `hosts`, or for a route without them (built before `hosts`
+// existed) its `host`, "*" if empty.
+std::vector<std::string> RouteHosts(const lb::v1::Route& route);
+
 // Names of clusters and routes: 1-128 of [a-zA-Z0-9_.-].
 bool IsValidName(absl::string_view name);
 

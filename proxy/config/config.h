@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -20,6 +21,14 @@ struct HashPolicy {
   enum class Kind { kSourceIp, kHeader, kCookie };
   Kind kind = Kind::kSourceIp;
   std::string name;  // Header or cookie name.
+  // kCookie only (xDS RouteAction.HashPolicy.Cookie). generate_cookie (Cookie.ttl present): a
+  // request without the cookie gets one, "NAME=VALUE", then "; Max-Age=<ttl seconds>" unless
+  // cookie_ttl is 0 (a session cookie), "; Path=<cookie_path>" if not empty, then each attribute
+  // as "; name" (empty value) or "; name=value", in order; nothing else is added.
+  bool generate_cookie = false;
+  absl::Duration cookie_ttl;
+  std::string cookie_path;
+  std::vector<std::pair<std::string, std::string>> cookie_attributes;
 };
 
 struct HealthCheckConfig {

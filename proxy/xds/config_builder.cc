@@ -65,7 +65,11 @@ bool Same(const ClusterConfig& a, const ClusterConfig& b) {
 bool Same(const RouteConfig& a, const RouteConfig& b) {
   return a.name == b.name && a.prefix == b.prefix && a.cluster == b.cluster &&
          a.retries == b.retries && a.has_hash_policy == b.has_hash_policy &&
-         a.hash_policy.kind == b.hash_policy.kind && a.hash_policy.name == b.hash_policy.name;
+         a.hash_policy.kind == b.hash_policy.kind && a.hash_policy.name == b.hash_policy.name &&
+         a.hash_policy.generate_cookie == b.hash_policy.generate_cookie &&
+         a.hash_policy.cookie_ttl == b.hash_policy.cookie_ttl &&
+         a.hash_policy.cookie_path == b.hash_policy.cookie_path &&
+         a.hash_policy.cookie_attributes == b.hash_policy.cookie_attributes;
 }
 
 bool Same(const VirtualHostConfig& a, const VirtualHostConfig& b) {

@@ -36,6 +36,23 @@ void SortUnique(std::vector<std::string>* names) {
   names->erase(std::unique(names->begin(), names->end()), names->end());
 }
 
+// kResourceExhausted if a stream that `verb` `names` names of `bytes` bytes in all is over
+// `limits`.
+absl::Status CheckLimits(const StreamLimits& limits, absl::string_view verb, size_t names,
+                         size_t bytes) {
+  if (names > limits.max_names) {
+    return absl::ResourceExhaustedError(absl::StrCat("ADS stream ", verb, " ", names,
+                                                     " resource names; the limit is ",
+                                                     limits.max_names, " per stream"));
+  }
+  if (bytes > limits.max_name_bytes) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("ADS stream ", verb, " resource names of ", bytes,
+                     " bytes in all; the limit is ", limits.max_name_bytes, " per stream"));
+  }
+  return absl::OkStatus();
+}
+
 // The per-type status of a stream, in push order (both protocols keep it in TypeState).
 template <typename TypeStates>
 std::vector<TypeStatus> StatusInTypeOrder(const TypeStates& types) {
@@ -105,8 +122,8 @@ bool RecordAckOrNack(const google::rpc::Status& error, const std::string& versio
 // and `view_hash` sums their view hashes. A publication changes only the names in its
 // ChangeSet, so OnSnapshot restores the invariant by looking at those names only.
 
-SotwProtocol::SotwProtocol(std::string control_plane_id)
-    : control_plane_id_(std::move(control_plane_id)) {}
+SotwProtocol::SotwProtocol(std::string control_plane_id, StreamLimits limits)
+    : control_plane_id_(std::move(control_plane_id)), limits_(limits) {}
 
 absl::StatusOr<std::vector<SotwProtocol::Response>> SotwProtocol::OnRequest(
     const Request& request, const Snapshot& snapshot) {
@@ -135,6 +152,19 @@ absl::StatusOr<std::vector<SotwProtocol::Response>> SotwProtocol::OnRequest(
       SameNames(request.resource_names(), ts.last_names)) {
     return out;
   }
+  // Checked before anything is built from the request: it may be as large as a message can be.
+  size_t request_bytes = 0;
+  for (const auto& n : request.resource_names()) request_bytes += n.size();
+  const size_t request_names = request.resource_names_size();
+  if (absl::Status s =
+          CheckLimits(limits_, "subscribes to", names_ - ts.last_names.size() + request_names,
+                      name_bytes_ - ts.last_names_bytes + request_bytes);
+      !s.ok()) {
+    return s;
+  }
+  names_ = names_ - ts.last_names.size() + request_names;
+  name_bytes_ = name_bytes_ - ts.last_names_bytes + request_bytes;
+  ts.last_names_bytes = request_bytes;
   ts.requested = true;
   ts.last_names.assign(request.resource_names().begin(), request.resource_names().end());
 
@@ -282,8 +312,8 @@ std::vector<TypeStatus> SotwProtocol::Status() const { return StatusInTypeOrder(
 // explicit names reported). So a request looks only at the names it (un)subscribes, plus all
 // names when the wildcard is switched on or off, and a publication only at its changed names.
 
-DeltaProtocol::DeltaProtocol(std::string control_plane_id)
-    : control_plane_id_(std::move(control_plane_id)) {}
+DeltaProtocol::DeltaProtocol(std::string control_plane_id, StreamLimits limits)
+    : control_plane_id_(std::move(control_plane_id)), limits_(limits) {}
 
 absl::StatusOr<std::vector<DeltaProtocol::Response>> DeltaProtocol::OnRequest(
     const Request& request, const Snapshot& snapshot) {
@@ -304,6 +334,15 @@ absl::StatusOr<std::vector<DeltaProtocol::Response>> DeltaProtocol::OnRequest(
   ts.requested = true;
   std::vector<std::string> candidates;
   if (first) {
+    size_t bytes = 0;
+    for (const auto& [name, version] : request.initial_resource_versions()) {
+      bytes += name.size() + version.size();
+    }
+    if (absl::Status s = CheckLimits(limits_, "sends initial_resource_versions for",
+                                     request.initial_resource_versions().size(), bytes);
+        !s.ok()) {
+      return s;
+    }
     for (const auto& [name, version] : request.initial_resource_versions()) {
       ts.client[name] = version;
       candidates.push_back(name);
@@ -323,15 +362,33 @@ absl::StatusOr<std::vector<DeltaProtocol::Response>> DeltaProtocol::OnRequest(
       ts.nonce_versions.erase(ts.nonce_versions.begin(), std::next(it));
     }
   }
-  // Subscription changes count even with a stale nonce.
+  // Subscription changes count even with a stale nonce. Subscribing is checked as it goes, less
+  // what the request unsubscribes (so a full stream can swap names), and exactly at the end.
+  size_t releasing = 0;
+  size_t releasing_bytes = 0;
+  for (const auto& n : request.resource_names_unsubscribe()) {
+    if (ts.names.contains(n)) {
+      ++releasing;
+      releasing_bytes += n.size();
+    }
+  }
+  auto less = [](size_t a, size_t b) { return a > b ? a - b : 0; };
   const bool was_wildcard = ts.wildcard;
   for (const auto& n : request.resource_names_subscribe()) {
     if (n == "*") {
       ts.wildcard = true;
-    } else {
-      ts.names.insert(n);
-      candidates.push_back(n);
+      continue;
     }
+    if (ts.names.insert(n).second) {
+      ++names_;
+      name_bytes_ += n.size();
+      if (absl::Status s = CheckLimits(limits_, "subscribes to", less(names_, releasing),
+                                       less(name_bytes_, releasing_bytes));
+          !s.ok()) {
+        return s;
+      }
+    }
+    candidates.push_back(n);
   }
   if (first && IsFullStateType(type) && request.resource_names_subscribe().empty()) {
     ts.wildcard = true;  // Legacy wildcard.
@@ -340,10 +397,16 @@ absl::StatusOr<std::vector<DeltaProtocol::Response>> DeltaProtocol::OnRequest(
     if (n == "*") {
       ts.wildcard = false;
     } else {
-      ts.names.erase(n);
+      if (ts.names.erase(n) != 0) {
+        --names_;
+        name_bytes_ -= n.size();
+      }
       ts.client.erase(n);
       candidates.push_back(n);  // Still wanted through the wildcard: sent again.
     }
+  }
+  if (absl::Status s = CheckLimits(limits_, "subscribes to", names_, name_bytes_); !s.ok()) {
+    return s;
   }
   if (ts.stale) {
     ts.stale = false;
@@ -433,6 +496,10 @@ bool DeltaProtocol::Reconcile(const std::string& type, TypeState& ts, const Snap
       } else {
         held->second.clear();
       }
+    } else if (!explicit_name && held != ts.client.end()) {
+      // Only the wildcard covers it and the client holds no version of it (an empty initial
+      // version): nothing to tell and nothing to remember.
+      ts.client.erase(held);
     }
   }
   if (out->resources.empty() && out->removed_resources.empty()) return false;

@@ -13,6 +13,10 @@
 //  - Delta: subscription changes are honoured even with a stale nonce; initial_resource_versions
 //    suppress resending what the client already has; missing and deleted names are reported in
 //    removed_resources.
+//  - Limits (StreamLimits): what one stream can make the controller remember is bounded. A
+//    request that would subscribe the stream to more names (or name bytes) than allowed fails
+//    with kResourceExhausted, before anything is stored; the glue ends the stream with it.
+//    Unknown names are therefore remembered, and echoed in removed_resources, within the limit.
 //
 // Cost: after the first answer, a published change costs a stream work in proportion to the
 // names that changed, not to its subscription (the streams' view of each type is updated one
@@ -38,6 +42,16 @@
 #include "envoy/service/discovery/v3/discovery.pb.h"
 
 namespace lb::xds {
+
+// Per-stream bounds (flags --xds_max_names_per_stream, --xds_max_name_bytes_per_stream). Names
+// count over all types together. SotW counts the resource_names of each type's last request as
+// sent, "*" and duplicates included (that is what it keeps). Delta counts the names subscribed
+// ("*" is none); a request's initial_resource_versions may hold as many names, and bytes of
+// names and versions, again.
+struct StreamLimits {
+  size_t max_names = 10000;
+  size_t max_name_bytes = 1 << 20;
+};
 
 // What one stream has been sent and has acknowledged, per type. For /v1/proxies.
 struct TypeStatus {
@@ -100,10 +114,11 @@ class SotwProtocol {
   using Request = envoy::service::discovery::v3::DiscoveryRequest;
   using Response = SotwResponse;
 
-  explicit SotwProtocol(std::string control_plane_id);
+  explicit SotwProtocol(std::string control_plane_id, StreamLimits limits = {});
 
-  // kInvalidArgument for a request without type_url (the stream should end with it).
-  // Requests for types we don't serve are ignored (no response).
+  // kInvalidArgument for a request without type_url, kResourceExhausted for one over the
+  // stream's limits (the stream should end with either; the state is unchanged). Requests for
+  // types we don't serve are ignored (no response).
   absl::StatusOr<std::vector<Response>> OnRequest(const Request& request, const Snapshot& snapshot);
   // A new snapshot was published; `changes` lists changed (incl. deleted) names per type, in
   // push order, relative to the snapshot this stream was given before (every publication is
@@ -122,6 +137,7 @@ class SotwProtocol {
     bool stale = false;  // The flavour changed: the next answer recomputes the whole view.
     absl::flat_hash_set<std::string> names;
     std::vector<std::string> last_names;  // resource_names of the last request taken, as sent.
+    size_t last_names_bytes = 0;          // Their total length.
     std::string nonce;                    // Of the last response; "" before the first.
     // The client's view: every subscribed resource that exists, as last sent (for LDS/CDS
     // what the last response listed; for EDS/RDS what the responses so far added up to).
@@ -143,10 +159,14 @@ class SotwProtocol {
                bool removed, bool force, Response* out);
 
   const std::string control_plane_id_;
+  const StreamLimits limits_;
   StreamIdentity identity_;
   uint64_t next_nonce_ = 1;
   uint64_t total_nacks_ = 0;
   std::map<std::string, TypeState> types_;
+  // Sums of last_names sizes and last_names_bytes over types_ (what StreamLimits bounds).
+  size_t names_ = 0;
+  size_t name_bytes_ = 0;
 };
 
 class DeltaProtocol {
@@ -154,8 +174,10 @@ class DeltaProtocol {
   using Request = envoy::service::discovery::v3::DeltaDiscoveryRequest;
   using Response = DeltaResponse;
 
-  explicit DeltaProtocol(std::string control_plane_id);
+  explicit DeltaProtocol(std::string control_plane_id, StreamLimits limits = {});
 
+  // As SotwProtocol::OnRequest. Over the limits, subscriptions the request already added stay
+  // (the stream ends anyway).
   absl::StatusOr<std::vector<Response>> OnRequest(const Request& request, const Snapshot& snapshot);
   std::vector<Response> OnSnapshot(const Snapshot& snapshot, const ChangeSet& changes);
 
@@ -185,10 +207,14 @@ class DeltaProtocol {
                           std::vector<std::string>* candidates);
 
   const std::string control_plane_id_;
+  const StreamLimits limits_;
   StreamIdentity identity_;
   uint64_t next_nonce_ = 1;
   uint64_t total_nacks_ = 0;
   std::map<std::string, TypeState> types_;
+  // Names subscribed over all types_, and their bytes (what StreamLimits bounds).
+  size_t names_ = 0;
+  size_t name_bytes_ = 0;
 };
 
 }  // namespace lb::xds

@@ -1810,5 +1810,95 @@ TEST(MakeBeforeBreakTest, ResponsesFollowChangeSetOrder) {
   EXPECT_THAT(TypesOf(Protos(p.OnSnapshot(*snap, cs))), ElementsAre(kListenerType, kClusterType));
 }
 
+// ---------------------------------------------------------------------------------------------
+// Stream limits: a request over them fails with kResourceExhausted, naming the count and the
+// limit, and leaves what the stream already subscribed to alone.
+
+template <typename Result>
+void ExpectExhausted(const Result& result, const std::string& message) {
+  ASSERT_FALSE(result.ok());
+  EXPECT_EQ(result.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(result.status().message(), message);
+}
+
+TEST(StreamLimitsTest, SotwCountsNamesOverAllTypesAndFreesThemOnReplacement) {
+  auto snap = std::make_shared<const Snapshot>()->WithBoth(kEndpointType, MapOf({Eds("a")}));
+  SotwProtocol p(kCp, StreamLimits{3, 1000});
+  EXPECT_THAT(ValueOr(p.OnRequest(SReq(kEndpointType, {"a", "b", "c"}), *snap)), SizeIs(1));
+  ExpectExhausted(p.OnRequest(SReq(kClusterType, {"x"}), *snap),
+                  "ADS stream subscribes to 4 resource names; the limit is 3 per stream");
+  // Replacing the EDS names frees their share; duplicates count, as they are kept as sent.
+  EXPECT_THAT(ValueOr(p.OnRequest(SReq(kEndpointType, {"a"}), *snap)), IsEmpty());
+  EXPECT_THAT(ValueOr(p.OnRequest(SReq(kClusterType, {"x", "x"}), *snap)), SizeIs(1));
+  ExpectExhausted(p.OnRequest(SReq(kEndpointType, {"a", "b"}), *snap),
+                  "ADS stream subscribes to 4 resource names; the limit is 3 per stream");
+  // "*" is a name as sent.
+  EXPECT_THAT(ValueOr(p.OnRequest(SReq(kClusterType, {"*"}), *snap)), IsEmpty());
+  EXPECT_THAT(ValueOr(p.OnRequest(SReq(kEndpointType, {"a", "b"}), *snap)), IsEmpty());
+  ExpectExhausted(p.OnRequest(SReq(kEndpointType, {"a", "b", "c"}), *snap),
+                  "ADS stream subscribes to 4 resource names; the limit is 3 per stream");
+}
+
+TEST(StreamLimitsTest, SotwCountsNameBytes) {
+  auto snap = std::make_shared<const Snapshot>();
+  SotwProtocol p(kCp, StreamLimits{100, 10});
+  EXPECT_THAT(ValueOr(p.OnRequest(SReq(kEndpointType, {"aaaa", "bbbb"}), *snap)), IsEmpty());
+  ExpectExhausted(p.OnRequest(SReq(kRouteType, {"ccc"}), *snap),
+                  "ADS stream subscribes to resource names of 11 bytes in all; the limit is 10 "
+                  "per stream");
+  EXPECT_THAT(ValueOr(p.OnRequest(SReq(kRouteType, {"cc"}), *snap)), IsEmpty());
+}
+
+TEST(StreamLimitsTest, DeltaCountsSubscribedNamesAndEchoesUnknownOnesWithinTheLimit) {
+  auto snap = std::make_shared<const Snapshot>()->WithBoth(kEndpointType, MapOf({Eds("a")}));
+  DeltaProtocol p(kCp, StreamLimits{3, 1000});
+  std::vector<DeltaDiscoveryResponse> r = ValueOr(p.OnRequest(DReq(kEndpointType, {"a", "x"}), *snap));
+  ASSERT_THAT(r, SizeIs(1));
+  EXPECT_EQ(NamesOf(r[0]), (Names{"a"}));
+  EXPECT_EQ(Removed(r[0]), (Names{"x"}));
+  // Subscribing again to a name held does not count twice.
+  EXPECT_THAT(ValueOr(p.OnRequest(DReq(kEndpointType, {"a", "x"}), *snap)), IsEmpty());
+  r = ValueOr(p.OnRequest(DReq(kClusterType, {"y"}), *snap));
+  ASSERT_THAT(r, SizeIs(1));
+  EXPECT_EQ(Removed(r[0]), (Names{"y"}));
+  ExpectExhausted(p.OnRequest(DReq(kClusterType, {"z"}), *snap),
+                  "ADS stream subscribes to 4 resource names; the limit is 3 per stream");
+
+  // A full stream can swap names in one request ("*" is none); the result is what counts.
+  DeltaProtocol q(kCp, StreamLimits{3, 1000});
+  EXPECT_THAT(ValueOr(q.OnRequest(DReq(kEndpointType, {"a", "b", "c", "*"}), *snap)), SizeIs(1));
+  EXPECT_THAT(ValueOr(q.OnRequest(DReq(kEndpointType, {"d"}, {"b", "c"}), *snap)), SizeIs(1));
+  EXPECT_THAT(ValueOr(q.OnRequest(DReq(kEndpointType, {"e"}), *snap)), SizeIs(1));
+  ExpectExhausted(q.OnRequest(DReq(kEndpointType, {"f"}), *snap),
+                  "ADS stream subscribes to 4 resource names; the limit is 3 per stream");
+  ExpectExhausted(q.OnRequest(DReq(kEndpointType, {"f", "g"}, {"a"}), *snap),
+                  "ADS stream subscribes to 4 resource names; the limit is 3 per stream");
+}
+
+TEST(StreamLimitsTest, DeltaCountsNameBytes) {
+  auto snap = std::make_shared<const Snapshot>();
+  DeltaProtocol p(kCp, StreamLimits{100, 8});
+  EXPECT_THAT(ValueOr(p.OnRequest(DReq(kEndpointType, {"aaaa", "bbbb"}), *snap)), SizeIs(1));
+  ExpectExhausted(p.OnRequest(DReq(kEndpointType, {"c"}), *snap),
+                  "ADS stream subscribes to resource names of 9 bytes in all; the limit is 8 "
+                  "per stream");
+}
+
+TEST(StreamLimitsTest, DeltaBoundsInitialResourceVersions) {
+  auto snap = std::make_shared<const Snapshot>();
+  DeltaProtocol p(kCp, StreamLimits{2, 1000});
+  DeltaDiscoveryRequest req = DReq(kClusterType, {"*"});
+  for (const char* n : {"a", "b", "c"}) (*req.mutable_initial_resource_versions())[n] = "v";
+  ExpectExhausted(p.OnRequest(req, *snap),
+                  "ADS stream sends initial_resource_versions for 3 resource names; the limit "
+                  "is 2 per stream");
+  DeltaProtocol q(kCp, StreamLimits{100, 5});
+  (*req.mutable_initial_resource_versions()).erase("c");
+  (*req.mutable_initial_resource_versions())["b"] = "v-long";
+  ExpectExhausted(q.OnRequest(req, *snap),
+                  "ADS stream sends initial_resource_versions for resource names of 9 bytes in "
+                  "all; the limit is 5 per stream");
+}
+
 }  // namespace
 }  // namespace lb::xds

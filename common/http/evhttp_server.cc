@@ -1,6 +1,7 @@
 #include "common/http/evhttp_server.h"
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -24,16 +25,18 @@ namespace lb::http {
 namespace {
 
 constexpr int kAcceptPauseMs = 100;
+// A pause of the listener is logged once per this many seconds at most.
+constexpr int64_t kLogIntervalS = 10;
 
-// Each server's listener -> its resume timer, for the accept error callback (whose argument is
+// Each server's listener -> the server, for the accept error callback (whose argument is
 // evhttp's, not ours).
-struct ListenerTimers {
+struct ListenerServers {
   absl::Mutex mu;
-  absl::flat_hash_map<evconnlistener*, event*> resume ABSL_GUARDED_BY(mu);
+  absl::flat_hash_map<evconnlistener*, EvhttpServer*> servers ABSL_GUARDED_BY(mu);
 };
-ListenerTimers& PausedListeners() {
-  static ListenerTimers* timers = new ListenerTimers();
-  return *timers;
+ListenerServers& Listeners() {
+  static ListenerServers* listeners = new ListenerServers();
+  return *listeners;
 }
 
 const char* MethodName(evhttp_cmd_type cmd) {
@@ -64,13 +67,17 @@ const char* MethodName(evhttp_cmd_type cmd) {
 
 absl::StatusOr<std::unique_ptr<EvhttpServer>> EvhttpServer::Start(const std::string& listen,
                                                                   Handler handler,
-                                                                  size_t max_body_bytes) {
+                                                                  size_t max_body_bytes,
+                                                                  Limits limits) {
   static std::once_flag threads_once;
   std::call_once(threads_once, [] { evthread_use_pthreads(); });
   absl::StatusOr<net::HostPort> hp = net::ParseHostPort(listen);
   if (!hp.ok()) return hp.status();
+  if (limits.max_connections < 1) {
+    return absl::InvalidArgumentError("the HTTP server needs max_connections >= 1");
+  }
 
-  std::unique_ptr<EvhttpServer> server(new EvhttpServer());
+  std::unique_ptr<EvhttpServer> server(new EvhttpServer(limits));
   server->handler_ = std::move(handler);
   server->base_ = event_base_new();
   if (server->base_ == nullptr) return absl::InternalError("event_base_new failed");
@@ -82,8 +89,15 @@ absl::StatusOr<std::unique_ptr<EvhttpServer>> EvhttpServer::Start(const std::str
                                                 EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
   evhttp_set_max_body_size(server->http_, max_body_bytes);
   evhttp_set_max_headers_size(server->http_, 64 * 1024);
-  evhttp_set_timeout(server->http_, 30);
+  const timeval idle = absl::ToTimeval(limits.idle_timeout);
+  evhttp_set_timeout_tv(server->http_, &idle);
   evhttp_set_gencb(server->http_, &EvhttpServer::OnRequest, server.get());
+  evhttp_set_bevcb(server->http_, &EvhttpServer::OnNewConnection, server.get());
+  server->adopt_ = event_new(
+      server->base_, -1, 0,
+      [](evutil_socket_t, short, void* arg) { static_cast<EvhttpServer*>(arg)->Adopt(); },
+      server.get());
+  if (server->adopt_ == nullptr) return absl::InternalError("event_new failed");
   evhttp_bound_socket* bound =
       evhttp_bind_socket_with_handle(server->http_, hp->host.c_str(), hp->port);
   if (bound == nullptr) {
@@ -105,13 +119,15 @@ absl::StatusOr<std::unique_ptr<EvhttpServer>> EvhttpServer::Start(const std::str
   server->resume_ = evtimer_new(
       server->base_,
       [](evutil_socket_t, short, void* arg) {
-        evconnlistener_enable(static_cast<evconnlistener*>(arg));
+        auto* self = static_cast<EvhttpServer*>(arg);
+        self->paused_on_error_ = false;
+        if (!self->paused_at_cap_) evconnlistener_enable(self->listener_);
       },
-      server->listener_);
+      server.get());
   if (server->resume_ == nullptr) return absl::InternalError("evtimer_new failed");
   {
-    absl::MutexLock lock(&PausedListeners().mu);
-    PausedListeners().resume[server->listener_] = server->resume_;
+    absl::MutexLock lock(&Listeners().mu);
+    Listeners().servers[server->listener_] = server.get();
   }
   evconnlistener_set_error_cb(server->listener_, &EvhttpServer::OnAcceptError);
   event_base* base = server->base_;
@@ -136,37 +152,125 @@ EvhttpServer::~EvhttpServer() {
     thread_.join();
   }
   if (listener_ != nullptr) {
-    absl::MutexLock lock(&PausedListeners().mu);
-    PausedListeners().resume.erase(listener_);
+    absl::MutexLock lock(&Listeners().mu);
+    Listeners().servers.erase(listener_);
   }
+  Adopt();  // Drops the references held for connections not yet adopted.
+  // Frees the listener, then every connection: OnClose frees each Conn and its timer.
+  stopping_ = true;
+  if (http_ != nullptr) evhttp_free(http_);
   if (stop_ != nullptr) event_free(stop_);
   if (resume_ != nullptr) event_free(resume_);
-  if (http_ != nullptr) evhttp_free(http_);
+  if (adopt_ != nullptr) event_free(adopt_);
   if (base_ != nullptr) event_base_free(base_);
 }
 
 void EvhttpServer::OnAcceptError(evconnlistener* listener, void*) {
   const int err = EVUTIL_SOCKET_ERROR();
   evconnlistener_disable(listener);
-  event* resume = nullptr;
+  EvhttpServer* self = nullptr;
   {
-    absl::MutexLock lock(&PausedListeners().mu);
-    auto it = PausedListeners().resume.find(listener);
-    if (it != PausedListeners().resume.end()) resume = it->second;
+    absl::MutexLock lock(&Listeners().mu);
+    auto it = Listeners().servers.find(listener);
+    if (it != Listeners().servers.end()) self = it->second;
   }
-  if (resume == nullptr) return;
+  if (self == nullptr) return;
+  self->paused_on_error_ = true;
+  self->stats_->paused_on_error.fetch_add(1, std::memory_order_relaxed);
   timeval after{0, kAcceptPauseMs * 1000};
-  evtimer_add(resume, &after);
-  static std::atomic<int64_t> last_log_s{0};
+  evtimer_add(self->resume_, &after);
+  self->LogPause(absl::StrCat("accept: ", evutil_socket_error_to_string(err),
+                              "; not accepting for ", kAcceptPauseMs, " ms"));
+}
+
+void EvhttpServer::LogPause(const std::string& why) {
   const int64_t now = absl::ToUnixSeconds(absl::Now());
-  if (last_log_s.exchange(now) != now) {
-    std::fprintf(stderr, "http server: accept: %s; not accepting for %d ms\n",
-                 evutil_socket_error_to_string(err), kAcceptPauseMs);
+  if (now - last_log_s_ < kLogIntervalS) return;
+  last_log_s_ = now;
+  std::fprintf(stderr, "http server (port %d): %s\n", port_, why.c_str());
+}
+
+// Libevent 2.1's evhttp has no connection limit and no hook that sees a connection come and go
+// (2.2 adds evhttp_set_max_connections). What it has: evhttp_set_bevcb, called for every
+// accepted connection to make its bufferevent, and evhttp_connection_set_closecb, called exactly
+// once when an incoming connection is freed. The bevcb runs before the evhttp_connection exists,
+// so the connection is found afterwards, from the loop: evhttp sets the bufferevent's callback
+// argument to it. The cap pauses the listener (the kernel's backlog holds the rest) and the
+// close callback resumes it.
+bufferevent* EvhttpServer::OnNewConnection(event_base* base, void* arg) {
+  auto* self = static_cast<EvhttpServer*>(arg);
+  bufferevent* bev = bufferevent_socket_new(base, -1, 0);  // What evhttp makes by default.
+  if (bev == nullptr) return nullptr;  // evhttp tries its own, and fails likewise.
+  bufferevent_incref(bev);  // Alive until Adopt, even if evhttp drops the connection first.
+  self->unadopted_.push_back(bev);
+  event_active(self->adopt_, EV_READ, 0);
+  self->stats_->open.store(++self->open_, std::memory_order_relaxed);
+  if (self->open_ >= self->limits_.max_connections && !self->paused_at_cap_) {
+    // The listener checks between accepts: the next one waits.
+    self->paused_at_cap_ = true;
+    evconnlistener_disable(self->listener_);
+    self->stats_->paused_at_cap.fetch_add(1, std::memory_order_relaxed);
+    self->LogPause(
+        absl::StrCat(self->open_, " connections open, the limit; not accepting until one closes"));
+  }
+  return bev;
+}
+
+void EvhttpServer::Adopt() {
+  std::vector<bufferevent*> bevs;
+  bevs.swap(unadopted_);
+  for (bufferevent* bev : bevs) {
+    bufferevent_event_cb event_cb = nullptr;
+    void* arg = nullptr;
+    bufferevent_getcb(bev, nullptr, nullptr, &event_cb, &arg);
+    auto* evcon = static_cast<evhttp_connection*>(arg);
+    if (event_cb != nullptr && evcon != nullptr &&
+        evhttp_connection_get_bufferevent(evcon) == bev) {
+      auto* conn = new Conn{this, evcon, nullptr};
+      conn->deadline = evtimer_new(base_, &EvhttpServer::OnDeadline, conn);
+      conns_[evcon] = conn;
+      evhttp_connection_set_closecb(evcon, &EvhttpServer::OnClose, conn);
+      Rearm(conn);
+    } else {
+      Closed();  // evhttp freed it already (its callbacks are cleared then).
+    }
+    bufferevent_decref(bev);
+  }
+}
+
+void EvhttpServer::Rearm(Conn* conn) {
+  if (conn->deadline == nullptr) return;
+  const timeval after = absl::ToTimeval(limits_.request_timeout);
+  evtimer_add(conn->deadline, &after);
+}
+
+void EvhttpServer::OnDeadline(int, short, void* arg) {
+  auto* conn = static_cast<Conn*>(arg);
+  conn->server->stats_->timed_out.fetch_add(1, std::memory_order_relaxed);
+  evhttp_connection_free(conn->evcon);  // Runs OnClose, which frees `conn`.
+}
+
+void EvhttpServer::OnClose(evhttp_connection* evcon, void* arg) {
+  auto* conn = static_cast<Conn*>(arg);
+  EvhttpServer* self = conn->server;
+  self->conns_.erase(evcon);
+  if (conn->deadline != nullptr) event_free(conn->deadline);
+  delete conn;
+  self->Closed();
+}
+
+void EvhttpServer::Closed() {
+  stats_->open.store(--open_, std::memory_order_relaxed);
+  if (stopping_) return;  // The listener is gone.
+  if (paused_at_cap_ && open_ < limits_.max_connections) {
+    paused_at_cap_ = false;
+    if (!paused_on_error_) evconnlistener_enable(listener_);
   }
 }
 
 void EvhttpServer::OnRequest(evhttp_request* req, void* arg) {
   auto* self = static_cast<EvhttpServer*>(arg);
+  evhttp_connection* evcon = evhttp_request_get_connection(req);
   HttpRequest request;
   request.method = MethodName(evhttp_request_get_command(req));
   request.target = evhttp_request_get_uri(req);
@@ -193,6 +297,9 @@ void EvhttpServer::OnRequest(evhttp_request* req, void* arg) {
   }
   evhttp_send_reply(req, response.status, ReasonPhrase(response.status).data(), body);
   evbuffer_free(body);
+  // The next request has request_timeout from now.
+  auto it = self->conns_.find(evcon);
+  if (it != self->conns_.end()) self->Rearm(it->second);
 }
 
 }  // namespace lb::http

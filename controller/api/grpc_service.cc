@@ -1,33 +1,98 @@
 #include "controller/api/grpc_service.h"
 
-#include <deque>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "absl/time/time.h"
+#include "absl/synchronization/mutex.h"
 #include "controller/api/status_map.h"
+#include "controller/limits/call_limits.h"
 
 namespace lb::api {
+namespace {
 
-struct LoadBalancerService::Watch {
-  absl::Mutex mu;
-  std::deque<lb::v1::Change> queue ABSL_GUARDED_BY(mu);
-  bool overflow ABSL_GUARDED_BY(mu) = false;
-  bool stop ABSL_GUARDED_BY(mu) = false;  // The service is shutting down.
+using WriteReactor = grpc::ServerWriteReactor<grpc::ByteBuffer>;
+
+// A message of the feed as a byte buffer that shares its bytes (no copy).
+grpc::ByteBuffer SharedBuffer(const ChangeFeed::Bytes& bytes) {
+  auto* ref = new ChangeFeed::Bytes(bytes);
+  grpc::Slice slice(
+      const_cast<char*>((*ref)->data()), (*ref)->size(),
+      [](void* p) { delete static_cast<ChangeFeed::Bytes*>(p); }, ref);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+// One WatchChanges stream: the feed hands it one change at a time (Send, under the feed's
+// lock) and it asks for the next once that is written. Lock order: the feed's, then mu_.
+class WatchReactor final : public WriteReactor, public ChangeFeed::Sink {
+ public:
+  static WatchReactor* Start(LoadBalancerService* service, ChangeFeed* feed,
+                             grpc::CallbackServerContext* context) {
+    auto* reactor = new WatchReactor(service, feed, context);
+    if (absl::Status s = feed->Subscribe(reactor); !s.ok()) reactor->End(s);
+    return reactor;
+  }
+
+  void Send(const ChangeFeed::Bytes& change) override {
+    write_buf_ = SharedBuffer(change);  // The previous write is done (one at a time).
+    StartWrite(&write_buf_);
+  }
+  void End(const absl::Status& status) override { FinishOnce(status); }
+
+  void OnWriteDone(bool ok) override {
+    if (ok) {
+      feed_->Written(this);
+      return;
+    }
+    feed_->Unsubscribe(this);
+    FinishOnce(absl::CancelledError("the client went away"));
+  }
+  void OnCancel() override {
+    feed_->Unsubscribe(this);
+    FinishOnce(absl::CancelledError("the client cancelled"));
+  }
+  void OnDone() override {
+    feed_->Unsubscribe(this);
+    {
+      absl::MutexLock lock(&mu_);
+      backstop_.Disarm();
+    }
+    delete this;
+  }
+
+ private:
+  WatchReactor(LoadBalancerService* service, ChangeFeed* feed,
+               grpc::CallbackServerContext* context)
+      : service_(service), feed_(feed), context_(context) {}
+
+  // A change may still be on its way to a client that does not read: the backstop cancels the
+  // call if the status cannot follow it.
+  void FinishOnce(const absl::Status& status) {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;
+    finished_ = true;
+    Finish(service_->Finish("WatchChanges", status));
+    backstop_.Arm(context_);
+  }
+
+  LoadBalancerService* const service_;
+  ChangeFeed* const feed_;
+  grpc::CallbackServerContext* const context_;
+  grpc::ByteBuffer write_buf_;  // Owned by the one write in flight.
+  absl::Mutex mu_;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  limits::CancelBackstop backstop_ ABSL_GUARDED_BY(mu_);
 };
 
+}  // namespace
+
 LoadBalancerService::LoadBalancerService(registry::Registry* registry, const TokenAuth* auth,
-                                         metrics::Registry* metrics, Clock* clock)
-    : registry_(registry), auth_(auth), metrics_(metrics), clock_(clock) {}
+                                         metrics::Registry* metrics)
+    : registry_(registry), auth_(auth), metrics_(metrics) {}
 
 void LoadBalancerService::Shutdown() {
-  absl::MutexLock lock(&mu_);
-  shutting_down_ = true;
-  for (Watch* w : watches_) {
-    absl::MutexLock watch_lock(&w->mu);
-    w->stop = true;
-  }
+  if (feed_ != nullptr) feed_->Shutdown();
 }
 
 absl::Status LoadBalancerService::Authorize(grpc::ServerContext* ctx) const {
@@ -206,66 +271,13 @@ grpc::Status LoadBalancerService::ListRoutes(grpc::ServerContext*, const lb::v1:
   return Finish("ListRoutes", t.status());
 }
 
-grpc::Status LoadBalancerService::WatchChanges(grpc::ServerContext* ctx,
-                                               const lb::v1::WatchChangesRequest*,
-                                               grpc::ServerWriter<lb::v1::Change>* writer) {
-  // The store's watch thread queues changes; this RPC thread writes them, so a slow client
-  // never blocks the store. A client that falls 10,000 changes behind is cut off.
-  constexpr size_t kMaxQueued = 10000;
-  Watch w;
-  {
-    absl::MutexLock lock(&mu_);
-    if (shutting_down_) {
-      return Finish("WatchChanges", absl::UnavailableError("controller is shutting down"));
-    }
-    watches_.insert(&w);
+grpc::ServerWriteReactor<grpc::ByteBuffer>* LoadBalancerService::WatchChanges(
+    grpc::CallbackServerContext* ctx, const grpc::ByteBuffer*) {
+  if (feed_ == nullptr) {
+    return new limits::RefusedCall<WriteReactor>(
+        Finish("WatchChanges", absl::UnavailableError("this server has no change feed")));
   }
-  absl::StatusOr<std::unique_ptr<store::WatchHandle>> watch =
-      registry_->Watch([&w](const lb::v1::Change& change) {
-        absl::MutexLock lock(&w.mu);
-        if (w.queue.size() >= kMaxQueued) {
-          w.overflow = true;
-          return;
-        }
-        w.queue.push_back(change);
-      });
-  absl::Status result = watch.status();
-  while (result.ok()) {
-    std::deque<lb::v1::Change> batch;
-    {
-      absl::MutexLock lock(&w.mu);
-      auto ready = [&w]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(w.mu) {
-        return !w.queue.empty() || w.overflow || w.stop;
-      };
-      // Wakes for changes and shutdown; polls for a cancelled client (gRPC's sync API has no
-      // callback for that).
-      clock_->AwaitWithTimeout(&w.mu, absl::Condition(&ready), kWatchPoll);
-      if (w.overflow) {
-        result = absl::ResourceExhaustedError("watcher fell too far behind; re-watch");
-        break;
-      }
-      if (w.stop) {
-        result = absl::UnavailableError("controller is shutting down");
-        break;
-      }
-      batch.swap(w.queue);
-    }
-    if (ctx->IsCancelled()) break;
-    bool ok = true;
-    for (const auto& change : batch) {
-      if (!writer->Write(change)) {
-        ok = false;
-        break;
-      }
-    }
-    if (!ok) break;
-  }
-  if (watch.ok()) watch->reset();  // Stop callbacks before `w` goes out of scope.
-  {
-    absl::MutexLock lock(&mu_);
-    watches_.erase(&w);
-  }
-  return Finish("WatchChanges", result);
+  return WatchReactor::Start(this, feed_, ctx);
 }
 
 grpc::Status LoadBalancerService::ListProxies(grpc::ServerContext*,

@@ -5,28 +5,29 @@
 
 #include <functional>
 
-#include "absl/container/flat_hash_set.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/time/time.h"
 #include "common/metrics/metrics.h"
-#include "common/time/clock.h"
 #include "controller/api/auth.h"
+#include "controller/api/change_feed.h"
 #include "controller/registry/registry.h"
 #include "lb/v1/lb.grpc.pb.h"
 
 namespace lb::api {
 
-// Runs on gRPC's sync-server threads. `registry`, `auth`, `metrics` and `clock` must outlive it.
-class LoadBalancerService final : public lb::v1::LoadBalancer::Service {
+// Unary methods run on gRPC's sync-server threads; WatchChanges on its callback API (no thread
+// per stream), written from a ChangeFeed. `registry`, `auth` and `metrics` must outlive it.
+class LoadBalancerService final
+    : public lb::v1::LoadBalancer::WithRawCallbackMethod_WatchChanges<
+          lb::v1::LoadBalancer::Service> {
  public:
   LoadBalancerService(registry::Registry* registry, const TokenAuth* auth,
-                      metrics::Registry* metrics, Clock* clock = Clock::Real());
+                      metrics::Registry* metrics);
 
-  // Ends every open WatchChanges stream with UNAVAILABLE, at once (call before the server shuts
-  // down). A stream cancelled by its client ends within kWatchPoll on `clock`.
+  // Ends every open WatchChanges stream with UNAVAILABLE, at once, and refuses new ones (call
+  // before the server shuts down).
   void Shutdown();
 
-  static constexpr absl::Duration kWatchPoll = absl::Milliseconds(200);
+  // The source of WatchChanges (must outlive the service); unset: WatchChanges is UNAVAILABLE.
+  void SetChangeFeed(ChangeFeed* feed) { feed_ = feed; }
 
   // Source of ListProxies (the xDS server); unset: an empty list.
   void SetProxiesSource(std::function<lb::v1::ListProxiesResponse()> source) {
@@ -62,28 +63,23 @@ class LoadBalancerService final : public lb::v1::LoadBalancer::Service {
                            lb::v1::RouteTableResponse* resp) override;
   grpc::Status ListRoutes(grpc::ServerContext* ctx, const lb::v1::ListRoutesRequest* req,
                           lb::v1::RouteTableResponse* resp) override;
-  grpc::Status WatchChanges(grpc::ServerContext* ctx, const lb::v1::WatchChangesRequest* req,
-                            grpc::ServerWriter<lb::v1::Change>* writer) override;
+  // The request has no fields; its bytes are not read.
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* WatchChanges(grpc::CallbackServerContext* ctx,
+                                                           const grpc::ByteBuffer* req) override;
   grpc::Status ListProxies(grpc::ServerContext* ctx, const lb::v1::ListProxiesRequest* req,
                            lb::v1::ListProxiesResponse* resp) override;
 
- private:
-  absl::Status Authorize(grpc::ServerContext* ctx) const;
   // Counts the call and converts the status.
   grpc::Status Finish(const char* method, const absl::Status& status);
 
-  // One WatchChanges stream: the store's watch thread queues, the RPC thread writes.
-  struct Watch;
+ private:
+  absl::Status Authorize(grpc::ServerContext* ctx) const;
 
   registry::Registry* const registry_;
   const TokenAuth* const auth_;
   metrics::Registry* const metrics_;
-  Clock* const clock_;
   std::function<lb::v1::ListProxiesResponse()> proxies_;
-  // Lock order: mu_ before any Watch::mu.
-  absl::Mutex mu_;
-  bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
-  absl::flat_hash_set<Watch*> watches_ ABSL_GUARDED_BY(mu_);
+  ChangeFeed* feed_ = nullptr;
 };
 
 }  // namespace lb::api

@@ -50,6 +50,8 @@ void ModelCache::Apply(const lb::v1::Change& change) {
     case lb::v1::Change::kRouteTable:
       next->routes = std::make_shared<const lb::v1::RouteTable>(change.route_table());
       break;
+    case lb::v1::Change::kInitialStateEnd:
+      break;  // Its revision is the store's, past every key's if the latest commit deleted one.
     default:
       return;
   }

@@ -12,6 +12,7 @@
 #include "controller/api/auth.h"
 #include "controller/api/grpc_service.h"
 #include "controller/dns/hostname_cache.h"
+#include "controller/limits/limit_metrics.h"
 #include "controller/model/model_cache.h"
 #include "controller/model/model_metrics.h"
 #include "controller/registry/registry.h"
@@ -25,6 +26,34 @@
 
 namespace lb::controller {
 namespace {
+
+// gRPC channel arguments are int milliseconds.
+int Millis(absl::Duration d) {
+  return static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(d), INT32_MAX));
+}
+
+// Every limit's configured value, as lb_controller_limit{limit=FLAG}.
+void ExportLimits(const ControllerLimits& l, metrics::Registry* m) {
+  auto seconds = [](absl::Duration d) {
+    return d == absl::InfiniteDuration() ? int64_t{0} : absl::ToInt64Seconds(d);
+  };
+  limits::ExportLimit(m, "xds_max_streams", l.xds.max_streams);
+  limits::ExportLimit(m, "xds_max_names_per_stream", l.xds.stream.max_names);
+  limits::ExportLimit(m, "xds_max_name_bytes_per_stream", l.xds.stream.max_name_bytes);
+  limits::ExportLimit(m, "xds_max_queued_bytes_per_stream", l.xds.max_queued_bytes);
+  limits::ExportLimit(m, "watch_max_streams", l.watch.max_watchers);
+  limits::ExportLimit(m, "watch_max_queued_bytes", l.watch.max_queued_bytes);
+  limits::ExportLimit(m, "grpc_max_receive_bytes", l.grpc_max_receive_bytes);
+  limits::ExportLimit(m, "grpc_min_ping_interval_seconds", seconds(l.grpc_min_ping_interval));
+  limits::ExportLimit(m, "grpc_max_connection_idle_seconds", seconds(l.grpc_max_connection_idle));
+  limits::ExportLimit(m, "grpc_max_connection_age_seconds", seconds(l.grpc_max_connection_age));
+  limits::ExportLimit(m, "rest_max_connections", l.rest.max_connections);
+  limits::ExportLimit(m, "rest_idle_timeout_seconds", seconds(l.rest.idle_timeout));
+  limits::ExportLimit(m, "rest_request_timeout_seconds", seconds(l.rest.request_timeout));
+  limits::ExportLimit(m, "dns_max_addresses_per_host", l.dns.max_addresses_per_host);
+  limits::ExportLimit(m, "dns_parallelism", l.dns.parallelism);
+  limits::ExportLimit(m, "dns_timeout_seconds", seconds(l.dns.timeout));
+}
 
 class ControllerImpl : public Controller {
  public:
@@ -73,22 +102,27 @@ class ControllerImpl : public Controller {
     });
     if (absl::Status s = registry_->Bootstrap(); !s.ok()) return s;
 
+    const ControllerLimits& limits = o.limits;
+    ExportLimits(limits, &metrics_);
     resolver_ = dns::NewSystemResolver();
-    hostnames_ =
-        std::make_unique<dns::HostnameCache>(resolver_.get(), o.dns_refresh_interval, o.clock);
+    hostnames_ = std::make_unique<dns::HostnameCache>(resolver_.get(), o.dns_refresh_interval,
+                                                      o.clock, limits.dns, &metrics_);
     registry_->SetResolvedLookup(
         [this](const std::string& host) { return hostnames_->Lookup(host); });
     char host[256] = {};
     gethostname(host, sizeof(host) - 1);
     xds_ = std::make_unique<xds::XdsServer>(
         [this](const std::string& h) { return hostnames_->Lookup(h); }, &metrics_,
-        absl::StrCat("lb-controller/", host, "/", getpid()), o.clock);
+        absl::StrCat("lb-controller/", host, "/", getpid()), o.clock, limits.xds);
     hostnames_->SetOnChange([this] { xds_->OnDnsChange(); });
     model_metrics_ = std::make_unique<model::ModelMetrics>(&metrics_);
-    // In this order for every change: xDS first, then the names to resolve, then metrics.
+    feed_ = std::make_unique<api::ChangeFeed>(limits.watch, &metrics_);
+    // In this order for every change: xDS first, then the names to resolve, then metrics, then
+    // WatchChanges streams.
     model_.AddObserver(xds_.get());
     model_.AddObserver(hostnames_.get());
     model_.AddObserver(model_metrics_.get());
+    model_.AddObserver(feed_.get());
     absl::StatusOr<std::unique_ptr<store::WatchHandle>> watch =
         registry_->Watch([this](const lb::v1::Change& change) { model_.Apply(change); });
     if (!watch.ok()) return watch.status();
@@ -98,8 +132,8 @@ class ControllerImpl : public Controller {
     hostnames_->Start();
     xds_->Flush();  // Serve xDS only once the current model is published.
 
-    service_ =
-        std::make_unique<api::LoadBalancerService>(registry_.get(), &auth_, &metrics_, o.clock);
+    service_ = std::make_unique<api::LoadBalancerService>(registry_.get(), &auth_, &metrics_);
+    service_->SetChangeFeed(feed_.get());
     grpc::EnableDefaultHealthCheckService(true);
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
     grpc::ServerBuilder builder;
@@ -110,7 +144,27 @@ class ControllerImpl : public Controller {
     builder.RegisterService(service_.get());
     builder.RegisterService(xds_.get());
     service_->SetProxiesSource([this] { return xds_->ListProxies(); });
-    builder.SetMaxReceiveMessageSize(16 << 20);
+    builder.SetMaxReceiveMessageSize(limits.grpc_max_receive_bytes);
+    // Keepalive enforcement: pings more often than the minimum, even without calls, earn
+    // strikes; two strikes and the connection gets GOAWAY ENHANCE_YOUR_CALM.
+    builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                               Millis(limits.grpc_min_ping_interval));
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 2);
+    // Our own pings find dead peers; unlimited pings without data, or an idle ADS stream would
+    // stop being checked after two.
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, Millis(limits.grpc_keepalive_time));
+    builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                               Millis(limits.grpc_keepalive_timeout));
+    builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_IDLE_MS,
+                               Millis(limits.grpc_max_connection_idle));
+    if (limits.grpc_max_connection_age != absl::InfiniteDuration()) {
+      builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS,
+                                 Millis(limits.grpc_max_connection_age));
+      builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                                 Millis(limits.grpc_max_connection_age_grace));
+    }
     grpc_server_ = builder.BuildAndStart();
     if (grpc_server_ == nullptr || grpc_port_ == 0) {
       return absl::UnavailableError(absl::StrCat("cannot listen for gRPC on ", o.grpc_listen,
@@ -137,9 +191,22 @@ class ControllerImpl : public Controller {
     });
     absl::StatusOr<std::unique_ptr<http::EvhttpServer>> rest = http::EvhttpServer::Start(
         o.rest_listen, [this](const http::HttpRequest& req) { return rest_handler_->Handle(req); },
-        16 * rest::kMaxBodyBytes);
+        16 * rest::kMaxBodyBytes, limits.rest);
     if (!rest.ok()) return rest.status();
     rest_ = std::move(*rest);
+    metrics_.AddCollector([server = rest_.get()](metrics::SampleSink& sink) {
+      const http::EvhttpServer::Stats stats = server->stats();
+      sink.Gauge("lb_controller_rest_connections", "Open REST connections.", {},
+                 static_cast<double>(stats.open));
+      sink.Counter("lb_controller_rest_accept_paused_total",
+                   "Times the REST listener stopped accepting, by reason.",
+                   {{"reason", "max_connections"}}, stats.paused_at_cap);
+      sink.Counter("lb_controller_rest_accept_paused_total",
+                   "Times the REST listener stopped accepting, by reason.",
+                   {{"reason", "descriptors"}}, stats.paused_on_error);
+      sink.Counter("lb_controller_rest_timeouts_total",
+                   "REST connections closed at --rest_request_timeout.", {}, stats.timed_out);
+    });
 
     spdlog::info("controller: gRPC on {} (port {}), REST on {} (port {}), data in {}{}",
                  o.grpc_listen, grpc_port_, o.rest_listen, rest_->port(), o.data_dir,
@@ -163,6 +230,7 @@ class ControllerImpl : public Controller {
   std::unique_ptr<dns::HostnameCache> hostnames_;
   std::unique_ptr<xds::XdsServer> xds_;
   std::unique_ptr<model::ModelMetrics> model_metrics_;
+  std::unique_ptr<api::ChangeFeed> feed_;
   std::unique_ptr<store::WatchHandle> watch_;
   std::unique_ptr<api::LoadBalancerService> service_;
   std::unique_ptr<grpc::Server> grpc_server_;

@@ -8,9 +8,43 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/http/evhttp_server.h"
 #include "common/time/clock.h"
+#include "controller/api/change_feed.h"
+#include "controller/dns/hostname_cache.h"
+#include "controller/xds/xds_server.h"
 
 namespace lb::controller {
+
+// Every bound of the controller; each is a flag of controller/main.cc with the same default,
+// documented in docs/architecture.md ("Limits") and counted in
+// lb_controller_limit_exceeded_total{limit=FLAG}.
+struct ControllerLimits {
+  xds::XdsLimits xds;
+  api::ChangeFeed::Limits watch;
+  // gRPC: largest request message (--grpc_max_receive_bytes): gRPC's own default, 4 MiB. The
+  // largest legitimate request is a cluster sent whole (CreateCluster, UpdateCluster): 10,000
+  // endpoints (the model's cap) at up to ~400 bytes each; larger ones are built with AddEndpoint.
+  // An ADS request at the name limits (10,000 names, 1 MiB) fits as well.
+  int grpc_max_receive_bytes = 4 << 20;
+  // Keepalive enforcement: clients may ping this often at most, even without calls
+  // (--grpc_min_ping_interval); more often is answered with GOAWAY ENHANCE_YOUR_CALM after two
+  // strikes (gRPC's rule). The proxy's ADS keepalive interval must not be shorter.
+  absl::Duration grpc_min_ping_interval = absl::Seconds(5);
+  // The controller pings each connection this often and closes it when a ping is not answered
+  // within the timeout, so streams of a vanished peer end (--grpc_keepalive_time,
+  // --grpc_keepalive_timeout).
+  absl::Duration grpc_keepalive_time = absl::Seconds(30);
+  absl::Duration grpc_keepalive_timeout = absl::Seconds(10);
+  // A connection without calls for this long is closed (--grpc_max_connection_idle).
+  absl::Duration grpc_max_connection_idle = absl::Minutes(10);
+  // Connections are closed (GOAWAY, then forcibly after the grace) at this age; infinite: never
+  // (--grpc_max_connection_age, --grpc_max_connection_age_grace).
+  absl::Duration grpc_max_connection_age = absl::InfiniteDuration();
+  absl::Duration grpc_max_connection_age_grace = absl::Seconds(30);
+  http::EvhttpServer::Limits rest;
+  dns::HostnameCache::Limits dns;
+};
 
 struct ControllerOptions {
   std::string grpc_listen = "127.0.0.1:18000";
@@ -24,6 +58,7 @@ struct ControllerOptions {
   // Every timer and timestamp of the controller reads this clock (tests pass a simulated one).
   // Must outlive the controller.
   Clock* clock = Clock::Real();
+  ControllerLimits limits;
 };
 
 class Controller {

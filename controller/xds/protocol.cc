@@ -37,18 +37,20 @@ void SortUnique(std::vector<std::string>* names) {
 }
 
 // kResourceExhausted if a stream that `verb` `names` names of `bytes` bytes in all is over
-// `limits`.
+// `limits`; `*hit` says which.
 absl::Status CheckLimits(const StreamLimits& limits, absl::string_view verb, size_t names,
-                         size_t bytes) {
+                         size_t bytes, ExceededLimit* hit) {
   if (names > limits.max_names) {
+    *hit = ExceededLimit::kNames;
     return absl::ResourceExhaustedError(absl::StrCat("ADS stream ", verb, " ", names,
                                                      " resource names; the limit is ",
                                                      limits.max_names, " per stream"));
   }
   if (bytes > limits.max_name_bytes) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("ADS stream ", verb, " resource names of ", bytes,
-                     " bytes in all; the limit is ", limits.max_name_bytes, " per stream"));
+    *hit = ExceededLimit::kNameBytes;
+    return absl::ResourceExhaustedError(absl::StrCat("ADS stream ", verb, " resource names of ",
+                                                     bytes, " bytes in all; the limit is ",
+                                                     limits.max_name_bytes, " per stream"));
   }
   return absl::OkStatus();
 }
@@ -158,7 +160,7 @@ absl::StatusOr<std::vector<SotwProtocol::Response>> SotwProtocol::OnRequest(
   const size_t request_names = request.resource_names_size();
   if (absl::Status s =
           CheckLimits(limits_, "subscribes to", names_ - ts.last_names.size() + request_names,
-                      name_bytes_ - ts.last_names_bytes + request_bytes);
+                      name_bytes_ - ts.last_names_bytes + request_bytes, &exceeded_);
       !s.ok()) {
     return s;
   }
@@ -339,7 +341,7 @@ absl::StatusOr<std::vector<DeltaProtocol::Response>> DeltaProtocol::OnRequest(
       bytes += name.size() + version.size();
     }
     if (absl::Status s = CheckLimits(limits_, "sends initial_resource_versions for",
-                                     request.initial_resource_versions().size(), bytes);
+                                     request.initial_resource_versions().size(), bytes, &exceeded_);
         !s.ok()) {
       return s;
     }
@@ -383,7 +385,7 @@ absl::StatusOr<std::vector<DeltaProtocol::Response>> DeltaProtocol::OnRequest(
       ++names_;
       name_bytes_ += n.size();
       if (absl::Status s = CheckLimits(limits_, "subscribes to", less(names_, releasing),
-                                       less(name_bytes_, releasing_bytes));
+                                       less(name_bytes_, releasing_bytes), &exceeded_);
           !s.ok()) {
         return s;
       }
@@ -405,7 +407,8 @@ absl::StatusOr<std::vector<DeltaProtocol::Response>> DeltaProtocol::OnRequest(
       candidates.push_back(n);  // Still wanted through the wildcard: sent again.
     }
   }
-  if (absl::Status s = CheckLimits(limits_, "subscribes to", names_, name_bytes_); !s.ok()) {
+  if (absl::Status s = CheckLimits(limits_, "subscribes to", names_, name_bytes_, &exceeded_);
+      !s.ok()) {
     return s;
   }
   if (ts.stale) {

@@ -52,6 +52,8 @@ struct StreamLimits {
   size_t max_names = 10000;
   size_t max_name_bytes = 1 << 20;
 };
+// Which of them a kResourceExhausted came from (for the metrics).
+enum class ExceededLimit { kNone, kNames, kNameBytes };
 
 // What one stream has been sent and has acknowledged, per type. For /v1/proxies.
 struct TypeStatus {
@@ -128,6 +130,7 @@ class SotwProtocol {
   const StreamIdentity& identity() const { return identity_; }
   std::vector<TypeStatus> Status() const;
   uint64_t total_nacks() const { return total_nacks_; }
+  ExceededLimit exceeded() const { return exceeded_; }
 
  private:
   struct TypeState {
@@ -167,6 +170,7 @@ class SotwProtocol {
   // Sums of last_names sizes and last_names_bytes over types_ (what StreamLimits bounds).
   size_t names_ = 0;
   size_t name_bytes_ = 0;
+  ExceededLimit exceeded_ = ExceededLimit::kNone;
 };
 
 class DeltaProtocol {
@@ -184,6 +188,7 @@ class DeltaProtocol {
   const StreamIdentity& identity() const { return identity_; }
   std::vector<TypeStatus> Status() const;
   uint64_t total_nacks() const { return total_nacks_; }
+  ExceededLimit exceeded() const { return exceeded_; }
 
  private:
   struct TypeState {
@@ -215,6 +220,7 @@ class DeltaProtocol {
   // Names subscribed over all types_, and their bytes (what StreamLimits bounds).
   size_t names_ = 0;
   size_t name_bytes_ = 0;
+  ExceededLimit exceeded_ = ExceededLimit::kNone;
 };
 
 }  // namespace lb::xds

@@ -37,6 +37,23 @@ void PutControlPlane(uint8_t tag, absl::string_view identifier, std::string* out
 
 grpc::Slice SliceOf(const std::string& s) { return grpc::Slice(s.data(), s.size()); }
 
+size_t VarintSize(uint64_t v) {
+  size_t n = 1;
+  for (; v >= 0x80; v >>= 7) ++n;
+  return n;
+}
+
+// What PutString writes.
+size_t StringSize(absl::string_view s) {
+  return s.empty() ? 0 : 1 + VarintSize(s.size()) + s.size();
+}
+
+// What PutControlPlane writes.
+size_t ControlPlaneSize(absl::string_view identifier) {
+  const size_t body = StringSize(identifier);
+  return 1 + VarintSize(body) + body;
+}
+
 }  // namespace
 
 // DiscoveryResponse: version_info 1, resources 2, (canary 3), type_url 4, nonce 5,
@@ -81,6 +98,22 @@ grpc::ByteBuffer Encode(const DeltaResponse& response) {
   PutControlPlane(0x3a, response.control_plane_id, &tail);
   slices.push_back(SliceOf(tail));
   return grpc::ByteBuffer(slices.data(), slices.size());
+}
+
+size_t EncodedSize(const SotwResponse& response) {
+  size_t n = StringSize(response.version_info) + StringSize(response.type_url) +
+             StringSize(response.nonce) + ControlPlaneSize(response.control_plane_id);
+  for (const auto& r : response.resources) n += r->sotw_entry_size();
+  return n;
+}
+
+size_t EncodedSize(const DeltaResponse& response) {
+  size_t n = StringSize(response.system_version_info) + StringSize(response.type_url) +
+             StringSize(response.nonce) + ControlPlaneSize(response.control_plane_id);
+  for (const auto& r : response.resources) n += r->delta_entry_size();
+  for (const auto& name : response.removed_resources)
+    n += 1 + VarintSize(name.size()) + name.size();
+  return n;
 }
 
 }  // namespace lb::xds

@@ -17,6 +17,10 @@ namespace lb::xds {
 grpc::ByteBuffer Encode(const SotwResponse& response);
 grpc::ByteBuffer Encode(const DeltaResponse& response);
 
+// The size of Encode(response), without encoding it.
+size_t EncodedSize(const SotwResponse& response);
+size_t EncodedSize(const DeltaResponse& response);
+
 }  // namespace lb::xds
 
 #endif  // LB_CONTROLLER_XDS_WIRE_H_

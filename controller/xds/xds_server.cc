@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "controller/limits/limit_metrics.h"
 #include "controller/model/validation.h"
 #include "controller/xds/protocol.h"
 #include "controller/xds/wire.h"
@@ -76,6 +77,9 @@ class XdsServer::StreamMetrics {
                             {{"type", ShortType(type_url)}});
     });
   }
+  metrics::Counter* LimitExceeded(const char* limit) {
+    return limits::ExceededCounter(r_, limit);  // Rare: not cached.
+  }
   metrics::Histogram* PushLatency() {
     return Cached(push_latency_, [&] {
       return r_->GetHistogram(
@@ -105,10 +109,12 @@ class AdsReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
   using Request = typename Protocol::Request;
   using Response = typename Protocol::Response;
 
+  // Holds one of the server's stream slots, released in OnDone.
   AdsReactor(XdsServer* server, grpc::CallbackServerContext* ctx, int kind_index, const char* kind)
       : server_(server),
         metrics_(server->stream_metrics()),
-        protocol_(server->control_plane_id()),
+        context_(ctx),
+        protocol_(server->control_plane_id(), server->limits().stream),
         kind_index_(kind_index),
         kind_(kind),
         peer_(ctx->peer()),
@@ -145,7 +151,17 @@ class AdsReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
     // progress reaches this stream phase by phase, in make-before-break order.
     absl::StatusOr<std::vector<Response>> responses = protocol_.OnRequest(request_, *snapshot_);
     if (!responses.ok()) {
-      FinishLocked(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+      // kInvalidArgument or kResourceExhausted (over the stream's limits); same numbers in gRPC.
+      if (protocol_.exceeded() != ExceededLimit::kNone) {
+        metrics_
+            .LimitExceeded(protocol_.exceeded() == ExceededLimit::kNames
+                               ? "xds_max_names_per_stream"
+                               : "xds_max_name_bytes_per_stream")
+            ->Increment();
+        spdlog::warn("xds: {} ({}): {}", protocol_.identity().node().id(), peer_,
+                     std::string(responses.status().message()));
+      }
+      FinishLocked(grpc::Status(static_cast<grpc::StatusCode>(responses.status().code()),
                                 std::string(responses.status().message())));
       return;
     }
@@ -170,14 +186,15 @@ class AdsReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
   void OnWriteDone(bool ok) override {
     absl::MutexLock lock(&mu_);
     writing_ = false;
-    write_buf_.Clear();  // Drops this response's references to the shared resources.
-    if (!ok) {
+    write_buf_.Clear();      // Drops this response's references to the shared resources.
+    if (!ok || finished_) {  // Finished: the queue was dropped.
       FinishLocked(grpc::Status::OK);
       return;
     }
-    const auto& [response, since] = queue_.front();
-    metrics_.Pushes(response.type_url)->Increment();
-    metrics_.PushLatency()->Observe(absl::ToDoubleSeconds(server_->clock()->Now() - since));
+    const Queued& done = queue_.front();
+    metrics_.Pushes(done.response.type_url)->Increment();
+    metrics_.PushLatency()->Observe(absl::ToDoubleSeconds(server_->clock()->Now() - done.since));
+    queued_bytes_ -= done.bytes;
     queue_.pop_front();
     WriteNextLocked();
   }
@@ -187,6 +204,11 @@ class AdsReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
   void OnDone() override {
     server_->Unregister(this);
     metrics_.Streams(kind_index_, kind_)->Add(-1);
+    {
+      absl::MutexLock lock(&mu_);
+      backstop_.Disarm();
+    }
+    server_->ReleaseStreamSlot();
     delete this;
   }
 
@@ -221,10 +243,25 @@ class AdsReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
   }
 
  private:
+  struct Queued {
+    Response response;
+    absl::Time since;
+    size_t bytes;  // EncodedSize(response).
+  };
+
   void EnqueueLocked(std::vector<Response> responses, absl::Time since)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    for (auto& r : responses) queue_.emplace_back(std::move(r), since);
-    if (queue_.size() > kMaxQueuedResponses) {
+    for (auto& r : responses) {
+      const size_t bytes = EncodedSize(r);
+      queued_bytes_ += bytes;
+      queue_.push_back(Queued{std::move(r), since, bytes});
+    }
+    // One response always fits, however large: the bound is on a backlog.
+    const bool over_bytes = queue_.size() > 1 && queued_bytes_ > server_->limits().max_queued_bytes;
+    if (queue_.size() > kMaxQueuedResponses || over_bytes) {
+      if (over_bytes) metrics_.LimitExceeded("xds_max_queued_bytes_per_stream")->Increment();
+      spdlog::warn("xds: {} ({}) is not reading: {} responses, {} bytes queued; cut off",
+                   protocol_.identity().node().id(), peer_, queue_.size(), queued_bytes_);
       FinishLocked(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
                                 "client is not reading its responses; reconnect"));
       return;
@@ -235,7 +272,7 @@ class AdsReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
   void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (writing_ || finished_ || queue_.empty()) return;
     writing_ = true;
-    write_buf_ = Encode(queue_.front().first);
+    write_buf_ = Encode(queue_.front().response);
     this->StartWrite(&write_buf_);
   }
 
@@ -244,23 +281,31 @@ class AdsReactor final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
     FinishLocked(status);
   }
 
+  // Drops the backlog; a response being written goes on, and if the client never takes it the
+  // backstop cancels the call.
   void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finished_) return;
     finished_ = true;
+    queue_.clear();
+    queued_bytes_ = 0;
     this->Finish(status);
+    if (writing_) backstop_.Arm(context_);
   }
 
   XdsServer* const server_;
   XdsServer::StreamMetrics& metrics_;
+  grpc::CallbackServerContext* const context_;
   absl::Mutex mu_;
   Protocol protocol_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const Snapshot> snapshot_ ABSL_GUARDED_BY(mu_);  // Last one delivered.
   grpc::ByteBuffer read_buf_;  // Owned by the single outstanding read, like request_.
   Request request_;
-  std::deque<std::pair<Response, absl::Time>> queue_ ABSL_GUARDED_BY(mu_);
+  std::deque<Queued> queue_ ABSL_GUARDED_BY(mu_);  // front() is being written if writing_.
+  size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   grpc::ByteBuffer write_buf_ ABSL_GUARDED_BY(mu_);  // The response being written.
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  limits::CancelBackstop backstop_ ABSL_GUARDED_BY(mu_);
   const int kind_index_;
   const char* const kind_;
   const std::string peer_;
@@ -287,12 +332,14 @@ void Put(ResourceMap& map, const std::string& name, ResourcePtr r,
 }  // namespace
 
 XdsServer::XdsServer(HostLookup lookup, metrics::Registry* metrics, std::string control_plane_id,
-                     Clock* clock)
+                     Clock* clock, XdsLimits limits)
     : lookup_(std::move(lookup)),
       metrics_(metrics),
       stream_metrics_(std::make_unique<StreamMetrics>(metrics)),
       control_plane_id_(std::move(control_plane_id)),
       clock_(clock),
+      limits_(limits),
+      stream_slots_(limits.max_streams),
       model_(model::ModelState::Empty()),
       snapshot_(std::make_shared<const Snapshot>()) {
   publisher_ = std::thread([this] { PublisherLoop(); });
@@ -374,12 +421,25 @@ lb::v1::ListProxiesResponse XdsServer::ListProxies() {
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* XdsServer::StreamAggregatedResources(
     grpc::CallbackServerContext* context) {
+  if (!stream_slots_.TryAcquire()) return Refuse(context);
   return new AdsReactor<SotwProtocol>(this, context, 0, "sotw");
 }
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* XdsServer::DeltaAggregatedResources(
     grpc::CallbackServerContext* context) {
+  if (!stream_slots_.TryAcquire()) return Refuse(context);
   return new AdsReactor<DeltaProtocol>(this, context, 1, "delta");
+}
+
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* XdsServer::Refuse(
+    grpc::CallbackServerContext* context) {
+  stream_metrics_->LimitExceeded("xds_max_streams")->Increment();
+  spdlog::warn("xds: refused a stream from {}: {} streams open (--xds_max_streams)",
+               context->peer(), stream_slots_.in_use());
+  return new limits::RefusedCall<grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>>(
+      grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                   absl::StrCat("too many ADS streams: this controller serves at most ",
+                                limits_.max_streams, "; try another controller or later")));
 }
 
 void XdsServer::PublisherLoop() {

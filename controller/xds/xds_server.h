@@ -24,7 +24,9 @@
 #include "absl/time/time.h"
 #include "common/metrics/metrics.h"
 #include "common/time/clock.h"
+#include "controller/limits/call_limits.h"
 #include "controller/model/model_cache.h"
+#include "controller/xds/protocol.h"
 #include "controller/xds/resources.h"
 #include "controller/xds/snapshot.h"
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
@@ -44,6 +46,21 @@ class StreamHandle {
   virtual void Close() = 0;
 };
 
+// Bounds of the ADS server; each is a flag (controller/main.cc) counted in
+// lb_controller_limit_exceeded_total (docs/architecture.md, "Limits").
+struct XdsLimits {
+  // Concurrent ADS streams, both variants (--xds_max_streams). Over it a stream is refused
+  // with RESOURCE_EXHAUSTED at once.
+  size_t max_streams = 4096;
+  // Names one stream may subscribe to (--xds_max_names_per_stream,
+  // --xds_max_name_bytes_per_stream); over them the stream ends with RESOURCE_EXHAUSTED.
+  StreamLimits stream;
+  // Bytes of responses queued for one stream and not yet written
+  // (--xds_max_queued_bytes_per_stream); over it (with more than one response queued) the stream
+  // ends with RESOURCE_EXHAUSTED.
+  size_t max_queued_bytes = 64 << 20;
+};
+
 // The two ADS methods use gRPC's raw callback API (ByteBuffer in and out): requests are parsed
 // by the stream, and responses are encoded from slices that share each resource's serialized
 // bytes (controller/xds/wire.h) instead of copying them into a message per stream.
@@ -58,7 +75,7 @@ class XdsServer final : public AdsRawService, public model::ModelCache::Observer
   // `lookup` resolves hostname endpoints. `metrics` and `clock` must outlive the server; stream
   // connection times and push latencies are read from `clock`.
   XdsServer(HostLookup lookup, metrics::Registry* metrics, std::string control_plane_id,
-            Clock* clock = Clock::Real());
+            Clock* clock = Clock::Real(), XdsLimits limits = {});
   ~XdsServer() override;
 
   // Feed of the model: queues the touched cluster (or the route table) for publication from
@@ -85,6 +102,9 @@ class XdsServer final : public AdsRawService, public model::ModelCache::Observer
   std::shared_ptr<const Snapshot> Register(StreamHandle* stream);
   void Unregister(StreamHandle* stream);
   const std::string& control_plane_id() const { return control_plane_id_; }
+  const XdsLimits& limits() const { return limits_; }
+  // Each stream holds one of --xds_max_streams slots from its method call to its OnDone.
+  void ReleaseStreamSlot() { stream_slots_.Release(); }
   metrics::Registry* metrics() const { return metrics_; }
   Clock* clock() const { return clock_; }
   // The streams' metrics, looked up once (the registry takes a mutex per lookup).
@@ -93,6 +113,9 @@ class XdsServer final : public AdsRawService, public model::ModelCache::Observer
   bool shutting_down() const;
 
  private:
+  // A reactor that ends the call with RESOURCE_EXHAUSTED (no slot left); counted.
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Refuse(
+      grpc::CallbackServerContext* context);
   void PublisherLoop();
   // Publishes `state` for the clusters in `touched` (upserted if in `state`, else deleted), the
   // route table if `routes_changed`, and every hostname cluster if `dns_changed`, in
@@ -107,6 +130,8 @@ class XdsServer final : public AdsRawService, public model::ModelCache::Observer
   const std::unique_ptr<StreamMetrics> stream_metrics_;
   const std::string control_plane_id_;
   Clock* const clock_;
+  const XdsLimits limits_;
+  limits::CallSlots stream_slots_;
 
   mutable absl::Mutex mu_;
   std::shared_ptr<const model::ModelState> model_ ABSL_GUARDED_BY(mu_);  // Latest seen.

@@ -1825,8 +1825,10 @@ TEST(StreamLimitsTest, SotwCountsNamesOverAllTypesAndFreesThemOnReplacement) {
   auto snap = std::make_shared<const Snapshot>()->WithBoth(kEndpointType, MapOf({Eds("a")}));
   SotwProtocol p(kCp, StreamLimits{3, 1000});
   EXPECT_THAT(ValueOr(p.OnRequest(SReq(kEndpointType, {"a", "b", "c"}), *snap)), SizeIs(1));
+  EXPECT_EQ(p.exceeded(), ExceededLimit::kNone);
   ExpectExhausted(p.OnRequest(SReq(kClusterType, {"x"}), *snap),
                   "ADS stream subscribes to 4 resource names; the limit is 3 per stream");
+  EXPECT_EQ(p.exceeded(), ExceededLimit::kNames);
   // Replacing the EDS names frees their share; duplicates count, as they are kept as sent.
   EXPECT_THAT(ValueOr(p.OnRequest(SReq(kEndpointType, {"a"}), *snap)), IsEmpty());
   EXPECT_THAT(ValueOr(p.OnRequest(SReq(kClusterType, {"x", "x"}), *snap)), SizeIs(1));
@@ -1846,13 +1848,15 @@ TEST(StreamLimitsTest, SotwCountsNameBytes) {
   ExpectExhausted(p.OnRequest(SReq(kRouteType, {"ccc"}), *snap),
                   "ADS stream subscribes to resource names of 11 bytes in all; the limit is 10 "
                   "per stream");
+  EXPECT_EQ(p.exceeded(), ExceededLimit::kNameBytes);
   EXPECT_THAT(ValueOr(p.OnRequest(SReq(kRouteType, {"cc"}), *snap)), IsEmpty());
 }
 
 TEST(StreamLimitsTest, DeltaCountsSubscribedNamesAndEchoesUnknownOnesWithinTheLimit) {
   auto snap = std::make_shared<const Snapshot>()->WithBoth(kEndpointType, MapOf({Eds("a")}));
   DeltaProtocol p(kCp, StreamLimits{3, 1000});
-  std::vector<DeltaDiscoveryResponse> r = ValueOr(p.OnRequest(DReq(kEndpointType, {"a", "x"}), *snap));
+  std::vector<DeltaDiscoveryResponse> r =
+      ValueOr(p.OnRequest(DReq(kEndpointType, {"a", "x"}), *snap));
   ASSERT_THAT(r, SizeIs(1));
   EXPECT_EQ(NamesOf(r[0]), (Names{"a"}));
   EXPECT_EQ(Removed(r[0]), (Names{"x"}));
@@ -1882,6 +1886,7 @@ TEST(StreamLimitsTest, DeltaCountsNameBytes) {
   ExpectExhausted(p.OnRequest(DReq(kEndpointType, {"c"}), *snap),
                   "ADS stream subscribes to resource names of 9 bytes in all; the limit is 8 "
                   "per stream");
+  EXPECT_EQ(p.exceeded(), ExceededLimit::kNameBytes);
 }
 
 TEST(StreamLimitsTest, DeltaBoundsInitialResourceVersions) {

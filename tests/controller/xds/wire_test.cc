@@ -127,6 +127,9 @@ TEST_F(WireTest, SotwResponseMatchesProtobuf) {
   EXPECT_EQ(Flatten(Encode(empty)), Serialized(ToProto(empty)));
   SotwResponse bare;
   EXPECT_EQ(Flatten(Encode(bare)), Serialized(ToProto(bare)));
+  for (const SotwResponse* each : {&r, &empty, &bare}) {
+    EXPECT_EQ(EncodedSize(*each), Encode(*each).Length());
+  }
 }
 
 TEST_F(WireTest, DeltaResponseMatchesProtobuf) {
@@ -152,6 +155,11 @@ TEST_F(WireTest, DeltaResponseMatchesProtobuf) {
   removed_only.nonce = "4";
   removed_only.removed_resources = {"a"};
   EXPECT_EQ(Flatten(Encode(removed_only)), Serialized(ToProto(removed_only)));
+  DeltaResponse long_name = removed_only;
+  long_name.removed_resources = {std::string(300, 'n'), ""};
+  for (const DeltaResponse* each : {&r, &removed_only, &long_name}) {
+    EXPECT_EQ(EncodedSize(*each), Encode(*each).Length());
+  }
 }
 
 TEST_F(WireTest, ResponsesReferenceTheResourceBytesAndKeepThemAlive) {

@@ -23,6 +23,49 @@ ABSL_FLAG(absl::Duration, dns_refresh, absl::Seconds(30),
           "How often hostname endpoints are re-resolved");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
 
+// Limits (docs/architecture.md, "Limits"); defaults from ControllerLimits.
+namespace {
+const lb::controller::ControllerLimits kDefaults;
+}  // namespace
+ABSL_FLAG(uint64_t, xds_max_streams, kDefaults.xds.max_streams,
+          "Concurrent ADS streams; more are refused with RESOURCE_EXHAUSTED");
+ABSL_FLAG(uint64_t, xds_max_names_per_stream, kDefaults.xds.stream.max_names,
+          "Resource names one ADS stream may subscribe to, all types together");
+ABSL_FLAG(uint64_t, xds_max_name_bytes_per_stream, kDefaults.xds.stream.max_name_bytes,
+          "Bytes of the resource names one ADS stream may subscribe to");
+ABSL_FLAG(uint64_t, xds_max_queued_bytes_per_stream, kDefaults.xds.max_queued_bytes,
+          "Bytes of responses queued for an ADS stream that does not read; then it is cut off");
+ABSL_FLAG(uint64_t, watch_max_streams, kDefaults.watch.max_watchers,
+          "Concurrent WatchChanges streams; more are refused with RESOURCE_EXHAUSTED");
+ABSL_FLAG(uint64_t, watch_max_queued_bytes, kDefaults.watch.max_queued_bytes,
+          "Bytes of changes a WatchChanges stream may fall behind before it is cut off");
+ABSL_FLAG(int32_t, grpc_max_receive_bytes, kDefaults.grpc_max_receive_bytes,
+          "Largest gRPC request message (lb.v1 and ADS)");
+ABSL_FLAG(absl::Duration, grpc_min_ping_interval, kDefaults.grpc_min_ping_interval,
+          "Clients pinging more often (twice) get GOAWAY ENHANCE_YOUR_CALM");
+ABSL_FLAG(absl::Duration, grpc_keepalive_time, kDefaults.grpc_keepalive_time,
+          "How often the controller pings each gRPC connection");
+ABSL_FLAG(absl::Duration, grpc_keepalive_timeout, kDefaults.grpc_keepalive_timeout,
+          "A connection whose ping is not answered within this is closed");
+ABSL_FLAG(absl::Duration, grpc_max_connection_idle, kDefaults.grpc_max_connection_idle,
+          "A gRPC connection without calls for this long is closed");
+ABSL_FLAG(absl::Duration, grpc_max_connection_age, kDefaults.grpc_max_connection_age,
+          "gRPC connections are closed at this age (inf: never)");
+ABSL_FLAG(absl::Duration, grpc_max_connection_age_grace, kDefaults.grpc_max_connection_age_grace,
+          "Time calls get to finish on a connection closed for its age");
+ABSL_FLAG(int32_t, rest_max_connections, kDefaults.rest.max_connections,
+          "Open REST connections; at the cap the listener waits for one to close");
+ABSL_FLAG(absl::Duration, rest_idle_timeout, kDefaults.rest.idle_timeout,
+          "A REST connection making no progress for this long is closed");
+ABSL_FLAG(absl::Duration, rest_request_timeout, kDefaults.rest.request_timeout,
+          "Each REST request must arrive whole within this (from accept or the last answer)");
+ABSL_FLAG(int32_t, dns_parallelism, kDefaults.dns.parallelism,
+          "Hostname resolutions running at once");
+ABSL_FLAG(absl::Duration, dns_timeout, kDefaults.dns.timeout,
+          "A hostname not resolved within this keeps its last good addresses");
+ABSL_FLAG(uint64_t, dns_max_addresses_per_host, kDefaults.dns.max_addresses_per_host,
+          "Addresses kept per hostname (they count against the cluster's endpoint limit)");
+
 int main(int argc, char** argv) {
   lb::process::SetProgramUsage(
       "The load balancer's controller.\n  controller [--grpc_listen=127.0.0.1:18000] "
@@ -44,6 +87,26 @@ int main(int argc, char** argv) {
   options.auth_token_file = absl::GetFlag(FLAGS_auth_token_file);
   options.ready_file = absl::GetFlag(FLAGS_ready_file);
   options.dns_refresh_interval = absl::GetFlag(FLAGS_dns_refresh);
+  lb::controller::ControllerLimits& limits = options.limits;
+  limits.xds.max_streams = absl::GetFlag(FLAGS_xds_max_streams);
+  limits.xds.stream.max_names = absl::GetFlag(FLAGS_xds_max_names_per_stream);
+  limits.xds.stream.max_name_bytes = absl::GetFlag(FLAGS_xds_max_name_bytes_per_stream);
+  limits.xds.max_queued_bytes = absl::GetFlag(FLAGS_xds_max_queued_bytes_per_stream);
+  limits.watch.max_watchers = absl::GetFlag(FLAGS_watch_max_streams);
+  limits.watch.max_queued_bytes = absl::GetFlag(FLAGS_watch_max_queued_bytes);
+  limits.grpc_max_receive_bytes = absl::GetFlag(FLAGS_grpc_max_receive_bytes);
+  limits.grpc_min_ping_interval = absl::GetFlag(FLAGS_grpc_min_ping_interval);
+  limits.grpc_keepalive_time = absl::GetFlag(FLAGS_grpc_keepalive_time);
+  limits.grpc_keepalive_timeout = absl::GetFlag(FLAGS_grpc_keepalive_timeout);
+  limits.grpc_max_connection_idle = absl::GetFlag(FLAGS_grpc_max_connection_idle);
+  limits.grpc_max_connection_age = absl::GetFlag(FLAGS_grpc_max_connection_age);
+  limits.grpc_max_connection_age_grace = absl::GetFlag(FLAGS_grpc_max_connection_age_grace);
+  limits.rest.max_connections = absl::GetFlag(FLAGS_rest_max_connections);
+  limits.rest.idle_timeout = absl::GetFlag(FLAGS_rest_idle_timeout);
+  limits.rest.request_timeout = absl::GetFlag(FLAGS_rest_request_timeout);
+  limits.dns.parallelism = absl::GetFlag(FLAGS_dns_parallelism);
+  limits.dns.timeout = absl::GetFlag(FLAGS_dns_timeout);
+  limits.dns.max_addresses_per_host = absl::GetFlag(FLAGS_dns_max_addresses_per_host);
   absl::StatusOr<std::unique_ptr<lb::controller::Controller>> controller =
       lb::controller::Controller::Start(options);
   if (!controller.ok()) {

@@ -6,8 +6,11 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <deque>
+#include <memory>
 
 #include "absl/strings/str_cat.h"
+#include "controller/limits/limit_metrics.h"
 #include "controller/model/validation.h"
 
 namespace lb::dns {
@@ -45,8 +48,112 @@ class SystemResolver : public Resolver {
 
 std::unique_ptr<Resolver> NewSystemResolver() { return std::make_unique<SystemResolver>(); }
 
-HostnameCache::HostnameCache(Resolver* resolver, absl::Duration refresh_interval, Clock* clock)
-    : resolver_(resolver), interval_(refresh_interval), clock_(clock) {}
+// Runs Resolve calls on a fixed number of threads. A round (ResolveAll) queues its names and
+// waits for their answers until its deadline; whatever is unanswered then is given up: queued
+// names are dropped, running calls finish in the background and their answers are discarded.
+// A name whose call is still running is not queued again, so a resolver that hangs ties up at
+// most one thread per name, never more than `parallelism` in all.
+class HostnameCache::Pool {
+ public:
+  using Answer = absl::StatusOr<std::vector<std::string>>;
+
+  Pool(Resolver* resolver, int parallelism) : resolver_(resolver) {
+    for (int i = 0; i < std::max(parallelism, 1); ++i) {
+      threads_.emplace_back([this] { Run(); });
+    }
+  }
+  // Waits for the calls in progress.
+  ~Pool() {
+    {
+      absl::MutexLock lock(&mu_);
+      stop_ = true;
+    }
+    for (std::thread& t : threads_) t.join();
+  }
+
+  // One answer per name (names unique): the resolver's, or kDeadlineExceeded if none came by
+  // `deadline` on `clock`, or kUnavailable if an earlier call for it is still running.
+  std::vector<Answer> ResolveAll(const std::vector<std::string>& names, Clock* clock,
+                                 absl::Time deadline) {
+    auto round = std::make_shared<Round>();
+    absl::MutexLock lock(&mu_);
+    round->answers.reserve(names.size());
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (running_.contains(names[i])) {
+        round->answers.push_back(absl::UnavailableError(
+            absl::StrCat("cannot resolve \"", names[i], "\": an earlier lookup still runs")));
+        continue;
+      }
+      // Replaced by the answer, if it comes in time.
+      round->answers.push_back(absl::DeadlineExceededError(
+          absl::StrCat("cannot resolve \"", names[i], "\": no answer in time")));
+      queue_.push_back(Item{round, i, names[i]});
+      ++round->pending;
+    }
+    auto answered = [&round]() { return round->pending == 0; };
+    clock->AwaitWithDeadline(&mu_, absl::Condition(&answered), deadline);
+    round->abandoned = true;
+    std::deque<Item> kept;
+    for (Item& item : queue_) {
+      if (item.round != round) kept.push_back(std::move(item));
+    }
+    queue_.swap(kept);
+    return std::move(round->answers);
+  }
+
+ private:
+  // Guarded by the pool's mu_ (a round lives on in running items after ResolveAll returns).
+  struct Round {
+    std::vector<Answer> answers;
+    size_t pending = 0;
+    bool abandoned = false;
+  };
+  struct Item {
+    std::shared_ptr<Round> round;
+    size_t index;
+    std::string name;
+  };
+
+  void Run() {
+    while (true) {
+      Item item;
+      {
+        absl::MutexLock lock(&mu_);
+        auto ready = [this]()
+                         ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ || !queue_.empty(); };
+        mu_.Await(absl::Condition(&ready));
+        if (stop_) return;
+        item = std::move(queue_.front());
+        queue_.pop_front();
+        running_.insert(item.name);
+      }
+      Answer answer = resolver_->Resolve(item.name);
+      absl::MutexLock lock(&mu_);
+      running_.erase(item.name);
+      if (item.round->abandoned) continue;
+      item.round->answers[item.index] = std::move(answer);
+      --item.round->pending;
+    }
+  }
+
+  Resolver* const resolver_;
+  absl::Mutex mu_;
+  std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<std::string> running_ ABSL_GUARDED_BY(mu_);
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> threads_;
+};
+
+HostnameCache::HostnameCache(Resolver* resolver, absl::Duration refresh_interval, Clock* clock,
+                             Limits limits, metrics::Registry* metrics)
+    : resolver_(resolver),
+      interval_(refresh_interval),
+      clock_(clock),
+      limits_(limits),
+      timeouts_(metrics ? limits::ExceededCounter(metrics, "dns_timeout") : nullptr),
+      truncated_(metrics ? limits::ExceededCounter(metrics, "dns_max_addresses_per_host")
+                         : nullptr),
+      pool_(std::make_unique<Pool>(resolver, limits.parallelism)) {}
 
 HostnameCache::~HostnameCache() {
   {
@@ -136,13 +243,26 @@ void HostnameCache::RefreshNow() {
 }
 
 bool HostnameCache::Refresh(const std::vector<std::string>& names) {
+  if (names.empty()) return false;
+  std::vector<Pool::Answer> answers =
+      pool_->ResolveAll(names, clock_, clock_->Now() + limits_.timeout);
   bool changed = false;
-  for (const auto& name : names) {
-    absl::StatusOr<std::vector<std::string>> addrs = resolver_->Resolve(name);
+  for (size_t i = 0; i < names.size(); ++i) {
+    const std::string& name = names[i];
+    Pool::Answer& addrs = answers[i];
     if (!addrs.ok()) {
+      if (addrs.status().code() == absl::StatusCode::kDeadlineExceeded && timeouts_ != nullptr) {
+        timeouts_->Increment();
+      }
       spdlog::warn("dns: {} (keeping the last good addresses)",
                    std::string(addrs.status().message()));
       continue;
+    }
+    if (addrs->size() > limits_.max_addresses_per_host) {
+      spdlog::warn("dns: \"{}\" has {} addresses; keeping the first {}", name, addrs->size(),
+                   limits_.max_addresses_per_host);
+      addrs->resize(limits_.max_addresses_per_host);
+      if (truncated_ != nullptr) truncated_->Increment();
     }
     absl::MutexLock lock(&mu_);
     if (!names_.contains(name)) continue;

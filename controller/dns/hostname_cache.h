@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/metrics/metrics.h"
 #include "common/time/clock.h"
 #include "controller/model/model_cache.h"
 
@@ -28,16 +29,33 @@ class Resolver {
   virtual absl::StatusOr<std::vector<std::string>> Resolve(const std::string& host) = 0;
 };
 
-// getaddrinfo(3). Blocking; called from the cache's own thread only.
+// getaddrinfo(3). Blocking and thread-safe; called from the cache's resolver threads.
 std::unique_ptr<Resolver> NewSystemResolver();
+
+// Bounds of hostname resolution (flags --dns_parallelism, --dns_timeout,
+// --dns_max_addresses_per_host).
+struct HostnameLimits {
+  // Resolutions running at once, each on a thread of the cache's own.
+  int parallelism = 8;
+  // A round of resolutions waits this long for each name at most; a name not answered by then
+  // keeps its last good addresses (its late answer is dropped, and it is not asked again while
+  // that call runs).
+  absl::Duration timeout = absl::Seconds(5);
+  // Addresses kept per name (the first ones in sorted order). They also count against the
+  // cluster's endpoint limit when its endpoints are built (controller/xds/resources.h).
+  size_t max_addresses_per_host = 64;
+};
 
 // Thread-safe. A failed resolution keeps the last good addresses. As an observer of the model
 // cache it resolves exactly the hostnames the model's endpoints use.
 class HostnameCache final : public model::ModelCache::Observer {
  public:
-  // `resolver` and `clock` must outlive the cache; the refresh interval is measured on `clock`.
-  // Nothing runs until Start().
-  HostnameCache(Resolver* resolver, absl::Duration refresh_interval, Clock* clock = Clock::Real());
+  using Limits = HostnameLimits;
+
+  // `resolver`, `clock` and `metrics` (optional) must outlive the cache; the refresh interval
+  // and timeouts are measured on `clock`. Nothing runs until Start() or RefreshNow().
+  HostnameCache(Resolver* resolver, absl::Duration refresh_interval, Clock* clock = Clock::Real(),
+                Limits limits = {}, metrics::Registry* metrics = nullptr);
   ~HostnameCache() override;
 
   // Starts the refresh thread: new names are resolved at once, all names every interval.
@@ -57,16 +75,22 @@ class HostnameCache final : public model::ModelCache::Observer {
   // Last good addresses of `host`; empty if unknown or never resolved.
   std::vector<std::string> Lookup(const std::string& host) const;
 
-  // Resolves every name now, on the calling thread. For tests and start-up.
+  // Resolves every name now, waiting on the calling thread. For tests and start-up.
   void RefreshNow();
 
  private:
-  // Resolves `names`; returns true if anything changed.
+  class Pool;  // The resolver threads.
+
+  // Resolves `names` in parallel, each within the timeout; returns true if anything changed.
   bool Refresh(const std::vector<std::string>& names);
 
   Resolver* const resolver_;
   const absl::Duration interval_;
   Clock* const clock_;
+  const Limits limits_;
+  metrics::Counter* const timeouts_;   // Null without metrics.
+  metrics::Counter* const truncated_;  // Names that resolved to more than the cap.
+  const std::unique_ptr<Pool> pool_;
   mutable absl::Mutex mu_;
   absl::flat_hash_set<std::string> names_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_set<std::string> pending_ ABSL_GUARDED_BY(mu_);  // Not yet resolved.

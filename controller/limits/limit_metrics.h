@@ -10,10 +10,11 @@
 
 namespace lb::limits {
 
+inline constexpr char kExceededName[] = "lb_controller_limit_exceeded_total";
+inline constexpr char kExceededHelp[] = "Times a limit was hit, by the flag that sets it.";
+
 inline metrics::Counter* ExceededCounter(metrics::Registry* registry, const std::string& limit) {
-  return registry->GetCounter("lb_controller_limit_exceeded_total",
-                              "Times a limit was hit, by the flag that sets it.",
-                              {{"limit", limit}});
+  return registry->GetCounter(kExceededName, kExceededHelp, {{"limit", limit}});
 }
 
 inline void ExportLimit(metrics::Registry* registry, const std::string& limit, int64_t value) {

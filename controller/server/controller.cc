@@ -32,6 +32,39 @@ int Millis(absl::Duration d) {
   return static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(d), INT32_MAX));
 }
 
+// kInvalidArgument naming the first limit that cannot work.
+absl::Status ValidateLimits(const ControllerLimits& l) {
+  auto positive = [](absl::Duration d) { return d > absl::ZeroDuration(); };
+  struct Check {
+    bool ok;
+    const char* flag;
+  };
+  for (const Check& c : {
+           Check{l.xds.max_streams > 0, "xds_max_streams"},
+           Check{l.xds.stream.max_names > 0, "xds_max_names_per_stream"},
+           Check{l.xds.stream.max_name_bytes > 0, "xds_max_name_bytes_per_stream"},
+           Check{l.xds.max_queued_bytes > 0, "xds_max_queued_bytes_per_stream"},
+           Check{l.watch.max_watchers > 0, "watch_max_streams"},
+           Check{l.watch.max_queued_bytes > 0, "watch_max_queued_bytes"},
+           Check{l.grpc_max_receive_bytes > 0, "grpc_max_receive_bytes"},
+           Check{positive(l.grpc_min_ping_interval), "grpc_min_ping_interval"},
+           Check{positive(l.grpc_keepalive_time), "grpc_keepalive_time"},
+           Check{positive(l.grpc_keepalive_timeout), "grpc_keepalive_timeout"},
+           Check{positive(l.grpc_max_connection_idle), "grpc_max_connection_idle"},
+           Check{positive(l.grpc_max_connection_age), "grpc_max_connection_age"},
+           Check{positive(l.grpc_max_connection_age_grace), "grpc_max_connection_age_grace"},
+           Check{l.rest.max_connections > 0, "rest_max_connections"},
+           Check{positive(l.rest.idle_timeout), "rest_idle_timeout"},
+           Check{positive(l.rest.request_timeout), "rest_request_timeout"},
+           Check{l.dns.parallelism > 0, "dns_parallelism"},
+           Check{positive(l.dns.timeout), "dns_timeout"},
+           Check{l.dns.max_addresses_per_host > 0, "dns_max_addresses_per_host"},
+       }) {
+    if (!c.ok) return absl::InvalidArgumentError(absl::StrCat("--", c.flag, " must be positive"));
+  }
+  return absl::OkStatus();
+}
+
 // Every limit's configured value, as lb_controller_limit{limit=FLAG}.
 void ExportLimits(const ControllerLimits& l, metrics::Registry* m) {
   auto seconds = [](absl::Duration d) {
@@ -80,6 +113,7 @@ class ControllerImpl : public Controller {
   }
 
   absl::Status Init(const ControllerOptions& o) {
+    if (absl::Status s = ValidateLimits(o.limits); !s.ok()) return s;
     if (!o.auth_token_file.empty()) {
       absl::StatusOr<api::TokenAuth> auth = api::TokenAuth::FromFile(o.auth_token_file);
       if (!auth.ok()) return auth.status();
@@ -194,18 +228,17 @@ class ControllerImpl : public Controller {
         16 * rest::kMaxBodyBytes, limits.rest);
     if (!rest.ok()) return rest.status();
     rest_ = std::move(*rest);
-    metrics_.AddCollector([server = rest_.get()](metrics::SampleSink& sink) {
-      const http::EvhttpServer::Stats stats = server->stats();
+    // The stats outlive the server: /metrics may be rendered while it shuts down.
+    metrics_.AddCollector([stats = rest_->stats()](metrics::SampleSink& sink) {
       sink.Gauge("lb_controller_rest_connections", "Open REST connections.", {},
-                 static_cast<double>(stats.open));
+                 static_cast<double>(stats->open.load()));
+      sink.Counter(limits::kExceededName, limits::kExceededHelp,
+                   {{"limit", "rest_max_connections"}}, stats->paused_at_cap.load());
+      sink.Counter(limits::kExceededName, limits::kExceededHelp,
+                   {{"limit", "rest_request_timeout"}}, stats->timed_out.load());
       sink.Counter("lb_controller_rest_accept_paused_total",
-                   "Times the REST listener stopped accepting, by reason.",
-                   {{"reason", "max_connections"}}, stats.paused_at_cap);
-      sink.Counter("lb_controller_rest_accept_paused_total",
-                   "Times the REST listener stopped accepting, by reason.",
-                   {{"reason", "descriptors"}}, stats.paused_on_error);
-      sink.Counter("lb_controller_rest_timeouts_total",
-                   "REST connections closed at --rest_request_timeout.", {}, stats.timed_out);
+                   "Times the REST listener stopped accepting after accept() failed (EMFILE...).",
+                   {}, stats->paused_on_error.load());
     });
 
     spdlog::info("controller: gRPC on {} (port {}), REST on {} (port {}), data in {}{}",

@@ -150,12 +150,17 @@ cluster_v3::Cluster BuildCluster(const lb::v1::Cluster& c, ClientFlavor flavor) 
 }
 
 endpoint_v3::ClusterLoadAssignment BuildLoadAssignment(const lb::v1::Cluster& c,
-                                                       const HostLookup& lookup) {
+                                                       const HostLookup& lookup,
+                                                       size_t* over_limit) {
   endpoint_v3::ClusterLoadAssignment out;
   out.set_cluster_name(c.name());
   absl::flat_hash_map<std::string, endpoint_v3::LocalityLbEndpoints*> by_zone;
   absl::flat_hash_set<std::string> seen;
+  // Room for the addresses beyond each endpoint's first.
+  size_t spare = model::kMaxEndpointsPerCluster -
+                 std::min<size_t>(c.endpoints_size(), model::kMaxEndpointsPerCluster);
   for (const lb::v1::Endpoint& e : c.endpoints()) {
+    bool first = true;
     // Hostnames expand to what they resolve to now; resolved_addresses in the model is only a
     // display copy and may be stale.
     bool hostname = !model::IsIpLiteral(e.address());
@@ -166,7 +171,15 @@ endpoint_v3::ClusterLoadAssignment BuildLoadAssignment(const lb::v1::Cluster& c,
       addresses = lookup(e.address());
     }
     for (const std::string& address : addresses) {
-      if (!seen.insert(absl::StrCat(address, "|", e.port())).second) continue;
+      std::string key = absl::StrCat(address, "|", e.port());
+      if (seen.contains(key)) continue;
+      if (!first && spare == 0) {
+        if (over_limit != nullptr) ++*over_limit;
+        continue;
+      }
+      seen.insert(std::move(key));
+      if (!first) --spare;
+      first = false;
       auto& locality = by_zone[e.zone()];
       if (locality == nullptr) {
         locality = out.add_endpoints();

@@ -38,9 +38,12 @@ envoy::config::cluster::v3::Cluster BuildCluster(const lb::v1::Cluster& cluster,
                                                  ClientFlavor flavor);
 
 // Hostname endpoints expand to one endpoint per resolved address (unresolved ones are left
-// out); a duplicate address:port keeps its first occurrence.
+// out); a duplicate address:port keeps its first occurrence. Expansions count against the
+// model's endpoint limit (model::kMaxEndpointsPerCluster): each model endpoint keeps its first
+// address, further ones are added while the total stays within the limit; the addresses left
+// out are counted in `*over_limit` if given.
 envoy::config::endpoint::v3::ClusterLoadAssignment BuildLoadAssignment(
-    const lb::v1::Cluster& cluster, const HostLookup& lookup);
+    const lb::v1::Cluster& cluster, const HostLookup& lookup, size_t* over_limit = nullptr);
 
 envoy::config::listener::v3::Listener BuildApiListener(const lb::v1::Cluster& cluster);
 

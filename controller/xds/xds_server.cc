@@ -502,7 +502,14 @@ void XdsServer::Publish(const model::ModelState& state,
     const lb::v1::Cluster& c = *state.clusters.at(name);
     Put(cds_envoy, name, MakeResource(name, BuildCluster(c, ClientFlavor::kEnvoy)), &cds_changed);
     Put(cds_grpc, name, MakeResource(name, BuildCluster(c, ClientFlavor::kGrpc)), &cds_changed);
-    Put(eds, name, MakeResource(name, BuildLoadAssignment(c, lookup_)), &eds_changed);
+    size_t over_limit = 0;
+    Put(eds, name, MakeResource(name, BuildLoadAssignment(c, lookup_, &over_limit)), &eds_changed);
+    if (over_limit > 0) {
+      // Resolved addresses past the cluster's endpoint limit, each time it is built.
+      stream_metrics_->LimitExceeded("max_endpoints_per_cluster")->Increment(over_limit);
+      spdlog::warn("xds: cluster {}: {} resolved addresses left out (at most {} endpoints)", name,
+                   over_limit, model::kMaxEndpointsPerCluster);
+    }
     Put(lds, name, MakeResource(name, BuildApiListener(c)), &lds_changed);
   }
   if (routes_changed || !upserted.empty() || !deleted.empty()) {

@@ -11,8 +11,9 @@
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/metrics/metrics.h"
-#include "common/time/simulated_clock.h"
 #include "controller/api/auth.h"
+#include "controller/api/change_feed.h"
+#include "controller/model/model_cache.h"
 #include "controller/registry/registry.h"
 #include "controller/store/sqlite_store.h"
 #include "gmock/gmock.h"
@@ -42,7 +43,8 @@ class GrpcServiceTest : public ::testing::Test {
   void SetUp() override { Start(TokenAuth(kToken)); }
   void TearDown() override { Stop(); }
 
-  void Start(TokenAuth auth) {
+  // The service with WatchChanges fed as in the controller: store watch -> model -> feed.
+  void Start(TokenAuth auth, ChangeFeed::Limits watch_limits = {}) {
     auth_ = std::move(auth);
     absl::StatusOr<std::unique_ptr<store::SqliteStore>> s = store::SqliteStore::Open(":memory:");
     ASSERT_TRUE(s.ok()) << s.status();
@@ -51,8 +53,15 @@ class GrpcServiceTest : public ::testing::Test {
     registry_ = std::make_unique<registry::Registry>(fake_.get());
     ASSERT_TRUE(registry_->Bootstrap().ok());
     metrics_ = std::make_unique<metrics::Registry>();
-    service_ =
-        std::make_unique<LoadBalancerService>(registry_.get(), &auth_, metrics_.get(), &clock_);
+    model_ = std::make_unique<model::ModelCache>();
+    feed_ = std::make_unique<ChangeFeed>(watch_limits, metrics_.get());
+    model_->AddObserver(feed_.get());
+    absl::StatusOr<std::unique_ptr<store::WatchHandle>> watch =
+        registry_->Watch([this](const lb::v1::Change& c) { model_->Apply(c); });
+    ASSERT_TRUE(watch.ok()) << watch.status();
+    watch_ = std::move(*watch);
+    service_ = std::make_unique<LoadBalancerService>(registry_.get(), &auth_, metrics_.get());
+    service_->SetChangeFeed(feed_.get());
     grpc::ServerBuilder builder;
     int port = 0;
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
@@ -72,6 +81,9 @@ class GrpcServiceTest : public ::testing::Test {
     channel_.reset();
     server_.reset();
     service_.reset();
+    watch_.reset();
+    feed_.reset();
+    model_.reset();
     registry_.reset();
     fake_.reset();
     store_.reset();
@@ -118,8 +130,9 @@ class GrpcServiceTest : public ::testing::Test {
   std::unique_ptr<testing::FakeStore> fake_;
   std::unique_ptr<registry::Registry> registry_;
   std::unique_ptr<metrics::Registry> metrics_;
-  // Never advanced: WatchChanges must end on shutdown without waiting for its poll.
-  SimulatedClock clock_;
+  std::unique_ptr<model::ModelCache> model_;
+  std::unique_ptr<ChangeFeed> feed_;
+  std::unique_ptr<store::WatchHandle> watch_;
   std::unique_ptr<LoadBalancerService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::shared_ptr<grpc::Channel> channel_;
@@ -743,16 +756,45 @@ TEST_F(GrpcServiceTest, WatchChangesEndsOnShutdown) {
   ExpectStatus(s, grpc::StatusCode::UNAVAILABLE, "controller is shutting down");
 }
 
-TEST_F(GrpcServiceTest, WatchChangesReportsStoreErrors) {
-  fake_->FailWatch(absl::OutOfRangeError("history compacted"));
-  auto ctx = Ctx(nullptr);
-  std::unique_ptr<grpc::ClientReader<lb::v1::Change>> reader =
-      stub_->WatchChanges(ctx.get(), lb::v1::WatchChangesRequest());
+TEST_F(GrpcServiceTest, WatchChangesOverTheCapIsRefusedUntilASlotFrees) {
+  Stop();
+  ChangeFeed::Limits limits;
+  limits.max_watchers = 2;
+  Start(TokenAuth(kToken), limits);
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReader<lb::v1::Change>>> readers;
   lb::v1::Change change;
-  // The snapshot was queued before the store's watch failed; the RPC fails without sending it.
-  while (reader->Read(&change)) {
+  for (int i = 0; i < 2; ++i) {
+    contexts.push_back(Ctx(nullptr));
+    readers.push_back(stub_->WatchChanges(contexts.back().get(), lb::v1::WatchChangesRequest()));
+    ASSERT_TRUE(readers.back()->Read(&change));
   }
-  ExpectStatus(reader->Finish(), grpc::StatusCode::OUT_OF_RANGE, "history compacted");
+  auto ctx = Ctx(nullptr);
+  std::unique_ptr<grpc::ClientReader<lb::v1::Change>> refused =
+      stub_->WatchChanges(ctx.get(), lb::v1::WatchChangesRequest());
+  EXPECT_FALSE(refused->Read(&change));
+  ExpectStatus(refused->Finish(), grpc::StatusCode::RESOURCE_EXHAUSTED,
+               "too many WatchChanges streams: this controller serves at most 2; try again "
+               "later");
+
+  contexts[0]->TryCancel();
+  while (readers[0]->Read(&change)) {
+  }
+  EXPECT_EQ(readers[0]->Finish().error_code(), grpc::StatusCode::CANCELLED);
+  // The slot is free once the server has seen the cancel.
+  bool served = false;
+  for (int attempt = 0; attempt < 100 && !served; ++attempt) {
+    auto again = Ctx(nullptr);
+    std::unique_ptr<grpc::ClientReader<lb::v1::Change>> reader =
+        stub_->WatchChanges(again.get(), lb::v1::WatchChangesRequest());
+    served = reader->Read(&change);
+    again->TryCancel();
+    while (reader->Read(&change)) {
+    }
+    reader->Finish();
+    if (!served) absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_TRUE(served);
 }
 
 TEST_F(GrpcServiceTest, ListProxiesWithoutSourceIsEmpty) {

@@ -9,11 +9,15 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/metrics/metrics.h"
 #include "common/time/simulated_clock.h"
+#include "controller/limits/limit_metrics.h"
 #include "controller/model/model_cache.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -273,6 +277,104 @@ TEST(HostnameCacheTest, DestructorStopsTheThreadPromptly) {
   }
   EXPECT_LT(absl::Now() - start, absl::Seconds(5));
   { HostnameCache never_started(&resolver, absl::Hours(1)); }
+}
+
+// Answers "10.0.0.1" for every name; names in `gated` wait for Open() (bounded). Records how
+// many calls ran at once.
+class GatedResolver : public Resolver {
+ public:
+  explicit GatedResolver(absl::flat_hash_set<std::string> gated, int wait_for_concurrent = 0)
+      : gated_(std::move(gated)), wait_for_concurrent_(wait_for_concurrent) {}
+  ~GatedResolver() override { Open(); }
+  void Open() {
+    if (!gate_.HasBeenNotified()) gate_.Notify();
+  }
+  absl::StatusOr<std::vector<std::string>> Resolve(const std::string& host) override {
+    {
+      absl::MutexLock lock(&mu_);
+      ++calls_[host];
+      max_inside_ = std::max(max_inside_, ++inside_);
+      // Holds the calls until `wait_for_concurrent` run at once (bounded; once): sequential
+      // calls would wait in vain.
+      reached_ |= inside_ >= wait_for_concurrent_;
+      auto all_in = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return reached_; };
+      mu_.AwaitWithTimeout(absl::Condition(&all_in), kWait);
+    }
+    if (gated_.contains(host)) gate_.WaitForNotificationWithTimeout(kWait);
+    absl::MutexLock lock(&mu_);
+    --inside_;
+    return std::vector<std::string>{"10.0.0.1"};
+  }
+  int max_inside() {
+    absl::MutexLock lock(&mu_);
+    return max_inside_;
+  }
+  int calls(const std::string& host) {
+    absl::MutexLock lock(&mu_);
+    return calls_[host];
+  }
+
+ private:
+  const absl::flat_hash_set<std::string> gated_;
+  const int wait_for_concurrent_;
+  absl::Notification gate_;
+  absl::Mutex mu_;
+  int inside_ ABSL_GUARDED_BY(mu_) = 0;
+  int max_inside_ ABSL_GUARDED_BY(mu_) = 0;
+  bool reached_ ABSL_GUARDED_BY(mu_) = false;
+  std::map<std::string, int> calls_ ABSL_GUARDED_BY(mu_);
+};
+
+TEST(HostnameCacheTest, NamesResolveInParallelUpToTheLimit) {
+  GatedResolver resolver({}, /*wait_for_concurrent=*/4);
+  HostnameLimits limits;
+  limits.parallelism = 4;
+  limits.timeout = kWait;
+  HostnameCache cache(&resolver, absl::Hours(1), Clock::Real(), limits);
+  cache.SetHostnames({"a.example", "b.example", "c.example", "d.example", "e.example"});
+  const absl::Time start = absl::Now();
+  cache.RefreshNow();
+  EXPECT_LT(absl::Now() - start, kWait);  // The first four ran together.
+  EXPECT_EQ(resolver.max_inside(), 4);
+  for (const char* host : {"a.example", "b.example", "c.example", "d.example", "e.example"}) {
+    EXPECT_THAT(cache.Lookup(host), ElementsAre("10.0.0.1")) << host;
+  }
+}
+
+TEST(HostnameCacheTest, ANameWithoutAnswerInTimeKeepsItsAddressesAndIsNotAskedTwice) {
+  GatedResolver resolver({"slow.example"});
+  HostnameLimits limits;
+  limits.timeout = absl::Milliseconds(200);
+  metrics::Registry metrics;
+  HostnameCache cache(&resolver, absl::Hours(1), Clock::Real(), limits, &metrics);
+  cache.SetHostnames({"slow.example", "fast.example"});
+  const absl::Time start = absl::Now();
+  cache.RefreshNow();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(5));
+  EXPECT_THAT(cache.Lookup("fast.example"), ElementsAre("10.0.0.1"));
+  EXPECT_THAT(cache.Lookup("slow.example"), IsEmpty());
+  // Still running: not asked again (and not counted again as a timeout).
+  cache.RefreshNow();
+  EXPECT_EQ(resolver.calls("slow.example"), 1);
+  EXPECT_EQ(resolver.calls("fast.example"), 2);
+  EXPECT_EQ(limits::ExceededCounter(&metrics, "dns_timeout")->Value(), 1u);
+  resolver.Open();
+}
+
+TEST(HostnameCacheTest, AddressesPerNameAreCapped) {
+  FakeResolver resolver;
+  resolver.Set("many.example",
+               std::vector<std::string>{"10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4"});
+  resolver.Set("few.example", std::vector<std::string>{"10.0.1.1", "10.0.1.2"});
+  HostnameLimits limits;
+  limits.max_addresses_per_host = 2;
+  metrics::Registry metrics;
+  HostnameCache cache(&resolver, absl::Hours(1), Clock::Real(), limits, &metrics);
+  cache.SetHostnames({"many.example", "few.example"});
+  cache.RefreshNow();
+  EXPECT_THAT(cache.Lookup("many.example"), ElementsAre("10.0.0.1", "10.0.0.2"));
+  EXPECT_THAT(cache.Lookup("few.example"), ElementsAre("10.0.1.1", "10.0.1.2"));
+  EXPECT_EQ(limits::ExceededCounter(&metrics, "dns_max_addresses_per_host")->Value(), 1u);
 }
 
 TEST(SystemResolverTest, Localhost) {

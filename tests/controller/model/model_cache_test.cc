@@ -168,6 +168,22 @@ TEST(ModelCacheTest, ChangeWithoutKindIsIgnored) {
   EXPECT_TRUE(observer.calls.empty());
 }
 
+TEST(ModelCacheTest, InitialStateEndAdvancesTheRevisionOnlyAndIsPassedOn) {
+  ModelCache cache;
+  RecordingObserver observer;
+  cache.AddObserver(&observer);
+  cache.Apply(ClusterChange("a", 4, 2));
+  // The store's revision at the end of the registry's snapshot: past every key's when the latest
+  // commit deleted one.
+  cache.Apply(Parse("revision: 9 initial_state_end: true"));
+  std::shared_ptr<const ModelState> s = cache.Current();
+  EXPECT_THAT(Names(*s), ElementsAre("a"));
+  EXPECT_EQ(s->endpoints, 2);
+  EXPECT_EQ(s->revision, 9);
+  ASSERT_EQ(observer.calls.size(), 2u);
+  EXPECT_TRUE(observer.calls[1].change.initial_state_end());
+}
+
 TEST(ModelCacheTest, RepeatedChangeGivesTheSameStateAndIsPassedOn) {
   ModelCache cache;
   RecordingObserver observer;

@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
+#include "controller/model/validation.h"
 #include "envoy/extensions/filters/http/router/v3/router.pb.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "gmock/gmock.h"
@@ -353,6 +355,33 @@ TEST(BuildLoadAssignmentTest, DuplicateAddressPortDeduped) {
   ASSERT_EQ(cla.endpoints_size(), 2);
   EXPECT_EQ(cla.endpoints(0).load_balancing_weight().value(), 4u);
   EXPECT_EQ(cla.endpoints(1).load_balancing_weight().value(), 7u);
+}
+
+TEST(BuildLoadAssignmentTest, HostnameExpansionsCountAgainstTheEndpointLimit) {
+  HostLookup lookup = [](const std::string& host) -> std::vector<std::string> {
+    if (host == "many.example") return {"192.0.2.1", "192.0.2.2", "192.0.2.3", "192.0.2.4"};
+    return {"198.51.100.1", "198.51.100.2"};
+  };
+  // `spare` endpoints short of the limit, the last two of them hostnames.
+  for (size_t spare : {size_t{0}, size_t{2}}) {
+    SCOPED_TRACE(spare);
+    lb::v1::Cluster model = ModelCluster("backend", lb::v1::ROUND_ROBIN);
+    const size_t literals = model::kMaxEndpointsPerCluster - spare - 2;
+    for (size_t i = 0; i < literals; ++i) {
+      AddEndpoint(&model, absl::StrCat("10.", i / 65536, ".", (i / 256) % 256, ".", i % 256), 80,
+                  1);
+    }
+    AddEndpoint(&model, "many.example", 80, 1);
+    AddEndpoint(&model, "late.example", 80, 1);
+    size_t over = 0;
+    endpoint_v3::ClusterLoadAssignment cla = BuildLoadAssignment(model, lookup, &over);
+    std::vector<std::string> flat = Flatten(cla);
+    ASSERT_EQ(flat.size(), model::kMaxEndpointsPerCluster);
+    // Every endpoint keeps its first address; the spare room goes to the earlier hostname.
+    EXPECT_EQ(over, spare == 0 ? 4u : 2u);
+    EXPECT_EQ(flat[literals], "|192.0.2.1:80|1|many.example|UNKNOWN");
+    EXPECT_EQ(flat.back(), "|198.51.100.1:80|1|late.example|UNKNOWN");
+  }
 }
 
 TEST(BuildLoadAssignmentTest, Ipv6Literals) {

@@ -11,7 +11,9 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "proxy/http/parser.h"
 #include "tests/test_common/net.h"
@@ -312,5 +314,20 @@ bool Connection::WaitClosed(absl::Duration timeout, std::string* extra) {
 }
 
 void Connection::HalfClose() { shutdown(fd_, SHUT_WR); }
+
+absl::StatusOr<uint64_t> PrometheusValue(int port, const std::string& path,
+                                         const std::string& series) {
+  absl::StatusOr<HttpResponse> r = HttpGet(port, path);
+  if (!r.ok()) return r.status();
+  for (absl::string_view line : absl::StrSplit(r->body, '\n')) {
+    if (!absl::StartsWith(line, series) || line.size() <= series.size() ||
+        line[series.size()] != ' ') {
+      continue;
+    }
+    uint64_t v = 0;
+    if (absl::SimpleAtoi(line.substr(series.size() + 1), &v)) return v;
+  }
+  return absl::NotFoundError(absl::StrCat("no series ", series, " in ", path));
+}
 
 }  // namespace lb::testing

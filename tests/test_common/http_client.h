@@ -76,6 +76,11 @@ absl::StatusOr<HttpResponse> HttpGet(int port, const std::string& target,
 absl::StatusOr<HttpResponse> HttpPost(int port, const std::string& target, const std::string& body,
                                       const HttpHeaders& headers = {});
 
+// The value of one series ("name" or "name{labels}", exactly as rendered) of the Prometheus
+// text that GET `path` answers; kNotFound if it is not there.
+absl::StatusOr<uint64_t> PrometheusValue(int port, const std::string& path,
+                                         const std::string& series);
+
 // The bytes HttpCall would send for `request` to 127.0.0.1:`port`.
 std::string SerializeRequest(int port, const HttpRequest& request);
 

@@ -131,17 +131,7 @@ nlohmann::json DumpEndpoint(const nlohmann::json& dump, const std::string& clust
 }
 
 absl::StatusOr<uint64_t> StatValue(int admin_port, const std::string& series) {
-  absl::StatusOr<HttpResponse> r = HttpGet(admin_port, "/stats");
-  if (!r.ok()) return r.status();
-  for (absl::string_view line : absl::StrSplit(r->body, '\n')) {
-    if (!absl::StartsWith(line, series) || line.size() <= series.size() ||
-        line[series.size()] != ' ') {
-      continue;
-    }
-    uint64_t v = 0;
-    if (absl::SimpleAtoi(line.substr(series.size() + 1), &v)) return v;
-  }
-  return absl::NotFoundError(absl::StrCat("no series ", series, " in /stats"));
+  return PrometheusValue(admin_port, "/stats", series);
 }
 
 absl::Status WaitForEndpoints(int admin_port, const std::string& cluster,

@@ -118,7 +118,7 @@ void ChangeFeed::SendNextLocked(Sink* sink, Watcher& w) {
 void ChangeFeed::TrimLocked() {
   uint64_t oldest_needed = end_seq_;
   for (const auto& [sink, w] : watchers_) oldest_needed = std::min(oldest_needed, w.next_seq);
-  auto pop = [this] {
+  auto pop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     log_bytes_ -= log_.front().bytes->size();
     log_.pop_front();
   };

@@ -146,8 +146,7 @@ class HostnameCache::Pool {
 
 HostnameCache::HostnameCache(Resolver* resolver, absl::Duration refresh_interval, Clock* clock,
                              Limits limits, metrics::Registry* metrics)
-    : resolver_(resolver),
-      interval_(refresh_interval),
+    : interval_(refresh_interval),
       clock_(clock),
       limits_(limits),
       timeouts_(metrics ? limits::ExceededCounter(metrics, "dns_timeout") : nullptr),

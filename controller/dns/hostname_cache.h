@@ -84,7 +84,6 @@ class HostnameCache final : public model::ModelCache::Observer {
   // Resolves `names` in parallel, each within the timeout; returns true if anything changed.
   bool Refresh(const std::vector<std::string>& names);
 
-  Resolver* const resolver_;
   const absl::Duration interval_;
   Clock* const clock_;
   const Limits limits_;

@@ -52,8 +52,9 @@ class HostnameCache final : public model::ModelCache::Observer {
  public:
   using Limits = HostnameLimits;
 
-  // `resolver`, `clock` and `metrics` (optional) must outlive the cache; the refresh interval
-  // and timeouts are measured on `clock`. Nothing runs until Start() or RefreshNow().
+  // `resolver`, `clock` and `metrics` (optional) must outlive the cache; the refresh interval is
+  // measured on `clock`, the resolution timeout in real time. Nothing is resolved until
+  // Start() or RefreshNow().
   HostnameCache(Resolver* resolver, absl::Duration refresh_interval, Clock* clock = Clock::Real(),
                 Limits limits = {}, metrics::Registry* metrics = nullptr);
   ~HostnameCache() override;

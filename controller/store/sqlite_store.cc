@@ -252,21 +252,35 @@ class SqliteStore::Dispatcher {
     auto watcher =
         std::make_shared<Watcher>(std::move(prefix), after_revision, std::move(callback));
     absl::MutexLock lock(&mu_);
-    for (std::vector<Event>& events : replay) queue_.push_back(Item{watcher, std::move(events)});
+    for (std::vector<Event>& events : replay) {
+      queue_.push_back(
+          Item{watcher, std::make_shared<const std::vector<Event>>(std::move(events))});
+    }
     watchers_.push_back(watcher);
     return watcher;
   }
 
-  // Queues the events of one committed revision for every interested watcher.
-  void Publish(int64_t revision, const std::vector<Event>& events) {
+  // Queues the events of one committed revision for every interested watcher. Called under the
+  // store's mutex, so the events are not copied for a watcher that takes them all (the usual
+  // case): those share one vector.
+  void Publish(int64_t revision, std::vector<Event> events) {
+    auto all = std::make_shared<const std::vector<Event>>(std::move(events));
     absl::MutexLock lock(&mu_);
     for (const std::shared_ptr<Watcher>& watcher : watchers_) {
       if (revision <= watcher->after_revision) continue;
-      std::vector<Event> matching;
-      for (const Event& event : events) {
-        if (absl::StartsWith(event.kv.key, watcher->prefix)) matching.push_back(event);
+      size_t matching = 0;
+      for (const Event& event : *all) {
+        matching += absl::StartsWith(event.kv.key, watcher->prefix) ? 1 : 0;
       }
-      if (!matching.empty()) queue_.push_back(Item{watcher, std::move(matching)});
+      if (matching == all->size()) {
+        queue_.push_back(Item{watcher, all});
+      } else if (matching > 0) {
+        auto some = std::make_shared<std::vector<Event>>();
+        for (const Event& event : *all) {
+          if (absl::StartsWith(event.kv.key, watcher->prefix)) some->push_back(event);
+        }
+        queue_.push_back(Item{watcher, std::move(some)});
+      }
     }
   }
 
@@ -299,7 +313,7 @@ class SqliteStore::Dispatcher {
  private:
   struct Item {
     std::shared_ptr<Watcher> watcher;
-    std::vector<Event> events;
+    std::shared_ptr<const std::vector<Event>> events;  // Possibly shared with other watchers.
   };
 
   bool HasWorkOrStopped() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -319,7 +333,7 @@ class SqliteStore::Dispatcher {
         if (item.watcher->cancelled) continue;
         running_ = item.watcher.get();
       }
-      item.watcher->callback(item.events);
+      item.watcher->callback(*item.events);
     }
   }
 
@@ -552,7 +566,7 @@ absl::StatusOr<int64_t> SqliteStore::Txn(const std::vector<Compare>& compares,
   // Durable from here. Publishing under mu_ keeps the watch queue in commit order.
   revision_ = *revision;
   compact_revision_ = compact_revision;
-  dispatcher_->Publish(*revision, events);
+  dispatcher_->Publish(*revision, std::move(events));
   return *revision;
 }
 

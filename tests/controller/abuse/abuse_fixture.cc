@@ -29,8 +29,7 @@ ProcStats ControllerAbuseTest::Stats() {
   return s.ok() ? *s : ProcStats();
 }
 
-std::shared_ptr<grpc::Channel> ControllerAbuseTest::NewChannel() {
-  grpc::ChannelArguments args;
+std::shared_ptr<grpc::Channel> ControllerAbuseTest::NewChannel(grpc::ChannelArguments args) {
   args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
   args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
   args.SetMaxSendMessageSize(-1);

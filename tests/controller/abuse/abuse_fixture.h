@@ -31,7 +31,7 @@ class ControllerAbuseTest : public ::testing::Test {
 
   // A new channel (its own connection) to the gRPC port. Without BDP probing a stream that is
   // not read takes no more than HTTP/2's initial 64 KiB window, as a simple client would.
-  std::shared_ptr<grpc::Channel> NewChannel();
+  std::shared_ptr<grpc::Channel> NewChannel(grpc::ChannelArguments args = {});
   std::unique_ptr<lb::v1::LoadBalancer::Stub> LbStub();
 
   // Creates cluster `name` with `endpoints` endpoints (10.<i>:80) in one call.

@@ -148,5 +148,35 @@ TEST_F(WatchAbuseTest, WatchersThatDoNotReadAreCutOffWhileAddsKeepWorking) {
   reader->Finish();
 }
 
+TEST_F(WatchAbuseTest, AClientPingingTooOftenIsSentAway) {
+  StartController({"--grpc_min_ping_interval=5s"});
+  // Pings every 200 ms on an idle stream, where the controller accepts one per 5 s: after two
+  // strikes the connection gets GOAWAY (ENHANCE_YOUR_CALM, "too_many_pings") and the stream ends.
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 200);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  args.SetInt(GRPC_ARG_HTTP2_MIN_SENT_PING_INTERVAL_WITHOUT_DATA_MS, 200);
+  auto stub = lb::v1::LoadBalancer::NewStub(NewChannel(args));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+  std::unique_ptr<Reader> reader = stub->WatchChanges(&ctx, lb::v1::WatchChangesRequest());
+  const absl::Time start = absl::Now();
+  lb::v1::Change c;
+  int messages = 0;
+  while (reader->Read(&c)) ++messages;
+  grpc::Status s = reader->Finish();
+  EXPECT_EQ(messages, 3);  // backend, the route table, the end of the state.
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(10));
+  // A client within the rule is served on a new connection.
+  auto good = LbStub();
+  grpc::ClientContext list_ctx;
+  list_ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(5)));
+  lb::v1::ListClustersResponse clusters;
+  EXPECT_TRUE(good->ListClusters(&list_ctx, {}, &clusters).ok());
+}
+
 }  // namespace
 }  // namespace lb::testing

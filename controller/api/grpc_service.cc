@@ -30,7 +30,7 @@ class WatchReactor final : public WriteReactor, public ChangeFeed::Sink {
   static WatchReactor* Start(LoadBalancerService* service, ChangeFeed* feed,
                              grpc::CallbackServerContext* context) {
     auto* reactor = new WatchReactor(service, feed, context);
-    if (absl::Status s = feed->Subscribe(reactor); !s.ok()) reactor->End(s);
+    if (absl::Status s = feed->Subscribe(reactor); !s.ok()) reactor->FinishOnce(s, false);
     return reactor;
   }
 
@@ -38,7 +38,8 @@ class WatchReactor final : public WriteReactor, public ChangeFeed::Sink {
     write_buf_ = SharedBuffer(change);  // The previous write is done (one at a time).
     StartWrite(&write_buf_);
   }
-  void End(const absl::Status& status) override { FinishOnce(status); }
+  // A change may be on its way still (cut off, shut down).
+  void End(const absl::Status& status) override { FinishOnce(status, true); }
 
   void OnWriteDone(bool ok) override {
     if (ok) {
@@ -46,11 +47,11 @@ class WatchReactor final : public WriteReactor, public ChangeFeed::Sink {
       return;
     }
     feed_->Unsubscribe(this);
-    FinishOnce(absl::CancelledError("the client went away"));
+    FinishOnce(absl::CancelledError("the client went away"), false);
   }
   void OnCancel() override {
     feed_->Unsubscribe(this);
-    FinishOnce(absl::CancelledError("the client cancelled"));
+    FinishOnce(absl::CancelledError("the client cancelled"), false);
   }
   void OnDone() override {
     feed_->Unsubscribe(this);
@@ -62,18 +63,17 @@ class WatchReactor final : public WriteReactor, public ChangeFeed::Sink {
   }
 
  private:
-  WatchReactor(LoadBalancerService* service, ChangeFeed* feed,
-               grpc::CallbackServerContext* context)
+  WatchReactor(LoadBalancerService* service, ChangeFeed* feed, grpc::CallbackServerContext* context)
       : service_(service), feed_(feed), context_(context) {}
 
-  // A change may still be on its way to a client that does not read: the backstop cancels the
-  // call if the status cannot follow it.
-  void FinishOnce(const absl::Status& status) {
+  // With `writing`, a change may still be on its way to a client that does not read: the
+  // backstop cancels the call if the status cannot follow it.
+  void FinishOnce(const absl::Status& status, bool writing) {
     absl::MutexLock lock(&mu_);
     if (finished_) return;
     finished_ = true;
     Finish(service_->Finish("WatchChanges", status));
-    backstop_.Arm(context_);
+    if (writing) backstop_.Arm(context_);
   }
 
   LoadBalancerService* const service_;

@@ -27,7 +27,7 @@ class FakeContext : public RouterContext {
   event::Dispatcher& dispatcher() override { return dispatcher_; }
   const RouterOptions& router_options() const override { return options; }
   upstream::ConnPool& PoolFor(const std::shared_ptr<upstream::HostState>& host,
-                              const ClusterConfig&) override {
+                              const upstream::ClusterSnapshot&) override {
     return pools[host->key];
   }
   balancer::Picker::WorkerState& PickerState(const std::string&) override { return picker_state_; }
@@ -83,6 +83,7 @@ class FakeDownstream : public RouterCallbacks {
   void ReadDisableDownstream(bool disable) override { read_disables.push_back(disable); }
   void ArmRouterTimer(absl::Duration after) override { timer->Arm(after); }
   void DisarmRouterTimer() override { timer->Disarm(); }
+  accesslog::StreamInfo& stream_info() override { return info; }
 
   std::unique_ptr<event::LazyTimer> timer;  // Calls the router's OnTimeout().
 
@@ -93,6 +94,7 @@ class FakeDownstream : public RouterCallbacks {
   bool reset = false;
   int continues = 0;
   std::vector<bool> read_disables;
+  accesslog::StreamInfo info;
 };
 
 // A snapshot with route "/" of any host to cluster "web" (round robin over `hosts` ports of
@@ -247,7 +249,9 @@ TEST_F(RouterTest, ConnectFailureIsRetriedOnAnotherHost) {
   const std::string second_key = KeyOf(second);
   EXPECT_NE(first_key, second_key);
   EXPECT_EQ(context_.stats.retries.load(), 1u);
-  EXPECT_EQ(context_.budget.in_flight(), 1u);
+  EXPECT_EQ(context_.budget.in_flight(), 0u);  // A refusal's retry takes no slot.
+  EXPECT_EQ(downstream_.info.attempts, 2u);
+  EXPECT_EQ(*downstream_.info.upstream_host, second_key);
   FakeEncoder& up = second.Ready();
   Buffer body;
   body.Append("payload");
@@ -257,8 +261,9 @@ TEST_F(RouterTest, ConnectFailureIsRetriedOnAnotherHost) {
   EXPECT_EQ(downstream_.status, 201);
   EXPECT_EQ(context_.results,
             std::vector<std::string>({first_key + " gateway", second_key + " ok"}));
-  EXPECT_EQ(context_.budget.in_flight(), 0u);  // Released when the answer is complete.
   EXPECT_EQ(Active(*snap, 0) + Active(*snap, 1) + Active(*snap, 2), 0u);
+  EXPECT_EQ(downstream_.info.response_flags, 0u);
+  EXPECT_EQ(downstream_.info.details, "");
 }
 
 TEST_F(RouterTest, FailuresBeyondTheRetriesAre502) {
@@ -267,8 +272,11 @@ TEST_F(RouterTest, FailuresBeyondTheRetriesAre502) {
   Start(snap.get(), Request());
   EXPECT_EQ(TotalRequests(), 3);
   EXPECT_EQ(downstream_.status, 502);
-  EXPECT_EQ(downstream_.body, "upstream connect error or disconnect before response");
-  EXPECT_EQ(context_.budget.in_flight(), 0u);
+  EXPECT_EQ(downstream_.body,
+            "upstream connect error or disconnect before response (retries exhausted)");
+  EXPECT_EQ(downstream_.info.response_flags,
+            accesslog::kUpstreamConnectionFailure | accesslog::kUpstreamRetryLimitExceeded);
+  EXPECT_EQ(downstream_.info.attempts, 3u);
 }
 
 TEST_F(RouterTest, EveryHostTriedGives502NotARepeat) {
@@ -280,17 +288,90 @@ TEST_F(RouterTest, EveryHostTriedGives502NotARepeat) {
   EXPECT_EQ(downstream_.status, 502);
 }
 
-TEST_F(RouterTest, RetryBudgetBoundsRetries) {
+TEST_F(RouterTest, RetryBudgetBoundsRetriesAfterConnectTimeouts) {
   std::shared_ptr<Snapshot> snap = Snap(3);
   // Exhaust the budget: 3 + 20 % of the one active request.
   while (context_.budget.TryAcquire(context_.active)) {
   }
   ASSERT_EQ(context_.budget.in_flight(), 4u);
-  for (int i = 0; i < 3; ++i) Pool(i).fail_at_once = upstream::PoolFailureReason::kConnectFailure;
+  for (int i = 0; i < 3; ++i) Pool(i).fail_at_once = upstream::PoolFailureReason::kTimeout;
   Start(snap.get(), Request());
   EXPECT_EQ(TotalRequests(), 1);
-  EXPECT_EQ(downstream_.status, 502);
+  EXPECT_EQ(downstream_.status, 504);
+  EXPECT_EQ(downstream_.body, "refused at once (retry limit of the worker or cluster reached)");
   EXPECT_EQ(context_.stats.retries.load(), 0u);
+  EXPECT_EQ(context_.stats.retries_refused.load(), 1u);
+}
+
+// A crashed host: refusals and resets before any response byte are retried whatever the budget
+// says (row 7 of issue 12: a kill -9 under load must not reach clients).
+TEST_F(RouterTest, RefusalsAndResetsAreRetriedBeyondTheBudget) {
+  std::shared_ptr<Snapshot> snap = Snap(3);
+  while (context_.budget.TryAcquire(context_.active)) {
+  }
+  snap->FindCluster("web")->stats->resources().retries.set_max(0);
+  Start(snap.get(), Request());
+  FakePool& first = Waiting();
+  first.Ready();
+  first.Reset(http::StreamResetReason::kConnectionTermination, "gone");
+  Waiting().Fail(upstream::PoolFailureReason::kConnectFailure);
+  FakePool& third = Waiting();
+  third.Ready();
+  third.Respond(200, "ok");
+  EXPECT_EQ(downstream_.status, 200);
+  EXPECT_EQ(context_.stats.retries.load(), 2u);
+  EXPECT_EQ(snap->FindCluster("web")->stats->resources().retries.overflows(), 0u);
+}
+
+TEST_F(RouterTest, ClusterMaxRetriesBoundsRetriesAfterConnectTimeouts) {
+  std::shared_ptr<Snapshot> snap = Snap(3);
+  upstream::ResourceLimit& retries = snap->FindCluster("web")->stats->resources().retries;
+  retries.set_max(1);
+  ASSERT_TRUE(retries.TryAcquire());  // Another request's retry holds the only slot.
+  Start(snap.get(), Request());
+  Waiting().Fail(upstream::PoolFailureReason::kTimeout);
+  EXPECT_EQ(downstream_.status, 504);
+  EXPECT_EQ(retries.overflows(), 1u);
+  EXPECT_EQ(context_.budget.in_flight(), 0u);  // The budget's slot was given back.
+  retries.Release();
+  // With the slot free the retry happens, and its slot is released at the end.
+  Start(snap.get(), Request());
+  Waiting().Fail(upstream::PoolFailureReason::kTimeout);
+  FakePool& second = Waiting();
+  EXPECT_EQ(retries.count(), 1u);
+  second.Ready();
+  second.Respond(200, "ok");
+  EXPECT_EQ(downstream_.status, 200);
+  EXPECT_EQ(retries.count(), 0u);
+}
+
+TEST_F(RouterTest, ClusterMaxRequestsOverflowIs503) {
+  std::shared_ptr<Snapshot> snap = Snap(2);
+  upstream::ResourceLimit& requests = snap->FindCluster("web")->stats->resources().requests;
+  requests.set_max(1);
+  Start(snap.get(), Request());
+  FakePool& pool = Waiting();
+  EXPECT_EQ(requests.count(), 1u);
+  Router second(context_, downstream_);
+  second.StartRequest(snap.get(), Request(), true, "192.0.2.9");
+  EXPECT_EQ(downstream_.status, 503);
+  EXPECT_EQ(downstream_.body, "upstream overflow: cluster \"web\" has its max_requests (1) in flight");
+  EXPECT_EQ(downstream_.info.response_flags, accesslog::kUpstreamOverflow);
+  EXPECT_EQ(requests.overflows(), 1u);
+  pool.Ready();
+  pool.Respond(200, "ok");
+  EXPECT_EQ(requests.count(), 0u);
+}
+
+TEST_F(RouterTest, PoolOverflowIs503WithoutRetryOrBlame) {
+  std::shared_ptr<Snapshot> snap = Snap(2);
+  Pool(0).fail_at_once = Pool(1).fail_at_once = upstream::PoolFailureReason::kOverflow;
+  Start(snap.get(), Request());
+  EXPECT_EQ(TotalRequests(), 1);
+  EXPECT_EQ(downstream_.status, 503);
+  EXPECT_EQ(downstream_.body, "upstream overflow: refused at once");
+  EXPECT_EQ(downstream_.info.response_flags, accesslog::kUpstreamOverflow);
+  EXPECT_TRUE(context_.results.empty());
 }
 
 TEST_F(RouterTest, ResetBeforeAnswerIsRetriedOnlyWhenReplayable) {
@@ -381,7 +462,9 @@ TEST_F(RouterTest, ConnectTimeoutIsRetriedThen504) {
   Waiting().Fail(upstream::PoolFailureReason::kTimeout);
   EXPECT_EQ(TotalRequests(), 2);
   EXPECT_EQ(downstream_.status, 504);
-  EXPECT_EQ(downstream_.body, "connect failed");
+  EXPECT_EQ(downstream_.body, "connect failed (retries exhausted)");
+  EXPECT_EQ(downstream_.info.response_flags,
+            accesslog::kUpstreamConnectionFailure | accesslog::kUpstreamRetryLimitExceeded);
 }
 
 TEST_F(RouterTest, LocalResourceShortageIs503WithoutBlame) {

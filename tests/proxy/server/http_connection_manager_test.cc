@@ -33,6 +33,7 @@ class FakeWorker : public ConnectionManagerContext, public router::RouterContext
   router::RouterContext& router_context() override { return *this; }
   SnapshotPins& snapshots() override { return pins; }
   bool draining() const override { return is_draining; }
+  accesslog::AccessLog* access_log() override { return log; }
   void OnConnectionManagerClosed(HttpConnectionManager* manager) override {
     closed.push_back(manager);
   }
@@ -40,7 +41,7 @@ class FakeWorker : public ConnectionManagerContext, public router::RouterContext
   // router::RouterContext.
   const router::RouterOptions& router_options() const override { return router; }
   upstream::ConnPool& PoolFor(const std::shared_ptr<upstream::HostState>&,
-                              const ClusterConfig&) override {
+                              const upstream::ClusterSnapshot&) override {
     return pool;
   }
   balancer::Picker::WorkerState& PickerState(const std::string&) override { return picker; }
@@ -59,6 +60,7 @@ class FakeWorker : public ConnectionManagerContext, public router::RouterContext
   ConnectionManagerStats stats;
   SnapshotPins pins;
   bool is_draining = false;
+  accesslog::AccessLog* log = nullptr;
   std::vector<HttpConnectionManager*> closed;
   router::RouterOptions router;
   FakePool pool;

@@ -11,6 +11,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/net/address.h"
+#include "common/process/fd_limit.h"
 #include "common/process/ready_file.h"
 #include "common/process/stop_signals.h"
 #include "common/process/usage.h"
@@ -38,7 +39,28 @@ ABSL_FLAG(absl::Duration, upstream_timeout, absl::Seconds(15),
 ABSL_FLAG(absl::Duration, request_header_timeout, absl::Seconds(10),
           "Request headers not complete within this: 408");
 ABSL_FLAG(absl::Duration, idle_timeout, absl::Seconds(60), "Idle client keep-alive timeout");
-ABSL_FLAG(uint64_t, max_body_bytes, 0, "Largest request body accepted (0: no limit): 413");
+ABSL_FLAG(absl::Duration, stream_idle_timeout, absl::Minutes(5),
+          "A request in progress with no byte either way for this long is reset (0: off)");
+ABSL_FLAG(absl::Duration, tunnel_idle_timeout, absl::Hours(1),
+          "The same for an upgraded connection (WebSocket) after its 101 (0: off)");
+ABSL_FLAG(absl::Duration, upstream_response_timeout, absl::ZeroDuration(),
+          "The whole response, from the request to its last byte: 504, or a reset once the "
+          "head is out (0: off)");
+ABSL_FLAG(uint64_t, max_body_bytes, 64ull << 20,
+          "Largest request body accepted, in bytes (0: no limit): 413 above it");
+ABSL_FLAG(uint64_t, buffer_limit_bytes, 1 << 20,
+          "Per connection (client and upstream, each direction of a tunnel): bytes read ahead "
+          "and the write high watermark; a peer that does not read is paused here");
+ABSL_FLAG(uint64_t, max_connections, 0,
+          "Open client connections across workers; at the cap the listeners stop accepting "
+          "for a moment (0: derived from the descriptor limit, which is raised to its hard "
+          "limit at start)");
+ABSL_FLAG(bool, normalize_path, true,
+          "Remove dot-segments from request paths (RFC 3986) before routing; the upstream gets "
+          "the normalised path");
+ABSL_FLAG(bool, merge_slashes, false, "Merge runs of '/' in request paths before routing");
+ABSL_FLAG(absl::Duration, accept_pause, absl::Milliseconds(100),
+          "How long the listeners rest at --max_connections or when out of descriptors");
 ABSL_FLAG(std::string, ready_file, "",
           "Written with {\"port\",\"admin_port\",\"pid\"} once listening (for scripts/tests)");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
@@ -72,6 +94,28 @@ int main(int argc, char** argv) {
   options.worker.request_header_timeout = absl::GetFlag(FLAGS_request_header_timeout);
   options.worker.idle_timeout = absl::GetFlag(FLAGS_idle_timeout);
   options.worker.max_body_bytes = absl::GetFlag(FLAGS_max_body_bytes);
+  options.worker.stream_idle_timeout = absl::GetFlag(FLAGS_stream_idle_timeout);
+  options.worker.tunnel_idle_timeout = absl::GetFlag(FLAGS_tunnel_idle_timeout);
+  options.worker.upstream_response_timeout = absl::GetFlag(FLAGS_upstream_response_timeout);
+  options.worker.buffer_limit_bytes = absl::GetFlag(FLAGS_buffer_limit_bytes);
+  options.worker.accept_pause = absl::GetFlag(FLAGS_accept_pause);
+  options.worker.normalize_path = absl::GetFlag(FLAGS_normalize_path);
+  options.worker.merge_slashes = absl::GetFlag(FLAGS_merge_slashes);
+  if (options.worker.buffer_limit_bytes < 16 * 1024) {
+    std::fprintf(stderr, "proxy: --buffer_limit_bytes must be at least 16384\n");
+    return 2;
+  }
+  absl::StatusOr<lb::process::FdLimit> fds = lb::process::RaiseOpenFileLimit();
+  options.max_connections = absl::GetFlag(FLAGS_max_connections);
+  if (fds.ok()) {
+    if (options.max_connections == 0) {
+      options.max_connections = lb::process::ConnectionsFor(fds->now);
+    }
+    spdlog::info("proxy: descriptor limit {} (was {}); at most {} client connections", fds->now,
+                 fds->before, options.max_connections);
+  } else {
+    spdlog::warn("proxy: {}", std::string(fds.status().message()));
+  }
   absl::StatusOr<std::unique_ptr<lb::proxy::ProxyServer>> server =
       lb::proxy::ProxyServer::Start(options);
   if (!server.ok()) {

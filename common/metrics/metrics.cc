@@ -106,29 +106,49 @@ std::string Number(double v) {
 class CollectedSamples final : public SampleSink {
  public:
   struct Family {
-    bool counter = true;
+    const char* type = "counter";
     std::string help;
-    std::vector<std::pair<Labels, std::string>> samples;  // Values already formatted.
+    // Series suffix ("", "_bucket", "_sum", "_count"), labels, value already formatted.
+    struct Sample {
+      const char* suffix;
+      Labels labels;
+      std::string value;
+    };
+    std::vector<Sample> samples;
   };
   void Counter(const std::string& name, const std::string& help, const Labels& labels,
                uint64_t value) override {
-    Add(name, help, true).samples.emplace_back(labels, absl::StrCat(value));
+    Add(name, help, "counter").samples.push_back({"", labels, absl::StrCat(value)});
   }
   void Gauge(const std::string& name, const std::string& help, const Labels& labels,
              double value) override {
     // Whole values (counts) in full, never in exponent form.
     bool whole = value == std::floor(value) && std::fabs(value) < 9e15;
-    Add(name, help, false)
-        .samples.emplace_back(labels,
-                              whole ? absl::StrCat(static_cast<int64_t>(value)) : Number(value));
+    Add(name, help, "gauge")
+        .samples.push_back(
+            {"", labels, whole ? absl::StrCat(static_cast<int64_t>(value)) : Number(value)});
+  }
+  void Histogram(const std::string& name, const std::string& help, const Labels& labels,
+                 const std::vector<double>& bounds, const std::vector<uint64_t>& counts,
+                 double sum) override {
+    Family& f = Add(name, help, "histogram");
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < counts.size(); ++i) {
+      cumulative += counts[i];
+      Labels with_le = labels;
+      with_le.emplace_back("le", i < bounds.size() ? Number(bounds[i]) : "+Inf");
+      f.samples.push_back({"_bucket", std::move(with_le), absl::StrCat(cumulative)});
+    }
+    f.samples.push_back({"_sum", labels, Number(sum)});
+    f.samples.push_back({"_count", labels, absl::StrCat(cumulative)});
   }
   std::map<std::string, Family> families;
 
  private:
-  Family& Add(const std::string& name, const std::string& help, bool counter) {
+  Family& Add(const std::string& name, const std::string& help, const char* type) {
     auto [it, inserted] = families.try_emplace(name);
     if (inserted) {
-      it->second.counter = counter;
+      it->second.type = type;
       it->second.help = help;
     }
     return it->second;
@@ -156,11 +176,10 @@ std::string Registry::Render() const {
   auto render_collected = [&out](const std::string& name, const CollectedSamples::Family& f,
                                  bool with_header) {
     if (with_header) {
-      absl::StrAppend(&out, "# HELP ", name, " ", f.help, "\n# TYPE ", name, " ",
-                      f.counter ? "counter" : "gauge", "\n");
+      absl::StrAppend(&out, "# HELP ", name, " ", f.help, "\n# TYPE ", name, " ", f.type, "\n");
     }
-    for (const auto& [labels, value] : f.samples) {
-      absl::StrAppend(&out, name, LabelText(labels), " ", value, "\n");
+    for (const auto& s : f.samples) {
+      absl::StrAppend(&out, name, s.suffix, LabelText(s.labels), " ", s.value, "\n");
     }
   };
   auto next_collected = collected.families.begin();

@@ -71,6 +71,11 @@ class SampleSink {
                        uint64_t value) = 0;
   virtual void Gauge(const std::string& name, const std::string& help, const Labels& labels,
                      double value) = 0;
+  // `counts`: per bucket, not cumulative, one more than `bounds` (the +Inf bucket); `sum` in
+  // the unit of the bounds.
+  virtual void Histogram(const std::string& name, const std::string& help, const Labels& labels,
+                         const std::vector<double>& bounds, const std::vector<uint64_t>& counts,
+                         double sum) = 0;
 };
 
 class Registry {

@@ -1,5 +1,6 @@
 #include "proxy/router/router.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/ascii.h"
@@ -9,9 +10,6 @@
 
 namespace lb::proxy::router {
 namespace {
-
-// Above this much request body waiting for the upstream, stop reading the client.
-constexpr size_t kBodyBufferLimit = 1024 * 1024;
 
 bool IsIdempotent(http::Method m) {
   switch (m) {
@@ -72,6 +70,12 @@ void Router::StartRequest(const Snapshot* snapshot, http::RequestHeaderMapPtr he
     return;
   }
   retries_left_ = route->retries;
+  started_ = context_.dispatcher().MonotonicNow();
+  if (const absl::Duration limit = context_.router_options().response_timeout;
+      limit > absl::ZeroDuration()) {
+    response_deadline_ = started_ + limit;
+    ArmTimer(absl::InfiniteDuration());  // Connecting counts too.
+  }
   hash_ = HashKey(*route, client_ip);
   RewriteRequest({client_ip, "http"}, *headers_);
   PickAndStart();
@@ -169,7 +173,7 @@ void Router::OnRequestData(event::Buffer& data, bool end_stream) {
   body_.MoveAllFrom(data);
   if (upstream_ != nullptr) {
     SendBody();
-  } else if (body_.size() > kBodyBufferLimit && !downstream_paused_) {
+  } else if (body_.size() > context_.router_options().buffer_limit_bytes && !downstream_paused_) {
     downstream_paused_ = true;  // Resumed once the upstream takes the body.
     callbacks_.ReadDisableDownstream(true);
   }
@@ -189,28 +193,33 @@ void Router::SendBody() {
   if (!response_started_) {
     // While the body uploads only a stall limit applies; the response timeout starts once the
     // whole request is sent.
-    timer_armed_ = true;
-    callbacks_.ArmRouterTimer(request_complete_ ? context_.router_options().upstream_timeout
-                                                : context_.router_options().body_idle_timeout);
+    ArmTimer(request_complete_ ? context_.router_options().upstream_timeout
+                               : context_.router_options().body_idle_timeout);
   }
 }
 
 void Router::DecodeHeaders(http::ResponseHeaderMapPtr headers, bool end_stream) {
   DisarmTimer();
+  if (headers->status == 101) {
+    response_deadline_ = absl::InfiniteDuration();  // A tunnel has its own idle limit.
+  } else if (response_deadline_ != absl::InfiniteDuration() && !end_stream) {
+    ArmTimer(absl::InfiniteDuration());
+  }
   response_started_ = true;
   int status = headers->status;
+  CountResponse(status);
   if (status >= 500) {
     bool gateway = status == 502 || status == 503 || status == 504;
     context_.ReportResult(*host_, gateway ? UpstreamResult::kGatewayFailure : UpstreamResult::k5xx);
   } else {
     context_.ReportResult(*host_, UpstreamResult::kSuccess);
   }
-  if (end_stream) Finish();
+  if (end_stream) Finish(/*answered=*/true);
   callbacks_.EncodeHeaders(std::move(headers), end_stream);
 }
 
 void Router::DecodeData(event::Buffer& data, bool end_stream) {
-  if (end_stream) Finish();
+  if (end_stream) Finish(/*answered=*/true);
   callbacks_.EncodeData(data, end_stream);
 }
 
@@ -269,13 +278,26 @@ void Router::OnDownstreamBelowWriteBufferLowWatermark() {
 
 void Router::OnDownstreamReset() {
   ResetUpstream();
-  Finish();
+  Finish(/*answered=*/false);
 }
 
 void Router::OnTimeout() {
   timer_armed_ = false;
-  if (done_ || response_started_) return;
-  context_.router_stats().upstream_timeouts.fetch_add(1, std::memory_order_relaxed);
+  if (done_) return;
+  if (context_.dispatcher().MonotonicNow() >= response_deadline_) {
+    context_.router_stats().upstream_response_timeouts.fetch_add(1, std::memory_order_relaxed);
+    if (response_started_) {
+      context_.ReportResult(*host_, UpstreamResult::kGatewayFailure);
+      ResetUpstream();
+      done_ = true;
+      callbacks_.ResetDownstream();
+      return;
+    }
+  } else if (response_started_) {
+    return;
+  } else {
+    context_.router_stats().upstream_timeouts.fetch_add(1, std::memory_order_relaxed);
+  }
   if (host_ != nullptr) context_.ReportResult(*host_, UpstreamResult::kGatewayFailure);
   ResetUpstream();
   LocalReply(504, "upstream request timeout");
@@ -314,8 +336,16 @@ void Router::LocalReply(int status, absl::string_view message) {
     callbacks_.ResetDownstream();
     return;
   }
-  Finish();
+  CountResponse(status);
+  Finish(/*answered=*/true);
   callbacks_.SendLocalReply(status, message);
+}
+
+void Router::CountResponse(int status) {
+  if (cluster_ == nullptr) return;
+  if (upstream::ClusterWorkerCounters* c = context_.ClusterCounters(*cluster_)) {
+    c->CountResponse(status);
+  }
 }
 
 void Router::SetHost(upstream::HostState* host) {
@@ -324,6 +354,16 @@ void Router::SetHost(upstream::HostState* host) {
   }
   host_ = host;
   if (host_ != nullptr) context_.Counters(*host_).active.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Router::ArmTimer(absl::Duration phase) {
+  absl::Duration after = phase;
+  if (response_deadline_ != absl::InfiniteDuration()) {
+    after = std::min(after, response_deadline_ - context_.dispatcher().MonotonicNow());
+    after = std::max(after, absl::ZeroDuration());
+  }
+  timer_armed_ = true;
+  callbacks_.ArmRouterTimer(after);
 }
 
 void Router::DisarmTimer() {
@@ -342,7 +382,12 @@ void Router::ResetUpstream() {
   }
 }
 
-void Router::Finish() {
+void Router::Finish(bool answered) {
+  if (answered && !done_ && cluster_ != nullptr) {
+    if (upstream::ClusterWorkerCounters* c = context_.ClusterCounters(*cluster_)) {
+      c->latency.Record(context_.dispatcher().MonotonicNow() - started_);
+    }
+  }
   done_ = true;
   upstream_ = nullptr;  // A completed stream goes back to its pool by itself.
   DisarmTimer();

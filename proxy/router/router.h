@@ -12,7 +12,8 @@
 //             when nothing of the request can have been acted on: a failed connect, or a reset
 //             before any response byte of an idempotent request whose body was not sent;
 //   timeouts  a stalled body upload (`body_idle_timeout`) and no response head within
-//             `upstream_timeout` of the request's end: 504, not retried;
+//             `upstream_timeout` of the request's end: 504, not retried; the whole response
+//             within `response_timeout` (off by default): 504, or a reset once the head is out;
 //   outlier   every attempt's outcome goes to RouterContext::ReportResult.
 // Flow control: a full upstream write buffer pauses reading the client; a full client write
 // buffer pauses reading the upstream (RouterCallbacks / the upstream stream's ReadDisable).
@@ -37,6 +38,7 @@
 #include "proxy/http/codec.h"
 #include "proxy/http/header_map.h"
 #include "proxy/router/snapshot.h"
+#include "proxy/upstream/cluster_stats.h"
 #include "proxy/upstream/conn_pool.h"
 #include "proxy/upstream/host.h"
 
@@ -45,6 +47,11 @@ namespace lb::proxy::router {
 struct RouterOptions {
   absl::Duration upstream_timeout = absl::Seconds(15);   // Request sent, no response head: 504.
   absl::Duration body_idle_timeout = absl::Seconds(60);  // Request body upload stalled: 504.
+  // The whole response, from the request's start to its last byte (0: off): 504 before the
+  // head, a reset after it. Tunnels are exempt once switched.
+  absl::Duration response_timeout = absl::ZeroDuration();
+  // Request body held while no upstream stream takes it; above it the client is paused.
+  size_t buffer_limit_bytes = 1024 * 1024;
   // Retries in flight may not exceed this share of active requests (plus a floor of 3).
   double retry_budget = 0.2;
 };
@@ -54,7 +61,8 @@ enum class UpstreamResult : uint8_t { kSuccess, k5xx, kGatewayFailure };
 
 struct RouterStats {
   std::atomic<uint64_t> retries{0};
-  std::atomic<uint64_t> upstream_timeouts{0};
+  std::atomic<uint64_t> upstream_timeouts{0};           // No head in time (504).
+  std::atomic<uint64_t> upstream_response_timeouts{0};  // RouterOptions::response_timeout.
 };
 
 // Retries in flight on one worker, against its active requests.
@@ -89,8 +97,10 @@ class RouterContext {
   virtual upstream::ConnPool& PoolFor(const std::shared_ptr<upstream::HostState>& host,
                                       const ClusterConfig& cluster) = 0;
   virtual balancer::Picker::WorkerState& PickerState(const std::string& cluster) = 0;
-  // This worker's counters of `host`.
+  // This worker's counters of `host`, and of a cluster.
   virtual upstream::HostCounters& Counters(upstream::HostState& host) = 0;
+  virtual upstream::ClusterWorkerCounters* ClusterCounters(
+      const upstream::ClusterSnapshot& cluster) = 0;
   virtual void ReportResult(upstream::HostState& host, UpstreamResult result) = 0;
   virtual RetryBudget& retry_budget() = 0;
   virtual uint64_t active_requests() const = 0;
@@ -167,9 +177,15 @@ class Router final : public http::ResponseDecoder,
   void LocalReply(int status, absl::string_view message);
   void SetHost(upstream::HostState* host);
   void DisarmTimer();
+  // Arms the router timer for `phase` (a phase's own limit), or sooner when the whole-response
+  // deadline comes first.
+  void ArmTimer(absl::Duration phase);
+  // A response head (upstream or local) for the request's cluster.
+  void CountResponse(int status);
   // Detaches from the upstream stream and abandons it.
   void ResetUpstream();
-  void Finish();
+  // The request is over; `answered`: its response is complete (counted in the latency).
+  void Finish(bool answered);
 
   RouterContext& context_;
   RouterCallbacks& callbacks_;
@@ -195,7 +211,10 @@ class Router final : public http::ResponseDecoder,
   bool downstream_paused_ = false;    // We stopped reading the client (upstream full).
   bool upstream_above_high_ = false;  // The upstream connection's write buffer is full.
   bool response_started_ = false;     // A head went to the client.
-  bool done_ = false;                 // The response is complete or was answered locally.
+  absl::Duration started_;            // Monotonic time the request was routed.
+  // Monotonic deadline of RouterOptions::response_timeout; InfiniteDuration when off.
+  absl::Duration response_deadline_ = absl::InfiniteDuration();
+  bool done_ = false;  // The response is complete or was answered locally.
 };
 
 }  // namespace lb::proxy::router

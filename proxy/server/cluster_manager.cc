@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "common/base/check.h"
+#include "common/logging/event_log.h"
 #include "proxy/balancer/balancer.h"
 #include "proxy/event/socket.h"
 #include "proxy/upstream/cluster_snapshot.h"
@@ -18,13 +19,20 @@ ClusterManager::~ClusterManager() = default;
 void ClusterManager::Start() {
   LB_DCHECK(main_.IsThreadSafe());
   checker_ = std::make_unique<health::ActiveChecker>(
-      main_, [this](const std::string&, const std::string&, bool) { ScheduleRebuild(); });
+      main_, [this](const std::string& cluster, const std::string& endpoint, bool healthy) {
+        logging::LogEvent("endpoint_health", {{"cluster", cluster},
+                                              {"endpoint", endpoint},
+                                              {"healthy", healthy},
+                                              {"source", "active_check"}});
+        ScheduleRebuild();
+      });
   tick_ = main_.CreateTimer([this] { OnTick(); });
   tick_->Arm(absl::Seconds(1));
 }
 
 void ClusterManager::SetConfig(std::shared_ptr<const ProxyConfig> config) {
   LB_DCHECK(main_.IsThreadSafe());
+  LogEndpointChanges(config_.get(), *config);
   config_ = std::move(config);
   checker_->Update(*config_);
   for (auto it = detectors_.begin(); it != detectors_.end();) {
@@ -42,6 +50,37 @@ void ClusterManager::SetConfig(std::shared_ptr<const ProxyConfig> config) {
     }
   }
   Rebuild();
+}
+
+void ClusterManager::LogEndpointChanges(const ProxyConfig* before, const ProxyConfig& after) {
+  // endpoint key -> draining, per cluster.
+  auto index = [](const ProxyConfig* config) {
+    std::map<std::pair<std::string, std::string>, bool> out;
+    if (config == nullptr) return out;
+    for (const auto& [name, c] : config->clusters) {
+      for (const EndpointConfig& e : c.endpoints) out[{name, e.Key()}] = e.draining;
+    }
+    return out;
+  };
+  const auto old_endpoints = index(before);
+  const auto new_endpoints = index(&after);
+  for (const auto& [id, draining] : new_endpoints) {
+    auto it = old_endpoints.find(id);
+    const char* event = nullptr;
+    if (it == old_endpoints.end()) {
+      event = draining ? "endpoint_added_draining" : "endpoint_added";
+    } else if (it->second != draining) {
+      event = draining ? "endpoint_draining" : "endpoint_undrained";
+    }
+    if (event != nullptr) {
+      logging::LogEvent(event, {{"cluster", id.first}, {"endpoint", id.second}});
+    }
+  }
+  for (const auto& [id, draining] : old_endpoints) {
+    if (new_endpoints.count(id) == 0) {
+      logging::LogEvent("endpoint_removed", {{"cluster", id.first}, {"endpoint", id.second}});
+    }
+  }
 }
 
 void ClusterManager::ScheduleRebuild() {
@@ -66,18 +105,33 @@ void ClusterManager::OnResult(const std::shared_ptr<upstream::HostState>& host,
   if (streak <= 1) {
     it->second->Report(host->key, health::OutlierDetector::Result::kSuccess, now);
   }
+  const bool is_5xx = result == router::UpstreamResult::k5xx;
   bool ejected = it->second->Report(host->key,
-                                    result == router::UpstreamResult::k5xx
-                                        ? health::OutlierDetector::Result::k5xx
-                                        : health::OutlierDetector::Result::kGatewayFailure,
+                                    is_5xx ? health::OutlierDetector::Result::k5xx
+                                           : health::OutlierDetector::Result::kGatewayFailure,
                                     now);
-  if (ejected) ScheduleRebuild();
+  if (ejected) {
+    nlohmann::json fields = {
+        {"cluster", host->cluster},
+        {"endpoint", host->key},
+        {"reason", is_5xx ? "consecutive_5xx" : "consecutive_gateway_failures"}};
+    if (const health::OutlierDetector::HostInfo* info = it->second->Info(host->key)) {
+      fields["until"] = absl::FormatTime(info->ejected_until, absl::UTCTimeZone());
+    }
+    logging::LogEvent("endpoint_ejected", fields);
+    ScheduleRebuild();
+  }
 }
 
 void ClusterManager::OnTick() {
   absl::Time now = main_.Now();
   bool changed = false;
-  for (auto& [name, d] : detectors_) changed |= !d->Tick(now).empty();
+  for (auto& [name, d] : detectors_) {
+    for (const std::string& endpoint : d->Tick(now)) {
+      logging::LogEvent("endpoint_returned", {{"cluster", name}, {"endpoint", endpoint}});
+      changed = true;
+    }
+  }
   if (changed) ScheduleRebuild();
   tick_->Arm(absl::Seconds(1));
 }
@@ -91,6 +145,11 @@ void ClusterManager::Rebuild() {
   for (const auto& [name, c] : config_->clusters) {
     auto cs = std::make_shared<upstream::ClusterSnapshot>();
     cs->config = c;
+    std::shared_ptr<upstream::ClusterStats>& stats = cluster_stats_[name];
+    if (stats == nullptr) {
+      stats = std::make_shared<upstream::ClusterStats>(static_cast<int>(workers_.size()));
+    }
+    cs->stats = stats;
     std::vector<health::HostHealth> health;
     std::vector<std::string> keys;
     auto detector_it = detectors_.find(name);
@@ -137,6 +196,9 @@ void ClusterManager::Rebuild() {
     options.maglev_table_size = c.maglev_table_size;
     cs->picker = balancer::Picker::Create(c.policy, std::move(candidates), keys, options);
     snap->clusters.emplace(name, std::move(cs));
+  }
+  for (auto it = cluster_stats_.begin(); it != cluster_stats_.end();) {
+    it = config_->clusters.count(it->first) ? std::next(it) : cluster_stats_.erase(it);
   }
   // Endpoints that left: in-flight requests finish; pooled connections are dropped.
   for (auto& [id, host] : hosts_) {

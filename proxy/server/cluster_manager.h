@@ -25,6 +25,7 @@
 #include "proxy/router/router.h"
 #include "proxy/router/snapshot.h"
 #include "proxy/server/worker_set.h"
+#include "proxy/upstream/cluster_stats.h"
 #include "proxy/upstream/host.h"
 
 namespace lb::proxy {
@@ -45,6 +46,8 @@ class ClusterManager {
   void OnResult(const std::shared_ptr<upstream::HostState>& host, router::UpstreamResult result);
 
  private:
+  // Event log lines for endpoints added, removed, drained and undrained by a new config.
+  static void LogEndpointChanges(const ProxyConfig* before, const ProxyConfig& after);
   void ScheduleRebuild();
   void Rebuild();
   void OnTick();
@@ -57,6 +60,8 @@ class ClusterManager {
   std::map<std::string, std::unique_ptr<health::OutlierDetector>> detectors_;
   // (cluster, "ip:port") -> host, for the endpoints of the current config.
   std::map<std::pair<std::string, std::string>, std::shared_ptr<upstream::HostState>> hosts_;
+  // Per cluster, kept while the cluster is configured (snapshots share them).
+  std::map<std::string, std::shared_ptr<upstream::ClusterStats>> cluster_stats_;
   std::unique_ptr<event::Timer> tick_;
   uint64_t generation_ = 0;
   bool rebuild_pending_ = false;

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/check.h"
 #include "common/base/recycled.h"
+#include "proxy/http/request_target.h"
 
 namespace lb::proxy {
 
@@ -20,6 +21,7 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
       : manager_(manager),
         encoder_(encoder),
         stats_(manager.context_.connection_manager_stats()),
+        started_(manager.context_.dispatcher().MonotonicNow()),
         router_(manager.context_.router_context(), *this) {
     encoder_.SetCallbacks(this);
   }
@@ -49,11 +51,17 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
     stats_.requests_active.fetch_add(1, std::memory_order_relaxed);
     counted_ = true;
     snapshot_.Acquire(manager_.context_.snapshots());
-    const uint64_t max_body = manager_.context_.connection_manager_options().max_body_bytes;
-    if (max_body > 0 && headers->content_length.value_or(0) > max_body) {
+    const ConnectionManagerOptions& options = manager_.context_.connection_manager_options();
+    if (options.max_body_bytes > 0 &&
+        headers->content_length.value_or(0) > options.max_body_bytes) {
       SendLocalReply(413, "request body too large");
       return;
     }
+    if (absl::Status s = http::CanonicalizeRequestTarget(options.path, *headers); !s.ok()) {
+      SendLocalReply(400, s.message());
+      return;
+    }
+    request_complete_ = end_stream;
     router_.StartRequest(snapshot_.get(), std::move(headers), end_stream, manager_.client_ip_);
   }
 
@@ -62,6 +70,8 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
       data.Clear();
       return;
     }
+    manager_.OnStreamActivity();
+    request_complete_ = end_stream;
     body_bytes_ += data.size();
     const uint64_t max_body = manager_.context_.connection_manager_options().max_body_bytes;
     if (max_body > 0 && body_bytes_ > max_body) {
@@ -78,6 +88,7 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
 
   // http::StreamCallbacks (the client side of this stream).
   void OnStreamReset(http::StreamResetReason, absl::string_view) override {
+    stats_.downstream_resets.fetch_add(1, std::memory_order_relaxed);
     Abandon();
     manager_.OnStreamReset(this);
   }
@@ -94,11 +105,17 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
   void EncodeHeaders(http::ResponseHeaderMapPtr headers, bool end_stream) override {
     response_started_ = true;
     CountStatus(headers->status);
+    if (headers->status == 101 && !end_stream) {
+      manager_.ArmTimeout(Timeout::kTunnelIdle);
+    } else {
+      manager_.OnStreamActivity();
+    }
     encoder_.EncodeHeaders(*headers, end_stream);
     if (end_stream) Complete();
   }
 
   void EncodeData(event::Buffer& data, bool end_stream) override {
+    manager_.OnStreamActivity();
     encoder_.EncodeData(data, end_stream);
     if (end_stream) Complete();
   }
@@ -137,6 +154,17 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
   void DisarmRouterTimer() override { manager_.router_timer_.Disarm(); }
   void OnRouterTimeout() { router_.OnTimeout(); }
 
+  // Nothing moved either way for the stream (or tunnel) idle timeout.
+  void OnIdleTimeout() {
+    if (response_started_) {
+      ResetDownstream();
+    } else if (request_complete_) {
+      LocalReply(504, "upstream sent nothing within the stream idle timeout");
+    } else {
+      LocalReply(408, "request body not received within the stream idle timeout");
+    }
+  }
+
  private:
   void CountStatus(int status) {
     std::atomic<uint64_t>& counter = status >= 500   ? stats_.responses_5xx
@@ -148,17 +176,20 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
 
   void Complete() {
     done_ = true;
+    stats_.request_latency.Record(manager_.context_.dispatcher().MonotonicNow() - started_);
     manager_.OnStreamComplete(this);
   }
 
   HttpConnectionManager& manager_;
   http::ResponseEncoder& encoder_;
   ConnectionManagerStats& stats_;
+  const absl::Duration started_;  // Monotonic.
   // Declared before the router: released after it, since the router's hosts live in it.
   SnapshotPins::Pin snapshot_;
   router::Router router_;
   uint64_t body_bytes_ = 0;
   bool counted_ = false;
+  bool request_complete_ = false;
   bool response_started_ = false;
   bool done_ = false;
 };
@@ -176,6 +207,9 @@ HttpConnectionManager::HttpConnectionManager(ConnectionManagerContext& context,
       *connection_, *this, [this] { context_.dispatcher().RunAtEventEnd(this); },
       context_.connection_manager_options().codec);
   connection_->SetCallbacks(this);
+  if (const size_t limit = context_.connection_manager_options().buffer_limit_bytes; limit > 0) {
+    connection_->SetBufferLimit(limit);
+  }
   ArmTimeout(Timeout::kRequestHeader);  // From accept: a client that sends nothing is cut too.
 }
 
@@ -292,7 +326,7 @@ void HttpConnectionManager::Dispatch(bool end_stream) {
 
 http::RequestDecoder& HttpConnectionManager::NewStream(http::ResponseEncoder& encoder) {
   LB_DCHECK(stream_ == nullptr);
-  ArmTimeout(Timeout::kNone);  // The router's timeouts take over.
+  ArmTimeout(Timeout::kStreamIdle);  // Beside the router's own timeouts.
   stream_ = std::make_unique<ActiveStream>(*this, encoder);
   return *stream_;
 }
@@ -335,14 +369,27 @@ void HttpConnectionManager::ArmTimeout(Timeout which) {
     case Timeout::kClosing:
       timer_.Arm(options.idle_timeout);
       return;
+    case Timeout::kStreamIdle:
+    case Timeout::kTunnelIdle: {
+      const absl::Duration after =
+          which == Timeout::kStreamIdle ? options.stream_idle_timeout : options.tunnel_idle_timeout;
+      if (after > absl::ZeroDuration()) {
+        timer_.Arm(after);
+      } else {
+        timer_.Disarm();
+      }
+      return;
+    }
   }
 }
 
 void HttpConnectionManager::OnTimeout() {
+  ConnectionManagerStats& stats = context_.connection_manager_stats();
   switch (timeout_) {
     case Timeout::kNone:
       return;
     case Timeout::kRequestHeader:
+      stats.request_header_timeouts.fetch_add(1, std::memory_order_relaxed);
       if (connection_->read_buffer().empty() && !codec_->partial_head()) {
         Close();  // Nothing was sent at all.
         return;
@@ -356,7 +403,19 @@ void HttpConnectionManager::OnTimeout() {
       return;
     case Timeout::kIdle:
     case Timeout::kClosing:
+      stats.idle_timeouts.fetch_add(1, std::memory_order_relaxed);
       Close();
+      return;
+    case Timeout::kStreamIdle:
+    case Timeout::kTunnelIdle:
+      (timeout_ == Timeout::kStreamIdle ? stats.stream_idle_timeouts : stats.tunnel_idle_timeouts)
+          .fetch_add(1, std::memory_order_relaxed);
+      timeout_ = Timeout::kNone;
+      if (stream_ != nullptr) {
+        stream_->OnIdleTimeout();
+      } else {
+        Close();
+      }
       return;
   }
 }

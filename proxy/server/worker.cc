@@ -2,12 +2,16 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <memory>
 #include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "common/base/check.h"
+#include "common/logging/event_log.h"
+#include "proxy/event/lazy_timer.h"
 #include "proxy/network/connection.h"
 #include "proxy/network/transport_socket.h"
 #include "proxy/upstream/http1_conn_pool.h"
@@ -19,24 +23,36 @@ namespace lb::proxy {
 class Worker::Impl final : public ConnectionManagerContext, public router::RouterContext {
  public:
   Impl(Worker* worker, event::Dispatcher* dispatcher, int listen_fd, const WorkerOptions& options,
-       ResultSink sink)
+       ResultSink sink, ConnectionLimit* limit)
       : worker_(worker),
         dispatcher_(*dispatcher),
         listen_fd_(listen_fd),
         sink_(std::move(sink)),
+        limit_(limit),
+        accept_pause_(options.accept_pause),
+        accept_resume_(*dispatcher, [this] { ResumeAccepting(); }),
         rng_seed_(0x9E3779B97F4A7C15ull * static_cast<uint64_t>(worker->index() + 1)),
         retry_budget_(options.retry_budget) {
     http_options_.request_header_timeout = options.request_header_timeout;
     http_options_.idle_timeout = options.idle_timeout;
+    http_options_.stream_idle_timeout = options.stream_idle_timeout;
+    http_options_.tunnel_idle_timeout = options.tunnel_idle_timeout;
     http_options_.max_body_bytes = options.max_body_bytes;
+    http_options_.buffer_limit_bytes = options.buffer_limit_bytes;
+    http_options_.path.normalize = options.normalize_path;
+    http_options_.path.merge_slashes = options.merge_slashes;
     router_options_.upstream_timeout = options.upstream_timeout;
     router_options_.body_idle_timeout = options.idle_timeout;
+    router_options_.response_timeout = options.upstream_response_timeout;
+    router_options_.buffer_limit_bytes = options.buffer_limit_bytes;
     router_options_.retry_budget = options.retry_budget;
     pool_settings_.idle_timeout = options.upstream_idle_timeout;
     pool_settings_.max_idle = options.max_idle_per_host;
+    pool_settings_.buffer_limit_bytes = options.buffer_limit_bytes;
   }
 
   ~Impl() override {
+    accept_resume_.Disarm();
     listener_.reset();
     if (listen_fd_ >= 0) close(listen_fd_);
     // Managers first (they abandon their requests), then the pools their routers used.
@@ -77,6 +93,7 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
       // Too late: this worker stopped accepting. The client sees the close as a reset listener.
       close(fd);
       if (balancer_ != nullptr) balancer_->Release(worker_->index());
+      if (limit_ != nullptr) limit_->Release();
       return;
     }
     AddConnection(fd, peer);
@@ -85,6 +102,7 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
   void Drain(std::function<void()> done) {
     draining_ = true;
     drained_ = std::move(done);
+    accept_resume_.Disarm();
     listener_.reset();
     if (listen_fd_ >= 0) {
       close(listen_fd_);
@@ -114,6 +132,11 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
     managers_.erase(it);
     stats().connections_active.fetch_sub(1, std::memory_order_relaxed);
     if (balancer_ != nullptr) balancer_->Release(worker_->index());
+    if (limit_ != nullptr) {
+      limit_->Release();
+      // A slot is free: a listener resting at the cap takes it now rather than at its timer.
+      if (paused_at_cap_) ResumeAccepting();
+    }
     MaybeDrained();
   }
 
@@ -146,6 +169,10 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
   upstream::HostCounters& Counters(upstream::HostState& host) override {
     return host.counters(worker_->index());
   }
+  upstream::ClusterWorkerCounters* ClusterCounters(
+      const upstream::ClusterSnapshot& cluster) override {
+    return cluster.stats == nullptr ? nullptr : &cluster.stats->worker(worker_->index());
+  }
 
   void ReportResult(upstream::HostState& host, router::UpstreamResult result) override {
     if (result == router::UpstreamResult::kSuccess) {
@@ -176,9 +203,22 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
 
   void AcceptAll() {
     for (int i = 0; i < 64; ++i) {
+      if (limit_ != nullptr && !limit_->TryAcquire()) {
+        PauseAccepting(/*at_cap=*/true, 0);
+        return;
+      }
       event::SocketAddress peer;
       int fd = event::Accept(listen_fd_, &peer);
-      if (fd < 0) return;  // EAGAIN, or a transient error (EMFILE...): try again next wakeup.
+      if (fd < 0) {
+        const int err = errno;
+        if (limit_ != nullptr) limit_->Release();
+        // The listener is level-triggered: out of descriptors (or kernel memory), trying again
+        // at once would spin. Rest, as nginx does; the backlog keeps the clients meanwhile.
+        if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+          PauseAccepting(/*at_cap=*/false, err);
+        }
+        return;  // EAGAIN, or a connection that went away before it was accepted.
+      }
       stats().connections_accepted.fetch_add(1, std::memory_order_relaxed);
       int self = worker_->index();
       int owner = balancer_ != nullptr ? balancer_->Assign(self) : self;
@@ -191,6 +231,7 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
     }
   }
 
+  // Takes over `fd` (its ConnectionLimit slot, if any, is already held).
   void AddConnection(int fd, const event::SocketAddress& peer) {
     LB_DCHECK(dispatcher_.IsThreadSafe());
     stats().connections_active.fetch_add(1, std::memory_order_relaxed);
@@ -199,6 +240,30 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
                                                std::make_unique<network::RawTransportSocket>()));
     HttpConnectionManager* raw = manager.get();
     managers_.emplace(raw, std::move(manager));
+  }
+
+  void PauseAccepting(bool at_cap, int err) {
+    if (listener_ == nullptr) return;
+    listener_->SetInterest(false, false);
+    paused_at_cap_ = at_cap;
+    (at_cap ? stats().accept_paused_max_connections : stats().accept_paused_descriptors)
+        .fetch_add(1, std::memory_order_relaxed);
+    accept_resume_.Arm(accept_pause_);
+    if (limit_ != nullptr && limit_->ShouldLog(dispatcher_.MonotonicNow(), absl::Seconds(10))) {
+      nlohmann::json fields = {{"worker", worker_->index()},
+                               {"reason", at_cap ? "max_connections" : "descriptors"},
+                               {"open_connections", limit_->open()},
+                               {"max_connections", limit_->max()},
+                               {"pause_ms", absl::ToInt64Milliseconds(accept_pause_)}};
+      if (!at_cap) fields["error"] = strerror(err);
+      logging::LogEvent("accept_paused", fields);
+    }
+  }
+
+  void ResumeAccepting() {
+    paused_at_cap_ = false;
+    accept_resume_.Disarm();
+    if (listener_ != nullptr && !draining_) listener_->SetInterest(true, false);
   }
 
   void MaybeDrained() {
@@ -213,6 +278,10 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
   event::Dispatcher& dispatcher_;
   int listen_fd_;
   ResultSink sink_;
+  ConnectionLimit* const limit_;  // May be null.
+  const absl::Duration accept_pause_;
+  event::LazyTimer accept_resume_;  // Armed while the listener rests.
+  bool paused_at_cap_ = false;
   const uint64_t rng_seed_;
   ConnectionManagerOptions http_options_;
   router::RouterOptions router_options_;
@@ -231,11 +300,13 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
 
 // ---------------------------------------------------------------------------------------------
 
-Worker::Worker(int index, int listen_fd, const WorkerOptions& options, ResultSink sink)
+Worker::Worker(int index, int listen_fd, const WorkerOptions& options, ResultSink sink,
+               ConnectionLimit* limit)
     : index_(index) {
   absl::StatusOr<std::unique_ptr<event::Dispatcher>> d = event::Dispatcher::Create();
   if (d.ok()) dispatcher_ = std::move(*d);
-  impl_ = std::make_unique<Impl>(this, dispatcher_.get(), listen_fd, options, std::move(sink));
+  impl_ =
+      std::make_unique<Impl>(this, dispatcher_.get(), listen_fd, options, std::move(sink), limit);
 }
 
 Worker::~Worker() {

@@ -9,6 +9,7 @@
 
 #include "proxy/balancer/balancer.h"
 #include "proxy/config/config.h"
+#include "proxy/upstream/cluster_stats.h"
 #include "proxy/upstream/host.h"
 
 namespace lb::proxy::upstream {
@@ -28,6 +29,8 @@ struct ClusterSnapshot {
   std::shared_ptr<const balancer::Picker> picker;  // Over the eligible hosts.
   bool panic = false;
   size_t eligible = 0;
+  // The cluster's counters, the same object in every snapshot while the cluster is configured.
+  std::shared_ptr<ClusterStats> stats;
 };
 
 }  // namespace lb::proxy::upstream

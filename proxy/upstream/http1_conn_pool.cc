@@ -155,6 +155,7 @@ PoolHandle* Http1ConnPool::NewStream(http::ResponseDecoder& decoder, PoolCallbac
     return nullptr;
   }
   stats_.connects.fetch_add(1, std::memory_order_relaxed);
+  if (settings_.buffer_limit_bytes > 0) (*connection)->SetBufferLimit(settings_.buffer_limit_bytes);
   auto client = std::make_unique<ActiveClient>(*this, std::move(*connection), decoder, callbacks);
   ActiveClient* raw = client.get();
   clients_.push_front(std::move(client));

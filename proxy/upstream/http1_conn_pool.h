@@ -26,6 +26,8 @@ struct Http1PoolSettings {
   absl::Duration connect_timeout = absl::Seconds(1);
   absl::Duration idle_timeout = absl::Seconds(30);
   uint32_t max_idle = 64;
+  // Read-buffer limit and write high watermark of each connection (0: the default).
+  size_t buffer_limit_bytes = 0;
   http::Http1Settings codec;
 };
 

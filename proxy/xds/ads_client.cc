@@ -5,6 +5,7 @@
 
 #include "absl/random/random.h"
 #include "absl/strings/str_cat.h"
+#include "common/logging/event_log.h"
 #include "proxy/xds/grpc_xds_transport.h"
 #include "spdlog/spdlog.h"
 
@@ -117,9 +118,15 @@ bool AdsClient::RunStream(const std::string& target) {
       spdlog::debug("xds: ignoring a response of unrequested type {}", response.type_url());
       continue;
     }
-    if (!outcome.accepted) {
-      spdlog::warn("xds: NACK of {} version {} from {}: {}", response.type_url(),
-                   response.version_info(), target, outcome.error);
+    if (outcome.accepted) {
+      logging::LogEvent("config_accepted", {{"type", response.type_url()},
+                                            {"version", response.version_info()},
+                                            {"controller", target}});
+    } else {
+      logging::LogEvent("config_rejected", {{"type", response.type_url()},
+                                            {"version", response.version_info()},
+                                            {"controller", target},
+                                            {"error", outcome.error}});
     }
     std::shared_ptr<const ProxyConfig> config = subscription_.Build();
     {
@@ -128,7 +135,7 @@ bool AdsClient::RunStream(const std::string& target) {
       if (!got_response) {
         status_.connected = true;
         status_.connected_since = options_.clock->Now();
-        spdlog::info("xds: connected to controller {}", target);
+        logging::LogEvent("controller_connected", {{"controller", target}});
       }
       status_.versions = subscription_.versions();
       status_.nacks = subscription_.nacks();
@@ -161,7 +168,8 @@ bool AdsClient::RunStream(const std::string& target) {
           absl::StrCat("stream to ", target, " ended: ", absl::StatusCodeToString(finished.code()),
                        ": ", finished.message().empty() ? "(no message)" : finished.message());
       status_.last_error_time = options_.clock->Now();
-      spdlog::warn("xds: {}", status_.last_error);
+      logging::LogEvent("controller_disconnected",
+                        {{"controller", target}, {"error", status_.last_error}});
     }
   }
   return got_response;

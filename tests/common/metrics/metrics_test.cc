@@ -192,5 +192,19 @@ TEST(RegistryTest, CollectorSamplesRenderSortedAndShareFamiliesWithOwnMetrics) {
   EXPECT_EQ(calls, 2);  // Values are read anew at every render.
 }
 
+TEST(RegistryTest, CollectedHistogramsRenderCumulativeBuckets) {
+  Registry r;
+  r.AddCollector([](SampleSink& sink) {
+    sink.Histogram("lat_seconds", "Latency.", {{"c", "web"}}, {0.001, 0.01}, {2, 3, 1}, 0.5);
+  });
+  EXPECT_EQ(r.Render(),
+            "# HELP lat_seconds Latency.\n# TYPE lat_seconds histogram\n"
+            "lat_seconds_bucket{c=\"web\",le=\"0.001\"} 2\n"
+            "lat_seconds_bucket{c=\"web\",le=\"0.01\"} 5\n"
+            "lat_seconds_bucket{c=\"web\",le=\"+Inf\"} 6\n"
+            "lat_seconds_sum{c=\"web\"} 0.5\n"
+            "lat_seconds_count{c=\"web\"} 6\n");
+}
+
 }  // namespace
 }  // namespace lb::metrics

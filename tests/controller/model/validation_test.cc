@@ -40,21 +40,27 @@ lb::v1::Endpoint ParseEndpoint(const std::string& text) {
 std::string ClusterError(const std::string& text) {
   lb::v1::Cluster c = ParseCluster(text);
   absl::Status s = NormalizeCluster(&c);
-  if (!s.ok()) EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  if (!s.ok()) {
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  }
   return std::string(s.message());
 }
 
 std::string RouteError(const std::string& text) {
   lb::v1::Route r = ParseRoute(text);
   absl::Status s = NormalizeRoute(&r);
-  if (!s.ok()) EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  if (!s.ok()) {
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  }
   return std::string(s.message());
 }
 
 std::string EndpointError(const std::string& text) {
   lb::v1::Endpoint e = ParseEndpoint(text);
   absl::Status s = NormalizeEndpoint(&e);
-  if (!s.ok()) EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  if (!s.ok()) {
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  }
   return std::string(s.message());
 }
 

@@ -31,6 +31,10 @@ class FakeContext : public RouterContext {
     return pools[host->key];
   }
   balancer::Picker::WorkerState& PickerState(const std::string&) override { return picker_state_; }
+  upstream::ClusterWorkerCounters* ClusterCounters(
+      const upstream::ClusterSnapshot& cluster) override {
+    return cluster.stats == nullptr ? nullptr : &cluster.stats->worker(0);
+  }
   upstream::HostCounters& Counters(upstream::HostState& host) override { return host.counters(0); }
   void ReportResult(upstream::HostState& host, UpstreamResult result) override {
     results.push_back(absl::StrCat(host.key, " ",
@@ -111,6 +115,7 @@ std::shared_ptr<Snapshot> MakeSnapshot(int hosts, uint32_t retries = 2) {
   }
   cluster->picker =
       balancer::Picker::Create(LbPolicy::kRoundRobin, std::move(candidates), keys, {});
+  cluster->stats = std::make_shared<upstream::ClusterStats>(1);
   snap->clusters["web"] = cluster;
   RouteConfig ghost;
   ghost.name = "ghost";
@@ -453,6 +458,25 @@ TEST_F(RouterTest, UpstreamStatusesReachOutlierDetection) {
   }
   EXPECT_EQ(context_.results,
             std::vector<std::string>({"10.0.0.1:8000 5xx", "10.0.0.1:8000 gateway"}));
+}
+
+TEST_F(RouterTest, ClusterCountsResponsesAndLatency) {
+  std::shared_ptr<Snapshot> snap = Snap(1);
+  const upstream::ClusterStats& stats = *snap->FindCluster("web")->stats;
+  Start(snap.get(), Request());
+  context_.sim().AdvanceTimeAndRun(absl::Milliseconds(3));
+  Pool(0).Ready();
+  Pool(0).Respond(200, "ok");
+  Start(snap.get(), Request());
+  Pool(0).Fail(upstream::PoolFailureReason::kConnectFailure);  // One host: 502 from the proxy.
+  Start(snap.get(), Request());
+  router_->OnDownstreamReset();  // Abandoned: no answer, not counted.
+  EXPECT_EQ(stats.responses(2), 1u);
+  EXPECT_EQ(stats.responses(5), 1u);
+  upstream::LatencySummary latency = stats.latency();
+  EXPECT_EQ(latency.counts[3], 1u);  // 3 ms: in (2.5 ms, 5 ms].
+  EXPECT_EQ(latency.counts[0], 1u);  // The 502, at once.
+  EXPECT_DOUBLE_EQ(latency.sum_seconds, 0.003);
 }
 
 }  // namespace

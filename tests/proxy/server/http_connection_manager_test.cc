@@ -44,6 +44,10 @@ class FakeWorker : public ConnectionManagerContext, public router::RouterContext
     return pool;
   }
   balancer::Picker::WorkerState& PickerState(const std::string&) override { return picker; }
+  upstream::ClusterWorkerCounters* ClusterCounters(
+      const upstream::ClusterSnapshot& cluster) override {
+    return cluster.stats == nullptr ? nullptr : &cluster.stats->worker(0);
+  }
   upstream::HostCounters& Counters(upstream::HostState& host) override { return host.counters(0); }
   void ReportResult(upstream::HostState&, router::UpstreamResult) override {}
   router::RetryBudget& retry_budget() override { return budget; }
@@ -241,16 +245,67 @@ TEST_F(ConnectionManagerTest, ClientLeavingMidRequestAbandonsTheUpstream) {
   EXPECT_EQ(worker_.stats.requests_active.load(), 0u);  // ... at the end of the loop turn.
 }
 
-TEST_F(ConnectionManagerTest, HalfCloseAfterTheRequestIsAnsweredThenClosed) {
+TEST_F(ConnectionManagerTest, HalfCloseWhileTheAnswerIsPendingAbandonsTheUpstream) {
   worker_.pins.Set(OneHostSnapshot());
-  Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n", /*end_stream=*/true);
-  EXPECT_FALSE(Closed());
-  worker_.pool.Ready();
-  worker_.pool.Respond(200, "ok");
-  worker_.sim.RunPendingWork();
-  EXPECT_EQ(connection_->TakeWritten(),
-            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+  Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  testing::FakeEncoder& up = worker_.pool.Ready();
+  Send("", /*end_stream=*/true);
+  EXPECT_TRUE(up.reset);
   EXPECT_TRUE(Closed());
+  EXPECT_EQ(connection_->TakeWritten(), "");
+  EXPECT_EQ(worker_.stats.downstream_resets.load(), 1u);
+}
+
+TEST_F(ConnectionManagerTest, StreamIdleTimeoutCutsAResponseThatStalls) {
+  worker_.options.stream_idle_timeout = absl::Seconds(30);
+  worker_.pins.Set(OneHostSnapshot());
+  Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  testing::FakeEncoder& up = worker_.pool.Ready();
+  worker_.pool.Respond(200, "part", /*end=*/false);
+  worker_.sim.RunPendingWork();
+  EXPECT_EQ(connection_->TakeWritten(), "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\npart");
+  Advance(absl::Seconds(29));
+  EXPECT_FALSE(Closed());
+  Advance(absl::Seconds(1));
+  EXPECT_TRUE(Closed());
+  EXPECT_TRUE(up.reset);
+  EXPECT_EQ(worker_.stats.stream_idle_timeouts.load(), 1u);
+}
+
+TEST_F(ConnectionManagerTest, StreamIdleTimeoutBeforeTheHeadIs504) {
+  worker_.options.stream_idle_timeout = absl::Seconds(30);
+  worker_.router.upstream_timeout = absl::Minutes(10);
+  worker_.pins.Set(OneHostSnapshot());
+  Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  testing::FakeEncoder& up = worker_.pool.Ready();
+  Advance(absl::Seconds(30));
+  EXPECT_TRUE(up.reset);
+  EXPECT_EQ(connection_->TakeWritten(),
+            "HTTP/1.1 504 Gateway Timeout\r\nContent-Type: text/plain\r\nContent-Length: 53\r\n"
+            "\r\nupstream sent nothing within the stream idle timeout\n");
+  EXPECT_EQ(worker_.stats.stream_idle_timeouts.load(), 1u);
+}
+
+TEST_F(ConnectionManagerTest, ATunnelHasItsOwnIdleTimeout) {
+  worker_.options.stream_idle_timeout = absl::Seconds(30);
+  worker_.options.tunnel_idle_timeout = absl::Seconds(120);
+  worker_.pins.Set(OneHostSnapshot());
+  Send("GET /ws HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n");
+  worker_.pool.Ready();
+  http::ResponseHeaderMapPtr head = http::NewResponseHeaderMap();
+  head->status = 101;
+  head->upgrade = "websocket";
+  worker_.pool.RespondHead(std::move(head), /*end=*/false);
+  worker_.sim.RunPendingWork();
+  EXPECT_TRUE(absl::StartsWith(connection_->TakeWritten(), "HTTP/1.1 101 Switching Protocols"));
+  Advance(absl::Seconds(60));
+  Send("ping");  // Bytes either way start the idle time again.
+  Advance(absl::Seconds(119));
+  EXPECT_FALSE(Closed());
+  Advance(absl::Seconds(1));
+  EXPECT_TRUE(Closed());
+  EXPECT_EQ(worker_.stats.tunnel_idle_timeouts.load(), 1u);
+  EXPECT_EQ(worker_.stats.stream_idle_timeouts.load(), 0u);
 }
 
 TEST_F(ConnectionManagerTest, ProxyErrorsKeepTheConnection) {

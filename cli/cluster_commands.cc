@@ -1,9 +1,11 @@
 // lbctl cluster list|get|create|update|delete.
 #include <algorithm>
 #include <string>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "cli/command_common.h"
 #include "cli/commands.h"
@@ -93,12 +95,21 @@ struct ClusterFlags {
   static bool Given(const CLI::Option* opt) { return opt != nullptr && opt->count() > 0; }
 
   // Sets the given flags in `c` and names each in `mask`. A hash key flag (or --hash-none)
-  // replaces the whole hash policy; cookie flags alone change those options only.
+  // replaces the whole hash policy; cookie flags alone change those options only. Returns the
+  // first bad value.
   absl::Status Apply(lb::v1::Cluster* c, google::protobuf::FieldMask* mask) const {
+    absl::Status error;
+    auto keep_first = [&error](absl::Status st) {
+      if (error.ok()) error = std::move(st);
+    };
+    auto duration = [&](absl::string_view flag, const std::string& text,
+                        google::protobuf::Duration* out) {
+      keep_first(ParseDurationFlag(flag, text, out));
+    };
     auto set = [mask](const char* path) { mask->add_paths(path); };
     if (Given(policy_opt)) {
       lb::v1::LbPolicy p = lb::v1::LB_POLICY_UNSPECIFIED;
-      if (absl::Status st = ParsePolicy(policy, &p); !st.ok()) return st;
+      keep_first(ParsePolicy(policy, &p));
       c->set_lb_policy(p);
       set("lb_policy");
     }
@@ -118,10 +129,7 @@ struct ClusterFlags {
       cookie_set("generate");
     }
     if (Given(cookie_ttl_opt)) {
-      if (absl::Status st = ParseDurationFlag("--cookie-ttl", cookie_ttl, cookie->mutable_ttl());
-          !st.ok()) {
-        return st;
-      }
+      duration("--cookie-ttl", cookie_ttl, cookie->mutable_ttl());
       cookie_set("ttl");
     }
     if (Given(cookie_path_opt)) {
@@ -137,8 +145,8 @@ struct ClusterFlags {
       lb::v1::CookieOptions::SameSite same_site = lb::v1::CookieOptions::SAME_SITE_UNSPECIFIED;
       if (upper == "SAME_SITE_UNSPECIFIED" ||
           !lb::v1::CookieOptions::SameSite_Parse(upper, &same_site)) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "invalid --cookie-same-site \"", cookie_same_site, "\": want strict, lax or none"));
+        keep_first(absl::InvalidArgumentError(absl::StrCat(
+            "invalid --cookie-same-site \"", cookie_same_site, "\": want strict, lax or none")));
       }
       cookie->set_same_site(same_site);
       cookie_set("same_site");
@@ -156,17 +164,11 @@ struct ClusterFlags {
       set("health_check.path");
     }
     if (Given(hc_interval_opt)) {
-      if (absl::Status st = ParseDurationFlag("--hc-interval", hc_interval, hc->mutable_interval());
-          !st.ok()) {
-        return st;
-      }
+      duration("--hc-interval", hc_interval, hc->mutable_interval());
       set("health_check.interval");
     }
     if (Given(hc_timeout_opt)) {
-      if (absl::Status st = ParseDurationFlag("--hc-timeout", hc_timeout, hc->mutable_timeout());
-          !st.ok()) {
-        return st;
-      }
+      duration("--hc-timeout", hc_timeout, hc->mutable_timeout());
       set("health_check.timeout");
     }
     if (Given(hc_healthy_opt)) {
@@ -189,11 +191,7 @@ struct ClusterFlags {
     }
     if (!Given(od_5xx_opt) && !Given(od_gateway_opt)) c->clear_outlier_detection();
     if (Given(connect_timeout_opt)) {
-      if (absl::Status st =
-              ParseDurationFlag("--connect-timeout", connect_timeout, c->mutable_connect_timeout());
-          !st.ok()) {
-        return st;
-      }
+      duration("--connect-timeout", connect_timeout, c->mutable_connect_timeout());
       set("connect_timeout");
     }
     if (Given(retries_opt)) {
@@ -204,15 +202,13 @@ struct ClusterFlags {
       c->mutable_healthy_panic_threshold()->set_value(panic_threshold);
       set("healthy_panic_threshold");
     }
-    return absl::OkStatus();
+    return error;
   }
 };
 
 int RunClusterList(Session& s) {
-  grpc::ClientContext ctx;
-  s.Prepare(&ctx, true);
   lb::v1::ListClustersResponse resp;
-  grpc::Status st = s.stub()->ListClusters(&ctx, lb::v1::ListClustersRequest(), &resp);
+  grpc::Status st = s.Call(&Stub::ListClusters, lb::v1::ListClustersRequest(), &resp);
   if (!st.ok()) return s.Fail(st);
   if (s.settings().json) return s.PrintJson(resp) ? kExitOk : kExitRefused;
   std::vector<std::vector<std::string>> rows = {
@@ -226,17 +222,11 @@ int RunClusterList(Session& s) {
   return kExitOk;
 }
 
-grpc::Status GetCluster(Session& s, const std::string& name, lb::v1::Cluster* c) {
-  grpc::ClientContext ctx;
-  s.Prepare(&ctx, true);
+int RunClusterGet(Session& s, const std::string& name) {
   lb::v1::GetClusterRequest req;
   req.set_name(name);
-  return s.stub()->GetCluster(&ctx, req, c);
-}
-
-int RunClusterGet(Session& s, const std::string& name) {
   lb::v1::Cluster c;
-  grpc::Status st = GetCluster(s, name, &c);
+  grpc::Status st = s.Call(&Stub::GetCluster, req, &c);
   if (!st.ok()) return s.Fail(st);
   if (s.settings().json) return s.PrintJson(c) ? kExitOk : kExitRefused;
   PrintCluster(s.out(), c);
@@ -250,14 +240,11 @@ int RunClusterCreate(Session& s, const ClusterFlags& f) {
   if (absl::Status st = f.Apply(req.mutable_cluster(), &unused); !st.ok()) {
     return s.Usage(st.message());
   }
-  grpc::ClientContext ctx;
-  s.Prepare(&ctx, true);
   lb::v1::Cluster resp;
-  grpc::Status st = s.stub()->CreateCluster(&ctx, req, &resp);
+  grpc::Status st = s.Call(&Stub::CreateCluster, req, &resp);
   if (!st.ok()) return s.Fail(st);
-  if (s.settings().json) return s.PrintJson(resp) ? kExitOk : kExitRefused;
-  s.out() << "created cluster " << resp.name() << " (version " << resp.version() << ")\n";
-  return kExitOk;
+  return s.Done(resp,
+                absl::StrCat("created cluster ", resp.name(), " (version ", resp.version(), ")\n"));
 }
 
 // Sends only the flags given (update_mask): no read, nothing else can change.
@@ -271,28 +258,21 @@ int RunClusterUpdate(Session& s, const ClusterFlags& f) {
     return s.Usage("nothing to change: give at least one setting flag");
   }
   req.set_expected_version(f.if_version);
-  grpc::ClientContext ctx;
-  s.Prepare(&ctx, true);
   lb::v1::Cluster resp;
-  grpc::Status st = s.stub()->UpdateCluster(&ctx, req, &resp);
+  grpc::Status st = s.Call(&Stub::UpdateCluster, req, &resp);
   if (!st.ok()) return s.Fail(st);
-  if (s.settings().json) return s.PrintJson(resp) ? kExitOk : kExitRefused;
-  s.out() << "updated cluster " << resp.name() << " (version " << resp.version() << ")\n";
-  return kExitOk;
+  return s.Done(resp,
+                absl::StrCat("updated cluster ", resp.name(), " (version ", resp.version(), ")\n"));
 }
 
 int RunClusterDelete(Session& s, const std::string& name, int64_t if_version) {
   lb::v1::DeleteClusterRequest req;
   req.set_name(name);
   req.set_expected_version(if_version);
-  grpc::ClientContext ctx;
-  s.Prepare(&ctx, true);
   lb::v1::DeleteClusterResponse resp;
-  grpc::Status st = s.stub()->DeleteCluster(&ctx, req, &resp);
+  grpc::Status st = s.Call(&Stub::DeleteCluster, req, &resp);
   if (!st.ok()) return s.Fail(st);
-  if (s.settings().json) return s.PrintJson(resp) ? kExitOk : kExitRefused;
-  s.out() << "deleted cluster " << name << "\n";
-  return kExitOk;
+  return s.Done(resp, absl::StrCat("deleted cluster ", name, "\n"));
 }
 
 void AddClusterFlags(CLI::App* cmd, ClusterFlags* f, bool update) {

@@ -19,7 +19,7 @@ std::string StateName(lb::v1::AdminState state) {
   return lb::v1::AdminState_Name(state);
 }
 
-lb::v1::LoadBalancer::StubInterface* Session::stub() {
+Stub* Session::stub() {
   if (stub_ == nullptr) {
     stub_ = env_.stub_factory ? env_.stub_factory(settings_.controller)
                               : DefaultStubFactory(settings_.controller);
@@ -70,6 +70,12 @@ int Session::Usage(absl::string_view message) {
   err_ << "lbctl: " << message << "\n"
        << "Run '" << settings_.command << " --help' for usage.\n";
   return kExitUsage;
+}
+
+int Session::Done(const google::protobuf::Message& response, absl::string_view text) {
+  if (settings_.json) return PrintJson(response) ? kExitOk : kExitRefused;
+  out_ << text;
+  return kExitOk;
 }
 
 void Session::Warn(absl::string_view message) { err_ << "lbctl: warning: " << message << "\n"; }

@@ -24,6 +24,8 @@ namespace lb::cli {
 
 inline constexpr char kDefaultCluster[] = "backend";
 
+using Stub = lb::v1::LoadBalancer::StubInterface;
+
 // The validated global settings a command runs with.
 struct Settings {
   std::string controller;
@@ -51,13 +53,25 @@ class Session {
   const Env& env() const { return env_; }
   std::ostream& out() { return out_; }
 
-  lb::v1::LoadBalancer::StubInterface* stub();
+  Stub* stub();
 
   // Token metadata always; a deadline of --timeout if `deadline`.
   void Prepare(grpc::ClientContext* ctx, bool deadline) const;
 
+  // One unary call with the token and the --timeout deadline.
+  template <typename Request, typename Response>
+  grpc::Status Call(grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+                    const Request& request, Response* response) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, true);
+    return (stub()->*method)(&ctx, request, response);
+  }
+
   // Prints a failed call's error and returns its exit code.
   int Fail(const grpc::Status& status);
+
+  // A command's success: `response` as JSON with -o json, else `text`; returns the exit code.
+  int Done(const google::protobuf::Message& response, absl::string_view text);
 
   // Prints a usage error (and where to find the usage) and returns kExitUsage.
   int Usage(absl::string_view message);

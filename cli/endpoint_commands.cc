@@ -140,16 +140,12 @@ int RunAdd(Session& s, const EndpointValueFlags& f) {
   if (!parsed.ok()) return s.Usage(parsed.message());
   e->set_address(address);
   e->set_port(port);
-  grpc::ClientContext ctx;
-  s.Prepare(&ctx, true);
   lb::v1::AddEndpointResponse resp;
-  grpc::Status st = s.stub()->AddEndpoint(&ctx, req, &resp);
+  grpc::Status st = s.Call(&Stub::AddEndpoint, req, &resp);
   if (!st.ok()) return s.Fail(st);
   WarnIfUnresolvable(s, address);
-  if (s.settings().json) return s.PrintJson(resp) ? kExitOk : kExitRefused;
-  s.out() << "added " << net::JoinHostPort(address, port) << " to cluster " << f.cluster
-          << " (version " << resp.cluster().version() << ")\n";
-  return kExitOk;
+  return s.Done(resp, absl::StrCat("added ", net::JoinHostPort(address, port), " to cluster ",
+                                   f.cluster, " (version ", resp.cluster().version(), ")\n"));
 }
 
 // Changes only the flags given (update_mask), in place: the endpoint stays in rotation.
@@ -179,15 +175,11 @@ int RunUpdate(Session& s, const UpdateFlags& f) {
   }
   req.set_address(address);
   req.set_port(port);
-  grpc::ClientContext ctx;
-  s.Prepare(&ctx, true);
   lb::v1::UpdateEndpointResponse resp;
-  grpc::Status st = s.stub()->UpdateEndpoint(&ctx, req, &resp);
+  grpc::Status st = s.Call(&Stub::UpdateEndpoint, req, &resp);
   if (!st.ok()) return s.Fail(st);
-  if (s.settings().json) return s.PrintJson(resp) ? kExitOk : kExitRefused;
-  s.out() << "updated " << net::JoinHostPort(address, port) << " in cluster " << f.cluster
-          << " (version " << resp.cluster().version() << ")\n";
-  return kExitOk;
+  return s.Done(resp, absl::StrCat("updated ", net::JoinHostPort(address, port), " in cluster ",
+                                   f.cluster, " (version ", resp.cluster().version(), ")\n"));
 }
 
 int RunDel(Session& s, const EndpointFlags& f) {
@@ -201,15 +193,11 @@ int RunDel(Session& s, const EndpointFlags& f) {
   req.set_address(address);
   req.set_port(port);
   req.set_expected_version(f.if_version);
-  grpc::ClientContext ctx;
-  s.Prepare(&ctx, true);
   lb::v1::RemoveEndpointResponse resp;
-  grpc::Status st = s.stub()->RemoveEndpoint(&ctx, req, &resp);
+  grpc::Status st = s.Call(&Stub::RemoveEndpoint, req, &resp);
   if (!st.ok()) return s.Fail(st);
-  if (s.settings().json) return s.PrintJson(resp) ? kExitOk : kExitRefused;
-  s.out() << "removed " << net::JoinHostPort(address, port) << " from cluster " << f.cluster
-          << " (version " << resp.cluster().version() << ")\n";
-  return kExitOk;
+  return s.Done(resp, absl::StrCat("removed ", net::JoinHostPort(address, port), " from cluster ",
+                                   f.cluster, " (version ", resp.cluster().version(), ")\n"));
 }
 
 int RunSetState(Session& s, const EndpointFlags& f, lb::v1::AdminState state) {
@@ -224,25 +212,19 @@ int RunSetState(Session& s, const EndpointFlags& f, lb::v1::AdminState state) {
   req.set_port(port);
   req.set_admin_state(state);
   req.set_expected_version(f.if_version);
-  grpc::ClientContext ctx;
-  s.Prepare(&ctx, true);
   lb::v1::SetEndpointStateResponse resp;
-  grpc::Status st = s.stub()->SetEndpointState(&ctx, req, &resp);
+  grpc::Status st = s.Call(&Stub::SetEndpointState, req, &resp);
   if (!st.ok()) return s.Fail(st);
-  if (s.settings().json) return s.PrintJson(resp) ? kExitOk : kExitRefused;
-  s.out() << (state == lb::v1::DRAINING ? "draining " : "activated ")
-          << net::JoinHostPort(address, port) << " in cluster " << f.cluster << " (version "
-          << resp.cluster().version() << ")\n";
-  return kExitOk;
+  return s.Done(resp, absl::StrCat((state == lb::v1::DRAINING ? "draining " : "activated "),
+                                   net::JoinHostPort(address, port), " in cluster ", f.cluster,
+                                   " (version ", resp.cluster().version(), ")\n"));
 }
 
 int RunList(Session& s, const std::string& cluster) {
   lb::v1::ListEndpointsRequest req;
   req.set_cluster(cluster);
-  grpc::ClientContext ctx;
-  s.Prepare(&ctx, true);
   lb::v1::ListEndpointsResponse resp;
-  grpc::Status st = s.stub()->ListEndpoints(&ctx, req, &resp);
+  grpc::Status st = s.Call(&Stub::ListEndpoints, req, &resp);
   if (!st.ok()) return s.Fail(st);
   if (s.settings().json) return s.PrintJson(resp) ? kExitOk : kExitRefused;
   PrintEndpoints(s.out(), resp.endpoints());

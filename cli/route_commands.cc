@@ -40,9 +40,7 @@ struct RouteFlags {
 };
 
 grpc::Status ListRoutes(Session& s, lb::v1::RouteTableResponse* resp) {
-  grpc::ClientContext ctx;
-  s.Prepare(&ctx, true);
-  return s.stub()->ListRoutes(&ctx, lb::v1::ListRoutesRequest(), resp);
+  return s.Call(&Stub::ListRoutes, lb::v1::ListRoutesRequest(), resp);
 }
 
 int RunRouteList(Session& s) {
@@ -84,15 +82,11 @@ int RunRouteCreate(Session& s, const RouteFlags& f) {
   req.mutable_route()->set_name(f.name);
   req.set_expected_version(f.if_version);
   f.Apply(req.mutable_route());
-  grpc::ClientContext ctx;
-  s.Prepare(&ctx, true);
   lb::v1::RouteTableResponse resp;
-  grpc::Status st = s.stub()->CreateRoute(&ctx, req, &resp);
+  grpc::Status st = s.Call(&Stub::CreateRoute, req, &resp);
   if (!st.ok()) return s.Fail(st);
-  if (s.settings().json) return s.PrintJson(resp) ? kExitOk : kExitRefused;
-  s.out() << "created route " << f.name << " (route table version " << resp.route_table().version()
-          << ")\n";
-  return kExitOk;
+  return s.Done(resp, absl::StrCat("created route ", f.name, " (route table version ",
+                                   resp.route_table().version(), ")\n"));
 }
 
 int RunRouteUpdate(Session& s, const RouteFlags& f) {
@@ -110,30 +104,22 @@ int RunRouteUpdate(Session& s, const RouteFlags& f) {
   req.set_expected_version(f.if_version_opt->count() > 0 ? f.if_version
                                                          : current.route_table().version());
   f.Apply(req.mutable_route());
-  grpc::ClientContext ctx;
-  s.Prepare(&ctx, true);
   lb::v1::RouteTableResponse resp;
-  st = s.stub()->UpdateRoute(&ctx, req, &resp);
+  st = s.Call(&Stub::UpdateRoute, req, &resp);
   if (!st.ok()) return s.Fail(st);
-  if (s.settings().json) return s.PrintJson(resp) ? kExitOk : kExitRefused;
-  s.out() << "updated route " << f.name << " (route table version " << resp.route_table().version()
-          << ")\n";
-  return kExitOk;
+  return s.Done(resp, absl::StrCat("updated route ", f.name, " (route table version ",
+                                   resp.route_table().version(), ")\n"));
 }
 
 int RunRouteDelete(Session& s, const std::string& name, int64_t if_version) {
   lb::v1::DeleteRouteRequest req;
   req.set_name(name);
   req.set_expected_version(if_version);
-  grpc::ClientContext ctx;
-  s.Prepare(&ctx, true);
   lb::v1::RouteTableResponse resp;
-  grpc::Status st = s.stub()->DeleteRoute(&ctx, req, &resp);
+  grpc::Status st = s.Call(&Stub::DeleteRoute, req, &resp);
   if (!st.ok()) return s.Fail(st);
-  if (s.settings().json) return s.PrintJson(resp) ? kExitOk : kExitRefused;
-  s.out() << "deleted route " << name << " (route table version " << resp.route_table().version()
-          << ")\n";
-  return kExitOk;
+  return s.Done(resp, absl::StrCat("deleted route ", name, " (route table version ",
+                                   resp.route_table().version(), ")\n"));
 }
 
 void AddRouteFlags(CLI::App* cmd, RouteFlags* f, bool create) {

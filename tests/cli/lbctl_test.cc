@@ -281,6 +281,16 @@ class LbctlTest : public ::testing::Test {
     return RunLbctl(args, out, err, env);
   }
 
+  // Whether the last `method` request the fake got equals `text`, a text-format T.
+  template <typename T>
+  ::testing::AssertionResult LastRequestIs(const std::string& method, const std::string& text) {
+    T got = service_.request<T>(method);
+    if (google::protobuf::util::MessageDifferencer::Equals(got, ParseText<T>(text))) {
+      return ::testing::AssertionSuccess();
+    }
+    return ::testing::AssertionFailure() << method << " got:\n" << got.DebugString();
+  }
+
   lb::v1::Cluster BackendCluster() {
     return ParseText<lb::v1::Cluster>(R"pb(
       name: "backend"
@@ -333,12 +343,10 @@ TEST_F(LbctlTest, AddSendsEndpointAndReportsVersion) {
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "added 127.0.0.1:1111 to cluster backend (version 7)\n");
   EXPECT_EQ(r.err, "");
-  auto req = service_.request<lb::v1::AddEndpointRequest>("AddEndpoint");
-  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
-      req, ParseText<lb::v1::AddEndpointRequest>(
-               R"pb(cluster: "backend"
-                    endpoint { address: "127.0.0.1" port: 1111 })pb")))
-      << req.DebugString();
+  EXPECT_TRUE(LastRequestIs<lb::v1::AddEndpointRequest>(
+      "AddEndpoint",
+      R"pb(cluster: "backend"
+           endpoint { address: "127.0.0.1" port: 1111 })pb"));
 }
 
 TEST_F(LbctlTest, AddWithAllFlags) {
@@ -346,20 +354,17 @@ TEST_F(LbctlTest, AddWithAllFlags) {
                   "--label", "version=v2", "--label", "tier=a=b"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "added 10.0.0.7:8080 to cluster web (version 0)\n");
-  auto req = service_.request<lb::v1::AddEndpointRequest>("AddEndpoint");
-  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
-      req, ParseText<lb::v1::AddEndpointRequest>(R"pb(
-        cluster: "web"
-        endpoint {
-          address: "10.0.0.7"
-          port: 8080
-          weight: 3
-          zone: "eu-1"
-          labels { key: "version" value: "v2" }
-          labels { key: "tier" value: "a=b" }
-        }
-      )pb")))
-      << req.DebugString();
+  EXPECT_TRUE(LastRequestIs<lb::v1::AddEndpointRequest>("AddEndpoint", R"pb(
+    cluster: "web"
+    endpoint {
+      address: "10.0.0.7"
+      port: 8080
+      weight: 3
+      zone: "eu-1"
+      labels { key: "version" value: "v2" }
+      labels { key: "tier" value: "a=b" }
+    }
+  )pb"));
 }
 
 TEST_F(LbctlTest, AddAcceptsEveryAddressForm) {
@@ -478,52 +483,44 @@ TEST_F(LbctlTest, UpdateChangesOnlyTheGivenFieldsInPlace) {
   Result r = Run({"update", "10.0.0.7:8080", "--cluster", "web", "--weight", "5"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "updated 10.0.0.7:8080 in cluster web (version 11)\n");
-  auto req = service_.request<lb::v1::UpdateEndpointRequest>("UpdateEndpoint");
-  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
-      req, ParseText<lb::v1::UpdateEndpointRequest>(R"pb(
-        cluster: "web"
-        address: "10.0.0.7"
-        port: 8080
-        endpoint { weight: 5 }
-        update_mask { paths: "weight" }
-      )pb")))
-      << req.DebugString();
+  EXPECT_TRUE(LastRequestIs<lb::v1::UpdateEndpointRequest>("UpdateEndpoint", R"pb(
+    cluster: "web"
+    address: "10.0.0.7"
+    port: 8080
+    endpoint { weight: 5 }
+    update_mask { paths: "weight" }
+  )pb"));
 
   r = Run({"update", "[::1]", "9000", "--zone", "", "--label", "a=b", "--label", "c=d",
            "--admin-state", "Draining", "--if-version", "10"});
   EXPECT_EQ(r.code, 0) << r.err;
-  req = service_.request<lb::v1::UpdateEndpointRequest>("UpdateEndpoint");
-  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
-      req, ParseText<lb::v1::UpdateEndpointRequest>(R"pb(
-        cluster: "backend"
-        address: "::1"
-        port: 9000
-        endpoint {
-          labels { key: "a" value: "b" }
-          labels { key: "c" value: "d" }
-          admin_state: DRAINING
-        }
-        update_mask { paths: "zone" paths: "labels" paths: "admin_state" }
-        expected_version: 10
-      )pb")))
-      << req.DebugString();
+  EXPECT_TRUE(LastRequestIs<lb::v1::UpdateEndpointRequest>("UpdateEndpoint", R"pb(
+    cluster: "backend"
+    address: "::1"
+    port: 9000
+    endpoint {
+      labels { key: "a" value: "b" }
+      labels { key: "c" value: "d" }
+      admin_state: DRAINING
+    }
+    update_mask { paths: "zone" paths: "labels" paths: "admin_state" }
+    expected_version: 10
+  )pb"));
 
   r = Run({"update", "127.0.0.1", "1", "--clear-labels"});
   EXPECT_EQ(r.code, 0) << r.err;
-  req = service_.request<lb::v1::UpdateEndpointRequest>("UpdateEndpoint");
-  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
-      req, ParseText<lb::v1::UpdateEndpointRequest>(R"pb(
-        cluster: "backend"
-        address: "127.0.0.1"
-        port: 1
-        endpoint {}
-        update_mask { paths: "labels" }
-      )pb")))
-      << req.DebugString();
+  EXPECT_TRUE(LastRequestIs<lb::v1::UpdateEndpointRequest>("UpdateEndpoint", R"pb(
+    cluster: "backend"
+    address: "127.0.0.1"
+    port: 1
+    endpoint {}
+    update_mask { paths: "labels" }
+  )pb"));
 }
 
 TEST_F(LbctlTest, EveryEndpointWriteSendsIfVersion) {
-  for (const std::string& command : {"add", "del", "drain", "undrain", "update"}) {
+  for (const std::string& command :
+       std::vector<std::string>{"add", "del", "drain", "undrain", "update"}) {
     std::vector<std::string> args = {command, "127.0.0.1", "1", "--if-version", "42"};
     if (command == "update") args.insert(args.end(), {"--weight", "3"});
     Result r = Run(args);
@@ -759,26 +756,23 @@ TEST_F(LbctlTest, ClusterCreateWithEveryFlag) {
        "1.5s",    "--retries",    "0",        "--panic-threshold", "0"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "created cluster web (version 5)\n");
-  auto req = service_.request<lb::v1::CreateClusterRequest>("CreateCluster");
-  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
-      req, ParseText<lb::v1::CreateClusterRequest>(R"pb(
-        cluster {
-          name: "web"
-          lb_policy: RING_HASH
-          hash_policy { cookie: "sid" }
-          health_check {
-            path: "/healthz"
-            interval { seconds: 2 }
-            timeout { nanos: 500000000 }
-            healthy_threshold: 3
-            unhealthy_threshold: 4
-          }
-          connect_timeout { seconds: 1 nanos: 500000000 }
-          retries { value: 0 }
-          healthy_panic_threshold { value: 0 }
-        }
-      )pb")))
-      << req.DebugString();
+  EXPECT_TRUE(LastRequestIs<lb::v1::CreateClusterRequest>("CreateCluster", R"pb(
+    cluster {
+      name: "web"
+      lb_policy: RING_HASH
+      hash_policy { cookie: "sid" }
+      health_check {
+        path: "/healthz"
+        interval { seconds: 2 }
+        timeout { nanos: 500000000 }
+        healthy_threshold: 3
+        unhealthy_threshold: 4
+      }
+      connect_timeout { seconds: 1 nanos: 500000000 }
+      retries { value: 0 }
+      healthy_panic_threshold { value: 0 }
+    }
+  )pb"));
 }
 
 TEST_F(LbctlTest, ClusterCreateMinimalLeavesDefaultsToTheController) {
@@ -862,26 +856,23 @@ TEST_F(LbctlTest, ClusterUpdateSendsOnlyTheGivenFlags) {
   EXPECT_EQ(r.out, "updated cluster web (version 8)\n");
   // No read: the mask names exactly the flags given, so nothing else can change.
   EXPECT_EQ(service_.calls(), std::vector<std::string>{"UpdateCluster"});
-  auto req = service_.request<lb::v1::UpdateClusterRequest>("UpdateCluster");
-  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
-      req, ParseText<lb::v1::UpdateClusterRequest>(R"pb(
-        cluster {
-          name: "web"
-          hash_policy { source_ip: true }
-          health_check { interval { seconds: 3 } }
-          outlier_detection { consecutive_5xx: 0 }
-          retries { value: 5 }
-          healthy_panic_threshold { value: 0 }
-        }
-        update_mask {
-          paths: "hash_policy"
-          paths: "health_check.interval"
-          paths: "outlier_detection.consecutive_5xx"
-          paths: "retries"
-          paths: "healthy_panic_threshold"
-        }
-      )pb")))
-      << req.DebugString();
+  EXPECT_TRUE(LastRequestIs<lb::v1::UpdateClusterRequest>("UpdateCluster", R"pb(
+    cluster {
+      name: "web"
+      hash_policy { source_ip: true }
+      health_check { interval { seconds: 3 } }
+      outlier_detection { consecutive_5xx: 0 }
+      retries { value: 5 }
+      healthy_panic_threshold { value: 0 }
+    }
+    update_mask {
+      paths: "hash_policy"
+      paths: "health_check.interval"
+      paths: "outlier_detection.consecutive_5xx"
+      paths: "retries"
+      paths: "healthy_panic_threshold"
+    }
+  )pb"));
 }
 
 TEST_F(LbctlTest, ClusterUpdateCookieOptionsAloneAndHashNone) {
@@ -889,57 +880,48 @@ TEST_F(LbctlTest, ClusterUpdateCookieOptionsAloneAndHashNone) {
       Run({"cluster", "update", "sticky", "--cookie-ttl", "1h", "--cookie-same-site", "LAX",
            "--cookie-secure", "true", "--cookie-http-only", "false", "--cookie-path", "/app"});
   EXPECT_EQ(r.code, 0) << r.err;
-  auto req = service_.request<lb::v1::UpdateClusterRequest>("UpdateCluster");
-  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
-      req, ParseText<lb::v1::UpdateClusterRequest>(R"pb(
-        cluster {
-          name: "sticky"
-          hash_policy {
-            cookie_options {
-              ttl { seconds: 3600 }
-              path: "/app"
-              http_only { value: false }
-              same_site: LAX
-              secure: true
-            }
-          }
+  EXPECT_TRUE(LastRequestIs<lb::v1::UpdateClusterRequest>("UpdateCluster", R"pb(
+    cluster {
+      name: "sticky"
+      hash_policy {
+        cookie_options {
+          ttl { seconds: 3600 }
+          path: "/app"
+          http_only { value: false }
+          same_site: LAX
+          secure: true
         }
-        update_mask {
-          paths: "hash_policy.cookie_options.ttl"
-          paths: "hash_policy.cookie_options.path"
-          paths: "hash_policy.cookie_options.http_only"
-          paths: "hash_policy.cookie_options.same_site"
-          paths: "hash_policy.cookie_options.secure"
-        }
-      )pb")))
-      << req.DebugString();
+      }
+    }
+    update_mask {
+      paths: "hash_policy.cookie_options.ttl"
+      paths: "hash_policy.cookie_options.path"
+      paths: "hash_policy.cookie_options.http_only"
+      paths: "hash_policy.cookie_options.same_site"
+      paths: "hash_policy.cookie_options.secure"
+    }
+  )pb"));
 
   // A new key replaces the whole hash policy, its cookie options with it.
   r = Run({"cluster", "update", "sticky", "--hash-cookie", "lb", "--cookie-generate", "false"});
   EXPECT_EQ(r.code, 0) << r.err;
-  req = service_.request<lb::v1::UpdateClusterRequest>("UpdateCluster");
-  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
-      req, ParseText<lb::v1::UpdateClusterRequest>(R"pb(
-        cluster {
-          name: "sticky"
-          hash_policy {
-            cookie: "lb"
-            cookie_options { generate { value: false } }
-          }
-        }
-        update_mask { paths: "hash_policy" }
-      )pb")))
-      << req.DebugString();
+  EXPECT_TRUE(LastRequestIs<lb::v1::UpdateClusterRequest>("UpdateCluster", R"pb(
+    cluster {
+      name: "sticky"
+      hash_policy {
+        cookie: "lb"
+        cookie_options { generate { value: false } }
+      }
+    }
+    update_mask { paths: "hash_policy" }
+  )pb"));
 
   r = Run({"cluster", "update", "sticky", "--policy", "round_robin", "--hash-none"});
   EXPECT_EQ(r.code, 0) << r.err;
-  req = service_.request<lb::v1::UpdateClusterRequest>("UpdateCluster");
-  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
-      req, ParseText<lb::v1::UpdateClusterRequest>(R"pb(
-        cluster { name: "sticky" lb_policy: ROUND_ROBIN }
-        update_mask { paths: "lb_policy" paths: "hash_policy" }
-      )pb")))
-      << req.DebugString();
+  EXPECT_TRUE(LastRequestIs<lb::v1::UpdateClusterRequest>("UpdateCluster", R"pb(
+    cluster { name: "sticky" lb_policy: ROUND_ROBIN }
+    update_mask { paths: "lb_policy" paths: "hash_policy" }
+  )pb"));
 }
 
 TEST_F(LbctlTest, ClusterUpdateWithStaleIfVersionIsRefused) {
@@ -1037,12 +1019,9 @@ TEST_F(LbctlTest, RouteCreate) {
       {"route", "create", "api", "--cluster", "web", "--host", "example.com", "--prefix", "/api"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "created route api (route table version 14)\n");
-  auto req = service_.request<lb::v1::CreateRouteRequest>("CreateRoute");
-  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
-      req,
-      ParseText<lb::v1::CreateRouteRequest>(
-          R"pb(route { name: "api" hosts: "example.com" path_prefix: "/api" cluster: "web" })pb")))
-      << req.DebugString();
+  EXPECT_TRUE(LastRequestIs<lb::v1::CreateRouteRequest>(
+      "CreateRoute",
+      R"pb(route { name: "api" hosts: "example.com" path_prefix: "/api" cluster: "web" })pb"));
 
   r = Run({"route", "create", "api"});
   EXPECT_EQ(r.code, 2);
@@ -1070,13 +1049,10 @@ TEST_F(LbctlTest, RoutesWithSeveralHosts) {
   Result r = Run({"route", "create", "www", "--cluster", "web", "--host", "example.com", "--host",
                   "*.example.com", "--if-version", "19"});
   EXPECT_EQ(r.code, 0) << r.err;
-  auto req = service_.request<lb::v1::CreateRouteRequest>("CreateRoute");
-  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
-      req, ParseText<lb::v1::CreateRouteRequest>(R"pb(
-        route { name: "www" cluster: "web" hosts: "example.com" hosts: "*.example.com" }
-        expected_version: 19
-      )pb")))
-      << req.DebugString();
+  EXPECT_TRUE(LastRequestIs<lb::v1::CreateRouteRequest>("CreateRoute", R"pb(
+    route { name: "www" cluster: "web" hosts: "example.com" hosts: "*.example.com" }
+    expected_version: 19
+  )pb"));
 
   r = Run({"route", "list"});
   EXPECT_EQ(r.code, 0) << r.err;
@@ -1088,13 +1064,10 @@ TEST_F(LbctlTest, RoutesWithSeveralHosts) {
   // --host replaces every host; --if-version replaces the version read.
   r = Run({"route", "update", "www", "--host", "example.org", "--if-version", "18"});
   EXPECT_EQ(r.code, 0) << r.err;
-  auto update = service_.request<lb::v1::UpdateRouteRequest>("UpdateRoute");
-  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
-      update, ParseText<lb::v1::UpdateRouteRequest>(R"pb(
-        route { name: "www" hosts: "example.org" path_prefix: "/" cluster: "web" }
-        expected_version: 18
-      )pb")))
-      << update.DebugString();
+  EXPECT_TRUE(LastRequestIs<lb::v1::UpdateRouteRequest>("UpdateRoute", R"pb(
+    route { name: "www" hosts: "example.org" path_prefix: "/" cluster: "web" }
+    expected_version: 18
+  )pb"));
 }
 
 TEST_F(LbctlTest, DuplicateRouteIsRefusedNamingTheOther) {
@@ -1121,13 +1094,10 @@ TEST_F(LbctlTest, RouteUpdateIsReadModifyWrite) {
   Result r = Run({"route", "update", "api", "--cluster", "web2"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "updated route api (route table version 14)\n");
-  auto req = service_.request<lb::v1::UpdateRouteRequest>("UpdateRoute");
-  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
-      req, ParseText<lb::v1::UpdateRouteRequest>(R"pb(
-        route { name: "api" host: "example.com" path_prefix: "/api" cluster: "web2" }
-        expected_version: 14
-      )pb")))
-      << req.DebugString();
+  EXPECT_TRUE(LastRequestIs<lb::v1::UpdateRouteRequest>("UpdateRoute", R"pb(
+    route { name: "api" host: "example.com" path_prefix: "/api" cluster: "web2" }
+    expected_version: 14
+  )pb"));
 
   r = Run({"route", "update", "nope", "--prefix", "/x"});
   EXPECT_EQ(r.code, 1);
@@ -1150,6 +1120,15 @@ TEST_F(LbctlTest, RouteDelete) {
 
 // The initial state (revisions 7 and 9), the marker, then changes; revision 10 comes twice.
 std::vector<lb::v1::Change> SomeChanges() {
+  const lb::v1::Change revision_10 = ParseText<lb::v1::Change>(
+      R"pb(revision: 10
+           cluster {
+             name: "backend"
+             lb_policy: ROUND_ROBIN
+             endpoints { address: "127.0.0.1" port: 1 weight: 5 }
+             endpoints { address: "::1" port: 2 weight: 1 zone: "z1" }
+             version: 10
+           })pb");
   return {
       ParseText<lb::v1::Change>(
           R"pb(revision: 7
@@ -1166,24 +1145,8 @@ std::vector<lb::v1::Change> SomeChanges() {
                  version: 9
                })pb"),
       ParseText<lb::v1::Change>(R"pb(revision: 9 initial_state_end: true)pb"),
-      ParseText<lb::v1::Change>(
-          R"pb(revision: 10
-               cluster {
-                 name: "backend"
-                 lb_policy: ROUND_ROBIN
-                 endpoints { address: "127.0.0.1" port: 1 weight: 5 }
-                 endpoints { address: "::1" port: 2 weight: 1 zone: "z1" }
-                 version: 10
-               })pb"),
-      ParseText<lb::v1::Change>(
-          R"pb(revision: 10
-               cluster {
-                 name: "backend"
-                 lb_policy: ROUND_ROBIN
-                 endpoints { address: "127.0.0.1" port: 1 weight: 5 }
-                 endpoints { address: "::1" port: 2 weight: 1 zone: "z1" }
-                 version: 10
-               })pb"),
+      revision_10,
+      revision_10,
       ParseText<lb::v1::Change>(R"pb(revision: 11
                                      cluster { name: "web" lb_policy: RANDOM version: 11 })pb"),
       ParseText<lb::v1::Change>(R"pb(revision: 12 cluster_deleted: "web")pb"),

@@ -492,7 +492,8 @@ TEST_F(ApiContractTest, WatchMarkerCountAndChangeLines) {
 
 TEST_F(ApiContractTest, BearerSchemeIsCaseInsensitive) {
   StartController(kToken);
-  for (const std::string scheme : {"bearer", "BEARER", "Bearer", "bEaReR"}) {
+  for (const std::string& scheme :
+       std::vector<std::string>{"bearer", "BEARER", "Bearer", "bEaReR"}) {
     HttpResponse r = Rest("PATCH", "/v1/clusters/backend", R"({"retries":3})",
                           {{"Authorization", absl::StrCat(scheme, " ", kToken)}});
     EXPECT_EQ(r.status, 200) << scheme << ": " << r.raw;
@@ -547,7 +548,9 @@ TEST_F(ApiContractTest, ExitCodesAreWhatHelpSays) {
   for (const Case& c : cases) {
     CommandResult r = Lbctl(c.args);
     EXPECT_EQ(r.exit_code, c.exit_code) << absl::StrJoin(c.args, " ") << "\n" << r.err;
-    if (c.exit_code != 0) EXPECT_THAT(r.err, StartsWith("lbctl: ")) << absl::StrJoin(c.args, " ");
+    if (c.exit_code != 0) {
+      EXPECT_THAT(r.err, StartsWith("lbctl: ")) << absl::StrJoin(c.args, " ");
+    }
   }
   absl::StatusOr<int> closed = PickFreePort();
   ASSERT_TRUE(closed.ok());

@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <thread>
 
@@ -15,6 +16,7 @@
 #include "common/process/ready_file.h"
 #include "common/process/stop_signals.h"
 #include "common/process/usage.h"
+#include "proxy/accesslog/access_log.h"
 #include "proxy/server/proxy_server.h"
 #include "proxy/xds/ads_client.h"
 
@@ -63,6 +65,17 @@ ABSL_FLAG(absl::Duration, accept_pause, absl::Milliseconds(100),
           "How long the listeners rest at --max_connections or when out of descriptors");
 ABSL_FLAG(std::string, ready_file, "",
           "Written with {\"port\",\"admin_port\",\"pid\"} once listening (for scripts/tests)");
+ABSL_FLAG(absl::Duration, controller_keepalive_time, absl::Seconds(10),
+          "HTTP/2 ping interval on the controller stream (0: off); a controller that misses a "
+          "ping for --controller_keepalive_timeout is given up for the next one");
+ABSL_FLAG(absl::Duration, controller_keepalive_timeout, absl::Seconds(5),
+          "How long a controller may take to answer a keepalive ping");
+ABSL_FLAG(std::string, access_log, "",
+          "Per-request access log, JSON lines: a file (appended to; SIGUSR1 reopens it, for "
+          "logrotate) or - for stdout; empty: off");
+ABSL_FLAG(uint64_t, access_log_buffer_bytes, 4 << 20,
+          "Access log lines waiting to be written; beyond it lines are dropped (and counted) "
+          "rather than slowing requests");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
 
 int main(int argc, char** argv) {
@@ -75,7 +88,7 @@ int main(int argc, char** argv) {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
 
-  lb::process::StopSignals stop;  // Before any thread starts.
+  lb::process::StopSignals stop({SIGUSR1});  // Before any thread starts.
 
   absl::StatusOr<lb::net::HostPort> listen = lb::net::ParseHostPort(absl::GetFlag(FLAGS_listen));
   if (!listen.ok()) {
@@ -104,6 +117,18 @@ int main(int argc, char** argv) {
   if (options.worker.buffer_limit_bytes < 16 * 1024) {
     std::fprintf(stderr, "proxy: --buffer_limit_bytes must be at least 16384\n");
     return 2;
+  }
+  std::unique_ptr<lb::proxy::accesslog::AccessLog> access_log;
+  if (std::string path = absl::GetFlag(FLAGS_access_log); !path.empty()) {
+    absl::StatusOr<std::unique_ptr<lb::proxy::accesslog::AccessLog>> log =
+        lb::proxy::accesslog::AccessLog::Open(
+            {path, static_cast<size_t>(absl::GetFlag(FLAGS_access_log_buffer_bytes))});
+    if (!log.ok()) {
+      std::fprintf(stderr, "proxy: --access_log: %s\n", std::string(log.status().message()).c_str());
+      return 2;
+    }
+    access_log = std::move(*log);
+    options.worker.access_log = access_log.get();
   }
   absl::StatusOr<lb::process::FdLimit> fds = lb::process::RaiseOpenFileLimit();
   options.max_connections = absl::GetFlag(FLAGS_max_connections);
@@ -135,6 +160,8 @@ int main(int argc, char** argv) {
     ads.node_id = host;
   }
   ads.zone = absl::GetFlag(FLAGS_zone);
+  ads.keepalive_time = absl::GetFlag(FLAGS_controller_keepalive_time);
+  ads.keepalive_timeout = absl::GetFlag(FLAGS_controller_keepalive_timeout);
   lb::proxy::ProxyServer* srv = server->get();
   lb::proxy::xds::AdsClient client(ads, [srv](std::shared_ptr<const lb::proxy::ProxyConfig> c) {
     srv->SetConfig(std::move(c));
@@ -155,7 +182,10 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  int signo = stop.Wait();
+  int signo;
+  while ((signo = stop.Wait()) == SIGUSR1) {
+    if (access_log != nullptr) access_log->Reopen();
+  }
   spdlog::info("proxy: signal {}, draining (up to {})", signo,
                absl::FormatDuration(options.drain_timeout));
   client.Stop();

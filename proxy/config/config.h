@@ -47,6 +47,16 @@ struct OutlierConfig {
   uint32_t max_ejection_percent = 50;
 };
 
+// A cluster's limits across all workers (xDS CircuitBreakers, DEFAULT priority). Envoy's
+// defaults. Requests beyond one are answered 503 (response flag UO); retries beyond
+// max_retries are not made.
+struct CircuitBreakerConfig {
+  uint32_t max_connections = 1024;       // Upstream connections open.
+  uint32_t max_pending_requests = 1024;  // Requests waiting for a connection to be set up.
+  uint32_t max_requests = 1024;          // Requests in flight.
+  uint32_t max_retries = 3;              // Retries in flight that take a slot (router.h).
+};
+
 struct EndpointConfig {
   std::string address;  // IP literal.
   uint16_t port = 0;
@@ -73,6 +83,7 @@ struct ClusterConfig {
   uint64_t min_ring_size = 1024;
   uint64_t max_ring_size = uint64_t{1} << 20;
   uint32_t maglev_table_size = 65537;  // Prime.
+  CircuitBreakerConfig circuit_breakers;
   std::vector<EndpointConfig> endpoints;
 };
 

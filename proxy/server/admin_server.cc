@@ -228,7 +228,19 @@ void AdminServer::Collect(metrics::SampleSink& sink) {
   sink.Counter("lb_proxy_upstream_local_failures_total",
                "Upstream connects this proxy could not start (out of descriptors or ports).", {},
                LB_SUM(pool.local_failures));
+  sink.Counter("lb_proxy_retries_refused_total",
+               "Retries after a connect timeout refused by the worker's retry budget.", {},
+               LB_SUM(router.retries_refused));
 #undef LB_SUM
+  if (const accesslog::AccessLog* log = sources_.access_log) {
+    sink.Counter("lb_proxy_access_log_lines_total", "Access log lines queued for writing.", {},
+                 log->lines());
+    sink.Counter("lb_proxy_access_log_dropped_total",
+                 "Access log lines dropped: the writer was behind by --access_log_buffer_bytes.",
+                 {}, log->dropped());
+    sink.Counter("lb_proxy_access_log_write_errors_total",
+                 "Failed writes (or reopens) of the access log.", {}, log->write_errors());
+  }
   upstream::LatencySummary latency;
   for (size_t i = 0; i < workers_.size(); ++i) {
     latency.Add(workers_.worker(i).stats().http.request_latency);
@@ -249,6 +261,24 @@ void AdminServer::Collect(metrics::SampleSink& sink) {
                      "status class.",
                      {{"cluster", name}, {"class", absl::StrCat(c, "xx")}},
                      cs->stats->responses(c));
+      }
+      const upstream::ClusterResources& res = cs->stats->resources();
+      for (const auto& [limit, r] :
+           std::vector<std::pair<const char*, const upstream::ResourceLimit*>>{
+               {"connections", &res.connections},
+               {"pending_requests", &res.pending_requests},
+               {"requests", &res.requests},
+               {"retries", &res.retries}}) {
+        metrics::Labels labels = {{"cluster", name}, {"limit", limit}};
+        sink.Gauge("lb_proxy_cluster_resources_in_use",
+                   "In use against the cluster's circuit breaker, by limit.", labels,
+                   static_cast<double>(r->count()));
+        sink.Gauge("lb_proxy_cluster_resources_max", "The cluster's circuit breaker thresholds, by limit.",
+                   labels, static_cast<double>(r->max()));
+        sink.Counter("lb_proxy_cluster_overflow_total",
+                     "Requests refused (503) or retries not made at the cluster's circuit breaker, "
+                     "by limit.",
+                     labels, r->overflows());
       }
       upstream::LatencySummary l = cs->stats->latency();
       sink.Histogram("lb_proxy_cluster_request_duration_seconds",

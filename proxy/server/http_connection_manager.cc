@@ -24,24 +24,33 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
         started_(manager.context_.dispatcher().MonotonicNow()),
         router_(manager.context_.router_context(), *this) {
     encoder_.SetCallbacks(this);
+    info_.start = started_;
+    info_.start_time = absl::Now();
   }
 
   ~ActiveStream() override {
     if (counted_) stats_.requests_active.fetch_sub(1, std::memory_order_relaxed);
+    if (accesslog::AccessLog* log = manager_.context_.access_log();
+        log != nullptr && (counted_ || info_.status != 0)) {
+      WriteLog(*log);
+    }
   }
 
   bool response_started() const { return response_started_; }
 
   // The client is gone or the connection closes under the request.
   void Abandon() {
+    if (!done_) info_.SetFlag(accesslog::kDownstreamConnectionTermination);
     done_ = true;
     encoder_.SetCallbacks(nullptr);
     router_.OnDownstreamReset();
   }
 
   // An answer made by the proxy, replacing anything the router was doing.
-  void LocalReply(int status, absl::string_view message) {
+  // `flags`: accesslog::ResponseFlag bits that say why.
+  void LocalReply(int status, absl::string_view message, uint32_t flags = 0) {
     router_.OnDownstreamReset();  // Whatever the router was doing upstream is abandoned.
+    info_.response_flags |= flags;
     SendLocalReply(status, message);
   }
 
@@ -54,10 +63,13 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
     const ConnectionManagerOptions& options = manager_.context_.connection_manager_options();
     if (options.max_body_bytes > 0 &&
         headers->content_length.value_or(0) > options.max_body_bytes) {
+      rejected_ = std::move(headers);
       SendLocalReply(413, "request body too large");
       return;
     }
     if (absl::Status s = http::CanonicalizeRequestTarget(options.path, *headers); !s.ok()) {
+      rejected_ = std::move(headers);
+      info_.SetFlag(accesslog::kDownstreamProtocolError);
       SendLocalReply(400, s.message());
       return;
     }
@@ -73,6 +85,7 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
     manager_.OnStreamActivity();
     request_complete_ = end_stream;
     body_bytes_ += data.size();
+    info_.bytes_received = body_bytes_;
     const uint64_t max_body = manager_.context_.connection_manager_options().max_body_bytes;
     if (max_body > 0 && body_bytes_ > max_body) {
       data.Clear();
@@ -104,6 +117,7 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
 
   void EncodeHeaders(http::ResponseHeaderMapPtr headers, bool end_stream) override {
     response_started_ = true;
+    info_.status = headers->status;
     CountStatus(headers->status);
     if (headers->status == 101 && !end_stream) {
       manager_.ArmTimeout(Timeout::kTunnelIdle);
@@ -116,6 +130,7 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
 
   void EncodeData(event::Buffer& data, bool end_stream) override {
     manager_.OnStreamActivity();
+    info_.bytes_sent += data.size();
     encoder_.EncodeData(data, end_stream);
     if (end_stream) Complete();
   }
@@ -127,6 +142,8 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
       return;
     }
     response_started_ = true;
+    info_.status = status;
+    info_.details = std::string(message);
     stats_.local_replies.fetch_add(1, std::memory_order_relaxed);
     CountStatus(status);
     http::ResponseHeaderMap headers;
@@ -136,6 +153,7 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
     body.Append(message);
     body.Append("\n");
     headers.content_length = body.size();
+    info_.bytes_sent += body.size();
     encoder_.EncodeHeaders(headers, false);
     encoder_.EncodeData(body, true);
     Complete();
@@ -152,11 +170,14 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
   void ReadDisableDownstream(bool disable) override { encoder_.ReadDisable(disable); }
   void ArmRouterTimer(absl::Duration after) override { manager_.router_timer_.Arm(after); }
   void DisarmRouterTimer() override { manager_.router_timer_.Disarm(); }
+  accesslog::StreamInfo& stream_info() override { return info_; }
   void OnRouterTimeout() { router_.OnTimeout(); }
 
   // Nothing moved either way for the stream (or tunnel) idle timeout.
   void OnIdleTimeout() {
+    info_.SetFlag(accesslog::kStreamIdleTimeout);
     if (response_started_) {
+      info_.details = "stream idle timeout";
       ResetDownstream();
     } else if (request_complete_) {
       LocalReply(504, "upstream sent nothing within the stream idle timeout");
@@ -174,6 +195,20 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
     counter.fetch_add(1, std::memory_order_relaxed);
   }
 
+  void WriteLog(accesslog::AccessLog& log) {
+    const http::RequestHeaderMap* request =
+        rejected_ != nullptr ? rejected_.get() : router_.request_headers();
+    accesslog::RequestLine line{manager_.client_ip_, {}, {}, {}};
+    if (request != nullptr) {
+      line.method = http::MethodName(request->method);
+      line.authority = request->host;
+      line.path = request->target;
+    }
+    std::string out;
+    accesslog::AppendLogLine(line, info_, manager_.context_.dispatcher().MonotonicNow(), &out);
+    log.Write(out);
+  }
+
   void Complete() {
     done_ = true;
     stats_.request_latency.Record(manager_.context_.dispatcher().MonotonicNow() - started_);
@@ -186,7 +221,9 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
   const absl::Duration started_;  // Monotonic.
   // Declared before the router: released after it, since the router's hosts live in it.
   SnapshotPins::Pin snapshot_;
+  accesslog::StreamInfo info_;  // Before the router, which writes to it until destroyed.
   router::Router router_;
+  http::RequestHeaderMapPtr rejected_;  // A head refused before routing (for the log).
   uint64_t body_bytes_ = 0;
   bool counted_ = false;
   bool request_complete_ = false;
@@ -307,7 +344,7 @@ void HttpConnectionManager::Dispatch(bool end_stream) {
     connection_->read_buffer().Clear();
     if (stream_ != nullptr && !stream_->response_started()) {
       http::CodecError error = codec_->last_error();
-      stream_->LocalReply(error.status, error.reason);
+      stream_->LocalReply(error.status, error.reason, accesslog::kDownstreamProtocolError);
     } else {
       Close();
     }
@@ -339,7 +376,15 @@ void HttpConnectionManager::OnStreamComplete(ActiveStream* stream) {
     return;
   }
   // Pipelined bytes are dispatched at the end of this event (the codec asked for it).
-  ArmTimeout(connection_->read_buffer().empty() ? Timeout::kIdle : Timeout::kRequestHeader);
+  if (!connection_->read_buffer().empty()) {
+    ArmTimeout(Timeout::kRequestHeader);
+    return;
+  }
+  // Idle keep-alive: nothing of the request stays on the heap (like nginx, which frees a
+  // keep-alive connection's buffers): the parser's index and the empty buffers go.
+  ArmTimeout(Timeout::kIdle);
+  codec_->ReleaseIdleMemory();
+  connection_->ReleaseIdleMemory();
 }
 
 void HttpConnectionManager::OnStreamReset(ActiveStream* stream) {

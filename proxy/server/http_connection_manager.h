@@ -5,7 +5,7 @@
 // (408; it runs from accept and from the first byte of each later request), the keep-alive idle
 // timeout, the stream idle timeout (no byte either way while a request is in progress; a
 // tunnel's own, longer one after a 101), the body-size limit (413), answers to requests the codec
-// refused (400/431/501/505), drain ("Connection: close" on the answer in progress, idle connections
+// refused (400/431/501/505), the access log line of each request, drain ("Connection: close" on the answer in progress, idle connections
 // closed at once) and closing. Everything about reaching the upstream is the stream's
 // router::Router.
 //
@@ -21,6 +21,7 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "proxy/accesslog/access_log.h"
 #include "proxy/event/dispatcher.h"
 #include "proxy/event/lazy_timer.h"
 #include "proxy/http/codec.h"
@@ -77,6 +78,8 @@ class ConnectionManagerContext {
   virtual router::RouterContext& router_context() = 0;
   virtual SnapshotPins& snapshots() = 0;
   virtual bool draining() const = 0;
+  // Where finished requests are logged (null: nowhere).
+  virtual accesslog::AccessLog* access_log() = 0;
   // The connection is closed; no call into `manager` follows.
   virtual void OnConnectionManagerClosed(HttpConnectionManager* manager) = 0;
 };

@@ -51,6 +51,7 @@ class ProxyServerImpl final : public ProxyServer {
       absl::MutexLock lock(&mu_);
       return published_;
     };
+    sources.access_log = o.worker.access_log;
     sources.draining = [this] {
       absl::MutexLock lock(&mu_);
       return draining_;

@@ -32,7 +32,8 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
         accept_pause_(options.accept_pause),
         accept_resume_(*dispatcher, [this] { ResumeAccepting(); }),
         rng_seed_(0x9E3779B97F4A7C15ull * static_cast<uint64_t>(worker->index() + 1)),
-        retry_budget_(options.retry_budget) {
+        retry_budget_(options.retry_budget),
+        access_log_(options.access_log) {
     http_options_.request_header_timeout = options.request_header_timeout;
     http_options_.idle_timeout = options.idle_timeout;
     http_options_.stream_idle_timeout = options.stream_idle_timeout;
@@ -124,6 +125,7 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
   router::RouterContext& router_context() override { return *this; }
   SnapshotPins& snapshots() override { return pins_; }
   bool draining() const override { return draining_; }
+  accesslog::AccessLog* access_log() override { return access_log_; }
 
   void OnConnectionManagerClosed(HttpConnectionManager* manager) override {
     auto it = managers_.find(manager);
@@ -144,14 +146,15 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
   const router::RouterOptions& router_options() const override { return router_options_; }
 
   upstream::ConnPool& PoolFor(const std::shared_ptr<upstream::HostState>& host,
-                              const ClusterConfig& cluster) override {
+                              const upstream::ClusterSnapshot& cluster) override {
     std::unique_ptr<upstream::Http1ConnPool>& pool = pools_[host.get()];
     if (pool == nullptr) {
       upstream::Http1PoolSettings settings = pool_settings_;
       if (draining_) settings.max_idle = 0;
-      pool = std::make_unique<upstream::Http1ConnPool>(dispatcher_, host, settings, stats().pool);
+      pool = std::make_unique<upstream::Http1ConnPool>(dispatcher_, host, settings, stats().pool,
+                                                       cluster.stats);
     }
-    pool->set_connect_timeout(cluster.connect_timeout);
+    pool->set_connect_timeout(cluster.config.connect_timeout);
     return *pool;
   }
 
@@ -287,6 +290,7 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
   router::RouterOptions router_options_;
   upstream::Http1PoolSettings pool_settings_;
   router::RetryBudget retry_budget_;
+  accesslog::AccessLog* const access_log_;
   ConnectionBalancer* balancer_ = nullptr;
   Worker::HandOff hand_off_;
   std::unique_ptr<event::FdWatcher> listener_;

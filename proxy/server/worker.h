@@ -47,8 +47,11 @@ struct WorkerOptions {
   bool normalize_path = true;  // RFC 3986 dot-segments, before routing.
   bool merge_slashes = false;
   uint32_t max_idle_per_host = 64;
-  // Retries in flight may not exceed this share of active requests (plus a floor of 3).
+  // Retries that take a slot (router.h) in flight may not exceed this share of active
+  // requests (plus a floor of 3).
   double retry_budget = 0.2;
+  // Where finished requests are logged (null: nowhere); outlives the workers.
+  accesslog::AccessLog* access_log = nullptr;
 };
 
 // Counters a worker keeps; read by the admin thread (relaxed).

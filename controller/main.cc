@@ -42,7 +42,7 @@ ABSL_FLAG(uint64_t, watch_max_queued_bytes, kDefaults.watch.max_queued_bytes,
 ABSL_FLAG(int32_t, grpc_max_receive_bytes, kDefaults.grpc_max_receive_bytes,
           "Largest gRPC request message (lb.v1 and ADS)");
 ABSL_FLAG(absl::Duration, grpc_min_ping_interval, kDefaults.grpc_min_ping_interval,
-          "Clients pinging more often (twice) get GOAWAY ENHANCE_YOUR_CALM");
+          "Clients pinging more often (thrice) get GOAWAY ENHANCE_YOUR_CALM");
 ABSL_FLAG(absl::Duration, grpc_keepalive_time, kDefaults.grpc_keepalive_time,
           "How often the controller pings each gRPC connection");
 ABSL_FLAG(absl::Duration, grpc_keepalive_timeout, kDefaults.grpc_keepalive_timeout,

@@ -29,8 +29,10 @@ struct ControllerLimits {
   int grpc_max_receive_bytes = 4 << 20;
   // Keepalive enforcement: clients may ping this often at most, even without calls
   // (--grpc_min_ping_interval); more often is answered with GOAWAY ENHANCE_YOUR_CALM after two
-  // strikes (gRPC's rule). The proxy's ADS keepalive interval must not be shorter.
-  absl::Duration grpc_min_ping_interval = absl::Seconds(5);
+  // strikes (gRPC's rule). A ping a second costs nothing, and a client configured to ping that
+  // often (the proxy's default is every 10 s) must not be sent away and flap between
+  // controllers; floods are still refused.
+  absl::Duration grpc_min_ping_interval = absl::Seconds(1);
   // The controller pings each connection this often and closes it when a ping is not answered
   // within the timeout, so streams of a vanished peer end (--grpc_keepalive_time,
   // --grpc_keepalive_timeout).

@@ -103,4 +103,18 @@ ListeningSocket::~ListeningSocket() {
   if (fd_ >= 0) close(fd_);
 }
 
+absl::Status IdleClients::Open(int port, int n) {
+  for (int i = 0; i < n; ++i) {
+    absl::StatusOr<int> fd = ConnectLoopback(port, absl::Now() + absl::Seconds(5));
+    if (!fd.ok()) return fd.status();
+    fds_.push_back(*fd);
+  }
+  return absl::OkStatus();
+}
+
+void IdleClients::CloseAll() {
+  for (int fd : fds_) close(fd);
+  fds_.clear();
+}
+
 }  // namespace lb::testing

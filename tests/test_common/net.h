@@ -4,6 +4,7 @@
 #define LB_TESTS_TEST_COMMON_NET_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -44,6 +45,25 @@ class ListeningSocket {
  private:
   int fd_ = -1;
   int port_ = 0;
+};
+
+// Connections to 127.0.0.1:port that send nothing (the kernel completes them whether or not the
+// server accepts), to fill a server's connection slots or descriptors. Closed by CloseAll() or
+// the destructor.
+class IdleClients {
+ public:
+  IdleClients() = default;
+  IdleClients(const IdleClients&) = delete;
+  IdleClients& operator=(const IdleClients&) = delete;
+  ~IdleClients() { CloseAll(); }
+
+  // Opens `n` more, each connected within 5 s.
+  absl::Status Open(int port, int n);
+  void CloseAll();
+  size_t size() const { return fds_.size(); }
+
+ private:
+  std::vector<int> fds_;
 };
 
 }  // namespace lb::testing

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 
 namespace lb::testing {
 namespace {
@@ -96,6 +97,15 @@ absl::StatusOr<uint64_t> FdLimitAllowing(pid_t pid, int more) {
     if (open.count(n) != 0) continue;
     if (++free_slots == more) return static_cast<uint64_t>(n) + 1;
   }
+}
+
+absl::StatusOr<double> CpuSecondsOver(pid_t pid, absl::Duration d) {
+  absl::StatusOr<ProcStats> before = ReadProcStats(pid);
+  if (!before.ok()) return before.status();
+  absl::SleepFor(d);
+  absl::StatusOr<ProcStats> after = ReadProcStats(pid);
+  if (!after.ok()) return after.status();
+  return after->cpu_seconds - before->cpu_seconds;
 }
 
 }  // namespace lb::testing

@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 namespace lb::testing {
 
@@ -20,6 +21,9 @@ struct ProcStats {
 
 // kNotFound once the process is gone.
 absl::StatusOr<ProcStats> ReadProcStats(pid_t pid);
+
+// CPU seconds (user + system) the process uses over the next `d` (sleeps meanwhile).
+absl::StatusOr<double> CpuSecondsOver(pid_t pid, absl::Duration d);
 
 // Sets the process's soft RLIMIT_NOFILE to `limit` (at most its hard limit, which is kept, so
 // the limit can be raised again).

@@ -2,8 +2,6 @@
 // descriptors. The listener rests instead of spinning, idle and slow clients are cut at
 // --rest_request_timeout, a waiting client is then served, gRPC is unaffected throughout, and
 // the metrics show it.
-#include <unistd.h>
-
 #include <string>
 #include <vector>
 
@@ -21,27 +19,7 @@ namespace {
 
 class RestAbuseTest : public ControllerAbuseTest {
  protected:
-  ~RestAbuseTest() override { CloseClients(); }
-
-  // `n` connections that send nothing (the kernel completes them whether or not the controller
-  // accepts).
-  void OpenIdleClients(int n) {
-    for (int i = 0; i < n; ++i) {
-      absl::StatusOr<int> fd =
-          ConnectLoopback(controller_->rest_port(), absl::Now() + absl::Seconds(5));
-      ASSERT_TRUE(fd.ok()) << fd.status();
-      clients_.push_back(*fd);
-    }
-  }
-  void CloseClients() {
-    for (int fd : clients_) close(fd);
-    clients_.clear();
-  }
-  double CpuOver(absl::Duration d) {
-    const double before = Stats().cpu_seconds;
-    absl::SleepFor(d);
-    return Stats().cpu_seconds - before;
-  }
+  double CpuOver(absl::Duration d) { return *CpuSecondsOver(controller_->pid(), d); }
   // gRPC answers while REST is saturated.
   void ExpectGrpcServes() {
     grpc::ClientContext ctx;
@@ -51,12 +29,12 @@ class RestAbuseTest : public ControllerAbuseTest {
     EXPECT_TRUE(s.ok()) << s.error_message();
   }
 
-  std::vector<int> clients_;
+  IdleClients clients_;
 };
 
 TEST_F(RestAbuseTest, AtMaxConnectionsTheListenerRestsAndIdleClientsAreCutAtTheTimeout) {
   StartController({"--rest_max_connections=8", "--rest_request_timeout=1s"});
-  OpenIdleClients(24);
+  ASSERT_TRUE(clients_.Open(controller_->rest_port(), 24).ok());
   absl::SleepFor(absl::Milliseconds(300));
   EXPECT_LT(CpuOver(absl::Seconds(1)), 0.3) << "the REST listener spins at the cap";
   ExpectGrpcServes();
@@ -77,10 +55,10 @@ TEST_F(RestAbuseTest, OutOfDescriptorsTheListenerRestsInsteadOfSpinning) {
   absl::StatusOr<uint64_t> limit = FdLimitAllowing(pid, 4);
   ASSERT_TRUE(limit.ok()) << limit.status();
   ASSERT_TRUE(SetOpenFileLimit(pid, *limit).ok());
-  OpenIdleClients(40);
+  ASSERT_TRUE(clients_.Open(controller_->rest_port(), 40).ok());
   absl::SleepFor(absl::Milliseconds(300));
   EXPECT_LT(CpuOver(absl::Seconds(1)), 0.5) << "accept() spins on EMFILE";
-  CloseClients();
+  clients_.CloseAll();
   ASSERT_TRUE(SetOpenFileLimit(pid, 4096).ok());
   absl::StatusOr<HttpResponse> r = HttpGet(controller_->rest_port(), "/healthz");
   ASSERT_TRUE(r.ok()) << r.status();

@@ -13,10 +13,14 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lb/v1/lb.pb.h"
+#include "tests/test_common/model_changes.h"
 
 namespace lb::api {
 namespace {
 
+using ::lb::testing::ClusterChange;
+using ::lb::testing::DeleteChange;
+using ::lb::testing::RoutesChange;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
@@ -75,33 +79,6 @@ class FakeSink : public ChangeFeed::Sink {
   std::vector<std::string> sent_;
   absl::Status ended_;
 };
-
-lb::v1::Change ClusterChange(const std::string& name, int64_t revision, int endpoints = 0) {
-  lb::v1::Change c;
-  c.set_revision(revision);
-  c.mutable_cluster()->set_name(name);
-  c.mutable_cluster()->set_version(revision);
-  for (int i = 0; i < endpoints; ++i) {
-    lb::v1::Endpoint* e = c.mutable_cluster()->add_endpoints();
-    e->set_address("10.0.0." + std::to_string(i % 250));
-    e->set_port(1000 + i);
-  }
-  return c;
-}
-
-lb::v1::Change RoutesChange(int64_t revision) {
-  lb::v1::Change c;
-  c.set_revision(revision);
-  c.mutable_route_table()->set_version(revision);
-  return c;
-}
-
-lb::v1::Change DeleteChange(const std::string& name, int64_t revision) {
-  lb::v1::Change c;
-  c.set_revision(revision);
-  c.set_cluster_deleted(name);
-  return c;
-}
 
 lb::v1::Change EndChange(int64_t revision) {
   lb::v1::Change c;

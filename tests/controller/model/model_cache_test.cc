@@ -9,6 +9,7 @@
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "tests/test_common/model_changes.h"
 
 namespace lb::model {
 namespace {
@@ -23,18 +24,7 @@ lb::v1::Change Parse(const std::string& text) {
   return c;
 }
 
-lb::v1::Change ClusterChange(const std::string& name, int64_t revision, int endpoints) {
-  lb::v1::Change c;
-  c.set_revision(revision);
-  c.mutable_cluster()->set_name(name);
-  c.mutable_cluster()->set_version(revision);
-  for (int i = 0; i < endpoints; ++i) {
-    lb::v1::Endpoint* e = c.mutable_cluster()->add_endpoints();
-    e->set_address("10.0.0.1");
-    e->set_port(1000 + i);
-  }
-  return c;
-}
+using ::lb::testing::ClusterChange;
 
 std::vector<std::string> Names(const ModelState& s) {
   std::vector<std::string> out;

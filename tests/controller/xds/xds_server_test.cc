@@ -16,6 +16,7 @@
 #include "controller/xds/snapshot.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/test_common/model_changes.h"
 
 namespace lb::xds {
 namespace {
@@ -61,12 +62,7 @@ lb::v1::Change Upsert(const lb::v1::Cluster& c) {
   return change;
 }
 
-lb::v1::Change Delete(const std::string& name, int64_t revision) {
-  lb::v1::Change change;
-  change.set_revision(revision);
-  change.set_cluster_deleted(name);
-  return change;
-}
+using ::lb::testing::DeleteChange;
 
 std::vector<std::string> Names(const ResourceMap& map) {
   std::vector<std::string> out;
@@ -138,7 +134,7 @@ TEST_F(XdsServerTest, DeletedClusterLosesItsResources) {
   model_.Apply(Upsert(Cluster("api", 3, "10.0.0.2")));
   EXPECT_THAT(Names(Published()->Get(kClusterType, ClientFlavor::kEnvoy)),
               ElementsAre("api", "web"));
-  model_.Apply(Delete("web", 4));
+  model_.Apply(DeleteChange("web", 4));
   std::shared_ptr<const Snapshot> s = Published();
   EXPECT_THAT(Names(s->Get(kClusterType, ClientFlavor::kEnvoy)), ElementsAre("api"));
   EXPECT_THAT(Names(s->Get(kClusterType, ClientFlavor::kGrpc)), ElementsAre("api"));
@@ -148,9 +144,9 @@ TEST_F(XdsServerTest, DeletedClusterLosesItsResources) {
 
 TEST_F(XdsServerTest, ABurstIsPublishedAsItsFinalState) {
   model_.Apply(Upsert(Cluster("web", 2, "10.0.0.1")));
-  model_.Apply(Delete("web", 3));
+  model_.Apply(DeleteChange("web", 3));
   model_.Apply(Upsert(Cluster("api", 4, "10.0.0.2")));
-  model_.Apply(Delete("api", 5));
+  model_.Apply(DeleteChange("api", 5));
   model_.Apply(Upsert(Cluster("api", 6, "10.0.0.3")));
   std::shared_ptr<const Snapshot> s = Published();
   EXPECT_THAT(Names(s->Get(kClusterType, ClientFlavor::kEnvoy)), ElementsAre("api"));

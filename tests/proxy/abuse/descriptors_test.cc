@@ -34,29 +34,8 @@ class DescriptorsTest : public ::testing::Test {
     ASSERT_TRUE(proxy_->WaitReady().ok());
     ASSERT_TRUE(WaitForEndpoints(proxy_->admin_port(), "backend", {backend_.address()}).ok());
   }
-  ~DescriptorsTest() override {
-    for (int fd : clients_) close(fd);
-  }
-
-  // Opens `n` connections that send nothing (the kernel completes them whether or not the
-  // proxy accepts).
-  void OpenIdleClients(int n) {
-    for (int i = 0; i < n; ++i) {
-      absl::StatusOr<int> fd = ConnectLoopback(proxy_->port(), absl::Now() + absl::Seconds(5));
-      ASSERT_TRUE(fd.ok()) << fd.status();
-      clients_.push_back(*fd);
-    }
-  }
-  void CloseClients() {
-    for (int fd : clients_) close(fd);
-    clients_.clear();
-  }
-  // CPU seconds the proxy uses over `d`.
-  double CpuOver(absl::Duration d) {
-    const double before = ReadProcStats(proxy_->pid())->cpu_seconds;
-    absl::SleepFor(d);
-    return ReadProcStats(proxy_->pid())->cpu_seconds - before;
-  }
+  // The listeners' CPU over `d`.
+  double CpuOver(absl::Duration d) { return *CpuSecondsOver(proxy_->pid(), d); }
   uint64_t Stat(const std::string& series) {
     absl::StatusOr<uint64_t> v = StatValue(proxy_->admin_port(), series);
     return v.ok() ? *v : 0;
@@ -75,12 +54,12 @@ class DescriptorsTest : public ::testing::Test {
   ControllerProcess controller_;
   TestBackend backend_{"web"};
   std::optional<ProxyProcess> proxy_;
-  std::vector<int> clients_;
+  IdleClients clients_;
 };
 
 TEST_F(DescriptorsTest, AtMaxConnectionsTheListenersRestAndResumeWhenASlotFrees) {
   StartProxy({"--max_connections=4", "--request_header_timeout=2s", "--workers=2"});
-  OpenIdleClients(10);
+  ASSERT_TRUE(clients_.Open(proxy_->port(), 10).ok());
   ASSERT_TRUE(
       WaitUntil([&] { return Stat("lb_proxy_connections_active") == 4; }, absl::Seconds(10)));
   EXPECT_LT(CpuOver(absl::Seconds(1)), 0.3) << "the listeners spin at the cap";
@@ -102,12 +81,12 @@ TEST_F(DescriptorsTest, OutOfDescriptorsTheListenersRestInsteadOfSpinning) {
   ASSERT_TRUE(limit.ok());
   ASSERT_TRUE(SetOpenFileLimit(pid, *limit).ok());
 
-  OpenIdleClients(60);
+  ASSERT_TRUE(clients_.Open(proxy_->port(), 60).ok());
   absl::SleepFor(absl::Milliseconds(500));
   const double cpu = CpuOver(absl::Seconds(2));
   EXPECT_LT(cpu, 0.5) << "accept() spins on EMFILE";
   // The clients that got in are served even now.
-  CloseClients();
+  clients_.CloseAll();
   ASSERT_TRUE(SetOpenFileLimit(pid, 4096).ok());
   absl::StatusOr<HttpResponse> r = HttpGet(proxy_->port(), "/");
   ASSERT_TRUE(r.ok()) << r.status();

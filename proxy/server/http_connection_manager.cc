@@ -25,7 +25,7 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
         router_(manager.context_.router_context(), *this) {
     encoder_.SetCallbacks(this);
     info_.start = started_;
-    info_.start_time = absl::Now();
+    info_.start_time = manager.context_.dispatcher().Now();
   }
 
   ~ActiveStream() override {

@@ -16,6 +16,7 @@
 #include "lb/v1/lb.grpc.pb.h"
 #include "test/echo/v1/echo.grpc.pb.h"
 #include "tests/test_common/subprocess.h"
+#include "tests/test_common/wait.h"
 
 namespace lb {
 namespace {
@@ -132,10 +133,21 @@ TEST_F(GrpcXdsClientTest, BalancesOverBackendAndFollowsAddAndDel) {
   RemoveEndpoint(a.port);
   EXPECT_EQ(CallUntil(stub.get(), {"b", "c"}), (std::set<std::string>{"b", "c"}));
 
-  // The controller saw this client, and it ACKed what it was sent.
-  grpc::ClientContext ctx;
+  // The controller saw this client, and it ACKed what it was sent. The client may use an
+  // update before its ACK arrives: wait (bounded) for the ACKs.
   lb::v1::ListProxiesResponse proxies;
-  ASSERT_TRUE(lb_->ListProxies(&ctx, lb::v1::ListProxiesRequest(), &proxies).ok());
+  auto all_acked = [&] {
+    grpc::ClientContext ctx;
+    proxies.Clear();
+    if (!lb_->ListProxies(&ctx, lb::v1::ListProxiesRequest(), &proxies).ok()) return false;
+    for (const auto& p : proxies.proxies()) {
+      for (const auto& r : p.resources()) {
+        if (r.version_acked() != r.version_sent()) return false;
+      }
+    }
+    return true;
+  };
+  EXPECT_TRUE(testing::WaitUntil(all_acked, absl::Seconds(10)));
   ASSERT_EQ(proxies.proxies_size(), 1);
   EXPECT_EQ(proxies.proxies(0).node_id(), "grpc-test-client");
   EXPECT_EQ(proxies.proxies(0).protocol(), "sotw");

@@ -207,6 +207,17 @@ std::string OutlierText(const lb::v1::OutlierDetection& od) {
                       od.max_ejection_percent(), "% ejected");
 }
 
+std::string CircuitBreakersText(const lb::v1::CircuitBreakers& cb) {
+  auto limit = [](bool has, uint32_t value, absl::string_view what) {
+    return absl::StrCat(has ? absl::StrCat(value) : "default", " ", what);
+  };
+  return absl::StrCat(
+      "max ", limit(cb.has_max_connections(), cb.max_connections(), "connections"), ", ",
+      limit(cb.has_max_pending_requests(), cb.max_pending_requests(), "pending requests"), ", ",
+      limit(cb.has_max_requests(), cb.max_requests(), "requests"), ", ",
+      limit(cb.has_max_retries(), cb.max_retries(), "retries"));
+}
+
 std::string RouteHostsText(const lb::v1::Route& r) {
   if (r.hosts_size() > 0) return absl::StrJoin(r.hosts(), ",");
   return r.host().empty() ? "*" : r.host();

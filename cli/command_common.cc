@@ -208,14 +208,14 @@ std::string OutlierText(const lb::v1::OutlierDetection& od) {
 }
 
 std::string CircuitBreakersText(const lb::v1::CircuitBreakers& cb) {
-  auto limit = [](bool has, uint32_t value, absl::string_view what) {
-    return absl::StrCat(has ? absl::StrCat(value) : "default", " ", what);
+  auto limit = [](absl::string_view what, bool has, uint32_t value) {
+    return absl::StrCat("max ", what, " ", has ? absl::StrCat(value) : "default");
   };
   return absl::StrCat(
-      "max ", limit(cb.has_max_connections(), cb.max_connections(), "connections"), ", ",
-      limit(cb.has_max_pending_requests(), cb.max_pending_requests(), "pending requests"), ", ",
-      limit(cb.has_max_requests(), cb.max_requests(), "requests"), ", ",
-      limit(cb.has_max_retries(), cb.max_retries(), "retries"));
+      limit("connections", cb.has_max_connections(), cb.max_connections()), ", ",
+      limit("pending requests", cb.has_max_pending_requests(), cb.max_pending_requests()), ", ",
+      limit("requests", cb.has_max_requests(), cb.max_requests()), ", ",
+      limit("retries", cb.has_max_retries(), cb.max_retries()));
 }
 
 std::string RouteHostsText(const lb::v1::Route& r) {

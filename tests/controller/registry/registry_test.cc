@@ -1534,8 +1534,18 @@ TEST(ChangeFromEventTest, DecodesModelKeys) {
   put.kv = {"clusters/web", c.SerializeAsString(), 3, 7};
   absl::StatusOr<lb::v1::Change> change = Registry::ChangeFromEvent(put);
   ASSERT_TRUE(change.ok()) << change.status();
+  // Stored without circuit breakers: it had the defaults.
   ExpectProtoEq(*change, R"pb(revision: 7
-                              cluster { name: "web" version: 7 })pb");
+                              cluster {
+                                name: "web"
+                                version: 7
+                                circuit_breakers {
+                                  max_connections: 1024
+                                  max_pending_requests: 1024
+                                  max_requests: 1024
+                                  max_retries: 3
+                                }
+                              })pb");
 
   store::Event del;
   del.type = store::Event::Type::kDelete;

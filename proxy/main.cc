@@ -65,6 +65,11 @@ ABSL_FLAG(absl::Duration, accept_pause, absl::Milliseconds(100),
           "How long the listeners rest at --max_connections or when out of descriptors");
 ABSL_FLAG(std::string, ready_file, "",
           "Written with {\"port\",\"admin_port\",\"pid\"} once listening (for scripts/tests)");
+ABSL_FLAG(absl::Duration, controller_keepalive_time, absl::Seconds(10),
+          "HTTP/2 ping interval on the controller stream (0: off); a controller that misses a "
+          "ping for --controller_keepalive_timeout is given up for the next one");
+ABSL_FLAG(absl::Duration, controller_keepalive_timeout, absl::Seconds(5),
+          "How long a controller may take to answer a keepalive ping");
 ABSL_FLAG(std::string, access_log, "",
           "Per-request access log, JSON lines: a file (appended to; SIGUSR1 reopens it, for "
           "logrotate) or - for stdout; empty: off");
@@ -155,6 +160,8 @@ int main(int argc, char** argv) {
     ads.node_id = host;
   }
   ads.zone = absl::GetFlag(FLAGS_zone);
+  ads.keepalive_time = absl::GetFlag(FLAGS_controller_keepalive_time);
+  ads.keepalive_timeout = absl::GetFlag(FLAGS_controller_keepalive_timeout);
   lb::proxy::ProxyServer* srv = server->get();
   lb::proxy::xds::AdsClient client(ads, [srv](std::shared_ptr<const lb::proxy::ProxyConfig> c) {
     srv->SetConfig(std::move(c));

@@ -14,6 +14,13 @@ Buffer::~Buffer() {
   if (buf_ != nullptr) evbuffer_free(buf_);
 }
 
+void Buffer::ReleaseIfEmpty() {
+  if (buf_ != nullptr && evbuffer_get_length(buf_) == 0) {
+    evbuffer_free(buf_);
+    buf_ = nullptr;
+  }
+}
+
 evbuffer* Buffer::Get() {
   if (buf_ == nullptr) buf_ = evbuffer_new();
   return buf_;

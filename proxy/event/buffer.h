@@ -30,6 +30,9 @@ class Buffer {
   // or -1/errno (EPIPE rather than SIGPIPE for a closed peer).
   ssize_t WriteTo(int fd);
 
+  // If empty, frees the storage (made again on next use): for connections that sit idle.
+  void ReleaseIfEmpty();
+
   void Append(absl::string_view data);
   // Moves the first `n` bytes of `from` to the end of this buffer without copying payload.
   void MoveFrom(Buffer& from, size_t n);

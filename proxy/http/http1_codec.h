@@ -56,6 +56,10 @@ class Http1ServerCodec final : public ServerCodec, public ResponseEncoder {
   bool partial_head() const override { return partial_head_; }
   void OnUnderlyingConnectionAboveWriteBufferHighWatermark() override;
   void OnUnderlyingConnectionBelowWriteBufferLowWatermark() override;
+  // Between requests: frees the parser's memory (see HttpConnectionManager's idle state).
+  void ReleaseIdleMemory() {
+    if (!stream_open_ && !partial_head_) parser_.ReleaseMemory();
+  }
 
   // ResponseEncoder.
   void SetCallbacks(StreamCallbacks* callbacks) override { stream_callbacks_ = callbacks; }

@@ -350,8 +350,7 @@ namespace internal {
 
 HeadParserBase::HeadParserBase(const HeadLimits& limits) : limits_(limits) {
   limits_.max_headers = std::min<uint32_t>(limits_.max_headers, 65535);  // uint16_t indexes
-  headers_.reserve(std::min<uint32_t>(limits_.max_headers, 32));
-  hop_by_hop_.reserve(8);
+  Reserve();
 }
 
 void HeadParserBase::ResetBase() {
@@ -695,6 +694,7 @@ void RequestParser::Reset() {
 }
 
 ParseResult RequestParser::Parse(const char* data, size_t len) {
+  Reserve();
   const uintptr_t delta = Rebase(data);
   if (delta != 0) {
     Shift(&method_token_, delta);

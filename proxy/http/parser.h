@@ -41,6 +41,7 @@
 #define LB_PROXY_HTTP_PARSER_H_
 
 #include <cstddef>
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <vector>
@@ -133,6 +134,12 @@ class HeadParserBase {
   Version version() const { return version_; }
   const std::vector<Header>& headers() const { return headers_; }
   const Header* FindHeader(absl::string_view name) const;
+  // Frees the header index (an idle keep-alive connection keeps no heap); the next Parse()
+  // allocates it again. Only between messages (after a reset).
+  void ReleaseMemory() {
+    std::vector<Header>().swap(headers_);
+    std::vector<uint16_t>().swap(hop_by_hop_);
+  }
   // The Content-Length value if the head had one (for responses also when the framing ignores
   // it, e.g. HEAD or 304, so the proxy can forward it).
   std::optional<uint64_t> content_length() const {
@@ -156,6 +163,10 @@ class HeadParserBase {
   ~HeadParserBase() = default;
 
   void ResetBase();
+  // Before parsing: the header index is there (ReleaseMemory() may have freed it).
+  void Reserve() {
+    if (headers_.capacity() == 0) headers_.reserve(std::min<uint32_t>(limits_.max_headers, 32));
+  }
   // Moves the stored views when the caller's buffer moved; returns the shift to apply to the
   // derived class's own views.
   uintptr_t Rebase(const char* data);

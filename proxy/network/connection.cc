@@ -92,6 +92,14 @@ class ConnectionImpl final : public Connection,
   size_t write_buffer_size() const override { return write_buffer_.size(); }
   bool above_high_watermark() const override { return above_high_; }
   event::Buffer& read_buffer() override { return read_buffer_; }
+  void ReleaseIdleMemory() override {
+    read_buffer_.ReleaseIfEmpty();
+    if (write_buffer_.empty()) {
+      write_buffer_.ReleaseIfEmpty();
+    } else {
+      release_when_flushed_ = true;
+    }
+  }
   const event::SocketAddress& peer() const override { return peer_; }
   absl::string_view NegotiatedProtocol() const override { return transport_->NegotiatedProtocol(); }
 
@@ -220,6 +228,10 @@ class ConnectionImpl final : public Connection,
       if (state_ == State::kClosed) return 0;
       return write_buffer_.size();  // The owner may have written more.
     }
+    if (left == 0 && release_when_flushed_) {
+      release_when_flushed_ = false;
+      write_buffer_.ReleaseIfEmpty();
+    }
     if (state_ == State::kClosing && left == 0) {
       CloseSocket();
       if (callbacks_ != nullptr) callbacks_->OnEvent(ConnectionEvent::kLocalClose);
@@ -260,6 +272,7 @@ class ConnectionImpl final : public Connection,
   size_t limit_ = kDefaultBufferLimit;
   State state_ = State::kOpen;
   bool connecting_;
+  bool release_when_flushed_ = false;  // ReleaseIdleMemory() waits for the flush.
   bool read_disabled_ = false;
   bool read_eof_ = false;
   bool write_ended_ = false;

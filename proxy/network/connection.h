@@ -72,6 +72,9 @@ class Connection : public event::DeferredDeletable {
   virtual size_t write_buffer_size() const = 0;
   virtual bool above_high_watermark() const = 0;
   virtual event::Buffer& read_buffer() = 0;
+  // The owner has nothing in progress: the read buffer is freed if empty, the write buffer
+  // once it has been flushed.
+  virtual void ReleaseIdleMemory() = 0;
   virtual const event::SocketAddress& peer() const = 0;
   virtual absl::string_view NegotiatedProtocol() const = 0;
 };

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/random/random.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/base/check.h"
 #include "proxy/router/header_rewriter.h"
 
@@ -93,18 +95,34 @@ void Router::StartRequest(const Snapshot* snapshot, http::RequestHeaderMapPtr he
   PickAndStart();
 }
 
-uint64_t Router::HashKey(const RouteConfig& route, absl::string_view client_ip) const {
+uint64_t Router::HashKey(const RouteConfig& route, absl::string_view client_ip) {
   const LbPolicy policy = cluster_->config.policy;
   if (!route.has_hash_policy && policy != LbPolicy::kRingHash && policy != LbPolicy::kMaglev) {
     return 0;
   }
   absl::string_view key = client_ip;
-  if (route.has_hash_policy && route.hash_policy.kind == HashPolicy::Kind::kHeader) {
-    if (auto h = headers_->Find(route.hash_policy.name)) key = h->value;
-  } else if (route.has_hash_policy && route.hash_policy.kind == HashPolicy::Kind::kCookie) {
-    if (auto h = headers_->Find("cookie")) {
-      absl::string_view v = CookieValue(h->value, route.hash_policy.name);
-      if (!v.empty()) key = v;
+  const HashPolicy& hp = route.hash_policy;
+  if (route.has_hash_policy && hp.kind == HashPolicy::Kind::kHeader) {
+    if (auto h = headers_->Find(hp.name)) key = h->value;
+  } else if (route.has_hash_policy && hp.kind == HashPolicy::Kind::kCookie) {
+    absl::string_view v;
+    if (auto h = headers_->Find("cookie")) v = CookieValue(h->value, hp.name);
+    if (!v.empty()) {
+      key = v;
+    } else if (hp.generate_cookie) {
+      // A new client: a random value picks its endpoint, and the cookie carrying it makes the
+      // next requests hash to the same one (clients behind one address are told apart).
+      thread_local absl::InsecureBitGen rng;
+      const std::string value = absl::StrFormat("%016x", absl::Uniform<uint64_t>(rng));
+      set_cookie_ = absl::StrCat(hp.name, "=", value);
+      if (hp.cookie_ttl > absl::ZeroDuration()) {
+        absl::StrAppend(&set_cookie_, "; Max-Age=", absl::ToInt64Seconds(hp.cookie_ttl));
+      }
+      if (!hp.cookie_path.empty()) absl::StrAppend(&set_cookie_, "; Path=", hp.cookie_path);
+      for (const auto& [name, attr] : hp.cookie_attributes) {
+        absl::StrAppend(&set_cookie_, "; ", name, attr.empty() ? "" : "=", attr);
+      }
+      return balancer::HashKey(value);
     }
   }
   return balancer::HashKey(key);
@@ -230,6 +248,7 @@ void Router::DecodeHeaders(http::ResponseHeaderMapPtr headers, bool end_stream) 
   }
   response_started_ = true;
   int status = headers->status;
+  if (!set_cookie_.empty()) headers->Add("Set-Cookie", set_cookie_);
   CountResponse(status);
   if (status >= 500) {
     bool gateway = status == 502 || status == 503 || status == 504;

@@ -3,7 +3,9 @@
 //   route     the snapshot's most specific virtual host, then its first matching prefix;
 //             no snapshot 503, no route 404, an unknown cluster 503;
 //   pick      the cluster's picker over its eligible hosts (hash policies use a header, a
-//             cookie or the client address), never a host already tried for this request;
+//             cookie or the client address; a hash cookie the request lacks is generated
+//             when the policy says so: a random value picks the host and goes back in a
+//             Set-Cookie on the upstream's response), never a host already tried for this request;
 //             none left: 503 "no healthy upstream" (502 after failed attempts);
 //   forward   a stream from the host's connection pool; the request head (rewritten once, see
 //             header_rewriter.h) and body go up, the response comes back through the
@@ -184,7 +186,8 @@ class Router final : public http::ResponseDecoder,
  private:
   enum class Failure : uint8_t { kConnect, kConnectTimeout, kReset };
 
-  uint64_t HashKey(const RouteConfig& route, absl::string_view client_ip) const;
+  // The request's hash; may decide on an affinity cookie to set (set_cookie_).
+  uint64_t HashKey(const RouteConfig& route, absl::string_view client_ip);
   // Picks a host not tried yet and asks its pool for a stream.
   void PickAndStart();
   // Sends what is buffered of the body; arms the timers that apply.
@@ -219,6 +222,7 @@ class Router final : public http::ResponseDecoder,
   bool upstream_end_sent_ = false;     // The upstream stream got end_stream.
   bool sent_100_ = false;
   uint64_t hash_ = 0;
+  std::string set_cookie_;  // A Set-Cookie value for the response (generated affinity cookie).
   uint32_t retries_left_ = 0;
   bool holds_retry_ = false;          // A slot of the worker's retry budget.
   bool holds_cluster_retry_ = false;  // A slot of the cluster's max_retries.

@@ -25,7 +25,7 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
         router_(manager.context_.router_context(), *this) {
     encoder_.SetCallbacks(this);
     info_.start = started_;
-    info_.start_time = absl::Now();
+    info_.start_time = manager.context_.dispatcher().Now();
   }
 
   ~ActiveStream() override {
@@ -376,7 +376,15 @@ void HttpConnectionManager::OnStreamComplete(ActiveStream* stream) {
     return;
   }
   // Pipelined bytes are dispatched at the end of this event (the codec asked for it).
-  ArmTimeout(connection_->read_buffer().empty() ? Timeout::kIdle : Timeout::kRequestHeader);
+  if (!connection_->read_buffer().empty()) {
+    ArmTimeout(Timeout::kRequestHeader);
+    return;
+  }
+  // Idle keep-alive: nothing of the request stays on the heap (like nginx, which frees a
+  // keep-alive connection's buffers): the parser's index and the empty buffers go.
+  ArmTimeout(Timeout::kIdle);
+  codec_->ReleaseIdleMemory();
+  connection_->ReleaseIdleMemory();
 }
 
 void HttpConnectionManager::OnStreamReset(ActiveStream* stream) {

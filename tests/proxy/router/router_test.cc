@@ -3,6 +3,7 @@
 #include "proxy/router/router.h"
 
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <vector>
@@ -66,6 +67,8 @@ class FakeDownstream : public RouterCallbacks {
   void EncodeHeaders(http::ResponseHeaderMapPtr headers, bool end_stream) override {
     status = headers->status;
     ended = end_stream;
+    auto cookie = headers->Find("set-cookie");
+    set_cookie = cookie ? std::string(cookie->value) : "";
   }
   void EncodeData(Buffer& data, bool end_stream) override {
     size_t n = data.size();
@@ -88,6 +91,7 @@ class FakeDownstream : public RouterCallbacks {
   std::unique_ptr<event::LazyTimer> timer;  // Calls the router's OnTimeout().
 
   int status = 0;
+  std::string set_cookie;
   std::string body;
   bool ended = false;
   bool local = false;
@@ -361,6 +365,59 @@ TEST_F(RouterTest, ClusterMaxRequestsOverflowIs503) {
   pool.Ready();
   pool.Respond(200, "ok");
   EXPECT_EQ(requests.count(), 0u);
+}
+
+// Cookie affinity: a request without the hash cookie gets one (its random value picked the
+// host); a request that sends that cookie back lands on the same host and gets no new one.
+TEST_F(RouterTest, MissingHashCookieIsGeneratedAndHonoured) {
+  std::shared_ptr<Snapshot> snap = Snap(5);
+  // Ring hash over the five hosts; the "web" route hashes on cookie "lb".
+  auto cluster = std::make_shared<upstream::ClusterSnapshot>(*snap->FindCluster("web"));
+  std::vector<balancer::Candidate> candidates;
+  std::vector<std::string> keys;
+  for (uint32_t i = 0; i < 5; ++i) {
+    candidates.push_back({i, 1});
+    keys.push_back(cluster->hosts[i]->key);
+  }
+  cluster->config.policy = LbPolicy::kRingHash;
+  cluster->picker = balancer::Picker::Create(LbPolicy::kRingHash, std::move(candidates), keys, {});
+  snap->clusters["web"] = cluster;
+  RouteConfig& web = snap->virtual_hosts[0].routes[1];
+  web.has_hash_policy = true;
+  web.hash_policy.kind = HashPolicy::Kind::kCookie;
+  web.hash_policy.name = "lb";
+  web.hash_policy.generate_cookie = true;
+  web.hash_policy.cookie_ttl = absl::Hours(1);
+  web.hash_policy.cookie_path = "/";
+  web.hash_policy.cookie_attributes = {{"HttpOnly", ""}, {"SameSite", "Lax"}};
+
+  std::set<std::string> values;
+  for (int client = 0; client < 20; ++client) {
+    Start(snap.get(), Request());
+    FakePool& first = Waiting();
+    first.Ready();
+    first.Respond(200, "ok");
+    ASSERT_EQ(downstream_.status, 200);
+    const std::string cookie = downstream_.set_cookie;
+    // "lb=<16 hex digits>; Max-Age=3600; Path=/; HttpOnly; SameSite=Lax"
+    ASSERT_EQ(cookie.size(), 3u + 16 + 46) << cookie;
+    EXPECT_EQ(cookie.substr(0, 3), "lb=");
+    EXPECT_EQ(cookie.substr(19), "; Max-Age=3600; Path=/; HttpOnly; SameSite=Lax");
+    const std::string value = cookie.substr(3, 16);
+    values.insert(value);
+    // The client comes back with the cookie: the same host, no new cookie.
+    for (int again = 0; again < 3; ++again) {
+      http::RequestHeaderMapPtr request = Request();
+      request->Add("Cookie", "other=1; lb=" + value);
+      Start(snap.get(), std::move(request));
+      FakePool& same = Waiting();
+      EXPECT_EQ(&same, &first);
+      same.Ready();
+      same.Respond(200, "ok");
+      EXPECT_EQ(downstream_.set_cookie, "");
+    }
+  }
+  EXPECT_EQ(values.size(), 20u);  // Every new client its own value.
 }
 
 TEST_F(RouterTest, PoolOverflowIs503WithoutRetryOrBlame) {

@@ -3,6 +3,7 @@
 // connection closes.
 #include "proxy/server/http_connection_manager.h"
 
+#include <fstream>
 #include <map>
 #include <memory>
 #include <string>
@@ -11,10 +12,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "proxy/balancer/balancer.h"
 #include "proxy/upstream/cluster_snapshot.h"
 #include "tests/test_common/event/simulated_time_dispatcher.h"
 #include "tests/test_common/proxy/fake_connection.h"
+#include "tests/test_common/subprocess.h"
 #include "tests/test_common/proxy/fake_pool.h"
 
 namespace lb::proxy {
@@ -130,12 +133,66 @@ TEST_F(ConnectionManagerTest, RequestGoesUpstreamAndTheAnswerComesBack) {
   EXPECT_EQ(worker_.stats.responses_2xx.load(), 1u);
   EXPECT_EQ(worker_.stats.requests_active.load(), 0u);
   EXPECT_TRUE(Open());
+  // Idle keep-alive: the connection is told to free its buffers.
+  EXPECT_EQ(connection_->idle_releases, 1);
   // Kept alive, then closed when idle for idle_timeout.
   Advance(absl::Seconds(59));
   EXPECT_FALSE(Closed());
   Advance(absl::Seconds(1));
   EXPECT_TRUE(Closed());
   EXPECT_EQ(connection_->written(), "");  // Silently.
+}
+
+// After an idle keep-alive period (buffers and parser memory released) the next request on
+// the connection is read and answered as the first was.
+TEST_F(ConnectionManagerTest, RequestAfterIdleReleaseIsServed) {
+  worker_.pins.Set(OneHostSnapshot());
+  for (int i = 0; i < 3; ++i) {
+    Send("GET /a HTTP/1.1\r\nHost: x\r\nAccept: */*\r\n\r\n");
+    ASSERT_TRUE(worker_.pool.waiting());
+    worker_.pool.Ready();
+    worker_.pool.Respond(200, "hello");
+    worker_.sim.RunPendingWork();
+    EXPECT_EQ(connection_->TakeWritten(), "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
+    EXPECT_EQ(connection_->idle_releases, i + 1);
+    Advance(absl::Seconds(30));
+  }
+}
+
+// Each request is logged once, when it is over: an answered one and one whose client left.
+TEST_F(ConnectionManagerTest, AccessLogLines) {
+  const std::string path = testing::MakeTempDir() + "/access.log";
+  absl::StatusOr<std::unique_ptr<accesslog::AccessLog>> log =
+      accesslog::AccessLog::Open({path, 1 << 20});
+  ASSERT_TRUE(log.ok());
+  worker_.log = log->get();
+  worker_.pins.Set(OneHostSnapshot());
+  Send("GET /a?q=1 HTTP/1.1\r\nHost: shop\r\n\r\n");
+  worker_.pool.Ready();
+  worker_.pool.Respond(200, "hello");
+  worker_.sim.RunPendingWork();
+  Send("GET /gone HTTP/1.1\r\nHost: shop\r\n\r\n");
+  ASSERT_TRUE(worker_.pool.waiting());
+  Send("", /*end_stream=*/true);  // The client leaves before the answer.
+  manager_.reset();
+  worker_.sim.RunPendingWork();
+  log->reset();  // Flushes.
+  std::ifstream in(path);
+  std::vector<nlohmann::json> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(nlohmann::json::parse(line));
+  ASSERT_EQ(lines.size(), 2u);
+  EXPECT_EQ(lines[0]["client"], "192.0.2.7");
+  EXPECT_EQ(lines[0]["method"], "GET");
+  EXPECT_EQ(lines[0]["authority"], "shop");
+  EXPECT_EQ(lines[0]["path"], "/a?q=1");
+  EXPECT_EQ(lines[0]["status"], 200);
+  EXPECT_EQ(lines[0]["bytes_sent"], 5);
+  EXPECT_EQ(lines[0]["attempts"], 1);
+  EXPECT_EQ(lines[0]["flags"], "-");
+  EXPECT_EQ(lines[1]["path"], "/gone");
+  EXPECT_EQ(lines[1]["status"], 0);
+  EXPECT_EQ(lines[1]["flags"], "DC");
+  EXPECT_TRUE(lines[1]["upstream_ms"].is_null());
 }
 
 TEST_F(ConnectionManagerTest, ClientThatSendsNothingIsCutAtTheHeaderTimeout) {

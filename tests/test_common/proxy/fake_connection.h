@@ -29,6 +29,7 @@ class FakeConnection final : public proxy::network::Connection {
   bool read_disabled() const { return read_disabled_; }
   CloseType close_type() const { return close_type_; }
   int drained_calls() const { return drained_calls_; }
+  int idle_releases = 0;  // ReleaseIdleMemory() calls.
   proxy::network::ConnectionCallbacks* callbacks() const { return callbacks_; }
   void set_peer(const proxy::event::SocketAddress& peer) { peer_ = peer; }
 
@@ -57,6 +58,7 @@ class FakeConnection final : public proxy::network::Connection {
   size_t write_buffer_size() const override { return 0; }
   bool above_high_watermark() const override { return false; }
   proxy::event::Buffer& read_buffer() override { return read_buffer_; }
+  void ReleaseIdleMemory() override { ++idle_releases; }
   const proxy::event::SocketAddress& peer() const override { return peer_; }
   absl::string_view NegotiatedProtocol() const override { return {}; }
 

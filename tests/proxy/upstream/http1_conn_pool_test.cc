@@ -152,12 +152,15 @@ class Exchange : public http::ResponseDecoder, public PoolCallbacks {
 
 class PoolTest : public ::testing::Test {
  protected:
-  void MakePool(uint16_t port, Http1PoolSettings settings = {}) {
+  // `cluster`: the circuit breakers (null: none).
+  void MakePool(uint16_t port, Http1PoolSettings settings = {},
+                std::shared_ptr<ClusterStats> cluster = nullptr) {
     host_ = std::make_shared<HostState>(1);
     host_->key = absl::StrCat("127.0.0.1:", port);
     host_->address = *event::MakeAddress("127.0.0.1", port);
     loop_.Run([&] {
-      pool_ = std::make_unique<Http1ConnPool>(loop_.dispatcher(), host_, settings, stats_);
+      pool_ = std::make_unique<Http1ConnPool>(loop_.dispatcher(), host_, settings, stats_,
+                                              cluster);
     });
   }
   ~PoolTest() override {
@@ -299,6 +302,62 @@ TEST_F(PoolTest, RemovedHostAndDrainKeepNothing) {
   host_->removed = true;
   ASSERT_TRUE(Complete(Start()));
   EXPECT_EQ(Idle(), 0u);
+}
+
+// Circuit breakers: a connection holds a `connections` slot for its life and a `pending` slot
+// until it is set up; without one the request fails with kOverflow, and slots come back when
+// connections close.
+TEST_F(PoolTest, CircuitBreakersBoundConnectionsAndPendingRequests) {
+  Server server(kOk);
+  auto cluster = std::make_shared<ClusterStats>(1);
+  ClusterResources& limits = cluster->resources();
+  limits.connections.set_max(2);
+  limits.pending_requests.set_max(1);
+  MakePool(server.port(), {}, cluster);
+
+  exchanges_.push_back(std::make_unique<Exchange>());
+  exchanges_.push_back(std::make_unique<Exchange>());
+  Exchange* first = exchanges_[0].get();
+  Exchange* second = exchanges_[1].get();
+  loop_.Run([&] {
+    // In one callback, so the first connect cannot have finished: one connection, one pending.
+    first->handle = pool_->NewStream(*first, *first);
+    EXPECT_EQ(limits.connections.count(), 1u);
+    EXPECT_EQ(limits.pending_requests.count(), 1u);
+    // No pending slot left while the first connects.
+    second->handle = pool_->NewStream(*second, *second);
+  });
+  EXPECT_TRUE(second->failed);
+  EXPECT_EQ(second->reason, PoolFailureReason::kOverflow);
+  EXPECT_EQ(second->details, "cluster pending request limit reached (max_pending_requests 1)");
+  EXPECT_EQ(limits.connections.count(), 1u);  // Given back.
+  ASSERT_TRUE(Complete(first));
+  EXPECT_EQ(limits.pending_requests.count(), 0u);  // Set up: no longer pending.
+  EXPECT_EQ(limits.connections.count(), 1u);       // Idle in the pool, still open.
+
+  // Two busy connections at the cap; a third request finds none idle and no slot.
+  limits.pending_requests.set_max(1024);
+  for (int i = 0; i < 3; ++i) exchanges_.push_back(std::make_unique<Exchange>());
+  Exchange* a = exchanges_[2].get();
+  Exchange* b = exchanges_[3].get();
+  Exchange* c = exchanges_[4].get();
+  loop_.Run([&] {  // In one callback: neither a nor b can finish before c asks.
+    a->handle = pool_->NewStream(*a, *a);  // Reuses the idle one.
+    b->handle = pool_->NewStream(*b, *b);  // A second connection.
+    c->handle = pool_->NewStream(*c, *c);
+  });
+  EXPECT_TRUE(a->reused);
+  EXPECT_TRUE(c->failed);
+  EXPECT_EQ(c->reason, PoolFailureReason::kOverflow);
+  EXPECT_EQ(c->details, "cluster connection limit reached (max_connections 2)");
+  ASSERT_TRUE(Complete(a));
+  ASSERT_TRUE(Complete(b));
+  EXPECT_EQ(limits.connections.count(), 2u);
+  EXPECT_EQ(limits.connections.overflows(), 1u);
+  EXPECT_EQ(limits.pending_requests.overflows(), 1u);
+  loop_.Run([&] { pool_->Drain(); });  // Closing gives the slots back.
+  EXPECT_EQ(limits.connections.count(), 0u);
+  EXPECT_EQ(server.accepted(), 2);
 }
 
 TEST_F(PoolTest, CanceledConnectClosesAndCallsNothing) {

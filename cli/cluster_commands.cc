@@ -1,5 +1,6 @@
 // lbctl cluster list|get|create|update|delete.
 #include <algorithm>
+#include <array>
 #include <string>
 #include <utility>
 
@@ -34,6 +35,7 @@ void PrintCluster(std::ostream& out, const lb::v1::Cluster& c) {
                       {"connect timeout:", FormatProtoDuration(c.connect_timeout())},
                       {"retries:", absl::StrCat(c.retries().value())},
                       {"panic threshold:", absl::StrCat(c.healthy_panic_threshold().value(), "%")},
+                      {"circuit breakers:", CircuitBreakersText(c.circuit_breakers())},
                       {"version:", absl::StrCat(c.version())},
                       {"endpoints:", absl::StrCat(c.endpoints_size())},
                   });
@@ -42,6 +44,22 @@ void PrintCluster(std::ostream& out, const lb::v1::Cluster& c) {
     PrintEndpoints(out, c.endpoints());
   }
 }
+
+// The circuit-breaker flags: --max-connections sets circuit_breakers.max_connections, and so on.
+struct LimitFlag {
+  const char* field;  // Of lb.v1.CircuitBreakers.
+  const char* help;
+};
+constexpr std::array<LimitFlag, 4> kLimitFlags = {{
+    {"max_connections", "Circuit breaker: upstream connections open at once, 1-1000000 "
+                        "(default 1024)"},
+    {"max_pending_requests", "Circuit breaker: requests waiting for a new upstream connection, "
+                             "1-1000000 (default 1024)"},
+    {"max_requests", "Circuit breaker: requests in flight to the cluster, 1-1000000 (default "
+                     "1024); more get 503"},
+    {"max_retries", "Circuit breaker: retries in flight after connect timeouts, 0-1000000 "
+                    "(default 3); 0: none"},
+}};
 
 // The settings flags of `cluster create` and `cluster update`. Each flag given becomes one field of
 // the cluster and one path of the update mask, so an update changes exactly the flags given.
@@ -68,6 +86,7 @@ struct ClusterFlags {
   std::string connect_timeout;
   uint32_t retries = 0;
   uint32_t panic_threshold = 0;
+  std::array<uint32_t, kLimitFlags.size()> limits{};  // In kLimitFlags order.
   int64_t if_version = 0;
   // Which flags were given.
   CLI::Option* policy_opt = nullptr;
@@ -91,6 +110,7 @@ struct ClusterFlags {
   CLI::Option* connect_timeout_opt = nullptr;
   CLI::Option* retries_opt = nullptr;
   CLI::Option* panic_threshold_opt = nullptr;
+  std::array<CLI::Option*, kLimitFlags.size()> limit_opts{};
 
   static bool Given(const CLI::Option* opt) { return opt != nullptr && opt->count() > 0; }
 
@@ -106,7 +126,7 @@ struct ClusterFlags {
                         google::protobuf::Duration* out) {
       keep_first(ParseDurationFlag(flag, text, out));
     };
-    auto set = [mask](const char* path) { mask->add_paths(path); };
+    auto set = [mask](absl::string_view path) { mask->add_paths(std::string(path)); };
     if (Given(policy_opt)) {
       lb::v1::LbPolicy p = lb::v1::LB_POLICY_UNSPECIFIED;
       keep_first(ParsePolicy(policy, &p));
@@ -202,6 +222,14 @@ struct ClusterFlags {
       c->mutable_healthy_panic_threshold()->set_value(panic_threshold);
       set("healthy_panic_threshold");
     }
+    lb::v1::CircuitBreakers* cb = c->mutable_circuit_breakers();
+    for (size_t i = 0; i < kLimitFlags.size(); ++i) {
+      if (!Given(limit_opts[i])) continue;
+      cb->GetReflection()->SetUInt32(cb, cb->GetDescriptor()->FindFieldByName(kLimitFlags[i].field),
+                                     limits[i]);
+      set(absl::StrCat("circuit_breakers.", kLimitFlags[i].field));
+    }
+    if (cb->ByteSizeLong() == 0) c->clear_circuit_breakers();
     return error;
   }
 };
@@ -332,6 +360,11 @@ void AddClusterFlags(CLI::App* cmd, ClusterFlags* f, bool update) {
   f->panic_threshold_opt =
       cmd->add_option("--panic-threshold", f->panic_threshold,
                       "Healthy percent below which all endpoints are used (0 disables)");
+  for (size_t i = 0; i < kLimitFlags.size(); ++i) {
+    std::string flag = absl::StrCat("--", kLimitFlags[i].field);
+    std::replace(flag.begin(), flag.end(), '_', '-');
+    f->limit_opts[i] = cmd->add_option(flag, f->limits[i], kLimitFlags[i].help);
+  }
   if (update) AddIfVersionFlag(cmd, &f->if_version, "cluster");
 }
 
@@ -373,6 +406,7 @@ std::unique_ptr<CommandGroup> AddClusterCommands(CLI::App* app, Runner* run) {
       "Durations are like 500ms, 2s, 1m, 1h or 0.500s; they print as 0.500s, 2s, 60s.\n"
       "Examples:\n  lbctl cluster create web\n"
       "  lbctl cluster create web --policy least_request --hc-path /healthz --hc-interval 2s\n"
+      "  lbctl cluster create slow --max-requests 100 --max-pending-requests 20\n"
       "  lbctl cluster create sticky --policy ring_hash --hash-cookie lb --cookie-ttl 1h "
       "--cookie-same-site lax");
   cluster_create_cmd->callback(
@@ -387,6 +421,7 @@ std::unique_ptr<CommandGroup> AddClusterCommands(CLI::App* app, Runner* run) {
       "Examples:\n  lbctl cluster update web --policy round_robin\n"
       "  lbctl cluster update web --hc-path \"\"   # disable health checks\n"
       "  lbctl cluster update web --retries 0 --panic-threshold 0\n"
+      "  lbctl cluster update web --max-requests 200   # other limits keep their values\n"
       "  lbctl cluster update web --policy round_robin --hash-none\n"
       "  lbctl cluster update web --hc-interval 2s --if-version 12");
   cluster_update_cmd->callback(

@@ -207,6 +207,17 @@ std::string OutlierText(const lb::v1::OutlierDetection& od) {
                       od.max_ejection_percent(), "% ejected");
 }
 
+std::string CircuitBreakersText(const lb::v1::CircuitBreakers& cb) {
+  auto limit = [](absl::string_view what, bool has, uint32_t value) {
+    return absl::StrCat("max ", what, " ", has ? absl::StrCat(value) : "default");
+  };
+  return absl::StrCat(
+      limit("connections", cb.has_max_connections(), cb.max_connections()), ", ",
+      limit("pending requests", cb.has_max_pending_requests(), cb.max_pending_requests()), ", ",
+      limit("requests", cb.has_max_requests(), cb.max_requests()), ", ",
+      limit("retries", cb.has_max_retries(), cb.max_retries()));
+}
+
 std::string RouteHostsText(const lb::v1::Route& r) {
   if (r.hosts_size() > 0) return absl::StrJoin(r.hosts(), ",");
   return r.host().empty() ? "*" : r.host();

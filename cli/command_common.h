@@ -128,6 +128,9 @@ absl::Status ParseLabels(const std::vector<std::string>& flags,
 std::string HashText(const lb::v1::HashPolicy& hash);
 std::string HealthCheckText(const lb::v1::HealthCheck& hc);
 std::string OutlierText(const lb::v1::OutlierDetection& od);
+// "max connections 1024, max pending requests 1024, max requests 1024, max retries 3"; a limit
+// the controller did not send shows as "default".
+std::string CircuitBreakersText(const lb::v1::CircuitBreakers& cb);
 
 // "ACTIVE" or "DRAINING" (unset is ACTIVE).
 std::string StateName(lb::v1::AdminState state);

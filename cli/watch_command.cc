@@ -100,6 +100,8 @@ std::vector<std::string> ClusterDiff(const lb::v1::Cluster& old, const lb::v1::C
                absl::StrCat(now.retries().value()));
   AddIfChanged(&items, "panic threshold", absl::StrCat(old.healthy_panic_threshold().value(), "%"),
                absl::StrCat(now.healthy_panic_threshold().value(), "%"));
+  AddIfChanged(&items, "circuit breakers", CircuitBreakersText(old.circuit_breakers()),
+               CircuitBreakersText(now.circuit_breakers()));
   return items;
 }
 
@@ -298,10 +300,10 @@ std::unique_ptr<CommandGroup> AddWatchCommand(CLI::App* app, Runner* run) {
       "and what changed, separated by \"; \": added/removed/drained/activated endpoint A, "
       "endpoint\n"
       "A weight OLD -> NEW (zone, labels), policy, hash, health check, outlier detection,\n"
-      "connect timeout, retries, panic threshold OLD -> NEW; \"cluster NAME created (...)\",\n"
-      "\"cluster NAME deleted\"; \"route table (version V): \" with added/removed route NAME and\n"
-      "route NAME hosts/prefix/cluster OLD -> NEW. A change the controller sends again is not\n"
-      "shown twice.\n"
+      "connect timeout, retries, panic threshold, circuit breakers OLD -> NEW; \"cluster NAME\n"
+      "created (...)\", \"cluster NAME deleted\"; \"route table (version V): \" with\n"
+      "added/removed route NAME and route NAME hosts/prefix/cluster OLD -> NEW. A change the\n"
+      "controller sends again is not shown twice.\n"
       "Runs until interrupted (Ctrl-C, SIGTERM: exit 0), until --count changes were shown, or,\n"
       "only if --timeout is given explicitly, for that long (then exit 0).\n"
       "Examples:\n  lbctl watch\n  lbctl watch -o json --count 1\n  lbctl watch --timeout 1m");

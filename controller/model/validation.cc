@@ -342,6 +342,13 @@ void NormalizeHashPolicy(lb::v1::Cluster* c, ValidationErrors* errors) {
 
 }  // namespace
 
+void SetCircuitBreakerDefaults(lb::v1::CircuitBreakers* cb) {
+  if (!cb->has_max_connections()) cb->set_max_connections(kDefaultMaxConnections);
+  if (!cb->has_max_pending_requests()) cb->set_max_pending_requests(kDefaultMaxPendingRequests);
+  if (!cb->has_max_requests()) cb->set_max_requests(kDefaultMaxRequests);
+  if (!cb->has_max_retries()) cb->set_max_retries(kDefaultMaxRetries);
+}
+
 void RestoreStoredZeros(lb::v1::Cluster* c) {
   for (lb::v1::Endpoint& e : *c->mutable_endpoints()) {
     if (!e.has_weight()) e.set_weight(0);
@@ -415,6 +422,19 @@ absl::Status NormalizeCluster(lb::v1::Cluster* c, absl::string_view path) {
   CheckRange(c->retries().value(), 0, kMaxRetries, ".retries", &errors);
   if (!c->has_healthy_panic_threshold()) c->mutable_healthy_panic_threshold()->set_value(50);
   CheckRange(c->healthy_panic_threshold().value(), 0, 100, ".healthy_panic_threshold", &errors);
+
+  {
+    lb::v1::CircuitBreakers* cb = c->mutable_circuit_breakers();
+    ValidationErrors::ScopedField field(&errors, ".circuit_breakers");
+    SetCircuitBreakerDefaults(cb);
+    // Only max_retries may be 0 (no retries after connect timeouts); any other 0 would refuse
+    // every request.
+    CheckRange(cb->max_connections(), 1, kMaxCircuitBreakerLimit, ".max_connections", &errors);
+    CheckRange(cb->max_pending_requests(), 1, kMaxCircuitBreakerLimit, ".max_pending_requests",
+               &errors);
+    CheckRange(cb->max_requests(), 1, kMaxCircuitBreakerLimit, ".max_requests", &errors);
+    CheckRange(cb->max_retries(), 0, kMaxCircuitBreakerLimit, ".max_retries", &errors);
+  }
 
   if (c->endpoints_size() > static_cast<int>(kMaxEndpointsPerCluster)) {
     errors.AddFieldError(".endpoints",

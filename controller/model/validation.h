@@ -30,6 +30,13 @@ inline constexpr uint32_t kMaxWeight = 10000;
 inline constexpr uint32_t kMaxRetries = 10;
 inline constexpr size_t kMaxEndpointsPerCluster = 10000;
 inline constexpr size_t kMaxRouteHosts = 100;
+// Circuit breakers: Envoy's defaults (what a proxy or gRPC client applies to a Cluster sent
+// without them) and the upper bound of every limit.
+inline constexpr uint32_t kDefaultMaxConnections = 1024;
+inline constexpr uint32_t kDefaultMaxPendingRequests = 1024;
+inline constexpr uint32_t kDefaultMaxRequests = 1024;
+inline constexpr uint32_t kDefaultMaxRetries = 3;
+inline constexpr uint32_t kMaxCircuitBreakerLimit = 1000000;
 
 // Length in bytes (1-4) of the well-formed UTF-8 sequence that starts `s` (no overlong forms,
 // surrogates or code points above U+10FFFF), or 0 if `s` is empty or starts with a malformed one.
@@ -64,6 +71,9 @@ absl::Status NormalizeEndpoint(lb::v1::Endpoint* endpoint, absl::string_view pat
 // address:port) and the hash policy (only on RING_HASH and MAGLEV). Clears version and
 // output-only fields.
 absl::Status NormalizeCluster(lb::v1::Cluster* cluster, absl::string_view path = "cluster");
+
+// Gives each unset limit of `cb` its default (kDefaultMax*); set ones, 0 included, are kept.
+void SetCircuitBreakerDefaults(lb::v1::CircuitBreakers* cb);
 
 // A cluster as stored before the optional scalar fields of lb.proto had presence: it was
 // normalized, so an absent weight, threshold or outlier setting was a 0. Marks them present.

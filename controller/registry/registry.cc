@@ -29,10 +29,11 @@ absl::StatusOr<std::optional<int64_t>> CommitOrConflict(store::Store* store,
 }
 
 // The cluster as stored: lb.proto's optional scalars were plain ones before, so their absence in
-// older data meant 0.
+// older data meant 0; a cluster stored before circuit_breakers existed had the defaults.
 bool ParseStoredCluster(const std::string& value, lb::v1::Cluster* cluster) {
   if (!cluster->ParseFromString(value)) return false;
   model::RestoreStoredZeros(cluster);
+  model::SetCircuitBreakerDefaults(cluster->mutable_circuit_breakers());
   return true;
 }
 

@@ -80,6 +80,26 @@ void SetRouteAction(const lb::v1::Cluster* cluster, const std::string& cluster_n
   }
 }
 
+// One DEFAULT-priority threshold with all four limits, or none when they are Envoy's defaults:
+// every client applies those to a Cluster without circuit breakers, and such a cluster's resource
+// (and version) stays what it was before the model had them.
+void SetCircuitBreakers(const lb::v1::Cluster& c, cluster_v3::Cluster* out) {
+  lb::v1::CircuitBreakers cb = c.circuit_breakers();
+  model::SetCircuitBreakerDefaults(&cb);
+  if (cb.max_connections() == model::kDefaultMaxConnections &&
+      cb.max_pending_requests() == model::kDefaultMaxPendingRequests &&
+      cb.max_requests() == model::kDefaultMaxRequests &&
+      cb.max_retries() == model::kDefaultMaxRetries) {
+    return;
+  }
+  cluster_v3::CircuitBreakers::Thresholds* t = out->mutable_circuit_breakers()->add_thresholds();
+  t->set_priority(core_v3::RoutingPriority::DEFAULT);
+  t->mutable_max_connections()->set_value(cb.max_connections());
+  t->mutable_max_pending_requests()->set_value(cb.max_pending_requests());
+  t->mutable_max_requests()->set_value(cb.max_requests());
+  t->mutable_max_retries()->set_value(cb.max_retries());
+}
+
 // The virtual-host domain of a route host (lowercase, validated by model::NormalizeRoute). A
 // Host header carries an IPv6 literal in brackets, so a bare one ("::1") becomes "[::1]".
 std::string DomainOf(const std::string& host) {
@@ -116,6 +136,8 @@ cluster_v3::Cluster BuildCluster(const lb::v1::Cluster& c, ClientFlavor flavor) 
   if (out.lb_policy() == cluster_v3::Cluster::RING_HASH) {
     out.mutable_ring_hash_lb_config()->mutable_minimum_ring_size()->set_value(1024);
   }
+  // gRPC clients too: they honour max_requests.
+  SetCircuitBreakers(c, &out);
   if (flavor == ClientFlavor::kGrpc) return out;
 
   if (out.lb_policy() == cluster_v3::Cluster::MAGLEV) {

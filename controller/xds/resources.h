@@ -1,7 +1,8 @@
 // Translation of the lb.v1 model into Envoy v3 xDS resources. Pure functions.
 //
 // Per model cluster NAME:
-//   Cluster NAME                 EDS over ADS, policy, health check, outlier detection
+//   Cluster NAME                 EDS over ADS, policy, health check, outlier detection, circuit
+//                                breakers (sent to gRPC clients too)
 //   ClusterLoadAssignment NAME   weights, one locality per zone, DRAINING endpoints marked
 //   Listener NAME                api_listener whose inline route sends everything to NAME, so a
 //                                gRPC client with target xds:///NAME balances over NAME

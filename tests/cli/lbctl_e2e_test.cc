@@ -248,6 +248,46 @@ TEST_F(LbctlE2eTest, ClusterLifecycle) {
   EXPECT_EQ(r.err, "lbctl: cluster \"web\" not found\n");
 }
 
+TEST_F(LbctlE2eTest, CircuitBreakersRoundTrip) {
+  StartController();
+  testing::CommandResult r = Lbctl({"cluster", "create", "slow", "--max-requests", "2",
+                                    "--max-retries", "0", "--max-connections", "50"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // One limit changes; the others keep what create gave them.
+  r = Lbctl({"cluster", "update", "slow", "--max-pending-requests", "7"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = Lbctl({"cluster", "get", "slow", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto c = FromJson<lb::v1::Cluster>(r.out);
+  EXPECT_EQ(c.circuit_breakers().max_connections(), 50u);
+  EXPECT_EQ(c.circuit_breakers().max_pending_requests(), 7u);
+  EXPECT_EQ(c.circuit_breakers().max_requests(), 2u);
+  ASSERT_TRUE(c.circuit_breakers().has_max_retries());
+  EXPECT_EQ(c.circuit_breakers().max_retries(), 0u);
+  r = Lbctl({"cluster", "get", "slow"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("\ncircuit breakers:   max connections 50, max pending requests 7, "
+                               "max requests 2, max retries 0\n"));
+  const int64_t version = c.version();
+  // A meaningless 0 is the controller's INVALID_ARGUMENT (exit 2) and changes nothing.
+  r = Lbctl({"cluster", "update", "slow", "--max-requests", "0"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err,
+            "lbctl: cluster.circuit_breakers.max_requests: must be from 1 to 1000000, got 0\n");
+  r = Lbctl({"cluster", "update", "slow", "--max-connections", "1000001"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err,
+            "lbctl: cluster.circuit_breakers.max_connections: must be from 1 to 1000000, got "
+            "1000001\n");
+  r = Lbctl({"cluster", "get", "slow", "-o", "json"});
+  EXPECT_EQ(FromJson<lb::v1::Cluster>(r.out).version(), version);
+  // A cluster created without the flags has Envoy's defaults.
+  ASSERT_EQ(Lbctl({"cluster", "create", "plain"}).exit_code, 0);
+  r = Lbctl({"cluster", "get", "plain"});
+  EXPECT_THAT(r.out, HasSubstr("\ncircuit breakers:   max connections 1024, max pending requests "
+                               "1024, max requests 1024, max retries 3\n"));
+}
+
 TEST_F(LbctlE2eTest, Routes) {
   StartController();
   ASSERT_EQ(Lbctl({"cluster", "create", "web"}).exit_code, 0);

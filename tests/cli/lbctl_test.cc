@@ -311,6 +311,12 @@ class LbctlTest : public ::testing::Test {
       connect_timeout { seconds: 1 }
       retries { value: 2 }
       healthy_panic_threshold { value: 50 }
+      circuit_breakers {
+        max_connections: 1024
+        max_pending_requests: 1024
+        max_requests: 2
+        max_retries: 0
+      }
       endpoints { address: "127.0.0.1" port: 1111 weight: 1 admin_state: ACTIVE }
       endpoints {
         address: "api.internal"
@@ -714,6 +720,8 @@ TEST_F(LbctlTest, ClusterGet) {
             "connect timeout:    1s\n"
             "retries:            2\n"
             "panic threshold:    50%\n"
+            "circuit breakers:   max connections 1024, max pending requests 1024, max requests 2, "
+            "max retries 0\n"
             "version:            7\n"
             "endpoints:          2\n"
             "\n"
@@ -730,6 +738,7 @@ TEST_F(LbctlTest, ClusterGetJson) {
                          hash_policy { source_ip: true }
                          retries { value: 0 }
                          version: 3
+                         circuit_breakers { max_requests: 2 max_retries: 0 }
                        )pb"));
   Result r = Run({"cluster", "get", "web", "-o", "json"});
   EXPECT_EQ(r.code, 0) << r.err;
@@ -741,6 +750,10 @@ TEST_F(LbctlTest, ClusterGetJson) {
  },
  "endpoints": [],
  "version": "3",
+ "circuit_breakers": {
+  "max_requests": 2,
+  "max_retries": 0
+ },
  "retries": 0
 }
 )");
@@ -753,7 +766,9 @@ TEST_F(LbctlTest, ClusterCreateWithEveryFlag) {
       {"cluster", "create",       "web",      "--policy",          "ring_hash", "--hash-cookie",
        "sid",     "--hc-path",    "/healthz", "--hc-interval",     "2s",        "--hc-timeout",
        "500ms",   "--hc-healthy", "3",        "--hc-unhealthy",    "4",         "--connect-timeout",
-       "1.5s",    "--retries",    "0",        "--panic-threshold", "0"});
+       "1.5s",    "--retries",    "0",        "--panic-threshold", "0",
+       "--max-connections", "100", "--max-pending-requests", "10", "--max-requests", "50",
+       "--max-retries", "0"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "created cluster web (version 5)\n");
   EXPECT_TRUE(LastRequestIs<lb::v1::CreateClusterRequest>("CreateCluster", R"pb(
@@ -771,6 +786,12 @@ TEST_F(LbctlTest, ClusterCreateWithEveryFlag) {
       connect_timeout { seconds: 1 nanos: 500000000 }
       retries { value: 0 }
       healthy_panic_threshold { value: 0 }
+      circuit_breakers {
+        max_connections: 100
+        max_pending_requests: 10
+        max_requests: 50
+        max_retries: 0
+      }
     }
   )pb"));
 }
@@ -783,6 +804,7 @@ TEST_F(LbctlTest, ClusterCreateMinimalLeavesDefaultsToTheController) {
   EXPECT_FALSE(req.cluster().has_retries());
   EXPECT_FALSE(req.cluster().has_healthy_panic_threshold());
   EXPECT_FALSE(req.cluster().has_connect_timeout());
+  EXPECT_FALSE(req.cluster().has_circuit_breakers());
   EXPECT_EQ(req.cluster().lb_policy(), lb::v1::LB_POLICY_UNSPECIFIED);
 }
 
@@ -833,6 +855,10 @@ TEST_F(LbctlTest, ClusterBadFlagsAreUsageErrors) {
       {{"cluster", "create", "web", "--hash-header", "h", "--hash-source-ip"},
        "--hash-header excludes --hash-source-ip"},
       {{"cluster", "create", "web", "--retries", "-1"}, "Could not convert: --retries = -1"},
+      {{"cluster", "update", "web", "--max-requests", "-1"},
+       "Could not convert: --max-requests = -1"},
+      {{"cluster", "create", "web", "--max-connections", "4294967296"},
+       "Could not convert: --max-connections = 4294967296"},
       {{"cluster", "create"}, "NAME is required"},
       {{"cluster", "get"}, "NAME is required"},
   };
@@ -871,6 +897,33 @@ TEST_F(LbctlTest, ClusterUpdateSendsOnlyTheGivenFlags) {
       paths: "outlier_detection.consecutive_5xx"
       paths: "retries"
       paths: "healthy_panic_threshold"
+    }
+  )pb"));
+}
+
+TEST_F(LbctlTest, ClusterUpdateSendsOneCircuitBreakerLimit) {
+  Result r = Run({"cluster", "update", "web", "--max-requests", "200"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(LastRequestIs<lb::v1::UpdateClusterRequest>("UpdateCluster", R"pb(
+    cluster {
+      name: "web"
+      circuit_breakers { max_requests: 200 }
+    }
+    update_mask { paths: "circuit_breakers.max_requests" }
+  )pb"));
+  // 0 is sent as given (present): the controller decides, here keeping it for max_retries.
+  r = Run({"cluster", "update", "web", "--max-retries", "0", "--max-pending-requests", "7",
+           "--max-connections", "9"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(LastRequestIs<lb::v1::UpdateClusterRequest>("UpdateCluster", R"pb(
+    cluster {
+      name: "web"
+      circuit_breakers { max_connections: 9 max_pending_requests: 7 max_retries: 0 }
+    }
+    update_mask {
+      paths: "circuit_breakers.max_connections"
+      paths: "circuit_breakers.max_pending_requests"
+      paths: "circuit_breakers.max_retries"
     }
   )pb"));
 }
@@ -1182,6 +1235,12 @@ std::vector<lb::v1::Change> SomeChanges() {
                    healthy_threshold: 2
                    unhealthy_threshold: 3
                  }
+                 circuit_breakers {
+                   max_connections: 1024
+                   max_pending_requests: 1024
+                   max_requests: 2
+                   max_retries: 3
+                 }
                  version: 14
                })pb"),
   };
@@ -1203,7 +1262,10 @@ TEST_F(LbctlTest, WatchSaysWhatEachChangeChanged) {
             "a.example,b.example, prefix /, cluster web)\n"
             "revision 14: cluster backend (version 14): drained endpoint 127.0.0.1:1; endpoint "
             "127.0.0.1:1 labels - -> v=2; removed endpoint [::1]:2; health check disabled -> GET "
-            "/h every 5s, timeout 1s, healthy after 2, unhealthy after 3\n");
+            "/h every 5s, timeout 1s, healthy after 2, unhealthy after 3; circuit breakers max "
+            "connections default, max pending requests default, max requests default, max "
+            "retries default -> max connections 1024, max pending requests 1024, max requests 2, "
+            "max retries 3\n");
 }
 
 TEST_F(LbctlTest, WatchCountCountsChangesAfterTheMarker) {

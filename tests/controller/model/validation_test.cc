@@ -365,6 +365,12 @@ TEST(NormalizeClusterTest, FillsEveryDefault) {
     connect_timeout { seconds: 1 }
     retries { value: 2 }
     healthy_panic_threshold { value: 50 }
+    circuit_breakers {
+      max_connections: 1024
+      max_pending_requests: 1024
+      max_requests: 1024
+      max_retries: 3
+    }
   )pb");
 }
 
@@ -786,6 +792,61 @@ TEST(NormalizeClusterTest, RetriesAndPanicThreshold) {
   EXPECT_EQ(ClusterError(R"pb(name: "web"
                               healthy_panic_threshold { value: 101 })pb"),
             "cluster.healthy_panic_threshold: must be from 0 to 100, got 101");
+}
+
+TEST(NormalizeClusterTest, CircuitBreakersKeepGivenLimitsAndDefaultTheOthers) {
+  lb::v1::Cluster c = ParseCluster(R"pb(name: "web"
+                                        circuit_breakers { max_requests: 2 max_retries: 0 })pb");
+  ASSERT_TRUE(NormalizeCluster(&c).ok());
+  ExpectProtoEq(c.circuit_breakers(), R"pb(
+    max_connections: 1024 max_pending_requests: 1024 max_requests: 2 max_retries: 0
+  )pb");
+  EXPECT_TRUE(c.circuit_breakers().has_max_retries());
+  c = ParseCluster(R"pb(name: "web"
+                        circuit_breakers {
+                          max_connections: 1000000
+                          max_pending_requests: 1
+                          max_requests: 1
+                          max_retries: 1000000
+                        })pb");
+  ASSERT_TRUE(NormalizeCluster(&c).ok());
+  ExpectProtoEq(c.circuit_breakers(), R"pb(
+    max_connections: 1000000 max_pending_requests: 1 max_requests: 1 max_retries: 1000000
+  )pb");
+}
+
+TEST(NormalizeClusterTest, CircuitBreakersZeroOnlyForRetriesAndAnUpperBound) {
+  // 0 connections, pending requests or requests would refuse every request.
+  EXPECT_EQ(ClusterError(R"pb(name: "web"
+                              circuit_breakers {
+                                max_connections: 0
+                                max_pending_requests: 0
+                                max_requests: 0
+                              })pb"),
+            "cluster.circuit_breakers.max_connections: must be from 1 to 1000000, got 0; "
+            "cluster.circuit_breakers.max_pending_requests: must be from 1 to 1000000, got 0; "
+            "cluster.circuit_breakers.max_requests: must be from 1 to 1000000, got 0");
+  EXPECT_EQ(ClusterError(R"pb(name: "web"
+                              circuit_breakers {
+                                max_connections: 1000001
+                                max_pending_requests: 4294967295
+                                max_requests: 1000001
+                                max_retries: 1000001
+                              })pb"),
+            "cluster.circuit_breakers.max_connections: must be from 1 to 1000000, got 1000001; "
+            "cluster.circuit_breakers.max_pending_requests: must be from 1 to 1000000, "
+            "got 4294967295; "
+            "cluster.circuit_breakers.max_requests: must be from 1 to 1000000, got 1000001; "
+            "cluster.circuit_breakers.max_retries: must be from 0 to 1000000, got 1000001");
+}
+
+TEST(SetCircuitBreakerDefaultsTest, FillsOnlyUnsetLimits) {
+  lb::v1::CircuitBreakers cb;
+  cb.set_max_retries(0);
+  SetCircuitBreakerDefaults(&cb);
+  ExpectProtoEq(cb, R"pb(
+    max_connections: 1024 max_pending_requests: 1024 max_requests: 1024 max_retries: 0
+  )pb");
 }
 
 TEST(NormalizeClusterTest, EndpointsAreNormalizedWithIndexedPaths) {

@@ -92,6 +92,12 @@ constexpr char kBootstrapBackend[] = R"pb(
   connect_timeout { seconds: 1 }
   retries { value: 2 }
   healthy_panic_threshold { value: 50 }
+  circuit_breakers {
+    max_connections: 1024
+    max_pending_requests: 1024
+    max_requests: 1024
+    max_retries: 3
+  }
 )pb";
 
 class RegistryTest : public ::testing::Test {
@@ -828,6 +834,45 @@ TEST_F(RegistryTest, UpdateClusterWithAMaskKeepsEverythingElse) {
   EXPECT_FALSE(c->has_hash_policy());
 }
 
+TEST_F(RegistryTest, UpdateClusterMaskChangesOneCircuitBreakerLimit) {
+  ASSERT_TRUE(registry_
+                  ->CreateCluster(Parse<lb::v1::Cluster>(R"pb(
+                    name: "web"
+                    circuit_breakers { max_connections: 10 max_requests: 5 max_retries: 0 }
+                  )pb"))
+                  .ok());
+  const lb::v1::Cluster before = MustGet("web");
+  absl::StatusOr<lb::v1::Cluster> c = registry_->UpdateCluster(
+      Parse<lb::v1::Cluster>(R"pb(name: "web"
+                                  circuit_breakers { max_requests: 7 max_connections: 99 })pb"),
+      Mask({"circuit_breakers.max_requests"}), before.version());
+  ASSERT_TRUE(c.ok()) << c.status();
+  ExpectProtoEq(c->circuit_breakers(), R"pb(
+    max_connections: 10 max_pending_requests: 1024 max_requests: 7 max_retries: 0
+  )pb");
+  EXPECT_GT(c->version(), before.version());
+  // A refused value changes nothing; a named limit unset in the patch gets its default.
+  const std::string state = State();
+  c = registry_->UpdateCluster(Parse<lb::v1::Cluster>(R"pb(name: "web"
+                                                           circuit_breakers { max_requests: 0 })pb"),
+                               Mask({"circuit_breakers.max_requests"}), 0);
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(c.status().message(),
+            "cluster.circuit_breakers.max_requests: must be from 1 to 1000000, got 0");
+  EXPECT_EQ(State(), state);
+  c = registry_->UpdateCluster(NamedCluster("web"), Mask({"circuit_breakers.max_retries"}), 0);
+  ASSERT_TRUE(c.ok()) << c.status();
+  ExpectProtoEq(c->circuit_breakers(), R"pb(
+    max_connections: 10 max_pending_requests: 1024 max_requests: 7 max_retries: 3
+  )pb");
+  // The whole message named: every limit back to its default.
+  c = registry_->UpdateCluster(NamedCluster("web"), Mask({"circuit_breakers"}), 0);
+  ASSERT_TRUE(c.ok()) << c.status();
+  ExpectProtoEq(c->circuit_breakers(), R"pb(
+    max_connections: 1024 max_pending_requests: 1024 max_requests: 1024 max_retries: 3
+  )pb");
+}
+
 TEST_F(RegistryTest, UpdateClusterMaskErrors) {
   MustCreate("web");
   const std::string before = State();
@@ -925,6 +970,24 @@ TEST_F(RegistryTest, DataStoredBeforeFieldPresenceReadsTheSame) {
   EXPECT_EQ(updated->outlier_detection().consecutive_5xx(), 0u);
   EXPECT_EQ(MustRoutes().routes(0).hosts_size(), 1);
   EXPECT_EQ(MustRoutes().routes(0).hosts(0), "a.example");
+}
+
+TEST_F(RegistryTest, ClusterStoredBeforeCircuitBreakersHasTheDefaults) {
+  lb::v1::Cluster old = Parse<lb::v1::Cluster>(kBootstrapBackend);
+  old.set_name("old");
+  old.clear_circuit_breakers();
+  ASSERT_TRUE(
+      store_->Txn({}, {store::Op::Put(ClusterKey("old"), old.SerializeAsString())}).ok());
+  const lb::v1::Cluster c = MustGet("old");
+  ExpectProtoEq(c.circuit_breakers(), R"pb(
+    max_connections: 1024 max_pending_requests: 1024 max_requests: 1024 max_retries: 3
+  )pb");
+  // What it always had: replacing it with itself is a no-op.
+  const std::string before = State();
+  absl::StatusOr<lb::v1::Cluster> same = registry_->UpdateCluster(c, 0);
+  ASSERT_TRUE(same.ok()) << same.status();
+  EXPECT_EQ(same->version(), c.version());
+  EXPECT_EQ(State(), before);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1471,8 +1534,18 @@ TEST(ChangeFromEventTest, DecodesModelKeys) {
   put.kv = {"clusters/web", c.SerializeAsString(), 3, 7};
   absl::StatusOr<lb::v1::Change> change = Registry::ChangeFromEvent(put);
   ASSERT_TRUE(change.ok()) << change.status();
+  // Stored without circuit breakers: it had the defaults.
   ExpectProtoEq(*change, R"pb(revision: 7
-                              cluster { name: "web" version: 7 })pb");
+                              cluster {
+                                name: "web"
+                                version: 7
+                                circuit_breakers {
+                                  max_connections: 1024
+                                  max_pending_requests: 1024
+                                  max_requests: 1024
+                                  max_retries: 3
+                                }
+                              })pb");
 
   store::Event del;
   del.type = store::Event::Type::kDelete;

@@ -246,6 +246,42 @@ TEST_F(RestContractTest, ZeroIsRefusedWhereMeaninglessAndKeptWhereItMeansOff) {
   EXPECT_EQ(Body(r)["cluster"]["endpoints"][0]["weight"], 1);
 }
 
+TEST_F(RestContractTest, CircuitBreakersDefaultMergeOneLimitAndRefuseMeaninglessZeros) {
+  HttpResponse r = Post("/v1/clusters", R"({"name":"web"})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  EXPECT_EQ(Body(r)["circuit_breakers"],
+            nlohmann::json::parse(R"({"max_connections":1024,"max_pending_requests":1024,
+                                      "max_requests":1024,"max_retries":3})"));
+  r = Patch("/v1/clusters/web", R"({"circuit_breakers":{"max_requests":2,"maxRetries":0}})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  r = Patch("/v1/clusters/web", R"({"circuit_breakers":{"max_connections":10}})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Body(Get("/v1/clusters/web"))["circuit_breakers"],
+            nlohmann::json::parse(R"({"max_connections":10,"max_pending_requests":1024,
+                                      "max_requests":2,"max_retries":0})"));
+  const std::string before = State();
+  EXPECT_EQ(Error(Patch("/v1/clusters/web", R"({"circuit_breakers":{"max_requests":0}})")),
+            "400 INVALID_ARGUMENT: cluster.circuit_breakers.max_requests: must be from 1 to "
+            "1000000, got 0");
+  EXPECT_EQ(Error(Patch("/v1/clusters/web",
+                        R"({"circuit_breakers":{"max_pending_requests":1000001}})")),
+            "400 INVALID_ARGUMENT: cluster.circuit_breakers.max_pending_requests: must be from 1 "
+            "to 1000000, got 1000001");
+  EXPECT_EQ(Error(Patch("/v1/clusters/web", R"({"circuit_breakers":{"max_requests":-1}})")),
+            "400 INVALID_ARGUMENT: invalid JSON body: (circuit_breakers.max_requests): invalid "
+            "value -1 for type TYPE_UINT32");
+  EXPECT_EQ(State(), before);
+  // null resets one limit, or all of them.
+  r = Patch("/v1/clusters/web", R"({"circuit_breakers":{"max_retries":null}})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Body(r)["circuit_breakers"]["max_retries"], 3);
+  EXPECT_EQ(Body(r)["circuit_breakers"]["max_connections"], 10);
+  r = Patch("/v1/clusters/web", R"({"circuit_breakers":null})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Body(r)["circuit_breakers"]["max_connections"], 1024);
+  EXPECT_EQ(Body(r)["circuit_breakers"]["max_requests"], 1024);
+}
+
 TEST_F(RestContractTest, CookieOptionsAndHashOnPoliciesThatDoNotHash) {
   HttpResponse r = Post("/v1/clusters", R"({"name":"sticky","lb_policy":"RING_HASH",
       "hash_policy":{"cookie":"lb","cookie_options":{"ttl":"1h","same_site":"Lax"}}})");

@@ -29,7 +29,9 @@ constexpr char kBackendSettings[] =
     R"("unhealthy_threshold":3},)"
     R"("outlier_detection":{"consecutive_5xx":5,"consecutive_gateway_failure":5,)"
     R"("interval":"10s","base_ejection_time":"30s","max_ejection_percent":50},)"
-    R"("connect_timeout":"1s","retries":2,"healthy_panic_threshold":50,)";
+    R"("connect_timeout":"1s","retries":2,"healthy_panic_threshold":50,)"
+    R"("circuit_breakers":{"max_connections":1024,"max_pending_requests":1024,)"
+    R"("max_requests":1024,"max_retries":3},)";
 
 std::string ClusterJson(const std::string& name, const std::string& endpoints, int64_t version) {
   std::string settings =
@@ -117,6 +119,7 @@ TEST_F(RestHandlerTest, CreateClusterWithSettingsAndEndpoints) {
       "name": "api", "lb_policy": "ring_hash", "hash_policy": {"header": "x-user"},
       "health_check": {"path": "/healthz", "interval": "2s", "timeout": "0.5s"},
       "connect_timeout": "0.250s", "retries": 0,
+      "circuit_breakers": {"max_requests": 100, "max_retries": 0},
       "endpoints": [{"address": "10.0.0.1", "port": 80, "weight": 3, "zone": "a",
                      "labels": {"tier": "gold"}}]})"),
              201,
@@ -126,6 +129,8 @@ TEST_F(RestHandlerTest, CreateClusterWithSettingsAndEndpoints) {
              R"("outlier_detection":{"consecutive_5xx":5,"consecutive_gateway_failure":5,)"
              R"("interval":"10s","base_ejection_time":"30s","max_ejection_percent":50},)"
              R"("connect_timeout":"0.250s","retries":0,"healthy_panic_threshold":50,)"
+             R"("circuit_breakers":{"max_connections":1024,"max_pending_requests":1024,)"
+             R"("max_requests":100,"max_retries":0},)"
              R"("endpoints":[{"address":"10.0.0.1","port":80,"weight":3,"zone":"a",)"
              R"("labels":{"tier":"gold"},"admin_state":"ACTIVE","resolved_addresses":[]}],)"
              R"("version":"2"})");

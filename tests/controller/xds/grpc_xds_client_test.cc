@@ -1,14 +1,17 @@
 // gRPC's own xDS client (Debian's libgrpc) against the controller: a channel to
-// xds:///backend balances over the endpoints registered in cluster "backend" and follows adds
-// and removals.
+// xds:///backend balances over the endpoints registered in cluster "backend", follows adds
+// and removals, and honours the cluster's max_requests.
 #include <stdlib.h>
 
+#include <atomic>
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "controller/server/controller.h"
 #include "grpcpp/grpcpp.h"
@@ -26,12 +29,23 @@ class NamedEcho final : public test::echo::v1::Echo::Service {
   explicit NamedEcho(std::string name) : name_(std::move(name)) {}
   grpc::Status Whoami(grpc::ServerContext*, const test::echo::v1::WhoamiRequest*,
                       test::echo::v1::WhoamiResponse* resp) override {
+    ++in_flight_;
+    if (hold_) release_.WaitForNotificationWithTimeout(absl::Seconds(20));
+    --in_flight_;
     resp->set_name(name_);
     return grpc::Status::OK;
   }
 
+  // From now on every call waits (at most 20 s) until Release().
+  void Hold() { hold_ = true; }
+  void Release() { release_.Notify(); }
+  int in_flight() const { return in_flight_; }
+
  private:
   std::string name_;
+  std::atomic<bool> hold_{false};
+  std::atomic<int> in_flight_{0};
+  absl::Notification release_;
 };
 
 struct EchoServer {
@@ -52,7 +66,9 @@ EchoServer StartEcho(const std::string& name) {
 
 class GrpcXdsClientTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  // One controller for every test: gRPC's XdsClient is process-wide and may outlive a test's
+  // channels, still connected to the server its bootstrap named.
+  static void SetUpTestSuite() {
     controller::ControllerOptions options;
     options.grpc_listen = "127.0.0.1:0";
     options.rest_listen = "127.0.0.1:0";
@@ -69,11 +85,15 @@ class GrpcXdsClientTest : public ::testing::Test {
                      R"("node":{"id":"grpc-test-client","locality":{"zone":"z1"}}})");
     setenv("GRPC_XDS_BOOTSTRAP_CONFIG", bootstrap.c_str(), 1);
   }
+  static void TearDownTestSuite() {
+    lb_.reset();
+    controller_.reset();
+  }
 
-  void AddEndpoint(int port) {
+  void AddEndpoint(int port, const std::string& cluster = "backend") {
     grpc::ClientContext ctx;
     lb::v1::AddEndpointRequest req;
-    req.set_cluster("backend");
+    req.set_cluster(cluster);
     req.mutable_endpoint()->set_address("127.0.0.1");
     req.mutable_endpoint()->set_port(port);
     lb::v1::AddEndpointResponse resp;
@@ -114,9 +134,12 @@ class GrpcXdsClientTest : public ::testing::Test {
     return seen;
   }
 
-  std::unique_ptr<controller::Controller> controller_;
-  std::unique_ptr<lb::v1::LoadBalancer::Stub> lb_;
+  static std::unique_ptr<controller::Controller> controller_;
+  static std::unique_ptr<lb::v1::LoadBalancer::Stub> lb_;
 };
+
+std::unique_ptr<controller::Controller> GrpcXdsClientTest::controller_;
+std::unique_ptr<lb::v1::LoadBalancer::Stub> GrpcXdsClientTest::lb_;
 
 TEST_F(GrpcXdsClientTest, BalancesOverBackendAndFollowsAddAndDel) {
   EchoServer a = StartEcho("a"), b = StartEcho("b"), c = StartEcho("c");
@@ -158,6 +181,49 @@ TEST_F(GrpcXdsClientTest, BalancesOverBackendAndFollowsAddAndDel) {
     EXPECT_EQ(r.version_acked(), r.version_sent()) << r.type_url();
   }
   for (auto* s : {&a, &b, &c}) s->server->Shutdown();
+}
+
+TEST_F(GrpcXdsClientTest, HonoursTheClustersMaxRequests) {
+  {
+    grpc::ClientContext ctx;
+    lb::v1::CreateClusterRequest req;
+    req.mutable_cluster()->set_name("limited");
+    req.mutable_cluster()->mutable_circuit_breakers()->set_max_requests(1);
+    lb::v1::Cluster resp;
+    ASSERT_TRUE(lb_->CreateCluster(&ctx, req, &resp).ok());
+  }
+  EchoServer a = StartEcho("a");
+  AddEndpoint(a.port, "limited");
+  auto channel = grpc::CreateChannel("xds:///limited", grpc::InsecureChannelCredentials());
+  auto stub = test::echo::v1::Echo::NewStub(channel);
+  ASSERT_EQ(CallUntil(stub.get(), {"a"}), (std::set<std::string>{"a"}));
+
+  // One call held in the server takes the only slot; the next one is dropped by the client.
+  a.service->Hold();
+  grpc::Status held;
+  std::thread first([&] {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+    test::echo::v1::WhoamiResponse resp;
+    held = stub->Whoami(&ctx, test::echo::v1::WhoamiRequest(), &resp);
+  });
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (a.service->in_flight() < 1 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(10));  // Poll interval of this bounded wait.
+  }
+  EXPECT_EQ(a.service->in_flight(), 1);
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    test::echo::v1::WhoamiResponse resp;
+    grpc::Status s = stub->Whoami(&ctx, test::echo::v1::WhoamiRequest(), &resp);
+    EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE) << s.error_message();
+    EXPECT_EQ(s.error_message(), "circuit breaker drop");
+  }
+  a.service->Release();
+  first.join();
+  EXPECT_TRUE(held.ok()) << held.error_message();
+  a.server->Shutdown();
 }
 
 }  // namespace

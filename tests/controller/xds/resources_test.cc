@@ -211,6 +211,54 @@ TEST(BuildClusterTest, GrpcFlavourHasNoHealthChecksOrOutlierDetection) {
   }
 }
 
+TEST(BuildClusterTest, CircuitBreakersAsOneDefaultPriorityThresholdForBothFlavours) {
+  lb::v1::Cluster model = ModelCluster("backend", lb::v1::ROUND_ROBIN);
+  lb::v1::CircuitBreakers* cb = model.mutable_circuit_breakers();
+  cb->set_max_connections(1024);
+  cb->set_max_pending_requests(7);
+  cb->set_max_requests(2);
+  cb->set_max_retries(0);  // Kept: no retries after connect timeouts.
+  for (ClientFlavor flavor : {ClientFlavor::kEnvoy, ClientFlavor::kGrpc}) {
+    cluster_v3::Cluster c = BuildCluster(model, flavor);
+    ASSERT_EQ(c.circuit_breakers().thresholds_size(), 1);
+    const cluster_v3::CircuitBreakers::Thresholds& t = c.circuit_breakers().thresholds(0);
+    EXPECT_EQ(t.priority(), core_v3::RoutingPriority::DEFAULT);
+    // Every limit is sent, defaults included, so no client relies on its own defaults.
+    ASSERT_TRUE(t.has_max_connections());
+    EXPECT_EQ(t.max_connections().value(), 1024u);
+    EXPECT_EQ(t.max_pending_requests().value(), 7u);
+    EXPECT_EQ(t.max_requests().value(), 2u);
+    ASSERT_TRUE(t.has_max_retries());
+    EXPECT_EQ(t.max_retries().value(), 0u);
+    EXPECT_FALSE(t.track_remaining());
+  }
+}
+
+TEST(BuildClusterTest, DefaultCircuitBreakersAreNotSent) {
+  // Absent (a model cluster not normalized), all unset, or all at Envoy's defaults: the
+  // Cluster is byte for byte the one sent before the model had circuit breakers.
+  lb::v1::Cluster model = ModelCluster("backend", lb::v1::ROUND_ROBIN);
+  const std::string without = BuildCluster(model, ClientFlavor::kEnvoy).SerializeAsString();
+  model.mutable_circuit_breakers();
+  EXPECT_EQ(BuildCluster(model, ClientFlavor::kEnvoy).SerializeAsString(), without);
+  lb::v1::CircuitBreakers* cb = model.mutable_circuit_breakers();
+  cb->set_max_connections(1024);
+  cb->set_max_pending_requests(1024);
+  cb->set_max_requests(1024);
+  cb->set_max_retries(3);
+  EXPECT_EQ(BuildCluster(model, ClientFlavor::kEnvoy).SerializeAsString(), without);
+  EXPECT_FALSE(BuildCluster(model, ClientFlavor::kGrpc).has_circuit_breakers());
+  // One limit off its default sends all four; unset ones as their defaults.
+  model.clear_circuit_breakers();
+  model.mutable_circuit_breakers()->set_max_retries(4);
+  cluster_v3::Cluster c = BuildCluster(model, ClientFlavor::kEnvoy);
+  ASSERT_EQ(c.circuit_breakers().thresholds_size(), 1);
+  EXPECT_EQ(c.circuit_breakers().thresholds(0).max_connections().value(), 1024u);
+  EXPECT_EQ(c.circuit_breakers().thresholds(0).max_pending_requests().value(), 1024u);
+  EXPECT_EQ(c.circuit_breakers().thresholds(0).max_requests().value(), 1024u);
+  EXPECT_EQ(c.circuit_breakers().thresholds(0).max_retries().value(), 4u);
+}
+
 // ---------------------------------------------------------------------------------------------
 // BuildLoadAssignment
 

@@ -283,6 +283,43 @@ TEST_F(GrpcApiTest, StatusCodesAndMessages) {
   EXPECT_EQ(RestList(), "[]");
 }
 
+TEST_F(GrpcApiTest, UpdateClusterMaskChangesOneCircuitBreakerLimit) {
+  auto update = [&](const std::string& path, uint32_t value, lb::v1::Cluster* resp) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(Deadline());
+    lb::v1::UpdateClusterRequest req;
+    req.mutable_cluster()->set_name("backend");
+    const auto* field = lb::v1::CircuitBreakers::descriptor()->FindFieldByName(path);
+    lb::v1::CircuitBreakers* cb = req.mutable_cluster()->mutable_circuit_breakers();
+    cb->GetReflection()->SetUInt32(cb, field, value);
+    req.mutable_update_mask()->add_paths("circuit_breakers." + path);
+    return stub_->UpdateCluster(&ctx, req, resp);
+  };
+  lb::v1::Cluster c;
+  grpc::Status s = update("max_requests", 2, &c);
+  ASSERT_TRUE(s.ok()) << StatusText(s);
+  s = update("max_retries", 0, &c);
+  ASSERT_TRUE(s.ok()) << StatusText(s);
+  EXPECT_EQ(c.circuit_breakers().max_connections(), 1024u);
+  EXPECT_EQ(c.circuit_breakers().max_pending_requests(), 1024u);
+  EXPECT_EQ(c.circuit_breakers().max_requests(), 2u);
+  EXPECT_TRUE(c.circuit_breakers().has_max_retries());
+  EXPECT_EQ(c.circuit_breakers().max_retries(), 0u);
+  const int64_t version = c.version();
+  s = update("max_connections", 0, &c);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << StatusText(s);
+  EXPECT_EQ(s.error_message(),
+            "cluster.circuit_breakers.max_connections: must be from 1 to 1000000, got 0");
+  grpc::ClientContext ctx;
+  ctx.set_deadline(Deadline());
+  lb::v1::GetClusterRequest get;
+  get.set_name("backend");
+  s = stub_->GetCluster(&ctx, get, &c);
+  ASSERT_TRUE(s.ok()) << StatusText(s);
+  EXPECT_EQ(c.version(), version);
+  EXPECT_EQ(c.circuit_breakers().max_connections(), 1024u);
+}
+
 bool HasEndpoint(const lb::v1::Cluster& c, const std::string& address, uint32_t port) {
   for (const auto& e : c.endpoints()) {
     if (e.address() == address && e.port() == port) return true;

@@ -110,7 +110,7 @@ mkdir -p "$dir/bin"
 cp "$ours" "$dir/bin/proxy"
 cp "$controller" "$dir/bin/controller"
 cp "$backend" "$dir/bin/backend_main"
-runner=""
+runner="" printed=0
 cleanup() {
   local rc=$?
   set +e
@@ -130,6 +130,8 @@ cleanup() {
     kill -KILL "$runner" 2>/dev/null
     # Anything recorded that escaped the group.
     while read -r p; do kill -KILL "$p" 2>/dev/null; done < "$dir/pids" 2>/dev/null
+    # Interrupted: the table of the attacks that finished, if run.py got to print it.
+    [ "$printed" = 1 ] || cat "$dir/table.txt" 2>/dev/null
   fi
   if [ "$keep" = 1 ] || [ "$rc" != 0 ]; then log "run directory kept: $dir"; else rm -rf "$dir"; fi
   exit $rc
@@ -139,7 +141,7 @@ trap 'exit 130' INT TERM
 
 log "run directory $dir; our binaries from $(dirname "$ours"); commit $commit"
 # A hard limit on the whole run, so that it can never hang.
-setsid timeout -k 10 1200 python3 "$here/abuse/run.py" --dir "$dir" --ours "$dir/bin/proxy" \
+setsid timeout -k 10 900 python3 "$here/abuse/run.py" --dir "$dir" --ours "$dir/bin/proxy" \
   --controller "$dir/bin/controller" --backend "$dir/bin/backend_main" \
   --duration "$duration" --workers "$workers" --attacks "$attacks" --proxies "$proxies" \
   --pin "$pin" --commit "$commit" >"$dir/table.txt" &
@@ -147,5 +149,6 @@ runner=$!
 rc=0
 wait "$runner" || rc=$?
 cat "$dir/table.txt"
+printed=1
 if [ -n "$json" ] && [ -f "$dir/results.jsonl" ]; then cp "$dir/results.jsonl" "$json"; fi
 exit $rc

@@ -125,6 +125,20 @@ def sockets_to(pids, ports):
     return n, tx, rx
 
 
+def client_sockets(pids, listen_port):
+    """Connected TCP sockets held by `pids` on the proxy's own port (client connections)."""
+    inodes = socket_inodes(pids)
+    n = 0
+    for path in ("/proc/net/tcp", "/proc/net/tcp6"):
+        text = read_file(path) or ""
+        for line in text.splitlines()[1:]:
+            p = line.split()
+            if (len(p) > 9 and p[9] in inodes and p[3] != "0A"
+                    and int(p[1].rsplit(":", 1)[1], 16) == listen_port):
+                n += 1
+    return n
+
+
 def count_sockets_to(pids, ports):
     return sockets_to(pids, ports)[0]
 
@@ -518,6 +532,7 @@ class Run:
                 ev["closed"] = e["t"]
             elif e["ev"] == "end" and kind == "head-stall":
                 extra["upstream_after_close"] = count_sockets_to(pids, set(self.backend_ports))
+                extra["clients_after_close"] = client_sockets(pids, proxy.port)
             elif e["ev"] == "holding":
                 n, tx, rx = sockets_to(pids, set(self.backend_ports))
                 extra["upstream_recvq"] = rx
@@ -616,7 +631,8 @@ def notes(r):
     elif k == "head-stall" and "upstream_after_close" in r:
         out.append(f"upstream conns: {r['upstream_stalled']} while stalled "
                    f"({r.get('heads')} heads), {r['upstream_after_close']} 5 s after the "
-                   f"clients closed (pool before: {r['pool_before']})")
+                   f"clients closed (pool before: {r['pool_before']}); client sockets still "
+                   f"held then: {r.get('clients_after_close')}")
     elif k in ("fd-exhaust", "slowloris") and "connected" in r:
         answers = ", ".join(f"{n}x {code}" for code, n in sorted(r.get("statuses", {}).items()))
         out.append(f"{r['connected']}/{r['conns']} connected within 3 s; at the end: "
@@ -636,12 +652,12 @@ def notes(r):
 
 
 def table(results):
-    hdr = ["attack", "proxy", "RSS before MB", "peak RSS MB", "RSS after MB", "CPU s",
+    hdr = ["attack", "proxy", "RSS before MB", "peak RSS MB", "RSS after MB", "VmHWM MB", "CPU s",
            "served during", "served after", "notes"]
     rows = []
     for r in results:
         rows.append([f"{r['attack']} {r['title']}", r["proxy"], mb(r.get("rss_before_kb")),
-                     mb(r.get("rss_peak_kb")), mb(r.get("rss_after_kb")),
+                     mb(r.get("rss_peak_kb")), mb(r.get("rss_after_kb")), mb(r.get("hwm_sum_kb")),
                      "-" if r.get("cpu_s") is None else f"{r['cpu_s']:.2f}",
                      "{}/{}".format(*r["during"]) if "during" in r else "-",
                      "{}/{}".format(*r["after"]) if "after" in r else "-",
@@ -680,6 +696,10 @@ def main():
     run = Run(args)
 
     def on_signal(signum, _):
+        # Once: the second TERM (from `timeout` forwarding the group's) must not cut the
+        # clean-up short.
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         raise SystemExit(128 + signum)
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -699,8 +719,15 @@ def main():
                 results.append(r)
                 with open(os.path.join(args.dir, "results.jsonl"), "a") as f:
                     f.write(json.dumps(r) + "\n")
+    except SystemExit:
+        log("interrupted: stopping everything; the table has the attacks that finished")
+        raise
     finally:
         run.procs.stop_all()
+        report(args, run, results, load0)
+
+
+def report(args, run, results, load0):
     load1 = open("/proc/loadavg").read().split()[:3]
     model = ""
     for line in open("/proc/cpuinfo"):
@@ -714,12 +741,15 @@ def main():
           f"attack duration {args.duration:g} s; load average {' '.join(load0)} at the start, "
           f"{' '.join(load1)} at the end ==")
     print("RSS: sum of VmRSS over the proxy's processes, sampled every 100 ms (peak: from the "
-          "attack's start to the end of the after-window). CPU s: utime+stime of those "
+          "attack's start to the end of the after-window); VmHWM: their summed high-water "
+          "marks at the end (a fresh proxy per attack, so start-up included). CPU s: utime+stime of those "
           "processes during the attack. Served: plain GETs on new connections every 200 ms, "
           f"ok within {args.probe_timeout:g} s (after: those started 0.5-{0.5 + args.after:g} s "
           "after the attack's connections closed).")
     print()
-    table(results)
+    if results:
+        table(results)
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":

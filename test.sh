@@ -1,16 +1,30 @@
 #!/usr/bin/env bash
 # Runs the whole test suite on a fresh Debian 12 machine: installs what is missing, builds
-# everything with Bazel (offline) and runs every test. Ends with "N passed, N failed" (test
-# cases, counted from each test's JUnit XML; a target that failed without XML counts as one).
+# everything with Bazel (offline) and runs every test twice: with GCC (the default optimized
+# build), then with clang (--config=clang: lock annotations checked, LB_DCHECK contracts on).
+# Warnings are errors in both builds. Ends with "N passed, N failed" over both runs (test cases,
+# counted from each test's JUnit XML; a target that failed without XML counts as one).
+# Extra arguments go to both `bazel test` runs.
 set -uo pipefail
 cd "$(dirname "$0")"
 bash bazel/install_deps.sh || { echo "dependency installation failed" >&2; echo "0 passed, 1 failed"; exit 1; }
-bazel test //... "$@" 2>&1 | tee /tmp/lb-test-output.txt
-rc=${PIPESTATUS[0]}
-python3 - "$rc" <<'PY'
+
+passed=0
+failed=0
+# run_suite NAME [BAZEL_FLAGS...]: runs every test; adds its counts to passed/failed. Counts are
+# taken before the next run, which replaces bazel-testlogs.
+run_suite() {
+  local name=$1
+  shift
+  local log="/tmp/lb-test-output-$name.txt"
+  local start=$SECONDS
+  bazel test //... "$@" 2>&1 | tee "$log"
+  local rc=${PIPESTATUS[0]}
+  local counts
+  counts=$(python3 - "$rc" "$log" <<'PY'
 import glob, os, re, sys, xml.etree.ElementTree as ET
 passed = failed = 0
-with open("/tmp/lb-test-output.txt", errors="replace") as f:
+with open(sys.argv[2], errors="replace") as f:
     summary = f.read()
 for line in summary.splitlines():
     m = re.match(r"^(//\S+)\s+(?:\(cached\)\s+)?(PASSED|FAILED|TIMEOUT|NO STATUS|FLAKY|FAILED TO BUILD)", line.strip())
@@ -40,6 +54,17 @@ for line in summary.splitlines():
 rc = int(sys.argv[1])
 if rc != 0 and failed == 0:
     failed = 1  # Build failure or no tests: never report green.
-print(f"{passed} passed, {failed} failed")
-sys.exit(0 if failed == 0 and rc == 0 else 1)
+print(passed, failed)
 PY
+  ) || counts="0 1"
+  local p f
+  read -r p f <<<"$counts"
+  echo "$name build: $p test cases passed, $f failed in $((SECONDS - start)) s"
+  passed=$((passed + p))
+  failed=$((failed + f))
+}
+
+run_suite gcc "$@"
+run_suite clang --config=clang "$@"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]

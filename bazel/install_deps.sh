@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(
   bazel-bootstrap bazel-rules-java bazel-platforms bazel-skylib
-  g++ libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
+  g++ clang-14 libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libabsl-dev libevent-dev libgtest-dev libgmock-dev libsqlite3-dev libspdlog-dev
   nlohmann-json3-dev libcli11-dev curl python3 libbenchmark-dev libhttp-parser-dev
 )

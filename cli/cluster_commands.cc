@@ -1,66 +1,27 @@
 // lbctl cluster list|get|create|update|delete.
 #include <algorithm>
 #include <string>
+#include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "cli/command_common.h"
 #include "cli/commands.h"
-#include "google/protobuf/util/time_util.h"
 
 namespace lb::cli {
 namespace {
 
-using google::protobuf::util::TimeUtil;
-
-bool ParseDurationFlag(absl::string_view flag, const std::string& text,
-                       google::protobuf::Duration* out, std::string* error) {
-  absl::Duration d;
-  if (!absl::ParseDuration(text, &d) || d == absl::InfiniteDuration() ||
-      d == -absl::InfiniteDuration()) {
-    *error =
-        absl::StrCat("invalid ", flag, " \"", text, "\": want a duration such as 500ms, 5s or 1m");
-    return false;
-  }
-  *out = TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(d));
-  return true;
-}
-
-bool ParsePolicy(const std::string& text, lb::v1::LbPolicy* policy, std::string* error) {
+absl::Status ParsePolicy(const std::string& text, lb::v1::LbPolicy* policy) {
   std::string upper = absl::AsciiStrToUpper(text);
   std::replace(upper.begin(), upper.end(), '-', '_');
-  if (upper != "LB_POLICY_UNSPECIFIED" && lb::v1::LbPolicy_Parse(upper, policy)) return true;
-  *error = absl::StrCat("invalid --policy \"", text,
-                        "\": want random, round_robin, least_request, ring_hash or maglev");
-  return false;
-}
-
-std::string HashText(const lb::v1::HashPolicy& hash) {
-  switch (hash.key_case()) {
-    case lb::v1::HashPolicy::kHeader:
-      return absl::StrCat("header ", hash.header());
-    case lb::v1::HashPolicy::kCookie:
-      return absl::StrCat("cookie ", hash.cookie());
-    case lb::v1::HashPolicy::kSourceIp:
-      return "source ip";
-    default:
-      return "-";
+  if (upper != "LB_POLICY_UNSPECIFIED" && lb::v1::LbPolicy_Parse(upper, policy)) {
+    return absl::OkStatus();
   }
-}
-
-std::string HealthCheckText(const lb::v1::HealthCheck& hc) {
-  if (hc.path().empty()) return "disabled";
-  return absl::StrCat("GET ", hc.path(), " every ", FormatProtoDuration(hc.interval()),
-                      ", timeout ", FormatProtoDuration(hc.timeout()), ", healthy after ",
-                      hc.healthy_threshold(), ", unhealthy after ", hc.unhealthy_threshold());
-}
-
-std::string OutlierText(const lb::v1::OutlierDetection& od) {
-  return absl::StrCat(od.consecutive_5xx(), " consecutive 5xx, ", od.consecutive_gateway_failure(),
-                      " gateway failures, interval ", FormatProtoDuration(od.interval()),
-                      ", base ejection ", FormatProtoDuration(od.base_ejection_time()), ", max ",
-                      od.max_ejection_percent(), "% ejected");
+  return absl::InvalidArgumentError(
+      absl::StrCat("invalid --policy \"", text,
+                   "\": want random, round_robin, least_request, ring_hash or maglev"));
 }
 
 void PrintCluster(std::ostream& out, const lb::v1::Cluster& c) {
@@ -82,80 +43,172 @@ void PrintCluster(std::ostream& out, const lb::v1::Cluster& c) {
   }
 }
 
+// The settings flags of `cluster create` and `cluster update`. Each flag given becomes one field of
+// the cluster and one path of the update mask, so an update changes exactly the flags given.
 struct ClusterFlags {
   std::string name;
   std::string policy;
   std::string hash_header;
   std::string hash_cookie;
   bool hash_source_ip = false;
+  bool hash_none = false;
+  std::string cookie_ttl;
+  std::string cookie_path;
+  bool cookie_http_only = true;
+  std::string cookie_same_site;
+  bool cookie_secure = false;
+  bool cookie_generate = true;
   std::string hc_path;
   std::string hc_interval;
   std::string hc_timeout;
   uint32_t hc_healthy = 0;
   uint32_t hc_unhealthy = 0;
+  uint32_t od_5xx = 0;
+  uint32_t od_gateway = 0;
   std::string connect_timeout;
   uint32_t retries = 0;
   uint32_t panic_threshold = 0;
+  int64_t if_version = 0;
   // Which flags were given.
   CLI::Option* policy_opt = nullptr;
   CLI::Option* hash_header_opt = nullptr;
   CLI::Option* hash_cookie_opt = nullptr;
   CLI::Option* hash_source_ip_opt = nullptr;
+  CLI::Option* hash_none_opt = nullptr;
+  CLI::Option* cookie_ttl_opt = nullptr;
+  CLI::Option* cookie_path_opt = nullptr;
+  CLI::Option* cookie_http_only_opt = nullptr;
+  CLI::Option* cookie_same_site_opt = nullptr;
+  CLI::Option* cookie_secure_opt = nullptr;
+  CLI::Option* cookie_generate_opt = nullptr;
   CLI::Option* hc_path_opt = nullptr;
   CLI::Option* hc_interval_opt = nullptr;
   CLI::Option* hc_timeout_opt = nullptr;
   CLI::Option* hc_healthy_opt = nullptr;
   CLI::Option* hc_unhealthy_opt = nullptr;
+  CLI::Option* od_5xx_opt = nullptr;
+  CLI::Option* od_gateway_opt = nullptr;
   CLI::Option* connect_timeout_opt = nullptr;
   CLI::Option* retries_opt = nullptr;
   CLI::Option* panic_threshold_opt = nullptr;
 
   static bool Given(const CLI::Option* opt) { return opt != nullptr && opt->count() > 0; }
 
-  // Applies the given flags to `c`, leaving the rest as they are.
-  void Apply(lb::v1::Cluster* c) const {
-    std::string error;
+  // Sets the given flags in `c` and names each in `mask`. A hash key flag (or --hash-none)
+  // replaces the whole hash policy; cookie flags alone change those options only. Returns the
+  // first bad value.
+  absl::Status Apply(lb::v1::Cluster* c, google::protobuf::FieldMask* mask) const {
+    absl::Status error;
+    auto keep_first = [&error](absl::Status st) {
+      if (error.ok()) error = std::move(st);
+    };
+    auto duration = [&](absl::string_view flag, const std::string& text,
+                        google::protobuf::Duration* out) {
+      keep_first(ParseDurationFlag(flag, text, out));
+    };
+    auto set = [mask](const char* path) { mask->add_paths(path); };
     if (Given(policy_opt)) {
-      lb::v1::LbPolicy p;
-      if (!ParsePolicy(policy, &p, &error)) throw UsageError{error};
+      lb::v1::LbPolicy p = lb::v1::LB_POLICY_UNSPECIFIED;
+      keep_first(ParsePolicy(policy, &p));
       c->set_lb_policy(p);
+      set("lb_policy");
     }
-    if (Given(hash_header_opt)) c->mutable_hash_policy()->set_header(hash_header);
-    if (Given(hash_cookie_opt)) c->mutable_hash_policy()->set_cookie(hash_cookie);
-    if (Given(hash_source_ip_opt)) c->mutable_hash_policy()->set_source_ip(true);
+    lb::v1::HashPolicy* hash = c->mutable_hash_policy();
+    const bool key_given = Given(hash_header_opt) || Given(hash_cookie_opt) ||
+                           Given(hash_source_ip_opt) || Given(hash_none_opt);
+    if (Given(hash_header_opt)) hash->set_header(hash_header);
+    if (Given(hash_cookie_opt)) hash->set_cookie(hash_cookie);
+    if (Given(hash_source_ip_opt)) hash->set_source_ip(true);
+    if (key_given) set("hash_policy");
+    lb::v1::CookieOptions* cookie = hash->mutable_cookie_options();
+    auto cookie_set = [&](const char* field) {
+      if (!key_given) mask->add_paths(absl::StrCat("hash_policy.cookie_options.", field));
+    };
+    if (Given(cookie_generate_opt)) {
+      cookie->mutable_generate()->set_value(cookie_generate);
+      cookie_set("generate");
+    }
+    if (Given(cookie_ttl_opt)) {
+      duration("--cookie-ttl", cookie_ttl, cookie->mutable_ttl());
+      cookie_set("ttl");
+    }
+    if (Given(cookie_path_opt)) {
+      cookie->set_path(cookie_path);
+      cookie_set("path");
+    }
+    if (Given(cookie_http_only_opt)) {
+      cookie->mutable_http_only()->set_value(cookie_http_only);
+      cookie_set("http_only");
+    }
+    if (Given(cookie_same_site_opt)) {
+      std::string upper = absl::AsciiStrToUpper(cookie_same_site);
+      lb::v1::CookieOptions::SameSite same_site = lb::v1::CookieOptions::SAME_SITE_UNSPECIFIED;
+      if (upper == "SAME_SITE_UNSPECIFIED" ||
+          !lb::v1::CookieOptions::SameSite_Parse(upper, &same_site)) {
+        keep_first(absl::InvalidArgumentError(absl::StrCat(
+            "invalid --cookie-same-site \"", cookie_same_site, "\": want strict, lax or none")));
+      }
+      cookie->set_same_site(same_site);
+      cookie_set("same_site");
+    }
+    if (Given(cookie_secure_opt)) {
+      cookie->set_secure(cookie_secure);
+      cookie_set("secure");
+    }
+    if (cookie->ByteSizeLong() == 0) hash->clear_cookie_options();
+    if (hash->ByteSizeLong() == 0) c->clear_hash_policy();
+
     lb::v1::HealthCheck* hc = c->mutable_health_check();
-    if (Given(hc_path_opt)) hc->set_path(hc_path);
-    if (Given(hc_interval_opt) &&
-        !ParseDurationFlag("--hc-interval", hc_interval, hc->mutable_interval(), &error)) {
-      throw UsageError{error};
+    if (Given(hc_path_opt)) {
+      hc->set_path(hc_path);
+      set("health_check.path");
     }
-    if (Given(hc_timeout_opt) &&
-        !ParseDurationFlag("--hc-timeout", hc_timeout, hc->mutable_timeout(), &error)) {
-      throw UsageError{error};
+    if (Given(hc_interval_opt)) {
+      duration("--hc-interval", hc_interval, hc->mutable_interval());
+      set("health_check.interval");
+    }
+    if (Given(hc_timeout_opt)) {
+      duration("--hc-timeout", hc_timeout, hc->mutable_timeout());
+      set("health_check.timeout");
     }
     if (Given(hc_healthy_opt)) {
-      if (hc_healthy == 0) throw UsageError{"invalid --hc-healthy 0: must be at least 1"};
       hc->set_healthy_threshold(hc_healthy);
+      set("health_check.healthy_threshold");
     }
     if (Given(hc_unhealthy_opt)) {
-      if (hc_unhealthy == 0) throw UsageError{"invalid --hc-unhealthy 0: must be at least 1"};
       hc->set_unhealthy_threshold(hc_unhealthy);
+      set("health_check.unhealthy_threshold");
     }
-    if (Given(connect_timeout_opt) && !ParseDurationFlag("--connect-timeout", connect_timeout,
-                                                         c->mutable_connect_timeout(), &error)) {
-      throw UsageError{error};
+    if (hc->ByteSizeLong() == 0) c->clear_health_check();
+    lb::v1::OutlierDetection* od = c->mutable_outlier_detection();
+    if (Given(od_5xx_opt)) {
+      od->set_consecutive_5xx(od_5xx);
+      set("outlier_detection.consecutive_5xx");
     }
-    if (Given(retries_opt)) c->mutable_retries()->set_value(retries);
-    if (Given(panic_threshold_opt))
+    if (Given(od_gateway_opt)) {
+      od->set_consecutive_gateway_failure(od_gateway);
+      set("outlier_detection.consecutive_gateway_failure");
+    }
+    if (!Given(od_5xx_opt) && !Given(od_gateway_opt)) c->clear_outlier_detection();
+    if (Given(connect_timeout_opt)) {
+      duration("--connect-timeout", connect_timeout, c->mutable_connect_timeout());
+      set("connect_timeout");
+    }
+    if (Given(retries_opt)) {
+      c->mutable_retries()->set_value(retries);
+      set("retries");
+    }
+    if (Given(panic_threshold_opt)) {
       c->mutable_healthy_panic_threshold()->set_value(panic_threshold);
+      set("healthy_panic_threshold");
+    }
+    return error;
   }
 };
 
 int RunClusterList(Session& s) {
-  grpc::ClientContext ctx;
-  s.Prepare(&ctx, true);
   lb::v1::ListClustersResponse resp;
-  grpc::Status st = s.stub()->ListClusters(&ctx, lb::v1::ListClustersRequest(), &resp);
+  grpc::Status st = s.Call(&Stub::ListClusters, lb::v1::ListClustersRequest(), &resp);
   if (!st.ok()) return s.Fail(st);
   if (s.settings().json) return s.PrintJson(resp) ? kExitOk : kExitRefused;
   std::vector<std::vector<std::string>> rows = {
@@ -169,17 +222,11 @@ int RunClusterList(Session& s) {
   return kExitOk;
 }
 
-grpc::Status GetCluster(Session& s, const std::string& name, lb::v1::Cluster* c) {
-  grpc::ClientContext ctx;
-  s.Prepare(&ctx, true);
+int RunClusterGet(Session& s, const std::string& name) {
   lb::v1::GetClusterRequest req;
   req.set_name(name);
-  return s.stub()->GetCluster(&ctx, req, c);
-}
-
-int RunClusterGet(Session& s, const std::string& name) {
   lb::v1::Cluster c;
-  grpc::Status st = GetCluster(s, name, &c);
+  grpc::Status st = s.Call(&Stub::GetCluster, req, &c);
   if (!st.ok()) return s.Fail(st);
   if (s.settings().json) return s.PrintJson(c) ? kExitOk : kExitRefused;
   PrintCluster(s.out(), c);
@@ -189,79 +236,103 @@ int RunClusterGet(Session& s, const std::string& name) {
 int RunClusterCreate(Session& s, const ClusterFlags& f) {
   lb::v1::CreateClusterRequest req;
   req.mutable_cluster()->set_name(f.name);
-  f.Apply(req.mutable_cluster());
-  grpc::ClientContext ctx;
-  s.Prepare(&ctx, true);
+  google::protobuf::FieldMask unused;
+  if (absl::Status st = f.Apply(req.mutable_cluster(), &unused); !st.ok()) {
+    return s.Usage(st.message());
+  }
   lb::v1::Cluster resp;
-  grpc::Status st = s.stub()->CreateCluster(&ctx, req, &resp);
+  grpc::Status st = s.Call(&Stub::CreateCluster, req, &resp);
   if (!st.ok()) return s.Fail(st);
-  if (s.settings().json) return s.PrintJson(resp) ? kExitOk : kExitRefused;
-  s.out() << "created cluster " << resp.name() << " (version " << resp.version() << ")\n";
-  return kExitOk;
+  return s.Done(resp,
+                absl::StrCat("created cluster ", resp.name(), " (version ", resp.version(), ")\n"));
 }
 
+// Sends only the flags given (update_mask): no read, nothing else can change.
 int RunClusterUpdate(Session& s, const ClusterFlags& f) {
-  lb::v1::Cluster probe;
-  f.Apply(&probe);  // Usage errors before any call.
   lb::v1::UpdateClusterRequest req;
-  grpc::Status st = GetCluster(s, f.name, req.mutable_cluster());
-  if (!st.ok()) return s.Fail(st);
-  req.set_expected_version(req.cluster().version());
-  f.Apply(req.mutable_cluster());
-  req.mutable_cluster()->clear_endpoints();
-  grpc::ClientContext ctx;
-  s.Prepare(&ctx, true);
+  req.mutable_cluster()->set_name(f.name);
+  if (absl::Status st = f.Apply(req.mutable_cluster(), req.mutable_update_mask()); !st.ok()) {
+    return s.Usage(st.message());
+  }
+  if (req.update_mask().paths_size() == 0) {
+    return s.Usage("nothing to change: give at least one setting flag");
+  }
+  req.set_expected_version(f.if_version);
   lb::v1::Cluster resp;
-  st = s.stub()->UpdateCluster(&ctx, req, &resp);
+  grpc::Status st = s.Call(&Stub::UpdateCluster, req, &resp);
   if (!st.ok()) return s.Fail(st);
-  if (s.settings().json) return s.PrintJson(resp) ? kExitOk : kExitRefused;
-  s.out() << "updated cluster " << resp.name() << " (version " << resp.version() << ")\n";
-  return kExitOk;
+  return s.Done(resp,
+                absl::StrCat("updated cluster ", resp.name(), " (version ", resp.version(), ")\n"));
 }
 
-int RunClusterDelete(Session& s, const std::string& name) {
+int RunClusterDelete(Session& s, const std::string& name, int64_t if_version) {
   lb::v1::DeleteClusterRequest req;
   req.set_name(name);
-  grpc::ClientContext ctx;
-  s.Prepare(&ctx, true);
+  req.set_expected_version(if_version);
   lb::v1::DeleteClusterResponse resp;
-  grpc::Status st = s.stub()->DeleteCluster(&ctx, req, &resp);
+  grpc::Status st = s.Call(&Stub::DeleteCluster, req, &resp);
   if (!st.ok()) return s.Fail(st);
-  if (s.settings().json) return s.PrintJson(resp) ? kExitOk : kExitRefused;
-  s.out() << "deleted cluster " << name << "\n";
-  return kExitOk;
+  return s.Done(resp, absl::StrCat("deleted cluster ", name, "\n"));
 }
 
-void AddClusterFlags(CLI::App* cmd, ClusterFlags* f) {
+void AddClusterFlags(CLI::App* cmd, ClusterFlags* f, bool update) {
   cmd->add_option("NAME", f->name, "Cluster name ([a-zA-Z0-9_.-], 1-128 characters)")->required();
   f->policy_opt =
       cmd->add_option("--policy", f->policy,
                       "Balancing policy: random, round_robin, least_request, ring_hash, maglev");
   f->hash_header_opt =
       cmd->add_option("--hash-header", f->hash_header, "ring_hash/maglev: hash this header");
-  f->hash_cookie_opt =
-      cmd->add_option("--hash-cookie", f->hash_cookie, "ring_hash/maglev: hash this cookie");
+  f->hash_cookie_opt = cmd->add_option(
+      "--hash-cookie", f->hash_cookie,
+      "ring_hash/maglev: hash this cookie; the proxy sets it when a request has none");
   f->hash_source_ip_opt = cmd->add_flag("--hash-source-ip", f->hash_source_ip,
                                         "ring_hash/maglev: hash the client's IP (the default)");
   f->hash_header_opt->excludes(f->hash_cookie_opt)->excludes(f->hash_source_ip_opt);
   f->hash_cookie_opt->excludes(f->hash_source_ip_opt);
+  if (update) {
+    f->hash_none_opt =
+        cmd->add_flag("--hash-none", f->hash_none,
+                      "Remove the hash policy (needed to switch to a policy that does not hash)");
+    f->hash_none_opt->excludes(f->hash_header_opt)
+        ->excludes(f->hash_cookie_opt)
+        ->excludes(f->hash_source_ip_opt);
+  }
+  f->cookie_ttl_opt = cmd->add_option("--cookie-ttl", f->cookie_ttl,
+                                      "Affinity cookie lifetime (e.g. 1h); 0s: a session cookie");
+  f->cookie_path_opt =
+      cmd->add_option("--cookie-path", f->cookie_path, "Affinity cookie Path (default /)");
+  f->cookie_http_only_opt = cmd->add_option("--cookie-http-only", f->cookie_http_only,
+                                            "Affinity cookie HttpOnly: true (default) or false");
+  f->cookie_same_site_opt = cmd->add_option("--cookie-same-site", f->cookie_same_site,
+                                            "Affinity cookie SameSite: strict, lax or none");
+  f->cookie_secure_opt = cmd->add_option("--cookie-secure", f->cookie_secure,
+                                         "Affinity cookie Secure: true or false (default)");
+  f->cookie_generate_opt = cmd->add_option(
+      "--cookie-generate", f->cookie_generate,
+      "false: the application sets the cookie, the proxy only reads it (default true)");
   f->hc_path_opt =
       cmd->add_option("--hc-path", f->hc_path, "Health check HTTP path; \"\" disables checks");
-  f->hc_interval_opt =
-      cmd->add_option("--hc-interval", f->hc_interval, "Health check interval (e.g. 5s)");
+  f->hc_interval_opt = cmd->add_option("--hc-interval", f->hc_interval,
+                                       "Health check interval, 100ms-1h (default 5s)");
   f->hc_timeout_opt =
-      cmd->add_option("--hc-timeout", f->hc_timeout, "Health check timeout (e.g. 1s)");
-  f->hc_healthy_opt =
-      cmd->add_option("--hc-healthy", f->hc_healthy, "Passed checks that mark an endpoint healthy");
+      cmd->add_option("--hc-timeout", f->hc_timeout, "Health check timeout, 10ms-1m (default 1s)");
+  f->hc_healthy_opt = cmd->add_option("--hc-healthy", f->hc_healthy,
+                                      "Passed checks that mark an endpoint healthy, 1-100");
   f->hc_unhealthy_opt = cmd->add_option("--hc-unhealthy", f->hc_unhealthy,
-                                        "Failed checks that mark an endpoint unhealthy");
+                                        "Failed checks that mark an endpoint unhealthy, 1-100");
+  f->od_5xx_opt = cmd->add_option("--od-5xx", f->od_5xx,
+                                  "Consecutive 5xx answers that eject an endpoint; 0: off");
+  f->od_gateway_opt =
+      cmd->add_option("--od-gateway-failures", f->od_gateway,
+                      "Consecutive connect failures/resets that eject an endpoint; 0: off");
   f->connect_timeout_opt = cmd->add_option("--connect-timeout", f->connect_timeout,
-                                           "Upstream connect timeout (e.g. 1s)");
+                                           "Upstream connect timeout, 1ms-1m (default 1s)");
   f->retries_opt =
       cmd->add_option("--retries", f->retries, "Extra attempts on other endpoints (0-10)");
   f->panic_threshold_opt =
       cmd->add_option("--panic-threshold", f->panic_threshold,
                       "Healthy percent below which all endpoints are used (0 disables)");
+  if (update) AddIfVersionFlag(cmd, &f->if_version, "cluster");
 }
 
 struct ClusterCommands : CommandGroup {
@@ -269,6 +340,7 @@ struct ClusterCommands : CommandGroup {
   ClusterFlags create;
   ClusterFlags update;
   std::string delete_name;
+  int64_t delete_if_version = 0;
 };
 
 }  // namespace
@@ -296,32 +368,39 @@ std::unique_ptr<CommandGroup> AddClusterCommands(CLI::App* app, Runner* run) {
 
   CLI::App* cluster_create_cmd = cluster_cmd->add_subcommand(
       "create", "Create a cluster; unset settings get the controller's defaults");
-  AddClusterFlags(cluster_create_cmd, &c->create);
+  AddClusterFlags(cluster_create_cmd, &c->create, /*update=*/false);
   cluster_create_cmd->footer(
-      "Durations are like 500ms, 5s, 1m.\nExamples:\n  lbctl cluster create web\n"
+      "Durations are like 500ms, 2s, 1m, 1h or 0.500s; they print as 0.500s, 2s, 60s.\n"
+      "Examples:\n  lbctl cluster create web\n"
       "  lbctl cluster create web --policy least_request --hc-path /healthz --hc-interval 2s\n"
-      "  lbctl cluster create sticky --policy ring_hash --hash-cookie session");
+      "  lbctl cluster create sticky --policy ring_hash --hash-cookie lb --cookie-ttl 1h "
+      "--cookie-same-site lax");
   cluster_create_cmd->callback(
       [c, run]() { *run = [c](Session& s) { return RunClusterCreate(s, c->create); }; });
 
   CLI::App* cluster_update_cmd = cluster_cmd->add_subcommand(
       "update",
-      "Change the given settings of a cluster; the others and its endpoints are kept. Fails "
-      "(exit 1) if the cluster changed between the read and the write");
-  AddClusterFlags(cluster_update_cmd, &c->update);
+      "Change only the settings given by flags; the others and the endpoints keep their "
+      "values");
+  AddClusterFlags(cluster_update_cmd, &c->update, /*update=*/true);
   cluster_update_cmd->footer(
       "Examples:\n  lbctl cluster update web --policy round_robin\n"
       "  lbctl cluster update web --hc-path \"\"   # disable health checks\n"
-      "  lbctl cluster update web --retries 0 --panic-threshold 0");
+      "  lbctl cluster update web --retries 0 --panic-threshold 0\n"
+      "  lbctl cluster update web --policy round_robin --hash-none\n"
+      "  lbctl cluster update web --hc-interval 2s --if-version 12");
   cluster_update_cmd->callback(
       [c, run]() { *run = [c](Session& s) { return RunClusterUpdate(s, c->update); }; });
 
   CLI::App* cluster_delete =
       cluster_cmd->add_subcommand("delete", "Delete a cluster that no route uses");
   cluster_delete->add_option("NAME", c->delete_name, "Cluster name")->required();
-  cluster_delete->footer("Examples:\n  lbctl cluster delete web");
-  cluster_delete->callback(
-      [c, run]() { *run = [c](Session& s) { return RunClusterDelete(s, c->delete_name); }; });
+  AddIfVersionFlag(cluster_delete, &c->delete_if_version, "cluster");
+  cluster_delete->footer(
+      "Examples:\n  lbctl cluster delete web\n  lbctl cluster delete web --if-version 12");
+  cluster_delete->callback([c, run]() {
+    *run = [c](Session& s) { return RunClusterDelete(s, c->delete_name, c->delete_if_version); };
+  });
   return commands;
 }
 

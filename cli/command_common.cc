@@ -6,11 +6,11 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/time/duration_text.h"
 #include "google/protobuf/util/json_util.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace lb::cli {
-namespace {
 
 using google::protobuf::util::TimeUtil;
 
@@ -19,9 +19,7 @@ std::string StateName(lb::v1::AdminState state) {
   return lb::v1::AdminState_Name(state);
 }
 
-}  // namespace
-
-lb::v1::LoadBalancer::StubInterface* Session::stub() {
+Stub* Session::stub() {
   if (stub_ == nullptr) {
     stub_ = env_.stub_factory ? env_.stub_factory(settings_.controller)
                               : DefaultStubFactory(settings_.controller);
@@ -58,11 +56,29 @@ int Session::Fail(const grpc::Status& status) {
         err_ << "lbctl: this needs a token: pass --token or --token-file, or set LBCTL_TOKEN\n";
       }
       return kExitAuth;
+    case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::OUT_OF_RANGE:
+      err_ << "lbctl: " << (msg.empty() ? CodeName(status.error_code()) : msg) << "\n";
+      return kExitUsage;
     default:
       err_ << "lbctl: " << (msg.empty() ? CodeName(status.error_code()) : msg) << "\n";
       return kExitRefused;
   }
 }
+
+int Session::Usage(absl::string_view message) {
+  err_ << "lbctl: " << message << "\n"
+       << "Run '" << settings_.command << " --help' for usage.\n";
+  return kExitUsage;
+}
+
+int Session::Done(const google::protobuf::Message& response, absl::string_view text) {
+  if (settings_.json) return PrintJson(response) ? kExitOk : kExitRefused;
+  out_ << text;
+  return kExitOk;
+}
+
+void Session::Warn(absl::string_view message) { err_ << "lbctl: warning: " << message << "\n"; }
 
 bool Session::PrintJson(const google::protobuf::Message& message, bool one_line) {
   google::protobuf::util::JsonPrintOptions options;
@@ -107,13 +123,93 @@ std::string Session::CodeName(grpc::StatusCode code) {
   }
 }
 
+void AddIfVersionFlag(CLI::App* cmd, int64_t* version, absl::string_view what) {
+  cmd->add_option("--if-version", *version,
+                  absl::StrCat("Write only if the ", what,
+                               " is still at this version (from a read); otherwise exit 1 "
+                               "naming the current one"));
+}
+
 std::string PolicyName(lb::v1::LbPolicy policy) {
   if (policy == lb::v1::LB_POLICY_UNSPECIFIED) return "random";
   return absl::AsciiStrToLower(lb::v1::LbPolicy_Name(policy));
 }
 
 std::string FormatProtoDuration(const google::protobuf::Duration& d) {
-  return absl::FormatDuration(absl::Nanoseconds(TimeUtil::DurationToNanoseconds(d)));
+  return FormatDurationText(absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos()));
+}
+
+absl::Status ParseDurationFlag(absl::string_view flag, const std::string& text,
+                               google::protobuf::Duration* out) {
+  absl::StatusOr<absl::Duration> d = ParseDurationText(text);
+  if (!d.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("invalid ", flag, ": ", d.status().message()));
+  }
+  *out = TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(*d));
+  return absl::OkStatus();
+}
+
+absl::Status ParseLabels(const std::vector<std::string>& flags,
+                         google::protobuf::Map<std::string, std::string>* labels) {
+  for (const std::string& label : flags) {
+    size_t eq = label.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("invalid --label \"", label, "\": want KEY=VALUE"));
+    }
+    (*labels)[label.substr(0, eq)] = label.substr(eq + 1);
+  }
+  return absl::OkStatus();
+}
+
+std::string HashText(const lb::v1::HashPolicy& hash) {
+  switch (hash.key_case()) {
+    case lb::v1::HashPolicy::kHeader:
+      return absl::StrCat("header ", hash.header());
+    case lb::v1::HashPolicy::kCookie: {
+      const lb::v1::CookieOptions& o = hash.cookie_options();
+      if (o.has_generate() && !o.generate().value()) {
+        return absl::StrCat("cookie ", hash.cookie(), " (set by the application)");
+      }
+      std::string text = absl::StrCat("cookie ", hash.cookie(), " (set by the proxy: ",
+                                      o.ttl().seconds() == 0 && o.ttl().nanos() == 0
+                                          ? "session"
+                                          : absl::StrCat("ttl ", FormatProtoDuration(o.ttl())),
+                                      ", path ", o.path().empty() ? "/" : o.path());
+      if (!o.has_http_only() || o.http_only().value()) text += ", HttpOnly";
+      if (o.same_site() != lb::v1::CookieOptions::SAME_SITE_UNSPECIFIED) {
+        std::string same_site = lb::v1::CookieOptions::SameSite_Name(o.same_site());
+        absl::AsciiStrToLower(&same_site);
+        absl::StrAppend(&text, ", SameSite ", same_site);
+      }
+      if (o.secure()) text += ", Secure";
+      return text + ")";
+    }
+    case lb::v1::HashPolicy::kSourceIp:
+      return "source ip";
+    default:
+      return "-";
+  }
+}
+
+std::string HealthCheckText(const lb::v1::HealthCheck& hc) {
+  if (hc.path().empty()) return "disabled";
+  return absl::StrCat("GET ", hc.path(), " every ", FormatProtoDuration(hc.interval()),
+                      ", timeout ", FormatProtoDuration(hc.timeout()), ", healthy after ",
+                      hc.healthy_threshold(), ", unhealthy after ", hc.unhealthy_threshold());
+}
+
+std::string OutlierText(const lb::v1::OutlierDetection& od) {
+  if (od.consecutive_5xx() == 0 && od.consecutive_gateway_failure() == 0) return "off";
+  return absl::StrCat(od.consecutive_5xx(), " consecutive 5xx, ", od.consecutive_gateway_failure(),
+                      " gateway failures, interval ", FormatProtoDuration(od.interval()),
+                      ", base ejection ", FormatProtoDuration(od.base_ejection_time()), ", max ",
+                      od.max_ejection_percent(), "% ejected");
+}
+
+std::string RouteHostsText(const lb::v1::Route& r) {
+  if (r.hosts_size() > 0) return absl::StrJoin(r.hosts(), ",");
+  return r.host().empty() ? "*" : r.host();
 }
 
 std::string OrDash(const std::string& s) { return s.empty() ? "-" : s; }

@@ -3,6 +3,7 @@
 #ifndef LB_CLI_COMMAND_COMMON_H_
 #define LB_CLI_COMMAND_COMMON_H_
 
+#include <CLI/CLI.hpp>
 #include <functional>
 #include <memory>
 #include <ostream>
@@ -10,6 +11,8 @@
 #include <utility>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "cli/lbctl.h"
 #include "google/protobuf/duration.pb.h"
@@ -21,6 +24,8 @@ namespace lb::cli {
 
 inline constexpr char kDefaultCluster[] = "backend";
 
+using Stub = lb::v1::LoadBalancer::StubInterface;
+
 // The validated global settings a command runs with.
 struct Settings {
   std::string controller;
@@ -28,9 +33,11 @@ struct Settings {
   bool json = false;
   absl::Duration timeout;
   bool timeout_given = false;
+  std::string command;  // "lbctl cluster update": the command being run, for usage hints.
 };
 
-// A command's local failure: bad usage (exit 2).
+// A command's local failure: bad usage (exit 2). Thrown by the settings code only; commands
+// return Session::Usage(...) instead.
 struct UsageError {
   std::string message;
 };
@@ -46,13 +53,31 @@ class Session {
   const Env& env() const { return env_; }
   std::ostream& out() { return out_; }
 
-  lb::v1::LoadBalancer::StubInterface* stub();
+  Stub* stub();
 
   // Token metadata always; a deadline of --timeout if `deadline`.
   void Prepare(grpc::ClientContext* ctx, bool deadline) const;
 
+  // One unary call with the token and the --timeout deadline.
+  template <typename Request, typename Response>
+  grpc::Status Call(grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+                    const Request& request, Response* response) {
+    grpc::ClientContext ctx;
+    Prepare(&ctx, true);
+    return (stub()->*method)(&ctx, request, response);
+  }
+
   // Prints a failed call's error and returns its exit code.
   int Fail(const grpc::Status& status);
+
+  // A command's success: `response` as JSON with -o json, else `text`; returns the exit code.
+  int Done(const google::protobuf::Message& response, absl::string_view text);
+
+  // Prints a usage error (and where to find the usage) and returns kExitUsage.
+  int Usage(absl::string_view message);
+
+  // Prints "lbctl: warning: <message>" on stderr.
+  void Warn(absl::string_view message);
 
   // Prints `message` as JSON (indented unless `one_line`); false and an error on failure.
   bool PrintJson(const google::protobuf::Message& message, bool one_line = false);
@@ -68,7 +93,7 @@ class Session {
 };
 
 // What the command chosen on the command line runs; set by its subcommand's callback during
-// parsing. Returns an exit code, or throws UsageError before contacting the controller.
+// parsing. Returns an exit code (Session::Usage for bad arguments, before any call).
 using Runner = std::function<int(Session&)>;
 
 // Owns the flag storage of a group of commands, which must outlive parsing and running.
@@ -80,11 +105,35 @@ class CommandGroup {
 // ---------------------------------------------------------------------------------------------
 // Output helpers.
 
+// Adds --if-version to a write command: the expected version of the `what` ("cluster" or
+// "route table") it changes; 0 (default) writes unconditionally.
+void AddIfVersionFlag(CLI::App* cmd, int64_t* version, absl::string_view what);
+
 // "random" for an unset policy, else the policy's name in lowercase.
 std::string PolicyName(lb::v1::LbPolicy policy);
 
-// "5s", "500ms".
+// The API's canonical form (common/time/duration_text.h): "5s", "0.500s", "60s".
 std::string FormatProtoDuration(const google::protobuf::Duration& d);
+
+// A duration flag in the API's syntax ("500ms", "2s", "1m", "1h", "0.500s"); kInvalidArgument
+// naming `flag` otherwise.
+absl::Status ParseDurationFlag(absl::string_view flag, const std::string& text,
+                               google::protobuf::Duration* out);
+
+// KEY=VALUE flags (--label) into `labels`; kInvalidArgument naming the bad one.
+absl::Status ParseLabels(const std::vector<std::string>& flags,
+                         google::protobuf::Map<std::string, std::string>* labels);
+
+// One-line descriptions of cluster settings, shared by `cluster get` and `watch`.
+std::string HashText(const lb::v1::HashPolicy& hash);
+std::string HealthCheckText(const lb::v1::HealthCheck& hc);
+std::string OutlierText(const lb::v1::OutlierDetection& od);
+
+// "ACTIVE" or "DRAINING" (unset is ACTIVE).
+std::string StateName(lb::v1::AdminState state);
+
+// A route's hosts, comma-separated: "a.example,*.b.example"; "*" for a route without hosts.
+std::string RouteHostsText(const lb::v1::Route& r);
 
 // `s`, or "-" if it is empty.
 std::string OrDash(const std::string& s);

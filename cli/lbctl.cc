@@ -2,6 +2,9 @@
 // dispatch. The commands live in one file per noun (cli/commands.h).
 #include "cli/lbctl.h"
 
+#include <netdb.h>
+#include <sys/socket.h>
+
 #include <CLI/CLI.hpp>
 #include <cerrno>
 #include <cstdlib>
@@ -13,15 +16,18 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "cli/command_common.h"
 #include "cli/commands.h"
+#include "common/time/duration_text.h"
 #include "grpcpp/grpcpp.h"
 
 namespace lb::cli {
 namespace {
 
 constexpr char kVersion[] = "0.1.0";
+constexpr char kApi[] = "lb.v1";
 constexpr char kDefaultController[] = "127.0.0.1:18000";
 
 constexpr char kMainDescription[] =
@@ -33,14 +39,21 @@ constexpr char kMainFooter[] = R"(Environment:
 
 Exit codes:
   0  success
-  1  the controller refused the request (invalid, not found, already exists, conflict...)
-  2  usage error: bad flags or arguments (the controller is not contacted)
+  1  refused by the current state: not found, already exists, version conflict
+     (--if-version), still in use; or another controller error
+  2  invalid input: bad flags or arguments (found by lbctl, before any call), or a value
+     the controller rejects as invalid (INVALID_ARGUMENT, OUT_OF_RANGE)
   3  controller unreachable, or no answer within --timeout
   4  unauthenticated or permission denied (give a token)
+
+Output: tables and sentences, or with -o json the API's JSON (lb.v1 field names) for every
+command. Errors and warnings go to stderr. Durations are written like 500ms, 2s, 1m or 0.500s
+and printed in protobuf's form (0.500s, 2s, 60s).
 
 Examples:
   lbctl add 127.0.0.1 1111
   lbctl add 10.0.0.7:8080 --weight 3 --zone eu-1
+  lbctl update 10.0.0.7:8080 --weight 5
   lbctl list -o json
   lbctl del 127.0.0.1 1111
   lbctl cluster create web --policy round_robin --hc-path /healthz
@@ -100,8 +113,9 @@ Settings ResolveSettings(const GlobalFlags& g, const Env& env) {
     throw UsageError{absl::StrCat("invalid --output \"", g.output, "\": want table or json")};
   }
 
-  if (!absl::ParseDuration(g.timeout, &s.timeout) || s.timeout <= absl::ZeroDuration() ||
-      s.timeout == absl::InfiniteDuration()) {
+  absl::StatusOr<absl::Duration> timeout = ParseDurationText(g.timeout);
+  if (timeout.ok()) s.timeout = *timeout;
+  if (!timeout.ok() || s.timeout <= absl::ZeroDuration()) {
     throw UsageError{absl::StrCat("invalid --timeout \"", g.timeout,
                                   "\": want a positive duration such as 500ms, 5s or 1m")};
   }
@@ -158,6 +172,16 @@ Env ProcessEnv() {
   };
   env.stub_factory = DefaultStubFactory;
   env.handle_signals = true;
+  env.resolve = [](const std::string& hostname) -> absl::Status {
+    addrinfo hints = {};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo* result = nullptr;
+    int rc = getaddrinfo(hostname.c_str(), nullptr, &hints, &result);
+    if (rc != 0) return absl::NotFoundError(gai_strerror(rc));
+    freeaddrinfo(result);
+    return absl::OkStatus();
+  };
   return env;
 }
 
@@ -196,10 +220,17 @@ int RunLbctl(int argc, const char* const* argv, std::ostream& out, std::ostream&
   std::unique_ptr<CommandGroup> watch_command = AddWatchCommand(&app, &run);
   std::unique_ptr<CommandGroup> proxies_command = AddProxiesCommand(&app, &run);
 
-  CLI::App* version_cmd = app.add_subcommand("version", "Print lbctl's version");
+  CLI::App* version_cmd = app.add_subcommand("version", "Print lbctl's version and API");
+  version_cmd->footer(
+      "Examples:\n  lbctl version\n  lbctl version -o json   # {\"version\": \"0.1.0\", \"api\": "
+      "\"lb.v1\"}");
   version_cmd->callback([&]() {
     run = [&](Session& s) {
-      s.out() << "lbctl " << kVersion << " (API lb.v1)\n";
+      if (s.settings().json) {
+        s.out() << "{\n \"version\": \"" << kVersion << "\",\n \"api\": \"" << kApi << "\"\n}\n";
+      } else {
+        s.out() << "lbctl " << kVersion << " (API " << kApi << ")\n";
+      }
       return kExitOk;
     };
   });
@@ -224,7 +255,9 @@ int RunLbctl(int argc, const char* const* argv, std::ostream& out, std::ostream&
     return kExitUsage;
   }
   try {
-    Session session(ResolveSettings(g, env), env, out, err);
+    Settings settings = ResolveSettings(g, env);
+    settings.command = CommandPath(app);
+    Session session(std::move(settings), env, out, err);
     if (!run) {
       err << "lbctl: no command given\n";
       return kExitUsage;

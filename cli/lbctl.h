@@ -9,15 +9,19 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "lb/v1/lb.grpc.pb.h"
 
 namespace lb::cli {
 
-// Process exit codes; also listed in `lbctl --help`.
+// Process exit codes; also listed in `lbctl --help`. An invalid value is exit 2 whether lbctl or
+// the controller finds it; exit 1 is a valid request the current state does not allow.
 enum ExitCode : int {
   kExitOk = 0,
-  kExitRefused = 1,      // The controller refused the call (invalid, not found, conflict...).
-  kExitUsage = 2,        // Bad flags or arguments; the controller was not contacted.
+  // Refused by the state: not found, already exists, version conflict (--if-version), in use.
+  kExitRefused = 1,
+  // Invalid: bad command line, or a value the controller rejects (INVALID_ARGUMENT).
+  kExitUsage = 2,
   kExitUnreachable = 3,  // Controller unreachable or no answer within --timeout.
   kExitAuth = 4,         // Unauthenticated or permission denied.
 };
@@ -36,12 +40,15 @@ struct Env {
   std::function<bool()> interrupted;
   // If true, `watch` also ends (exit 0) on SIGINT/SIGTERM, handling them while it runs.
   bool handle_signals = false;
+  // Resolves a hostname `add` was given, to warn when it does not resolve: OK, or why not.
+  // Unset member: no check.
+  std::function<absl::Status(const std::string& hostname)> resolve;
 };
 
 // An lb.v1 stub on an insecure gRPC channel to `address`.
 std::unique_ptr<lb::v1::LoadBalancer::StubInterface> DefaultStubFactory(const std::string& address);
 
-// getenv(3), DefaultStubFactory and handle_signals; `interrupted` is left unset.
+// getenv(3), DefaultStubFactory, handle_signals and getaddrinfo(3); `interrupted` is left unset.
 Env ProcessEnv();
 
 // Runs one lbctl command line (argv[0] is the program name). Writes results to `out`,

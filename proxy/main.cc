@@ -2,6 +2,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <thread>
 
@@ -11,9 +12,11 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/net/address.h"
+#include "common/process/fd_limit.h"
 #include "common/process/ready_file.h"
 #include "common/process/stop_signals.h"
 #include "common/process/usage.h"
+#include "proxy/accesslog/access_log.h"
 #include "proxy/server/proxy_server.h"
 #include "proxy/xds/ads_client.h"
 
@@ -38,9 +41,41 @@ ABSL_FLAG(absl::Duration, upstream_timeout, absl::Seconds(15),
 ABSL_FLAG(absl::Duration, request_header_timeout, absl::Seconds(10),
           "Request headers not complete within this: 408");
 ABSL_FLAG(absl::Duration, idle_timeout, absl::Seconds(60), "Idle client keep-alive timeout");
-ABSL_FLAG(uint64_t, max_body_bytes, 0, "Largest request body accepted (0: no limit): 413");
+ABSL_FLAG(absl::Duration, stream_idle_timeout, absl::Minutes(5),
+          "A request in progress with no byte either way for this long is reset (0: off)");
+ABSL_FLAG(absl::Duration, tunnel_idle_timeout, absl::Hours(1),
+          "The same for an upgraded connection (WebSocket) after its 101 (0: off)");
+ABSL_FLAG(absl::Duration, upstream_response_timeout, absl::ZeroDuration(),
+          "The whole response, from the request to its last byte: 504, or a reset once the "
+          "head is out (0: off)");
+ABSL_FLAG(uint64_t, max_body_bytes, 64ull << 20,
+          "Largest request body accepted, in bytes (0: no limit): 413 above it");
+ABSL_FLAG(uint64_t, buffer_limit_bytes, 1 << 20,
+          "Per connection (client and upstream, each direction of a tunnel): bytes read ahead "
+          "and the write high watermark; a peer that does not read is paused here");
+ABSL_FLAG(uint64_t, max_connections, 0,
+          "Open client connections across workers; at the cap the listeners stop accepting "
+          "for a moment (0: derived from the descriptor limit, which is raised to its hard "
+          "limit at start)");
+ABSL_FLAG(bool, normalize_path, true,
+          "Remove dot-segments from request paths (RFC 3986) before routing; the upstream gets "
+          "the normalised path");
+ABSL_FLAG(bool, merge_slashes, false, "Merge runs of '/' in request paths before routing");
+ABSL_FLAG(absl::Duration, accept_pause, absl::Milliseconds(100),
+          "How long the listeners rest at --max_connections or when out of descriptors");
 ABSL_FLAG(std::string, ready_file, "",
           "Written with {\"port\",\"admin_port\",\"pid\"} once listening (for scripts/tests)");
+ABSL_FLAG(absl::Duration, controller_keepalive_time, absl::Seconds(10),
+          "HTTP/2 ping interval on the controller stream (0: off); a controller that misses a "
+          "ping for --controller_keepalive_timeout is given up for the next one");
+ABSL_FLAG(absl::Duration, controller_keepalive_timeout, absl::Seconds(5),
+          "How long a controller may take to answer a keepalive ping");
+ABSL_FLAG(std::string, access_log, "",
+          "Per-request access log, JSON lines: a file (appended to; SIGUSR1 reopens it, for "
+          "logrotate) or - for stdout; empty: off");
+ABSL_FLAG(uint64_t, access_log_buffer_bytes, 4 << 20,
+          "Access log lines waiting to be written; beyond it lines are dropped (and counted) "
+          "rather than slowing requests");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
 
 int main(int argc, char** argv) {
@@ -53,7 +88,7 @@ int main(int argc, char** argv) {
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
 
-  lb::process::StopSignals stop;  // Before any thread starts.
+  lb::process::StopSignals stop({SIGUSR1});  // Before any thread starts.
 
   absl::StatusOr<lb::net::HostPort> listen = lb::net::ParseHostPort(absl::GetFlag(FLAGS_listen));
   if (!listen.ok()) {
@@ -72,6 +107,40 @@ int main(int argc, char** argv) {
   options.worker.request_header_timeout = absl::GetFlag(FLAGS_request_header_timeout);
   options.worker.idle_timeout = absl::GetFlag(FLAGS_idle_timeout);
   options.worker.max_body_bytes = absl::GetFlag(FLAGS_max_body_bytes);
+  options.worker.stream_idle_timeout = absl::GetFlag(FLAGS_stream_idle_timeout);
+  options.worker.tunnel_idle_timeout = absl::GetFlag(FLAGS_tunnel_idle_timeout);
+  options.worker.upstream_response_timeout = absl::GetFlag(FLAGS_upstream_response_timeout);
+  options.worker.buffer_limit_bytes = absl::GetFlag(FLAGS_buffer_limit_bytes);
+  options.worker.accept_pause = absl::GetFlag(FLAGS_accept_pause);
+  options.worker.normalize_path = absl::GetFlag(FLAGS_normalize_path);
+  options.worker.merge_slashes = absl::GetFlag(FLAGS_merge_slashes);
+  if (options.worker.buffer_limit_bytes < 16 * 1024) {
+    std::fprintf(stderr, "proxy: --buffer_limit_bytes must be at least 16384\n");
+    return 2;
+  }
+  std::unique_ptr<lb::proxy::accesslog::AccessLog> access_log;
+  if (std::string path = absl::GetFlag(FLAGS_access_log); !path.empty()) {
+    absl::StatusOr<std::unique_ptr<lb::proxy::accesslog::AccessLog>> log =
+        lb::proxy::accesslog::AccessLog::Open(
+            {path, static_cast<size_t>(absl::GetFlag(FLAGS_access_log_buffer_bytes))});
+    if (!log.ok()) {
+      std::fprintf(stderr, "proxy: --access_log: %s\n", std::string(log.status().message()).c_str());
+      return 2;
+    }
+    access_log = std::move(*log);
+    options.worker.access_log = access_log.get();
+  }
+  absl::StatusOr<lb::process::FdLimit> fds = lb::process::RaiseOpenFileLimit();
+  options.max_connections = absl::GetFlag(FLAGS_max_connections);
+  if (fds.ok()) {
+    if (options.max_connections == 0) {
+      options.max_connections = lb::process::ConnectionsFor(fds->now);
+    }
+    spdlog::info("proxy: descriptor limit {} (was {}); at most {} client connections", fds->now,
+                 fds->before, options.max_connections);
+  } else {
+    spdlog::warn("proxy: {}", std::string(fds.status().message()));
+  }
   absl::StatusOr<std::unique_ptr<lb::proxy::ProxyServer>> server =
       lb::proxy::ProxyServer::Start(options);
   if (!server.ok()) {
@@ -91,6 +160,8 @@ int main(int argc, char** argv) {
     ads.node_id = host;
   }
   ads.zone = absl::GetFlag(FLAGS_zone);
+  ads.keepalive_time = absl::GetFlag(FLAGS_controller_keepalive_time);
+  ads.keepalive_timeout = absl::GetFlag(FLAGS_controller_keepalive_timeout);
   lb::proxy::ProxyServer* srv = server->get();
   lb::proxy::xds::AdsClient client(ads, [srv](std::shared_ptr<const lb::proxy::ProxyConfig> c) {
     srv->SetConfig(std::move(c));
@@ -111,7 +182,10 @@ int main(int argc, char** argv) {
       return 1;
     }
   }
-  int signo = stop.Wait();
+  int signo;
+  while ((signo = stop.Wait()) == SIGUSR1) {
+    if (access_log != nullptr) access_log->Reopen();
+  }
   spdlog::info("proxy: signal {}, draining (up to {})", signo,
                absl::FormatDuration(options.drain_timeout));
   client.Stop();

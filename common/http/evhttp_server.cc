@@ -4,18 +4,37 @@
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
+#include <event2/listener.h>
 #include <event2/thread.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <atomic>
+#include <cstdio>
 #include <mutex>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
 #include "common/http/reason_phrase.h"
 #include "common/net/address.h"
 
 namespace lb::http {
 namespace {
+
+constexpr int kAcceptPauseMs = 100;
+
+// Each server's listener -> its resume timer, for the accept error callback (whose argument is
+// evhttp's, not ours).
+struct ListenerTimers {
+  absl::Mutex mu;
+  absl::flat_hash_map<evconnlistener*, event*> resume ABSL_GUARDED_BY(mu);
+};
+ListenerTimers& PausedListeners() {
+  static ListenerTimers* timers = new ListenerTimers();
+  return *timers;
+}
 
 const char* MethodName(evhttp_cmd_type cmd) {
   switch (cmd) {
@@ -78,6 +97,23 @@ absl::StatusOr<std::unique_ptr<EvhttpServer>> EvhttpServer::Start(const std::str
                         ? ntohs(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_port)
                         : ntohs(reinterpret_cast<sockaddr_in*>(&ss)->sin_port);
   }
+  // Out of descriptors, evconnlistener reports every failed accept() to its error callback
+  // (evhttp sets none: libevent then logs each one) while the level-triggered listener fires
+  // again at once: a spin. Instead the listener rests for a moment, with one log line a second
+  // at most.
+  server->listener_ = evhttp_bound_socket_get_listener(bound);
+  server->resume_ = evtimer_new(
+      server->base_,
+      [](evutil_socket_t, short, void* arg) {
+        evconnlistener_enable(static_cast<evconnlistener*>(arg));
+      },
+      server->listener_);
+  if (server->resume_ == nullptr) return absl::InternalError("evtimer_new failed");
+  {
+    absl::MutexLock lock(&PausedListeners().mu);
+    PausedListeners().resume[server->listener_] = server->resume_;
+  }
+  evconnlistener_set_error_cb(server->listener_, &EvhttpServer::OnAcceptError);
   event_base* base = server->base_;
   server->stop_ = event_new(
       base, -1, 0,
@@ -99,9 +135,34 @@ EvhttpServer::~EvhttpServer() {
     event_active(stop_, EV_READ, 0);
     thread_.join();
   }
+  if (listener_ != nullptr) {
+    absl::MutexLock lock(&PausedListeners().mu);
+    PausedListeners().resume.erase(listener_);
+  }
   if (stop_ != nullptr) event_free(stop_);
+  if (resume_ != nullptr) event_free(resume_);
   if (http_ != nullptr) evhttp_free(http_);
   if (base_ != nullptr) event_base_free(base_);
+}
+
+void EvhttpServer::OnAcceptError(evconnlistener* listener, void*) {
+  const int err = EVUTIL_SOCKET_ERROR();
+  evconnlistener_disable(listener);
+  event* resume = nullptr;
+  {
+    absl::MutexLock lock(&PausedListeners().mu);
+    auto it = PausedListeners().resume.find(listener);
+    if (it != PausedListeners().resume.end()) resume = it->second;
+  }
+  if (resume == nullptr) return;
+  timeval after{0, kAcceptPauseMs * 1000};
+  evtimer_add(resume, &after);
+  static std::atomic<int64_t> last_log_s{0};
+  const int64_t now = absl::ToUnixSeconds(absl::Now());
+  if (last_log_s.exchange(now) != now) {
+    std::fprintf(stderr, "http server: accept: %s; not accepting for %d ms\n",
+                 evutil_socket_error_to_string(err), kAcceptPauseMs);
+  }
 }
 
 void EvhttpServer::OnRequest(evhttp_request* req, void* arg) {

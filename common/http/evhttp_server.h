@@ -15,6 +15,7 @@ struct event;
 struct event_base;
 struct evhttp;
 struct evhttp_request;
+struct evconnlistener;
 
 namespace lb::http {
 
@@ -36,12 +37,16 @@ class EvhttpServer {
  private:
   EvhttpServer() = default;
   static void OnRequest(::evhttp_request* req, void* arg);
+  static void OnAcceptError(::evconnlistener* listener, void* arg);
 
   Handler handler_;
   struct event_base* base_ = nullptr;
   struct evhttp* http_ = nullptr;
   // Activated by the destructor; its callback breaks the loop from the loop's own thread.
   struct event* stop_ = nullptr;
+  struct evconnlistener* listener_ = nullptr;
+  // Re-enables the listener after an accept failure (EMFILE...) paused it.
+  struct event* resume_ = nullptr;
   int port_ = 0;
   std::thread thread_;
 };

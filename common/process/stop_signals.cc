@@ -6,10 +6,11 @@
 
 namespace lb::process {
 
-StopSignals::StopSignals() {
+StopSignals::StopSignals(std::initializer_list<int> also) {
   sigemptyset(&set_);
   sigaddset(&set_, SIGINT);
   sigaddset(&set_, SIGTERM);
+  for (int signo : also) sigaddset(&set_, signo);
   pthread_sigmask(SIG_BLOCK, &set_, nullptr);
   signal(SIGPIPE, SIG_IGN);
 }

@@ -7,16 +7,19 @@
 
 #include <signal.h>
 
+#include <initializer_list>
+
 namespace lb::process {
 
 class StopSignals {
  public:
-  // Blocks SIGINT and SIGTERM in the calling thread, and so in every thread it starts from then
-  // on: construct it in main() before anything starts a thread. Ignores SIGPIPE process-wide.
-  StopSignals();
+  // Blocks SIGINT and SIGTERM (and the signals in `also`, e.g. SIGUSR1 for "reopen the log")
+  // in the calling thread, and so in every thread it starts from then on: construct it in main()
+  // before anything starts a thread. Ignores SIGPIPE process-wide.
+  explicit StopSignals(std::initializer_list<int> also = {});
 
-  // Blocks until SIGINT or SIGTERM is pending for the process or the calling thread, takes it
-  // and returns its number. Call from the thread that constructed this.
+  // Blocks until one of those signals is pending for the process or the calling thread, takes
+  // it and returns its number. Call from the thread that constructed this.
   int Wait();
 
  private:

@@ -37,9 +37,16 @@ absl::StatusOr<TokenAuth> TokenAuth::FromFile(const std::string& path) {
 
 absl::Status TokenAuth::Check(absl::string_view authorization) const {
   if (token_.empty()) return absl::OkStatus();
+  // RFC 9110 11.1: the scheme is case-insensitive, then one or more spaces.
   absl::string_view given = authorization;
-  if (!absl::ConsumePrefix(&given, "Bearer ")) {
+  constexpr absl::string_view kScheme = "bearer";
+  if (given.size() <= kScheme.size() ||
+      !absl::EqualsIgnoreCase(given.substr(0, kScheme.size()), kScheme) ||
+      given[kScheme.size()] != ' ') {
     return absl::UnauthenticatedError("this call needs an Authorization: Bearer token");
+  }
+  given.remove_prefix(kScheme.size());
+  while (absl::ConsumePrefix(&given, " ")) {
   }
   // Constant-time comparison: the time taken must not reveal how much of the token matched.
   unsigned char diff = given.size() != token_.size();

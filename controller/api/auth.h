@@ -24,7 +24,8 @@ class TokenAuth {
   bool enabled() const { return !token_.empty(); }
 
   // `authorization` is the Authorization header (or gRPC "authorization" metadata) value.
-  // kUnauthenticated unless auth is disabled or it is exactly "Bearer <token>".
+  // kUnauthenticated unless auth is disabled or it is "Bearer <token>": the scheme in any case,
+  // one or more spaces, the exact token (RFC 9110).
   absl::Status Check(absl::string_view authorization) const;
 
  private:

@@ -50,7 +50,8 @@ grpc::Status LoadBalancerService::AddEndpoint(grpc::ServerContext* ctx,
                                               lb::v1::AddEndpointResponse* resp) {
   absl::Status s = Authorize(ctx);
   if (s.ok()) {
-    absl::StatusOr<lb::v1::Cluster> c = registry_->AddEndpoint(req->cluster(), req->endpoint());
+    absl::StatusOr<lb::v1::Cluster> c =
+        registry_->AddEndpoint(req->cluster(), req->endpoint(), req->expected_version());
     s = c.status();
     if (c.ok()) *resp->mutable_cluster() = std::move(*c);
   }
@@ -62,8 +63,8 @@ grpc::Status LoadBalancerService::RemoveEndpoint(grpc::ServerContext* ctx,
                                                  lb::v1::RemoveEndpointResponse* resp) {
   absl::Status s = Authorize(ctx);
   if (s.ok()) {
-    absl::StatusOr<lb::v1::Cluster> c =
-        registry_->RemoveEndpoint(req->cluster(), req->address(), req->port());
+    absl::StatusOr<lb::v1::Cluster> c = registry_->RemoveEndpoint(
+        req->cluster(), req->address(), req->port(), req->expected_version());
     s = c.status();
     if (c.ok()) *resp->mutable_cluster() = std::move(*c);
   }
@@ -76,11 +77,25 @@ grpc::Status LoadBalancerService::SetEndpointState(grpc::ServerContext* ctx,
   absl::Status s = Authorize(ctx);
   if (s.ok()) {
     absl::StatusOr<lb::v1::Cluster> c = registry_->SetEndpointState(
-        req->cluster(), req->address(), req->port(), req->admin_state());
+        req->cluster(), req->address(), req->port(), req->admin_state(), req->expected_version());
     s = c.status();
     if (c.ok()) *resp->mutable_cluster() = std::move(*c);
   }
   return Finish("SetEndpointState", s);
+}
+
+grpc::Status LoadBalancerService::UpdateEndpoint(grpc::ServerContext* ctx,
+                                                 const lb::v1::UpdateEndpointRequest* req,
+                                                 lb::v1::UpdateEndpointResponse* resp) {
+  absl::Status s = Authorize(ctx);
+  if (s.ok()) {
+    absl::StatusOr<lb::v1::Cluster> c =
+        registry_->UpdateEndpoint(req->cluster(), req->address(), req->port(), req->endpoint(),
+                                  req->update_mask(), req->expected_version());
+    s = c.status();
+    if (c.ok()) *resp->mutable_cluster() = std::move(*c);
+  }
+  return Finish("UpdateEndpoint", s);
 }
 
 grpc::Status LoadBalancerService::ListEndpoints(grpc::ServerContext*,
@@ -112,7 +127,7 @@ grpc::Status LoadBalancerService::UpdateCluster(grpc::ServerContext* ctx,
   absl::Status s = Authorize(ctx);
   if (s.ok()) {
     absl::StatusOr<lb::v1::Cluster> c =
-        registry_->UpdateCluster(req->cluster(), req->expected_version());
+        registry_->UpdateCluster(req->cluster(), req->update_mask(), req->expected_version());
     s = c.status();
     if (c.ok()) *resp = std::move(*c);
   }
@@ -150,7 +165,8 @@ grpc::Status LoadBalancerService::CreateRoute(grpc::ServerContext* ctx,
                                               lb::v1::RouteTableResponse* resp) {
   absl::Status s = Authorize(ctx);
   if (s.ok()) {
-    absl::StatusOr<lb::v1::RouteTable> t = registry_->CreateRoute(req->route());
+    absl::StatusOr<lb::v1::RouteTable> t =
+        registry_->CreateRoute(req->route(), req->expected_version());
     s = t.status();
     if (t.ok()) *resp->mutable_route_table() = std::move(*t);
   }

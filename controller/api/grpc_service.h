@@ -40,6 +40,8 @@ class LoadBalancerService final : public lb::v1::LoadBalancer::Service {
   grpc::Status SetEndpointState(grpc::ServerContext* ctx,
                                 const lb::v1::SetEndpointStateRequest* req,
                                 lb::v1::SetEndpointStateResponse* resp) override;
+  grpc::Status UpdateEndpoint(grpc::ServerContext* ctx, const lb::v1::UpdateEndpointRequest* req,
+                              lb::v1::UpdateEndpointResponse* resp) override;
   grpc::Status ListEndpoints(grpc::ServerContext* ctx, const lb::v1::ListEndpointsRequest* req,
                              lb::v1::ListEndpointsResponse* resp) override;
   grpc::Status CreateCluster(grpc::ServerContext* ctx, const lb::v1::CreateClusterRequest* req,

@@ -14,6 +14,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "common/net/address.h"
+#include "common/time/duration_text.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace lb::model {
@@ -22,10 +23,8 @@ namespace {
 using google::protobuf::Duration;
 using google::protobuf::util::TimeUtil;
 
-void SetDefaultDuration(Duration* d, absl::Duration value) {
-  if (d->seconds() == 0 && d->nanos() == 0) {
-    *d = TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(value));
-  }
+Duration ProtoDuration(absl::Duration value) {
+  return TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(value));
 }
 
 // The exact value of `d`. Not TimeUtil::DurationToNanoseconds: a valid Duration (up to 10000
@@ -46,9 +45,9 @@ void CheckDuration(const Duration& d, absl::Duration min, absl::Duration max,
   }
   absl::Duration v = ToAbsl(d);
   if (v < min || v > max) {
-    errors->AddFieldError(
-        field, absl::StrCat("must be from ", absl::FormatDuration(min), " to ",
-                            absl::FormatDuration(max), ", got ", absl::FormatDuration(v)));
+    errors->AddFieldError(field,
+                          absl::StrCat("must be from ", FormatDurationText(min), " to ",
+                                       FormatDurationText(max), ", got ", FormatDurationText(v)));
   }
 }
 
@@ -116,6 +115,12 @@ bool IsRouteHost(absl::string_view host) {
     host = host.substr(0, colon);
   }
   return IsHostname(host) || (IsIpLiteral(host) && !absl::StrContains(host, ":"));
+}
+
+// A cookie path: starts with "/", printable, without ";" or spaces (Set-Cookie syntax).
+bool IsCookiePath(absl::string_view p) {
+  return !p.empty() && p[0] == '/' && p.size() <= 1024 && IsPrintable(p) &&
+         !absl::StrContains(p, ";") && !absl::StrContains(p, " ");
 }
 
 bool IsLabelKey(absl::string_view k) {
@@ -223,6 +228,11 @@ std::string PortProblem(absl::int128 port) {
   return absl::StrFormat("must be from 1 to 65535, got %d", port);
 }
 
+std::vector<std::string> RouteHosts(const lb::v1::Route& route) {
+  if (route.hosts_size() > 0) return {route.hosts().begin(), route.hosts().end()};
+  return {route.host().empty() ? "*" : route.host()};
+}
+
 bool IsValidName(absl::string_view name) {
   if (name.empty() || name.size() > 128) return false;
   for (char c : name) {
@@ -240,7 +250,7 @@ void NormalizeEndpoint(lb::v1::Endpoint* e, ValidationErrors* errors) {
     errors->AddFieldError(".address", address.status().message());
   }
   if (std::string p = PortProblem(e->port()); !p.empty()) errors->AddFieldError(".port", p);
-  if (e->weight() == 0) e->set_weight(1);
+  if (!e->has_weight()) e->set_weight(1);
   CheckRange(e->weight(), 1, kMaxWeight, ".weight", errors);
   if (e->zone().size() > 128 || !IsPrintable(e->zone())) {
     errors->AddFieldError(".zone", "must be at most 128 printable characters");
@@ -268,6 +278,87 @@ absl::Status NormalizeEndpoint(lb::v1::Endpoint* endpoint, absl::string_view pat
   return errors.status();
 }
 
+namespace {
+
+void NormalizeCookieOptions(lb::v1::CookieOptions* o, ValidationErrors* errors) {
+  ValidationErrors::ScopedField field(errors, ".cookie_options");
+  if (!o->has_generate()) o->mutable_generate()->set_value(true);
+  if (!o->generate().value()) {
+    constexpr char kNotGenerated[] = "only when the proxy sets the cookie (generate is false)";
+    if (o->has_ttl()) errors->AddFieldError(".ttl", kNotGenerated);
+    if (!o->path().empty()) errors->AddFieldError(".path", kNotGenerated);
+    if (o->has_http_only()) errors->AddFieldError(".http_only", kNotGenerated);
+    if (o->same_site() != lb::v1::CookieOptions::SAME_SITE_UNSPECIFIED) {
+      errors->AddFieldError(".same_site", kNotGenerated);
+    }
+    if (o->secure()) errors->AddFieldError(".secure", kNotGenerated);
+    return;
+  }
+  if (!o->has_ttl()) *o->mutable_ttl() = ProtoDuration(absl::ZeroDuration());
+  CheckDuration(o->ttl(), absl::ZeroDuration(), absl::Hours(24 * 400), ".ttl", errors);
+  if (o->path().empty()) o->set_path("/");
+  if (!IsCookiePath(o->path())) {
+    errors->AddFieldError(".path", "must start with \"/\" and contain no spaces or \";\"");
+  }
+  if (!o->has_http_only()) o->mutable_http_only()->set_value(true);
+  if (!lb::v1::CookieOptions::SameSite_IsValid(o->same_site())) {
+    errors->AddFieldError(".same_site", absl::StrCat("unknown value ", o->same_site()));
+  } else if (o->same_site() == lb::v1::CookieOptions::NONE && !o->secure()) {
+    errors->AddFieldError(".same_site", "NONE needs secure: true (browsers drop the cookie)");
+  }
+}
+
+// Only hashing policies take a hash policy; an empty one is the same as none.
+void NormalizeHashPolicy(lb::v1::Cluster* c, ValidationErrors* errors) {
+  lb::v1::HashPolicy* h = c->mutable_hash_policy();
+  if (h->key_case() == lb::v1::HashPolicy::KEY_NOT_SET && !h->has_cookie_options()) {
+    c->clear_hash_policy();
+    return;
+  }
+  ValidationErrors::ScopedField field(errors, ".hash_policy");
+  if (c->lb_policy() != lb::v1::RING_HASH && c->lb_policy() != lb::v1::MAGLEV &&
+      lb::v1::LbPolicy_IsValid(c->lb_policy())) {
+    errors->AddError(absl::StrCat("only RING_HASH and MAGLEV hash; lb_policy is ",
+                                  lb::v1::LbPolicy_Name(c->lb_policy())));
+  }
+  switch (h->key_case()) {
+    case lb::v1::HashPolicy::kHeader:
+      if (!IsLabelKey(h->header())) errors->AddFieldError(".header", "must be a header name");
+      break;
+    case lb::v1::HashPolicy::kCookie:
+      if (!IsValidName(h->cookie())) errors->AddFieldError(".cookie", "must be a cookie name");
+      NormalizeCookieOptions(h->mutable_cookie_options(), errors);
+      break;
+    case lb::v1::HashPolicy::kSourceIp:
+      if (!h->source_ip()) errors->AddFieldError(".source_ip", "must be true (or unset)");
+      break;
+    case lb::v1::HashPolicy::KEY_NOT_SET:
+      break;
+  }
+  if (h->key_case() != lb::v1::HashPolicy::kCookie && h->has_cookie_options()) {
+    errors->AddFieldError(".cookie_options", "only with a cookie hash");
+  }
+}
+
+}  // namespace
+
+void RestoreStoredZeros(lb::v1::Cluster* c) {
+  for (lb::v1::Endpoint& e : *c->mutable_endpoints()) {
+    if (!e.has_weight()) e.set_weight(0);
+  }
+  if (c->has_health_check()) {
+    lb::v1::HealthCheck* hc = c->mutable_health_check();
+    if (!hc->has_healthy_threshold()) hc->set_healthy_threshold(0);
+    if (!hc->has_unhealthy_threshold()) hc->set_unhealthy_threshold(0);
+  }
+  if (c->has_outlier_detection()) {
+    lb::v1::OutlierDetection* od = c->mutable_outlier_detection();
+    if (!od->has_consecutive_5xx()) od->set_consecutive_5xx(0);
+    if (!od->has_consecutive_gateway_failure()) od->set_consecutive_gateway_failure(0);
+    if (!od->has_max_ejection_percent()) od->set_max_ejection_percent(0);
+  }
+}
+
 absl::Status NormalizeCluster(lb::v1::Cluster* c, absl::string_view path) {
   ValidationErrors errors;
   ValidationErrors::ScopedField root(&errors, path);
@@ -277,22 +368,15 @@ absl::Status NormalizeCluster(lb::v1::Cluster* c, absl::string_view path) {
   if (!lb::v1::LbPolicy_IsValid(c->lb_policy())) {
     errors.AddFieldError(".lb_policy", absl::StrCat("unknown value ", c->lb_policy()));
   }
-  if (c->hash_policy().key_case() == lb::v1::HashPolicy::kHeader &&
-      !IsLabelKey(c->hash_policy().header())) {
-    errors.AddFieldError(".hash_policy.header", "must be a header name");
-  }
-  if (c->hash_policy().key_case() == lb::v1::HashPolicy::kCookie &&
-      !IsValidName(c->hash_policy().cookie())) {
-    errors.AddFieldError(".hash_policy.cookie", "must be a cookie name");
-  }
+  if (c->has_hash_policy()) NormalizeHashPolicy(c, &errors);
 
   {
     lb::v1::HealthCheck* hc = c->mutable_health_check();
     ValidationErrors::ScopedField field(&errors, ".health_check");
-    SetDefaultDuration(hc->mutable_interval(), absl::Seconds(5));
-    SetDefaultDuration(hc->mutable_timeout(), absl::Seconds(1));
-    if (hc->healthy_threshold() == 0) hc->set_healthy_threshold(2);
-    if (hc->unhealthy_threshold() == 0) hc->set_unhealthy_threshold(3);
+    if (!hc->has_interval()) *hc->mutable_interval() = ProtoDuration(absl::Seconds(5));
+    if (!hc->has_timeout()) *hc->mutable_timeout() = ProtoDuration(absl::Seconds(1));
+    if (!hc->has_healthy_threshold()) hc->set_healthy_threshold(2);
+    if (!hc->has_unhealthy_threshold()) hc->set_unhealthy_threshold(3);
     if (!hc->path().empty() && (hc->path()[0] != '/' || !IsPrintable(hc->path()) ||
                                 absl::StrContains(hc->path(), " ") || hc->path().size() > 1024)) {
       errors.AddFieldError(".path", "must start with \"/\" and contain no spaces");
@@ -309,14 +393,13 @@ absl::Status NormalizeCluster(lb::v1::Cluster* c, absl::string_view path) {
   {
     lb::v1::OutlierDetection* od = c->mutable_outlier_detection();
     ValidationErrors::ScopedField field(&errors, ".outlier_detection");
-    // 0 disables a trigger, so the defaults apply only when the whole message was absent.
-    if (od->ByteSizeLong() == 0) {
-      od->set_consecutive_5xx(5);
-      od->set_consecutive_gateway_failure(5);
-      od->set_max_ejection_percent(50);
-    }
-    SetDefaultDuration(od->mutable_interval(), absl::Seconds(10));
-    SetDefaultDuration(od->mutable_base_ejection_time(), absl::Seconds(30));
+    // 0 is kept: it turns a trigger (or ejection) off.
+    if (!od->has_consecutive_5xx()) od->set_consecutive_5xx(5);
+    if (!od->has_consecutive_gateway_failure()) od->set_consecutive_gateway_failure(5);
+    if (!od->has_max_ejection_percent()) od->set_max_ejection_percent(50);
+    if (!od->has_interval()) *od->mutable_interval() = ProtoDuration(absl::Seconds(10));
+    if (!od->has_base_ejection_time())
+      *od->mutable_base_ejection_time() = ProtoDuration(absl::Seconds(30));
     CheckRange(od->consecutive_5xx(), 0, 1000, ".consecutive_5xx", &errors);
     CheckRange(od->consecutive_gateway_failure(), 0, 1000, ".consecutive_gateway_failure", &errors);
     CheckDuration(od->interval(), absl::Milliseconds(100), absl::Hours(1), ".interval", &errors);
@@ -325,7 +408,7 @@ absl::Status NormalizeCluster(lb::v1::Cluster* c, absl::string_view path) {
     CheckRange(od->max_ejection_percent(), 0, 100, ".max_ejection_percent", &errors);
   }
 
-  if (!c->has_connect_timeout()) SetDefaultDuration(c->mutable_connect_timeout(), absl::Seconds(1));
+  if (!c->has_connect_timeout()) *c->mutable_connect_timeout() = ProtoDuration(absl::Seconds(1));
   CheckDuration(c->connect_timeout(), absl::Milliseconds(1), absl::Minutes(1), ".connect_timeout",
                 &errors);
   if (!c->has_retries()) c->mutable_retries()->set_value(2);
@@ -352,15 +435,34 @@ absl::Status NormalizeRoute(lb::v1::Route* r, absl::string_view path) {
   ValidationErrors errors;
   ValidationErrors::ScopedField root(&errors, path);
   if (std::string p = NameProblem(r->name()); !p.empty()) errors.AddFieldError(".name", p);
-  if (r->host().empty()) r->set_host("*");
-  if (r->host() != "*") {
-    std::string host = absl::AsciiStrToLower(r->host());
-    if (!IsRouteHost(host)) {
-      errors.AddFieldError(".host", "must be \"*\", a host name, \"*.\" + a domain, or an IP");
-    } else {
-      r->set_host(host);
+  // `host` alone stands for hosts [host]; problems are then reported at ".host".
+  const bool from_host = r->hosts_size() == 0;
+  if (from_host) r->add_hosts(r->host());
+  if (r->hosts_size() > static_cast<int>(kMaxRouteHosts)) {
+    errors.AddFieldError(".hosts", absl::StrCat("at most ", kMaxRouteHosts, " per route"));
+  }
+  absl::flat_hash_set<std::string> seen;
+  for (int i = 0; i < r->hosts_size(); ++i) {
+    std::string field = from_host ? ".host" : absl::StrCat(".hosts[", i, "]");
+    std::string host = r->hosts(i).empty() ? "*" : absl::AsciiStrToLower(r->hosts(i));
+    if (host != "*" && !IsRouteHost(host)) {
+      errors.AddFieldError(field, "must be \"*\", a host name, \"*.\" + a domain, or an IP");
+      continue;
+    }
+    if (!seen.insert(host).second) {
+      errors.AddFieldError(field, absl::StrCat("duplicate host \"", host, "\""));
+    }
+    r->set_hosts(i, std::move(host));
+  }
+  if (!from_host) {
+    std::string host = r->host().empty() ? "" : absl::AsciiStrToLower(r->host());
+    if (!host.empty() && !seen.contains(host)) {
+      errors.AddFieldError(".host",
+                           "must be one of hosts (it is the first of hosts, kept for "
+                           "older clients); set hosts only");
     }
   }
+  if (r->hosts_size() > 0) r->set_host(r->hosts(0));
   if (r->path_prefix().empty()) r->set_path_prefix("/");
   if (r->path_prefix()[0] != '/' || !IsPrintable(r->path_prefix()) ||
       absl::StrContains(r->path_prefix(), " ") || r->path_prefix().size() > 1024) {

@@ -29,6 +29,7 @@ namespace lb::model {
 inline constexpr uint32_t kMaxWeight = 10000;
 inline constexpr uint32_t kMaxRetries = 10;
 inline constexpr size_t kMaxEndpointsPerCluster = 10000;
+inline constexpr size_t kMaxRouteHosts = 100;
 
 // Length in bytes (1-4) of the well-formed UTF-8 sequence that starts `s` (no overlong forms,
 // surrogates or code points above U+10FFFF), or 0 if `s` is empty or starts with a malformed one.
@@ -52,19 +53,31 @@ absl::StatusOr<std::string> NormalizeAddress(absl::string_view address);
 // every integer a client can send (any int64 or uint64) is reported exactly as given.
 std::string PortProblem(absl::int128 port);
 
+// Unset fields get their defaults (lb.proto); explicit zeros are kept or refused, never replaced.
+
 // Defaults: weight 1, admin_state ACTIVE. Clears output-only fields. Problems are recorded
 // under `errors`' current path (e.g. "port" at the top, "cluster.endpoints[2].port" nested).
 void NormalizeEndpoint(lb::v1::Endpoint* endpoint, ValidationErrors* errors);
 absl::Status NormalizeEndpoint(lb::v1::Endpoint* endpoint, absl::string_view path = "endpoint");
 
 // Defaults for every unset setting (see lb.proto); validates endpoints too (no duplicate
-// address:port). Clears version and output-only fields.
+// address:port) and the hash policy (only on RING_HASH and MAGLEV). Clears version and
+// output-only fields.
 absl::Status NormalizeCluster(lb::v1::Cluster* cluster, absl::string_view path = "cluster");
 
-// Validates one route; does not check that its cluster exists (the registry does). The host is
-// lowercased; it is "*" (also for ""), a host name or "*." + a domain or an IPv4 literal, each
-// with an optional ":port", or an IPv6 literal, bare ("::1") or bracketed ("[::1]", "[::1]:80").
+// A cluster as stored before the optional scalar fields of lb.proto had presence: it was
+// normalized, so an absent weight, threshold or outlier setting was a 0. Marks them present.
+void RestoreStoredZeros(lb::v1::Cluster* cluster);
+
+// Validates one route; does not check that its cluster exists (the registry does). `host` alone
+// becomes hosts [host]; afterwards `host` is hosts[0]. Hosts are lowercased and distinct; each
+// is "*" (also for ""), a host name or "*." + a domain or an IPv4 literal, each with an optional
+// ":port", or an IPv6 literal, bare ("::1") or bracketed ("[::1]", "[::1]:80").
 absl::Status NormalizeRoute(lb::v1::Route* route, absl::string_view path = "route");
+
+// The hosts a route matches: `hosts`, or for a route without them (built before `hosts`
+// existed) its `host`, "*" if empty.
+std::vector<std::string> RouteHosts(const lb::v1::Route& route);
 
 // Names of clusters and routes: 1-128 of [a-zA-Z0-9_.-].
 bool IsValidName(absl::string_view name);

@@ -3,12 +3,16 @@
 #include <optional>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "common/net/address.h"
 #include "common/validation/validation_errors.h"
+#include "controller/model/field_mask.h"
 #include "controller/model/validation.h"
+#include "google/protobuf/util/message_differencer.h"
 
 namespace lb::registry {
 namespace {
@@ -22,6 +26,23 @@ absl::StatusOr<std::optional<int64_t>> CommitOrConflict(store::Store* store,
   if (rev.ok()) return std::optional<int64_t>(*rev);
   if (rev.status().code() == absl::StatusCode::kAborted) return std::optional<int64_t>();
   return rev.status();
+}
+
+// The cluster as stored: lb.proto's optional scalars were plain ones before, so their absence in
+// older data meant 0.
+bool ParseStoredCluster(const std::string& value, lb::v1::Cluster* cluster) {
+  if (!cluster->ParseFromString(value)) return false;
+  model::RestoreStoredZeros(cluster);
+  return true;
+}
+
+// The route table as stored: routes written before `hosts` have only `host`.
+bool ParseStoredRouteTable(const std::string& value, lb::v1::RouteTable* table) {
+  if (!table->ParseFromString(value)) return false;
+  for (lb::v1::Route& r : *table->mutable_routes()) {
+    if (r.hosts_size() == 0) r.add_hosts(r.host().empty() ? "*" : r.host());
+  }
+  return true;
 }
 
 absl::Status CheckExpected(absl::string_view what, int64_t expected, int64_t actual) {
@@ -56,6 +77,73 @@ int FindRoute(const lb::v1::RouteTable& t, absl::string_view name) {
     if (t.routes(i).name() == name) return i;
   }
   return -1;
+}
+
+// kAlreadyExists if another route of `t` has one of the hosts of `r` with its path prefix (it
+// would never match).
+absl::Status CheckUniqueMatch(const lb::v1::RouteTable& t, const lb::v1::Route& r) {
+  for (const lb::v1::Route& other : t.routes()) {
+    if (other.name() == r.name() || other.path_prefix() != r.path_prefix()) continue;
+    for (const std::string& host : r.hosts()) {
+      for (const std::string& other_host : other.hosts()) {
+        if (host != other_host) continue;
+        return absl::AlreadyExistsError(
+            absl::StrCat("route \"", r.name(), "\": host \"", host, "\" with path_prefix \"",
+                         r.path_prefix(), "\" is already routed by route \"", other.name(), "\""));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The endpoint fields UpdateEndpoint may change.
+constexpr const char* kEndpointUpdatable[] = {"weight", "zone", "labels", "admin_state"};
+
+// `mask`, or the fields set in `values` when it is empty; kInvalidArgument for fields that cannot
+// change, or none.
+absl::StatusOr<google::protobuf::FieldMask> EndpointMask(const lb::v1::Endpoint& values,
+                                                         google::protobuf::FieldMask mask) {
+  if (mask.paths_size() == 0) {
+    if (values.has_weight()) mask.add_paths("weight");
+    if (!values.zone().empty()) mask.add_paths("zone");
+    if (!values.labels().empty()) mask.add_paths("labels");
+    if (values.admin_state() != lb::v1::ADMIN_STATE_UNSPECIFIED) mask.add_paths("admin_state");
+    if (mask.paths_size() == 0) {
+      return absl::InvalidArgumentError(
+          "nothing to change: give weight, zone, labels or admin_state");
+    }
+  }
+  ValidationErrors errors;
+  for (int i = 0; i < mask.paths_size(); ++i) {
+    bool allowed = false;
+    for (const char* f : kEndpointUpdatable) allowed |= mask.paths(i) == f;
+    if (!allowed) {
+      errors.AddFieldError(absl::StrCat("update_mask.paths[", i, "]"),
+                           absl::StrCat("\"", mask.paths(i), "\" cannot change; only ",
+                                        absl::StrJoin(kEndpointUpdatable, ", "),
+                                        " (address and port identify the endpoint)"));
+    }
+  }
+  if (!errors.ok()) return errors.status();
+  return mask;
+}
+
+// kInvalidArgument for mask paths that a cluster update cannot change.
+absl::Status CheckClusterMask(const google::protobuf::FieldMask& mask) {
+  ValidationErrors errors;
+  for (int i = 0; i < mask.paths_size(); ++i) {
+    absl::string_view top = mask.paths(i);
+    top = top.substr(0, top.find('.'));
+    const char* why = top == "name"        ? "identifies the cluster"
+                      : top == "endpoints" ? "change through the endpoint calls"
+                      : top == "version"   ? "is output only"
+                                           : nullptr;
+    if (why != nullptr) {
+      errors.AddFieldError(absl::StrCat("update_mask.paths[", i, "]"),
+                           absl::StrCat("\"", mask.paths(i), "\" cannot change: ", top, " ", why));
+    }
+  }
+  return errors.status();
 }
 
 absl::Status NotFoundCluster(absl::string_view name) {
@@ -136,7 +224,7 @@ absl::StatusOr<Registry::Loaded> Registry::LoadCluster(absl::string_view name) {
   if (!kv.ok()) return kv.status();
   if (!kv->has_value()) return NotFoundCluster(name);
   Loaded loaded;
-  if (!loaded.cluster.ParseFromString((*kv)->value)) {
+  if (!ParseStoredCluster((*kv)->value, &loaded.cluster)) {
     return absl::InternalError(absl::StrCat("stored cluster \"", name, "\" is corrupt"));
   }
   loaded.mod_revision = (*kv)->mod_revision;
@@ -150,7 +238,7 @@ absl::StatusOr<Registry::LoadedRoutes> Registry::LoadRoutes() {
   LoadedRoutes loaded;
   loaded.table.set_name(kRouteTableName);
   if (!kv->has_value()) return loaded;
-  if (!loaded.table.ParseFromString((*kv)->value)) {
+  if (!ParseStoredRouteTable((*kv)->value, &loaded.table)) {
     return absl::InternalError("stored route table is corrupt");
   }
   loaded.mod_revision = (*kv)->mod_revision;
@@ -167,14 +255,22 @@ void Registry::FillResolved(lb::v1::Cluster* cluster) const {
 }
 
 absl::StatusOr<lb::v1::Cluster> Registry::MutateCluster(
-    absl::string_view op, absl::string_view name,
+    absl::string_view op, absl::string_view name, int64_t expected_version,
     const std::function<absl::Status(lb::v1::Cluster*)>& edit) {
   lb::v1::Cluster result;
   absl::StatusOr<int64_t> rev = Commit(op, [&]() -> Attempt {
     absl::StatusOr<Loaded> loaded = LoadCluster(name);
     if (!loaded.ok()) return loaded.status();
-    result = std::move(loaded->cluster);
+    if (absl::Status e = CheckExpected(absl::StrCat("cluster \"", name, "\""), expected_version,
+                                       loaded->mod_revision);
+        !e.ok()) {
+      return e;
+    }
+    result = loaded->cluster;
     if (absl::Status s = edit(&result); !s.ok()) return s;
+    if (google::protobuf::util::MessageDifferencer::Equals(result, loaded->cluster)) {
+      return std::optional<int64_t>(loaded->mod_revision);  // Nothing to write.
+    }
     return CommitOrConflict(store_, {{ClusterKey(name), loaded->mod_revision}},
                             {store::Op::Put(ClusterKey(name), Serialize(result))});
   });
@@ -185,47 +281,52 @@ absl::StatusOr<lb::v1::Cluster> Registry::MutateCluster(
 }
 
 absl::StatusOr<lb::v1::Cluster> Registry::AddEndpoint(absl::string_view cluster,
-                                                      lb::v1::Endpoint endpoint) {
+                                                      lb::v1::Endpoint endpoint,
+                                                      int64_t expected_version) {
   if (absl::Status s = model::NormalizeEndpoint(&endpoint); !s.ok()) {
     if (observer_) observer_("add_endpoint", s);
     return s;
   }
-  return MutateCluster("add_endpoint", cluster, [&](lb::v1::Cluster* c) -> absl::Status {
-    if (FindEndpoint(*c, endpoint.address(), endpoint.port()) >= 0) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("endpoint ", net::JoinHostPort(endpoint.address(), endpoint.port()),
-                       " already exists in cluster \"", c->name(), "\""));
-    }
-    if (c->endpoints_size() >= static_cast<int>(model::kMaxEndpointsPerCluster)) {
-      return absl::FailedPreconditionError(absl::StrCat("cluster \"", c->name(), "\" already has ",
-                                                        model::kMaxEndpointsPerCluster,
-                                                        " endpoints"));
-    }
-    *c->add_endpoints() = endpoint;
-    return absl::OkStatus();
-  });
+  return MutateCluster(
+      "add_endpoint", cluster, expected_version, [&](lb::v1::Cluster* c) -> absl::Status {
+        if (FindEndpoint(*c, endpoint.address(), endpoint.port()) >= 0) {
+          return absl::AlreadyExistsError(
+              absl::StrCat("endpoint ", net::JoinHostPort(endpoint.address(), endpoint.port()),
+                           " already exists in cluster \"", c->name(), "\""));
+        }
+        if (c->endpoints_size() >= static_cast<int>(model::kMaxEndpointsPerCluster)) {
+          return absl::FailedPreconditionError(
+              absl::StrCat("cluster \"", c->name(), "\" already has ",
+                           model::kMaxEndpointsPerCluster, " endpoints"));
+        }
+        *c->add_endpoints() = endpoint;
+        return absl::OkStatus();
+      });
 }
 
 absl::StatusOr<lb::v1::Cluster> Registry::RemoveEndpoint(absl::string_view cluster,
-                                                         absl::string_view address, uint32_t port) {
+                                                         absl::string_view address, uint32_t port,
+                                                         int64_t expected_version) {
   absl::StatusOr<std::string> normalized = EndpointAddress(address, port);
   if (!normalized.ok()) {
     if (observer_) observer_("remove_endpoint", normalized.status());
     return normalized.status();
   }
-  return MutateCluster("remove_endpoint", cluster, [&](lb::v1::Cluster* c) -> absl::Status {
-    int i = FindEndpoint(*c, *normalized, port);
-    if (i < 0) {
-      return EndpointNotFound(*c, *normalized, port);
-    }
-    c->mutable_endpoints()->erase(c->mutable_endpoints()->begin() + i);
-    return absl::OkStatus();
-  });
+  return MutateCluster("remove_endpoint", cluster, expected_version,
+                       [&](lb::v1::Cluster* c) -> absl::Status {
+                         int i = FindEndpoint(*c, *normalized, port);
+                         if (i < 0) {
+                           return EndpointNotFound(*c, *normalized, port);
+                         }
+                         c->mutable_endpoints()->erase(c->mutable_endpoints()->begin() + i);
+                         return absl::OkStatus();
+                       });
 }
 
 absl::StatusOr<lb::v1::Cluster> Registry::SetEndpointState(absl::string_view cluster,
                                                            absl::string_view address, uint32_t port,
-                                                           lb::v1::AdminState state) {
+                                                           lb::v1::AdminState state,
+                                                           int64_t expected_version) {
   absl::StatusOr<std::string> normalized = EndpointAddress(address, port);
   absl::Status s = normalized.status();
   if (s.ok() && (state == lb::v1::ADMIN_STATE_UNSPECIFIED || !lb::v1::AdminState_IsValid(state))) {
@@ -235,24 +336,49 @@ absl::StatusOr<lb::v1::Cluster> Registry::SetEndpointState(absl::string_view clu
     if (observer_) observer_("set_endpoint_state", s);
     return s;
   }
-  return MutateCluster("set_endpoint_state", cluster, [&](lb::v1::Cluster* c) -> absl::Status {
-    int i = FindEndpoint(*c, *normalized, port);
-    if (i < 0) {
-      return EndpointNotFound(*c, *normalized, port);
-    }
-    c->mutable_endpoints(i)->set_admin_state(state);
-    return absl::OkStatus();
-  });
+  return MutateCluster("set_endpoint_state", cluster, expected_version,
+                       [&](lb::v1::Cluster* c) -> absl::Status {
+                         int i = FindEndpoint(*c, *normalized, port);
+                         if (i < 0) return EndpointNotFound(*c, *normalized, port);
+                         c->mutable_endpoints(i)->set_admin_state(state);
+                         return absl::OkStatus();
+                       });
+}
+
+absl::StatusOr<lb::v1::Cluster> Registry::UpdateEndpoint(absl::string_view cluster,
+                                                         absl::string_view address, uint32_t port,
+                                                         const lb::v1::Endpoint& values,
+                                                         google::protobuf::FieldMask mask,
+                                                         int64_t expected_version) {
+  absl::StatusOr<std::string> normalized = EndpointAddress(address, port);
+  absl::StatusOr<google::protobuf::FieldMask> fields =
+      normalized.ok() ? EndpointMask(values, std::move(mask)) : normalized.status();
+  if (!fields.ok()) {
+    if (observer_) observer_("update_endpoint", fields.status());
+    return fields.status();
+  }
+  return MutateCluster(
+      "update_endpoint", cluster, expected_version, [&](lb::v1::Cluster* c) -> absl::Status {
+        int i = FindEndpoint(*c, *normalized, port);
+        if (i < 0) return EndpointNotFound(*c, *normalized, port);
+        lb::v1::Endpoint updated = c->endpoints(i);
+        if (absl::Status s = model::ApplyFieldMask(*fields, values, &updated); !s.ok()) return s;
+        if (absl::Status s = model::NormalizeEndpoint(&updated); !s.ok()) return s;
+        *c->mutable_endpoints(i) = std::move(updated);
+        return absl::OkStatus();
+      });
 }
 
 absl::StatusOr<lb::v1::Endpoint> Registry::GetEndpoint(absl::string_view cluster,
-                                                       absl::string_view address, uint32_t port) {
+                                                       absl::string_view address, uint32_t port,
+                                                       int64_t* cluster_version) {
   absl::StatusOr<std::string> normalized = EndpointAddress(address, port);
   if (!normalized.ok()) return normalized.status();
   absl::StatusOr<lb::v1::Cluster> c = GetCluster(cluster);
   if (!c.ok()) return c.status();
   int i = FindEndpoint(*c, *normalized, port);
   if (i < 0) return EndpointNotFound(*c, *normalized, port);
+  if (cluster_version != nullptr) *cluster_version = c->version();
   return std::move(*c->mutable_endpoints(i));
 }
 
@@ -270,7 +396,7 @@ absl::StatusOr<std::vector<lb::v1::Cluster>> Registry::ListClusters() {
   out.reserve(kvs->size());
   for (const auto& kv : *kvs) {
     lb::v1::Cluster c;
-    if (!c.ParseFromString(kv.value)) {
+    if (!ParseStoredCluster(kv.value, &c)) {
       return absl::InternalError(absl::StrCat("stored value of ", kv.key, " is corrupt"));
     }
     c.set_version(kv.mod_revision);
@@ -301,24 +427,37 @@ absl::StatusOr<lb::v1::Cluster> Registry::CreateCluster(lb::v1::Cluster cluster)
 
 absl::StatusOr<lb::v1::Cluster> Registry::UpdateCluster(lb::v1::Cluster cluster,
                                                         int64_t expected_version) {
+  return UpdateCluster(std::move(cluster), google::protobuf::FieldMask(), expected_version);
+}
+
+absl::StatusOr<lb::v1::Cluster> Registry::UpdateCluster(lb::v1::Cluster cluster,
+                                                        const google::protobuf::FieldMask& mask,
+                                                        int64_t expected_version) {
   // Endpoints are not part of an update; validate the settings alone.
   cluster.clear_endpoints();
-  absl::Status s = model::NormalizeCluster(&cluster);
+  const bool replace = mask.paths_size() == 0;
+  absl::Status s = replace ? model::NormalizeCluster(&cluster) : CheckClusterMask(mask);
   if (!s.ok()) {
     if (observer_) observer_("update_cluster", s);
     return s;
   }
-  return MutateCluster("update_cluster", cluster.name(), [&](lb::v1::Cluster* c) -> absl::Status {
-    if (absl::Status e = CheckExpected(absl::StrCat("cluster \"", c->name(), "\""),
-                                       expected_version, c->version());
-        !e.ok()) {
-      return e;
-    }
-    lb::v1::Cluster updated = cluster;
-    *updated.mutable_endpoints() = std::move(*c->mutable_endpoints());
-    *c = std::move(updated);
-    return absl::OkStatus();
-  });
+  const std::string name = cluster.name();
+  return MutateCluster(
+      "update_cluster", name, expected_version, [&](lb::v1::Cluster* c) -> absl::Status {
+        lb::v1::Cluster updated;
+        if (replace) {
+          updated = cluster;
+        } else {
+          updated = *c;
+          updated.clear_endpoints();
+          if (absl::Status e = model::ApplyFieldMask(mask, cluster, &updated); !e.ok()) return e;
+          if (absl::Status e = model::NormalizeCluster(&updated); !e.ok()) return e;
+        }
+        updated.set_version(c->version());
+        *updated.mutable_endpoints() = std::move(*c->mutable_endpoints());
+        *c = std::move(updated);
+        return absl::OkStatus();
+      });
 }
 
 absl::Status Registry::DeleteCluster(absl::string_view name, int64_t expected_version) {
@@ -365,8 +504,12 @@ absl::StatusOr<lb::v1::RouteTable> Registry::MutateRoutes(
         !e.ok()) {
       return e;
     }
-    result = std::move(loaded->table);
+    result = loaded->table;
     if (absl::Status s = edit(&result); !s.ok()) return s;
+    if (loaded->mod_revision != 0 &&
+        google::protobuf::util::MessageDifferencer::Equals(result, loaded->table)) {
+      return std::optional<int64_t>(loaded->mod_revision);  // Nothing to write.
+    }
     // Every routed cluster must exist at commit time.
     std::vector<store::Compare> compares = {{kRouteTableKey, loaded->mod_revision}};
     for (const auto& r : result.routes()) {
@@ -389,13 +532,15 @@ absl::StatusOr<lb::v1::RouteTable> Registry::MutateRoutes(
   return result;
 }
 
-absl::StatusOr<lb::v1::RouteTable> Registry::CreateRoute(lb::v1::Route route) {
+absl::StatusOr<lb::v1::RouteTable> Registry::CreateRoute(lb::v1::Route route,
+                                                         int64_t expected_version) {
   absl::Status s = model::NormalizeRoute(&route);
-  return MutateRoutes("create_route", 0, [&](lb::v1::RouteTable* t) -> absl::Status {
+  return MutateRoutes("create_route", expected_version, [&](lb::v1::RouteTable* t) -> absl::Status {
     if (!s.ok()) return s;
     if (FindRoute(*t, route.name()) >= 0) {
       return absl::AlreadyExistsError(absl::StrCat("route \"", route.name(), "\" already exists"));
     }
+    if (absl::Status e = CheckUniqueMatch(*t, route); !e.ok()) return e;
     *t->add_routes() = route;
     return absl::OkStatus();
   });
@@ -408,6 +553,7 @@ absl::StatusOr<lb::v1::RouteTable> Registry::UpdateRoute(lb::v1::Route route,
     if (!s.ok()) return s;
     int i = FindRoute(*t, route.name());
     if (i < 0) return absl::NotFoundError(absl::StrCat("route \"", route.name(), "\" not found"));
+    if (absl::Status e = CheckUniqueMatch(*t, route); !e.ok()) return e;
     *t->mutable_routes(i) = route;
     return absl::OkStatus();
   });
@@ -432,14 +578,14 @@ absl::StatusOr<lb::v1::Change> Registry::ChangeFromEvent(const store::Event& eve
       change.set_cluster_deleted(std::string(key));
       return change;
     }
-    if (!change.mutable_cluster()->ParseFromString(event.kv.value)) {
+    if (!ParseStoredCluster(event.kv.value, change.mutable_cluster())) {
       return absl::InternalError(absl::StrCat("stored value of ", event.kv.key, " is corrupt"));
     }
     change.mutable_cluster()->set_version(event.kv.mod_revision);
     return change;
   }
   if (key == kRouteTableKey && event.type == store::Event::Type::kPut) {
-    if (!change.mutable_route_table()->ParseFromString(event.kv.value)) {
+    if (!ParseStoredRouteTable(event.kv.value, change.mutable_route_table())) {
       return absl::InternalError("stored route table is corrupt");
     }
     change.mutable_route_table()->set_version(event.kv.mod_revision);
@@ -466,6 +612,10 @@ absl::StatusOr<std::unique_ptr<store::WatchHandle>> Registry::Watch(
   change.set_revision(routes->mod_revision);
   *change.mutable_route_table() = std::move(routes->table);
   on_change(change);
+  lb::v1::Change end;
+  end.set_revision(*rev);
+  end.set_initial_state_end(true);
+  on_change(end);
   return store_->Watch("", *rev,
                        [on_change = std::move(on_change)](const std::vector<store::Event>& events) {
                          for (const auto& e : events) {

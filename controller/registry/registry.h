@@ -7,6 +7,11 @@
 // change bumps exactly that cluster's version), "routes/default" the route table, and
 // "meta/bootstrapped" marks that first-start defaults were written.
 //
+// Every write takes an expected_version: 0 is unconditional; otherwise the write fails with
+// kAborted, naming the current version, unless the cluster it changes (or the route table) is at
+// that version. A write that changes nothing commits nothing: it succeeds with the current
+// version.
+//
 // Thread-safe. Error codes: kInvalidArgument (bad input; state unchanged), kNotFound,
 // kAlreadyExists, kFailedPrecondition (would break a reference, e.g. deleting a routed cluster),
 // kAborted (expected_version mismatch, or too much contention), kUnavailable/kInternal (store).
@@ -24,6 +29,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "controller/store/store.h"
+#include "google/protobuf/field_mask.pb.h"
 #include "lb/v1/lb.pb.h"
 
 namespace lb::registry {
@@ -53,37 +59,55 @@ class Registry {
   absl::Status Bootstrap();
 
   // kAlreadyExists if address:port is in the cluster; kNotFound if the cluster is missing.
-  absl::StatusOr<lb::v1::Cluster> AddEndpoint(absl::string_view cluster, lb::v1::Endpoint endpoint);
+  absl::StatusOr<lb::v1::Cluster> AddEndpoint(absl::string_view cluster, lb::v1::Endpoint endpoint,
+                                              int64_t expected_version = 0);
   // kNotFound if the endpoint (or cluster) is missing.
   absl::StatusOr<lb::v1::Cluster> RemoveEndpoint(absl::string_view cluster,
-                                                 absl::string_view address, uint32_t port);
+                                                 absl::string_view address, uint32_t port,
+                                                 int64_t expected_version = 0);
   absl::StatusOr<lb::v1::Cluster> SetEndpointState(absl::string_view cluster,
                                                    absl::string_view address, uint32_t port,
-                                                   lb::v1::AdminState state);
+                                                   lb::v1::AdminState state,
+                                                   int64_t expected_version = 0);
+  // Changes one endpoint in place: the fields `mask` names, from `values` (weight, zone, labels,
+  // admin_state; a named field unset in `values` gets its default). An empty mask names the
+  // fields set in `values`. kInvalidArgument for other fields or nothing to change.
+  absl::StatusOr<lb::v1::Cluster> UpdateEndpoint(absl::string_view cluster,
+                                                 absl::string_view address, uint32_t port,
+                                                 const lb::v1::Endpoint& values,
+                                                 google::protobuf::FieldMask mask,
+                                                 int64_t expected_version);
 
-  // One endpoint of a cluster. `address` is normalized first, as by RemoveEndpoint and
-  // SetEndpointState, so any spelling of it ("WEB.internal.", "::FFFF:1.2.3.4") finds the
-  // endpoint. kInvalidArgument for a bad address or port; kNotFound if the endpoint (or
-  // cluster) is missing.
+  // One endpoint of a cluster, and the cluster's version in `cluster_version` if not null.
+  // `address` is normalized first, as by the writes, so any spelling of it ("WEB.internal.",
+  // "::FFFF:1.2.3.4") finds the endpoint. kInvalidArgument for a bad address or port;
+  // kNotFound if the endpoint (or cluster) is missing.
   absl::StatusOr<lb::v1::Endpoint> GetEndpoint(absl::string_view cluster, absl::string_view address,
-                                               uint32_t port);
+                                               uint32_t port, int64_t* cluster_version = nullptr);
   absl::StatusOr<lb::v1::Cluster> GetCluster(absl::string_view name);
   absl::StatusOr<std::vector<lb::v1::Cluster>> ListClusters();
   absl::StatusOr<lb::v1::Cluster> CreateCluster(lb::v1::Cluster cluster);
-  // Replaces the settings of an existing cluster, keeping its endpoints. expected_version 0
-  // means unconditional.
+  // Replaces the settings of an existing cluster (unset ones get their defaults), keeping its
+  // endpoints.
   absl::StatusOr<lb::v1::Cluster> UpdateCluster(lb::v1::Cluster cluster, int64_t expected_version);
+  // With a non-empty mask, changes only the settings it names (see lb.proto,
+  // UpdateClusterRequest); "name", "endpoints" and "version" are kInvalidArgument.
+  absl::StatusOr<lb::v1::Cluster> UpdateCluster(lb::v1::Cluster cluster,
+                                                const google::protobuf::FieldMask& mask,
+                                                int64_t expected_version);
   absl::Status DeleteCluster(absl::string_view name, int64_t expected_version);
 
   absl::StatusOr<lb::v1::RouteTable> GetRouteTable();
-  absl::StatusOr<lb::v1::RouteTable> CreateRoute(lb::v1::Route route);
+  // kAlreadyExists for a route name in use, or a host and path_prefix another route has.
+  absl::StatusOr<lb::v1::RouteTable> CreateRoute(lb::v1::Route route, int64_t expected_version = 0);
   absl::StatusOr<lb::v1::RouteTable> UpdateRoute(lb::v1::Route route, int64_t expected_version);
   absl::StatusOr<lb::v1::RouteTable> DeleteRoute(absl::string_view name, int64_t expected_version);
 
-  // Calls `on_change` for the current state (every cluster, then the route table) and then
-  // for every committed change, in order, on the store's watch thread. A change may be
-  // delivered twice around the switch from snapshot to live; each Change carries the full
-  // object, so applying it again is harmless. Cancel by destroying the handle.
+  // Calls `on_change` for the current state (every cluster, then the route table), then with a
+  // Change whose initial_state_end is set, then for every committed change, in order, on the
+  // store's watch thread. A change may be delivered twice around the switch from snapshot to
+  // live; each Change carries the full object, so applying it again is harmless. Cancel by
+  // destroying the handle.
   absl::StatusOr<std::unique_ptr<store::WatchHandle>> Watch(
       std::function<void(const lb::v1::Change&)> on_change);
 
@@ -109,9 +133,10 @@ class Registry {
   // mutation observer.
   absl::StatusOr<int64_t> Commit(absl::string_view op, const std::function<Attempt()>& attempt);
 
-  // Edits one endpoint of a cluster; `edit` returns the new cluster or an error.
+  // Read-modify-write of one cluster at `expected_version` (0: any); `edit` changes the cluster
+  // or returns an error. An edit that changes nothing commits nothing.
   absl::StatusOr<lb::v1::Cluster> MutateCluster(
-      absl::string_view op, absl::string_view name,
+      absl::string_view op, absl::string_view name, int64_t expected_version,
       const std::function<absl::Status(lb::v1::Cluster*)>& edit);
   absl::StatusOr<lb::v1::RouteTable> MutateRoutes(
       absl::string_view op, int64_t expected_version,

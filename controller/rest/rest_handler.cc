@@ -15,6 +15,7 @@
 #include "common/net/address.h"
 #include "controller/api/status_map.h"
 #include "controller/model/validation.h"
+#include "controller/rest/json_body.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace lb::rest {
@@ -62,34 +63,21 @@ HttpResponse JsonOr(int status, const absl::StatusOr<T>& result) {
   return JsonMessage(status, *result);
 }
 
-absl::Status ParseJson(const std::string& body, google::protobuf::Message* m) {
-  if (body.size() > kMaxBodyBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("request body too large: ", body.size(),
-                                                   " bytes (limit ", kMaxBodyBytes, ")"));
-  }
-  if (absl::StripAsciiWhitespace(body).empty()) {
-    return absl::InvalidArgumentError("request body must be a JSON object");
-  }
-  // RFC 8259: JSON text is UTF-8. The protobuf parser copies other bytes into string fields,
-  // and a proto3 string that is not UTF-8 makes the stored message unparseable.
-  for (size_t i = 0; i < body.size();) {
-    size_t n = model::Utf8SequenceLength(absl::string_view(body).substr(i));
-    if (n == 0) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "invalid JSON body: not UTF-8 (byte 0x",
-          absl::Hex(static_cast<unsigned char>(body[i]), absl::kZeroPad2), " at offset ", i, ")"));
-    }
-    i += n;
-  }
-  pbjson::JsonParseOptions options;
-  options.ignore_unknown_fields = false;
-  options.case_insensitive_enum_parsing = true;
-  auto status = pbjson::JsonStringToMessage(body, m, options);
-  if (!status.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("invalid JSON body: ", std::string(status.message())));
-  }
-  return absl::OkStatus();
+// Adds the ETag of a resource at `version` (strong: the version is exact).
+HttpResponse WithETag(HttpResponse r, int64_t version) {
+  if (r.status < 300) r.headers.emplace_back("ETag", absl::StrCat("\"", version, "\""));
+  return r;
+}
+
+// A cluster with its version as the ETag.
+HttpResponse ClusterJson(int status, const absl::StatusOr<lb::v1::Cluster>& result) {
+  if (!result.ok()) return JsonError(result.status());
+  return WithETag(JsonMessage(status, *result), result->version());
+}
+
+HttpResponse TableJson(int status, const absl::StatusOr<lb::v1::RouteTable>& result) {
+  if (!result.ok()) return JsonError(result.status());
+  return WithETag(JsonMessage(status, *result), result->version());
 }
 
 // Version from an If-Match header ("12", "\"12\"" or W/"12"); 0 when absent.
@@ -105,14 +93,6 @@ absl::StatusOr<int64_t> ExpectedVersion(const HttpRequest& req) {
   return version;
 }
 
-HttpResponse MethodNotAllowed(absl::string_view allow) {
-  HttpResponse r = JsonError(
-      absl::InvalidArgumentError(absl::StrCat("method not allowed here; allowed: ", allow)));
-  r.status = 405;
-  r.headers.emplace_back("Allow", std::string(allow));
-  return r;
-}
-
 HttpResponse NoContent() {
   HttpResponse r;
   r.status = 204;
@@ -122,7 +102,50 @@ HttpResponse NoContent() {
 
 bool IsMutating(absl::string_view method) { return method != "GET" && method != "HEAD"; }
 
+// The JSON error body of `code` (an upper-case name) and `message`.
+std::string ErrorBody(absl::string_view code, absl::string_view message) {
+  std::string escaped;
+  // Messages may quote any bytes a client sent (e.g. a %FF path segment). JSON text must be
+  // UTF-8, so well-formed sequences are copied and every other byte becomes U+FFFD.
+  while (!message.empty()) {
+    size_t n = model::Utf8SequenceLength(message);
+    if (n != 1) {
+      absl::StrAppend(&escaped, n == 0 ? absl::string_view("\xEF\xBF\xBD") : message.substr(0, n));
+      message.remove_prefix(n == 0 ? 1 : n);
+      continue;
+    }
+    char c = message[0];
+    message.remove_prefix(1);
+    switch (c) {
+      case '"':
+        escaped += "\\\"";
+        break;
+      case '\\':
+        escaped += "\\\\";
+        break;
+      case '\n':
+        escaped += "\\n";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          escaped += absl::StrCat("\\u00", absl::Hex(c, absl::kZeroPad2));
+        } else {
+          escaped += c;
+        }
+    }
+  }
+  return absl::StrCat("{\"error\":{\"code\":\"", code, "\",\"message\":\"", escaped, "\"}}");
+}
+
 }  // namespace
+
+HttpResponse MethodNotAllowed(absl::string_view method, absl::string_view allow) {
+  HttpResponse r =
+      Json(405, ErrorBody("METHOD_NOT_ALLOWED",
+                          absl::StrCat("method ", method, " not allowed here; allowed: ", allow)));
+  r.headers.emplace_back("Allow", std::string(allow));
+  return r;
+}
 
 bool PercentDecode(absl::string_view in, std::string* out) {
   out->clear();
@@ -158,40 +181,7 @@ std::string QueryParam(absl::string_view target, absl::string_view name) {
 HttpResponse JsonError(const absl::Status& status) {
   std::string code = absl::StatusCodeToString(status.code());
   absl::AsciiStrToUpper(&code);
-  absl::string_view message = status.message();
-  std::string escaped;
-  // Messages may quote any bytes a client sent (e.g. a %FF path segment). JSON text must be
-  // UTF-8, so well-formed sequences are copied and every other byte becomes U+FFFD.
-  while (!message.empty()) {
-    size_t n = model::Utf8SequenceLength(message);
-    if (n != 1) {
-      absl::StrAppend(&escaped, n == 0 ? absl::string_view("\xEF\xBF\xBD") : message.substr(0, n));
-      message.remove_prefix(n == 0 ? 1 : n);
-      continue;
-    }
-    char c = message[0];
-    message.remove_prefix(1);
-    switch (c) {
-      case '"':
-        escaped += "\\\"";
-        break;
-      case '\\':
-        escaped += "\\\\";
-        break;
-      case '\n':
-        escaped += "\\n";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          escaped += absl::StrCat("\\u00", absl::Hex(c, absl::kZeroPad2));
-        } else {
-          escaped += c;
-        }
-    }
-  }
-  HttpResponse r =
-      Json(api::HttpStatusFor(status),
-           absl::StrCat("{\"error\":{\"code\":\"", code, "\",\"message\":\"", escaped, "\"}}"));
+  HttpResponse r = Json(api::HttpStatusFor(status), ErrorBody(code, status.message()));
   if (status.code() == absl::StatusCode::kUnauthenticated) {
     r.headers.emplace_back("WWW-Authenticate", "Bearer");
   }
@@ -277,152 +267,185 @@ HttpResponse RestHandler::HandleV1(const HttpRequest& req, absl::string_view pat
     }
     parts.push_back(std::move(decoded));
   }
-  const std::string& m = req.method;
-  absl::StatusOr<int64_t> expected = ExpectedVersion(req);
-  if (!expected.ok()) return JsonError(expected.status());
-
-  if (!parts.empty() && parts[0] == "clusters") {
-    if (parts.size() == 1) {
-      *route = "/v1/clusters";
-      if (m == "GET") {
-        absl::StatusOr<std::vector<lb::v1::Cluster>> cs = registry_->ListClusters();
-        if (!cs.ok()) return JsonError(cs.status());
-        lb::v1::ListClustersResponse resp;
-        for (auto& c : *cs) *resp.add_clusters() = std::move(c);
-        return JsonMessage(200, resp);
-      }
-      if (m == "POST") {
-        lb::v1::Cluster cluster;
-        if (absl::Status s = ParseJson(req.body, &cluster); !s.ok()) return JsonError(s);
-        HttpResponse r = JsonOr(201, registry_->CreateCluster(cluster));
-        if (r.status == 201) r.headers.emplace_back("Location", "/v1/clusters/" + cluster.name());
-        return r;
-      }
-      return MethodNotAllowed("GET, POST");
-    }
-    const std::string& name = parts[1];
-    if (parts.size() == 2) {
-      *route = "/v1/clusters/{name}";
-      if (m == "GET") return JsonOr(200, registry_->GetCluster(name));
-      if (m == "PUT") {
-        lb::v1::Cluster cluster;
-        if (absl::Status s = ParseJson(req.body, &cluster); !s.ok()) return JsonError(s);
-        if (cluster.name().empty()) cluster.set_name(name);
-        if (cluster.name() != name) {
-          return JsonError(absl::InvalidArgumentError(absl::StrCat(
-              "cluster.name: \"", cluster.name(), "\" does not match the path's \"", name, "\"")));
-        }
-        if (cluster.endpoints_size() > 0) {
-          return JsonError(absl::InvalidArgumentError(
-              "cluster.endpoints: change endpoints through /v1/clusters/{name}/endpoints"));
-        }
-        return JsonOr(200, registry_->UpdateCluster(cluster, *expected));
-      }
-      if (m == "DELETE") {
-        absl::Status s = registry_->DeleteCluster(name, *expected);
-        return s.ok() ? NoContent() : JsonError(s);
-      }
-      return MethodNotAllowed("GET, PUT, DELETE");
-    }
-    if (parts[2] != "endpoints" || parts.size() > 5 || parts.size() == 4) {
-      return JsonError(absl::NotFoundError(absl::StrCat("no such path: ", path)));
-    }
-    if (parts.size() == 3) {
-      *route = "/v1/clusters/{name}/endpoints";
-      if (m == "GET") {
-        absl::StatusOr<lb::v1::Cluster> c = registry_->GetCluster(name);
-        if (!c.ok()) return JsonError(c.status());
-        lb::v1::ListEndpointsResponse resp;
-        *resp.mutable_endpoints() = std::move(*c->mutable_endpoints());
-        resp.set_version(c->version());
-        return JsonMessage(200, resp);
-      }
-      if (m == "POST") {
-        lb::v1::Endpoint endpoint;
-        if (absl::Status s = ParseJson(req.body, &endpoint); !s.ok()) return JsonError(s);
-        absl::StatusOr<lb::v1::Cluster> c = registry_->AddEndpoint(name, endpoint);
-        if (!c.ok()) return JsonError(c.status());
-        lb::v1::AddEndpointResponse resp;
-        *resp.mutable_cluster() = std::move(*c);
-        return JsonMessage(201, resp);
-      }
-      return MethodNotAllowed("GET, POST");
-    }
-    *route = "/v1/clusters/{name}/endpoints/{address}/{port}";
-    std::optional<uint16_t> parsed_port = net::ParsePort(parts[4]);
-    if (!parsed_port.has_value() || *parsed_port == 0) {
-      return JsonError(absl::InvalidArgumentError(
-          absl::StrCat("port: must be from 1 to 65535, got \"", parts[4], "\"")));
-    }
-    const int64_t port = *parsed_port;
-    const std::string& address = parts[3];
-    if (m == "GET") return JsonOr(200, registry_->GetEndpoint(name, address, port));
-    if (m == "PATCH") {
-      lb::v1::Endpoint patch;
-      if (absl::Status s = ParseJson(req.body, &patch); !s.ok()) return JsonError(s);
-      lb::v1::Endpoint only_state;
-      only_state.set_admin_state(patch.admin_state());
-      if (patch.SerializeAsString() != only_state.SerializeAsString()) {
-        return JsonError(absl::InvalidArgumentError(
-            "only admin_state can be changed; remove and re-add the endpoint to change others"));
-      }
-      absl::StatusOr<lb::v1::Cluster> c =
-          registry_->SetEndpointState(name, address, port, patch.admin_state());
-      if (!c.ok()) return JsonError(c.status());
-      lb::v1::SetEndpointStateResponse resp;
-      *resp.mutable_cluster() = std::move(*c);
-      return JsonMessage(200, resp);
-    }
-    if (m == "DELETE") {
-      absl::StatusOr<lb::v1::Cluster> c = registry_->RemoveEndpoint(name, address, port);
-      return c.ok() ? NoContent() : JsonError(c.status());
-    }
-    return MethodNotAllowed("GET, PATCH, DELETE");
-  }
-
-  if (!parts.empty() && parts[0] == "routes") {
-    if (parts.size() == 1) {
-      *route = "/v1/routes";
-      if (m == "GET") return JsonOr(200, registry_->GetRouteTable());
-      if (m == "POST") {
-        lb::v1::Route r;
-        if (absl::Status s = ParseJson(req.body, &r); !s.ok()) return JsonError(s);
-        HttpResponse resp = JsonOr(201, registry_->CreateRoute(r));
-        if (resp.status == 201) resp.headers.emplace_back("Location", "/v1/routes/" + r.name());
-        return resp;
-      }
-      return MethodNotAllowed("GET, POST");
-    }
-    if (parts.size() == 2) {
-      *route = "/v1/routes/{name}";
-      const std::string& name = parts[1];
-      if (m == "GET") {
-        absl::StatusOr<lb::v1::RouteTable> t = registry_->GetRouteTable();
-        if (!t.ok()) return JsonError(t.status());
-        for (const auto& r : t->routes()) {
-          if (r.name() == name) return JsonMessage(200, r);
-        }
-        return JsonError(absl::NotFoundError(absl::StrCat("route \"", name, "\" not found")));
-      }
-      if (m == "PUT") {
-        lb::v1::Route r;
-        if (absl::Status s = ParseJson(req.body, &r); !s.ok()) return JsonError(s);
-        if (r.name().empty()) r.set_name(name);
-        if (r.name() != name) {
-          return JsonError(absl::InvalidArgumentError(absl::StrCat(
-              "route.name: \"", r.name(), "\" does not match the path's \"", name, "\"")));
-        }
-        return JsonOr(200, registry_->UpdateRoute(r, *expected));
-      }
-      if (m == "DELETE") {
-        absl::StatusOr<lb::v1::RouteTable> t = registry_->DeleteRoute(name, *expected);
-        return t.ok() ? NoContent() : JsonError(t.status());
-      }
-      return MethodNotAllowed("GET, PUT, DELETE");
-    }
+  if (!parts.empty() && parts[0] == "clusters") return HandleClusters(req, path, parts, route);
+  if (!parts.empty() && parts[0] == "routes" && parts.size() <= 2) {
+    return HandleRoutes(req, parts, route);
   }
   *route = "/v1/other";
   return JsonError(absl::NotFoundError(absl::StrCat("no such path: ", path)));
+}
+
+HttpResponse RestHandler::HandleClusters(const HttpRequest& req, absl::string_view path,
+                                         const std::vector<std::string>& parts,
+                                         std::string* route) {
+  // HEAD is GET without the body (the server drops it).
+  const std::string m = req.method == "HEAD" ? "GET" : req.method;
+  absl::StatusOr<int64_t> expected = ExpectedVersion(req);
+  if (!expected.ok()) return JsonError(expected.status());
+  if (parts.size() == 1) {
+    *route = "/v1/clusters";
+    if (m == "GET") {
+      absl::StatusOr<std::vector<lb::v1::Cluster>> cs = registry_->ListClusters();
+      if (!cs.ok()) return JsonError(cs.status());
+      lb::v1::ListClustersResponse resp;
+      for (auto& c : *cs) *resp.add_clusters() = std::move(c);
+      return JsonMessage(200, resp);
+    }
+    if (m == "POST") {
+      if (*expected != 0) {
+        return JsonError(absl::InvalidArgumentError(
+            "If-Match: a new cluster has no version yet (an existing name is 409 anyway)"));
+      }
+      lb::v1::Cluster cluster;
+      if (absl::Status s = ParseJsonBody(req.body, "cluster", &cluster); !s.ok()) {
+        return JsonError(s);
+      }
+      HttpResponse r = ClusterJson(201, registry_->CreateCluster(cluster));
+      if (r.status == 201) r.headers.emplace_back("Location", "/v1/clusters/" + cluster.name());
+      return r;
+    }
+    return MethodNotAllowed(req.method, "GET, HEAD, POST");
+  }
+  const std::string& name = parts[1];
+  if (parts.size() == 2) {
+    *route = "/v1/clusters/{name}";
+    if (m == "GET") return ClusterJson(200, registry_->GetCluster(name));
+    if (m == "PUT" || m == "PATCH") {
+      lb::v1::Cluster cluster;
+      google::protobuf::FieldMask named;
+      if (absl::Status s = ParseJsonBody(req.body, "cluster", &cluster, &named); !s.ok()) {
+        return JsonError(s);
+      }
+      if (cluster.name().empty()) cluster.set_name(name);
+      if (cluster.name() != name) {
+        return JsonError(absl::InvalidArgumentError(absl::StrCat(
+            "cluster.name: \"", cluster.name(), "\" does not match the path's \"", name, "\"")));
+      }
+      if (cluster.endpoints_size() > 0) {
+        return JsonError(absl::InvalidArgumentError(
+            "cluster.endpoints: change endpoints through /v1/clusters/{name}/endpoints"));
+      }
+      if (m == "PUT") return ClusterJson(200, registry_->UpdateCluster(cluster, *expected));
+      // PATCH merges: the fields the body names (name and version are not settings).
+      google::protobuf::FieldMask mask;
+      for (const std::string& p : named.paths()) {
+        if (p != "name" && p != "version" && p != "endpoints") mask.add_paths(p);
+      }
+      if (mask.paths_size() == 0) return ClusterJson(200, registry_->GetCluster(name));
+      return ClusterJson(200, registry_->UpdateCluster(cluster, mask, *expected));
+    }
+    if (m == "DELETE") {
+      absl::Status s = registry_->DeleteCluster(name, *expected);
+      return s.ok() ? NoContent() : JsonError(s);
+    }
+    return MethodNotAllowed(req.method, "GET, HEAD, PUT, PATCH, DELETE");
+  }
+  if (parts[2] != "endpoints" || parts.size() > 5 || parts.size() == 4) {
+    return JsonError(absl::NotFoundError(absl::StrCat("no such path: ", path)));
+  }
+  if (parts.size() == 3) {
+    *route = "/v1/clusters/{name}/endpoints";
+    if (m == "GET") {
+      absl::StatusOr<lb::v1::Cluster> c = registry_->GetCluster(name);
+      if (!c.ok()) return JsonError(c.status());
+      lb::v1::ListEndpointsResponse resp;
+      *resp.mutable_endpoints() = std::move(*c->mutable_endpoints());
+      resp.set_version(c->version());
+      return WithETag(JsonMessage(200, resp), resp.version());
+    }
+    if (m == "POST") {
+      lb::v1::Endpoint endpoint;
+      if (absl::Status s = ParseJsonBody(req.body, "endpoint", &endpoint); !s.ok()) {
+        return JsonError(s);
+      }
+      absl::StatusOr<lb::v1::Cluster> c = registry_->AddEndpoint(name, endpoint, *expected);
+      if (!c.ok()) return JsonError(c.status());
+      lb::v1::AddEndpointResponse resp;
+      *resp.mutable_cluster() = std::move(*c);
+      return WithETag(JsonMessage(201, resp), resp.cluster().version());
+    }
+    return MethodNotAllowed(req.method, "GET, HEAD, POST");
+  }
+  *route = "/v1/clusters/{name}/endpoints/{address}/{port}";
+  std::optional<uint16_t> parsed_port = net::ParsePort(parts[4]);
+  if (!parsed_port.has_value() || *parsed_port == 0) {
+    return JsonError(absl::InvalidArgumentError(
+        absl::StrCat("port: must be from 1 to 65535, got \"", parts[4], "\"")));
+  }
+  const int64_t port = *parsed_port;
+  const std::string& address = parts[3];
+  if (m == "GET") {
+    int64_t version = 0;
+    absl::StatusOr<lb::v1::Endpoint> e = registry_->GetEndpoint(name, address, port, &version);
+    if (!e.ok()) return JsonError(e.status());
+    return WithETag(JsonMessage(200, *e), version);
+  }
+  if (m == "PATCH") {
+    lb::v1::Endpoint patch;
+    google::protobuf::FieldMask named;
+    if (absl::Status s = ParseJsonBody(req.body, "endpoint", &patch, &named); !s.ok()) {
+      return JsonError(s);
+    }
+    if (named.paths_size() == 0) {
+      return JsonError(absl::InvalidArgumentError(
+          "nothing to change: give weight, zone, labels or admin_state"));
+    }
+    absl::StatusOr<lb::v1::Cluster> c =
+        registry_->UpdateEndpoint(name, address, port, patch, named, *expected);
+    if (!c.ok()) return JsonError(c.status());
+    lb::v1::UpdateEndpointResponse resp;
+    *resp.mutable_cluster() = std::move(*c);
+    return WithETag(JsonMessage(200, resp), resp.cluster().version());
+  }
+  if (m == "DELETE") {
+    absl::StatusOr<lb::v1::Cluster> c = registry_->RemoveEndpoint(name, address, port, *expected);
+    return c.ok() ? WithETag(NoContent(), c->version()) : JsonError(c.status());
+  }
+  return MethodNotAllowed(req.method, "GET, HEAD, PATCH, DELETE");
+}
+
+HttpResponse RestHandler::HandleRoutes(const HttpRequest& req,
+                                       const std::vector<std::string>& parts, std::string* route) {
+  const std::string m = req.method == "HEAD" ? "GET" : req.method;
+  absl::StatusOr<int64_t> expected = ExpectedVersion(req);
+  if (!expected.ok()) return JsonError(expected.status());
+  if (parts.size() == 1) {
+    *route = "/v1/routes";
+    if (m == "GET") return TableJson(200, registry_->GetRouteTable());
+    if (m == "POST") {
+      lb::v1::Route r;
+      if (absl::Status s = ParseJsonBody(req.body, "route", &r); !s.ok()) return JsonError(s);
+      HttpResponse resp = TableJson(201, registry_->CreateRoute(r, *expected));
+      if (resp.status == 201) resp.headers.emplace_back("Location", "/v1/routes/" + r.name());
+      return resp;
+    }
+    return MethodNotAllowed(req.method, "GET, HEAD, POST");
+  }
+  *route = "/v1/routes/{name}";
+  const std::string& name = parts[1];
+  if (m == "GET") {
+    absl::StatusOr<lb::v1::RouteTable> t = registry_->GetRouteTable();
+    if (!t.ok()) return JsonError(t.status());
+    for (const auto& r : t->routes()) {
+      if (r.name() == name) return WithETag(JsonMessage(200, r), t->version());
+    }
+    return JsonError(absl::NotFoundError(absl::StrCat("route \"", name, "\" not found")));
+  }
+  if (m == "PUT") {
+    lb::v1::Route r;
+    if (absl::Status s = ParseJsonBody(req.body, "route", &r); !s.ok()) return JsonError(s);
+    if (r.name().empty()) r.set_name(name);
+    if (r.name() != name) {
+      return JsonError(absl::InvalidArgumentError(
+          absl::StrCat("route.name: \"", r.name(), "\" does not match the path's \"", name, "\"")));
+    }
+    return TableJson(200, registry_->UpdateRoute(r, *expected));
+  }
+  if (m == "DELETE") {
+    absl::StatusOr<lb::v1::RouteTable> t = registry_->DeleteRoute(name, *expected);
+    return t.ok() ? WithETag(NoContent(), t->version()) : JsonError(t.status());
+  }
+  return MethodNotAllowed(req.method, "GET, HEAD, PUT, DELETE");
 }
 
 }  // namespace lb::rest

@@ -3,23 +3,28 @@
 //   /v1/...          resource API for clusters, endpoints and routes (JSON, lb.v1 field names)
 //   /healthz /readyz /metrics
 // Every mutation goes through registry::Registry, like the gRPC API.
+//
+// /v1 contract: reads answer with ETag: "<version>" of the cluster (or the route table) they
+// show; every write takes If-Match: <version> ("12", "\"12\"" or W/"12"; "*" or none: any) and
+// answers 409 ABORTED naming the current version when it is stale. Errors are
+// {"error":{"code":C,"message":M}} where C is the canonical name of the status code that maps to
+// the HTTP status (api::HttpStatusFor), or METHOD_NOT_ALLOWED for 405 (with Allow).
 #ifndef LB_CONTROLLER_REST_REST_HANDLER_H_
 #define LB_CONTROLLER_REST_REST_HANDLER_H_
 
 #include <cstddef>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "common/http/http_types.h"
 #include "common/metrics/metrics.h"
 #include "common/time/clock.h"
 #include "controller/api/auth.h"
 #include "controller/registry/registry.h"
+#include "controller/rest/json_body.h"
 
 namespace lb::rest {
-
-// Largest request body the handlers accept; larger ones get 400.
-inline constexpr size_t kMaxBodyBytes = 64 * 1024;
 
 // Extra read-only endpoints other components register (e.g. /v1/proxies from the xDS server).
 // Returns false if it does not handle the path.
@@ -42,6 +47,11 @@ class RestHandler {
   http::HttpResponse HandleConfig(const http::HttpRequest& request);
   http::HttpResponse HandleV1(const http::HttpRequest& request, absl::string_view path,
                               std::string* route);
+  // /v1/clusters... and /v1/routes...; `parts` are the decoded path segments after /v1/.
+  http::HttpResponse HandleClusters(const http::HttpRequest& request, absl::string_view path,
+                                    const std::vector<std::string>& parts, std::string* route);
+  http::HttpResponse HandleRoutes(const http::HttpRequest& request,
+                                  const std::vector<std::string>& parts, std::string* route);
 
   registry::Registry* const registry_;
   const api::TokenAuth* const auth_;
@@ -57,6 +67,8 @@ bool PercentDecode(absl::string_view in, std::string* out);
 std::string QueryParam(absl::string_view target, absl::string_view name);
 // {"error":{"code":"NOT_FOUND","message":"..."}} with the mapped HTTP status.
 http::HttpResponse JsonError(const absl::Status& status);
+// 405 {"error":{"code":"METHOD_NOT_ALLOWED",...}} with an Allow header listing `allow`.
+http::HttpResponse MethodNotAllowed(absl::string_view method, absl::string_view allow);
 
 }  // namespace lb::rest
 

@@ -103,6 +103,9 @@ class ControllerImpl : public Controller {
     grpc::EnableDefaultHealthCheckService(true);
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
     grpc::ServerBuilder builder;
+    // gRPC sets SO_REUSEPORT by default, which lets a second controller bind the same port and
+    // take half of the calls. One process per port: a taken port fails the start.
+    builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
     builder.AddListeningPort(o.grpc_listen, grpc::InsecureServerCredentials(), &grpc_port_);
     builder.RegisterService(service_.get());
     builder.RegisterService(xds_.get());
@@ -110,7 +113,8 @@ class ControllerImpl : public Controller {
     builder.SetMaxReceiveMessageSize(16 << 20);
     grpc_server_ = builder.BuildAndStart();
     if (grpc_server_ == nullptr || grpc_port_ == 0) {
-      return absl::UnavailableError(absl::StrCat("cannot listen for gRPC on ", o.grpc_listen));
+      return absl::UnavailableError(absl::StrCat("cannot listen for gRPC on ", o.grpc_listen,
+                                                 " (address in use or not local?)"));
     }
 
     rest_handler_ =
@@ -119,10 +123,8 @@ class ControllerImpl : public Controller {
       absl::string_view path = req.target;
       path = path.substr(0, path.find('?'));
       if (path != "/v1/proxies") return false;
-      if (req.method != "GET") {
-        *resp = rest::JsonError(absl::InvalidArgumentError("method not allowed; allowed: GET"));
-        resp->status = 405;
-        resp->headers.emplace_back("Allow", "GET");
+      if (req.method != "GET" && req.method != "HEAD") {
+        *resp = rest::MethodNotAllowed(req.method, "GET, HEAD");
         return true;
       }
       google::protobuf::util::JsonPrintOptions options;

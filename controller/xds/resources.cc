@@ -38,6 +38,26 @@ cluster_v3::Cluster::LbPolicy MapPolicy(lb::v1::LbPolicy p, ClientFlavor flavor)
   }
 }
 
+// The proxies' contract (route_components.proto, Cookie): `ttl` present means "set the cookie
+// when a request lacks it" (0: no Max-Age); attributes are sent as they appear after "; ".
+void SetCookie(const lb::v1::HashPolicy& hash, route_v3::RouteAction::HashPolicy::Cookie* out) {
+  out->set_name(hash.cookie());
+  const lb::v1::CookieOptions& o = hash.cookie_options();
+  // Stored before cookie options existed, or without them: the defaults (lb.proto).
+  if (o.has_generate() && !o.generate().value()) return;
+  *out->mutable_ttl() = o.ttl();
+  out->set_path(o.path().empty() ? "/" : o.path());
+  if (!o.has_http_only() || o.http_only().value()) out->add_attributes()->set_name("HttpOnly");
+  if (o.same_site() != lb::v1::CookieOptions::SAME_SITE_UNSPECIFIED) {
+    auto* same_site = out->add_attributes();
+    same_site->set_name("SameSite");
+    same_site->set_value(o.same_site() == lb::v1::CookieOptions::STRICT ? "Strict"
+                         : o.same_site() == lb::v1::CookieOptions::LAX  ? "Lax"
+                                                                        : "None");
+  }
+  if (o.secure()) out->add_attributes()->set_name("Secure");
+}
+
 void SetRouteAction(const lb::v1::Cluster* cluster, const std::string& cluster_name,
                     route_v3::RouteAction* action) {
   action->set_cluster(cluster_name);
@@ -53,7 +73,7 @@ void SetRouteAction(const lb::v1::Cluster* cluster, const std::string& cluster_n
       hash->mutable_header()->set_header_name(cluster->hash_policy().header());
       break;
     case lb::v1::HashPolicy::kCookie:
-      hash->mutable_cookie()->set_name(cluster->hash_policy().cookie());
+      SetCookie(cluster->hash_policy(), hash->mutable_cookie());
       break;
     default:
       hash->mutable_connection_properties()->set_source_ip(true);
@@ -201,11 +221,19 @@ route_v3::RouteConfiguration BuildIngressRoutes(
   // request apply, again longest prefix first. Ties keep table order. A proxy picks one virtual
   // host (the most specific domain) and takes its first matching route, so each domain gets a
   // virtual host listing every route that covers it, in exactly that order.
+  // A route with several hosts takes part once per host.
+  struct Entry {
+    const lb::v1::Route* route;
+    std::string domain;
+  };
+  std::vector<Entry> entries;  // Table order, then host order.
+  for (const lb::v1::Route& r : table.routes()) {
+    for (const std::string& host : model::RouteHosts(r)) entries.push_back({&r, DomainOf(host)});
+  }
   std::vector<std::string> domains;  // First-use order.
   absl::flat_hash_set<std::string> seen;
-  for (const lb::v1::Route& r : table.routes()) {
-    std::string domain = DomainOf(r.host());
-    if (seen.insert(domain).second) domains.push_back(std::move(domain));
+  for (const Entry& e : entries) {
+    if (seen.insert(e.domain).second) domains.push_back(e.domain);
   }
   for (const std::string& domain : domains) {
     route_v3::VirtualHost* vh = out.add_virtual_hosts();
@@ -217,9 +245,9 @@ route_v3::RouteConfiguration BuildIngressRoutes(
       int index;
     };
     std::vector<Ranked> ranked;
-    for (int i = 0; i < table.routes_size(); ++i) {
-      const lb::v1::Route& r = table.routes(i);
-      std::string route_domain = DomainOf(r.host());
+    for (int i = 0; i < static_cast<int>(entries.size()); ++i) {
+      const lb::v1::Route& r = *entries[i].route;
+      const std::string& route_domain = entries[i].domain;
       if (!Covers(route_domain, domain)) continue;
       int specificity = route_domain == domain ? 1 << 20
                         : route_domain == "*"  ? -1
@@ -231,8 +259,11 @@ route_v3::RouteConfiguration BuildIngressRoutes(
       if (a.specificity != b.specificity) return a.specificity > b.specificity;
       return a.prefix_length > b.prefix_length;
     });
+    // A route whose hosts both cover this domain appears once, at its best rank.
+    absl::flat_hash_set<const lb::v1::Route*> listed;
     for (const Ranked& rank : ranked) {
-      const lb::v1::Route& r = table.routes(rank.index);
+      const lb::v1::Route& r = *entries[rank.index].route;
+      if (!listed.insert(&r).second) continue;
       route_v3::Route* route = vh->add_routes();
       route->set_name(r.name());
       route->mutable_match()->set_prefix(r.path_prefix().empty() ? "/" : r.path_prefix());

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -20,6 +21,14 @@ struct HashPolicy {
   enum class Kind { kSourceIp, kHeader, kCookie };
   Kind kind = Kind::kSourceIp;
   std::string name;  // Header or cookie name.
+  // kCookie only (xDS RouteAction.HashPolicy.Cookie). generate_cookie (Cookie.ttl present): a
+  // request without the cookie gets one, "NAME=VALUE", then "; Max-Age=<ttl seconds>" unless
+  // cookie_ttl is 0 (a session cookie), "; Path=<cookie_path>" if not empty, then each attribute
+  // as "; name" (empty value) or "; name=value", in order; nothing else is added.
+  bool generate_cookie = false;
+  absl::Duration cookie_ttl;
+  std::string cookie_path;
+  std::vector<std::pair<std::string, std::string>> cookie_attributes;
 };
 
 struct HealthCheckConfig {
@@ -36,6 +45,16 @@ struct OutlierConfig {
   absl::Duration interval = absl::Seconds(10);
   absl::Duration base_ejection_time = absl::Seconds(30);
   uint32_t max_ejection_percent = 50;
+};
+
+// A cluster's limits across all workers (xDS CircuitBreakers, DEFAULT priority). Envoy's
+// defaults. Requests beyond one are answered 503 (response flag UO); retries beyond
+// max_retries are not made.
+struct CircuitBreakerConfig {
+  uint32_t max_connections = 1024;       // Upstream connections open.
+  uint32_t max_pending_requests = 1024;  // Requests waiting for a connection to be set up.
+  uint32_t max_requests = 1024;          // Requests in flight.
+  uint32_t max_retries = 3;              // Retries in flight that take a slot (router.h).
 };
 
 struct EndpointConfig {
@@ -64,6 +83,7 @@ struct ClusterConfig {
   uint64_t min_ring_size = 1024;
   uint64_t max_ring_size = uint64_t{1} << 20;
   uint32_t maglev_table_size = 65537;  // Prime.
+  CircuitBreakerConfig circuit_breakers;
   std::vector<EndpointConfig> endpoints;
 };
 

@@ -71,7 +71,8 @@ class LibeventFdWatcher : public FdWatcher {
   static void OnEvent(evutil_socket_t, short what, void* arg) {
     auto* self = static_cast<LibeventFdWatcher*>(arg);
     EventEndQueue* event_end = self->event_end_;
-    uint32_t events = ((what & EV_READ) ? kRead : 0) | ((what & EV_WRITE) ? kWrite : 0);
+    uint32_t events =
+        ((what & EV_READ) ? uint32_t{kRead} : 0u) | ((what & EV_WRITE) ? uint32_t{kWrite} : 0u);
     self->cb_(events);  // May destroy `self`.
     event_end->Run();
   }

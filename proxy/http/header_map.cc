@@ -71,6 +71,7 @@ void RequestHeaderMap::Reset() {
   method = Method::kGet;
   method_token = {};
   target = {};
+  owned_target.clear();
   host = {};
   has_host = false;
   version = Version::kHttp11;

@@ -118,7 +118,9 @@ class RequestHeaderMap : public HeaderMap {
   Method method = Method::kGet;
   absl::string_view method_token;  // The method as sent (kOther included).
   absl::string_view target;        // As in the request line: origin-, absolute-, ... form.
-  absl::string_view host;          // The Host field's value; "" if there was none.
+  // Storage for a target the proxy rewrote (see request_target.h); `target` may view it.
+  std::string owned_target;
+  absl::string_view host;  // The Host field's value; "" if there was none.
   bool has_host = false;
   Version version = Version::kHttp11;
   // Body size when known up front; nullopt for a body of unknown length (chunked).

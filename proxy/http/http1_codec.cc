@@ -119,6 +119,18 @@ absl::Status Http1ServerCodec::Dispatch(proxy::event::Buffer& data, bool end_str
         }
         return absl::OkStatus();
       case State::kRequestDone:
+        // The client closed while its answer is in progress: like nginx and Envoy, an HTTP/1
+        // half-close is taken as the client leaving, and the stream is reset (the upstream
+        // request with it) instead of waiting on an upstream for nobody.
+        if (peer_ended_ && stream_open_) {
+          stream_open_ = false;
+          state_ = State::kClosed;
+          if (stream_callbacks_ != nullptr) {
+            stream_callbacks_->OnStreamReset(StreamResetReason::kConnectionTermination,
+                                             "client closed the connection");
+          }
+        }
+        return absl::OkStatus();
       case State::kClosed:
         return absl::OkStatus();
     }

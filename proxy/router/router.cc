@@ -1,17 +1,17 @@
 #include "proxy/router/router.h"
 
+#include <algorithm>
 #include <utility>
 
+#include "absl/random/random.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/base/check.h"
 #include "proxy/router/header_rewriter.h"
 
 namespace lb::proxy::router {
 namespace {
-
-// Above this much request body waiting for the upstream, stop reading the client.
-constexpr size_t kBodyBufferLimit = 1024 * 1024;
 
 bool IsIdempotent(http::Method m) {
   switch (m) {
@@ -47,7 +47,7 @@ Router::Router(RouterContext& context, RouterCallbacks& callbacks)
 
 Router::~Router() {
   ResetUpstream();
-  if (holds_retry_) context_.retry_budget().Release();
+  ReleaseSlots();
   SetHost(nullptr);
 }
 
@@ -58,38 +58,71 @@ void Router::StartRequest(const Snapshot* snapshot, http::RequestHeaderMapPtr he
   request_complete_ = end_stream;
   if (snapshot_ == nullptr) {
     // Retryable, like the admin /ready: a 404 would tell clients the resource does not exist.
-    LocalReply(503, "no configuration received from the controller yet");
+    LocalReply(503, "no configuration received from the controller yet", accesslog::kNoConfig);
     return;
   }
   const RouteConfig* route = snapshot_->Match(headers_->host, headers_->Path());
   if (route == nullptr) {
-    LocalReply(404, "no route matches this host and path");
+    LocalReply(404, "no route matches this host and path", accesslog::kNoRoute);
     return;
   }
   cluster_ = snapshot_->FindCluster(route->cluster);
   if (cluster_ == nullptr) {
-    LocalReply(503, absl::StrCat("cluster \"", route->cluster, "\" is not available"));
+    LocalReply(503, absl::StrCat("cluster \"", route->cluster, "\" is not available"),
+               accesslog::kNoClusterFound);
     return;
+  }
+  if (cluster_->stats != nullptr) {
+    upstream::ResourceLimit& requests = cluster_->stats->resources().requests;
+    if (!requests.TryAcquire()) {
+      LocalReply(503,
+                 absl::StrCat("upstream overflow: cluster \"", route->cluster,
+                              "\" has its max_requests (", requests.max(), ") in flight"),
+                 accesslog::kUpstreamOverflow);
+      return;
+    }
+    holds_request_ = true;
   }
   retries_left_ = route->retries;
   started_ = context_.dispatcher().MonotonicNow();
+  if (const absl::Duration limit = context_.router_options().response_timeout;
+      limit > absl::ZeroDuration()) {
+    response_deadline_ = started_ + limit;
+    ArmTimer(absl::InfiniteDuration());  // Connecting counts too.
+  }
   hash_ = HashKey(*route, client_ip);
   RewriteRequest({client_ip, "http"}, *headers_);
   PickAndStart();
 }
 
-uint64_t Router::HashKey(const RouteConfig& route, absl::string_view client_ip) const {
+uint64_t Router::HashKey(const RouteConfig& route, absl::string_view client_ip) {
   const LbPolicy policy = cluster_->config.policy;
   if (!route.has_hash_policy && policy != LbPolicy::kRingHash && policy != LbPolicy::kMaglev) {
     return 0;
   }
   absl::string_view key = client_ip;
-  if (route.has_hash_policy && route.hash_policy.kind == HashPolicy::Kind::kHeader) {
-    if (auto h = headers_->Find(route.hash_policy.name)) key = h->value;
-  } else if (route.has_hash_policy && route.hash_policy.kind == HashPolicy::Kind::kCookie) {
-    if (auto h = headers_->Find("cookie")) {
-      absl::string_view v = CookieValue(h->value, route.hash_policy.name);
-      if (!v.empty()) key = v;
+  const HashPolicy& hp = route.hash_policy;
+  if (route.has_hash_policy && hp.kind == HashPolicy::Kind::kHeader) {
+    if (auto h = headers_->Find(hp.name)) key = h->value;
+  } else if (route.has_hash_policy && hp.kind == HashPolicy::Kind::kCookie) {
+    absl::string_view v;
+    if (auto h = headers_->Find("cookie")) v = CookieValue(h->value, hp.name);
+    if (!v.empty()) {
+      key = v;
+    } else if (hp.generate_cookie) {
+      // A new client: a random value picks its endpoint, and the cookie carrying it makes the
+      // next requests hash to the same one (clients behind one address are told apart).
+      thread_local absl::InsecureBitGen rng;
+      const std::string value = absl::StrFormat("%016x", absl::Uniform<uint64_t>(rng));
+      set_cookie_ = absl::StrCat(hp.name, "=", value);
+      if (hp.cookie_ttl > absl::ZeroDuration()) {
+        absl::StrAppend(&set_cookie_, "; Max-Age=", absl::ToInt64Seconds(hp.cookie_ttl));
+      }
+      if (!hp.cookie_path.empty()) absl::StrAppend(&set_cookie_, "; Path=", hp.cookie_path);
+      for (const auto& [name, attr] : hp.cookie_attributes) {
+        absl::StrAppend(&set_cookie_, "; ", name, attr.empty() ? "" : "=", attr);
+      }
+      return balancer::HashKey(value);
     }
   }
   return balancer::HashKey(key);
@@ -114,17 +147,22 @@ void Router::PickAndStart() {
   }
   if (index < 0) {
     if (tried_.empty()) {
-      LocalReply(503, "no healthy upstream");
+      LocalReply(503, "no healthy upstream", accesslog::kNoHealthyUpstream);
     } else {
-      LocalReply(502, "upstream connect error or disconnect before response");
+      LocalReply(502, "upstream connect error or disconnect before response (no other endpoint)",
+                 accesslog::kNoHealthyUpstream);
     }
     return;
   }
   tried_.push_back(static_cast<uint32_t>(index));
   const std::shared_ptr<upstream::HostState>& host = cluster_->hosts[index];
   SetHost(host.get());
+  accesslog::StreamInfo& info = callbacks_.stream_info();
+  info.attempts = attempts();
+  info.upstream_host = &host->key;
+  info.upstream_start = absl::InfiniteDuration();
   context_.Counters(*host).requests.fetch_add(1, std::memory_order_relaxed);
-  upstream::ConnPool& pool = context_.PoolFor(host, cluster_->config);
+  upstream::ConnPool& pool = context_.PoolFor(host, *cluster_);
   // May call OnPoolReady or OnPoolFailure (and so retry) before it returns: a handle from a
   // nested attempt must not be overwritten by this call's nullptr.
   upstream::PoolHandle* handle = pool.NewStream(*this, *this);
@@ -135,6 +173,7 @@ void Router::OnPoolReady(http::RequestEncoder& encoder, bool /*reused*/) {
   pool_handle_ = nullptr;
   upstream_ = &encoder;
   encoder.SetCallbacks(this);
+  callbacks_.stream_info().upstream_start = context_.dispatcher().MonotonicNow();
   upstream_end_sent_ = request_complete_ && body_.empty();
   encoder.EncodeHeaders(*headers_, upstream_end_sent_);
   if (upstream_ == nullptr) return;
@@ -150,7 +189,11 @@ void Router::OnPoolFailure(upstream::PoolFailureReason reason, absl::string_view
   switch (reason) {
     case upstream::PoolFailureReason::kLocalResource:
       // Not the host's fault: no outlier report, no retry on another host.
-      LocalReply(503, absl::StrCat("upstream connection not possible: ", details));
+      LocalReply(503, absl::StrCat("upstream connection not possible: ", details),
+                 accesslog::kOverloadManager);
+      return;
+    case upstream::PoolFailureReason::kOverflow:
+      LocalReply(503, absl::StrCat("upstream overflow: ", details), accesslog::kUpstreamOverflow);
       return;
     case upstream::PoolFailureReason::kConnectFailure:
       OnAttemptFailure(Failure::kConnect, details);
@@ -170,7 +213,7 @@ void Router::OnRequestData(event::Buffer& data, bool end_stream) {
   body_.MoveAllFrom(data);
   if (upstream_ != nullptr) {
     SendBody();
-  } else if (body_.size() > kBodyBufferLimit && !downstream_paused_) {
+  } else if (body_.size() > context_.router_options().buffer_limit_bytes && !downstream_paused_) {
     downstream_paused_ = true;  // Resumed once the upstream takes the body.
     callbacks_.ReadDisableDownstream(true);
   }
@@ -190,16 +233,22 @@ void Router::SendBody() {
   if (!response_started_) {
     // While the body uploads only a stall limit applies; the response timeout starts once the
     // whole request is sent.
-    timer_armed_ = true;
-    callbacks_.ArmRouterTimer(request_complete_ ? context_.router_options().upstream_timeout
-                                                : context_.router_options().body_idle_timeout);
+    ArmTimer(request_complete_ ? context_.router_options().upstream_timeout
+                               : context_.router_options().body_idle_timeout);
   }
 }
 
 void Router::DecodeHeaders(http::ResponseHeaderMapPtr headers, bool end_stream) {
   DisarmTimer();
+  callbacks_.stream_info().upstream_head = context_.dispatcher().MonotonicNow();
+  if (headers->status == 101) {
+    response_deadline_ = absl::InfiniteDuration();  // A tunnel has its own idle limit.
+  } else if (response_deadline_ != absl::InfiniteDuration() && !end_stream) {
+    ArmTimer(absl::InfiniteDuration());
+  }
   response_started_ = true;
   int status = headers->status;
+  if (!set_cookie_.empty()) headers->Add("Set-Cookie", set_cookie_);
   CountResponse(status);
   if (status >= 500) {
     bool gateway = status == 502 || status == 503 || status == 504;
@@ -223,6 +272,11 @@ void Router::OnStreamReset(http::StreamResetReason reason, absl::string_view det
     // The head is out: all that is left is to cut the response.
     context_.ReportResult(*host_, UpstreamResult::kGatewayFailure);
     done_ = true;
+    accesslog::StreamInfo& info = callbacks_.stream_info();
+    info.SetFlag(reason == http::StreamResetReason::kProtocolError
+                     ? accesslog::kUpstreamProtocolError
+                     : accesslog::kUpstreamConnectionTermination);
+    info.details = absl::StrCat("upstream response cut after its head: ", details);
     callbacks_.ResetDownstream();
     return;
   }
@@ -232,7 +286,7 @@ void Router::OnStreamReset(http::StreamResetReason reason, absl::string_view det
       return;
     case http::StreamResetReason::kProtocolError:
       context_.ReportResult(*host_, UpstreamResult::kGatewayFailure);
-      LocalReply(502, details);
+      LocalReply(502, details, accesslog::kUpstreamProtocolError);
       return;
     case http::StreamResetReason::kLocalReset:
       return;
@@ -276,8 +330,25 @@ void Router::OnDownstreamReset() {
 
 void Router::OnTimeout() {
   timer_armed_ = false;
-  if (done_ || response_started_) return;
-  context_.router_stats().upstream_timeouts.fetch_add(1, std::memory_order_relaxed);
+  if (done_) return;
+  if (context_.dispatcher().MonotonicNow() >= response_deadline_) {
+    context_.router_stats().upstream_response_timeouts.fetch_add(1, std::memory_order_relaxed);
+    accesslog::StreamInfo& info = callbacks_.stream_info();
+    info.SetFlag(accesslog::kUpstreamMaxStreamDurationReached);
+    if (response_started_) {
+      context_.ReportResult(*host_, UpstreamResult::kGatewayFailure);
+      ResetUpstream();
+      done_ = true;
+      info.details = "upstream response timeout (response cut)";
+      callbacks_.ResetDownstream();
+      return;
+    }
+  } else if (response_started_) {
+    return;
+  } else {
+    context_.router_stats().upstream_timeouts.fetch_add(1, std::memory_order_relaxed);
+    callbacks_.stream_info().SetFlag(accesslog::kUpstreamRequestTimeout);
+  }
   if (host_ != nullptr) context_.ReportResult(*host_, UpstreamResult::kGatewayFailure);
   ResetUpstream();
   LocalReply(504, "upstream request timeout");
@@ -290,29 +361,70 @@ void Router::OnAttemptFailure(Failure failure, absl::string_view details) {
   // failed connect, or a reset before any response byte of an idempotent request whose body
   // (if any) is still here.
   bool replayable = !body_sent_ && (failure != Failure::kReset || IsIdempotent(headers_->method));
-  if (replayable && retries_left_ > 0) {
-    RetryBudget& budget = context_.retry_budget();
-    uint64_t active = context_.active_requests();
-    bool allowed = holds_retry_ ? budget.Allows(active) : budget.TryAcquire(active);
-    if (allowed) {
-      holds_retry_ = true;
-      --retries_left_;
-      context_.router_stats().retries.fetch_add(1, std::memory_order_relaxed);
-      PickAndStart();
-      return;
-    }
-  }
-  if (failure == Failure::kConnectTimeout) {
-    LocalReply(504, details);
+  const char* why = nullptr;
+  if (!replayable) {
+    why = "not retried: the request may have been acted on";
+  } else if (retries_left_ == 0) {
+    why = "retries exhausted";
+  } else if (!TakeRetrySlot(failure)) {
+    why = "retry limit of the worker or cluster reached";
   } else {
-    LocalReply(502, "upstream connect error or disconnect before response");
+    --retries_left_;
+    context_.router_stats().retries.fetch_add(1, std::memory_order_relaxed);
+    PickAndStart();
+    return;
+  }
+  uint32_t flags = failure == Failure::kReset ? accesslog::kUpstreamConnectionTermination
+                                              : accesslog::kUpstreamConnectionFailure;
+  if (replayable && attempts() > 1) flags |= accesslog::kUpstreamRetryLimitExceeded;
+  if (failure == Failure::kConnectTimeout) {
+    LocalReply(504, absl::StrCat(details, " (", why, ")"), flags);
+  } else {
+    LocalReply(502, absl::StrCat("upstream connect error or disconnect before response (", why, ")"),
+               flags);
   }
 }
 
-void Router::LocalReply(int status, absl::string_view message) {
+bool Router::TakeRetrySlot(Failure failure) {
+  if (failure != Failure::kConnectTimeout) return true;  // See router.h: no load added.
+  if (!holds_retry_) {
+    if (!context_.retry_budget().TryAcquire(context_.active_requests())) {
+      context_.router_stats().retries_refused.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+    holds_retry_ = true;
+  } else if (!context_.retry_budget().Allows(context_.active_requests())) {
+    context_.router_stats().retries_refused.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  if (!holds_cluster_retry_ && cluster_->stats != nullptr) {
+    if (!cluster_->stats->resources().retries.TryAcquire()) return false;  // Counted there.
+    holds_cluster_retry_ = true;
+  }
+  return true;
+}
+
+void Router::ReleaseSlots() {
+  if (holds_retry_) {
+    holds_retry_ = false;
+    context_.retry_budget().Release();
+  }
+  if (holds_cluster_retry_) {
+    holds_cluster_retry_ = false;
+    cluster_->stats->resources().retries.Release();
+  }
+  if (holds_request_) {
+    holds_request_ = false;
+    cluster_->stats->resources().requests.Release();
+  }
+}
+
+void Router::LocalReply(int status, absl::string_view message, uint32_t flags) {
   ResetUpstream();
+  callbacks_.stream_info().response_flags |= flags;
   if (response_started_) {
     done_ = true;
+    callbacks_.stream_info().details = std::string(message);
     callbacks_.ResetDownstream();
     return;
   }
@@ -334,6 +446,16 @@ void Router::SetHost(upstream::HostState* host) {
   }
   host_ = host;
   if (host_ != nullptr) context_.Counters(*host_).active.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Router::ArmTimer(absl::Duration phase) {
+  absl::Duration after = phase;
+  if (response_deadline_ != absl::InfiniteDuration()) {
+    after = std::min(after, response_deadline_ - context_.dispatcher().MonotonicNow());
+    after = std::max(after, absl::ZeroDuration());
+  }
+  timer_armed_ = true;
+  callbacks_.ArmRouterTimer(after);
 }
 
 void Router::DisarmTimer() {
@@ -361,10 +483,7 @@ void Router::Finish(bool answered) {
   done_ = true;
   upstream_ = nullptr;  // A completed stream goes back to its pool by itself.
   DisarmTimer();
-  if (holds_retry_) {
-    holds_retry_ = false;
-    context_.retry_budget().Release();
-  }
+  ReleaseSlots();
   SetHost(nullptr);
 }
 

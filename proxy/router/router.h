@@ -3,17 +3,29 @@
 //   route     the snapshot's most specific virtual host, then its first matching prefix;
 //             no snapshot 503, no route 404, an unknown cluster 503;
 //   pick      the cluster's picker over its eligible hosts (hash policies use a header, a
-//             cookie or the client address), never a host already tried for this request;
+//             cookie or the client address; a hash cookie the request lacks is generated
+//             when the policy says so: a random value picks the host and goes back in a
+//             Set-Cookie on the upstream's response), never a host already tried for this request;
 //             none left: 503 "no healthy upstream" (502 after failed attempts);
 //   forward   a stream from the host's connection pool; the request head (rewritten once, see
 //             header_rewriter.h) and body go up, the response comes back through the
 //             RouterCallbacks; 100 Continue is answered once the upstream stream is ready;
-//   retry     on another host, within the route's retry count and the worker's retry budget,
-//             when nothing of the request can have been acted on: a failed connect, or a reset
-//             before any response byte of an idempotent request whose body was not sent;
+//   retry     on another host, within the route's retry count, when nothing of the request
+//             can have been acted on twice: a failed connect, or a connection closed or reset
+//             before any response byte of an idempotent request whose body was not sent. Only
+//             retries after a connect timeout take a slot of the worker's retry budget and of
+//             the cluster's max_retries: the host may still be working on the SYN, so the retry
+//             adds load. After a refusal or a reset the first attempt holds nothing upstream any
+//             more; its retry costs the other hosts what the request would have cost them
+//             anyway, and refusing it would turn one backend's crash into client errors;
+//   limits    the cluster's max_requests (503, flag UO) and, in its pool, max_connections and
+//             max_pending_requests (503, UO);
 //   timeouts  a stalled body upload (`body_idle_timeout`) and no response head within
-//             `upstream_timeout` of the request's end: 504, not retried;
-//   outlier   every attempt's outcome goes to RouterContext::ReportResult.
+//             `upstream_timeout` of the request's end: 504, not retried; the whole response
+//             within `response_timeout` (off by default): 504, or a reset once the head is out;
+//   outlier   every attempt's outcome goes to RouterContext::ReportResult;
+//   log       host, attempts, timings, response flags and why it answered itself go to the
+//             stream's accesslog::StreamInfo.
 // Flow control: a full upstream write buffer pauses reading the client; a full client write
 // buffer pauses reading the upstream (RouterCallbacks / the upstream stream's ReadDisable).
 //
@@ -31,6 +43,7 @@
 #include "absl/container/inlined_vector.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "proxy/accesslog/stream_info.h"
 #include "proxy/balancer/balancer.h"
 #include "proxy/event/buffer.h"
 #include "proxy/event/dispatcher.h"
@@ -46,7 +59,13 @@ namespace lb::proxy::router {
 struct RouterOptions {
   absl::Duration upstream_timeout = absl::Seconds(15);   // Request sent, no response head: 504.
   absl::Duration body_idle_timeout = absl::Seconds(60);  // Request body upload stalled: 504.
-  // Retries in flight may not exceed this share of active requests (plus a floor of 3).
+  // The whole response, from the request's start to its last byte (0: off): 504 before the
+  // head, a reset after it. Tunnels are exempt once switched.
+  absl::Duration response_timeout = absl::ZeroDuration();
+  // Request body held while no upstream stream takes it; above it the client is paused.
+  size_t buffer_limit_bytes = 1024 * 1024;
+  // Retries that take a slot (see above) in flight may not exceed this share of active
+  // requests (plus a floor of 3).
   double retry_budget = 0.2;
 };
 
@@ -55,7 +74,9 @@ enum class UpstreamResult : uint8_t { kSuccess, k5xx, kGatewayFailure };
 
 struct RouterStats {
   std::atomic<uint64_t> retries{0};
-  std::atomic<uint64_t> upstream_timeouts{0};
+  std::atomic<uint64_t> retries_refused{0};  // By the worker's retry budget.
+  std::atomic<uint64_t> upstream_timeouts{0};           // No head in time (504).
+  std::atomic<uint64_t> upstream_response_timeouts{0};  // RouterOptions::response_timeout.
 };
 
 // Retries in flight on one worker, against its active requests.
@@ -88,7 +109,7 @@ class RouterContext {
   virtual const RouterOptions& router_options() const = 0;
   // The pool for `host` of `cluster`, created on first use.
   virtual upstream::ConnPool& PoolFor(const std::shared_ptr<upstream::HostState>& host,
-                                      const ClusterConfig& cluster) = 0;
+                                      const upstream::ClusterSnapshot& cluster) = 0;
   virtual balancer::Picker::WorkerState& PickerState(const std::string& cluster) = 0;
   // This worker's counters of `host`, and of a cluster.
   virtual upstream::HostCounters& Counters(upstream::HostState& host) = 0;
@@ -117,6 +138,8 @@ class RouterCallbacks {
   // re-armed or disarmed first. (Kept by the stream's owner across requests: cheap to move.)
   virtual void ArmRouterTimer(absl::Duration after) = 0;
   virtual void DisarmRouterTimer() = 0;
+  // The request's record for the access log (lives as long as the router).
+  virtual accesslog::StreamInfo& stream_info() = 0;
 };
 
 class Router final : public http::ResponseDecoder,
@@ -146,6 +169,8 @@ class Router final : public http::ResponseDecoder,
   // The host the request is on now (nullptr before the first pick).
   const upstream::HostState* host() const { return host_; }
   uint32_t attempts() const { return static_cast<uint32_t>(tried_.size()); }
+  // The request as routed (null before StartRequest).
+  const http::RequestHeaderMap* request_headers() const { return headers_.get(); }
 
   // http::ResponseDecoder (the upstream's answer).
   void DecodeHeaders(http::ResponseHeaderMapPtr headers, bool end_stream) override;
@@ -161,15 +186,22 @@ class Router final : public http::ResponseDecoder,
  private:
   enum class Failure : uint8_t { kConnect, kConnectTimeout, kReset };
 
-  uint64_t HashKey(const RouteConfig& route, absl::string_view client_ip) const;
+  // The request's hash; may decide on an affinity cookie to set (set_cookie_).
+  uint64_t HashKey(const RouteConfig& route, absl::string_view client_ip);
   // Picks a host not tried yet and asks its pool for a stream.
   void PickAndStart();
   // Sends what is buffered of the body; arms the timers that apply.
   void SendBody();
   void OnAttemptFailure(Failure failure, absl::string_view details);
-  void LocalReply(int status, absl::string_view message);
+  // May a retry start now? Takes the slots it needs.
+  bool TakeRetrySlot(Failure failure);
+  void ReleaseSlots();
+  void LocalReply(int status, absl::string_view message, uint32_t flags = 0);
   void SetHost(upstream::HostState* host);
   void DisarmTimer();
+  // Arms the router timer for `phase` (a phase's own limit), or sooner when the whole-response
+  // deadline comes first.
+  void ArmTimer(absl::Duration phase);
   // A response head (upstream or local) for the request's cluster.
   void CountResponse(int status);
   // Detaches from the upstream stream and abandons it.
@@ -190,8 +222,11 @@ class Router final : public http::ResponseDecoder,
   bool upstream_end_sent_ = false;     // The upstream stream got end_stream.
   bool sent_100_ = false;
   uint64_t hash_ = 0;
+  std::string set_cookie_;  // A Set-Cookie value for the response (generated affinity cookie).
   uint32_t retries_left_ = 0;
-  bool holds_retry_ = false;
+  bool holds_retry_ = false;          // A slot of the worker's retry budget.
+  bool holds_cluster_retry_ = false;  // A slot of the cluster's max_retries.
+  bool holds_request_ = false;        // A slot of the cluster's max_requests.
   absl::InlinedVector<uint32_t, 4> tried_;
   upstream::HostState* host_ = nullptr;  // Kept alive by the snapshot.
 
@@ -202,7 +237,9 @@ class Router final : public http::ResponseDecoder,
   bool upstream_above_high_ = false;  // The upstream connection's write buffer is full.
   bool response_started_ = false;     // A head went to the client.
   absl::Duration started_;            // Monotonic time the request was routed.
-  bool done_ = false;                 // The response is complete or was answered locally.
+  // Monotonic deadline of RouterOptions::response_timeout; InfiniteDuration when off.
+  absl::Duration response_deadline_ = absl::InfiniteDuration();
+  bool done_ = false;  // The response is complete or was answered locally.
 };
 
 }  // namespace lb::proxy::router

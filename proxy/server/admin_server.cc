@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "proxy/upstream/cluster_snapshot.h"
@@ -170,6 +171,17 @@ void AdminServer::Collect(metrics::SampleSink& sink) {
   sink.Counter("lb_proxy_connections_handed_off_total",
                "Client connections accepted by one worker and served by a less loaded one.", {},
                LB_SUM(connections_handed_off));
+  if (const ConnectionLimit* limit = workers_.connection_limit()) {
+    sink.Gauge("lb_proxy_max_connections", "The cap on open client connections.", {},
+               static_cast<double>(limit->max()));
+  }
+  const char* paused_help =
+      "Times the listeners stopped accepting for a moment: at the connection cap, or out of "
+      "descriptors.";
+  sink.Counter("lb_proxy_accept_paused_total", paused_help, {{"reason", "max_connections"}},
+               LB_SUM(accept_paused_max_connections));
+  sink.Counter("lb_proxy_accept_paused_total", paused_help, {{"reason", "descriptors"}},
+               LB_SUM(accept_paused_descriptors));
   for (size_t i = 0; i < workers_.size(); ++i) {
     const Worker& w = workers_.worker(i);
     sink.Gauge("lb_proxy_worker_connections_active", "Open client connections per worker.",
@@ -191,8 +203,21 @@ void AdminServer::Collect(metrics::SampleSink& sink) {
                LB_SUM(http.local_replies));
   sink.Counter("lb_proxy_retries_total", "Attempts retried on another endpoint.", {},
                LB_SUM(router.retries));
-  sink.Counter("lb_proxy_upstream_timeouts_total", "Upstream response timeouts.", {},
+  sink.Counter("lb_proxy_upstream_timeouts_total", "No upstream response head in time (504).", {},
                LB_SUM(router.upstream_timeouts));
+  sink.Counter("lb_proxy_downstream_resets_total",
+               "Clients that closed or broke the connection while their request was in progress.",
+               {}, LB_SUM(http.downstream_resets));
+  const char* timeouts_help = "Connections and streams cut by a timeout, by kind.";
+  for (const auto& [kind, value] : std::vector<std::pair<const char*, uint64_t>>{
+           {"request_header", LB_SUM(http.request_header_timeouts)},
+           {"idle", LB_SUM(http.idle_timeouts)},
+           {"stream_idle", LB_SUM(http.stream_idle_timeouts)},
+           {"tunnel_idle", LB_SUM(http.tunnel_idle_timeouts)},
+           {"upstream_head", LB_SUM(router.upstream_timeouts)},
+           {"upstream_response", LB_SUM(router.upstream_response_timeouts)}}) {
+    sink.Counter("lb_proxy_timeouts_total", timeouts_help, {{"kind", kind}}, value);
+  }
   sink.Counter("lb_proxy_upstream_connects_total", "New upstream connections.", {},
                LB_SUM(pool.connects));
   sink.Counter("lb_proxy_upstream_reuses_total", "Requests sent on pooled connections.", {},
@@ -203,7 +228,19 @@ void AdminServer::Collect(metrics::SampleSink& sink) {
   sink.Counter("lb_proxy_upstream_local_failures_total",
                "Upstream connects this proxy could not start (out of descriptors or ports).", {},
                LB_SUM(pool.local_failures));
+  sink.Counter("lb_proxy_retries_refused_total",
+               "Retries after a connect timeout refused by the worker's retry budget.", {},
+               LB_SUM(router.retries_refused));
 #undef LB_SUM
+  if (const accesslog::AccessLog* log = sources_.access_log) {
+    sink.Counter("lb_proxy_access_log_lines_total", "Access log lines queued for writing.", {},
+                 log->lines());
+    sink.Counter("lb_proxy_access_log_dropped_total",
+                 "Access log lines dropped: the writer was behind by --access_log_buffer_bytes.",
+                 {}, log->dropped());
+    sink.Counter("lb_proxy_access_log_write_errors_total",
+                 "Failed writes (or reopens) of the access log.", {}, log->write_errors());
+  }
   upstream::LatencySummary latency;
   for (size_t i = 0; i < workers_.size(); ++i) {
     latency.Add(workers_.worker(i).stats().http.request_latency);
@@ -224,6 +261,24 @@ void AdminServer::Collect(metrics::SampleSink& sink) {
                      "status class.",
                      {{"cluster", name}, {"class", absl::StrCat(c, "xx")}},
                      cs->stats->responses(c));
+      }
+      const upstream::ClusterResources& res = cs->stats->resources();
+      for (const auto& [limit, r] :
+           std::vector<std::pair<const char*, const upstream::ResourceLimit*>>{
+               {"connections", &res.connections},
+               {"pending_requests", &res.pending_requests},
+               {"requests", &res.requests},
+               {"retries", &res.retries}}) {
+        metrics::Labels labels = {{"cluster", name}, {"limit", limit}};
+        sink.Gauge("lb_proxy_cluster_resources_in_use",
+                   "In use against the cluster's circuit breaker, by limit.", labels,
+                   static_cast<double>(r->count()));
+        sink.Gauge("lb_proxy_cluster_resources_max", "The cluster's circuit breaker thresholds, by limit.",
+                   labels, static_cast<double>(r->max()));
+        sink.Counter("lb_proxy_cluster_overflow_total",
+                     "Requests refused (503) or retries not made at the cluster's circuit breaker, "
+                     "by limit.",
+                     labels, r->overflows());
       }
       upstream::LatencySummary l = cs->stats->latency();
       sink.Histogram("lb_proxy_cluster_request_duration_seconds",

@@ -17,6 +17,7 @@
 #include "common/http/evhttp_server.h"
 #include "common/http/http_types.h"
 #include "common/metrics/metrics.h"
+#include "proxy/accesslog/access_log.h"
 #include "proxy/router/snapshot.h"
 #include "proxy/server/worker_set.h"
 #include "proxy/xds/ads_status.h"
@@ -28,6 +29,7 @@ struct AdminSources {
   std::function<std::shared_ptr<const router::Snapshot>()> published;
   std::function<bool()> draining;
   std::function<xds::AdsClientStatus()> xds_status;  // Null: no config source to show.
+  const accesslog::AccessLog* access_log = nullptr;  // Null: no access log; else outlives us.
 };
 
 class AdminServer {

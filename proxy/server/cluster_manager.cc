@@ -150,6 +150,11 @@ void ClusterManager::Rebuild() {
       stats = std::make_shared<upstream::ClusterStats>(static_cast<int>(workers_.size()));
     }
     cs->stats = stats;
+    upstream::ClusterResources& limits = stats->resources();
+    limits.connections.set_max(c.circuit_breakers.max_connections);
+    limits.pending_requests.set_max(c.circuit_breakers.max_pending_requests);
+    limits.requests.set_max(c.circuit_breakers.max_requests);
+    limits.retries.set_max(c.circuit_breakers.max_retries);
     std::vector<health::HostHealth> health;
     std::vector<std::string> keys;
     auto detector_it = detectors_.find(name);

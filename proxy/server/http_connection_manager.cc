@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/check.h"
 #include "common/base/recycled.h"
+#include "proxy/http/request_target.h"
 
 namespace lb::proxy {
 
@@ -23,24 +24,33 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
         started_(manager.context_.dispatcher().MonotonicNow()),
         router_(manager.context_.router_context(), *this) {
     encoder_.SetCallbacks(this);
+    info_.start = started_;
+    info_.start_time = absl::Now();
   }
 
   ~ActiveStream() override {
     if (counted_) stats_.requests_active.fetch_sub(1, std::memory_order_relaxed);
+    if (accesslog::AccessLog* log = manager_.context_.access_log();
+        log != nullptr && (counted_ || info_.status != 0)) {
+      WriteLog(*log);
+    }
   }
 
   bool response_started() const { return response_started_; }
 
   // The client is gone or the connection closes under the request.
   void Abandon() {
+    if (!done_) info_.SetFlag(accesslog::kDownstreamConnectionTermination);
     done_ = true;
     encoder_.SetCallbacks(nullptr);
     router_.OnDownstreamReset();
   }
 
   // An answer made by the proxy, replacing anything the router was doing.
-  void LocalReply(int status, absl::string_view message) {
+  // `flags`: accesslog::ResponseFlag bits that say why.
+  void LocalReply(int status, absl::string_view message, uint32_t flags = 0) {
     router_.OnDownstreamReset();  // Whatever the router was doing upstream is abandoned.
+    info_.response_flags |= flags;
     SendLocalReply(status, message);
   }
 
@@ -50,11 +60,20 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
     stats_.requests_active.fetch_add(1, std::memory_order_relaxed);
     counted_ = true;
     snapshot_.Acquire(manager_.context_.snapshots());
-    const uint64_t max_body = manager_.context_.connection_manager_options().max_body_bytes;
-    if (max_body > 0 && headers->content_length.value_or(0) > max_body) {
+    const ConnectionManagerOptions& options = manager_.context_.connection_manager_options();
+    if (options.max_body_bytes > 0 &&
+        headers->content_length.value_or(0) > options.max_body_bytes) {
+      rejected_ = std::move(headers);
       SendLocalReply(413, "request body too large");
       return;
     }
+    if (absl::Status s = http::CanonicalizeRequestTarget(options.path, *headers); !s.ok()) {
+      rejected_ = std::move(headers);
+      info_.SetFlag(accesslog::kDownstreamProtocolError);
+      SendLocalReply(400, s.message());
+      return;
+    }
+    request_complete_ = end_stream;
     router_.StartRequest(snapshot_.get(), std::move(headers), end_stream, manager_.client_ip_);
   }
 
@@ -63,7 +82,10 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
       data.Clear();
       return;
     }
+    manager_.OnStreamActivity();
+    request_complete_ = end_stream;
     body_bytes_ += data.size();
+    info_.bytes_received = body_bytes_;
     const uint64_t max_body = manager_.context_.connection_manager_options().max_body_bytes;
     if (max_body > 0 && body_bytes_ > max_body) {
       data.Clear();
@@ -79,6 +101,7 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
 
   // http::StreamCallbacks (the client side of this stream).
   void OnStreamReset(http::StreamResetReason, absl::string_view) override {
+    stats_.downstream_resets.fetch_add(1, std::memory_order_relaxed);
     Abandon();
     manager_.OnStreamReset(this);
   }
@@ -94,12 +117,20 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
 
   void EncodeHeaders(http::ResponseHeaderMapPtr headers, bool end_stream) override {
     response_started_ = true;
+    info_.status = headers->status;
     CountStatus(headers->status);
+    if (headers->status == 101 && !end_stream) {
+      manager_.ArmTimeout(Timeout::kTunnelIdle);
+    } else {
+      manager_.OnStreamActivity();
+    }
     encoder_.EncodeHeaders(*headers, end_stream);
     if (end_stream) Complete();
   }
 
   void EncodeData(event::Buffer& data, bool end_stream) override {
+    manager_.OnStreamActivity();
+    info_.bytes_sent += data.size();
     encoder_.EncodeData(data, end_stream);
     if (end_stream) Complete();
   }
@@ -111,6 +142,8 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
       return;
     }
     response_started_ = true;
+    info_.status = status;
+    info_.details = std::string(message);
     stats_.local_replies.fetch_add(1, std::memory_order_relaxed);
     CountStatus(status);
     http::ResponseHeaderMap headers;
@@ -120,6 +153,7 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
     body.Append(message);
     body.Append("\n");
     headers.content_length = body.size();
+    info_.bytes_sent += body.size();
     encoder_.EncodeHeaders(headers, false);
     encoder_.EncodeData(body, true);
     Complete();
@@ -136,7 +170,21 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
   void ReadDisableDownstream(bool disable) override { encoder_.ReadDisable(disable); }
   void ArmRouterTimer(absl::Duration after) override { manager_.router_timer_.Arm(after); }
   void DisarmRouterTimer() override { manager_.router_timer_.Disarm(); }
+  accesslog::StreamInfo& stream_info() override { return info_; }
   void OnRouterTimeout() { router_.OnTimeout(); }
+
+  // Nothing moved either way for the stream (or tunnel) idle timeout.
+  void OnIdleTimeout() {
+    info_.SetFlag(accesslog::kStreamIdleTimeout);
+    if (response_started_) {
+      info_.details = "stream idle timeout";
+      ResetDownstream();
+    } else if (request_complete_) {
+      LocalReply(504, "upstream sent nothing within the stream idle timeout");
+    } else {
+      LocalReply(408, "request body not received within the stream idle timeout");
+    }
+  }
 
  private:
   void CountStatus(int status) {
@@ -145,6 +193,20 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
                                      : status >= 300 ? stats_.responses_3xx
                                                      : stats_.responses_2xx;
     counter.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  void WriteLog(accesslog::AccessLog& log) {
+    const http::RequestHeaderMap* request =
+        rejected_ != nullptr ? rejected_.get() : router_.request_headers();
+    accesslog::RequestLine line{manager_.client_ip_, {}, {}, {}};
+    if (request != nullptr) {
+      line.method = http::MethodName(request->method);
+      line.authority = request->host;
+      line.path = request->target;
+    }
+    std::string out;
+    accesslog::AppendLogLine(line, info_, manager_.context_.dispatcher().MonotonicNow(), &out);
+    log.Write(out);
   }
 
   void Complete() {
@@ -159,9 +221,12 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
   const absl::Duration started_;  // Monotonic.
   // Declared before the router: released after it, since the router's hosts live in it.
   SnapshotPins::Pin snapshot_;
+  accesslog::StreamInfo info_;  // Before the router, which writes to it until destroyed.
   router::Router router_;
+  http::RequestHeaderMapPtr rejected_;  // A head refused before routing (for the log).
   uint64_t body_bytes_ = 0;
   bool counted_ = false;
+  bool request_complete_ = false;
   bool response_started_ = false;
   bool done_ = false;
 };
@@ -179,6 +244,9 @@ HttpConnectionManager::HttpConnectionManager(ConnectionManagerContext& context,
       *connection_, *this, [this] { context_.dispatcher().RunAtEventEnd(this); },
       context_.connection_manager_options().codec);
   connection_->SetCallbacks(this);
+  if (const size_t limit = context_.connection_manager_options().buffer_limit_bytes; limit > 0) {
+    connection_->SetBufferLimit(limit);
+  }
   ArmTimeout(Timeout::kRequestHeader);  // From accept: a client that sends nothing is cut too.
 }
 
@@ -276,7 +344,7 @@ void HttpConnectionManager::Dispatch(bool end_stream) {
     connection_->read_buffer().Clear();
     if (stream_ != nullptr && !stream_->response_started()) {
       http::CodecError error = codec_->last_error();
-      stream_->LocalReply(error.status, error.reason);
+      stream_->LocalReply(error.status, error.reason, accesslog::kDownstreamProtocolError);
     } else {
       Close();
     }
@@ -295,7 +363,7 @@ void HttpConnectionManager::Dispatch(bool end_stream) {
 
 http::RequestDecoder& HttpConnectionManager::NewStream(http::ResponseEncoder& encoder) {
   LB_DCHECK(stream_ == nullptr);
-  ArmTimeout(Timeout::kNone);  // The router's timeouts take over.
+  ArmTimeout(Timeout::kStreamIdle);  // Beside the router's own timeouts.
   stream_ = std::make_unique<ActiveStream>(*this, encoder);
   return *stream_;
 }
@@ -338,14 +406,27 @@ void HttpConnectionManager::ArmTimeout(Timeout which) {
     case Timeout::kClosing:
       timer_.Arm(options.idle_timeout);
       return;
+    case Timeout::kStreamIdle:
+    case Timeout::kTunnelIdle: {
+      const absl::Duration after =
+          which == Timeout::kStreamIdle ? options.stream_idle_timeout : options.tunnel_idle_timeout;
+      if (after > absl::ZeroDuration()) {
+        timer_.Arm(after);
+      } else {
+        timer_.Disarm();
+      }
+      return;
+    }
   }
 }
 
 void HttpConnectionManager::OnTimeout() {
+  ConnectionManagerStats& stats = context_.connection_manager_stats();
   switch (timeout_) {
     case Timeout::kNone:
       return;
     case Timeout::kRequestHeader:
+      stats.request_header_timeouts.fetch_add(1, std::memory_order_relaxed);
       if (connection_->read_buffer().empty() && !codec_->partial_head()) {
         Close();  // Nothing was sent at all.
         return;
@@ -359,7 +440,19 @@ void HttpConnectionManager::OnTimeout() {
       return;
     case Timeout::kIdle:
     case Timeout::kClosing:
+      stats.idle_timeouts.fetch_add(1, std::memory_order_relaxed);
       Close();
+      return;
+    case Timeout::kStreamIdle:
+    case Timeout::kTunnelIdle:
+      (timeout_ == Timeout::kStreamIdle ? stats.stream_idle_timeouts : stats.tunnel_idle_timeouts)
+          .fetch_add(1, std::memory_order_relaxed);
+      timeout_ = Timeout::kNone;
+      if (stream_ != nullptr) {
+        stream_->OnIdleTimeout();
+      } else {
+        Close();
+      }
       return;
   }
 }

@@ -3,9 +3,11 @@
 //
 // It owns what belongs to the connection rather than to a request: the request-header timeout
 // (408; it runs from accept and from the first byte of each later request), the keep-alive idle
-// timeout, the body-size limit (413), answers to requests the codec refused (400/431/501/505),
-// drain ("Connection: close" on the answer in progress, idle connections closed at once) and
-// closing. Everything about reaching the upstream is the stream's router::Router.
+// timeout, the stream idle timeout (no byte either way while a request is in progress; a
+// tunnel's own, longer one after a 101), the body-size limit (413), answers to requests the codec
+// refused (400/431/501/505), the access log line of each request, drain ("Connection: close" on the answer in progress, idle connections
+// closed at once) and closing. Everything about reaching the upstream is the stream's
+// router::Router.
 //
 // Threading: the worker's loop thread only. Lifetime: the worker owns managers; a manager
 // tells it when its connection is closed (ConnectionManagerContext::OnConnectionManagerClosed)
@@ -19,10 +21,12 @@
 #include <string>
 
 #include "absl/time/time.h"
+#include "proxy/accesslog/access_log.h"
 #include "proxy/event/dispatcher.h"
 #include "proxy/event/lazy_timer.h"
 #include "proxy/http/codec.h"
 #include "proxy/http/http1_codec.h"
+#include "proxy/http/request_target.h"
 #include "proxy/network/connection.h"
 #include "proxy/router/router.h"
 #include "proxy/server/snapshot_pins.h"
@@ -33,8 +37,14 @@ namespace lb::proxy {
 struct ConnectionManagerOptions {
   absl::Duration request_header_timeout = absl::Seconds(10);  // 408 after this.
   absl::Duration idle_timeout = absl::Seconds(60);            // Client keep-alive idle.
-  uint64_t max_body_bytes = 0;                                // 0: unlimited; else 413 above.
+  // While a request is in progress: no byte either way for this long resets it (0: off).
+  absl::Duration stream_idle_timeout = absl::Minutes(5);
+  absl::Duration tunnel_idle_timeout = absl::Hours(1);  // The same, after a 101 (0: off).
+  uint64_t max_body_bytes = 0;                          // 0: unlimited; else 413 above.
+  // Read-buffer limit and write high watermark of the client connection (0: the default).
+  size_t buffer_limit_bytes = 0;
   http::Http1Settings codec;
+  http::PathOptions path;  // Path normalisation before routing.
 };
 
 struct ConnectionManagerStats {
@@ -45,6 +55,13 @@ struct ConnectionManagerStats {
   std::atomic<uint64_t> responses_4xx{0};
   std::atomic<uint64_t> responses_5xx{0};
   std::atomic<uint64_t> local_replies{0};  // Answers the proxy made itself.
+  // Clients that closed or broke the connection while their request was in progress.
+  std::atomic<uint64_t> downstream_resets{0};
+  // Connections and streams cut by each of the manager's timeouts.
+  std::atomic<uint64_t> request_header_timeouts{0};
+  std::atomic<uint64_t> idle_timeouts{0};
+  std::atomic<uint64_t> stream_idle_timeouts{0};
+  std::atomic<uint64_t> tunnel_idle_timeouts{0};
   // From a request's head to the end of its response (answered requests only).
   upstream::LatencyCounters request_latency;
 };
@@ -61,6 +78,8 @@ class ConnectionManagerContext {
   virtual router::RouterContext& router_context() = 0;
   virtual SnapshotPins& snapshots() = 0;
   virtual bool draining() const = 0;
+  // Where finished requests are logged (null: nowhere).
+  virtual accesslog::AccessLog* access_log() = 0;
   // The connection is closed; no call into `manager` follows.
   virtual void OnConnectionManagerClosed(HttpConnectionManager* manager) = 0;
 };
@@ -93,7 +112,7 @@ class HttpConnectionManager final : public network::ConnectionCallbacks,
 
  private:
   class ActiveStream;
-  enum class Timeout : uint8_t { kNone, kRequestHeader, kIdle, kClosing };
+  enum class Timeout : uint8_t { kNone, kRequestHeader, kIdle, kClosing, kStreamIdle, kTunnelIdle };
 
   void Dispatch(bool end_stream);
   void OnStreamComplete(ActiveStream* stream);
@@ -102,6 +121,8 @@ class HttpConnectionManager final : public network::ConnectionCallbacks,
   void CloseAfterFlush();
   void Finish();
   void ArmTimeout(Timeout which);
+  // Bytes moved on the stream in progress: its idle timeout starts again.
+  void OnStreamActivity() { ArmTimeout(timeout_); }
   void OnTimeout();
   bool idle() const;
 

@@ -30,6 +30,7 @@ class ProxyServerImpl final : public ProxyServer {
     wo.workers = o.workers > 0 ? o.workers : static_cast<int>(std::thread::hardware_concurrency());
     wo.balance_connections = o.balance_connections;
     wo.share_port = o.share_port;
+    wo.max_connections = o.max_connections;
     wo.worker = o.worker;
     absl::StatusOr<std::unique_ptr<WorkerSet>> workers = WorkerSet::Create(
         wo, [this](const std::shared_ptr<upstream::HostState>& host, router::UpstreamResult r) {
@@ -50,6 +51,7 @@ class ProxyServerImpl final : public ProxyServer {
       absl::MutexLock lock(&mu_);
       return published_;
     };
+    sources.access_log = o.worker.access_log;
     sources.draining = [this] {
       absl::MutexLock lock(&mu_);
       return draining_;

@@ -30,6 +30,8 @@ struct ProxyOptions {
   bool balance_connections = true;
   // See WorkerSetOptions::share_port.
   bool share_port = false;
+  // See WorkerSetOptions::max_connections (0: no cap).
+  uint64_t max_connections = 0;
   absl::Duration drain_timeout = absl::Seconds(15);
   WorkerOptions worker;
 };

@@ -2,12 +2,16 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <memory>
 #include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "common/base/check.h"
+#include "common/logging/event_log.h"
+#include "proxy/event/lazy_timer.h"
 #include "proxy/network/connection.h"
 #include "proxy/network/transport_socket.h"
 #include "proxy/upstream/http1_conn_pool.h"
@@ -19,24 +23,37 @@ namespace lb::proxy {
 class Worker::Impl final : public ConnectionManagerContext, public router::RouterContext {
  public:
   Impl(Worker* worker, event::Dispatcher* dispatcher, int listen_fd, const WorkerOptions& options,
-       ResultSink sink)
+       ResultSink sink, ConnectionLimit* limit)
       : worker_(worker),
         dispatcher_(*dispatcher),
         listen_fd_(listen_fd),
         sink_(std::move(sink)),
+        limit_(limit),
+        accept_pause_(options.accept_pause),
+        accept_resume_(*dispatcher, [this] { ResumeAccepting(); }),
         rng_seed_(0x9E3779B97F4A7C15ull * static_cast<uint64_t>(worker->index() + 1)),
-        retry_budget_(options.retry_budget) {
+        retry_budget_(options.retry_budget),
+        access_log_(options.access_log) {
     http_options_.request_header_timeout = options.request_header_timeout;
     http_options_.idle_timeout = options.idle_timeout;
+    http_options_.stream_idle_timeout = options.stream_idle_timeout;
+    http_options_.tunnel_idle_timeout = options.tunnel_idle_timeout;
     http_options_.max_body_bytes = options.max_body_bytes;
+    http_options_.buffer_limit_bytes = options.buffer_limit_bytes;
+    http_options_.path.normalize = options.normalize_path;
+    http_options_.path.merge_slashes = options.merge_slashes;
     router_options_.upstream_timeout = options.upstream_timeout;
     router_options_.body_idle_timeout = options.idle_timeout;
+    router_options_.response_timeout = options.upstream_response_timeout;
+    router_options_.buffer_limit_bytes = options.buffer_limit_bytes;
     router_options_.retry_budget = options.retry_budget;
     pool_settings_.idle_timeout = options.upstream_idle_timeout;
     pool_settings_.max_idle = options.max_idle_per_host;
+    pool_settings_.buffer_limit_bytes = options.buffer_limit_bytes;
   }
 
   ~Impl() override {
+    accept_resume_.Disarm();
     listener_.reset();
     if (listen_fd_ >= 0) close(listen_fd_);
     // Managers first (they abandon their requests), then the pools their routers used.
@@ -77,6 +94,7 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
       // Too late: this worker stopped accepting. The client sees the close as a reset listener.
       close(fd);
       if (balancer_ != nullptr) balancer_->Release(worker_->index());
+      if (limit_ != nullptr) limit_->Release();
       return;
     }
     AddConnection(fd, peer);
@@ -85,6 +103,7 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
   void Drain(std::function<void()> done) {
     draining_ = true;
     drained_ = std::move(done);
+    accept_resume_.Disarm();
     listener_.reset();
     if (listen_fd_ >= 0) {
       close(listen_fd_);
@@ -106,6 +125,7 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
   router::RouterContext& router_context() override { return *this; }
   SnapshotPins& snapshots() override { return pins_; }
   bool draining() const override { return draining_; }
+  accesslog::AccessLog* access_log() override { return access_log_; }
 
   void OnConnectionManagerClosed(HttpConnectionManager* manager) override {
     auto it = managers_.find(manager);
@@ -114,6 +134,11 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
     managers_.erase(it);
     stats().connections_active.fetch_sub(1, std::memory_order_relaxed);
     if (balancer_ != nullptr) balancer_->Release(worker_->index());
+    if (limit_ != nullptr) {
+      limit_->Release();
+      // A slot is free: a listener resting at the cap takes it now rather than at its timer.
+      if (paused_at_cap_) ResumeAccepting();
+    }
     MaybeDrained();
   }
 
@@ -121,14 +146,15 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
   const router::RouterOptions& router_options() const override { return router_options_; }
 
   upstream::ConnPool& PoolFor(const std::shared_ptr<upstream::HostState>& host,
-                              const ClusterConfig& cluster) override {
+                              const upstream::ClusterSnapshot& cluster) override {
     std::unique_ptr<upstream::Http1ConnPool>& pool = pools_[host.get()];
     if (pool == nullptr) {
       upstream::Http1PoolSettings settings = pool_settings_;
       if (draining_) settings.max_idle = 0;
-      pool = std::make_unique<upstream::Http1ConnPool>(dispatcher_, host, settings, stats().pool);
+      pool = std::make_unique<upstream::Http1ConnPool>(dispatcher_, host, settings, stats().pool,
+                                                       cluster.stats);
     }
-    pool->set_connect_timeout(cluster.connect_timeout);
+    pool->set_connect_timeout(cluster.config.connect_timeout);
     return *pool;
   }
 
@@ -180,9 +206,22 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
 
   void AcceptAll() {
     for (int i = 0; i < 64; ++i) {
+      if (limit_ != nullptr && !limit_->TryAcquire()) {
+        PauseAccepting(/*at_cap=*/true, 0);
+        return;
+      }
       event::SocketAddress peer;
       int fd = event::Accept(listen_fd_, &peer);
-      if (fd < 0) return;  // EAGAIN, or a transient error (EMFILE...): try again next wakeup.
+      if (fd < 0) {
+        const int err = errno;
+        if (limit_ != nullptr) limit_->Release();
+        // The listener is level-triggered: out of descriptors (or kernel memory), trying again
+        // at once would spin. Rest, as nginx does; the backlog keeps the clients meanwhile.
+        if (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM) {
+          PauseAccepting(/*at_cap=*/false, err);
+        }
+        return;  // EAGAIN, or a connection that went away before it was accepted.
+      }
       stats().connections_accepted.fetch_add(1, std::memory_order_relaxed);
       int self = worker_->index();
       int owner = balancer_ != nullptr ? balancer_->Assign(self) : self;
@@ -195,6 +234,7 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
     }
   }
 
+  // Takes over `fd` (its ConnectionLimit slot, if any, is already held).
   void AddConnection(int fd, const event::SocketAddress& peer) {
     LB_DCHECK(dispatcher_.IsThreadSafe());
     stats().connections_active.fetch_add(1, std::memory_order_relaxed);
@@ -203,6 +243,30 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
                                                std::make_unique<network::RawTransportSocket>()));
     HttpConnectionManager* raw = manager.get();
     managers_.emplace(raw, std::move(manager));
+  }
+
+  void PauseAccepting(bool at_cap, int err) {
+    if (listener_ == nullptr) return;
+    listener_->SetInterest(false, false);
+    paused_at_cap_ = at_cap;
+    (at_cap ? stats().accept_paused_max_connections : stats().accept_paused_descriptors)
+        .fetch_add(1, std::memory_order_relaxed);
+    accept_resume_.Arm(accept_pause_);
+    if (limit_ != nullptr && limit_->ShouldLog(dispatcher_.MonotonicNow(), absl::Seconds(10))) {
+      nlohmann::json fields = {{"worker", worker_->index()},
+                               {"reason", at_cap ? "max_connections" : "descriptors"},
+                               {"open_connections", limit_->open()},
+                               {"max_connections", limit_->max()},
+                               {"pause_ms", absl::ToInt64Milliseconds(accept_pause_)}};
+      if (!at_cap) fields["error"] = strerror(err);
+      logging::LogEvent("accept_paused", fields);
+    }
+  }
+
+  void ResumeAccepting() {
+    paused_at_cap_ = false;
+    accept_resume_.Disarm();
+    if (listener_ != nullptr && !draining_) listener_->SetInterest(true, false);
   }
 
   void MaybeDrained() {
@@ -217,11 +281,16 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
   event::Dispatcher& dispatcher_;
   int listen_fd_;
   ResultSink sink_;
+  ConnectionLimit* const limit_;  // May be null.
+  const absl::Duration accept_pause_;
+  event::LazyTimer accept_resume_;  // Armed while the listener rests.
+  bool paused_at_cap_ = false;
   const uint64_t rng_seed_;
   ConnectionManagerOptions http_options_;
   router::RouterOptions router_options_;
   upstream::Http1PoolSettings pool_settings_;
   router::RetryBudget retry_budget_;
+  accesslog::AccessLog* const access_log_;
   ConnectionBalancer* balancer_ = nullptr;
   Worker::HandOff hand_off_;
   std::unique_ptr<event::FdWatcher> listener_;
@@ -235,11 +304,13 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
 
 // ---------------------------------------------------------------------------------------------
 
-Worker::Worker(int index, int listen_fd, const WorkerOptions& options, ResultSink sink)
+Worker::Worker(int index, int listen_fd, const WorkerOptions& options, ResultSink sink,
+               ConnectionLimit* limit)
     : index_(index) {
   absl::StatusOr<std::unique_ptr<event::Dispatcher>> d = event::Dispatcher::Create();
   if (d.ok()) dispatcher_ = std::move(*d);
-  impl_ = std::make_unique<Impl>(this, dispatcher_.get(), listen_fd, options, std::move(sink));
+  impl_ =
+      std::make_unique<Impl>(this, dispatcher_.get(), listen_fd, options, std::move(sink), limit);
 }
 
 Worker::~Worker() {

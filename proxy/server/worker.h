@@ -22,6 +22,7 @@
 #include "proxy/router/router.h"
 #include "proxy/router/snapshot.h"
 #include "proxy/server/connection_balancer.h"
+#include "proxy/server/connection_limit.h"
 #include "proxy/server/http_connection_manager.h"
 #include "proxy/upstream/conn_pool.h"
 #include "proxy/upstream/host.h"
@@ -33,10 +34,24 @@ struct WorkerOptions {
   absl::Duration upstream_timeout = absl::Seconds(15);        // No response head: 504.
   absl::Duration idle_timeout = absl::Seconds(60);            // Client keep-alive idle.
   absl::Duration upstream_idle_timeout = absl::Seconds(30);   // Pooled connection idle.
-  uint64_t max_body_bytes = 0;                                // 0: unlimited; else 413 above it.
+  // No byte either way on a request in progress (a tunnel: tunnel_idle_timeout). 0: off.
+  absl::Duration stream_idle_timeout = absl::Minutes(5);
+  absl::Duration tunnel_idle_timeout = absl::Hours(1);
+  // Request start to the response's last byte (0: off).
+  absl::Duration upstream_response_timeout = absl::ZeroDuration();
+  uint64_t max_body_bytes = 0;  // 0: unlimited; else 413 above it.
+  // Per connection, client and upstream: bytes read ahead, and the write high watermark.
+  size_t buffer_limit_bytes = 1024 * 1024;
+  // After EMFILE/ENFILE on accept, or at max_connections, the listener rests this long.
+  absl::Duration accept_pause = absl::Milliseconds(100);
+  bool normalize_path = true;  // RFC 3986 dot-segments, before routing.
+  bool merge_slashes = false;
   uint32_t max_idle_per_host = 64;
-  // Retries in flight may not exceed this share of active requests (plus a floor of 3).
+  // Retries that take a slot (router.h) in flight may not exceed this share of active
+  // requests (plus a floor of 3).
   double retry_budget = 0.2;
+  // Where finished requests are logged (null: nowhere); outlives the workers.
+  accesslog::AccessLog* access_log = nullptr;
 };
 
 // Counters a worker keeps; read by the admin thread (relaxed).
@@ -45,6 +60,9 @@ struct WorkerStats {
   std::atomic<uint64_t> connections_active{0};
   // Accepted here and given to a less loaded worker (ConnectionBalancer).
   std::atomic<uint64_t> connections_handed_off{0};
+  // Times the listener stopped accepting: at --max_connections, and out of descriptors.
+  std::atomic<uint64_t> accept_paused_max_connections{0};
+  std::atomic<uint64_t> accept_paused_descriptors{0};
   ConnectionManagerStats http;
   router::RouterStats router;
   upstream::PoolStats pool;
@@ -57,7 +75,9 @@ using ResultSink =
 class Worker {
  public:
   // `listen_fd` is this worker's own SO_REUSEPORT socket (the worker takes ownership).
-  Worker(int index, int listen_fd, const WorkerOptions& options, ResultSink sink);
+  // `limit` (null: none) is shared by all workers and outlives them.
+  Worker(int index, int listen_fd, const WorkerOptions& options, ResultSink sink,
+         ConnectionLimit* limit = nullptr);
   ~Worker();
 
   // Before Start(): accepted connections go to the worker `balancer` picks; `hand_off` gives

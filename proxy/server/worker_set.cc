@@ -32,8 +32,12 @@ absl::StatusOr<std::unique_ptr<WorkerSet>> WorkerSet::Create(const WorkerSetOpti
   }
   set->port_ = port;
   set->clock_ = options.clock;
+  if (options.max_connections > 0) {
+    set->limit_ = std::make_unique<ConnectionLimit>(options.max_connections);
+  }
   for (int i = 0; i < n; ++i) {
-    set->workers_.push_back(std::make_unique<Worker>(i, fds[i], options.worker, sink));
+    set->workers_.push_back(
+        std::make_unique<Worker>(i, fds[i], options.worker, sink, set->limit_.get()));
   }
   if (options.balance_connections && n > 1) {
     set->balancer_ = std::make_unique<ConnectionBalancer>(n);

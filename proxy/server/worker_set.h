@@ -17,6 +17,7 @@
 #include "common/time/clock.h"
 #include "proxy/event/dispatcher.h"
 #include "proxy/server/connection_balancer.h"
+#include "proxy/server/connection_limit.h"
 #include "proxy/server/worker.h"
 
 namespace lb::proxy {
@@ -29,6 +30,8 @@ struct WorkerSetOptions {
   // Join a port another process already listens on (SO_REUSEPORT), e.g. the old process during
   // a zero-downtime upgrade. Off: such a port is refused (kAlreadyExists), never shared.
   bool share_port = false;
+  // Open client connections across all workers; at the cap the listeners rest (0: no cap).
+  uint64_t max_connections = 0;
   WorkerOptions worker;
   Clock* clock = Clock::Real();  // For the drain timeout.
 };
@@ -44,6 +47,8 @@ class WorkerSet {
 
   void Start();
   uint16_t port() const { return port_; }
+  // Null when there is no cap.
+  const ConnectionLimit* connection_limit() const { return limit_.get(); }
   size_t size() const { return workers_.size(); }
   const Worker& worker(size_t i) const { return *workers_[i]; }
 
@@ -61,6 +66,7 @@ class WorkerSet {
   uint16_t port_ = 0;
   Clock* clock_ = Clock::Real();
   std::unique_ptr<ConnectionBalancer> balancer_;  // Outlives the workers (declared first).
+  std::unique_ptr<ConnectionLimit> limit_;        // The same.
   std::vector<std::unique_ptr<Worker>> workers_;
 };
 

@@ -56,12 +56,51 @@ struct alignas(64) ClusterWorkerCounters {
   }
 };
 
+// A count of something held against a cap that every worker shares (a circuit breaker). The
+// cap may change at any time (a new cluster config); holders above a lowered cap keep what
+// they hold.
+class ResourceLimit {
+ public:
+  // Takes one unless `count() >= max()`; a refusal is counted in overflows().
+  bool TryAcquire() {
+    uint64_t current = count_.load(std::memory_order_relaxed);
+    do {
+      if (current >= max_.load(std::memory_order_relaxed)) {
+        overflows_.fetch_add(1, std::memory_order_relaxed);
+        return false;
+      }
+    } while (!count_.compare_exchange_weak(current, current + 1, std::memory_order_relaxed));
+    return true;
+  }
+  void Release() { count_.fetch_sub(1, std::memory_order_relaxed); }
+  void set_max(uint64_t max) { max_.store(max, std::memory_order_relaxed); }
+
+  uint64_t count() const { return count_.load(std::memory_order_relaxed); }
+  uint64_t max() const { return max_.load(std::memory_order_relaxed); }
+  uint64_t overflows() const { return overflows_.load(std::memory_order_relaxed); }
+
+ private:
+  std::atomic<uint64_t> count_{0};
+  std::atomic<uint64_t> max_{UINT64_MAX};
+  std::atomic<uint64_t> overflows_{0};
+};
+
+// The cluster's circuit breakers (CircuitBreakerConfig), shared by all workers.
+struct alignas(64) ClusterResources {
+  ResourceLimit connections;
+  ResourceLimit pending_requests;
+  ResourceLimit requests;
+  ResourceLimit retries;
+};
+
 class ClusterStats {
  public:
   explicit ClusterStats(int workers)
       : workers_(workers < 1 ? 1 : workers), counters_(new ClusterWorkerCounters[workers_]) {}
 
   ClusterWorkerCounters& worker(int i) { return counters_[i]; }
+  ClusterResources& resources() { return resources_; }
+  const ClusterResources& resources() const { return resources_; }
   // Sums over the workers (a moment's view).
   uint64_t responses(int status_class) const;
   LatencySummary latency() const;
@@ -69,6 +108,7 @@ class ClusterStats {
  private:
   const int workers_;
   std::unique_ptr<ClusterWorkerCounters[]> counters_;
+  ClusterResources resources_;
 };
 
 }  // namespace lb::proxy::upstream

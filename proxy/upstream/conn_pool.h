@@ -18,6 +18,7 @@ enum class PoolFailureReason : uint8_t {
   kConnectFailure,  // The host refused or could not be reached: its fault.
   kTimeout,         // No connection within the cluster's connect timeout: its fault.
   kLocalResource,   // This process or machine is out of descriptors or ports: not its fault.
+  kOverflow,        // The cluster's circuit breaker (connections or pending) is full.
 };
 
 class PoolCallbacks {

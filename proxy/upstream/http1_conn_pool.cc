@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "common/base/check.h"
 #include "proxy/event/lazy_timer.h"
 #include "proxy/network/connection.h"
@@ -17,9 +18,12 @@ class Http1ConnPool::ActiveClient final : public network::ConnectionCallbacks,
  public:
   enum class State : uint8_t { kConnecting, kBusy, kIdle, kClosed };
 
+  // `holds_slots`: took a connection and a pending slot of the cluster's circuit breakers.
   ActiveClient(Http1ConnPool& pool, std::unique_ptr<network::Connection> connection,
-               http::ResponseDecoder& decoder, PoolCallbacks& callbacks)
-      : pool_(pool),
+               http::ResponseDecoder& decoder, PoolCallbacks& callbacks, bool holds_slots)
+      : holds_connection_(holds_slots),
+        holds_pending_(holds_slots),
+        pool_(pool),
         connection_(std::move(connection)),
         codec_(*connection_, *this, pool.settings_.codec),
         timer_(pool.dispatcher_, [this] { OnTimer(); }),
@@ -28,6 +32,7 @@ class Http1ConnPool::ActiveClient final : public network::ConnectionCallbacks,
     connection_->SetCallbacks(this);
     timer_.Arm(pool.settings_.connect_timeout);
   }
+  ~ActiveClient() override { ReleaseSlots(); }
 
   State state() const { return state_; }
   std::list<std::unique_ptr<ActiveClient>>::iterator self;
@@ -47,6 +52,7 @@ class Http1ConnPool::ActiveClient final : public network::ConnectionCallbacks,
   }
 
   void Shut() {
+    ReleaseSlots();
     state_ = State::kClosed;
     pending_callbacks_ = nullptr;
     timer_.Disarm();
@@ -63,6 +69,7 @@ class Http1ConnPool::ActiveClient final : public network::ConnectionCallbacks,
       case network::ConnectionEvent::kConnected: {
         state_ = State::kBusy;
         timer_.Disarm();
+        ReleasePending();
         PoolCallbacks* callbacks = std::exchange(pending_callbacks_, nullptr);
         callbacks->OnPoolReady(codec_.NewStream(*pending_decoder_), /*reused=*/false);
         return;
@@ -117,6 +124,23 @@ class Http1ConnPool::ActiveClient final : public network::ConnectionCallbacks,
     if (callbacks != nullptr) callbacks->OnPoolFailure(reason, details);
   }
 
+  // The circuit-breaker slots this connection holds (see the header).
+  void ReleasePending() {
+    if (holds_pending_) {
+      holds_pending_ = false;
+      pool_.cluster_->resources().pending_requests.Release();
+    }
+  }
+  void ReleaseSlots() {
+    ReleasePending();
+    if (holds_connection_) {
+      holds_connection_ = false;
+      pool_.cluster_->resources().connections.Release();
+    }
+  }
+
+  bool holds_connection_;
+  bool holds_pending_;
   Http1ConnPool& pool_;
   std::unique_ptr<network::Connection> connection_;
   http::Http1ClientCodec codec_;
@@ -127,8 +151,13 @@ class Http1ConnPool::ActiveClient final : public network::ConnectionCallbacks,
 };
 
 Http1ConnPool::Http1ConnPool(event::Dispatcher& dispatcher, std::shared_ptr<HostState> host,
-                             const Http1PoolSettings& settings, PoolStats& stats)
-    : dispatcher_(dispatcher), host_(std::move(host)), settings_(settings), stats_(stats) {}
+                             const Http1PoolSettings& settings, PoolStats& stats,
+                             std::shared_ptr<ClusterStats> cluster)
+    : dispatcher_(dispatcher),
+      host_(std::move(host)),
+      settings_(settings),
+      stats_(stats),
+      cluster_(std::move(cluster)) {}
 
 Http1ConnPool::~Http1ConnPool() {
   for (auto& client : clients_) client->Shut();
@@ -143,9 +172,30 @@ PoolHandle* Http1ConnPool::NewStream(http::ResponseDecoder& decoder, PoolCallbac
     client->Reuse(decoder, callbacks);
     return nullptr;
   }
+  if (cluster_ != nullptr) {
+    ClusterResources& limits = cluster_->resources();
+    if (!limits.connections.TryAcquire()) {
+      callbacks.OnPoolFailure(PoolFailureReason::kOverflow,
+                              absl::StrCat("cluster connection limit reached (max_connections ",
+                                           limits.connections.max(), ")"));
+      return nullptr;
+    }
+    if (!limits.pending_requests.TryAcquire()) {
+      limits.connections.Release();
+      callbacks.OnPoolFailure(
+          PoolFailureReason::kOverflow,
+          absl::StrCat("cluster pending request limit reached (max_pending_requests ",
+                       limits.pending_requests.max(), ")"));
+      return nullptr;
+    }
+  }
   absl::StatusOr<std::unique_ptr<network::Connection>> connection = network::CreateClientConnection(
       dispatcher_, host_->address, std::make_unique<network::RawTransportSocket>());
   if (!connection.ok()) {
+    if (cluster_ != nullptr) {
+      cluster_->resources().connections.Release();
+      cluster_->resources().pending_requests.Release();
+    }
     bool local = connection.status().code() == absl::StatusCode::kResourceExhausted;
     (local ? stats_.local_failures : stats_.connect_failures)
         .fetch_add(1, std::memory_order_relaxed);
@@ -155,7 +205,9 @@ PoolHandle* Http1ConnPool::NewStream(http::ResponseDecoder& decoder, PoolCallbac
     return nullptr;
   }
   stats_.connects.fetch_add(1, std::memory_order_relaxed);
-  auto client = std::make_unique<ActiveClient>(*this, std::move(*connection), decoder, callbacks);
+  if (settings_.buffer_limit_bytes > 0) (*connection)->SetBufferLimit(settings_.buffer_limit_bytes);
+  auto client = std::make_unique<ActiveClient>(*this, std::move(*connection), decoder, callbacks,
+                                               /*holds_slots=*/cluster_ != nullptr);
   ActiveClient* raw = client.get();
   clients_.push_front(std::move(client));
   raw->self = clients_.begin();

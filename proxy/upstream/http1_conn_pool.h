@@ -5,6 +5,10 @@
 // not completely sent, when the upstream sent anything beyond the response or while idle, when
 // the host left the configuration, and after `idle_timeout` unused.
 //
+// Circuit breakers (the cluster's ClusterResources, shared with the other workers): a new
+// connection takes a `connections` slot for its life and a `pending_requests` slot until it is
+// set up; without one the request fails with kOverflow (this pool does not queue requests).
+//
 // Threading: the worker's loop thread only.
 #ifndef LB_PROXY_UPSTREAM_HTTP1_CONN_POOL_H_
 #define LB_PROXY_UPSTREAM_HTTP1_CONN_POOL_H_
@@ -17,6 +21,7 @@
 #include "absl/time/time.h"
 #include "proxy/event/dispatcher.h"
 #include "proxy/http/http1_codec.h"
+#include "proxy/upstream/cluster_stats.h"
 #include "proxy/upstream/conn_pool.h"
 #include "proxy/upstream/host.h"
 
@@ -26,14 +31,18 @@ struct Http1PoolSettings {
   absl::Duration connect_timeout = absl::Seconds(1);
   absl::Duration idle_timeout = absl::Seconds(30);
   uint32_t max_idle = 64;
+  // Read-buffer limit and write high watermark of each connection (0: the default).
+  size_t buffer_limit_bytes = 0;
   http::Http1Settings codec;
 };
 
 class Http1ConnPool final : public ConnPool {
  public:
-  // `dispatcher` and `stats` must outlive the pool.
+  // `dispatcher` and `stats` must outlive the pool. `cluster` (null: no limits) holds the
+  // circuit breakers.
   Http1ConnPool(event::Dispatcher& dispatcher, std::shared_ptr<HostState> host,
-                const Http1PoolSettings& settings, PoolStats& stats);
+                const Http1PoolSettings& settings, PoolStats& stats,
+                std::shared_ptr<ClusterStats> cluster = nullptr);
   // Closes every connection; streams still waiting get no callback.
   ~Http1ConnPool() override;
 
@@ -57,6 +66,7 @@ class Http1ConnPool final : public ConnPool {
   const std::shared_ptr<HostState> host_;
   Http1PoolSettings settings_;
   PoolStats& stats_;
+  const std::shared_ptr<ClusterStats> cluster_;
   bool draining_ = false;
   std::list<std::unique_ptr<ActiveClient>> clients_;
   std::vector<ActiveClient*> idle_;  // Most recently used last.

@@ -41,8 +41,10 @@ struct AdsClientOptions {
   absl::Duration initial_backoff = absl::Milliseconds(100);
   absl::Duration max_backoff = absl::Seconds(10);
   double jitter = 0.25;  // Each delay is multiplied by a uniform factor in [1-jitter, 1+jitter].
-  // Null: gRPC (GrpcXdsTransportFactory).
+  // Null: gRPC (GrpcXdsTransportFactory with these keepalive settings).
   std::shared_ptr<XdsTransportFactory> transport;
+  absl::Duration keepalive_time = absl::Seconds(10);
+  absl::Duration keepalive_timeout = absl::Seconds(5);
   Clock* clock = Clock::Real();
 };
 

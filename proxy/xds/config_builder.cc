@@ -44,6 +44,12 @@ bool Same(const OutlierConfig& a, const OutlierConfig& b) {
          a.max_ejection_percent == b.max_ejection_percent;
 }
 
+bool Same(const CircuitBreakerConfig& a, const CircuitBreakerConfig& b) {
+  return a.max_connections == b.max_connections &&
+         a.max_pending_requests == b.max_pending_requests && a.max_requests == b.max_requests &&
+         a.max_retries == b.max_retries;
+}
+
 bool Same(const EndpointConfig& a, const EndpointConfig& b) {
   return a.address == b.address && a.port == b.port && a.weight == b.weight && a.zone == b.zone &&
          a.hostname == b.hostname && a.draining == b.draining;
@@ -54,7 +60,8 @@ bool SameSettings(const ClusterConfig& a, const ClusterConfig& b) {
          Same(a.health_check, b.health_check) && Same(a.outlier, b.outlier) &&
          a.healthy_panic_threshold == b.healthy_panic_threshold &&
          a.min_ring_size == b.min_ring_size && a.max_ring_size == b.max_ring_size &&
-         a.maglev_table_size == b.maglev_table_size;
+         a.maglev_table_size == b.maglev_table_size &&
+         Same(a.circuit_breakers, b.circuit_breakers);
 }
 
 bool Same(const ClusterConfig& a, const ClusterConfig& b) {
@@ -65,7 +72,11 @@ bool Same(const ClusterConfig& a, const ClusterConfig& b) {
 bool Same(const RouteConfig& a, const RouteConfig& b) {
   return a.name == b.name && a.prefix == b.prefix && a.cluster == b.cluster &&
          a.retries == b.retries && a.has_hash_policy == b.has_hash_policy &&
-         a.hash_policy.kind == b.hash_policy.kind && a.hash_policy.name == b.hash_policy.name;
+         a.hash_policy.kind == b.hash_policy.kind && a.hash_policy.name == b.hash_policy.name &&
+         a.hash_policy.generate_cookie == b.hash_policy.generate_cookie &&
+         a.hash_policy.cookie_ttl == b.hash_policy.cookie_ttl &&
+         a.hash_policy.cookie_path == b.hash_policy.cookie_path &&
+         a.hash_policy.cookie_attributes == b.hash_policy.cookie_attributes;
 }
 
 bool Same(const VirtualHostConfig& a, const VirtualHostConfig& b) {

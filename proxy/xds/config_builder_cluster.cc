@@ -225,6 +225,25 @@ ClusterConfig MapCluster(const cluster_v3::Cluster& c, ValidationErrors* errors)
     }
   }
 
+  // Thresholds of the DEFAULT priority; HIGH applies to requests of high-priority routes,
+  // which this proxy does not have, so it is accepted and has no effect.
+  bool default_seen = false;
+  for (int i = 0; i < c.circuit_breakers().thresholds_size(); ++i) {
+    const cluster_v3::CircuitBreakers::Thresholds& t = c.circuit_breakers().thresholds(i);
+    if (t.priority() != core_v3::RoutingPriority::DEFAULT) continue;
+    if (default_seen) {
+      errors->AddFieldError(absl::StrCat(".circuit_breakers.thresholds[", i, "]"),
+                            "a second entry for priority DEFAULT");
+      continue;
+    }
+    default_seen = true;
+    CircuitBreakerConfig& cb = out.circuit_breakers;
+    if (t.has_max_connections()) cb.max_connections = t.max_connections().value();
+    if (t.has_max_pending_requests()) cb.max_pending_requests = t.max_pending_requests().value();
+    if (t.has_max_requests()) cb.max_requests = t.max_requests().value();
+    if (t.has_max_retries()) cb.max_retries = t.max_retries().value();
+  }
+
   if (c.common_lb_config().has_healthy_panic_threshold()) {
     double v = c.common_lb_config().healthy_panic_threshold().value();
     if (!(v >= 0 && v <= 100)) {

@@ -76,6 +76,52 @@ bool IsValidDomain(absl::string_view d) {
   return IsHostnameLike(d);
 }
 
+// An RFC 9110 token (tchar): a cookie attribute's name.
+bool IsToken(absl::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!absl::ascii_isalnum(c) && !absl::StrContains("!#$%&'*+-.^_`|~", c)) return false;
+  }
+  return true;
+}
+
+// Printable ASCII without ";": what may follow "=" in a Set-Cookie attribute.
+bool IsAttributeValue(absl::string_view s) {
+  for (char c : s) {
+    if (c < 0x20 || c > 0x7e || c == ';') return false;
+  }
+  return true;
+}
+
+// The generation options of a cookie hash (Cookie.ttl, path, attributes); `errors` is at the
+// cookie's path.
+void MapCookie(const route_v3::RouteAction::HashPolicy::Cookie& cookie, HashPolicy* out,
+               ValidationErrors* errors) {
+  out->generate_cookie = cookie.has_ttl();
+  if (cookie.has_ttl()) {
+    const google::protobuf::Duration& ttl = cookie.ttl();
+    if (ttl.seconds() < 0 || ttl.seconds() > 315576000000 || ttl.nanos() < 0 ||
+        ttl.nanos() >= 1000000000) {
+      errors->AddFieldError(".ttl", "must be a valid duration of 0s or more");
+    } else {
+      out->cookie_ttl = absl::Seconds(ttl.seconds()) + absl::Nanoseconds(ttl.nanos());
+    }
+  }
+  out->cookie_path = cookie.path();
+  if (!IsCleanPath(cookie.path()) || absl::StrContains(cookie.path(), ";")) {
+    errors->AddFieldError(".path", "must not contain spaces, control characters or \";\"");
+  }
+  for (int i = 0; i < cookie.attributes_size(); ++i) {
+    const auto& a = cookie.attributes(i);
+    Field attribute(errors, absl::StrCat(".attributes[", i, "]"));
+    if (!IsToken(a.name())) errors->AddFieldError(".name", "must be a token");
+    if (!IsAttributeValue(a.value())) {
+      errors->AddFieldError(".value", "must be printable ASCII without \";\"");
+    }
+    out->cookie_attributes.emplace_back(a.name(), a.value());
+  }
+}
+
 struct MappedRoutes {
   std::vector<VirtualHostConfig> virtual_hosts;
   std::vector<std::pair<std::string, std::string>> refs;  // (path, cluster)
@@ -173,8 +219,9 @@ RouteConfig MapRoute(const route_v3::VirtualHost& vh, const route_v3::Route& r,
         out.hash_policy.name = h.cookie().name();
         if (out.hash_policy.name.empty())
           errors->AddFieldError(".cookie.name", "must not be empty");
-        if (h.cookie().has_ttl()) {
-          errors->AddFieldError(".cookie.ttl", "is not supported (cookies are not generated)");
+        {
+          Field cookie_field(errors, ".cookie");
+          MapCookie(h.cookie(), &out.hash_policy, errors);
         }
         break;
       case route_v3::RouteAction::HashPolicy::kConnectionProperties:

@@ -13,10 +13,19 @@ constexpr int kMaxResponseBytes = 128 << 20;
 
 class GrpcXdsStream final : public XdsStream {
  public:
-  explicit GrpcXdsStream(const std::string& target) {
+  GrpcXdsStream(const std::string& target, const GrpcXdsTransportOptions& options) {
     grpc::ChannelArguments args;
     args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
     args.SetMaxReceiveMessageSize(kMaxResponseBytes);
+    if (options.keepalive_time > absl::ZeroDuration()) {
+      args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS,
+                  static_cast<int>(absl::ToInt64Milliseconds(options.keepalive_time)));
+      args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                  static_cast<int>(absl::ToInt64Milliseconds(options.keepalive_timeout)));
+      // The ADS stream is quiet between config changes: ping without data too.
+      args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+      args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    }
     channel_ = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
     stub_ = discovery_v3::AggregatedDiscoveryService::NewStub(channel_);
     stream_ = stub_->StreamAggregatedResources(&context_);
@@ -44,7 +53,7 @@ class GrpcXdsStream final : public XdsStream {
 }  // namespace
 
 std::unique_ptr<XdsStream> GrpcXdsTransportFactory::OpenAds(const std::string& target) {
-  return std::make_unique<GrpcXdsStream>(target);
+  return std::make_unique<GrpcXdsStream>(target, options_);
 }
 
 }  // namespace lb::proxy::xds

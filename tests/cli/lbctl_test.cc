@@ -16,6 +16,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
@@ -96,6 +97,10 @@ class FakeService final : public lb::v1::LoadBalancer::Service {
                                 const lb::v1::SetEndpointStateRequest* req,
                                 lb::v1::SetEndpointStateResponse* resp) override {
     return Handle(ctx, "SetEndpointState", *req, resp);
+  }
+  grpc::Status UpdateEndpoint(grpc::ServerContext* ctx, const lb::v1::UpdateEndpointRequest* req,
+                              lb::v1::UpdateEndpointResponse* resp) override {
+    return Handle(ctx, "UpdateEndpoint", *req, resp);
   }
   grpc::Status ListEndpoints(grpc::ServerContext* ctx, const lb::v1::ListEndpointsRequest* req,
                              lb::v1::ListEndpointsResponse* resp) override {
@@ -272,7 +277,18 @@ class LbctlTest : public ::testing::Test {
       return it->second;
     };
     env.interrupted = [this]() { return interrupted_.load(); };
+    env.resolve = resolve_;
     return RunLbctl(args, out, err, env);
+  }
+
+  // Whether the last `method` request the fake got equals `text`, a text-format T.
+  template <typename T>
+  ::testing::AssertionResult LastRequestIs(const std::string& method, const std::string& text) {
+    T got = service_.request<T>(method);
+    if (google::protobuf::util::MessageDifferencer::Equals(got, ParseText<T>(text))) {
+      return ::testing::AssertionSuccess();
+    }
+    return ::testing::AssertionFailure() << method << " got:\n" << got.DebugString();
   }
 
   lb::v1::Cluster BackendCluster() {
@@ -315,6 +331,7 @@ class LbctlTest : public ::testing::Test {
   std::string address_;
   std::map<std::string, std::string> env_vars_;
   std::atomic<bool> interrupted_{false};
+  std::function<absl::Status(const std::string&)> resolve_;
 };
 
 // ---- endpoints ----
@@ -326,12 +343,10 @@ TEST_F(LbctlTest, AddSendsEndpointAndReportsVersion) {
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "added 127.0.0.1:1111 to cluster backend (version 7)\n");
   EXPECT_EQ(r.err, "");
-  auto req = service_.request<lb::v1::AddEndpointRequest>("AddEndpoint");
-  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
-      req, ParseText<lb::v1::AddEndpointRequest>(
-               R"pb(cluster: "backend"
-                    endpoint { address: "127.0.0.1" port: 1111 })pb")))
-      << req.DebugString();
+  EXPECT_TRUE(LastRequestIs<lb::v1::AddEndpointRequest>(
+      "AddEndpoint",
+      R"pb(cluster: "backend"
+           endpoint { address: "127.0.0.1" port: 1111 })pb"));
 }
 
 TEST_F(LbctlTest, AddWithAllFlags) {
@@ -339,20 +354,17 @@ TEST_F(LbctlTest, AddWithAllFlags) {
                   "--label", "version=v2", "--label", "tier=a=b"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "added 10.0.0.7:8080 to cluster web (version 0)\n");
-  auto req = service_.request<lb::v1::AddEndpointRequest>("AddEndpoint");
-  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
-      req, ParseText<lb::v1::AddEndpointRequest>(R"pb(
-        cluster: "web"
-        endpoint {
-          address: "10.0.0.7"
-          port: 8080
-          weight: 3
-          zone: "eu-1"
-          labels { key: "version" value: "v2" }
-          labels { key: "tier" value: "a=b" }
-        }
-      )pb")))
-      << req.DebugString();
+  EXPECT_TRUE(LastRequestIs<lb::v1::AddEndpointRequest>("AddEndpoint", R"pb(
+    cluster: "web"
+    endpoint {
+      address: "10.0.0.7"
+      port: 8080
+      weight: 3
+      zone: "eu-1"
+      labels { key: "version" value: "v2" }
+      labels { key: "tier" value: "a=b" }
+    }
+  )pb"));
 }
 
 TEST_F(LbctlTest, AddAcceptsEveryAddressForm) {
@@ -403,7 +415,20 @@ TEST_F(LbctlTest, BadEndpointArgumentsAreUsageErrorsWithoutACall) {
       {{"add", "10.0.0.1", "80", "--label", "novalue"},
        "invalid --label \"novalue\": want KEY=VALUE"},
       {{"add", "10.0.0.1", "80", "--label", "=v"}, "invalid --label \"=v\": want KEY=VALUE"},
-      {{"add", "10.0.0.1", "80", "--weight", "0"}, "invalid --weight 0: must be at least 1"},
+      {{"add", "10.0.0.1", "80", "--weight", "0"}, "invalid --weight 0: must be from 1 to 10000"},
+      {{"add", "10.0.0.1", "80", "--weight", "20000"},
+       "invalid --weight 20000: must be from 1 to 10000"},
+      {{"update", "10.0.0.1", "80", "--weight", "10001"},
+       "invalid --weight 10001: must be from 1 to 10000"},
+      {{"update", "10.0.0.1", "80"},
+       "nothing to change: give --weight, --zone, --label, --clear-labels or --admin-state"},
+      {{"update", "10.0.0.1", "80", "--admin-state", "paused"},
+       "invalid --admin-state \"paused\": want active or draining"},
+      {{"update", "10.0.0.1", "80", "--label", "a=b", "--clear-labels"},
+       "--label excludes --clear-labels"},
+      {{"update", "10.0.0.1:x", "--weight", "2"},
+       "invalid PORT \"x\": must be a number from 1 to 65535"},
+      {{"del", "10.0.0.1", "80", "--if-version", "v3"}, "Could not convert: --if-version = v3"},
       {{"add", "10.0.0.1", "80", "--weight", "abc"}, "Could not convert: --weight = abc"},
       {{"add", "10.0.0.1", "80", "443"}, "The following argument was not expected: 443"},
       {{"add"}, "IP is required"},
@@ -450,6 +475,95 @@ TEST_F(LbctlTest, DrainAndUndrain) {
   EXPECT_EQ(r.out, "activated 127.0.0.1:1111 in cluster backend (version 10)\n");
   req = service_.request<lb::v1::SetEndpointStateRequest>("SetEndpointState");
   EXPECT_EQ(req.admin_state(), lb::v1::ACTIVE);
+}
+
+TEST_F(LbctlTest, UpdateChangesOnlyTheGivenFieldsInPlace) {
+  service_.SetResponse("UpdateEndpoint",
+                       ParseText<lb::v1::UpdateEndpointResponse>("cluster { version: 11 }"));
+  Result r = Run({"update", "10.0.0.7:8080", "--cluster", "web", "--weight", "5"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "updated 10.0.0.7:8080 in cluster web (version 11)\n");
+  EXPECT_TRUE(LastRequestIs<lb::v1::UpdateEndpointRequest>("UpdateEndpoint", R"pb(
+    cluster: "web"
+    address: "10.0.0.7"
+    port: 8080
+    endpoint { weight: 5 }
+    update_mask { paths: "weight" }
+  )pb"));
+
+  r = Run({"update", "[::1]", "9000", "--zone", "", "--label", "a=b", "--label", "c=d",
+           "--admin-state", "Draining", "--if-version", "10"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(LastRequestIs<lb::v1::UpdateEndpointRequest>("UpdateEndpoint", R"pb(
+    cluster: "backend"
+    address: "::1"
+    port: 9000
+    endpoint {
+      labels { key: "a" value: "b" }
+      labels { key: "c" value: "d" }
+      admin_state: DRAINING
+    }
+    update_mask { paths: "zone" paths: "labels" paths: "admin_state" }
+    expected_version: 10
+  )pb"));
+
+  r = Run({"update", "127.0.0.1", "1", "--clear-labels"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(LastRequestIs<lb::v1::UpdateEndpointRequest>("UpdateEndpoint", R"pb(
+    cluster: "backend"
+    address: "127.0.0.1"
+    port: 1
+    endpoint {}
+    update_mask { paths: "labels" }
+  )pb"));
+}
+
+TEST_F(LbctlTest, EveryEndpointWriteSendsIfVersion) {
+  for (const std::string& command :
+       std::vector<std::string>{"add", "del", "drain", "undrain", "update"}) {
+    std::vector<std::string> args = {command, "127.0.0.1", "1", "--if-version", "42"};
+    if (command == "update") args.insert(args.end(), {"--weight", "3"});
+    Result r = Run(args);
+    EXPECT_EQ(r.code, 0) << command << ": " << r.err;
+  }
+  EXPECT_EQ(service_.request<lb::v1::AddEndpointRequest>("AddEndpoint").expected_version(), 42);
+  EXPECT_EQ(service_.request<lb::v1::RemoveEndpointRequest>("RemoveEndpoint").expected_version(),
+            42);
+  EXPECT_EQ(
+      service_.request<lb::v1::SetEndpointStateRequest>("SetEndpointState").expected_version(), 42);
+  EXPECT_EQ(service_.request<lb::v1::UpdateEndpointRequest>("UpdateEndpoint").expected_version(),
+            42);
+  // A stale version: the controller's ABORTED is exit 1, its message verbatim.
+  service_.FailWith(
+      grpc::Status(grpc::StatusCode::ABORTED,
+                   "cluster \"backend\" is at version 43, not 42; re-read and retry"));
+  Result r = Run({"drain", "127.0.0.1", "1", "--if-version", "42"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err, "lbctl: cluster \"backend\" is at version 43, not 42; re-read and retry\n");
+}
+
+TEST_F(LbctlTest, AddWarnsWhenTheHostnameDoesNotResolve) {
+  std::vector<std::string> resolved;
+  resolve_ = [&](const std::string& host) -> absl::Status {
+    resolved.push_back(host);
+    if (host == "nowhere.invalid") return absl::NotFoundError("Name or service not known");
+    return absl::OkStatus();
+  };
+  Result r = Run({"add", "nowhere.invalid", "80"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "added nowhere.invalid:80 to cluster backend (version 0)\n");
+  EXPECT_EQ(r.err,
+            "lbctl: warning: hostname \"nowhere.invalid\" does not resolve here (Name or service "
+            "not known); proxies get no address for it until the controller resolves it\n");
+  r = Run({"add", "api.internal", "80"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_EQ(resolved, (std::vector<std::string>{"nowhere.invalid", "api.internal"}));
+  // Nothing to warn about when the add failed.
+  service_.FailWith(grpc::Status(grpc::StatusCode::NOT_FOUND, "cluster \"x\" not found"));
+  r = Run({"add", "nowhere.invalid", "80", "--cluster", "x"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err, "lbctl: cluster \"x\" not found\n");
 }
 
 TEST_F(LbctlTest, ListTable) {
@@ -530,13 +644,13 @@ TEST_F(LbctlTest, ListJson) {
   {
    "address": "127.0.0.1",
    "port": 1112,
-   "weight": 1,
    "zone": "",
    "labels": {
     "a": "b"
    },
    "admin_state": "ACTIVE",
-   "resolved_addresses": []
+   "resolved_addresses": [],
+   "weight": 1
   }
  ],
  "version": "4"
@@ -593,7 +707,7 @@ TEST_F(LbctlTest, ClusterGet) {
             "name:               backend\n"
             "policy:             random\n"
             "hash:               header x-user\n"
-            "health check:       GET /healthz every 500ms, timeout 250ms, healthy after 2, "
+            "health check:       GET /healthz every 0.500s, timeout 0.250s, healthy after 2, "
             "unhealthy after 3\n"
             "outlier detection:  5 consecutive 5xx, 5 gateway failures, interval 10s, base "
             "ejection 30s, max 50% ejected\n"
@@ -642,26 +756,23 @@ TEST_F(LbctlTest, ClusterCreateWithEveryFlag) {
        "1.5s",    "--retries",    "0",        "--panic-threshold", "0"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "created cluster web (version 5)\n");
-  auto req = service_.request<lb::v1::CreateClusterRequest>("CreateCluster");
-  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
-      req, ParseText<lb::v1::CreateClusterRequest>(R"pb(
-        cluster {
-          name: "web"
-          lb_policy: RING_HASH
-          hash_policy { cookie: "sid" }
-          health_check {
-            path: "/healthz"
-            interval { seconds: 2 }
-            timeout { nanos: 500000000 }
-            healthy_threshold: 3
-            unhealthy_threshold: 4
-          }
-          connect_timeout { seconds: 1 nanos: 500000000 }
-          retries { value: 0 }
-          healthy_panic_threshold { value: 0 }
-        }
-      )pb")))
-      << req.DebugString();
+  EXPECT_TRUE(LastRequestIs<lb::v1::CreateClusterRequest>("CreateCluster", R"pb(
+    cluster {
+      name: "web"
+      lb_policy: RING_HASH
+      hash_policy { cookie: "sid" }
+      health_check {
+        path: "/healthz"
+        interval { seconds: 2 }
+        timeout { nanos: 500000000 }
+        healthy_threshold: 3
+        unhealthy_threshold: 4
+      }
+      connect_timeout { seconds: 1 nanos: 500000000 }
+      retries { value: 0 }
+      healthy_panic_threshold { value: 0 }
+    }
+  )pb"));
 }
 
 TEST_F(LbctlTest, ClusterCreateMinimalLeavesDefaultsToTheController) {
@@ -699,18 +810,26 @@ TEST_F(LbctlTest, ClusterBadFlagsAreUsageErrors) {
     std::string message;
   };
   const std::string want = ": want random, round_robin, least_request, ring_hash or maglev";
+  const std::string durations = "\"500ms\", \"2s\", \"1m\", \"1h\" or \"0.500s\"";
   std::vector<Case> cases = {
       {{"cluster", "create", "web", "--policy", "fastest"}, "invalid --policy \"fastest\"" + want},
       {{"cluster", "create", "web", "--policy", "lb_policy_unspecified"},
        "invalid --policy \"lb_policy_unspecified\"" + want},
       {{"cluster", "create", "web", "--hc-interval", "5"},
-       "invalid --hc-interval \"5\": want a duration such as 500ms, 5s or 1m"},
+       "invalid --hc-interval: \"5\" is not a duration; want " + durations},
       {{"cluster", "update", "web", "--hc-timeout", "soon"},
-       "invalid --hc-timeout \"soon\": want a duration such as 500ms, 5s or 1m"},
+       "invalid --hc-timeout: \"soon\" is not a duration; want " + durations},
       {{"cluster", "create", "web", "--connect-timeout", "inf"},
-       "invalid --connect-timeout \"inf\": want a duration such as 500ms, 5s or 1m"},
-      {{"cluster", "create", "web", "--hc-healthy", "0"},
-       "invalid --hc-healthy 0: must be at least 1"},
+       "invalid --connect-timeout: \"inf\" is not a duration; want " + durations},
+      {{"cluster", "create", "web", "--cookie-ttl", "1d"},
+       "invalid --cookie-ttl: \"1d\" is not a duration; want " + durations},
+      {{"cluster", "create", "web", "--cookie-same-site", "loose"},
+       "invalid --cookie-same-site \"loose\": want strict, lax or none"},
+      {{"cluster", "create", "web", "--cookie-http-only", "maybe"},
+       "Could not convert: --cookie-http-only = maybe"},
+      {{"cluster", "update", "web"}, "nothing to change: give at least one setting flag"},
+      {{"cluster", "update", "web", "--hash-none", "--hash-cookie", "c"},
+       "--hash-cookie excludes --hash-none"},
       {{"cluster", "create", "web", "--hash-header", "h", "--hash-source-ip"},
        "--hash-header excludes --hash-source-ip"},
       {{"cluster", "create", "web", "--retries", "-1"}, "Could not convert: --retries = -1"},
@@ -726,42 +845,119 @@ TEST_F(LbctlTest, ClusterBadFlagsAreUsageErrors) {
   EXPECT_TRUE(service_.calls().empty());
 }
 
-TEST_F(LbctlTest, ClusterUpdateIsReadModifyWrite) {
-  lb::v1::Cluster current = BackendCluster();
-  current.set_name("web");
-  current.mutable_hash_policy()->set_header("x-user");
-  service_.SetResponse("GetCluster", current);
+TEST_F(LbctlTest, ClusterUpdateSendsOnlyTheGivenFlags) {
   lb::v1::Cluster updated;
   updated.set_name("web");
   updated.set_version(8);
   service_.SetResponse("UpdateCluster", updated);
-  Result r = Run(
-      {"cluster", "update", "web", "--retries", "5", "--hash-source-ip", "--hc-interval", "3s"});
+  Result r = Run({"cluster", "update", "web", "--retries", "5", "--hash-source-ip", "--hc-interval",
+                  "3s", "--od-5xx", "0", "--panic-threshold", "0"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "updated cluster web (version 8)\n");
-  EXPECT_EQ(service_.calls(), (std::vector<std::string>{"GetCluster", "UpdateCluster"}));
-  EXPECT_EQ(service_.request<lb::v1::GetClusterRequest>("GetCluster").name(), "web");
-
-  auto req = service_.request<lb::v1::UpdateClusterRequest>("UpdateCluster");
-  EXPECT_EQ(req.expected_version(), 7);
-  lb::v1::Cluster want = current;
-  want.clear_endpoints();
-  want.mutable_retries()->set_value(5);
-  want.mutable_hash_policy()->set_source_ip(true);
-  want.mutable_health_check()->mutable_interval()->set_seconds(3);
-  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(req.cluster(), want))
-      << req.cluster().DebugString();
+  // No read: the mask names exactly the flags given, so nothing else can change.
+  EXPECT_EQ(service_.calls(), std::vector<std::string>{"UpdateCluster"});
+  EXPECT_TRUE(LastRequestIs<lb::v1::UpdateClusterRequest>("UpdateCluster", R"pb(
+    cluster {
+      name: "web"
+      hash_policy { source_ip: true }
+      health_check { interval { seconds: 3 } }
+      outlier_detection { consecutive_5xx: 0 }
+      retries { value: 5 }
+      healthy_panic_threshold { value: 0 }
+    }
+    update_mask {
+      paths: "hash_policy"
+      paths: "health_check.interval"
+      paths: "outlier_detection.consecutive_5xx"
+      paths: "retries"
+      paths: "healthy_panic_threshold"
+    }
+  )pb"));
 }
 
-TEST_F(LbctlTest, ClusterUpdateConflictIsRefused) {
-  service_.SetResponse("GetCluster", BackendCluster());
+TEST_F(LbctlTest, ClusterUpdateCookieOptionsAloneAndHashNone) {
+  Result r =
+      Run({"cluster", "update", "sticky", "--cookie-ttl", "1h", "--cookie-same-site", "LAX",
+           "--cookie-secure", "true", "--cookie-http-only", "false", "--cookie-path", "/app"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(LastRequestIs<lb::v1::UpdateClusterRequest>("UpdateCluster", R"pb(
+    cluster {
+      name: "sticky"
+      hash_policy {
+        cookie_options {
+          ttl { seconds: 3600 }
+          path: "/app"
+          http_only { value: false }
+          same_site: LAX
+          secure: true
+        }
+      }
+    }
+    update_mask {
+      paths: "hash_policy.cookie_options.ttl"
+      paths: "hash_policy.cookie_options.path"
+      paths: "hash_policy.cookie_options.http_only"
+      paths: "hash_policy.cookie_options.same_site"
+      paths: "hash_policy.cookie_options.secure"
+    }
+  )pb"));
+
+  // A new key replaces the whole hash policy, its cookie options with it.
+  r = Run({"cluster", "update", "sticky", "--hash-cookie", "lb", "--cookie-generate", "false"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(LastRequestIs<lb::v1::UpdateClusterRequest>("UpdateCluster", R"pb(
+    cluster {
+      name: "sticky"
+      hash_policy {
+        cookie: "lb"
+        cookie_options { generate { value: false } }
+      }
+    }
+    update_mask { paths: "hash_policy" }
+  )pb"));
+
+  r = Run({"cluster", "update", "sticky", "--policy", "round_robin", "--hash-none"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(LastRequestIs<lb::v1::UpdateClusterRequest>("UpdateCluster", R"pb(
+    cluster { name: "sticky" lb_policy: ROUND_ROBIN }
+    update_mask { paths: "lb_policy" paths: "hash_policy" }
+  )pb"));
+}
+
+TEST_F(LbctlTest, ClusterUpdateWithStaleIfVersionIsRefused) {
   service_.FailWith(grpc::Status(grpc::StatusCode::ABORTED,
                                  "cluster \"backend\" is at version 8, not 7; re-read and retry"));
-  Result r = Run({"cluster", "update", "backend", "--retries", "1"});
+  Result r = Run({"cluster", "update", "backend", "--retries", "1", "--if-version", "7"});
   EXPECT_EQ(r.code, 1);
   EXPECT_EQ(r.err, "lbctl: cluster \"backend\" is at version 8, not 7; re-read and retry\n");
-  // The read failed already, so no update was attempted.
-  EXPECT_EQ(service_.calls(), std::vector<std::string>{"GetCluster"});
+  EXPECT_EQ(service_.request<lb::v1::UpdateClusterRequest>("UpdateCluster").expected_version(), 7);
+}
+
+TEST_F(LbctlTest, ClusterGetShowsCookieOptions) {
+  lb::v1::Cluster c = ParseText<lb::v1::Cluster>(R"pb(
+    name: "sticky"
+    lb_policy: RING_HASH
+    hash_policy {
+      cookie: "lb"
+      cookie_options {
+        ttl { seconds: 3600 }
+        same_site: LAX
+        secure: true
+      }
+    }
+  )pb");
+  service_.SetResponse("GetCluster", c);
+  Result r = Run({"cluster", "get", "sticky"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("hash:               cookie lb (set by the proxy: ttl 3600s, path "
+                               "/, HttpOnly, SameSite lax, Secure)\n"));
+  EXPECT_THAT(r.out, HasSubstr("health check:       disabled\n"));
+  EXPECT_THAT(r.out, HasSubstr("outlier detection:  off\n"));
+  c.mutable_hash_policy()->mutable_cookie_options()->Clear();
+  c.mutable_hash_policy()->mutable_cookie_options()->mutable_generate()->set_value(false);
+  service_.SetResponse("GetCluster", c);
+  r = Run({"cluster", "get", "sticky"});
+  EXPECT_THAT(r.out, HasSubstr("hash:               cookie lb (set by the application)\n"));
 }
 
 TEST_F(LbctlTest, ClusterDelete) {
@@ -770,6 +966,9 @@ TEST_F(LbctlTest, ClusterDelete) {
   EXPECT_EQ(r.out, "deleted cluster web\n");
   EXPECT_EQ(service_.request<lb::v1::DeleteClusterRequest>("DeleteCluster").name(), "web");
   EXPECT_EQ(service_.request<lb::v1::DeleteClusterRequest>("DeleteCluster").expected_version(), 0);
+  r = Run({"cluster", "delete", "web", "--if-version", "4"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(service_.request<lb::v1::DeleteClusterRequest>("DeleteCluster").expected_version(), 4);
 }
 
 // ---- routes ----
@@ -790,7 +989,7 @@ TEST_F(LbctlTest, RouteListAndGet) {
   Result r = Run({"route", "list"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out,
-            "NAME     HOST         PREFIX  CLUSTER\n"
+            "NAME     HOSTS        PREFIX  CLUSTER\n"
             "default  *            /       backend\n"
             "api      example.com  /api    web\n");
 
@@ -798,7 +997,7 @@ TEST_F(LbctlTest, RouteListAndGet) {
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out,
             "name:           api\n"
-            "host:           example.com\n"
+            "hosts:          example.com\n"
             "prefix:         /api\n"
             "cluster:        web\n"
             "table version:  14\n");
@@ -807,7 +1006,7 @@ TEST_F(LbctlTest, RouteListAndGet) {
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out,
             "{\n \"name\": \"api\",\n \"host\": \"example.com\",\n \"path_prefix\": \"/api\",\n"
-            " \"cluster\": \"web\"\n}\n");
+            " \"cluster\": \"web\",\n \"hosts\": []\n}\n");
 
   r = Run({"route", "get", "nope"});
   EXPECT_EQ(r.code, 1);
@@ -820,16 +1019,73 @@ TEST_F(LbctlTest, RouteCreate) {
       {"route", "create", "api", "--cluster", "web", "--host", "example.com", "--prefix", "/api"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "created route api (route table version 14)\n");
-  auto req = service_.request<lb::v1::CreateRouteRequest>("CreateRoute");
-  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
-      req,
-      ParseText<lb::v1::CreateRouteRequest>(
-          R"pb(route { name: "api" host: "example.com" path_prefix: "/api" cluster: "web" })pb")))
-      << req.DebugString();
+  EXPECT_TRUE(LastRequestIs<lb::v1::CreateRouteRequest>(
+      "CreateRoute",
+      R"pb(route { name: "api" hosts: "example.com" path_prefix: "/api" cluster: "web" })pb"));
 
   r = Run({"route", "create", "api"});
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(r.err, "lbctl: --cluster is required\nRun 'lbctl route create --help' for usage.\n");
+}
+
+TEST_F(LbctlTest, RoutesWithSeveralHosts) {
+  lb::v1::RouteTableResponse table = ParseText<lb::v1::RouteTableResponse>(R"pb(
+    route_table {
+      routes { name: "default" host: "*" hosts: "*" path_prefix: "/" cluster: "backend" }
+      routes {
+        name: "www"
+        host: "example.com"
+        hosts: "example.com"
+        hosts: "*.example.com"
+        path_prefix: "/"
+        cluster: "web"
+      }
+      version: 20
+    }
+  )pb");
+  service_.SetResponse("CreateRoute", table);
+  service_.SetResponse("ListRoutes", table);
+  service_.SetResponse("UpdateRoute", table);
+  Result r = Run({"route", "create", "www", "--cluster", "web", "--host", "example.com", "--host",
+                  "*.example.com", "--if-version", "19"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(LastRequestIs<lb::v1::CreateRouteRequest>("CreateRoute", R"pb(
+    route { name: "www" cluster: "web" hosts: "example.com" hosts: "*.example.com" }
+    expected_version: 19
+  )pb"));
+
+  r = Run({"route", "list"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "NAME     HOSTS                      PREFIX  CLUSTER\n"
+            "default  *                          /       backend\n"
+            "www      example.com,*.example.com  /       web\n");
+
+  // --host replaces every host; --if-version replaces the version read.
+  r = Run({"route", "update", "www", "--host", "example.org", "--if-version", "18"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(LastRequestIs<lb::v1::UpdateRouteRequest>("UpdateRoute", R"pb(
+    route { name: "www" hosts: "example.org" path_prefix: "/" cluster: "web" }
+    expected_version: 18
+  )pb"));
+}
+
+TEST_F(LbctlTest, DuplicateRouteIsRefusedNamingTheOther) {
+  service_.FailWith(grpc::Status(grpc::StatusCode::ALREADY_EXISTS,
+                                 "route \"b\": host \"*\" with path_prefix \"/\" is already "
+                                 "routed by route \"default\""));
+  Result r = Run({"route", "create", "b", "--cluster", "backend"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.err,
+            "lbctl: route \"b\": host \"*\" with path_prefix \"/\" is already routed by route "
+            "\"default\"\n");
+}
+
+TEST_F(LbctlTest, RouteListHelpSaysWhichOrder) {
+  Result r = Run({"route", "list", "--help"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_THAT(r.out, HasSubstr("List routes in table order (creation order). That is not match "
+                               "order"));
 }
 
 TEST_F(LbctlTest, RouteUpdateIsReadModifyWrite) {
@@ -838,13 +1094,10 @@ TEST_F(LbctlTest, RouteUpdateIsReadModifyWrite) {
   Result r = Run({"route", "update", "api", "--cluster", "web2"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "updated route api (route table version 14)\n");
-  auto req = service_.request<lb::v1::UpdateRouteRequest>("UpdateRoute");
-  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
-      req, ParseText<lb::v1::UpdateRouteRequest>(R"pb(
-        route { name: "api" host: "example.com" path_prefix: "/api" cluster: "web2" }
-        expected_version: 14
-      )pb")))
-      << req.DebugString();
+  EXPECT_TRUE(LastRequestIs<lb::v1::UpdateRouteRequest>("UpdateRoute", R"pb(
+    route { name: "api" host: "example.com" path_prefix: "/api" cluster: "web2" }
+    expected_version: 14
+  )pb"));
 
   r = Run({"route", "update", "nope", "--prefix", "/x"});
   EXPECT_EQ(r.code, 1);
@@ -857,49 +1110,130 @@ TEST_F(LbctlTest, RouteDelete) {
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "deleted route api (route table version 14)\n");
   EXPECT_EQ(service_.request<lb::v1::DeleteRouteRequest>("DeleteRoute").name(), "api");
+  EXPECT_EQ(service_.request<lb::v1::DeleteRouteRequest>("DeleteRoute").expected_version(), 0);
+  r = Run({"route", "delete", "api", "--if-version", "13"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(service_.request<lb::v1::DeleteRouteRequest>("DeleteRoute").expected_version(), 13);
 }
 
 // ---- watch ----
 
+// The initial state (revisions 7 and 9), the marker, then changes; revision 10 comes twice.
 std::vector<lb::v1::Change> SomeChanges() {
+  const lb::v1::Change revision_10 = ParseText<lb::v1::Change>(
+      R"pb(revision: 10
+           cluster {
+             name: "backend"
+             lb_policy: ROUND_ROBIN
+             endpoints { address: "127.0.0.1" port: 1 weight: 5 }
+             endpoints { address: "::1" port: 2 weight: 1 zone: "z1" }
+             version: 10
+           })pb");
   return {
       ParseText<lb::v1::Change>(
           R"pb(revision: 7
                cluster {
                  name: "backend"
                  lb_policy: RANDOM
-                 endpoints { address: "127.0.0.1" port: 1 }
+                 endpoints { address: "127.0.0.1" port: 1 weight: 1 }
                  version: 7
                })pb"),
-      ParseText<lb::v1::Change>(R"pb(revision: 8 cluster_deleted: "web")pb"),
-      ParseText<lb::v1::Change>(R"pb(revision: 9
-                                     route_table {
-                                       routes { name: "r" }
-                                       version: 9
-                                     })pb"),
+      ParseText<lb::v1::Change>(
+          R"pb(revision: 9
+               route_table {
+                 routes { name: "r" hosts: "*" path_prefix: "/" cluster: "backend" }
+                 version: 9
+               })pb"),
+      ParseText<lb::v1::Change>(R"pb(revision: 9 initial_state_end: true)pb"),
+      revision_10,
+      revision_10,
+      ParseText<lb::v1::Change>(R"pb(revision: 11
+                                     cluster { name: "web" lb_policy: RANDOM version: 11 })pb"),
+      ParseText<lb::v1::Change>(R"pb(revision: 12 cluster_deleted: "web")pb"),
+      ParseText<lb::v1::Change>(
+          R"pb(revision: 13
+               route_table {
+                 routes { name: "r" hosts: "*" path_prefix: "/v2" cluster: "backend" }
+                 routes {
+                   name: "s"
+                   hosts: "a.example"
+                   hosts: "b.example"
+                   path_prefix: "/"
+                   cluster: "web"
+                 }
+                 version: 13
+               })pb"),
+      ParseText<lb::v1::Change>(
+          R"pb(revision: 14
+               cluster {
+                 name: "backend"
+                 lb_policy: ROUND_ROBIN
+                 endpoints {
+                   address: "127.0.0.1"
+                   port: 1
+                   weight: 5
+                   admin_state: DRAINING
+                   labels { key: "v" value: "2" }
+                 }
+                 health_check {
+                   path: "/h"
+                   interval { seconds: 5 }
+                   timeout { seconds: 1 }
+                   healthy_threshold: 2
+                   unhealthy_threshold: 3
+                 }
+                 version: 14
+               })pb"),
   };
 }
 
-TEST_F(LbctlTest, WatchPrintsOneLinePerChangeUntilTheStreamEnds) {
+TEST_F(LbctlTest, WatchSaysWhatEachChangeChanged) {
   service_.SetChanges(SomeChanges(), /*end_stream=*/true);
   Result r = Run({"watch"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out,
             "revision 7: cluster backend (policy random, 1 endpoints, version 7)\n"
-            "revision 8: cluster web deleted\n"
-            "revision 9: route table (1 routes, version 9)\n");
+            "revision 9: route table (1 routes, version 9)\n"
+            "revision 9: end of the initial state; changes follow\n"
+            "revision 10: cluster backend (version 10): endpoint 127.0.0.1:1 weight 1 -> 5; added "
+            "endpoint [::1]:2 (weight 1, zone z1); policy random -> round_robin\n"
+            "revision 11: cluster web created (policy random, 0 endpoints, version 11)\n"
+            "revision 12: cluster web deleted\n"
+            "revision 13: route table (version 13): route r prefix / -> /v2; added route s (hosts "
+            "a.example,b.example, prefix /, cluster web)\n"
+            "revision 14: cluster backend (version 14): drained endpoint 127.0.0.1:1; endpoint "
+            "127.0.0.1:1 labels - -> v=2; removed endpoint [::1]:2; health check disabled -> GET "
+            "/h every 5s, timeout 1s, healthy after 2, unhealthy after 3\n");
+}
+
+TEST_F(LbctlTest, WatchCountCountsChangesAfterTheMarker) {
+  service_.SetChanges(SomeChanges(), /*end_stream=*/false);
+  Result r = Run({"watch", "--count", "2"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  // Three lines of initial state and marker, then two changes (the repeat is not one).
+  EXPECT_EQ(r.out,
+            "revision 7: cluster backend (policy random, 1 endpoints, version 7)\n"
+            "revision 9: route table (1 routes, version 9)\n"
+            "revision 9: end of the initial state; changes follow\n"
+            "revision 10: cluster backend (version 10): endpoint 127.0.0.1:1 weight 1 -> 5; added "
+            "endpoint [::1]:2 (weight 1, zone z1); policy random -> round_robin\n"
+            "revision 11: cluster web created (policy random, 0 endpoints, version 11)\n");
 }
 
 TEST_F(LbctlTest, WatchJsonLinesAndCount) {
   service_.SetChanges(SomeChanges(), /*end_stream=*/false);
-  Result r = Run({"watch", "-o", "json", "--count", "2"});
+  Result r = Run({"watch", "-o", "json", "--count", "1"});
   EXPECT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(r.out,
+  std::vector<std::string> lines = absl::StrSplit(r.out, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 4u) << r.out;
+  EXPECT_EQ(lines[0],
             "{\"revision\":\"7\",\"cluster\":{\"name\":\"backend\",\"lb_policy\":\"RANDOM\","
-            "\"endpoints\":[{\"address\":\"127.0.0.1\",\"port\":1,\"weight\":0,\"zone\":\"\","
-            "\"labels\":{},\"admin_state\":\"ADMIN_STATE_UNSPECIFIED\",\"resolved_addresses\":[]}],"
-            "\"version\":\"7\"}}\n"
-            "{\"revision\":\"8\",\"cluster_deleted\":\"web\"}\n");
+            "\"endpoints\":[{\"address\":\"127.0.0.1\",\"port\":1,\"zone\":\"\",\"labels\":{},"
+            "\"admin_state\":\"ADMIN_STATE_UNSPECIFIED\",\"resolved_addresses\":[],\"weight\":1}],"
+            "\"version\":\"7\"}}");
+  EXPECT_EQ(lines[2], "{\"revision\":\"9\",\"initial_state_end\":true}");
+  EXPECT_THAT(lines[3], StartsWith("{\"revision\":\"10\",\"cluster\":{\"name\":\"backend\","
+                                   "\"lb_policy\":\"ROUND_ROBIN\","));
 }
 
 TEST_F(LbctlTest, WatchEndsOnInterrupt) {
@@ -909,7 +1243,7 @@ TEST_F(LbctlTest, WatchEndsOnInterrupt) {
   std::ostringstream err;
   // Interrupts once the watch has shown every change (the stream stays open).
   std::thread stopper([&]() {
-    testing::WaitUntil([&] { return absl::StrContains(out_text.str(), "revision 9: route table"); },
+    testing::WaitUntil([&] { return absl::StrContains(out_text.str(), "revision 14: cluster"); },
                        absl::Seconds(5));
     interrupted_ = true;
   });
@@ -918,7 +1252,7 @@ TEST_F(LbctlTest, WatchEndsOnInterrupt) {
   stopper.join();
   EXPECT_EQ(code, 0) << err.str();
   EXPECT_LT(absl::Now() - start, absl::Seconds(10));
-  EXPECT_THAT(out_text.str(), HasSubstr("revision 9: route table"));
+  EXPECT_THAT(out_text.str(), HasSubstr("revision 14: cluster"));
 }
 
 TEST_F(LbctlTest, WatchHasNoDeadlineUnlessTimeoutIsGiven) {
@@ -947,12 +1281,12 @@ TEST_F(LbctlTest, ControllerErrorsMapToExitCodesWithVerbatimMessages) {
     int exit_code;
   };
   const std::vector<Case> cases = {
-      {grpc::StatusCode::INVALID_ARGUMENT, 1},
+      {grpc::StatusCode::INVALID_ARGUMENT, 2},
       {grpc::StatusCode::NOT_FOUND, 1},
       {grpc::StatusCode::ALREADY_EXISTS, 1},
       {grpc::StatusCode::FAILED_PRECONDITION, 1},
       {grpc::StatusCode::ABORTED, 1},
-      {grpc::StatusCode::OUT_OF_RANGE, 1},
+      {grpc::StatusCode::OUT_OF_RANGE, 2},
       {grpc::StatusCode::RESOURCE_EXHAUSTED, 1},
       {grpc::StatusCode::INTERNAL, 1},
       {grpc::StatusCode::UNIMPLEMENTED, 1},
@@ -1119,8 +1453,8 @@ TEST_F(LbctlTest, UnknownAndMissingCommands) {
   Result r = Run({"frobnicate"});
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(r.err,
-            "lbctl: unknown command \"frobnicate\"; want one of add, del, list, drain, undrain, "
-            "cluster, route, watch, proxies, version\nRun 'lbctl --help' for usage.\n");
+            "lbctl: unknown command \"frobnicate\"; want one of add, update, del, list, drain, "
+            "undrain, cluster, route, watch, proxies, version\nRun 'lbctl --help' for usage.\n");
   r = Run({"cluster"});
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(r.err,
@@ -1146,6 +1480,7 @@ TEST_F(LbctlTest, HelpOnEveryCommand) {
   EXPECT_THAT(r.out, HasSubstr("LBCTL_CONTROLLER"));
   const std::vector<std::vector<std::string>> commands = {
       {"add"},
+      {"update"},
       {"del"},
       {"list"},
       {"drain"},
@@ -1163,6 +1498,8 @@ TEST_F(LbctlTest, HelpOnEveryCommand) {
       {"route", "create"},
       {"route", "update"},
       {"route", "delete"},
+      {"proxies"},
+      {"version"},
   };
   for (std::vector<std::string> args : commands) {
     std::string name = absl::StrJoin(args, " ");
@@ -1182,7 +1519,51 @@ TEST_F(LbctlTest, Version) {
   Result r = Run({"version"});
   EXPECT_EQ(r.code, 0);
   EXPECT_EQ(r.out, "lbctl 0.1.0 (API lb.v1)\n");
+  r = Run({"version", "-o", "json"});
+  EXPECT_EQ(r.code, 0);
+  EXPECT_EQ(r.out, "{\n \"version\": \"0.1.0\",\n \"api\": \"lb.v1\"\n}\n");
   EXPECT_TRUE(service_.calls().empty());
+}
+
+// Every command prints JSON with -o json: one JSON value on stdout, nothing on stderr.
+TEST_F(LbctlTest, EveryCommandHonoursJsonOutput) {
+  service_.SetResponse("ListRoutes", TwoRoutes());
+  service_.SetChanges(SomeChanges(), /*end_stream=*/true);
+  const std::vector<std::vector<std::string>> commands = {
+      {"add", "127.0.0.1", "1"},
+      {"update", "127.0.0.1", "1", "--weight", "2"},
+      {"del", "127.0.0.1", "1"},
+      {"list"},
+      {"drain", "127.0.0.1", "1"},
+      {"undrain", "127.0.0.1", "1"},
+      {"cluster", "list"},
+      {"cluster", "get", "web"},
+      {"cluster", "create", "web"},
+      {"cluster", "update", "web", "--retries", "1"},
+      {"cluster", "delete", "web"},
+      {"route", "list"},
+      {"route", "get", "api"},
+      {"route", "create", "x", "--cluster", "web"},
+      {"route", "update", "api", "--prefix", "/x"},
+      {"route", "delete", "api"},
+      {"proxies"},
+      {"version"},
+  };
+  for (std::vector<std::string> args : commands) {
+    std::string name = absl::StrJoin(args, " ");
+    args.push_back("-o");
+    args.push_back("json");
+    Result r = Run(args);
+    EXPECT_EQ(r.code, 0) << name << ": " << r.err;
+    EXPECT_EQ(r.err, "") << name;
+    EXPECT_THAT(r.out, StartsWith("{")) << name;
+    EXPECT_TRUE(absl::EndsWith(r.out, "}\n")) << name << ": " << r.out;
+  }
+  Result r = Run({"watch", "-o", "json"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  for (absl::string_view line : absl::StrSplit(r.out, '\n', absl::SkipEmpty())) {
+    EXPECT_TRUE(absl::StartsWith(line, "{\"revision\":") && absl::EndsWith(line, "}")) << line;
+  }
 }
 
 }  // namespace

@@ -363,8 +363,7 @@ void TestBackend::Serve(Conn* conn) {
       static const char* const kBad[] = {
           "",
           // 1: Content-Length and Transfer-Encoding together.
-          "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
-          "0\r\n\r\n",
+          "HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
           // 2: not HTTP at all.
           "garbage\r\n\r\n",
           // 3: a body shorter than its Content-Length.

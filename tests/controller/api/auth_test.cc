@@ -47,12 +47,23 @@ TEST(TokenAuthTest, AcceptsExactlyBearerToken) {
   EXPECT_TRUE(auth.Check("Bearer s3cret").ok());
 }
 
+TEST(TokenAuthTest, SchemeIsCaseInsensitiveAndSpacesMayRepeat) {
+  // RFC 9110 11.1: auth-scheme is case-insensitive; credentials = auth-scheme 1*SP token68.
+  TokenAuth auth("s3cret");
+  for (const char* header :
+       {"bearer s3cret", "BEARER s3cret", "bEaReR s3cret", "Bearer  s3cret", "bearer   s3cret"}) {
+    EXPECT_TRUE(auth.Check(header).ok()) << header;
+  }
+}
+
 TEST(TokenAuthTest, MissingOrMalformedHeader) {
   TokenAuth auth("s3cret");
   const std::string needs = "this call needs an Authorization: Bearer token";
   ExpectUnauthenticated(auth.Check(""), needs);
   ExpectUnauthenticated(auth.Check("s3cret"), needs);
-  ExpectUnauthenticated(auth.Check("bearer s3cret"), needs);  // Scheme is case-sensitive here.
+  ExpectUnauthenticated(auth.Check("Bearer\ts3cret"), needs);
+  ExpectUnauthenticated(auth.Check("Bearers3cret"), needs);
+  ExpectUnauthenticated(auth.Check("Bearerx s3cret"), needs);
   ExpectUnauthenticated(auth.Check("Basic czNjcmV0"), needs);
   ExpectUnauthenticated(auth.Check("Bearer"), needs);
   ExpectUnauthenticated(auth.Check(" Bearer s3cret"), needs);
@@ -65,7 +76,7 @@ TEST(TokenAuthTest, WrongToken) {
   ExpectUnauthenticated(auth.Check("Bearer s3cre"), invalid);    // Prefix.
   ExpectUnauthenticated(auth.Check("Bearer s3crett"), invalid);  // Longer.
   ExpectUnauthenticated(auth.Check("Bearer s3cret "), invalid);  // Trailing space.
-  ExpectUnauthenticated(auth.Check("Bearer  s3cret"), invalid);  // Two spaces.
+  ExpectUnauthenticated(auth.Check("bearer  S3cret"), invalid);
   ExpectUnauthenticated(auth.Check("Bearer S3CRET"), invalid);
   ExpectUnauthenticated(auth.Check("Bearer x3cret"), invalid);
   ExpectUnauthenticated(auth.Check(std::string("Bearer s3cret\0", 14)), invalid);
@@ -80,7 +91,7 @@ TEST(TokenAuthTest, FromFileTrimsWhitespace) {
   ASSERT_TRUE(auth.ok()) << auth.status();
   EXPECT_TRUE(auth->enabled());
   EXPECT_TRUE(auth->Check("Bearer s3cret").ok());
-  EXPECT_EQ(auth->Check("Bearer   s3cret").code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_EQ(auth->Check("Bearer   s3cret ").code(), absl::StatusCode::kUnauthenticated);
 }
 
 TEST(TokenAuthTest, FromFileEmpty) {

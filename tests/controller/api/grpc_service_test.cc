@@ -160,6 +160,16 @@ TEST_F(GrpcServiceTest, MutationsNeedTheTokenAndChangeNothingWithoutIt) {
                    grpc::StatusCode::UNAUTHENTICATED, message);
     }
     {
+      lb::v1::UpdateEndpointRequest req;
+      req.set_cluster("backend");
+      req.set_address("10.0.0.1");
+      req.set_port(80);
+      req.mutable_endpoint()->set_weight(2);
+      lb::v1::UpdateEndpointResponse resp;
+      ExpectStatus(stub_->UpdateEndpoint(Ctx(token).get(), req, &resp),
+                   grpc::StatusCode::UNAUTHENTICATED, message);
+    }
+    {
       lb::v1::CreateClusterRequest req;
       req.mutable_cluster()->set_name("web");
       lb::v1::Cluster resp;
@@ -205,6 +215,107 @@ TEST_F(GrpcServiceTest, MutationsNeedTheTokenAndChangeNothingWithoutIt) {
     }
   }
   EXPECT_EQ(State(), before);
+}
+
+TEST_F(GrpcServiceTest, LowerCaseBearerSchemeIsAccepted) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(absl::ToChronoTime(absl::Now() + kDeadline));
+  ctx->AddMetadata("authorization", absl::StrCat("bearer ", kToken));
+  lb::v1::AddEndpointResponse resp;
+  grpc::Status s = stub_->AddEndpoint(ctx.get(), AddReq("backend", "10.0.0.1", 80), &resp);
+  EXPECT_TRUE(s.ok()) << s.error_message();
+}
+
+TEST_F(GrpcServiceTest, EveryEndpointWriteTakesAnExpectedVersion) {
+  lb::v1::AddEndpointResponse added;
+  ASSERT_TRUE(stub_->AddEndpoint(Ctx().get(), AddReq("backend", "10.0.0.1", 80), &added).ok());
+  const int64_t version = added.cluster().version();
+  const std::string want =
+      absl::StrCat("cluster \"backend\" is at version ", version, ", not 1; re-read and retry");
+  const std::string before = State();
+  {
+    lb::v1::AddEndpointRequest req = AddReq("backend", "10.0.0.2", 80);
+    req.set_expected_version(1);
+    lb::v1::AddEndpointResponse resp;
+    ExpectStatus(stub_->AddEndpoint(Ctx().get(), req, &resp), grpc::StatusCode::ABORTED, want);
+  }
+  {
+    lb::v1::RemoveEndpointRequest req;
+    req.set_cluster("backend");
+    req.set_address("10.0.0.1");
+    req.set_port(80);
+    req.set_expected_version(1);
+    lb::v1::RemoveEndpointResponse resp;
+    ExpectStatus(stub_->RemoveEndpoint(Ctx().get(), req, &resp), grpc::StatusCode::ABORTED, want);
+  }
+  {
+    lb::v1::SetEndpointStateRequest req;
+    req.set_cluster("backend");
+    req.set_address("10.0.0.1");
+    req.set_port(80);
+    req.set_admin_state(lb::v1::DRAINING);
+    req.set_expected_version(1);
+    lb::v1::SetEndpointStateResponse resp;
+    ExpectStatus(stub_->SetEndpointState(Ctx().get(), req, &resp), grpc::StatusCode::ABORTED, want);
+  }
+  lb::v1::UpdateEndpointRequest update;
+  update.set_cluster("backend");
+  update.set_address("10.0.0.1");
+  update.set_port(80);
+  update.mutable_endpoint()->set_weight(5);
+  update.set_expected_version(1);
+  lb::v1::UpdateEndpointResponse updated;
+  ExpectStatus(stub_->UpdateEndpoint(Ctx().get(), update, &updated), grpc::StatusCode::ABORTED,
+               want);
+  EXPECT_EQ(State(), before);
+  update.set_expected_version(version);
+  ASSERT_TRUE(stub_->UpdateEndpoint(Ctx().get(), update, &updated).ok());
+  EXPECT_EQ(updated.cluster().endpoints(0).weight(), 5u);
+  EXPECT_GT(updated.cluster().version(), version);
+  // The same values again: success, same version.
+  update.set_expected_version(0);
+  lb::v1::UpdateEndpointResponse again;
+  ASSERT_TRUE(stub_->UpdateEndpoint(Ctx().get(), update, &again).ok());
+  EXPECT_EQ(again.cluster().version(), updated.cluster().version());
+  // weight 0 is refused, as on every surface.
+  update.mutable_endpoint()->set_weight(0);
+  ExpectStatus(stub_->UpdateEndpoint(Ctx().get(), update, &again),
+               grpc::StatusCode::INVALID_ARGUMENT,
+               "endpoint.weight: must be from 1 to 10000, got 0");
+  lb::v1::AddEndpointRequest zero = AddReq("backend", "10.0.0.3", 80);
+  zero.mutable_endpoint()->set_weight(0);
+  lb::v1::AddEndpointResponse resp;
+  ExpectStatus(stub_->AddEndpoint(Ctx().get(), zero, &resp), grpc::StatusCode::INVALID_ARGUMENT,
+               "endpoint.weight: must be from 1 to 10000, got 0");
+}
+
+TEST_F(GrpcServiceTest, UpdateClusterWithAMaskChangesOnlyThoseFields) {
+  lb::v1::UpdateClusterRequest req;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
+      R"pb(cluster {
+             name: "backend"
+             health_check {
+               path: "/healthz"
+               interval { seconds: 2 }
+             }
+           })pb",
+      &req));
+  lb::v1::Cluster c;
+  ASSERT_TRUE(stub_->UpdateCluster(Ctx().get(), req, &c).ok());
+  req.Clear();
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(
+      R"pb(cluster { name: "backend" lb_policy: ROUND_ROBIN }
+           update_mask { paths: "lb_policy" })pb",
+      &req));
+  ASSERT_TRUE(stub_->UpdateCluster(Ctx().get(), req, &c).ok());
+  EXPECT_EQ(c.lb_policy(), lb::v1::ROUND_ROBIN);
+  EXPECT_EQ(c.health_check().path(), "/healthz");
+  EXPECT_EQ(c.health_check().interval().seconds(), 2);
+  // Without a mask it replaces: the health check goes back to its defaults (off).
+  req.clear_update_mask();
+  ASSERT_TRUE(stub_->UpdateCluster(Ctx().get(), req, &c).ok());
+  EXPECT_EQ(c.health_check().path(), "");
+  EXPECT_EQ(c.health_check().interval().seconds(), 5);
 }
 
 TEST_F(GrpcServiceTest, ReadsNeedNoToken) {
@@ -487,9 +598,19 @@ TEST_F(GrpcServiceTest, RouteErrors) {
   lb::v1::CreateRouteRequest create;
   create.mutable_route()->set_name("r");
   create.mutable_route()->set_cluster("nope");
+  create.mutable_route()->set_path_prefix("/r");
   ExpectStatus(stub_->CreateRoute(Ctx().get(), create, &resp),
                grpc::StatusCode::FAILED_PRECONDITION,
                "route \"r\": cluster \"nope\" does not exist; create it first");
+  create.mutable_route()->set_cluster("backend");
+  create.mutable_route()->set_path_prefix("/");
+  ExpectStatus(stub_->CreateRoute(Ctx().get(), create, &resp), grpc::StatusCode::ALREADY_EXISTS,
+               "route \"r\": host \"*\" with path_prefix \"/\" is already routed by route "
+               "\"default\"");
+  create.set_expected_version(99);
+  ExpectStatus(stub_->CreateRoute(Ctx().get(), create, &resp), grpc::StatusCode::ABORTED,
+               "route table is at version 1, not 99; re-read and retry");
+  create.set_expected_version(0);
   create.mutable_route()->set_name("default");
   create.mutable_route()->set_cluster("backend");
   ExpectStatus(stub_->CreateRoute(Ctx().get(), create, &resp), grpc::StatusCode::ALREADY_EXISTS,
@@ -572,6 +693,9 @@ TEST_F(GrpcServiceTest, WatchChangesStreamsStateThenChanges) {
   ASSERT_EQ(change.kind_case(), lb::v1::Change::kRouteTable) << change.DebugString();
   EXPECT_EQ(change.revision(), 1);
   EXPECT_EQ(change.route_table().routes_size(), 1);
+  ASSERT_TRUE(reader->Read(&change));
+  EXPECT_TRUE(change.initial_state_end()) << change.DebugString();
+  EXPECT_EQ(change.revision(), 1);
 
   lb::v1::AddEndpointResponse added;
   ASSERT_TRUE(stub_->AddEndpoint(Ctx().get(), AddReq("backend", "10.0.0.1", 80), &added).ok());
@@ -609,6 +733,8 @@ TEST_F(GrpcServiceTest, WatchChangesEndsOnShutdown) {
   lb::v1::Change change;
   ASSERT_TRUE(reader->Read(&change));
   ASSERT_TRUE(reader->Read(&change));
+  ASSERT_TRUE(reader->Read(&change));
+  EXPECT_TRUE(change.initial_state_end());
   service_->Shutdown();
   int extra = 0;
   while (reader->Read(&change)) ++extra;

@@ -7,6 +7,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/message_differencer.h"
@@ -39,21 +40,27 @@ lb::v1::Endpoint ParseEndpoint(const std::string& text) {
 std::string ClusterError(const std::string& text) {
   lb::v1::Cluster c = ParseCluster(text);
   absl::Status s = NormalizeCluster(&c);
-  if (!s.ok()) EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  if (!s.ok()) {
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  }
   return std::string(s.message());
 }
 
 std::string RouteError(const std::string& text) {
   lb::v1::Route r = ParseRoute(text);
   absl::Status s = NormalizeRoute(&r);
-  if (!s.ok()) EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  if (!s.ok()) {
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  }
   return std::string(s.message());
 }
 
 std::string EndpointError(const std::string& text) {
   lb::v1::Endpoint e = ParseEndpoint(text);
   absl::Status s = NormalizeEndpoint(&e);
-  if (!s.ok()) EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  if (!s.ok()) {
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
+  }
   return std::string(s.message());
 }
 
@@ -259,6 +266,9 @@ TEST(NormalizeEndpointTest, WeightRange) {
             "endpoint.weight: must be from 1 to 10000, got 10001");
   EXPECT_EQ(EndpointError(R"pb(address: "10.0.0.1" port: 80 weight: 4294967295)pb"),
             "endpoint.weight: must be from 1 to 10000, got 4294967295");
+  // An explicit 0 is refused; only an unset weight becomes 1.
+  EXPECT_EQ(EndpointError(R"pb(address: "10.0.0.1" port: 80 weight: 0)pb"),
+            "endpoint.weight: must be from 1 to 10000, got 0");
 }
 
 TEST(NormalizeEndpointTest, Address) {
@@ -368,12 +378,18 @@ TEST(NormalizeClusterTest, IsIdempotent) {
 }
 
 TEST(NormalizeClusterTest, KeepsExplicitZeros) {
-  // 0 disables outlier triggers, retries and panic mode; only an absent message gets defaults.
+  // 0 turns outlier triggers, ejection, retries and panic mode off; each unset field alone gets
+  // its default.
   lb::v1::Cluster c = ParseCluster(R"pb(
     name: "web"
     lb_policy: MAGLEV
     hash_policy { header: "X-User" }
-    outlier_detection { interval { seconds: 20 } }
+    outlier_detection {
+      consecutive_5xx: 0
+      consecutive_gateway_failure: 0
+      max_ejection_percent: 0
+      interval { seconds: 20 }
+    }
     retries { value: 0 }
     healthy_panic_threshold { value: 0 }
   )pb");
@@ -381,7 +397,22 @@ TEST(NormalizeClusterTest, KeepsExplicitZeros) {
   EXPECT_EQ(c.lb_policy(), lb::v1::MAGLEV);
   EXPECT_EQ(c.hash_policy().header(), "X-User");
   ExpectProtoEq(c.outlier_detection(), R"pb(
+    consecutive_5xx: 0
+    consecutive_gateway_failure: 0
+    max_ejection_percent: 0
     interval { seconds: 20 }
+    base_ejection_time { seconds: 30 }
+  )pb");
+  EXPECT_TRUE(c.outlier_detection().has_consecutive_5xx());
+  lb::v1::Cluster one_zero = ParseCluster(R"pb(
+    name: "web" outlier_detection { consecutive_gateway_failure: 0 }
+  )pb");
+  ASSERT_TRUE(NormalizeCluster(&one_zero).ok());
+  ExpectProtoEq(one_zero.outlier_detection(), R"pb(
+    consecutive_5xx: 5
+    consecutive_gateway_failure: 0
+    max_ejection_percent: 50
+    interval { seconds: 10 }
     base_ejection_time { seconds: 30 }
   )pb");
   EXPECT_TRUE(c.has_retries());
@@ -404,23 +435,200 @@ TEST(NormalizeClusterTest, LbPolicyAndHashPolicy) {
   c.set_lb_policy(static_cast<lb::v1::LbPolicy>(99));
   EXPECT_EQ(NormalizeCluster(&c).message(), "cluster.lb_policy: unknown value 99");
   EXPECT_EQ(ClusterError(R"pb(name: "web"
+                              lb_policy: RING_HASH
                               hash_policy { header: "" })pb"),
             "cluster.hash_policy.header: must be a header name");
   EXPECT_EQ(ClusterError(R"pb(name: "web"
+                              lb_policy: RING_HASH
                               hash_policy { header: "a b" })pb"),
             "cluster.hash_policy.header: must be a header name");
   EXPECT_EQ(ClusterError(R"pb(name: "web"
+                              lb_policy: MAGLEV
                               hash_policy { cookie: "" })pb"),
             "cluster.hash_policy.cookie: must be a cookie name");
   EXPECT_EQ(ClusterError(R"pb(name: "web"
+                              lb_policy: MAGLEV
                               hash_policy { cookie: "a;b" })pb"),
             "cluster.hash_policy.cookie: must be a cookie name");
   EXPECT_EQ(ClusterError(R"pb(name: "web"
+                              lb_policy: RING_HASH
                               hash_policy { cookie: "session_id" })pb"),
             "");
   EXPECT_EQ(ClusterError(R"pb(name: "web"
+                              lb_policy: RING_HASH
                               hash_policy { source_ip: true })pb"),
             "");
+  EXPECT_EQ(ClusterError(R"pb(name: "web"
+                              lb_policy: RING_HASH
+                              hash_policy { source_ip: false })pb"),
+            "cluster.hash_policy.source_ip: must be true (or unset)");
+}
+
+TEST(NormalizeClusterTest, HashOptionsOnPoliciesThatDoNotHashAreRefused) {
+  for (const char* policy : {"RANDOM", "ROUND_ROBIN", "LEAST_REQUEST"}) {
+    EXPECT_EQ(ClusterError(absl::StrCat("name: \"web\" lb_policy: ", policy,
+                                        " hash_policy { header: \"x-user\" }")),
+              absl::StrCat("cluster.hash_policy: only RING_HASH and MAGLEV hash; lb_policy is ",
+                           policy));
+    EXPECT_EQ(ClusterError(absl::StrCat("name: \"web\" lb_policy: ", policy,
+                                        " hash_policy { cookie: \"sid\" cookie_options {} }")),
+              absl::StrCat("cluster.hash_policy: only RING_HASH and MAGLEV hash; lb_policy is ",
+                           policy));
+  }
+  // Unset policy is RANDOM.
+  EXPECT_EQ(ClusterError(R"pb(name: "web" hash_policy { source_ip: true })pb"),
+            "cluster.hash_policy: only RING_HASH and MAGLEV hash; lb_policy is RANDOM");
+  // An empty hash policy is no hash policy.
+  lb::v1::Cluster c = ParseCluster(R"pb(name: "web" lb_policy: ROUND_ROBIN hash_policy {})pb");
+  ASSERT_TRUE(NormalizeCluster(&c).ok());
+  EXPECT_FALSE(c.has_hash_policy());
+}
+
+TEST(NormalizeClusterTest, CookieOptionsDefaults) {
+  lb::v1::Cluster c =
+      ParseCluster(R"pb(name: "web" lb_policy: RING_HASH hash_policy { cookie: "sid" })pb");
+  ASSERT_TRUE(NormalizeCluster(&c).ok());
+  ExpectProtoEq(c.hash_policy(), R"pb(
+    cookie: "sid"
+    cookie_options {
+      generate { value: true }
+      ttl {}
+      path: "/"
+      http_only { value: true }
+    }
+  )pb");
+  c = ParseCluster(R"pb(name: "web"
+                        lb_policy: MAGLEV
+                        hash_policy {
+                          cookie: "sid"
+                          cookie_options {
+                            ttl { seconds: 3600 }
+                            path: "/app"
+                            http_only { value: false }
+                            same_site: NONE
+                            secure: true
+                          }
+                        })pb");
+  ASSERT_TRUE(NormalizeCluster(&c).ok());
+  ExpectProtoEq(c.hash_policy(), R"pb(
+    cookie: "sid"
+    cookie_options {
+      generate { value: true }
+      ttl { seconds: 3600 }
+      path: "/app"
+      http_only { value: false }
+      same_site: NONE
+      secure: true
+    }
+  )pb");
+  // Not generated: nothing else is filled in.
+  c = ParseCluster(R"pb(name: "web"
+                        lb_policy: RING_HASH
+                        hash_policy {
+                          cookie: "JSESSIONID"
+                          cookie_options { generate { value: false } }
+                        })pb");
+  ASSERT_TRUE(NormalizeCluster(&c).ok());
+  ExpectProtoEq(c.hash_policy(), R"pb(
+    cookie: "JSESSIONID"
+    cookie_options { generate { value: false } }
+  )pb");
+}
+
+TEST(NormalizeClusterTest, CookieOptionsErrors) {
+  EXPECT_EQ(ClusterError(R"pb(name: "web"
+                              lb_policy: RING_HASH
+                              hash_policy {
+                                cookie: "sid"
+                                cookie_options {
+                                  ttl { seconds: -1 }
+                                  path: "/a;b"
+                                  same_site: NONE
+                                }
+                              })pb"),
+            "cluster.hash_policy.cookie_options.ttl: must be from 0s to 34560000s, got -1s; "
+            "cluster.hash_policy.cookie_options.path: must start with \"/\" and contain no "
+            "spaces or \";\"; "
+            "cluster.hash_policy.cookie_options.same_site: NONE needs secure: true (browsers "
+            "drop the cookie)");
+  EXPECT_EQ(ClusterError(R"pb(name: "web"
+                              lb_policy: RING_HASH
+                              hash_policy {
+                                cookie: "sid"
+                                cookie_options { ttl { seconds: 34560001 } path: "app" }
+                              })pb"),
+            "cluster.hash_policy.cookie_options.ttl: must be from 0s to 34560000s, got "
+            "34560001s; cluster.hash_policy.cookie_options.path: must start with \"/\" and "
+            "contain no spaces or \";\"");
+  EXPECT_EQ(ClusterError(R"pb(name: "web"
+                              lb_policy: RING_HASH
+                              hash_policy {
+                                cookie: "sid"
+                                cookie_options {
+                                  generate { value: false }
+                                  ttl {}
+                                  path: "/"
+                                  http_only { value: true }
+                                  same_site: LAX
+                                  secure: true
+                                }
+                              })pb"),
+            "cluster.hash_policy.cookie_options.ttl: only when the proxy sets the cookie "
+            "(generate is false); "
+            "cluster.hash_policy.cookie_options.path: only when the proxy sets the cookie "
+            "(generate is false); "
+            "cluster.hash_policy.cookie_options.http_only: only when the proxy sets the cookie "
+            "(generate is false); "
+            "cluster.hash_policy.cookie_options.same_site: only when the proxy sets the cookie "
+            "(generate is false); "
+            "cluster.hash_policy.cookie_options.secure: only when the proxy sets the cookie "
+            "(generate is false)");
+  EXPECT_EQ(ClusterError(R"pb(name: "web"
+                              lb_policy: RING_HASH
+                              hash_policy {
+                                header: "x-user"
+                                cookie_options { secure: true }
+                              })pb"),
+            "cluster.hash_policy.cookie_options: only with a cookie hash");
+  EXPECT_EQ(ClusterError(R"pb(name: "web"
+                              lb_policy: RING_HASH
+                              hash_policy { cookie_options { secure: true } })pb"),
+            "cluster.hash_policy.cookie_options: only with a cookie hash");
+}
+
+TEST(NormalizeClusterTest, ExplicitZeroIsNeverReplacedByADefault) {
+  EXPECT_EQ(ClusterError(R"pb(name: "web"
+                              health_check { interval {} })pb"),
+            "cluster.health_check.interval: must be from 0.100s to 3600s, got 0s; "
+            "cluster.health_check.timeout: must not exceed the interval");
+  EXPECT_EQ(ClusterError(R"pb(name: "web"
+                              health_check { healthy_threshold: 0 unhealthy_threshold: 0 })pb"),
+            "cluster.health_check.healthy_threshold: must be from 1 to 100, got 0; "
+            "cluster.health_check.unhealthy_threshold: must be from 1 to 100, got 0");
+  EXPECT_EQ(ClusterError(R"pb(name: "web"
+                              outlier_detection { base_ejection_time {} })pb"),
+            "cluster.outlier_detection.base_ejection_time: must be from 0.100s to 3600s, got 0s");
+}
+
+TEST(RestoreStoredZerosTest, AbsentScalarsOfAStoredClusterWereZeros) {
+  lb::v1::Cluster c = ParseCluster(R"pb(
+    name: "web"
+    health_check { healthy_threshold: 2 }
+    outlier_detection { consecutive_5xx: 3 }
+    endpoints { address: "10.0.0.1" port: 80 weight: 4 }
+  )pb");
+  RestoreStoredZeros(&c);
+  EXPECT_TRUE(c.health_check().has_unhealthy_threshold());
+  EXPECT_EQ(c.health_check().unhealthy_threshold(), 0u);
+  EXPECT_EQ(c.health_check().healthy_threshold(), 2u);
+  EXPECT_TRUE(c.outlier_detection().has_consecutive_gateway_failure());
+  EXPECT_TRUE(c.outlier_detection().has_max_ejection_percent());
+  EXPECT_EQ(c.outlier_detection().consecutive_5xx(), 3u);
+  EXPECT_EQ(c.endpoints(0).weight(), 4u);
+  lb::v1::Cluster bare = ParseCluster(R"pb(name: "web")pb");
+  RestoreStoredZeros(&bare);
+  EXPECT_FALSE(bare.has_health_check());
+  EXPECT_FALSE(bare.has_outlier_detection());
 }
 
 TEST(NormalizeClusterTest, HealthCheckPath) {
@@ -458,20 +666,20 @@ TEST(NormalizeClusterTest, HealthCheckDurations) {
             "");
   EXPECT_EQ(ClusterError(R"pb(name: "web"
                               health_check { interval { nanos: 50000000 } })pb"),
-            "cluster.health_check.interval: must be from 100ms to 1h, got 50ms; "
+            "cluster.health_check.interval: must be from 0.100s to 3600s, got 0.050s; "
             "cluster.health_check.timeout: must not exceed the interval");
   EXPECT_EQ(ClusterError(R"pb(name: "web"
                               health_check { interval { seconds: 3601 } })pb"),
-            "cluster.health_check.interval: must be from 100ms to 1h, got 1h1s");
+            "cluster.health_check.interval: must be from 0.100s to 3600s, got 3601s");
   EXPECT_EQ(ClusterError(R"pb(name: "web"
                               health_check { timeout { nanos: 9000000 } })pb"),
-            "cluster.health_check.timeout: must be from 10ms to 1m, got 9ms");
+            "cluster.health_check.timeout: must be from 0.010s to 60s, got 0.009s");
   EXPECT_EQ(ClusterError(R"pb(name: "web"
                               health_check {
                                 interval { seconds: 120 }
                                 timeout { seconds: 61 }
                               })pb"),
-            "cluster.health_check.timeout: must be from 10ms to 1m, got 1m1s");
+            "cluster.health_check.timeout: must be from 0.010s to 60s, got 61s");
   EXPECT_EQ(ClusterError(R"pb(name: "web"
                               health_check {
                                 interval { seconds: 2 }
@@ -486,7 +694,7 @@ TEST(NormalizeClusterTest, HealthCheckDurations) {
             "");
   EXPECT_EQ(ClusterError(R"pb(name: "web"
                               health_check { interval { seconds: -5 } })pb"),
-            "cluster.health_check.interval: must be from 100ms to 1h, got -5s; "
+            "cluster.health_check.interval: must be from 0.100s to 3600s, got -5s; "
             "cluster.health_check.timeout: must not exceed the interval");
   EXPECT_EQ(ClusterError(R"pb(name: "web"
                               health_check {
@@ -528,10 +736,10 @@ TEST(NormalizeClusterTest, OutlierDetection) {
             "cluster.outlier_detection.max_ejection_percent: must be from 0 to 100, got 101");
   EXPECT_EQ(ClusterError(R"pb(name: "web"
                               outlier_detection { interval { nanos: 99000000 } })pb"),
-            "cluster.outlier_detection.interval: must be from 100ms to 1h, got 99ms");
+            "cluster.outlier_detection.interval: must be from 0.100s to 3600s, got 0.099s");
   EXPECT_EQ(ClusterError(R"pb(name: "web"
                               outlier_detection { base_ejection_time { seconds: 7200 } })pb"),
-            "cluster.outlier_detection.base_ejection_time: must be from 100ms to 1h, got 2h");
+            "cluster.outlier_detection.base_ejection_time: must be from 0.100s to 3600s, got 7200s");
 }
 
 TEST(NormalizeClusterTest, ConnectTimeout) {
@@ -544,10 +752,10 @@ TEST(NormalizeClusterTest, ConnectTimeout) {
   // An explicit zero is not "unset": it is rejected, not defaulted.
   EXPECT_EQ(ClusterError(R"pb(name: "web"
                               connect_timeout {})pb"),
-            "cluster.connect_timeout: must be from 1ms to 1m, got 0");
+            "cluster.connect_timeout: must be from 0.001s to 60s, got 0s");
   EXPECT_EQ(ClusterError(R"pb(name: "web"
                               connect_timeout { seconds: 61 })pb"),
-            "cluster.connect_timeout: must be from 1ms to 1m, got 1m1s");
+            "cluster.connect_timeout: must be from 0.001s to 60s, got 61s");
   EXPECT_EQ(ClusterError(R"pb(name: "web"
                               connect_timeout { seconds: 315576000001 })pb"),
             "cluster.connect_timeout: is not a valid duration");
@@ -564,7 +772,7 @@ TEST(NormalizeClusterTest, HugeDurationsDoNotWrapIntoRange) {
   // it exceeds int64: 18446744074e9 mod 2^64 = 290448384 ns, which is inside every range.
   std::string got = ClusterError(R"pb(name: "web"
                                       connect_timeout { seconds: 18446744074 })pb");
-  EXPECT_EQ(got, "cluster.connect_timeout: must be from 1ms to 1m, got 5124095h34m34s");
+  EXPECT_EQ(got, "cluster.connect_timeout: must be from 0.001s to 60s, got 18446744074s");
 }
 
 TEST(NormalizeClusterTest, RetriesAndPanicThreshold) {
@@ -662,7 +870,8 @@ TEST(NormalizeClusterTest, ReportsEveryProblemInFieldOrder) {
 TEST(NormalizeRouteTest, FillsDefaults) {
   lb::v1::Route r = ParseRoute(R"pb(name: "r" cluster: "web")pb");
   ASSERT_TRUE(NormalizeRoute(&r).ok());
-  ExpectProtoEq(r, R"pb(name: "r" host: "*" path_prefix: "/" cluster: "web")pb");
+  ExpectProtoEq(r,
+                R"pb(name: "r" host: "*" path_prefix: "/" cluster: "web" hosts: "*")pb");
 }
 
 TEST(NormalizeRouteTest, HostForms) {
@@ -703,12 +912,14 @@ TEST(NormalizeRouteTest, Ipv6Hosts) {
   r.set_host("2001:db8::abcd");
   ASSERT_TRUE(NormalizeRoute(&r).ok());
   EXPECT_EQ(r.host(), "2001:db8::abcd");
+  r.clear_hosts();
   r.set_host("::1");
   absl::Status s = NormalizeRoute(&r);
   ASSERT_TRUE(s.ok()) << s.message();
   EXPECT_EQ(r.host(), "::1");
   // Bracketed, with or without a port.
   for (const char* host : {"[::1]", "[::1]:8080", "[2001:DB8::1]:443"}) {
+    r.clear_hosts();
     r.set_host(host);
     ASSERT_TRUE(NormalizeRoute(&r).ok()) << host;
     EXPECT_EQ(r.host(), absl::AsciiStrToLower(host));
@@ -716,11 +927,53 @@ TEST(NormalizeRouteTest, Ipv6Hosts) {
   for (const char* host :
        {"[::1]:0", "[::1]:", "[::1", "[10.0.0.1]", "[::1]x", "*.::1", "::ffff:1.2.3.4:80",
         "[::1]:+80", "example.com:+80", "example.com:-80", "10.0.0.1:+8080"}) {
+    r.clear_hosts();
     r.set_host(host);
     EXPECT_EQ(NormalizeRoute(&r).message(),
               "route.host: must be \"*\", a host name, \"*.\" + a domain, or an IP")
         << host;
   }
+}
+
+TEST(NormalizeRouteTest, SeveralHosts) {
+  lb::v1::Route r = ParseRoute(R"pb(name: "r"
+                                    cluster: "web"
+                                    hosts: "Example.com"
+                                    hosts: "*.example.org"
+                                    hosts: "")pb");
+  ASSERT_TRUE(NormalizeRoute(&r).ok());
+  ExpectProtoEq(r, R"pb(name: "r"
+                        host: "example.com"
+                        path_prefix: "/"
+                        cluster: "web"
+                        hosts: "example.com"
+                        hosts: "*.example.org"
+                        hosts: "*")pb");
+  // What a read returns can be written back: host is one of hosts.
+  ASSERT_TRUE(NormalizeRoute(&r).ok());
+  EXPECT_EQ(r.host(), "example.com");
+  lb::v1::Route second = r;
+  second.set_host("*.EXAMPLE.org");
+  ASSERT_TRUE(NormalizeRoute(&second).ok());
+  EXPECT_EQ(second.host(), "example.com");
+  EXPECT_EQ(RouteError(R"pb(name: "r" cluster: "web" host: "a.com" hosts: "b.com")pb"),
+            "route.host: must be one of hosts (it is the first of hosts, kept for older "
+            "clients); set hosts only");
+  EXPECT_EQ(RouteError(R"pb(name: "r"
+                            cluster: "web"
+                            hosts: "a.com"
+                            hosts: "A.com"
+                            hosts: "a b"
+                            hosts: "*"
+                            hosts: "")pb"),
+            "route.hosts[1]: duplicate host \"a.com\"; "
+            "route.hosts[2]: must be \"*\", a host name, \"*.\" + a domain, or an IP; "
+            "route.hosts[4]: duplicate host \"*\"");
+  lb::v1::Route many = ParseRoute(R"pb(name: "r" cluster: "web")pb");
+  for (int i = 0; i <= 100; ++i) many.add_hosts(absl::StrCat("h", i, ".example"));
+  EXPECT_EQ(NormalizeRoute(&many).message(), "route.hosts: at most 100 per route");
+  many.mutable_hosts()->RemoveLast();
+  EXPECT_TRUE(NormalizeRoute(&many).ok());
 }
 
 TEST(NormalizeRouteTest, PathPrefix) {

@@ -170,7 +170,7 @@ TEST_F(RegistryTest, BootstrapWritesBackendAndDefaultRouteInOneRevision) {
       << MustGet("backend").DebugString();
   ExpectProtoEq(MustRoutes(), R"pb(
     name: "default"
-    routes { name: "default" host: "*" path_prefix: "/" cluster: "backend" }
+    routes { name: "default" host: "*" path_prefix: "/" cluster: "backend" hosts: "*" }
     version: 1
   )pb");
   absl::StatusOr<std::vector<lb::v1::Cluster>> cs = registry_->ListClusters();
@@ -637,6 +637,297 @@ TEST_F(RegistryTest, DeleteClusterErrorsChangeNothing) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Conditional writes, in-place updates and no-op writes
+
+google::protobuf::FieldMask Mask(std::initializer_list<const char*> paths) {
+  google::protobuf::FieldMask mask;
+  for (const char* p : paths) mask.add_paths(p);
+  return mask;
+}
+
+TEST_F(RegistryTest, EveryEndpointWriteHonoursTheExpectedVersion) {
+  MustCreate("web");
+  const lb::v1::Cluster web = MustAdd("web", "10.0.0.1", 80);
+  const int64_t stale = web.version() - 1;
+  const std::string want = absl::StrCat("cluster \"web\" is at version ", web.version(), ", not ",
+                                        stale, "; re-read and retry");
+  const std::string before = State();
+  std::vector<absl::Status> results = {
+      registry_->AddEndpoint("web", Ep("10.0.0.2", 80), stale).status(),
+      registry_->RemoveEndpoint("web", "10.0.0.1", 80, stale).status(),
+      registry_->SetEndpointState("web", "10.0.0.1", 80, lb::v1::DRAINING, stale).status(),
+      registry_
+          ->UpdateEndpoint("web", "10.0.0.1", 80, Parse<lb::v1::Endpoint>("weight: 5"),
+                           google::protobuf::FieldMask(), stale)
+          .status(),
+  };
+  for (const absl::Status& s : results) {
+    EXPECT_EQ(s.code(), absl::StatusCode::kAborted) << s;
+    EXPECT_EQ(s.message(), want);
+  }
+  EXPECT_EQ(State(), before);
+  // At the current version each of them commits.
+  absl::StatusOr<lb::v1::Cluster> c =
+      registry_->AddEndpoint("web", Ep("10.0.0.2", 80), web.version());
+  ASSERT_TRUE(c.ok()) << c.status();
+  c = registry_->SetEndpointState("web", "10.0.0.2", 80, lb::v1::DRAINING, c->version());
+  ASSERT_TRUE(c.ok()) << c.status();
+  c = registry_->UpdateEndpoint("web", "10.0.0.2", 80, Parse<lb::v1::Endpoint>("weight: 5"),
+                                google::protobuf::FieldMask(), c->version());
+  ASSERT_TRUE(c.ok()) << c.status();
+  c = registry_->RemoveEndpoint("web", "10.0.0.2", 80, c->version());
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_THAT(HostPorts("web"), ElementsAre("10.0.0.1:80"));
+}
+
+TEST_F(RegistryTest, UpdateEndpointChangesItInPlace) {
+  MustCreate("web");
+  MustAdd("web", "10.0.0.1", 80);
+  MustAdd("web", "10.0.0.2", 80);
+  absl::StatusOr<lb::v1::Cluster> c = registry_->UpdateEndpoint(
+      "web", "10.0.0.1", 80, Parse<lb::v1::Endpoint>(R"pb(weight: 7
+                                                          zone: "eu-1"
+                                                          labels { key: "v" value: "2" })pb"),
+      google::protobuf::FieldMask(), 0);
+  ASSERT_TRUE(c.ok()) << c.status();
+  // Same place in the list, same address; only the given fields changed.
+  ExpectProtoEq(c->endpoints(0), R"pb(address: "10.0.0.1"
+                                      port: 80
+                                      weight: 7
+                                      zone: "eu-1"
+                                      labels { key: "v" value: "2" }
+                                      admin_state: ACTIVE)pb");
+  EXPECT_THAT(HostPorts("web"), ElementsAre("10.0.0.1:80", "10.0.0.2:80"));
+  // A mask: named fields change, a named unset field gets its default, labels go whole.
+  c = registry_->UpdateEndpoint("web", "10.0.0.1", 80,
+                                Parse<lb::v1::Endpoint>(R"pb(admin_state: DRAINING zone: "x")pb"),
+                                Mask({"admin_state", "labels", "weight"}), 0);
+  ASSERT_TRUE(c.ok()) << c.status();
+  ExpectProtoEq(c->endpoints(0),
+                R"pb(address: "10.0.0.1" port: 80 weight: 1 zone: "eu-1" admin_state: DRAINING)pb");
+  // Any spelling of the address finds it.
+  c = registry_->UpdateEndpoint("web", "::ffff:10.0.0.2", 80, Parse<lb::v1::Endpoint>("weight: 3"),
+                                google::protobuf::FieldMask(), 0);
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(RegistryTest, UpdateEndpointErrorsChangeNothing) {
+  MustCreate("web");
+  MustAdd("web", "10.0.0.1", 80);
+  const std::string before = State();
+  auto update = [&](const std::string& values, google::protobuf::FieldMask mask) {
+    return registry_
+        ->UpdateEndpoint("web", "10.0.0.1", 80, Parse<lb::v1::Endpoint>(values), mask, 0)
+        .status();
+  };
+  absl::Status s = update("weight: 0", google::protobuf::FieldMask());
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), "endpoint.weight: must be from 1 to 10000, got 0");
+  s = update("weight: 20000 zone: \"\\x01\"", Mask({"weight", "zone"}));
+  EXPECT_EQ(s.message(),
+            "endpoint.weight: must be from 1 to 10000, got 20000; "
+            "endpoint.zone: must be at most 128 printable characters");
+  s = update("", google::protobuf::FieldMask());
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), "nothing to change: give weight, zone, labels or admin_state");
+  s = update("port: 81", Mask({"weight", "port", "address"}));
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(),
+            "update_mask.paths[1]: \"port\" cannot change; only weight, zone, labels, admin_state "
+            "(address and port identify the endpoint); "
+            "update_mask.paths[2]: \"address\" cannot change; only weight, zone, labels, "
+            "admin_state (address and port identify the endpoint)");
+  s = registry_
+          ->UpdateEndpoint("web", "10.0.0.9", 80, Parse<lb::v1::Endpoint>("weight: 2"),
+                           google::protobuf::FieldMask(), 0)
+          .status();
+  EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(s.message(), "endpoint 10.0.0.9:80 not found in cluster \"web\"");
+  EXPECT_EQ(State(), before);
+}
+
+TEST_F(RegistryTest, NoOpWritesKeepTheVersion) {
+  MustCreate("web");
+  const lb::v1::Cluster web = MustAdd("web", "10.0.0.1", 80);
+  ASSERT_TRUE(registry_->Bootstrap().ok());
+  const std::string before = State();
+  absl::StatusOr<lb::v1::Cluster> c =
+      registry_->SetEndpointState("web", "10.0.0.1", 80, lb::v1::ACTIVE);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->version(), web.version());
+  c = registry_->UpdateEndpoint("web", "10.0.0.1", 80, Parse<lb::v1::Endpoint>("weight: 1"),
+                                google::protobuf::FieldMask(), web.version());
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->version(), web.version());
+  lb::v1::Cluster same = MustGet("web");
+  c = registry_->UpdateCluster(same, web.version());
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->version(), web.version());
+  c = registry_->UpdateCluster(Parse<lb::v1::Cluster>(R"pb(name: "web" lb_policy: RANDOM)pb"),
+                               Mask({"lb_policy"}), 0);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->version(), web.version());
+  const lb::v1::RouteTable routes = MustRoutes();
+  absl::StatusOr<lb::v1::RouteTable> t = registry_->UpdateRoute(routes.routes(0), 0);
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(t->version(), routes.version());
+  EXPECT_EQ(State(), before);
+  // A stale version still fails, change or not.
+  c = registry_->SetEndpointState("web", "10.0.0.1", 80, lb::v1::ACTIVE, web.version() + 1);
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kAborted);
+}
+
+TEST_F(RegistryTest, UpdateClusterWithAMaskKeepsEverythingElse) {
+  lb::v1::Cluster created = Parse<lb::v1::Cluster>(R"pb(
+    name: "web"
+    lb_policy: RING_HASH
+    hash_policy { header: "x-user" }
+    health_check {
+      path: "/healthz"
+      interval { seconds: 2 }
+      unhealthy_threshold: 4
+    }
+    outlier_detection { consecutive_5xx: 0 }
+    retries { value: 5 }
+    endpoints { address: "10.0.0.1" port: 80 }
+  )pb");
+  ASSERT_TRUE(registry_->CreateCluster(created).ok());
+  const lb::v1::Cluster before = MustGet("web");
+  absl::StatusOr<lb::v1::Cluster> c =
+      registry_->UpdateCluster(Parse<lb::v1::Cluster>(R"pb(name: "web"
+                                                           lb_policy: MAGLEV
+                                                           health_check {
+                                                             interval { seconds: 3 }
+                                                             path: "/not-named"
+                                                           })pb"),
+                               Mask({"lb_policy", "health_check.interval"}), before.version());
+  ASSERT_TRUE(c.ok()) << c.status();
+  lb::v1::Cluster want = before;
+  want.set_lb_policy(lb::v1::MAGLEV);
+  want.mutable_health_check()->mutable_interval()->set_seconds(3);
+  want.set_version(c->version());
+  EXPECT_TRUE(MessageDifferencer::Equals(*c, want)) << c->DebugString();
+  EXPECT_GT(c->version(), before.version());
+  // A named field unset in the patch gets its default; the result is validated whole.
+  c = registry_->UpdateCluster(Parse<lb::v1::Cluster>(R"pb(name: "web")pb"),
+                               Mask({"health_check", "retries"}), 0);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->health_check().path(), "");
+  EXPECT_EQ(c->health_check().interval().seconds(), 5);
+  EXPECT_EQ(c->retries().value(), 2u);
+  EXPECT_EQ(c->hash_policy().header(), "x-user");
+  EXPECT_EQ(c->endpoints_size(), 1);
+  c = registry_->UpdateCluster(Parse<lb::v1::Cluster>(R"pb(name: "web" lb_policy: ROUND_ROBIN)pb"),
+                               Mask({"lb_policy"}), 0);
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(c.status().message(),
+            "cluster.hash_policy: only RING_HASH and MAGLEV hash; lb_policy is ROUND_ROBIN");
+  c = registry_->UpdateCluster(Parse<lb::v1::Cluster>(R"pb(name: "web" lb_policy: ROUND_ROBIN)pb"),
+                               Mask({"lb_policy", "hash_policy"}), 0);
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_FALSE(c->has_hash_policy());
+}
+
+TEST_F(RegistryTest, UpdateClusterMaskErrors) {
+  MustCreate("web");
+  const std::string before = State();
+  absl::StatusOr<lb::v1::Cluster> c = registry_->UpdateCluster(
+      NamedCluster("web"), Mask({"name", "endpoints", "version", "retries"}), 0);
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(c.status().message(),
+            "update_mask.paths[0]: \"name\" cannot change: name identifies the cluster; "
+            "update_mask.paths[1]: \"endpoints\" cannot change: endpoints change through the "
+            "endpoint calls; "
+            "update_mask.paths[2]: \"version\" cannot change: version is output only");
+  c = registry_->UpdateCluster(NamedCluster("web"), Mask({"nope"}), 0);
+  EXPECT_EQ(c.status().message(),
+            "update_mask.paths[0]: \"nope\": no field \"nope\" in lb.v1.Cluster");
+  c = registry_->UpdateCluster(NamedCluster("gone"), Mask({"retries"}), 0);
+  EXPECT_EQ(c.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(State(), before);
+}
+
+TEST_F(RegistryTest, ADuplicateHostAndPrefixIsRefusedNamingTheRoute) {
+  ASSERT_TRUE(registry_->Bootstrap().ok());
+  MustCreate("web");
+  lb::v1::Route api = MakeRoute("api", "web", "/api");
+  api.add_hosts("a.example");
+  api.add_hosts("b.example");
+  ASSERT_TRUE(registry_->CreateRoute(api).ok());
+  const std::string before = State();
+  lb::v1::Route dup = MakeRoute("api2", "backend", "/api");
+  dup.add_hosts("c.example");
+  dup.add_hosts("B.example");
+  absl::StatusOr<lb::v1::RouteTable> t = registry_->CreateRoute(dup);
+  EXPECT_EQ(t.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(t.status().message(),
+            "route \"api2\": host \"b.example\" with path_prefix \"/api\" is already routed by "
+            "route \"api\"");
+  t = registry_->CreateRoute(MakeRoute("any", "web", "/"));
+  EXPECT_EQ(t.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(t.status().message(),
+            "route \"any\": host \"*\" with path_prefix \"/\" is already routed by route "
+            "\"default\"");
+  // An update may not collide with another route either, but may keep its own match.
+  lb::v1::Route moved = MakeRoute("default", "backend", "/api");
+  moved.set_host("a.example");
+  t = registry_->UpdateRoute(moved, 0);
+  EXPECT_EQ(t.status().code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(State(), before);
+  api.set_cluster("backend");
+  t = registry_->UpdateRoute(api, 0);
+  ASSERT_TRUE(t.ok()) << t.status();
+  // Another prefix, or another host, is fine.
+  dup.set_path_prefix("/api/v2");
+  EXPECT_TRUE(registry_->CreateRoute(dup).ok());
+}
+
+TEST_F(RegistryTest, CreateRouteHonoursTheExpectedVersion) {
+  ASSERT_TRUE(registry_->Bootstrap().ok());
+  const int64_t version = MustRoutes().version();
+  absl::StatusOr<lb::v1::RouteTable> t =
+      registry_->CreateRoute(MakeRoute("r", "backend", "/r"), version + 1);
+  EXPECT_EQ(t.status().code(), absl::StatusCode::kAborted);
+  EXPECT_EQ(t.status().message(), absl::StrCat("route table is at version ", version, ", not ",
+                                               version + 1, "; re-read and retry"));
+  t = registry_->CreateRoute(MakeRoute("r", "backend", "/r"), version);
+  ASSERT_TRUE(t.ok()) << t.status();
+}
+
+TEST_F(RegistryTest, DataStoredBeforeFieldPresenceReadsTheSame) {
+  // Written by the previous version: a normalized cluster whose zero scalars were not encoded,
+  // and a route with `host` only.
+  lb::v1::Cluster old = Parse<lb::v1::Cluster>(kBootstrapBackend);
+  old.set_name("old");
+  old.mutable_outlier_detection()->clear_consecutive_5xx();
+  old.mutable_outlier_detection()->clear_max_ejection_percent();
+  lb::v1::RouteTable table;
+  lb::v1::Route* r = table.add_routes();
+  r->set_name("r");
+  r->set_host("a.example");
+  r->set_path_prefix("/");
+  r->set_cluster("old");
+  ASSERT_TRUE(store_
+                  ->Txn({}, {store::Op::Put(ClusterKey("old"), old.SerializeAsString()),
+                             store::Op::Put(kRouteTableKey, table.SerializeAsString())})
+                  .ok());
+  lb::v1::Cluster c = MustGet("old");
+  EXPECT_TRUE(c.outlier_detection().has_consecutive_5xx());
+  EXPECT_EQ(c.outlier_detection().consecutive_5xx(), 0u);
+  EXPECT_EQ(c.outlier_detection().max_ejection_percent(), 0u);
+  EXPECT_EQ(c.outlier_detection().consecutive_gateway_failure(), 5u);
+  // An update of something else keeps the zeros (they are not "unset").
+  absl::StatusOr<lb::v1::Cluster> updated =
+      registry_->UpdateCluster(Parse<lb::v1::Cluster>(R"pb(name: "old"
+                                                           retries { value: 4 })pb"),
+                               Mask({"retries"}), 0);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->outlier_detection().consecutive_5xx(), 0u);
+  EXPECT_EQ(MustRoutes().routes(0).hosts_size(), 1);
+  EXPECT_EQ(MustRoutes().routes(0).hosts(0), "a.example");
+}
+
+// ---------------------------------------------------------------------------------------------
 // Routes
 
 TEST_F(RegistryTest, GetRouteTableOfEmptyStore) {
@@ -650,13 +941,19 @@ TEST_F(RegistryTest, CreateRouteAppendsNormalizedRoutesInOrder) {
   r.set_host("API.Example.com");
   absl::StatusOr<lb::v1::RouteTable> t = registry_->CreateRoute(r);
   ASSERT_TRUE(t.ok()) << t.status();
-  t = registry_->CreateRoute(MakeRoute("static", "backend", ""));
+  t = registry_->CreateRoute(MakeRoute("static", "backend", "/static"));
   ASSERT_TRUE(t.ok()) << t.status();
   ExpectProtoEq(*t, R"pb(
     name: "default"
-    routes { name: "default" host: "*" path_prefix: "/" cluster: "backend" }
-    routes { name: "api" host: "api.example.com" path_prefix: "/api" cluster: "web" }
-    routes { name: "static" host: "*" path_prefix: "/" cluster: "backend" }
+    routes { name: "default" host: "*" path_prefix: "/" cluster: "backend" hosts: "*" }
+    routes {
+      name: "api"
+      host: "api.example.com"
+      path_prefix: "/api"
+      cluster: "web"
+      hosts: "api.example.com"
+    }
+    routes { name: "static" host: "*" path_prefix: "/static" cluster: "backend" hosts: "*" }
     version: 4
   )pb");
   EXPECT_TRUE(MessageDifferencer::Equals(*t, MustRoutes()));
@@ -665,7 +962,7 @@ TEST_F(RegistryTest, CreateRouteAppendsNormalizedRoutesInOrder) {
 TEST_F(RegistryTest, CreateRouteErrorsChangeNothing) {
   ASSERT_TRUE(registry_->Bootstrap().ok());
   std::string before = State();
-  absl::StatusOr<lb::v1::RouteTable> t = registry_->CreateRoute(MakeRoute("r", "nope"));
+  absl::StatusOr<lb::v1::RouteTable> t = registry_->CreateRoute(MakeRoute("r", "nope", "/r"));
   EXPECT_EQ(t.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(t.status().message(), "route \"r\": cluster \"nope\" does not exist; create it first");
   t = registry_->CreateRoute(MakeRoute("default", "backend"));
@@ -689,14 +986,20 @@ TEST_F(RegistryTest, UpdateRoute) {
   r.set_host("*.Example.com");
   absl::StatusOr<lb::v1::RouteTable> t = registry_->UpdateRoute(r, version);
   ASSERT_TRUE(t.ok()) << t.status();
-  ExpectProtoEq(
-      *t, absl::StrCat(
-              R"pb(
-                name: "default"
-                routes { name: "default" host: "*.example.com" path_prefix: "/" cluster: "web" }
-                routes { name: "api" host: "*" path_prefix: "/api" cluster: "web" }
-                version:)pb",
-              version + 1));
+  ExpectProtoEq(*t,
+                absl::StrCat(
+                    R"pb(
+                      name: "default"
+                      routes {
+                        name: "default"
+                        host: "*.example.com"
+                        path_prefix: "/"
+                        cluster: "web"
+                        hosts: "*.example.com"
+                      }
+                      routes { name: "api" host: "*" path_prefix: "/api" cluster: "web" hosts: "*" }
+                      version:)pb",
+                    version + 1));
 }
 
 TEST_F(RegistryTest, UpdateRouteErrorsChangeNothing) {
@@ -1063,9 +1366,10 @@ TEST_F(RegistryTest, WatchDeliversSnapshotThenChanges) {
   absl::StatusOr<std::unique_ptr<store::WatchHandle>> watch =
       registry_->Watch([&](const lb::v1::Change& c) { collector.Add(c); });
   ASSERT_TRUE(watch.ok()) << watch.status();
-  // The snapshot is delivered before Watch returns: every cluster (name order), then routes.
-  std::vector<lb::v1::Change> snapshot = collector.WaitFor(3);
-  ASSERT_EQ(snapshot.size(), 3u) << Texts(snapshot);
+  // The snapshot is delivered before Watch returns: every cluster (name order), routes, then
+  // the marker at the revision it was read at.
+  std::vector<lb::v1::Change> snapshot = collector.WaitFor(4);
+  ASSERT_EQ(snapshot.size(), 4u) << Texts(snapshot);
   lb::v1::Change expected;
   expected.set_revision(1);
   *expected.mutable_cluster() = MustGet("backend");
@@ -1077,17 +1381,19 @@ TEST_F(RegistryTest, WatchDeliversSnapshotThenChanges) {
     revision: 1
     route_table {
       name: "default"
-      routes { name: "default" host: "*" path_prefix: "/" cluster: "backend" }
+      routes { name: "default" host: "*" path_prefix: "/" cluster: "backend" hosts: "*" }
       version: 1
     }
   )pb");
+  ExpectProtoEq(snapshot[3], R"pb(revision: 2 initial_state_end: true)pb");
 
   lb::v1::Cluster added = MustAdd("web", "10.0.0.1", 80);                     // Revision 3.
   ASSERT_TRUE(registry_->CreateRoute(MakeRoute("api", "web", "/api")).ok());  // 4.
   ASSERT_TRUE(registry_->DeleteRoute("api", 0).ok());                         // 5.
   ASSERT_TRUE(registry_->DeleteCluster("web", 0).ok());                       // 6.
-  std::vector<lb::v1::Change> all = collector.WaitFor(7);
-  ASSERT_EQ(all.size(), 7u) << Texts(all);
+  std::vector<lb::v1::Change> all = collector.WaitFor(8);
+  ASSERT_EQ(all.size(), 8u) << Texts(all);
+  all.erase(all.begin());  // Indexes as before the marker.
   expected.set_revision(3);
   *expected.mutable_cluster() = added;
   EXPECT_TRUE(MessageDifferencer::Equals(all[3], expected)) << Texts(all);
@@ -1095,8 +1401,8 @@ TEST_F(RegistryTest, WatchDeliversSnapshotThenChanges) {
     revision: 4
     route_table {
       name: "default"
-      routes { name: "default" host: "*" path_prefix: "/" cluster: "backend" }
-      routes { name: "api" host: "*" path_prefix: "/api" cluster: "web" }
+      routes { name: "default" host: "*" path_prefix: "/" cluster: "backend" hosts: "*" }
+      routes { name: "api" host: "*" path_prefix: "/api" cluster: "web" hosts: "*" }
       version: 4
     }
   )pb");
@@ -1104,7 +1410,7 @@ TEST_F(RegistryTest, WatchDeliversSnapshotThenChanges) {
     revision: 5
     route_table {
       name: "default"
-      routes { name: "default" host: "*" path_prefix: "/" cluster: "backend" }
+      routes { name: "default" host: "*" path_prefix: "/" cluster: "backend" hosts: "*" }
       version: 5
     }
   )pb");
@@ -1113,7 +1419,7 @@ TEST_F(RegistryTest, WatchDeliversSnapshotThenChanges) {
   // After the handle is destroyed nothing more arrives.
   watch->reset();
   MustAdd("backend", "10.0.0.2", 80);
-  EXPECT_EQ(collector.size(), 7u);
+  EXPECT_EQ(collector.size(), 8u);
 }
 
 TEST_F(RegistryTest, WatchOfEmptyStoreThenBootstrapSkipsTheMarker) {
@@ -1122,10 +1428,12 @@ TEST_F(RegistryTest, WatchOfEmptyStoreThenBootstrapSkipsTheMarker) {
       registry_->Watch([&](const lb::v1::Change& c) { collector.Add(c); });
   ASSERT_TRUE(watch.ok()) << watch.status();
   ASSERT_TRUE(registry_->Bootstrap().ok());
-  std::vector<lb::v1::Change> all = collector.WaitFor(3);
-  ASSERT_EQ(all.size(), 3u) << Texts(all);
+  std::vector<lb::v1::Change> all = collector.WaitFor(4);
+  ASSERT_EQ(all.size(), 4u) << Texts(all);
   ExpectProtoEq(all[0], R"pb(revision: 0
                              route_table { name: "default" })pb");
+  ExpectProtoEq(all[1], R"pb(revision: 0 initial_state_end: true)pb");
+  all.erase(all.begin());
   lb::v1::Change expected;
   expected.set_revision(1);
   *expected.mutable_cluster() = MustGet("backend");
@@ -1134,9 +1442,9 @@ TEST_F(RegistryTest, WatchOfEmptyStoreThenBootstrapSkipsTheMarker) {
   EXPECT_EQ(all[2].revision(), 1);
   // Only model keys produce changes ("meta/bootstrapped" does not).
   MustAdd("backend", "10.0.0.1", 80);
-  all = collector.WaitFor(4);
-  ASSERT_EQ(all.size(), 4u) << Texts(all);
-  EXPECT_EQ(all[3].cluster().endpoints_size(), 1);
+  all = collector.WaitFor(5);
+  ASSERT_EQ(all.size(), 5u) << Texts(all);
+  EXPECT_EQ(all[4].cluster().endpoints_size(), 1);
 }
 
 TEST_F(RegistryTest, WatchReportsStoreErrors) {

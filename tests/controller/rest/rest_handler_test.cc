@@ -192,12 +192,13 @@ TEST_F(RestHandlerTest, PutClusterReplacesSettingsAndKeepsEndpoints) {
   r = Put("/v1/clusters/backend", R"({"name":"backend"})",
           {{"If-Match", absl::StrCat("W/\"", version + 1, "\"")}});
   EXPECT_EQ(r.status, 200) << r.body;
+  // The same settings again change nothing: 200 at the same version.
   r = Put("/v1/clusters/backend", "{}", {{"If-Match", absl::StrCat(version + 2)}});
   EXPECT_EQ(r.status, 200) << r.body;
   r = Put("/v1/clusters/backend", "{}", {{"If-Match", "*"}});
   EXPECT_EQ(r.status, 200) << r.body;
   ExpectJson(Get("/v1/clusters/backend"), 200,
-             ClusterJson("backend", EndpointJson("10.0.0.1", 80), version + 4) + "\n");
+             ClusterJson("backend", EndpointJson("10.0.0.1", 80), version + 2) + "\n");
 }
 
 TEST_F(RestHandlerTest, PutClusterErrorsChangeNothing) {
@@ -306,15 +307,15 @@ TEST_F(RestHandlerTest, EndpointErrorsChangeNothing) {
               R"(cluster \"nope\" not found)");
   ExpectError(Get("/v1/clusters/nope/endpoints/10.0.0.1/80"), 404, "NOT_FOUND",
               R"(cluster \"nope\" not found)");
-  ExpectError(Patch("/v1/clusters/backend/endpoints/10.0.0.1/80", R"({"weight":5})"), 400,
-              "INVALID_ARGUMENT",
-              "only admin_state can be changed; remove and re-add the endpoint to change others");
+  ExpectError(Patch("/v1/clusters/backend/endpoints/10.0.0.1/80", R"({"weight":0})"), 400,
+              "INVALID_ARGUMENT", "endpoint.weight: must be from 1 to 10000, got 0");
   ExpectError(Patch("/v1/clusters/backend/endpoints/10.0.0.1/80",
-                    R"({"admin_state":"DRAINING","zone":"z"})"),
+                    R"({"port":81,"admin_state":"DRAINING"})"),
               400, "INVALID_ARGUMENT",
-              "only admin_state can be changed; remove and re-add the endpoint to change others");
+              "update_mask.paths[1]: \\\"port\\\" cannot change; only weight, zone, labels, "
+              "admin_state (address and port identify the endpoint)");
   ExpectError(Patch("/v1/clusters/backend/endpoints/10.0.0.1/80", "{}"), 400, "INVALID_ARGUMENT",
-              "admin_state: must be ACTIVE or DRAINING");
+              "nothing to change: give weight, zone, labels or admin_state");
   ExpectError(Patch("/v1/clusters/backend/endpoints/10.0.0.2/80", R"({"admin_state":"DRAINING"})"),
               404, "NOT_FOUND", R"(endpoint 10.0.0.2:80 not found in cluster \"backend\")");
   ExpectError(Delete("/v1/clusters/backend/endpoints/10.0.0.2/80"), 404, "NOT_FOUND",
@@ -368,7 +369,7 @@ TEST_F(RestHandlerTest, NonUtf8FieldIsRejected) {
 
 TEST_F(RestHandlerTest, Routes) {
   const std::string default_route =
-      R"({"name":"default","host":"*","path_prefix":"/","cluster":"backend"})";
+      R"({"name":"default","host":"*","path_prefix":"/","cluster":"backend","hosts":["*"]})";
   ExpectJson(
       Get("/v1/routes"), 200,
       absl::StrCat(R"({"name":"default","routes":[)", default_route, R"(],"version":"1"})", "\n"));
@@ -377,7 +378,8 @@ TEST_F(RestHandlerTest, Routes) {
       Post("/v1/routes",
            R"({"name":"api","host":"API.example.com","path_prefix":"/api","cluster":"web"})");
   const std::string api_route =
-      R"({"name":"api","host":"api.example.com","path_prefix":"/api","cluster":"web"})";
+      R"({"name":"api","host":"api.example.com","path_prefix":"/api","cluster":"web",)"
+      R"("hosts":["api.example.com"]})";
   ExpectJson(r, 201,
              absl::StrCat(R"({"name":"default","routes":[)", default_route, ",", api_route,
                           R"(],"version":"3"})", "\n"));
@@ -386,7 +388,8 @@ TEST_F(RestHandlerTest, Routes) {
   ExpectJson(Get("/v1/routes/default"), 200, default_route + "\n");
 
   r = Put("/v1/routes/api", R"({"path_prefix":"/api/v2","cluster":"web"})", {{"If-Match", "3"}});
-  const std::string api_v2 = R"({"name":"api","host":"*","path_prefix":"/api/v2","cluster":"web"})";
+  const std::string api_v2 =
+      R"({"name":"api","host":"*","path_prefix":"/api/v2","cluster":"web","hosts":["*"]})";
   ExpectJson(r, 200,
              absl::StrCat(R"({"name":"default","routes":[)", default_route, ",", api_v2,
                           R"(],"version":"4"})", "\n"));
@@ -400,7 +403,8 @@ TEST_F(RestHandlerTest, Routes) {
 
 TEST_F(RestHandlerTest, RouteErrorsChangeNothing) {
   std::string before = State();
-  ExpectError(Post("/v1/routes", R"({"name":"r","cluster":"nope"})"), 409, "FAILED_PRECONDITION",
+  ExpectError(Post("/v1/routes", R"({"name":"r","cluster":"nope","path_prefix":"/r"})"), 409,
+              "FAILED_PRECONDITION",
               R"(route \"r\": cluster \"nope\" does not exist; create it first)");
   ExpectError(Post("/v1/routes", R"({"name":"default","cluster":"backend"})"), 409,
               "ALREADY_EXISTS", R"(route \"default\" already exists)");
@@ -435,22 +439,22 @@ TEST_F(RestHandlerTest, WrongMethodIs405WithAllow) {
     const char* allow;
   };
   for (const Case& c : std::vector<Case>{
-           {"DELETE", "/v1/clusters", "GET, POST"},
-           {"PUT", "/v1/clusters", "GET, POST"},
-           {"PATCH", "/v1/clusters/web", "GET, PUT, DELETE"},
-           {"POST", "/v1/clusters/web", "GET, PUT, DELETE"},
-           {"PUT", "/v1/clusters/web/endpoints", "GET, POST"},
-           {"DELETE", "/v1/clusters/web/endpoints", "GET, POST"},
-           {"POST", "/v1/clusters/web/endpoints/10.0.0.1/80", "GET, PATCH, DELETE"},
-           {"PUT", "/v1/clusters/web/endpoints/10.0.0.1/80", "GET, PATCH, DELETE"},
-           {"DELETE", "/v1/routes", "GET, POST"},
-           {"PATCH", "/v1/routes/default", "GET, PUT, DELETE"},
-           {"HEAD", "/v1/routes/default", "GET, PUT, DELETE"},
+           {"DELETE", "/v1/clusters", "GET, HEAD, POST"},
+           {"PUT", "/v1/clusters", "GET, HEAD, POST"},
+           {"POST", "/v1/clusters/web", "GET, HEAD, PUT, PATCH, DELETE"},
+           {"OPTIONS", "/v1/clusters/web", "GET, HEAD, PUT, PATCH, DELETE"},
+           {"PUT", "/v1/clusters/web/endpoints", "GET, HEAD, POST"},
+           {"DELETE", "/v1/clusters/web/endpoints", "GET, HEAD, POST"},
+           {"POST", "/v1/clusters/web/endpoints/10.0.0.1/80", "GET, HEAD, PATCH, DELETE"},
+           {"PUT", "/v1/clusters/web/endpoints/10.0.0.1/80", "GET, HEAD, PATCH, DELETE"},
+           {"DELETE", "/v1/routes", "GET, HEAD, POST"},
+           {"PATCH", "/v1/routes/default", "GET, HEAD, PUT, DELETE"},
        }) {
     HttpResponse r = Send(c.method, c.target, "{}");
     EXPECT_EQ(r.status, 405) << c.method << " " << c.target;
-    EXPECT_EQ(r.body, ErrorJson("INVALID_ARGUMENT",
-                                absl::StrCat("method not allowed here; allowed: ", c.allow)))
+    EXPECT_EQ(r.body,
+              ErrorJson("METHOD_NOT_ALLOWED",
+                        absl::StrCat("method ", c.method, " not allowed here; allowed: ", c.allow)))
         << c.method << " " << c.target;
     EXPECT_EQ(HeaderOf(r, "Allow"), c.allow) << c.method << " " << c.target;
   }

@@ -643,5 +643,74 @@ TEST(BuildIngressRoutesTest, WildcardDomainsAndIpv6Hosts) {
   EXPECT_EQ(Pick(rc, "example.com", "/w"), "backend");
 }
 
+TEST(BuildIngressRoutesTest, RouteWithSeveralHostsMatchesEachOfThem) {
+  lb::v1::RouteTable table;
+  lb::v1::Route* site = AddRoute(&table, "site", "", "/", "web");
+  site->add_hosts("example.com");
+  site->add_hosts("*.example.org");
+  site->add_hosts("*");
+  AddRoute(&table, "api", "*", "/api", "api");
+  AddRoute(&table, "org-api", "a.example.org", "/api", "org-api");
+  route_v3::RouteConfiguration rc = BuildIngressRoutes(table, {});
+  std::vector<std::string> domains;
+  for (const auto& vh : rc.virtual_hosts()) domains.push_back(vh.domains(0));
+  EXPECT_THAT(domains, ElementsAre("example.com", "*.example.org", "*", "a.example.org"));
+  EXPECT_EQ(Pick(rc, "example.com", "/"), "web");
+  EXPECT_EQ(Pick(rc, "example.com", "/api"), "web");  // Its most specific host wins first.
+  EXPECT_EQ(Pick(rc, "other", "/api"), "api");
+  EXPECT_EQ(Pick(rc, "b.example.org", "/x"), "web");
+  EXPECT_EQ(Pick(rc, "a.example.org", "/api"), "org-api");
+  EXPECT_EQ(Pick(rc, "a.example.org", "/x"), "web");
+  EXPECT_EQ(Pick(rc, "other", "/x"), "web");
+  // A route whose hosts both cover a domain is listed once, at its most specific host.
+  std::vector<std::string> names;
+  for (const auto& r : rc.virtual_hosts(3).routes()) names.push_back(r.name());
+  EXPECT_THAT(names, ElementsAre("org-api", "site", "api"));
+}
+
+TEST(BuildIngressRoutesTest, CookieHashCarriesTheGenerationContract) {
+  lb::v1::RouteTable table;
+  AddRoute(&table, "defaults", "", "/d", "defaults");
+  AddRoute(&table, "all", "", "/a", "all");
+  AddRoute(&table, "app", "", "/p", "app");
+  absl::flat_hash_map<std::string, lb::v1::Cluster> clusters;
+  clusters["defaults"] = ModelCluster("defaults", lb::v1::RING_HASH);
+  clusters["defaults"].mutable_hash_policy()->set_cookie("lb");
+  clusters["all"] = ModelCluster("all", lb::v1::MAGLEV);
+  lb::v1::HashPolicy* all = clusters["all"].mutable_hash_policy();
+  all->set_cookie("sticky");
+  all->mutable_cookie_options()->mutable_ttl()->set_seconds(3600);
+  all->mutable_cookie_options()->set_path("/app");
+  all->mutable_cookie_options()->mutable_http_only()->set_value(false);
+  all->mutable_cookie_options()->set_same_site(lb::v1::CookieOptions::NONE);
+  all->mutable_cookie_options()->set_secure(true);
+  clusters["app"] = ModelCluster("app", lb::v1::RING_HASH);
+  clusters["app"].mutable_hash_policy()->set_cookie("JSESSIONID");
+  clusters["app"].mutable_hash_policy()->mutable_cookie_options()->mutable_generate()->set_value(
+      false);
+  route_v3::RouteConfiguration rc = BuildIngressRoutes(table, clusters);
+  std::map<std::string, std::string> cookies;
+  for (const auto& r : rc.virtual_hosts(0).routes()) {
+    ASSERT_EQ(r.route().hash_policy_size(), 1) << r.name();
+    cookies[r.name()] = r.route().hash_policy(0).cookie().ShortDebugString();
+  }
+  // ttl present: the proxy sets the cookie (0: no Max-Age); attributes exactly as they appear.
+  EXPECT_EQ(cookies["defaults"],
+            "name: \"lb\" ttl { } path: \"/\" attributes { name: \"HttpOnly\" }");
+  EXPECT_EQ(cookies["all"],
+            "name: \"sticky\" ttl { seconds: 3600 } path: \"/app\" attributes { name: "
+            "\"SameSite\" value: \"None\" } attributes { name: \"Secure\" }");
+  EXPECT_EQ(cookies["app"], "name: \"JSESSIONID\"");
+  // Strict and Lax are spelled as in Set-Cookie.
+  all->mutable_cookie_options()->set_same_site(lb::v1::CookieOptions::STRICT);
+  rc = BuildIngressRoutes(table, clusters);
+  EXPECT_EQ(rc.virtual_hosts(0).routes(1).route().hash_policy(0).cookie().attributes(0).value(),
+            "Strict");
+  all->mutable_cookie_options()->set_same_site(lb::v1::CookieOptions::LAX);
+  rc = BuildIngressRoutes(table, clusters);
+  EXPECT_EQ(rc.virtual_hosts(0).routes(1).route().hash_policy(0).cookie().attributes(0).value(),
+            "Lax");
+}
+
 }  // namespace
 }  // namespace lb::xds

@@ -504,6 +504,38 @@ TEST_F(StartupFailureTest, GrpcPortInUse) {
   EXPECT_FALSE(ReadyFileWritten());
 }
 
+// Another controller already serving the port: gRPC would share it (SO_REUSEPORT) and split the
+// calls between two stores; the second controller must refuse to start instead.
+TEST_F(StartupFailureTest, SecondControllerOnTheSameGrpcPortExits) {
+  ControllerProcess first;
+  absl::Status s = first.Start();
+  ASSERT_TRUE(s.ok()) << s;
+  const std::string address = absl::StrCat("127.0.0.1:", first.grpc_port());
+  CommandResult r = RunExpectingFailure(Argv({"--grpc_listen=" + address}));
+  EXPECT_EQ(r.exit_code, 1) << Describe(r);
+  EXPECT_THAT(r.err, HasSubstr(absl::StrCat("cannot listen for gRPC on ", address,
+                                            " (address in use or not local?)")))
+      << Describe(r);
+  EXPECT_FALSE(ReadyFileWritten());
+  // Every call still reaches the first one.
+  EXPECT_TRUE(SeedConfig(first.rest_port(), "add", 1111).ok());
+  absl::StatusOr<std::vector<std::string>> list = SeedList(first.rest_port());
+  ASSERT_TRUE(list.ok()) << list.status();
+  EXPECT_EQ(*list, std::vector<std::string>{"127.0.0.1:1111"});
+}
+
+TEST_F(StartupFailureTest, SecondControllerOnTheSameRestPortExits) {
+  ControllerProcess first;
+  absl::Status s = first.Start();
+  ASSERT_TRUE(s.ok()) << s;
+  const std::string address = absl::StrCat("127.0.0.1:", first.rest_port());
+  CommandResult r = RunExpectingFailure(Argv({"--rest_listen=" + address}));
+  EXPECT_EQ(r.exit_code, 1) << Describe(r);
+  EXPECT_THAT(r.err, HasSubstr(absl::StrCat("cannot listen on ", address))) << Describe(r);
+  EXPECT_FALSE(ReadyFileWritten());
+  EXPECT_TRUE(SeedConfig(first.rest_port(), "add", 1111).ok());
+}
+
 TEST_F(StartupFailureTest, MissingTokenFile) {
   const std::string path = dir_ + "/no-such-token";
   CommandResult r = RunExpectingFailure(Argv({absl::StrCat("--auth_token_file=", path)}));

@@ -294,7 +294,9 @@ TEST_F(BadInputTest, BadSecondRequestOnKeepAliveConnectionIsAnswered) {
       absl::StatusOr<HttpResponse> first = (*conn)->Read();
       ASSERT_TRUE(first.ok()) << first.status();
       ASSERT_EQ(first->status, 200);
-      if (!pipelined) ASSERT_TRUE((*conn)->Send(c.bytes).ok());
+      if (!pipelined) {
+        ASSERT_TRUE((*conn)->Send(c.bytes).ok());
+      }
       absl::StatusOr<HttpResponse> second = (*conn)->Read(absl::Seconds(3));
       std::string what = absl::StrCat(
           c.what, pipelined ? " (pipelined after a good request)" : " (after a good request)");

@@ -121,7 +121,9 @@ TEST_P(ChurnTest, ZeroFailedRequestsWhileEndpointsChange) {
   for (const auto& c : (*dump)["clusters"]) {
     if (c.value("name", "") != "backend") continue;
     const int64_t table = c.value("table_size", int64_t{-1});
-    if (GetParam() == "MAGLEV") EXPECT_EQ(table, 65537);
+    if (GetParam() == "MAGLEV") {
+      EXPECT_EQ(table, 65537);
+    }
     if (GetParam() == "RING_HASH") {
       EXPECT_GE(table, 1024);
       EXPECT_LT(table, 2048);

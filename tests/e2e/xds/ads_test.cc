@@ -298,6 +298,11 @@ TEST_P(AdsTest, EndpointChangeSendsOnlyThatClusterAndOnlyToItsSubscribers) {
   auto only_other = ConnectAll(Node("only-other"), {"other"});
   ASSERT_NE(both, nullptr);
   ASSERT_NE(only_other, nullptr);
+  // "other" is published asynchronously and may reach a stream after ConnectAll returns (CDS,
+  // EDS, then LDS): wait for its Listener, the last of the three.
+  auto has_other = [](const ResourceState& st) { return st.Listener("other") != nullptr; };
+  ASSERT_TRUE(IsOk(both->WaitFor(has_other, kWait)));
+  ASSERT_TRUE(IsOk(only_other->WaitFor(has_other, kWait)));
   // Settle: every initial response consumed and ACKed.
   EXPECT_TRUE(IsOk(both->ExpectSilence(kSilence)));
   EXPECT_TRUE(IsOk(only_other->ExpectSilence(kSilence)));

@@ -235,6 +235,7 @@ BodyOutcome DecodeChunked(const ChunkedDecoder::Limits& limits, const char* data
   BodyOutcome o;
   size_t offset = 0;
   for (size_t cut : cuts) {
+    Check(cut <= len, "cuts lie within the input");
     if (cut < offset) continue;
     auto piece = Copy(data + offset, cut - offset);
     const char* p = piece.get();

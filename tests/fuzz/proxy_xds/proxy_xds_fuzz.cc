@@ -254,7 +254,15 @@ std::string DumpVirtualHosts(const std::vector<VirtualHostConfig>& vhs) {
       absl::StrAppend(&out, "  route ", Quote(r.name), " prefix=", Quote(r.prefix),
                       " cluster=", Quote(r.cluster), " retries=", r.retries,
                       " hash=", r.has_hash_policy, ",", static_cast<int>(r.hash_policy.kind), ",",
-                      Quote(r.hash_policy.name), "\n");
+                      Quote(r.hash_policy.name));
+      if (r.hash_policy.generate_cookie) {
+        absl::StrAppend(&out, " set-cookie ttl=", absl::FormatDuration(r.hash_policy.cookie_ttl),
+                        " path=", Quote(r.hash_policy.cookie_path));
+        for (const auto& [name, value] : r.hash_policy.cookie_attributes) {
+          absl::StrAppend(&out, " ", Quote(name), "=", Quote(value));
+        }
+      }
+      absl::StrAppend(&out, "\n");
     }
   }
   return out;
@@ -683,6 +691,17 @@ std::string CheckRoute(const RouteConfig& r) {
       break;
     case HashPolicy::Kind::kCookie:
       if (n.empty()) return what + "empty cookie name";
+      if (r.hash_policy.cookie_ttl < absl::ZeroDuration()) return what + "negative cookie ttl";
+      if (absl::StrContains(r.hash_policy.cookie_path, ";") ||
+          !IsCleanPath(r.hash_policy.cookie_path)) {
+        return what + "cookie path " + Quote(r.hash_policy.cookie_path);
+      }
+      for (const auto& [name, value] : r.hash_policy.cookie_attributes) {
+        if (name.empty() || absl::StrContains(name, ";") || absl::StrContains(name, "=") ||
+            absl::StrContains(value, ";")) {
+          return what + "cookie attribute " + Quote(name) + "=" + Quote(value);
+        }
+      }
       break;
     case HashPolicy::Kind::kSourceIp:
       if (!n.empty()) return what + "source-ip hash with a name";

@@ -237,6 +237,11 @@ TEST(ProxyXdsFuzzTest, EveryCorpusFile) {
                             "virtual_hosts[].routes[].route.hash_policy[].header.header_name",
                             "virtual_hosts[].routes[].route.hash_policy[].cookie.name",
                             "virtual_hosts[].routes[].route.hash_policy[].cookie.ttl",
+                            "virtual_hosts[].routes[].route.hash_policy[].cookie.path",
+                            "virtual_hosts[].routes[].route.hash_policy[].cookie.attributes[]."
+                            "name",
+                            "virtual_hosts[].routes[].route.hash_policy[].cookie.attributes[]."
+                            "value",
                             "virtual_hosts[].routes[].route.hash_policy[].connection_properties."
                             "source_ip"}) {
     expected.push_back(absl::StrCat("routes rejected: ", field));

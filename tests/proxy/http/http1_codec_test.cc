@@ -242,13 +242,23 @@ TEST_F(ServerCodecTest, ClientClosingMidBodyResetsTheStream) {
   EXPECT_FALSE(codec_.stream_active());
 }
 
-TEST_F(ServerCodecTest, HalfCloseAfterACompleteRequestIsAnsweredThenClosed) {
-  ASSERT_TRUE(Feed("GET / HTTP/1.1\r\nHost: x\r\n\r\n", /*end_stream=*/true).ok());
-  EXPECT_EQ(stream().log, std::vector<std::string>({"headers end"}));
+// As nginx and Envoy do: a client's half-close while its answer is pending means it left.
+TEST_F(ServerCodecTest, HalfCloseAfterACompleteRequestResetsTheStream) {
+  ASSERT_TRUE(Feed("GET / HTTP/1.1\r\nHost: x\r\n\r\n").ok());
+  ASSERT_TRUE(Feed("", /*end_stream=*/true).ok());
+  EXPECT_EQ(stream().log,
+            std::vector<std::string>({"headers end", "reset client closed the connection"}));
+  EXPECT_TRUE(codec_.WantsClose());
+  EXPECT_FALSE(codec_.stream_active());
+}
+
+TEST_F(ServerCodecTest, HalfCloseAfterTheAnswerClosesAfterIt) {
+  ASSERT_TRUE(Feed("GET / HTTP/1.1\r\nHost: x\r\n\r\n").ok());
   Respond(200, "ok");
   EXPECT_EQ(connection_.TakeWritten(),
-            "HTTP/1.1 200 OK\r\nX-Test: 1\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
-  EXPECT_TRUE(codec_.WantsClose());
+            "HTTP/1.1 200 OK\r\nX-Test: 1\r\nContent-Length: 2\r\n\r\nok");
+  ASSERT_TRUE(Feed("", /*end_stream=*/true).ok());
+  EXPECT_FALSE(codec_.stream_active());
 }
 
 TEST_F(ServerCodecTest, AnswerBeforeTheBodyEndedClosesTheConnection) {

@@ -3,6 +3,7 @@
 #include "proxy/router/router.h"
 
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,7 +28,7 @@ class FakeContext : public RouterContext {
   event::Dispatcher& dispatcher() override { return dispatcher_; }
   const RouterOptions& router_options() const override { return options; }
   upstream::ConnPool& PoolFor(const std::shared_ptr<upstream::HostState>& host,
-                              const ClusterConfig&) override {
+                              const upstream::ClusterSnapshot&) override {
     return pools[host->key];
   }
   balancer::Picker::WorkerState& PickerState(const std::string&) override { return picker_state_; }
@@ -66,6 +67,8 @@ class FakeDownstream : public RouterCallbacks {
   void EncodeHeaders(http::ResponseHeaderMapPtr headers, bool end_stream) override {
     status = headers->status;
     ended = end_stream;
+    auto cookie = headers->Find("set-cookie");
+    set_cookie = cookie ? std::string(cookie->value) : "";
   }
   void EncodeData(Buffer& data, bool end_stream) override {
     size_t n = data.size();
@@ -83,16 +86,19 @@ class FakeDownstream : public RouterCallbacks {
   void ReadDisableDownstream(bool disable) override { read_disables.push_back(disable); }
   void ArmRouterTimer(absl::Duration after) override { timer->Arm(after); }
   void DisarmRouterTimer() override { timer->Disarm(); }
+  accesslog::StreamInfo& stream_info() override { return info; }
 
   std::unique_ptr<event::LazyTimer> timer;  // Calls the router's OnTimeout().
 
   int status = 0;
+  std::string set_cookie;
   std::string body;
   bool ended = false;
   bool local = false;
   bool reset = false;
   int continues = 0;
   std::vector<bool> read_disables;
+  accesslog::StreamInfo info;
 };
 
 // A snapshot with route "/" of any host to cluster "web" (round robin over `hosts` ports of
@@ -247,7 +253,9 @@ TEST_F(RouterTest, ConnectFailureIsRetriedOnAnotherHost) {
   const std::string second_key = KeyOf(second);
   EXPECT_NE(first_key, second_key);
   EXPECT_EQ(context_.stats.retries.load(), 1u);
-  EXPECT_EQ(context_.budget.in_flight(), 1u);
+  EXPECT_EQ(context_.budget.in_flight(), 0u);  // A refusal's retry takes no slot.
+  EXPECT_EQ(downstream_.info.attempts, 2u);
+  EXPECT_EQ(*downstream_.info.upstream_host, second_key);
   FakeEncoder& up = second.Ready();
   Buffer body;
   body.Append("payload");
@@ -257,8 +265,9 @@ TEST_F(RouterTest, ConnectFailureIsRetriedOnAnotherHost) {
   EXPECT_EQ(downstream_.status, 201);
   EXPECT_EQ(context_.results,
             std::vector<std::string>({first_key + " gateway", second_key + " ok"}));
-  EXPECT_EQ(context_.budget.in_flight(), 0u);  // Released when the answer is complete.
   EXPECT_EQ(Active(*snap, 0) + Active(*snap, 1) + Active(*snap, 2), 0u);
+  EXPECT_EQ(downstream_.info.response_flags, 0u);
+  EXPECT_EQ(downstream_.info.details, "");
 }
 
 TEST_F(RouterTest, FailuresBeyondTheRetriesAre502) {
@@ -267,8 +276,11 @@ TEST_F(RouterTest, FailuresBeyondTheRetriesAre502) {
   Start(snap.get(), Request());
   EXPECT_EQ(TotalRequests(), 3);
   EXPECT_EQ(downstream_.status, 502);
-  EXPECT_EQ(downstream_.body, "upstream connect error or disconnect before response");
-  EXPECT_EQ(context_.budget.in_flight(), 0u);
+  EXPECT_EQ(downstream_.body,
+            "upstream connect error or disconnect before response (retries exhausted)");
+  EXPECT_EQ(downstream_.info.response_flags,
+            accesslog::kUpstreamConnectionFailure | accesslog::kUpstreamRetryLimitExceeded);
+  EXPECT_EQ(downstream_.info.attempts, 3u);
 }
 
 TEST_F(RouterTest, EveryHostTriedGives502NotARepeat) {
@@ -280,17 +292,143 @@ TEST_F(RouterTest, EveryHostTriedGives502NotARepeat) {
   EXPECT_EQ(downstream_.status, 502);
 }
 
-TEST_F(RouterTest, RetryBudgetBoundsRetries) {
+TEST_F(RouterTest, RetryBudgetBoundsRetriesAfterConnectTimeouts) {
   std::shared_ptr<Snapshot> snap = Snap(3);
   // Exhaust the budget: 3 + 20 % of the one active request.
   while (context_.budget.TryAcquire(context_.active)) {
   }
   ASSERT_EQ(context_.budget.in_flight(), 4u);
-  for (int i = 0; i < 3; ++i) Pool(i).fail_at_once = upstream::PoolFailureReason::kConnectFailure;
+  for (int i = 0; i < 3; ++i) Pool(i).fail_at_once = upstream::PoolFailureReason::kTimeout;
   Start(snap.get(), Request());
   EXPECT_EQ(TotalRequests(), 1);
-  EXPECT_EQ(downstream_.status, 502);
+  EXPECT_EQ(downstream_.status, 504);
+  EXPECT_EQ(downstream_.body, "refused at once (retry limit of the worker or cluster reached)");
   EXPECT_EQ(context_.stats.retries.load(), 0u);
+  EXPECT_EQ(context_.stats.retries_refused.load(), 1u);
+}
+
+// A crashed host: refusals and resets before any response byte are retried whatever the budget
+// says (row 7 of issue 12: a kill -9 under load must not reach clients).
+TEST_F(RouterTest, RefusalsAndResetsAreRetriedBeyondTheBudget) {
+  std::shared_ptr<Snapshot> snap = Snap(3);
+  while (context_.budget.TryAcquire(context_.active)) {
+  }
+  snap->FindCluster("web")->stats->resources().retries.set_max(0);
+  Start(snap.get(), Request());
+  FakePool& first = Waiting();
+  first.Ready();
+  first.Reset(http::StreamResetReason::kConnectionTermination, "gone");
+  Waiting().Fail(upstream::PoolFailureReason::kConnectFailure);
+  FakePool& third = Waiting();
+  third.Ready();
+  third.Respond(200, "ok");
+  EXPECT_EQ(downstream_.status, 200);
+  EXPECT_EQ(context_.stats.retries.load(), 2u);
+  EXPECT_EQ(snap->FindCluster("web")->stats->resources().retries.overflows(), 0u);
+}
+
+TEST_F(RouterTest, ClusterMaxRetriesBoundsRetriesAfterConnectTimeouts) {
+  std::shared_ptr<Snapshot> snap = Snap(3);
+  upstream::ResourceLimit& retries = snap->FindCluster("web")->stats->resources().retries;
+  retries.set_max(1);
+  ASSERT_TRUE(retries.TryAcquire());  // Another request's retry holds the only slot.
+  Start(snap.get(), Request());
+  Waiting().Fail(upstream::PoolFailureReason::kTimeout);
+  EXPECT_EQ(downstream_.status, 504);
+  EXPECT_EQ(retries.overflows(), 1u);
+  EXPECT_EQ(context_.budget.in_flight(), 0u);  // The budget's slot was given back.
+  retries.Release();
+  // With the slot free the retry happens, and its slot is released at the end.
+  Start(snap.get(), Request());
+  Waiting().Fail(upstream::PoolFailureReason::kTimeout);
+  FakePool& second = Waiting();
+  EXPECT_EQ(retries.count(), 1u);
+  second.Ready();
+  second.Respond(200, "ok");
+  EXPECT_EQ(downstream_.status, 200);
+  EXPECT_EQ(retries.count(), 0u);
+}
+
+TEST_F(RouterTest, ClusterMaxRequestsOverflowIs503) {
+  std::shared_ptr<Snapshot> snap = Snap(2);
+  upstream::ResourceLimit& requests = snap->FindCluster("web")->stats->resources().requests;
+  requests.set_max(1);
+  Start(snap.get(), Request());
+  FakePool& pool = Waiting();
+  EXPECT_EQ(requests.count(), 1u);
+  Router second(context_, downstream_);
+  second.StartRequest(snap.get(), Request(), true, "192.0.2.9");
+  EXPECT_EQ(downstream_.status, 503);
+  EXPECT_EQ(downstream_.body, "upstream overflow: cluster \"web\" has its max_requests (1) in flight");
+  EXPECT_EQ(downstream_.info.response_flags, accesslog::kUpstreamOverflow);
+  EXPECT_EQ(requests.overflows(), 1u);
+  pool.Ready();
+  pool.Respond(200, "ok");
+  EXPECT_EQ(requests.count(), 0u);
+}
+
+// Cookie affinity: a request without the hash cookie gets one (its random value picked the
+// host); a request that sends that cookie back lands on the same host and gets no new one.
+TEST_F(RouterTest, MissingHashCookieIsGeneratedAndHonoured) {
+  std::shared_ptr<Snapshot> snap = Snap(5);
+  // Ring hash over the five hosts; the "web" route hashes on cookie "lb".
+  auto cluster = std::make_shared<upstream::ClusterSnapshot>(*snap->FindCluster("web"));
+  std::vector<balancer::Candidate> candidates;
+  std::vector<std::string> keys;
+  for (uint32_t i = 0; i < 5; ++i) {
+    candidates.push_back({i, 1});
+    keys.push_back(cluster->hosts[i]->key);
+  }
+  cluster->config.policy = LbPolicy::kRingHash;
+  cluster->picker = balancer::Picker::Create(LbPolicy::kRingHash, std::move(candidates), keys, {});
+  snap->clusters["web"] = cluster;
+  RouteConfig& web = snap->virtual_hosts[0].routes[1];
+  web.has_hash_policy = true;
+  web.hash_policy.kind = HashPolicy::Kind::kCookie;
+  web.hash_policy.name = "lb";
+  web.hash_policy.generate_cookie = true;
+  web.hash_policy.cookie_ttl = absl::Hours(1);
+  web.hash_policy.cookie_path = "/";
+  web.hash_policy.cookie_attributes = {{"HttpOnly", ""}, {"SameSite", "Lax"}};
+
+  std::set<std::string> values;
+  for (int client = 0; client < 20; ++client) {
+    Start(snap.get(), Request());
+    FakePool& first = Waiting();
+    first.Ready();
+    first.Respond(200, "ok");
+    ASSERT_EQ(downstream_.status, 200);
+    const std::string cookie = downstream_.set_cookie;
+    // "lb=<16 hex digits>; Max-Age=3600; Path=/; HttpOnly; SameSite=Lax"
+    ASSERT_EQ(cookie.size(), 3u + 16 + 46) << cookie;
+    EXPECT_EQ(cookie.substr(0, 3), "lb=");
+    EXPECT_EQ(cookie.substr(19), "; Max-Age=3600; Path=/; HttpOnly; SameSite=Lax");
+    const std::string value = cookie.substr(3, 16);
+    values.insert(value);
+    // The client comes back with the cookie: the same host, no new cookie.
+    for (int again = 0; again < 3; ++again) {
+      http::RequestHeaderMapPtr request = Request();
+      request->Add("Cookie", "other=1; lb=" + value);
+      Start(snap.get(), std::move(request));
+      FakePool& same = Waiting();
+      EXPECT_EQ(&same, &first);
+      same.Ready();
+      same.Respond(200, "ok");
+      EXPECT_EQ(downstream_.set_cookie, "");
+    }
+  }
+  EXPECT_EQ(values.size(), 20u);  // Every new client its own value.
+}
+
+TEST_F(RouterTest, PoolOverflowIs503WithoutRetryOrBlame) {
+  std::shared_ptr<Snapshot> snap = Snap(2);
+  Pool(0).fail_at_once = Pool(1).fail_at_once = upstream::PoolFailureReason::kOverflow;
+  Start(snap.get(), Request());
+  EXPECT_EQ(TotalRequests(), 1);
+  EXPECT_EQ(downstream_.status, 503);
+  EXPECT_EQ(downstream_.body, "upstream overflow: refused at once");
+  EXPECT_EQ(downstream_.info.response_flags, accesslog::kUpstreamOverflow);
+  EXPECT_TRUE(context_.results.empty());
 }
 
 TEST_F(RouterTest, ResetBeforeAnswerIsRetriedOnlyWhenReplayable) {
@@ -381,7 +519,9 @@ TEST_F(RouterTest, ConnectTimeoutIsRetriedThen504) {
   Waiting().Fail(upstream::PoolFailureReason::kTimeout);
   EXPECT_EQ(TotalRequests(), 2);
   EXPECT_EQ(downstream_.status, 504);
-  EXPECT_EQ(downstream_.body, "connect failed");
+  EXPECT_EQ(downstream_.body, "connect failed (retries exhausted)");
+  EXPECT_EQ(downstream_.info.response_flags,
+            accesslog::kUpstreamConnectionFailure | accesslog::kUpstreamRetryLimitExceeded);
 }
 
 TEST_F(RouterTest, LocalResourceShortageIs503WithoutBlame) {

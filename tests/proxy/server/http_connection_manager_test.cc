@@ -33,6 +33,7 @@ class FakeWorker : public ConnectionManagerContext, public router::RouterContext
   router::RouterContext& router_context() override { return *this; }
   SnapshotPins& snapshots() override { return pins; }
   bool draining() const override { return is_draining; }
+  accesslog::AccessLog* access_log() override { return log; }
   void OnConnectionManagerClosed(HttpConnectionManager* manager) override {
     closed.push_back(manager);
   }
@@ -40,7 +41,7 @@ class FakeWorker : public ConnectionManagerContext, public router::RouterContext
   // router::RouterContext.
   const router::RouterOptions& router_options() const override { return router; }
   upstream::ConnPool& PoolFor(const std::shared_ptr<upstream::HostState>&,
-                              const ClusterConfig&) override {
+                              const upstream::ClusterSnapshot&) override {
     return pool;
   }
   balancer::Picker::WorkerState& PickerState(const std::string&) override { return picker; }
@@ -59,6 +60,7 @@ class FakeWorker : public ConnectionManagerContext, public router::RouterContext
   ConnectionManagerStats stats;
   SnapshotPins pins;
   bool is_draining = false;
+  accesslog::AccessLog* log = nullptr;
   std::vector<HttpConnectionManager*> closed;
   router::RouterOptions router;
   FakePool pool;
@@ -245,16 +247,67 @@ TEST_F(ConnectionManagerTest, ClientLeavingMidRequestAbandonsTheUpstream) {
   EXPECT_EQ(worker_.stats.requests_active.load(), 0u);  // ... at the end of the loop turn.
 }
 
-TEST_F(ConnectionManagerTest, HalfCloseAfterTheRequestIsAnsweredThenClosed) {
+TEST_F(ConnectionManagerTest, HalfCloseWhileTheAnswerIsPendingAbandonsTheUpstream) {
   worker_.pins.Set(OneHostSnapshot());
-  Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n", /*end_stream=*/true);
-  EXPECT_FALSE(Closed());
-  worker_.pool.Ready();
-  worker_.pool.Respond(200, "ok");
-  worker_.sim.RunPendingWork();
-  EXPECT_EQ(connection_->TakeWritten(),
-            "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+  Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  testing::FakeEncoder& up = worker_.pool.Ready();
+  Send("", /*end_stream=*/true);
+  EXPECT_TRUE(up.reset);
   EXPECT_TRUE(Closed());
+  EXPECT_EQ(connection_->TakeWritten(), "");
+  EXPECT_EQ(worker_.stats.downstream_resets.load(), 1u);
+}
+
+TEST_F(ConnectionManagerTest, StreamIdleTimeoutCutsAResponseThatStalls) {
+  worker_.options.stream_idle_timeout = absl::Seconds(30);
+  worker_.pins.Set(OneHostSnapshot());
+  Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  testing::FakeEncoder& up = worker_.pool.Ready();
+  worker_.pool.Respond(200, "part", /*end=*/false);
+  worker_.sim.RunPendingWork();
+  EXPECT_EQ(connection_->TakeWritten(), "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\npart");
+  Advance(absl::Seconds(29));
+  EXPECT_FALSE(Closed());
+  Advance(absl::Seconds(1));
+  EXPECT_TRUE(Closed());
+  EXPECT_TRUE(up.reset);
+  EXPECT_EQ(worker_.stats.stream_idle_timeouts.load(), 1u);
+}
+
+TEST_F(ConnectionManagerTest, StreamIdleTimeoutBeforeTheHeadIs504) {
+  worker_.options.stream_idle_timeout = absl::Seconds(30);
+  worker_.router.upstream_timeout = absl::Minutes(10);
+  worker_.pins.Set(OneHostSnapshot());
+  Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  testing::FakeEncoder& up = worker_.pool.Ready();
+  Advance(absl::Seconds(30));
+  EXPECT_TRUE(up.reset);
+  EXPECT_EQ(connection_->TakeWritten(),
+            "HTTP/1.1 504 Gateway Timeout\r\nContent-Type: text/plain\r\nContent-Length: 53\r\n"
+            "\r\nupstream sent nothing within the stream idle timeout\n");
+  EXPECT_EQ(worker_.stats.stream_idle_timeouts.load(), 1u);
+}
+
+TEST_F(ConnectionManagerTest, ATunnelHasItsOwnIdleTimeout) {
+  worker_.options.stream_idle_timeout = absl::Seconds(30);
+  worker_.options.tunnel_idle_timeout = absl::Seconds(120);
+  worker_.pins.Set(OneHostSnapshot());
+  Send("GET /ws HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n");
+  worker_.pool.Ready();
+  http::ResponseHeaderMapPtr head = http::NewResponseHeaderMap();
+  head->status = 101;
+  head->upgrade = "websocket";
+  worker_.pool.RespondHead(std::move(head), /*end=*/false);
+  worker_.sim.RunPendingWork();
+  EXPECT_TRUE(absl::StartsWith(connection_->TakeWritten(), "HTTP/1.1 101 Switching Protocols"));
+  Advance(absl::Seconds(60));
+  Send("ping");  // Bytes either way start the idle time again.
+  Advance(absl::Seconds(119));
+  EXPECT_FALSE(Closed());
+  Advance(absl::Seconds(1));
+  EXPECT_TRUE(Closed());
+  EXPECT_EQ(worker_.stats.tunnel_idle_timeouts.load(), 1u);
+  EXPECT_EQ(worker_.stats.stream_idle_timeouts.load(), 0u);
 }
 
 TEST_F(ConnectionManagerTest, ProxyErrorsKeepTheConnection) {

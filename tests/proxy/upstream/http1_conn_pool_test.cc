@@ -254,10 +254,19 @@ TEST_F(PoolTest, AtMostMaxIdleAreKept) {
   Http1PoolSettings settings;
   settings.max_idle = 1;
   MakePool(server.port(), settings);
-  Exchange* a = Start();
-  Exchange* b = Start();  // Both in flight: two connections.
+  // Both started in one loop callback, so the first cannot finish (and be reused) before the
+  // second asks: two connections.
+  exchanges_.push_back(std::make_unique<Exchange>());
+  exchanges_.push_back(std::make_unique<Exchange>());
+  Exchange* a = exchanges_[0].get();
+  Exchange* b = exchanges_[1].get();
+  loop_.Run([&] {
+    a->handle = pool_->NewStream(*a, *a);
+    b->handle = pool_->NewStream(*b, *b);
+  });
   ASSERT_TRUE(Complete(a));
   ASSERT_TRUE(Complete(b));
+  EXPECT_TRUE(a->complete && b->complete);
   EXPECT_EQ(server.accepted(), 2);
   EXPECT_EQ(Idle(), 1u);
   ASSERT_TRUE(WaitFor([&] { return server.closed_by_client() == 1; }));

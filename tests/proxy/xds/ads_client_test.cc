@@ -462,14 +462,19 @@ class FakeTransport final : public XdsTransportFactory {
   }
   bool Send(const discovery_v3::DiscoveryResponse& response) {
     absl::MutexLock lock(&mu_);
-    if (current_ == nullptr || current_->ended_) return false;
+    if (current_ == nullptr) return false;
+    current_->owner_->mu_.AssertHeld();  // Tells the analysis owner_->mu_ is this mu_.
+    if (current_->ended_) return false;
     current_->inbox_.push_back(response);
     return true;
   }
   // Ends the current stream (the client sees it fail).
   void Cancel() {
     absl::MutexLock lock(&mu_);
-    if (current_ != nullptr) current_->ended_ = true;
+    if (current_ != nullptr) {
+      current_->owner_->mu_.AssertHeld();  // Tells the analysis owner_->mu_ is this mu_.
+      current_->ended_ = true;
+    }
     current_ = nullptr;
   }
   int streams() {

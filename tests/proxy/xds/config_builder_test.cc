@@ -543,6 +543,100 @@ TEST(ConfigBuilderTest, RouteMappingHashRetryDomains) {
   EXPECT_FALSE(plain.has_hash_policy);
 }
 
+// The controller's affinity-cookie contract (controller/xds/resources.cc): ttl present means the
+// proxy sets the cookie; path and attributes are used as given.
+route_v3::RouteConfiguration CookieRoutes(const std::string& cookie) {
+  return Parse<route_v3::RouteConfiguration>(
+      absl::StrCat(R"pb(
+                     name: "default"
+                     virtual_hosts { name: "any" domains: "*"
+                                     routes { name: "sticky"
+                                              match { prefix: "/" }
+                                              route { cluster: "web"
+                                                      hash_policy { cookie {)pb",
+                   cookie, R"pb(}
+                                }
+        }
+      }
+    })pb"));
+}
+
+TEST(ConfigBuilderTest, CookieGenerationOptionsMap) {
+  ConfigBuilder b;
+  ASSERT_TRUE(
+      b.ApplyRouteConfigurations({CookieRoutes(R"pb(name: "lb"
+                                                    ttl { seconds: 3600 nanos: 500000000 }
+                                                    path: "/app"
+                                                    attributes { name: "HttpOnly" }
+                                                    attributes { name: "SameSite" value: "Lax" }
+                                                    attributes { name: "Secure" })pb")},
+                                 "1")
+          .ok());
+  auto config = b.Build();
+  const HashPolicy& h = config->virtual_hosts[0].routes[0].hash_policy;
+  EXPECT_EQ(h.kind, HashPolicy::Kind::kCookie);
+  EXPECT_EQ(h.name, "lb");
+  EXPECT_TRUE(h.generate_cookie);
+  EXPECT_EQ(h.cookie_ttl, absl::Milliseconds(3600500));
+  EXPECT_EQ(h.cookie_path, "/app");
+  EXPECT_EQ(h.cookie_attributes, (std::vector<std::pair<std::string, std::string>>{
+                                     {"HttpOnly", ""}, {"SameSite", "Lax"}, {"Secure", ""}}));
+  // ttl 0: a session cookie, still generated.
+  ASSERT_TRUE(b.ApplyRouteConfigurations({CookieRoutes(R"pb(name: "lb"
+                                                            ttl {})pb")}, "2").ok());
+  config = b.Build();
+  const HashPolicy& session = config->virtual_hosts[0].routes[0].hash_policy;
+  EXPECT_TRUE(session.generate_cookie);
+  EXPECT_EQ(session.cookie_ttl, absl::ZeroDuration());
+  EXPECT_EQ(session.cookie_path, "");
+  EXPECT_TRUE(session.cookie_attributes.empty());
+  EXPECT_EQ(config->routes_version, "2");  // A changed option is a new configuration.
+  // No ttl: only read, never set.
+  ASSERT_TRUE(b.ApplyRouteConfigurations({CookieRoutes(R"pb(name: "lb")pb")}, "3").ok());
+  EXPECT_FALSE(b.Build()->virtual_hosts[0].routes[0].hash_policy.generate_cookie);
+  // One attribute value alone is a change too.
+  ASSERT_TRUE(b.ApplyRouteConfigurations(
+                   {CookieRoutes(R"pb(name: "lb"
+                                      ttl {}
+                                      attributes { name: "SameSite" value: "Lax" })pb")},
+                   "4")
+                  .ok());
+  ASSERT_TRUE(b.ApplyRouteConfigurations(
+                   {CookieRoutes(R"pb(name: "lb"
+                                      ttl {}
+                                      attributes { name: "SameSite" value: "Strict" })pb")},
+                   "5")
+                  .ok());
+  config = b.Build();
+  EXPECT_EQ(config->routes_version, "5");
+  EXPECT_EQ(config->virtual_hosts[0].routes[0].hash_policy.cookie_attributes[0].second, "Strict");
+}
+
+TEST(ConfigBuilderTest, BadCookieOptionsAreRejectedWithTheirPath) {
+  ConfigBuilder b;
+  EXPECT_EQ(ErrorOf(b.ApplyRouteConfigurations(
+                {CookieRoutes(R"pb(name: "lb"
+                                   ttl { seconds: -1 }
+                                   path: "/a;b"
+                                   attributes { name: "" }
+                                   attributes { name: "Same Site" value: "a;b" }
+                                   attributes { name: "Max-Age" value: "\x01" })pb")},
+                "1")),
+            "RouteConfiguration \"default\": "
+            "virtual_hosts[0].routes[0].route.hash_policy[0].cookie.ttl: must be a valid "
+            "duration of 0s or more; "
+            "virtual_hosts[0].routes[0].route.hash_policy[0].cookie.path: must not contain "
+            "spaces, control characters or \";\"; "
+            "virtual_hosts[0].routes[0].route.hash_policy[0].cookie.attributes[0].name: must be a "
+            "token; "
+            "virtual_hosts[0].routes[0].route.hash_policy[0].cookie.attributes[1].name: must be a "
+            "token; "
+            "virtual_hosts[0].routes[0].route.hash_policy[0].cookie.attributes[1].value: must be "
+            "printable ASCII without \";\"; "
+            "virtual_hosts[0].routes[0].route.hash_policy[0].cookie.attributes[2].value: must be "
+            "printable ASCII without \";\"");
+}
+
 TEST(ConfigBuilderTest, EveryRouteProblemIsReportedWithItsPath) {
   ConfigBuilder b;
   auto rc = Parse<route_v3::RouteConfiguration>(R"pb(
@@ -649,8 +743,6 @@ TEST(ConfigBuilderTest, EveryRouteProblemIsReportedWithItsPath) {
       "virtual_hosts[1].routes[7].route.hash_policy[0]: only header, cookie and "
       "connection_properties are supported; "
       "virtual_hosts[1].routes[8].route.hash_policy[0].cookie.name: must not be empty; "
-      "virtual_hosts[1].routes[8].route.hash_policy[0].cookie.ttl: is not supported (cookies "
-      "are not generated); "
       "virtual_hosts[1].routes[9].route.hash_policy[0].connection_properties.source_ip: must be "
       "true; "
       "virtual_hosts[1].routes[10].route.hash_policy[0].header.header_name: must not be empty");

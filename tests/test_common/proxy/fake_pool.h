@@ -97,6 +97,10 @@ class FakePool : public upstream::ConnPool, public upstream::PoolHandle {
       decoder_->DecodeData(b, end);
     }
   }
+  // The upstream answers with `head` on the last stream.
+  void RespondHead(http::ResponseHeaderMapPtr head, bool end) {
+    decoder_->DecodeHeaders(std::move(head), end);
+  }
   void Reset(http::StreamResetReason reason, absl::string_view details) {
     encoders.back()->callbacks()->OnStreamReset(reason, details);
   }

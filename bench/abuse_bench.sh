@@ -4,15 +4,19 @@
 # asserts nothing. See docs/abuse-benchmark.md.
 #
 #   bench/abuse_bench.sh [--ours BIN] [--controller BIN] [--backend BIN] [--duration 10]
-#                        [--workers 1] [--attacks 1,2,3,4,5,6,7] [--proxies ours,nginx,haproxy]
+#                        [--workers 1] [--attacks 1,2,3,4,5,6,7,8] [--proxies ours,nginx,haproxy]
 #                        [--no-pin] [--json FILE] [--keep]
 #
-# Without --ours/--controller/--backend it builds //proxy:proxy, //controller:controller and
-# //tests/test_common:backend_main with bazel. The binaries are copied into the run directory,
-# so a concurrent build cannot swap them mid-run. Only default flags of the proxy are used.
+# Needs nginx, haproxy, wrk and python3 (standard library only): bazel/install_deps.sh installs
+# them. Without --ours/--controller/--backend it builds //proxy:proxy, //controller:controller
+# and //tests/test_common:backend_main with bazel (-c opt). The binaries are copied into the run
+# directory, so a concurrent build cannot swap them mid-run. Our proxy runs with its default
+# limits (only --workers, --drain_timeout=1s and --log_level=warn are given); it is configured
+# through the controller's REST resource API (/v1).
 #
-# Attacks (each bounded in time, loopback only, ports picked free; a fresh proxy process per
-# attack and proxy):
+# Every proxy balances round robin over the same three test backends (and sends /ws to a
+# WebSocket echo backend). Attacks (each bounded in time, loopback only, ports picked free; a
+# fresh proxy process per attack and proxy):
 #  1. one GET that the backend answers after 60 s, then pipelined GETs written non-blocking on
 #     the same connection for --duration seconds (at most 1 GiB): bytes the proxy read;
 #  2. a WebSocket (Upgrade) to the backend's echo, written as fast as possible, never read;
@@ -21,7 +25,9 @@
 #     close; the proxy's upstream connections still open 5 s later;
 #  5. each proxy under ulimit -n 256; 1,000 idle client connections held --duration seconds;
 #  6. slowloris: 1,000 connections, a header byte each every 2 s, for max(--duration, 15) s;
-#  7. 3,000 clients, one GET each, then idle: (RSS after - RSS before) / 3,000.
+#  7. 3,000 clients, one GET each, then idle: (RSS after - RSS before) / 3,000;
+#  8. wrk -t1 -c16 for --duration seconds; after a third of it, kill -9 of one of the three
+#     backends (restarted on its port before the next proxy starts): requests that failed.
 # Per attack and proxy: RSS before / peak / after (sum of VmRSS over the proxy's processes,
 # sampled every 100 ms), CPU seconds during the attack (utime+stime from /proc/PID/stat), and
 # how many of a normal client's GETs (a new connection every 200 ms) were served during and
@@ -30,13 +36,14 @@
 # Pinning (default with --workers 1 on 2+ cores): the proxy under test on CPU 1, everything
 # else (backends, controller, attacker, normal client) on CPU 0. Safety valves: an attack stops
 # writing when the proxy's RSS passes 1.5 GiB, and the proxy is killed above 3 GiB (both
-# reported). Takes about 8 minutes. Everything it starts is stopped on exit, whatever the cause.
+# reported). Takes about 6 minutes with the defaults. Everything it starts is stopped on exit,
+# whatever the cause; an interrupted run (Ctrl-C) still prints the attacks that finished.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 
-ours="" controller="" backend="" duration=10 workers=1 attacks=1,2,3,4,5,6,7
+ours="" controller="" backend="" duration=10 workers=1 attacks=1,2,3,4,5,6,7,8
 proxies=ours,nginx,haproxy pin=auto json="" keep=0
 while [ $# -gt 0 ]; do
   case $1 in
@@ -64,9 +71,12 @@ while [ $# -gt 0 ]; do
   shift
 done
 log() { printf '[abuse_bench %s] %s\n' "$(date +%T)" "$*" >&2; }
+# Debian puts nginx and haproxy in /usr/sbin, which a non-root PATH may lack.
+export PATH="$PATH:/usr/sbin:/sbin"
 
-for tool in nginx haproxy python3 prlimit taskset setsid timeout; do
-  command -v "$tool" >/dev/null || { echo "abuse_bench: $tool is missing" >&2; exit 1; }
+for tool in nginx haproxy wrk python3 prlimit taskset setsid timeout; do
+  command -v "$tool" >/dev/null ||
+    { echo "abuse_bench: $tool is missing (bash bazel/install_deps.sh installs it)" >&2; exit 1; }
 done
 
 # --- binaries -------------------------------------------------------------------------------
@@ -74,14 +84,14 @@ if [ -z "$ours" ] || [ -z "$controller" ] || [ -z "$backend" ]; then
   cd "$root"
   log "building //proxy:proxy //controller:controller //tests/test_common:backend_main"
   build_log=$(mktemp /tmp/abuse_bench_build.XXXXXX)
-  if ! bazel build //proxy:proxy //controller:controller //tests/test_common:backend_main \
+  if ! bazel build -c opt //proxy:proxy //controller:controller //tests/test_common:backend_main \
       >"$build_log" 2>&1; then
     grep -E '^ERROR' "$build_log" | head -20 >&2 || true
     echo "abuse_bench: build failed (log: $build_log)" >&2
     exit 1
   fi
   rm -f "$build_log"
-  bin_dir=$(bazel info bazel-bin 2>/dev/null || echo "$root/bazel-bin")
+  bin_dir=$(bazel info -c opt bazel-bin 2>/dev/null || echo "$root/bazel-bin")
   [ -n "$ours" ] || ours=$bin_dir/proxy/proxy
   [ -n "$controller" ] || controller=$bin_dir/controller/controller
   [ -n "$backend" ] || backend=$bin_dir/tests/test_common/backend_main

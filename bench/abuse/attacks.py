@@ -4,7 +4,7 @@
     attacks.py ATTACK --port P [--duration S] [--conns N] [--cap-bytes B] [--size B]
 
 ATTACK is one of: pipeline, websocket, slow-reader, head-stall, fd-exhaust, slowloris,
-idle-keepalive (see docs/abuse-benchmark.md). Everything goes to 127.0.0.1:P, every loop is
+idle-keepalive, kill-backend (see docs/abuse-benchmark.md). Everything goes to 127.0.0.1:P, every loop is
 bounded by a deadline.
 
 It reports on stdout as JSON lines, with CLOCK_MONOTONIC times (comparable across processes):
@@ -434,6 +434,65 @@ def idle_keepalive(a):
          closed_by_proxy=closed)
 
 
+# --- 8. kill -9 of one backend under steady load ----------------------------------------------
+def parse_wrk(text):
+    """Requests, non-2xx/3xx answers, socket errors and latency percentiles from wrk's report."""
+    import re
+    out = {"requests": None, "non2xx": 0, "socket_errors": {}}
+    m = re.search(r"(\d+) requests in", text)
+    if m:
+        out["requests"] = int(m.group(1))
+    m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    if m:
+        out["non2xx"] = int(m.group(1))
+    m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    if m:
+        out["socket_errors"] = dict(zip(("connect", "read", "write", "timeout"),
+                                        map(int, m.groups())))
+    for pct, key in (("50", "p50"), ("99", "p99")):
+        m = re.search(rf"^\s+{pct}(?:\.000)?%\s+(\S+)", text, re.M)
+        if m:
+            out[key] = m.group(1)
+    m = re.search(r"^\s+Latency\s+\S+\s+\S+\s+(\S+)", text, re.M)
+    if m:
+        out["max"] = m.group(1)
+    return out
+
+
+def kill_backend(a):
+    """wrk (one thread, --conns keep-alive connections) for --duration seconds; after a third
+    of it, SIGKILL to the backend process --victim-pid (one of the proxy's three). Every
+    answer that is not 2xx/3xx and every socket error is a request a client saw fail."""
+    import subprocess
+    cmd = ["wrk", "-t1", f"-c{a.conns}", f"-d{max(1, int(round(a.duration)))}s", "--latency",
+           f"http://127.0.0.1:{a.port}/"]
+    emit("start")
+    t0 = now()
+    wrk = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    sleep_until(t0 + a.duration / 3)
+    killed = False
+    if not terminate:
+        try:
+            os.kill(a.victim_pid, signal.SIGKILL)
+            killed = True
+        except OSError as e:
+            emit("kill-failed", error=str(e))
+    emit("killed", at_s=round(now() - t0, 2))
+    try:
+        out, _ = wrk.communicate(timeout=a.duration + 30)
+    except subprocess.TimeoutExpired:
+        wrk.kill()
+        out, _ = wrk.communicate()
+    if terminate and wrk.poll() is None:
+        wrk.kill()
+    text = out.decode(errors="replace")
+    emit("end")
+    res = parse_wrk(text)
+    failed = res["non2xx"] + sum(res["socket_errors"].values())
+    emit("result", **res, failed=failed, killed=killed,
+         error="" if res["requests"] is not None else f"wrk: {text[-300:]!r}")
+
+
 ATTACKS = {
     "pipeline": pipeline,
     "websocket": websocket,
@@ -442,6 +501,7 @@ ATTACKS = {
     "fd-exhaust": fd_exhaust,
     "slowloris": slowloris,
     "idle-keepalive": idle_keepalive,
+    "kill-backend": kill_backend,
 }
 
 
@@ -457,6 +517,7 @@ def main():
     ap.add_argument("--slow-ms", type=int, default=60000)
     ap.add_argument("--interval", type=float, default=2.0)
     ap.add_argument("--after", type=float, default=5.0)
+    ap.add_argument("--victim-pid", type=int, default=0)
     a = ap.parse_args()
     signal.signal(signal.SIGUSR1, _on_usr1)
     signal.signal(signal.SIGTERM, _on_term)

@@ -38,6 +38,7 @@ ATTACKS = [
     (5, "fd-exhaust", "fd exhaustion, ulimit -n 256"),
     (6, "slowloris", "slowloris"),
     (7, "idle-keepalive", "idle keep-alive connections"),
+    (8, "kill-backend", "kill -9 of a backend under load"),
 ]
 
 
@@ -312,6 +313,7 @@ class Nginx(Proxy):
                                    "LISTEN_PORT": self.port,
                                    "BACKEND_1": self.run.backend_ports[0],
                                    "BACKEND_2": self.run.backend_ports[1],
+                                   "BACKEND_3": self.run.backend_ports[2],
                                    "WS_BACKEND": self.run.ws_port})
         self.proc = self.run.procs.start(
             ["nginx", "-p", prefix, "-e", os.path.join(prefix, "error.log"), "-c", conf],
@@ -334,6 +336,7 @@ class Haproxy(Proxy):
                                     "MAXCONN": maxconn,
                                     "BACKEND_1": self.run.backend_ports[0],
                                     "BACKEND_2": self.run.backend_ports[1],
+                                    "BACKEND_3": self.run.backend_ports[2],
                                    "WS_BACKEND": self.run.ws_port})
         self.proc = self.run.procs.start(["haproxy", "-db", "-f", conf],
                                          os.path.join(prefix, "haproxy.log"),
@@ -408,15 +411,31 @@ class Run:
         if self.pinned:
             os.sched_setaffinity(0, {0})  # us, backends, controller, probe, attacks
 
-    def start_common(self):
-        for i in (1, 2):
-            ready = os.path.join(self.dir, f"backend{i}.ready")
-            self.procs.start([self.args.backend, f"--name=web_{i}", "--port=0",
+    def start_backend(self, i, port=0):
+        """Test backend web_i on `port` (0: the kernel picks). Returns (process, port)."""
+        self.backend_starts += 1
+        ready = os.path.join(self.dir, f"backend{i}-{self.backend_starts}.ready")
+        p = self.procs.start([self.args.backend, f"--name=web_{i}", f"--port={port}",
                               f"--ready_file={ready}"],
                              os.path.join(self.dir, f"backend{i}.log"))
-            if not wait_until(20, lambda: os.path.exists(ready)):
-                raise RuntimeError("test backend did not start")
-            self.backend_ports.append(json.load(open(ready))["port"])
+        if not wait_until(20, lambda: os.path.exists(ready) and os.path.getsize(ready) > 0
+                          or p.poll() is not None) or p.poll() is not None:
+            raise RuntimeError(f"test backend web_{i} did not start (port {port})")
+        return p, json.load(open(ready))["port"]
+
+    def ensure_victim(self):
+        """Backend web_3, the one attack 8 kills, is up again (same port) before a proxy
+        starts: every proxy begins with three live backends."""
+        if self.victim.poll() is None:
+            return
+        self.victim, _ = self.start_backend(3, self.backend_ports[2])
+
+    def start_common(self):
+        self.backend_starts = 0
+        for i in (1, 2, 3):
+            p, port = self.start_backend(i)
+            self.backend_ports.append(port)
+        self.victim = p
         ready = os.path.join(self.dir, "ws_backend.ready")
         self.procs.start([sys.executable, os.path.join(HERE, "ws_backend.py"),
                           "--ready-file", ready], os.path.join(self.dir, "ws_backend.log"))
@@ -432,21 +451,33 @@ class Run:
             raise RuntimeError("controller did not start")
         info = json.load(open(ready))
         self.grpc_port, self.rest_port = info["grpc_port"], info["rest_port"]
+        import urllib.error
         import urllib.request
         def call(method, path, body):
-            req = urllib.request.Request(f"http://127.0.0.1:{self.rest_port}{path}",
-                                         data=json.dumps(body).encode(), method=method)
-            with urllib.request.urlopen(req, timeout=5) as r:
-                r.read()
-        call("PUT", "/v1/clusters/backend", {"name": "backend", "lb_policy": "ROUND_ROBIN"})
+            req = urllib.request.Request(
+                f"http://127.0.0.1:{self.rest_port}{path}", method=method,
+                data=None if body is None else json.dumps(body).encode(),
+                headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(req, timeout=5) as r:
+                    return r.read().decode()
+            except urllib.error.HTTPError as e:
+                raise RuntimeError(f"controller REST {method} {path}: {e.code} "
+                                   f"{e.read().decode(errors='replace')}") from None
+        # The resource API (README "Resource API"): cluster "backend" and the route "/" to it
+        # exist on a first start; round robin like nginx's and HAProxy's configs, every other
+        # setting at its default (retries 2, outlier detection on, no active health check).
+        call("PATCH", "/v1/clusters/backend", {"lb_policy": "ROUND_ROBIN"})
         for port in self.backend_ports:
-            call("POST", "/config", {"action": "add", "ip": "127.0.0.1", "port": port})
+            call("POST", "/v1/clusters/backend/endpoints", {"address": "127.0.0.1", "port": port})
         # /ws to the WebSocket echo backend, as in nginx.conf and haproxy.cfg.
-        call("POST", "/v1/clusters", {"name": "ws", "lb_policy": "ROUND_ROBIN"})
-        call("POST", "/config", {"action": "add", "ip": "127.0.0.1", "port": self.ws_port,
-                                 "cluster": "ws"})
-        call("POST", "/v1/routes", {"name": "ws", "host": "*", "path_prefix": "/ws",
+        call("POST", "/v1/clusters", {"name": "ws", "lb_policy": "ROUND_ROBIN",
+                                      "endpoints": [{"address": "127.0.0.1",
+                                                     "port": self.ws_port}]})
+        call("POST", "/v1/routes", {"name": "ws", "hosts": ["*"], "path_prefix": "/ws",
                                     "cluster": "ws"})
+        with open(os.path.join(self.dir, "cluster-backend.json"), "w") as f:
+            f.write(call("GET", "/v1/clusters/backend", None))
         log(f"backends on {self.backend_ports}, WebSocket echo on {self.ws_port}, "
             f"controller grpc {self.grpc_port}")
 
@@ -465,6 +496,7 @@ class Run:
             "slowloris": ["--conns", "1000", "--interval", "2",
                           "--duration", str(max(d, 15))],
             "idle-keepalive": ["--conns", "3000", "--concurrency", "50"],
+            "kill-backend": ["--conns", "16", "--victim-pid", str(self.victim.pid)],
         }[kind]
 
     def one(self, num, kind, title, name):
@@ -474,6 +506,7 @@ class Run:
         res = {"attack": num, "kind": kind, "title": title, "proxy": name}
         t_begin = time.monotonic()
         try:
+            self.ensure_victim()
             proxy.start(tag, nofile=nofile)
         except Exception as e:
             res["error"] = f"start: {e}"
@@ -638,6 +671,12 @@ def notes(r):
         out.append(f"{r['connected']}/{r['conns']} connected within 3 s; at the end: "
                    f"{r['closed_by_proxy']} closed by the proxy, {r['answered']} answered"
                    f"{' (' + answers + ')' if answers else ''}, {r['still_open']} open")
+    elif k == "kill-backend" and "requests" in r:
+        errs = r.get("socket_errors") or {}
+        out.append(f"{r['failed']} of {r['requests']} requests failed ({r['non2xx']} non-2xx, "
+                   f"socket errors: {errs.get('connect', 0)} connect, {errs.get('read', 0)} read, "
+                   f"{errs.get('write', 0)} write, {errs.get('timeout', 0)} timeout); "
+                   f"latency p50 {r.get('p50')}, p99 {r.get('p99')}, max {r.get('max')}")
     elif k == "idle-keepalive" and "served" in r:
         if r.get("bytes_per_conn") is not None:
             out.append(f"{r['served']} idle: +{mb(r['rss_idle_kb'] - r['rss_before_kb'])} MB "
@@ -680,7 +719,7 @@ def main():
     ap.add_argument("--after", type=float, default=3)
     ap.add_argument("--probe-timeout", type=float, default=2)
     ap.add_argument("--workers", type=int, default=1)
-    ap.add_argument("--attacks", default="1,2,3,4,5,6,7")
+    ap.add_argument("--attacks", default="1,2,3,4,5,6,7,8")
     ap.add_argument("--proxies", default="ours,nginx,haproxy")
     ap.add_argument("--pin", default="auto", choices=["auto", "yes", "no"])
     ap.add_argument("--cap-mb", type=int, default=1024, help="bytes an attack writes at most")

@@ -691,22 +691,36 @@ def notes(r):
 
 
 def table(results):
-    hdr = ["attack", "proxy", "RSS before MB", "peak RSS MB", "RSS after MB", "VmHWM MB", "CPU s",
+    """One table per attack, a row per proxy, then the idle-connection summary."""
+    hdr = ["proxy", "RSS before MB", "peak RSS MB", "RSS after MB", "VmHWM MB", "CPU s",
            "served during", "served after", "notes"]
-    rows = []
+    order = []
     for r in results:
-        rows.append([f"{r['attack']} {r['title']}", r["proxy"], mb(r.get("rss_before_kb")),
-                     mb(r.get("rss_peak_kb")), mb(r.get("rss_after_kb")), mb(r.get("hwm_sum_kb")),
-                     "-" if r.get("cpu_s") is None else f"{r['cpu_s']:.2f}",
-                     "{}/{}".format(*r["during"]) if "during" in r else "-",
-                     "{}/{}".format(*r["after"]) if "after" in r else "-",
-                     notes(r)])
-    widths = [max(len(h), *(len(x[i]) for x in rows)) for i, h in enumerate(hdr)]
-    line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
-    print(line(hdr))
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for x in rows:
-        print(line(x))
+        if r["attack"] not in order:
+            order.append(r["attack"])
+    for num in order:
+        group = [r for r in results if r["attack"] == num]
+        rows = []
+        for r in group:
+            rows.append([r["proxy"], mb(r.get("rss_before_kb")), mb(r.get("rss_peak_kb")),
+                         mb(r.get("rss_after_kb")), mb(r.get("hwm_sum_kb")),
+                         "-" if r.get("cpu_s") is None else f"{r['cpu_s']:.2f}",
+                         "{}/{}".format(*r["during"]) if "during" in r else "-",
+                         "{}/{}".format(*r["after"]) if "after" in r else "-",
+                         notes(r)])
+        widths = [max(len(h), *(len(x[i]) for x in rows)) for i, h in enumerate(hdr)]
+        line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
+        print(f"Attack {num}: {group[0]['title']}")
+        print()
+        print(line(hdr))
+        print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+        for x in rows:
+            print(line(x))
+        print()
+    idle = [r for r in results if r["kind"] == "idle-keepalive" and r.get("bytes_per_conn")]
+    if idle:
+        print("Memory per idle keep-alive connection (attack 7): " + ", ".join(
+            f"{r['proxy']} {r['bytes_per_conn']} B" for r in idle))
 
 
 def main():

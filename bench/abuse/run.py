@@ -390,6 +390,10 @@ class Sampler(threading.Thread):
         vals = [r for t, r, _ in self.samples if t0 <= t <= t1]
         return max(vals) if vals else None
 
+    def max_gap(self, t0, t1):
+        ts = [t for t, _, _ in self.samples if t0 <= t <= t1]
+        return round(max((b - a for a, b in zip(ts, ts[1:])), default=0.0), 2)
+
     def hwm_kb(self):
         return sum(status_kb(p, "VmHWM") for p in self.pids)
 
@@ -589,7 +593,7 @@ class Run:
         while time.monotonic() < after_to + 0.1:
             time.sleep(0.1)
         Procs.stop(probe, grace=self.args.probe_timeout + 2)
-        rss_after = sampler.sample()[1]
+        _, rss_after, ticks_after = sampler.sample()
         sampler.halt.set()
         sampler.join(2)
         hwm = sampler.hwm_kb()
@@ -605,6 +609,8 @@ class Run:
         for p in during + after:
             if not p["ok"]:
                 errs[p["err"]] = errs.get(p["err"], 0) + 1
+        # When the failed probes started, in seconds from the attack's end (negative: during).
+        fail_at = [round(p["t"] - t_end, 1) for p in during + after if not p["ok"]]
         res.update({
             "rss_before_kb": ev.get("start_rss"),
             "rss_peak_kb": sampler.peak(t_start, after_to),
@@ -616,6 +622,13 @@ class Run:
             "during": [sum(p["ok"] for p in during), len(during)],
             "after": [sum(p["ok"] for p in after), len(after)],
             "probe_errors": errs,
+            "probe_fail_at": fail_at,
+            # The proxy's CPU from the attack's end to the end of the after-window (a proxy
+            # that spins once the attacker has gone shows here), and the longest gap between
+            # two RSS samples (100 ms apart unless this machine itself stalled).
+            "cpu_after_s": (round((ticks_after - ev["end_cpu"]) / CLK_TCK, 2)
+                            if "end_cpu" in ev else None),
+            "max_sample_gap_s": sampler.max_gap(t_start, after_to),
             "pool_before": pool_before,
             "valve": sampler.valve,
             "proxy_alive_at_end": alive,
@@ -683,6 +696,15 @@ def notes(r):
                        f"= {r['bytes_per_conn']} B/conn")
         else:
             out.append(f"{r['served']} served")
+    if r.get("probe_errors"):
+        errs = ", ".join(f"{n}x {e}" for e, n in sorted(r["probe_errors"].items()))
+        at = r.get("probe_fail_at") or []
+        when = f" (started {min(at):+g} to {max(at):+g} s from the attack's end)" if at else ""
+        out.append(f"normal client failed: {errs}{when}")
+    if (r.get("cpu_after_s") or 0) >= 0.5:
+        out.append(f"CPU after the attack {r['cpu_after_s']:.2f} s")
+    if (r.get("max_sample_gap_s") or 0) >= 1.0:
+        out.append(f"the bench itself stalled up to {r['max_sample_gap_s']:g} s")
     if r.get("valve"):
         out.append(f"RSS valve: {r['valve']}")
     if r.get("proxy_alive_at_end") is False:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Abuse benchmark: the same attacks against our proxy, tuned nginx and HAProxy side by side,
-# each in front of the same two local test backends. Prints a table; it is not a test and
-# asserts nothing. See docs/abuse-benchmark.md.
+# each in front of the same three local test backends. Prints a table per attack; it is not a
+# test and asserts nothing. See docs/abuse-benchmark.md.
 #
 #   bench/abuse_bench.sh [--ours BIN] [--controller BIN] [--backend BIN] [--duration 10]
 #                        [--workers 1] [--attacks 1,2,3,4,5,6,7,8] [--proxies ours,nginx,haproxy]
@@ -19,7 +19,7 @@
 # fresh proxy process per attack and proxy):
 #  1. one GET that the backend answers after 60 s, then pipelined GETs written non-blocking on
 #     the same connection for --duration seconds (at most 1 GiB): bytes the proxy read;
-#  2. a WebSocket (Upgrade) to the backend's echo, written as fast as possible, never read;
+#  2. a WebSocket (Upgrade) to an echo backend, written as fast as possible, never read;
 #  3. a GET of a 100 MB response that is never read, held --duration seconds;
 #  4. 100 GETs answered with a head and a first chunk, then nothing for 60 s; the clients
 #     close; the proxy's upstream connections still open 5 s later;
@@ -31,10 +31,11 @@
 # Per attack and proxy: RSS before / peak / after (sum of VmRSS over the proxy's processes,
 # sampled every 100 ms), CPU seconds during the attack (utime+stime from /proc/PID/stat), and
 # how many of a normal client's GETs (a new connection every 200 ms) were served during and
-# after the attack.
+# after the attack; in the notes, what the attack saw, and the proxy's CPU after the attack
+# when it keeps busy once the attacker has gone.
 #
 # Pinning (default with --workers 1 on 2+ cores): the proxy under test on CPU 1, everything
-# else (backends, controller, attacker, normal client) on CPU 0. Safety valves: an attack stops
+# else (backends, controller, attacker, normal client, wrk) on CPU 0. Safety valves: an attack stops
 # writing when the proxy's RSS passes 1.5 GiB, and the proxy is killed above 3 GiB (both
 # reported). Takes about 6 minutes with the defaults. Everything it starts is stopped on exit,
 # whatever the cause; an interrupted run (Ctrl-C) still prints the attacks that finished.

@@ -2,13 +2,16 @@
 """Runs the abuse benchmark (called by bench/abuse_bench.sh; standard library only).
 
     run.py --dir RUNDIR --ours BIN --controller BIN --backend BIN [--duration 10]
-           [--workers 1] [--attacks 1,2,3,4,5,6,7] [--proxies ours,nginx,haproxy]
+           [--workers 1] [--attacks 1,2,3,4,5,6,7,8] [--proxies ours,nginx,haproxy]
            [--pin auto|yes|no] [--commit C]
 
-Starts two test backends (//tests/test_common:backend_main), our controller, then for every
+Starts three test backends (//tests/test_common:backend_main; attack 8 kills the third, which
+is restarted on its port before the next proxy starts), the WebSocket echo (ws_backend.py) and
+our controller (configured through its REST /v1 API), then for every
 attack and every proxy a fresh proxy process (ours fed by the controller, nginx and HAProxy
 with the configs in bench/abuse/), a normal client (probe.py) and the attack (attacks.py),
-while a sampler thread reads the proxy's processes in /proc every 100 ms. Prints a table.
+while a sampler thread reads the proxy's processes in /proc every 100 ms. Prints a table per
+attack.
 Everything it starts is stopped when it returns, fails or gets SIGTERM/SIGINT.
 """
 import argparse

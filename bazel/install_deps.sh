@@ -7,6 +7,7 @@ packages=(
   g++ clang-14 libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libabsl-dev libevent-dev libgtest-dev libgmock-dev libsqlite3-dev libspdlog-dev
   nlohmann-json3-dev libcli11-dev curl python3 libbenchmark-dev libhttp-parser-dev
+  nginx haproxy wrk  # the peers and the load generator of bench/abuse_bench.sh, bench/proxy_bench.sh
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -51,14 +51,18 @@ struct LimitFlag {
   const char* help;
 };
 constexpr std::array<LimitFlag, 4> kLimitFlags = {{
-    {"max_connections", "Circuit breaker: upstream connections open at once, 1-1000000 "
-                        "(default 1024)"},
-    {"max_pending_requests", "Circuit breaker: requests waiting for a new upstream connection, "
-                             "1-1000000 (default 1024)"},
-    {"max_requests", "Circuit breaker: requests in flight to the cluster, 1-1000000 (default "
-                     "1024); more get 503"},
-    {"max_retries", "Circuit breaker: retries in flight after connect timeouts, 0-1000000 "
-                    "(default 3); 0: none"},
+    {"max_connections",
+     "Circuit breaker: upstream connections open at once, 1-1000000 "
+     "(default 1024)"},
+    {"max_pending_requests",
+     "Circuit breaker: requests waiting for a new upstream connection, "
+     "1-1000000 (default 1024)"},
+    {"max_requests",
+     "Circuit breaker: requests in flight to the cluster, 1-1000000 (default "
+     "1024); more get 503"},
+    {"max_retries",
+     "Circuit breaker: retries in flight after connect timeouts, 0-1000000 "
+     "(default 3); 0: none"},
 }};
 
 // The settings flags of `cluster create` and `cluster update`. Each flag given becomes one field of

@@ -124,7 +124,8 @@ int main(int argc, char** argv) {
         lb::proxy::accesslog::AccessLog::Open(
             {path, static_cast<size_t>(absl::GetFlag(FLAGS_access_log_buffer_bytes))});
     if (!log.ok()) {
-      std::fprintf(stderr, "proxy: --access_log: %s\n", std::string(log.status().message()).c_str());
+      std::fprintf(stderr, "proxy: --access_log: %s\n",
+                   std::string(log.status().message()).c_str());
       return 2;
     }
     access_log = std::move(*log);

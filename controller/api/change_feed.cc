@@ -20,13 +20,13 @@ ChangeFeed::ChangeFeed(Limits limits, metrics::Registry* metrics)
       refused_counter_(metrics ? limits::ExceededCounter(metrics, "watch_max_streams") : nullptr),
       cut_off_counter_(metrics ? limits::ExceededCounter(metrics, "watch_max_queued_bytes")
                                : nullptr),
-      watchers_gauge_(metrics ? metrics->GetGauge("lb_controller_watch_streams",
-                                                  "Open WatchChanges streams.")
-                              : nullptr),
-      queued_gauge_(metrics ? metrics->GetGauge(
-                                  "lb_controller_watch_queued_bytes",
-                                  "Bytes of changes not yet sent to every WatchChanges stream.")
-                            : nullptr) {}
+      watchers_gauge_(
+          metrics ? metrics->GetGauge("lb_controller_watch_streams", "Open WatchChanges streams.")
+                  : nullptr),
+      queued_gauge_(
+          metrics ? metrics->GetGauge("lb_controller_watch_queued_bytes",
+                                      "Bytes of changes not yet sent to every WatchChanges stream.")
+                  : nullptr) {}
 
 absl::Status ChangeFeed::Subscribe(Sink* sink) {
   absl::MutexLock lock(&mu_);
@@ -63,7 +63,8 @@ void ChangeFeed::Unsubscribe(Sink* sink) {
 void ChangeFeed::Shutdown() {
   absl::MutexLock lock(&mu_);
   shut_down_ = true;
-  for (auto& [sink, w] : watchers_) sink->End(absl::UnavailableError("controller is shutting down"));
+  for (auto& [sink, w] : watchers_)
+    sink->End(absl::UnavailableError("controller is shutting down"));
   watchers_.clear();
   log_.clear();
   log_bytes_ = 0;
@@ -135,9 +136,9 @@ void ChangeFeed::TrimLocked() {
     watchers_.erase(sink);
     ++cut_off_;
     if (cut_off_counter_ != nullptr) cut_off_counter_->Increment();
-    sink->End(absl::ResourceExhaustedError(
-        absl::StrCat("this watcher fell more than ", limits_.max_queued_bytes,
-                     " bytes of changes behind; watch again")));
+    sink->End(absl::ResourceExhaustedError(absl::StrCat("this watcher fell more than ",
+                                                        limits_.max_queued_bytes,
+                                                        " bytes of changes behind; watch again")));
   }
 }
 

@@ -73,8 +73,8 @@ class ChangeFeed final : public model::ModelCache::Observer {
   size_t watchers() const;
   // Bytes of the log (changes not yet sent to every watcher).
   size_t queued_bytes() const;
-  uint64_t refused() const;   // Subscribe over max_watchers.
-  uint64_t cut_off() const;   // Watchers that fell more than max_queued_bytes behind.
+  uint64_t refused() const;  // Subscribe over max_watchers.
+  uint64_t cut_off() const;  // Watchers that fell more than max_queued_bytes behind.
 
  private:
   struct Watcher {

@@ -15,9 +15,8 @@ namespace lb::api {
 
 // Unary methods run on gRPC's sync-server threads; WatchChanges on its callback API (no thread
 // per stream), written from a ChangeFeed. `registry`, `auth` and `metrics` must outlive it.
-class LoadBalancerService final
-    : public lb::v1::LoadBalancer::WithRawCallbackMethod_WatchChanges<
-          lb::v1::LoadBalancer::Service> {
+class LoadBalancerService final : public lb::v1::LoadBalancer::WithRawCallbackMethod_WatchChanges<
+                                      lb::v1::LoadBalancer::Service> {
  public:
   LoadBalancerService(registry::Registry* registry, const TokenAuth* auth,
                       metrics::Registry* metrics);

@@ -55,9 +55,9 @@ class ModelCache {
 
   // Applies one change of Registry::Watch and tells every observer: a cluster replaces the one
   // of its name, cluster_deleted removes it (a no-op if missing), a route table replaces the
-  // table, initial_state_end only advances the revision. A change without a kind is ignored. Any thread; applies are serialized. A change
-  // delivered twice (the registry may, around its switch from snapshot to live) is applied
-  // twice, with the same result.
+  // table, initial_state_end only advances the revision. A change without a kind is ignored. Any
+  // thread; applies are serialized. A change delivered twice (the registry may, around its switch
+  // from snapshot to live) is applied twice, with the same result.
   void Apply(const lb::v1::Change& change);
 
   // The latest state. Any thread.

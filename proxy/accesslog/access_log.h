@@ -36,8 +36,8 @@ std::string ResponseFlagsString(uint32_t flags);
 
 // The request as the log shows it.
 struct RequestLine {
-  absl::string_view client;     // Client IP.
-  absl::string_view method;     // "" if the head could not be read.
+  absl::string_view client;  // Client IP.
+  absl::string_view method;  // "" if the head could not be read.
   absl::string_view authority;
   absl::string_view path;
 };
@@ -47,7 +47,7 @@ void AppendLogLine(const RequestLine& request, const StreamInfo& info, absl::Dur
                    std::string* out);
 
 struct AccessLogOptions {
-  std::string path;  // A file (appended to, created 0644) or "-" for stdout.
+  std::string path;               // A file (appended to, created 0644) or "-" for stdout.
   size_t buffer_bytes = 4 << 20;  // Lines waiting for the writer; above it lines are dropped.
 };
 

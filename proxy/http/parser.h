@@ -40,8 +40,8 @@
 #ifndef LB_PROXY_HTTP_PARSER_H_
 #define LB_PROXY_HTTP_PARSER_H_
 
-#include <cstddef>
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <vector>

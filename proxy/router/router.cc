@@ -380,7 +380,8 @@ void Router::OnAttemptFailure(Failure failure, absl::string_view details) {
   if (failure == Failure::kConnectTimeout) {
     LocalReply(504, absl::StrCat(details, " (", why, ")"), flags);
   } else {
-    LocalReply(502, absl::StrCat("upstream connect error or disconnect before response (", why, ")"),
+    LocalReply(502,
+               absl::StrCat("upstream connect error or disconnect before response (", why, ")"),
                flags);
   }
 }

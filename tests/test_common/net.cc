@@ -87,17 +87,21 @@ absl::StatusOr<int> PickFreePort() {
   return static_cast<int>(ntohs(addr.sin_port));
 }
 
-ListeningSocket::ListeningSocket() {
-  fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd_ < 0) return;
+int ListenLoopback(int backlog, int* port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return -1;
   sockaddr_in addr = Loopback(0);
   socklen_t len = sizeof(addr);
-  if (bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || listen(fd_, 4) != 0 ||
-      getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    return;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 || listen(fd, backlog) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    close(fd);
+    return -1;
   }
-  port_ = ntohs(addr.sin_port);
+  *port = ntohs(addr.sin_port);
+  return fd;
 }
+
+ListeningSocket::ListeningSocket() { fd_ = ListenLoopback(4, &port_); }
 
 ListeningSocket::~ListeningSocket() {
   if (fd_ >= 0) close(fd_);

@@ -31,6 +31,10 @@ absl::StatusOr<int> ConnectLoopback(int port, absl::Time deadline);
 // connection to it is refused (unless something else takes the port meanwhile).
 absl::StatusOr<int> PickFreePort();
 
+// A TCP socket listening on 127.0.0.1 on a kernel-chosen port (stored in `*port`) with
+// `backlog`; the caller owns the descriptor. -1 on failure.
+int ListenLoopback(int backlog, int* port);
+
 // A TCP socket listening on 127.0.0.1 on a kernel-chosen port, to occupy a port. It never
 // accepts; connections queue in its backlog. Closed by the destructor.
 class ListeningSocket {

@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "tests/test_common/net.h"
+
 namespace lb::testing {
 namespace {
 
@@ -28,15 +30,7 @@ int ConnectTo(int port) {
 }  // namespace
 
 TcpRelay::TcpRelay(int target_port) : target_port_(target_port) {
-  listen_fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
-  listen(listen_fd_, 64);
-  socklen_t len = sizeof(addr);
-  getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-  port_ = ntohs(addr.sin_port);
+  listen_fd_ = ListenLoopback(64, &port_);
   thread_ = std::thread([this] { Run(); });
 }
 
@@ -88,9 +82,9 @@ void TcpRelay::Run() {
         pair = {-1, -1};
       }
     }
-    pairs.erase(std::remove_if(pairs.begin(), pairs.end(),
-                               [](const auto& p) { return p.first < 0; }),
-                pairs.end());
+    pairs.erase(
+        std::remove_if(pairs.begin(), pairs.end(), [](const auto& p) { return p.first < 0; }),
+        pairs.end());
   }
   for (const auto& [a, b] : pairs) {
     close(a);

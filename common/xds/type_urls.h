@@ -21,9 +21,22 @@ inline constexpr char kHcmType[] =
 inline constexpr char kRouterType[] =
     "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router";
 
-// A real xDS type (SDS) that the controller does not serve and the proxy does not accept.
+// SDS: certificates, session ticket keys and CA bundles.
 inline constexpr char kSecretType[] =
     "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret";
+
+// Typed configs of a core.v3.TransportSocket named kTlsTransportSocketName.
+inline constexpr char kTlsTransportSocketName[] = "envoy.transport_sockets.tls";
+inline constexpr char kDownstreamTlsContextType[] =
+    "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.DownstreamTlsContext";
+inline constexpr char kUpstreamTlsContextType[] =
+    "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext";
+
+// The Listener a proxy subscribes to for its TLS listener (--tls_listen): one filter chain per
+// certificate, matched by SNI (docs/tls.md).
+inline constexpr char kIngressTlsListenerName[] = "lb.ingress.https";
+// The Secret holding the session ticket keys every proxy shares (rotated by the controller).
+inline constexpr char kSessionTicketKeysSecretName[] = "lb.session-ticket-keys";
 
 }  // namespace lb::xds
 

@@ -9,6 +9,8 @@
 #include "envoy/config/route/v3/route.pb.h"
 #include "envoy/extensions/filters/http/router/v3/router.pb.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
+#include "envoy/extensions/transport_sockets/tls/v3/secret.pb.h"
+#include "envoy/extensions/transport_sockets/tls/v3/tls.pb.h"
 #include "google/protobuf/any.pb.h"
 #include "gtest/gtest.h"
 
@@ -32,6 +34,12 @@ TEST(TypeUrlsTest, MatchWhatAnyPackFromWrites) {
                               HttpConnectionManager>(),
             kHcmType);
   EXPECT_EQ(PackedTypeUrl<envoy::extensions::filters::http::router::v3::Router>(), kRouterType);
+  EXPECT_EQ(PackedTypeUrl<envoy::extensions::transport_sockets::tls::v3::Secret>(), kSecretType);
+  EXPECT_EQ(
+      PackedTypeUrl<envoy::extensions::transport_sockets::tls::v3::DownstreamTlsContext>(),
+      kDownstreamTlsContextType);
+  EXPECT_EQ(PackedTypeUrl<envoy::extensions::transport_sockets::tls::v3::UpstreamTlsContext>(),
+            kUpstreamTlsContextType);
 }
 
 TEST(TypeUrlsTest, ExactText) {
@@ -39,7 +47,6 @@ TEST(TypeUrlsTest, ExactText) {
   EXPECT_STREQ(kRouteType, "type.googleapis.com/envoy.config.route.v3.RouteConfiguration");
   EXPECT_STREQ(kClusterType, "type.googleapis.com/envoy.config.cluster.v3.Cluster");
   EXPECT_STREQ(kEndpointType, "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment");
-  // Not vendored (nobody serves it), so only its text is checked.
   EXPECT_STREQ(kSecretType, "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret");
 }
 

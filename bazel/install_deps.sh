@@ -7,6 +7,8 @@ packages=(
   g++ clang-14 libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler grpc-proto
   libabsl-dev libevent-dev libgtest-dev libgmock-dev libsqlite3-dev libspdlog-dev
   nlohmann-json3-dev libcli11-dev curl python3 libbenchmark-dev libhttp-parser-dev
+  libssl-dev libnghttp2-dev openssl
+  nghttp2-client  # nghttp and h2load: the HTTP/2 tests' clients and bench/proxy_bench.sh
   nginx haproxy wrk  # the peers and the load generator of bench/abuse_bench.sh, bench/proxy_bench.sh
 )
 missing=()

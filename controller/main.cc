@@ -22,6 +22,13 @@ ABSL_FLAG(std::string, ready_file, "",
 ABSL_FLAG(absl::Duration, dns_refresh, absl::Seconds(30),
           "How often hostname endpoints are re-resolved");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
+ABSL_FLAG(absl::Duration, tls_ticket_key_rotation, absl::Hours(1),
+          "How often the proxies' shared TLS session ticket keys rotate (3 are kept)");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain of the gRPC and REST listeners; with --tls_key: TLS on both");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
+ABSL_FLAG(std::string, client_ca, "",
+          "PEM CA bundle: gRPC and REST clients must present a certificate it issued (mTLS)");
 
 // Limits (docs/architecture.md, "Limits"); defaults from ControllerLimits.
 namespace {
@@ -87,6 +94,10 @@ int main(int argc, char** argv) {
   options.auth_token_file = absl::GetFlag(FLAGS_auth_token_file);
   options.ready_file = absl::GetFlag(FLAGS_ready_file);
   options.dns_refresh_interval = absl::GetFlag(FLAGS_dns_refresh);
+  options.tls_ticket_key_rotation = absl::GetFlag(FLAGS_tls_ticket_key_rotation);
+  options.tls.cert_file = absl::GetFlag(FLAGS_tls_cert);
+  options.tls.key_file = absl::GetFlag(FLAGS_tls_key);
+  options.tls.client_ca_file = absl::GetFlag(FLAGS_client_ca);
   lb::controller::ControllerLimits& limits = options.limits;
   limits.xds.max_streams = absl::GetFlag(FLAGS_xds_max_streams);
   limits.xds.stream.max_names = absl::GetFlag(FLAGS_xds_max_names_per_stream);

@@ -215,6 +215,57 @@ grpc::Status LoadBalancerService::GetCluster(grpc::ServerContext*,
   return Finish("GetCluster", c.status());
 }
 
+grpc::Status LoadBalancerService::CreateCertificate(grpc::ServerContext* ctx,
+                                                    const lb::v1::CreateCertificateRequest* req,
+                                                    lb::v1::Certificate* resp) {
+  absl::Status s = Authorize(ctx);
+  if (s.ok()) {
+    absl::StatusOr<lb::v1::Certificate> c = registry_->CreateCertificate(req->certificate());
+    if (c.ok()) *resp = std::move(*c);
+    s = c.status();
+  }
+  return Finish("CreateCertificate", s);
+}
+
+grpc::Status LoadBalancerService::UpdateCertificate(grpc::ServerContext* ctx,
+                                                    const lb::v1::UpdateCertificateRequest* req,
+                                                    lb::v1::Certificate* resp) {
+  absl::Status s = Authorize(ctx);
+  if (s.ok()) {
+    absl::StatusOr<lb::v1::Certificate> c =
+        registry_->UpdateCertificate(req->certificate(), req->expected_version());
+    if (c.ok()) *resp = std::move(*c);
+    s = c.status();
+  }
+  return Finish("UpdateCertificate", s);
+}
+
+grpc::Status LoadBalancerService::DeleteCertificate(grpc::ServerContext* ctx,
+                                                    const lb::v1::DeleteCertificateRequest* req,
+                                                    lb::v1::DeleteCertificateResponse*) {
+  absl::Status s = Authorize(ctx);
+  if (s.ok()) s = registry_->DeleteCertificate(req->name(), req->expected_version());
+  return Finish("DeleteCertificate", s);
+}
+
+grpc::Status LoadBalancerService::GetCertificate(grpc::ServerContext*,
+                                                 const lb::v1::GetCertificateRequest* req,
+                                                 lb::v1::Certificate* resp) {
+  absl::StatusOr<lb::v1::Certificate> c = registry_->GetCertificate(req->name());
+  if (c.ok()) *resp = std::move(*c);
+  return Finish("GetCertificate", c.status());
+}
+
+grpc::Status LoadBalancerService::ListCertificates(grpc::ServerContext*,
+                                                   const lb::v1::ListCertificatesRequest*,
+                                                   lb::v1::ListCertificatesResponse* resp) {
+  absl::StatusOr<std::vector<lb::v1::Certificate>> cs = registry_->ListCertificates();
+  if (cs.ok()) {
+    for (auto& c : *cs) *resp->add_certificates() = std::move(c);
+  }
+  return Finish("ListCertificates", cs.status());
+}
+
 grpc::Status LoadBalancerService::ListClusters(grpc::ServerContext*,
                                                const lb::v1::ListClustersRequest*,
                                                lb::v1::ListClustersResponse* resp) {

@@ -67,6 +67,20 @@ class LoadBalancerService final : public lb::v1::LoadBalancer::WithRawCallbackMe
                                                            const grpc::ByteBuffer* req) override;
   grpc::Status ListProxies(grpc::ServerContext* ctx, const lb::v1::ListProxiesRequest* req,
                            lb::v1::ListProxiesResponse* resp) override;
+  grpc::Status CreateCertificate(grpc::ServerContext* ctx,
+                                 const lb::v1::CreateCertificateRequest* req,
+                                 lb::v1::Certificate* resp) override;
+  grpc::Status UpdateCertificate(grpc::ServerContext* ctx,
+                                 const lb::v1::UpdateCertificateRequest* req,
+                                 lb::v1::Certificate* resp) override;
+  grpc::Status DeleteCertificate(grpc::ServerContext* ctx,
+                                 const lb::v1::DeleteCertificateRequest* req,
+                                 lb::v1::DeleteCertificateResponse* resp) override;
+  grpc::Status GetCertificate(grpc::ServerContext* ctx, const lb::v1::GetCertificateRequest* req,
+                              lb::v1::Certificate* resp) override;
+  grpc::Status ListCertificates(grpc::ServerContext* ctx,
+                                const lb::v1::ListCertificatesRequest* req,
+                                lb::v1::ListCertificatesResponse* resp) override;
 
   // Counts the call and converts the status.
   grpc::Status Finish(const char* method, const absl::Status& status);

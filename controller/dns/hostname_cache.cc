@@ -210,7 +210,15 @@ void HostnameCache::SetHostnames(absl::flat_hash_set<std::string> hostnames) {
 
 void HostnameCache::OnModelChange(const lb::v1::Change& change,
                                   const std::shared_ptr<const model::ModelState>& state) {
-  if (change.kind_case() == lb::v1::Change::kRouteTable) return;
+  switch (change.kind_case()) {
+    case lb::v1::Change::kRouteTable:
+    case lb::v1::Change::kCertificate:
+    case lb::v1::Change::kCertificateDeleted:
+    case lb::v1::Change::kSessionTicketKeys:
+      return;  // No endpoints in them.
+    default:
+      break;
+  }
   absl::flat_hash_set<std::string> hosts;
   for (const auto& [name, cluster] : state->clusters) {
     for (const auto& e : cluster->endpoints()) {

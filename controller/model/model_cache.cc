@@ -50,6 +50,17 @@ void ModelCache::Apply(const lb::v1::Change& change) {
     case lb::v1::Change::kRouteTable:
       next->routes = std::make_shared<const lb::v1::RouteTable>(change.route_table());
       break;
+    case lb::v1::Change::kCertificate:
+      next->certificates[change.certificate().name()] =
+          std::make_shared<const lb::v1::Certificate>(change.certificate());
+      break;
+    case lb::v1::Change::kCertificateDeleted:
+      next->certificates.erase(change.certificate_deleted());
+      break;
+    case lb::v1::Change::kSessionTicketKeys:
+      next->ticket_keys =
+          std::make_shared<const lb::v1::SessionTicketKeys>(change.session_ticket_keys());
+      break;
     case lb::v1::Change::kInitialStateEnd:
       break;  // Its revision is the store's, past every key's if the latest commit deleted one.
     default:

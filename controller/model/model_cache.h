@@ -22,6 +22,9 @@ struct ModelState {
   // Every cluster by name, as the last change of it carried it (with version and endpoints).
   std::map<std::string, std::shared_ptr<const lb::v1::Cluster>> clusters;
   std::shared_ptr<const lb::v1::RouteTable> routes;  // Never null; empty until the first change.
+  // Every certificate by name, with its private key (for SDS only; never for a client).
+  std::map<std::string, std::shared_ptr<const lb::v1::Certificate>> certificates;
+  std::shared_ptr<const lb::v1::SessionTicketKeys> ticket_keys;  // Null until stored.
   int64_t revision = 0;   // Highest store revision applied (0: none yet).
   int64_t endpoints = 0;  // Endpoints of all clusters.
 

@@ -489,6 +489,10 @@ absl::Status NormalizeRoute(lb::v1::Route* r, absl::string_view path) {
     errors.AddFieldError(".path_prefix", "must start with \"/\" and contain no spaces");
   }
   if (std::string p = NameProblem(r->cluster()); !p.empty()) errors.AddFieldError(".cluster", p);
+  if (r->https_redirect() != 0 && r->https_redirect() != 301 && r->https_redirect() != 308) {
+    errors.AddFieldError(".https_redirect",
+                         absl::StrCat("must be 0 (off), 301 or 308, got ", r->https_redirect()));
+  }
   return errors.status();
 }
 

@@ -10,9 +10,11 @@
 #include "absl/strings/strip.h"
 #include "common/net/address.h"
 #include "common/validation/validation_errors.h"
+#include "controller/model/certificate.h"
 #include "controller/model/field_mask.h"
 #include "controller/model/validation.h"
 #include "google/protobuf/util/message_differencer.h"
+#include "openssl/rand.h"
 
 namespace lb::registry {
 namespace {
@@ -58,6 +60,16 @@ std::string Serialize(lb::v1::Cluster cluster) {
   cluster.clear_version();
   for (auto& e : *cluster.mutable_endpoints()) e.clear_resolved_addresses();
   return cluster.SerializeAsString();
+}
+
+std::string Serialize(lb::v1::Certificate cert) {
+  cert.clear_version();
+  cert.clear_warnings();
+  return cert.SerializeAsString();
+}
+
+absl::Status NotFoundCertificate(absl::string_view name) {
+  return absl::NotFoundError(absl::StrCat("certificate \"", name, "\" not found"));
 }
 
 std::string Serialize(lb::v1::RouteTable table) {
@@ -170,6 +182,10 @@ absl::StatusOr<std::string> EndpointAddress(absl::string_view address, uint32_t 
 
 std::string ClusterKey(absl::string_view name) { return absl::StrCat(kClusterPrefix, name); }
 
+std::string CertificateKey(absl::string_view name) {
+  return absl::StrCat(kCertificatePrefix, name);
+}
+
 Registry::Registry(store::Store* store) : store_(store) {}
 
 absl::Status Registry::Bootstrap() {
@@ -272,8 +288,13 @@ absl::StatusOr<lb::v1::Cluster> Registry::MutateCluster(
     if (google::protobuf::util::MessageDifferencer::Equals(result, loaded->cluster)) {
       return std::optional<int64_t>(loaded->mod_revision);  // Nothing to write.
     }
-    return CommitOrConflict(store_, {{ClusterKey(name), loaded->mod_revision}},
-                            {store::Op::Put(ClusterKey(name), Serialize(result))});
+    std::vector<store::Compare> compares = {{ClusterKey(name), loaded->mod_revision}};
+    std::vector<store::Op> ops = {store::Op::Put(ClusterKey(name), Serialize(result))};
+    if (result.upstream_tls().client_certificate() !=
+        loaded->cluster.upstream_tls().client_certificate()) {
+      if (absl::Status r = ReferenceCertificate(result, &compares, &ops); !r.ok()) return r;
+    }
+    return CommitOrConflict(store_, compares, ops);
   });
   if (!rev.ok()) return rev.status();
   result.set_version(*rev);
@@ -409,6 +430,7 @@ absl::StatusOr<std::vector<lb::v1::Cluster>> Registry::ListClusters() {
 
 absl::StatusOr<lb::v1::Cluster> Registry::CreateCluster(lb::v1::Cluster cluster) {
   absl::Status s = model::NormalizeCluster(&cluster);
+  if (s.ok()) s = NormalizeClusterTls(&cluster);
   absl::StatusOr<int64_t> rev = Commit("create_cluster", [&]() -> Attempt {
     if (!s.ok()) return s;
     absl::StatusOr<std::optional<store::KeyValue>> kv = store_->Get(ClusterKey(cluster.name()));
@@ -417,8 +439,10 @@ absl::StatusOr<lb::v1::Cluster> Registry::CreateCluster(lb::v1::Cluster cluster)
       return absl::AlreadyExistsError(
           absl::StrCat("cluster \"", cluster.name(), "\" already exists"));
     }
-    return CommitOrConflict(store_, {{ClusterKey(cluster.name()), 0}},
-                            {store::Op::Put(ClusterKey(cluster.name()), Serialize(cluster))});
+    std::vector<store::Compare> compares = {{ClusterKey(cluster.name()), 0}};
+    std::vector<store::Op> ops = {store::Op::Put(ClusterKey(cluster.name()), Serialize(cluster))};
+    if (absl::Status r = ReferenceCertificate(cluster, &compares, &ops); !r.ok()) return r;
+    return CommitOrConflict(store_, compares, ops);
   });
   if (!rev.ok()) return rev.status();
   cluster.set_version(*rev);
@@ -438,6 +462,7 @@ absl::StatusOr<lb::v1::Cluster> Registry::UpdateCluster(lb::v1::Cluster cluster,
   cluster.clear_endpoints();
   const bool replace = mask.paths_size() == 0;
   absl::Status s = replace ? model::NormalizeCluster(&cluster) : CheckClusterMask(mask);
+  if (s.ok() && replace) s = NormalizeClusterTls(&cluster);
   if (!s.ok()) {
     if (observer_) observer_("update_cluster", s);
     return s;
@@ -453,6 +478,7 @@ absl::StatusOr<lb::v1::Cluster> Registry::UpdateCluster(lb::v1::Cluster cluster,
           updated.clear_endpoints();
           if (absl::Status e = model::ApplyFieldMask(mask, cluster, &updated); !e.ok()) return e;
           if (absl::Status e = model::NormalizeCluster(&updated); !e.ok()) return e;
+          if (absl::Status e = NormalizeClusterTls(&updated); !e.ok()) return e;
         }
         updated.set_version(c->version());
         *updated.mutable_endpoints() = std::move(*c->mutable_endpoints());
@@ -570,6 +596,209 @@ absl::StatusOr<lb::v1::RouteTable> Registry::DeleteRoute(absl::string_view name,
   });
 }
 
+
+absl::Status Registry::NormalizeClusterTls(lb::v1::Cluster* cluster) {
+  if (absl::StartsWith(cluster->name(), "lb.")) {
+    // xDS names of the controller's own resources (e.g. the Listener "lb.ingress.https").
+    return absl::InvalidArgumentError("cluster.name: must not start with \"lb.\" (reserved)");
+  }
+  if (!cluster->has_upstream_tls()) return absl::OkStatus();
+  ValidationErrors errors;
+  ValidationErrors::ScopedField field(&errors, "cluster.upstream_tls");
+  model::NormalizeUpstreamTls(cluster->mutable_upstream_tls(), &errors);
+  return errors.status();
+}
+
+absl::Status Registry::ReferenceCertificate(const lb::v1::Cluster& cluster,
+                                            std::vector<store::Compare>* compares,
+                                            std::vector<store::Op>* ops) {
+  const std::string& name = cluster.upstream_tls().client_certificate();
+  if (name.empty()) return absl::OkStatus();
+  absl::StatusOr<std::optional<store::KeyValue>> lock = store_->Get(kCertificateLockKey);
+  if (!lock.ok()) return lock.status();
+  absl::StatusOr<std::optional<store::KeyValue>> kv = store_->Get(CertificateKey(name));
+  if (!kv.ok()) return kv.status();
+  if (!kv->has_value()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cluster \"", cluster.name(), "\": upstream_tls.client_certificate \"", name,
+                     "\" does not exist; add the certificate first"));
+  }
+  compares->push_back({CertificateKey(name), (*kv)->mod_revision});
+  compares->push_back({kCertificateLockKey, lock->has_value() ? (*lock)->mod_revision : 0});
+  ops->push_back(store::Op::Put(kCertificateLockKey, "1"));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<lb::v1::Certificate> Registry::PutCertificate(absl::string_view op,
+                                                             lb::v1::Certificate cert, bool create,
+                                                             int64_t expected_version) {
+  absl::Status s = model::NormalizeCertificate(&cert, absl::Now());
+  if (!s.ok()) {
+    if (observer_) observer_(op, s);
+    return s;
+  }
+  const std::string key = CertificateKey(cert.name());
+  absl::StatusOr<int64_t> rev = Commit(op, [&]() -> Attempt {
+    absl::StatusOr<std::optional<store::KeyValue>> lock = store_->Get(kCertificateLockKey);
+    if (!lock.ok()) return lock.status();
+    absl::StatusOr<std::vector<store::KeyValue>> all = store_->List(kCertificatePrefix);
+    if (!all.ok()) return all.status();
+    int64_t own_revision = 0;
+    for (const store::KeyValue& kv : *all) {
+      if (kv.key == key) {
+        own_revision = kv.mod_revision;
+        continue;
+      }
+      lb::v1::Certificate other;
+      if (!other.ParseFromString(kv.value)) {
+        return absl::InternalError(absl::StrCat("stored value of ", kv.key, " is corrupt"));
+      }
+      if (cert.default_() && other.default_()) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("certificate \"", other.name(),
+                         "\" is already the default; only one certificate can be"));
+      }
+      for (const std::string& sni : cert.sni()) {
+        for (const std::string& other_sni : other.sni()) {
+          if (sni == other_sni) {
+            return absl::AlreadyExistsError(
+                absl::StrCat("certificate \"", cert.name(), "\": SNI name \"", sni,
+                             "\" is already served by certificate \"", other.name(), "\""));
+          }
+        }
+      }
+    }
+    if (create && own_revision != 0) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("certificate \"", cert.name(), "\" already exists"));
+    }
+    if (!create) {
+      if (own_revision == 0) return NotFoundCertificate(cert.name());
+      if (absl::Status e = CheckExpected(absl::StrCat("certificate \"", cert.name(), "\""),
+                                         expected_version, own_revision);
+          !e.ok()) {
+        return e;
+      }
+      for (const store::KeyValue& kv : *all) {
+        if (kv.key == key && kv.value == Serialize(cert)) {
+          return std::optional<int64_t>(own_revision);  // Nothing to write.
+        }
+      }
+    }
+    return CommitOrConflict(
+        store_,
+        {{key, own_revision}, {kCertificateLockKey, lock->has_value() ? (*lock)->mod_revision : 0}},
+        {store::Op::Put(key, Serialize(cert)), store::Op::Put(kCertificateLockKey, "1")});
+  });
+  if (!rev.ok()) return rev.status();
+  cert.set_version(*rev);
+  return model::RedactCertificate(std::move(cert), absl::Now());
+}
+
+absl::StatusOr<lb::v1::Certificate> Registry::CreateCertificate(lb::v1::Certificate cert) {
+  return PutCertificate("create_certificate", std::move(cert), /*create=*/true, 0);
+}
+
+absl::StatusOr<lb::v1::Certificate> Registry::UpdateCertificate(lb::v1::Certificate cert,
+                                                                int64_t expected_version) {
+  return PutCertificate("update_certificate", std::move(cert), /*create=*/false,
+                        expected_version);
+}
+
+absl::Status Registry::DeleteCertificate(absl::string_view name, int64_t expected_version) {
+  const std::string key = CertificateKey(name);
+  return Commit("delete_certificate",
+                [&]() -> Attempt {
+                  absl::StatusOr<std::optional<store::KeyValue>> lock =
+                      store_->Get(kCertificateLockKey);
+                  if (!lock.ok()) return lock.status();
+                  absl::StatusOr<std::optional<store::KeyValue>> kv = store_->Get(key);
+                  if (!kv.ok()) return kv.status();
+                  if (!kv->has_value()) return NotFoundCertificate(name);
+                  if (absl::Status e =
+                          CheckExpected(absl::StrCat("certificate \"", name, "\""),
+                                        expected_version, (*kv)->mod_revision);
+                      !e.ok()) {
+                    return e;
+                  }
+                  absl::StatusOr<std::vector<lb::v1::Cluster>> clusters = ListClusters();
+                  if (!clusters.ok()) return clusters.status();
+                  for (const lb::v1::Cluster& c : *clusters) {
+                    if (c.upstream_tls().client_certificate() == name) {
+                      return absl::FailedPreconditionError(absl::StrCat(
+                          "certificate \"", name, "\" is the client certificate of cluster \"",
+                          c.name(), "\"; change the cluster first"));
+                    }
+                  }
+                  return CommitOrConflict(
+                      store_,
+                      {{key, (*kv)->mod_revision},
+                       {kCertificateLockKey, lock->has_value() ? (*lock)->mod_revision : 0}},
+                      {store::Op::Delete(key), store::Op::Put(kCertificateLockKey, "1")});
+                })
+      .status();
+}
+
+absl::StatusOr<lb::v1::Certificate> Registry::GetCertificate(absl::string_view name) {
+  absl::StatusOr<std::optional<store::KeyValue>> kv = store_->Get(CertificateKey(name));
+  if (!kv.ok()) return kv.status();
+  if (!kv->has_value()) return NotFoundCertificate(name);
+  lb::v1::Certificate cert;
+  if (!cert.ParseFromString((*kv)->value)) {
+    return absl::InternalError(absl::StrCat("stored certificate \"", name, "\" is corrupt"));
+  }
+  cert.set_version((*kv)->mod_revision);
+  return model::RedactCertificate(std::move(cert), absl::Now());
+}
+
+absl::StatusOr<std::vector<lb::v1::Certificate>> Registry::ListCertificates() {
+  absl::StatusOr<std::vector<store::KeyValue>> kvs = store_->List(kCertificatePrefix);
+  if (!kvs.ok()) return kvs.status();
+  std::vector<lb::v1::Certificate> out;
+  absl::Time now = absl::Now();
+  for (const store::KeyValue& kv : *kvs) {
+    lb::v1::Certificate cert;
+    if (!cert.ParseFromString(kv.value)) {
+      return absl::InternalError(absl::StrCat("stored value of ", kv.key, " is corrupt"));
+    }
+    cert.set_version(kv.mod_revision);
+    out.push_back(model::RedactCertificate(std::move(cert), now));
+  }
+  return out;
+}
+
+absl::StatusOr<lb::v1::SessionTicketKeys> Registry::RotateTicketKeys(absl::Time now,
+                                                                     absl::Duration period) {
+  lb::v1::SessionTicketKeys result;
+  absl::StatusOr<int64_t> rev = Commit("rotate_ticket_keys", [&]() -> Attempt {
+    absl::StatusOr<std::optional<store::KeyValue>> kv = store_->Get(kTicketKeysKey);
+    if (!kv.ok()) return kv.status();
+    result.Clear();
+    if (kv->has_value() && !result.ParseFromString((*kv)->value)) {
+      return absl::InternalError("stored session ticket keys are corrupt");
+    }
+    const int64_t current = kv->has_value() ? (*kv)->mod_revision : 0;
+    absl::Time rotated = absl::FromUnixSeconds(result.rotated_at().seconds());
+    if (result.keys_size() > 0 && now - rotated < period && rotated <= now) {
+      return std::optional<int64_t>(current);  // Not due.
+    }
+    std::string key(kTicketKeyBytes, '\0');
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(key.data()), static_cast<int>(key.size())) !=
+        1) {
+      return absl::InternalError("no random bytes for a session ticket key");
+    }
+    result.mutable_keys()->Add(std::move(key));
+    // The new key goes first.
+    for (int i = result.keys_size() - 1; i > 0; --i) result.mutable_keys()->SwapElements(i, i - 1);
+    while (result.keys_size() > kTicketKeysKept) result.mutable_keys()->RemoveLast();
+    result.mutable_rotated_at()->set_seconds(absl::ToUnixSeconds(now));
+    return CommitOrConflict(store_, {{kTicketKeysKey, current}},
+                            {store::Op::Put(kTicketKeysKey, result.SerializeAsString())});
+  });
+  if (!rev.ok()) return rev.status();
+  return result;
+}
+
 absl::StatusOr<lb::v1::Change> Registry::ChangeFromEvent(const store::Event& event) {
   lb::v1::Change change;
   change.set_revision(event.kv.mod_revision);
@@ -583,6 +812,23 @@ absl::StatusOr<lb::v1::Change> Registry::ChangeFromEvent(const store::Event& eve
       return absl::InternalError(absl::StrCat("stored value of ", event.kv.key, " is corrupt"));
     }
     change.mutable_cluster()->set_version(event.kv.mod_revision);
+    return change;
+  }
+  if (absl::ConsumePrefix(&key, kCertificatePrefix)) {
+    if (event.type == store::Event::Type::kDelete) {
+      change.set_certificate_deleted(std::string(key));
+      return change;
+    }
+    if (!change.mutable_certificate()->ParseFromString(event.kv.value)) {
+      return absl::InternalError(absl::StrCat("stored value of ", event.kv.key, " is corrupt"));
+    }
+    change.mutable_certificate()->set_version(event.kv.mod_revision);
+    return change;
+  }
+  if (key == kTicketKeysKey && event.type == store::Event::Type::kPut) {
+    if (!change.mutable_session_ticket_keys()->ParseFromString(event.kv.value)) {
+      return absl::InternalError("stored session ticket keys are corrupt");
+    }
     return change;
   }
   if (key == kRouteTableKey && event.type == store::Event::Type::kPut) {
@@ -608,6 +854,21 @@ absl::StatusOr<std::unique_ptr<store::WatchHandle>> Registry::Watch(
     change.set_revision(c.version());
     *change.mutable_cluster() = std::move(c);
     on_change(change);
+  }
+  // Certificates (with their keys: this feeds the model cache, never a client) and the ticket
+  // keys, before the route table, as the initial state's part of the model.
+  absl::StatusOr<std::vector<store::KeyValue>> certs = store_->List(kCertificatePrefix);
+  if (!certs.ok()) return certs.status();
+  absl::StatusOr<std::optional<store::KeyValue>> ticket_keys = store_->Get(kTicketKeysKey);
+  if (!ticket_keys.ok()) return ticket_keys.status();
+  std::vector<store::KeyValue> secrets = std::move(*certs);
+  if (ticket_keys->has_value()) secrets.push_back(**ticket_keys);
+  for (const store::KeyValue& kv : secrets) {
+    store::Event event;
+    event.kv = kv;
+    absl::StatusOr<lb::v1::Change> secret = ChangeFromEvent(event);
+    if (!secret.ok()) return secret.status();
+    on_change(*secret);
   }
   lb::v1::Change change;
   change.set_revision(routes->mod_revision);

@@ -4,8 +4,9 @@
 // other controller replicas over a distributed store) never lose each other's updates.
 //
 // Layout in the store: "clusters/<name>" holds a Cluster with its endpoints (so one endpoint
-// change bumps exactly that cluster's version), "routes/default" the route table, and
-// "meta/bootstrapped" marks that first-start defaults were written.
+// change bumps exactly that cluster's version), "routes/default" the route table,
+// "certificates/<name>" a Certificate with its private key, "meta/session_ticket_keys" the
+// SessionTicketKeys, and "meta/bootstrapped" marks that first-start defaults were written.
 //
 // Every write takes an expected_version: 0 is unconditional; otherwise the write fails with
 // kAborted, naming the current version, unless the cluster it changes (or the route table) is at
@@ -28,6 +29,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "controller/store/store.h"
 #include "google/protobuf/field_mask.pb.h"
 #include "lb/v1/lb.pb.h"
@@ -39,6 +41,15 @@ inline constexpr char kRouteTableName[] = "default";
 inline constexpr char kClusterPrefix[] = "clusters/";
 inline constexpr char kRouteTableKey[] = "routes/default";
 inline constexpr char kBootstrapKey[] = "meta/bootstrapped";
+inline constexpr char kCertificatePrefix[] = "certificates/";
+// Rewritten by every certificate write and by every cluster write that references a
+// certificate, so that checks across certificates (one default, distinct SNI names) and
+// references from clusters hold under concurrent writers.
+inline constexpr char kCertificateLockKey[] = "meta/certificates";
+inline constexpr char kTicketKeysKey[] = "meta/session_ticket_keys";
+// Session ticket keys kept (docs/tls.md): the newest encrypts, all decrypt.
+inline constexpr int kTicketKeysKept = 3;
+inline constexpr size_t kTicketKeyBytes = 80;
 
 // Fills Endpoint.resolved_addresses for hostnames on reads. May be null.
 using ResolvedLookup = std::function<std::vector<std::string>(const std::string& hostname)>;
@@ -103,6 +114,25 @@ class Registry {
   absl::StatusOr<lb::v1::RouteTable> UpdateRoute(lb::v1::Route route, int64_t expected_version);
   absl::StatusOr<lb::v1::RouteTable> DeleteRoute(absl::string_view name, int64_t expected_version);
 
+  // Certificates ("certificates/<name>"; docs/tls.md). Every result is redacted: no private key.
+  // kInvalidArgument for what NormalizeCertificate refuses; kFailedPrecondition for a second
+  // default; kAlreadyExists for a name in use or an SNI name another certificate has.
+  absl::StatusOr<lb::v1::Certificate> CreateCertificate(lb::v1::Certificate cert);
+  // Replaces an existing certificate (kNotFound otherwise), at `expected_version` (0: any).
+  absl::StatusOr<lb::v1::Certificate> UpdateCertificate(lb::v1::Certificate cert,
+                                                        int64_t expected_version);
+  // kFailedPrecondition while a cluster's upstream_tls.client_certificate names it.
+  absl::Status DeleteCertificate(absl::string_view name, int64_t expected_version);
+  absl::StatusOr<lb::v1::Certificate> GetCertificate(absl::string_view name);
+  // By name.
+  absl::StatusOr<std::vector<lb::v1::Certificate>> ListCertificates();
+
+  // Session ticket keys: when none are stored, or keys[0] is at least `period` old at `now`,
+  // stores a new random key first and keeps at most kTicketKeysKept. Safe for several
+  // controllers at once (compare-and-set: one of them rotates). Returns the stored keys.
+  absl::StatusOr<lb::v1::SessionTicketKeys> RotateTicketKeys(absl::Time now,
+                                                             absl::Duration period);
+
   // Calls `on_change` for the current state (every cluster, then the route table), then with a
   // Change whose initial_state_end is set, then for every committed change, in order, on the
   // store's watch thread. A change may be delivered twice around the switch from snapshot to
@@ -144,6 +174,20 @@ class Registry {
 
   void FillResolved(lb::v1::Cluster* cluster) const;
 
+  // Checks a cluster's upstream_tls (fields; not the certificate's existence).
+  static absl::Status NormalizeClusterTls(lb::v1::Cluster* cluster);
+  // For a commit of `cluster`: when it names a client certificate, kFailedPrecondition if that
+  // is missing, else adds the compares and the lock-key put that keep it from being deleted
+  // meanwhile.
+  absl::Status ReferenceCertificate(const lb::v1::Cluster& cluster,
+                                    std::vector<store::Compare>* compares,
+                                    std::vector<store::Op>* ops);
+  // Writes (or with `create`, creates) a certificate: checks across all certificates, then one
+  // compare-and-set of it and the lock key.
+  absl::StatusOr<lb::v1::Certificate> PutCertificate(absl::string_view op,
+                                                     lb::v1::Certificate cert, bool create,
+                                                     int64_t expected_version);
+
   store::Store* const store_;
   ResolvedLookup resolved_lookup_;
   MutationObserver observer_;
@@ -151,6 +195,8 @@ class Registry {
 
 // "clusters/<name>".
 std::string ClusterKey(absl::string_view name);
+// "certificates/<name>".
+std::string CertificateKey(absl::string_view name);
 
 }  // namespace lb::registry
 

@@ -75,6 +75,12 @@ HttpResponse ClusterJson(int status, const absl::StatusOr<lb::v1::Cluster>& resu
   return WithETag(JsonMessage(status, *result), result->version());
 }
 
+// The registry returns certificates without their private key.
+HttpResponse CertificateJson(int status, const absl::StatusOr<lb::v1::Certificate>& result) {
+  if (!result.ok()) return JsonError(result.status());
+  return WithETag(JsonMessage(status, *result), result->version());
+}
+
 HttpResponse TableJson(int status, const absl::StatusOr<lb::v1::RouteTable>& result) {
   if (!result.ok()) return JsonError(result.status());
   return WithETag(JsonMessage(status, *result), result->version());
@@ -271,6 +277,9 @@ HttpResponse RestHandler::HandleV1(const HttpRequest& req, absl::string_view pat
   if (!parts.empty() && parts[0] == "routes" && parts.size() <= 2) {
     return HandleRoutes(req, parts, route);
   }
+  if (!parts.empty() && parts[0] == "secrets" && parts.size() <= 2) {
+    return HandleSecrets(req, parts, route);
+  }
   *route = "/v1/other";
   return JsonError(absl::NotFoundError(absl::StrCat("no such path: ", path)));
 }
@@ -444,6 +453,58 @@ HttpResponse RestHandler::HandleRoutes(const HttpRequest& req,
   if (m == "DELETE") {
     absl::StatusOr<lb::v1::RouteTable> t = registry_->DeleteRoute(name, *expected);
     return t.ok() ? WithETag(NoContent(), t->version()) : JsonError(t.status());
+  }
+  return MethodNotAllowed(req.method, "GET, HEAD, PUT, DELETE");
+}
+
+HttpResponse RestHandler::HandleSecrets(const HttpRequest& req,
+                                        const std::vector<std::string>& parts,
+                                        std::string* route) {
+  const std::string m = req.method == "HEAD" ? "GET" : req.method;
+  absl::StatusOr<int64_t> expected = ExpectedVersion(req);
+  if (!expected.ok()) return JsonError(expected.status());
+  if (parts.size() == 1) {
+    *route = "/v1/secrets";
+    if (m == "GET") {
+      absl::StatusOr<std::vector<lb::v1::Certificate>> cs = registry_->ListCertificates();
+      if (!cs.ok()) return JsonError(cs.status());
+      lb::v1::ListCertificatesResponse resp;
+      for (auto& c : *cs) *resp.add_certificates() = std::move(c);
+      return JsonMessage(200, resp);
+    }
+    if (m == "POST") {
+      if (*expected != 0) {
+        return JsonError(absl::InvalidArgumentError(
+            "If-Match: a new certificate has no version yet (an existing name is 409 anyway)"));
+      }
+      lb::v1::Certificate cert;
+      if (absl::Status s = ParseJsonBody(req.body, "certificate", &cert); !s.ok()) {
+        return JsonError(s);
+      }
+      HttpResponse r = CertificateJson(201, registry_->CreateCertificate(cert));
+      if (r.status == 201) r.headers.emplace_back("Location", "/v1/secrets/" + cert.name());
+      return r;
+    }
+    return MethodNotAllowed(req.method, "GET, HEAD, POST");
+  }
+  *route = "/v1/secrets/{name}";
+  const std::string& name = parts[1];
+  if (m == "GET") return CertificateJson(200, registry_->GetCertificate(name));
+  if (m == "PUT") {
+    lb::v1::Certificate cert;
+    if (absl::Status s = ParseJsonBody(req.body, "certificate", &cert); !s.ok()) {
+      return JsonError(s);
+    }
+    if (cert.name().empty()) cert.set_name(name);
+    if (cert.name() != name) {
+      return JsonError(absl::InvalidArgumentError(absl::StrCat(
+          "certificate.name: \"", cert.name(), "\" does not match the path's \"", name, "\"")));
+    }
+    return CertificateJson(200, registry_->UpdateCertificate(cert, *expected));
+  }
+  if (m == "DELETE") {
+    absl::Status s = registry_->DeleteCertificate(name, *expected);
+    return s.ok() ? NoContent() : JsonError(s);
   }
   return MethodNotAllowed(req.method, "GET, HEAD, PUT, DELETE");
 }

@@ -50,6 +50,9 @@ class RestHandler {
   // /v1/clusters... and /v1/routes...; `parts` are the decoded path segments after /v1/.
   http::HttpResponse HandleClusters(const http::HttpRequest& request, absl::string_view path,
                                     const std::vector<std::string>& parts, std::string* route);
+  // /v1/secrets and /v1/secrets/{name}: certificates (never with their private key).
+  http::HttpResponse HandleSecrets(const http::HttpRequest& request,
+                                   const std::vector<std::string>& parts, std::string* route);
   http::HttpResponse HandleRoutes(const http::HttpRequest& request,
                                   const std::vector<std::string>& parts, std::string* route);
 

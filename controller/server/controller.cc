@@ -17,6 +17,7 @@
 #include "controller/model/model_metrics.h"
 #include "controller/registry/registry.h"
 #include "controller/rest/rest_handler.h"
+#include "controller/server/ticket_rotator.h"
 #include "controller/store/sqlite_store.h"
 #include "controller/xds/xds_server.h"
 #include "google/protobuf/util/json_util.h"
@@ -110,6 +111,7 @@ class ControllerImpl : public Controller {
     }
     watch_.reset();
     hostnames_.reset();
+    ticket_rotator_.reset();
   }
 
   absl::Status Init(const ControllerOptions& o) {
@@ -135,6 +137,13 @@ class ControllerImpl : public Controller {
           ->Increment();
     });
     if (absl::Status s = registry_->Bootstrap(); !s.ok()) return s;
+    if (o.tls_ticket_key_rotation < absl::Seconds(1)) {
+      return absl::InvalidArgumentError("--tls_ticket_key_rotation must be at least 1s");
+    }
+    // Before the watch below: the initial state then has the keys.
+    ticket_rotator_ =
+        std::make_unique<TicketRotator>(registry_.get(), o.clock, o.tls_ticket_key_rotation);
+    if (absl::Status s = ticket_rotator_->Start(); !s.ok()) return s;
 
     const ControllerLimits& limits = o.limits;
     ExportLimits(limits, &metrics_);
@@ -256,6 +265,7 @@ class ControllerImpl : public Controller {
   api::TokenAuth auth_;
   std::unique_ptr<store::SqliteStore> store_;
   std::unique_ptr<registry::Registry> registry_;
+  std::unique_ptr<TicketRotator> ticket_rotator_;
   std::unique_ptr<dns::Resolver> resolver_;
   // Fed by the store's watch (watch_); observed by xds_, hostnames_ and model_metrics_, which
   // it outlives; the watch is cancelled before they go.

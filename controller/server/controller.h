@@ -48,6 +48,14 @@ struct ControllerLimits {
   dns::HostnameCache::Limits dns;
 };
 
+// TLS of the controller's own listeners (gRPC and REST). All empty: plaintext.
+struct ControllerTls {
+  std::string cert_file;  // PEM chain; needs key_file.
+  std::string key_file;
+  // PEM CA bundle; set: clients must present a certificate it issued (needs cert_file).
+  std::string client_ca_file;
+};
+
 struct ControllerOptions {
   std::string grpc_listen = "127.0.0.1:18000";
   std::string rest_listen = "127.0.0.1:9091";
@@ -57,6 +65,9 @@ struct ControllerOptions {
   // {"grpc_port":N,"rest_port":M,"pid":P}.
   std::string ready_file;
   absl::Duration dns_refresh_interval = absl::Seconds(30);
+  // How often the session ticket keys rotate (--tls_ticket_key_rotation).
+  absl::Duration tls_ticket_key_rotation = absl::Hours(1);
+  ControllerTls tls;
   // Every timer and timestamp of the controller reads this clock (tests pass a simulated one).
   // Must outlive the controller.
   Clock* clock = Clock::Real();

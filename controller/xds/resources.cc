@@ -8,6 +8,7 @@
 #include "common/net/address.h"
 #include "controller/model/validation.h"
 #include "envoy/extensions/filters/http/router/v3/router.pb.h"
+#include "envoy/extensions/transport_sockets/tls/v3/tls.pb.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 
 namespace lb::xds {
@@ -18,6 +19,57 @@ namespace core_v3 = envoy::config::core::v3;
 namespace endpoint_v3 = envoy::config::endpoint::v3;
 namespace route_v3 = envoy::config::route::v3;
 namespace hcm_v3 = envoy::extensions::filters::network::http_connection_manager::v3;
+namespace listener_v3 = envoy::config::listener::v3;
+namespace tls_v3 = envoy::extensions::transport_sockets::tls::v3;
+
+void SdsOverAds(const std::string& name, tls_v3::SdsSecretConfig* out) {
+  out->set_name(name);
+  out->mutable_sds_config()->mutable_ads();
+}
+
+// docs/tls.md "Upstream TLS".
+void SetUpstreamTls(const lb::v1::Cluster& c, cluster_v3::Cluster* out) {
+  const lb::v1::UpstreamTls& tls = c.upstream_tls();
+  if (!tls.enabled()) return;
+  tls_v3::UpstreamTlsContext context;
+  context.set_sni(tls.sni());
+  tls_v3::CommonTlsContext* common = context.mutable_common_tls_context();
+  if (!tls.insecure_skip_verify()) {
+    core_v3::DataSource* ca = common->mutable_validation_context()->mutable_trusted_ca();
+    if (tls.ca_pem().empty()) {
+      ca->set_filename(kSystemCaBundle);
+    } else {
+      ca->set_inline_string(tls.ca_pem());
+    }
+  }
+  if (!tls.client_certificate().empty()) {
+    SdsOverAds(tls.client_certificate(), common->add_tls_certificate_sds_secret_configs());
+  }
+  common->add_alpn_protocols(UpstreamAlpn(c));
+  core_v3::TransportSocket* socket = out->mutable_transport_socket();
+  socket->set_name(kTlsTransportSocketName);
+  socket->mutable_typed_config()->PackFrom(context);
+}
+
+listener_v3::FilterChain TlsFilterChain(const lb::v1::Certificate& cert) {
+  listener_v3::FilterChain chain;
+  chain.set_name(cert.name());
+  for (const std::string& sni : cert.sni()) {
+    chain.mutable_filter_chain_match()->add_server_names(sni);
+  }
+  tls_v3::DownstreamTlsContext context;
+  tls_v3::CommonTlsContext* common = context.mutable_common_tls_context();
+  common->mutable_tls_params()->set_tls_minimum_protocol_version(tls_v3::TlsParameters::TLSv1_2);
+  common->mutable_tls_params()->set_tls_maximum_protocol_version(tls_v3::TlsParameters::TLSv1_3);
+  SdsOverAds(cert.name(), common->add_tls_certificate_sds_secret_configs());
+  common->add_alpn_protocols("h2");
+  common->add_alpn_protocols("http/1.1");
+  SdsOverAds(kSessionTicketKeysSecretName, context.mutable_session_ticket_keys_sds_secret_config());
+  core_v3::TransportSocket* socket = chain.mutable_transport_socket();
+  socket->set_name(kTlsTransportSocketName);
+  socket->mutable_typed_config()->PackFrom(context);
+  return chain;
+}
 
 cluster_v3::Cluster::LbPolicy MapPolicy(lb::v1::LbPolicy p, ClientFlavor flavor) {
   if (flavor == ClientFlavor::kGrpc) {
@@ -138,7 +190,10 @@ cluster_v3::Cluster BuildCluster(const lb::v1::Cluster& c, ClientFlavor flavor) 
   }
   // gRPC clients too: they honour max_requests.
   SetCircuitBreakers(c, &out);
+  // gRPC clients accept TLS only through certificate provider plugins, not inline PEM: they get
+  // the cluster without it.
   if (flavor == ClientFlavor::kGrpc) return out;
+  SetUpstreamTls(c, &out);
 
   if (out.lb_policy() == cluster_v3::Cluster::MAGLEV) {
     out.mutable_maglev_lb_config()->mutable_table_size()->set_value(65537);
@@ -300,13 +355,65 @@ route_v3::RouteConfiguration BuildIngressRoutes(
       const lb::v1::Route& r = *entries[rank.index].route;
       if (!listed.insert(&r).second) continue;
       route_v3::Route* route = vh->add_routes();
+      const std::string prefix = r.path_prefix().empty() ? "/" : r.path_prefix();
+      if (r.https_redirect() != 0) {
+        // docs/tls.md: plaintext requests first, to a redirect.
+        route->set_name(absl::StrCat(r.name(), kHttpsRedirectSuffix));
+        route->mutable_match()->set_prefix(prefix);
+        route_v3::HeaderMatcher* scheme = route->mutable_match()->add_headers();
+        scheme->set_name(":scheme");
+        scheme->set_exact_match("http");
+        route_v3::RedirectAction* redirect = route->mutable_redirect();
+        redirect->set_https_redirect(true);
+        redirect->set_response_code(r.https_redirect() == 308
+                                        ? route_v3::RedirectAction::PERMANENT_REDIRECT
+                                        : route_v3::RedirectAction::MOVED_PERMANENTLY);
+        route = vh->add_routes();
+      }
       route->set_name(r.name());
-      route->mutable_match()->set_prefix(r.path_prefix().empty() ? "/" : r.path_prefix());
+      route->mutable_match()->set_prefix(prefix);
       auto it = clusters.find(r.cluster());
       SetRouteAction(it == clusters.end() ? nullptr : &it->second, r.cluster(),
                      route->mutable_route());
     }
   }
+  return out;
+}
+
+std::string UpstreamAlpn(const lb::v1::Cluster&) { return "http/1.1"; }
+
+envoy::extensions::transport_sockets::tls::v3::Secret BuildCertificateSecret(
+    const lb::v1::Certificate& cert) {
+  tls_v3::Secret secret;
+  secret.set_name(cert.name());
+  tls_v3::TlsCertificate* tls = secret.mutable_tls_certificate();
+  tls->mutable_certificate_chain()->set_inline_string(cert.cert_chain());
+  tls->mutable_private_key()->set_inline_string(cert.private_key());
+  if (!cert.ocsp_staple().empty()) tls->mutable_ocsp_staple()->set_inline_bytes(cert.ocsp_staple());
+  return secret;
+}
+
+envoy::extensions::transport_sockets::tls::v3::Secret BuildTicketKeysSecret(
+    const lb::v1::SessionTicketKeys& keys) {
+  tls_v3::Secret secret;
+  secret.set_name(kSessionTicketKeysSecretName);
+  tls_v3::TlsSessionTicketKeys* out = secret.mutable_session_ticket_keys();
+  for (const std::string& key : keys.keys()) out->add_keys()->set_inline_bytes(key);
+  return secret;
+}
+
+std::optional<listener_v3::Listener> BuildTlsListener(
+    const std::map<std::string, std::shared_ptr<const lb::v1::Certificate>>& certificates) {
+  if (certificates.empty()) return std::nullopt;
+  listener_v3::Listener out;
+  out.set_name(kIngressTlsListenerName);
+  const lb::v1::Certificate* default_cert =
+      certificates.size() == 1 ? certificates.begin()->second.get() : nullptr;
+  for (const auto& [name, cert] : certificates) {
+    *out.add_filter_chains() = TlsFilterChain(*cert);
+    if (cert->default_()) default_cert = cert.get();
+  }
+  if (default_cert != nullptr) *out.mutable_default_filter_chain() = TlsFilterChain(*default_cert);
   return out;
 }
 

@@ -8,10 +8,17 @@
 //                                gRPC client with target xds:///NAME balances over NAME
 // Plus RouteConfiguration "default": the ingress route table for the proxies (host and
 // path-prefix routes, each carrying its cluster's retry and hash policy).
+// TLS (docs/tls.md): per certificate NAME a Secret NAME; the Secret "lb.session-ticket-keys";
+// the Listener "lb.ingress.https" with one filter chain per certificate (while there is one);
+// a cluster's upstream_tls as Cluster.transport_socket (Envoy flavour only); a route's
+// https_redirect as a redirect route for plaintext requests before the route itself.
 #ifndef LB_CONTROLLER_XDS_RESOURCES_H_
 #define LB_CONTROLLER_XDS_RESOURCES_H_
 
 #include <functional>
+#include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -21,12 +28,17 @@
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
 #include "envoy/config/listener/v3/listener.pb.h"
 #include "envoy/config/route/v3/route.pb.h"
+#include "envoy/extensions/transport_sockets/tls/v3/secret.pb.h"
 #include "lb/v1/lb.pb.h"
 
 namespace lb::xds {
 
 // Name of the proxies' route table.
 inline constexpr char kIngressRouteConfig[] = "default";
+// The redirect route of a route NAME with https_redirect is named NAME + this.
+inline constexpr char kHttpsRedirectSuffix[] = "/https-redirect";
+// The proxies' system trust store: trusted_ca of an upstream_tls without ca_pem.
+inline constexpr char kSystemCaBundle[] = "/etc/ssl/certs/ca-certificates.crt";
 
 // Addresses a hostname resolved to (empty if unknown).
 using HostLookup = std::function<std::vector<std::string>(const std::string& hostname)>;
@@ -57,6 +69,21 @@ envoy::config::listener::v3::Listener BuildApiListener(const lb::v1::Cluster& cl
 envoy::config::route::v3::RouteConfiguration BuildIngressRoutes(
     const lb::v1::RouteTable& table,
     const absl::flat_hash_map<std::string, lb::v1::Cluster>& clusters);
+
+// The ALPN protocol a cluster's upstream TLS offers.
+std::string UpstreamAlpn(const lb::v1::Cluster& cluster);
+
+// Secret NAME { tls_certificate { chain, key, ocsp_staple if set } }.
+envoy::extensions::transport_sockets::tls::v3::Secret BuildCertificateSecret(
+    const lb::v1::Certificate& cert);
+// Secret "lb.session-ticket-keys", keys in stored order (newest first).
+envoy::extensions::transport_sockets::tls::v3::Secret BuildTicketKeysSecret(
+    const lb::v1::SessionTicketKeys& keys);
+// Listener "lb.ingress.https": one filter chain per certificate in name order, matched by its
+// SNI names; default_filter_chain is a copy of the default certificate's (or the only one's).
+// nullopt without certificates (a listener without filter chains is invalid).
+std::optional<envoy::config::listener::v3::Listener> BuildTlsListener(
+    const std::map<std::string, std::shared_ptr<const lb::v1::Certificate>>& certificates);
 
 }  // namespace lb::xds
 

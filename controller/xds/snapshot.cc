@@ -143,10 +143,11 @@ Snapshot::Snapshot() {
 }
 
 int Snapshot::Index(absl::string_view type_url, ClientFlavor flavor) {
-  int t = type_url == kListenerType  ? 0
-          : type_url == kRouteType   ? 1
-          : type_url == kClusterType ? 2
-                                     : 3;
+  int t = type_url == kListenerType   ? 0
+          : type_url == kRouteType    ? 1
+          : type_url == kClusterType  ? 2
+          : type_url == kEndpointType ? 3
+                                      : 4;
   return t * 2 + (flavor == ClientFlavor::kGrpc ? 1 : 0);
 }
 

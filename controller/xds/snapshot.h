@@ -71,10 +71,11 @@ using ResourceMap = std::map<std::string, ResourcePtr>;  // By name.
 // Serializes deterministically and computes the version.
 ResourcePtr MakeResource(const std::string& name, const google::protobuf::Message& message);
 
-// The four resource types in make-before-break push order: CDS, EDS, LDS, RDS.
+// The five resource types in make-before-break push order: SDS (what clusters and listeners
+// reference), CDS, EDS, LDS, RDS.
 inline const std::vector<std::string>& TypeOrder() {
-  static const auto* order =
-      new std::vector<std::string>{kClusterType, kEndpointType, kListenerType, kRouteType};
+  static const auto* order = new std::vector<std::string>{kSecretType, kClusterType, kEndpointType,
+                                                          kListenerType, kRouteType};
   return *order;
 }
 
@@ -85,7 +86,7 @@ inline bool IsFullStateType(absl::string_view type_url) {
 
 inline bool IsKnownType(absl::string_view type_url) {
   return type_url == kListenerType || type_url == kClusterType || type_url == kEndpointType ||
-         type_url == kRouteType;
+         type_url == kRouteType || type_url == kSecretType;
 }
 
 // Every resource of every type, for both client flavours. Immutable once published; maps of
@@ -105,7 +106,7 @@ class Snapshot {
  private:
   static int Index(absl::string_view type_url, ClientFlavor flavor);
   uint64_t generation_ = 0;
-  std::shared_ptr<const ResourceMap> maps_[8];
+  std::shared_ptr<const ResourceMap> maps_[10];
 };
 
 // Names that changed, per type, in push order.

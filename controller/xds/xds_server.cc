@@ -25,11 +25,12 @@ int TypeIndex(absl::string_view type_url) {
   if (type_url == kRouteType) return 1;
   if (type_url == kClusterType) return 2;
   if (type_url == kEndpointType) return 3;
-  return 4;
+  if (type_url == kSecretType) return 4;
+  return 5;
 }
 
 const char* ShortType(absl::string_view type_url) {
-  static const char* const kNames[] = {"lds", "rds", "cds", "eds", "other"};
+  static const char* const kNames[] = {"lds", "rds", "cds", "eds", "sds", "other"};
   return kNames[TypeIndex(type_url)];
 }
 
@@ -91,9 +92,9 @@ class XdsServer::StreamMetrics {
  private:
   metrics::Registry* const r_;
   std::atomic<metrics::Gauge*> streams_[2]{};
-  std::atomic<metrics::Counter*> requests_[5]{};
-  std::atomic<metrics::Counter*> nacks_[5]{};
-  std::atomic<metrics::Counter*> pushes_[5]{};
+  std::atomic<metrics::Counter*> requests_[6]{};
+  std::atomic<metrics::Counter*> nacks_[6]{};
+  std::atomic<metrics::Counter*> pushes_[6]{};
   std::atomic<metrics::Histogram*> push_latency_{nullptr};
 };
 
@@ -373,6 +374,12 @@ void XdsServer::OnModelChange(const lb::v1::Change& change,
     touched_.insert(change.cluster_deleted());
   } else if (change.has_route_table()) {
     routes_dirty_ = true;
+  } else if (change.has_certificate()) {
+    certificates_touched_.insert(change.certificate().name());
+  } else if (change.kind_case() == lb::v1::Change::kCertificateDeleted) {
+    certificates_touched_.insert(change.certificate_deleted());
+  } else if (change.has_session_ticket_keys()) {
+    ticket_keys_dirty_ = true;
   }
   ++queued_;
 }
@@ -448,6 +455,7 @@ void XdsServer::PublisherLoop() {
     absl::flat_hash_set<std::string> touched;
     bool routes = false;
     bool dns = false;
+    TlsWork tls;
     uint64_t taken = 0;
     {
       absl::MutexLock lock(&mu_);
@@ -462,8 +470,12 @@ void XdsServer::PublisherLoop() {
       routes_dirty_ = false;
       dns = dns_dirty_;
       dns_dirty_ = false;
+      tls.certificates.swap(certificates_touched_);
+      tls.ticket_keys = ticket_keys_dirty_;
+      ticket_keys_dirty_ = false;
       taken = queued_;
     }
+    PublishTls(*model, tls);
     Publish(*model, touched, routes, dns);
     absl::MutexLock lock(&mu_);
     published_ = taken;
@@ -553,6 +565,52 @@ void XdsServer::Publish(const model::ModelState& state,
              ->With(kClusterType, ClientFlavor::kGrpc, cds_grpc)
              ->WithBoth(kEndpointType, eds);
   Deliver(next, {{kClusterType, cds_deleted}, {kEndpointType, eds_deleted}}, start);
+}
+
+void XdsServer::PublishTls(const model::ModelState& state, const TlsWork& work) {
+  if (work.certificates.empty() && !work.ticket_keys) return;
+  absl::Time start = clock_->Now();
+  std::shared_ptr<const Snapshot> current = Current();
+  ResourceMap sds = current->Get(kSecretType, ClientFlavor::kEnvoy);
+  ResourceMap lds = current->Get(kListenerType, ClientFlavor::kEnvoy);
+  absl::flat_hash_set<std::string> sds_changed, sds_deleted, lds_changed;
+  absl::flat_hash_set<std::string> deleted;
+  for (const std::string& name : work.certificates) {
+    auto it = state.certificates.find(name);
+    if (it == state.certificates.end()) {
+      deleted.insert(name);
+    } else {
+      Put(sds, name, MakeResource(name, BuildCertificateSecret(*it->second)), &sds_changed);
+    }
+  }
+  if (work.ticket_keys && state.ticket_keys != nullptr) {
+    Put(sds, kSessionTicketKeysSecretName,
+        MakeResource(kSessionTicketKeysSecretName, BuildTicketKeysSecret(*state.ticket_keys)),
+        &sds_changed);
+  }
+  if (!work.certificates.empty()) {
+    std::optional<envoy::config::listener::v3::Listener> listener =
+        BuildTlsListener(state.certificates);
+    Put(lds, kIngressTlsListenerName,
+        listener ? MakeResource(kIngressTlsListenerName, *listener) : nullptr, &lds_changed);
+  }
+  // New secrets before the listener that references them; deleted ones after it.
+  std::shared_ptr<const Snapshot> next = current;
+  ChangeSet phase1;
+  if (!sds_changed.empty()) {
+    next = next->WithBoth(kSecretType, sds);
+    phase1.emplace_back(kSecretType, sds_changed);
+  }
+  if (!lds_changed.empty()) {
+    next = next->WithBoth(kListenerType, lds);
+    phase1.emplace_back(kListenerType, lds_changed);
+  }
+  if (!phase1.empty()) Deliver(next, phase1, start);
+  for (const std::string& name : deleted) Put(sds, name, nullptr, &sds_deleted);
+  if (!sds_deleted.empty()) {
+    next = next->WithBoth(kSecretType, sds);
+    Deliver(next, {{kSecretType, sds_deleted}}, start);
+  }
 }
 
 void XdsServer::Deliver(std::shared_ptr<const Snapshot> next, const ChangeSet& changes,

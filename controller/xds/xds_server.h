@@ -122,6 +122,15 @@ class XdsServer final : public AdsRawService, public model::ModelCache::Observer
   // make-before-break phases.
   void Publish(const model::ModelState& state, const absl::flat_hash_set<std::string>& touched,
                bool routes_changed, bool dns_changed);
+  // Certificates whose Secret (and the TLS listener) must be rebuilt, and whether the ticket
+  // keys changed.
+  struct TlsWork {
+    absl::flat_hash_set<std::string> certificates;
+    bool ticket_keys = false;
+  };
+  // Publishes the Secrets and the TLS listener `work` names, from `state`: new and changed
+  // Secrets, then the listener, then removals of deleted Secrets.
+  void PublishTls(const model::ModelState& state, const TlsWork& work);
   // Publishes `next` and delivers `changes` to every stream.
   void Deliver(std::shared_ptr<const Snapshot> next, const ChangeSet& changes, absl::Time start);
 
@@ -138,6 +147,9 @@ class XdsServer final : public AdsRawService, public model::ModelCache::Observer
   absl::flat_hash_set<std::string> touched_ ABSL_GUARDED_BY(mu_);  // Clusters not yet published.
   bool routes_dirty_ ABSL_GUARDED_BY(mu_) = false;
   bool dns_dirty_ ABSL_GUARDED_BY(mu_) = false;
+  // Certificates not yet published, and whether the ticket keys are.
+  absl::flat_hash_set<std::string> certificates_touched_ ABSL_GUARDED_BY(mu_);
+  bool ticket_keys_dirty_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t queued_ ABSL_GUARDED_BY(mu_) = 0;     // Work items queued so far.
   uint64_t published_ ABSL_GUARDED_BY(mu_) = 0;  // Work items published so far.
   bool stop_ ABSL_GUARDED_BY(mu_) = false;

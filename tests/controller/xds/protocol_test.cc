@@ -15,12 +15,14 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "controller/xds/resources.h"
 #include "controller/xds/snapshot.h"
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
 #include "envoy/config/listener/v3/listener.pb.h"
 #include "envoy/config/route/v3/route.pb.h"
+#include "envoy/extensions/transport_sockets/tls/v3/secret.pb.h"
 #include "envoy/service/discovery/v3/discovery.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -94,6 +96,17 @@ ResourcePtr Rds(const std::string& name, const std::string& cluster = "c") {
   return MakeResource(name, rc);
 }
 
+// A type this server does not serve.
+constexpr char kUnknownType[] = "type.googleapis.com/envoy.service.runtime.v3.Runtime";
+
+ResourcePtr Sds(const std::string& name, int rev = 0) {
+  envoy::extensions::transport_sockets::tls::v3::Secret secret;
+  secret.set_name(name);
+  secret.mutable_tls_certificate()->mutable_certificate_chain()->set_inline_string(
+      absl::StrCat("chain ", rev));
+  return MakeResource(name, secret);
+}
+
 ResourceMap MapOf(std::vector<ResourcePtr> resources) {
   ResourceMap m;
   for (auto& r : resources) m[r->name] = std::move(r);
@@ -125,6 +138,11 @@ std::string NameOf(const google::protobuf::Any& any) {
   }
   if (any.type_url() == kRouteType) {
     envoy::config::route::v3::RouteConfiguration m;
+    EXPECT_TRUE(any.UnpackTo(&m));
+    return m.name();
+  }
+  if (any.type_url() == kSecretType) {
+    envoy::extensions::transport_sockets::tls::v3::Secret m;
     EXPECT_TRUE(any.UnpackTo(&m));
     return m.name();
   }
@@ -350,6 +368,27 @@ TEST_F(SotwTest, FirstEdsRdsRequestAnsweredWhenNamesExistSilentOtherwise) {
   EXPECT_THAT(Send(other, SReq(kRouteType, {"nope"})), IsEmpty());
 }
 
+// SDS is named like EDS: only the subscribed secrets, changes only, never a wildcard.
+TEST_F(SotwTest, SecretsByNameOnly) {
+  Set(kSecretType, {Sds("web"), Sds("api"), Sds("lb.session-ticket-keys")});
+  DiscoveryResponse r1 = SendOne(SReq(kSecretType, {"web", "lb.session-ticket-keys"}));
+  ExpectWellFormed(r1, kSecretType);
+  EXPECT_EQ(NamesOf(r1), (Names{"lb.session-ticket-keys", "web"}));
+  EXPECT_EQ(StatusOf(kSecretType).subscribed, 2u);
+  EXPECT_FALSE(StatusOf(kSecretType).wildcard);
+  EXPECT_THAT(Send(SAck(r1, {"web", "lb.session-ticket-keys"})), IsEmpty());
+  // A change of an unsubscribed secret sends nothing; of a subscribed one, that one.
+  Set(kSecretType, {Sds("web"), Sds("api", 1), Sds("lb.session-ticket-keys")});
+  EXPECT_THAT(Push(Changed(kSecretType, {"api"})), IsEmpty());
+  Set(kSecretType, {Sds("web", 2), Sds("api", 1), Sds("lb.session-ticket-keys")});
+  DiscoveryResponse r2 = PushOne(Changed(kSecretType, {"web"}));
+  EXPECT_EQ(NamesOf(r2), (Names{"web"}));
+  // "*" and an empty list are not wildcards for SDS.
+  SotwProtocol other(kCp);
+  EXPECT_THAT(Send(other, SReq(kSecretType, {"*"})), IsEmpty());
+  EXPECT_THAT(Send(other, SReq(kSecretType, {"nope"})), IsEmpty());
+}
+
 // --- Node and flavour -----------------------------------------------------------------------
 
 TEST_F(SotwTest, NodeTakenFromFirstRequestOnly) {
@@ -427,7 +466,7 @@ TEST_F(SotwTest, MissingTypeUrlIsInvalidArgument) {
 
 TEST_F(SotwTest, UnknownTypeIgnored) {
   absl::StatusOr<std::vector<DiscoveryResponse>> out =
-      Protos(proto_.OnRequest(SReq(kSecretType, {"cert"}), *snap_));
+      Protos(proto_.OnRequest(SReq(kUnknownType, {"cert"}), *snap_));
   ASSERT_TRUE(out.ok()) << out.status();
   EXPECT_THAT(*out, IsEmpty());
   EXPECT_THAT(proto_.Status(), IsEmpty());
@@ -1087,9 +1126,11 @@ TEST_F(SotwTest, StatusListsTypesInPushOrder) {
   Send(SReq(kListenerType, {}));
   Send(SReq(kEndpointType, {"a"}));
   Send(SReq(kClusterType, {}));
+  Send(SReq(kSecretType, {"web"}));
   std::vector<std::string> types;
   for (const TypeStatus& t : proto_.Status()) types.push_back(t.type_url);
-  EXPECT_THAT(types, ElementsAre(kClusterType, kEndpointType, kListenerType, kRouteType));
+  EXPECT_THAT(types,
+              ElementsAre(kSecretType, kClusterType, kEndpointType, kListenerType, kRouteType));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1173,7 +1214,7 @@ TEST_F(DeltaTest, MissingTypeUrlIsInvalidArgumentUnknownTypeIgnored) {
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
   absl::StatusOr<std::vector<DeltaDiscoveryResponse>> unknown =
-      Protos(proto_.OnRequest(DReq(kSecretType, {"cert"}), *snap_));
+      Protos(proto_.OnRequest(DReq(kUnknownType, {"cert"}), *snap_));
   ASSERT_TRUE(unknown.ok()) << unknown.status();
   EXPECT_THAT(*unknown, IsEmpty());
   EXPECT_THAT(proto_.Status(), IsEmpty());
@@ -1353,6 +1394,19 @@ TEST_F(DeltaTest, ReconnectWithVanishedResourceGetsRemoved) {
   ExpectWellFormed(r2, kEndpointType, snap_->generation());
   EXPECT_EQ(NamesOf(r2), (Names{"a"}));
   EXPECT_EQ(Removed(r2), (Names{"gone"}));
+}
+
+TEST_F(DeltaTest, SecretsByNameAndRemovedWhenDeleted) {
+  Set(kSecretType, {Sds("web"), Sds("lb.session-ticket-keys")});
+  DeltaDiscoveryResponse r1 = SendOne(DReq(kSecretType, {"web", "lb.session-ticket-keys", "x"}));
+  ExpectWellFormed(r1, kSecretType, snap_->generation());
+  EXPECT_EQ(NamesOf(r1), (Names{"lb.session-ticket-keys", "web"}));
+  EXPECT_EQ(Removed(r1), (Names{"x"}));
+  EXPECT_THAT(Send(DAck(r1)), IsEmpty());
+  Set(kSecretType, {Sds("lb.session-ticket-keys")});
+  DeltaDiscoveryResponse r2 = PushOne(Changed(kSecretType, {"web"}));
+  EXPECT_THAT(r2.resources(), IsEmpty());
+  EXPECT_EQ(Removed(r2), (Names{"web"}));
 }
 
 TEST_F(DeltaTest, MissingSubscribedNamesReportedOnce) {

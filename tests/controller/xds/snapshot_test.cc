@@ -169,15 +169,21 @@ TEST(SnapshotTest, EmptySnapshot) {
   }
 }
 
+// A type this server does not serve.
+constexpr char kUnknownType[] = "type.googleapis.com/envoy.service.runtime.v3.Runtime";
+
 TEST(SnapshotTest, TypeOrderIsMakeBeforeBreak) {
   EXPECT_THAT(TypeOrder(),
-              ::testing::ElementsAre(kClusterType, kEndpointType, kListenerType, kRouteType));
+              ::testing::ElementsAre(kSecretType, kClusterType, kEndpointType, kListenerType,
+                                     kRouteType));
   EXPECT_TRUE(IsFullStateType(kListenerType));
   EXPECT_TRUE(IsFullStateType(kClusterType));
   EXPECT_FALSE(IsFullStateType(kEndpointType));
   EXPECT_FALSE(IsFullStateType(kRouteType));
+  EXPECT_FALSE(IsFullStateType(kSecretType));  // Named, as EDS.
   for (const auto& t : TypeOrder()) EXPECT_TRUE(IsKnownType(t)) << t;
-  EXPECT_FALSE(IsKnownType(kSecretType));
+  EXPECT_TRUE(IsKnownType(kSecretType));
+  EXPECT_FALSE(IsKnownType(kUnknownType));
   EXPECT_FALSE(IsKnownType(""));
 }
 
@@ -250,7 +256,7 @@ TEST(SnapshotTest, TypesAreIndependent) {
     envoy::config::cluster::v3::Cluster m = EnvoyCluster(type, 1);
     s = s->WithBoth(type, MapOf({MakeResource(type, m)}));
   }
-  EXPECT_EQ(s->generation(), 4u);
+  EXPECT_EQ(s->generation(), TypeOrder().size());
   for (const auto& type : TypeOrder()) {
     const ResourceMap& m = s->Get(type, ClientFlavor::kEnvoy);
     ASSERT_EQ(m.size(), 1u) << type;

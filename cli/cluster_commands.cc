@@ -1,11 +1,16 @@
 // lbctl cluster list|get|create|update|delete.
 #include <algorithm>
 #include <array>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <utility>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "cli/command_common.h"
@@ -25,6 +30,20 @@ absl::Status ParsePolicy(const std::string& text, lb::v1::LbPolicy* policy) {
                    "\": want random, round_robin, least_request, ring_hash or maglev"));
 }
 
+// "off", or "on (sni S, ca given|system CAs|no verification, client certificate C)".
+std::string UpstreamTlsText(const lb::v1::UpstreamTls& tls) {
+  if (!tls.enabled()) return "off";
+  std::vector<std::string> parts;
+  if (!tls.sni().empty()) parts.push_back(absl::StrCat("sni ", tls.sni()));
+  parts.push_back(tls.insecure_skip_verify() ? "no verification"
+                  : tls.ca_pem().empty()     ? "system CAs"
+                                             : "CA bundle given");
+  if (!tls.client_certificate().empty()) {
+    parts.push_back(absl::StrCat("client certificate ", tls.client_certificate()));
+  }
+  return absl::StrCat("on (", absl::StrJoin(parts, ", "), ")");
+}
+
 void PrintCluster(std::ostream& out, const lb::v1::Cluster& c) {
   PrintTable(out, {
                       {"name:", c.name()},
@@ -36,6 +55,7 @@ void PrintCluster(std::ostream& out, const lb::v1::Cluster& c) {
                       {"retries:", absl::StrCat(c.retries().value())},
                       {"panic threshold:", absl::StrCat(c.healthy_panic_threshold().value(), "%")},
                       {"circuit breakers:", CircuitBreakersText(c.circuit_breakers())},
+                      {"upstream tls:", UpstreamTlsText(c.upstream_tls())},
                       {"version:", absl::StrCat(c.version())},
                       {"endpoints:", absl::StrCat(c.endpoints_size())},
                   });
@@ -91,6 +111,12 @@ struct ClusterFlags {
   uint32_t retries = 0;
   uint32_t panic_threshold = 0;
   std::array<uint32_t, kLimitFlags.size()> limits{};  // In kLimitFlags order.
+  bool upstream_tls = false;
+  bool no_upstream_tls = false;
+  std::string upstream_ca;
+  std::string upstream_sni;
+  std::string upstream_client_cert;
+  bool upstream_insecure = false;
   int64_t if_version = 0;
   // Which flags were given.
   CLI::Option* policy_opt = nullptr;
@@ -115,6 +141,12 @@ struct ClusterFlags {
   CLI::Option* retries_opt = nullptr;
   CLI::Option* panic_threshold_opt = nullptr;
   std::array<CLI::Option*, kLimitFlags.size()> limit_opts{};
+  CLI::Option* upstream_tls_opt = nullptr;
+  CLI::Option* no_upstream_tls_opt = nullptr;
+  CLI::Option* upstream_ca_opt = nullptr;
+  CLI::Option* upstream_sni_opt = nullptr;
+  CLI::Option* upstream_client_cert_opt = nullptr;
+  CLI::Option* upstream_insecure_opt = nullptr;
 
   static bool Given(const CLI::Option* opt) { return opt != nullptr && opt->count() > 0; }
 
@@ -234,6 +266,29 @@ struct ClusterFlags {
       set(absl::StrCat("circuit_breakers.", kLimitFlags[i].field));
     }
     if (cb->ByteSizeLong() == 0) c->clear_circuit_breakers();
+    // Any upstream TLS flag replaces the cluster's whole upstream_tls (and turns it on).
+    if (Given(no_upstream_tls_opt)) {
+      set("upstream_tls");
+    } else if (Given(upstream_tls_opt) || Given(upstream_ca_opt) || Given(upstream_sni_opt) ||
+               Given(upstream_client_cert_opt) || Given(upstream_insecure_opt)) {
+      lb::v1::UpstreamTls* tls = c->mutable_upstream_tls();
+      tls->set_enabled(true);
+      if (Given(upstream_ca_opt)) {
+        std::ifstream in(upstream_ca, std::ios::binary);
+        std::stringstream ss;
+        if (in) ss << in.rdbuf();
+        if (!in || ss.str().empty()) {
+          keep_first(absl::InvalidArgumentError(
+              absl::StrCat("--upstream-ca: cannot read ", upstream_ca,
+                           in ? ": empty" : absl::StrCat(": ", std::strerror(errno)))));
+        }
+        tls->set_ca_pem(ss.str());
+      }
+      tls->set_sni(upstream_sni);
+      tls->set_client_certificate(upstream_client_cert);
+      tls->set_insecure_skip_verify(upstream_insecure);
+      set("upstream_tls");
+    }
     return error;
   }
 };
@@ -369,7 +424,31 @@ void AddClusterFlags(CLI::App* cmd, ClusterFlags* f, bool update) {
     std::replace(flag.begin(), flag.end(), '_', '-');
     f->limit_opts[i] = cmd->add_option(flag, f->limits[i], kLimitFlags[i].help);
   }
-  if (update) AddIfVersionFlag(cmd, &f->if_version, "cluster");
+  f->upstream_tls_opt =
+      cmd->add_flag("--upstream-tls", f->upstream_tls,
+                    "TLS to the endpoints, verified against the proxies' system CAs unless "
+                    "--upstream-ca or --upstream-insecure; any --upstream-* flag replaces the "
+                    "whole upstream TLS setting");
+  f->upstream_ca_opt = cmd->add_option("--upstream-ca", f->upstream_ca,
+                                       "PEM file of the CAs the endpoints' certificates chain to");
+  f->upstream_sni_opt =
+      cmd->add_option("--upstream-sni", f->upstream_sni, "Server name sent to the endpoints");
+  f->upstream_client_cert_opt =
+      cmd->add_option("--upstream-client-cert", f->upstream_client_cert,
+                      "Certificate (lbctl cert add) the proxies present to the endpoints");
+  f->upstream_insecure_opt = cmd->add_flag(
+      "--upstream-insecure", f->upstream_insecure,
+      "Do not verify the endpoints' certificates (testing only; not with --upstream-ca)");
+  if (update) {
+    f->no_upstream_tls_opt =
+        cmd->add_flag("--no-upstream-tls", f->no_upstream_tls, "Plaintext to the endpoints");
+    f->no_upstream_tls_opt->excludes(f->upstream_tls_opt)
+        ->excludes(f->upstream_ca_opt)
+        ->excludes(f->upstream_sni_opt)
+        ->excludes(f->upstream_client_cert_opt)
+        ->excludes(f->upstream_insecure_opt);
+    AddIfVersionFlag(cmd, &f->if_version, "cluster");
+  }
 }
 
 struct ClusterCommands : CommandGroup {

@@ -17,6 +17,8 @@ std::unique_ptr<CommandGroup> AddEndpointCommands(CLI::App* app, Runner* run);
 std::unique_ptr<CommandGroup> AddClusterCommands(CLI::App* app, Runner* run);
 // route list|get|create|update|delete (route_commands.cc).
 std::unique_ptr<CommandGroup> AddRouteCommands(CLI::App* app, Runner* run);
+// cert add|update|list|get|delete (cert_commands.cc).
+std::unique_ptr<CommandGroup> AddCertCommands(CLI::App* app, Runner* run);
 // watch (watch_command.cc).
 std::unique_ptr<CommandGroup> AddWatchCommand(CLI::App* app, Runner* run);
 // proxies (proxies_command.cc).

@@ -217,6 +217,7 @@ int RunLbctl(int argc, const char* const* argv, std::ostream& out, std::ostream&
   std::unique_ptr<CommandGroup> endpoint_commands = AddEndpointCommands(&app, &run);
   std::unique_ptr<CommandGroup> cluster_commands = AddClusterCommands(&app, &run);
   std::unique_ptr<CommandGroup> route_commands = AddRouteCommands(&app, &run);
+  std::unique_ptr<CommandGroup> cert_commands = AddCertCommands(&app, &run);
   std::unique_ptr<CommandGroup> watch_command = AddWatchCommand(&app, &run);
   std::unique_ptr<CommandGroup> proxies_command = AddProxiesCommand(&app, &run);
 

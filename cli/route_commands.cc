@@ -21,10 +21,12 @@ struct RouteFlags {
   std::string cluster;
   std::vector<std::string> hosts;
   std::string prefix;
+  uint32_t https_redirect = 0;
   int64_t if_version = 0;
   CLI::Option* cluster_opt = nullptr;
   CLI::Option* hosts_opt = nullptr;
   CLI::Option* prefix_opt = nullptr;
+  CLI::Option* https_redirect_opt = nullptr;
   CLI::Option* if_version_opt = nullptr;
 
   // Sets the flags given in `r`; --host replaces every host of the route.
@@ -36,6 +38,7 @@ struct RouteFlags {
       for (const std::string& h : hosts) r->add_hosts(h);
     }
     if (prefix_opt->count() > 0) r->set_path_prefix(prefix);
+    if (https_redirect_opt->count() > 0) r->set_https_redirect(https_redirect);
   }
 };
 
@@ -73,6 +76,8 @@ int RunRouteGet(Session& s, const std::string& name) {
                        {"hosts:", RouteHostsText(*r)},
                        {"prefix:", OrDash(r->path_prefix())},
                        {"cluster:", r->cluster()},
+                       {"https redirect:",
+                        r->https_redirect() == 0 ? "off" : absl::StrCat(r->https_redirect())},
                        {"table version:", absl::StrCat(resp.route_table().version())}});
   return kExitOk;
 }
@@ -134,6 +139,10 @@ void AddRouteFlags(CLI::App* cmd, RouteFlags* f, bool create) {
           ->allow_extra_args(false);
   f->prefix_opt =
       cmd->add_option("--prefix", f->prefix, "Path prefix to match, starting with / (default /)");
+  f->https_redirect_opt =
+      cmd->add_option("--https-redirect", f->https_redirect,
+                      "Redirect plaintext requests to https with this status: 301 or 308; 0: off")
+          ->check(CLI::IsMember({0, 301, 308}));
   f->if_version_opt = cmd->add_option(
       "--if-version", f->if_version,
       create ? "Write only if the route table is still at this version; otherwise exit 1"
@@ -179,7 +188,8 @@ std::unique_ptr<CommandGroup> AddRouteCommands(CLI::App* app, Runner* run) {
       [c, run]() { *run = [c](Session& s) { return RunRouteGet(s, c->get_name); }; });
 
   CLI::App* route_create_cmd =
-      route_cmd->add_subcommand("create", "Append a route to the route table");
+      route_cmd->add_subcommand("create", "Append a route to the route table (alias: add)");
+  route_create_cmd->alias("add");
   AddRouteFlags(route_create_cmd, &c->create, /*create=*/true);
   route_create_cmd->footer(
       "Examples:\n  lbctl route create api --cluster web --prefix /api\n"

@@ -644,11 +644,30 @@ absl::StatusOr<lb::v1::Certificate> Registry::PutCertificate(absl::string_view o
     absl::StatusOr<std::vector<store::KeyValue>> all = store_->List(kCertificatePrefix);
     if (!all.ok()) return all.status();
     int64_t own_revision = 0;
+    const std::string* own_value = nullptr;
     for (const store::KeyValue& kv : *all) {
       if (kv.key == key) {
         own_revision = kv.mod_revision;
-        continue;
+        own_value = &kv.value;
       }
+    }
+    if (create && own_revision != 0) {
+      return absl::AlreadyExistsError(
+          absl::StrCat("certificate \"", cert.name(), "\" already exists"));
+    }
+    if (!create) {
+      if (own_revision == 0) return NotFoundCertificate(cert.name());
+      if (absl::Status e = CheckExpected(absl::StrCat("certificate \"", cert.name(), "\""),
+                                         expected_version, own_revision);
+          !e.ok()) {
+        return e;
+      }
+      if (*own_value == Serialize(cert)) {
+        return std::optional<int64_t>(own_revision);  // Nothing to write.
+      }
+    }
+    for (const store::KeyValue& kv : *all) {
+      if (kv.key == key) continue;
       lb::v1::Certificate other;
       if (!other.ParseFromString(kv.value)) {
         return absl::InternalError(absl::StrCat("stored value of ", kv.key, " is corrupt"));
@@ -665,23 +684,6 @@ absl::StatusOr<lb::v1::Certificate> Registry::PutCertificate(absl::string_view o
                 absl::StrCat("certificate \"", cert.name(), "\": SNI name \"", sni,
                              "\" is already served by certificate \"", other.name(), "\""));
           }
-        }
-      }
-    }
-    if (create && own_revision != 0) {
-      return absl::AlreadyExistsError(
-          absl::StrCat("certificate \"", cert.name(), "\" already exists"));
-    }
-    if (!create) {
-      if (own_revision == 0) return NotFoundCertificate(cert.name());
-      if (absl::Status e = CheckExpected(absl::StrCat("certificate \"", cert.name(), "\""),
-                                         expected_version, own_revision);
-          !e.ok()) {
-        return e;
-      }
-      for (const store::KeyValue& kv : *all) {
-        if (kv.key == key && kv.value == Serialize(cert)) {
-          return std::optional<int64_t>(own_revision);  // Nothing to write.
         }
       }
     }

@@ -2,6 +2,8 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/ssl.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -68,7 +70,8 @@ const char* MethodName(evhttp_cmd_type cmd) {
 absl::StatusOr<std::unique_ptr<EvhttpServer>> EvhttpServer::Start(const std::string& listen,
                                                                   Handler handler,
                                                                   size_t max_body_bytes,
-                                                                  Limits limits) {
+                                                                  Limits limits,
+                                                                  std::shared_ptr<ssl_ctx_st> tls) {
   static std::once_flag threads_once;
   std::call_once(threads_once, [] { evthread_use_pthreads(); });
   absl::StatusOr<net::HostPort> hp = net::ParseHostPort(listen);
@@ -79,6 +82,7 @@ absl::StatusOr<std::unique_ptr<EvhttpServer>> EvhttpServer::Start(const std::str
 
   std::unique_ptr<EvhttpServer> server(new EvhttpServer(limits));
   server->handler_ = std::move(handler);
+  server->tls_ = std::move(tls);
   server->base_ = event_base_new();
   if (server->base_ == nullptr) return absl::InternalError("event_base_new failed");
   server->http_ = evhttp_new(server->base_);
@@ -199,7 +203,21 @@ void EvhttpServer::LogPause(const std::string& why) {
 // close callback resumes it.
 bufferevent* EvhttpServer::OnNewConnection(event_base* base, void* arg) {
   auto* self = static_cast<EvhttpServer*>(arg);
-  bufferevent* bev = bufferevent_socket_new(base, -1, 0);  // What evhttp makes by default.
+  bufferevent* bev = nullptr;
+  if (self->tls_ != nullptr) {
+    // evhttp sets the socket later (bufferevent_setfd), which starts the server handshake.
+    SSL* ssl = SSL_new(self->tls_.get());
+    if (ssl == nullptr) return nullptr;
+    bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
+                                         BEV_OPT_CLOSE_ON_FREE);
+    if (bev == nullptr) {
+      SSL_free(ssl);
+      return nullptr;
+    }
+    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
+  } else {
+    bev = bufferevent_socket_new(base, -1, 0);  // What evhttp makes by default.
+  }
   if (bev == nullptr) return nullptr;  // evhttp tries its own, and fails likewise.
   bufferevent_incref(bev);  // Alive until Adopt, even if evhttp drops the connection first.
   self->unadopted_.push_back(bev);

@@ -23,6 +23,7 @@ struct evhttp;
 struct evhttp_connection;
 struct evhttp_request;
 struct evconnlistener;
+struct ssl_ctx_st;
 
 namespace lb::http {
 
@@ -55,10 +56,13 @@ class EvhttpServer {
   };
 
   // Binds `listen` ("127.0.0.1:9091", "[::1]:0") and starts serving. Bodies over
-  // `max_body_bytes` are refused by evhttp itself with 413.
-  static absl::StatusOr<std::unique_ptr<EvhttpServer>> Start(const std::string& listen,
-                                                             Handler handler, size_t max_body_bytes,
-                                                             Limits limits = {});
+  // `max_body_bytes` are refused by evhttp itself with 413. With `tls` (an OpenSSL SSL_CTX,
+  // shared with the caller) every connection is TLS over bufferevent_openssl: a client that does
+  // not complete the handshake (plaintext, no client certificate where the context requires one)
+  // is closed without an answer.
+  static absl::StatusOr<std::unique_ptr<EvhttpServer>> Start(
+      const std::string& listen, Handler handler, size_t max_body_bytes, Limits limits = {},
+      std::shared_ptr<ssl_ctx_st> tls = nullptr);
   // Stops the loop and joins the thread; in-flight handler calls finish first.
   ~EvhttpServer();
 
@@ -90,6 +94,7 @@ class EvhttpServer {
 
   const Limits limits_;
   const std::shared_ptr<Stats> stats_;
+  std::shared_ptr<ssl_ctx_st> tls_;  // Null: plaintext.
   Handler handler_;
   struct event_base* base_ = nullptr;
   struct evhttp* http_ = nullptr;

@@ -10,6 +10,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 
 namespace lb::api {
@@ -19,6 +20,12 @@ absl::StatusOr<TokenAuth> TokenAuth::FromFile(const std::string& path) {
   if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
     return absl::InvalidArgumentError(
         absl::StrCat("auth token file ", path, " is not a regular file"));
+  }
+  // As ssh does for private keys: a secret others can read is no secret.
+  if (stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "auth token file %s is accessible by group or others (mode %04o); run: chmod 600 %s",
+        path, st.st_mode & 07777, path));
   }
   std::ifstream in(path);
   if (!in) {

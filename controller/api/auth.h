@@ -18,7 +18,8 @@ class TokenAuth {
   explicit TokenAuth(std::string token) : token_(std::move(token)) {}
 
   // Reads the token from a file (surrounding whitespace trimmed). kInvalidArgument if the file
-  // is empty, kNotFound/kPermissionDenied if it can't be read.
+  // is empty, kNotFound/kPermissionDenied if it can't be read, kFailedPrecondition if group or
+  // others have any access to it (as ssh refuses such keys).
   static absl::StatusOr<TokenAuth> FromFile(const std::string& path);
 
   bool enabled() const { return !token_.empty(); }

@@ -18,6 +18,7 @@
 #include "controller/registry/registry.h"
 #include "controller/rest/rest_handler.h"
 #include "controller/server/ticket_rotator.h"
+#include "controller/server/tls_config.h"
 #include "controller/store/sqlite_store.h"
 #include "controller/xds/xds_server.h"
 #include "google/protobuf/util/json_util.h"
@@ -116,6 +117,12 @@ class ControllerImpl : public Controller {
 
   absl::Status Init(const ControllerOptions& o) {
     if (absl::Status s = ValidateLimits(o.limits); !s.ok()) return s;
+    // TLS material first: a bad file stops the start before anything listens.
+    absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> grpc_credentials =
+        GrpcServerCredentials(o.tls);
+    if (!grpc_credentials.ok()) return grpc_credentials.status();
+    absl::StatusOr<std::shared_ptr<ssl_ctx_st>> rest_tls = RestSslContext(o.tls);
+    if (!rest_tls.ok()) return rest_tls.status();
     if (!o.auth_token_file.empty()) {
       absl::StatusOr<api::TokenAuth> auth = api::TokenAuth::FromFile(o.auth_token_file);
       if (!auth.ok()) return auth.status();
@@ -183,7 +190,7 @@ class ControllerImpl : public Controller {
     // gRPC sets SO_REUSEPORT by default, which lets a second controller bind the same port and
     // take half of the calls. One process per port: a taken port fails the start.
     builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
-    builder.AddListeningPort(o.grpc_listen, grpc::InsecureServerCredentials(), &grpc_port_);
+    builder.AddListeningPort(o.grpc_listen, *grpc_credentials, &grpc_port_);
     builder.RegisterService(service_.get());
     builder.RegisterService(xds_.get());
     service_->SetProxiesSource([this] { return xds_->ListProxies(); });
@@ -234,7 +241,7 @@ class ControllerImpl : public Controller {
     });
     absl::StatusOr<std::unique_ptr<http::EvhttpServer>> rest = http::EvhttpServer::Start(
         o.rest_listen, [this](const http::HttpRequest& req) { return rest_handler_->Handle(req); },
-        16 * rest::kMaxBodyBytes, limits.rest);
+        16 * rest::kMaxBodyBytes, limits.rest, *rest_tls);
     if (!rest.ok()) return rest.status();
     rest_ = std::move(*rest);
     // The stats outlive the server: /metrics may be rendered while it shuts down.
@@ -250,9 +257,12 @@ class ControllerImpl : public Controller {
                    {}, stats->paused_on_error.load());
     });
 
-    spdlog::info("controller: gRPC on {} (port {}), REST on {} (port {}), data in {}{}",
+    spdlog::info("controller: gRPC on {} (port {}), REST on {} (port {}), data in {}{}{}",
                  o.grpc_listen, grpc_port_, o.rest_listen, rest_->port(), o.data_dir,
-                 auth_.enabled() ? ", auth on" : "");
+                 auth_.enabled() ? ", auth on" : "",
+                 o.tls.cert_file.empty()        ? ""
+                 : o.tls.client_ca_file.empty() ? ", TLS"
+                                                : ", mTLS (client certificates required)");
     if (!o.ready_file.empty()) {
       return process::WriteReadyFile(o.ready_file,
                                      {{"grpc_port", grpc_port_}, {"rest_port", rest_->port()}});

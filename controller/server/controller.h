@@ -12,6 +12,7 @@
 #include "common/time/clock.h"
 #include "controller/api/change_feed.h"
 #include "controller/dns/hostname_cache.h"
+#include "controller/server/tls_config.h"
 #include "controller/xds/xds_server.h"
 
 namespace lb::controller {
@@ -46,14 +47,6 @@ struct ControllerLimits {
   absl::Duration grpc_max_connection_age_grace = absl::Seconds(30);
   http::EvhttpServer::Limits rest;
   dns::HostnameCache::Limits dns;
-};
-
-// TLS of the controller's own listeners (gRPC and REST). All empty: plaintext.
-struct ControllerTls {
-  std::string cert_file;  // PEM chain; needs key_file.
-  std::string key_file;
-  // PEM CA bundle; set: clients must present a certificate it issued (needs cert_file).
-  std::string client_ca_file;
 };
 
 struct ControllerOptions {

@@ -1,4 +1,5 @@
 // The lbctl binary against the real controller binary.
+#include <sys/stat.h>
 #include <signal.h>
 
 #include <fstream>
@@ -46,6 +47,7 @@ class LbctlE2eTest : public ::testing::Test {
     if (!token.empty()) {
       std::string token_file = absl::StrCat(dir_, "/token");
       std::ofstream(token_file) << token << "\n";
+      chmod(token_file.c_str(), 0600);
       flags.push_back(absl::StrCat("--auth_token_file=", token_file));
     }
     controller_ = std::make_unique<testing::ControllerProcess>(std::move(flags));

@@ -1,6 +1,7 @@
 // Tests of bearer-token authentication (controller/api/auth.cc).
 #include "controller/api/auth.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -22,8 +23,11 @@ std::string TempPath(const std::string& name) {
 
 std::string WriteFile(const std::string& name, const std::string& content) {
   std::string path = TempPath(name);
-  std::ofstream out(path, std::ios::trunc);
-  out << content;
+  {
+    std::ofstream out(path, std::ios::trunc);
+    out << content;
+  }
+  chmod(path.c_str(), 0600);  // A token file others can read is refused.
   return path;
 }
 
@@ -119,6 +123,18 @@ TEST(TokenAuthTest, FromFileNotARegularFile) {
     EXPECT_EQ(auth.status().message(),
               absl::StrCat("auth token file ", path, " is not a regular file"));
   }
+}
+
+TEST(TokenAuthTest, FromFileAccessibleByOthersIsRefused) {
+  std::string path = WriteFile("token_open", "s3cret");
+  ASSERT_EQ(chmod(path.c_str(), 0640), 0);
+  absl::StatusOr<TokenAuth> auth = TokenAuth::FromFile(path);
+  EXPECT_EQ(auth.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(auth.status().message(),
+            absl::StrCat("auth token file ", path,
+                         " is accessible by group or others (mode 0640); run: chmod 600 ", path));
+  ASSERT_EQ(chmod(path.c_str(), 0400), 0);
+  EXPECT_TRUE(TokenAuth::FromFile(path).ok());
 }
 
 TEST(TokenAuthTest, FromFileUnreadable) {

@@ -3,6 +3,7 @@
 // stale versions refused on every endpoint write, cluster PATCH keeping other settings,
 // durations, zero rules, duplicate routes, watch semantics, the bearer scheme in any case, lbctl's
 // exit codes and -o json.
+#include <sys/stat.h>
 #include <chrono>
 #include <fstream>
 #include <memory>
@@ -42,6 +43,7 @@ class ApiContractTest : public ::testing::Test {
     if (!token.empty()) {
       std::string path = MakeTempDir() + "/token";
       std::ofstream(path) << token << "\n";
+      chmod(path.c_str(), 0600);
       flags.push_back(absl::StrCat("--auth_token_file=", path));
     }
     controller_ = std::make_unique<ControllerProcess>(std::move(flags));

@@ -395,6 +395,7 @@ class AuthTest : public GrpcApiTest {
   std::vector<std::string> ExtraFlags() override {
     std::string path = MakeTempDir() + "/token";
     std::ofstream(path) << kToken << "\n";
+    chmod(path.c_str(), 0600);
     return {absl::StrCat("--auth_token_file=", path)};
   }
 
@@ -598,9 +599,26 @@ TEST_F(StartupFailureTest, UnreadableTokenFile) {
   EXPECT_FALSE(ReadyFileWritten());
 }
 
+// As ssh does for keys: a token file group or others may read is refused, naming the fix.
+TEST_F(StartupFailureTest, TokenFileReadableByOthers) {
+  const std::string path = dir_ + "/token";
+  std::ofstream(path) << kToken << "\n";
+  for (mode_t mode : {0644, 0640, 0604, 0660}) {
+    ASSERT_EQ(chmod(path.c_str(), mode), 0);
+    CommandResult r = RunExpectingFailure(Argv({absl::StrCat("--auth_token_file=", path)}));
+    EXPECT_EQ(r.exit_code, 1) << Describe(r);
+    EXPECT_THAT(r.err, HasSubstr(absl::StrCat("auth token file ", path,
+                                              " is accessible by group or others")))
+        << Describe(r);
+    EXPECT_THAT(r.err, HasSubstr(absl::StrCat("chmod 600 ", path))) << Describe(r);
+    EXPECT_FALSE(ReadyFileWritten());
+  }
+}
+
 TEST_F(StartupFailureTest, EmptyTokenFile) {
   const std::string path = dir_ + "/token";
   std::ofstream(path) << " \n";
+  chmod(path.c_str(), 0600);
   CommandResult r = RunExpectingFailure(Argv({absl::StrCat("--auth_token_file=", path)}));
   EXPECT_EQ(r.exit_code, 1) << Describe(r);
   EXPECT_THAT(r.err, HasSubstr("is empty")) << Describe(r);

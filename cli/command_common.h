@@ -34,6 +34,11 @@ struct Settings {
   absl::Duration timeout;
   bool timeout_given = false;
   std::string command;  // "lbctl cluster update": the command being run, for usage hints.
+  bool token_in_argv = false;  // --token was given (visible in the process list).
+  // TLS to the controller (PEM contents): with a CA or a client certificate the channel is TLS.
+  std::string tls_ca;
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 // A command's local failure: bad usage (exit 2). Thrown by the settings code only; commands

@@ -36,6 +36,9 @@ constexpr char kMainDescription[] =
 constexpr char kMainFooter[] = R"(Environment:
   LBCTL_CONTROLLER  controller address when --controller is not given
   LBCTL_TOKEN       bearer token when neither --token nor --token-file is given
+  LBCTL_CA          --ca when not given (PEM CA bundle: TLS to the controller)
+  LBCTL_CERT        --cert when not given (PEM client certificate, for mTLS)
+  LBCTL_KEY         --key when not given (PEM key of the client certificate)
 
 Exit codes:
   0  success
@@ -68,6 +71,9 @@ struct GlobalFlags {
   std::string token_file;
   std::string output = "table";
   std::string timeout = "5s";
+  std::string ca;
+  std::string cert;
+  std::string key;
   CLI::Option* controller_opt = nullptr;
   CLI::Option* timeout_opt = nullptr;
 };
@@ -120,6 +126,32 @@ Settings ResolveSettings(const GlobalFlags& g, const Env& env) {
                                   "\": want a positive duration such as 500ms, 5s or 1m")};
   }
   s.timeout_given = g.timeout_opt->count() > 0;
+  s.token_in_argv = !g.token.empty();
+
+  // TLS: each file from its flag, else its variable.
+  auto pem = [&](const std::string& flag_value, const char* flag, const char* var,
+                 std::string* out) {
+    std::string path = flag_value;
+    if (path.empty()) {
+      if (std::optional<std::string> v = GetEnv(env, var); v) path = *v;
+    }
+    if (path.empty()) return;
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      throw UsageError{absl::StrCat("cannot read ", flag, " file ", path, ": ",
+                                    std::strerror(errno))};
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (ss.str().empty()) throw UsageError{absl::StrCat(flag, " file ", path, " is empty")};
+    *out = ss.str();
+  };
+  pem(g.ca, "--ca", "LBCTL_CA", &s.tls_ca);
+  pem(g.cert, "--cert", "LBCTL_CERT", &s.tls_cert);
+  pem(g.key, "--key", "LBCTL_KEY", &s.tls_key);
+  if (s.tls_cert.empty() != s.tls_key.empty()) {
+    throw UsageError{"--cert and --key (or LBCTL_CERT and LBCTL_KEY) go together"};
+  }
   return s;
 }
 
@@ -161,6 +193,18 @@ std::unique_ptr<lb::v1::LoadBalancer::StubInterface> DefaultStubFactory(
     const std::string& address) {
   return lb::v1::LoadBalancer::NewStub(
       grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
+}
+
+std::unique_ptr<lb::v1::LoadBalancer::StubInterface> TlsStub(const std::string& address,
+                                                             const std::string& ca_pem,
+                                                             const std::string& cert_pem,
+                                                             const std::string& key_pem) {
+  grpc::SslCredentialsOptions options;
+  options.pem_root_certs = ca_pem;
+  options.pem_cert_chain = cert_pem;
+  options.pem_private_key = key_pem;
+  return lb::v1::LoadBalancer::NewStub(
+      grpc::CreateChannel(address, grpc::SslCredentials(options)));
 }
 
 Env ProcessEnv() {
@@ -208,6 +252,12 @@ int RunLbctl(int argc, const char* const* argv, std::ostream& out, std::ostream&
       app.add_option("--token-file", g.token_file, "File holding the bearer token");
   token_opt->excludes(token_file_opt);
   app.add_option("-o,--output", g.output, "Output format: table or json")->capture_default_str();
+  app.add_option("--ca", g.ca,
+                 "PEM CA bundle the controller's certificate must chain to: TLS to the "
+                 "controller (env LBCTL_CA)");
+  app.add_option("--cert", g.cert,
+                 "PEM client certificate for a controller that requires one (env LBCTL_CERT)");
+  app.add_option("--key", g.key, "PEM private key of --cert (env LBCTL_KEY)");
   g.timeout_opt = app.add_option("--timeout", g.timeout,
                                  "Deadline of each call (e.g. 5s, 500ms); watch: see its --help")
                       ->capture_default_str();
@@ -259,6 +309,11 @@ int RunLbctl(int argc, const char* const* argv, std::ostream& out, std::ostream&
     Settings settings = ResolveSettings(g, env);
     settings.command = CommandPath(app);
     Session session(std::move(settings), env, out, err);
+    if (session.settings().token_in_argv) {
+      session.Warn(
+          "--token is visible to other users of this machine (ps); prefer --token-file or "
+          "LBCTL_TOKEN");
+    }
     if (!run) {
       err << "lbctl: no command given\n";
       return kExitUsage;

@@ -48,6 +48,13 @@ struct Env {
 // An lb.v1 stub on an insecure gRPC channel to `address`.
 std::unique_ptr<lb::v1::LoadBalancer::StubInterface> DefaultStubFactory(const std::string& address);
 
+// An lb.v1 stub over TLS to `address`: the server's certificate must chain to `ca_pem` (empty:
+// gRPC's default roots); with `cert_pem` and `key_pem`, lbctl presents that client certificate.
+std::unique_ptr<lb::v1::LoadBalancer::StubInterface> TlsStub(const std::string& address,
+                                                             const std::string& ca_pem,
+                                                             const std::string& cert_pem,
+                                                             const std::string& key_pem);
+
 // getenv(3), DefaultStubFactory, handle_signals and getaddrinfo(3); `interrupted` is left unset.
 Env ProcessEnv();
 

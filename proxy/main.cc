@@ -19,6 +19,7 @@
 #include "proxy/accesslog/access_log.h"
 #include "proxy/server/proxy_server.h"
 #include "proxy/xds/ads_client.h"
+#include "proxy/xds/grpc_xds_transport.h"
 
 ABSL_FLAG(std::string, controller, "127.0.0.1:18000",
           "Controller address(es), comma-separated, tried in turn");
@@ -70,6 +71,11 @@ ABSL_FLAG(absl::Duration, controller_keepalive_time, absl::Seconds(10),
           "ping for --controller_keepalive_timeout is given up for the next one");
 ABSL_FLAG(absl::Duration, controller_keepalive_timeout, absl::Seconds(5),
           "How long a controller may take to answer a keepalive ping");
+ABSL_FLAG(std::string, controller_ca, "",
+          "PEM CA bundle the controller's certificate must chain to: TLS to the controller");
+ABSL_FLAG(std::string, controller_cert, "",
+          "PEM client certificate presented to the controller (mTLS); needs --controller_key");
+ABSL_FLAG(std::string, controller_key, "", "PEM private key of --controller_cert");
 ABSL_FLAG(std::string, access_log, "",
           "Per-request access log, JSON lines: a file (appended to; SIGUSR1 reopens it, for "
           "logrotate) or - for stdout; empty: off");
@@ -163,6 +169,18 @@ int main(int argc, char** argv) {
   ads.zone = absl::GetFlag(FLAGS_zone);
   ads.keepalive_time = absl::GetFlag(FLAGS_controller_keepalive_time);
   ads.keepalive_timeout = absl::GetFlag(FLAGS_controller_keepalive_timeout);
+  lb::proxy::xds::GrpcXdsTransportOptions transport;
+  transport.keepalive_time = ads.keepalive_time;
+  transport.keepalive_timeout = ads.keepalive_timeout;
+  if (absl::Status s = lb::proxy::xds::LoadControllerTls(absl::GetFlag(FLAGS_controller_ca),
+                                                         absl::GetFlag(FLAGS_controller_cert),
+                                                         absl::GetFlag(FLAGS_controller_key),
+                                                         &transport);
+      !s.ok()) {
+    std::fprintf(stderr, "proxy: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
+  ads.transport = std::make_shared<lb::proxy::xds::GrpcXdsTransportFactory>(transport);
   lb::proxy::ProxyServer* srv = server->get();
   lb::proxy::xds::AdsClient client(ads, [srv](std::shared_ptr<const lb::proxy::ProxyConfig> c) {
     srv->SetConfig(std::move(c));

@@ -23,8 +23,10 @@ AdsClient::AdsClient(AdsClientOptions options, ConfigCallback on_config)
       on_config_(std::move(on_config)),
       subscription_(NodeOf(options_)) {
   if (options_.transport == nullptr) {
-    options_.transport = std::make_shared<GrpcXdsTransportFactory>(
-        GrpcXdsTransportOptions{options_.keepalive_time, options_.keepalive_timeout});
+    GrpcXdsTransportOptions transport;
+    transport.keepalive_time = options_.keepalive_time;
+    transport.keepalive_timeout = options_.keepalive_timeout;
+    options_.transport = std::make_shared<GrpcXdsTransportFactory>(transport);
   }
   if (options_.clock == nullptr) options_.clock = Clock::Real();
 }

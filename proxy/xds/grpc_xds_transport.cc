@@ -1,9 +1,42 @@
 #include "proxy/xds/grpc_xds_transport.h"
 
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 
 namespace lb::proxy::xds {
+
+absl::Status LoadControllerTls(const std::string& ca_file, const std::string& cert_file,
+                               const std::string& key_file, GrpcXdsTransportOptions* options) {
+  auto read = [](const char* flag, const std::string& path, std::string* out) -> absl::Status {
+    if (path.empty()) return absl::OkStatus();
+    std::ifstream in(path, std::ios::binary);
+    if (!in) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", flag, ": cannot read ", path, ": ", std::strerror(errno)));
+    }
+    std::stringstream ss;
+    ss << in.rdbuf();
+    if (ss.str().empty()) {
+      return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", path, " is empty"));
+    }
+    *out = ss.str();
+    return absl::OkStatus();
+  };
+  if (cert_file.empty() != key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--controller_cert and --controller_key go together: give both or neither");
+  }
+  if (absl::Status s = read("controller_ca", ca_file, &options->ca_pem); !s.ok()) return s;
+  if (absl::Status s = read("controller_cert", cert_file, &options->cert_pem); !s.ok()) return s;
+  return read("controller_key", key_file, &options->key_pem);
+}
+
 namespace {
 
 namespace discovery_v3 = envoy::service::discovery::v3;
@@ -26,7 +59,15 @@ class GrpcXdsStream final : public XdsStream {
       args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
       args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
     }
-    channel_ = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+    std::shared_ptr<grpc::ChannelCredentials> credentials = grpc::InsecureChannelCredentials();
+    if (!options.ca_pem.empty() || !options.cert_pem.empty()) {
+      grpc::SslCredentialsOptions tls;
+      tls.pem_root_certs = options.ca_pem;
+      tls.pem_cert_chain = options.cert_pem;
+      tls.pem_private_key = options.key_pem;
+      credentials = grpc::SslCredentials(tls);
+    }
+    channel_ = grpc::CreateCustomChannel(target, credentials, args);
     stub_ = discovery_v3::AggregatedDiscoveryService::NewStub(channel_);
     stream_ = stub_->StreamAggregatedResources(&context_);
   }

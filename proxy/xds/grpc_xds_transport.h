@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "proxy/xds/xds_transport.h"
 
@@ -18,7 +19,20 @@ namespace lb::proxy::xds {
 struct GrpcXdsTransportOptions {
   absl::Duration keepalive_time = absl::Seconds(10);  // 0: no pings.
   absl::Duration keepalive_timeout = absl::Seconds(5);
+  // TLS to the controller (PEM contents). With a CA or a client certificate the channel is TLS:
+  // the controller's certificate must chain to ca_pem (empty: gRPC's default roots), and
+  // cert_pem/key_pem are presented to a controller that requires client certificates (mTLS).
+  // All empty: plaintext.
+  std::string ca_pem;
+  std::string cert_pem;
+  std::string key_pem;
 };
+
+// Reads the proxy's --controller_ca, --controller_cert and --controller_key files into
+// `options` (each empty path is skipped). kInvalidArgument naming the flag for an unreadable or
+// empty file, or a certificate without its key (or the reverse).
+absl::Status LoadControllerTls(const std::string& ca_file, const std::string& cert_file,
+                               const std::string& key_file, GrpcXdsTransportOptions* options);
 
 class GrpcXdsTransportFactory final : public XdsTransportFactory {
  public:

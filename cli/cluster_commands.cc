@@ -45,20 +45,22 @@ std::string UpstreamTlsText(const lb::v1::UpstreamTls& tls) {
 }
 
 void PrintCluster(std::ostream& out, const lb::v1::Cluster& c) {
-  PrintTable(out, {
-                      {"name:", c.name()},
-                      {"policy:", PolicyName(c.lb_policy())},
-                      {"hash:", HashText(c.hash_policy())},
-                      {"health check:", HealthCheckText(c.health_check())},
-                      {"outlier detection:", OutlierText(c.outlier_detection())},
-                      {"connect timeout:", FormatProtoDuration(c.connect_timeout())},
-                      {"retries:", absl::StrCat(c.retries().value())},
-                      {"panic threshold:", absl::StrCat(c.healthy_panic_threshold().value(), "%")},
-                      {"circuit breakers:", CircuitBreakersText(c.circuit_breakers())},
-                      {"upstream tls:", UpstreamTlsText(c.upstream_tls())},
-                      {"version:", absl::StrCat(c.version())},
-                      {"endpoints:", absl::StrCat(c.endpoints_size())},
-                  });
+  std::vector<std::vector<std::string>> rows = {
+      {"name:", c.name()},
+      {"policy:", PolicyName(c.lb_policy())},
+      {"hash:", HashText(c.hash_policy())},
+      {"health check:", HealthCheckText(c.health_check())},
+      {"outlier detection:", OutlierText(c.outlier_detection())},
+      {"connect timeout:", FormatProtoDuration(c.connect_timeout())},
+      {"retries:", absl::StrCat(c.retries().value())},
+      {"panic threshold:", absl::StrCat(c.healthy_panic_threshold().value(), "%")},
+      {"circuit breakers:", CircuitBreakersText(c.circuit_breakers())},
+  };
+  // Only when on: plaintext clusters read as before.
+  if (c.upstream_tls().enabled()) rows.push_back({"upstream tls:", UpstreamTlsText(c.upstream_tls())});
+  rows.push_back({"version:", absl::StrCat(c.version())});
+  rows.push_back({"endpoints:", absl::StrCat(c.endpoints_size())});
+  PrintTable(out, rows);
   if (c.endpoints_size() > 0) {
     out << "\n";
     PrintEndpoints(out, c.endpoints());

@@ -72,13 +72,15 @@ int RunRouteGet(Session& s, const std::string& name) {
         grpc::Status(grpc::StatusCode::NOT_FOUND, absl::StrCat("route \"", name, "\" not found")));
   }
   if (s.settings().json) return s.PrintJson(*r) ? kExitOk : kExitRefused;
-  PrintTable(s.out(), {{"name:", r->name()},
-                       {"hosts:", RouteHostsText(*r)},
-                       {"prefix:", OrDash(r->path_prefix())},
-                       {"cluster:", r->cluster()},
-                       {"https redirect:",
-                        r->https_redirect() == 0 ? "off" : absl::StrCat(r->https_redirect())},
-                       {"table version:", absl::StrCat(resp.route_table().version())}});
+  std::vector<std::vector<std::string>> rows = {{"name:", r->name()},
+                                                {"hosts:", RouteHostsText(*r)},
+                                                {"prefix:", OrDash(r->path_prefix())},
+                                                {"cluster:", r->cluster()}};
+  if (r->https_redirect() != 0) {
+    rows.push_back({"https redirect:", absl::StrCat(r->https_redirect())});
+  }
+  rows.push_back({"table version:", absl::StrCat(resp.route_table().version())});
+  PrintTable(s.out(), rows);
   return kExitOk;
 }
 

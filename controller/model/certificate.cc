@@ -147,6 +147,19 @@ void FillInfo(X509* leaf, size_t chain_length, lb::v1::CertificateInfo* info) {
 
 std::string Short(absl::string_view s) { return std::string(s.substr(0, 200)); }
 
+// `name` in quotes when it looks like a host name attempt (letters, digits, '.', '-', '_', '*',
+// at most 253 bytes); otherwise a description: an error must not echo arbitrary text (such as
+// a key pasted into the wrong field).
+std::string QuotedName(absl::string_view name) {
+  bool plain = !name.empty() && name.size() <= 253;
+  for (char c : name) {
+    plain &= absl::ascii_isalnum(c) || c == '.' || c == '-' || c == '_' || c == '*';
+  }
+  if (plain) return absl::StrCat("\"", name, "\"");
+  return absl::StrCat("a value of ", name.size(),
+                      " bytes with characters other than letters, digits, '.', '-' and '*'");
+}
+
 // True if the SNI name `sni` is covered by a DNS name of the certificate (wildcards as
 // RFC 6125: one leftmost label).
 bool Covered(absl::string_view sni, const lb::v1::CertificateInfo& info) {
@@ -280,8 +293,8 @@ absl::Status NormalizeCertificate(lb::v1::Certificate* cert, absl::Time now,
     if (absl::EndsWith(lower, ".")) lower.pop_back();
     if (!IsValidSniName(lower)) {
       errors.AddFieldError(absl::StrCat(".sni[", i, "]"),
-                           absl::StrCat("\"", Short(cert->sni(i)),
-                                        "\" is not a host name or \"*.\" and a host name"));
+                           absl::StrCat(QuotedName(cert->sni(i)),
+                                        " is not a host name or \"*.\" and a host name"));
     } else if (!seen.insert(lower).second) {
       errors.AddFieldError(absl::StrCat(".sni[", i, "]"),
                            absl::StrCat("\"", lower, "\" is given twice"));
@@ -336,7 +349,7 @@ void NormalizeUpstreamTls(lb::v1::UpstreamTls* tls, ValidationErrors* errors) {
   if (!tls->sni().empty()) {
     std::string lower = absl::AsciiStrToLower(tls->sni());
     if (!IsHostname(lower) || IsIpLiteral(lower)) {
-      errors->AddFieldError(".sni", absl::StrCat("\"", Short(tls->sni()), "\" is not a host name"));
+      errors->AddFieldError(".sni", absl::StrCat(QuotedName(tls->sni()), " is not a host name"));
     }
     tls->set_sni(lower);
   }

@@ -416,7 +416,10 @@ TEST_F(LbctlE2eTest, Auth) {
 
   r = Lbctl({"--token", "wrong", "add", "127.0.0.1", "1111"});
   EXPECT_EQ(r.exit_code, 4);
-  EXPECT_EQ(r.err, "lbctl: invalid bearer token\n");
+  EXPECT_EQ(r.err,
+            "lbctl: warning: --token is visible to other users of this machine (ps); prefer "
+            "--token-file or LBCTL_TOKEN\n"
+            "lbctl: invalid bearer token\n");
 
   r = Lbctl({"--token", "s3cret-token", "add", "127.0.0.1", "1111"});
   EXPECT_EQ(r.exit_code, 0) << r.err;

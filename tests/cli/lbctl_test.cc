@@ -31,6 +31,11 @@
 namespace lb::cli {
 namespace {
 
+// What lbctl says on stderr when the token is given with --token.
+constexpr char kTokenInArgvWarning[] =
+    "lbctl: warning: --token is visible to other users of this machine (ps); prefer "
+    "--token-file or LBCTL_TOKEN\n";
+
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 
@@ -1059,7 +1064,7 @@ TEST_F(LbctlTest, RouteListAndGet) {
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out,
             "{\n \"name\": \"api\",\n \"host\": \"example.com\",\n \"path_prefix\": \"/api\",\n"
-            " \"cluster\": \"web\",\n \"hosts\": []\n}\n");
+            " \"cluster\": \"web\",\n \"hosts\": [],\n \"https_redirect\": 0\n}\n");
 
   r = Run({"route", "get", "nope"});
   EXPECT_EQ(r.code, 1);
@@ -1361,7 +1366,7 @@ TEST_F(LbctlTest, ControllerErrorsMapToExitCodesWithVerbatimMessages) {
     service_.FailWith(grpc::Status(c.code, msg));
     Result r = Run({"--token", "t", "add", "127.0.0.1", "1"});
     EXPECT_EQ(r.code, c.exit_code) << c.code;
-    EXPECT_EQ(r.err, absl::StrCat("lbctl: ", msg, "\n")) << c.code;
+    EXPECT_EQ(r.err, absl::StrCat(kTokenInArgvWarning, "lbctl: ", msg, "\n")) << c.code;
     EXPECT_EQ(r.out, "");
   }
 }
@@ -1516,7 +1521,7 @@ TEST_F(LbctlTest, UnknownAndMissingCommands) {
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(r.err,
             "lbctl: unknown command \"frobnicate\"; want one of add, update, del, list, drain, "
-            "undrain, cluster, route, watch, proxies, version\nRun 'lbctl --help' for usage.\n");
+            "undrain, cluster, route, cert, watch, proxies, version\nRun 'lbctl --help' for usage.\n");
   r = Run({"cluster"});
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(r.err,

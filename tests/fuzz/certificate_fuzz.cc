@@ -46,9 +46,11 @@ std::string RunCertificateInput(const uint8_t* data, size_t size, bool* accepted
       return absl::StrCat("unexpected code: ", status.ToString());
     }
     for (const std::string& line : key_lines) {
-      // The chain may hold the same text (a key pasted as a chain) and be quoted from there.
-      if (absl::StrContains(status.message(), line) && !absl::StrContains(parts[0], line)) {
-        return "an error quotes the private key";
+      // Text the input also has in another field (a key pasted as the chain or as an SNI name)
+      // may be quoted from there.
+      if (absl::StrContains(status.message(), line) && !absl::StrContains(parts[0], line) &&
+          !absl::StrContains(parts[2], line)) {
+        return absl::StrCat("an error quotes the private key: ", status.message());
       }
     }
   } else {

@@ -17,7 +17,7 @@ namespace {
 constexpr int kMutations = 1500;
 constexpr uint32_t kSeed = 20261203;
 
-std::string Run(const std::string& input, bool* accepted = nullptr) {
+std::string RunInput(const std::string& input, bool* accepted = nullptr) {
   return RunCertificateInput(reinterpret_cast<const uint8_t*>(input.data()), input.size(),
                              accepted);
 }
@@ -58,7 +58,7 @@ TEST(CertificateFuzzTest, SeedsBehave) {
   std::vector<bool> want = {true, true, false, false, false, false};
   for (size_t i = 0; i < seeds.size(); ++i) {
     bool accepted = false;
-    EXPECT_EQ(Run(seeds[i], &accepted), "") << i;
+    EXPECT_EQ(RunInput(seeds[i], &accepted), "") << i;
     // The fixed time of the target is in 2027: the first two are valid then.
     EXPECT_EQ(accepted, want[i]) << i;
   }
@@ -74,7 +74,7 @@ TEST(CertificateFuzzTest, MutationsKeepTheInvariants) {
   std::mt19937 rng(kSeed);
   for (int i = 0; i < kMutations; ++i) {
     std::string input = Mutate(seeds[i % seeds.size()], dictionary, {}, rng);
-    ASSERT_EQ(Run(input), "") << "mutation " << i;
+    ASSERT_EQ(RunInput(input), "") << "mutation " << i;
   }
 }
 

@@ -374,7 +374,8 @@ TEST_F(RestHandlerTest, NonUtf8FieldIsRejected) {
 
 TEST_F(RestHandlerTest, Routes) {
   const std::string default_route =
-      R"({"name":"default","host":"*","path_prefix":"/","cluster":"backend","hosts":["*"]})";
+      R"({"name":"default","host":"*","path_prefix":"/","cluster":"backend","hosts":["*"],)"
+      R"("https_redirect":0})";
   ExpectJson(
       Get("/v1/routes"), 200,
       absl::StrCat(R"({"name":"default","routes":[)", default_route, R"(],"version":"1"})", "\n"));
@@ -384,7 +385,7 @@ TEST_F(RestHandlerTest, Routes) {
            R"({"name":"api","host":"API.example.com","path_prefix":"/api","cluster":"web"})");
   const std::string api_route =
       R"({"name":"api","host":"api.example.com","path_prefix":"/api","cluster":"web",)"
-      R"("hosts":["api.example.com"]})";
+      R"("hosts":["api.example.com"],"https_redirect":0})";
   ExpectJson(r, 201,
              absl::StrCat(R"({"name":"default","routes":[)", default_route, ",", api_route,
                           R"(],"version":"3"})", "\n"));
@@ -394,7 +395,8 @@ TEST_F(RestHandlerTest, Routes) {
 
   r = Put("/v1/routes/api", R"({"path_prefix":"/api/v2","cluster":"web"})", {{"If-Match", "3"}});
   const std::string api_v2 =
-      R"({"name":"api","host":"*","path_prefix":"/api/v2","cluster":"web","hosts":["*"]})";
+      R"({"name":"api","host":"*","path_prefix":"/api/v2","cluster":"web","hosts":["*"],)"
+      R"("https_redirect":0})";
   ExpectJson(r, 200,
              absl::StrCat(R"({"name":"default","routes":[)", default_route, ",", api_v2,
                           R"(],"version":"4"})", "\n"));

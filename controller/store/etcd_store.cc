@@ -315,14 +315,15 @@ class EtcdWatch : public std::enable_shared_from_this<EtcdWatch> {
           if (!Deliver(response)) break;
         }
       }
-      stream->WritesDone();
+      // etcd keeps the stream open after cancelling a watch on it: end it from our side.
+      ctx->TryCancel();
       grpc::Status status = stream->Finish();
       {
         std::lock_guard<std::mutex> lock(mu_);
         ctx_ = nullptr;
         if (cancelled_) return;
       }
-      if (IsFailover(status.error_code())) impl_->Failover(member);
+      if (!relisted && IsFailover(status.error_code())) impl_->Failover(member);
       if (relisted) continue;
       if (!Sleep(backoff)) return;
       backoff = std::min(backoff * 2, impl_->options().max_watch_backoff);

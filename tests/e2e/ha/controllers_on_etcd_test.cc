@@ -160,5 +160,74 @@ TEST_F(ControllersOnEtcdTest, ControllersGoOnWhenAnEtcdMemberDies) {
   }
 }
 
+TEST_F(ControllersOnEtcdTest, WithoutQuorumWritesFailClearlyAndProxiesKeepServing) {
+  TestBackend web0("web_0"), web1("web_1");
+  ASSERT_TRUE(web0.Start().ok());
+  ASSERT_TRUE(web1.Start().ok());
+  ASSERT_TRUE(SeedConfig(controllers_[0]->rest_port(), "add", web0.port()).ok());
+  ProxyProcess proxy("quorum-proxy");
+  ASSERT_TRUE(proxy.Start(controllers_[1]->grpc_target()).ok());
+  ASSERT_TRUE(proxy.WaitReady().ok());
+  ASSERT_TRUE(WaitForEndpoints(proxy.admin_port(), "backend", {web0.address()}).ok());
+  LoadGenerator load(proxy.port(), 2);
+  load.Start();
+  ASSERT_TRUE(load.WaitForMore(200, absl::Seconds(30))) << load.Summary();
+
+  // Two of three members down: no quorum.
+  etcd_->Kill(1);
+  etcd_->Kill(2);
+  absl::Status refused = SeedConfig(controllers_[0]->rest_port(), "add", web1.port());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.message().find(" 503 "), std::string::npos) << refused;
+  EXPECT_NE(refused.message().find("etcd"), std::string::npos) << refused;
+  absl::StatusOr<HttpResponse> ready = HttpGet(controllers_[0]->rest_port(), "/readyz");
+  ASSERT_TRUE(ready.ok()) << ready.status();
+  EXPECT_EQ(ready->status, 503) << ready->body;
+  // The proxy keeps serving its last configuration.
+  ASSERT_TRUE(load.WaitForMore(300, absl::Seconds(30))) << load.Summary();
+
+  // Quorum back: writes work again and reach the proxy.
+  ASSERT_TRUE(etcd_->Restart(1).ok());
+  absl::Status st;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        st = SeedConfig(controllers_[0]->rest_port(), "add", web1.port());
+        return st.ok();
+      },
+      absl::Seconds(30)))
+      << st;
+  absl::Status s = WaitForEndpoints(proxy.admin_port(), "backend", {web0.address(), web1.address()},
+                                    absl::Seconds(30));
+  ASSERT_TRUE(s.ok()) << s;
+  ASSERT_TRUE(load.WaitForMore(200, absl::Seconds(30))) << load.Summary();
+  load.Stop();
+  EXPECT_EQ(load.failures(), 0u) << load.Summary();
+}
+
+TEST_F(ControllersOnEtcdTest, EveryAcknowledgedWriteSurvivesAControllerKilledMidWrites) {
+  // Writers keep adding endpoints through controller 0 until it is killed; every add that
+  // was answered 200 must be in the store afterwards, as seen through controller 1.
+  std::vector<int> acknowledged;
+  std::thread writer([&] {
+    for (int i = 0; i < 400; ++i) {
+      if (!SeedConfig(controllers_[0]->rest_port(), "add", 40000 + i).ok()) return;
+      acknowledged.push_back(40000 + i);
+    }
+  });
+  ASSERT_TRUE(WaitUntil([&] { return SeedList(controllers_[1]->rest_port())->size() >= 20; },
+                        absl::Seconds(30)));
+  controllers_[0]->Kill();
+  writer.join();
+  ASSERT_GE(acknowledged.size(), 20u);
+  absl::StatusOr<std::vector<std::string>> list = SeedList(controllers_[1]->rest_port());
+  ASSERT_TRUE(list.ok()) << list.status();
+  for (int port : acknowledged) {
+    EXPECT_NE(std::find(list->begin(), list->end(), absl::StrCat("127.0.0.1:", port)), list->end())
+        << "acknowledged add of port " << port << " is missing";
+  }
+  std::printf("%zu acknowledged adds before the kill, %zu present\n", acknowledged.size(),
+              list->size());
+}
+
 }  // namespace
 }  // namespace lb::testing

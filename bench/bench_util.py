@@ -9,6 +9,13 @@
   bench_util.py table RESULTS.jsonl ...    prints the comparison table
   bench_util.py callgrind-groups FILE       callgrind self costs grouped by area
   bench_util.py perf-split SCRIPT US       `perf script -F ip,sym,dso` samples split by system call
+  bench_util.py h2load OUT LOG             h2load's summary and per-request --log-file -> JSON
+  bench_util.py stime FILE...              `openssl s_time` outputs -> {"connections", "seconds"}
+  bench_util.py edge-table RESULTS.jsonl   the table of bench/edge_bench.sh
+  bench_util.py writes NAME URL N OUT      N seed /config adds then dels: writes/s, latency
+  bench_util.py failover NAME PID URL PROXY_PORT ADMIN_PORT NEW_PORT OUT
+                                           SIGKILL of a controller -> proxy on the survivor URL
+  bench_util.py ha-table WRITES ADDS FAILOVER  the tables of bench/ha_bench.sh
 """
 import json
 import os
@@ -402,6 +409,186 @@ def callgrind_groups(self_listing):
     print(f"  {100 * other / total:5.1f}%  other")
 
 
+def parse_h2load(out_path, log_path):
+    """h2load's summary (requests succeeded, status codes, errors) and, from its --log-file
+    (one line per request: start time us, status, duration us), the latency percentiles."""
+    text = open(out_path).read()
+    r = {}
+    m = re.search(r"finished in ([0-9.]+)(m?s), ([0-9.]+) req/s", text)
+    if m:
+        r["seconds"] = float(m.group(1)) / (1000 if m.group(2) == "ms" else 1)
+        r["rps"] = float(m.group(3))
+    m = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, "
+                  r"(\d+) failed, (\d+) errored", text)
+    if m:
+        r["requests"] = int(m.group(4))
+        r["failed"] = int(m.group(5)) + int(m.group(6))
+    m = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", text)
+    r["non2xx"] = sum(int(m.group(i)) for i in (2, 3, 4)) if m else None
+    durations = []
+    for line in open(log_path):
+        f = line.split()
+        if len(f) >= 3 and f[2].isdigit():
+            durations.append(int(f[2]))
+    durations.sort()
+    if durations:
+        pick = lambda p: durations[min(len(durations) - 1, int(p * len(durations)))] / 1000
+        r["p50_ms"], r["p99_ms"] = pick(0.50), pick(0.99)
+    return r
+
+
+def parse_stime(paths):
+    """Sums `openssl s_time` runs: "N connections in T real seconds" (the last such line of each
+    output: with -reuse the first line is the initial full handshake's run)."""
+    connections = 0
+    seconds = 0.0
+    for path in paths:
+        found = re.findall(r"(\d+) connections in ([0-9.]+) real seconds", open(path).read())
+        if found:
+            connections += int(found[-1][0])
+            seconds = max(seconds, float(found[-1][1]))
+    return {"connections": connections, "seconds": seconds}
+
+
+def edge_table(results_path):
+    rows = [json.loads(l) for l in open(results_path) if l.strip()]
+    by = {}
+    for r in rows:
+        by.setdefault((r["test"], r["proxy"]), []).append(r)
+
+    def med(rs, key):
+        vals = [r[key] for r in rs if r.get(key) is not None]
+        return statistics.median(vals) if vals else None
+
+    tests = []
+    for r in rows:
+        if r["test"] not in tests:
+            tests.append(r["test"])
+    hdr = ["test", "proxy", "ops/s", "p50 ms", "p99 ms", "CPU us/op", "CPU vs best peer",
+           "non-2xx/errors", "rounds"]
+    out = []
+    for t in tests:
+        cpu = {p: med(rs, "cpu_us_per_op") for (tt, p), rs in by.items() if tt == t}
+        peers = [v for p, v in cpu.items() if p != "ours" and v is not None]
+        best = min(peers) if peers else None
+        for p in ("ours", "nginx", "haproxy"):
+            rs = by.get((t, p))
+            if not rs:
+                continue
+            c = cpu[p]
+            ratio = c / best if best and c is not None else None
+            bad = sum((r.get("non2xx") or 0) + (r.get("errors") or 0) for r in rs)
+            out.append([t, p, fmt(med(rs, "rps"), 0), fmt(med(rs, "p50_ms"), 3),
+                        fmt(med(rs, "p99_ms"), 3), fmt(c, 1),
+                        fmt(ratio, 2) + "x" if ratio else "-", str(bad), str(len(rs))])
+    widths = [max(len(h), *(len(r[i]) for r in out)) for i, h in enumerate(hdr)]
+    line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
+    print(line(hdr))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in out:
+        print(line(r))
+
+
+def _pct(values, p):
+    if not values:
+        return None
+    v = sorted(values)
+    return v[min(len(v) - 1, int(round(p / 100 * len(v) + 0.5)) - 1)]
+
+
+def writes(name, config_url, count, out_path):
+    """`count` adds of distinct endpoints through the seed's /config API, one after another,
+    then as many dels: writes per second and per-write latency."""
+    lat = []
+    t0 = time.perf_counter()
+    for action in ("add", "del"):
+        for i in range(count):
+            t = time.perf_counter()
+            post(config_url, {"action": action, "ip": "127.0.0.2", "port": 20000 + i})
+            lat.append((time.perf_counter() - t) * 1000)
+    elapsed = time.perf_counter() - t0
+    r = {"setup": name, "writes": len(lat), "writes_per_s": len(lat) / elapsed,
+         "p50_ms": _pct(lat, 50), "p99_ms": _pct(lat, 99), "max_ms": max(lat)}
+    with open(out_path, "a") as f:
+        f.write(json.dumps(r) + "\n")
+    print(json.dumps(r))
+
+
+def failover(name, pid, survivor_url, proxy_port, admin_port, new_port, out_path):
+    """SIGKILLs the controller `pid` the proxy follows, then measures until the proxy reports a
+    stream to another controller, and until an add made through `survivor_url` right after the
+    kill is routed (answers from web_new)."""
+    import signal
+    poller = Poller(proxy_port)
+    t0 = time.perf_counter()
+    os.kill(int(pid), signal.SIGKILL)
+    old = None
+    connected_s = routed_s = None
+    added = False
+    while time.perf_counter() - t0 < 60 and (connected_s is None or routed_s is None):
+        if not added:
+            try:
+                post(survivor_url, {"action": "add", "ip": "127.0.0.1", "port": int(new_port)})
+                added = True
+            except OSError:
+                pass
+        if connected_s is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/config_dump",
+                                            timeout=2) as r:
+                    src = json.load(r).get("source", {})
+                if old is None:
+                    old = src.get("controller")
+                if src.get("connected") and src.get("streams", 0) >= 2:
+                    connected_s = time.perf_counter() - t0
+            except (OSError, ValueError):
+                pass
+        if routed_s is None and added:
+            try:
+                _, body = poller.get()
+                if body.startswith(b"Hello from web_new"):
+                    routed_s = time.perf_counter() - t0
+            except OSError:
+                pass
+        time.sleep(0.002)
+    r = {"setup": name, "reconnected_s": connected_s, "change_routed_s": routed_s}
+    with open(out_path, "a") as f:
+        f.write(json.dumps(r) + "\n")
+    print(json.dumps(r))
+
+
+def ha_table(writes_path, adds_path, failover_path):
+    def rows(path):
+        return [json.loads(l) for l in open(path) if l.strip()] if os.path.exists(path) else []
+
+    def show(hdr, out):
+        widths = [max(len(h), *(len(r[i]) for r in out)) for i, h in enumerate(hdr)]
+        line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
+        print(line(hdr))
+        print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+        for r in out:
+            print(line(r))
+        print()
+
+    w = rows(writes_path)
+    if w:
+        print("Writes through REST /config (sequential adds then dels):")
+        show(["store", "writes", "writes/s", "p50 ms", "p99 ms", "max ms"],
+             [[r["setup"], str(r["writes"]), fmt(r["writes_per_s"], 0), fmt(r["p50_ms"]),
+               fmt(r["p99_ms"]), fmt(r["max_ms"])] for r in w])
+    a = rows(adds_path)
+    if a:
+        print("Add-to-routed (POST add -> first answer from the new backend through the proxy):")
+        show(["store", "adds", "routed", "p50 ms", "p90 ms", "p99 ms", "max ms"],
+             [[r["proxy"], str(r["adds"]), str(r["routed"]), fmt(r["p50_ms"]),
+               fmt(r["p90_ms"]), fmt(r["p99_ms"]), fmt(r["max_ms"])] for r in a])
+    f = rows(failover_path)
+    if f:
+        print("Failover (SIGKILL of the controller the proxy follows):")
+        show(["run", "proxy streaming from the survivor (s)", "change via survivor routed (s)"],
+             [[r["setup"], fmt(r["reconnected_s"], 3), fmt(r["change_routed_s"], 3)] for r in f])
+
+
 def main(argv):
     cmd = argv[1]
     if cmd == "cpu":
@@ -419,6 +606,18 @@ def main(argv):
         perf_split(argv[2], float(argv[3]))
     elif cmd == "callgrind-groups":
         callgrind_groups(argv[2])
+    elif cmd == "h2load":
+        print(json.dumps(parse_h2load(argv[2], argv[3])))
+    elif cmd == "stime":
+        print(json.dumps(parse_stime(argv[2:])))
+    elif cmd == "edge-table":
+        edge_table(argv[2])
+    elif cmd == "writes":
+        writes(argv[2], argv[3], int(argv[4]), argv[5])
+    elif cmd == "failover":
+        failover(*argv[2:9])
+    elif cmd == "ha-table":
+        ha_table(argv[2], argv[3], argv[4])
     elif cmd == "table":
         table(argv[2], argv[3] if len(argv) > 3 else None)
     else:

@@ -29,7 +29,8 @@ absl::Status ReadSmallFile(absl::string_view flag, const std::string& path, std:
   std::stringstream ss;
   ss << in.rdbuf();
   *out = ss.str();
-  if (out->empty()) return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", path, " is empty"));
+  if (out->empty())
+    return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", path, " is empty"));
   if (out->size() > kMaxFileBytes) {
     return absl::InvalidArgumentError(
         absl::StrCat("--", flag, ": ", path, " is over ", kMaxFileBytes, " bytes"));
@@ -94,10 +95,10 @@ int RunCertAdd(Session& s, const CertFlags& f, bool update) {
   }
   if (!st.ok()) return s.Fail(st);
   PrintWarnings(s, resp);
-  return s.Done(resp, absl::StrCat(update ? "updated" : "added", " certificate ", f.name, " for ",
-                                   resp.sni().empty() ? "-" : absl::StrJoin(resp.sni(), ","),
-                                   resp.default_() ? " (default)" : "", " (version ",
-                                   resp.version(), ")\n"));
+  return s.Done(
+      resp, absl::StrCat(update ? "updated" : "added", " certificate ", f.name, " for ",
+                         resp.sni().empty() ? "-" : absl::StrJoin(resp.sni(), ","),
+                         resp.default_() ? " (default)" : "", " (version ", resp.version(), ")\n"));
 }
 
 int RunCertList(Session& s) {
@@ -109,8 +110,7 @@ int RunCertList(Session& s) {
       {"NAME", "SNI", "DEFAULT", "NOT AFTER", "SUBJECT", "VERSION"}};
   for (const auto& c : resp.certificates()) {
     rows.push_back({c.name(), OrDash(absl::StrJoin(c.sni(), ",")), c.default_() ? "yes" : "no",
-                    TimeText(c.info().not_after()), c.info().subject(),
-                    absl::StrCat(c.version())});
+                    TimeText(c.info().not_after()), c.info().subject(), absl::StrCat(c.version())});
   }
   PrintTable(s.out(), rows);
   return kExitOk;
@@ -203,9 +203,8 @@ std::unique_ptr<CommandGroup> AddCertCommands(CLI::App* app, Runner* run) {
       cert_cmd->add_subcommand("update", "Replace a certificate (e.g. renewed) and its key");
   AddCertFlags(update_cmd, &c->update, /*update=*/true);
   update_cmd->footer("Examples:\n  lbctl cert update web --cert web-2027.crt --key web-2027.key");
-  update_cmd->callback([c, run]() {
-    *run = [c](Session& s) { return RunCertAdd(s, c->update, /*update=*/true); };
-  });
+  update_cmd->callback(
+      [c, run]() { *run = [c](Session& s) { return RunCertAdd(s, c->update, /*update=*/true); }; });
 
   CLI::App* list_cmd = cert_cmd->add_subcommand("list", "List certificates");
   list_cmd->footer("Examples:\n  lbctl cert list\n  lbctl cert list -o json");

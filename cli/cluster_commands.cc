@@ -57,7 +57,8 @@ void PrintCluster(std::ostream& out, const lb::v1::Cluster& c) {
       {"circuit breakers:", CircuitBreakersText(c.circuit_breakers())},
   };
   // Only when on: plaintext clusters read as before.
-  if (c.upstream_tls().enabled()) rows.push_back({"upstream tls:", UpstreamTlsText(c.upstream_tls())});
+  if (c.upstream_tls().enabled())
+    rows.push_back({"upstream tls:", UpstreamTlsText(c.upstream_tls())});
   rows.push_back({"version:", absl::StrCat(c.version())});
   rows.push_back({"endpoints:", absl::StrCat(c.endpoints_size())});
   PrintTable(out, rows);

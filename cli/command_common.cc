@@ -22,8 +22,8 @@ std::string StateName(lb::v1::AdminState state) {
 Stub* Session::stub() {
   if (stub_ == nullptr) {
     if (!settings_.tls_ca.empty() || !settings_.tls_cert.empty()) {
-      stub_ = TlsStub(settings_.controller, settings_.tls_ca, settings_.tls_cert,
-                      settings_.tls_key);
+      stub_ =
+          TlsStub(settings_.controller, settings_.tls_ca, settings_.tls_cert, settings_.tls_key);
     } else {
       stub_ = env_.stub_factory ? env_.stub_factory(settings_.controller)
                                 : DefaultStubFactory(settings_.controller);

@@ -33,7 +33,7 @@ struct Settings {
   bool json = false;
   absl::Duration timeout;
   bool timeout_given = false;
-  std::string command;  // "lbctl cluster update": the command being run, for usage hints.
+  std::string command;         // "lbctl cluster update": the command being run, for usage hints.
   bool token_in_argv = false;  // --token was given (visible in the process list).
   // TLS to the controller (PEM contents): with a CA or a client certificate the channel is TLS.
   std::string tls_ca;

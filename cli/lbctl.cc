@@ -138,8 +138,8 @@ Settings ResolveSettings(const GlobalFlags& g, const Env& env) {
     if (path.empty()) return;
     std::ifstream in(path, std::ios::binary);
     if (!in) {
-      throw UsageError{absl::StrCat("cannot read ", flag, " file ", path, ": ",
-                                    std::strerror(errno))};
+      throw UsageError{
+          absl::StrCat("cannot read ", flag, " file ", path, ": ", std::strerror(errno))};
     }
     std::stringstream ss;
     ss << in.rdbuf();
@@ -203,8 +203,7 @@ std::unique_ptr<lb::v1::LoadBalancer::StubInterface> TlsStub(const std::string& 
   options.pem_root_certs = ca_pem;
   options.pem_cert_chain = cert_pem;
   options.pem_private_key = key_pem;
-  return lb::v1::LoadBalancer::NewStub(
-      grpc::CreateChannel(address, grpc::SslCredentials(options)));
+  return lb::v1::LoadBalancer::NewStub(grpc::CreateChannel(address, grpc::SslCredentials(options)));
 }
 
 Env ProcessEnv() {

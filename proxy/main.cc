@@ -172,10 +172,9 @@ int main(int argc, char** argv) {
   lb::proxy::xds::GrpcXdsTransportOptions transport;
   transport.keepalive_time = ads.keepalive_time;
   transport.keepalive_timeout = ads.keepalive_timeout;
-  if (absl::Status s = lb::proxy::xds::LoadControllerTls(absl::GetFlag(FLAGS_controller_ca),
-                                                         absl::GetFlag(FLAGS_controller_cert),
-                                                         absl::GetFlag(FLAGS_controller_key),
-                                                         &transport);
+  if (absl::Status s = lb::proxy::xds::LoadControllerTls(
+          absl::GetFlag(FLAGS_controller_ca), absl::GetFlag(FLAGS_controller_cert),
+          absl::GetFlag(FLAGS_controller_key), &transport);
       !s.ok()) {
     std::fprintf(stderr, "proxy: %s\n", std::string(s.message()).c_str());
     return 2;

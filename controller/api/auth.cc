@@ -24,8 +24,8 @@ absl::StatusOr<TokenAuth> TokenAuth::FromFile(const std::string& path) {
   // As ssh does for private keys: a secret others can read is no secret.
   if (stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
     return absl::FailedPreconditionError(absl::StrFormat(
-        "auth token file %s is accessible by group or others (mode %04o); run: chmod 600 %s",
-        path, st.st_mode & 07777, path));
+        "auth token file %s is accessible by group or others (mode %04o); run: chmod 600 %s", path,
+        st.st_mode & 07777, path));
   }
   std::ifstream in(path);
   if (!in) {

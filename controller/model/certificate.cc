@@ -105,16 +105,16 @@ void FillInfo(X509* leaf, size_t chain_length, lb::v1::CertificateInfo* info) {
   info->Clear();
   info->set_subject(NameText(X509_get_subject_name(leaf)));
   info->set_issuer(NameText(X509_get_issuer_name(leaf)));
-  GENERAL_NAMES* sans = static_cast<GENERAL_NAMES*>(
-      X509_get_ext_d2i(leaf, NID_subject_alt_name, nullptr, nullptr));
+  GENERAL_NAMES* sans =
+      static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(leaf, NID_subject_alt_name, nullptr, nullptr));
   if (sans != nullptr) {
     for (int i = 0; i < sk_GENERAL_NAME_num(sans); ++i) {
       const GENERAL_NAME* gn = sk_GENERAL_NAME_value(sans, i);
       if (gn->type == GEN_DNS) {
         const ASN1_IA5STRING* s = gn->d.dNSName;
-        info->add_dns_names(absl::AsciiStrToLower(absl::string_view(
-            reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
-            static_cast<size_t>(ASN1_STRING_length(s)))));
+        info->add_dns_names(absl::AsciiStrToLower(
+            absl::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                              static_cast<size_t>(ASN1_STRING_length(s)))));
       } else if (gn->type == GEN_IPADD) {
         const ASN1_OCTET_STRING* s = gn->d.iPAddress;
         const unsigned char* b = ASN1_STRING_get0_data(s);
@@ -218,13 +218,12 @@ absl::Status NormalizeCertificate(lb::v1::Certificate* cert, absl::Time now,
   }
   for (size_t i = 1; i < chain.size(); ++i) {
     if (X509_check_issued(chain[i].get(), chain[i - 1].get()) != X509_V_OK) {
-      errors.AddFieldError(
-          ".cert_chain",
-          absl::StrCat("certificate ", i + 1, " (", Short(NameText(X509_get_subject_name(
-                                                         chain[i].get()))),
-                       ") did not issue certificate ", i, " (",
-                       Short(NameText(X509_get_subject_name(chain[i - 1].get()))),
-                       "); give the leaf first, then each issuer"));
+      errors.AddFieldError(".cert_chain",
+                           absl::StrCat("certificate ", i + 1, " (",
+                                        Short(NameText(X509_get_subject_name(chain[i].get()))),
+                                        ") did not issue certificate ", i, " (",
+                                        Short(NameText(X509_get_subject_name(chain[i - 1].get()))),
+                                        "); give the leaf first, then each issuer"));
     }
   }
   X509* leaf = chain.empty() ? nullptr : chain[0].get();
@@ -233,15 +232,15 @@ absl::Status NormalizeCertificate(lb::v1::Certificate* cert, absl::Time now,
     absl::Time not_before = FromTimestamp(cert->info().not_before());
     absl::Time not_after = FromTimestamp(cert->info().not_after());
     if (not_after < now) {
-      errors.AddFieldError(".cert_chain",
-                           absl::StrCat("the certificate expired at ",
-                                        absl::FormatTime(absl::RFC3339_sec, not_after,
-                                                         absl::UTCTimeZone())));
+      errors.AddFieldError(
+          ".cert_chain",
+          absl::StrCat("the certificate expired at ",
+                       absl::FormatTime(absl::RFC3339_sec, not_after, absl::UTCTimeZone())));
     } else if (not_before > now) {
-      errors.AddFieldError(".cert_chain",
-                           absl::StrCat("the certificate is not valid before ",
-                                        absl::FormatTime(absl::RFC3339_sec, not_before,
-                                                         absl::UTCTimeZone())));
+      errors.AddFieldError(
+          ".cert_chain",
+          absl::StrCat("the certificate is not valid before ",
+                       absl::FormatTime(absl::RFC3339_sec, not_before, absl::UTCTimeZone())));
     }
   }
   if (cert->private_key().empty()) {
@@ -292,9 +291,9 @@ absl::Status NormalizeCertificate(lb::v1::Certificate* cert, absl::Time now,
     std::string lower = absl::AsciiStrToLower(cert->sni(i));
     if (absl::EndsWith(lower, ".")) lower.pop_back();
     if (!IsValidSniName(lower)) {
-      errors.AddFieldError(absl::StrCat(".sni[", i, "]"),
-                           absl::StrCat(QuotedName(cert->sni(i)),
-                                        " is not a host name or \"*.\" and a host name"));
+      errors.AddFieldError(
+          absl::StrCat(".sni[", i, "]"),
+          absl::StrCat(QuotedName(cert->sni(i)), " is not a host name or \"*.\" and a host name"));
     } else if (!seen.insert(lower).second) {
       errors.AddFieldError(absl::StrCat(".sni[", i, "]"),
                            absl::StrCat("\"", lower, "\" is given twice"));

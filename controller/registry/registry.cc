@@ -596,7 +596,6 @@ absl::StatusOr<lb::v1::RouteTable> Registry::DeleteRoute(absl::string_view name,
   });
 }
 
-
 absl::Status Registry::NormalizeClusterTls(lb::v1::Cluster* cluster) {
   if (absl::StartsWith(cluster->name(), "lb.")) {
     // xDS names of the controller's own resources (e.g. the Listener "lb.ingress.https").
@@ -703,8 +702,7 @@ absl::StatusOr<lb::v1::Certificate> Registry::CreateCertificate(lb::v1::Certific
 
 absl::StatusOr<lb::v1::Certificate> Registry::UpdateCertificate(lb::v1::Certificate cert,
                                                                 int64_t expected_version) {
-  return PutCertificate("update_certificate", std::move(cert), /*create=*/false,
-                        expected_version);
+  return PutCertificate("update_certificate", std::move(cert), /*create=*/false, expected_version);
 }
 
 absl::Status Registry::DeleteCertificate(absl::string_view name, int64_t expected_version) {
@@ -717,9 +715,8 @@ absl::Status Registry::DeleteCertificate(absl::string_view name, int64_t expecte
                   absl::StatusOr<std::optional<store::KeyValue>> kv = store_->Get(key);
                   if (!kv.ok()) return kv.status();
                   if (!kv->has_value()) return NotFoundCertificate(name);
-                  if (absl::Status e =
-                          CheckExpected(absl::StrCat("certificate \"", name, "\""),
-                                        expected_version, (*kv)->mod_revision);
+                  if (absl::Status e = CheckExpected(absl::StrCat("certificate \"", name, "\""),
+                                                     expected_version, (*kv)->mod_revision);
                       !e.ok()) {
                     return e;
                   }

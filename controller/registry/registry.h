@@ -130,8 +130,7 @@ class Registry {
   // Session ticket keys: when none are stored, or keys[0] is at least `period` old at `now`,
   // stores a new random key first and keeps at most kTicketKeysKept. Safe for several
   // controllers at once (compare-and-set: one of them rotates). Returns the stored keys.
-  absl::StatusOr<lb::v1::SessionTicketKeys> RotateTicketKeys(absl::Time now,
-                                                             absl::Duration period);
+  absl::StatusOr<lb::v1::SessionTicketKeys> RotateTicketKeys(absl::Time now, absl::Duration period);
 
   // Calls `on_change` for the current state (every cluster, then the route table), then with a
   // Change whose initial_state_end is set, then for every committed change, in order, on the
@@ -184,9 +183,8 @@ class Registry {
                                     std::vector<store::Op>* ops);
   // Writes (or with `create`, creates) a certificate: checks across all certificates, then one
   // compare-and-set of it and the lock key.
-  absl::StatusOr<lb::v1::Certificate> PutCertificate(absl::string_view op,
-                                                     lb::v1::Certificate cert, bool create,
-                                                     int64_t expected_version);
+  absl::StatusOr<lb::v1::Certificate> PutCertificate(absl::string_view op, lb::v1::Certificate cert,
+                                                     bool create, int64_t expected_version);
 
   store::Store* const store_;
   ResolvedLookup resolved_lookup_;

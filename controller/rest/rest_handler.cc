@@ -458,8 +458,7 @@ HttpResponse RestHandler::HandleRoutes(const HttpRequest& req,
 }
 
 HttpResponse RestHandler::HandleSecrets(const HttpRequest& req,
-                                        const std::vector<std::string>& parts,
-                                        std::string* route) {
+                                        const std::vector<std::string>& parts, std::string* route) {
   const std::string m = req.method == "HEAD" ? "GET" : req.method;
   absl::StatusOr<int64_t> expected = ExpectedVersion(req);
   if (!expected.ok()) return JsonError(expected.status());

@@ -8,8 +8,8 @@
 #include "common/net/address.h"
 #include "controller/model/validation.h"
 #include "envoy/extensions/filters/http/router/v3/router.pb.h"
-#include "envoy/extensions/transport_sockets/tls/v3/tls.pb.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
+#include "envoy/extensions/transport_sockets/tls/v3/tls.pb.h"
 
 namespace lb::xds {
 namespace {

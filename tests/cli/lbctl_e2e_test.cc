@@ -1,6 +1,6 @@
 // The lbctl binary against the real controller binary.
-#include <sys/stat.h>
 #include <signal.h>
+#include <sys/stat.h>
 
 #include <fstream>
 #include <memory>

@@ -67,10 +67,19 @@ TEST(CertificateFuzzTest, SeedsBehave) {
 TEST(CertificateFuzzTest, MutationsKeepTheInvariants) {
   std::vector<std::string> seeds = Seeds();
   ASSERT_FALSE(seeds.empty());
-  const std::vector<std::string> dictionary = {
-      "-----BEGIN CERTIFICATE-----\n", "-----END CERTIFICATE-----\n",
-      "-----BEGIN PRIVATE KEY-----\n", "-----BEGIN ENCRYPTED PRIVATE KEY-----\n",
-      "\n@@\n", ",", "*.", "*", "A", "=", "\n", "\x30\x82", "\xff"};
+  const std::vector<std::string> dictionary = {"-----BEGIN CERTIFICATE-----\n",
+                                               "-----END CERTIFICATE-----\n",
+                                               "-----BEGIN PRIVATE KEY-----\n",
+                                               "-----BEGIN ENCRYPTED PRIVATE KEY-----\n",
+                                               "\n@@\n",
+                                               ",",
+                                               "*.",
+                                               "*",
+                                               "A",
+                                               "=",
+                                               "\n",
+                                               "\x30\x82",
+                                               "\xff"};
   std::mt19937 rng(kSeed);
   for (int i = 0; i < kMutations; ++i) {
     std::string input = Mutate(seeds[i % seeds.size()], dictionary, {}, rng);

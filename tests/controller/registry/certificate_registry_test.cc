@@ -183,7 +183,8 @@ TEST_F(CertificateRegistryTest, OneDefaultDistinctSniVersions) {
   EXPECT_EQ(s.code(), absl::StatusCode::kAlreadyExists);
   EXPECT_THAT(s.message(), HasSubstr("SNI name \"a.example.com\" is already served by "
                                      "certificate \"a\""));
-  absl::StatusOr<lb::v1::Certificate> cb = registry_->CreateCertificate(Cert("b", b, {"b.example.com"}));
+  absl::StatusOr<lb::v1::Certificate> cb =
+      registry_->CreateCertificate(Cert("b", b, {"b.example.com"}));
   ASSERT_TRUE(cb.ok()) << cb.status();
 
   // Update: stale version, missing, unchanged (same version), changed (new version).
@@ -237,7 +238,9 @@ TEST_F(CertificateRegistryTest, ClusterClientCertificateIsAReference) {
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(s.message(), HasSubstr("cluster.upstream_tls.ca_pem: no PEM certificate found"));
   EXPECT_THAT(s.message(), HasSubstr("cluster.upstream_tls.insecure_skip_verify: cannot be set"));
-  EXPECT_THAT(s.message(), HasSubstr("cluster.upstream_tls.sni: a value of 10 bytes with characters other than"));
+  EXPECT_THAT(
+      s.message(),
+      HasSubstr("cluster.upstream_tls.sni: a value of 10 bytes with characters other than"));
   EXPECT_THAT(s.message(), HasSubstr("cluster.upstream_tls.enabled: must be true"));
   bad.set_name("lb.ingress.https");
   bad.clear_upstream_tls();

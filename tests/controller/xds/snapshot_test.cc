@@ -173,9 +173,8 @@ TEST(SnapshotTest, EmptySnapshot) {
 constexpr char kUnknownType[] = "type.googleapis.com/envoy.service.runtime.v3.Runtime";
 
 TEST(SnapshotTest, TypeOrderIsMakeBeforeBreak) {
-  EXPECT_THAT(TypeOrder(),
-              ::testing::ElementsAre(kSecretType, kClusterType, kEndpointType, kListenerType,
-                                     kRouteType));
+  EXPECT_THAT(TypeOrder(), ::testing::ElementsAre(kSecretType, kClusterType, kEndpointType,
+                                                  kListenerType, kRouteType));
   EXPECT_TRUE(IsFullStateType(kListenerType));
   EXPECT_TRUE(IsFullStateType(kClusterType));
   EXPECT_FALSE(IsFullStateType(kEndpointType));

@@ -80,12 +80,12 @@ TEST(TlsResourcesTest, ListenerHasOneChainPerCertificateAndTheDefault) {
   certs["api"] = Cert("api", {"api.example.org"});
   std::optional<envoy::config::listener::v3::Listener> l = BuildTlsListener(certs);
   ASSERT_TRUE(l.has_value());
-  ExpectProtoEq(*l, Parse<envoy::config::listener::v3::Listener>(
-                        "name: 'lb.ingress.https' filter_chains { " +
-                        ChainText("api", {"api.example.org"}) + " } filter_chains { " +
-                        ChainText("web", {"www.example.com", "*.example.com"}) +
-                        " } default_filter_chain { " +
-                        ChainText("web", {"www.example.com", "*.example.com"}) + " }"));
+  ExpectProtoEq(
+      *l, Parse<envoy::config::listener::v3::Listener>(
+              "name: 'lb.ingress.https' filter_chains { " + ChainText("api", {"api.example.org"}) +
+              " } filter_chains { " + ChainText("web", {"www.example.com", "*.example.com"}) +
+              " } default_filter_chain { " +
+              ChainText("web", {"www.example.com", "*.example.com"}) + " }"));
   // Without a default among several: no default chain; the only certificate is the default.
   certs["web"] = Cert("web", {"www.example.com"});
   EXPECT_FALSE(BuildTlsListener(certs)->has_default_filter_chain());

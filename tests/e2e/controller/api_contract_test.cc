@@ -4,6 +4,7 @@
 // durations, zero rules, duplicate routes, watch semantics, the bearer scheme in any case, lbctl's
 // exit codes and -o json.
 #include <sys/stat.h>
+
 #include <chrono>
 #include <fstream>
 #include <memory>

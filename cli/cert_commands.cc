@@ -1,9 +1,5 @@
 // lbctl cert add|update|list|get|delete: TLS certificates the proxies serve (SDS). The private
 // key is read from a file and sent once; no answer carries it back.
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -12,6 +8,7 @@
 #include "absl/time/time.h"
 #include "cli/command_common.h"
 #include "cli/commands.h"
+#include "common/process/flag_file.h"
 
 namespace lb::cli {
 namespace {
@@ -21,20 +18,9 @@ constexpr size_t kMaxFileBytes = 256 * 1024;
 
 // The file's bytes, or a usage error naming the flag.
 absl::Status ReadSmallFile(absl::string_view flag, const std::string& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--", flag, ": cannot read ", path, ": ", std::strerror(errno)));
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  *out = ss.str();
-  if (out->empty())
-    return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", path, " is empty"));
-  if (out->size() > kMaxFileBytes) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--", flag, ": ", path, " is over ", kMaxFileBytes, " bytes"));
-  }
+  absl::StatusOr<std::string> data = process::ReadFlagFile(flag, path, kMaxFileBytes);
+  if (!data.ok()) return data.status();
+  *out = *std::move(data);
   return absl::OkStatus();
 }
 

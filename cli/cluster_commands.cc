@@ -1,10 +1,6 @@
 // lbctl cluster list|get|create|update|delete.
 #include <algorithm>
 #include <array>
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <utility>
 
@@ -15,6 +11,7 @@
 #include "absl/time/time.h"
 #include "cli/command_common.h"
 #include "cli/commands.h"
+#include "common/process/flag_file.h"
 
 namespace lb::cli {
 namespace {
@@ -277,15 +274,12 @@ struct ClusterFlags {
       lb::v1::UpstreamTls* tls = c->mutable_upstream_tls();
       tls->set_enabled(true);
       if (Given(upstream_ca_opt)) {
-        std::ifstream in(upstream_ca, std::ios::binary);
-        std::stringstream ss;
-        if (in) ss << in.rdbuf();
-        if (!in || ss.str().empty()) {
-          keep_first(absl::InvalidArgumentError(
-              absl::StrCat("--upstream-ca: cannot read ", upstream_ca,
-                           in ? ": empty" : absl::StrCat(": ", std::strerror(errno)))));
+        absl::StatusOr<std::string> ca = process::ReadFlagFile("upstream-ca", upstream_ca);
+        if (ca.ok()) {
+          tls->set_ca_pem(*ca);
+        } else {
+          keep_first(ca.status());
         }
-        tls->set_ca_pem(ss.str());
       }
       tls->set_sni(upstream_sni);
       tls->set_client_certificate(upstream_client_cert);

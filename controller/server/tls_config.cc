@@ -4,28 +4,16 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/process/flag_file.h"
 #include "grpcpp/security/server_credentials.h"
 
 namespace lb::controller {
 namespace {
 
 absl::StatusOr<std::string> ReadPem(const char* flag, const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--", flag, ": cannot read ", path, ": ", std::strerror(errno)));
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  if (ss.str().empty())
-    return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", path, " is empty"));
-  return ss.str();
+  return process::ReadFlagFile(flag, path);
 }
 
 // The last OpenSSL error as text, and the queue cleared.

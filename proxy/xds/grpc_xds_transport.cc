@@ -1,11 +1,8 @@
 #include "proxy/xds/grpc_xds_transport.h"
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
+#include "common/process/flag_file.h"
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 
@@ -15,17 +12,9 @@ absl::Status LoadControllerTls(const std::string& ca_file, const std::string& ce
                                const std::string& key_file, GrpcXdsTransportOptions* options) {
   auto read = [](const char* flag, const std::string& path, std::string* out) -> absl::Status {
     if (path.empty()) return absl::OkStatus();
-    std::ifstream in(path, std::ios::binary);
-    if (!in) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("--", flag, ": cannot read ", path, ": ", std::strerror(errno)));
-    }
-    std::stringstream ss;
-    ss << in.rdbuf();
-    if (ss.str().empty()) {
-      return absl::InvalidArgumentError(absl::StrCat("--", flag, ": ", path, " is empty"));
-    }
-    *out = ss.str();
+    absl::StatusOr<std::string> data = process::ReadFlagFile(flag, path);
+    if (!data.ok()) return data.status();
+    *out = *std::move(data);
     return absl::OkStatus();
   };
   if (cert_file.empty() != key_file.empty()) {

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "proxy/tls/context.h"
 #include "proxy/upstream/cluster_snapshot.h"
 
 namespace lb::proxy {
@@ -215,9 +216,33 @@ void AdminServer::Collect(metrics::SampleSink& sink) {
            {"stream_idle", LB_SUM(http.stream_idle_timeouts)},
            {"tunnel_idle", LB_SUM(http.tunnel_idle_timeouts)},
            {"upstream_head", LB_SUM(router.upstream_timeouts)},
-           {"upstream_response", LB_SUM(router.upstream_response_timeouts)}}) {
+           {"upstream_response", LB_SUM(router.upstream_response_timeouts)},
+           {"tls_handshake", tls::Stats().handshake_timeouts.load(std::memory_order_relaxed)}}) {
     sink.Counter("lb_proxy_timeouts_total", timeouts_help, {{"kind", kind}}, value);
   }
+  const tls::TlsStats& tls_stats = tls::Stats();
+  auto tls_counter = [&sink](const char* name, const char* help,
+                             const std::atomic<uint64_t>& value) {
+    sink.Counter(name, help, {}, value.load(std::memory_order_relaxed));
+  };
+  tls_counter("lb_proxy_tls_handshakes_total", "TLS handshakes completed (both directions).",
+              tls_stats.handshakes);
+  tls_counter("lb_proxy_tls_resumed_total", "Of those, resumed sessions (tickets).",
+              tls_stats.resumed);
+  tls_counter("lb_proxy_tls_handshake_errors_total", "TLS handshakes that failed.",
+              tls_stats.handshake_errors);
+  tls_counter("lb_proxy_tls_unrecognized_name_total",
+              "TLS clients refused with unrecognized_name: no certificate for their SNI.",
+              tls_stats.unrecognized_name);
+  tls_counter("lb_proxy_tls_no_certificate_total",
+              "TLS connections closed because no certificate was received yet.",
+              tls_stats.no_certificate);
+  tls_counter("lb_proxy_tls_verify_failures_total",
+              "Upstream TLS certificates that failed verification.", tls_stats.verify_failures);
+  tls_counter("lb_proxy_tls_connection_errors_total", "TLS errors after the handshake.",
+              tls_stats.connection_errors);
+  tls_counter("lb_proxy_tls_ocsp_staples_total", "Handshakes that carried an OCSP staple.",
+              tls_stats.ocsp_staples);
   sink.Counter("lb_proxy_upstream_connects_total", "New upstream connections.", {},
                LB_SUM(pool.connects));
   sink.Counter("lb_proxy_upstream_reuses_total", "Requests sent on pooled connections.", {},

@@ -5,6 +5,7 @@
 
 #include "absl/random/random.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/base/check.h"
@@ -385,8 +386,12 @@ void Router::OnAttemptFailure(Failure failure, absl::string_view details) {
   if (failure == Failure::kConnectTimeout) {
     LocalReply(504, absl::StrCat(details, " (", why, ")"), flags);
   } else {
+    // A failed upstream TLS handshake says so; everything else keeps the generic text.
     LocalReply(502,
-               absl::StrCat("upstream connect error or disconnect before response (", why, ")"),
+               absl::StrCat(absl::StrContains(details, "TLS")
+                                ? details
+                                : "upstream connect error or disconnect before response",
+                            " (", why, ")"),
                flags);
   }
 }

@@ -499,5 +499,31 @@ TEST_F(TlsE2eTest, UpstreamTlsVerifiesTheBackend) {
   EXPECT_GE(*failures, 2u);
 }
 
+TEST_F(TlsE2eTest, SilentClientsAreCutByTheHandshakeTimeout) {
+  ProxyProcess proxy("tls-timeout", {"--tls_listen=127.0.0.1:0", "--tls_handshake_timeout=200ms"});
+  ASSERT_TRUE(proxy.Start(ads_.target()).ok());
+  ASSERT_TRUE(proxy.WaitReady().ok());
+  ASSERT_TRUE(WaitFor([&] {
+    TlsClient c(proxy.tls_port(), "a.example.com", ca_.cert);
+    return c.connected();
+  }));
+  // A TCP connection that never says hello.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  timeval tv{10, 0};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(proxy.tls_port()));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
+  char buf[16];
+  EXPECT_EQ(read(fd, buf, sizeof(buf)), 0);  // Closed by the proxy.
+  close(fd);
+  absl::StatusOr<uint64_t> timeouts =
+      StatValue(proxy.admin_port(), "lb_proxy_timeouts_total{kind=\"tls_handshake\"}");
+  ASSERT_TRUE(timeouts.ok()) << timeouts.status();
+  EXPECT_EQ(*timeouts, 1u);
+}
+
 }  // namespace
 }  // namespace lb::testing

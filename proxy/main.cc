@@ -207,7 +207,8 @@ int main(int argc, char** argv) {
                absl::GetFlag(FLAGS_controller));
   if (std::string ready = absl::GetFlag(FLAGS_ready_file); !ready.empty()) {
     absl::Status s = lb::process::WriteReadyFile(
-        ready, {{"port", srv->port()}, {"admin_port", srv->admin_port()}, {"tls_port", srv->tls_port()}});
+        ready,
+        {{"port", srv->port()}, {"admin_port", srv->admin_port()}, {"tls_port", srv->tls_port()}});
     if (!s.ok()) {
       std::fprintf(stderr, "proxy: --ready_file: %s\n", std::string(s.message()).c_str());
       return 1;

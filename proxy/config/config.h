@@ -127,8 +127,8 @@ struct ClusterConfig {
 
 // A route that answers with a redirect instead of forwarding (RedirectAction https_redirect).
 struct RedirectConfig {
-  bool https = false;     // Scheme https; port --https_port.
-  int status = 301;       // 301, 302, 303, 307 or 308.
+  bool https = false;  // Scheme https; port --https_port.
+  int status = 301;    // 301, 302, 303, 307 or 308.
 };
 
 struct RouteConfig {

@@ -1,6 +1,7 @@
 // The layer between a connection and its socket: plaintext (RawTransportSocket) or TLS
-// (proxy/tls/tls_socket.h). A transport socket moves bytes between the kernel socket and the connection's buffers
-// and may add its own handshake; the connection above it never touches the fd's bytes itself.
+// (proxy/tls/tls_socket.h). A transport socket moves bytes between the kernel socket and the
+// connection's buffers and may add its own handshake; the connection above it never touches the
+// fd's bytes itself.
 //
 // Threading: loop thread of the owning connection only.
 #ifndef LB_PROXY_NETWORK_TRANSPORT_SOCKET_H_

@@ -53,8 +53,7 @@ Router::~Router() {
 }
 
 void Router::StartRequest(const Snapshot* snapshot, http::RequestHeaderMapPtr headers,
-                          bool end_stream, absl::string_view client_ip,
-                          absl::string_view scheme) {
+                          bool end_stream, absl::string_view client_ip, absl::string_view scheme) {
   snapshot_ = snapshot;
   headers_ = std::move(headers);
   request_complete_ = end_stream;

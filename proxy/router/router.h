@@ -75,7 +75,7 @@ enum class UpstreamResult : uint8_t { kSuccess, k5xx, kGatewayFailure };
 
 struct RouterStats {
   std::atomic<uint64_t> retries{0};
-  std::atomic<uint64_t> retries_refused{0};  // By the worker's retry budget.
+  std::atomic<uint64_t> retries_refused{0};             // By the worker's retry budget.
   std::atomic<uint64_t> upstream_timeouts{0};           // No head in time (504).
   std::atomic<uint64_t> upstream_response_timeouts{0};  // RouterOptions::response_timeout.
 };

@@ -298,8 +298,9 @@ void AdminServer::Collect(metrics::SampleSink& sink) {
         sink.Gauge("lb_proxy_cluster_resources_in_use",
                    "In use against the cluster's circuit breaker, by limit.", labels,
                    static_cast<double>(r->count()));
-        sink.Gauge("lb_proxy_cluster_resources_max", "The cluster's circuit breaker thresholds, by limit.",
-                   labels, static_cast<double>(r->max()));
+        sink.Gauge("lb_proxy_cluster_resources_max",
+                   "The cluster's circuit breaker thresholds, by limit.", labels,
+                   static_cast<double>(r->max()));
         sink.Counter("lb_proxy_cluster_overflow_total",
                      "Requests refused (503) or retries not made at the cluster's circuit breaker, "
                      "by limit.",

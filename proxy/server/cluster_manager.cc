@@ -35,7 +35,6 @@ class UnusableTransport final : public network::TransportSocketFactory {
 
 }  // namespace
 
-
 ClusterManager::ClusterManager(event::Dispatcher& main, WorkerSet& workers, Published on_published)
     : main_(main), workers_(workers), on_published_(std::move(on_published)) {}
 
@@ -50,6 +49,12 @@ void ClusterManager::Start() {
                                               {"healthy", healthy},
                                               {"source", "active_check"}});
         ScheduleRebuild();
+      });
+  // TLS clusters are checked over TLS, with the context their traffic uses.
+  checker_->SetTransports(
+      [this](const std::string& cluster) -> std::shared_ptr<const network::TransportSocketFactory> {
+        auto it = client_tls_.find(cluster);
+        return it == client_tls_.end() ? nullptr : it->second.context;
       });
   tick_ = main_.CreateTimer([this] { OnTick(); });
   tick_->Arm(absl::Seconds(1));

@@ -24,8 +24,8 @@
 #include "proxy/health/health_state.h"
 #include "proxy/router/router.h"
 #include "proxy/router/snapshot.h"
-#include "proxy/tls/context.h"
 #include "proxy/server/worker_set.h"
+#include "proxy/tls/context.h"
 #include "proxy/upstream/cluster_stats.h"
 #include "proxy/upstream/host.h"
 

@@ -58,9 +58,8 @@ absl::StatusOr<std::unique_ptr<WorkerSet>> WorkerSet::Create(const WorkerSetOpti
     set->limit_ = std::make_unique<ConnectionLimit>(options.max_connections);
   }
   for (int i = 0; i < n; ++i) {
-    set->workers_.push_back(
-        std::make_unique<Worker>(i, fds[i], options.worker, sink, set->limit_.get(),
-                                 tls ? tls_fds[i] : -1));
+    set->workers_.push_back(std::make_unique<Worker>(i, fds[i], options.worker, sink,
+                                                     set->limit_.get(), tls ? tls_fds[i] : -1));
   }
   if (options.balance_connections && n > 1) {
     set->balancer_ = std::make_unique<ConnectionBalancer>(n);

@@ -118,8 +118,7 @@ int AlpnSelect(SSL*, const unsigned char** out, unsigned char* outlen, const uns
   if (wire.empty()) return SSL_TLSEXT_ERR_NOACK;
   unsigned char* selected = nullptr;
   // Server preference: walks our list, picks the first the client offers.
-  if (SSL_select_next_proto(&selected, outlen,
-                            reinterpret_cast<const unsigned char*>(wire.data()),
+  if (SSL_select_next_proto(&selected, outlen, reinterpret_cast<const unsigned char*>(wire.data()),
                             static_cast<unsigned int>(wire.size()), in,
                             inlen) != OPENSSL_NPN_NEGOTIATED) {
     return SSL_TLSEXT_ERR_NOACK;  // No protocol in common: go on without ALPN.
@@ -149,10 +148,10 @@ int TicketKey(SSL* ssl, unsigned char key_name[16], unsigned char* iv, EVP_CIPHE
   }
   const std::string& key = keys[index];
   OSSL_PARAM params[3];
-  params[0] = OSSL_PARAM_construct_octet_string(
-      OSSL_MAC_PARAM_KEY, const_cast<char*>(key.data() + 16), 32);
-  params[1] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-                                               const_cast<char*>("SHA256"), 0);
+  params[0] =
+      OSSL_PARAM_construct_octet_string(OSSL_MAC_PARAM_KEY, const_cast<char*>(key.data() + 16), 32);
+  params[1] =
+      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, const_cast<char*>("SHA256"), 0);
   params[2] = OSSL_PARAM_construct_end();
   if (EVP_MAC_CTX_set_params(mac, params) != 1) return -1;
   const auto* aes = reinterpret_cast<const unsigned char*>(key.data() + 48);
@@ -325,8 +324,8 @@ absl::StatusOr<std::shared_ptr<const ClientContext>> ClientContext::Create(
   if (ctx == nullptr) return absl::ResourceExhaustedError("SSL_CTX_new: " + LastError());
   context->ctx_ = ctx;
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                               SSL_OP_IGNORE_UNEXPECTED_EOF);
+  SSL_CTX_set_options(
+      ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                             SSL_MODE_RELEASE_BUFFERS);
   if (config.verify) {

@@ -41,15 +41,15 @@ inline constexpr bool kOfferH2Downstream = false;
 
 // Process-wide TLS counters (relaxed atomics; exported in /stats as lb_proxy_tls_*).
 struct TlsStats {
-  std::atomic<uint64_t> handshakes{0};            // Completed, both directions.
-  std::atomic<uint64_t> resumed{0};               // Of those, resumed sessions.
-  std::atomic<uint64_t> handshake_errors{0};      // Failed handshakes (either side).
-  std::atomic<uint64_t> unrecognized_name{0};     // No certificate for the SNI name.
-  std::atomic<uint64_t> no_certificate{0};        // Refused: no certificate received yet.
-  std::atomic<uint64_t> handshake_timeouts{0};    // Cut by --tls_handshake_timeout.
-  std::atomic<uint64_t> verify_failures{0};       // Upstream certificates that failed checks.
-  std::atomic<uint64_t> connection_errors{0};     // TLS errors after the handshake.
-  std::atomic<uint64_t> ocsp_staples{0};          // Handshakes that carried a staple.
+  std::atomic<uint64_t> handshakes{0};          // Completed, both directions.
+  std::atomic<uint64_t> resumed{0};             // Of those, resumed sessions.
+  std::atomic<uint64_t> handshake_errors{0};    // Failed handshakes (either side).
+  std::atomic<uint64_t> unrecognized_name{0};   // No certificate for the SNI name.
+  std::atomic<uint64_t> no_certificate{0};      // Refused: no certificate received yet.
+  std::atomic<uint64_t> handshake_timeouts{0};  // Cut by --tls_handshake_timeout.
+  std::atomic<uint64_t> verify_failures{0};     // Upstream certificates that failed checks.
+  std::atomic<uint64_t> connection_errors{0};   // TLS errors after the handshake.
+  std::atomic<uint64_t> ocsp_staples{0};        // Handshakes that carried a staple.
 };
 TlsStats& Stats();
 
@@ -81,13 +81,12 @@ class ServerContext {
   static int OnServerName(SSL* ssl, int* alert, void* arg);
 
   std::shared_ptr<const TlsListenerConfig> config_;
-  SSL_CTX* base_ = nullptr;      // Callbacks only; every handshake switches to a certificate.
-  std::vector<Cert*> certs_;     // Owned; index = chain (default certificate last, if any).
+  SSL_CTX* base_ = nullptr;   // Callbacks only; every handshake switches to a certificate.
+  std::vector<Cert*> certs_;  // Owned; index = chain (default certificate last, if any).
   absl::flat_hash_map<std::string, int> exact_;
   absl::flat_hash_map<std::string, int> wildcard_;  // ".example.com" -> index.
   int default_ = -1;
   std::string alpn_wire_;  // Length-prefixed list, server preference.
-
 
  public:
   // For the OpenSSL callbacks (context.cc).

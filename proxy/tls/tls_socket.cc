@@ -109,8 +109,10 @@ bool TlsSocket::Handshake() {
     TlsStats& stats = Stats();
     stats.handshakes.fetch_add(1, std::memory_order_relaxed);
     if (SSL_session_reused(ssl_)) stats.resumed.fetch_add(1, std::memory_order_relaxed);
-    callbacks_->RaiseConnected();  // May close the connection (then OnClose() ran).
-    return state_ == State::kDone;
+    // May close the connection (then OnClose() ran and state_ is kClosed: the caller sees a
+    // state other than kDone and does nothing more; the owner already knows).
+    callbacks_->RaiseConnected();
+    return true;
   }
   switch (SSL_get_error(ssl_, r)) {
     case SSL_ERROR_WANT_READ:
@@ -227,7 +229,8 @@ void TlsSocket::OnClose() {
 }
 
 absl::string_view TlsSocket::server_name() const {
-  const char* name = ssl_ == nullptr ? nullptr : SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name);
+  const char* name =
+      ssl_ == nullptr ? nullptr : SSL_get_servername(ssl_, TLSEXT_NAMETYPE_host_name);
   return name == nullptr ? absl::string_view() : absl::string_view(name);
 }
 

@@ -197,7 +197,8 @@ PoolHandle* Http1ConnPool::NewStream(http::ResponseDecoder& decoder, PoolCallbac
   }
   absl::StatusOr<std::unique_ptr<network::Connection>> connection = network::CreateClientConnection(
       dispatcher_, host_->address,
-      transport_ != nullptr ? transport_->Create() : std::make_unique<network::RawTransportSocket>());
+      transport_ != nullptr ? transport_->Create()
+                            : std::make_unique<network::RawTransportSocket>());
   if (!connection.ok()) {
     if (cluster_ != nullptr) {
       cluster_->resources().connections.Release();

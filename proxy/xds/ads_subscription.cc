@@ -78,8 +78,8 @@ void AdsSubscription::UpdateSecrets(std::vector<Request>* out) {
 AdsSubscription::Outcome AdsSubscription::OnResponse(const Response& response) {
   Outcome outcome;
   const std::string& type = response.type_url();
-  if (type != kClusterType && type != kEndpointType && type != kRouteType &&
-      type != kSecretType && (type != kListenerType || !tls_listener_)) {
+  if (type != kClusterType && type != kEndpointType && type != kRouteType && type != kSecretType &&
+      (type != kListenerType || !tls_listener_)) {
     outcome.ignored = true;
     return outcome;
   }

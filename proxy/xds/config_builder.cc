@@ -84,8 +84,7 @@ bool Same(const std::shared_ptr<const UpstreamTlsConfig>& a,
   if (a == b) return true;
   if (a == nullptr || b == nullptr) return false;
   if (a->client_certificate.has_value() != b->client_certificate.has_value()) return false;
-  if (a->client_certificate.has_value() &&
-      !Same(*a->client_certificate, *b->client_certificate)) {
+  if (a->client_certificate.has_value() && !Same(*a->client_certificate, *b->client_certificate)) {
     return false;
   }
   return a->sni == b->sni && a->verify == b->verify && a->trusted_ca == b->trusted_ca &&
@@ -114,9 +113,9 @@ bool Same(const std::shared_ptr<const TlsListenerConfig>& a,
 
 bool Same(const RouteConfig& a, const RouteConfig& b) {
   return a.name == b.name && a.prefix == b.prefix && a.cluster == b.cluster &&
-         a.scheme == b.scheme && Same(a.redirect, b.redirect) &&
-         a.retries == b.retries && a.has_hash_policy == b.has_hash_policy &&
-         a.hash_policy.kind == b.hash_policy.kind && a.hash_policy.name == b.hash_policy.name &&
+         a.scheme == b.scheme && Same(a.redirect, b.redirect) && a.retries == b.retries &&
+         a.has_hash_policy == b.has_hash_policy && a.hash_policy.kind == b.hash_policy.kind &&
+         a.hash_policy.name == b.hash_policy.name &&
          a.hash_policy.generate_cookie == b.hash_policy.generate_cookie &&
          a.hash_policy.cookie_ttl == b.hash_policy.cookie_ttl &&
          a.hash_policy.cookie_path == b.hash_policy.cookie_path &&
@@ -129,8 +128,7 @@ bool Same(const VirtualHostConfig& a, const VirtualHostConfig& b) {
 
 bool Same(const ProxyConfig& a, const ProxyConfig& b) {
   if (a.routes_version != b.routes_version || !SameList(a.virtual_hosts, b.virtual_hosts) ||
-      !Same(a.tls_listener, b.tls_listener) ||
-      a.clusters.size() != b.clusters.size()) {
+      !Same(a.tls_listener, b.tls_listener) || a.clusters.size() != b.clusters.size()) {
     return false;
   }
   for (auto i = a.clusters.begin(), j = b.clusters.begin(); i != a.clusters.end(); ++i, ++j) {
@@ -205,8 +203,8 @@ absl::Status ConfigBuilder::ApplyResponse(
       ApplyListenersInternal(listeners, indexes, response.version_info(), &errors);
     }
   } else if (type == kSecretType) {
-    auto secrets = Decode<envoy::extensions::transport_sockets::tls::v3::Secret>(
-        response, &indexes, &errors);
+    auto secrets =
+        Decode<envoy::extensions::transport_sockets::tls::v3::Secret>(response, &indexes, &errors);
     ApplySecretsInternal(secrets, indexes, response.version_info(), &errors);
   } else {
     return absl::InvalidArgumentError(absl::StrCat("unsupported type_url ", Quote(type)));

@@ -176,9 +176,9 @@ RouteConfig MapRoute(const route_v3::VirtualHost& vh, const route_v3::Route& r,
     if (!redirect.https_redirect()) {
       errors->AddError("only https_redirect is supported");
     } else if (!redirect.host_redirect().empty() || redirect.port_redirect() != 0 ||
-        redirect.path_rewrite_specifier_case() !=
-            route_v3::RedirectAction::PATH_REWRITE_SPECIFIER_NOT_SET ||
-        redirect.strip_query()) {
+               redirect.path_rewrite_specifier_case() !=
+                   route_v3::RedirectAction::PATH_REWRITE_SPECIFIER_NOT_SET ||
+               redirect.strip_query()) {
       errors->AddError("only https_redirect and response_code are supported");
     }
     RedirectConfig rc;

@@ -89,8 +89,8 @@ std::vector<std::string> Alpn(const google::protobuf::RepeatedPtrField<std::stri
   std::vector<std::string> out;
   for (int i = 0; i < protocols.size(); ++i) {
     if (protocols[i] != "h2" && protocols[i] != "http/1.1") {
-      errors->AddFieldError(absl::StrCat("[", i, "]"), absl::StrCat("unsupported protocol ",
-                                                                    Quote(protocols[i])));
+      errors->AddFieldError(absl::StrCat("[", i, "]"),
+                            absl::StrCat("unsupported protocol ", Quote(protocols[i])));
     } else {
       out.push_back(protocols[i]);
     }
@@ -159,8 +159,8 @@ std::shared_ptr<const UpstreamTlsConfig> MapUpstreamTls(const core_v3::Transport
   } else if (common.tls_certificate_sds_secret_configs_size() == 1) {
     Field sds(errors, ".tls_certificate_sds_secret_configs[0]");
     CheckAds(common.tls_certificate_sds_secret_configs(0), errors);
-    out->client_certificate = TlsCertificateConfig{
-        common.tls_certificate_sds_secret_configs(0).name(), "", "", ""};
+    out->client_certificate =
+        TlsCertificateConfig{common.tls_certificate_sds_secret_configs(0).name(), "", "", ""};
   }
   {
     Field alpn(errors, ".alpn_protocols");
@@ -303,8 +303,8 @@ void ConfigBuilder::ApplyListenersInternal(const std::vector<listener_v3::Listen
 }
 
 void ConfigBuilder::ApplySecretsInternal(const std::vector<tls_v3::Secret>& secrets,
-                                         const std::vector<int>& indexes,
-                                         absl::string_view version, ValidationErrors* errors) {
+                                         const std::vector<int>& indexes, absl::string_view version,
+                                         ValidationErrors* errors) {
   std::set<std::string> seen;
   for (size_t i = 0; i < secrets.size(); ++i) {
     const tls_v3::Secret& s = secrets[i];

@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include <csignal>
-
 #include <memory>
 #include <string>
 #include <utility>
@@ -22,9 +21,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/xds/type_urls.h"
 #include "envoy/config/cluster/v3/cluster.pb.h"
+#include "envoy/config/core/v3/health_check.pb.h"
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
 #include "envoy/config/listener/v3/listener.pb.h"
 #include "envoy/config/route/v3/route.pb.h"
@@ -122,11 +123,11 @@ cluster_v3::Cluster Cluster(const std::string& name, const std::string& ca_pem =
 }
 
 endpoint_v3::ClusterLoadAssignment Endpoints(const std::string& cluster, int port) {
-  return Parse<endpoint_v3::ClusterLoadAssignment>(absl::StrCat(
-      "cluster_name: '", cluster,
-      "' endpoints { lb_endpoints { endpoint { address { socket_address { address: "
-      "'127.0.0.1' port_value: ",
-      port, " } } } } }"));
+  return Parse<endpoint_v3::ClusterLoadAssignment>(
+      absl::StrCat("cluster_name: '", cluster,
+                   "' endpoints { lb_endpoints { endpoint { address { socket_address { address: "
+                   "'127.0.0.1' port_value: ",
+                   port, " } } } } }"));
 }
 
 // A free loopback port (bound and released: for child processes that take a port number).
@@ -272,9 +273,8 @@ class TlsE2eTest : public ::testing::Test {
     ads_.Set(::lb::xds::kListenerType, {{listener_.name(), &listener_}});
   }
   void SetSecrets() {
-    ads_.Set(::lb::xds::kSecretType, {{"a", &secret_a_},
-                                      {"wild", &secret_wild_},
-                                      {tickets_.name(), &tickets_}});
+    ads_.Set(::lb::xds::kSecretType,
+             {{"a", &secret_a_}, {"wild", &secret_wild_}, {tickets_.name(), &tickets_}});
   }
 
   std::unique_ptr<ProxyProcess> StartProxy(const std::string& name) {
@@ -295,10 +295,10 @@ class TlsE2eTest : public ::testing::Test {
 
   // curl -v over TLS with --resolve: (exit code, stdout, stderr).
   CommandResult Curl(int port, const std::string& host, const std::string& path) {
-    absl::StatusOr<CommandResult> r = RunCommand(
-        {"/usr/bin/curl", "-sS", "-v", "--max-time", "10", "--cacert", ca_file_, "--resolve",
-         absl::StrCat(host, ":", port, ":127.0.0.1"),
-         absl::StrCat("https://", host, ":", port, path)});
+    absl::StatusOr<CommandResult> r =
+        RunCommand({"/usr/bin/curl", "-sS", "-v", "--max-time", "10", "--cacert", ca_file_,
+                    "--resolve", absl::StrCat(host, ":", port, ":127.0.0.1"),
+                    absl::StrCat("https://", host, ":", port, path)});
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? *r : CommandResult();
   }
@@ -399,11 +399,11 @@ TEST_F(TlsE2eTest, SessionsResumeAcrossTwoProxiesSharingTicketKeys) {
   const std::string request = WriteTempFile(
       "request.txt", "GET / HTTP/1.1\r\nHost: a.example.com\r\nConnection: close\r\n\r\n");
   auto s_client = [&](int port, const std::string& sess_flag) {
-    absl::StatusOr<CommandResult> r = RunCommand(
-        {"/bin/sh", "-c",
-         absl::StrCat("/usr/bin/openssl s_client -connect 127.0.0.1:", port,
-                      " -servername a.example.com -CAfile ", ca_file_, " -ign_eof ", sess_flag,
-                      " ", session, " < ", request)});
+    absl::StatusOr<CommandResult> r =
+        RunCommand({"/bin/sh", "-c",
+                    absl::StrCat("/usr/bin/openssl s_client -connect 127.0.0.1:", port,
+                                 " -servername a.example.com -CAfile ", ca_file_, " -ign_eof ",
+                                 sess_flag, " ", session, " < ", request)});
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() ? r->out : std::string();
   };
@@ -425,7 +425,8 @@ TEST_F(TlsE2eTest, NoCertificateYetRefusesHandshakes) {
   ASSERT_TRUE(proxy.WaitReady().ok());
   TlsClient c(proxy.tls_port(), "a.example.com", ca_.cert);
   EXPECT_FALSE(c.connected());
-  absl::StatusOr<uint64_t> refused = StatValue(proxy.admin_port(), "lb_proxy_tls_no_certificate_total");
+  absl::StatusOr<uint64_t> refused =
+      StatValue(proxy.admin_port(), "lb_proxy_tls_no_certificate_total");
   ASSERT_TRUE(refused.ok());
   EXPECT_GE(*refused, 1u);
   // The certificate arrives: handshakes work.
@@ -442,10 +443,10 @@ TEST_F(TlsE2eTest, UpstreamTlsVerifiesTheBackend) {
   const std::string cert_file = WriteTempFile("backend.crt", backend_cert.cert);
   const std::string key_file = WriteTempFile("backend.key", backend_cert.key);
   const int port = FreePort();
-  absl::StatusOr<Subprocess> server = Subprocess::Start(
-      {"/usr/bin/openssl", "s_server", "-www", "-quiet", "-accept", absl::StrCat("127.0.0.1:", port),
-       "-cert", cert_file, "-key", key_file},
-      MakeTempDir() + "/s_server.log");
+  absl::StatusOr<Subprocess> server =
+      Subprocess::Start({"/usr/bin/openssl", "s_server", "-www", "-quiet", "-accept",
+                         absl::StrCat("127.0.0.1:", port), "-cert", cert_file, "-key", key_file},
+                        MakeTempDir() + "/s_server.log");
   ASSERT_TRUE(server.ok()) << server.status();
   ASSERT_TRUE(WaitFor([&] {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -458,6 +459,10 @@ TEST_F(TlsE2eTest, UpstreamTlsVerifiesTheBackend) {
     return ok;
   }));
   cluster_v3::Cluster good = Cluster("up-good", ca_.cert, "backend.test");
+  // Its health checks go over TLS too (over plaintext they would fail and eject the host).
+  *good.add_health_checks() = Parse<envoy::config::core::v3::HealthCheck>(
+      "timeout { nanos: 250000000 } interval { nanos: 300000000 } unhealthy_threshold { value: 1 } "
+      "healthy_threshold { value: 1 } http_health_check { path: '/' }");
   cluster_v3::Cluster bad = Cluster("up-bad", MakeCa("another ca").cert, "backend.test");
   cluster_v3::Cluster wrong_name = Cluster("up-name", ca_.cert, "other.test");
   endpoint_v3::ClusterLoadAssignment e1 = Endpoints("up-good", port);
@@ -472,21 +477,36 @@ TEST_F(TlsE2eTest, UpstreamTlsVerifiesTheBackend) {
     virtual_hosts {
       name: "all"
       domains: "*"
-      routes { match { prefix: "/good" } route { cluster: "up-good" } }
-      routes { match { prefix: "/bad" } route { cluster: "up-bad" } }
-      routes { match { prefix: "/name" } route { cluster: "up-name" } }
+      routes {
+        match { prefix: "/good" }
+        route { cluster: "up-good" }
+      }
+      routes {
+        match { prefix: "/bad" }
+        route { cluster: "up-bad" }
+      }
+      routes {
+        match { prefix: "/name" }
+        route { cluster: "up-name" }
+      }
     }
   )pb");
   ads_.Set(::lb::xds::kRouteType, {{"default", &routes}});
   ProxyProcess proxy("tls-upstream");
   ASSERT_TRUE(proxy.Start(ads_.target()).ok());
-  ASSERT_TRUE(proxy.WaitReady().ok());
+  ASSERT_TRUE(proxy.WaitReady().ok()) << proxy.LogTail() << absl::StrJoin(ads_.Nacks(), "\n");
   absl::StatusOr<HttpResponse> ok;
   ASSERT_TRUE(WaitFor([&] {
     ok = HttpGet(proxy.port(), "/good");
     return ok.ok() && ok->status == 200;
-  })) << (ok.ok() ? ok->body : ok.status().ToString()) << proxy.LogTail();
+  })) << (ok.ok() ? ok->body : ok.status().ToString())
+      << proxy.LogTail();
   EXPECT_TRUE(absl::StrContains(ok->body, "s_server")) << ok->body;
+  // Several health-check rounds later the host is still eligible.
+  absl::SleepFor(absl::Seconds(1));
+  absl::StatusOr<HttpResponse> still = HttpGet(proxy.port(), "/good");
+  ASSERT_TRUE(still.ok());
+  EXPECT_EQ(still->status, 200) << still->body;
   for (const char* path : {"/bad", "/name"}) {
     absl::StatusOr<HttpResponse> r = HttpGet(proxy.port(), path);
     ASSERT_TRUE(r.ok()) << r.status();

@@ -56,7 +56,7 @@ struct ClientResult {
   std::string subject_cn;
   bool reused = false;
   std::string alpn;
-  std::string read;  // What the server sent after the handshake (up to `want` bytes).
+  std::string read;                // What the server sent after the handshake (up to `want` bytes).
   SSL_SESSION* session = nullptr;  // Owned by the caller (SSL_SESSION_free).
   unsigned long error = 0;         // NOLINT(runtime/int)
 };
@@ -113,7 +113,10 @@ class TlsSocketTest : public ::testing::Test {
     def_ = MakeLeaf(ca_, "default", {"default.test"});
   }
   ~TlsSocketTest() override {
-    loop_.Run([&] { server_.reset(); client_.reset(); });
+    loop_.Run([&] {
+      server_.reset();
+      client_.reset();
+    });
     if (peer_ >= 0) close(peer_);
   }
 
@@ -188,12 +191,12 @@ TEST_F(TlsSocketTest, SelectsExactThenLongestWildcardThenDefault) {
 
 TEST_F(TlsSocketTest, HandshakeServesTheCertificateOfTheName) {
   std::shared_ptr<const ServerContext> ctx = Server(Listener(true));
-  for (const auto& [sni, cn] : std::vector<std::pair<std::string, std::string>>{
-           {"a.example.com", "a.example.com"},
-           {"z.example.com", "wild.example.com"},
-           {"q.b.example.com", "deep.b.example.com"},
-           {"unknown.test", "default"},
-           {"", "default"}}) {
+  for (const auto& [sni, cn] :
+       std::vector<std::pair<std::string, std::string>>{{"a.example.com", "a.example.com"},
+                                                        {"z.example.com", "wild.example.com"},
+                                                        {"q.b.example.com", "deep.b.example.com"},
+                                                        {"unknown.test", "default"},
+                                                        {"", "default"}}) {
     ClientResult r = Handshake(ctx, sni);
     EXPECT_TRUE(r.ok) << sni;
     EXPECT_EQ(r.subject_cn, cn) << sni;
@@ -350,9 +353,7 @@ TEST_F(ConnectionPairTest, UntrustedCertificateFailsTheConnectAndIsCounted) {
   const uint64_t failures = Stats().verify_failures.load();
   Connect(Server(Listener(true)), Client(u));
   ASSERT_TRUE(WaitFor([&] { return OnLoop([&] { return !client_rec_.events.empty(); }); }));
-  loop_.Run([&] {
-    EXPECT_EQ(client_rec_.events[0], network::ConnectionEvent::kConnectFailed);
-  });
+  loop_.Run([&] { EXPECT_EQ(client_rec_.events[0], network::ConnectionEvent::kConnectFailed); });
   EXPECT_EQ(Stats().verify_failures.load(), failures + 1);
 }
 
@@ -366,9 +367,7 @@ TEST_F(ConnectionPairTest, WrongNameFailsVerification) {
   const uint64_t failures = Stats().verify_failures.load();
   Connect(Server(c), Client(u));
   ASSERT_TRUE(WaitFor([&] { return OnLoop([&] { return !client_rec_.events.empty(); }); }));
-  loop_.Run([&] {
-    EXPECT_EQ(client_rec_.events[0], network::ConnectionEvent::kConnectFailed);
-  });
+  loop_.Run([&] { EXPECT_EQ(client_rec_.events[0], network::ConnectionEvent::kConnectFailed); });
   EXPECT_EQ(Stats().verify_failures.load(), failures + 1);
 }
 

@@ -156,8 +156,7 @@ TEST(AdsSubscriptionTest, TlsListenerSubscribesItsListenerAndThenItsSecretsByNam
   bad.set_name("web");
   o = s.OnResponse(Resp(::lb::xds::kSecretType, "1", "n2", bad));
   EXPECT_FALSE(o.accepted);
-  EXPECT_EQ(o.error,
-            "Secret \"web\": one of tls_certificate or session_ticket_keys is required");
+  EXPECT_EQ(o.error, "Secret \"web\": one of tls_certificate or session_ticket_keys is required");
   ASSERT_EQ(o.requests.size(), 1u);
   EXPECT_EQ(o.requests[0].error_detail().message(), o.error);
   EXPECT_EQ(Names(o.requests[0]), std::vector<std::string>({"web"}));

@@ -51,10 +51,15 @@ std::string ConfigDump(const std::shared_ptr<const router::Snapshot>& snap,
     for (const auto& vh : snap->virtual_hosts) {
       nlohmann::json v = {{"domain", vh.domain}, {"routes", nlohmann::json::array()}};
       for (const auto& r : vh.routes) {
-        v["routes"].push_back({{"name", r.name},
-                               {"prefix", r.prefix},
-                               {"cluster", r.cluster},
-                               {"retries", r.retries}});
+        nlohmann::json route = {{"name", r.name},
+                                {"prefix", r.prefix},
+                                {"cluster", r.cluster},
+                                {"retries", r.retries}};
+        if (!r.scheme.empty()) route["scheme"] = r.scheme;
+        if (r.redirect.has_value()) {
+          route["redirect"] = {{"https", r.redirect->https}, {"status", r.redirect->status}};
+        }
+        v["routes"].push_back(std::move(route));
       }
       routes.push_back(v);
     }
@@ -68,6 +73,14 @@ std::string ConfigDump(const std::shared_ptr<const router::Snapshot>& snap,
                           {"table_size", cs->picker == nullptr ? 0 : cs->picker->table_size()},
                           {"health_check_path", cs->config.health_check.path},
                           {"endpoints", nlohmann::json::array()}};
+      if (const auto& tls = cs->config.tls; tls != nullptr) {
+        // Names only: never a key.
+        c["tls"] = {{"sni", tls->sni},
+                    {"verify", tls->verify},
+                    {"alpn", tls->alpn},
+                    {"client_certificate",
+                     tls->client_certificate.has_value() ? tls->client_certificate->name : ""}};
+      }
       for (size_t i = 0; i < cs->hosts.size(); ++i) {
         const upstream::HostState& h = *cs->hosts[i];
         const upstream::HostView& v = cs->views[i];
@@ -89,6 +102,24 @@ std::string ConfigDump(const std::shared_ptr<const router::Snapshot>& snap,
   }
   j["routes"] = routes;
   j["clusters"] = clusters;
+  // The TLS listener's certificates (names only: never a key); null until one arrived.
+  j["tls_listener"] = nullptr;
+  if (snap != nullptr && snap->tls_server != nullptr) {
+    const TlsListenerConfig& t = snap->tls_server->config();
+    nlohmann::json certs = nlohmann::json::array();
+    for (const auto& chain : t.chains) {
+      certs.push_back({{"name", chain.certificate.name},
+                       {"server_names", chain.server_names},
+                       {"ocsp_staple", !chain.certificate.ocsp_staple.empty()}});
+    }
+    j["tls_listener"] = {
+        {"version", t.version},
+        {"certificates", certs},
+        {"default_certificate",
+         t.default_certificate.has_value() ? t.default_certificate->name : ""},
+        {"ticket_keys", t.ticket_keys.size()},
+        {"alpn", t.alpn}};
+  }
   return j.dump(2) + "\n";
 }
 

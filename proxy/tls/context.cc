@@ -185,6 +185,8 @@ absl::StatusOr<SSL_CTX*> NewServerCtx(const TlsListenerConfig& config, ServerCon
                                SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
                             SSL_MODE_RELEASE_BUFFERS);
+  // One recv() per buffer rather than two per record (header, then body).
+  SSL_CTX_set_read_ahead(ctx, 1);
   // Stateless resumption only (tickets): works across proxies sharing the keys.
   SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
   SSL_CTX_set_session_id_context(ctx, kSessionIdContext, sizeof(kSessionIdContext) - 1);
@@ -324,6 +326,7 @@ absl::StatusOr<std::shared_ptr<const ClientContext>> ClientContext::Create(
   if (ctx == nullptr) return absl::ResourceExhaustedError("SSL_CTX_new: " + LastError());
   context->ctx_ = ctx;
   SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_read_ahead(ctx, 1);
   SSL_CTX_set_options(
       ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION | SSL_OP_IGNORE_UNEXPECTED_EOF);
   SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |

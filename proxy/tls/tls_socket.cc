@@ -147,13 +147,17 @@ network::IoResult TlsSocket::DoRead(event::Buffer& buffer, size_t max) {
     if (state_ != State::kDone) return result;
   }
   char chunk[kRecord];
-  // Up to `max`, then to the end of the record in progress (see the header).
-  while (result.bytes < max || SSL_pending(ssl_) > 0) {
+  // Contexts read ahead (one recv takes what the kernel has, up to OpenSSL's buffer): read
+  // until OpenSSL holds nothing more, which may go past `max` by what it buffered (about one
+  // buffer, 16 KiB). Bytes still in the kernel raise the next (level-triggered) read event.
+  while (result.bytes < max || SSL_has_pending(ssl_)) {
     ERR_clear_error();
     const int n = SSL_read(ssl_, chunk, sizeof(chunk));
     if (n > 0) {
       buffer.Append(absl::string_view(chunk, static_cast<size_t>(n)));
       result.bytes += static_cast<uint64_t>(n);
+      // Nothing buffered: stop rather than pay a recv() that says EAGAIN.
+      if (!SSL_has_pending(ssl_)) break;
       continue;
     }
     const int err = SSL_get_error(ssl_, n);

@@ -4,9 +4,10 @@
 //    buffer when WantsWrite says the handshake waits for the socket); once it is done the
 //    connection hears RaiseConnected(): an outgoing connection reports kConnected only then,
 //    and a failed handshake is its kConnectFailed.
-//  - DoRead never leaves decrypted bytes inside OpenSSL: it finishes the record it started even
-//    past `max` (at most one record, 16 KiB), so a level-triggered read event is never needed
-//    for bytes that are no longer in the kernel.
+//  - DoRead never leaves bytes inside OpenSSL (contexts read ahead): it reads until OpenSSL
+//    holds nothing, even past `max` (by at most its buffer, about 16 KiB), so no read event is
+//    ever needed for bytes that are no longer in the kernel; and it stops as soon as that is
+//    so, without a recv() that would only say EAGAIN.
 //  - end_stream on DoWrite and OnClose() send close_notify; a peer's close_notify (or a plain
 //    EOF, which clients commonly send) is end_stream.
 //  - Errors are counted in Stats() (tls/context.h).

@@ -338,6 +338,13 @@ TEST_F(TlsE2eTest, SniPicksTheCertificateAndRequestsSayHttps) {
   ASSERT_TRUE(plain.ok()) << plain.status();
   EXPECT_EQ(plain->status, 200);
   EXPECT_EQ(plain->Header("X-Echo-X-Forwarded-Proto"), "http");
+  // /config_dump names the certificates, never a key.
+  absl::StatusOr<nlohmann::json> dump = ConfigDump(proxy->admin_port());
+  ASSERT_TRUE(dump.ok()) << dump.status();
+  EXPECT_EQ((*dump)["tls_listener"]["certificates"].size(), 2u) << dump->dump();
+  EXPECT_EQ((*dump)["tls_listener"]["default_certificate"], "a");
+  EXPECT_EQ((*dump)["routes"][0]["routes"][0]["redirect"]["status"], 308);
+  EXPECT_EQ(dump->dump().find("PRIVATE KEY"), std::string::npos);
   absl::StatusOr<uint64_t> handshakes =
       StatValue(proxy->admin_port(), "lb_proxy_tls_handshakes_total");
   ASSERT_TRUE(handshakes.ok());

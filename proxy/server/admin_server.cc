@@ -51,10 +51,8 @@ std::string ConfigDump(const std::shared_ptr<const router::Snapshot>& snap,
     for (const auto& vh : snap->virtual_hosts) {
       nlohmann::json v = {{"domain", vh.domain}, {"routes", nlohmann::json::array()}};
       for (const auto& r : vh.routes) {
-        nlohmann::json route = {{"name", r.name},
-                                {"prefix", r.prefix},
-                                {"cluster", r.cluster},
-                                {"retries", r.retries}};
+        nlohmann::json route = {
+            {"name", r.name}, {"prefix", r.prefix}, {"cluster", r.cluster}, {"retries", r.retries}};
         if (!r.scheme.empty()) route["scheme"] = r.scheme;
         if (r.redirect.has_value()) {
           route["redirect"] = {{"https", r.redirect->https}, {"status", r.redirect->status}};
@@ -112,13 +110,12 @@ std::string ConfigDump(const std::shared_ptr<const router::Snapshot>& snap,
                        {"server_names", chain.server_names},
                        {"ocsp_staple", !chain.certificate.ocsp_staple.empty()}});
     }
-    j["tls_listener"] = {
-        {"version", t.version},
-        {"certificates", certs},
-        {"default_certificate",
-         t.default_certificate.has_value() ? t.default_certificate->name : ""},
-        {"ticket_keys", t.ticket_keys.size()},
-        {"alpn", t.alpn}};
+    j["tls_listener"] = {{"version", t.version},
+                         {"certificates", certs},
+                         {"default_certificate",
+                          t.default_certificate.has_value() ? t.default_certificate->name : ""},
+                         {"ticket_keys", t.ticket_keys.size()},
+                         {"alpn", t.alpn}};
   }
   return j.dump(2) + "\n";
 }

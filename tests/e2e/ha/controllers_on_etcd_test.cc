@@ -2,9 +2,12 @@
 // to another; concurrent writes through different controllers are all kept; the controller a
 // proxy follows is killed under load and the proxy moves to the next one without a failed
 // request; an etcd member dies and the controllers go on.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
@@ -40,7 +43,8 @@ class ControllersOnEtcdTest : public ::testing::Test {
     for (int i = 0; i < 3; ++i) {
       controllers_.push_back(std::make_unique<ControllerProcess>(std::vector<std::string>{
           "--store=etcd", absl::StrCat("--etcd_endpoints=", absl::StrJoin(etcd_->endpoints(), ",")),
-          "--etcd_prefix=/lb-ha-test/", "--etcd_request_timeout=2s"}));
+          "--etcd_prefix=/lb-ha-test/", "--etcd_request_timeout=2s",
+          "--fleet_publish_interval=500ms"}));
       absl::Status s = controllers_.back()->Start();
       ASSERT_TRUE(s.ok()) << s << controllers_.back()->LogTail();
     }
@@ -136,6 +140,41 @@ TEST_F(ControllersOnEtcdTest, AProxyMovingToAnotherControllerGetsNothingNew) {
   ASSERT_TRUE(
       WaitForEndpoints(proxy.admin_port(), "backend", {web0.address(), web1.address()}).ok());
   EXPECT_GT(ConfigGeneration(proxy.admin_port()), before);
+}
+
+TEST_F(ControllersOnEtcdTest, EveryControllerListsTheProxiesOfAll) {
+  ProxyProcess p0("fleet-proxy-0"), p1("fleet-proxy-1");
+  ASSERT_TRUE(p0.Start(controllers_[0]->grpc_target()).ok());
+  ASSERT_TRUE(p1.Start(controllers_[1]->grpc_target()).ok());
+  // Controller 2 has no proxy of its own; it lists both, each with its controller.
+  std::string body;
+  auto listed = [&](int c, const std::vector<std::string>& want) {
+    return WaitUntil(
+        [&] {
+          absl::StatusOr<HttpResponse> r = HttpGet(controllers_[c]->rest_port(), "/v1/proxies");
+          if (!r.ok() || r->status != 200) return false;
+          body = r->body;
+          nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
+          if (!j.is_object() || !j.contains("proxies")) return false;
+          std::vector<std::string> seen;
+          for (const auto& p : j["proxies"]) {
+            seen.push_back(p.value("node_id", "") + "@" + p.value("controller", ""));
+          }
+          return Sorted(seen) == Sorted(want);
+        },
+        absl::Seconds(20));
+  };
+  auto id = [&](int c) {
+    char host[256] = {};
+    gethostname(host, sizeof(host) - 1);
+    return absl::StrCat(host, ":", controllers_[c]->grpc_port());
+  };
+  const std::vector<std::string> both = {"fleet-proxy-0@" + id(0), "fleet-proxy-1@" + id(1)};
+  EXPECT_TRUE(listed(2, both)) << body;
+  EXPECT_TRUE(listed(0, both)) << body;
+  // A controller that stops takes its entry with it; its proxy is no longer listed.
+  ASSERT_TRUE(controllers_[1]->Stop().ok());
+  EXPECT_TRUE(listed(2, {"fleet-proxy-0@" + id(0)})) << body;
 }
 
 TEST_F(ControllersOnEtcdTest, ConcurrentWritesThroughDifferentControllersAreAllKept) {

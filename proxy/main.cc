@@ -24,6 +24,14 @@
 ABSL_FLAG(std::string, controller, "127.0.0.1:18000",
           "Controller address(es), comma-separated, tried in turn");
 ABSL_FLAG(std::string, listen, "0.0.0.0:8080", "Where clients connect (host:port)");
+ABSL_FLAG(std::string, tls_listen, "",
+          "TLS listener (host:port, e.g. 0.0.0.0:8443); empty: none. Its certificates come from "
+          "the controller (Listener lb.ingress.https and its Secrets); until one arrives, "
+          "connections to it are closed at once (lb_proxy_tls_no_certificate_total)");
+ABSL_FLAG(absl::Duration, tls_handshake_timeout, absl::Seconds(10),
+          "A TLS client that has not finished its handshake within this is disconnected");
+ABSL_FLAG(int, https_port, 443,
+          "The port written in https redirects' Location (left out when 443)");
 ABSL_FLAG(std::string, admin_listen, "127.0.0.1:9901", "Admin API: /ready /stats /config_dump");
 ABSL_FLAG(int, workers, 0, "Worker threads (0: one per core)");
 ABSL_FLAG(bool, balance_connections, true,
@@ -104,6 +112,27 @@ int main(int argc, char** argv) {
   lb::proxy::ProxyOptions options;
   options.listen_host = listen->host;
   options.listen_port = listen->port;
+  if (std::string tls = absl::GetFlag(FLAGS_tls_listen); !tls.empty()) {
+    absl::StatusOr<lb::net::HostPort> tls_listen = lb::net::ParseHostPort(tls);
+    if (!tls_listen.ok()) {
+      std::fprintf(stderr, "proxy: --tls_listen: %s\n",
+                   std::string(tls_listen.status().message()).c_str());
+      return 2;
+    }
+    options.tls_listen_host = tls_listen->host;
+    options.tls_listen_port = tls_listen->port;
+  }
+  options.worker.tls_handshake_timeout = absl::GetFlag(FLAGS_tls_handshake_timeout);
+  if (options.worker.tls_handshake_timeout <= absl::ZeroDuration()) {
+    std::fprintf(stderr, "proxy: --tls_handshake_timeout must be positive\n");
+    return 2;
+  }
+  const int https_port = absl::GetFlag(FLAGS_https_port);
+  if (https_port < 1 || https_port > 65535) {
+    std::fprintf(stderr, "proxy: --https_port must be from 1 to 65535\n");
+    return 2;
+  }
+  options.worker.https_port = static_cast<uint16_t>(https_port);
   options.admin_listen = absl::GetFlag(FLAGS_admin_listen);
   options.workers = absl::GetFlag(FLAGS_workers);
   options.balance_connections = absl::GetFlag(FLAGS_balance_connections);
@@ -156,6 +185,7 @@ int main(int argc, char** argv) {
   }
 
   lb::proxy::xds::AdsClientOptions ads;
+  ads.tls_listener = options.tls_listen_port >= 0;
   for (absl::string_view c :
        absl::StrSplit(absl::GetFlag(FLAGS_controller), ',', absl::SkipWhitespace())) {
     ads.controllers.emplace_back(c);
@@ -194,7 +224,8 @@ int main(int argc, char** argv) {
                absl::GetFlag(FLAGS_controller));
   if (std::string ready = absl::GetFlag(FLAGS_ready_file); !ready.empty()) {
     absl::Status s = lb::process::WriteReadyFile(
-        ready, {{"port", srv->port()}, {"admin_port", srv->admin_port()}});
+        ready,
+        {{"port", srv->port()}, {"admin_port", srv->admin_port()}, {"tls_port", srv->tls_port()}});
     if (!s.ok()) {
       std::fprintf(stderr, "proxy: --ready_file: %s\n", std::string(s.message()).c_str());
       return 1;

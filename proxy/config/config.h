@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -68,6 +69,41 @@ struct EndpointConfig {
   std::string Key() const;  // "10.0.0.1:80" / "[::1]:80": identity within a cluster.
 };
 
+// A certificate with its key (an SDS Secret's tls_certificate), PEM.
+struct TlsCertificateConfig {
+  std::string name;               // The Secret's name.
+  std::string certificate_chain;  // Leaf first.
+  std::string private_key;
+  std::string ocsp_staple;  // DER; empty: none.
+};
+
+// The TLS listener (Listener kIngressTlsListenerName and the Secrets it references; see
+// docs/tls.md). Only chains whose certificate arrived are listed.
+struct TlsListenerConfig {
+  struct Chain {
+    std::vector<std::string> server_names;  // Exact names or "*.suffix"; lowercase.
+    TlsCertificateConfig certificate;
+  };
+  std::vector<Chain> chains;
+  std::optional<TlsCertificateConfig> default_certificate;  // No SNI, or an unknown one.
+  int min_version = 0x0303;                                 // TLS 1.2 (wire value).
+  int max_version = 0x0304;                                 // TLS 1.3.
+  std::vector<std::string> alpn;                            // Offered, in preference order.
+  // Session ticket keys, 80 bytes each; the first encrypts, all decrypt. Empty: each context
+  // makes its own (resumption then works only on the same proxy and context).
+  std::vector<std::string> ticket_keys;
+  std::string version;  // Of the Listener and Secrets it was built from, for /config_dump.
+};
+
+// A cluster's upstream TLS (Cluster.transport_socket with an UpstreamTlsContext).
+struct UpstreamTlsConfig {
+  std::string sni;         // Also the name the certificate must carry when verifying.
+  bool verify = true;      // False: no validation_context (insecure_skip_verify).
+  std::string trusted_ca;  // PEM bundle (read from a file when the resource named one).
+  std::optional<TlsCertificateConfig> client_certificate;
+  std::vector<std::string> alpn;
+};
+
 struct ClusterConfig {
   std::string name;
   std::string version;            // Of the Cluster resource.
@@ -84,12 +120,24 @@ struct ClusterConfig {
   uint64_t max_ring_size = uint64_t{1} << 20;
   uint32_t maglev_table_size = 65537;  // Prime.
   CircuitBreakerConfig circuit_breakers;
+  // Null: plaintext. Shared because it is immutable and may carry a CA bundle.
+  std::shared_ptr<const UpstreamTlsConfig> tls;
   std::vector<EndpointConfig> endpoints;
+};
+
+// A route that answers with a redirect instead of forwarding (RedirectAction https_redirect).
+struct RedirectConfig {
+  bool https = false;  // Scheme https; port --https_port.
+  int status = 301;    // 301, 302, 303, 307 or 308.
 };
 
 struct RouteConfig {
   std::string name;
   std::string prefix = "/";
+  // Only requests whose scheme is this ("http" / "https"); empty: any (HeaderMatcher ":scheme"
+  // exact_match).
+  std::string scheme;
+  std::optional<RedirectConfig> redirect;  // Set: a redirect, `cluster` unused.
   std::string cluster;
   uint32_t retries = 2;  // Extra attempts on other endpoints.
   bool has_hash_policy = false;
@@ -103,6 +151,8 @@ struct VirtualHostConfig {
 
 struct ProxyConfig {
   std::map<std::string, ClusterConfig> clusters;
+  // Null until the TLS listener and at least one of its certificates were received.
+  std::shared_ptr<const TlsListenerConfig> tls_listener;
   std::vector<VirtualHostConfig> virtual_hosts;
   std::string routes_version;
 };

@@ -130,9 +130,13 @@ class ActiveChecker::HostCheck final : public network::ConnectionCallbacks {
     absl::StatusOr<event::SocketAddress> address =
         event::MakeAddress(settings_.address, settings_.port);
     if (!address.ok()) return Finish(false);  // Not an IP literal: cannot be reached.
+    std::shared_ptr<const network::TransportSocketFactory> transport =
+        owner_->transport_for_ ? owner_->transport_for_(cluster_) : nullptr;
     absl::StatusOr<std::unique_ptr<network::Connection>> connection =
         network::CreateClientConnection(owner_->dispatcher_, *address,
-                                        std::make_unique<network::RawTransportSocket>());
+                                        transport != nullptr
+                                            ? transport->Create()
+                                            : std::make_unique<network::RawTransportSocket>());
     if (!connection.ok()) {
       if (connection.status().code() == absl::StatusCode::kResourceExhausted) {
         // Our shortage, not the host's: no verdict, try again later.

@@ -36,6 +36,7 @@
 #include "proxy/config/config.h"
 #include "proxy/event/dispatcher.h"
 #include "proxy/health/health_state.h"
+#include "proxy/network/transport_socket.h"
 
 namespace lb::proxy::health {
 
@@ -64,6 +65,11 @@ class ActiveChecker {
   //     (an in-flight check is aborted) and forgets its state.
   // Update() itself never calls on_change: after an Update the caller reads the verdicts anew.
   void Update(const ProxyConfig& config);
+  // The transport of a cluster's checks (its upstream TLS), or null for plaintext; asked at
+  // each check's start, on the loop thread. Unset: plaintext.
+  using TransportFor = std::function<std::shared_ptr<const network::TransportSocketFactory>(
+      const std::string& cluster)>;
+  void SetTransports(TransportFor transport_for) { transport_for_ = std::move(transport_for); }
 
   // kUnknown also for hosts that are not checked at all.
   ActiveStatus Status(const std::string& cluster, const std::string& host_key) const;
@@ -91,6 +97,7 @@ class ActiveChecker {
 
   event::Dispatcher& dispatcher_;
   OnChange on_change_;
+  TransportFor transport_for_;
   std::map<Key, std::unique_ptr<HostCheck>> hosts_;
   absl::BitGen rng_;
   uint64_t checks_completed_ = 0;

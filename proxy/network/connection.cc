@@ -27,6 +27,7 @@ class ConnectionImpl final : public Connection,
         fd_(fd),
         peer_(peer),
         transport_(std::move(transport)),
+        tcp_connecting_(connecting),
         connecting_(connecting) {
     transport_->SetCallbacks(*this);
     watcher_ = dispatcher_.WatchFd(fd_, [this](uint32_t events) { OnFdEvent(events); });
@@ -109,32 +110,41 @@ class ConnectionImpl final : public Connection,
     if (connecting_) {
       connecting_ = false;
       if (callbacks_ != nullptr) callbacks_->OnEvent(ConnectionEvent::kConnected);
+    } else if (callbacks_ != nullptr && state_ == State::kOpen) {
+      // An accepted connection whose transport finished its handshake (a raw one raises this
+      // before anyone listens).
+      callbacks_->OnEvent(ConnectionEvent::kConnected);
     }
   }
 
  private:
+  // While a transport handshake runs (connecting_ but not tcp_connecting_), reads go on: they
+  // drive the handshake.
   bool ReadAllowed() const {
-    return state_ == State::kOpen && !connecting_ && !read_disabled_ && !read_eof_;
+    return state_ == State::kOpen && !tcp_connecting_ && !read_disabled_ && !read_eof_;
   }
   bool WantRead() const { return ReadAllowed() && read_buffer_.size() < limit_; }
 
   void UpdateInterest() {
     if (watcher_ == nullptr) return;
-    UpdateInterest(connecting_ || !write_buffer_.empty());
+    UpdateInterest(!write_buffer_.empty());
   }
   // When the caller knows whether bytes wait to be written.
-  void UpdateInterest(bool write) {
-    if (watcher_ != nullptr) watcher_->SetInterest(WantRead(), write);
+  void UpdateInterest(bool pending) {
+    if (watcher_ != nullptr) {
+      watcher_->SetInterest(WantRead(), tcp_connecting_ || transport_->WantsWrite(pending));
+    }
   }
 
   void OnFdEvent(uint32_t events) {
-    if (connecting_) {
+    if (tcp_connecting_) {
       int err = event::ConnectResult(fd_);
       if (err != 0) {
         CloseSocket();
         if (callbacks_ != nullptr) callbacks_->OnEvent(ConnectionEvent::kConnectFailed);
         return;
       }
+      tcp_connecting_ = false;
       transport_->OnConnected();  // May raise kConnected, whose handler may close us.
       if (state_ == State::kClosed) return;
       Flush();
@@ -203,7 +213,7 @@ class ConnectionImpl final : public Connection,
   // report_close_ (unless the owner was closing anyway).
   size_t Flush() {
     const size_t pending = write_buffer_.size();
-    if (pending == 0 && !write_ended_) {
+    if (pending == 0 && !write_ended_ && !transport_->WantsWrite(false)) {
       if (state_ == State::kClosing) {
         CloseSocket();
         if (callbacks_ != nullptr) callbacks_->OnEvent(ConnectionEvent::kLocalClose);
@@ -239,23 +249,28 @@ class ConnectionImpl final : public Connection,
     return left;
   }
 
-  // After a failed write closed the socket: tells the owner (kRemoteClose). True if it did.
+  // After a failed write closed the socket: tells the owner (kRemoteClose, or kConnectFailed
+  // when an outgoing connection's handshake failed). True if it did.
   bool ReportFailedWrite() {
     if (!report_close_) return false;
     report_close_ = false;
-    if (callbacks_ != nullptr) callbacks_->OnEvent(ConnectionEvent::kRemoteClose);
+    if (callbacks_ != nullptr) callbacks_->OnEvent(close_event_);
     return true;
   }
 
   void CloseAndReport() {
     CloseSocket();
-    if (callbacks_ != nullptr) callbacks_->OnEvent(ConnectionEvent::kRemoteClose);
+    if (callbacks_ != nullptr) callbacks_->OnEvent(close_event_);
   }
 
   void CloseSocket() {
     if (state_ == State::kClosed) return;
+    // An outgoing connection whose transport handshake failed never connected.
+    close_event_ = connecting_ ? ConnectionEvent::kConnectFailed : ConnectionEvent::kRemoteClose;
     state_ = State::kClosed;
     connecting_ = false;
+    tcp_connecting_ = false;
+    if (fd_ >= 0) transport_->OnClose();
     watcher_.reset();
     if (fd_ >= 0) close(fd_);
     fd_ = -1;
@@ -271,7 +286,9 @@ class ConnectionImpl final : public Connection,
   event::Buffer write_buffer_;
   size_t limit_ = kDefaultBufferLimit;
   State state_ = State::kOpen;
-  bool connecting_;
+  ConnectionEvent close_event_ = ConnectionEvent::kRemoteClose;
+  bool tcp_connecting_;  // The TCP connect has not finished.
+  bool connecting_;      // Not connected as far as the owner knows (kConnected not raised).
   bool release_when_flushed_ = false;  // ReleaseIdleMemory() waits for the flush.
   bool read_disabled_ = false;
   bool read_eof_ = false;

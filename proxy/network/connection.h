@@ -34,6 +34,9 @@ class ConnectionCallbacks {
   virtual ~ConnectionCallbacks() = default;
   // kConnected, kConnectFailed, kRemoteClose, or kLocalClose once a Close(kFlushWrite) that had
   // to wait for its bytes to go out is done. After any but kConnected the connection is closed.
+  // Outgoing connections: kConnected once TCP and the transport's handshake are done; a failed
+  // handshake is kConnectFailed. Accepted connections: kConnected once a transport with a
+  // handshake (TLS) finished it; never for a raw one.
   virtual void OnEvent(ConnectionEvent event) = 0;
   // Bytes arrived: `data` is the connection's read buffer; take what can be used now and leave
   // the rest for the next call. `end_stream`: the peer half-closed (nothing more will arrive;

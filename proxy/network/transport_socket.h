@@ -1,6 +1,7 @@
-// The layer between a connection and its socket: plaintext today (RawTransportSocket), TLS
-// later. A transport socket moves bytes between the kernel socket and the connection's buffers
-// and may add its own handshake; the connection above it never touches the fd's bytes itself.
+// The layer between a connection and its socket: plaintext (RawTransportSocket) or TLS
+// (proxy/tls/tls_socket.h). A transport socket moves bytes between the kernel socket and the
+// connection's buffers and may add its own handshake; the connection above it never touches the
+// fd's bytes itself.
 //
 // Threading: loop thread of the owning connection only.
 #ifndef LB_PROXY_NETWORK_TRANSPORT_SOCKET_H_
@@ -55,6 +56,25 @@ class TransportSocket {
   virtual IoResult DoWrite(event::Buffer& buffer, bool end_stream) = 0;
   // The application protocol agreed with the peer (ALPN), "" when none.
   virtual absl::string_view NegotiatedProtocol() const { return {}; }
+  // Whether the connection should wait for the socket to become writable, given whether its
+  // write buffer holds bytes (`pending`). A transport in the middle of a handshake wants write
+  // events only when the handshake itself waits for the socket, never for application bytes it
+  // cannot send yet; when this is true with nothing pending, DoWrite() is still called on
+  // writability (with an empty buffer) so the handshake can go on.
+  virtual bool WantsWrite(bool pending) const { return pending; }
+  // The connection is about to close its socket (any close, any reason): last chance to send a
+  // goodbye (TLS close_notify), best effort and without blocking. No call follows.
+  virtual void OnClose() {}
+};
+
+// Makes the transport of each new connection (e.g. a cluster's upstream TLS settings). Immutable
+// once built; shared by workers, so Create() may be called from any thread.
+class TransportSocketFactory {
+ public:
+  virtual ~TransportSocketFactory() = default;
+  virtual std::unique_ptr<TransportSocket> Create() const = 0;
+  // True for TLS: such connections never share a pool with plaintext ones.
+  virtual bool secure() const = 0;
 };
 
 // Bytes as they are, straight to and from the kernel.

@@ -5,6 +5,7 @@
 
 #include "absl/random/random.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/base/check.h"
@@ -52,7 +53,7 @@ Router::~Router() {
 }
 
 void Router::StartRequest(const Snapshot* snapshot, http::RequestHeaderMapPtr headers,
-                          bool end_stream, absl::string_view client_ip) {
+                          bool end_stream, absl::string_view client_ip, absl::string_view scheme) {
   snapshot_ = snapshot;
   headers_ = std::move(headers);
   request_complete_ = end_stream;
@@ -61,9 +62,13 @@ void Router::StartRequest(const Snapshot* snapshot, http::RequestHeaderMapPtr he
     LocalReply(503, "no configuration received from the controller yet", accesslog::kNoConfig);
     return;
   }
-  const RouteConfig* route = snapshot_->Match(headers_->host, headers_->Path());
+  const RouteConfig* route = snapshot_->Match(headers_->host, headers_->Path(), scheme);
   if (route == nullptr) {
     LocalReply(404, "no route matches this host and path", accesslog::kNoRoute);
+    return;
+  }
+  if (route->redirect.has_value()) {
+    Redirect(*route->redirect);
     return;
   }
   cluster_ = snapshot_->FindCluster(route->cluster);
@@ -91,7 +96,7 @@ void Router::StartRequest(const Snapshot* snapshot, http::RequestHeaderMapPtr he
     ArmTimer(absl::InfiniteDuration());  // Connecting counts too.
   }
   hash_ = HashKey(*route, client_ip);
-  RewriteRequest({client_ip, "http"}, *headers_);
+  RewriteRequest({client_ip, scheme}, *headers_);
   PickAndStart();
 }
 
@@ -380,8 +385,12 @@ void Router::OnAttemptFailure(Failure failure, absl::string_view details) {
   if (failure == Failure::kConnectTimeout) {
     LocalReply(504, absl::StrCat(details, " (", why, ")"), flags);
   } else {
+    // A failed upstream TLS handshake says so; everything else keeps the generic text.
     LocalReply(502,
-               absl::StrCat("upstream connect error or disconnect before response (", why, ")"),
+               absl::StrCat(absl::StrContains(details, "TLS")
+                                ? details
+                                : "upstream connect error or disconnect before response",
+                            " (", why, ")"),
                flags);
   }
 }
@@ -432,6 +441,30 @@ void Router::LocalReply(int status, absl::string_view message, uint32_t flags) {
   CountResponse(status);
   Finish(/*answered=*/true);
   callbacks_.SendLocalReply(status, message);
+}
+
+void Router::Redirect(const RedirectConfig& redirect) {
+  // https://HOST[:PORT]/path?query: the request's host without its port, the proxy's https port
+  // (left out when it is 443), the request target as received.
+  absl::string_view host = headers_->host;
+  if (!host.empty() && host[0] == '[') {
+    host = host.substr(0, std::min(host.size(), host.find(']') + 1));
+  } else if (size_t colon = host.rfind(':'); colon != absl::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  if (host.empty()) host = "localhost";
+  const uint16_t port = context_.router_options().https_port;
+  std::string location = absl::StrCat(redirect.https ? "https://" : "http://", host);
+  if (port != 443) absl::StrAppend(&location, ":", port);
+  const absl::string_view path = headers_->Path();
+  absl::StrAppend(&location, path.empty() ? "/" : path);
+  http::ResponseHeaderMapPtr response = http::NewResponseHeaderMap();
+  response->status = redirect.status;
+  response->Add("Location", location);
+  response->content_length = 0;
+  callbacks_.stream_info().details = "https redirect";
+  Finish(/*answered=*/true);
+  callbacks_.EncodeHeaders(std::move(response), /*end_stream=*/true);
 }
 
 void Router::CountResponse(int status) {

@@ -67,6 +67,7 @@ struct RouterOptions {
   // Retries that take a slot (see above) in flight may not exceed this share of active
   // requests (plus a floor of 3).
   double retry_budget = 0.2;
+  uint16_t https_port = 443;  // Of https redirects' Location (left out when 443).
 };
 
 // What an attempt's outcome says about the host (for outlier detection).
@@ -74,7 +75,7 @@ enum class UpstreamResult : uint8_t { kSuccess, k5xx, kGatewayFailure };
 
 struct RouterStats {
   std::atomic<uint64_t> retries{0};
-  std::atomic<uint64_t> retries_refused{0};  // By the worker's retry budget.
+  std::atomic<uint64_t> retries_refused{0};             // By the worker's retry budget.
   std::atomic<uint64_t> upstream_timeouts{0};           // No head in time (504).
   std::atomic<uint64_t> upstream_response_timeouts{0};  // RouterOptions::response_timeout.
 };
@@ -153,9 +154,10 @@ class Router final : public http::ResponseDecoder,
   Router& operator=(const Router&) = delete;
 
   // The request head. `snapshot` (may be null: no config yet) must stay alive as long as the
-  // router; `client_ip` is copied.
+  // router; `client_ip` is copied. `scheme`: "https" on the TLS listener, else "http" (route
+  // matchers on ":scheme", X-Forwarded-Proto).
   void StartRequest(const Snapshot* snapshot, http::RequestHeaderMapPtr headers, bool end_stream,
-                    absl::string_view client_ip);
+                    absl::string_view client_ip, absl::string_view scheme = "http");
   // Request body bytes (all taken).
   void OnRequestData(event::Buffer& data, bool end_stream);
   // The client went away or the request was abandoned: stop everything upstream.
@@ -197,6 +199,8 @@ class Router final : public http::ResponseDecoder,
   bool TakeRetrySlot(Failure failure);
   void ReleaseSlots();
   void LocalReply(int status, absl::string_view message, uint32_t flags = 0);
+  // Answers a route's redirect (no upstream).
+  void Redirect(const RedirectConfig& redirect);
   void SetHost(upstream::HostState* host);
   void DisarmTimer();
   // Arms the router timer for `phase` (a phase's own limit), or sooner when the whole-response

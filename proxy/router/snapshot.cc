@@ -34,7 +34,8 @@ int DomainScore(absl::string_view pattern, absl::string_view full_host, absl::st
 
 }  // namespace
 
-const RouteConfig* Snapshot::Match(absl::string_view host, absl::string_view path) const {
+const RouteConfig* Snapshot::Match(absl::string_view host, absl::string_view path,
+                                   absl::string_view scheme) const {
   std::string bare = BareHost(host);
   const VirtualHostConfig* best = nullptr;
   int best_score = -1;
@@ -47,7 +48,7 @@ const RouteConfig* Snapshot::Match(absl::string_view host, absl::string_view pat
   }
   if (best == nullptr) return nullptr;
   for (const auto& r : best->routes) {
-    if (absl::StartsWith(path, r.prefix)) return &r;
+    if (absl::StartsWith(path, r.prefix) && (r.scheme.empty() || r.scheme == scheme)) return &r;
   }
   return nullptr;
 }

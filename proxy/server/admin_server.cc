@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "proxy/tls/context.h"
 #include "proxy/upstream/cluster_snapshot.h"
 
 namespace lb::proxy {
@@ -50,10 +51,13 @@ std::string ConfigDump(const std::shared_ptr<const router::Snapshot>& snap,
     for (const auto& vh : snap->virtual_hosts) {
       nlohmann::json v = {{"domain", vh.domain}, {"routes", nlohmann::json::array()}};
       for (const auto& r : vh.routes) {
-        v["routes"].push_back({{"name", r.name},
-                               {"prefix", r.prefix},
-                               {"cluster", r.cluster},
-                               {"retries", r.retries}});
+        nlohmann::json route = {
+            {"name", r.name}, {"prefix", r.prefix}, {"cluster", r.cluster}, {"retries", r.retries}};
+        if (!r.scheme.empty()) route["scheme"] = r.scheme;
+        if (r.redirect.has_value()) {
+          route["redirect"] = {{"https", r.redirect->https}, {"status", r.redirect->status}};
+        }
+        v["routes"].push_back(std::move(route));
       }
       routes.push_back(v);
     }
@@ -67,6 +71,14 @@ std::string ConfigDump(const std::shared_ptr<const router::Snapshot>& snap,
                           {"table_size", cs->picker == nullptr ? 0 : cs->picker->table_size()},
                           {"health_check_path", cs->config.health_check.path},
                           {"endpoints", nlohmann::json::array()}};
+      if (const auto& tls = cs->config.tls; tls != nullptr) {
+        // Names only: never a key.
+        c["tls"] = {{"sni", tls->sni},
+                    {"verify", tls->verify},
+                    {"alpn", tls->alpn},
+                    {"client_certificate",
+                     tls->client_certificate.has_value() ? tls->client_certificate->name : ""}};
+      }
       for (size_t i = 0; i < cs->hosts.size(); ++i) {
         const upstream::HostState& h = *cs->hosts[i];
         const upstream::HostView& v = cs->views[i];
@@ -88,6 +100,23 @@ std::string ConfigDump(const std::shared_ptr<const router::Snapshot>& snap,
   }
   j["routes"] = routes;
   j["clusters"] = clusters;
+  // The TLS listener's certificates (names only: never a key); null until one arrived.
+  j["tls_listener"] = nullptr;
+  if (snap != nullptr && snap->tls_server != nullptr) {
+    const TlsListenerConfig& t = snap->tls_server->config();
+    nlohmann::json certs = nlohmann::json::array();
+    for (const auto& chain : t.chains) {
+      certs.push_back({{"name", chain.certificate.name},
+                       {"server_names", chain.server_names},
+                       {"ocsp_staple", !chain.certificate.ocsp_staple.empty()}});
+    }
+    j["tls_listener"] = {{"version", t.version},
+                         {"certificates", certs},
+                         {"default_certificate",
+                          t.default_certificate.has_value() ? t.default_certificate->name : ""},
+                         {"ticket_keys", t.ticket_keys.size()},
+                         {"alpn", t.alpn}};
+  }
   return j.dump(2) + "\n";
 }
 
@@ -215,9 +244,33 @@ void AdminServer::Collect(metrics::SampleSink& sink) {
            {"stream_idle", LB_SUM(http.stream_idle_timeouts)},
            {"tunnel_idle", LB_SUM(http.tunnel_idle_timeouts)},
            {"upstream_head", LB_SUM(router.upstream_timeouts)},
-           {"upstream_response", LB_SUM(router.upstream_response_timeouts)}}) {
+           {"upstream_response", LB_SUM(router.upstream_response_timeouts)},
+           {"tls_handshake", tls::Stats().handshake_timeouts.load(std::memory_order_relaxed)}}) {
     sink.Counter("lb_proxy_timeouts_total", timeouts_help, {{"kind", kind}}, value);
   }
+  const tls::TlsStats& tls_stats = tls::Stats();
+  auto tls_counter = [&sink](const char* name, const char* help,
+                             const std::atomic<uint64_t>& value) {
+    sink.Counter(name, help, {}, value.load(std::memory_order_relaxed));
+  };
+  tls_counter("lb_proxy_tls_handshakes_total", "TLS handshakes completed (both directions).",
+              tls_stats.handshakes);
+  tls_counter("lb_proxy_tls_resumed_total", "Of those, resumed sessions (tickets).",
+              tls_stats.resumed);
+  tls_counter("lb_proxy_tls_handshake_errors_total", "TLS handshakes that failed.",
+              tls_stats.handshake_errors);
+  tls_counter("lb_proxy_tls_unrecognized_name_total",
+              "TLS clients refused with unrecognized_name: no certificate for their SNI.",
+              tls_stats.unrecognized_name);
+  tls_counter("lb_proxy_tls_no_certificate_total",
+              "TLS connections closed because no certificate was received yet.",
+              tls_stats.no_certificate);
+  tls_counter("lb_proxy_tls_verify_failures_total",
+              "Upstream TLS certificates that failed verification.", tls_stats.verify_failures);
+  tls_counter("lb_proxy_tls_connection_errors_total", "TLS errors after the handshake.",
+              tls_stats.connection_errors);
+  tls_counter("lb_proxy_tls_ocsp_staples_total", "Handshakes that carried an OCSP staple.",
+              tls_stats.ocsp_staples);
   sink.Counter("lb_proxy_upstream_connects_total", "New upstream connections.", {},
                LB_SUM(pool.connects));
   sink.Counter("lb_proxy_upstream_reuses_total", "Requests sent on pooled connections.", {},
@@ -273,8 +326,9 @@ void AdminServer::Collect(metrics::SampleSink& sink) {
         sink.Gauge("lb_proxy_cluster_resources_in_use",
                    "In use against the cluster's circuit breaker, by limit.", labels,
                    static_cast<double>(r->count()));
-        sink.Gauge("lb_proxy_cluster_resources_max", "The cluster's circuit breaker thresholds, by limit.",
-                   labels, static_cast<double>(r->max()));
+        sink.Gauge("lb_proxy_cluster_resources_max",
+                   "The cluster's circuit breaker thresholds, by limit.", labels,
+                   static_cast<double>(r->max()));
         sink.Counter("lb_proxy_cluster_overflow_total",
                      "Requests refused (503) or retries not made at the cluster's circuit breaker, "
                      "by limit.",

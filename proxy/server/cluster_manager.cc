@@ -7,9 +7,33 @@
 #include "common/logging/event_log.h"
 #include "proxy/balancer/balancer.h"
 #include "proxy/event/socket.h"
+#include "proxy/tls/tls_socket.h"
 #include "proxy/upstream/cluster_snapshot.h"
 
 namespace lb::proxy {
+namespace {
+
+bool SameUpstreamTls(const UpstreamTlsConfig& a, const UpstreamTlsConfig& b) {
+  auto cert = [](const UpstreamTlsConfig& c) {
+    return c.client_certificate.has_value()
+               ? c.client_certificate->certificate_chain + c.client_certificate->private_key
+               : std::string();
+  };
+  return a.sni == b.sni && a.verify == b.verify && a.trusted_ca == b.trusted_ca &&
+         a.alpn == b.alpn && cert(a) == cert(b);
+}
+
+// A TLS cluster whose context could not be built: its connections fail at once rather than
+// going out in plaintext.
+class UnusableTransport final : public network::TransportSocketFactory {
+ public:
+  std::unique_ptr<network::TransportSocket> Create() const override {
+    return std::make_unique<tls::TlsSocket>(nullptr, nullptr, /*server=*/false);
+  }
+  bool secure() const override { return true; }
+};
+
+}  // namespace
 
 ClusterManager::ClusterManager(event::Dispatcher& main, WorkerSet& workers, Published on_published)
     : main_(main), workers_(workers), on_published_(std::move(on_published)) {}
@@ -25,6 +49,12 @@ void ClusterManager::Start() {
                                               {"healthy", healthy},
                                               {"source", "active_check"}});
         ScheduleRebuild();
+      });
+  // TLS clusters are checked over TLS, with the context their traffic uses.
+  checker_->SetTransports(
+      [this](const std::string& cluster) -> std::shared_ptr<const network::TransportSocketFactory> {
+        auto it = client_tls_.find(cluster);
+        return it == client_tls_.end() ? nullptr : it->second.context;
       });
   tick_ = main_.CreateTimer([this] { OnTick(); });
   tick_->Arm(absl::Seconds(1));
@@ -141,6 +171,27 @@ void ClusterManager::Rebuild() {
   auto snap = std::make_shared<router::Snapshot>();
   snap->generation = ++generation_;
   snap->virtual_hosts = config_->virtual_hosts;
+  if (config_->tls_listener != tls_listener_config_) {
+    tls_listener_config_ = config_->tls_listener;
+    if (tls_listener_config_ == nullptr) {
+      tls_server_ = nullptr;
+    } else {
+      absl::StatusOr<std::shared_ptr<const tls::ServerContext>> server =
+          tls::ServerContext::Create(*tls_listener_config_);
+      if (server.ok()) {
+        tls_server_ = std::move(*server);
+        logging::LogEvent("tls_listener_updated",
+                          {{"certificates", tls_listener_config_->chains.size()},
+                           {"default", tls_listener_config_->default_certificate.has_value()},
+                           {"ticket_keys", tls_listener_config_->ticket_keys.size()}});
+      } else {
+        // The builder validated every certificate, so this is rare (out of memory): the
+        // previous certificates stay in use.
+        logging::LogEvent("tls_listener_rejected", {{"error", server.status().ToString()}});
+      }
+    }
+  }
+  snap->tls_server = tls_server_;
   std::map<std::pair<std::string, std::string>, std::shared_ptr<upstream::HostState>> live;
   for (const auto& [name, c] : config_->clusters) {
     auto cs = std::make_shared<upstream::ClusterSnapshot>();
@@ -150,6 +201,25 @@ void ClusterManager::Rebuild() {
       stats = std::make_shared<upstream::ClusterStats>(static_cast<int>(workers_.size()));
     }
     cs->stats = stats;
+    if (c.tls != nullptr) {
+      ClientTls& tls = client_tls_[name];
+      if (tls.context == nullptr || !SameUpstreamTls(*tls.config, *c.tls)) {
+        absl::StatusOr<std::shared_ptr<const tls::ClientContext>> context =
+            tls::ClientContext::Create(*c.tls);
+        if (context.ok()) {
+          tls.config = c.tls;
+          tls.context = std::move(*context);
+        } else {
+          logging::LogEvent("upstream_tls_rejected",
+                            {{"cluster", name}, {"error", context.status().ToString()}});
+        }
+      }
+      cs->transport = tls.context;
+      // Without a context (rare: see above) the cluster must not fall back to plaintext.
+      if (cs->transport == nullptr) cs->transport = std::make_shared<UnusableTransport>();
+    } else {
+      client_tls_.erase(name);
+    }
     upstream::ClusterResources& limits = stats->resources();
     limits.connections.set_max(c.circuit_breakers.max_connections);
     limits.pending_requests.set_max(c.circuit_breakers.max_pending_requests);
@@ -204,6 +274,9 @@ void ClusterManager::Rebuild() {
   }
   for (auto it = cluster_stats_.begin(); it != cluster_stats_.end();) {
     it = config_->clusters.count(it->first) ? std::next(it) : cluster_stats_.erase(it);
+  }
+  for (auto it = client_tls_.begin(); it != client_tls_.end();) {
+    it = config_->clusters.count(it->first) ? std::next(it) : client_tls_.erase(it);
   }
   // Endpoints that left: in-flight requests finish; pooled connections are dropped.
   for (auto& [id, host] : hosts_) {

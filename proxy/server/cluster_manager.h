@@ -25,6 +25,7 @@
 #include "proxy/router/router.h"
 #include "proxy/router/snapshot.h"
 #include "proxy/server/worker_set.h"
+#include "proxy/tls/context.h"
 #include "proxy/upstream/cluster_stats.h"
 #include "proxy/upstream/host.h"
 
@@ -62,6 +63,14 @@ class ClusterManager {
   std::map<std::pair<std::string, std::string>, std::shared_ptr<upstream::HostState>> hosts_;
   // Per cluster, kept while the cluster is configured (snapshots share them).
   std::map<std::string, std::shared_ptr<upstream::ClusterStats>> cluster_stats_;
+  // TLS contexts, rebuilt only when their settings change (existing connections keep theirs).
+  std::shared_ptr<const TlsListenerConfig> tls_listener_config_;
+  std::shared_ptr<const tls::ServerContext> tls_server_;
+  struct ClientTls {
+    std::shared_ptr<const UpstreamTlsConfig> config;
+    std::shared_ptr<const tls::ClientContext> context;
+  };
+  std::map<std::string, ClientTls> client_tls_;  // By cluster.
   std::unique_ptr<event::Timer> tick_;
   uint64_t generation_ = 0;
   bool rebuild_pending_ = false;

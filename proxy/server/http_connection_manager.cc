@@ -6,6 +6,7 @@
 #include "common/base/check.h"
 #include "common/base/recycled.h"
 #include "proxy/http/request_target.h"
+#include "proxy/tls/context.h"
 
 namespace lb::proxy {
 
@@ -74,7 +75,8 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
       return;
     }
     request_complete_ = end_stream;
-    router_.StartRequest(snapshot_.get(), std::move(headers), end_stream, manager_.client_ip_);
+    router_.StartRequest(snapshot_.get(), std::move(headers), end_stream, manager_.client_ip_,
+                         manager_.tls_ ? "https" : "http");
   }
 
   void DecodeData(event::Buffer& data, bool end_stream) override {
@@ -232,10 +234,12 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
 };
 
 HttpConnectionManager::HttpConnectionManager(ConnectionManagerContext& context,
-                                             std::unique_ptr<network::Connection> connection)
+                                             std::unique_ptr<network::Connection> connection,
+                                             bool tls)
     : context_(context),
       connection_(std::move(connection)),
       client_ip_(connection_->peer().Ip()),
+      tls_(tls),
       timer_(context.dispatcher(), [this] { OnTimeout(); }),
       router_timer_(context.dispatcher(), [this] {
         if (stream_ != nullptr) stream_->OnRouterTimeout();
@@ -247,7 +251,9 @@ HttpConnectionManager::HttpConnectionManager(ConnectionManagerContext& context,
   if (const size_t limit = context_.connection_manager_options().buffer_limit_bytes; limit > 0) {
     connection_->SetBufferLimit(limit);
   }
-  ArmTimeout(Timeout::kRequestHeader);  // From accept: a client that sends nothing is cut too.
+  // From accept: a client that sends nothing is cut too. A TLS connection first gets its
+  // handshake's own timeout; kConnected (handshake done) starts the header timeout.
+  ArmTimeout(tls_ ? Timeout::kHandshake : Timeout::kRequestHeader);
 }
 
 HttpConnectionManager::~HttpConnectionManager() {
@@ -316,6 +322,10 @@ void HttpConnectionManager::OnEvent(network::ConnectionEvent event) {
       Close();
       return;
     case network::ConnectionEvent::kConnected:
+      // The TLS handshake is done. (Here the codec would be chosen from NegotiatedProtocol()
+      // once an HTTP/2 server codec exists: "h2" is not offered until then, tls/context.h.)
+      if (timeout_ == Timeout::kHandshake) ArmTimeout(Timeout::kRequestHeader);
+      return;
     case network::ConnectionEvent::kConnectFailed:
       return;
   }
@@ -407,6 +417,9 @@ void HttpConnectionManager::ArmTimeout(Timeout which) {
     case Timeout::kNone:
       timer_.Disarm();
       return;
+    case Timeout::kHandshake:
+      timer_.Arm(options.tls_handshake_timeout);
+      return;
     case Timeout::kRequestHeader:
       timer_.Arm(options.request_header_timeout);
       return;
@@ -432,6 +445,10 @@ void HttpConnectionManager::OnTimeout() {
   ConnectionManagerStats& stats = context_.connection_manager_stats();
   switch (timeout_) {
     case Timeout::kNone:
+      return;
+    case Timeout::kHandshake:
+      tls::Stats().handshake_timeouts.fetch_add(1, std::memory_order_relaxed);
+      Close();
       return;
     case Timeout::kRequestHeader:
       stats.request_header_timeouts.fetch_add(1, std::memory_order_relaxed);

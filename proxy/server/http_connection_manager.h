@@ -5,9 +5,9 @@
 // (408; it runs from accept and from the first byte of each later request), the keep-alive idle
 // timeout, the stream idle timeout (no byte either way while a request is in progress; a
 // tunnel's own, longer one after a 101), the body-size limit (413), answers to requests the codec
-// refused (400/431/501/505), the access log line of each request, drain ("Connection: close" on the answer in progress, idle connections
-// closed at once) and closing. Everything about reaching the upstream is the stream's
-// router::Router.
+// refused (400/431/501/505), the access log line of each request, drain ("Connection: close" on the
+// answer in progress, idle connections closed at once) and closing. Everything about reaching the
+// upstream is the stream's router::Router.
 //
 // Threading: the worker's loop thread only. Lifetime: the worker owns managers; a manager
 // tells it when its connection is closed (ConnectionManagerContext::OnConnectionManagerClosed)
@@ -41,6 +41,9 @@ struct ConnectionManagerOptions {
   absl::Duration stream_idle_timeout = absl::Minutes(5);
   absl::Duration tunnel_idle_timeout = absl::Hours(1);  // The same, after a 101 (0: off).
   uint64_t max_body_bytes = 0;                          // 0: unlimited; else 413 above.
+  // TLS connections: the handshake must finish within this (counted in tls::Stats()); the
+  // request-header timeout starts after it.
+  absl::Duration tls_handshake_timeout = absl::Seconds(10);
   // Read-buffer limit and write high watermark of the client connection (0: the default).
   size_t buffer_limit_bytes = 0;
   http::Http1Settings codec;
@@ -89,8 +92,10 @@ class HttpConnectionManager final : public network::ConnectionCallbacks,
                                     public event::EventEndHook,
                                     public event::DeferredDeletable {
  public:
+  // `tls`: the connection came from the TLS listener (its transport handshakes first; requests
+  // on it have the scheme "https").
   HttpConnectionManager(ConnectionManagerContext& context,
-                        std::unique_ptr<network::Connection> connection);
+                        std::unique_ptr<network::Connection> connection, bool tls = false);
   ~HttpConnectionManager() override;
 
   // Draining: closes now if idle, else once the response in progress is out.
@@ -112,7 +117,15 @@ class HttpConnectionManager final : public network::ConnectionCallbacks,
 
  private:
   class ActiveStream;
-  enum class Timeout : uint8_t { kNone, kRequestHeader, kIdle, kClosing, kStreamIdle, kTunnelIdle };
+  enum class Timeout : uint8_t {
+    kNone,
+    kHandshake,
+    kRequestHeader,
+    kIdle,
+    kClosing,
+    kStreamIdle,
+    kTunnelIdle
+  };
 
   void Dispatch(bool end_stream);
   void OnStreamComplete(ActiveStream* stream);
@@ -130,6 +143,7 @@ class HttpConnectionManager final : public network::ConnectionCallbacks,
   std::unique_ptr<network::Connection> connection_;
   std::unique_ptr<http::Http1ServerCodec> codec_;
   const std::string client_ip_;
+  const bool tls_;
   event::LazyTimer timer_;         // The connection's timeouts (header, idle, closing).
   event::LazyTimer router_timer_;  // The current stream's router (RouterCallbacks).
   Timeout timeout_ = Timeout::kNone;

@@ -27,6 +27,8 @@ class ProxyServerImpl final : public ProxyServer {
     WorkerSetOptions wo;
     wo.listen_host = o.listen_host;
     wo.listen_port = o.listen_port;
+    wo.tls_listen_host = o.tls_listen_host;
+    wo.tls_listen_port = o.tls_listen_port;
     wo.workers = o.workers > 0 ? o.workers : static_cast<int>(std::thread::hardware_concurrency());
     wo.balance_connections = o.balance_connections;
     wo.share_port = o.share_port;
@@ -80,6 +82,7 @@ class ProxyServerImpl final : public ProxyServer {
   }
 
   uint16_t port() const override { return workers_->port(); }
+  uint16_t tls_port() const override { return workers_->tls_port(); }
   int admin_port() const override { return admin_->port(); }
 
   void SetConfig(std::shared_ptr<const ProxyConfig> config) override {

@@ -23,6 +23,9 @@ namespace lb::proxy {
 struct ProxyOptions {
   std::string listen_host = "0.0.0.0";
   uint16_t listen_port = 8080;  // 0: pick one (see port()).
+  // The TLS listener (--tls_listen): port -1 for none, 0 to pick one (see tls_port()).
+  std::string tls_listen_host = "0.0.0.0";
+  int tls_listen_port = -1;
   std::string admin_listen = "127.0.0.1:9901";
   int workers = 0;  // 0: one per core.
   // Even out open client connections across workers (see ConnectionBalancer); false leaves the
@@ -42,6 +45,7 @@ class ProxyServer {
   virtual ~ProxyServer() = default;
 
   virtual uint16_t port() const = 0;
+  virtual uint16_t tls_port() const = 0;  // 0 without a TLS listener.
   virtual int admin_port() const = 0;
 
   // Any thread. The configuration to serve from now on (the last good one stays in force until

@@ -14,6 +14,7 @@
 #include "proxy/event/lazy_timer.h"
 #include "proxy/network/connection.h"
 #include "proxy/network/transport_socket.h"
+#include "proxy/tls/context.h"
 #include "proxy/upstream/http1_conn_pool.h"
 
 namespace lb::proxy {
@@ -23,10 +24,11 @@ namespace lb::proxy {
 class Worker::Impl final : public ConnectionManagerContext, public router::RouterContext {
  public:
   Impl(Worker* worker, event::Dispatcher* dispatcher, int listen_fd, const WorkerOptions& options,
-       ResultSink sink, ConnectionLimit* limit)
+       ResultSink sink, ConnectionLimit* limit, int tls_listen_fd)
       : worker_(worker),
         dispatcher_(*dispatcher),
         listen_fd_(listen_fd),
+        tls_listen_fd_(tls_listen_fd),
         sink_(std::move(sink)),
         limit_(limit),
         accept_pause_(options.accept_pause),
@@ -42,6 +44,8 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
     http_options_.buffer_limit_bytes = options.buffer_limit_bytes;
     http_options_.path.normalize = options.normalize_path;
     http_options_.path.merge_slashes = options.merge_slashes;
+    http_options_.tls_handshake_timeout = options.tls_handshake_timeout;
+    router_options_.https_port = options.https_port;
     router_options_.upstream_timeout = options.upstream_timeout;
     router_options_.body_idle_timeout = options.idle_timeout;
     router_options_.response_timeout = options.upstream_response_timeout;
@@ -55,15 +59,21 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
   ~Impl() override {
     accept_resume_.Disarm();
     listener_.reset();
+    tls_listener_.reset();
     if (listen_fd_ >= 0) close(listen_fd_);
+    if (tls_listen_fd_ >= 0) close(tls_listen_fd_);
     // Managers first (they abandon their requests), then the pools their routers used.
     managers_.clear();
     pools_.clear();
   }
 
   void Start() {
-    listener_ = dispatcher_.WatchFd(listen_fd_, [this](uint32_t) { AcceptAll(); });
+    listener_ = dispatcher_.WatchFd(listen_fd_, [this](uint32_t) { AcceptAll(false); });
     listener_->SetInterest(true, false);
+    if (tls_listen_fd_ >= 0) {
+      tls_listener_ = dispatcher_.WatchFd(tls_listen_fd_, [this](uint32_t) { AcceptAll(true); });
+      tls_listener_->SetInterest(true, false);
+    }
   }
 
   void SetBalancing(ConnectionBalancer* balancer, Worker::HandOff hand_off) {
@@ -74,11 +84,17 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
   void SetSnapshot(std::shared_ptr<const router::Snapshot> snapshot) {
     LB_DCHECK(dispatcher_.IsThreadSafe());
     pins_.Set(std::move(snapshot));
-    // Pools of hosts that left the configuration: idle connections go now, the pool once its
-    // last busy connection is done (a later sweep).
+    // Pools of hosts that left the configuration, or whose cluster's transport (TLS settings)
+    // changed: idle connections go now, the pool once its last busy connection is done (a
+    // later sweep).
+    const router::Snapshot* current = pins_.current();
     for (auto it = pools_.begin(); it != pools_.end();) {
       upstream::Http1ConnPool& pool = *it->second;
-      if (pool.host().removed.load(std::memory_order_relaxed)) {
+      const upstream::ClusterSnapshot* cluster =
+          current == nullptr ? nullptr : current->FindCluster(pool.host().cluster);
+      const bool stale_transport =
+          cluster != nullptr && cluster->transport.get() != it->first.second;
+      if (pool.host().removed.load(std::memory_order_relaxed) || stale_transport) {
         pool.Drain();
         if (pool.empty()) {
           pools_.erase(it++);
@@ -89,7 +105,7 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
     }
   }
 
-  void Adopt(int fd, const event::SocketAddress& peer) {
+  void Adopt(int fd, const event::SocketAddress& peer, bool tls) {
     if (draining_) {
       // Too late: this worker stopped accepting. The client sees the close as a reset listener.
       close(fd);
@@ -97,7 +113,7 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
       if (limit_ != nullptr) limit_->Release();
       return;
     }
-    AddConnection(fd, peer);
+    AddConnection(fd, peer, tls);
   }
 
   void Drain(std::function<void()> done) {
@@ -105,9 +121,14 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
     drained_ = std::move(done);
     accept_resume_.Disarm();
     listener_.reset();
+    tls_listener_.reset();
     if (listen_fd_ >= 0) {
       close(listen_fd_);
       listen_fd_ = -1;
+    }
+    if (tls_listen_fd_ >= 0) {
+      close(tls_listen_fd_);
+      tls_listen_fd_ = -1;
     }
     for (auto& [host, pool] : pools_) pool->Drain();
     std::vector<HttpConnectionManager*> managers;
@@ -147,12 +168,14 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
 
   upstream::ConnPool& PoolFor(const std::shared_ptr<upstream::HostState>& host,
                               const upstream::ClusterSnapshot& cluster) override {
-    std::unique_ptr<upstream::Http1ConnPool>& pool = pools_[host.get()];
+    // Keyed by transport too: TLS and plaintext connections (or two TLS settings) never mix.
+    std::unique_ptr<upstream::Http1ConnPool>& pool =
+        pools_[std::make_pair(host.get(), cluster.transport.get())];
     if (pool == nullptr) {
       upstream::Http1PoolSettings settings = pool_settings_;
       if (draining_) settings.max_idle = 0;
       pool = std::make_unique<upstream::Http1ConnPool>(dispatcher_, host, settings, stats().pool,
-                                                       cluster.stats);
+                                                       cluster.stats, cluster.transport);
     }
     pool->set_connect_timeout(cluster.config.connect_timeout);
     return *pool;
@@ -204,14 +227,15 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
  private:
   WorkerStats& stats() { return worker_->stats_; }
 
-  void AcceptAll() {
+  void AcceptAll(bool tls) {
+    const int listen_fd = tls ? tls_listen_fd_ : listen_fd_;
     for (int i = 0; i < 64; ++i) {
       if (limit_ != nullptr && !limit_->TryAcquire()) {
         PauseAccepting(/*at_cap=*/true, 0);
         return;
       }
       event::SocketAddress peer;
-      int fd = event::Accept(listen_fd_, &peer);
+      int fd = event::Accept(listen_fd, &peer);
       if (fd < 0) {
         const int err = errno;
         if (limit_ != nullptr) limit_->Release();
@@ -227,20 +251,35 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
       int owner = balancer_ != nullptr ? balancer_->Assign(self) : self;
       if (owner != self) {
         stats().connections_handed_off.fetch_add(1, std::memory_order_relaxed);
-        hand_off_(owner, fd, peer);
+        hand_off_(owner, fd, peer, tls);
         continue;
       }
-      AddConnection(fd, peer);
+      AddConnection(fd, peer, tls);
     }
   }
 
   // Takes over `fd` (its ConnectionLimit slot, if any, is already held).
-  void AddConnection(int fd, const event::SocketAddress& peer) {
+  void AddConnection(int fd, const event::SocketAddress& peer, bool tls) {
     LB_DCHECK(dispatcher_.IsThreadSafe());
+    std::unique_ptr<network::TransportSocket> transport;
+    if (tls) {
+      const router::Snapshot* snapshot = pins_.current();
+      if (snapshot == nullptr || snapshot->tls_server == nullptr) {
+        // No certificate received yet: refused before any handshake (counted).
+        tls::Stats().no_certificate.fetch_add(1, std::memory_order_relaxed);
+        close(fd);
+        if (balancer_ != nullptr) balancer_->Release(worker_->index());
+        if (limit_ != nullptr) limit_->Release();
+        return;
+      }
+      // The connection keeps this context (its certificates and ticket keys) for its life.
+      transport = tls::NewServerSocket(snapshot->tls_server);
+    } else {
+      transport = std::make_unique<network::RawTransportSocket>();
+    }
     stats().connections_active.fetch_add(1, std::memory_order_relaxed);
     auto manager = std::make_unique<HttpConnectionManager>(
-        *this, network::CreateServerConnection(dispatcher_, fd, peer,
-                                               std::make_unique<network::RawTransportSocket>()));
+        *this, network::CreateServerConnection(dispatcher_, fd, peer, std::move(transport)), tls);
     HttpConnectionManager* raw = manager.get();
     managers_.emplace(raw, std::move(manager));
   }
@@ -248,6 +287,7 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
   void PauseAccepting(bool at_cap, int err) {
     if (listener_ == nullptr) return;
     listener_->SetInterest(false, false);
+    if (tls_listener_ != nullptr) tls_listener_->SetInterest(false, false);
     paused_at_cap_ = at_cap;
     (at_cap ? stats().accept_paused_max_connections : stats().accept_paused_descriptors)
         .fetch_add(1, std::memory_order_relaxed);
@@ -267,6 +307,7 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
     paused_at_cap_ = false;
     accept_resume_.Disarm();
     if (listener_ != nullptr && !draining_) listener_->SetInterest(true, false);
+    if (tls_listener_ != nullptr && !draining_) tls_listener_->SetInterest(true, false);
   }
 
   void MaybeDrained() {
@@ -280,6 +321,7 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
   Worker* const worker_;
   event::Dispatcher& dispatcher_;
   int listen_fd_;
+  int tls_listen_fd_;  // -1: no TLS listener.
   ResultSink sink_;
   ConnectionLimit* const limit_;  // May be null.
   const absl::Duration accept_pause_;
@@ -294,9 +336,12 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
   ConnectionBalancer* balancer_ = nullptr;
   Worker::HandOff hand_off_;
   std::unique_ptr<event::FdWatcher> listener_;
+  std::unique_ptr<event::FdWatcher> tls_listener_;
   SnapshotPins pins_;
   absl::flat_hash_map<HttpConnectionManager*, std::unique_ptr<HttpConnectionManager>> managers_;
-  absl::flat_hash_map<upstream::HostState*, std::unique_ptr<upstream::Http1ConnPool>> pools_;
+  absl::flat_hash_map<std::pair<upstream::HostState*, const network::TransportSocketFactory*>,
+                      std::unique_ptr<upstream::Http1ConnPool>>
+      pools_;
   absl::flat_hash_map<std::string, balancer::Picker::WorkerState> picker_states_;
   bool draining_ = false;
   std::function<void()> drained_;
@@ -305,12 +350,12 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
 // ---------------------------------------------------------------------------------------------
 
 Worker::Worker(int index, int listen_fd, const WorkerOptions& options, ResultSink sink,
-               ConnectionLimit* limit)
+               ConnectionLimit* limit, int tls_listen_fd)
     : index_(index) {
   absl::StatusOr<std::unique_ptr<event::Dispatcher>> d = event::Dispatcher::Create();
   if (d.ok()) dispatcher_ = std::move(*d);
-  impl_ =
-      std::make_unique<Impl>(this, dispatcher_.get(), listen_fd, options, std::move(sink), limit);
+  impl_ = std::make_unique<Impl>(this, dispatcher_.get(), listen_fd, options, std::move(sink),
+                                 limit, tls_listen_fd);
 }
 
 Worker::~Worker() {
@@ -322,14 +367,15 @@ void Worker::SetBalancing(ConnectionBalancer* balancer, HandOff hand_off) {
   impl_->SetBalancing(balancer, std::move(hand_off));
 }
 
-void Worker::Adopt(int fd, const event::SocketAddress& peer) {
+void Worker::Adopt(int fd, const event::SocketAddress& peer, bool tls) {
   // The closure owns the fd until it runs: if the loop stopped first, destroying the unrun
   // closure (with the dispatcher) closes it.
   std::shared_ptr<int> owned(new int(fd), [](int* p) {
     if (*p >= 0) close(*p);
     delete p;
   });
-  dispatcher_->Post([this, owned, peer] { impl_->Adopt(std::exchange(*owned, -1), peer); });
+  dispatcher_->Post(
+      [this, owned, peer, tls] { impl_->Adopt(std::exchange(*owned, -1), peer, tls); });
 }
 
 void Worker::Start() {

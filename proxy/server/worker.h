@@ -44,6 +44,9 @@ struct WorkerOptions {
   size_t buffer_limit_bytes = 1024 * 1024;
   // After EMFILE/ENFILE on accept, or at max_connections, the listener rests this long.
   absl::Duration accept_pause = absl::Milliseconds(100);
+  // A TLS connection that has not finished its handshake within this is closed.
+  absl::Duration tls_handshake_timeout = absl::Seconds(10);
+  uint16_t https_port = 443;   // The port of https redirects (left out when 443).
   bool normalize_path = true;  // RFC 3986 dot-segments, before routing.
   bool merge_slashes = false;
   uint32_t max_idle_per_host = 64;
@@ -74,19 +77,22 @@ using ResultSink =
 
 class Worker {
  public:
-  // `listen_fd` is this worker's own SO_REUSEPORT socket (the worker takes ownership).
-  // `limit` (null: none) is shared by all workers and outlives them.
+  // `listen_fd` is this worker's own SO_REUSEPORT socket (the worker takes ownership), and
+  // `tls_listen_fd` (-1: none) its TLS listener's. `limit` (null: none) is shared by all
+  // workers and outlives them; both listeners count against it.
   Worker(int index, int listen_fd, const WorkerOptions& options, ResultSink sink,
-         ConnectionLimit* limit = nullptr);
+         ConnectionLimit* limit = nullptr, int tls_listen_fd = -1);
   ~Worker();
 
   // Before Start(): accepted connections go to the worker `balancer` picks; `hand_off` gives
   // one to another worker (calls that worker's Adopt()). Both outlive the worker.
-  using HandOff = std::function<void(int worker, int fd, const event::SocketAddress& peer)>;
+  using HandOff =
+      std::function<void(int worker, int fd, const event::SocketAddress& peer, bool tls)>;
   void SetBalancing(ConnectionBalancer* balancer, HandOff hand_off);
   void Start();
-  // A client connection another worker accepted for this one (takes the fd).
-  void Adopt(int fd, const event::SocketAddress& peer);
+  // A client connection another worker accepted for this one (takes the fd); `tls`: from the
+  // TLS listener.
+  void Adopt(int fd, const event::SocketAddress& peer, bool tls = false);
   // Worker thread only (see WorkerSet::RunOnAllWorkers): the snapshot new requests use from
   // now on.
   void InstallSnapshot(std::shared_ptr<const router::Snapshot> snapshot);

@@ -20,32 +20,54 @@ absl::StatusOr<std::unique_ptr<WorkerSet>> WorkerSet::Create(const WorkerSetOpti
     // process: the kernel would split the clients between us.
     if (absl::Status s = event::CheckPortFree(options.listen_host, port); !s.ok()) return s;
   }
+  const bool tls = options.tls_listen_port >= 0;
+  uint16_t tls_port = tls ? static_cast<uint16_t>(options.tls_listen_port) : 0;
+  if (tls && !options.share_port) {
+    if (absl::Status s = event::CheckPortFree(options.tls_listen_host, tls_port); !s.ok()) {
+      return s;
+    }
+  }
   std::vector<int> fds;
+  std::vector<int> tls_fds;
+  auto close_all = [&fds, &tls_fds] {
+    for (int f : fds) close(f);
+    for (int f : tls_fds) close(f);
+  };
   for (int i = 0; i < n; ++i) {
     absl::StatusOr<int> fd = event::Listen(options.listen_host, port, /*reuse_port=*/true);
     if (!fd.ok()) {
-      for (int f : fds) close(f);
+      close_all();
       return fd.status();
     }
     if (port == 0) port = event::LocalPort(*fd);
     fds.push_back(*fd);
+    if (!tls) continue;
+    absl::StatusOr<int> tls_fd =
+        event::Listen(options.tls_listen_host, tls_port, /*reuse_port=*/true);
+    if (!tls_fd.ok()) {
+      close_all();
+      return tls_fd.status();
+    }
+    if (tls_port == 0) tls_port = event::LocalPort(*tls_fd);
+    tls_fds.push_back(*tls_fd);
   }
   set->port_ = port;
+  set->tls_port_ = tls_port;
   set->clock_ = options.clock;
   if (options.max_connections > 0) {
     set->limit_ = std::make_unique<ConnectionLimit>(options.max_connections);
   }
   for (int i = 0; i < n; ++i) {
-    set->workers_.push_back(
-        std::make_unique<Worker>(i, fds[i], options.worker, sink, set->limit_.get()));
+    set->workers_.push_back(std::make_unique<Worker>(i, fds[i], options.worker, sink,
+                                                     set->limit_.get(), tls ? tls_fds[i] : -1));
   }
   if (options.balance_connections && n > 1) {
     set->balancer_ = std::make_unique<ConnectionBalancer>(n);
     WorkerSet* raw = set.get();
     for (auto& w : set->workers_) {
       w->SetBalancing(raw->balancer_.get(),
-                      [raw](int worker, int fd, const event::SocketAddress& peer) {
-                        raw->workers_[worker]->Adopt(fd, peer);
+                      [raw](int worker, int fd, const event::SocketAddress& peer, bool tls) {
+                        raw->workers_[worker]->Adopt(fd, peer, tls);
                       });
     }
   }

@@ -25,6 +25,9 @@ namespace lb::proxy {
 struct WorkerSetOptions {
   std::string listen_host = "0.0.0.0";
   uint16_t listen_port = 8080;  // 0: the kernel picks one (see port()).
+  // The TLS listener, on the same workers and limits; port -1: none, 0: the kernel picks one.
+  std::string tls_listen_host = "0.0.0.0";
+  int tls_listen_port = -1;
   int workers = 1;
   bool balance_connections = true;
   // Join a port another process already listens on (SO_REUSEPORT), e.g. the old process during
@@ -47,6 +50,7 @@ class WorkerSet {
 
   void Start();
   uint16_t port() const { return port_; }
+  uint16_t tls_port() const { return tls_port_; }  // 0 without a TLS listener.
   // Null when there is no cap.
   const ConnectionLimit* connection_limit() const { return limit_.get(); }
   size_t size() const { return workers_.size(); }
@@ -64,6 +68,7 @@ class WorkerSet {
   WorkerSet() = default;
 
   uint16_t port_ = 0;
+  uint16_t tls_port_ = 0;
   Clock* clock_ = Clock::Real();
   std::unique_ptr<ConnectionBalancer> balancer_;  // Outlives the workers (declared first).
   std::unique_ptr<ConnectionLimit> limit_;        // The same.

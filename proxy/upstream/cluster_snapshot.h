@@ -9,6 +9,7 @@
 
 #include "proxy/balancer/balancer.h"
 #include "proxy/config/config.h"
+#include "proxy/network/transport_socket.h"
 #include "proxy/upstream/cluster_stats.h"
 #include "proxy/upstream/host.h"
 
@@ -31,6 +32,10 @@ struct ClusterSnapshot {
   size_t eligible = 0;
   // The cluster's counters, the same object in every snapshot while the cluster is configured.
   std::shared_ptr<ClusterStats> stats;
+  // The transport of its upstream connections (the cluster's TLS context); null: plaintext.
+  // The same object while the cluster's TLS settings stay the same, so pools keyed by it
+  // survive unrelated updates.
+  std::shared_ptr<const network::TransportSocketFactory> transport;
 };
 
 }  // namespace lb::proxy::upstream

@@ -75,7 +75,11 @@ class Http1ConnPool::ActiveClient final : public network::ConnectionCallbacks,
         return;
       }
       case network::ConnectionEvent::kConnectFailed:
-        Fail(PoolFailureReason::kConnectFailure, "upstream connect error");
+        // A TLS connection also fails here when its handshake (or certificate check) failed.
+        Fail(PoolFailureReason::kConnectFailure,
+             pool_.transport_ != nullptr && pool_.transport_->secure()
+                 ? "upstream connect error or TLS handshake failure"
+                 : "upstream connect error");
         return;
       case network::ConnectionEvent::kRemoteClose:
       case network::ConnectionEvent::kLocalClose:
@@ -152,12 +156,14 @@ class Http1ConnPool::ActiveClient final : public network::ConnectionCallbacks,
 
 Http1ConnPool::Http1ConnPool(event::Dispatcher& dispatcher, std::shared_ptr<HostState> host,
                              const Http1PoolSettings& settings, PoolStats& stats,
-                             std::shared_ptr<ClusterStats> cluster)
+                             std::shared_ptr<ClusterStats> cluster,
+                             std::shared_ptr<const network::TransportSocketFactory> transport)
     : dispatcher_(dispatcher),
       host_(std::move(host)),
       settings_(settings),
       stats_(stats),
-      cluster_(std::move(cluster)) {}
+      cluster_(std::move(cluster)),
+      transport_(std::move(transport)) {}
 
 Http1ConnPool::~Http1ConnPool() {
   for (auto& client : clients_) client->Shut();
@@ -190,7 +196,9 @@ PoolHandle* Http1ConnPool::NewStream(http::ResponseDecoder& decoder, PoolCallbac
     }
   }
   absl::StatusOr<std::unique_ptr<network::Connection>> connection = network::CreateClientConnection(
-      dispatcher_, host_->address, std::make_unique<network::RawTransportSocket>());
+      dispatcher_, host_->address,
+      transport_ != nullptr ? transport_->Create()
+                            : std::make_unique<network::RawTransportSocket>());
   if (!connection.ok()) {
     if (cluster_ != nullptr) {
       cluster_->resources().connections.Release();

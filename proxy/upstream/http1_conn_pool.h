@@ -21,6 +21,7 @@
 #include "absl/time/time.h"
 #include "proxy/event/dispatcher.h"
 #include "proxy/http/http1_codec.h"
+#include "proxy/network/transport_socket.h"
 #include "proxy/upstream/cluster_stats.h"
 #include "proxy/upstream/conn_pool.h"
 #include "proxy/upstream/host.h"
@@ -40,9 +41,12 @@ class Http1ConnPool final : public ConnPool {
  public:
   // `dispatcher` and `stats` must outlive the pool. `cluster` (null: no limits) holds the
   // circuit breakers.
+  // `transport` (null: plaintext) makes each connection's transport socket (the cluster's TLS);
+  // a pool never mixes transports.
   Http1ConnPool(event::Dispatcher& dispatcher, std::shared_ptr<HostState> host,
                 const Http1PoolSettings& settings, PoolStats& stats,
-                std::shared_ptr<ClusterStats> cluster = nullptr);
+                std::shared_ptr<ClusterStats> cluster = nullptr,
+                std::shared_ptr<const network::TransportSocketFactory> transport = nullptr);
   // Closes every connection; streams still waiting get no callback.
   ~Http1ConnPool() override;
 
@@ -67,6 +71,7 @@ class Http1ConnPool final : public ConnPool {
   Http1PoolSettings settings_;
   PoolStats& stats_;
   const std::shared_ptr<ClusterStats> cluster_;
+  const std::shared_ptr<const network::TransportSocketFactory> transport_;
   bool draining_ = false;
   std::list<std::unique_ptr<ActiveClient>> clients_;
   std::vector<ActiveClient*> idle_;  // Most recently used last.

@@ -21,7 +21,7 @@ AdsNode NodeOf(const AdsClientOptions& o) {
 AdsClient::AdsClient(AdsClientOptions options, ConfigCallback on_config)
     : options_(std::move(options)),
       on_config_(std::move(on_config)),
-      subscription_(NodeOf(options_)) {
+      subscription_(NodeOf(options_), options_.tls_listener) {
   if (options_.transport == nullptr) {
     GrpcXdsTransportOptions transport;
     transport.keepalive_time = options_.keepalive_time;
@@ -75,7 +75,10 @@ void AdsClient::Publish(std::shared_ptr<const ProxyConfig> config) {
     absl::MutexLock lock(&mu_);
     if (config == config_) return;
     // Nothing accepted yet: no point handing out an empty config.
-    if (config_ == nullptr && config->clusters.empty() && config->virtual_hosts.empty()) return;
+    if (config_ == nullptr && config->clusters.empty() && config->virtual_hosts.empty() &&
+        config->tls_listener == nullptr) {
+      return;
+    }
     config_ = config;
   }
   if (on_config_) on_config_(std::move(config));

@@ -36,6 +36,7 @@ struct AdsClientOptions {
   std::vector<std::string> controllers;  // host:port, tried in turn. At least one.
   std::string node_id;                   // Required.
   std::string zone;
+  bool tls_listener = false;  // Subscribe to the TLS listener and its Secrets (--tls_listen).
   std::string user_agent = "lb-proxy";
   std::string user_agent_version = "1";
   absl::Duration initial_backoff = absl::Milliseconds(100);

@@ -9,17 +9,23 @@ namespace {
 
 using ::lb::xds::kClusterType;
 using ::lb::xds::kEndpointType;
+using ::lb::xds::kIngressTlsListenerName;
+using ::lb::xds::kListenerType;
 using ::lb::xds::kRouteType;
+using ::lb::xds::kSecretType;
 
 constexpr int kInvalidArgument = 3;  // google.rpc.Code.
 
 }  // namespace
 
-AdsSubscription::AdsSubscription(AdsNode node) : node_(std::move(node)) {}
+AdsSubscription::AdsSubscription(AdsNode node, bool tls_listener)
+    : node_(std::move(node)), tls_listener_(tls_listener) {}
 
 std::vector<std::string> AdsSubscription::NamesOf(const std::string& type) const {
   if (type == kRouteType) return {kRouteConfigName};
   if (type == kEndpointType) return eds_names_;
+  if (type == kListenerType) return {kIngressTlsListenerName};
+  if (type == kSecretType) return sds_names_;
   return {};  // CDS: wildcard.
 }
 
@@ -56,13 +62,24 @@ std::vector<AdsSubscription::Request> AdsSubscription::StartStream() {
   out.push_back(MakeRequest(kRouteType, NamesOf(kRouteType), nullptr));
   eds_names_ = builder_.ClusterNames();
   if (!eds_names_.empty()) out.push_back(MakeRequest(kEndpointType, eds_names_, nullptr));
+  if (tls_listener_) out.push_back(MakeRequest(kListenerType, NamesOf(kListenerType), nullptr));
+  sds_names_ = builder_.SecretNames();
+  if (!sds_names_.empty()) out.push_back(MakeRequest(kSecretType, sds_names_, nullptr));
   return out;
+}
+
+void AdsSubscription::UpdateSecrets(std::vector<Request>* out) {
+  std::vector<std::string> names = builder_.SecretNames();
+  if (names == sds_names_) return;
+  sds_names_ = std::move(names);
+  out->push_back(MakeRequest(kSecretType, sds_names_, nullptr));
 }
 
 AdsSubscription::Outcome AdsSubscription::OnResponse(const Response& response) {
   Outcome outcome;
   const std::string& type = response.type_url();
-  if (type != kClusterType && type != kEndpointType && type != kRouteType) {
+  if (type != kClusterType && type != kEndpointType && type != kRouteType && type != kSecretType &&
+      (type != kListenerType || !tls_listener_)) {
     outcome.ignored = true;
     return outcome;
   }
@@ -85,6 +102,7 @@ AdsSubscription::Outcome AdsSubscription::OnResponse(const Response& response) {
       outcome.requests.push_back(MakeRequest(kEndpointType, eds_names_, nullptr));
     }
   }
+  if (type == kClusterType || type == kListenerType) UpdateSecrets(&outcome.requests);
   return outcome;
 }
 

@@ -3,7 +3,9 @@
 // and feeds accepted resources to a ConfigBuilder.
 //
 //  - Subscriptions: CDS as a wildcard (empty name list), EDS for every accepted cluster (sent
-//    again whenever that set changes), RDS "default". The node goes on the first request of a
+//    again whenever that set changes), RDS "default"; with a TLS listener, LDS
+//    kIngressTlsListenerName; SDS for every Secret the listener and clusters reference (sent
+//    again whenever that set changes, like EDS). The node goes on the first request of a
 //    stream only.
 //  - A valid response is ACKed with its version_info and nonce. An invalid one is NACKed:
 //    version_info is the last accepted version of that type, response_nonce the response's,
@@ -40,7 +42,8 @@ class AdsSubscription {
   using Request = envoy::service::discovery::v3::DiscoveryRequest;
   using Response = envoy::service::discovery::v3::DiscoveryResponse;
 
-  explicit AdsSubscription(AdsNode node);
+  // `tls_listener`: subscribe to the TLS listener (the proxy has --tls_listen).
+  explicit AdsSubscription(AdsNode node, bool tls_listener = false);
 
   // A new stream begins: the subscriptions to send first, in order (CDS, RDS, then EDS if any
   // cluster is known).
@@ -68,7 +71,12 @@ class AdsSubscription {
                       const std::string* error);
   std::vector<std::string> NamesOf(const std::string& type) const;
 
+  // Sends the SDS subscription if its names changed.
+  void UpdateSecrets(std::vector<Request>* out);
+
   const AdsNode node_;
+  const bool tls_listener_;
+  std::vector<std::string> sds_names_;  // The SDS subscription last sent.
   ConfigBuilder builder_;
   std::map<std::string, std::string> versions_;
   std::map<std::string, std::string> nacks_;

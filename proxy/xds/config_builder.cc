@@ -61,7 +61,7 @@ bool SameSettings(const ClusterConfig& a, const ClusterConfig& b) {
          a.healthy_panic_threshold == b.healthy_panic_threshold &&
          a.min_ring_size == b.min_ring_size && a.max_ring_size == b.max_ring_size &&
          a.maglev_table_size == b.maglev_table_size &&
-         Same(a.circuit_breakers, b.circuit_breakers);
+         Same(a.circuit_breakers, b.circuit_breakers) && Same(a.tls, b.tls);
 }
 
 bool Same(const ClusterConfig& a, const ClusterConfig& b) {
@@ -69,10 +69,53 @@ bool Same(const ClusterConfig& a, const ClusterConfig& b) {
          a.endpoints_version == b.endpoints_version && SameList(a.endpoints, b.endpoints);
 }
 
+bool Same(const std::optional<RedirectConfig>& a, const std::optional<RedirectConfig>& b) {
+  if (a.has_value() != b.has_value()) return false;
+  return !a.has_value() || (a->https == b->https && a->status == b->status);
+}
+
+bool Same(const TlsCertificateConfig& a, const TlsCertificateConfig& b) {
+  return a.name == b.name && a.certificate_chain == b.certificate_chain &&
+         a.private_key == b.private_key && a.ocsp_staple == b.ocsp_staple;
+}
+
+bool Same(const std::shared_ptr<const UpstreamTlsConfig>& a,
+          const std::shared_ptr<const UpstreamTlsConfig>& b) {
+  if (a == b) return true;
+  if (a == nullptr || b == nullptr) return false;
+  if (a->client_certificate.has_value() != b->client_certificate.has_value()) return false;
+  if (a->client_certificate.has_value() && !Same(*a->client_certificate, *b->client_certificate)) {
+    return false;
+  }
+  return a->sni == b->sni && a->verify == b->verify && a->trusted_ca == b->trusted_ca &&
+         a->alpn == b->alpn;
+}
+
+bool Same(const std::shared_ptr<const TlsListenerConfig>& a,
+          const std::shared_ptr<const TlsListenerConfig>& b) {
+  if (a == b) return true;
+  if (a == nullptr || b == nullptr) return false;
+  if (a->chains.size() != b->chains.size()) return false;
+  for (size_t i = 0; i < a->chains.size(); ++i) {
+    if (a->chains[i].server_names != b->chains[i].server_names ||
+        !Same(a->chains[i].certificate, b->chains[i].certificate)) {
+      return false;
+    }
+  }
+  if (a->default_certificate.has_value() != b->default_certificate.has_value()) return false;
+  if (a->default_certificate.has_value() &&
+      !Same(*a->default_certificate, *b->default_certificate)) {
+    return false;
+  }
+  return a->min_version == b->min_version && a->max_version == b->max_version &&
+         a->alpn == b->alpn && a->ticket_keys == b->ticket_keys && a->version == b->version;
+}
+
 bool Same(const RouteConfig& a, const RouteConfig& b) {
   return a.name == b.name && a.prefix == b.prefix && a.cluster == b.cluster &&
-         a.retries == b.retries && a.has_hash_policy == b.has_hash_policy &&
-         a.hash_policy.kind == b.hash_policy.kind && a.hash_policy.name == b.hash_policy.name &&
+         a.scheme == b.scheme && Same(a.redirect, b.redirect) && a.retries == b.retries &&
+         a.has_hash_policy == b.has_hash_policy && a.hash_policy.kind == b.hash_policy.kind &&
+         a.hash_policy.name == b.hash_policy.name &&
          a.hash_policy.generate_cookie == b.hash_policy.generate_cookie &&
          a.hash_policy.cookie_ttl == b.hash_policy.cookie_ttl &&
          a.hash_policy.cookie_path == b.hash_policy.cookie_path &&
@@ -85,7 +128,7 @@ bool Same(const VirtualHostConfig& a, const VirtualHostConfig& b) {
 
 bool Same(const ProxyConfig& a, const ProxyConfig& b) {
   if (a.routes_version != b.routes_version || !SameList(a.virtual_hosts, b.virtual_hosts) ||
-      a.clusters.size() != b.clusters.size()) {
+      !Same(a.tls_listener, b.tls_listener) || a.clusters.size() != b.clusters.size()) {
     return false;
   }
   for (auto i = a.clusters.begin(), j = b.clusters.begin(); i != a.clusters.end(); ++i, ++j) {
@@ -107,7 +150,9 @@ using internal::Quote;
 using internal::Same;
 using ::lb::xds::kClusterType;
 using ::lb::xds::kEndpointType;
+using ::lb::xds::kListenerType;
 using ::lb::xds::kRouteType;
+using ::lb::xds::kSecretType;
 
 // Unpacks every resource of `response` as T; undecodable ones become errors.
 template <typename T>
@@ -151,6 +196,16 @@ absl::Status ConfigBuilder::ApplyResponse(
   } else if (type == kRouteType) {
     auto route_configs = Decode<route_v3::RouteConfiguration>(response, &indexes, &errors);
     ApplyRoutesInternal(route_configs, indexes, response.version_info(), &errors);
+  } else if (type == kListenerType) {
+    auto listeners = Decode<envoy::config::listener::v3::Listener>(response, &indexes, &errors);
+    // An undecodable resource might have been the listener: nothing is removed then.
+    if (errors.ok() || !listeners.empty()) {
+      ApplyListenersInternal(listeners, indexes, response.version_info(), &errors);
+    }
+  } else if (type == kSecretType) {
+    auto secrets =
+        Decode<envoy::extensions::transport_sockets::tls::v3::Secret>(response, &indexes, &errors);
+    ApplySecretsInternal(secrets, indexes, response.version_info(), &errors);
   } else {
     return absl::InvalidArgumentError(absl::StrCat("unsupported type_url ", Quote(type)));
   }
@@ -166,7 +221,12 @@ std::vector<std::string> ConfigBuilder::ClusterNames() const {
 std::vector<std::string> ConfigBuilder::WarmingClusters() const {
   std::vector<std::string> out;
   for (const auto& [name, entry] : clusters_) {
-    if (endpoints_.count(name) == 0) out.push_back(name);
+    const auto& tls = entry.config.tls;
+    if (endpoints_.count(name) == 0 ||
+        (tls != nullptr && tls->client_certificate.has_value() &&
+         FindCertificate(tls->client_certificate->name) == nullptr)) {
+      out.push_back(name);
+    }
   }
   return out;
 }
@@ -195,6 +255,13 @@ std::shared_ptr<const ProxyConfig> ConfigBuilder::Build() {
     auto ep = endpoints_.find(name);
     if (ep == endpoints_.end()) continue;  // Warming.
     ClusterConfig c = entry.config;
+    if (c.tls != nullptr && c.tls->client_certificate.has_value()) {
+      const TlsCertificateConfig* cert = FindCertificate(c.tls->client_certificate->name);
+      if (cert == nullptr) continue;  // Warming: its client certificate has not arrived.
+      auto tls = std::make_shared<UpstreamTlsConfig>(*c.tls);
+      tls->client_certificate = *cert;
+      c.tls = std::move(tls);
+    }
     c.endpoints_version = ep->second.version;
     c.endpoints = ep->second.endpoints;
     config->clusters.emplace(name, std::move(c));
@@ -202,6 +269,13 @@ std::shared_ptr<const ProxyConfig> ConfigBuilder::Build() {
   if (routes_) {
     config->virtual_hosts = routes_->virtual_hosts;
     config->routes_version = routes_->version;
+  }
+  config->tls_listener = BuildTlsListener();
+  // The same pointer while the content is: the main thread rebuilds SSL contexts only on change.
+  if (Same(config->tls_listener, tls_listener_)) {
+    config->tls_listener = tls_listener_;
+  } else {
+    tls_listener_ = config->tls_listener;
   }
   if (Same(*built_, *config)) return built_;
   built_ = std::move(config);

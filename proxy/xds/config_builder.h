@@ -11,7 +11,20 @@
 //                           HEALTHY/UNKNOWN/DEGRADED endpoints are used, DRAINING ones are marked
 //                           draining, UNHEALTHY/TIMEOUT ones are left out.
 //   RouteConfiguration      only "default" (kRouteConfigName); prefix matches ("" or starting
-//                           with "/") routing to one cluster, with retry and hash policy.
+//                           with "/"), optionally on ":scheme" (exact_match), routing to one
+//                           cluster, with retry and hash policy, or an https_redirect.
+//   Listener                only kIngressTlsListenerName (docs/tls.md): filter chains with
+//                           SNI server_names and a DownstreamTlsContext naming one certificate
+//                           Secret over ADS, TLS 1.2-1.3, ALPN h2/http/1.1, the ticket-key
+//                           Secret; default_filter_chain likewise. Others are ignored.
+//   Secret                  tls_certificate (inline PEM chain and key that must match, optional
+//                           OCSP staple) or session_ticket_keys (80 bytes each).
+//   Cluster.transport_socket  UpstreamTlsContext: sni, trusted_ca (inline or filename; absent:
+//                           no verification), at most one client certificate Secret, ALPN.
+//
+// TLS consistency: the listener is built with the chains whose certificate Secret arrived (none:
+// tls_listener is null and the proxy refuses handshakes); a cluster whose client certificate
+// Secret has not arrived is warming. A rejected Secret keeps its previous good version.
 //
 // Validation is complete: every problem of every resource in a response is reported, each with
 // its field path, in one kInvalidArgument whose message becomes the NACK's error_detail:
@@ -47,7 +60,9 @@
 #include "common/xds/type_urls.h"
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
+#include "envoy/config/listener/v3/listener.pb.h"
 #include "envoy/config/route/v3/route.pb.h"
+#include "envoy/extensions/transport_sockets/tls/v3/secret.pb.h"
 #include "envoy/service/discovery/v3/discovery.pb.h"
 #include "proxy/config/config.h"
 
@@ -78,12 +93,22 @@ class ConfigBuilder {
       const std::vector<envoy::config::route::v3::RouteConfiguration>& route_configs,
       absl::string_view version);
 
+  // An LDS update (state of the world): a response without kIngressTlsListenerName removes it.
+  absl::Status ApplyListeners(const std::vector<envoy::config::listener::v3::Listener>& listeners,
+                              absl::string_view version);
+  // An SDS update: only the named Secrets change.
+  absl::Status ApplySecrets(
+      const std::vector<envoy::extensions::transport_sockets::tls::v3::Secret>& secrets,
+      absl::string_view version);
+
   // Decodes the response's resources and applies them as above. A resource that cannot be
   // decoded is an error ("resources[2]: ..."); if a CDS response has one, no cluster is removed
   // by it (the undecodable one might have been any of them). kInvalidArgument for a type_url
-  // other than the three above.
+  // other than the five above.
   absl::Status ApplyResponse(const envoy::service::discovery::v3::DiscoveryResponse& response);
 
+  // The Secrets the accepted listener and clusters reference, sorted: the SDS subscription.
+  std::vector<std::string> SecretNames() const;
   // Names of the accepted clusters, sorted: the EDS subscription.
   std::vector<std::string> ClusterNames() const;
   // Accepted clusters still waiting for their ClusterLoadAssignment, sorted.
@@ -103,7 +128,26 @@ class ConfigBuilder {
 
  private:
   struct ClusterEntry {
-    ClusterConfig config;  // Without endpoints.
+    // Without endpoints; a client certificate is only named (its PEM comes from secrets_).
+    ClusterConfig config;
+  };
+  struct ChainRef {
+    std::vector<std::string> server_names;
+    std::string secret;  // The certificate's Secret.
+  };
+  struct ListenerEntry {
+    std::string version;
+    std::vector<ChainRef> chains;
+    std::optional<ChainRef> default_chain;
+    std::string ticket_secret;  // "" when none is referenced.
+    int min_version = 0x0303;
+    int max_version = 0x0304;
+    std::vector<std::string> alpn;
+  };
+  struct SecretEntry {
+    std::string version;
+    std::optional<TlsCertificateConfig> certificate;
+    std::vector<std::string> ticket_keys;
   };
   struct EndpointsEntry {
     std::string version;
@@ -127,6 +171,15 @@ class ConfigBuilder {
   void ApplyLoadAssignmentsInternal(
       const std::vector<envoy::config::endpoint::v3::ClusterLoadAssignment>& assignments,
       const std::vector<int>& indexes, absl::string_view version, ValidationErrors* errors);
+  void ApplyListenersInternal(const std::vector<envoy::config::listener::v3::Listener>& listeners,
+                              const std::vector<int>& indexes, absl::string_view version,
+                              ValidationErrors* errors);
+  void ApplySecretsInternal(
+      const std::vector<envoy::extensions::transport_sockets::tls::v3::Secret>& secrets,
+      const std::vector<int>& indexes, absl::string_view version, ValidationErrors* errors);
+  // The listener of listener_ and secrets_ (null without a certificate).
+  std::shared_ptr<const TlsListenerConfig> BuildTlsListener() const;
+  const TlsCertificateConfig* FindCertificate(const std::string& secret) const;
   void ApplyRoutesInternal(
       const std::vector<envoy::config::route::v3::RouteConfiguration>& route_configs,
       const std::vector<int>& indexes, absl::string_view version, ValidationErrors* errors);
@@ -134,6 +187,9 @@ class ConfigBuilder {
   std::map<std::string, ClusterEntry> clusters_;
   std::map<std::string, EndpointsEntry> endpoints_;
   std::optional<RoutesEntry> routes_;
+  std::optional<ListenerEntry> listener_;
+  std::map<std::string, SecretEntry> secrets_;
+  std::shared_ptr<const TlsListenerConfig> tls_listener_;  // Last built, reused while the same.
   bool clusters_received_ = false;
   bool routes_received_ = false;
   bool dirty_ = false;

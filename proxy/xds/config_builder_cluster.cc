@@ -244,6 +244,11 @@ ClusterConfig MapCluster(const cluster_v3::Cluster& c, ValidationErrors* errors)
     if (t.has_max_retries()) cb.max_retries = t.max_retries().value();
   }
 
+  if (c.has_transport_socket()) {
+    Field field(errors, ".transport_socket");
+    out.tls = internal::MapUpstreamTls(c.transport_socket(), errors);
+  }
+
   if (c.common_lb_config().has_healthy_panic_threshold()) {
     double v = c.common_lb_config().healthy_panic_threshold().value();
     if (!(v >= 0 && v <= 100)) {

@@ -3,10 +3,13 @@
 #ifndef LB_PROXY_XDS_CONFIG_BUILDER_INTERNAL_H_
 #define LB_PROXY_XDS_CONFIG_BUILDER_INTERNAL_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "common/validation/validation_errors.h"
+#include "envoy/config/core/v3/base.pb.h"
 #include "proxy/config/config.h"
 
 namespace lb::proxy::xds::internal {
@@ -24,12 +27,22 @@ std::vector<int> Iota(size_t n);
 // True if `s` has no space, control character or DEL (a path as the proxy forwards it).
 bool IsCleanPath(absl::string_view s);
 
+// Cluster.transport_socket -> upstream TLS (`errors` at the transport_socket's path). A client
+// certificate is only named (client_certificate->name; PEM fields empty).
+std::shared_ptr<const UpstreamTlsConfig> MapUpstreamTls(
+    const envoy::config::core::v3::TransportSocket& socket, ValidationErrors* errors);
+
 // Equality of the config types (config.h defines no operators).
 bool Same(const EndpointConfig& a, const EndpointConfig& b);
 bool Same(const RouteConfig& a, const RouteConfig& b);
 bool Same(const VirtualHostConfig& a, const VirtualHostConfig& b);
 bool Same(const ClusterConfig& a, const ClusterConfig& b);
 bool Same(const ProxyConfig& a, const ProxyConfig& b);
+bool Same(const TlsCertificateConfig& a, const TlsCertificateConfig& b);
+bool Same(const std::shared_ptr<const UpstreamTlsConfig>& a,
+          const std::shared_ptr<const UpstreamTlsConfig>& b);
+bool Same(const std::shared_ptr<const TlsListenerConfig>& a,
+          const std::shared_ptr<const TlsListenerConfig>& b);
 // Settings only: versions and endpoints are not compared.
 bool SameSettings(const ClusterConfig& a, const ClusterConfig& b);
 

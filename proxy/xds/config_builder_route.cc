@@ -128,7 +128,6 @@ struct MappedRoutes {
 };
 
 // `errors` is at the route's path.
-// `errors` is at the route's path.
 RouteConfig MapRoute(const route_v3::VirtualHost& vh, const route_v3::Route& r,
                      ValidationErrors* errors,
                      std::vector<std::pair<std::string, std::string>>* refs) {
@@ -148,14 +147,67 @@ RouteConfig MapRoute(const route_v3::VirtualHost& vh, const route_v3::Route& r,
   if (match.has_case_sensitive() && !match.case_sensitive().value()) {
     errors->AddFieldError(".match.case_sensitive", "only case-sensitive matching is supported");
   }
-  if (match.headers_size() > 0) errors->AddFieldError(".match.headers", "are not supported");
+  for (int i = 0; i < match.headers_size(); ++i) {
+    // Only the scheme matcher docs/tls.md uses: {name ":scheme" exact_match "http"|"https"}.
+    const route_v3::HeaderMatcher& h = match.headers(i);
+    Field header_field(errors, absl::StrCat(".match.headers[", i, "]"));
+    if (h.name() != ":scheme") {
+      errors->AddFieldError(".name", "only \":scheme\" is supported");
+    } else if (h.header_match_specifier_case() != route_v3::HeaderMatcher::kExactMatch) {
+      errors->AddError("only exact_match is supported");
+    } else if (h.exact_match() != "http" && h.exact_match() != "https") {
+      errors->AddFieldError(".exact_match", "must be \"http\" or \"https\"");
+    } else if (h.invert_match()) {
+      errors->AddFieldError(".invert_match", "is not supported");
+    } else if (!out.scheme.empty() && out.scheme != h.exact_match()) {
+      errors->AddError("contradicts an earlier :scheme matcher");
+    } else {
+      out.scheme = h.exact_match();
+    }
+  }
 
   if (r.action_case() == route_v3::Route::ACTION_NOT_SET) {
     errors->AddFieldError(".route", "is required");
     return out;
   }
+  if (r.action_case() == route_v3::Route::kRedirect) {
+    const route_v3::RedirectAction& redirect = r.redirect();
+    Field redirect_field(errors, ".redirect");
+    if (!redirect.https_redirect()) {
+      errors->AddError("only https_redirect is supported");
+    } else if (!redirect.host_redirect().empty() || redirect.port_redirect() != 0 ||
+               redirect.path_rewrite_specifier_case() !=
+                   route_v3::RedirectAction::PATH_REWRITE_SPECIFIER_NOT_SET ||
+               redirect.strip_query()) {
+      errors->AddError("only https_redirect and response_code are supported");
+    }
+    RedirectConfig rc;
+    rc.https = true;
+    switch (redirect.response_code()) {
+      case route_v3::RedirectAction::MOVED_PERMANENTLY:
+        rc.status = 301;
+        break;
+      case route_v3::RedirectAction::FOUND:
+        rc.status = 302;
+        break;
+      case route_v3::RedirectAction::SEE_OTHER:
+        rc.status = 303;
+        break;
+      case route_v3::RedirectAction::TEMPORARY_REDIRECT:
+        rc.status = 307;
+        break;
+      case route_v3::RedirectAction::PERMANENT_REDIRECT:
+        rc.status = 308;
+        break;
+      default:
+        errors->AddFieldError(".response_code",
+                              absl::StrCat("unsupported value ", redirect.response_code()));
+    }
+    out.redirect = rc;
+    return out;
+  }
   if (r.action_case() != route_v3::Route::kRoute) {
-    errors->AddError("only route actions are supported");
+    errors->AddError("only route and redirect actions are supported");
     return out;
   }
   const route_v3::RouteAction& action = r.route();

@@ -52,6 +52,7 @@ absl::Status ProxyProcess::Start(const std::string& controllers, absl::Duration 
   }
   port_ = j->value("port", 0);
   admin_port_ = j->value("admin_port", 0);
+  tls_port_ = j->value("tls_port", 0);
   if (port_ <= 0 || admin_port_ <= 0) {
     Kill();
     return absl::InternalError(absl::StrCat("bad proxy ready file: ", j->dump()));

@@ -46,6 +46,7 @@ class ProxyProcess {
   pid_t pid() const { return process_.has_value() ? process_->pid() : -1; }
   int port() const { return port_; }
   int admin_port() const { return admin_port_; }
+  int tls_port() const { return tls_port_; }  // 0 without --tls_listen.
   const std::string& node_id() const { return node_id_; }
   std::string LogTail(size_t max_bytes = 4000) const;
 
@@ -58,6 +59,7 @@ class ProxyProcess {
   std::optional<Subprocess> process_;
   int port_ = 0;
   int admin_port_ = 0;
+  int tls_port_ = 0;
 };
 
 // --- Admin API ------------------------------------------------------------------------------

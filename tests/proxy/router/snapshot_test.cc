@@ -67,5 +67,16 @@ TEST(SnapshotMatchTest, FindCluster) {
   EXPECT_EQ(s.FindCluster("nope"), nullptr);
 }
 
+TEST(SnapshotMatchTest, SchemeMatchersSkipRoutesForTheOtherScheme) {
+  Snapshot s;
+  RouteConfig redirect = Route("redirect", "/", "");
+  redirect.scheme = "http";
+  redirect.redirect = RedirectConfig{true, 308};
+  s.virtual_hosts = {{"*", {redirect, Route("serve", "/", "web")}}};
+  EXPECT_EQ(s.Match("a", "/x", "http")->name, "redirect");
+  EXPECT_EQ(s.Match("a", "/x", "https")->name, "serve");
+  EXPECT_EQ(s.Match("a", "/x")->name, "redirect");  // Plaintext by default.
+}
+
 }  // namespace
 }  // namespace lb::proxy::router

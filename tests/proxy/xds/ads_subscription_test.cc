@@ -7,6 +7,9 @@
 #include "common/xds/type_urls.h"
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
+#include "envoy/config/listener/v3/listener.pb.h"
+#include "envoy/extensions/transport_sockets/tls/v3/secret.pb.h"
+#include "envoy/extensions/transport_sockets/tls/v3/tls.pb.h"
 #include "gtest/gtest.h"
 
 namespace lb::proxy::xds {
@@ -123,6 +126,53 @@ TEST(AdsSubscriptionTest, UnsubscribedTypesAreIgnored) {
   EXPECT_TRUE(o.ignored);
   EXPECT_TRUE(o.requests.empty());
   EXPECT_TRUE(s.versions().empty());
+}
+
+TEST(AdsSubscriptionTest, TlsListenerSubscribesItsListenerAndThenItsSecretsByName) {
+  AdsSubscription s({"node-1", "zone-a", "lb-proxy", "7"}, /*tls_listener=*/true);
+  std::vector<Request> start = s.StartStream();
+  ASSERT_EQ(start.size(), 3u);
+  EXPECT_EQ(start[2].type_url(), ::lb::xds::kListenerType);
+  EXPECT_EQ(Names(start[2]), std::vector<std::string>({"lb.ingress.https"}));
+
+  envoy::config::listener::v3::Listener l;
+  l.set_name("lb.ingress.https");
+  auto* chain = l.add_filter_chains();
+  chain->mutable_transport_socket()->set_name("envoy.transport_sockets.tls");
+  envoy::extensions::transport_sockets::tls::v3::DownstreamTlsContext context;
+  auto* sds = context.mutable_common_tls_context()->add_tls_certificate_sds_secret_configs();
+  sds->set_name("web");
+  sds->mutable_sds_config()->mutable_ads();
+  chain->mutable_transport_socket()->mutable_typed_config()->PackFrom(context);
+  AdsSubscription::Outcome o = s.OnResponse(Resp(::lb::xds::kListenerType, "1", "n1", l));
+  ASSERT_TRUE(o.accepted) << o.error;
+  ASSERT_EQ(o.requests.size(), 2u);  // The ACK, then the new SDS subscription.
+  EXPECT_EQ(o.requests[0].type_url(), ::lb::xds::kListenerType);
+  EXPECT_EQ(o.requests[0].version_info(), "1");
+  EXPECT_EQ(o.requests[1].type_url(), ::lb::xds::kSecretType);
+  EXPECT_EQ(Names(o.requests[1]), std::vector<std::string>({"web"}));
+
+  envoy::extensions::transport_sockets::tls::v3::Secret bad;
+  bad.set_name("web");
+  o = s.OnResponse(Resp(::lb::xds::kSecretType, "1", "n2", bad));
+  EXPECT_FALSE(o.accepted);
+  EXPECT_EQ(o.error, "Secret \"web\": one of tls_certificate or session_ticket_keys is required");
+  ASSERT_EQ(o.requests.size(), 1u);
+  EXPECT_EQ(o.requests[0].error_detail().message(), o.error);
+  EXPECT_EQ(Names(o.requests[0]), std::vector<std::string>({"web"}));
+
+  // A new stream re-sends the listener and the secrets.
+  start = s.StartStream();
+  ASSERT_EQ(start.size(), 4u);
+  EXPECT_EQ(start[3].type_url(), ::lb::xds::kSecretType);
+  EXPECT_EQ(Names(start[3]), std::vector<std::string>({"web"}));
+}
+
+TEST(AdsSubscriptionTest, ListenersAreIgnoredWithoutATlsListener) {
+  AdsSubscription s = Make();
+  envoy::config::listener::v3::Listener l;
+  l.set_name("lb.ingress.https");
+  EXPECT_TRUE(s.OnResponse(Resp(::lb::xds::kListenerType, "1", "n1", l)).ignored);
 }
 
 }  // namespace

@@ -730,8 +730,8 @@ TEST(ConfigBuilderTest, EveryRouteProblemIsReportedWithItsPath) {
       "virtual_hosts[1].routes[1].match: only prefix matching is supported; "
       "virtual_hosts[1].routes[2].match.case_sensitive: only case-sensitive matching is "
       "supported; "
-      "virtual_hosts[1].routes[2].match.headers: are not supported; "
-      "virtual_hosts[1].routes[3]: only route actions are supported; "
+      "virtual_hosts[1].routes[2].match.headers[0].name: only \":scheme\" is supported; "
+      "virtual_hosts[1].routes[3].redirect: only https_redirect is supported; "
       "virtual_hosts[1].routes[4].route: is required; "
       "virtual_hosts[1].routes[5].route: only cluster is supported (not cluster_header or "
       "weighted_clusters); "
@@ -966,9 +966,9 @@ TEST(ConfigBuilderTest, ApplyResponseDecodesAndDispatches) {
   EXPECT_TRUE(b.clusters_received());
   EXPECT_TRUE(b.routes_received());
 
-  auto lds = Response("type.googleapis.com/envoy.config.listener.v3.Listener", "1");
-  EXPECT_EQ(ErrorOf(b.ApplyResponse(lds)),
-            "unsupported type_url \"type.googleapis.com/envoy.config.listener.v3.Listener\"");
+  auto other = Response("type.googleapis.com/envoy.config.core.v3.Node", "1");
+  EXPECT_EQ(ErrorOf(b.ApplyResponse(other)),
+            "unsupported type_url \"type.googleapis.com/envoy.config.core.v3.Node\"");
 }
 
 TEST(ConfigBuilderTest, UndecodableResourcesAreErrorsAndBlockCdsRemovals) {

@@ -44,6 +44,7 @@ struct WorkerOptions {
   size_t buffer_limit_bytes = 1024 * 1024;
   // After EMFILE/ENFILE on accept, or at max_connections, the listener rests this long.
   absl::Duration accept_pause = absl::Milliseconds(100);
+  http::Http2Settings http2;   // Downstream HTTP/2 limits (http2_codec.h).
   bool normalize_path = true;  // RFC 3986 dot-segments, before routing.
   bool merge_slashes = false;
   uint32_t max_idle_per_host = 64;

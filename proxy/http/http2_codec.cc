@@ -23,6 +23,17 @@ Method ParseMethod(absl::string_view token) {
   return Method::kOther;
 }
 
+// The target goes into an HTTP/1 request line: no controls, spaces or DEL (nghttp2 checks
+// header values for CR, LF and NUL only).
+bool ValidTarget(absl::string_view path) {
+  if (path.empty()) return false;
+  for (char c : path) {
+    const auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7f) return false;
+  }
+  return true;
+}
+
 absl::string_view View(const uint8_t* p, size_t n) {
   return absl::string_view(reinterpret_cast<const char*>(p), n);
 }
@@ -191,7 +202,12 @@ class Http2ServerCodec::Stream final : public ResponseEncoder {
     return true;
   }
 
-  // The request head is complete; nullptr for a request the codec answers itself.
+  // The pseudo-headers can be forwarded as an HTTP/1 request line.
+  bool ValidRequestLine() const {
+    return !method_.empty() && (method_ == "CONNECT" || ValidTarget(path_));
+  }
+
+  // The request head is complete.
   RequestHeaderMapPtr TakeRequest() {
     const bool has_authority = !authority_.empty();
     if (has_authority || has_host_field_) {
@@ -713,6 +729,11 @@ int Http2ServerCodec::OnFrameRecv(const nghttp2_frame& frame) {
       Stream* s = FindStream(id);
       if (s == nullptr || s->detached()) return 0;
       if (frame.headers.cat == NGHTTP2_HCAT_REQUEST) {
+        if (!s->ValidRequestLine()) {
+          s->Detach();
+          nghttp2_submit_rst_stream(session_.get(), NGHTTP2_FLAG_NONE, id, NGHTTP2_PROTOCOL_ERROR);
+          return 0;
+        }
         RequestHeaderMapPtr request = s->TakeRequest();
         if (request->method == Method::kConnect) {
           // No tunnels over HTTP/2 (extended CONNECT is not offered either).

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/check.h"
 #include "common/base/recycled.h"
+#include "proxy/http/grpc.h"
 #include "proxy/http/request_target.h"
 #include "proxy/http/server_codec_factory.h"
 
@@ -77,6 +78,7 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
     stats_.requests.fetch_add(1, std::memory_order_relaxed);
     stats_.requests_active.fetch_add(1, std::memory_order_relaxed);
     counted_ = true;
+    grpc_ = http::IsGrpcRequest(*headers);
     snapshot_.Acquire(manager_.context_.snapshots());
     const ConnectionManagerOptions& options = manager_.context_.connection_manager_options();
     if (options.max_body_bytes > 0 &&
@@ -163,6 +165,16 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
     info_.status = status;
     info_.details = std::string(message);
     stats_.local_replies.fetch_add(1, std::memory_order_relaxed);
+    if (grpc_) {
+      // A gRPC client reads the status from grpc-status, not from an HTML-ish page.
+      http::ResponseHeaderMap headers;
+      http::MakeGrpcLocalReply(status, message, headers);
+      info_.status = headers.status;
+      CountStatus(headers.status);
+      encoder_.EncodeHeaders(headers, true);
+      Complete();
+      return;
+    }
     CountStatus(status);
     http::ResponseHeaderMap headers;
     headers.status = status;
@@ -263,6 +275,7 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
   http::RequestHeaderMapPtr rejected_;  // A head refused before routing (for the log).
   uint64_t body_bytes_ = 0;
   bool counted_ = false;
+  bool grpc_ = false;  // The request is a gRPC call (its local replies are gRPC statuses).
   bool request_complete_ = false;
   bool response_started_ = false;
   bool done_ = false;

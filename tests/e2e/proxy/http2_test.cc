@@ -133,5 +133,30 @@ TEST_F(Http2Test, DrainFinishesStreamsInFlight) {
   EXPECT_EQ(*code, 0) << proxy_->LogTail();
 }
 
+// No endpoint left: a gRPC call gets a Trailers-Only UNAVAILABLE, anything else a 503.
+TEST_F(Http2Test, GrpcLocalReplyWhenNoEndpointIsHealthy) {
+  ASSERT_TRUE(SeedConfig(controller_.rest_port(), "del", a_.port()).ok());
+  ASSERT_TRUE(SeedConfig(controller_.rest_port(), "del", b_.port()).ok());
+  ASSERT_TRUE(WaitForEndpoints(proxy_->admin_port(), "backend", {}).ok());
+  for (const char* version : {"--http2-prior-knowledge", "--http1.1"}) {
+    absl::StatusOr<CommandResult> r = RunCommand(
+        {"/usr/bin/curl", "-sS", "-i", version, "-X", "POST", "-H",
+         "content-type: application/grpc", "-H", "te: trailers", "--data-binary", "x",
+         Url("/pkg.Svc/Method")},
+        absl::Seconds(20));
+    ASSERT_TRUE(r.ok());
+    EXPECT_TRUE(absl::StrContains(r->out, " 200")) << version << r->out;
+    EXPECT_TRUE(absl::StrContains(r->out, "grpc-status: 14\r\n")) << version << r->out;
+    EXPECT_TRUE(absl::StrContains(r->out, "grpc-message: no healthy upstream")) << r->out;
+    EXPECT_TRUE(absl::StrContains(r->out, "content-type: application/grpc\r\n")) << r->out;
+  }
+  absl::StatusOr<CommandResult> plain = RunCommand(
+      {"/usr/bin/curl", "-sS", "--http2-prior-knowledge", "-w", "%{http_code}", "-o",
+       "/dev/null", Url("/")},
+      absl::Seconds(20));
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(plain->out, "503");
+}
+
 }  // namespace
 }  // namespace lb::testing

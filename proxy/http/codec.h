@@ -1,7 +1,7 @@
 // The codec layer: protocol-neutral streams over a byte connection. A server codec turns the
 // bytes a client sends into request streams and writes their responses; a client codec writes
 // requests to an upstream and turns its bytes into responses. HTTP/1.x implements both today
-// (http1_codec.h); HTTP/2 arrives as another implementation of the same interfaces.
+// (http1_codec.h); HTTP/2 implements the server side (http2_codec.h).
 //
 // Ownership and re-entrancy: codecs call decoders synchronously from Dispatch(). Encoder calls
 // write to the connection at once and never call back into the caller's decoder or stream

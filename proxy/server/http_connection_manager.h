@@ -1,5 +1,9 @@
 // The HTTP connection manager: one client connection, its server codec, and one ActiveStream
 // per request (created when the request begins, destroyed when its response is complete).
+// The codec is chosen from the first bytes and ALPN (http/server_codec_factory.h). HTTP/1 has
+// one stream at a time and the stream timers live on the manager; HTTP/2 streams run side by
+// side, each with its own stream-idle and router timers, a reset ends only its stream, and the
+// connection closes once no stream is left after GOAWAY (drain, client half-close, error).
 //
 // It owns what belongs to the connection rather than to a request: the request-header timeout
 // (408; it runs from accept and from the first byte of each later request), the keep-alive idle

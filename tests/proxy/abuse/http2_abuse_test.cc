@@ -14,6 +14,7 @@
 #include "gtest/gtest.h"
 #include "tests/test_common/backend.h"
 #include "tests/test_common/controller_process.h"
+#include "tests/test_common/http2_frames.h"
 #include "tests/test_common/http_client.h"
 #include "tests/test_common/proc_stats.h"
 #include "tests/test_common/proxy_process.h"
@@ -22,38 +23,6 @@
 
 namespace lb::testing {
 namespace {
-
-constexpr absl::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-
-std::string Frame(uint8_t type, uint8_t flags, int32_t stream, absl::string_view payload) {
-  std::string f;
-  const size_t n = payload.size();
-  f.push_back(static_cast<char>((n >> 16) & 0xff));
-  f.push_back(static_cast<char>((n >> 8) & 0xff));
-  f.push_back(static_cast<char>(n & 0xff));
-  f.push_back(static_cast<char>(type));
-  f.push_back(static_cast<char>(flags));
-  f.push_back(static_cast<char>((stream >> 24) & 0x7f));
-  f.push_back(static_cast<char>((stream >> 16) & 0xff));
-  f.push_back(static_cast<char>((stream >> 8) & 0xff));
-  f.push_back(static_cast<char>(stream & 0xff));
-  f.append(payload.data(), payload.size());
-  return f;
-}
-
-// The error code of the first GOAWAY in `bytes` (frames from the server), or -1.
-int GoawayCode(const std::string& bytes) {
-  size_t at = 0;
-  while (at + 9 <= bytes.size()) {
-    auto byte = [&](size_t i) { return static_cast<uint8_t>(bytes[at + i]); };
-    const size_t len = (size_t{byte(0)} << 16) | (size_t{byte(1)} << 8) | byte(2);
-    if (byte(3) == 7 && at + 9 + len <= bytes.size() && len >= 8) {
-      return (byte(9 + 4) << 24) | (byte(9 + 5) << 16) | (byte(9 + 6) << 8) | byte(9 + 7);
-    }
-    at += 9 + len;
-  }
-  return -1;
-}
 
 uint64_t StatValue(const std::string& stats, absl::string_view line_start) {
   for (absl::string_view line : absl::StrSplit(stats, '\n')) {
@@ -98,28 +67,27 @@ TEST_F(Http2AbuseTest, RapidResetGetsGoawayWithBoundedMemoryAndCpu) {
   ExpectServed();
   absl::StatusOr<ProcStats> before = ReadProcStats(proxy_->pid());
   ASSERT_TRUE(before.ok());
-  // HPACK: GET / http, :authority a.
-  const std::string block("\x82\x86\x84\x01\x01" "a", 6);
+  const std::string& block = H2GetBlock();
   constexpr int kConnections = 20;
   int goaways = 0;
   for (int c = 0; c < kConnections; ++c) {
     absl::StatusOr<std::unique_ptr<Connection>> conn = Connection::Open(proxy_->port());
     ASSERT_TRUE(conn.ok());
-    std::string start = std::string(kPreface) + Frame(4, 0, 0, "");
+    std::string start = H2ClientStart();
     ASSERT_TRUE((*conn)->Send(start).ok());
     // Up to 10,000 HEADERS + RST_STREAM pairs in batches of 100; the proxy ends it far sooner.
     int32_t id = 1;
     for (int batch = 0; batch < 100; ++batch) {
       std::string bytes;
       for (int i = 0; i < 100; ++i, id += 2) {
-        bytes += Frame(1, 0x05, id, block);
-        bytes += Frame(3, 0, id, std::string("\0\0\0\x08", 4));
+        bytes += H2Frame(1, 0x05, id, block);
+        bytes += H2Frame(3, 0, id, std::string("\0\0\0\x08", 4));
       }
       if (!(*conn)->Send(bytes, absl::Seconds(2)).ok()) break;
     }
     std::string got;
     EXPECT_TRUE((*conn)->WaitClosed(absl::Seconds(10), &got));
-    if (GoawayCode(got) == 11) ++goaways;  // ENHANCE_YOUR_CALM.
+    if (H2GoawayCode(got) == 11) ++goaways;  // ENHANCE_YOUR_CALM.
   }
   EXPECT_EQ(goaways, kConnections);
   absl::StatusOr<ProcStats> after = ReadProcStats(proxy_->pid());
@@ -144,9 +112,9 @@ TEST_F(Http2AbuseTest, RapidResetGetsGoawayWithBoundedMemoryAndCpu) {
 TEST_F(Http2AbuseTest, PingFloodFromAClientThatDoesNotRead) {
   absl::StatusOr<std::unique_ptr<Connection>> conn = Connection::Open(proxy_->port());
   ASSERT_TRUE(conn.ok());
-  ASSERT_TRUE((*conn)->Send(std::string(kPreface) + Frame(4, 0, 0, "")).ok());
+  ASSERT_TRUE((*conn)->Send(H2ClientStart()).ok());
   std::string pings;
-  for (int i = 0; i < 1000; ++i) pings += Frame(6, 0, 0, std::string(8, 'p'));
+  for (int i = 0; i < 1000; ++i) pings += H2Frame(6, 0, 0, std::string(8, 'p'));
   // Never read: the acknowledgements pile up until the proxy gives up on the connection.
   bool closed = false;
   for (int round = 0; round < 400 && !closed; ++round) {

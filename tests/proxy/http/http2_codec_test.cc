@@ -13,6 +13,8 @@
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "proxy/http/http2_common.h"
+#include "tests/test_common/http2_frames.h"
+#include "tests/test_common/proxy/h2_test_client.h"
 #include "tests/test_common/proxy/fake_connection.h"
 
 namespace lb::http {
@@ -21,64 +23,11 @@ namespace {
 using proxy::event::Buffer;
 using testing::FakeConnection;
 
-// --- Frames by hand -------------------------------------------------------------------------
-
-std::string Frame(uint8_t type, uint8_t flags, int32_t stream, absl::string_view payload) {
-  std::string f;
-  const size_t n = payload.size();
-  f.push_back(static_cast<char>((n >> 16) & 0xff));
-  f.push_back(static_cast<char>((n >> 8) & 0xff));
-  f.push_back(static_cast<char>(n & 0xff));
-  f.push_back(static_cast<char>(type));
-  f.push_back(static_cast<char>(flags));
-  f.push_back(static_cast<char>((stream >> 24) & 0x7f));
-  f.push_back(static_cast<char>((stream >> 16) & 0xff));
-  f.push_back(static_cast<char>((stream >> 8) & 0xff));
-  f.push_back(static_cast<char>(stream & 0xff));
-  f.append(payload.data(), payload.size());
-  return f;
-}
-
-// HPACK for GET / on http with ":authority: a" (static table entries, literal authority).
-const std::string kGetBlock = std::string("\x82\x86\x84\x01\x01" "a", 6);
-
-struct RawFrame {
-  uint8_t type;
-  uint8_t flags;
-  int32_t stream;
-  std::string payload;
-};
-
-// The frames in what the server wrote (it sends no preface of its own).
-std::vector<RawFrame> Frames(const std::string& bytes) {
-  std::vector<RawFrame> out;
-  size_t at = 0;
-  while (at + 9 <= bytes.size()) {
-    auto byte = [&](size_t i) { return static_cast<uint8_t>(bytes[at + i]); };
-    const size_t len = (size_t{byte(0)} << 16) | (size_t{byte(1)} << 8) | byte(2);
-    RawFrame f{byte(3), byte(4),
-               static_cast<int32_t>(((byte(5) & 0x7f) << 24) | (byte(6) << 16) |
-                                    (byte(7) << 8) | byte(8)),
-               bytes.substr(at + 9, len)};
-    out.push_back(f);
-    at += 9 + len;
-  }
-  return out;
-}
-
-// The error code of the RST_STREAM frame for `stream` in `bytes`, or -1.
-int RstCode(const std::string& bytes, int32_t stream) {
-  for (const RawFrame& f : Frames(bytes)) {
-    if (f.type == NGHTTP2_RST_STREAM && f.stream == stream && f.payload.size() == 4) {
-      return static_cast<uint8_t>(f.payload[3]);
-    }
-  }
-  return -1;
-}
-
-std::string ClientStart() {
-  return std::string(kHttp2Preface) + Frame(NGHTTP2_SETTINGS, 0, 0, "");
-}
+using testing::H2ClientStart;
+using testing::H2Frame;
+using testing::H2Frames;
+using testing::H2RawFrame;
+using testing::H2RstCode;
 
 // --- What the server side sees ------------------------------------------------------------
 
@@ -117,96 +66,8 @@ class ServerStream : public RequestDecoder, public StreamCallbacks {
   int below = 0;
 };
 
-// --- nghttp2's client ---------------------------------------------------------------------
-
-struct ClientStream {
-  std::map<std::string, std::string> headers;
-  std::map<std::string, std::string> trailers;
-  std::string body;
-  bool ended = false;
-  int rst = -1;
-  bool got_headers = false;
-};
-
-class Client {
- public:
-  explicit Client(std::vector<nghttp2_settings_entry> settings = {}) {
-    nghttp2_session_callbacks* cbs;
-    nghttp2_session_callbacks_new(&cbs);
-    nghttp2_session_callbacks_set_on_header_callback(
-        cbs, [](nghttp2_session*, const nghttp2_frame* f, const uint8_t* n, size_t nl,
-                const uint8_t* v, size_t vl, uint8_t, void* u) {
-          ClientStream& s = static_cast<Client*>(u)->streams[f->hd.stream_id];
-          auto& map = s.got_headers ? s.trailers : s.headers;
-          map[std::string(reinterpret_cast<const char*>(n), nl)] =
-              std::string(reinterpret_cast<const char*>(v), vl);
-          return 0;
-        });
-    nghttp2_session_callbacks_set_on_frame_recv_callback(
-        cbs, [](nghttp2_session*, const nghttp2_frame* f, void* u) {
-          Client& c = *static_cast<Client*>(u);
-          if (f->hd.type == NGHTTP2_HEADERS) c.streams[f->hd.stream_id].got_headers = true;
-          if ((f->hd.type == NGHTTP2_HEADERS || f->hd.type == NGHTTP2_DATA) &&
-              (f->hd.flags & NGHTTP2_FLAG_END_STREAM)) {
-            c.streams[f->hd.stream_id].ended = true;
-          }
-          if (f->hd.type == NGHTTP2_RST_STREAM) {
-            c.streams[f->hd.stream_id].rst = static_cast<int>(f->rst_stream.error_code);
-          }
-          if (f->hd.type == NGHTTP2_GOAWAY) {
-            c.goaway = static_cast<int>(f->goaway.error_code);
-            c.goaway_last_stream = f->goaway.last_stream_id;
-          }
-          return 0;
-        });
-    nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
-        cbs, [](nghttp2_session*, uint8_t, int32_t id, const uint8_t* d, size_t n, void* u) {
-          static_cast<Client*>(u)->streams[id].body.append(reinterpret_cast<const char*>(d), n);
-          return 0;
-        });
-    nghttp2_option* option;
-    nghttp2_option_new(&option);
-    // Lets the tests send heads larger than the server accepts.
-    nghttp2_option_set_max_send_header_block_length(option, 1 << 20);
-    nghttp2_session_client_new2(&session_, cbs, this, option);
-    nghttp2_option_del(option);
-    nghttp2_session_callbacks_del(cbs);
-    nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, settings.data(), settings.size());
-  }
-  ~Client() { nghttp2_session_del(session_); }
-
-  int32_t Get(absl::string_view path, std::vector<std::pair<std::string, std::string>> extra = {},
-              nghttp2_data_provider* body = nullptr) {
-    Nghttp2Headers nv;
-    nv.Add(":method", body == nullptr ? "GET" : "POST");
-    nv.Add(":scheme", "http");
-    nv.Add(":authority", "example.com");
-    nv.Add(":path", path);
-    for (auto& [n, v] : extra) nv.Add(n, v);
-    const std::vector<nghttp2_nv>& nva = nv.nva();
-    return nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(), body, this);
-  }
-
-  // Client frames out.
-  std::string Out() {
-    std::string out;
-    const uint8_t* data;
-    ssize_t n;
-    while ((n = nghttp2_session_mem_send(session_, &data)) > 0) {
-      out.append(reinterpret_cast<const char*>(data), n);
-    }
-    return out;
-  }
-  void In(const std::string& bytes) {
-    nghttp2_session_mem_recv(session_, reinterpret_cast<const uint8_t*>(bytes.data()),
-                             bytes.size());
-  }
-
-  nghttp2_session* session_ = nullptr;
-  std::map<int32_t, ClientStream> streams;
-  int goaway = -1;
-  int32_t goaway_last_stream = -1;
-};
+using testing::H2TestClient;
+using Client = H2TestClient;
 
 class Http2CodecTest : public ::testing::Test, public ServerCodecCallbacks {
  protected:
@@ -295,7 +156,7 @@ TEST_F(Http2CodecTest, RequestAndResponseTranslated) {
 
   Respond(s, 200, "hello");
   ASSERT_TRUE(Pump(client).ok());
-  const ClientStream& c = client.streams[id];
+  const testing::H2ClientStream& c = client.streams[id];
   EXPECT_EQ(c.headers.at(":status"), "200");
   EXPECT_EQ(c.headers.at("x-a"), "1");
   EXPECT_EQ(c.headers.at("content-length"), "5");
@@ -334,10 +195,10 @@ TEST_F(Http2CodecTest, StreamsOverTheLimitAreRefused) {
   settings.max_concurrent_streams = 2;
   Make(settings);
   // Three HEADERS at once, before the client could have seen our SETTINGS.
-  std::string bytes = ClientStart();
+  std::string bytes = H2ClientStart();
   for (int32_t id : {1, 3, 5}) {
-    bytes += Frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, id,
-                   kGetBlock);
+    bytes += H2Frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, id,
+                   testing::H2GetBlock());
   }
   ASSERT_TRUE(Feed(bytes).ok());
   EXPECT_EQ(streams_.size(), 2u);
@@ -381,7 +242,7 @@ TEST_F(Http2CodecTest, TrailersBothWays) {
   trailers.Add("grpc-message", "ok");
   Respond(s, 200, "reply", &trailers);
   ASSERT_TRUE(Pump(client).ok());
-  const ClientStream& c = client.streams[id];
+  const testing::H2ClientStream& c = client.streams[id];
   EXPECT_EQ(c.body, "reply");
   EXPECT_EQ(c.trailers.at("grpc-status"), "0");
   EXPECT_EQ(c.trailers.at("grpc-message"), "ok");
@@ -445,27 +306,27 @@ TEST_F(Http2CodecTest, HeaderListOverTheLimitResetsTheStream) {
 // (64 MB decoded): the stream is reset at the header-list limit.
 TEST_F(Http2CodecTest, HpackBombResetsTheStream) {
   Make();
-  std::string first = kGetBlock;
+  std::string first = testing::H2GetBlock();
   first += std::string("\x40\x01x\x7f\xa1\x1e", 6);  // Literal, indexed: "x", 4000 bytes.
   first += std::string(4000, 'v');
-  std::string bomb = kGetBlock + std::string(16000, '\xbe');  // Dynamic index 62.
-  std::string bytes = ClientStart();
-  bytes += Frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 1, first);
-  bytes += Frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 3, bomb);
+  std::string bomb = testing::H2GetBlock() + std::string(16000, '\xbe');  // Dynamic index 62.
+  std::string bytes = H2ClientStart();
+  bytes += H2Frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 1, first);
+  bytes += H2Frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, 3, bomb);
   ASSERT_TRUE(Feed(bytes).ok());
   ASSERT_EQ(streams_.size(), 1u);  // Only the first request.
   EXPECT_EQ(stats_.header_list_too_large.load(), 1u);
-  EXPECT_EQ(RstCode(connection_.TakeWritten(), 3), NGHTTP2_ENHANCE_YOUR_CALM);
+  EXPECT_EQ(H2RstCode(connection_.TakeWritten(), 3), NGHTTP2_ENHANCE_YOUR_CALM);
 }
 
 // HEADERS without END_HEADERS and an endless run of CONTINUATION frames: the connection ends
 // after nghttp2's limit (8 CONTINUATION frames) instead of buffering.
 TEST_F(Http2CodecTest, ContinuationFloodEndsTheConnection) {
   Make();
-  std::string bytes = ClientStart();
-  bytes += Frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_STREAM, 1, kGetBlock);
+  std::string bytes = H2ClientStart();
+  bytes += H2Frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_STREAM, 1, testing::H2GetBlock());
   for (int i = 0; i < 1000; ++i) {
-    bytes += Frame(NGHTTP2_CONTINUATION, 0, 1, std::string("\x40\x01y\x01z", 5));
+    bytes += H2Frame(NGHTTP2_CONTINUATION, 0, 1, std::string("\x40\x01y\x01z", 5));
   }
   EXPECT_FALSE(Feed(bytes).ok());
   EXPECT_TRUE(streams_.empty());
@@ -476,12 +337,12 @@ TEST_F(Http2CodecTest, ContinuationFloodEndsTheConnection) {
 
 TEST_F(Http2CodecTest, RapidResetEndsTheConnection) {
   Make();  // 100 premature resets a second.
-  std::string bytes = ClientStart();
+  std::string bytes = H2ClientStart();
   for (int32_t i = 0; i < 101; ++i) {
     const int32_t id = 1 + 2 * i;
-    bytes += Frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, id,
-                   kGetBlock);
-    bytes += Frame(NGHTTP2_RST_STREAM, 0, id, std::string("\0\0\0\x08", 4));  // CANCEL.
+    bytes += H2Frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, id,
+                   testing::H2GetBlock());
+    bytes += H2Frame(NGHTTP2_RST_STREAM, 0, id, std::string("\0\0\0\x08", 4));  // CANCEL.
   }
   EXPECT_FALSE(Feed(bytes).ok());
   EXPECT_EQ(stats_.premature_resets.load(), 101u);
@@ -498,13 +359,13 @@ TEST_F(Http2CodecTest, RapidResetEndsTheConnection) {
 
 TEST_F(Http2CodecTest, ResetsSpreadOverTimeAreAllowed) {
   Make();
-  ASSERT_TRUE(Feed(ClientStart()).ok());
+  ASSERT_TRUE(Feed(H2ClientStart()).ok());
   for (int32_t i = 0; i < 300; ++i) {
     const int32_t id = 1 + 2 * i;
     if (i % 50 == 0) now_ += absl::Seconds(1);
-    std::string bytes = Frame(
-        NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, id, kGetBlock);
-    bytes += Frame(NGHTTP2_RST_STREAM, 0, id, std::string("\0\0\0\x08", 4));
+    std::string bytes = H2Frame(
+        NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, id, testing::H2GetBlock());
+    bytes += H2Frame(NGHTTP2_RST_STREAM, 0, id, std::string("\0\0\0\x08", 4));
     ASSERT_TRUE(Feed(bytes).ok()) << i;
   }
   EXPECT_EQ(stats_.premature_resets.load(), 300u);
@@ -514,11 +375,11 @@ TEST_F(Http2CodecTest, ResetsSpreadOverTimeAreAllowed) {
 TEST_F(Http2CodecTest, PingFloodFromAClientThatDoesNotRead) {
   Make();
   codec_->OnUnderlyingConnectionAboveWriteBufferHighWatermark();  // The client reads nothing.
-  ASSERT_TRUE(Feed(ClientStart()).ok());
+  ASSERT_TRUE(Feed(H2ClientStart()).ok());
   absl::Status status;
   int sent = 0;
   for (; sent < 5000 && status.ok(); ++sent) {
-    status = Feed(Frame(NGHTTP2_PING, 0, 0, std::string(8, 'p')));
+    status = Feed(H2Frame(NGHTTP2_PING, 0, 0, std::string(8, 'p')));
   }
   EXPECT_FALSE(status.ok());
   EXPECT_LE(sent, 1002);
@@ -528,21 +389,21 @@ TEST_F(Http2CodecTest, PingFloodFromAClientThatDoesNotRead) {
 
 TEST_F(Http2CodecTest, SettingsFloodInOneRead) {
   Make();
-  std::string bytes = ClientStart();
-  for (int i = 0; i < 2000; ++i) bytes += Frame(NGHTTP2_SETTINGS, 0, 0, "");
+  std::string bytes = H2ClientStart();
+  for (int i = 0; i < 2000; ++i) bytes += H2Frame(NGHTTP2_SETTINGS, 0, 0, "");
   EXPECT_FALSE(Feed(bytes).ok());
   EXPECT_EQ(stats_.control_flood.load(), 1u);
 }
 
 TEST_F(Http2CodecTest, EmptyDataFramesEndTheConnection) {
   Make();
-  std::string bytes = ClientStart();
-  bytes += Frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, 1, kGetBlock);
-  bytes += Frame(NGHTTP2_DATA, 0, 1, "");  // One is allowed ...
-  bytes += Frame(NGHTTP2_DATA, 0, 1, "x");
-  bytes += Frame(NGHTTP2_DATA, 0, 1, "");
+  std::string bytes = H2ClientStart();
+  bytes += H2Frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, 1, testing::H2GetBlock());
+  bytes += H2Frame(NGHTTP2_DATA, 0, 1, "");  // One is allowed ...
+  bytes += H2Frame(NGHTTP2_DATA, 0, 1, "x");
+  bytes += H2Frame(NGHTTP2_DATA, 0, 1, "");
   ASSERT_TRUE(Feed(bytes).ok());
-  EXPECT_FALSE(Feed(Frame(NGHTTP2_DATA, 0, 1, "")).ok());  // ... two in a row are not.
+  EXPECT_FALSE(Feed(H2Frame(NGHTTP2_DATA, 0, 1, "")).ok());  // ... two in a row are not.
   EXPECT_EQ(stats_.empty_frames.load(), 1u);
   EXPECT_EQ(codec_->goaway_code(), static_cast<uint32_t>(NGHTTP2_ENHANCE_YOUR_CALM));
   Client reader;
@@ -609,14 +470,14 @@ TEST_F(Http2CodecTest, ClientResetReachesTheStream) {
 
 TEST_F(Http2CodecTest, ConnectIsRefused) {
   Make();
-  std::string bytes = ClientStart();
+  std::string bytes = H2ClientStart();
   // :method CONNECT (literal, indexed name 2), :authority a:1.
-  bytes += Frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, 1,
+  bytes += H2Frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, 1,
                  std::string("\x02\x07" "CONNECT\x01\x03" "a:1", 14));
   ASSERT_TRUE(Feed(bytes).ok());
   EXPECT_TRUE(streams_.empty());
   bool answered = false;
-  for (const RawFrame& f : Frames(connection_.TakeWritten())) {
+  for (const H2RawFrame& f : H2Frames(connection_.TakeWritten())) {
     // (The status itself is Huffman-coded; the codec's 501 path is the only one that answers
     // without a stream of the owner.)
     answered = answered || (f.type == NGHTTP2_HEADERS && f.stream == 1 &&

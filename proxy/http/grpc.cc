@@ -67,8 +67,7 @@ void MakeGrpcLocalReply(int http_status, absl::string_view message, ResponseHead
   headers.status = 200;
   headers.content_length = 0;  // No body (HTTP/1 needs the length to keep the connection).
   headers.Add("content-type", "application/grpc");
-  headers.Add("grpc-status",
-              absl::StrCat(static_cast<int>(GrpcStatusForLocalReply(http_status))));
+  headers.Add("grpc-status", absl::StrCat(static_cast<int>(GrpcStatusForLocalReply(http_status))));
   headers.Add("grpc-message", PercentEncodeGrpcMessage(message));
 }
 

@@ -52,8 +52,7 @@ absl::Status ValidateHttp2Settings(const Http2Settings& s) {
     return absl::InvalidArgumentError(
         "--http2_initial_stream_window_bytes: must be 65535 to 2147483647");
   }
-  if (s.initial_connection_window_bytes < 65535 ||
-      s.initial_connection_window_bytes > kMaxWindow) {
+  if (s.initial_connection_window_bytes < 65535 || s.initial_connection_window_bytes > kMaxWindow) {
     return absl::InvalidArgumentError(
         "--http2_initial_connection_window_bytes: must be 65535 to 2147483647");
   }
@@ -65,8 +64,7 @@ absl::Status ValidateHttp2Settings(const Http2Settings& s) {
     return absl::InvalidArgumentError("--http2_max_outbound_control_frames: must be at least 1");
   }
   if (s.max_consecutive_empty_frames < 1) {
-    return absl::InvalidArgumentError(
-        "--http2_max_consecutive_empty_frames: must be at least 1");
+    return absl::InvalidArgumentError("--http2_max_consecutive_empty_frames: must be at least 1");
   }
   return absl::OkStatus();
 }
@@ -98,10 +96,9 @@ class Http2ServerCodec::Stream final : public ResponseEncoder {
   void Encode100Continue() override {
     if (detached_ || response_started_) return;
     const nghttp2_nv nv[] = {{const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>(":status")),
-                              const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>("100")), 7,
-                              3, NGHTTP2_NV_FLAG_NONE}};
-    nghttp2_submit_headers(codec_.session_.get(), NGHTTP2_FLAG_NONE, id_, nullptr, nv, 1,
-                           nullptr);
+                              const_cast<uint8_t*>(reinterpret_cast<const uint8_t*>("100")), 7, 3,
+                              NGHTTP2_NV_FLAG_NONE}};
+    nghttp2_submit_headers(codec_.session_.get(), NGHTTP2_FLAG_NONE, id_, nullptr, nv, 1, nullptr);
     codec_.Flush();
   }
   void EncodeHeaders(const ResponseHeaderMap& headers, bool end_stream) override {
@@ -455,6 +452,14 @@ struct Http2ServerCodec::Callbacks {
         frame->rst_stream.error_code == NGHTTP2_REFUSED_STREAM && codec.stats_ != nullptr) {
       codec.stats_->refused_streams.fetch_add(1, std::memory_order_relaxed);
     }
+    if ((frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA) &&
+        (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) != 0 &&
+        nghttp2_session_get_stream_remote_close(codec.session_.get(), frame->hd.stream_id) == 0) {
+      // The response is complete before the request: ask the client to stop sending it
+      // (RFC 9113 8.1; clients such as curl otherwise wait for the stream to close).
+      nghttp2_submit_rst_stream(codec.session_.get(), NGHTTP2_FLAG_NONE, frame->hd.stream_id,
+                                NGHTTP2_NO_ERROR);
+    }
     if (frame->hd.type == NGHTTP2_GOAWAY) {
       codec.goaway_sent_ = true;
       codec.goaway_code_ = frame->goaway.error_code;
@@ -521,10 +526,10 @@ Http2ServerCodec::Http2ServerCodec(proxy::network::Connection& connection,
   nghttp2_submit_settings(session_.get(), NGHTTP2_FLAG_NONE, entries,
                           sizeof(entries) / sizeof(entries[0]));
   if (settings.initial_connection_window_bytes > NGHTTP2_INITIAL_CONNECTION_WINDOW_SIZE) {
-    nghttp2_session_set_local_window_size(session_.get(), NGHTTP2_FLAG_NONE, 0,
-                                          static_cast<int32_t>(std::min<uint32_t>(
-                                              settings.initial_connection_window_bytes,
-                                              NGHTTP2_MAX_WINDOW_SIZE)));
+    nghttp2_session_set_local_window_size(
+        session_.get(), NGHTTP2_FLAG_NONE, 0,
+        static_cast<int32_t>(
+            std::min<uint32_t>(settings.initial_connection_window_bytes, NGHTTP2_MAX_WINDOW_SIZE)));
   }
   if (stats_ != nullptr) stats_->connections.fetch_add(1, std::memory_order_relaxed);
   Flush();
@@ -630,8 +635,8 @@ void Http2ServerCodec::CloseAfterResponse() {
   goaway_code_ = NGHTTP2_NO_ERROR;
   if (stats_ != nullptr) stats_->graceful_goaways.fetch_add(1, std::memory_order_relaxed);
   nghttp2_submit_goaway(session_.get(), NGHTTP2_FLAG_NONE,
-                        nghttp2_session_get_last_proc_stream_id(session_.get()),
-                        NGHTTP2_NO_ERROR, nullptr, 0);
+                        nghttp2_session_get_last_proc_stream_id(session_.get()), NGHTTP2_NO_ERROR,
+                        nullptr, 0);
   Flush();
 }
 
@@ -788,9 +793,9 @@ int Http2ServerCodec::OnStreamClose(int32_t id, uint32_t error_code) {
   const bool incomplete = !stream->detached();
   stream->Detach();  // Gives back the window of unread body bytes.
   if (incomplete && cb != nullptr) {
-    cb->OnStreamReset(StreamResetReason::kConnectionTermination,
-                      absl::StrCat("HTTP/2 stream reset by the client: ",
-                                   Http2ErrorName(error_code)));
+    cb->OnStreamReset(
+        StreamResetReason::kConnectionTermination,
+        absl::StrCat("HTTP/2 stream reset by the client: ", Http2ErrorName(error_code)));
   }
   closed_.push_back(std::move(stream));
   return 0;

@@ -28,8 +28,8 @@ const std::vector<nghttp2_nv>& Nghttp2Headers::nva() {
   nva_.clear();
   auto* base = reinterpret_cast<uint8_t*>(storage_.data());
   for (const Span& s : spans_) {
-    nva_.push_back({base + s.name_at, base + s.value_at, s.name_len, s.value_len,
-                    NGHTTP2_NV_FLAG_NONE});
+    nva_.push_back(
+        {base + s.name_at, base + s.value_at, s.name_len, s.value_len, NGHTTP2_NV_FLAG_NONE});
   }
   return nva_;
 }

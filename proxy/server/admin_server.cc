@@ -253,8 +253,7 @@ void AdminServer::Collect(metrics::SampleSink& sink) {
            {"http2_max_premature_resets_per_second", LB_SUM(http.http2.rapid_reset)},
            {"http2_max_consecutive_empty_frames", LB_SUM(http.http2.empty_frames)},
            {"http2_max_outbound_control_frames", LB_SUM(http.http2.control_flood)}}) {
-    sink.Counter("lb_proxy_http2_limit_exceeded_total", h2_limit_help, {{"limit", limit}},
-                 value);
+    sink.Counter("lb_proxy_http2_limit_exceeded_total", h2_limit_help, {{"limit", limit}}, value);
   }
 #undef LB_SUM
   if (const accesslog::AccessLog* log = sources_.access_log) {
@@ -298,8 +297,9 @@ void AdminServer::Collect(metrics::SampleSink& sink) {
         sink.Gauge("lb_proxy_cluster_resources_in_use",
                    "In use against the cluster's circuit breaker, by limit.", labels,
                    static_cast<double>(r->count()));
-        sink.Gauge("lb_proxy_cluster_resources_max", "The cluster's circuit breaker thresholds, by limit.",
-                   labels, static_cast<double>(r->max()));
+        sink.Gauge("lb_proxy_cluster_resources_max",
+                   "The cluster's circuit breaker thresholds, by limit.", labels,
+                   static_cast<double>(r->max()));
         sink.Counter("lb_proxy_cluster_overflow_total",
                      "Requests refused (503) or retries not made at the cluster's circuit breaker, "
                      "by limit.",

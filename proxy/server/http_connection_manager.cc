@@ -227,8 +227,7 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
       manager_.OnStreamActivity();
       return;
     }
-    const absl::Duration after =
-        manager_.context_.connection_manager_options().stream_idle_timeout;
+    const absl::Duration after = manager_.context_.connection_manager_options().stream_idle_timeout;
     if (after > absl::ZeroDuration()) idle_timer_->Arm(after);
   }
 
@@ -271,6 +270,10 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
   // Declared before the router: released after it, since the router's hosts live in it.
   SnapshotPins::Pin snapshot_;
   accesslog::StreamInfo info_;  // Before the router, which writes to it until destroyed.
+  // HTTP/2 only (null for HTTP/1, whose manager keeps them): stream idle and router timers;
+  // before the router, whose RouterCallbacks use them.
+  std::unique_ptr<event::LazyTimer> idle_timer_;
+  std::unique_ptr<event::LazyTimer> router_timer_;
   router::Router router_;
   http::RequestHeaderMapPtr rejected_;  // A head refused before routing (for the log).
   uint64_t body_bytes_ = 0;
@@ -279,9 +282,6 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
   bool request_complete_ = false;
   bool response_started_ = false;
   bool done_ = false;
-  // HTTP/2 only (null for HTTP/1, whose manager keeps them): stream idle and router timers.
-  std::unique_ptr<event::LazyTimer> idle_timer_;
-  std::unique_ptr<event::LazyTimer> router_timer_;
 };
 
 HttpConnectionManager::HttpConnectionManager(ConnectionManagerContext& context,

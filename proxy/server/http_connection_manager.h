@@ -9,9 +9,9 @@
 // (408; it runs from accept and from the first byte of each later request), the keep-alive idle
 // timeout, the stream idle timeout (no byte either way while a request is in progress; a
 // tunnel's own, longer one after a 101), the body-size limit (413), answers to requests the codec
-// refused (400/431/501/505), the access log line of each request, drain ("Connection: close" on the answer in progress, idle connections
-// closed at once) and closing. Everything about reaching the upstream is the stream's
-// router::Router.
+// refused (400/431/501/505), the access log line of each request, drain ("Connection: close" on the
+// answer in progress, idle connections closed at once) and closing. Everything about reaching the
+// upstream is the stream's router::Router.
 //
 // Threading: the worker's loop thread only. Lifetime: the worker owns managers; a manager
 // tells it when its connection is closed (ConnectionManagerContext::OnConnectionManagerClosed)

@@ -15,12 +15,14 @@ namespace lb::testing {
 inline constexpr absl::string_view kH2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 // HPACK for "GET / on http, :authority a" (static-table entries, a literal authority).
 inline const std::string& H2GetBlock() {
-  static const std::string* const kBlock = new std::string("\x82\x86\x84\x01\x01" "a", 6);
+  static const std::string* const kBlock = new std::string(
+      "\x82\x86\x84\x01\x01"
+      "a",
+      6);
   return *kBlock;
 }
 
-inline std::string H2Frame(uint8_t type, uint8_t flags, int32_t stream,
-                           absl::string_view payload) {
+inline std::string H2Frame(uint8_t type, uint8_t flags, int32_t stream, absl::string_view payload) {
   std::string f;
   const size_t n = payload.size();
   const uint8_t head[9] = {static_cast<uint8_t>(n >> 16),

@@ -39,8 +39,8 @@ class Http2Test : public ::testing::Test {
     ASSERT_TRUE(controller_.Start().ok());
     ASSERT_TRUE(a_.Start().ok());
     ASSERT_TRUE(b_.Start().ok());
-    proxy_ = std::make_unique<ProxyProcess>("h2-proxy",
-                                            std::vector<std::string>{"--drain_timeout=10s"});
+    proxy_ =
+        std::make_unique<ProxyProcess>("h2-proxy", std::vector<std::string>{"--drain_timeout=10s"});
     absl::Status s = proxy_->Start(controller_.grpc_target());
     ASSERT_TRUE(s.ok()) << s;
     ASSERT_TRUE(proxy_->WaitReady().ok());
@@ -61,18 +61,18 @@ class Http2Test : public ::testing::Test {
 };
 
 TEST_F(Http2Test, CurlPriorKnowledge) {
-  absl::StatusOr<CommandResult> r =
-      RunCommand({"/usr/bin/curl", "-sS", "--http2-prior-knowledge", "-w", "\n%{http_code} %{http_version}",
-                  "-H", "cookie: a=1", "-H", "cookie: b=2", Url("/hello?x=1")},
-                 absl::Seconds(20));
+  absl::StatusOr<CommandResult> r = RunCommand(
+      {"/usr/bin/curl", "-sS", "--http2-prior-knowledge", "-w", "\n%{http_code} %{http_version}",
+       "-H", "cookie: a=1", "-H", "cookie: b=2", Url("/hello?x=1")},
+      absl::Seconds(20));
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->exit_code, 0) << r->err;
   EXPECT_TRUE(absl::StartsWith(r->out, "Hello from ")) << r->out;
   EXPECT_TRUE(absl::EndsWith(r->out, "\n200 2")) << r->out;
   // HTTP/1.1 still works on the same port.
-  absl::StatusOr<CommandResult> h1 =
-      RunCommand({"/usr/bin/curl", "-sS", "--http1.1", "-w", "\n%{http_code} %{http_version}", Url()},
-                 absl::Seconds(20));
+  absl::StatusOr<CommandResult> h1 = RunCommand(
+      {"/usr/bin/curl", "-sS", "--http1.1", "-w", "\n%{http_code} %{http_version}", Url()},
+      absl::Seconds(20));
   ASSERT_TRUE(h1.ok());
   EXPECT_TRUE(absl::EndsWith(h1->out, "\n200 1.1")) << h1->out << h1->err;
   // An HTTP/1.1 "Upgrade: h2c" is answered as plain HTTP/1.1.
@@ -95,8 +95,8 @@ TEST_F(Http2Test, NghttpSeveralStreamsOnOneConnection) {
 }
 
 TEST_F(Http2Test, H2loadAllAnsweredAndBalanced) {
-  absl::StatusOr<CommandResult> r =
-      RunCommand({"/usr/bin/h2load", "-n", "2000", "-c", "4", "-m", "10", Url()}, absl::Seconds(120));
+  absl::StatusOr<CommandResult> r = RunCommand(
+      {"/usr/bin/h2load", "-n", "2000", "-c", "4", "-m", "10", Url()}, absl::Seconds(120));
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->exit_code, 0) << r->err;
   EXPECT_TRUE(absl::StrContains(r->out, "2000 succeeded, 0 failed, 0 errored")) << r->out;
@@ -107,8 +107,7 @@ TEST_F(Http2Test, H2loadAllAnsweredAndBalanced) {
   EXPECT_GT(b_.requests(), 600u);
   absl::StatusOr<HttpResponse> stats = HttpGet(proxy_->admin_port(), "/stats");
   ASSERT_TRUE(stats.ok());
-  EXPECT_TRUE(absl::StrContains(stats->body, "lb_proxy_http2_connections_total 4"))
-      << stats->body;
+  EXPECT_TRUE(absl::StrContains(stats->body, "lb_proxy_http2_connections_total 4")) << stats->body;
 }
 
 TEST_F(Http2Test, DrainFinishesStreamsInFlight) {
@@ -140,20 +139,23 @@ TEST_F(Http2Test, GrpcLocalReplyWhenNoEndpointIsHealthy) {
   ASSERT_TRUE(WaitForEndpoints(proxy_->admin_port(), "backend", {}).ok());
   for (const char* version : {"--http2-prior-knowledge", "--http1.1"}) {
     absl::StatusOr<CommandResult> r = RunCommand(
-        {"/usr/bin/curl", "-sS", "-i", version, "-X", "POST", "-H",
-         "content-type: application/grpc", "-H", "te: trailers", "--data-binary", "x",
-         Url("/pkg.Svc/Method")},
-        absl::Seconds(20));
-    ASSERT_TRUE(r.ok());
-    EXPECT_TRUE(absl::StrContains(r->out, " 200")) << version << r->out;
+        // No request body: the answer comes at the request head, and curl 7.88 mishandles an
+        // HTTP/2 answer that arrives before its upload ends (it waits, or on the RST_STREAM
+        // NO_ERROR that follows such an answer reports a framing error).
+        {"/usr/bin/curl", "-sS", "-v", "--max-time", "10", "-i", version, "-X", "POST", "-H",
+         "content-type: application/grpc", "-H", "te: trailers", Url("/pkg.Svc/Method")},
+        absl::Seconds(10));
+    ASSERT_TRUE(r.ok()) << version << " " << r.status() << proxy_->LogTail();
+    EXPECT_EQ(r->exit_code, 0) << version << r->err;
+    EXPECT_TRUE(absl::StrContains(r->out, " 200")) << version << r->out << r->err;
     EXPECT_TRUE(absl::StrContains(r->out, "grpc-status: 14\r\n")) << version << r->out;
     EXPECT_TRUE(absl::StrContains(r->out, "grpc-message: no healthy upstream")) << r->out;
     EXPECT_TRUE(absl::StrContains(r->out, "content-type: application/grpc\r\n")) << r->out;
   }
-  absl::StatusOr<CommandResult> plain = RunCommand(
-      {"/usr/bin/curl", "-sS", "--http2-prior-knowledge", "-w", "%{http_code}", "-o",
-       "/dev/null", Url("/")},
-      absl::Seconds(20));
+  absl::StatusOr<CommandResult> plain =
+      RunCommand({"/usr/bin/curl", "-sS", "--http2-prior-knowledge", "-w", "%{http_code}", "-o",
+                  "/dev/null", Url("/")},
+                 absl::Seconds(20));
   ASSERT_TRUE(plain.ok());
   EXPECT_EQ(plain->out, "503");
 }

@@ -29,12 +29,20 @@ TEST(Http2CodecFuzzTest, DeterministicMutations) {
   const std::vector<lb::fuzz::CorpusFile> corpus = lb::fuzz::LoadCorpus(kCorpus);
   ASSERT_FALSE(corpus.empty());
   // Frame headers (length 0..255, each type, END_STREAM/END_HEADERS/ACK), HPACK bytes.
-  const std::vector<std::string> dictionary = {
-      std::string("\0\0\0\x01\x05\0\0\0\x01", 9), std::string("\0\0\0\0\x01\0\0\0\x01", 9),
-      std::string("\0\0\x04\x03\0\0\0\0\x01", 9), std::string("\0\0\x08\x06\0\0\0\0\0", 9),
-      std::string("\0\0\0\x04\0\0\0\0\0", 9),     std::string("\0\0\x04\x08\0\0\0\0\x01", 9),
-      std::string("\0\0\0\x09\x04\0\0\0\x01", 9), std::string("\x82\x86\x84\x01\x01" "a", 6),
-      std::string("\x40\x01x\x01y", 5), "\xbe", "\x3f\xe1\x1f", std::string(1, '\0')};
+  const std::vector<std::string> dictionary = {std::string("\0\0\0\x01\x05\0\0\0\x01", 9),
+                                               std::string("\0\0\0\0\x01\0\0\0\x01", 9),
+                                               std::string("\0\0\x04\x03\0\0\0\0\x01", 9),
+                                               std::string("\0\0\x08\x06\0\0\0\0\0", 9),
+                                               std::string("\0\0\0\x04\0\0\0\0\0", 9),
+                                               std::string("\0\0\x04\x08\0\0\0\0\x01", 9),
+                                               std::string("\0\0\0\x09\x04\0\0\0\x01", 9),
+                                               std::string("\x82\x86\x84\x01\x01"
+                                                           "a",
+                                                           6),
+                                               std::string("\x40\x01x\x01y", 5),
+                                               "\xbe",
+                                               "\x3f\xe1\x1f",
+                                               std::string(1, '\0')};
   lb::fuzz::MutationLimits limits;
   std::mt19937 rng(kSeed);
   for (int i = 0; i < kMutations; ++i) {

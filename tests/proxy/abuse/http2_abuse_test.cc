@@ -108,8 +108,9 @@ TEST_F(Http2AbuseTest, RapidResetGetsGoawayWithBoundedMemoryAndCpu) {
   EXPECT_LT(after->cpu_seconds - before->cpu_seconds, 10.0);
   absl::StatusOr<HttpResponse> stats = HttpGet(proxy_->admin_port(), "/stats");
   ASSERT_TRUE(stats.ok());
-  EXPECT_EQ(StatValue(stats->body, "lb_proxy_http2_limit_exceeded_total{limit=\"http2_max_"
-                                   "premature_resets_per_second\"}"),
+  EXPECT_EQ(StatValue(stats->body,
+                      "lb_proxy_http2_limit_exceeded_total{limit=\"http2_max_"
+                      "premature_resets_per_second\"}"),
             static_cast<uint64_t>(kConnections))
       << stats->body;
   EXPECT_GE(StatValue(stats->body, "lb_proxy_http2_premature_resets_total"),
@@ -133,8 +134,9 @@ TEST_F(Http2AbuseTest, PingFloodFromAClientThatDoesNotRead) {
   EXPECT_TRUE(closed || (*conn)->WaitClosed(absl::Seconds(10)));
   absl::StatusOr<HttpResponse> stats = HttpGet(proxy_->admin_port(), "/stats");
   ASSERT_TRUE(stats.ok());
-  EXPECT_EQ(StatValue(stats->body, "lb_proxy_http2_limit_exceeded_total{limit=\"http2_max_"
-                                   "outbound_control_frames\"}"),
+  EXPECT_EQ(StatValue(stats->body,
+                      "lb_proxy_http2_limit_exceeded_total{limit=\"http2_max_"
+                      "outbound_control_frames\"}"),
             1u)
       << stats->body;
   ExpectServed();

@@ -14,8 +14,8 @@
 #include "gtest/gtest.h"
 #include "proxy/http/http2_common.h"
 #include "tests/test_common/http2_frames.h"
-#include "tests/test_common/proxy/h2_test_client.h"
 #include "tests/test_common/proxy/fake_connection.h"
+#include "tests/test_common/proxy/h2_test_client.h"
 
 namespace lb::http {
 namespace {
@@ -49,9 +49,7 @@ class ServerStream : public RequestDecoder, public StreamCallbacks {
     trailers = std::move(t);
     ended = true;
   }
-  void OnStreamReset(StreamResetReason, absl::string_view d) override {
-    reset = std::string(d);
-  }
+  void OnStreamReset(StreamResetReason, absl::string_view d) override { reset = std::string(d); }
   void OnAboveWriteBufferHighWatermark() override { ++above; }
   void OnBelowWriteBufferLowWatermark() override { ++below; }
 
@@ -131,8 +129,8 @@ class Http2CodecTest : public ::testing::Test, public ServerCodecCallbacks {
 TEST_F(Http2CodecTest, RequestAndResponseTranslated) {
   Make();
   Client client;
-  const int32_t id = client.Get("/a?b=1", {{"cookie", "a=1"}, {"cookie", "b=2"},
-                                          {"x-y", "z"}, {"te", "trailers"}});
+  const int32_t id = client.Get(
+      "/a?b=1", {{"cookie", "a=1"}, {"cookie", "b=2"}, {"x-y", "z"}, {"te", "trailers"}});
   ASSERT_TRUE(Pump(client).ok());
   ASSERT_EQ(streams_.size(), 1u);
   ServerStream& s = *streams_[0];
@@ -145,9 +143,8 @@ TEST_F(Http2CodecTest, RequestAndResponseTranslated) {
   EXPECT_EQ(s.headers->version, Version::kHttp11);
   EXPECT_FALSE(s.headers->content_length.has_value());
   std::string fields;
-  s.headers->ForEach([&](const HeaderMap::Field& f) {
-    absl::StrAppend(&fields, f.name, "=", f.value, ";");
-  });
+  s.headers->ForEach(
+      [&](const HeaderMap::Field& f) { absl::StrAppend(&fields, f.name, "=", f.value, ";"); });
   // Host first; cookie crumbs joined; TE: trailers is kept (the HTTP/1 encoder's business).
   EXPECT_EQ(fields, "host=example.com;x-y=z;te=trailers;cookie=a=1; b=2;");
   std::string h1;
@@ -198,7 +195,7 @@ TEST_F(Http2CodecTest, StreamsOverTheLimitAreRefused) {
   std::string bytes = H2ClientStart();
   for (int32_t id : {1, 3, 5}) {
     bytes += H2Frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, id,
-                   testing::H2GetBlock());
+                     testing::H2GetBlock());
   }
   ASSERT_TRUE(Feed(bytes).ok());
   EXPECT_EQ(streams_.size(), 2u);
@@ -259,8 +256,8 @@ TEST_F(Http2CodecTest, FlowControlFollowsTheReader) {
   } body;
   nghttp2_data_provider provider;
   provider.source.ptr = &body;
-  provider.read_callback = [](nghttp2_session*, int32_t, uint8_t* buf, size_t len,
-                              uint32_t* flags, nghttp2_data_source* src, void*) -> ssize_t {
+  provider.read_callback = [](nghttp2_session*, int32_t, uint8_t* buf, size_t len, uint32_t* flags,
+                              nghttp2_data_source* src, void*) -> ssize_t {
     auto* b = static_cast<Body*>(src->ptr);
     const size_t n = std::min(len, b->left);
     memset(buf, 'x', n);
@@ -287,8 +284,8 @@ TEST_F(Http2CodecTest, HeaderListOverTheLimitResetsTheStream) {
   Make();
   Client client;
   // 66 KiB decoded in a block under nghttp2's own 64 KiB send limit (Huffman-coded).
-  const int32_t id = client.Get("/", {{"x-big1", std::string(33 * 1024, 'v')},
-                                      {"x-big2", std::string(33 * 1024, 'v')}});
+  const int32_t id = client.Get(
+      "/", {{"x-big1", std::string(33 * 1024, 'v')}, {"x-big2", std::string(33 * 1024, 'v')}});
   ASSERT_TRUE(Pump(client).ok());
   EXPECT_TRUE(streams_.empty());
   EXPECT_EQ(client.streams[id].rst, NGHTTP2_ENHANCE_YOUR_CALM);
@@ -341,7 +338,7 @@ TEST_F(Http2CodecTest, RapidResetEndsTheConnection) {
   for (int32_t i = 0; i < 101; ++i) {
     const int32_t id = 1 + 2 * i;
     bytes += H2Frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, id,
-                   testing::H2GetBlock());
+                     testing::H2GetBlock());
     bytes += H2Frame(NGHTTP2_RST_STREAM, 0, id, std::string("\0\0\0\x08", 4));  // CANCEL.
   }
   EXPECT_FALSE(Feed(bytes).ok());
@@ -363,8 +360,8 @@ TEST_F(Http2CodecTest, ResetsSpreadOverTimeAreAllowed) {
   for (int32_t i = 0; i < 300; ++i) {
     const int32_t id = 1 + 2 * i;
     if (i % 50 == 0) now_ += absl::Seconds(1);
-    std::string bytes = H2Frame(
-        NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM, id, testing::H2GetBlock());
+    std::string bytes = H2Frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS | NGHTTP2_FLAG_END_STREAM,
+                                id, testing::H2GetBlock());
     bytes += H2Frame(NGHTTP2_RST_STREAM, 0, id, std::string("\0\0\0\x08", 4));
     ASSERT_TRUE(Feed(bytes).ok()) << i;
   }
@@ -468,20 +465,40 @@ TEST_F(Http2CodecTest, ClientResetReachesTheStream) {
   EXPECT_EQ(stats_.premature_resets.load(), 1u);
 }
 
+// A response complete before its request: RST_STREAM NO_ERROR tells the client to stop
+// uploading (RFC 9113 8.1).
+TEST_F(Http2CodecTest, EarlyResponseEndsTheUpload) {
+  Make();
+  std::string bytes = H2ClientStart();
+  bytes += H2Frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, 1, testing::H2GetBlock());
+  ASSERT_TRUE(Feed(bytes).ok());
+  ASSERT_EQ(streams_.size(), 1u);
+  ResponseHeaderMap h;
+  h.status = 413;
+  streams_[0]->encoder.EncodeHeaders(h, true);
+  EXPECT_EQ(H2RstCode(connection_.TakeWritten(), 1), NGHTTP2_NO_ERROR);
+  // The client's late body is taken and dropped.
+  EXPECT_TRUE(Feed(H2Frame(NGHTTP2_DATA, NGHTTP2_FLAG_END_STREAM, 1, "late")).ok());
+  EXPECT_EQ(streams_[0]->body, "");
+}
+
 TEST_F(Http2CodecTest, ConnectIsRefused) {
   Make();
   std::string bytes = H2ClientStart();
   // :method CONNECT (literal, indexed name 2), :authority a:1.
   bytes += H2Frame(NGHTTP2_HEADERS, NGHTTP2_FLAG_END_HEADERS, 1,
-                 std::string("\x02\x07" "CONNECT\x01\x03" "a:1", 14));
+                   std::string("\x02\x07"
+                               "CONNECT\x01\x03"
+                               "a:1",
+                               14));
   ASSERT_TRUE(Feed(bytes).ok());
   EXPECT_TRUE(streams_.empty());
   bool answered = false;
   for (const H2RawFrame& f : H2Frames(connection_.TakeWritten())) {
     // (The status itself is Huffman-coded; the codec's 501 path is the only one that answers
     // without a stream of the owner.)
-    answered = answered || (f.type == NGHTTP2_HEADERS && f.stream == 1 &&
-                            (f.flags & NGHTTP2_FLAG_END_STREAM));
+    answered = answered ||
+               (f.type == NGHTTP2_HEADERS && f.stream == 1 && (f.flags & NGHTTP2_FLAG_END_STREAM));
   }
   EXPECT_TRUE(answered);
 }

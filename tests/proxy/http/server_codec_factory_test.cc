@@ -43,14 +43,14 @@ TEST(ServerCodecFactoryTest, MakesTheCodec) {
   testing::FakeConnection connection;
   NoStreams callbacks;
   ServerCodecSettings settings;
-  std::unique_ptr<ServerCodec> h1 =
-      CreateServerCodec(ServerProtocol::kHttp1, connection, callbacks, [] {},
-                        [] { return absl::ZeroDuration(); }, settings, nullptr);
+  std::unique_ptr<ServerCodec> h1 = CreateServerCodec(
+      ServerProtocol::kHttp1, connection, callbacks, [] {}, [] { return absl::ZeroDuration(); },
+      settings, nullptr);
   EXPECT_FALSE(h1->multiplexing());
   EXPECT_TRUE(connection.TakeWritten().empty());
-  std::unique_ptr<ServerCodec> h2 =
-      CreateServerCodec(ServerProtocol::kHttp2, connection, callbacks, [] {},
-                        [] { return absl::ZeroDuration(); }, settings, nullptr);
+  std::unique_ptr<ServerCodec> h2 = CreateServerCodec(
+      ServerProtocol::kHttp2, connection, callbacks, [] {}, [] { return absl::ZeroDuration(); },
+      settings, nullptr);
   EXPECT_TRUE(h2->multiplexing());
   // The server's SETTINGS go out at once.
   const std::string out = connection.TakeWritten();

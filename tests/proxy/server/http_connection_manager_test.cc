@@ -17,9 +17,9 @@
 #include "proxy/upstream/cluster_snapshot.h"
 #include "tests/test_common/event/simulated_time_dispatcher.h"
 #include "tests/test_common/proxy/fake_connection.h"
-#include "tests/test_common/subprocess.h"
 #include "tests/test_common/proxy/fake_pool.h"
 #include "tests/test_common/proxy/h2_test_client.h"
+#include "tests/test_common/subprocess.h"
 
 namespace lb::proxy {
 namespace {
@@ -456,8 +456,8 @@ TEST_F(Http2ConnectionManagerTest, UpstreamTimeoutPerStream) {
 
 TEST_F(Http2ConnectionManagerTest, GrpcCallGetsTrailersOnlyStatus) {
   // No configuration yet: 503 for HTTP, UNAVAILABLE for gRPC.
-  const int32_t id = client_.Get("/pkg.Svc/Call", {{"content-type", "application/grpc"},
-                                                   {"te", "trailers"}});
+  const int32_t id =
+      client_.Get("/pkg.Svc/Call", {{"content-type", "application/grpc"}, {"te", "trailers"}});
   Pump();
   const testing::H2ClientStream& s = client_.streams[id];
   EXPECT_EQ(s.headers.at(":status"), "200");

@@ -57,7 +57,8 @@ class H2TestClient {
         });
     nghttp2_session_callbacks_set_on_data_chunk_recv_callback(
         cbs, [](nghttp2_session*, uint8_t, int32_t id, const uint8_t* d, size_t n, void* u) {
-          static_cast<H2TestClient*>(u)->streams[id].body.append(reinterpret_cast<const char*>(d), n);
+          static_cast<H2TestClient*>(u)->streams[id].body.append(reinterpret_cast<const char*>(d),
+                                                                 n);
           return 0;
         });
     nghttp2_option* option;

@@ -78,7 +78,6 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
     stats_.requests.fetch_add(1, std::memory_order_relaxed);
     stats_.requests_active.fetch_add(1, std::memory_order_relaxed);
     counted_ = true;
-    grpc_ = http::IsGrpcRequest(*headers);
     snapshot_.Acquire(manager_.context_.snapshots());
     const ConnectionManagerOptions& options = manager_.context_.connection_manager_options();
     if (options.max_body_bytes > 0 &&
@@ -165,7 +164,9 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
     info_.status = status;
     info_.details = std::string(message);
     stats_.local_replies.fetch_add(1, std::memory_order_relaxed);
-    if (grpc_) {
+    if (const http::RequestHeaderMap* request =
+            rejected_ != nullptr ? rejected_.get() : router_.request_headers();
+        request != nullptr && http::IsGrpcRequest(*request)) {
       // A gRPC client reads the status from grpc-status, not from an HTML-ish page.
       http::ResponseHeaderMap headers;
       http::MakeGrpcLocalReply(status, message, headers);
@@ -278,7 +279,6 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
   http::RequestHeaderMapPtr rejected_;  // A head refused before routing (for the log).
   uint64_t body_bytes_ = 0;
   bool counted_ = false;
-  bool grpc_ = false;  // The request is a gRPC call (its local replies are gRPC statuses).
   bool request_complete_ = false;
   bool response_started_ = false;
   bool done_ = false;

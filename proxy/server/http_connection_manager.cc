@@ -469,10 +469,13 @@ void HttpConnectionManager::RemoveStream(ActiveStream* stream) {
 
 void HttpConnectionManager::CheckIdle() {
   if (closed_ || closing_ || !streams_.empty() || codec_ == nullptr) return;
-  if (codec_->WantsClose() || context_.draining() || peer_ended_) {
+  if ((codec_->WantsClose() || context_.draining() || peer_ended_) && !codec_->stream_active()) {
     CloseAfterFlush();
     return;
   }
+  // Otherwise responses may still be leaving the codec (the client's window is shut, or the
+  // connection is above its watermark): checked again after the next input and when the
+  // connection drains; the idle timeout bounds the wait.
   if (timeout_ != Timeout::kIdle) {
     // From the end of the last stream; frames without streams (PING) do not extend it.
     ArmTimeout(Timeout::kIdle);
@@ -531,6 +534,8 @@ void HttpConnectionManager::OnAboveWriteBufferHighWatermark() {
 
 void HttpConnectionManager::OnBelowWriteBufferLowWatermark() {
   if (codec_ != nullptr) codec_->OnUnderlyingConnectionBelowWriteBufferLowWatermark();
+  // HTTP/2: the codec wrote what it held; a connection waiting to close may be done.
+  if (multiplexing() && streams_.empty()) context_.dispatcher().RunAtEventEnd(this);
 }
 
 void HttpConnectionManager::ArmTimeout(Timeout which) {

@@ -486,5 +486,36 @@ TEST_F(Http2ConnectionManagerTest, DrainSendsGoawayAndFinishesTheStream) {
   EXPECT_TRUE(Closed());
 }
 
+// Draining while a response still waits for the client's window: the connection closes only
+// once the response is out, not when the stream's last byte left the router.
+TEST_F(Http2ConnectionManagerTest, DrainWaitsForResponsesTheCodecStillHolds) {
+  worker_.pins.Set(OneHostSnapshot());
+  testing::H2TestClient slow({{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 0}});
+  auto pump = [&] {
+    for (int i = 0; i < 100; ++i) {
+      const std::string up = slow.Out();
+      if (!up.empty()) Send(up);
+      const std::string down = connection_->TakeWritten();
+      if (!down.empty()) slow.In(down);
+      if (up.empty() && down.empty()) break;
+    }
+  };
+  const int32_t id = slow.Get("/a");
+  pump();
+  worker_.pool.Ready();
+  worker_.is_draining = true;
+  manager_->StartDrain();
+  worker_.pool.Respond(200, "held back");
+  worker_.sim.RunPendingWork();
+  pump();
+  EXPECT_EQ(slow.streams[id].headers[":status"], "200");
+  EXPECT_EQ(slow.streams[id].body, "");  // Window 0: nothing sent yet ...
+  EXPECT_FALSE(Closed());                // ... so the connection stays.
+  nghttp2_submit_window_update(slow.session_, NGHTTP2_FLAG_NONE, id, 1024);
+  pump();
+  EXPECT_EQ(slow.streams[id].body, "held back");
+  EXPECT_TRUE(Closed());
+}
+
 }  // namespace
 }  // namespace lb::proxy

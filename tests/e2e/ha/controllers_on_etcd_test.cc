@@ -9,8 +9,11 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "gtest/gtest.h"
 #include "tests/test_common/backend.h"
 #include "tests/test_common/controller_process.h"
@@ -90,6 +93,49 @@ TEST_F(ControllersOnEtcdTest, WritesThroughAnyControllerReachEveryProxy) {
   load.Stop();
   EXPECT_EQ(load.failures(), 0u) << load.Summary();
   std::printf("%s\n", load.Summary().c_str());
+}
+
+// The proxy's config generation (a new one is published only when the content changed).
+int64_t ConfigGeneration(int admin_port) {
+  absl::StatusOr<HttpResponse> r = HttpGet(admin_port, "/stats");
+  if (!r.ok()) return -1;
+  for (absl::string_view line : absl::StrSplit(r->body, '\n')) {
+    int64_t v = 0;
+    if (absl::ConsumePrefix(&line, "lb_proxy_config_generation ") && absl::SimpleAtoi(line, &v)) {
+      return v;
+    }
+  }
+  return -1;
+}
+
+TEST_F(ControllersOnEtcdTest, AProxyMovingToAnotherControllerGetsNothingNew) {
+  TestBackend web0("web_0"), web1("web_1");
+  ASSERT_TRUE(web0.Start().ok());
+  ASSERT_TRUE(web1.Start().ok());
+  ASSERT_TRUE(SeedConfig(controllers_[0]->rest_port(), "add", web0.port()).ok());
+  ProxyProcess proxy("moving-proxy");
+  ASSERT_TRUE(
+      proxy.Start(absl::StrCat(controllers_[0]->grpc_target(), ",", controllers_[1]->grpc_target()))
+          .ok());
+  ASSERT_TRUE(proxy.WaitReady().ok());
+  ASSERT_TRUE(WaitForEndpoints(proxy.admin_port(), "backend", {web0.address()}).ok());
+  const int64_t before = ConfigGeneration(proxy.admin_port());
+  ASSERT_GT(before, 0);
+  controllers_[0]->Kill();
+  // Versions are content hashes, the same on every controller: the resources controller 1
+  // sends are the ones the proxy has, so no new configuration is published.
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        absl::StatusOr<nlohmann::json> d = ConfigDump(proxy.admin_port());
+        return d.ok() && (*d)["source"].value("connected", false) &&
+               (*d)["source"].value("controller", std::string()) == controllers_[1]->grpc_target();
+      },
+      absl::Seconds(20)));
+  EXPECT_EQ(ConfigGeneration(proxy.admin_port()), before);
+  ASSERT_TRUE(SeedConfig(controllers_[1]->rest_port(), "add", web1.port()).ok());
+  ASSERT_TRUE(
+      WaitForEndpoints(proxy.admin_port(), "backend", {web0.address(), web1.address()}).ok());
+  EXPECT_GT(ConfigGeneration(proxy.admin_port()), before);
 }
 
 TEST_F(ControllersOnEtcdTest, ConcurrentWritesThroughDifferentControllersAreAllKept) {

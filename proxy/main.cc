@@ -17,6 +17,7 @@
 #include "common/process/stop_signals.h"
 #include "common/process/usage.h"
 #include "proxy/accesslog/access_log.h"
+#include "proxy/http/http2_codec.h"
 #include "proxy/server/proxy_server.h"
 #include "proxy/xds/ads_client.h"
 #include "proxy/xds/grpc_xds_transport.h"
@@ -90,6 +91,26 @@ ABSL_FLAG(std::string, access_log, "",
 ABSL_FLAG(uint64_t, access_log_buffer_bytes, 4 << 20,
           "Access log lines waiting to be written; beyond it lines are dropped (and counted) "
           "rather than slowing requests");
+ABSL_FLAG(uint32_t, http2_max_concurrent_streams, 100,
+          "HTTP/2 (h2c and ALPN h2): streams a client may have open at once per connection "
+          "(SETTINGS_MAX_CONCURRENT_STREAMS); more are refused (REFUSED_STREAM)");
+ABSL_FLAG(uint32_t, http2_max_header_list_bytes, 64 << 10,
+          "HTTP/2: largest request header list (name + value + 32 per field, after HPACK "
+          "decoding; also trailers); a larger one resets its stream (ENHANCE_YOUR_CALM)");
+ABSL_FLAG(uint32_t, http2_initial_stream_window_bytes, 64 << 10,
+          "HTTP/2: request body bytes a client may send per stream before the proxy passed "
+          "them on (the most a stream buffers)");
+ABSL_FLAG(uint32_t, http2_initial_connection_window_bytes, 1 << 20,
+          "HTTP/2: the same for all streams of a connection together");
+ABSL_FLAG(uint32_t, http2_max_premature_resets_per_second, 100,
+          "HTTP/2: streams a client may reset before their response began, per connection and "
+          "second; more end the connection with GOAWAY ENHANCE_YOUR_CALM (rapid reset)");
+ABSL_FLAG(uint32_t, http2_max_outbound_control_frames, 1000,
+          "HTTP/2: PING and SETTINGS acknowledgements queued for a client that does not read; "
+          "more close the connection (ping/settings flood)");
+ABSL_FLAG(uint32_t, http2_max_consecutive_empty_frames, 1,
+          "HTTP/2: DATA/HEADERS/CONTINUATION frames without payload in a row; more end the "
+          "connection with GOAWAY ENHANCE_YOUR_CALM");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
 
 int main(int argc, char** argv) {
@@ -149,6 +170,20 @@ int main(int argc, char** argv) {
   options.worker.accept_pause = absl::GetFlag(FLAGS_accept_pause);
   options.worker.normalize_path = absl::GetFlag(FLAGS_normalize_path);
   options.worker.merge_slashes = absl::GetFlag(FLAGS_merge_slashes);
+  lb::http::Http2Settings& http2 = options.worker.http2;
+  http2.max_concurrent_streams = absl::GetFlag(FLAGS_http2_max_concurrent_streams);
+  http2.max_header_list_bytes = absl::GetFlag(FLAGS_http2_max_header_list_bytes);
+  http2.initial_stream_window_bytes = absl::GetFlag(FLAGS_http2_initial_stream_window_bytes);
+  http2.initial_connection_window_bytes =
+      absl::GetFlag(FLAGS_http2_initial_connection_window_bytes);
+  http2.max_premature_resets_per_second =
+      absl::GetFlag(FLAGS_http2_max_premature_resets_per_second);
+  http2.max_outbound_control_frames = absl::GetFlag(FLAGS_http2_max_outbound_control_frames);
+  http2.max_consecutive_empty_frames = absl::GetFlag(FLAGS_http2_max_consecutive_empty_frames);
+  if (absl::Status s = lb::http::ValidateHttp2Settings(http2); !s.ok()) {
+    std::fprintf(stderr, "proxy: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
   if (options.worker.buffer_limit_bytes < 16 * 1024) {
     std::fprintf(stderr, "proxy: --buffer_limit_bytes must be at least 16384\n");
     return 2;

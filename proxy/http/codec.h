@@ -1,7 +1,7 @@
 // The codec layer: protocol-neutral streams over a byte connection. A server codec turns the
 // bytes a client sends into request streams and writes their responses; a client codec writes
 // requests to an upstream and turns its bytes into responses. HTTP/1.x implements both today
-// (http1_codec.h); HTTP/2 arrives as another implementation of the same interfaces.
+// (http1_codec.h); HTTP/2 implements the server side (http2_codec.h).
 //
 // Ownership and re-entrancy: codecs call decoders synchronously from Dispatch(). Encoder calls
 // write to the connection at once and never call back into the caller's decoder or stream
@@ -65,6 +65,13 @@ class ResponseEncoder : public Stream {
   virtual void EncodeHeaders(const ResponseHeaderMap& headers, bool end_stream) = 0;
   // Moves `data` out; `end_stream` ends the response.
   virtual void EncodeData(proxy::event::Buffer& data, bool end_stream) = 0;
+  // Ends the response with trailer fields (after EncodeHeaders without end_stream). HTTP/1
+  // cannot carry them on every response and drops them: the default ends the body.
+  virtual void EncodeTrailers(const ResponseHeaderMap& trailers) {
+    (void)trailers;
+    proxy::event::Buffer none;
+    EncodeData(none, true);
+  }
 };
 
 // What a server codec feeds a stream.
@@ -74,6 +81,13 @@ class RequestDecoder {
   virtual void DecodeHeaders(RequestHeaderMapPtr headers, bool end_stream) = 0;
   // Takes all of `data`; `end_stream` ends the request.
   virtual void DecodeData(proxy::event::Buffer& data, bool end_stream) = 0;
+  // The request ends with trailer fields (HTTP/2). The default drops them and ends the body,
+  // which is what an HTTP/1 upstream gets.
+  virtual void DecodeTrailers(RequestHeaderMapPtr trailers) {
+    trailers.reset();
+    proxy::event::Buffer none;
+    DecodeData(none, true);
+  }
 };
 
 class ServerCodecCallbacks {
@@ -116,6 +130,13 @@ class ServerCodec {
   // The connection's write buffer crossed its high / low watermark: passed on to the streams.
   virtual void OnUnderlyingConnectionAboveWriteBufferHighWatermark() = 0;
   virtual void OnUnderlyingConnectionBelowWriteBufferLowWatermark() = 0;
+  // Several requests at once (HTTP/2): NewStream() is called while other streams are active,
+  // each stream ends on its own (a reset ends one stream, not the connection), and
+  // CloseAfterResponse() lets the active streams finish (GOAWAY). The connection-level
+  // request-header timeout and partial_head()/AbortRequest() do not apply.
+  virtual bool multiplexing() const { return false; }
+  // Between requests: frees what the codec keeps only while a request is in progress.
+  virtual void ReleaseIdleMemory() {}
 };
 
 // --- Client side (upstream-facing) ----------------------------------------------------------
@@ -125,6 +146,12 @@ class RequestEncoder : public Stream {
  public:
   virtual void EncodeHeaders(const RequestHeaderMap& headers, bool end_stream) = 0;
   virtual void EncodeData(proxy::event::Buffer& data, bool end_stream) = 0;
+  // Ends the request with trailer fields; HTTP/1 drops them (the default ends the body).
+  virtual void EncodeTrailers(const RequestHeaderMap& trailers) {
+    (void)trailers;
+    proxy::event::Buffer none;
+    EncodeData(none, true);
+  }
 };
 
 // What a client codec feeds the stream that waits for a response.
@@ -133,6 +160,12 @@ class ResponseDecoder {
   virtual ~ResponseDecoder() = default;
   virtual void DecodeHeaders(ResponseHeaderMapPtr headers, bool end_stream) = 0;
   virtual void DecodeData(proxy::event::Buffer& data, bool end_stream) = 0;
+  // The response ends with trailer fields. The default drops them and ends the body.
+  virtual void DecodeTrailers(ResponseHeaderMapPtr trailers) {
+    trailers.reset();
+    proxy::event::Buffer none;
+    DecodeData(none, true);
+  }
 };
 
 // What a client codec tells the owner of its connection (the connection pool).

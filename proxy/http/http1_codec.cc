@@ -161,7 +161,10 @@ absl::Status Http1ServerCodec::DispatchHead(proxy::event::Buffer& data) {
   headers->has_host = parser_.has_host();
   headers->version = parser_.version();
   headers->expect_100_continue = parser_.expect_100_continue();
-  if (parser_.upgrade()) headers->upgrade = upgrade;
+  // "Upgrade: h2c" is not offered (h2c is taken with prior knowledge only, as Envoy does by
+  // default): the request is answered as plain HTTP/1.1, the Upgrade dropped as hop-by-hop.
+  const bool tunnel = parser_.upgrade() && !EqualsIgnoreCase(upgrade, "h2c");
+  if (tunnel) headers->upgrade = upgrade;
   body_framing_ = parser_.body_framing();
   if (body_framing_ != BodyFraming::kChunked) headers->content_length = parser_.content_length();
   body_remaining_ =
@@ -170,7 +173,7 @@ absl::Status Http1ServerCodec::DispatchHead(proxy::event::Buffer& data) {
   http10_ = parser_.version() == Version::kHttp10;
   keep_alive_ = parser_.keep_alive() && !peer_ended_;
   head_request_ = parser_.method() == Method::kHead;
-  upgrade_requested_ = parser_.upgrade();
+  upgrade_requested_ = tunnel;
   data.Drain(r.consumed);  // `head` and the parser's views are gone from here on.
 
   StartStream();

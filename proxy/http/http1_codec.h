@@ -57,7 +57,7 @@ class Http1ServerCodec final : public ServerCodec, public ResponseEncoder {
   void OnUnderlyingConnectionAboveWriteBufferHighWatermark() override;
   void OnUnderlyingConnectionBelowWriteBufferLowWatermark() override;
   // Between requests: frees the parser's memory (see HttpConnectionManager's idle state).
-  void ReleaseIdleMemory() {
+  void ReleaseIdleMemory() override {
     if (!stream_open_ && !partial_head_) parser_.ReleaseMemory();
   }
 

@@ -284,6 +284,30 @@ void AdminServer::Collect(metrics::SampleSink& sink) {
   sink.Counter("lb_proxy_retries_refused_total",
                "Retries after a connect timeout refused by the worker's retry budget.", {},
                LB_SUM(router.retries_refused));
+  sink.Counter("lb_proxy_http2_connections_total", "Client connections that speak HTTP/2.", {},
+               LB_SUM(http.http2.connections));
+  sink.Counter("lb_proxy_http2_streams_total", "HTTP/2 request streams opened by clients.", {},
+               LB_SUM(http.http2.streams));
+  sink.Counter("lb_proxy_http2_premature_resets_total",
+               "HTTP/2 streams the client reset before their response began.", {},
+               LB_SUM(http.http2.premature_resets));
+  sink.Counter("lb_proxy_http2_refused_streams_total",
+               "HTTP/2 streams refused over --http2_max_concurrent_streams.", {},
+               LB_SUM(http.http2.refused_streams));
+  sink.Counter("lb_proxy_http2_protocol_errors_total",
+               "HTTP/2 connections ended for a protocol error of the client.", {},
+               LB_SUM(http.http2.protocol_errors));
+  sink.Counter("lb_proxy_http2_drain_goaways_total",
+               "HTTP/2 connections sent GOAWAY NO_ERROR on drain.", {},
+               LB_SUM(http.http2.graceful_goaways));
+  const char* h2_limit_help = "HTTP/2 limits hit: streams reset or connections ended, by flag.";
+  for (const auto& [limit, value] : std::vector<std::pair<const char*, uint64_t>>{
+           {"http2_max_header_list_bytes", LB_SUM(http.http2.header_list_too_large)},
+           {"http2_max_premature_resets_per_second", LB_SUM(http.http2.rapid_reset)},
+           {"http2_max_consecutive_empty_frames", LB_SUM(http.http2.empty_frames)},
+           {"http2_max_outbound_control_frames", LB_SUM(http.http2.control_flood)}}) {
+    sink.Counter("lb_proxy_http2_limit_exceeded_total", h2_limit_help, {{"limit", limit}}, value);
+  }
 #undef LB_SUM
   if (const accesslog::AccessLog* log = sources_.access_log) {
     sink.Counter("lb_proxy_access_log_lines_total", "Access log lines queued for writing.", {},

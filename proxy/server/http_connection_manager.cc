@@ -5,8 +5,10 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/check.h"
 #include "common/base/recycled.h"
+#include "proxy/http/grpc.h"
 #include "proxy/http/request_target.h"
 #include "proxy/tls/context.h"
+#include "proxy/http/server_codec_factory.h"
 
 namespace lb::proxy {
 
@@ -27,6 +29,19 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
     encoder_.SetCallbacks(this);
     info_.start = started_;
     info_.start_time = manager.context_.dispatcher().Now();
+    if (manager.multiplexing()) {
+      // Streams side by side: each has the timers HTTP/1 keeps on the connection.
+      event::Dispatcher& dispatcher = manager.context_.dispatcher();
+      idle_timer_ = std::make_unique<event::LazyTimer>(dispatcher, [this] {
+        if (done_) return;
+        stats_.stream_idle_timeouts.fetch_add(1, std::memory_order_relaxed);
+        OnIdleTimeout();
+      });
+      router_timer_ = std::make_unique<event::LazyTimer>(dispatcher, [this] {
+        if (!done_) router_.OnTimeout();
+      });
+      Activity();
+    }
   }
 
   ~ActiveStream() override {
@@ -43,6 +58,10 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
   void Abandon() {
     if (!done_) info_.SetFlag(accesslog::kDownstreamConnectionTermination);
     done_ = true;
+    if (idle_timer_ != nullptr) {
+      idle_timer_->Disarm();
+      router_timer_->Disarm();
+    }
     encoder_.SetCallbacks(nullptr);
     router_.OnDownstreamReset();
   }
@@ -84,7 +103,7 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
       data.Clear();
       return;
     }
-    manager_.OnStreamActivity();
+    Activity();
     request_complete_ = end_stream;
     body_bytes_ += data.size();
     info_.bytes_received = body_bytes_;
@@ -121,17 +140,17 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
     response_started_ = true;
     info_.status = headers->status;
     CountStatus(headers->status);
-    if (headers->status == 101 && !end_stream) {
+    if (headers->status == 101 && !end_stream && idle_timer_ == nullptr) {
       manager_.ArmTimeout(Timeout::kTunnelIdle);
     } else {
-      manager_.OnStreamActivity();
+      Activity();
     }
     encoder_.EncodeHeaders(*headers, end_stream);
     if (end_stream) Complete();
   }
 
   void EncodeData(event::Buffer& data, bool end_stream) override {
-    manager_.OnStreamActivity();
+    Activity();
     info_.bytes_sent += data.size();
     encoder_.EncodeData(data, end_stream);
     if (end_stream) Complete();
@@ -147,6 +166,18 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
     info_.status = status;
     info_.details = std::string(message);
     stats_.local_replies.fetch_add(1, std::memory_order_relaxed);
+    if (const http::RequestHeaderMap* request =
+            rejected_ != nullptr ? rejected_.get() : router_.request_headers();
+        request != nullptr && http::IsGrpcRequest(*request)) {
+      // A gRPC client reads the status from grpc-status, not from an HTML-ish page.
+      http::ResponseHeaderMap headers;
+      http::MakeGrpcLocalReply(status, message, headers);
+      info_.status = headers.status;
+      CountStatus(headers.status);
+      encoder_.EncodeHeaders(headers, true);
+      Complete();
+      return;
+    }
     CountStatus(status);
     http::ResponseHeaderMap headers;
     headers.status = status;
@@ -170,8 +201,12 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
   }
 
   void ReadDisableDownstream(bool disable) override { encoder_.ReadDisable(disable); }
-  void ArmRouterTimer(absl::Duration after) override { manager_.router_timer_.Arm(after); }
-  void DisarmRouterTimer() override { manager_.router_timer_.Disarm(); }
+  void ArmRouterTimer(absl::Duration after) override {
+    (router_timer_ != nullptr ? *router_timer_ : manager_.router_timer_).Arm(after);
+  }
+  void DisarmRouterTimer() override {
+    (router_timer_ != nullptr ? *router_timer_ : manager_.router_timer_).Disarm();
+  }
   accesslog::StreamInfo& stream_info() override { return info_; }
   void OnRouterTimeout() { router_.OnTimeout(); }
 
@@ -189,6 +224,16 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
   }
 
  private:
+  // Bytes moved either way: the stream idle timeout starts again.
+  void Activity() {
+    if (idle_timer_ == nullptr) {
+      manager_.OnStreamActivity();
+      return;
+    }
+    const absl::Duration after = manager_.context_.connection_manager_options().stream_idle_timeout;
+    if (after > absl::ZeroDuration()) idle_timer_->Arm(after);
+  }
+
   void CountStatus(int status) {
     std::atomic<uint64_t>& counter = status >= 500   ? stats_.responses_5xx
                                      : status >= 400 ? stats_.responses_4xx
@@ -213,6 +258,10 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
 
   void Complete() {
     done_ = true;
+    if (idle_timer_ != nullptr) {
+      idle_timer_->Disarm();
+      router_timer_->Disarm();
+    }
     stats_.request_latency.Record(manager_.context_.dispatcher().MonotonicNow() - started_);
     manager_.OnStreamComplete(this);
   }
@@ -224,6 +273,10 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
   // Declared before the router: released after it, since the router's hosts live in it.
   SnapshotPins::Pin snapshot_;
   accesslog::StreamInfo info_;  // Before the router, which writes to it until destroyed.
+  // HTTP/2 only (null for HTTP/1, whose manager keeps them): stream idle and router timers;
+  // before the router, whose RouterCallbacks use them.
+  std::unique_ptr<event::LazyTimer> idle_timer_;
+  std::unique_ptr<event::LazyTimer> router_timer_;
   router::Router router_;
   http::RequestHeaderMapPtr rejected_;  // A head refused before routing (for the log).
   uint64_t body_bytes_ = 0;
@@ -244,9 +297,6 @@ HttpConnectionManager::HttpConnectionManager(ConnectionManagerContext& context,
       router_timer_(context.dispatcher(), [this] {
         if (stream_ != nullptr) stream_->OnRouterTimeout();
       }) {
-  codec_ = std::make_unique<http::Http1ServerCodec>(
-      *connection_, *this, [this] { context_.dispatcher().RunAtEventEnd(this); },
-      context_.connection_manager_options().codec);
   connection_->SetCallbacks(this);
   if (const size_t limit = context_.connection_manager_options().buffer_limit_bytes; limit > 0) {
     connection_->SetBufferLimit(limit);
@@ -259,23 +309,24 @@ HttpConnectionManager::HttpConnectionManager(ConnectionManagerContext& context,
 HttpConnectionManager::~HttpConnectionManager() {
   context_.dispatcher().CancelEventEnd(this);
   if (stream_ != nullptr) stream_->Abandon();
+  for (auto& stream : streams_) stream->Abandon();
   connection_->SetCallbacks(nullptr);
   connection_->Close(network::Connection::CloseType::kNoFlush);
 }
 
 bool HttpConnectionManager::idle() const {
-  return stream_ == nullptr && connection_->read_buffer().empty() &&
+  return stream_ == nullptr && streams_.empty() && connection_->read_buffer().empty() &&
          connection_->write_buffer_size() == 0;
 }
 
 void HttpConnectionManager::StartDrain() {
   if (closed_ || closing_) return;
-  if (idle()) {
+  if (idle() || codec_ == nullptr) {
     Close();
     return;
   }
-  codec_->CloseAfterResponse();
-  if (stream_ == nullptr) CloseAfterFlush();  // Nothing more will be answered.
+  codec_->CloseAfterResponse();  // HTTP/2: GOAWAY; the streams in progress finish.
+  if (stream_ == nullptr && streams_.empty()) CloseAfterFlush();  // Nothing more to answer.
 }
 
 void HttpConnectionManager::Close() {
@@ -286,6 +337,11 @@ void HttpConnectionManager::Close() {
     stream_->Abandon();
     context_.dispatcher().DeferredDelete(std::move(stream_));
   }
+  for (auto& stream : streams_) {
+    stream->Abandon();
+    context_.dispatcher().DeferredDelete(std::move(stream));
+  }
+  streams_.clear();
   connection_->Close(network::Connection::CloseType::kNoFlush);
   Finish();
 }
@@ -322,8 +378,7 @@ void HttpConnectionManager::OnEvent(network::ConnectionEvent event) {
       Close();
       return;
     case network::ConnectionEvent::kConnected:
-      // The TLS handshake is done. (Here the codec would be chosen from NegotiatedProtocol()
-      // once an HTTP/2 server codec exists: "h2" is not offered until then, tls/context.h.)
+      // The TLS handshake is done; the codec is chosen from ALPN with the first bytes.
       if (timeout_ == Timeout::kHandshake) ArmTimeout(Timeout::kRequestHeader);
       return;
     case network::ConnectionEvent::kConnectFailed:
@@ -335,6 +390,10 @@ void HttpConnectionManager::OnData(event::Buffer&, bool end_stream) { Dispatch(e
 
 void HttpConnectionManager::OnEventEnd() {
   if (closed_ || closing_) return;
+  if (multiplexing()) {
+    CheckIdle();  // A stream ended: the codec has written its last frames by now.
+    return;
+  }
   Dispatch(false);
   if (!closed_) connection_->ReadBufferDrained();
 }
@@ -345,10 +404,29 @@ void HttpConnectionManager::Dispatch(bool end_stream) {
     connection_->read_buffer().Clear();
     return;
   }
+  if (codec_ == nullptr && !ChooseCodec()) {
+    if (end_stream) Close();
+    return;  // The first bytes do not tell the protocol yet.
+  }
   dispatching_ = true;
   absl::Status status = codec_->Dispatch(connection_->read_buffer(), end_stream);
   dispatching_ = false;
   if (closed_) return;
+  if (multiplexing()) {
+    if (!status.ok()) {
+      // The session is over (GOAWAY queued, or the input unusable): its streams end with it.
+      for (auto& stream : streams_) {
+        stream->Abandon();
+        context_.dispatcher().DeferredDelete(std::move(stream));
+      }
+      streams_.clear();
+      CloseAfterFlush();
+      return;
+    }
+    if (end_stream) peer_ended_ = true;  // Streams in progress are still answered.
+    if (streams_.empty()) CheckIdle();
+    return;
+  }
   if (!status.ok()) {
     // The request cannot be read: answer it on the stream the codec started for it.
     connection_->read_buffer().Clear();
@@ -371,7 +449,56 @@ void HttpConnectionManager::Dispatch(bool end_stream) {
   }
 }
 
+bool HttpConnectionManager::ChooseCodec() {
+  const http::ServerProtocol protocol =
+      http::DetectServerProtocol(connection_->NegotiatedProtocol(), connection_->read_buffer());
+  if (protocol == http::ServerProtocol::kUndecided) return false;
+  const ConnectionManagerOptions& options = context_.connection_manager_options();
+  http::ServerCodecSettings settings;
+  settings.http1 = options.codec;
+  settings.http2 = options.http2;
+  event::Dispatcher& dispatcher = context_.dispatcher();
+  codec_ = http::CreateServerCodec(
+      protocol, *connection_, *this, [this] { context_.dispatcher().RunAtEventEnd(this); },
+      [&dispatcher] { return dispatcher.MonotonicNow(); }, settings,
+      &context_.connection_manager_stats().http2);
+  return true;
+}
+
+void HttpConnectionManager::RemoveStream(ActiveStream* stream) {
+  for (auto it = streams_.begin(); it != streams_.end(); ++it) {
+    if (it->get() != stream) continue;
+    context_.dispatcher().DeferredDelete(std::move(*it));
+    streams_.erase(it);
+    break;
+  }
+  // Decided once the current event is over: the codec may still be writing this stream's end.
+  if (streams_.empty()) context_.dispatcher().RunAtEventEnd(this);
+}
+
+void HttpConnectionManager::CheckIdle() {
+  if (closed_ || closing_ || !streams_.empty() || codec_ == nullptr) return;
+  if ((codec_->WantsClose() || context_.draining() || peer_ended_) && !codec_->stream_active()) {
+    CloseAfterFlush();
+    return;
+  }
+  // Otherwise responses may still be leaving the codec (the client's window is shut, or the
+  // connection is above its watermark): checked again after the next input and when the
+  // connection drains; the idle timeout bounds the wait.
+  if (timeout_ != Timeout::kIdle) {
+    // From the end of the last stream; frames without streams (PING) do not extend it.
+    ArmTimeout(Timeout::kIdle);
+    codec_->ReleaseIdleMemory();
+    connection_->ReleaseIdleMemory();
+  }
+}
+
 http::RequestDecoder& HttpConnectionManager::NewStream(http::ResponseEncoder& encoder) {
+  if (multiplexing()) {
+    ArmTimeout(Timeout::kNone);  // Each stream has its own idle timeout.
+    streams_.push_back(std::make_unique<ActiveStream>(*this, encoder));
+    return *streams_.back();
+  }
   LB_DCHECK(stream_ == nullptr);
   ArmTimeout(Timeout::kStreamIdle);  // Beside the router's own timeouts.
   stream_ = std::make_unique<ActiveStream>(*this, encoder);
@@ -379,6 +506,10 @@ http::RequestDecoder& HttpConnectionManager::NewStream(http::ResponseEncoder& en
 }
 
 void HttpConnectionManager::OnStreamComplete(ActiveStream* stream) {
+  if (multiplexing()) {
+    RemoveStream(stream);
+    return;
+  }
   LB_DCHECK(stream == stream_.get());
   context_.dispatcher().DeferredDelete(std::move(stream_));
   if (codec_->WantsClose() || context_.draining()) {
@@ -398,16 +529,22 @@ void HttpConnectionManager::OnStreamComplete(ActiveStream* stream) {
 }
 
 void HttpConnectionManager::OnStreamReset(ActiveStream* stream) {
+  if (multiplexing()) {
+    RemoveStream(stream);  // One stream ends; the connection goes on.
+    return;
+  }
   LB_DCHECK(stream == stream_.get());
   Close();
 }
 
 void HttpConnectionManager::OnAboveWriteBufferHighWatermark() {
-  codec_->OnUnderlyingConnectionAboveWriteBufferHighWatermark();
+  if (codec_ != nullptr) codec_->OnUnderlyingConnectionAboveWriteBufferHighWatermark();
 }
 
 void HttpConnectionManager::OnBelowWriteBufferLowWatermark() {
-  codec_->OnUnderlyingConnectionBelowWriteBufferLowWatermark();
+  if (codec_ != nullptr) codec_->OnUnderlyingConnectionBelowWriteBufferLowWatermark();
+  // HTTP/2: the codec wrote what it held; a connection waiting to close may be done.
+  if (multiplexing() && streams_.empty()) context_.dispatcher().RunAtEventEnd(this);
 }
 
 void HttpConnectionManager::ArmTimeout(Timeout which) {
@@ -452,8 +589,9 @@ void HttpConnectionManager::OnTimeout() {
       return;
     case Timeout::kRequestHeader:
       stats.request_header_timeouts.fetch_add(1, std::memory_order_relaxed);
-      if (connection_->read_buffer().empty() && !codec_->partial_head()) {
-        Close();  // Nothing was sent at all.
+      if (codec_ == nullptr || multiplexing() ||
+          (connection_->read_buffer().empty() && !codec_->partial_head())) {
+        Close();  // Nothing was sent at all (or not even a whole HTTP/2 preface).
         return;
       }
       codec_->AbortRequest();  // Starts a stream to answer on.

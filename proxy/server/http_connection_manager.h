@@ -1,5 +1,9 @@
 // The HTTP connection manager: one client connection, its server codec, and one ActiveStream
 // per request (created when the request begins, destroyed when its response is complete).
+// The codec is chosen from the first bytes and ALPN (http/server_codec_factory.h). HTTP/1 has
+// one stream at a time and the stream timers live on the manager; HTTP/2 streams run side by
+// side, each with its own stream-idle and router timers, a reset ends only its stream, and the
+// connection closes once no stream is left after GOAWAY (drain, client half-close, error).
 //
 // It owns what belongs to the connection rather than to a request: the request-header timeout
 // (408; it runs from accept and from the first byte of each later request), the keep-alive idle
@@ -19,6 +23,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "proxy/accesslog/access_log.h"
@@ -26,6 +31,7 @@
 #include "proxy/event/lazy_timer.h"
 #include "proxy/http/codec.h"
 #include "proxy/http/http1_codec.h"
+#include "proxy/http/http2_codec.h"
 #include "proxy/http/request_target.h"
 #include "proxy/network/connection.h"
 #include "proxy/router/router.h"
@@ -47,6 +53,7 @@ struct ConnectionManagerOptions {
   // Read-buffer limit and write high watermark of the client connection (0: the default).
   size_t buffer_limit_bytes = 0;
   http::Http1Settings codec;
+  http::Http2Settings http2;
   http::PathOptions path;  // Path normalisation before routing.
 };
 
@@ -67,6 +74,7 @@ struct ConnectionManagerStats {
   std::atomic<uint64_t> tunnel_idle_timeouts{0};
   // From a request's head to the end of its response (answered requests only).
   upstream::LatencyCounters request_latency;
+  http::Http2Stats http2;
 };
 
 class HttpConnectionManager;
@@ -128,6 +136,16 @@ class HttpConnectionManager final : public network::ConnectionCallbacks,
   };
 
   void Dispatch(bool end_stream);
+  // Picks the codec once the first bytes tell the protocol (server_codec_factory.h); false
+  // while they do not yet.
+  bool ChooseCodec();
+  bool multiplexing() const { return codec_ != nullptr && codec_->multiplexing(); }
+  // HTTP/2: takes `stream` out of the active set (destroyed at the end of the loop turn), then
+  // goes idle or closes as the connection's state says.
+  void RemoveStream(ActiveStream* stream);
+  // HTTP/2: with no stream left, closes once the codec takes no more (GOAWAY) or the proxy
+  // drains; otherwise starts the keep-alive idle timeout.
+  void CheckIdle();
   void OnStreamComplete(ActiveStream* stream);
   // The response was cut short: the connection closes without flushing.
   void OnStreamReset(ActiveStream* stream);
@@ -141,16 +159,20 @@ class HttpConnectionManager final : public network::ConnectionCallbacks,
 
   ConnectionManagerContext& context_;
   std::unique_ptr<network::Connection> connection_;
-  std::unique_ptr<http::Http1ServerCodec> codec_;
+  // Made by ChooseCodec() once the first bytes arrive (null before).
+  std::unique_ptr<http::ServerCodec> codec_;
   const std::string client_ip_;
   const bool tls_;
   event::LazyTimer timer_;         // The connection's timeouts (header, idle, closing).
   event::LazyTimer router_timer_;  // The current stream's router (RouterCallbacks).
   Timeout timeout_ = Timeout::kNone;
   std::unique_ptr<ActiveStream> stream_;  // HTTP/1: one request at a time.
+  // HTTP/2: the streams in progress (each with its own timers).
+  std::vector<std::unique_ptr<ActiveStream>> streams_;
   bool dispatching_ = false;
   bool closing_ = false;  // Flushing the last bytes before the close.
   bool closed_ = false;
+  bool peer_ended_ = false;  // HTTP/2: the client half-closed; close once its streams end.
 };
 
 }  // namespace lb::proxy

@@ -42,6 +42,7 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
     http_options_.tunnel_idle_timeout = options.tunnel_idle_timeout;
     http_options_.max_body_bytes = options.max_body_bytes;
     http_options_.buffer_limit_bytes = options.buffer_limit_bytes;
+    http_options_.http2 = options.http2;
     http_options_.path.normalize = options.normalize_path;
     http_options_.path.merge_slashes = options.merge_slashes;
     http_options_.tls_handshake_timeout = options.tls_handshake_timeout;

@@ -47,6 +47,7 @@ struct WorkerOptions {
   // A TLS connection that has not finished its handshake within this is closed.
   absl::Duration tls_handshake_timeout = absl::Seconds(10);
   uint16_t https_port = 443;   // The port of https redirects (left out when 443).
+  http::Http2Settings http2;   // Downstream HTTP/2 limits (http2_codec.h).
   bool normalize_path = true;  // RFC 3986 dot-segments, before routing.
   bool merge_slashes = false;
   uint32_t max_idle_per_host = 64;

@@ -34,10 +34,10 @@ typedef struct ssl_st SSL;
 
 namespace lb::proxy::tls {
 
-// Whether the listener may offer "h2" in ALPN: only once the HTTP/2 server codec exists
-// (branch h2-downstream). The listener picks the codec from NegotiatedProtocol(); with this
-// false only "http/1.1" is ever negotiated, whatever the Listener's alpn_protocols say.
-inline constexpr bool kOfferH2Downstream = false;
+// Whether the listener offers "h2" in ALPN (the connection manager picks the HTTP/2 codec
+// from NegotiatedProtocol()); false would negotiate only "http/1.1" whatever the Listener's
+// alpn_protocols say.
+inline constexpr bool kOfferH2Downstream = true;
 
 // Process-wide TLS counters (relaxed atomics; exported in /stats as lb_proxy_tls_*).
 struct TlsStats {

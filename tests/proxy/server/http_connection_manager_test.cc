@@ -17,8 +17,9 @@
 #include "proxy/upstream/cluster_snapshot.h"
 #include "tests/test_common/event/simulated_time_dispatcher.h"
 #include "tests/test_common/proxy/fake_connection.h"
-#include "tests/test_common/subprocess.h"
 #include "tests/test_common/proxy/fake_pool.h"
+#include "tests/test_common/proxy/h2_test_client.h"
+#include "tests/test_common/subprocess.h"
 
 namespace lb::proxy {
 namespace {
@@ -375,6 +376,145 @@ TEST_F(ConnectionManagerTest, ProxyErrorsKeepTheConnection) {
   Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
   EXPECT_TRUE(absl::StartsWith(connection_->TakeWritten(), "HTTP/1.1 404 Not Found\r\n"));
   EXPECT_EQ(worker_.stats.responses_4xx.load(), 2u);
+}
+
+// --- HTTP/2 (h2c prior knowledge) through the same manager --------------------------------
+
+class Http2ConnectionManagerTest : public ConnectionManagerTest {
+ protected:
+  // Moves bytes both ways until neither side has more (bounded).
+  void Pump() {
+    for (int i = 0; i < 100; ++i) {
+      const std::string up = client_.Out();
+      if (!up.empty()) Send(up);
+      const std::string down = connection_->TakeWritten();
+      if (!down.empty()) client_.In(down);
+      if (up.empty() && down.empty()) break;
+    }
+  }
+  // One request answered 200 "hello" by the pool.
+  void Serve(absl::string_view path) {
+    const int32_t id = client_.Get(path);
+    Pump();
+    ASSERT_TRUE(worker_.pool.waiting());
+    worker_.pool.Ready();
+    worker_.pool.Respond(200, "hello");
+    worker_.sim.RunPendingWork();
+    Pump();
+    EXPECT_EQ(client_.streams[id].headers[":status"], "200");
+    EXPECT_EQ(client_.streams[id].body, "hello");
+  }
+
+  testing::H2TestClient client_;
+};
+
+TEST_F(Http2ConnectionManagerTest, ResetEndsOnlyItsStream) {
+  worker_.pins.Set(OneHostSnapshot());
+  Serve("/a");
+  EXPECT_TRUE(absl::StartsWith(worker_.pool.encoders.back()->head,
+                               "GET /a\nhost: example.com\r\nX-Forwarded-For: 192.0.2.7\r\n"))
+      << worker_.pool.encoders.back()->head;
+  const int32_t id = client_.Get("/b");
+  Pump();
+  ASSERT_TRUE(worker_.pool.waiting());
+  nghttp2_submit_rst_stream(client_.session_, NGHTTP2_FLAG_NONE, id, NGHTTP2_CANCEL);
+  Pump();
+  EXPECT_FALSE(worker_.pool.waiting());  // The pending upstream request was cancelled.
+  EXPECT_EQ(worker_.stats.downstream_resets.load(), 1u);
+  EXPECT_EQ(worker_.stats.http2.premature_resets.load(), 1u);
+  EXPECT_TRUE(Open());
+  Serve("/c");
+  EXPECT_EQ(worker_.stats.http2.streams.load(), 3u);
+  EXPECT_EQ(worker_.stats.requests_active.load(), 0u);
+}
+
+TEST_F(Http2ConnectionManagerTest, IdleTimeoutRunsFromTheLastStreamWhateverPingsSay) {
+  worker_.pins.Set(OneHostSnapshot());
+  Serve("/a");
+  Advance(absl::Seconds(30));
+  nghttp2_submit_ping(client_.session_, NGHTTP2_FLAG_NONE, nullptr);
+  Pump();
+  Advance(absl::Seconds(29));
+  EXPECT_FALSE(Closed());
+  Advance(absl::Seconds(1));
+  EXPECT_TRUE(Closed());
+}
+
+// Each stream has its own router timer: no response head within upstream_timeout is a 504 on
+// that stream only.
+TEST_F(Http2ConnectionManagerTest, UpstreamTimeoutPerStream) {
+  worker_.pins.Set(OneHostSnapshot());
+  const int32_t id = client_.Get("/slow");
+  Pump();
+  worker_.pool.Ready();
+  Advance(absl::Seconds(15));
+  Pump();
+  EXPECT_EQ(client_.streams[id].headers[":status"], "504");
+  EXPECT_TRUE(Open());
+  Serve("/next");
+}
+
+TEST_F(Http2ConnectionManagerTest, GrpcCallGetsTrailersOnlyStatus) {
+  // No configuration yet: 503 for HTTP, UNAVAILABLE for gRPC.
+  const int32_t id =
+      client_.Get("/pkg.Svc/Call", {{"content-type", "application/grpc"}, {"te", "trailers"}});
+  Pump();
+  const testing::H2ClientStream& s = client_.streams[id];
+  EXPECT_EQ(s.headers.at(":status"), "200");
+  EXPECT_EQ(s.headers.at("content-type"), "application/grpc");
+  EXPECT_EQ(s.headers.at("grpc-status"), "14");
+  EXPECT_TRUE(s.ended);
+  EXPECT_EQ(s.body, "");
+  EXPECT_EQ(worker_.stats.local_replies.load(), 1u);
+}
+
+TEST_F(Http2ConnectionManagerTest, DrainSendsGoawayAndFinishesTheStream) {
+  worker_.pins.Set(OneHostSnapshot());
+  const int32_t id = client_.Get("/a");
+  Pump();
+  worker_.pool.Ready();
+  worker_.is_draining = true;
+  manager_->StartDrain();
+  Pump();
+  EXPECT_EQ(client_.goaway, NGHTTP2_NO_ERROR);
+  EXPECT_EQ(client_.goaway_last_stream, id);
+  EXPECT_TRUE(Open());
+  worker_.pool.Respond(200, "bye");
+  worker_.sim.RunPendingWork();
+  Pump();
+  EXPECT_EQ(client_.streams[id].body, "bye");
+  EXPECT_TRUE(Closed());
+}
+
+// Draining while a response still waits for the client's window: the connection closes only
+// once the response is out, not when the stream's last byte left the router.
+TEST_F(Http2ConnectionManagerTest, DrainWaitsForResponsesTheCodecStillHolds) {
+  worker_.pins.Set(OneHostSnapshot());
+  testing::H2TestClient slow({{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 0}});
+  auto pump = [&] {
+    for (int i = 0; i < 100; ++i) {
+      const std::string up = slow.Out();
+      if (!up.empty()) Send(up);
+      const std::string down = connection_->TakeWritten();
+      if (!down.empty()) slow.In(down);
+      if (up.empty() && down.empty()) break;
+    }
+  };
+  const int32_t id = slow.Get("/a");
+  pump();
+  worker_.pool.Ready();
+  worker_.is_draining = true;
+  manager_->StartDrain();
+  worker_.pool.Respond(200, "held back");
+  worker_.sim.RunPendingWork();
+  pump();
+  EXPECT_EQ(slow.streams[id].headers[":status"], "200");
+  EXPECT_EQ(slow.streams[id].body, "");  // Window 0: nothing sent yet ...
+  EXPECT_FALSE(Closed());                // ... so the connection stays.
+  nghttp2_submit_window_update(slow.session_, NGHTTP2_FLAG_NONE, id, 1024);
+  pump();
+  EXPECT_EQ(slow.streams[id].body, "held back");
+  EXPECT_TRUE(Closed());
 }
 
 }  // namespace

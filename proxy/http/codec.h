@@ -29,6 +29,9 @@ enum class StreamResetReason : uint8_t {
   kProtocolError,
   // Our side gave up on the stream (timeout, the other side went away).
   kLocalReset,
+  // The peer did not process the stream (HTTP/2 REFUSED_STREAM, or a GOAWAY whose
+  // last_stream_id is below it): safe to retry whatever the request.
+  kRemoteRefusedStream,
 };
 
 // Flow control and resets of one stream, for whoever drives it.
@@ -65,6 +68,14 @@ class ResponseEncoder : public Stream {
   virtual void EncodeHeaders(const ResponseHeaderMap& headers, bool end_stream) = 0;
   // Moves `data` out; `end_stream` ends the response.
   virtual void EncodeData(proxy::event::Buffer& data, bool end_stream) = 0;
+  // Ends the response with trailer fields (gRPC's grpc-status). A codec that cannot send them
+  // (HTTP/1 without chunking, or a client that did not send "TE: trailers") drops them and
+  // just ends the response.
+  virtual void EncodeTrailers(const ResponseHeaderMap& trailers) {
+    (void)trailers;
+    proxy::event::Buffer empty;
+    EncodeData(empty, true);
+  }
 };
 
 // What a server codec feeds a stream.
@@ -133,6 +144,12 @@ class ResponseDecoder {
   virtual ~ResponseDecoder() = default;
   virtual void DecodeHeaders(ResponseHeaderMapPtr headers, bool end_stream) = 0;
   virtual void DecodeData(proxy::event::Buffer& data, bool end_stream) = 0;
+  // Trailer fields (only `status` of the map is meaningless); they end the response.
+  virtual void DecodeTrailers(ResponseHeaderMapPtr trailers) {
+    (void)trailers;
+    proxy::event::Buffer empty;
+    DecodeData(empty, true);
+  }
 };
 
 // What a client codec tells the owner of its connection (the connection pool).

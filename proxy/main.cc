@@ -57,6 +57,9 @@ ABSL_FLAG(uint64_t, max_connections, 0,
           "Open client connections across workers; at the cap the listeners stop accepting "
           "for a moment (0: derived from the descriptor limit, which is raised to its hard "
           "limit at start)");
+ABSL_FLAG(uint32_t, upstream_http2_max_concurrent_streams, 100,
+          "HTTP/2 clusters: streams one upstream connection carries at once (1-2147483647; the "
+          "upstream's SETTINGS and the cluster may lower it); more open another connection");
 ABSL_FLAG(bool, normalize_path, true,
           "Remove dot-segments from request paths (RFC 3986) before routing; the upstream gets "
           "the normalised path");
@@ -114,6 +117,14 @@ int main(int argc, char** argv) {
   options.worker.accept_pause = absl::GetFlag(FLAGS_accept_pause);
   options.worker.normalize_path = absl::GetFlag(FLAGS_normalize_path);
   options.worker.merge_slashes = absl::GetFlag(FLAGS_merge_slashes);
+  options.worker.upstream_http2_max_concurrent_streams =
+      absl::GetFlag(FLAGS_upstream_http2_max_concurrent_streams);
+  if (options.worker.upstream_http2_max_concurrent_streams < 1 ||
+      options.worker.upstream_http2_max_concurrent_streams > 2147483647u) {
+    std::fprintf(stderr,
+                 "proxy: --upstream_http2_max_concurrent_streams must be from 1 to 2147483647\n");
+    return 2;
+  }
   if (options.worker.buffer_limit_bytes < 16 * 1024) {
     std::fprintf(stderr, "proxy: --buffer_limit_bytes must be at least 16384\n");
     return 2;

@@ -395,7 +395,7 @@ void Http2ClientCodec::SubmitRequest(ClientStream& s, const RequestHeaderMap& he
     ResetStreamFromCodec(
         s,
         id == NGHTTP2_ERR_STREAM_ID_NOT_AVAILABLE ? StreamResetReason::kRemoteRefusedStream
-                                                  : StreamResetReason::kLocalReset,
+                                                  : StreamResetReason::kConnectionTermination,
         absl::StrCat("cannot start an HTTP/2 stream: ", nghttp2_strerror(id)));
     SlotFreed(s);
     return;

@@ -265,6 +265,11 @@ void Router::DecodeData(event::Buffer& data, bool end_stream) {
   callbacks_.EncodeData(data, end_stream);
 }
 
+void Router::DecodeTrailers(http::ResponseHeaderMapPtr trailers) {
+  Finish(/*answered=*/true);
+  callbacks_.EncodeTrailers(std::move(trailers));
+}
+
 void Router::OnStreamReset(http::StreamResetReason reason, absl::string_view details) {
   upstream_ = nullptr;
   if (done_) return;
@@ -287,6 +292,9 @@ void Router::OnStreamReset(http::StreamResetReason reason, absl::string_view det
     case http::StreamResetReason::kProtocolError:
       context_.ReportResult(*host_, UpstreamResult::kGatewayFailure);
       LocalReply(502, details, accesslog::kUpstreamProtocolError);
+      return;
+    case http::StreamResetReason::kRemoteRefusedStream:
+      OnAttemptFailure(Failure::kRefused, details);
       return;
     case http::StreamResetReason::kLocalReset:
       return;
@@ -356,11 +364,17 @@ void Router::OnTimeout() {
 
 void Router::OnAttemptFailure(Failure failure, absl::string_view details) {
   upstream_ = nullptr;
-  if (host_ != nullptr) context_.ReportResult(*host_, UpstreamResult::kGatewayFailure);
+  if (host_ != nullptr && failure != Failure::kRefused) {
+    context_.ReportResult(*host_, UpstreamResult::kGatewayFailure);
+  }
   // Retry on another endpoint only when nothing of the request can have been acted on twice: a
   // failed connect, or a reset before any response byte of an idempotent request whose body
   // (if any) is still here.
   bool replayable = !body_sent_ && (failure != Failure::kReset || IsIdempotent(headers_->method));
+  if (failure == Failure::kRefused) {
+    // Not processed upstream: no outlier signal for an orderly GOAWAY or refusal.
+    replayable = !body_sent_;
+  }
   const char* why = nullptr;
   if (!replayable) {
     why = "not retried: the request may have been acted on";
@@ -374,7 +388,8 @@ void Router::OnAttemptFailure(Failure failure, absl::string_view details) {
     PickAndStart();
     return;
   }
-  uint32_t flags = failure == Failure::kReset ? accesslog::kUpstreamConnectionTermination
+  uint32_t flags = failure == Failure::kReset || failure == Failure::kRefused
+                       ? accesslog::kUpstreamConnectionTermination
                                               : accesslog::kUpstreamConnectionFailure;
   if (replayable && attempts() > 1) flags |= accesslog::kUpstreamRetryLimitExceeded;
   if (failure == Failure::kConnectTimeout) {

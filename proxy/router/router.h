@@ -12,7 +12,8 @@
 //             RouterCallbacks; 100 Continue is answered once the upstream stream is ready;
 //   retry     on another host, within the route's retry count, when nothing of the request
 //             can have been acted on twice: a failed connect, or a connection closed or reset
-//             before any response byte of an idempotent request whose body was not sent. Only
+//             before any response byte of an idempotent request whose body was not sent, or
+//             a stream the HTTP/2 upstream did not process (any method). Only
 //             retries after a connect timeout take a slot of the worker's retry budget and of
 //             the cluster's max_retries: the host may still be working on the SYN, so the retry
 //             adds load. After a refusal or a reset the first attempt holds nothing upstream any
@@ -128,6 +129,12 @@ class RouterCallbacks {
   virtual void Encode100Continue() = 0;
   virtual void EncodeHeaders(http::ResponseHeaderMapPtr headers, bool end_stream) = 0;
   virtual void EncodeData(event::Buffer& data, bool end_stream) = 0;
+  // Trailer fields, which end the response.
+  virtual void EncodeTrailers(http::ResponseHeaderMapPtr trailers) {
+    (void)trailers;
+    event::Buffer empty;
+    EncodeData(empty, true);
+  }
   // An answer the proxy makes itself (a router error), when no response head went out yet.
   virtual void SendLocalReply(int status, absl::string_view message) = 0;
   // The response cannot be completed (it was cut upstream after its head went out).
@@ -175,6 +182,7 @@ class Router final : public http::ResponseDecoder,
   // http::ResponseDecoder (the upstream's answer).
   void DecodeHeaders(http::ResponseHeaderMapPtr headers, bool end_stream) override;
   void DecodeData(event::Buffer& data, bool end_stream) override;
+  void DecodeTrailers(http::ResponseHeaderMapPtr trailers) override;
   // http::StreamCallbacks (the upstream stream).
   void OnStreamReset(http::StreamResetReason reason, absl::string_view details) override;
   void OnAboveWriteBufferHighWatermark() override;
@@ -184,7 +192,8 @@ class Router final : public http::ResponseDecoder,
   void OnPoolFailure(upstream::PoolFailureReason reason, absl::string_view details) override;
 
  private:
-  enum class Failure : uint8_t { kConnect, kConnectTimeout, kReset };
+  // kRefused: the upstream did not process the request (HTTP/2 REFUSED_STREAM or GOAWAY).
+  enum class Failure : uint8_t { kConnect, kConnectTimeout, kReset, kRefused };
 
   // The request's hash; may decide on an affinity cookie to set (set_cookie_).
   uint64_t HashKey(const RouteConfig& route, absl::string_view client_ip);

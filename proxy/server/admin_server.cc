@@ -228,6 +228,12 @@ void AdminServer::Collect(metrics::SampleSink& sink) {
   sink.Counter("lb_proxy_upstream_local_failures_total",
                "Upstream connects this proxy could not start (out of descriptors or ports).", {},
                LB_SUM(pool.local_failures));
+  sink.Counter("lb_proxy_upstream_http2_connections_full_total",
+               "HTTP/2 upstream connections opened because every open one carried its most "
+               "concurrent streams (--upstream_http2_max_concurrent_streams or the peer's).",
+               {}, LB_SUM(pool.http2_connections_full));
+  sink.Counter("lb_proxy_upstream_http2_goaways_total",
+               "GOAWAY frames received from HTTP/2 upstreams.", {}, LB_SUM(pool.http2_goaways));
   sink.Counter("lb_proxy_retries_refused_total",
                "Retries after a connect timeout refused by the worker's retry budget.", {},
                LB_SUM(router.retries_refused));

@@ -9,6 +9,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev curl python3 libbenchmark-dev libhttp-parser-dev
   libssl-dev libnghttp2-dev openssl
   nghttp2-client  # nghttp and h2load: the HTTP/2 tests' clients and bench/proxy_bench.sh
+  nghttp2-server  # nghttpd: h2c upstreams of the HTTP/2 upstream e2e tests
   nginx haproxy wrk  # the peers and the load generator of bench/abuse_bench.sh, bench/proxy_bench.sh
 )
 missing=()

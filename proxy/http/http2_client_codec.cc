@@ -485,6 +485,12 @@ absl::Status Http2ClientCodec::Dispatch(proxy::event::Buffer& data, bool end_str
   if (failed_) return absl::UnavailableError("upstream HTTP/2 connection unusable");
   if (session_ != nullptr && nghttp2_session_want_read(session_) == 0 &&
       nghttp2_session_want_write(session_) == 0) {
+    // nghttp2 ended the session: after a GOAWAY once every stream is done, or after a
+    // connection error it answered with its own GOAWAY (streams still open were cut).
+    failed_ = true;
+    ResetAll(goaway_ ? StreamResetReason::kConnectionTermination
+                     : StreamResetReason::kProtocolError,
+             goaway_ ? "upstream connection went away" : "upstream HTTP/2 protocol error");
     return absl::UnavailableError("upstream HTTP/2 connection finished");
   }
   return absl::OkStatus();

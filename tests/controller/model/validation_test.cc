@@ -371,6 +371,7 @@ TEST(NormalizeClusterTest, FillsEveryDefault) {
       max_requests: 1024
       max_retries: 3
     }
+    protocol: HTTP1
   )pb");
 }
 
@@ -813,6 +814,40 @@ TEST(NormalizeClusterTest, CircuitBreakersKeepGivenLimitsAndDefaultTheOthers) {
   ExpectProtoEq(c.circuit_breakers(), R"pb(
     max_connections: 1000000 max_pending_requests: 1 max_requests: 1 max_retries: 1000000
   )pb");
+}
+
+TEST(NormalizeClusterTest, ProtocolDefaultsToHttp1) {
+  lb::v1::Cluster c = ParseCluster(R"pb(name: "web")pb");
+  ASSERT_TRUE(NormalizeCluster(&c).ok());
+  EXPECT_EQ(c.protocol(), lb::v1::HTTP1);
+  c = ParseCluster(R"pb(name: "web" protocol: HTTP2)pb");
+  ASSERT_TRUE(NormalizeCluster(&c).ok());
+  EXPECT_EQ(c.protocol(), lb::v1::HTTP2);
+  c = ParseCluster(R"pb(name: "web")pb");
+  c.set_protocol(static_cast<lb::v1::UpstreamProtocol>(9));
+  EXPECT_EQ(NormalizeCluster(&c).message(), "cluster.protocol: unknown value 9");
+}
+
+TEST(NormalizeClusterTest, GrpcHealthChecksOnlyOnHttp2ClustersAndNotWithAPath) {
+  lb::v1::Cluster c = ParseCluster(R"pb(name: "g"
+                                        protocol: HTTP2
+                                        health_check { grpc_service_name: "" })pb");
+  ASSERT_TRUE(NormalizeCluster(&c).ok());
+  EXPECT_TRUE(c.health_check().has_grpc_service_name());
+  EXPECT_EQ(ClusterError(R"pb(name: "g"
+                              health_check { grpc_service_name: "svc" })pb"),
+            "cluster.health_check.grpc_service_name: gRPC health checks need protocol HTTP2 (the "
+            "cluster is HTTP1)");
+  EXPECT_EQ(ClusterError(R"pb(name: "g"
+                              protocol: HTTP2
+                              health_check { path: "/h" grpc_service_name: "svc" })pb"),
+            "cluster.health_check.grpc_service_name: a health check is either HTTP (path) or "
+            "gRPC, not both");
+  EXPECT_EQ(ClusterError(R"pb(name: "g"
+                              protocol: HTTP2
+                              health_check { grpc_service_name: "a b" })pb"),
+            "cluster.health_check.grpc_service_name: must be printable, without spaces, at most "
+            "256 bytes");
 }
 
 TEST(NormalizeClusterTest, CircuitBreakersZeroOnlyForRetriesAndAnUpperBound) {

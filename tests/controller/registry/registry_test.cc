@@ -98,6 +98,7 @@ constexpr char kBootstrapBackend[] = R"pb(
     max_requests: 1024
     max_retries: 3
   }
+  protocol: HTTP1
 )pb";
 
 class RegistryTest : public ::testing::Test {
@@ -1534,7 +1535,7 @@ TEST(ChangeFromEventTest, DecodesModelKeys) {
   put.kv = {"clusters/web", c.SerializeAsString(), 3, 7};
   absl::StatusOr<lb::v1::Change> change = Registry::ChangeFromEvent(put);
   ASSERT_TRUE(change.ok()) << change.status();
-  // Stored without circuit breakers: it had the defaults.
+  // Stored without circuit breakers or a protocol: it had the defaults (HTTP1).
   ExpectProtoEq(*change, R"pb(revision: 7
                               cluster {
                                 name: "web"
@@ -1545,6 +1546,7 @@ TEST(ChangeFromEventTest, DecodesModelKeys) {
                                   max_requests: 1024
                                   max_retries: 3
                                 }
+                                protocol: HTTP1
                               })pb");
 
   store::Event del;

@@ -65,8 +65,13 @@ std::string ConfigDump(const std::shared_ptr<const router::Snapshot>& snap,
                           {"panic", cs->panic},
                           {"eligible", cs->eligible},
                           {"table_size", cs->picker == nullptr ? 0 : cs->picker->table_size()},
+                          {"protocol", cs->config.protocol == UpstreamProtocol::kHttp2 ? "HTTP2"
+                                                                                        : "HTTP1"},
                           {"health_check_path", cs->config.health_check.path},
                           {"endpoints", nlohmann::json::array()}};
+      if (cs->config.health_check.grpc) {
+        c["health_check_grpc_service"] = cs->config.health_check.grpc_service_name;
+      }
       for (size_t i = 0; i < cs->hosts.size(); ++i) {
         const upstream::HostState& h = *cs->hosts[i];
         const upstream::HostView& v = cs->views[i];

@@ -9,7 +9,8 @@ packages=(
   nlohmann-json3-dev libcli11-dev curl python3 libbenchmark-dev libhttp-parser-dev
   libssl-dev libnghttp2-dev openssl
   nghttp2-client  # nghttp and h2load: the HTTP/2 tests' clients and bench/proxy_bench.sh
-  nghttp2-server  # nghttpd: h2c upstreams of the HTTP/2 upstream e2e tests
+  etcd-server golang-etcd-server-dev golang-github-gogo-protobuf-dev  # the etcd store: its protos
+  golang-github-grpc-ecosystem-grpc-gateway-dev                       # and the tests' etcd
   nginx haproxy wrk  # the peers and the load generator of bench/abuse_bench.sh, bench/proxy_bench.sh
 )
 missing=()

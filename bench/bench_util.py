@@ -9,6 +9,9 @@
   bench_util.py table RESULTS.jsonl ...    prints the comparison table
   bench_util.py callgrind-groups FILE       callgrind self costs grouped by area
   bench_util.py perf-split SCRIPT US       `perf script -F ip,sym,dso` samples split by system call
+  bench_util.py h2load OUT LOG             h2load's summary and per-request --log-file -> JSON
+  bench_util.py stime FILE...              `openssl s_time` outputs -> {"connections", "seconds"}
+  bench_util.py edge-table RESULTS.jsonl   the table of bench/edge_bench.sh
 """
 import json
 import os
@@ -402,6 +405,86 @@ def callgrind_groups(self_listing):
     print(f"  {100 * other / total:5.1f}%  other")
 
 
+def parse_h2load(out_path, log_path):
+    """h2load's summary (requests succeeded, status codes, errors) and, from its --log-file
+    (one line per request: start time us, status, duration us), the latency percentiles."""
+    text = open(out_path).read()
+    r = {}
+    m = re.search(r"finished in ([0-9.]+)(m?s), ([0-9.]+) req/s", text)
+    if m:
+        r["seconds"] = float(m.group(1)) / (1000 if m.group(2) == "ms" else 1)
+        r["rps"] = float(m.group(3))
+    m = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, "
+                  r"(\d+) failed, (\d+) errored", text)
+    if m:
+        r["requests"] = int(m.group(4))
+        r["failed"] = int(m.group(5)) + int(m.group(6))
+    m = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", text)
+    r["non2xx"] = sum(int(m.group(i)) for i in (2, 3, 4)) if m else None
+    durations = []
+    for line in open(log_path):
+        f = line.split()
+        if len(f) >= 3 and f[2].isdigit():
+            durations.append(int(f[2]))
+    durations.sort()
+    if durations:
+        pick = lambda p: durations[min(len(durations) - 1, int(p * len(durations)))] / 1000
+        r["p50_ms"], r["p99_ms"] = pick(0.50), pick(0.99)
+    return r
+
+
+def parse_stime(paths):
+    """Sums `openssl s_time` runs: "N connections in T real seconds" (the last such line of each
+    output: with -reuse the first line is the initial full handshake's run)."""
+    connections = 0
+    seconds = 0.0
+    for path in paths:
+        found = re.findall(r"(\d+) connections in ([0-9.]+) real seconds", open(path).read())
+        if found:
+            connections += int(found[-1][0])
+            seconds = max(seconds, float(found[-1][1]))
+    return {"connections": connections, "seconds": seconds}
+
+
+def edge_table(results_path):
+    rows = [json.loads(l) for l in open(results_path) if l.strip()]
+    by = {}
+    for r in rows:
+        by.setdefault((r["test"], r["proxy"]), []).append(r)
+
+    def med(rs, key):
+        vals = [r[key] for r in rs if r.get(key) is not None]
+        return statistics.median(vals) if vals else None
+
+    tests = []
+    for r in rows:
+        if r["test"] not in tests:
+            tests.append(r["test"])
+    hdr = ["test", "proxy", "ops/s", "p50 ms", "p99 ms", "CPU us/op", "CPU vs best peer",
+           "non-2xx/errors", "rounds"]
+    out = []
+    for t in tests:
+        cpu = {p: med(rs, "cpu_us_per_op") for (tt, p), rs in by.items() if tt == t}
+        peers = [v for p, v in cpu.items() if p != "ours" and v is not None]
+        best = min(peers) if peers else None
+        for p in ("ours", "nginx", "haproxy"):
+            rs = by.get((t, p))
+            if not rs:
+                continue
+            c = cpu[p]
+            ratio = c / best if best and c is not None else None
+            bad = sum((r.get("non2xx") or 0) + (r.get("errors") or 0) for r in rs)
+            out.append([t, p, fmt(med(rs, "rps"), 0), fmt(med(rs, "p50_ms"), 3),
+                        fmt(med(rs, "p99_ms"), 3), fmt(c, 1),
+                        fmt(ratio, 2) + "x" if ratio else "-", str(bad), str(len(rs))])
+    widths = [max(len(h), *(len(r[i]) for r in out)) for i, h in enumerate(hdr)]
+    line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
+    print(line(hdr))
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for r in out:
+        print(line(r))
+
+
 def main(argv):
     cmd = argv[1]
     if cmd == "cpu":
@@ -419,6 +502,12 @@ def main(argv):
         perf_split(argv[2], float(argv[3]))
     elif cmd == "callgrind-groups":
         callgrind_groups(argv[2])
+    elif cmd == "h2load":
+        print(json.dumps(parse_h2load(argv[2], argv[3])))
+    elif cmd == "stime":
+        print(json.dumps(parse_stime(argv[2:])))
+    elif cmd == "edge-table":
+        edge_table(argv[2])
     elif cmd == "table":
         table(argv[2], argv[3] if len(argv) > 3 else None)
     else:

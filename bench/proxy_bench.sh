@@ -33,8 +33,11 @@
 # Pinning (default with --workers 1): every proxy runs on CPU 1, and wrk, the backends and our
 # controller on CPU 0, so the proxy under test has a core to itself and does not compete with
 # its load generator. With --workers 2 (or --no-pin) nothing is pinned.
+#
+# bench/proxy_bench.sh --edge [ARGS] runs bench/edge_bench.sh (TLS and HTTP/2 rows) instead.
 set -euo pipefail
 
+if [ "${1:-}" = --edge ]; then shift; exec "$(dirname "$0")/edge_bench.sh" "$@"; fi
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 util="$here/bench_util.py"

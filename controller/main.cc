@@ -6,6 +6,7 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/synchronization/mutex.h"
+#include "common/process/secret_file.h"
 #include "common/process/stop_signals.h"
 #include "common/process/usage.h"
 #include "controller/server/controller.h"
@@ -14,7 +15,22 @@ ABSL_FLAG(std::string, grpc_listen, "127.0.0.1:18000",
           "lb.v1 API, xDS (ADS), health and reflection; host:port, [v6]:port");
 ABSL_FLAG(std::string, rest_listen, "127.0.0.1:9091",
           "REST: the seed's /config API, /v1 resources, /healthz, /readyz, /metrics");
+ABSL_FLAG(std::string, store, "sqlite",
+          "sqlite (embedded, in --data_dir) or etcd (--etcd_endpoints; several controllers may "
+          "share it)");
 ABSL_FLAG(std::string, data_dir, "lb-data", "Directory of the embedded store (created if missing)");
+ABSL_FLAG(std::vector<std::string>, etcd_endpoints, {},
+          "--store=etcd: client addresses of the etcd members, host:port[,host:port...]");
+ABSL_FLAG(std::string, etcd_prefix, "/lb/", "--store=etcd: every key is stored under this prefix");
+ABSL_FLAG(std::string, etcd_ca, "", "--store=etcd: CA bundle to verify etcd's certificates (TLS)");
+ABSL_FLAG(std::string, etcd_cert, "",
+          "--store=etcd: client certificate for etcd (with --etcd_key)");
+ABSL_FLAG(std::string, etcd_key, "", "--store=etcd: client certificate's private key");
+ABSL_FLAG(std::string, etcd_user, "", "--store=etcd: etcd user (with --etcd_password_file)");
+ABSL_FLAG(std::string, etcd_password_file, "",
+          "--store=etcd: file holding the etcd user's password (not readable by others)");
+ABSL_FLAG(absl::Duration, etcd_request_timeout, absl::Seconds(5),
+          "--store=etcd: deadline of each etcd call");
 ABSL_FLAG(std::string, auth_token_file, "",
           "File holding a bearer token that every mutating call must present");
 ABSL_FLAG(std::string, ready_file, "",
@@ -83,7 +99,24 @@ int main(int argc, char** argv) {
   lb::controller::ControllerOptions options;
   options.grpc_listen = absl::GetFlag(FLAGS_grpc_listen);
   options.rest_listen = absl::GetFlag(FLAGS_rest_listen);
+  options.store = absl::GetFlag(FLAGS_store);
   options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.etcd.endpoints = absl::GetFlag(FLAGS_etcd_endpoints);
+  options.etcd.prefix = absl::GetFlag(FLAGS_etcd_prefix);
+  options.etcd.ca_file = absl::GetFlag(FLAGS_etcd_ca);
+  options.etcd.cert_file = absl::GetFlag(FLAGS_etcd_cert);
+  options.etcd.key_file = absl::GetFlag(FLAGS_etcd_key);
+  options.etcd.username = absl::GetFlag(FLAGS_etcd_user);
+  options.etcd.request_timeout = absl::GetFlag(FLAGS_etcd_request_timeout);
+  if (const std::string path = absl::GetFlag(FLAGS_etcd_password_file); !path.empty()) {
+    absl::StatusOr<std::string> password = lb::process::ReadSecretFile(path);
+    if (!password.ok()) {
+      std::fprintf(stderr, "controller: --etcd_password_file: %s\n",
+                   std::string(password.status().message()).c_str());
+      return 1;
+    }
+    options.etcd.password = *password;
+  }
   options.auth_token_file = absl::GetFlag(FLAGS_auth_token_file);
   options.ready_file = absl::GetFlag(FLAGS_ready_file);
   options.dns_refresh_interval = absl::GetFlag(FLAGS_dns_refresh);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
 #include "common/http/evhttp_server.h"
 #include "common/metrics/metrics.h"
@@ -119,14 +120,23 @@ class ControllerImpl : public Controller {
       if (!auth.ok()) return auth.status();
       auth_ = std::move(*auth);
     }
-    if (mkdir(o.data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-      return absl::InternalError(
-          absl::StrCat("cannot create data dir ", o.data_dir, ": ", strerror(errno)));
+    if (o.store == "etcd") {
+      absl::StatusOr<std::unique_ptr<store::EtcdStore>> store = store::EtcdStore::Connect(o.etcd);
+      if (!store.ok()) return store.status();
+      store_ = std::move(*store);
+    } else if (o.store == "sqlite") {
+      if (mkdir(o.data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+        return absl::InternalError(
+            absl::StrCat("cannot create data dir ", o.data_dir, ": ", strerror(errno)));
+      }
+      absl::StatusOr<std::unique_ptr<store::SqliteStore>> store =
+          store::SqliteStore::Open(absl::StrCat(o.data_dir, "/lb.db"));
+      if (!store.ok()) return store.status();
+      store_ = std::move(*store);
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--store must be sqlite or etcd, not \"", o.store, "\""));
     }
-    absl::StatusOr<std::unique_ptr<store::SqliteStore>> store =
-        store::SqliteStore::Open(absl::StrCat(o.data_dir, "/lb.db"));
-    if (!store.ok()) return store.status();
-    store_ = std::move(*store);
     registry_ = std::make_unique<registry::Registry>(store_.get());
     registry_->SetMutationObserver([this](absl::string_view op, const absl::Status& s) {
       metrics_
@@ -242,7 +252,10 @@ class ControllerImpl : public Controller {
     });
 
     spdlog::info("controller: gRPC on {} (port {}), REST on {} (port {}), data in {}{}",
-                 o.grpc_listen, grpc_port_, o.rest_listen, rest_->port(), o.data_dir,
+                 o.grpc_listen, grpc_port_, o.rest_listen, rest_->port(),
+                 o.store == "etcd" ? absl::StrCat("etcd ", absl::StrJoin(o.etcd.endpoints, ","),
+                                                  " under ", o.etcd.prefix)
+                                   : o.data_dir,
                  auth_.enabled() ? ", auth on" : "");
     if (!o.ready_file.empty()) {
       return process::WriteReadyFile(o.ready_file,
@@ -254,7 +267,7 @@ class ControllerImpl : public Controller {
  private:
   metrics::Registry metrics_;
   api::TokenAuth auth_;
-  std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<store::Store> store_;
   std::unique_ptr<registry::Registry> registry_;
   std::unique_ptr<dns::Resolver> resolver_;
   // Fed by the store's watch (watch_); observed by xds_, hostnames_ and model_metrics_, which

@@ -12,6 +12,7 @@
 #include "common/time/clock.h"
 #include "controller/api/change_feed.h"
 #include "controller/dns/hostname_cache.h"
+#include "controller/store/etcd_store.h"
 #include "controller/xds/xds_server.h"
 
 namespace lb::controller {
@@ -51,8 +52,12 @@ struct ControllerLimits {
 struct ControllerOptions {
   std::string grpc_listen = "127.0.0.1:18000";
   std::string rest_listen = "127.0.0.1:9091";
+  // "sqlite": the embedded store in data_dir. "etcd": the etcd cluster of `etcd`, shared with
+  // any number of other controllers (docs/etcd.md).
+  std::string store = "sqlite";
   std::string data_dir = "lb-data";  // Created if missing; holds lb.db (SQLite, WAL).
-  std::string auth_token_file;       // Empty: no auth.
+  store::EtcdStore::Options etcd;
+  std::string auth_token_file;  // Empty: no auth.
   // If set, written atomically once both listeners are up:
   // {"grpc_port":N,"rest_port":M,"pid":P}.
   std::string ready_file;

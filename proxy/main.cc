@@ -60,6 +60,9 @@ ABSL_FLAG(uint64_t, max_connections, 0,
 ABSL_FLAG(uint32_t, upstream_http2_max_concurrent_streams, 100,
           "HTTP/2 clusters: streams one upstream connection carries at once (1-2147483647; the "
           "upstream's SETTINGS and the cluster may lower it); more open another connection");
+ABSL_FLAG(uint64_t, upstream_replay_buffer_bytes, 64 << 10,
+          "HTTP/2 clusters: request body bytes kept per request to replay a stream the upstream "
+          "did not process (GOAWAY, REFUSED_STREAM) on another endpoint; larger bodies get 502");
 ABSL_FLAG(bool, normalize_path, true,
           "Remove dot-segments from request paths (RFC 3986) before routing; the upstream gets "
           "the normalised path");
@@ -119,6 +122,7 @@ int main(int argc, char** argv) {
   options.worker.merge_slashes = absl::GetFlag(FLAGS_merge_slashes);
   options.worker.upstream_http2_max_concurrent_streams =
       absl::GetFlag(FLAGS_upstream_http2_max_concurrent_streams);
+  options.worker.upstream_replay_buffer_bytes = absl::GetFlag(FLAGS_upstream_replay_buffer_bytes);
   if (options.worker.upstream_http2_max_concurrent_streams < 1 ||
       options.worker.upstream_http2_max_concurrent_streams > 2147483647u) {
     std::fprintf(stderr,

@@ -221,7 +221,18 @@ void Router::OnRequestData(event::Buffer& data, bool end_stream) {
 
 void Router::SendBody() {
   if (!body_.empty() || (request_complete_ && !upstream_end_sent_)) {
-    if (!body_.empty()) body_sent_ = true;
+    if (!body_.empty()) {
+      if (replay_ok_ && cluster_->config.protocol == UpstreamProtocol::kHttp2) {
+        const size_t n = body_.size();
+        if (replay_.size() + n <= context_.router_options().replay_buffer_bytes) {
+          replay_.Append(absl::string_view(body_.Linearize(n), n));
+        } else {
+          replay_ok_ = false;
+          replay_.Clear();
+        }
+      }
+      body_sent_ = true;
+    }
     upstream_end_sent_ = request_complete_;
     upstream_->EncodeData(body_, request_complete_);
     if (upstream_ == nullptr) return;
@@ -372,7 +383,16 @@ void Router::OnAttemptFailure(Failure failure, absl::string_view details) {
   // (if any) is still here.
   bool replayable = !body_sent_ && (failure != Failure::kReset || IsIdempotent(headers_->method));
   if (failure == Failure::kRefused) {
-    // Not processed upstream: no outlier signal for an orderly GOAWAY or refusal.
+    // Not processed upstream: whatever the method, it may go again, with the body it sent.
+    if (body_sent_ && replay_ok_) {
+      event::Buffer unsent;
+      unsent.MoveAllFrom(body_);
+      body_.MoveAllFrom(replay_);
+      body_.MoveAllFrom(unsent);
+      body_sent_ = false;
+    } else if (body_sent_) {
+      context_.router_stats().refused_not_replayed.fetch_add(1, std::memory_order_relaxed);
+    }
     replayable = !body_sent_;
   }
   const char* why = nullptr;

@@ -65,6 +65,10 @@ struct RouterOptions {
   absl::Duration response_timeout = absl::ZeroDuration();
   // Request body held while no upstream stream takes it; above it the client is paused.
   size_t buffer_limit_bytes = 1024 * 1024;
+  // HTTP/2 clusters: request body bytes kept after they went upstream, so that a stream the
+  // upstream did not process (GOAWAY, REFUSED_STREAM) can be replayed on another endpoint. A
+  // larger body is not kept: such a request is answered 502 instead of being retried.
+  size_t replay_buffer_bytes = 64 * 1024;
   // Retries that take a slot (see above) in flight may not exceed this share of active
   // requests (plus a floor of 3).
   double retry_budget = 0.2;
@@ -78,6 +82,8 @@ struct RouterStats {
   std::atomic<uint64_t> retries_refused{0};  // By the worker's retry budget.
   std::atomic<uint64_t> upstream_timeouts{0};           // No head in time (504).
   std::atomic<uint64_t> upstream_response_timeouts{0};  // RouterOptions::response_timeout.
+  // Refused HTTP/2 streams not retried: their body was over replay_buffer_bytes.
+  std::atomic<uint64_t> refused_not_replayed{0};
 };
 
 // Retries in flight on one worker, against its active requests.
@@ -227,6 +233,10 @@ class Router final : public http::ResponseDecoder,
   http::RequestHeaderMapPtr headers_;  // As sent upstream; kept for retries.
   bool request_complete_ = false;      // The client sent all of the request.
   event::Buffer body_;                 // Request body not sent upstream yet.
+  // HTTP/2: a copy of the body sent on this attempt, while replay_ok_ (within
+  // RouterOptions::replay_buffer_bytes).
+  event::Buffer replay_;
+  bool replay_ok_ = true;
   bool body_sent_ = false;             // Part of the body went upstream: no replay.
   bool upstream_end_sent_ = false;     // The upstream stream got end_stream.
   bool sent_100_ = false;

@@ -239,6 +239,10 @@ void AdminServer::Collect(metrics::SampleSink& sink) {
                {}, LB_SUM(pool.http2_connections_full));
   sink.Counter("lb_proxy_upstream_http2_goaways_total",
                "GOAWAY frames received from HTTP/2 upstreams.", {}, LB_SUM(pool.http2_goaways));
+  sink.Counter("lb_proxy_upstream_refused_not_replayed_total",
+               "HTTP/2 streams the upstream did not process, not retried because their body was "
+               "over --upstream_replay_buffer_bytes.",
+               {}, LB_SUM(router.refused_not_replayed));
   sink.Counter("lb_proxy_retries_refused_total",
                "Retries after a connect timeout refused by the worker's retry budget.", {},
                LB_SUM(router.retries_refused));

@@ -49,6 +49,7 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
     router_options_.response_timeout = options.upstream_response_timeout;
     router_options_.buffer_limit_bytes = options.buffer_limit_bytes;
     router_options_.retry_budget = options.retry_budget;
+    router_options_.replay_buffer_bytes = options.upstream_replay_buffer_bytes;
     pool_settings_.idle_timeout = options.upstream_idle_timeout;
     pool_settings_.max_idle = options.max_idle_per_host;
     pool_settings_.buffer_limit_bytes = options.buffer_limit_bytes;

@@ -201,9 +201,9 @@ std::string HealthCheckText(const lb::v1::HealthCheck& hc) {
   std::string what = hc.has_grpc_service_name()
                          ? absl::StrCat("gRPC Health/Check \"", hc.grpc_service_name(), "\"")
                          : absl::StrCat("GET ", hc.path());
-  return absl::StrCat(what, " every ", FormatProtoDuration(hc.interval()),
-                      ", timeout ", FormatProtoDuration(hc.timeout()), ", healthy after ",
-                      hc.healthy_threshold(), ", unhealthy after ", hc.unhealthy_threshold());
+  return absl::StrCat(what, " every ", FormatProtoDuration(hc.interval()), ", timeout ",
+                      FormatProtoDuration(hc.timeout()), ", healthy after ", hc.healthy_threshold(),
+                      ", unhealthy after ", hc.unhealthy_threshold());
 }
 
 std::string OutlierText(const lb::v1::OutlierDetection& od) {

@@ -58,7 +58,7 @@ std::string GrpcHealthRequest(absl::string_view service) {
   std::string message;
   if (!service.empty()) {
     message.push_back(0x0a);
-    for (uint64_t n = service.size(); ; n >>= 7) {
+    for (uint64_t n = service.size();; n >>= 7) {
       if (n < 0x80) {
         message.push_back(static_cast<char>(n));
         break;
@@ -250,9 +250,7 @@ class ActiveChecker::HostCheck final : public network::ConnectionCallbacks,
     grpc_status_ok_ = s.has_value() && s->value == "0";
     if (!grpc_result_.has_value()) Verdict();
   }
-  void OnStreamReset(http::StreamResetReason, absl::string_view) override {
-    grpc_result_ = false;
-  }
+  void OnStreamReset(http::StreamResetReason, absl::string_view) override { grpc_result_ = false; }
   void OnAboveWriteBufferHighWatermark() override {}
   void OnBelowWriteBufferLowWatermark() override {}
 

@@ -80,8 +80,8 @@ class Http2ClientCodec::ClientStream final : public RequestEncoder {
   Http2ClientCodec& codec_;
   ResponseDecoder* decoder_;
   StreamCallbacks* callbacks_ = nullptr;
-  int32_t id_ = 0;              // 0 until submitted.
-  bool done_ = false;           // Its decoder got the end, or a reset was reported or asked for.
+  int32_t id_ = 0;               // 0 until submitted.
+  bool done_ = false;            // Its decoder got the end, or a reset was reported or asked for.
   bool nghttp2_closed_ = false;  // Closed in nghttp2 (or never opened there): slot is free.
   bool counted_ = true;          // Holds one of active_streams_.
   bool local_end_ = false;       // The request's end was given.
@@ -192,8 +192,8 @@ struct Http2ClientCodec::Callbacks {
     }
   }
 
-  static int OnDataChunk(nghttp2_session* session, uint8_t, int32_t stream_id,
-                         const uint8_t* data, size_t len, void*) {
+  static int OnDataChunk(nghttp2_session* session, uint8_t, int32_t stream_id, const uint8_t* data,
+                         size_t len, void*) {
     ClientStream* s = StreamOf(session, stream_id);
     if (s == nullptr || s->done_) {
       // Nobody reads it: give the window back at once.
@@ -316,9 +316,9 @@ Http2ClientCodec::~Http2ClientCodec() {
 
 uint32_t Http2ClientCodec::max_concurrent_streams() const {
   if (session_ == nullptr) return 0;
-  return std::min(settings_.max_concurrent_streams,
-                  nghttp2_session_get_remote_settings(session_,
-                                                      NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS));
+  return std::min(
+      settings_.max_concurrent_streams,
+      nghttp2_session_get_remote_settings(session_, NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS));
 }
 
 bool Http2ClientCodec::CanOpenStream() const {
@@ -392,11 +392,11 @@ void Http2ClientCodec::SubmitRequest(ClientStream& s, const RequestHeaderMap& he
   const int32_t id = nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(),
                                             body ? &provider : nullptr, &s);
   if (id < 0) {
-    ResetStreamFromCodec(
-        s,
-        id == NGHTTP2_ERR_STREAM_ID_NOT_AVAILABLE ? StreamResetReason::kRemoteRefusedStream
-                                                  : StreamResetReason::kConnectionTermination,
-        absl::StrCat("cannot start an HTTP/2 stream: ", nghttp2_strerror(id)));
+    ResetStreamFromCodec(s,
+                         id == NGHTTP2_ERR_STREAM_ID_NOT_AVAILABLE
+                             ? StreamResetReason::kRemoteRefusedStream
+                             : StreamResetReason::kConnectionTermination,
+                         absl::StrCat("cannot start an HTTP/2 stream: ", nghttp2_strerror(id)));
     SlotFreed(s);
     return;
   }
@@ -470,8 +470,9 @@ absl::Status Http2ClientCodec::Dispatch(proxy::event::Buffer& data, bool end_str
       data.Clear();
       // nghttp2 queued a GOAWAY naming the problem: send it before the connection goes.
       Flush();
-      ResetAll(StreamResetReason::kProtocolError,
-               absl::StrCat("upstream HTTP/2 protocol error: ", nghttp2_strerror(static_cast<int>(rv))));
+      ResetAll(
+          StreamResetReason::kProtocolError,
+          absl::StrCat("upstream HTTP/2 protocol error: ", nghttp2_strerror(static_cast<int>(rv))));
       break;
     }
     data.Drain(static_cast<size_t>(rv));
@@ -488,9 +489,9 @@ absl::Status Http2ClientCodec::Dispatch(proxy::event::Buffer& data, bool end_str
     // nghttp2 ended the session: after a GOAWAY once every stream is done, or after a
     // connection error it answered with its own GOAWAY (streams still open were cut).
     failed_ = true;
-    ResetAll(goaway_ ? StreamResetReason::kConnectionTermination
-                     : StreamResetReason::kProtocolError,
-             goaway_ ? "upstream connection went away" : "upstream HTTP/2 protocol error");
+    ResetAll(
+        goaway_ ? StreamResetReason::kConnectionTermination : StreamResetReason::kProtocolError,
+        goaway_ ? "upstream connection went away" : "upstream HTTP/2 protocol error");
     return absl::UnavailableError("upstream HTTP/2 connection finished");
   }
   return absl::OkStatus();

@@ -410,7 +410,7 @@ void Router::OnAttemptFailure(Failure failure, absl::string_view details) {
   }
   uint32_t flags = failure == Failure::kReset || failure == Failure::kRefused
                        ? accesslog::kUpstreamConnectionTermination
-                                              : accesslog::kUpstreamConnectionFailure;
+                       : accesslog::kUpstreamConnectionFailure;
   if (replayable && attempts() > 1) flags |= accesslog::kUpstreamRetryLimitExceeded;
   if (failure == Failure::kConnectTimeout) {
     LocalReply(504, absl::StrCat(details, " (", why, ")"), flags);

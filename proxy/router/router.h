@@ -79,7 +79,7 @@ enum class UpstreamResult : uint8_t { kSuccess, k5xx, kGatewayFailure };
 
 struct RouterStats {
   std::atomic<uint64_t> retries{0};
-  std::atomic<uint64_t> retries_refused{0};  // By the worker's retry budget.
+  std::atomic<uint64_t> retries_refused{0};             // By the worker's retry budget.
   std::atomic<uint64_t> upstream_timeouts{0};           // No head in time (504).
   std::atomic<uint64_t> upstream_response_timeouts{0};  // RouterOptions::response_timeout.
   // Refused HTTP/2 streams not retried: their body was over replay_buffer_bytes.
@@ -237,8 +237,8 @@ class Router final : public http::ResponseDecoder,
   // RouterOptions::replay_buffer_bytes).
   event::Buffer replay_;
   bool replay_ok_ = true;
-  bool body_sent_ = false;             // Part of the body went upstream: no replay.
-  bool upstream_end_sent_ = false;     // The upstream stream got end_stream.
+  bool body_sent_ = false;          // Part of the body went upstream: no replay.
+  bool upstream_end_sent_ = false;  // The upstream stream got end_stream.
   bool sent_100_ = false;
   uint64_t hash_ = 0;
   std::string set_cookie_;  // A Set-Cookie value for the response (generated affinity cookie).

@@ -58,17 +58,17 @@ std::string ConfigDump(const std::shared_ptr<const router::Snapshot>& snap,
       routes.push_back(v);
     }
     for (const auto& [name, cs] : snap->clusters) {
-      nlohmann::json c = {{"name", name},
-                          {"policy", PolicyName(cs->config.policy)},
-                          {"version", cs->config.version},
-                          {"endpoints_version", cs->config.endpoints_version},
-                          {"panic", cs->panic},
-                          {"eligible", cs->eligible},
-                          {"table_size", cs->picker == nullptr ? 0 : cs->picker->table_size()},
-                          {"protocol", cs->config.protocol == UpstreamProtocol::kHttp2 ? "HTTP2"
-                                                                                        : "HTTP1"},
-                          {"health_check_path", cs->config.health_check.path},
-                          {"endpoints", nlohmann::json::array()}};
+      nlohmann::json c = {
+          {"name", name},
+          {"policy", PolicyName(cs->config.policy)},
+          {"version", cs->config.version},
+          {"endpoints_version", cs->config.endpoints_version},
+          {"panic", cs->panic},
+          {"eligible", cs->eligible},
+          {"table_size", cs->picker == nullptr ? 0 : cs->picker->table_size()},
+          {"protocol", cs->config.protocol == UpstreamProtocol::kHttp2 ? "HTTP2" : "HTTP1"},
+          {"health_check_path", cs->config.health_check.path},
+          {"endpoints", nlohmann::json::array()}};
       if (cs->config.health_check.grpc) {
         c["health_check_grpc_service"] = cs->config.health_check.grpc_service_name;
       }
@@ -288,8 +288,9 @@ void AdminServer::Collect(metrics::SampleSink& sink) {
         sink.Gauge("lb_proxy_cluster_resources_in_use",
                    "In use against the cluster's circuit breaker, by limit.", labels,
                    static_cast<double>(r->count()));
-        sink.Gauge("lb_proxy_cluster_resources_max", "The cluster's circuit breaker thresholds, by limit.",
-                   labels, static_cast<double>(r->max()));
+        sink.Gauge("lb_proxy_cluster_resources_max",
+                   "The cluster's circuit breaker thresholds, by limit.", labels,
+                   static_cast<double>(r->max()));
         sink.Counter("lb_proxy_cluster_overflow_total",
                      "Requests refused (503) or retries not made at the cluster's circuit breaker, "
                      "by limit.",

@@ -54,7 +54,9 @@ class Http2ConnPool::ActiveClient final : public network::ConnectionCallbacks,
   }
   // Connecting and not yet holding as many waiting streams as it will take at first.
   bool CanQueue() const { return state_ == State::kConnecting && pending_.size() < stream_cap_; }
-  bool idle() const { return state_ == State::kOpen && codec_ != nullptr && !codec_->stream_active(); }
+  bool idle() const {
+    return state_ == State::kOpen && codec_ != nullptr && !codec_->stream_active();
+  }
 
   void Attach(http::ResponseDecoder& decoder, PoolCallbacks& callbacks, bool reused) {
     timer_.Disarm();  // Not idle any more.
@@ -304,9 +306,9 @@ PoolHandle* Http2ConnPool::NewStream(http::ResponseDecoder& decoder, PoolCallbac
   stats_.connects.fetch_add(1, std::memory_order_relaxed);
   if (any_open) stats_.http2_connections_full.fetch_add(1, std::memory_order_relaxed);
   if (settings_.buffer_limit_bytes > 0) (*connection)->SetBufferLimit(settings_.buffer_limit_bytes);
-  auto client = std::make_unique<ActiveClient>(*this, std::move(*connection),
-                                               /*holds_connection_slot=*/cluster_ != nullptr,
-                                               StreamCap());
+  auto client =
+      std::make_unique<ActiveClient>(*this, std::move(*connection),
+                                     /*holds_connection_slot=*/cluster_ != nullptr, StreamCap());
   ActiveClient* raw = client.get();
   clients_.push_front(std::move(client));
   raw->self = clients_.begin();

@@ -52,8 +52,8 @@ void MapProtocolOptions(const cluster_v3::Cluster& c, ClusterConfig* out,
   for (const auto& [key, any] : c.typed_extension_protocol_options()) {
     Field field(errors, absl::StrCat(".typed_extension_protocol_options[\"", key, "\"]"));
     if (key != lb::xds::kHttpProtocolOptionsName) {
-      errors->AddError(absl::StrCat("unsupported extension (only ",
-                                    lb::xds::kHttpProtocolOptionsName, " is)"));
+      errors->AddError(
+          absl::StrCat("unsupported extension (only ", lb::xds::kHttpProtocolOptionsName, " is)"));
       continue;
     }
     if (any.type_url() != lb::xds::kHttpProtocolOptionsType) {
@@ -80,8 +80,7 @@ void MapProtocolOptions(const cluster_v3::Cluster& c, ClusterConfig* out,
         errors->AddFieldError(".upstream_protocol_options", "must be explicit_http_config");
         continue;
     }
-    const http_v3::HttpProtocolOptions::ExplicitHttpConfig& config =
-        options.explicit_http_config();
+    const http_v3::HttpProtocolOptions::ExplicitHttpConfig& config = options.explicit_http_config();
     switch (config.protocol_config_case()) {
       case http_v3::HttpProtocolOptions::ExplicitHttpConfig::kHttp2ProtocolOptions: {
         out->protocol = UpstreamProtocol::kHttp2;

@@ -765,13 +765,22 @@ TEST_F(LbctlTest, ClusterGetJson) {
 TEST_F(LbctlTest, ClusterCreateWithEveryFlag) {
   service_.SetResponse("CreateCluster",
                        ParseText<lb::v1::Cluster>(R"pb(name: "web" version: 5)pb"));
-  Result r = Run(
-      {"cluster", "create",       "web",      "--policy",          "ring_hash", "--hash-cookie",
-       "sid",     "--hc-path",    "/healthz", "--hc-interval",     "2s",        "--hc-timeout",
-       "500ms",   "--hc-healthy", "3",        "--hc-unhealthy",    "4",         "--connect-timeout",
-       "1.5s",    "--retries",    "0",        "--panic-threshold", "0",
-       "--max-connections", "100", "--max-pending-requests", "10", "--max-requests", "50",
-       "--max-retries", "0"});
+  Result r = Run({"cluster",   "create",
+                  "web",       "--policy",
+                  "ring_hash", "--hash-cookie",
+                  "sid",       "--hc-path",
+                  "/healthz",  "--hc-interval",
+                  "2s",        "--hc-timeout",
+                  "500ms",     "--hc-healthy",
+                  "3",         "--hc-unhealthy",
+                  "4",         "--connect-timeout",
+                  "1.5s",      "--retries",
+                  "0",         "--panic-threshold",
+                  "0",         "--max-connections",
+                  "100",       "--max-pending-requests",
+                  "10",        "--max-requests",
+                  "50",        "--max-retries",
+                  "0"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "created cluster web (version 5)\n");
   EXPECT_TRUE(LastRequestIs<lb::v1::CreateClusterRequest>("CreateCluster", R"pb(
@@ -912,7 +921,10 @@ TEST_F(LbctlTest, ClusterProtocolAndGrpcHealthCheckFlags) {
     cluster {
       name: "greeter"
       protocol: HTTP2
-      health_check { grpc_service_name: "echo.v1.Echo" interval { seconds: 2 } }
+      health_check {
+        grpc_service_name: "echo.v1.Echo"
+        interval { seconds: 2 }
+      }
     }
   )pb"));
   // Without a value: the whole server (""); an HTTP check turns the gRPC one off.
@@ -960,8 +972,7 @@ TEST_F(LbctlTest, ClusterGetShowsTheProtocolAndAGrpcCheck) {
   Result r = Run({"cluster", "get", "greeter"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("protocol:           http2"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("gRPC Health/Check \"echo.v1.Echo\" every 5s"), std::string::npos)
-      << r.out;
+  EXPECT_NE(r.out.find("gRPC Health/Check \"echo.v1.Echo\" every 5s"), std::string::npos) << r.out;
   r = Run({"cluster", "get", "greeter", "-o", "json"});
   EXPECT_NE(r.out.find("\"protocol\": \"HTTP2\""), std::string::npos) << r.out;
 }

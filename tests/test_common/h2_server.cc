@@ -30,8 +30,7 @@ struct H2ServerSession::Callbacks {
     return 0;
   }
   static int OnHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
-                      size_t namelen, const uint8_t* value, size_t valuelen, uint8_t,
-                      void* user) {
+                      size_t namelen, const uint8_t* value, size_t valuelen, uint8_t, void* user) {
     auto it = Self(user).requests_.find(frame->hd.stream_id);
     if (it == Self(user).requests_.end()) return 0;
     it->second.headers.emplace_back(std::string(reinterpret_cast<const char*>(name), namelen),
@@ -194,8 +193,7 @@ void H2Server::ResetHeld(uint32_t error_code) {
 void H2Server::Answer(Conn& conn, int32_t id) {
   const H2Request& r = conn.session->requests().at(id);
   std::string body = absl::StrCat(options_.name, " ", r.Get(":path"));
-  H2Fields headers = {{"x-server", options_.name},
-                      {"content-type", "text/plain"}};
+  H2Fields headers = {{"x-server", options_.name}, {"content-type", "text/plain"}};
   H2Fields trailers;
   if (options_.trailers) trailers = {{"grpc-status", "0"}, {"grpc-message", "ok"}};
   conn.session->Respond(id, 200, headers, body, trailers);

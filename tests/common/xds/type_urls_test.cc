@@ -36,9 +36,8 @@ TEST(TypeUrlsTest, MatchWhatAnyPackFromWrites) {
             kHcmType);
   EXPECT_EQ(PackedTypeUrl<envoy::extensions::filters::http::router::v3::Router>(), kRouterType);
   EXPECT_EQ(PackedTypeUrl<envoy::extensions::transport_sockets::tls::v3::Secret>(), kSecretType);
-  EXPECT_EQ(
-      PackedTypeUrl<envoy::extensions::transport_sockets::tls::v3::DownstreamTlsContext>(),
-      kDownstreamTlsContextType);
+  EXPECT_EQ(PackedTypeUrl<envoy::extensions::transport_sockets::tls::v3::DownstreamTlsContext>(),
+            kDownstreamTlsContextType);
   EXPECT_EQ(PackedTypeUrl<envoy::extensions::transport_sockets::tls::v3::UpstreamTlsContext>(),
             kUpstreamTlsContextType);
   EXPECT_EQ(PackedTypeUrl<envoy::extensions::upstreams::http::v3::HttpProtocolOptions>(),

@@ -848,29 +848,35 @@ TEST_F(RegistryTest, UpdateClusterMaskChangesOneCircuitBreakerLimit) {
                                   circuit_breakers { max_requests: 7 max_connections: 99 })pb"),
       Mask({"circuit_breakers.max_requests"}), before.version());
   ASSERT_TRUE(c.ok()) << c.status();
-  ExpectProtoEq(c->circuit_breakers(), R"pb(
-    max_connections: 10 max_pending_requests: 1024 max_requests: 7 max_retries: 0
-  )pb");
+  ExpectProtoEq(c->circuit_breakers(),
+                R"pb(
+                  max_connections: 10 max_pending_requests: 1024 max_requests: 7 max_retries: 0
+                )pb");
   EXPECT_GT(c->version(), before.version());
   // A refused value changes nothing; a named limit unset in the patch gets its default.
   const std::string state = State();
-  c = registry_->UpdateCluster(Parse<lb::v1::Cluster>(R"pb(name: "web"
-                                                           circuit_breakers { max_requests: 0 })pb"),
-                               Mask({"circuit_breakers.max_requests"}), 0);
+  c = registry_->UpdateCluster(
+      Parse<lb::v1::Cluster>(R"pb(name: "web"
+                                  circuit_breakers { max_requests: 0 })pb"),
+      Mask({"circuit_breakers.max_requests"}), 0);
   EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(c.status().message(),
             "cluster.circuit_breakers.max_requests: must be from 1 to 1000000, got 0");
   EXPECT_EQ(State(), state);
   c = registry_->UpdateCluster(NamedCluster("web"), Mask({"circuit_breakers.max_retries"}), 0);
   ASSERT_TRUE(c.ok()) << c.status();
-  ExpectProtoEq(c->circuit_breakers(), R"pb(
-    max_connections: 10 max_pending_requests: 1024 max_requests: 7 max_retries: 3
-  )pb");
+  ExpectProtoEq(c->circuit_breakers(),
+                R"pb(
+                  max_connections: 10 max_pending_requests: 1024 max_requests: 7 max_retries: 3
+                )pb");
   // The whole message named: every limit back to its default.
   c = registry_->UpdateCluster(NamedCluster("web"), Mask({"circuit_breakers"}), 0);
   ASSERT_TRUE(c.ok()) << c.status();
   ExpectProtoEq(c->circuit_breakers(), R"pb(
-    max_connections: 1024 max_pending_requests: 1024 max_requests: 1024 max_retries: 3
+    max_connections: 1024
+    max_pending_requests: 1024
+    max_requests: 1024
+    max_retries: 3
   )pb");
 }
 
@@ -977,11 +983,13 @@ TEST_F(RegistryTest, ClusterStoredBeforeCircuitBreakersHasTheDefaults) {
   lb::v1::Cluster old = Parse<lb::v1::Cluster>(kBootstrapBackend);
   old.set_name("old");
   old.clear_circuit_breakers();
-  ASSERT_TRUE(
-      store_->Txn({}, {store::Op::Put(ClusterKey("old"), old.SerializeAsString())}).ok());
+  ASSERT_TRUE(store_->Txn({}, {store::Op::Put(ClusterKey("old"), old.SerializeAsString())}).ok());
   const lb::v1::Cluster c = MustGet("old");
   ExpectProtoEq(c.circuit_breakers(), R"pb(
-    max_connections: 1024 max_pending_requests: 1024 max_requests: 1024 max_retries: 3
+    max_connections: 1024
+    max_pending_requests: 1024
+    max_requests: 1024
+    max_retries: 3
   )pb");
   // What it always had: replacing it with itself is a no-op.
   const std::string before = State();

@@ -181,8 +181,8 @@ TEST_F(RestHandlerTest, GetMissingClusterIs404) {
 }
 
 TEST_F(RestHandlerTest, ClusterProtocolAndGrpcHealthCheck) {
-  HttpResponse r = Post("/v1/clusters",
-                        R"({"name":"g","protocol":"HTTP2","health_check":{"grpc_service_name":""}})");
+  HttpResponse r = Post(
+      "/v1/clusters", R"({"name":"g","protocol":"HTTP2","health_check":{"grpc_service_name":""}})");
   ASSERT_EQ(r.status, 201) << r.body;
   nlohmann::json got = nlohmann::json::parse(Get("/v1/clusters/g").body);
   EXPECT_EQ(got["protocol"], "HTTP2");

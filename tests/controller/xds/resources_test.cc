@@ -7,12 +7,12 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/xds/type_urls.h"
 #include "controller/model/validation.h"
 #include "envoy/extensions/filters/http/router/v3/router.pb.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
-#include "gmock/gmock.h"
-#include "common/xds/type_urls.h"
 #include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lb/v1/lb.pb.h"
 

@@ -12,10 +12,10 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "test/echo/v1/echo.grpc.pb.h"
 #include "tests/test_common/controller_process.h"
 #include "tests/test_common/proxy_process.h"
 #include "tests/test_common/wait.h"
-#include "test/echo/v1/echo.grpc.pb.h"
 
 namespace lb::testing {
 namespace {
@@ -59,14 +59,13 @@ class GrpcHealthCheckTest : public ::testing::Test {
     ASSERT_TRUE(controller_.Start().ok());
     std::string endpoints;
     for (GrpcServer* s : {&a_, &b_, &c_}) {
-      absl::StrAppend(&endpoints, endpoints.empty() ? "" : ",",
-                      R"({"address":"127.0.0.1","port":)", s->port, "}");
+      absl::StrAppend(&endpoints, endpoints.empty() ? "" : ",", R"({"address":"127.0.0.1","port":)",
+                      s->port, "}");
     }
     absl::Status st = V1Call(
         controller_.rest_port(), "POST", "/v1/clusters",
         absl::StrCat(R"({"name":"echo","protocol":"HTTP2","health_check":{"grpc_service_name":")",
-                     kService,
-                     R"(","interval":"200ms","timeout":"100ms","healthy_threshold":1,)",
+                     kService, R"(","interval":"200ms","timeout":"100ms","healthy_threshold":1,)",
                      R"("unhealthy_threshold":1},"endpoints":[)", endpoints, "]}"),
         201);
     ASSERT_TRUE(st.ok()) << st;

@@ -31,15 +31,15 @@ class Http2UpstreamTest : public ::testing::Test {
     std::string endpoints;
     std::vector<std::string> addresses;
     for (H2Server* s : {&a_, &b_, &c_}) {
-      absl::StrAppend(&endpoints, endpoints.empty() ? "" : ",",
-                      R"({"address":"127.0.0.1","port":)", s->port(), "}");
+      absl::StrAppend(&endpoints, endpoints.empty() ? "" : ",", R"({"address":"127.0.0.1","port":)",
+                      s->port(), "}");
       addresses.push_back(absl::StrCat("127.0.0.1:", s->port()));
     }
-    absl::Status st = V1Call(rest, "POST", "/v1/clusters",
-                             absl::StrCat(R"({"name":"h2","protocol":"HTTP2",)",
-                                          R"("lb_policy":"ROUND_ROBIN","endpoints":[)", endpoints,
-                                          "]}"),
-                             201);
+    absl::Status st =
+        V1Call(rest, "POST", "/v1/clusters",
+               absl::StrCat(R"({"name":"h2","protocol":"HTTP2",)",
+                            R"("lb_policy":"ROUND_ROBIN","endpoints":[)", endpoints, "]}"),
+               201);
     ASSERT_TRUE(st.ok()) << st;
     st = V1Call(rest, "POST", "/v1/clusters",
                 absl::StrCat(R"({"name":"grpcish","protocol":"HTTP2","endpoints":[)",
@@ -110,9 +110,8 @@ TEST_F(Http2UpstreamTest, TrailersReachClientsThatAskForThem) {
 TEST_F(Http2UpstreamTest, SwitchingTheClusterBackToHttp1IsSentToTheProxy) {
   // The proxy then speaks HTTP/1.1 to the h2c-only servers: nghttp2 refuses the bytes, and the
   // proxy answers 502 instead of hanging (the protocol is what the cluster says).
-  absl::Status st =
-      V1Call(controller_.rest_port(), "PATCH", "/v1/clusters/grpcish", R"({"protocol":"HTTP1"})",
-             200);
+  absl::Status st = V1Call(controller_.rest_port(), "PATCH", "/v1/clusters/grpcish",
+                           R"({"protocol":"HTTP1"})", 200);
   ASSERT_TRUE(st.ok()) << st;
   ASSERT_TRUE(WaitUntil(
       [&] {

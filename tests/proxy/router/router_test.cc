@@ -3,8 +3,8 @@
 #include "proxy/router/router.h"
 
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -359,7 +359,8 @@ TEST_F(RouterTest, ClusterMaxRequestsOverflowIs503) {
   Router second(context_, downstream_);
   second.StartRequest(snap.get(), Request(), true, "192.0.2.9");
   EXPECT_EQ(downstream_.status, 503);
-  EXPECT_EQ(downstream_.body, "upstream overflow: cluster \"web\" has its max_requests (1) in flight");
+  EXPECT_EQ(downstream_.body,
+            "upstream overflow: cluster \"web\" has its max_requests (1) in flight");
   EXPECT_EQ(downstream_.info.response_flags, accesslog::kUpstreamOverflow);
   EXPECT_EQ(requests.overflows(), 1u);
   pool.Ready();

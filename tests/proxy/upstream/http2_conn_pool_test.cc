@@ -76,7 +76,8 @@ class Exchange : public http::ResponseDecoder, public http::StreamCallbacks, pub
 
 class Http2PoolTest : public ::testing::Test {
  protected:
-  void MakePool(uint16_t port, uint32_t cap = 100, std::shared_ptr<ClusterStats> cluster = nullptr) {
+  void MakePool(uint16_t port, uint32_t cap = 100,
+                std::shared_ptr<ClusterStats> cluster = nullptr) {
     host_ = std::make_shared<HostState>(1);
     host_->key = absl::StrCat("127.0.0.1:", port);
     host_->address = *event::MakeAddress("127.0.0.1", port);
@@ -164,8 +165,7 @@ TEST_F(Http2PoolTest, GoAwayFinishesProcessedStreamsAndRefusesTheRest) {
   EXPECT_TRUE(first->complete);
   EXPECT_EQ(first->body, "a /x");
   EXPECT_TRUE(second->reset);
-  EXPECT_EQ(second->reset_reason, http::StreamResetReason::kRemoteRefusedStream)
-      << second->details;
+  EXPECT_EQ(second->reset_reason, http::StreamResetReason::kRemoteRefusedStream) << second->details;
   EXPECT_EQ(stats_.http2_goaways.load(), 1u);
   // The connection closes once its last stream ended; a new request gets a new one.
   ASSERT_TRUE(WaitFor([&] {

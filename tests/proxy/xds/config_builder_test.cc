@@ -145,12 +145,12 @@ TEST(ConfigBuilderTest, UpstreamProtocolMapsFromHttpProtocolOptions) {
   ConfigBuilder b;
   ASSERT_TRUE(
       b.ApplyClusters(
-           {MakeCluster("h2", ProtocolOptions("explicit_http_config { http2_protocol_options {} }")),
+           {MakeCluster("h2",
+                        ProtocolOptions("explicit_http_config { http2_protocol_options {} }")),
             MakeCluster("h2cap", ProtocolOptions("explicit_http_config { http2_protocol_options { "
                                                  "max_concurrent_streams { value: 7 } } }")),
             MakeCluster("h1", ProtocolOptions("explicit_http_config { http_protocol_options {} }")),
-            MakeCluster("empty", ProtocolOptions("explicit_http_config {}")),
-            MakeCluster("plain")},
+            MakeCluster("empty", ProtocolOptions("explicit_http_config {}")), MakeCluster("plain")},
            "1")
           .ok());
   ASSERT_TRUE(b.ApplyLoadAssignments({MakeAssignment("h2", {80}), MakeAssignment("h2cap", {80}),
@@ -184,14 +184,18 @@ TEST(ConfigBuilderTest, UnsupportedProtocolOptionsAreNackedWithTheirPath) {
             "Cluster \"key\": " + prefix +
                 "other.ext\"]: unsupported extension (only "
                 "envoy.extensions.upstreams.http.v3.HttpProtocolOptions is); "
-                "Cluster \"auto\": " + prefix + lb::xds::kHttpProtocolOptionsName +
+                "Cluster \"auto\": " +
+                prefix + lb::xds::kHttpProtocolOptionsName +
                 "\"].auto_config: unsupported (only explicit_http_config is); "
-                "Cluster \"h3\": " + prefix + lb::xds::kHttpProtocolOptionsName +
+                "Cluster \"h3\": " +
+                prefix + lb::xds::kHttpProtocolOptionsName +
                 "\"].explicit_http_config.http3_protocol_options: unsupported (HTTP/3 upstream "
                 "is not implemented); "
-                "Cluster \"none\": " + prefix + lb::xds::kHttpProtocolOptionsName +
+                "Cluster \"none\": " +
+                prefix + lb::xds::kHttpProtocolOptionsName +
                 "\"].upstream_protocol_options: must be explicit_http_config; "
-                "Cluster \"zero\": " + prefix + lb::xds::kHttpProtocolOptionsName +
+                "Cluster \"zero\": " +
+                prefix + lb::xds::kHttpProtocolOptionsName +
                 "\"].explicit_http_config.http2_protocol_options.max_concurrent_streams: must "
                 "be from 1 to 2147483647, got 0");
   // A wrong type under the right key.
@@ -221,10 +225,10 @@ TEST(ConfigBuilderTest, GrpcHealthCheckNeedsHttp2AndMaps) {
   EXPECT_EQ(hc.grpc_service_name, "echo.v1.Echo");
   EXPECT_EQ(hc.grpc_authority, "svc");
   EXPECT_EQ(hc.path, "");
-  EXPECT_EQ(ErrorOf(b.ApplyClusters({MakeCluster("h1", "health_checks { grpc_health_check {} }")},
-                                    "2")),
-            "Cluster \"h1\": health_checks[0].grpc_health_check: needs an HTTP/2 cluster "
-            "(typed_extension_protocol_options)");
+  EXPECT_EQ(
+      ErrorOf(b.ApplyClusters({MakeCluster("h1", "health_checks { grpc_health_check {} }")}, "2")),
+      "Cluster \"h1\": health_checks[0].grpc_health_check: needs an HTTP/2 cluster "
+      "(typed_extension_protocol_options)");
 }
 
 TEST(ConfigBuilderTest, ClusterMapping) {
@@ -678,7 +682,9 @@ TEST(ConfigBuilderTest, CookieGenerationOptionsMap) {
                                      {"HttpOnly", ""}, {"SameSite", "Lax"}, {"Secure", ""}}));
   // ttl 0: a session cookie, still generated.
   ASSERT_TRUE(b.ApplyRouteConfigurations({CookieRoutes(R"pb(name: "lb"
-                                                            ttl {})pb")}, "2").ok());
+                                                            ttl {})pb")},
+                                         "2")
+                  .ok());
   config = b.Build();
   const HashPolicy& session = config->virtual_hosts[0].routes[0].hash_policy;
   EXPECT_TRUE(session.generate_cookie);

@@ -12,6 +12,10 @@
   bench_util.py h2load OUT LOG             h2load's summary and per-request --log-file -> JSON
   bench_util.py stime FILE...              `openssl s_time` outputs -> {"connections", "seconds"}
   bench_util.py edge-table RESULTS.jsonl   the table of bench/edge_bench.sh
+  bench_util.py writes NAME URL N OUT      N seed /config adds then dels: writes/s, latency
+  bench_util.py failover NAME PID URL PROXY_PORT ADMIN_PORT NEW_PORT OUT
+                                           SIGKILL of a controller -> proxy on the survivor URL
+  bench_util.py ha-table WRITES ADDS FAILOVER  the tables of bench/ha_bench.sh
 """
 import json
 import os
@@ -485,6 +489,106 @@ def edge_table(results_path):
         print(line(r))
 
 
+def _pct(values, p):
+    if not values:
+        return None
+    v = sorted(values)
+    return v[min(len(v) - 1, int(round(p / 100 * len(v) + 0.5)) - 1)]
+
+
+def writes(name, config_url, count, out_path):
+    """`count` adds of distinct endpoints through the seed's /config API, one after another,
+    then as many dels: writes per second and per-write latency."""
+    lat = []
+    t0 = time.perf_counter()
+    for action in ("add", "del"):
+        for i in range(count):
+            t = time.perf_counter()
+            post(config_url, {"action": action, "ip": "127.0.0.2", "port": 20000 + i})
+            lat.append((time.perf_counter() - t) * 1000)
+    elapsed = time.perf_counter() - t0
+    r = {"setup": name, "writes": len(lat), "writes_per_s": len(lat) / elapsed,
+         "p50_ms": _pct(lat, 50), "p99_ms": _pct(lat, 99), "max_ms": max(lat)}
+    with open(out_path, "a") as f:
+        f.write(json.dumps(r) + "\n")
+    print(json.dumps(r))
+
+
+def failover(name, pid, survivor_url, proxy_port, admin_port, new_port, out_path):
+    """SIGKILLs the controller `pid` the proxy follows, then measures until the proxy reports a
+    stream to another controller, and until an add made through `survivor_url` right after the
+    kill is routed (answers from web_new)."""
+    import signal
+    poller = Poller(proxy_port)
+    t0 = time.perf_counter()
+    os.kill(int(pid), signal.SIGKILL)
+    old = None
+    connected_s = routed_s = None
+    added = False
+    while time.perf_counter() - t0 < 60 and (connected_s is None or routed_s is None):
+        if not added:
+            try:
+                post(survivor_url, {"action": "add", "ip": "127.0.0.1", "port": int(new_port)})
+                added = True
+            except OSError:
+                pass
+        if connected_s is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/config_dump",
+                                            timeout=2) as r:
+                    src = json.load(r).get("source", {})
+                if old is None:
+                    old = src.get("controller")
+                if src.get("connected") and src.get("streams", 0) >= 2:
+                    connected_s = time.perf_counter() - t0
+            except (OSError, ValueError):
+                pass
+        if routed_s is None and added:
+            try:
+                _, body = poller.get()
+                if body.startswith(b"Hello from web_new"):
+                    routed_s = time.perf_counter() - t0
+            except OSError:
+                pass
+        time.sleep(0.002)
+    r = {"setup": name, "reconnected_s": connected_s, "change_routed_s": routed_s}
+    with open(out_path, "a") as f:
+        f.write(json.dumps(r) + "\n")
+    print(json.dumps(r))
+
+
+def ha_table(writes_path, adds_path, failover_path):
+    def rows(path):
+        return [json.loads(l) for l in open(path) if l.strip()] if os.path.exists(path) else []
+
+    def show(hdr, out):
+        widths = [max(len(h), *(len(r[i]) for r in out)) for i, h in enumerate(hdr)]
+        line = lambda cells: "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
+        print(line(hdr))
+        print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+        for r in out:
+            print(line(r))
+        print()
+
+    w = rows(writes_path)
+    if w:
+        print("Writes through REST /config (sequential adds then dels):")
+        show(["store", "writes", "writes/s", "p50 ms", "p99 ms", "max ms"],
+             [[r["setup"], str(r["writes"]), fmt(r["writes_per_s"], 0), fmt(r["p50_ms"]),
+               fmt(r["p99_ms"]), fmt(r["max_ms"])] for r in w])
+    a = rows(adds_path)
+    if a:
+        print("Add-to-routed (POST add -> first answer from the new backend through the proxy):")
+        show(["store", "adds", "routed", "p50 ms", "p90 ms", "p99 ms", "max ms"],
+             [[r["proxy"], str(r["adds"]), str(r["routed"]), fmt(r["p50_ms"]),
+               fmt(r["p90_ms"]), fmt(r["p99_ms"]), fmt(r["max_ms"])] for r in a])
+    f = rows(failover_path)
+    if f:
+        print("Failover (SIGKILL of the controller the proxy follows):")
+        show(["run", "proxy streaming from the survivor (s)", "change via survivor routed (s)"],
+             [[r["setup"], fmt(r["reconnected_s"], 3), fmt(r["change_routed_s"], 3)] for r in f])
+
+
 def main(argv):
     cmd = argv[1]
     if cmd == "cpu":
@@ -508,6 +612,12 @@ def main(argv):
         print(json.dumps(parse_stime(argv[2:])))
     elif cmd == "edge-table":
         edge_table(argv[2])
+    elif cmd == "writes":
+        writes(argv[2], argv[3], int(argv[4]), argv[5])
+    elif cmd == "failover":
+        failover(*argv[2:9])
+    elif cmd == "ha-table":
+        ha_table(argv[2], argv[3], argv[4])
     elif cmd == "table":
         table(argv[2], argv[3] if len(argv) > 3 else None)
     else:

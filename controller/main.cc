@@ -31,6 +31,9 @@ ABSL_FLAG(std::string, etcd_password_file, "",
           "--store=etcd: file holding the etcd user's password (not readable by others)");
 ABSL_FLAG(absl::Duration, etcd_request_timeout, absl::Seconds(5),
           "--store=etcd: deadline of each etcd call");
+ABSL_FLAG(absl::Duration, fleet_publish_interval, absl::Seconds(5),
+          "--store=etcd: how often this controller publishes its proxies for the others' "
+          "/v1/proxies");
 ABSL_FLAG(std::string, auth_token_file, "",
           "File holding a bearer token that every mutating call must present");
 ABSL_FLAG(std::string, ready_file, "",
@@ -108,6 +111,7 @@ int main(int argc, char** argv) {
   options.etcd.key_file = absl::GetFlag(FLAGS_etcd_key);
   options.etcd.username = absl::GetFlag(FLAGS_etcd_user);
   options.etcd.request_timeout = absl::GetFlag(FLAGS_etcd_request_timeout);
+  options.fleet_publish_interval = absl::GetFlag(FLAGS_fleet_publish_interval);
   if (const std::string path = absl::GetFlag(FLAGS_etcd_password_file); !path.empty()) {
     absl::StatusOr<std::string> password = lb::process::ReadSecretFile(path);
     if (!password.ok()) {

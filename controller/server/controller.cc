@@ -13,6 +13,7 @@
 #include "controller/api/auth.h"
 #include "controller/api/grpc_service.h"
 #include "controller/dns/hostname_cache.h"
+#include "controller/fleet/proxy_directory.h"
 #include "controller/limits/limit_metrics.h"
 #include "controller/model/model_cache.h"
 #include "controller/model/model_metrics.h"
@@ -109,6 +110,7 @@ class ControllerImpl : public Controller {
       // gRPC's deadline is on the real clock, whatever ControllerOptions::clock is.
       grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
     }
+    if (directory_) directory_->Stop();
     watch_.reset();
     hostnames_.reset();
   }
@@ -187,7 +189,7 @@ class ControllerImpl : public Controller {
     builder.AddListeningPort(o.grpc_listen, grpc::InsecureServerCredentials(), &grpc_port_);
     builder.RegisterService(service_.get());
     builder.RegisterService(xds_.get());
-    service_->SetProxiesSource([this] { return xds_->ListProxies(); });
+    service_->SetProxiesSource([this] { return ListProxies(); });
     builder.SetMaxReceiveMessageSize(limits.grpc_max_receive_bytes);
     // Keepalive enforcement: pings more often than the minimum, even without calls, earn
     // strikes; two strikes and the connection gets GOAWAY ENHANCE_YOUR_CALM.
@@ -214,6 +216,15 @@ class ControllerImpl : public Controller {
       return absl::UnavailableError(absl::StrCat("cannot listen for gRPC on ", o.grpc_listen,
                                                  " (address in use or not local?)"));
     }
+    if (o.store == "etcd") {
+      fleet::ProxyDirectory::Options fo;
+      fo.controller_id = absl::StrCat(host, ":", grpc_port_);
+      fo.publish_interval = o.fleet_publish_interval;
+      fo.stale_after = 4 * o.fleet_publish_interval;
+      directory_ = std::make_unique<fleet::ProxyDirectory>(
+          store_.get(), o.clock, [this] { return xds_->ListProxies(); }, fo);
+      directory_->Start();
+    }
 
     rest_handler_ =
         std::make_unique<rest::RestHandler>(registry_.get(), &auth_, &metrics_, o.clock);
@@ -229,7 +240,7 @@ class ControllerImpl : public Controller {
       options.always_print_primitive_fields = true;
       options.preserve_proto_field_names = true;
       resp->content_type = "application/json";
-      (void)google::protobuf::util::MessageToJsonString(xds_->ListProxies(), &resp->body, options);
+      (void)google::protobuf::util::MessageToJsonString(ListProxies(), &resp->body, options);
       resp->body += "\n";
       return true;
     });
@@ -265,6 +276,11 @@ class ControllerImpl : public Controller {
   }
 
  private:
+  // Every controller's proxies with a shared store, else this one's.
+  lb::v1::ListProxiesResponse ListProxies() {
+    return directory_ ? directory_->List() : xds_->ListProxies();
+  }
+
   metrics::Registry metrics_;
   api::TokenAuth auth_;
   std::unique_ptr<store::Store> store_;
@@ -275,6 +291,8 @@ class ControllerImpl : public Controller {
   model::ModelCache model_;
   std::unique_ptr<dns::HostnameCache> hostnames_;
   std::unique_ptr<xds::XdsServer> xds_;
+  // With --store=etcd; reads xds_, writes store_; stopped in Shutdown() after the servers.
+  std::unique_ptr<fleet::ProxyDirectory> directory_;
   std::unique_ptr<model::ModelMetrics> model_metrics_;
   std::unique_ptr<api::ChangeFeed> feed_;
   std::unique_ptr<store::WatchHandle> watch_;

@@ -57,6 +57,9 @@ struct ControllerOptions {
   std::string store = "sqlite";
   std::string data_dir = "lb-data";  // Created if missing; holds lb.db (SQLite, WAL).
   store::EtcdStore::Options etcd;
+  // With --store=etcd: how often this controller publishes its proxies for the others'
+  // /v1/proxies (an entry not refreshed for 4 intervals is not listed).
+  absl::Duration fleet_publish_interval = absl::Seconds(5);
   std::string auth_token_file;  // Empty: no auth.
   // If set, written atomically once both listeners are up:
   // {"grpc_port":N,"rest_port":M,"pid":P}.

@@ -3,12 +3,17 @@
 #include <signal.h>
 
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <utility>
 
 #include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "tests/test_common/etcd_cluster.h"
 #include "tests/test_common/http_client.h"
 #include "tests/test_common/wait.h"
 
@@ -25,6 +30,26 @@ std::string ControllerProcess::grpc_target() const {
   return absl::StrCat("127.0.0.1:", grpc_port_);
 }
 
+namespace {
+
+// LB_TEST_STORE=etcd (set by the *_etcd_test targets): every controller of the test runs on
+// one etcd member started for the whole test process.
+const std::vector<std::string>* TestEtcdEndpoints() {
+  const char* store = std::getenv("LB_TEST_STORE");
+  if (store == nullptr || std::string(store) != "etcd") return nullptr;
+  static EtcdCluster* const cluster = [] {
+    absl::StatusOr<std::unique_ptr<EtcdCluster>> c = EtcdCluster::Start(1);
+    if (!c.ok()) {
+      std::fprintf(stderr, "LB_TEST_STORE=etcd: %s\n", std::string(c.status().message()).c_str());
+      std::abort();
+    }
+    return c->release();  // Lives until exit; its members are killed with the test process.
+  }();
+  return &cluster->endpoints();
+}
+
+}  // namespace
+
 std::vector<std::string> ControllerProcess::Argv() const {
   std::vector<std::string> argv = {
       BinaryPath(),
@@ -33,6 +58,17 @@ std::vector<std::string> ControllerProcess::Argv() const {
       absl::StrCat("--data_dir=", data_dir()),
       absl::StrCat("--ready_file=", ready_file()),
   };
+  if (const std::vector<std::string>* etcd = TestEtcdEndpoints(); etcd != nullptr) {
+    // The key prefix follows the data directory, so a test that restarts a controller "on the
+    // same data directory" finds the same state.
+    std::string data = data_dir();
+    for (const std::string& f : extra_flags_) {
+      if (absl::StartsWith(f, "--data_dir=")) data = f.substr(strlen("--data_dir="));
+    }
+    argv.push_back("--store=etcd");
+    argv.push_back(absl::StrCat("--etcd_endpoints=", absl::StrJoin(*etcd, ",")));
+    argv.push_back(absl::StrCat("--etcd_prefix=/test", data, "/"));
+  }
   argv.insert(argv.end(), extra_flags_.begin(), extra_flags_.end());
   return argv;
 }

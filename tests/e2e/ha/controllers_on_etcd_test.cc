@@ -2,15 +2,21 @@
 // to another; concurrent writes through different controllers are all kept; the controller a
 // proxy follows is killed under load and the proxy moves to the next one without a failed
 // request; an etcd member dies and the controllers go on.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "gtest/gtest.h"
 #include "tests/test_common/backend.h"
 #include "tests/test_common/controller_process.h"
@@ -37,7 +43,8 @@ class ControllersOnEtcdTest : public ::testing::Test {
     for (int i = 0; i < 3; ++i) {
       controllers_.push_back(std::make_unique<ControllerProcess>(std::vector<std::string>{
           "--store=etcd", absl::StrCat("--etcd_endpoints=", absl::StrJoin(etcd_->endpoints(), ",")),
-          "--etcd_prefix=/lb-ha-test/", "--etcd_request_timeout=2s"}));
+          "--etcd_prefix=/lb-ha-test/", "--etcd_request_timeout=2s",
+          "--fleet_publish_interval=500ms"}));
       absl::Status s = controllers_.back()->Start();
       ASSERT_TRUE(s.ok()) << s << controllers_.back()->LogTail();
     }
@@ -90,6 +97,84 @@ TEST_F(ControllersOnEtcdTest, WritesThroughAnyControllerReachEveryProxy) {
   load.Stop();
   EXPECT_EQ(load.failures(), 0u) << load.Summary();
   std::printf("%s\n", load.Summary().c_str());
+}
+
+// The proxy's config generation (a new one is published only when the content changed).
+int64_t ConfigGeneration(int admin_port) {
+  absl::StatusOr<HttpResponse> r = HttpGet(admin_port, "/stats");
+  if (!r.ok()) return -1;
+  for (absl::string_view line : absl::StrSplit(r->body, '\n')) {
+    int64_t v = 0;
+    if (absl::ConsumePrefix(&line, "lb_proxy_config_generation ") && absl::SimpleAtoi(line, &v)) {
+      return v;
+    }
+  }
+  return -1;
+}
+
+TEST_F(ControllersOnEtcdTest, AProxyMovingToAnotherControllerGetsNothingNew) {
+  TestBackend web0("web_0"), web1("web_1");
+  ASSERT_TRUE(web0.Start().ok());
+  ASSERT_TRUE(web1.Start().ok());
+  ASSERT_TRUE(SeedConfig(controllers_[0]->rest_port(), "add", web0.port()).ok());
+  ProxyProcess proxy("moving-proxy");
+  ASSERT_TRUE(
+      proxy.Start(absl::StrCat(controllers_[0]->grpc_target(), ",", controllers_[1]->grpc_target()))
+          .ok());
+  ASSERT_TRUE(proxy.WaitReady().ok());
+  ASSERT_TRUE(WaitForEndpoints(proxy.admin_port(), "backend", {web0.address()}).ok());
+  const int64_t before = ConfigGeneration(proxy.admin_port());
+  ASSERT_GT(before, 0);
+  controllers_[0]->Kill();
+  // Versions are content hashes, the same on every controller: the resources controller 1
+  // sends are the ones the proxy has, so no new configuration is published.
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        absl::StatusOr<nlohmann::json> d = ConfigDump(proxy.admin_port());
+        return d.ok() && (*d)["source"].value("connected", false) &&
+               (*d)["source"].value("controller", std::string()) == controllers_[1]->grpc_target();
+      },
+      absl::Seconds(20)));
+  EXPECT_EQ(ConfigGeneration(proxy.admin_port()), before);
+  ASSERT_TRUE(SeedConfig(controllers_[1]->rest_port(), "add", web1.port()).ok());
+  ASSERT_TRUE(
+      WaitForEndpoints(proxy.admin_port(), "backend", {web0.address(), web1.address()}).ok());
+  EXPECT_GT(ConfigGeneration(proxy.admin_port()), before);
+}
+
+TEST_F(ControllersOnEtcdTest, EveryControllerListsTheProxiesOfAll) {
+  ProxyProcess p0("fleet-proxy-0"), p1("fleet-proxy-1");
+  ASSERT_TRUE(p0.Start(controllers_[0]->grpc_target()).ok());
+  ASSERT_TRUE(p1.Start(controllers_[1]->grpc_target()).ok());
+  // Controller 2 has no proxy of its own; it lists both, each with its controller.
+  std::string body;
+  auto listed = [&](int c, const std::vector<std::string>& want) {
+    return WaitUntil(
+        [&] {
+          absl::StatusOr<HttpResponse> r = HttpGet(controllers_[c]->rest_port(), "/v1/proxies");
+          if (!r.ok() || r->status != 200) return false;
+          body = r->body;
+          nlohmann::json j = nlohmann::json::parse(body, nullptr, false);
+          if (!j.is_object() || !j.contains("proxies")) return false;
+          std::vector<std::string> seen;
+          for (const auto& p : j["proxies"]) {
+            seen.push_back(p.value("node_id", "") + "@" + p.value("controller", ""));
+          }
+          return Sorted(seen) == Sorted(want);
+        },
+        absl::Seconds(20));
+  };
+  auto id = [&](int c) {
+    char host[256] = {};
+    gethostname(host, sizeof(host) - 1);
+    return absl::StrCat(host, ":", controllers_[c]->grpc_port());
+  };
+  const std::vector<std::string> both = {"fleet-proxy-0@" + id(0), "fleet-proxy-1@" + id(1)};
+  EXPECT_TRUE(listed(2, both)) << body;
+  EXPECT_TRUE(listed(0, both)) << body;
+  // A controller that stops takes its entry with it; its proxy is no longer listed.
+  ASSERT_TRUE(controllers_[1]->Stop().ok());
+  EXPECT_TRUE(listed(2, {"fleet-proxy-0@" + id(0)})) << body;
 }
 
 TEST_F(ControllersOnEtcdTest, ConcurrentWritesThroughDifferentControllersAreAllKept) {

@@ -27,6 +27,15 @@ absl::Status ParsePolicy(const std::string& text, lb::v1::LbPolicy* policy) {
                    "\": want random, round_robin, least_request, ring_hash or maglev"));
 }
 
+absl::Status ParseProtocol(const std::string& text, lb::v1::UpstreamProtocol* protocol) {
+  std::string upper = absl::AsciiStrToUpper(text);
+  if (upper != "UPSTREAM_PROTOCOL_UNSPECIFIED" && lb::v1::UpstreamProtocol_Parse(upper, protocol)) {
+    return absl::OkStatus();
+  }
+  return absl::InvalidArgumentError(
+      absl::StrCat("invalid --protocol \"", text, "\": want http1 or http2"));
+}
+
 // "off", or "on (sni S, ca given|system CAs|no verification, client certificate C)".
 std::string UpstreamTlsText(const lb::v1::UpstreamTls& tls) {
   if (!tls.enabled()) return "off";
@@ -44,6 +53,7 @@ std::string UpstreamTlsText(const lb::v1::UpstreamTls& tls) {
 void PrintCluster(std::ostream& out, const lb::v1::Cluster& c) {
   std::vector<std::vector<std::string>> rows = {
       {"name:", c.name()},
+      {"protocol:", ProtocolName(c.protocol())},
       {"policy:", PolicyName(c.lb_policy())},
       {"hash:", HashText(c.hash_policy())},
       {"health check:", HealthCheckText(c.health_check())},
@@ -100,7 +110,9 @@ struct ClusterFlags {
   std::string cookie_same_site;
   bool cookie_secure = false;
   bool cookie_generate = true;
+  std::string protocol;
   std::string hc_path;
+  std::string hc_grpc;
   std::string hc_interval;
   std::string hc_timeout;
   uint32_t hc_healthy = 0;
@@ -130,7 +142,9 @@ struct ClusterFlags {
   CLI::Option* cookie_same_site_opt = nullptr;
   CLI::Option* cookie_secure_opt = nullptr;
   CLI::Option* cookie_generate_opt = nullptr;
+  CLI::Option* protocol_opt = nullptr;
   CLI::Option* hc_path_opt = nullptr;
+  CLI::Option* hc_grpc_opt = nullptr;
   CLI::Option* hc_interval_opt = nullptr;
   CLI::Option* hc_timeout_opt = nullptr;
   CLI::Option* hc_healthy_opt = nullptr;
@@ -214,9 +228,22 @@ struct ClusterFlags {
     if (cookie->ByteSizeLong() == 0) hash->clear_cookie_options();
     if (hash->ByteSizeLong() == 0) c->clear_hash_policy();
 
+    if (Given(protocol_opt)) {
+      lb::v1::UpstreamProtocol p = lb::v1::UPSTREAM_PROTOCOL_UNSPECIFIED;
+      keep_first(ParseProtocol(protocol, &p));
+      c->set_protocol(p);
+      set("protocol");
+    }
     lb::v1::HealthCheck* hc = c->mutable_health_check();
+    // A check is HTTP or gRPC: each flag turns the other kind off.
     if (Given(hc_path_opt)) {
       hc->set_path(hc_path);
+      set("health_check.path");
+      set("health_check.grpc_service_name");
+    }
+    if (Given(hc_grpc_opt)) {
+      hc->set_grpc_service_name(hc_grpc);
+      set("health_check.grpc_service_name");
       set("health_check.path");
     }
     if (Given(hc_interval_opt)) {
@@ -394,8 +421,16 @@ void AddClusterFlags(CLI::App* cmd, ClusterFlags* f, bool update) {
   f->cookie_generate_opt = cmd->add_option(
       "--cookie-generate", f->cookie_generate,
       "false: the application sets the cookie, the proxy only reads it (default true)");
+  f->protocol_opt = cmd->add_option(
+      "--protocol", f->protocol,
+      "HTTP version to the endpoints: http1 (default) or http2 (h2c; gRPC services need it)");
   f->hc_path_opt =
       cmd->add_option("--hc-path", f->hc_path, "Health check HTTP path; \"\" disables checks");
+  f->hc_grpc_opt = cmd->add_option("--hc-grpc", f->hc_grpc,
+                                   "gRPC health check (grpc.health.v1.Health/Check) of SERVICE "
+                                   "(default \"\": the whole server); http2 clusters only")
+                       ->expected(0, 1)
+                       ->excludes(f->hc_path_opt);
   f->hc_interval_opt = cmd->add_option("--hc-interval", f->hc_interval,
                                        "Health check interval, 100ms-1h (default 5s)");
   f->hc_timeout_opt =
@@ -487,6 +522,7 @@ std::unique_ptr<CommandGroup> AddClusterCommands(CLI::App* app, Runner* run) {
       "Examples:\n  lbctl cluster create web\n"
       "  lbctl cluster create web --policy least_request --hc-path /healthz --hc-interval 2s\n"
       "  lbctl cluster create slow --max-requests 100 --max-pending-requests 20\n"
+      "  lbctl cluster create greeter --protocol http2 --hc-grpc helloworld.Greeter\n"
       "  lbctl cluster create sticky --policy ring_hash --hash-cookie lb --cookie-ttl 1h "
       "--cookie-same-site lax");
   cluster_create_cmd->callback(

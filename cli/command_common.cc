@@ -140,6 +140,10 @@ std::string PolicyName(lb::v1::LbPolicy policy) {
   return absl::AsciiStrToLower(lb::v1::LbPolicy_Name(policy));
 }
 
+std::string ProtocolName(lb::v1::UpstreamProtocol protocol) {
+  return protocol == lb::v1::HTTP2 ? "http2" : "http1";
+}
+
 std::string FormatProtoDuration(const google::protobuf::Duration& d) {
   return FormatDurationText(absl::Seconds(d.seconds()) + absl::Nanoseconds(d.nanos()));
 }
@@ -198,10 +202,13 @@ std::string HashText(const lb::v1::HashPolicy& hash) {
 }
 
 std::string HealthCheckText(const lb::v1::HealthCheck& hc) {
-  if (hc.path().empty()) return "disabled";
-  return absl::StrCat("GET ", hc.path(), " every ", FormatProtoDuration(hc.interval()),
-                      ", timeout ", FormatProtoDuration(hc.timeout()), ", healthy after ",
-                      hc.healthy_threshold(), ", unhealthy after ", hc.unhealthy_threshold());
+  if (hc.path().empty() && !hc.has_grpc_service_name()) return "disabled";
+  std::string what = hc.has_grpc_service_name()
+                         ? absl::StrCat("gRPC Health/Check \"", hc.grpc_service_name(), "\"")
+                         : absl::StrCat("GET ", hc.path());
+  return absl::StrCat(what, " every ", FormatProtoDuration(hc.interval()), ", timeout ",
+                      FormatProtoDuration(hc.timeout()), ", healthy after ", hc.healthy_threshold(),
+                      ", unhealthy after ", hc.unhealthy_threshold());
 }
 
 std::string OutlierText(const lb::v1::OutlierDetection& od) {

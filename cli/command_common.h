@@ -115,6 +115,8 @@ class CommandGroup {
 void AddIfVersionFlag(CLI::App* cmd, int64_t* version, absl::string_view what);
 
 // "random" for an unset policy, else the policy's name in lowercase.
+// "http1" (also for UNSPECIFIED) or "http2".
+std::string ProtocolName(lb::v1::UpstreamProtocol protocol);
 std::string PolicyName(lb::v1::LbPolicy policy);
 
 // The API's canonical form (common/time/duration_text.h): "5s", "0.500s", "60s".

@@ -100,6 +100,7 @@ std::vector<std::string> ClusterDiff(const lb::v1::Cluster& old, const lb::v1::C
                absl::StrCat(now.retries().value()));
   AddIfChanged(&items, "panic threshold", absl::StrCat(old.healthy_panic_threshold().value(), "%"),
                absl::StrCat(now.healthy_panic_threshold().value(), "%"));
+  AddIfChanged(&items, "protocol", ProtocolName(old.protocol()), ProtocolName(now.protocol()));
   AddIfChanged(&items, "circuit breakers", CircuitBreakersText(old.circuit_breakers()),
                CircuitBreakersText(now.circuit_breakers()));
   return items;

@@ -67,6 +67,12 @@ ABSL_FLAG(uint64_t, max_connections, 0,
           "Open client connections across workers; at the cap the listeners stop accepting "
           "for a moment (0: derived from the descriptor limit, which is raised to its hard "
           "limit at start)");
+ABSL_FLAG(uint32_t, upstream_http2_max_concurrent_streams, 100,
+          "HTTP/2 clusters: streams one upstream connection carries at once (1-2147483647; the "
+          "upstream's SETTINGS and the cluster may lower it); more open another connection");
+ABSL_FLAG(uint64_t, upstream_replay_buffer_bytes, 64 << 10,
+          "HTTP/2 clusters: request body bytes kept per request to replay a stream the upstream "
+          "did not process (GOAWAY, REFUSED_STREAM) on another endpoint; larger bodies get 502");
 ABSL_FLAG(bool, normalize_path, true,
           "Remove dot-segments from request paths (RFC 3986) before routing; the upstream gets "
           "the normalised path");
@@ -182,6 +188,15 @@ int main(int argc, char** argv) {
   http2.max_consecutive_empty_frames = absl::GetFlag(FLAGS_http2_max_consecutive_empty_frames);
   if (absl::Status s = lb::http::ValidateHttp2Settings(http2); !s.ok()) {
     std::fprintf(stderr, "proxy: %s\n", std::string(s.message()).c_str());
+    return 2;
+  }
+  options.worker.upstream_http2_max_concurrent_streams =
+      absl::GetFlag(FLAGS_upstream_http2_max_concurrent_streams);
+  options.worker.upstream_replay_buffer_bytes = absl::GetFlag(FLAGS_upstream_replay_buffer_bytes);
+  if (options.worker.upstream_http2_max_concurrent_streams < 1 ||
+      options.worker.upstream_http2_max_concurrent_streams > 2147483647u) {
+    std::fprintf(stderr,
+                 "proxy: --upstream_http2_max_concurrent_streams must be from 1 to 2147483647\n");
     return 2;
   }
   if (options.worker.buffer_limit_bytes < 16 * 1024) {

@@ -32,6 +32,12 @@ inline constexpr char kDownstreamTlsContextType[] =
 inline constexpr char kUpstreamTlsContextType[] =
     "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext";
 
+// Cluster.typed_extension_protocol_options: the key and type of the upstream HTTP version.
+inline constexpr char kHttpProtocolOptionsName[] =
+    "envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+inline constexpr char kHttpProtocolOptionsType[] =
+    "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions";
+
 // The Listener a proxy subscribes to for its TLS listener (--tls_listen): one filter chain per
 // certificate, matched by SNI (docs/tls.md).
 inline constexpr char kIngressTlsListenerName[] = "lb.ingress.https";

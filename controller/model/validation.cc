@@ -376,6 +376,10 @@ absl::Status NormalizeCluster(lb::v1::Cluster* c, absl::string_view path) {
     errors.AddFieldError(".lb_policy", absl::StrCat("unknown value ", c->lb_policy()));
   }
   if (c->has_hash_policy()) NormalizeHashPolicy(c, &errors);
+  if (c->protocol() == lb::v1::UPSTREAM_PROTOCOL_UNSPECIFIED) c->set_protocol(lb::v1::HTTP1);
+  if (!lb::v1::UpstreamProtocol_IsValid(c->protocol())) {
+    errors.AddFieldError(".protocol", absl::StrCat("unknown value ", c->protocol()));
+  }
 
   {
     lb::v1::HealthCheck* hc = c->mutable_health_check();
@@ -395,6 +399,22 @@ absl::Status NormalizeCluster(lb::v1::Cluster* c, absl::string_view path) {
     }
     CheckRange(hc->healthy_threshold(), 1, 100, ".healthy_threshold", &errors);
     CheckRange(hc->unhealthy_threshold(), 1, 100, ".unhealthy_threshold", &errors);
+    if (hc->has_grpc_service_name()) {
+      if (c->protocol() != lb::v1::HTTP2) {
+        errors.AddFieldError(".grpc_service_name",
+                             "gRPC health checks need protocol HTTP2 (the cluster is HTTP1)");
+      } else if (!hc->path().empty()) {
+        errors.AddFieldError(".grpc_service_name",
+                             "a health check is either HTTP (path) or gRPC, not both");
+      }
+      if (!IsPrintable(hc->grpc_service_name()) ||
+          absl::StrContains(hc->grpc_service_name(), " ") ||
+          hc->grpc_service_name().size() > kMaxGrpcServiceNameBytes) {
+        errors.AddFieldError(".grpc_service_name",
+                             absl::StrCat("must be printable, without spaces, at most ",
+                                          kMaxGrpcServiceNameBytes, " bytes"));
+      }
+    }
   }
 
   {

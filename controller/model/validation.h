@@ -30,6 +30,7 @@ inline constexpr uint32_t kMaxWeight = 10000;
 inline constexpr uint32_t kMaxRetries = 10;
 inline constexpr size_t kMaxEndpointsPerCluster = 10000;
 inline constexpr size_t kMaxRouteHosts = 100;
+inline constexpr size_t kMaxGrpcServiceNameBytes = 256;
 // Circuit breakers: Envoy's defaults (what a proxy or gRPC client applies to a Cluster sent
 // without them) and the upper bound of every limit.
 inline constexpr uint32_t kDefaultMaxConnections = 1024;

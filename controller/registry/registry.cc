@@ -36,6 +36,10 @@ bool ParseStoredCluster(const std::string& value, lb::v1::Cluster* cluster) {
   if (!cluster->ParseFromString(value)) return false;
   model::RestoreStoredZeros(cluster);
   model::SetCircuitBreakerDefaults(cluster->mutable_circuit_breakers());
+  // Stored before clusters had a protocol: HTTP1, what proxies spoke to it.
+  if (cluster->protocol() == lb::v1::UPSTREAM_PROTOCOL_UNSPECIFIED) {
+    cluster->set_protocol(lb::v1::HTTP1);
+  }
   return true;
 }
 

@@ -6,10 +6,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/net/address.h"
+#include "common/xds/type_urls.h"
 #include "controller/model/validation.h"
 #include "envoy/extensions/filters/http/router/v3/router.pb.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "envoy/extensions/transport_sockets/tls/v3/tls.pb.h"
+#include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h"
 
 namespace lb::xds {
 namespace {
@@ -204,14 +206,25 @@ cluster_v3::Cluster BuildCluster(const lb::v1::Cluster& c, ClientFlavor flavor) 
     out.mutable_common_lb_config()->mutable_healthy_panic_threshold()->set_value(
         c.healthy_panic_threshold().value());
   }
+  if (c.protocol() == lb::v1::HTTP2) {
+    // Envoy's way; an HTTP1 cluster is sent without it (Envoy's default), so its resource stays
+    // byte for byte what it was before clusters had a protocol.
+    envoy::extensions::upstreams::http::v3::HttpProtocolOptions options;
+    options.mutable_explicit_http_config()->mutable_http2_protocol_options();
+    (*out.mutable_typed_extension_protocol_options())[kHttpProtocolOptionsName].PackFrom(options);
+  }
   const lb::v1::HealthCheck& hc = c.health_check();
-  if (!hc.path().empty()) {
+  if (!hc.path().empty() || hc.has_grpc_service_name()) {
     core_v3::HealthCheck* check = out.add_health_checks();
     *check->mutable_timeout() = hc.timeout();
     *check->mutable_interval() = hc.interval();
     check->mutable_healthy_threshold()->set_value(hc.healthy_threshold());
     check->mutable_unhealthy_threshold()->set_value(hc.unhealthy_threshold());
-    check->mutable_http_health_check()->set_path(hc.path());
+    if (hc.has_grpc_service_name()) {
+      check->mutable_grpc_health_check()->set_service_name(hc.grpc_service_name());
+    } else {
+      check->mutable_http_health_check()->set_path(hc.path());
+    }
   }
   const lb::v1::OutlierDetection& od = c.outlier_detection();
   auto* outlier = out.mutable_outlier_detection();
@@ -380,7 +393,9 @@ route_v3::RouteConfiguration BuildIngressRoutes(
   return out;
 }
 
-std::string UpstreamAlpn(const lb::v1::Cluster&) { return "http/1.1"; }
+std::string UpstreamAlpn(const lb::v1::Cluster& c) {
+  return c.protocol() == lb::v1::HTTP2 ? "h2" : "http/1.1";
+}
 
 envoy::extensions::transport_sockets::tls::v3::Secret BuildCertificateSecret(
     const lb::v1::Certificate& cert) {

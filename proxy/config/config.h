@@ -18,6 +18,9 @@ namespace lb::proxy {
 
 enum class LbPolicy { kRandom, kRoundRobin, kLeastRequest, kRingHash, kMaglev };
 
+// The HTTP version spoken to a cluster's endpoints (CDS typed_extension_protocol_options).
+enum class UpstreamProtocol { kHttp1, kHttp2 };
+
 struct HashPolicy {
   enum class Kind { kSourceIp, kHeader, kCookie };
   Kind kind = Kind::kSourceIp;
@@ -33,7 +36,14 @@ struct HashPolicy {
 };
 
 struct HealthCheckConfig {
-  std::string path;  // Empty: no active health checking.
+  // Empty (and grpc false): no active health checking.
+  std::string path;
+  // gRPC grpc.health.v1.Health/Check of grpc_service_name ("" = the whole server) instead of
+  // an HTTP GET; HTTP/2 clusters only.
+  bool grpc = false;
+  std::string grpc_service_name;
+  std::string grpc_authority;  // :authority of the check; empty: the endpoint's hostname or IP.
+  bool enabled() const { return grpc || !path.empty(); }
   absl::Duration interval = absl::Seconds(5);
   absl::Duration timeout = absl::Seconds(1);
   uint32_t healthy_threshold = 2;
@@ -109,6 +119,10 @@ struct ClusterConfig {
   std::string version;            // Of the Cluster resource.
   std::string endpoints_version;  // Of the ClusterLoadAssignment.
   LbPolicy policy = LbPolicy::kRandom;
+  UpstreamProtocol protocol = UpstreamProtocol::kHttp1;
+  // HTTP/2: the most streams opened on one connection (Http2ProtocolOptions
+  // max_concurrent_streams); 0: only the peer's SETTINGS and the proxy's own cap apply.
+  uint32_t http2_max_concurrent_streams = 0;
   absl::Duration connect_timeout = absl::Seconds(1);
   HealthCheckConfig health_check;
   OutlierConfig outlier;

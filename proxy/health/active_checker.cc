@@ -1,6 +1,7 @@
 #include "proxy/health/active_checker.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -9,6 +10,8 @@
 #include "common/net/address.h"
 #include "proxy/event/buffer.h"
 #include "proxy/event/socket.h"
+#include "proxy/http/header_map.h"
+#include "proxy/http/http2_client_codec.h"
 #include "proxy/http/parser.h"
 #include "proxy/network/connection.h"
 #include "proxy/network/transport_socket.h"
@@ -44,11 +47,85 @@ bool ValidHostHeader(absl::string_view host) {
   return true;
 }
 
+// grpc.health.v1.HealthCheckResponse.ServingStatus.SERVING.
+constexpr uint64_t kServing = 1;
+constexpr char kHealthCheckPath[] = "/grpc.health.v1.Health/Check";
+// A check's answer is one small message; anything larger is not a health service.
+constexpr size_t kMaxGrpcResponseBytes = 1024;
+
+// A gRPC message frame (uncompressed) holding HealthCheckRequest{service}: field 1, string.
+std::string GrpcHealthRequest(absl::string_view service) {
+  std::string message;
+  if (!service.empty()) {
+    message.push_back(0x0a);
+    for (uint64_t n = service.size();; n >>= 7) {
+      if (n < 0x80) {
+        message.push_back(static_cast<char>(n));
+        break;
+      }
+      message.push_back(static_cast<char>((n & 0x7f) | 0x80));
+    }
+    message.append(service.data(), service.size());
+  }
+  std::string frame(5, '\0');
+  const uint32_t len = static_cast<uint32_t>(message.size());
+  frame[1] = static_cast<char>(len >> 24);
+  frame[2] = static_cast<char>(len >> 16);
+  frame[3] = static_cast<char>(len >> 8);
+  frame[4] = static_cast<char>(len);
+  return frame + message;
+}
+
+// The ServingStatus of a gRPC frame holding a HealthCheckResponse (0, UNKNOWN, when absent), or
+// nullopt when the bytes are not one uncompressed message.
+std::optional<uint64_t> GrpcServingStatus(absl::string_view frame) {
+  if (frame.size() < 5 || frame[0] != 0) return std::nullopt;
+  const uint32_t len = (static_cast<uint32_t>(static_cast<uint8_t>(frame[1])) << 24) |
+                       (static_cast<uint32_t>(static_cast<uint8_t>(frame[2])) << 16) |
+                       (static_cast<uint32_t>(static_cast<uint8_t>(frame[3])) << 8) |
+                       static_cast<uint32_t>(static_cast<uint8_t>(frame[4]));
+  absl::string_view m = frame.substr(5);
+  if (m.size() != len) return std::nullopt;
+  uint64_t status = 0;
+  size_t i = 0;
+  while (i < m.size()) {  // Fields: varints only (unknown length-delimited ones are skipped).
+    auto varint = [&](uint64_t* out) {
+      *out = 0;
+      for (int shift = 0; i < m.size() && shift < 64; shift += 7) {
+        const uint8_t b = static_cast<uint8_t>(m[i++]);
+        *out |= static_cast<uint64_t>(b & 0x7f) << shift;
+        if ((b & 0x80) == 0) return true;
+      }
+      return false;
+    };
+    uint64_t key = 0;
+    if (!varint(&key)) return std::nullopt;
+    uint64_t value = 0;
+    switch (key & 7) {
+      case 0:
+        if (!varint(&value)) return std::nullopt;
+        if (key >> 3 == 1) status = value;
+        break;
+      case 2:
+        if (!varint(&value) || value > m.size() - i) return std::nullopt;
+        i += value;
+        break;
+      default:
+        return std::nullopt;
+    }
+  }
+  return status;
+}
+
 // What one host's checks need; derived from its cluster's HealthCheckConfig and endpoint.
 struct CheckSettings {
   std::string address;
   uint16_t port = 0;
-  std::string request;  // The whole request, ready to send.
+  std::string request;  // HTTP: the whole request, ready to send.
+  // gRPC: the Health/Check request message frame and the :authority.
+  bool grpc = false;
+  std::string grpc_request;
+  std::string authority;
   absl::Duration interval;
   absl::Duration timeout;
   uint32_t healthy_threshold = 1;
@@ -63,6 +140,11 @@ CheckSettings MakeSettings(const HealthCheckConfig& hc, const EndpointConfig& ep
   if (!ValidHostHeader(host)) host = net::UriHost(ep.address);
   s.request = absl::StrCat("GET ", RequestTarget(hc.path), " HTTP/1.1\r\nHost: ", host,
                            "\r\nUser-Agent: lb-health/1\r\nConnection: close\r\n\r\n");
+  s.grpc = hc.grpc;
+  if (hc.grpc) {
+    s.grpc_request = GrpcHealthRequest(hc.grpc_service_name);
+    s.authority = ValidHostHeader(hc.grpc_authority) ? hc.grpc_authority : host;
+  }
   s.interval = std::max(hc.interval, kMinInterval);
   s.timeout = std::max(hc.timeout, kMinTimeout);
   s.healthy_threshold = hc.healthy_threshold;
@@ -74,7 +156,10 @@ CheckSettings MakeSettings(const HealthCheckConfig& hc, const EndpointConfig& ep
 
 // One host's check cycle: a timer for the next check and, while a check runs, a connection and
 // a deadline. Lives on the dispatcher's thread; owned by ActiveChecker::hosts_.
-class ActiveChecker::HostCheck final : public network::ConnectionCallbacks {
+class ActiveChecker::HostCheck final : public network::ConnectionCallbacks,
+                                       public http::Http2ClientCodecCallbacks,
+                                       public http::ResponseDecoder,
+                                       public http::StreamCallbacks {
  public:
   HostCheck(ActiveChecker* owner, std::string cluster, std::string key, CheckSettings settings)
       : owner_(owner),
@@ -109,13 +194,24 @@ class ActiveChecker::HostCheck final : public network::ConnectionCallbacks {
   // network::ConnectionCallbacks.
   void OnEvent(network::ConnectionEvent event) override {
     if (event == network::ConnectionEvent::kConnected) {
-      connection_->Write(settings_.request);
+      if (settings_.grpc) {
+        StartGrpc();
+      } else {
+        connection_->Write(settings_.request);
+      }
       return;
     }
     Finish(false);  // Refused, unreachable, reset, or closed.
   }
 
   void OnData(event::Buffer& data, bool end_stream) override {
+    if (settings_.grpc) {
+      // The verdict is taken after Dispatch returns: Finish() frees the codec.
+      const bool ok = codec_ != nullptr && codec_->Dispatch(data, end_stream).ok();
+      if (grpc_result_.has_value()) return Finish(*grpc_result_);
+      if (!ok || end_stream) Finish(false);
+      return;
+    }
     size_t len = std::min<size_t>(data.size(), http::HeadLimits().max_header_bytes + 1);
     http::ParseResult r = parser_.Parse(data.Linearize(len), len);
     if (r.done()) {
@@ -125,7 +221,71 @@ class ActiveChecker::HostCheck final : public network::ConnectionCallbacks {
     }
   }
 
+  // http::Http2ClientCodecCallbacks.
+  void OnStreamClosed() override {}
+  void OnGoAway() override {}
+
+  // http::ResponseDecoder and StreamCallbacks of the check's one stream: they only record the
+  // verdict (see OnData).
+  void DecodeHeaders(http::ResponseHeaderMapPtr headers, bool end_stream) override {
+    grpc_status_ok_ = false;
+    if (headers->status != 200) {
+      grpc_result_ = false;
+      return;
+    }
+    if (auto s = headers->Find("grpc-status")) grpc_status_ok_ = s->value == "0";
+    if (end_stream) grpc_result_ = false;  // Trailers-only: an error, or no message.
+  }
+  void DecodeData(event::Buffer& data, bool end_stream) override {
+    if (grpc_body_.size() + data.size() > kMaxGrpcResponseBytes) {
+      grpc_result_ = false;
+    } else if (data.size() > 0) {
+      grpc_body_.append(data.Linearize(data.size()), data.size());
+    }
+    data.Clear();
+    if (end_stream && !grpc_result_.has_value()) Verdict();
+  }
+  void DecodeTrailers(http::ResponseHeaderMapPtr trailers) override {
+    auto s = trailers->Find("grpc-status");
+    grpc_status_ok_ = s.has_value() && s->value == "0";
+    if (!grpc_result_.has_value()) Verdict();
+  }
+  void OnStreamReset(http::StreamResetReason, absl::string_view) override { grpc_result_ = false; }
+  void OnAboveWriteBufferHighWatermark() override {}
+  void OnBelowWriteBufferLowWatermark() override {}
+
  private:
+  // Healthy: grpc-status 0 and the answer SERVING.
+  void Verdict() {
+    std::optional<uint64_t> status = GrpcServingStatus(grpc_body_);
+    grpc_result_ = grpc_status_ok_ && status.has_value() && *status == kServing;
+  }
+
+  // Unary grpc.health.v1.Health/Check over h2c.
+  void StartGrpc() {
+    http::Http2ClientSettings settings;
+    settings.max_concurrent_streams = 1;
+    settings.stream_window_bytes = 64 * 1024;
+    settings.connection_window_bytes = 64 * 1024;
+    codec_ = std::make_unique<http::Http2ClientCodec>(*connection_, *this, settings);
+    http::RequestHeaderMapPtr headers = http::NewRequestHeaderMap();
+    headers->method = http::Method::kPost;
+    headers->method_token = "POST";
+    headers->target = kHealthCheckPath;
+    headers->host = settings_.authority;
+    headers->has_host = true;
+    headers->content_length = settings_.grpc_request.size();
+    headers->Add("content-type", "application/grpc");
+    headers->Add("user-agent", "lb-health/1");
+    http::RequestEncoder& encoder = codec_->NewStream(*this);
+    encoder.SetCallbacks(this);
+    encoder.EncodeHeaders(*headers, false);
+    event::Buffer body;
+    body.Append(settings_.grpc_request);
+    encoder.EncodeData(body, true);
+    if (grpc_result_.has_value()) Finish(*grpc_result_);
+  }
+
   void Start() {
     absl::StatusOr<event::SocketAddress> address =
         event::MakeAddress(settings_.address, settings_.port);
@@ -150,6 +310,9 @@ class ActiveChecker::HostCheck final : public network::ConnectionCallbacks {
     ++owner_->checks_in_flight_;
     connection_->SetCallbacks(this);
     parser_.Reset(http::Method::kGet);
+    grpc_result_.reset();
+    grpc_body_.clear();
+    grpc_status_ok_ = false;
     deadline_->Arm(settings_.timeout);
   }
 
@@ -157,6 +320,7 @@ class ActiveChecker::HostCheck final : public network::ConnectionCallbacks {
   // may run inside one of its callbacks).
   void Abort() {
     deadline_->Disarm();
+    codec_.reset();  // Never from inside its own calls (see OnData).
     if (connection_ != nullptr) {
       --owner_->checks_in_flight_;
       connection_->SetCallbacks(nullptr);
@@ -181,6 +345,11 @@ class ActiveChecker::HostCheck final : public network::ConnectionCallbacks {
   std::unique_ptr<event::Timer> deadline_;           // Fails the running check.
   std::unique_ptr<network::Connection> connection_;  // While a check runs.
   http::ResponseParser parser_;
+  // gRPC checks: the codec on connection_, the answer so far, and the verdict once known.
+  std::unique_ptr<http::Http2ClientCodec> codec_;
+  std::string grpc_body_;
+  bool grpc_status_ok_ = false;
+  std::optional<bool> grpc_result_;
 };
 
 ActiveChecker::ActiveChecker(event::Dispatcher& dispatcher, OnChange on_change)
@@ -197,7 +366,7 @@ void ActiveChecker::Update(const ProxyConfig& config) {
   LB_DCHECK(dispatcher_.IsThreadSafe());
   std::map<Key, CheckSettings> wanted;
   for (const auto& [name, cluster] : config.clusters) {
-    if (cluster.health_check.path.empty()) continue;
+    if (!cluster.health_check.enabled()) continue;
     for (const EndpointConfig& ep : cluster.endpoints) {
       wanted[{name, ep.Key()}] = MakeSettings(cluster.health_check, ep);
     }

@@ -1,6 +1,12 @@
-// Active HTTP health checks, run on the main thread's dispatcher.
+// Active HTTP and gRPC health checks, run on the main thread's dispatcher.
 //
-// For every cluster whose HealthCheckConfig has a path, every endpoint gets its own check cycle:
+// gRPC (HealthCheckConfig::grpc, HTTP/2 clusters): each check opens a fresh h2c connection and
+// makes the unary call grpc.health.v1.Health/Check{service: grpc_service_name} with
+// :authority grpc_authority (or the endpoint's hostname or IP). A pass is :status 200,
+// grpc-status 0 and the answer SERVING; anything else (NOT_SERVING, UNKNOWN, SERVICE_UNKNOWN, a
+// non-OK grpc-status, a reset, an answer over 1 KiB, no answer within `timeout`) is a failure.
+//
+// HTTP: for every cluster whose HealthCheckConfig has a path, every endpoint gets its own cycle:
 // open a fresh TCP connection, send
 //     GET <path> HTTP/1.1\r\nHost: <hostname or IP>\r\nUser-Agent: lb-health/1\r\n
 //     Connection: close\r\n\r\n

@@ -29,6 +29,9 @@ enum class StreamResetReason : uint8_t {
   kProtocolError,
   // Our side gave up on the stream (timeout, the other side went away).
   kLocalReset,
+  // The peer did not process the stream (HTTP/2 REFUSED_STREAM, or a GOAWAY whose
+  // last_stream_id is below it): safe to retry whatever the request.
+  kRemoteRefusedStream,
 };
 
 // Flow control and resets of one stream, for whoever drives it.

@@ -174,6 +174,9 @@ absl::Status Http1ServerCodec::DispatchHead(proxy::event::Buffer& data) {
   keep_alive_ = parser_.keep_alive() && !peer_ended_;
   head_request_ = parser_.method() == Method::kHead;
   upgrade_requested_ = tunnel;
+  // RFC 9110 10.1.4: trailer fields go to a client only if it said it takes them.
+  const Header* te = parser_.FindHeader("te");
+  te_trailers_ = te != nullptr && ListHasToken(te->value, "trailers");
   data.Drain(r.consumed);  // `head` and the parser's views are gone from here on.
 
   StartStream();
@@ -302,6 +305,24 @@ void Http1ServerCodec::EncodeData(proxy::event::Buffer& data, bool end_stream) {
     connection_.Write(out_, false);
   }
   if (end_stream) ResponseComplete();
+}
+
+void Http1ServerCodec::EncodeTrailers(const ResponseHeaderMap& trailers) {
+  if (no_body_out_ || state_ == State::kTunnel || !chunked_out_ || !te_trailers_) {
+    proxy::event::Buffer empty;
+    EncodeData(empty, true);  // Dropped: only a chunked body can carry them.
+    return;
+  }
+  head_.assign("0\r\n");
+  trailers.ForEach([this](const HeaderMap::Field& f) {
+    head_.append(f.name.data(), f.name.size());
+    head_.append(": ");
+    head_.append(f.value.data(), f.value.size());
+    head_.append("\r\n");
+  });
+  head_.append("\r\n");
+  connection_.Write(head_);
+  ResponseComplete();
 }
 
 void Http1ServerCodec::ResponseComplete() {

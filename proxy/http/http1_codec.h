@@ -68,6 +68,9 @@ class Http1ServerCodec final : public ServerCodec, public ResponseEncoder {
   void Encode100Continue() override;
   void EncodeHeaders(const ResponseHeaderMap& headers, bool end_stream) override;
   void EncodeData(proxy::event::Buffer& data, bool end_stream) override;
+  // Sent as the chunked body's trailer section when the response is chunked and the request
+  // had "TE: trailers"; dropped otherwise.
+  void EncodeTrailers(const ResponseHeaderMap& trailers) override;
 
  private:
   enum class State : uint8_t {
@@ -105,6 +108,7 @@ class Http1ServerCodec final : public ServerCodec, public ResponseEncoder {
   bool keep_alive_ = true;
   bool head_request_ = false;
   bool upgrade_requested_ = false;
+  bool te_trailers_ = false;  // The request said "TE: trailers".
   BodyFraming body_framing_ = BodyFraming::kNone;
   uint64_t body_remaining_ = 0;
   ChunkedDecoder chunks_;

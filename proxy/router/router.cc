@@ -226,7 +226,18 @@ void Router::OnRequestData(event::Buffer& data, bool end_stream) {
 
 void Router::SendBody() {
   if (!body_.empty() || (request_complete_ && !upstream_end_sent_)) {
-    if (!body_.empty()) body_sent_ = true;
+    if (!body_.empty()) {
+      if (replay_ok_ && cluster_->config.protocol == UpstreamProtocol::kHttp2) {
+        const size_t n = body_.size();
+        if (replay_.size() + n <= context_.router_options().replay_buffer_bytes) {
+          replay_.Append(absl::string_view(body_.Linearize(n), n));
+        } else {
+          replay_ok_ = false;
+          replay_.Clear();
+        }
+      }
+      body_sent_ = true;
+    }
     upstream_end_sent_ = request_complete_;
     upstream_->EncodeData(body_, request_complete_);
     if (upstream_ == nullptr) return;
@@ -270,6 +281,11 @@ void Router::DecodeData(event::Buffer& data, bool end_stream) {
   callbacks_.EncodeData(data, end_stream);
 }
 
+void Router::DecodeTrailers(http::ResponseHeaderMapPtr trailers) {
+  Finish(/*answered=*/true);
+  callbacks_.EncodeTrailers(std::move(trailers));
+}
+
 void Router::OnStreamReset(http::StreamResetReason reason, absl::string_view details) {
   upstream_ = nullptr;
   if (done_) return;
@@ -292,6 +308,9 @@ void Router::OnStreamReset(http::StreamResetReason reason, absl::string_view det
     case http::StreamResetReason::kProtocolError:
       context_.ReportResult(*host_, UpstreamResult::kGatewayFailure);
       LocalReply(502, details, accesslog::kUpstreamProtocolError);
+      return;
+    case http::StreamResetReason::kRemoteRefusedStream:
+      OnAttemptFailure(Failure::kRefused, details);
       return;
     case http::StreamResetReason::kLocalReset:
       return;
@@ -361,11 +380,26 @@ void Router::OnTimeout() {
 
 void Router::OnAttemptFailure(Failure failure, absl::string_view details) {
   upstream_ = nullptr;
-  if (host_ != nullptr) context_.ReportResult(*host_, UpstreamResult::kGatewayFailure);
+  if (host_ != nullptr && failure != Failure::kRefused) {
+    context_.ReportResult(*host_, UpstreamResult::kGatewayFailure);
+  }
   // Retry on another endpoint only when nothing of the request can have been acted on twice: a
   // failed connect, or a reset before any response byte of an idempotent request whose body
   // (if any) is still here.
   bool replayable = !body_sent_ && (failure != Failure::kReset || IsIdempotent(headers_->method));
+  if (failure == Failure::kRefused) {
+    // Not processed upstream: whatever the method, it may go again, with the body it sent.
+    if (body_sent_ && replay_ok_) {
+      event::Buffer unsent;
+      unsent.MoveAllFrom(body_);
+      body_.MoveAllFrom(replay_);
+      body_.MoveAllFrom(unsent);
+      body_sent_ = false;
+    } else if (body_sent_) {
+      context_.router_stats().refused_not_replayed.fetch_add(1, std::memory_order_relaxed);
+    }
+    replayable = !body_sent_;
+  }
   const char* why = nullptr;
   if (!replayable) {
     why = "not retried: the request may have been acted on";
@@ -379,8 +413,9 @@ void Router::OnAttemptFailure(Failure failure, absl::string_view details) {
     PickAndStart();
     return;
   }
-  uint32_t flags = failure == Failure::kReset ? accesslog::kUpstreamConnectionTermination
-                                              : accesslog::kUpstreamConnectionFailure;
+  uint32_t flags = failure == Failure::kReset || failure == Failure::kRefused
+                       ? accesslog::kUpstreamConnectionTermination
+                       : accesslog::kUpstreamConnectionFailure;
   if (replayable && attempts() > 1) flags |= accesslog::kUpstreamRetryLimitExceeded;
   if (failure == Failure::kConnectTimeout) {
     LocalReply(504, absl::StrCat(details, " (", why, ")"), flags);

@@ -12,7 +12,8 @@
 //             RouterCallbacks; 100 Continue is answered once the upstream stream is ready;
 //   retry     on another host, within the route's retry count, when nothing of the request
 //             can have been acted on twice: a failed connect, or a connection closed or reset
-//             before any response byte of an idempotent request whose body was not sent. Only
+//             before any response byte of an idempotent request whose body was not sent, or
+//             a stream the HTTP/2 upstream did not process (any method). Only
 //             retries after a connect timeout take a slot of the worker's retry budget and of
 //             the cluster's max_retries: the host may still be working on the SYN, so the retry
 //             adds load. After a refusal or a reset the first attempt holds nothing upstream any
@@ -64,6 +65,10 @@ struct RouterOptions {
   absl::Duration response_timeout = absl::ZeroDuration();
   // Request body held while no upstream stream takes it; above it the client is paused.
   size_t buffer_limit_bytes = 1024 * 1024;
+  // HTTP/2 clusters: request body bytes kept after they went upstream, so that a stream the
+  // upstream did not process (GOAWAY, REFUSED_STREAM) can be replayed on another endpoint. A
+  // larger body is not kept: such a request is answered 502 instead of being retried.
+  size_t replay_buffer_bytes = 64 * 1024;
   // Retries that take a slot (see above) in flight may not exceed this share of active
   // requests (plus a floor of 3).
   double retry_budget = 0.2;
@@ -78,6 +83,8 @@ struct RouterStats {
   std::atomic<uint64_t> retries_refused{0};             // By the worker's retry budget.
   std::atomic<uint64_t> upstream_timeouts{0};           // No head in time (504).
   std::atomic<uint64_t> upstream_response_timeouts{0};  // RouterOptions::response_timeout.
+  // Refused HTTP/2 streams not retried: their body was over replay_buffer_bytes.
+  std::atomic<uint64_t> refused_not_replayed{0};
 };
 
 // Retries in flight on one worker, against its active requests.
@@ -129,6 +136,12 @@ class RouterCallbacks {
   virtual void Encode100Continue() = 0;
   virtual void EncodeHeaders(http::ResponseHeaderMapPtr headers, bool end_stream) = 0;
   virtual void EncodeData(event::Buffer& data, bool end_stream) = 0;
+  // Trailer fields, which end the response.
+  virtual void EncodeTrailers(http::ResponseHeaderMapPtr trailers) {
+    (void)trailers;
+    event::Buffer empty;
+    EncodeData(empty, true);
+  }
   // An answer the proxy makes itself (a router error), when no response head went out yet.
   virtual void SendLocalReply(int status, absl::string_view message) = 0;
   // The response cannot be completed (it was cut upstream after its head went out).
@@ -177,6 +190,7 @@ class Router final : public http::ResponseDecoder,
   // http::ResponseDecoder (the upstream's answer).
   void DecodeHeaders(http::ResponseHeaderMapPtr headers, bool end_stream) override;
   void DecodeData(event::Buffer& data, bool end_stream) override;
+  void DecodeTrailers(http::ResponseHeaderMapPtr trailers) override;
   // http::StreamCallbacks (the upstream stream).
   void OnStreamReset(http::StreamResetReason reason, absl::string_view details) override;
   void OnAboveWriteBufferHighWatermark() override;
@@ -186,7 +200,8 @@ class Router final : public http::ResponseDecoder,
   void OnPoolFailure(upstream::PoolFailureReason reason, absl::string_view details) override;
 
  private:
-  enum class Failure : uint8_t { kConnect, kConnectTimeout, kReset };
+  // kRefused: the upstream did not process the request (HTTP/2 REFUSED_STREAM or GOAWAY).
+  enum class Failure : uint8_t { kConnect, kConnectTimeout, kReset, kRefused };
 
   // The request's hash; may decide on an affinity cookie to set (set_cookie_).
   uint64_t HashKey(const RouteConfig& route, absl::string_view client_ip);
@@ -222,8 +237,12 @@ class Router final : public http::ResponseDecoder,
   http::RequestHeaderMapPtr headers_;  // As sent upstream; kept for retries.
   bool request_complete_ = false;      // The client sent all of the request.
   event::Buffer body_;                 // Request body not sent upstream yet.
-  bool body_sent_ = false;             // Part of the body went upstream: no replay.
-  bool upstream_end_sent_ = false;     // The upstream stream got end_stream.
+  // HTTP/2: a copy of the body sent on this attempt, while replay_ok_ (within
+  // RouterOptions::replay_buffer_bytes).
+  event::Buffer replay_;
+  bool replay_ok_ = true;
+  bool body_sent_ = false;          // Part of the body went upstream: no replay.
+  bool upstream_end_sent_ = false;  // The upstream stream got end_stream.
   bool sent_100_ = false;
   uint64_t hash_ = 0;
   std::string set_cookie_;  // A Set-Cookie value for the response (generated affinity cookie).

@@ -69,6 +69,8 @@ std::string ConfigDump(const std::shared_ptr<const router::Snapshot>& snap,
                           {"panic", cs->panic},
                           {"eligible", cs->eligible},
                           {"table_size", cs->picker == nullptr ? 0 : cs->picker->table_size()},
+                          {"protocol",
+                           cs->config.protocol == UpstreamProtocol::kHttp2 ? "HTTP2" : "HTTP1"},
                           {"health_check_path", cs->config.health_check.path},
                           {"endpoints", nlohmann::json::array()}};
       if (const auto& tls = cs->config.tls; tls != nullptr) {
@@ -78,6 +80,9 @@ std::string ConfigDump(const std::shared_ptr<const router::Snapshot>& snap,
                     {"alpn", tls->alpn},
                     {"client_certificate",
                      tls->client_certificate.has_value() ? tls->client_certificate->name : ""}};
+      }
+      if (cs->config.health_check.grpc) {
+        c["health_check_grpc_service"] = cs->config.health_check.grpc_service_name;
       }
       for (size_t i = 0; i < cs->hosts.size(); ++i) {
         const upstream::HostState& h = *cs->hosts[i];
@@ -281,6 +286,16 @@ void AdminServer::Collect(metrics::SampleSink& sink) {
   sink.Counter("lb_proxy_upstream_local_failures_total",
                "Upstream connects this proxy could not start (out of descriptors or ports).", {},
                LB_SUM(pool.local_failures));
+  sink.Counter("lb_proxy_upstream_http2_connections_full_total",
+               "HTTP/2 upstream connections opened because every open one carried its most "
+               "concurrent streams (--upstream_http2_max_concurrent_streams or the peer's).",
+               {}, LB_SUM(pool.http2_connections_full));
+  sink.Counter("lb_proxy_upstream_http2_goaways_total",
+               "GOAWAY frames received from HTTP/2 upstreams.", {}, LB_SUM(pool.http2_goaways));
+  sink.Counter("lb_proxy_upstream_refused_not_replayed_total",
+               "HTTP/2 streams the upstream did not process, not retried because their body was "
+               "over --upstream_replay_buffer_bytes.",
+               {}, LB_SUM(router.refused_not_replayed));
   sink.Counter("lb_proxy_retries_refused_total",
                "Retries after a connect timeout refused by the worker's retry budget.", {},
                LB_SUM(router.retries_refused));

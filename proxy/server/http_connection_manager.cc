@@ -156,6 +156,12 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
     if (end_stream) Complete();
   }
 
+  void EncodeTrailers(http::ResponseHeaderMapPtr trailers) override {
+    manager_.OnStreamActivity();
+    encoder_.EncodeTrailers(*trailers);
+    Complete();
+  }
+
   void SendLocalReply(int status, absl::string_view message) override {
     if (done_) return;
     if (response_started_) {

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <memory>
@@ -16,6 +17,7 @@
 #include "proxy/network/transport_socket.h"
 #include "proxy/tls/context.h"
 #include "proxy/upstream/http1_conn_pool.h"
+#include "proxy/upstream/http2_conn_pool.h"
 
 namespace lb::proxy {
 
@@ -52,9 +54,16 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
     router_options_.response_timeout = options.upstream_response_timeout;
     router_options_.buffer_limit_bytes = options.buffer_limit_bytes;
     router_options_.retry_budget = options.retry_budget;
+    router_options_.replay_buffer_bytes = options.upstream_replay_buffer_bytes;
     pool_settings_.idle_timeout = options.upstream_idle_timeout;
     pool_settings_.max_idle = options.max_idle_per_host;
     pool_settings_.buffer_limit_bytes = options.buffer_limit_bytes;
+    http2_pool_settings_.idle_timeout = options.upstream_idle_timeout;
+    http2_pool_settings_.buffer_limit_bytes = options.buffer_limit_bytes;
+    http2_pool_settings_.codec.max_concurrent_streams =
+        options.upstream_http2_max_concurrent_streams;
+    http2_pool_settings_.codec.stream_buffer_limit =
+        static_cast<uint32_t>(std::min<size_t>(options.buffer_limit_bytes, UINT32_MAX));
   }
 
   ~Impl() override {
@@ -66,6 +75,7 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
     // Managers first (they abandon their requests), then the pools their routers used.
     managers_.clear();
     pools_.clear();
+    retired_pools_.clear();
   }
 
   void Start() {
@@ -90,12 +100,13 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
     // later sweep).
     const router::Snapshot* current = pins_.current();
     for (auto it = pools_.begin(); it != pools_.end();) {
-      upstream::Http1ConnPool& pool = *it->second;
+      upstream::ConnPool& pool = *it->second.pool;
+      upstream::HostState* host = it->first.first;
       const upstream::ClusterSnapshot* cluster =
-          current == nullptr ? nullptr : current->FindCluster(pool.host().cluster);
+          current == nullptr ? nullptr : current->FindCluster(host->cluster);
       const bool stale_transport =
           cluster != nullptr && cluster->transport.get() != it->first.second;
-      if (pool.host().removed.load(std::memory_order_relaxed) || stale_transport) {
+      if (host->removed.load(std::memory_order_relaxed) || stale_transport) {
         pool.Drain();
         if (pool.empty()) {
           pools_.erase(it++);
@@ -104,6 +115,12 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
       }
       ++it;
     }
+    // Pools of a protocol their cluster no longer speaks: gone once their streams finished.
+    retired_pools_.erase(std::remove_if(retired_pools_.begin(), retired_pools_.end(),
+                                        [](const std::unique_ptr<upstream::ConnPool>& pool) {
+                                          return pool->empty();
+                                        }),
+                         retired_pools_.end());
   }
 
   void Adopt(int fd, const event::SocketAddress& peer, bool tls) {
@@ -131,7 +148,8 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
       close(tls_listen_fd_);
       tls_listen_fd_ = -1;
     }
-    for (auto& [host, pool] : pools_) pool->Drain();
+    for (auto& [host, entry] : pools_) entry.pool->Drain();
+    for (auto& pool : retired_pools_) pool->Drain();
     std::vector<HttpConnectionManager*> managers;
     for (auto& [raw, owned] : managers_) managers.push_back(raw);
     for (HttpConnectionManager* m : managers) m->StartDrain();
@@ -170,16 +188,44 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
   upstream::ConnPool& PoolFor(const std::shared_ptr<upstream::HostState>& host,
                               const upstream::ClusterSnapshot& cluster) override {
     // Keyed by transport too: TLS and plaintext connections (or two TLS settings) never mix.
-    std::unique_ptr<upstream::Http1ConnPool>& pool =
-        pools_[std::make_pair(host.get(), cluster.transport.get())];
-    if (pool == nullptr) {
-      upstream::Http1PoolSettings settings = pool_settings_;
-      if (draining_) settings.max_idle = 0;
-      pool = std::make_unique<upstream::Http1ConnPool>(dispatcher_, host, settings, stats().pool,
-                                                       cluster.stats, cluster.transport);
+    PoolEntry& entry = pools_[std::make_pair(host.get(), cluster.transport.get())];
+    if (entry.pool != nullptr && entry.protocol != cluster.config.protocol) {
+      // The cluster switched protocols: the old pool finishes its requests, then goes.
+      entry.pool->Drain();
+      if (!entry.pool->empty()) retired_pools_.push_back(std::move(entry.pool));
+      entry.pool.reset();
+      entry.http1 = nullptr;
+      entry.http2 = nullptr;
     }
-    pool->set_connect_timeout(cluster.config.connect_timeout);
-    return *pool;
+    if (entry.pool == nullptr) {
+      entry.protocol = cluster.config.protocol;
+      if (cluster.config.protocol == UpstreamProtocol::kHttp2) {
+        upstream::Http2PoolSettings settings = http2_pool_settings_;
+        if (cluster.transport != nullptr) {
+          settings.transport_socket_factory = [transport = cluster.transport] {
+            return transport->Create();
+          };
+        }
+        auto pool = std::make_unique<upstream::Http2ConnPool>(dispatcher_, host, settings,
+                                                              stats().pool, cluster.stats);
+        entry.http2 = pool.get();
+        entry.pool = std::move(pool);
+      } else {
+        upstream::Http1PoolSettings settings = pool_settings_;
+        if (draining_) settings.max_idle = 0;
+        auto pool = std::make_unique<upstream::Http1ConnPool>(
+            dispatcher_, host, settings, stats().pool, cluster.stats, cluster.transport);
+        entry.http1 = pool.get();
+        entry.pool = std::move(pool);
+      }
+    }
+    if (entry.http2 != nullptr) {
+      entry.http2->set_connect_timeout(cluster.config.connect_timeout);
+      entry.http2->set_cluster_max_concurrent_streams(cluster.config.http2_max_concurrent_streams);
+    } else {
+      entry.http1->set_connect_timeout(cluster.config.connect_timeout);
+    }
+    return *entry.pool;
   }
 
   balancer::Picker::WorkerState& PickerState(const std::string& cluster) override {
@@ -332,6 +378,7 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
   ConnectionManagerOptions http_options_;
   router::RouterOptions router_options_;
   upstream::Http1PoolSettings pool_settings_;
+  upstream::Http2PoolSettings http2_pool_settings_;
   router::RetryBudget retry_budget_;
   accesslog::AccessLog* const access_log_;
   ConnectionBalancer* balancer_ = nullptr;
@@ -340,9 +387,17 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
   std::unique_ptr<event::FdWatcher> tls_listener_;
   SnapshotPins pins_;
   absl::flat_hash_map<HttpConnectionManager*, std::unique_ptr<HttpConnectionManager>> managers_;
+  // A host's pool, of its cluster's protocol and transport.
+  struct PoolEntry {
+    UpstreamProtocol protocol = UpstreamProtocol::kHttp1;
+    std::unique_ptr<upstream::ConnPool> pool;
+    upstream::Http1ConnPool* http1 = nullptr;  // The same object, typed; one of the two is set.
+    upstream::Http2ConnPool* http2 = nullptr;
+  };
   absl::flat_hash_map<std::pair<upstream::HostState*, const network::TransportSocketFactory*>,
-                      std::unique_ptr<upstream::Http1ConnPool>>
+                      PoolEntry>
       pools_;
+  std::vector<std::unique_ptr<upstream::ConnPool>> retired_pools_;
   absl::flat_hash_map<std::string, balancer::Picker::WorkerState> picker_states_;
   bool draining_ = false;
   std::function<void()> drained_;

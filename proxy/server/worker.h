@@ -51,6 +51,11 @@ struct WorkerOptions {
   bool normalize_path = true;  // RFC 3986 dot-segments, before routing.
   bool merge_slashes = false;
   uint32_t max_idle_per_host = 64;
+  // HTTP/2 clusters: streams one upstream connection carries at once (the peer's SETTINGS
+  // and the cluster's own limit may lower it); more open another connection.
+  uint32_t upstream_http2_max_concurrent_streams = 100;
+  // HTTP/2 clusters: request body kept to replay a stream the upstream did not process.
+  size_t upstream_replay_buffer_bytes = 64 * 1024;
   // Retries that take a slot (router.h) in flight may not exceed this share of active
   // requests (plus a floor of 3).
   double retry_budget = 0.2;

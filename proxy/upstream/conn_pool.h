@@ -8,9 +8,12 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
+#include <memory>
 
 #include "absl/strings/string_view.h"
 #include "proxy/http/codec.h"
+#include "proxy/network/transport_socket.h"
 
 namespace lb::proxy::upstream {
 
@@ -44,7 +47,15 @@ struct PoolStats {
   std::atomic<uint64_t> reuses{0};            // Streams on pooled connections.
   std::atomic<uint64_t> connect_failures{0};  // Refused, unreachable or timed out.
   std::atomic<uint64_t> local_failures{0};    // Out of descriptors or ports.
+  // HTTP/2 pools: connections opened because every open one had its most concurrent streams
+  // (the peer's SETTINGS or --upstream_http2_max_concurrent_streams), and GOAWAYs received.
+  std::atomic<uint64_t> http2_connections_full{0};
+  std::atomic<uint64_t> http2_goaways{0};
 };
+
+// Makes the transport of each new upstream connection (raw TCP, or TLS with ALPN "h2" for
+// HTTP/2 pools); null means raw.
+using TransportSocketFactory = std::function<std::unique_ptr<network::TransportSocket>()>;
 
 class ConnPool {
  public:

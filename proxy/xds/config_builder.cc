@@ -32,8 +32,9 @@ bool IsCleanPath(absl::string_view s) {
 }
 
 bool Same(const HealthCheckConfig& a, const HealthCheckConfig& b) {
-  return a.path == b.path && a.interval == b.interval && a.timeout == b.timeout &&
-         a.healthy_threshold == b.healthy_threshold &&
+  return a.path == b.path && a.grpc == b.grpc && a.grpc_service_name == b.grpc_service_name &&
+         a.grpc_authority == b.grpc_authority && a.interval == b.interval &&
+         a.timeout == b.timeout && a.healthy_threshold == b.healthy_threshold &&
          a.unhealthy_threshold == b.unhealthy_threshold;
 }
 
@@ -56,9 +57,10 @@ bool Same(const EndpointConfig& a, const EndpointConfig& b) {
 }
 
 bool SameSettings(const ClusterConfig& a, const ClusterConfig& b) {
-  return a.name == b.name && a.policy == b.policy && a.connect_timeout == b.connect_timeout &&
-         Same(a.health_check, b.health_check) && Same(a.outlier, b.outlier) &&
-         a.healthy_panic_threshold == b.healthy_panic_threshold &&
+  return a.name == b.name && a.policy == b.policy && a.protocol == b.protocol &&
+         a.http2_max_concurrent_streams == b.http2_max_concurrent_streams &&
+         a.connect_timeout == b.connect_timeout && Same(a.health_check, b.health_check) &&
+         Same(a.outlier, b.outlier) && a.healthy_panic_threshold == b.healthy_panic_threshold &&
          a.min_ring_size == b.min_ring_size && a.max_ring_size == b.max_ring_size &&
          a.maglev_table_size == b.maglev_table_size &&
          Same(a.circuit_breakers, b.circuit_breakers) && Same(a.tls, b.tls);

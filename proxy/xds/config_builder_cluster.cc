@@ -6,6 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/validation/validation_errors.h"
+#include "common/xds/type_urls.h"
+#include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h"
 #include "proxy/xds/config_builder.h"
 #include "proxy/xds/config_builder_internal.h"
 
@@ -38,6 +40,75 @@ std::optional<absl::Duration> PositiveDuration(const google::protobuf::Duration&
     return std::nullopt;
   }
   return v;
+}
+
+namespace http_v3 = envoy::extensions::upstreams::http::v3;
+
+// typed_extension_protocol_options: only HttpProtocolOptions with an explicit HTTP/1.1 or
+// HTTP/2 config is understood; anything else is an error naming its field (a NACK), since
+// speaking the wrong protocol to every endpoint would fail every request.
+void MapProtocolOptions(const cluster_v3::Cluster& c, ClusterConfig* out,
+                        ValidationErrors* errors) {
+  for (const auto& [key, any] : c.typed_extension_protocol_options()) {
+    Field field(errors, absl::StrCat(".typed_extension_protocol_options[\"", key, "\"]"));
+    if (key != lb::xds::kHttpProtocolOptionsName) {
+      errors->AddError(
+          absl::StrCat("unsupported extension (only ", lb::xds::kHttpProtocolOptionsName, " is)"));
+      continue;
+    }
+    if (any.type_url() != lb::xds::kHttpProtocolOptionsType) {
+      errors->AddFieldError(".type_url", absl::StrCat("must be ", lb::xds::kHttpProtocolOptionsType,
+                                                      ", got \"", any.type_url(), "\""));
+      continue;
+    }
+    http_v3::HttpProtocolOptions options;
+    if (!any.UnpackTo(&options)) {
+      errors->AddFieldError(".value", "does not parse as HttpProtocolOptions");
+      continue;
+    }
+    switch (options.upstream_protocol_options_case()) {
+      case http_v3::HttpProtocolOptions::kExplicitHttpConfig:
+        break;
+      case http_v3::HttpProtocolOptions::kUseDownstreamProtocolConfig:
+        errors->AddFieldError(".use_downstream_protocol_config",
+                              "unsupported (only explicit_http_config is)");
+        continue;
+      case http_v3::HttpProtocolOptions::kAutoConfig:
+        errors->AddFieldError(".auto_config", "unsupported (only explicit_http_config is)");
+        continue;
+      default:
+        errors->AddFieldError(".upstream_protocol_options", "must be explicit_http_config");
+        continue;
+    }
+    const http_v3::HttpProtocolOptions::ExplicitHttpConfig& config = options.explicit_http_config();
+    switch (config.protocol_config_case()) {
+      case http_v3::HttpProtocolOptions::ExplicitHttpConfig::kHttp2ProtocolOptions: {
+        out->protocol = UpstreamProtocol::kHttp2;
+        const envoy::config::core::v3::Http2ProtocolOptions& h2 = config.http2_protocol_options();
+        if (h2.has_max_concurrent_streams()) {
+          uint32_t v = h2.max_concurrent_streams().value();
+          if (v < 1 || v > 2147483647u) {
+            errors->AddFieldError(
+                ".explicit_http_config.http2_protocol_options.max_concurrent_streams",
+                absl::StrCat("must be from 1 to 2147483647, got ", v));
+          }
+          out->http2_max_concurrent_streams = v;
+        }
+        if (h2.allow_connect()) {
+          errors->AddFieldError(".explicit_http_config.http2_protocol_options.allow_connect",
+                                "unsupported (no extended CONNECT upstream)");
+        }
+        break;
+      }
+      case http_v3::HttpProtocolOptions::ExplicitHttpConfig::kHttp3ProtocolOptions:
+        errors->AddFieldError(".explicit_http_config.http3_protocol_options",
+                              "unsupported (HTTP/3 upstream is not implemented)");
+        break;
+      default:  // HTTP/1.1, also when empty (Envoy's rule).
+        out->protocol = UpstreamProtocol::kHttp1;
+        break;
+    }
+  }
 }
 
 bool IsPrime(uint64_t n) {
@@ -133,13 +204,33 @@ ClusterConfig MapCluster(const cluster_v3::Cluster& c, ValidationErrors* errors)
     }
   }
 
+  MapProtocolOptions(c, &out, errors);
+
   if (c.health_checks_size() > 1)
     errors->AddFieldError(".health_checks", "at most one is supported");
   if (c.health_checks_size() >= 1) {
     const core_v3::HealthCheck& hc = c.health_checks(0);
     Field field(errors, ".health_checks[0]");
-    if (!hc.has_http_health_check()) {
-      errors->AddError("only http_health_check is supported");
+    if (hc.has_grpc_health_check()) {
+      if (out.protocol != UpstreamProtocol::kHttp2) {
+        errors->AddFieldError(".grpc_health_check",
+                              "needs an HTTP/2 cluster (typed_extension_protocol_options)");
+      }
+      const std::string& service = hc.grpc_health_check().service_name();
+      const std::string& authority = hc.grpc_health_check().authority();
+      if (!IsCleanPath(service)) {
+        errors->AddFieldError(".grpc_health_check.service_name",
+                              "must not contain spaces or control characters");
+      }
+      if (!IsCleanPath(authority)) {
+        errors->AddFieldError(".grpc_health_check.authority",
+                              "must not contain spaces or control characters");
+      }
+      out.health_check.grpc = true;
+      out.health_check.grpc_service_name = service;
+      out.health_check.grpc_authority = authority;
+    } else if (!hc.has_http_health_check()) {
+      errors->AddError("only http_health_check and grpc_health_check are supported");
     } else {
       const std::string& path = hc.http_health_check().path();
       if (path.empty() || path[0] != '/') {

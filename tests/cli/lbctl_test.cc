@@ -716,6 +716,7 @@ TEST_F(LbctlTest, ClusterGet) {
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out,
             "name:               backend\n"
+            "protocol:           http1\n"
             "policy:             random\n"
             "hash:               header x-user\n"
             "health check:       GET /healthz every 0.500s, timeout 0.250s, healthy after 2, "
@@ -744,6 +745,7 @@ TEST_F(LbctlTest, ClusterGetJson) {
                          retries { value: 0 }
                          version: 3
                          circuit_breakers { max_requests: 2 max_retries: 0 }
+                         protocol: HTTP1
                        )pb"));
   Result r = Run({"cluster", "get", "web", "-o", "json"});
   EXPECT_EQ(r.code, 0) << r.err;
@@ -759,6 +761,7 @@ TEST_F(LbctlTest, ClusterGetJson) {
   "max_requests": 2,
   "max_retries": 0
  },
+ "protocol": "HTTP1",
  "retries": 0
 }
 )");
@@ -767,13 +770,22 @@ TEST_F(LbctlTest, ClusterGetJson) {
 TEST_F(LbctlTest, ClusterCreateWithEveryFlag) {
   service_.SetResponse("CreateCluster",
                        ParseText<lb::v1::Cluster>(R"pb(name: "web" version: 5)pb"));
-  Result r = Run(
-      {"cluster", "create",       "web",      "--policy",          "ring_hash", "--hash-cookie",
-       "sid",     "--hc-path",    "/healthz", "--hc-interval",     "2s",        "--hc-timeout",
-       "500ms",   "--hc-healthy", "3",        "--hc-unhealthy",    "4",         "--connect-timeout",
-       "1.5s",    "--retries",    "0",        "--panic-threshold", "0",
-       "--max-connections", "100", "--max-pending-requests", "10", "--max-requests", "50",
-       "--max-retries", "0"});
+  Result r = Run({"cluster",   "create",
+                  "web",       "--policy",
+                  "ring_hash", "--hash-cookie",
+                  "sid",       "--hc-path",
+                  "/healthz",  "--hc-interval",
+                  "2s",        "--hc-timeout",
+                  "500ms",     "--hc-healthy",
+                  "3",         "--hc-unhealthy",
+                  "4",         "--connect-timeout",
+                  "1.5s",      "--retries",
+                  "0",         "--panic-threshold",
+                  "0",         "--max-connections",
+                  "100",       "--max-pending-requests",
+                  "10",        "--max-requests",
+                  "50",        "--max-retries",
+                  "0"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out, "created cluster web (version 5)\n");
   EXPECT_TRUE(LastRequestIs<lb::v1::CreateClusterRequest>("CreateCluster", R"pb(
@@ -904,6 +916,70 @@ TEST_F(LbctlTest, ClusterUpdateSendsOnlyTheGivenFlags) {
       paths: "healthy_panic_threshold"
     }
   )pb"));
+}
+
+TEST_F(LbctlTest, ClusterProtocolAndGrpcHealthCheckFlags) {
+  Result r = Run({"cluster", "create", "greeter", "--protocol", "http2", "--hc-grpc",
+                  "echo.v1.Echo", "--hc-interval", "2s"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(LastRequestIs<lb::v1::CreateClusterRequest>("CreateCluster", R"pb(
+    cluster {
+      name: "greeter"
+      protocol: HTTP2
+      health_check {
+        grpc_service_name: "echo.v1.Echo"
+        interval { seconds: 2 }
+      }
+    }
+  )pb"));
+  // Without a value: the whole server (""); an HTTP check turns the gRPC one off.
+  r = Run({"cluster", "update", "greeter", "--hc-grpc"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(LastRequestIs<lb::v1::UpdateClusterRequest>("UpdateCluster", R"pb(
+    cluster {
+      name: "greeter"
+      health_check { grpc_service_name: "" }
+    }
+    update_mask { paths: "health_check.grpc_service_name" paths: "health_check.path" }
+  )pb"));
+  r = Run({"cluster", "update", "greeter", "--protocol", "HTTP1", "--hc-path", "/healthz"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(LastRequestIs<lb::v1::UpdateClusterRequest>("UpdateCluster", R"pb(
+    cluster {
+      name: "greeter"
+      protocol: HTTP1
+      health_check { path: "/healthz" }
+    }
+    update_mask {
+      paths: "protocol"
+      paths: "health_check.path"
+      paths: "health_check.grpc_service_name"
+    }
+  )pb"));
+  r = Run({"cluster", "create", "x", "--protocol", "http3"});
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("invalid --protocol \"http3\": want http1 or http2"), std::string::npos)
+      << r.err;
+}
+
+TEST_F(LbctlTest, ClusterGetShowsTheProtocolAndAGrpcCheck) {
+  service_.SetResponse("GetCluster", ParseText<lb::v1::Cluster>(R"pb(
+                         name: "greeter"
+                         protocol: HTTP2
+                         health_check {
+                           grpc_service_name: "echo.v1.Echo"
+                           interval { seconds: 5 }
+                           timeout { seconds: 1 }
+                           healthy_threshold: 2
+                           unhealthy_threshold: 3
+                         }
+                       )pb"));
+  Result r = Run({"cluster", "get", "greeter"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("protocol:           http2"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("gRPC Health/Check \"echo.v1.Echo\" every 5s"), std::string::npos) << r.out;
+  r = Run({"cluster", "get", "greeter", "-o", "json"});
+  EXPECT_NE(r.out.find("\"protocol\": \"HTTP2\""), std::string::npos) << r.out;
 }
 
 TEST_F(LbctlTest, ClusterUpdateSendsOneCircuitBreakerLimit) {
@@ -1195,6 +1271,7 @@ std::vector<lb::v1::Change> SomeChanges() {
                  lb_policy: RANDOM
                  endpoints { address: "127.0.0.1" port: 1 weight: 1 }
                  version: 7
+                 protocol: HTTP1
                })pb"),
       ParseText<lb::v1::Change>(
           R"pb(revision: 9
@@ -1297,7 +1374,7 @@ TEST_F(LbctlTest, WatchJsonLinesAndCount) {
             "{\"revision\":\"7\",\"cluster\":{\"name\":\"backend\",\"lb_policy\":\"RANDOM\","
             "\"endpoints\":[{\"address\":\"127.0.0.1\",\"port\":1,\"zone\":\"\",\"labels\":{},"
             "\"admin_state\":\"ADMIN_STATE_UNSPECIFIED\",\"resolved_addresses\":[],\"weight\":1}],"
-            "\"version\":\"7\"}}");
+            "\"version\":\"7\",\"protocol\":\"HTTP1\"}}");
   EXPECT_EQ(lines[2], "{\"revision\":\"9\",\"initial_state_end\":true}");
   EXPECT_THAT(lines[3], StartsWith("{\"revision\":\"10\",\"cluster\":{\"name\":\"backend\","
                                    "\"lb_policy\":\"ROUND_ROBIN\","));

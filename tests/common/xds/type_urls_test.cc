@@ -11,6 +11,7 @@
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "envoy/extensions/transport_sockets/tls/v3/secret.pb.h"
 #include "envoy/extensions/transport_sockets/tls/v3/tls.pb.h"
+#include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h"
 #include "google/protobuf/any.pb.h"
 #include "gtest/gtest.h"
 
@@ -35,11 +36,12 @@ TEST(TypeUrlsTest, MatchWhatAnyPackFromWrites) {
             kHcmType);
   EXPECT_EQ(PackedTypeUrl<envoy::extensions::filters::http::router::v3::Router>(), kRouterType);
   EXPECT_EQ(PackedTypeUrl<envoy::extensions::transport_sockets::tls::v3::Secret>(), kSecretType);
-  EXPECT_EQ(
-      PackedTypeUrl<envoy::extensions::transport_sockets::tls::v3::DownstreamTlsContext>(),
-      kDownstreamTlsContextType);
+  EXPECT_EQ(PackedTypeUrl<envoy::extensions::transport_sockets::tls::v3::DownstreamTlsContext>(),
+            kDownstreamTlsContextType);
   EXPECT_EQ(PackedTypeUrl<envoy::extensions::transport_sockets::tls::v3::UpstreamTlsContext>(),
             kUpstreamTlsContextType);
+  EXPECT_EQ(PackedTypeUrl<envoy::extensions::upstreams::http::v3::HttpProtocolOptions>(),
+            kHttpProtocolOptionsType);
 }
 
 TEST(TypeUrlsTest, ExactText) {
@@ -48,6 +50,11 @@ TEST(TypeUrlsTest, ExactText) {
   EXPECT_STREQ(kClusterType, "type.googleapis.com/envoy.config.cluster.v3.Cluster");
   EXPECT_STREQ(kEndpointType, "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment");
   EXPECT_STREQ(kSecretType, "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret");
+  EXPECT_STREQ(kHttpProtocolOptionsType,
+               "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions");
+  // The map key is the message's full name.
+  EXPECT_EQ(std::string("type.googleapis.com/") + kHttpProtocolOptionsName,
+            kHttpProtocolOptionsType);
 }
 
 }  // namespace

@@ -371,6 +371,7 @@ TEST(NormalizeClusterTest, FillsEveryDefault) {
       max_requests: 1024
       max_retries: 3
     }
+    protocol: HTTP1
   )pb");
 }
 
@@ -411,7 +412,8 @@ TEST(NormalizeClusterTest, KeepsExplicitZeros) {
   )pb");
   EXPECT_TRUE(c.outlier_detection().has_consecutive_5xx());
   lb::v1::Cluster one_zero = ParseCluster(R"pb(
-    name: "web" outlier_detection { consecutive_gateway_failure: 0 }
+    name: "web"
+    outlier_detection { consecutive_gateway_failure: 0 }
   )pb");
   ASSERT_TRUE(NormalizeCluster(&one_zero).ok());
   ExpectProtoEq(one_zero.outlier_detection(), R"pb(
@@ -472,27 +474,31 @@ TEST(NormalizeClusterTest, LbPolicyAndHashPolicy) {
 
 TEST(NormalizeClusterTest, HashOptionsOnPoliciesThatDoNotHashAreRefused) {
   for (const char* policy : {"RANDOM", "ROUND_ROBIN", "LEAST_REQUEST"}) {
-    EXPECT_EQ(ClusterError(absl::StrCat("name: \"web\" lb_policy: ", policy,
-                                        " hash_policy { header: \"x-user\" }")),
-              absl::StrCat("cluster.hash_policy: only RING_HASH and MAGLEV hash; lb_policy is ",
-                           policy));
-    EXPECT_EQ(ClusterError(absl::StrCat("name: \"web\" lb_policy: ", policy,
-                                        " hash_policy { cookie: \"sid\" cookie_options {} }")),
-              absl::StrCat("cluster.hash_policy: only RING_HASH and MAGLEV hash; lb_policy is ",
-                           policy));
+    EXPECT_EQ(
+        ClusterError(absl::StrCat("name: \"web\" lb_policy: ", policy,
+                                  " hash_policy { header: \"x-user\" }")),
+        absl::StrCat("cluster.hash_policy: only RING_HASH and MAGLEV hash; lb_policy is ", policy));
+    EXPECT_EQ(
+        ClusterError(absl::StrCat("name: \"web\" lb_policy: ", policy,
+                                  " hash_policy { cookie: \"sid\" cookie_options {} }")),
+        absl::StrCat("cluster.hash_policy: only RING_HASH and MAGLEV hash; lb_policy is ", policy));
   }
   // Unset policy is RANDOM.
-  EXPECT_EQ(ClusterError(R"pb(name: "web" hash_policy { source_ip: true })pb"),
+  EXPECT_EQ(ClusterError(R"pb(name: "web"
+                              hash_policy { source_ip: true })pb"),
             "cluster.hash_policy: only RING_HASH and MAGLEV hash; lb_policy is RANDOM");
   // An empty hash policy is no hash policy.
-  lb::v1::Cluster c = ParseCluster(R"pb(name: "web" lb_policy: ROUND_ROBIN hash_policy {})pb");
+  lb::v1::Cluster c = ParseCluster(R"pb(name: "web"
+                                        lb_policy: ROUND_ROBIN
+                                        hash_policy {})pb");
   ASSERT_TRUE(NormalizeCluster(&c).ok());
   EXPECT_FALSE(c.has_hash_policy());
 }
 
 TEST(NormalizeClusterTest, CookieOptionsDefaults) {
-  lb::v1::Cluster c =
-      ParseCluster(R"pb(name: "web" lb_policy: RING_HASH hash_policy { cookie: "sid" })pb");
+  lb::v1::Cluster c = ParseCluster(R"pb(name: "web"
+                                        lb_policy: RING_HASH
+                                        hash_policy { cookie: "sid" })pb");
   ASSERT_TRUE(NormalizeCluster(&c).ok());
   ExpectProtoEq(c.hash_policy(), R"pb(
     cookie: "sid"
@@ -561,7 +567,10 @@ TEST(NormalizeClusterTest, CookieOptionsErrors) {
                               lb_policy: RING_HASH
                               hash_policy {
                                 cookie: "sid"
-                                cookie_options { ttl { seconds: 34560001 } path: "app" }
+                                cookie_options {
+                                  ttl { seconds: 34560001 }
+                                  path: "app"
+                                }
                               })pb"),
             "cluster.hash_policy.cookie_options.ttl: must be from 0s to 34560000s, got "
             "34560001s; cluster.hash_policy.cookie_options.path: must start with \"/\" and "
@@ -743,9 +752,10 @@ TEST(NormalizeClusterTest, OutlierDetection) {
   EXPECT_EQ(ClusterError(R"pb(name: "web"
                               outlier_detection { interval { nanos: 99000000 } })pb"),
             "cluster.outlier_detection.interval: must be from 0.100s to 3600s, got 0.099s");
-  EXPECT_EQ(ClusterError(R"pb(name: "web"
-                              outlier_detection { base_ejection_time { seconds: 7200 } })pb"),
-            "cluster.outlier_detection.base_ejection_time: must be from 0.100s to 3600s, got 7200s");
+  EXPECT_EQ(
+      ClusterError(R"pb(name: "web"
+                        outlier_detection { base_ejection_time { seconds: 7200 } })pb"),
+      "cluster.outlier_detection.base_ejection_time: must be from 0.100s to 3600s, got 7200s");
 }
 
 TEST(NormalizeClusterTest, ConnectTimeout) {
@@ -798,9 +808,10 @@ TEST(NormalizeClusterTest, CircuitBreakersKeepGivenLimitsAndDefaultTheOthers) {
   lb::v1::Cluster c = ParseCluster(R"pb(name: "web"
                                         circuit_breakers { max_requests: 2 max_retries: 0 })pb");
   ASSERT_TRUE(NormalizeCluster(&c).ok());
-  ExpectProtoEq(c.circuit_breakers(), R"pb(
-    max_connections: 1024 max_pending_requests: 1024 max_requests: 2 max_retries: 0
-  )pb");
+  ExpectProtoEq(c.circuit_breakers(),
+                R"pb(
+                  max_connections: 1024 max_pending_requests: 1024 max_requests: 2 max_retries: 0
+                )pb");
   EXPECT_TRUE(c.circuit_breakers().has_max_retries());
   c = ParseCluster(R"pb(name: "web"
                         circuit_breakers {
@@ -811,8 +822,45 @@ TEST(NormalizeClusterTest, CircuitBreakersKeepGivenLimitsAndDefaultTheOthers) {
                         })pb");
   ASSERT_TRUE(NormalizeCluster(&c).ok());
   ExpectProtoEq(c.circuit_breakers(), R"pb(
-    max_connections: 1000000 max_pending_requests: 1 max_requests: 1 max_retries: 1000000
+    max_connections: 1000000
+    max_pending_requests: 1
+    max_requests: 1
+    max_retries: 1000000
   )pb");
+}
+
+TEST(NormalizeClusterTest, ProtocolDefaultsToHttp1) {
+  lb::v1::Cluster c = ParseCluster(R"pb(name: "web")pb");
+  ASSERT_TRUE(NormalizeCluster(&c).ok());
+  EXPECT_EQ(c.protocol(), lb::v1::HTTP1);
+  c = ParseCluster(R"pb(name: "web" protocol: HTTP2)pb");
+  ASSERT_TRUE(NormalizeCluster(&c).ok());
+  EXPECT_EQ(c.protocol(), lb::v1::HTTP2);
+  c = ParseCluster(R"pb(name: "web")pb");
+  c.set_protocol(static_cast<lb::v1::UpstreamProtocol>(9));
+  EXPECT_EQ(NormalizeCluster(&c).message(), "cluster.protocol: unknown value 9");
+}
+
+TEST(NormalizeClusterTest, GrpcHealthChecksOnlyOnHttp2ClustersAndNotWithAPath) {
+  lb::v1::Cluster c = ParseCluster(R"pb(name: "g"
+                                        protocol: HTTP2
+                                        health_check { grpc_service_name: "" })pb");
+  ASSERT_TRUE(NormalizeCluster(&c).ok());
+  EXPECT_TRUE(c.health_check().has_grpc_service_name());
+  EXPECT_EQ(ClusterError(R"pb(name: "g"
+                              health_check { grpc_service_name: "svc" })pb"),
+            "cluster.health_check.grpc_service_name: gRPC health checks need protocol HTTP2 (the "
+            "cluster is HTTP1)");
+  EXPECT_EQ(ClusterError(R"pb(name: "g"
+                              protocol: HTTP2
+                              health_check { path: "/h" grpc_service_name: "svc" })pb"),
+            "cluster.health_check.grpc_service_name: a health check is either HTTP (path) or "
+            "gRPC, not both");
+  EXPECT_EQ(ClusterError(R"pb(name: "g"
+                              protocol: HTTP2
+                              health_check { grpc_service_name: "a b" })pb"),
+            "cluster.health_check.grpc_service_name: must be printable, without spaces, at most "
+            "256 bytes");
 }
 
 TEST(NormalizeClusterTest, CircuitBreakersZeroOnlyForRetriesAndAnUpperBound) {
@@ -844,9 +892,10 @@ TEST(SetCircuitBreakerDefaultsTest, FillsOnlyUnsetLimits) {
   lb::v1::CircuitBreakers cb;
   cb.set_max_retries(0);
   SetCircuitBreakerDefaults(&cb);
-  ExpectProtoEq(cb, R"pb(
-    max_connections: 1024 max_pending_requests: 1024 max_requests: 1024 max_retries: 0
-  )pb");
+  ExpectProtoEq(
+      cb, R"pb(
+        max_connections: 1024 max_pending_requests: 1024 max_requests: 1024 max_retries: 0
+      )pb");
 }
 
 TEST(NormalizeClusterTest, EndpointsAreNormalizedWithIndexedPaths) {
@@ -931,8 +980,7 @@ TEST(NormalizeClusterTest, ReportsEveryProblemInFieldOrder) {
 TEST(NormalizeRouteTest, FillsDefaults) {
   lb::v1::Route r = ParseRoute(R"pb(name: "r" cluster: "web")pb");
   ASSERT_TRUE(NormalizeRoute(&r).ok());
-  ExpectProtoEq(r,
-                R"pb(name: "r" host: "*" path_prefix: "/" cluster: "web" hosts: "*")pb");
+  ExpectProtoEq(r, R"pb(name: "r" host: "*" path_prefix: "/" cluster: "web" hosts: "*")pb");
 }
 
 TEST(NormalizeRouteTest, HostForms) {
@@ -997,11 +1045,8 @@ TEST(NormalizeRouteTest, Ipv6Hosts) {
 }
 
 TEST(NormalizeRouteTest, SeveralHosts) {
-  lb::v1::Route r = ParseRoute(R"pb(name: "r"
-                                    cluster: "web"
-                                    hosts: "Example.com"
-                                    hosts: "*.example.org"
-                                    hosts: "")pb");
+  lb::v1::Route r = ParseRoute(
+      R"pb(name: "r" cluster: "web" hosts: "Example.com" hosts: "*.example.org" hosts: "")pb");
   ASSERT_TRUE(NormalizeRoute(&r).ok());
   ExpectProtoEq(r, R"pb(name: "r"
                         host: "example.com"

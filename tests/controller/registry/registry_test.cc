@@ -98,6 +98,7 @@ constexpr char kBootstrapBackend[] = R"pb(
     max_requests: 1024
     max_retries: 3
   }
+  protocol: HTTP1
 )pb";
 
 class RegistryTest : public ::testing::Test {
@@ -847,29 +848,35 @@ TEST_F(RegistryTest, UpdateClusterMaskChangesOneCircuitBreakerLimit) {
                                   circuit_breakers { max_requests: 7 max_connections: 99 })pb"),
       Mask({"circuit_breakers.max_requests"}), before.version());
   ASSERT_TRUE(c.ok()) << c.status();
-  ExpectProtoEq(c->circuit_breakers(), R"pb(
-    max_connections: 10 max_pending_requests: 1024 max_requests: 7 max_retries: 0
-  )pb");
+  ExpectProtoEq(c->circuit_breakers(),
+                R"pb(
+                  max_connections: 10 max_pending_requests: 1024 max_requests: 7 max_retries: 0
+                )pb");
   EXPECT_GT(c->version(), before.version());
   // A refused value changes nothing; a named limit unset in the patch gets its default.
   const std::string state = State();
-  c = registry_->UpdateCluster(Parse<lb::v1::Cluster>(R"pb(name: "web"
-                                                           circuit_breakers { max_requests: 0 })pb"),
-                               Mask({"circuit_breakers.max_requests"}), 0);
+  c = registry_->UpdateCluster(
+      Parse<lb::v1::Cluster>(R"pb(name: "web"
+                                  circuit_breakers { max_requests: 0 })pb"),
+      Mask({"circuit_breakers.max_requests"}), 0);
   EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(c.status().message(),
             "cluster.circuit_breakers.max_requests: must be from 1 to 1000000, got 0");
   EXPECT_EQ(State(), state);
   c = registry_->UpdateCluster(NamedCluster("web"), Mask({"circuit_breakers.max_retries"}), 0);
   ASSERT_TRUE(c.ok()) << c.status();
-  ExpectProtoEq(c->circuit_breakers(), R"pb(
-    max_connections: 10 max_pending_requests: 1024 max_requests: 7 max_retries: 3
-  )pb");
+  ExpectProtoEq(c->circuit_breakers(),
+                R"pb(
+                  max_connections: 10 max_pending_requests: 1024 max_requests: 7 max_retries: 3
+                )pb");
   // The whole message named: every limit back to its default.
   c = registry_->UpdateCluster(NamedCluster("web"), Mask({"circuit_breakers"}), 0);
   ASSERT_TRUE(c.ok()) << c.status();
   ExpectProtoEq(c->circuit_breakers(), R"pb(
-    max_connections: 1024 max_pending_requests: 1024 max_requests: 1024 max_retries: 3
+    max_connections: 1024
+    max_pending_requests: 1024
+    max_requests: 1024
+    max_retries: 3
   )pb");
 }
 
@@ -976,11 +983,13 @@ TEST_F(RegistryTest, ClusterStoredBeforeCircuitBreakersHasTheDefaults) {
   lb::v1::Cluster old = Parse<lb::v1::Cluster>(kBootstrapBackend);
   old.set_name("old");
   old.clear_circuit_breakers();
-  ASSERT_TRUE(
-      store_->Txn({}, {store::Op::Put(ClusterKey("old"), old.SerializeAsString())}).ok());
+  ASSERT_TRUE(store_->Txn({}, {store::Op::Put(ClusterKey("old"), old.SerializeAsString())}).ok());
   const lb::v1::Cluster c = MustGet("old");
   ExpectProtoEq(c.circuit_breakers(), R"pb(
-    max_connections: 1024 max_pending_requests: 1024 max_requests: 1024 max_retries: 3
+    max_connections: 1024
+    max_pending_requests: 1024
+    max_requests: 1024
+    max_retries: 3
   )pb");
   // What it always had: replacing it with itself is a no-op.
   const std::string before = State();
@@ -1534,7 +1543,7 @@ TEST(ChangeFromEventTest, DecodesModelKeys) {
   put.kv = {"clusters/web", c.SerializeAsString(), 3, 7};
   absl::StatusOr<lb::v1::Change> change = Registry::ChangeFromEvent(put);
   ASSERT_TRUE(change.ok()) << change.status();
-  // Stored without circuit breakers: it had the defaults.
+  // Stored without circuit breakers or a protocol: it had the defaults (HTTP1).
   ExpectProtoEq(*change, R"pb(revision: 7
                               cluster {
                                 name: "web"
@@ -1545,6 +1554,7 @@ TEST(ChangeFromEventTest, DecodesModelKeys) {
                                   max_requests: 1024
                                   max_retries: 3
                                 }
+                                protocol: HTTP1
                               })pb");
 
   store::Event del;

@@ -31,7 +31,7 @@ constexpr char kBackendSettings[] =
     R"("interval":"10s","base_ejection_time":"30s","max_ejection_percent":50},)"
     R"("connect_timeout":"1s","retries":2,"healthy_panic_threshold":50,)"
     R"("circuit_breakers":{"max_connections":1024,"max_pending_requests":1024,)"
-    R"("max_requests":1024,"max_retries":3},)";
+    R"("max_requests":1024,"max_retries":3},"protocol":"HTTP1",)";
 
 std::string ClusterJson(const std::string& name, const std::string& endpoints, int64_t version) {
   std::string settings =
@@ -130,7 +130,7 @@ TEST_F(RestHandlerTest, CreateClusterWithSettingsAndEndpoints) {
              R"("interval":"10s","base_ejection_time":"30s","max_ejection_percent":50},)"
              R"("connect_timeout":"0.250s","retries":0,"healthy_panic_threshold":50,)"
              R"("circuit_breakers":{"max_connections":1024,"max_pending_requests":1024,)"
-             R"("max_requests":100,"max_retries":0},)"
+             R"("max_requests":100,"max_retries":0},"protocol":"HTTP1",)"
              R"("endpoints":[{"address":"10.0.0.1","port":80,"weight":3,"zone":"a",)"
              R"("labels":{"tier":"gold"},"admin_state":"ACTIVE","resolved_addresses":[]}],)"
              R"("version":"2"})");
@@ -178,6 +178,25 @@ TEST_F(RestHandlerTest, MalformedJsonBodiesAre400) {
 
 TEST_F(RestHandlerTest, GetMissingClusterIs404) {
   ExpectError(Get("/v1/clusters/nope"), 404, "NOT_FOUND", R"(cluster \"nope\" not found)");
+}
+
+TEST_F(RestHandlerTest, ClusterProtocolAndGrpcHealthCheck) {
+  HttpResponse r = Post(
+      "/v1/clusters", R"({"name":"g","protocol":"HTTP2","health_check":{"grpc_service_name":""}})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  nlohmann::json got = nlohmann::json::parse(Get("/v1/clusters/g").body);
+  EXPECT_EQ(got["protocol"], "HTTP2");
+  EXPECT_EQ(got["health_check"]["grpc_service_name"], "");
+  // PATCH keeps the rest; an HTTP1 cluster cannot keep a gRPC health check.
+  ExpectError(Patch("/v1/clusters/g", R"({"protocol":"HTTP1"})"), 400, "INVALID_ARGUMENT",
+              "cluster.health_check.grpc_service_name: gRPC health checks need protocol HTTP2 "
+              "(the cluster is HTTP1)");
+  r = Patch("/v1/clusters/g", R"({"protocol":"HTTP1","health_check":{"grpc_service_name":null}})");
+  EXPECT_EQ(r.status, 200) << r.body;
+  got = nlohmann::json::parse(Get("/v1/clusters/g").body);
+  EXPECT_EQ(got["protocol"], "HTTP1");
+  EXPECT_FALSE(got["health_check"].contains("grpc_service_name"));
+  EXPECT_EQ(Post("/v1/clusters", R"({"name":"x","protocol":"HTTP3"})").status, 400);
 }
 
 TEST_F(RestHandlerTest, PutClusterReplacesSettingsAndKeepsEndpoints) {

@@ -7,9 +7,11 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "common/xds/type_urls.h"
 #include "controller/model/validation.h"
 #include "envoy/extensions/filters/http/router/v3/router.pb.h"
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
+#include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "lb/v1/lb.pb.h"
@@ -787,6 +789,51 @@ TEST(BuildIngressRoutesTest, CookieHashCarriesTheGenerationContract) {
   rc = BuildIngressRoutes(table, clusters);
   EXPECT_EQ(rc.virtual_hosts(0).routes(1).route().hash_policy(0).cookie().attributes(0).value(),
             "Lax");
+}
+
+}  // namespace
+}  // namespace lb::xds
+
+namespace lb::xds {
+namespace {
+
+TEST(BuildClusterTest, Http2ClustersCarryEnvoysHttpProtocolOptionsForProxiesOnly) {
+  lb::v1::Cluster model;
+  model.set_name("grpc");
+  model.set_lb_policy(lb::v1::ROUND_ROBIN);
+  const std::string http1 =
+      BuildCluster(model, ClientFlavor::kEnvoy).SerializeAsString();  // Unset: HTTP1.
+  model.set_protocol(lb::v1::HTTP1);
+  EXPECT_EQ(BuildCluster(model, ClientFlavor::kEnvoy).SerializeAsString(), http1);
+  model.set_protocol(lb::v1::HTTP2);
+  envoy::config::cluster::v3::Cluster c = BuildCluster(model, ClientFlavor::kEnvoy);
+  ASSERT_EQ(c.typed_extension_protocol_options_size(), 1);
+  const google::protobuf::Any& any =
+      c.typed_extension_protocol_options().at(kHttpProtocolOptionsName);
+  EXPECT_EQ(any.type_url(), kHttpProtocolOptionsType);
+  envoy::extensions::upstreams::http::v3::HttpProtocolOptions options;
+  ASSERT_TRUE(any.UnpackTo(&options));
+  EXPECT_TRUE(options.explicit_http_config().has_http2_protocol_options());
+  // gRPC clients speak HTTP/2 anyway.
+  EXPECT_EQ(BuildCluster(model, ClientFlavor::kGrpc).typed_extension_protocol_options_size(), 0);
+}
+
+TEST(BuildClusterTest, GrpcHealthCheck) {
+  lb::v1::Cluster model;
+  model.set_name("grpc");
+  model.set_protocol(lb::v1::HTTP2);
+  model.mutable_health_check()->set_grpc_service_name("echo.v1.Echo");
+  model.mutable_health_check()->mutable_interval()->set_seconds(2);
+  envoy::config::cluster::v3::Cluster c = BuildCluster(model, ClientFlavor::kEnvoy);
+  ASSERT_EQ(c.health_checks_size(), 1);
+  EXPECT_TRUE(c.health_checks(0).has_grpc_health_check());
+  EXPECT_EQ(c.health_checks(0).grpc_health_check().service_name(), "echo.v1.Echo");
+  EXPECT_EQ(c.health_checks(0).interval().seconds(), 2);
+  // The whole server: service "".
+  model.mutable_health_check()->set_grpc_service_name("");
+  c = BuildCluster(model, ClientFlavor::kEnvoy);
+  ASSERT_EQ(c.health_checks_size(), 1);
+  EXPECT_TRUE(c.health_checks(0).has_grpc_health_check());
 }
 
 }  // namespace

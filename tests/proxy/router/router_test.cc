@@ -3,8 +3,8 @@
 #include "proxy/router/router.h"
 
 #include <map>
-#include <set>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -359,7 +359,8 @@ TEST_F(RouterTest, ClusterMaxRequestsOverflowIs503) {
   Router second(context_, downstream_);
   second.StartRequest(snap.get(), Request(), true, "192.0.2.9");
   EXPECT_EQ(downstream_.status, 503);
-  EXPECT_EQ(downstream_.body, "upstream overflow: cluster \"web\" has its max_requests (1) in flight");
+  EXPECT_EQ(downstream_.body,
+            "upstream overflow: cluster \"web\" has its max_requests (1) in flight");
   EXPECT_EQ(downstream_.info.response_flags, accesslog::kUpstreamOverflow);
   EXPECT_EQ(requests.overflows(), 1u);
   pool.Ready();
@@ -455,6 +456,43 @@ TEST_F(RouterTest, ResetBeforeAnswerIsRetriedOnlyWhenReplayable) {
   pool.Reset(http::StreamResetReason::kConnectionTermination, "gone");
   EXPECT_EQ(TotalRequests(), before);
   EXPECT_EQ(downstream_.status, 502);
+}
+
+TEST_F(RouterTest, RefusedHttp2StreamsAreRetriedWithTheirBody) {
+  std::shared_ptr<Snapshot> snap = Snap(3);
+  const_cast<upstream::ClusterSnapshot*>(snap->FindCluster("web"))->config.protocol =
+      UpstreamProtocol::kHttp2;
+  // A POST whose body went out: not processed upstream (GOAWAY), so replayed with its body.
+  Start(snap.get(), Request(http::Method::kPost), false);
+  FakePool& first = Waiting();
+  FakeEncoder& up = first.Ready();
+  Buffer body;
+  body.Append("payload");
+  router_->OnRequestData(body, true);
+  EXPECT_EQ(up.body, "payload");
+  first.Reset(http::StreamResetReason::kRemoteRefusedStream, "not processed");
+  FakePool& second = Waiting();
+  EXPECT_NE(&first, &second);
+  FakeEncoder& again = second.Ready();
+  EXPECT_EQ(again.body, "payload");
+  EXPECT_TRUE(again.ended);
+  second.Respond(200, "ok");
+  EXPECT_EQ(downstream_.status, 200);
+  // Not the host's fault: only the answer is reported.
+  EXPECT_EQ(context_.results, std::vector<std::string>{KeyOf(second) + " ok"});
+
+  // A body over the replay buffer is not kept: 502, counted.
+  context_.options.replay_buffer_bytes = 4;
+  Start(snap.get(), Request(http::Method::kPost), false);
+  FakePool& pool = Waiting();
+  pool.Ready();
+  body.Append("too long");
+  router_->OnRequestData(body, true);
+  int before = TotalRequests();
+  pool.Reset(http::StreamResetReason::kRemoteRefusedStream, "not processed");
+  EXPECT_EQ(TotalRequests(), before);
+  EXPECT_EQ(downstream_.status, 502);
+  EXPECT_EQ(context_.stats.refused_not_replayed.load(), 1u);
 }
 
 TEST_F(RouterTest, ProtocolErrorIs502WithItsReasonAndNoRetry) {

@@ -128,8 +128,107 @@ TEST(ConfigBuilderTest, ClusterWithoutTypeOrHealthCheckKindOrName) {
   auto no_name = MakeCluster("");
   EXPECT_EQ(ErrorOf(b.ApplyClusters({no_type, tcp_check, no_name}, "1")),
             "Cluster \"a\": type: unsupported value 0 (only EDS is supported); "
-            "Cluster \"b\": health_checks[0]: only http_health_check is supported; "
+            "Cluster \"b\": health_checks[0]: only http_health_check and grpc_health_check are "
+            "supported; "
             "Cluster at resources[2]: name: must not be empty");
+}
+
+// typed_extension_protocol_options with one HttpProtocolOptions whose body is `options`.
+std::string ProtocolOptions(const std::string& options,
+                            const std::string& key = lb::xds::kHttpProtocolOptionsName,
+                            const std::string& type = lb::xds::kHttpProtocolOptionsName) {
+  return "typed_extension_protocol_options { key: '" + key + "' value { [type.googleapis.com/" +
+         type + "] { " + options + " } } }";
+}
+
+TEST(ConfigBuilderTest, UpstreamProtocolMapsFromHttpProtocolOptions) {
+  ConfigBuilder b;
+  ASSERT_TRUE(
+      b.ApplyClusters(
+           {MakeCluster("h2",
+                        ProtocolOptions("explicit_http_config { http2_protocol_options {} }")),
+            MakeCluster("h2cap", ProtocolOptions("explicit_http_config { http2_protocol_options { "
+                                                 "max_concurrent_streams { value: 7 } } }")),
+            MakeCluster("h1", ProtocolOptions("explicit_http_config { http_protocol_options {} }")),
+            MakeCluster("empty", ProtocolOptions("explicit_http_config {}")), MakeCluster("plain")},
+           "1")
+          .ok());
+  ASSERT_TRUE(b.ApplyLoadAssignments({MakeAssignment("h2", {80}), MakeAssignment("h2cap", {80}),
+                                      MakeAssignment("h1", {80}), MakeAssignment("empty", {80}),
+                                      MakeAssignment("plain", {80})},
+                                     "1")
+                  .ok());
+  auto config = b.Build();
+  ASSERT_NE(config, nullptr);
+  EXPECT_EQ(config->clusters.at("h2").protocol, UpstreamProtocol::kHttp2);
+  EXPECT_EQ(config->clusters.at("h2").http2_max_concurrent_streams, 0u);
+  EXPECT_EQ(config->clusters.at("h2cap").http2_max_concurrent_streams, 7u);
+  EXPECT_EQ(config->clusters.at("h1").protocol, UpstreamProtocol::kHttp1);
+  EXPECT_EQ(config->clusters.at("empty").protocol, UpstreamProtocol::kHttp1);  // Envoy's rule.
+  EXPECT_EQ(config->clusters.at("plain").protocol, UpstreamProtocol::kHttp1);
+}
+
+TEST(ConfigBuilderTest, UnsupportedProtocolOptionsAreNackedWithTheirPath) {
+  ConfigBuilder b;
+  const std::string prefix = "typed_extension_protocol_options[\"";
+  EXPECT_EQ(ErrorOf(b.ApplyClusters(
+                {MakeCluster("key", ProtocolOptions("explicit_http_config {}", "other.ext")),
+                 MakeCluster("auto", ProtocolOptions("auto_config {}")),
+                 MakeCluster("h3", ProtocolOptions("explicit_http_config { "
+                                                   "http3_protocol_options {} }")),
+                 MakeCluster("none", ProtocolOptions("")),
+                 MakeCluster("zero", ProtocolOptions("explicit_http_config { "
+                                                     "http2_protocol_options { "
+                                                     "max_concurrent_streams {} } }"))},
+                "1")),
+            "Cluster \"key\": " + prefix +
+                "other.ext\"]: unsupported extension (only "
+                "envoy.extensions.upstreams.http.v3.HttpProtocolOptions is); "
+                "Cluster \"auto\": " +
+                prefix + lb::xds::kHttpProtocolOptionsName +
+                "\"].auto_config: unsupported (only explicit_http_config is); "
+                "Cluster \"h3\": " +
+                prefix + lb::xds::kHttpProtocolOptionsName +
+                "\"].explicit_http_config.http3_protocol_options: unsupported (HTTP/3 upstream "
+                "is not implemented); "
+                "Cluster \"none\": " +
+                prefix + lb::xds::kHttpProtocolOptionsName +
+                "\"].upstream_protocol_options: must be explicit_http_config; "
+                "Cluster \"zero\": " +
+                prefix + lb::xds::kHttpProtocolOptionsName +
+                "\"].explicit_http_config.http2_protocol_options.max_concurrent_streams: must "
+                "be from 1 to 2147483647, got 0");
+  // A wrong type under the right key.
+  EXPECT_EQ(ErrorOf(b.ApplyClusters(
+                {MakeCluster("type", ProtocolOptions("", lb::xds::kHttpProtocolOptionsName,
+                                                     "envoy.config.core.v3.HttpProtocolOptions"))},
+                "1")),
+            "Cluster \"type\": " + prefix + lb::xds::kHttpProtocolOptionsName +
+                "\"].type_url: must be " + lb::xds::kHttpProtocolOptionsType +
+                ", got \"type.googleapis.com/envoy.config.core.v3.HttpProtocolOptions\"");
+}
+
+TEST(ConfigBuilderTest, GrpcHealthCheckNeedsHttp2AndMaps) {
+  ConfigBuilder b;
+  const std::string h2 = ProtocolOptions("explicit_http_config { http2_protocol_options {} }");
+  ASSERT_TRUE(b.ApplyClusters({MakeCluster("g", h2 + " health_checks { grpc_health_check { "
+                                                     "service_name: 'echo.v1.Echo' authority: "
+                                                     "'svc' } }")},
+                              "1")
+                  .ok());
+  ASSERT_TRUE(b.ApplyLoadAssignments({MakeAssignment("g", {80})}, "1").ok());
+  auto config = b.Build();
+  ASSERT_NE(config, nullptr);
+  const HealthCheckConfig& hc = config->clusters.at("g").health_check;
+  EXPECT_TRUE(hc.grpc);
+  EXPECT_TRUE(hc.enabled());
+  EXPECT_EQ(hc.grpc_service_name, "echo.v1.Echo");
+  EXPECT_EQ(hc.grpc_authority, "svc");
+  EXPECT_EQ(hc.path, "");
+  EXPECT_EQ(
+      ErrorOf(b.ApplyClusters({MakeCluster("h1", "health_checks { grpc_health_check {} }")}, "2")),
+      "Cluster \"h1\": health_checks[0].grpc_health_check: needs an HTTP/2 cluster "
+      "(typed_extension_protocol_options)");
 }
 
 TEST(ConfigBuilderTest, ClusterMapping) {
@@ -583,7 +682,9 @@ TEST(ConfigBuilderTest, CookieGenerationOptionsMap) {
                                      {"HttpOnly", ""}, {"SameSite", "Lax"}, {"Secure", ""}}));
   // ttl 0: a session cookie, still generated.
   ASSERT_TRUE(b.ApplyRouteConfigurations({CookieRoutes(R"pb(name: "lb"
-                                                            ttl {})pb")}, "2").ok());
+                                                            ttl {})pb")},
+                                         "2")
+                  .ok());
   config = b.Build();
   const HashPolicy& session = config->virtual_hosts[0].routes[0].hash_policy;
   EXPECT_TRUE(session.generate_cookie);

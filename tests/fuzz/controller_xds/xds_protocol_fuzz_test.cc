@@ -243,7 +243,7 @@ class StreamGenerator {
   std::string Type() {
     switch (Pick(24)) {
       case 0:
-        return ::lb::xds::kSecretType;
+        return "type.googleapis.com/envoy.service.runtime.v3.Runtime";  // A type we do not serve.
       case 1:
         return "";
       default:

@@ -30,7 +30,8 @@ constexpr uint8_t kAnyType = 0x20;
 constexpr uint8_t kA = 1 << 0, kB = 1 << 1, kC = 1 << 2, kBackend = 1 << 3, kDefault = 1 << 4,
                   kWeb = 1 << 5, kSvc = 1 << 6, kGrpcSvc = 1 << 7;
 
-using ::lb::xds::kSecretType;
+// A real xDS type the controller does not serve (RTDS).
+constexpr char kUnservedType[] = "type.googleapis.com/envoy.service.runtime.v3.Runtime";
 
 const std::string& Cds() { return XdsTypeUrl(kXdsCds); }
 const std::string& Eds() { return XdsTypeUrl(kXdsEds); }
@@ -197,7 +198,7 @@ std::string SotwStaleNonce() {
 
 std::string SotwUnknownTypeUrl() {
   return XdsInputBuilder(false, Base())
-      .Request(S(kSecretType, {"a"}, Envoy()))
+      .Request(S(kUnservedType, {"a"}, Envoy()))
       .Request(S("envoy.config.cluster.v3.Cluster", {}))
       .Request(S("type.googleapis.com/envoy.config.cluster.v3.Cluster ", {}))
       .Request(S("type.googleapis.com/envoy.config.cluster.v2.Cluster", {}))
@@ -460,7 +461,7 @@ std::string DeltaEmptyTypeUrlReconnect() {
 
 std::string DeltaUnknownType() {
   return XdsInputBuilder(true, Base())
-      .Request(D(kSecretType, {"a"}, {}, Envoy()))
+      .Request(D(kUnservedType, {"a"}, {}, Envoy()))
       .Request(D("type.googleapis.com/envoy.config.cluster.v3.Cluster ", {"*"}))
       .Request(D(Cds(), {"a"}))
       .bytes();

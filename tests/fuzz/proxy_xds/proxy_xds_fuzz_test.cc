@@ -225,7 +225,6 @@ TEST(ProxyXdsFuzzTest, EveryCorpusFile) {
                             "virtual_hosts[].routes[].match",
                             "virtual_hosts[].routes[].match.prefix",
                             "virtual_hosts[].routes[].match.case_sensitive",
-                            "virtual_hosts[].routes[].match.headers",
                             "virtual_hosts[].routes[].route",
                             "virtual_hosts[].routes[].route.cluster",
                             "virtual_hosts[].routes[].route.prefix_rewrite",

@@ -2,16 +2,15 @@
 
 #include <algorithm>
 #include <condition_variable>
-#include <fstream>
 #include <map>
 #include <mutex>
-#include <sstream>
 #include <thread>
 #include <utility>
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/process/flag_file.h"
 #include "etcd/etcdserver/etcdserverpb/rpc.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 
@@ -28,14 +27,6 @@ absl::StatusCode ToCode(grpc::StatusCode code) { return static_cast<absl::Status
 
 bool IsFailover(grpc::StatusCode code) {
   return code == grpc::StatusCode::UNAVAILABLE || code == grpc::StatusCode::DEADLINE_EXCEEDED;
-}
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
 }
 
 }  // namespace
@@ -64,14 +55,14 @@ class EtcdStore::Impl {
     if (!options_.ca_file.empty() || !options_.cert_file.empty()) {
       grpc::SslCredentialsOptions ssl;
       if (!options_.ca_file.empty()) {
-        absl::StatusOr<std::string> ca = ReadFile(options_.ca_file);
+        absl::StatusOr<std::string> ca = process::ReadFlagFile("etcd_ca", options_.ca_file);
         if (!ca.ok()) return ca.status();
         ssl.pem_root_certs = *ca;
       }
       if (!options_.cert_file.empty()) {
-        absl::StatusOr<std::string> cert = ReadFile(options_.cert_file);
+        absl::StatusOr<std::string> cert = process::ReadFlagFile("etcd_cert", options_.cert_file);
         if (!cert.ok()) return cert.status();
-        absl::StatusOr<std::string> key = ReadFile(options_.key_file);
+        absl::StatusOr<std::string> key = process::ReadFlagFile("etcd_key", options_.key_file);
         if (!key.ok()) return key.status();
         ssl.pem_cert_chain = *cert;
         ssl.pem_private_key = *key;

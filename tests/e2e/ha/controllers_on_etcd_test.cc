@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -292,17 +293,21 @@ TEST_F(ControllersOnEtcdTest, WithoutQuorumWritesFailClearlyAndProxiesKeepServin
 TEST_F(ControllersOnEtcdTest, EveryAcknowledgedWriteSurvivesAControllerKilledMidWrites) {
   // Writers keep adding endpoints through controller 0 until it is killed; every add that
   // was answered 200 must be in the store afterwards, as seen through controller 1.
-  std::vector<int> acknowledged;
+  std::vector<int> acknowledged;  // The writer's until joined.
+  std::atomic<int> answered{0};
   std::thread writer([&] {
     for (int i = 0; i < 400; ++i) {
       if (!SeedConfig(controllers_[0]->rest_port(), "add", 40000 + i).ok()) return;
       acknowledged.push_back(40000 + i);
+      ++answered;
     }
   });
-  ASSERT_TRUE(WaitUntil([&] { return SeedList(controllers_[1]->rest_port())->size() >= 20; },
-                        absl::Seconds(30)));
+  // Kill once 20 adds were answered (counting what controller 1 lists could include an add
+  // committed but not yet answered).
+  const bool enough = WaitUntil([&] { return answered.load() >= 20; }, absl::Seconds(30));
   controllers_[0]->Kill();
   writer.join();
+  ASSERT_TRUE(enough);
   ASSERT_GE(acknowledged.size(), 20u);
   absl::StatusOr<std::vector<std::string>> list = SeedList(controllers_[1]->rest_port());
   ASSERT_TRUE(list.ok()) << list.status();

@@ -4,7 +4,6 @@
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 
-
 #include "absl/strings/str_cat.h"
 #include "common/process/flag_file.h"
 #include "grpcpp/security/server_credentials.h"

@@ -62,17 +62,17 @@ std::string ConfigDump(const std::shared_ptr<const router::Snapshot>& snap,
       routes.push_back(v);
     }
     for (const auto& [name, cs] : snap->clusters) {
-      nlohmann::json c = {{"name", name},
-                          {"policy", PolicyName(cs->config.policy)},
-                          {"version", cs->config.version},
-                          {"endpoints_version", cs->config.endpoints_version},
-                          {"panic", cs->panic},
-                          {"eligible", cs->eligible},
-                          {"table_size", cs->picker == nullptr ? 0 : cs->picker->table_size()},
-                          {"protocol",
-                           cs->config.protocol == UpstreamProtocol::kHttp2 ? "HTTP2" : "HTTP1"},
-                          {"health_check_path", cs->config.health_check.path},
-                          {"endpoints", nlohmann::json::array()}};
+      nlohmann::json c = {
+          {"name", name},
+          {"policy", PolicyName(cs->config.policy)},
+          {"version", cs->config.version},
+          {"endpoints_version", cs->config.endpoints_version},
+          {"panic", cs->panic},
+          {"eligible", cs->eligible},
+          {"table_size", cs->picker == nullptr ? 0 : cs->picker->table_size()},
+          {"protocol", cs->config.protocol == UpstreamProtocol::kHttp2 ? "HTTP2" : "HTTP1"},
+          {"health_check_path", cs->config.health_check.path},
+          {"endpoints", nlohmann::json::array()}};
       if (const auto& tls = cs->config.tls; tls != nullptr) {
         // Names only: never a key.
         c["tls"] = {{"sni", tls->sni},

@@ -7,8 +7,8 @@
 #include "common/base/recycled.h"
 #include "proxy/http/grpc.h"
 #include "proxy/http/request_target.h"
-#include "proxy/tls/context.h"
 #include "proxy/http/server_codec_factory.h"
+#include "proxy/tls/context.h"
 
 namespace lb::proxy {
 

@@ -1,6 +1,5 @@
 #include "proxy/xds/grpc_xds_transport.h"
 
-
 #include "absl/strings/str_cat.h"
 #include "common/process/flag_file.h"
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"

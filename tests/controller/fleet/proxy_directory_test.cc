@@ -54,8 +54,8 @@ TEST_F(ProxyDirectoryTest, ListsItsOwnThenTheOthersFreshProxies) {
   EXPECT_THAT(Names(a->List()), ElementsAre("p1@a:18000", "p2@a:18000"));
   b->PublishOnce();
   c->PublishOnce();
-  EXPECT_THAT(Names(a->List()), ElementsAre("p1@a:18000", "p2@a:18000", "p0@c:18000",
-                                            "p3@b:18000"));
+  EXPECT_THAT(Names(a->List()),
+              ElementsAre("p1@a:18000", "p2@a:18000", "p0@c:18000", "p3@b:18000"));
   // b stops publishing (killed): after stale_after it is not listed, c refreshed is.
   clock_.Advance(absl::Seconds(15));
   c->PublishOnce();

@@ -263,10 +263,10 @@ TEST_F(RestContractTest, CircuitBreakersDefaultMergeOneLimitAndRefuseMeaningless
   EXPECT_EQ(Error(Patch("/v1/clusters/web", R"({"circuit_breakers":{"max_requests":0}})")),
             "400 INVALID_ARGUMENT: cluster.circuit_breakers.max_requests: must be from 1 to "
             "1000000, got 0");
-  EXPECT_EQ(Error(Patch("/v1/clusters/web",
-                        R"({"circuit_breakers":{"max_pending_requests":1000001}})")),
-            "400 INVALID_ARGUMENT: cluster.circuit_breakers.max_pending_requests: must be from 1 "
-            "to 1000000, got 1000001");
+  EXPECT_EQ(
+      Error(Patch("/v1/clusters/web", R"({"circuit_breakers":{"max_pending_requests":1000001}})")),
+      "400 INVALID_ARGUMENT: cluster.circuit_breakers.max_pending_requests: must be from 1 "
+      "to 1000000, got 1000001");
   EXPECT_EQ(Error(Patch("/v1/clusters/web", R"({"circuit_breakers":{"max_requests":-1}})")),
             "400 INVALID_ARGUMENT: invalid JSON body: (circuit_breakers.max_requests): invalid "
             "value -1 for type TYPE_UINT32");

@@ -31,11 +31,11 @@ class CircuitBreakerTest : public ::testing::Test {
     ASSERT_TRUE(controller_.Start().ok());
     ASSERT_TRUE(backend_.Start().ok());
     const int rest = controller_.rest_port();
-    absl::Status s = V1Call(rest, "POST", "/v1/clusters",
-                            absl::StrCat(R"({"name":"slow","circuit_breakers":{"max_requests":2},)",
-                                         R"("endpoints":[{"address":"127.0.0.1","port":)",
-                                         backend_.port(), "}]}"),
-                            201);
+    absl::Status s = V1Call(
+        rest, "POST", "/v1/clusters",
+        absl::StrCat(R"({"name":"slow","circuit_breakers":{"max_requests":2},)",
+                     R"("endpoints":[{"address":"127.0.0.1","port":)", backend_.port(), "}]}"),
+        201);
     ASSERT_TRUE(s.ok()) << s;
     s = V1Call(rest, "POST", "/v1/routes",
                R"({"name":"slow","path_prefix":"/slow","cluster":"slow"})", 201);

@@ -28,9 +28,9 @@ TEST(RequestTargetFuzzTest, Corpus) {
 TEST(RequestTargetFuzzTest, DeterministicMutations) {
   const std::vector<lb::fuzz::CorpusFile> corpus = lb::fuzz::LoadCorpus(kCorpus);
   ASSERT_FALSE(corpus.empty());
-  const std::vector<std::string> dictionary = {"/", "//", ".", "..", "%2e", "%2E", "%2", "?",
-                                               "http://", "https://", "@", ":", "\n", "/./",
-                                               "/../", std::string(1, '\0')};
+  const std::vector<std::string> dictionary = {
+      "/",       "//",       ".", "..", "%2e", "%2E", "%2",   "?",
+      "http://", "https://", "@", ":",  "\n",  "/./", "/../", std::string(1, '\0')};
   lb::fuzz::MutationLimits limits;
   limits.replace_chars = "/.?%";
   std::mt19937 rng(kSeed);

@@ -159,8 +159,7 @@ class PoolTest : public ::testing::Test {
     host_->key = absl::StrCat("127.0.0.1:", port);
     host_->address = *event::MakeAddress("127.0.0.1", port);
     loop_.Run([&] {
-      pool_ = std::make_unique<Http1ConnPool>(loop_.dispatcher(), host_, settings, stats_,
-                                              cluster);
+      pool_ = std::make_unique<Http1ConnPool>(loop_.dispatcher(), host_, settings, stats_, cluster);
     });
   }
   ~PoolTest() override {

@@ -1,19 +1,15 @@
 // gRPC health checks end to end: an HTTP2 cluster with a gRPC health check (lb.v1 over REST,
 // CDS grpc_health_check) whose endpoints are real gRPC C++ servers with grpc++'s default
 // health service. One server flipped to NOT_SERVING leaves rotation; SERVING again, it returns.
-#include <grpcpp/grpcpp.h>
-#include <grpcpp/health_check_service_interface.h>
-
 #include <algorithm>
-#include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "test/echo/v1/echo.grpc.pb.h"
 #include "tests/test_common/controller_process.h"
+#include "tests/test_common/grpc_echo_server.h"
 #include "tests/test_common/proxy_process.h"
 #include "tests/test_common/wait.h"
 
@@ -22,45 +18,14 @@ namespace {
 
 constexpr char kService[] = "test.echo.v1.Echo";
 
-class NamedEcho final : public test::echo::v1::Echo::Service {
- public:
-  explicit NamedEcho(std::string name) : name_(std::move(name)) {}
-  grpc::Status Whoami(grpc::ServerContext*, const test::echo::v1::WhoamiRequest*,
-                      test::echo::v1::WhoamiResponse* response) override {
-    response->set_name(name_);
-    return grpc::Status::OK;
-  }
-
- private:
-  std::string name_;
-};
-
-// A gRPC server on 127.0.0.1:0 with the echo service and grpc++'s health service.
-struct GrpcServer {
-  explicit GrpcServer(const std::string& name) : service(name) {
-    grpc::EnableDefaultHealthCheckService(true);
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(&service);
-    server = builder.BuildAndStart();
-    server->GetHealthCheckService()->SetServingStatus(kService, true);
-  }
-  ~GrpcServer() { server->Shutdown(); }
-  std::string address() const { return absl::StrCat("127.0.0.1:", port); }
-
-  NamedEcho service;
-  int port = 0;
-  std::unique_ptr<grpc::Server> server;
-};
-
 class GrpcHealthCheckTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(controller_.Start().ok());
     std::string endpoints;
-    for (GrpcServer* s : {&a_, &b_, &c_}) {
+    for (GrpcEchoServer* s : {&a_, &b_, &c_}) {
       absl::StrAppend(&endpoints, endpoints.empty() ? "" : ",", R"({"address":"127.0.0.1","port":)",
-                      s->port, "}");
+                      s->port(), "}");
     }
     absl::Status st = V1Call(
         controller_.rest_port(), "POST", "/v1/clusters",
@@ -74,9 +39,9 @@ class GrpcHealthCheckTest : public ::testing::Test {
   }
 
   ControllerProcess controller_;
-  GrpcServer a_{"a"};
-  GrpcServer b_{"b"};
-  GrpcServer c_{"c"};
+  GrpcEchoServer a_{"a"};
+  GrpcEchoServer b_{"b"};
+  GrpcEchoServer c_{"c"};
   ProxyProcess proxy_{"grpc-hc", {"--workers=1"}};
 };
 
@@ -86,7 +51,7 @@ TEST_F(GrpcHealthCheckTest, NotServingLeavesRotationAndServingComesBack) {
   absl::StatusOr<nlohmann::json> dump = ConfigDump(proxy_.admin_port());
   ASSERT_TRUE(dump.ok());
 
-  b_.server->GetHealthCheckService()->SetServingStatus(kService, false);
+  b_.SetServing(false);
   std::vector<std::string> without_b = {a_.address(), c_.address()};
   std::sort(without_b.begin(), without_b.end());
   ASSERT_TRUE(WaitUntil(
@@ -104,7 +69,7 @@ TEST_F(GrpcHealthCheckTest, NotServingLeavesRotationAndServingComesBack) {
   ASSERT_TRUE(dump.ok());
   EXPECT_EQ(DumpEndpoints(*dump, "echo", false).size(), 3u);
 
-  b_.server->GetHealthCheckService()->SetServingStatus(kService, true);
+  b_.SetServing(true);
   EXPECT_TRUE(WaitForEndpoints(proxy_.admin_port(), "echo", all).ok());
 }
 

@@ -58,6 +58,9 @@ ABSL_FLAG(absl::Duration, tunnel_idle_timeout, absl::Hours(1),
 ABSL_FLAG(absl::Duration, upstream_response_timeout, absl::ZeroDuration(),
           "The whole response, from the request to its last byte: 504, or a reset once the "
           "head is out (0: off)");
+ABSL_FLAG(absl::Duration, max_grpc_timeout, absl::ZeroDuration(),
+          "Longest grpc-timeout of a gRPC request honoured as its deadline (0: no cap but "
+          "--upstream_response_timeout); a longer one is lowered, also upstream");
 ABSL_FLAG(uint64_t, max_body_bytes, 64ull << 20,
           "Largest request body accepted, in bytes (0: no limit): 413 above it");
 ABSL_FLAG(uint64_t, buffer_limit_bytes, 1 << 20,
@@ -172,6 +175,11 @@ int main(int argc, char** argv) {
   options.worker.stream_idle_timeout = absl::GetFlag(FLAGS_stream_idle_timeout);
   options.worker.tunnel_idle_timeout = absl::GetFlag(FLAGS_tunnel_idle_timeout);
   options.worker.upstream_response_timeout = absl::GetFlag(FLAGS_upstream_response_timeout);
+  options.worker.max_grpc_timeout = absl::GetFlag(FLAGS_max_grpc_timeout);
+  if (options.worker.max_grpc_timeout < absl::ZeroDuration()) {
+    std::fprintf(stderr, "proxy: --max_grpc_timeout must not be negative\n");
+    return 2;
+  }
   options.worker.buffer_limit_bytes = absl::GetFlag(FLAGS_buffer_limit_bytes);
   options.worker.accept_pause = absl::GetFlag(FLAGS_accept_pause);
   options.worker.normalize_path = absl::GetFlag(FLAGS_normalize_path);

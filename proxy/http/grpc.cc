@@ -1,5 +1,7 @@
 #include "proxy/http/grpc.h"
 
+#include <algorithm>
+#include <cstdint>
 #include <optional>
 
 #include "absl/strings/ascii.h"
@@ -44,6 +46,50 @@ GrpcCode GrpcStatusForLocalReply(int http_status) {
     default:
       return GrpcCode::kUnknown;
   }
+}
+
+std::optional<absl::Duration> ParseGrpcTimeout(absl::string_view value) {
+  if (value.size() < 2 || value.size() > 9) return std::nullopt;
+  int64_t n = 0;
+  for (char c : value.substr(0, value.size() - 1)) {
+    if (c < '0' || c > '9') return std::nullopt;
+    n = n * 10 + (c - '0');
+  }
+  switch (value.back()) {
+    case 'H':
+      return absl::Hours(n);
+    case 'M':
+      return absl::Minutes(n);
+    case 'S':
+      return absl::Seconds(n);
+    case 'm':
+      return absl::Milliseconds(n);
+    case 'u':
+      return absl::Microseconds(n);
+    case 'n':
+      return absl::Nanoseconds(n);
+    default:
+      return std::nullopt;
+  }
+}
+
+std::string FormatGrpcTimeout(absl::Duration timeout) {
+  constexpr int64_t kMax = 99999999;  // 8 digits.
+  struct Unit {
+    absl::Duration size;
+    char name;
+  };
+  static const Unit kUnits[] = {{absl::Nanoseconds(1), 'n'}, {absl::Microseconds(1), 'u'},
+                                {absl::Milliseconds(1), 'm'}, {absl::Seconds(1), 'S'},
+                                {absl::Minutes(1), 'M'},      {absl::Hours(1), 'H'}};
+  timeout = std::max(timeout, absl::Nanoseconds(1));
+  for (const Unit& u : kUnits) {
+    absl::Duration rest;
+    int64_t n = absl::IDivDuration(timeout, u.size, &rest);
+    if (rest > absl::ZeroDuration()) ++n;
+    if (n <= kMax) return absl::StrCat(n, absl::string_view(&u.name, 1));
+  }
+  return absl::StrCat(kMax, "H");
 }
 
 std::string PercentEncodeGrpcMessage(absl::string_view message) {

@@ -6,9 +6,11 @@
 #ifndef LB_PROXY_HTTP_GRPC_H_
 #define LB_PROXY_HTTP_GRPC_H_
 
+#include <optional>
 #include <string>
 
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "proxy/http/header_map.h"
 
 namespace lb::http {
@@ -45,6 +47,13 @@ bool IsGrpcRequest(const RequestHeaderMap& headers);
 //   413/431 limits                         RESOURCE_EXHAUSTED
 //   400 INTERNAL, 401 UNAUTHENTICATED, 403 PERMISSION_DENIED, 429 UNAVAILABLE, else UNKNOWN.
 GrpcCode GrpcStatusForLocalReply(int http_status);
+
+// The grpc-timeout request header (gRPC's PROTOCOL-HTTP2.md): 1 to 8 ASCII digits, then one
+// unit of H, M, S, m, u, n. nullopt if malformed (gRPC says to ignore such a value).
+std::optional<absl::Duration> ParseGrpcTimeout(absl::string_view value);
+// A grpc-timeout value for `timeout` (> 0): the finest unit whose value fits 8 digits, rounded
+// up so that the deadline is never earlier than `timeout`.
+std::string FormatGrpcTimeout(absl::Duration timeout);
 
 // grpc-message encoding: bytes outside 0x20-0x7E, and '%', as %XX.
 std::string PercentEncodeGrpcMessage(absl::string_view message);

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/base/check.h"
+#include "proxy/http/grpc.h"
 #include "proxy/router/header_rewriter.h"
 
 namespace lb::proxy::router {
@@ -93,11 +94,37 @@ void Router::StartRequest(const Snapshot* snapshot, http::RequestHeaderMapPtr he
   if (const absl::Duration limit = context_.router_options().response_timeout;
       limit > absl::ZeroDuration()) {
     response_deadline_ = started_ + limit;
+  }
+  ApplyGrpcTimeout();
+  if (response_deadline_ != absl::InfiniteDuration()) {
     ArmTimer(absl::InfiniteDuration());  // Connecting counts too.
   }
   hash_ = HashKey(*route, client_ip);
   RewriteRequest({client_ip, scheme}, *headers_);
   PickAndStart();
+}
+
+void Router::ApplyGrpcTimeout() {
+  if (!http::IsGrpcRequest(*headers_)) return;
+  std::optional<http::HeaderMap::Field> header = headers_->Find("grpc-timeout");
+  if (!header.has_value()) return;
+  std::optional<absl::Duration> timeout = http::ParseGrpcTimeout(header->value);
+  if (!timeout.has_value()) return;  // Malformed: ignored, as gRPC servers do.
+  absl::Duration limit = *timeout;
+  const RouterOptions& options = context_.router_options();
+  if (options.response_timeout > absl::ZeroDuration()) {
+    limit = std::min(limit, options.response_timeout);
+  }
+  if (options.max_grpc_timeout > absl::ZeroDuration()) {
+    limit = std::min(limit, options.max_grpc_timeout);
+  }
+  if (limit < *timeout) {
+    // The upstream learns the deadline the proxy enforces (Envoy does the same).
+    headers_->Remove("grpc-timeout");
+    headers_->Add("grpc-timeout", http::FormatGrpcTimeout(limit));
+  }
+  response_deadline_ = started_ + limit;
+  grpc_deadline_ = true;
 }
 
 uint64_t Router::HashKey(const RouteConfig& route, absl::string_view client_ip) {
@@ -249,8 +276,10 @@ void Router::SendBody() {
   if (!response_started_) {
     // While the body uploads only a stall limit applies; the response timeout starts once the
     // whole request is sent.
-    ArmTimer(request_complete_ ? context_.router_options().upstream_timeout
-                               : context_.router_options().body_idle_timeout);
+    // A gRPC call's own deadline replaces upstream_timeout (a long call may answer late).
+    ArmTimer(!request_complete_ ? context_.router_options().body_idle_timeout
+             : grpc_deadline_   ? absl::InfiniteDuration()
+                                : context_.router_options().upstream_timeout);
   }
 }
 
@@ -355,6 +384,26 @@ void Router::OnDownstreamReset() {
 void Router::OnTimeout() {
   timer_armed_ = false;
   if (done_) return;
+  if (context_.dispatcher().MonotonicNow() >= response_deadline_ && grpc_deadline_) {
+    // The client's own deadline: no fault of the host (not reported to outlier detection).
+    context_.router_stats().grpc_timeouts.fetch_add(1, std::memory_order_relaxed);
+    accesslog::StreamInfo& info = callbacks_.stream_info();
+    info.SetFlag(accesslog::kUpstreamRequestTimeout);
+    ResetUpstream();
+    if (response_started_) {
+      // The head is out: end the call with its status in trailers rather than a reset.
+      Finish(/*answered=*/true);
+      info.details = "grpc-timeout expired (response cut)";
+      http::ResponseHeaderMapPtr trailers = http::NewResponseHeaderMap();
+      trailers->Add("grpc-status",
+                    absl::StrCat(static_cast<int>(http::GrpcCode::kDeadlineExceeded)));
+      trailers->Add("grpc-message", "grpc-timeout expired");
+      callbacks_.EncodeTrailers(std::move(trailers));
+      return;
+    }
+    LocalReply(504, "grpc-timeout expired");
+    return;
+  }
   if (context_.dispatcher().MonotonicNow() >= response_deadline_) {
     context_.router_stats().upstream_response_timeouts.fetch_add(1, std::memory_order_relaxed);
     accesslog::StreamInfo& info = callbacks_.stream_info();

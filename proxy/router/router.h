@@ -24,6 +24,10 @@
 //   timeouts  a stalled body upload (`body_idle_timeout`) and no response head within
 //             `upstream_timeout` of the request's end: 504, not retried; the whole response
 //             within `response_timeout` (off by default): 504, or a reset once the head is out;
+//             a gRPC request's grpc-timeout (capped by response_timeout and max_grpc_timeout
+//             when they are set, the header rewritten upstream when capped) replaces
+//             upstream_timeout and limits the whole call: a Trailers-Only DEADLINE_EXCEEDED
+//             before the head, trailers with grpc-status 4 after it;
 //   outlier   every attempt's outcome goes to RouterContext::ReportResult;
 //   log       host, attempts, timings, response flags and why it answered itself go to the
 //             stream's accesslog::StreamInfo.
@@ -63,6 +67,9 @@ struct RouterOptions {
   // The whole response, from the request's start to its last byte (0: off): 504 before the
   // head, a reset after it. Tunnels are exempt once switched.
   absl::Duration response_timeout = absl::ZeroDuration();
+  // The longest grpc-timeout honoured (0: no cap but response_timeout); Envoy's
+  // max_grpc_timeout.
+  absl::Duration max_grpc_timeout = absl::ZeroDuration();
   // Request body held while no upstream stream takes it; above it the client is paused.
   size_t buffer_limit_bytes = 1024 * 1024;
   // HTTP/2 clusters: request body bytes kept after they went upstream, so that a stream the
@@ -83,6 +90,7 @@ struct RouterStats {
   std::atomic<uint64_t> retries_refused{0};             // By the worker's retry budget.
   std::atomic<uint64_t> upstream_timeouts{0};           // No head in time (504).
   std::atomic<uint64_t> upstream_response_timeouts{0};  // RouterOptions::response_timeout.
+  std::atomic<uint64_t> grpc_timeouts{0};  // A gRPC call's grpc-timeout expired.
   // Refused HTTP/2 streams not retried: their body was over replay_buffer_bytes.
   std::atomic<uint64_t> refused_not_replayed{0};
 };
@@ -221,6 +229,8 @@ class Router final : public http::ResponseDecoder,
   // Arms the router timer for `phase` (a phase's own limit), or sooner when the whole-response
   // deadline comes first.
   void ArmTimer(absl::Duration phase);
+  // Sets response_deadline_ from the request's grpc-timeout, if it is a gRPC call with one.
+  void ApplyGrpcTimeout();
   // A response head (upstream or local) for the request's cluster.
   void CountResponse(int status);
   // Detaches from the upstream stream and abandons it.
@@ -260,8 +270,10 @@ class Router final : public http::ResponseDecoder,
   bool upstream_above_high_ = false;  // The upstream connection's write buffer is full.
   bool response_started_ = false;     // A head went to the client.
   absl::Duration started_;            // Monotonic time the request was routed.
-  // Monotonic deadline of RouterOptions::response_timeout; InfiniteDuration when off.
+  // Monotonic deadline of RouterOptions::response_timeout or of grpc-timeout;
+  // InfiniteDuration when off.
   absl::Duration response_deadline_ = absl::InfiniteDuration();
+  bool grpc_deadline_ = false;  // response_deadline_ is the gRPC call's.
   bool done_ = false;  // The response is complete or was answered locally.
 };
 

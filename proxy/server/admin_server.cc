@@ -250,6 +250,7 @@ void AdminServer::Collect(metrics::SampleSink& sink) {
            {"tunnel_idle", LB_SUM(http.tunnel_idle_timeouts)},
            {"upstream_head", LB_SUM(router.upstream_timeouts)},
            {"upstream_response", LB_SUM(router.upstream_response_timeouts)},
+           {"grpc_timeout", LB_SUM(router.grpc_timeouts)},
            {"tls_handshake", tls::Stats().handshake_timeouts.load(std::memory_order_relaxed)}}) {
     sink.Counter("lb_proxy_timeouts_total", timeouts_help, {{"kind", kind}}, value);
   }

@@ -52,6 +52,7 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
     router_options_.upstream_timeout = options.upstream_timeout;
     router_options_.body_idle_timeout = options.idle_timeout;
     router_options_.response_timeout = options.upstream_response_timeout;
+    router_options_.max_grpc_timeout = options.max_grpc_timeout;
     router_options_.buffer_limit_bytes = options.buffer_limit_bytes;
     router_options_.retry_budget = options.retry_budget;
     router_options_.replay_buffer_bytes = options.upstream_replay_buffer_bytes;

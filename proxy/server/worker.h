@@ -39,6 +39,8 @@ struct WorkerOptions {
   absl::Duration tunnel_idle_timeout = absl::Hours(1);
   // Request start to the response's last byte (0: off).
   absl::Duration upstream_response_timeout = absl::ZeroDuration();
+  // Cap of a gRPC request's grpc-timeout (0: none but upstream_response_timeout).
+  absl::Duration max_grpc_timeout = absl::ZeroDuration();
   uint64_t max_body_bytes = 0;  // 0: unlimited; else 413 above it.
   // Per connection, client and upstream: bytes read ahead, and the write high watermark.
   size_t buffer_limit_bytes = 1024 * 1024;

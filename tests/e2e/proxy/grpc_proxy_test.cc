@@ -18,6 +18,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "test/echo/v1/echo.grpc.pb.h"
+#include "tests/test_common/backend.h"
 #include "tests/test_common/controller_process.h"
 #include "tests/test_common/grpc_echo_server.h"
 #include "tests/test_common/http_client.h"
@@ -70,6 +71,16 @@ class GrpcProxyTest : public ::testing::Test {
     // No endpoint at all: every call to it is the proxy's own "no healthy upstream".
     st = V1Call(rest, "POST", "/v1/clusters",
                 R"({"name":"down","protocol":"HTTP2","endpoints":[]})", 201);
+    ASSERT_TRUE(st.ok()) << st;
+    // An HTTP/1.1 backend that ignores grpc-timeout: only the proxy can end a slow call.
+    ASSERT_TRUE(slow_.Start().ok());
+    st = V1Call(rest, "POST", "/v1/clusters",
+                absl::StrCat(R"({"name":"slow","endpoints":[{"address":"127.0.0.1","port":)",
+                             slow_.port(), "}]}"),
+                201);
+    ASSERT_TRUE(st.ok()) << st;
+    st = V1Call(rest, "POST", "/v1/routes",
+                R"({"name":"slow","path_prefix":"/slow/","cluster":"slow"})", 201);
     ASSERT_TRUE(st.ok()) << st;
     st = V1Call(rest, "POST", "/v1/routes",
                 R"({"name":"echo","path_prefix":"/test.echo.v1.Echo/","cluster":"echo"})", 201);
@@ -138,6 +149,7 @@ class GrpcProxyTest : public ::testing::Test {
   ControllerProcess controller_;
   GrpcEchoServer a_{"a"};
   GrpcEchoServer b_{"b"};
+  TestBackend slow_{"slow"};
   // One worker: round robin over the two endpoints is exact.
   ProxyProcess proxy_{"grpc-proxy", {"--workers=1", "--tls_listen=127.0.0.1:0"}};
   std::string ca_pem_;
@@ -296,37 +308,66 @@ TEST_F(GrpcProxyTest, AnExpiredDeadlineIsDeadlineExceededAndCancelsTheCall) {
 }
 
 TEST_F(GrpcProxyTest, TheProxyHonoursGrpcTimeout) {
-  // A client that sends grpc-timeout but keeps no deadline of its own: the proxy ends the call
-  // with a Trailers-Only DEADLINE_EXCEEDED and cancels it upstream.
-  EchoRequest req;
-  req.set_delay_ms(5000);
+  // A gRPC request whose backend would answer after 5 s: the proxy ends the call at its
+  // grpc-timeout with a Trailers-Only DEADLINE_EXCEEDED and gives up the upstream request.
   HttpRequest h1;
   h1.method = "POST";
-  h1.target = "/test.echo.v1.Echo/Echo";
+  h1.target = "/slow/call?delay_ms=5000";
   h1.headers = {{"Content-Type", "application/grpc"}, {"TE", "trailers"}, {"grpc-timeout", "200m"}};
-  h1.body = GrpcFrame(req);
-  absl::StatusOr<HttpResponse> r = HttpCall(proxy_.port(), h1);
+  h1.body = GrpcFrame(EchoRequest());
+  absl::StatusOr<HttpResponse> r = HttpCall(proxy_.port(), h1, absl::Seconds(4));
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->status, 200);
   EXPECT_EQ(r->Header("content-type"), "application/grpc");
   EXPECT_EQ(r->Header("grpc-status"), "4");
-  EXPECT_THAT(r->Header("grpc-message"), HasSubstr("timeout"));
+  EXPECT_EQ(r->Header("grpc-message"), "grpc-timeout expired");
   EXPECT_EQ(r->body, "");
-  EXPECT_TRUE(WaitUntil([&] { return a_.cancelled() + b_.cancelled() == 1; }, absl::Seconds(4)));
   absl::StatusOr<uint64_t> timeouts =
       StatValue(proxy_.admin_port(), "lb_proxy_timeouts_total{kind=\"grpc_timeout\"}");
   ASSERT_TRUE(timeouts.ok()) << timeouts.status();
   EXPECT_EQ(*timeouts, 1u);
+  absl::StatusOr<uint64_t> head_timeouts =
+      StatValue(proxy_.admin_port(), "lb_proxy_timeouts_total{kind=\"upstream_head\"}");
+  ASSERT_TRUE(head_timeouts.ok()) << head_timeouts.status();
+  EXPECT_EQ(*head_timeouts, 0u);
 
-  // A malformed grpc-timeout is ignored (gRPC says so): the call completes.
-  req.set_delay_ms(0);
+  // Through to a gRPC server: a malformed grpc-timeout is ignored (gRPC says so) and the call
+  // completes.
+  EchoRequest req;
   req.set_message("late");
+  h1.target = "/test.echo.v1.Echo/Echo";
   h1.headers = {{"Content-Type", "application/grpc"}, {"TE", "trailers"}, {"grpc-timeout", "1x"}};
   h1.body = GrpcFrame(req);
   r = HttpCall(proxy_.port(), h1);
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->status, 200);
   EXPECT_THAT(r->raw, HasSubstr("grpc-status: 0"));
+}
+
+TEST_F(GrpcProxyTest, GrpcTimeoutLongerThanUpstreamTimeoutKeepsTheCallAlive) {
+  // --upstream_timeout (no response head) is 15 s by default; restart the proxy with 300 ms:
+  // a gRPC call with a 5 s deadline whose server answers after 1 s still succeeds.
+  proxy_.Kill();
+  ProxyProcess proxy{"grpc-proxy-2", {"--workers=1", "--upstream_timeout=300ms"}};
+  ASSERT_TRUE(proxy.Start(controller_.grpc_target()).ok()) << proxy.LogTail();
+  ASSERT_TRUE(proxy.WaitReady().ok()) << proxy.LogTail();
+  ASSERT_TRUE(WaitForEndpoints(proxy.admin_port(), "echo", {a_.address(), b_.address()}).ok());
+  auto stub = test::echo::v1::Echo::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", proxy.port()), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  SetDeadline(ctx, absl::Seconds(5));
+  EchoRequest req;
+  req.set_message("slow but in time");
+  req.set_delay_ms(1000);
+  EchoResponse resp;
+  grpc::Status s = stub->Echo(&ctx, req, &resp);
+  ASSERT_TRUE(s.ok()) << s.error_code() << " " << s.error_message();
+  EXPECT_EQ(resp.message(), "slow but in time");
+  // Without a deadline the upstream_timeout still applies: a proxy-made DEADLINE_EXCEEDED.
+  grpc::ClientContext no_deadline;
+  s = stub->Echo(&no_deadline, req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_EQ(s.error_message(), "upstream request timeout");
 }
 
 }  // namespace

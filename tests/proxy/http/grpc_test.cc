@@ -3,6 +3,7 @@
 
 #include <optional>
 
+#include "absl/time/time.h"
 #include "gtest/gtest.h"
 
 namespace lb::http {
@@ -61,6 +62,41 @@ TEST(GrpcTest, TrailersOnlyReply) {
   EXPECT_EQ(h.Find("content-type")->value, "application/grpc");
   EXPECT_EQ(h.Find("grpc-status")->value, "14");
   EXPECT_EQ(h.Find("grpc-message")->value, "no healthy upstream");
+}
+
+TEST(GrpcTest, GrpcTimeoutParses) {
+  EXPECT_EQ(ParseGrpcTimeout("1H"), absl::Hours(1));
+  EXPECT_EQ(ParseGrpcTimeout("2M"), absl::Minutes(2));
+  EXPECT_EQ(ParseGrpcTimeout("30S"), absl::Seconds(30));
+  EXPECT_EQ(ParseGrpcTimeout("200m"), absl::Milliseconds(200));
+  EXPECT_EQ(ParseGrpcTimeout("1500u"), absl::Microseconds(1500));
+  EXPECT_EQ(ParseGrpcTimeout("7n"), absl::Nanoseconds(7));
+  EXPECT_EQ(ParseGrpcTimeout("0m"), absl::ZeroDuration());
+  EXPECT_EQ(ParseGrpcTimeout("99999999H"), absl::Hours(99999999));  // 8 digits: the most.
+}
+
+TEST(GrpcTest, MalformedGrpcTimeoutIsNullopt) {
+  for (const char* bad : {"", "m", "5", "123456789S", "1x", "1s", "-1S", "+1S", " 1S", "1S ",
+                          "1.5S", "1SS", "0x1S"}) {
+    EXPECT_EQ(ParseGrpcTimeout(bad), std::nullopt) << bad;
+  }
+}
+
+TEST(GrpcTest, GrpcTimeoutIsFormattedInTheFinestUnitThatFits) {
+  EXPECT_EQ(FormatGrpcTimeout(absl::Nanoseconds(7)), "7n");
+  EXPECT_EQ(FormatGrpcTimeout(absl::Milliseconds(50)), "50000000n");
+  EXPECT_EQ(FormatGrpcTimeout(absl::Milliseconds(200)), "200000u");
+  EXPECT_EQ(FormatGrpcTimeout(absl::Seconds(2)), "2000000u");
+  EXPECT_EQ(FormatGrpcTimeout(absl::Seconds(100)), "100000m");
+  EXPECT_EQ(FormatGrpcTimeout(absl::Hours(30)), "108000S");
+  EXPECT_EQ(FormatGrpcTimeout(absl::Hours(100000)), "6000000M");
+  // Rounded up, never shorter than asked.
+  EXPECT_EQ(FormatGrpcTimeout(absl::Seconds(100) + absl::Nanoseconds(1)), "100001m");
+  EXPECT_EQ(FormatGrpcTimeout(absl::ZeroDuration()), "1n");
+  // Round trip.
+  for (absl::Duration d : {absl::Milliseconds(1), absl::Seconds(3), absl::Minutes(90)}) {
+    EXPECT_EQ(ParseGrpcTimeout(FormatGrpcTimeout(d)), d);
+  }
 }
 
 }  // namespace

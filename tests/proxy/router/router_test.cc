@@ -82,6 +82,10 @@ class FakeDownstream : public RouterCallbacks {
     local = true;
     ended = true;
   }
+  void EncodeTrailers(http::ResponseHeaderMapPtr t) override {
+    t->AppendHttp1(&trailers);
+    ended = true;
+  }
   void ResetDownstream() override { reset = true; }
   void ReadDisableDownstream(bool disable) override { read_disables.push_back(disable); }
   void ArmRouterTimer(absl::Duration after) override { timer->Arm(after); }
@@ -93,6 +97,7 @@ class FakeDownstream : public RouterCallbacks {
   int status = 0;
   std::string set_cookie;
   std::string body;
+  std::string trailers;
   bool ended = false;
   bool local = false;
   bool reset = false;
@@ -532,6 +537,96 @@ TEST_F(RouterTest, TimeoutStopsAtTheResponseHead) {
   EXPECT_EQ(downstream_.status, 200);
   EXPECT_FALSE(downstream_.ended);
   EXPECT_EQ(context_.stats.upstream_timeouts.load(), 0u);
+}
+
+http::RequestHeaderMapPtr GrpcRequest(absl::string_view timeout) {
+  http::RequestHeaderMapPtr h = Request(http::Method::kPost, "/pkg.Svc/Call");
+  h->Add("content-type", "application/grpc");
+  if (!timeout.empty()) h->Add("grpc-timeout", timeout);
+  return h;
+}
+
+TEST_F(RouterTest, GrpcTimeoutBeforeTheHeadIsDeadlineExceeded) {
+  context_.options.upstream_timeout = absl::Seconds(1);
+  std::shared_ptr<Snapshot> snap = Snap(1);
+  Start(snap.get(), GrpcRequest("3S"));
+  FakeEncoder& up = Pool(0).Ready();
+  EXPECT_NE(up.head.find("grpc-timeout: 3S\r\n"), std::string::npos) << up.head;  // Unchanged.
+  // The call's deadline replaces upstream_timeout (1 s).
+  context_.sim().AdvanceTimeAndRun(absl::Milliseconds(2999));
+  EXPECT_EQ(downstream_.status, 0);
+  context_.sim().AdvanceTimeAndRun(absl::Milliseconds(1));
+  EXPECT_TRUE(downstream_.local);
+  EXPECT_EQ(downstream_.status, 504);  // DEADLINE_EXCEEDED in the connection manager's reply.
+  EXPECT_EQ(downstream_.body, "grpc-timeout expired");
+  EXPECT_TRUE(up.reset);
+  EXPECT_EQ(context_.stats.grpc_timeouts.load(), 1u);
+  EXPECT_EQ(context_.stats.upstream_timeouts.load(), 0u);
+  EXPECT_TRUE(context_.results.empty());  // The client's deadline is not the host's fault.
+}
+
+TEST_F(RouterTest, GrpcTimeoutAfterTheHeadEndsTheCallWithTrailers) {
+  std::shared_ptr<Snapshot> snap = Snap(1);
+  Start(snap.get(), GrpcRequest("500m"));
+  FakeEncoder& up = Pool(0).Ready();
+  Pool(0).Respond(200, "msg", /*end=*/false);
+  context_.sim().AdvanceTimeAndRun(absl::Milliseconds(499));
+  EXPECT_FALSE(downstream_.ended);
+  context_.sim().AdvanceTimeAndRun(absl::Milliseconds(1));
+  EXPECT_EQ(downstream_.status, 200);
+  EXPECT_EQ(downstream_.body, "msg");
+  EXPECT_EQ(downstream_.trailers, "grpc-status: 4\r\ngrpc-message: grpc-timeout expired\r\n");
+  EXPECT_TRUE(downstream_.ended);
+  EXPECT_FALSE(downstream_.reset);
+  EXPECT_TRUE(up.reset);
+  EXPECT_EQ(context_.stats.grpc_timeouts.load(), 1u);
+}
+
+TEST_F(RouterTest, GrpcTimeoutIsCappedAndTheCapGoesUpstream) {
+  context_.options.max_grpc_timeout = absl::Seconds(2);
+  std::shared_ptr<Snapshot> snap = Snap(1);
+  Start(snap.get(), GrpcRequest("1M"));
+  FakeEncoder& up = Pool(0).Ready();
+  EXPECT_NE(up.head.find("grpc-timeout: 2000000u\r\n"), std::string::npos) << up.head;
+  EXPECT_EQ(up.head.find("grpc-timeout: 1M"), std::string::npos) << up.head;
+  context_.sim().AdvanceTimeAndRun(absl::Seconds(2));
+  EXPECT_EQ(downstream_.status, 504);
+  EXPECT_EQ(context_.stats.grpc_timeouts.load(), 1u);
+}
+
+TEST_F(RouterTest, GrpcTimeoutIsCappedByTheResponseTimeout) {
+  context_.options.response_timeout = absl::Seconds(1);
+  std::shared_ptr<Snapshot> snap = Snap(1);
+  Start(snap.get(), GrpcRequest("10S"));
+  FakeEncoder& up = Pool(0).Ready();
+  EXPECT_NE(up.head.find("grpc-timeout: 1000000u\r\n"), std::string::npos) << up.head;
+  context_.sim().AdvanceTimeAndRun(absl::Seconds(1));
+  EXPECT_EQ(downstream_.status, 504);
+  EXPECT_EQ(downstream_.body, "grpc-timeout expired");
+}
+
+TEST_F(RouterTest, MalformedGrpcTimeoutIsIgnored) {
+  context_.options.upstream_timeout = absl::Seconds(1);
+  std::shared_ptr<Snapshot> snap = Snap(1);
+  Start(snap.get(), GrpcRequest("10x"));
+  Pool(0).Ready();
+  context_.sim().AdvanceTimeAndRun(absl::Seconds(1));
+  EXPECT_EQ(downstream_.body, "upstream request timeout");  // upstream_timeout applies.
+  EXPECT_EQ(context_.stats.grpc_timeouts.load(), 0u);
+}
+
+TEST_F(RouterTest, GrpcTimeoutOfANonGrpcRequestIsIgnored) {
+  context_.options.upstream_timeout = absl::Seconds(1);
+  std::shared_ptr<Snapshot> snap = Snap(1);
+  http::RequestHeaderMapPtr plain = Request();
+  plain->Add("grpc-timeout", "100m");  // Not a gRPC request: the header means nothing.
+  Start(snap.get(), std::move(plain));
+  Pool(0).Ready();
+  context_.sim().AdvanceTimeAndRun(absl::Milliseconds(999));
+  EXPECT_EQ(downstream_.status, 0);
+  context_.sim().AdvanceTimeAndRun(absl::Milliseconds(1));
+  EXPECT_EQ(downstream_.body, "upstream request timeout");
+  EXPECT_EQ(context_.stats.grpc_timeouts.load(), 0u);
 }
 
 TEST_F(RouterTest, StalledBodyUploadIs504) {

@@ -85,9 +85,12 @@ std::string FormatGrpcTimeout(absl::Duration timeout) {
   timeout = std::max(timeout, absl::Nanoseconds(1));
   for (const Unit& u : kUnits) {
     absl::Duration rest;
-    int64_t n = absl::IDivDuration(timeout, u.size, &rest);
-    if (rest > absl::ZeroDuration()) ++n;
-    if (n <= kMax) return absl::StrCat(n, absl::string_view(&u.name, 1));
+    // Compared before rounding up: a huge quotient saturates at the int64 maximum.
+    const int64_t n = absl::IDivDuration(timeout, u.size, &rest);
+    const bool round_up = rest > absl::ZeroDuration();
+    if (n < kMax || (n == kMax && !round_up)) {
+      return absl::StrCat(n + (round_up ? 1 : 0), absl::string_view(&u.name, 1));
+    }
   }
   return absl::StrCat(kMax, "H");
 }

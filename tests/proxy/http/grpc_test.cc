@@ -93,6 +93,8 @@ TEST(GrpcTest, GrpcTimeoutIsFormattedInTheFinestUnitThatFits) {
   // Rounded up, never shorter than asked.
   EXPECT_EQ(FormatGrpcTimeout(absl::Seconds(100) + absl::Nanoseconds(1)), "100001m");
   EXPECT_EQ(FormatGrpcTimeout(absl::ZeroDuration()), "1n");
+  // The largest value; a quotient beyond int64 in the fine units does not wrap.
+  EXPECT_EQ(FormatGrpcTimeout(absl::Hours(99999999)), "99999999H");
   // Round trip.
   for (absl::Duration d : {absl::Milliseconds(1), absl::Seconds(3), absl::Minutes(90)}) {
     EXPECT_EQ(ParseGrpcTimeout(FormatGrpcTimeout(d)), d);

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "proxy/event/socket.h"
 
@@ -192,7 +193,14 @@ void H2Server::ResetHeld(uint32_t error_code) {
 
 void H2Server::Answer(Conn& conn, int32_t id) {
   const H2Request& r = conn.session->requests().at(id);
-  std::string body = absl::StrCat(options_.name, " ", r.Get(":path"));
+  const std::string path = r.Get(":path");
+  std::string body = absl::StrCat(options_.name, " ", path);
+  if (options_.echo && absl::StartsWith(path, "/echo")) {
+    body = r.body;
+  } else if (options_.echo && absl::StartsWith(path, "/head")) {
+    body.clear();
+    for (const auto& [k, v] : r.headers) absl::StrAppend(&body, k, ": ", v, "\n");
+  }
   H2Fields headers = {{"x-server", options_.name}, {"content-type", "text/plain"}};
   H2Fields trailers;
   if (options_.trailers) trailers = {{"grpc-status", "0"}, {"grpc-message", "ok"}};

@@ -73,7 +73,8 @@ class H2ServerSession {
   std::map<int32_t, Pending> pending_;
 };
 
-// Answers every request `200` with body "NAME PATH" and "x-server: NAME", unless held.
+// Answers every request `200` with body "NAME PATH" and "x-server: NAME", unless held; never
+// with a content-length.
 class H2Server {
  public:
   struct Options {
@@ -83,6 +84,9 @@ class H2Server {
     bool hold = false;
     // Adds "grpc-status: 0" trailers to every response.
     bool trailers = false;
+    // Paths starting with "/echo" are answered with the request body, "/head" with every
+    // request field (pseudo-fields and trailers included) as "name: value\n" lines.
+    bool echo = false;
   };
   explicit H2Server(Options options);
   ~H2Server();

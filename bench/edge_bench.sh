@@ -6,12 +6,9 @@
 #
 #   bench/edge_bench.sh [--workers N] [--duration 10] [--connections 50] [--rounds 3]
 #                       [--key rsa|ecdsa] [--skip-install] [--skip-build] [--keep]
-#                       [--static-ads]
 #
-# --static-ads feeds our proxy from //tests/bench:static_ads (docs/tls.md's listener, the same
-# certificate, the three backends) instead of the controller, for runs before the controller
-# emits certificates. A proxy that does not negotiate h2 (ours until its HTTP/2 server codec
-# lands) gets no h2 row.
+# Our proxy is configured the way a user would: a controller, `lbctl cluster create` and `add`
+# for the backends, `lbctl cert add` for the certificate (delivered over SDS).
 #
 # Rows (each proxy in front of the same three nginx backends, HTTP/1.1 keep-alive upstream):
 #   tls-keepalive   wrk -t1 -cC over HTTPS (HTTP/1.1, TLS 1.3): requests/s, p50/p99, CPU/request
@@ -31,7 +28,7 @@ root=$(cd "$here/.." && pwd)
 util="$here/bench_util.py"
 
 workers=1 duration=10 connections=50 rounds=3 key=rsa
-skip_install=0 skip_build=0 keep=0 static_ads=0
+skip_install=0 skip_build=0 keep=0
 while [ $# -gt 0 ]; do
   case $1 in
     --workers) workers=$2; shift ;;
@@ -47,7 +44,6 @@ while [ $# -gt 0 ]; do
     --skip-install) skip_install=1 ;;
     --skip-build) skip_build=1 ;;
     --keep) keep=1 ;;
-    --static-ads) static_ads=1 ;;
     -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "edge_bench: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -67,7 +63,6 @@ if [ "$skip_install" = 0 ]; then
 fi
 cd "$root"
 targets=(//controller:controller //proxy:proxy //cli:lbctl)
-[ "$static_ads" = 1 ] && targets+=(//tests/bench:static_ads)
 if [ "$skip_build" = 0 ]; then
   log "building ${targets[*]}"
   if ! bazel build "${targets[@]}" >/tmp/edge_bench_build.log 2>&1; then
@@ -81,7 +76,6 @@ bin_dir=$(bazel info bazel-bin 2>/dev/null || echo "$root/bazel-bin")
 dir=$(mktemp -d /tmp/edge-bench.XXXXXX)
 mkdir -p "$dir/tmp" "$dir/bin" "$dir/certs"
 cp "$bin_dir/controller/controller" "$bin_dir/proxy/proxy" "$bin_dir/cli/lbctl" "$dir/bin/"
-[ "$static_ads" = 1 ] && cp "$bin_dir/tests/bench/static_ads" "$dir/bin/"
 started_pids=()
 pid_files=()
 cleanup() {
@@ -137,14 +131,6 @@ pid_files+=("$dir/backends.pid" "$dir/nginx-edge.pid" "$dir/haproxy-edge.pid")
 wait_for 10 curl -sf http://127.0.0.1:1111/ || { echo "backends did not start" >&2; exit 1; }
 
 # --- 3. our controller and proxy ------------------------------------------------------------
-if [ "$static_ads" = 1 ]; then
-  "${on_aux_cpu[@]}" "$dir/bin/static_ads" --backends=1111,1112,1113 --cert="$c/server.crt" \
-    --key="$c/server.key" --sni=bench.test --ready_file="$dir/controller.ready" \
-    >"$dir/controller.log" 2>&1 &
-  started_pids+=($!)
-  wait_for 30 test -s "$dir/controller.ready" || { echo "static_ads did not start" >&2; exit 1; }
-  grpc_port=$(json_field "$dir/controller.ready" grpc_port)
-else
 "${on_aux_cpu[@]}" "$dir/bin/controller" --grpc_listen=127.0.0.1:0 --rest_listen=127.0.0.1:0 \
   --data_dir="$dir/lb-data" --ready_file="$dir/controller.ready" --log_level=warn \
   >"$dir/controller.log" 2>&1 &
@@ -152,11 +138,10 @@ started_pids+=($!)
 wait_for 30 test -s "$dir/controller.ready" || { echo "controller did not start" >&2; exit 1; }
 grpc_port=$(json_field "$dir/controller.ready" grpc_port)
 lbctl=("$dir/bin/lbctl" --controller="127.0.0.1:$grpc_port")
-"${lbctl[@]}" cluster create backend --policy random >/dev/null
+"${lbctl[@]}" cluster update backend --policy random >/dev/null  # The seed cluster.
 for i in 1 2 3; do "${lbctl[@]}" add 127.0.0.1 "111$i" --cluster backend >/dev/null; done
 "${lbctl[@]}" cert add bench --cert "$c/server.crt" --key "$c/server.key" \
   --sni bench.test --default >/dev/null
-fi
 "${on_proxy_cpu[@]}" "$dir/bin/proxy" --controller="127.0.0.1:$grpc_port" \
   --listen=127.0.0.1:0 --tls_listen=127.0.0.1:0 --admin_listen=127.0.0.1:0 \
   --workers="$workers" --ready_file="$dir/proxy.ready" --log_level=warn >"$dir/proxy.log" 2>&1 &
@@ -174,20 +159,13 @@ pids_of() {
   esac
 }
 order=(ours nginx haproxy)
-declare -A no_h2=()
 for name in "${order[@]}"; do
   url="https://bench.test:${port_of[$name]}/"
   resolve=(--resolve "bench.test:${port_of[$name]}:127.0.0.1" --cacert "$c/ca.crt")
   wait_for 30 sh -c "curl -sf ${resolve[*]} $url | grep -q 'Hello from web_'" ||
     { echo "$name does not answer over TLS" >&2; exit 1; }
-  if ! wait_for 10 sh -c "curl -sf --http2 ${resolve[*]} -o /dev/null -w '%{http_version}' $url | grep -q '^2'"; then
-    if [ "$static_ads" = 1 ] && [ "$name" = ours ]; then
-      no_h2[$name]=1
-      log "$name does not negotiate h2: no h2 row for it"
-      continue
-    fi
-    echo "$name does not answer over HTTP/2" >&2; exit 1
-  fi
+  wait_for 10 sh -c "curl -sf --http2 ${resolve[*]} -o /dev/null -w '%{http_version}' $url | grep -q '^2'" ||
+    { echo "$name does not answer over HTTP/2" >&2; exit 1; }
   log "$name answers over TLS and HTTP/2"
 done
 
@@ -239,7 +217,6 @@ for round in $(seq "$rounds"); do
         "{\"rps\": $(python3 -c "print($conns / $duration)")}"
     done
     # HTTP/2, 100 streams per connection.
-    if [ -n "${no_h2[$name]:-}" ]; then log "round $round $name done (no h2)"; continue; fi
     before=$(cpu "$name")
     "${on_aux_cpu[@]}" h2load -t1 -c10 -m100 -D "$duration" --warm-up-time=1 \
       --log-file="$dir/h2load-$name-$round.log" "https://127.0.0.1:$port/" \

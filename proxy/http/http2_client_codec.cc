@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -76,6 +78,19 @@ class Http2ClientCodec::ClientStream final : public RequestEncoder {
       if (callbacks_ != nullptr) callbacks_->OnAboveWriteBufferHighWatermark();
     }
   }
+  // The trailers go out as a HEADERS frame with END_STREAM once the body is sent (ReadBody);
+  // names are lowercased, connection-specific and pseudo fields left out.
+  void EncodeTrailers(const RequestHeaderMap& trailers) override {
+    if (done_ || nghttp2_closed_ || local_end_) return;
+    trailers.ForEach([this](const HeaderMap::Field& f) {
+      std::string name = absl::AsciiStrToLower(f.name);
+      if (name.empty() || name[0] == ':' || IsConnectionSpecific(name)) return;
+      trailers_out_.emplace_back(std::move(name), std::string(f.value));
+    });
+    has_trailers_ = !trailers_out_.empty();
+    proxy::event::Buffer none;
+    EncodeData(none, /*end_stream=*/true);
+  }
 
   Http2ClientCodec& codec_;
   ResponseDecoder* decoder_;
@@ -85,6 +100,8 @@ class Http2ClientCodec::ClientStream final : public RequestEncoder {
   bool nghttp2_closed_ = false;  // Closed in nghttp2 (or never opened there): slot is free.
   bool counted_ = true;          // Holds one of active_streams_.
   bool local_end_ = false;       // The request's end was given.
+  bool has_trailers_ = false;    // The end is trailers_out_, after the body.
+  std::vector<std::pair<std::string, std::string>> trailers_out_;
   bool deferred_ = false;        // The data source said "deferred": resume on new data.
   bool above_high_ = false;
   bool read_disabled_ = false;
@@ -250,7 +267,7 @@ struct Http2ClientCodec::Callbacks {
     return 0;
   }
 
-  static ssize_t ReadBody(nghttp2_session*, int32_t, uint8_t* buf, size_t length,
+  static ssize_t ReadBody(nghttp2_session* session, int32_t stream_id, uint8_t* buf, size_t length,
                           uint32_t* data_flags, nghttp2_data_source* source, void*) {
     ClientStream* s = static_cast<ClientStream*>(source->ptr);
     const size_t n = std::min(length, s->out_.size());
@@ -261,6 +278,17 @@ struct Http2ClientCodec::Callbacks {
     if (s->out_.empty()) {
       if (s->local_end_) {
         *data_flags |= NGHTTP2_DATA_FLAG_EOF;
+        if (s->has_trailers_) {
+          // nghttp2 documents submitting the trailers from here, with NO_END_STREAM.
+          std::vector<nghttp2_nv> nva;
+          nva.reserve(s->trailers_out_.size());
+          for (const auto& [name, value] : s->trailers_out_) nva.push_back(Nv(name, value));
+          if (nghttp2_submit_trailer(session, stream_id, nva.data(), nva.size()) == 0) {
+            *data_flags |= NGHTTP2_DATA_FLAG_NO_END_STREAM;
+          }
+          s->has_trailers_ = false;
+          s->trailers_out_.clear();
+        }
       } else if (n == 0) {
         s->deferred_ = true;
         return NGHTTP2_ERR_DEFERRED;
@@ -388,7 +416,7 @@ void Http2ClientCodec::SubmitRequest(ClientStream& s, const RequestHeaderMap& he
   nghttp2_data_provider provider;
   provider.source.ptr = &s;
   provider.read_callback = &Callbacks::ReadBody;
-  const bool body = !(s.local_end_ && s.out_.empty());
+  const bool body = !(s.local_end_ && s.out_.empty()) || s.has_trailers_;
   const int32_t id = nghttp2_submit_request(session_, nullptr, nva.data(), nva.size(),
                                             body ? &provider : nullptr, &s);
   if (id < 0) {
@@ -423,7 +451,8 @@ void Http2ClientCodec::ResetFromCaller(ClientStream& s) {
 
 void Http2ClientCodec::ResponseEnded(ClientStream& s) {
   // The request may still be uploading: the upstream answered early, so stop sending it.
-  if (!s.nghttp2_closed_ && (!s.local_end_ || !s.out_.empty()) && session_ != nullptr) {
+  if (!s.nghttp2_closed_ && (!s.local_end_ || !s.out_.empty() || s.has_trailers_) &&
+      session_ != nullptr) {
     nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, s.id_, NGHTTP2_CANCEL);
   }
   MaybeRelease(s);

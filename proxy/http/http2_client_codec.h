@@ -12,7 +12,8 @@
 //   cannot be carried: their stream is reset (kProtocolError) at once.
 // A response head becomes a ResponseHeaderMap: :status, content-length parsed into
 // content_length (and not kept as a field), 1xx interim heads dropped. Trailers (a HEADERS
-// frame after DATA) go to ResponseDecoder::DecodeTrailers.
+// frame after DATA) go to ResponseDecoder::DecodeTrailers. Request trailers
+// (RequestEncoder::EncodeTrailers) follow the body as a HEADERS frame with END_STREAM.
 //
 // Flow control: incoming DATA is acknowledged (WINDOW_UPDATE) only once it was handed to the
 // stream's decoder, so a stream whose reader paused (ReadDisable) stops its sender after the

@@ -206,7 +206,7 @@ void Router::OnPoolReady(http::RequestEncoder& encoder, bool /*reused*/) {
   upstream_ = &encoder;
   encoder.SetCallbacks(this);
   callbacks_.stream_info().upstream_start = context_.dispatcher().MonotonicNow();
-  upstream_end_sent_ = request_complete_ && body_.empty();
+  upstream_end_sent_ = request_complete_ && body_.empty() && request_trailers_ == nullptr;
   encoder.EncodeHeaders(*headers_, upstream_end_sent_);
   if (upstream_ == nullptr) return;
   if (headers_->expect_100_continue && !request_complete_ && !sent_100_) {
@@ -251,6 +251,13 @@ void Router::OnRequestData(event::Buffer& data, bool end_stream) {
   }
 }
 
+void Router::OnRequestTrailers(http::RequestHeaderMapPtr trailers) {
+  if (done_) return;
+  request_complete_ = true;
+  request_trailers_ = std::move(trailers);
+  if (upstream_ != nullptr) SendBody();
+}
+
 void Router::SendBody() {
   if (!body_.empty() || (request_complete_ && !upstream_end_sent_)) {
     if (!body_.empty()) {
@@ -266,7 +273,13 @@ void Router::SendBody() {
       body_sent_ = true;
     }
     upstream_end_sent_ = request_complete_;
-    upstream_->EncodeData(body_, request_complete_);
+    if (request_trailers_ != nullptr) {
+      if (!body_.empty()) upstream_->EncodeData(body_, /*end_stream=*/false);
+      if (upstream_ == nullptr) return;
+      upstream_->EncodeTrailers(*request_trailers_);
+    } else {
+      upstream_->EncodeData(body_, request_complete_);
+    }
     if (upstream_ == nullptr) return;
   }
   if (downstream_paused_ && !upstream_above_high_) {

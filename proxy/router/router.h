@@ -181,6 +181,9 @@ class Router final : public http::ResponseDecoder,
                     absl::string_view client_ip, absl::string_view scheme = "http");
   // Request body bytes (all taken).
   void OnRequestData(event::Buffer& data, bool end_stream);
+  // The request ends with trailer fields (an HTTP/2 client). They follow the body to an HTTP/2
+  // upstream; an HTTP/1 upstream's codec drops them and ends the body.
+  void OnRequestTrailers(http::RequestHeaderMapPtr trailers);
   // The client went away or the request was abandoned: stop everything upstream.
   void OnDownstreamReset();
   // The client's write buffer crossed its high / low watermark.
@@ -245,6 +248,7 @@ class Router final : public http::ResponseDecoder,
   const Snapshot* snapshot_ = nullptr;
   const upstream::ClusterSnapshot* cluster_ = nullptr;
   http::RequestHeaderMapPtr headers_;  // As sent upstream; kept for retries.
+  http::RequestHeaderMapPtr request_trailers_;  // The request's trailers; kept for retries.
   bool request_complete_ = false;      // The client sent all of the request.
   event::Buffer body_;                 // Request body not sent upstream yet.
   // HTTP/2: a copy of the body sent on this attempt, while replay_ok_ (within

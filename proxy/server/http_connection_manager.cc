@@ -119,6 +119,12 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
     }
     router_.OnRequestData(data, end_stream);
   }
+  void DecodeTrailers(http::RequestHeaderMapPtr trailers) override {
+    if (done_) return;
+    Activity();
+    request_complete_ = true;
+    router_.OnRequestTrailers(std::move(trailers));
+  }
 
   // http::StreamCallbacks (the client side of this stream).
   void OnStreamReset(http::StreamResetReason, absl::string_view) override {

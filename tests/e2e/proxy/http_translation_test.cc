@@ -5,9 +5,9 @@
 //     reaches a keep-alive client chunked;
 //   HTTP/2 clients (curl --http2-prior-knowledge) -> an HTTP1 cluster (TestBackend):
 //     bodies with and without content-length (then chunked upstream), :authority becomes Host,
-//     and a chunked upstream response arrives whole.
+//     and a chunked upstream response arrives whole; request trailers go on to HTTP/2 upstreams.
 // Trailers from an HTTP/2 upstream to an HTTP/1.1 client that sent "TE: trailers" are in
-// http2_upstream_test; request trailers are not forwarded (docs/http-rules.md, "Trailers").
+// http2_upstream_test; request trailers (nghttp --trailer) reach HTTP/2 upstreams only.
 #include <string>
 #include <vector>
 
@@ -162,6 +162,39 @@ TEST_F(HttpTranslationTest, AnHttp2ResponseWithoutLengthIsChunkedForKeepAliveCli
     EXPECT_EQ(r->body, absl::StrCat("h2 /n", i));
     EXPECT_EQ(r->Header("x-server"), "h2");
   }
+}
+
+// --- HTTP/2 client ----------------------------------------------------------------------------
+
+// nghttp (Debian's nghttp2-client) posting stdin with a request trailer.
+absl::StatusOr<CommandResult> NghttpWithTrailer(int port, const std::string& authority,
+                                                const std::string& path) {
+  return RunCommand({"/bin/sh", "-c",
+                     absl::StrCat("printf 'payload' | /usr/bin/nghttp -t 10 -d - ",
+                                  "--trailer='x-checksum: abc' -H ':authority: ", authority,
+                                  "' http://127.0.0.1:", port, path)},
+                    absl::Seconds(20));
+}
+
+TEST_F(HttpTranslationTest, RequestTrailersReachAnHttp2Upstream) {
+  absl::StatusOr<CommandResult> r = NghttpWithTrailer(proxy_.port(), "h2.test", "/head");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 0) << r->err;
+  EXPECT_THAT(r->out, HasSubstr(":authority: h2.test\n"));
+  // Received after the head: the last field.
+  EXPECT_TRUE(absl::EndsWith(r->out, "\nx-checksum: abc\n")) << r->out;
+  r = NghttpWithTrailer(proxy_.port(), "h2.test", "/echo");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->out, "payload");
+}
+
+TEST_F(HttpTranslationTest, RequestTrailersEndTheBodyToAnHttp1Upstream) {
+  // HTTP/1.1 upstreams do not get them (the proxy does not send trailers on requests), but the
+  // body arrives whole and ends.
+  absl::StatusOr<CommandResult> r = NghttpWithTrailer(proxy_.port(), "h1.test", "/echo");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 0) << r->err;
+  EXPECT_EQ(r->out, "payload");
 }
 
 // --- HTTP/2 client, HTTP/1.1 upstream --------------------------------------------------------

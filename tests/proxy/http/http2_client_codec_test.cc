@@ -210,6 +210,46 @@ TEST_F(Http2ClientCodecTest, SendsBodiesAndGrpcTe) {
   EXPECT_TRUE(req.ended);
 }
 
+TEST_F(Http2ClientCodecTest, SendsRequestTrailersAfterTheBody) {
+  Init();
+  Recorder r;
+  RequestHeaderMapPtr h = Get("/upload");
+  h->method = Method::kPost;
+  h->method_token = "POST";
+  RequestEncoder& e = Start(r, *h, /*end_stream=*/false);
+  proxy::event::Buffer body;
+  body.Append("payload");
+  e.EncodeData(body, false);
+  ASSERT_TRUE(Pump().ok());
+  EXPECT_FALSE(server_->requests().begin()->second.ended);
+  RequestHeaderMapPtr trailers = NewRequestHeaderMap();
+  trailers->Add("X-Checksum", "abc");
+  trailers->Add("Connection", "close");  // Connection-specific: never in HTTP/2.
+  e.EncodeTrailers(*trailers);
+  ASSERT_TRUE(Pump().ok());
+  const lb::testing::H2Request& req = server_->requests().begin()->second;
+  EXPECT_EQ(req.body, "payload");
+  EXPECT_EQ(req.Get("x-checksum"), "abc");
+  EXPECT_EQ(req.Get("connection"), "");
+  EXPECT_TRUE(req.ended);
+  EXPECT_EQ(req.headers.back(), (std::pair<std::string, std::string>("x-checksum", "abc")));
+}
+
+TEST_F(Http2ClientCodecTest, RequestTrailersWithoutABody) {
+  Init();
+  Recorder r;
+  RequestHeaderMapPtr h = Get("/t");
+  RequestEncoder& e = Start(r, *h, /*end_stream=*/false);
+  RequestHeaderMapPtr trailers = NewRequestHeaderMap();
+  trailers->Add("x-only", "1");
+  e.EncodeTrailers(*trailers);
+  ASSERT_TRUE(Pump().ok());
+  const lb::testing::H2Request& req = server_->requests().begin()->second;
+  EXPECT_EQ(req.body, "");
+  EXPECT_EQ(req.Get("x-only"), "1");
+  EXPECT_TRUE(req.ended);
+}
+
 TEST_F(Http2ClientCodecTest, HonoursThePeersMaxConcurrentStreams) {
   Init(/*server_max_streams=*/2);
   ASSERT_TRUE(Pump().ok());  // SETTINGS exchanged.

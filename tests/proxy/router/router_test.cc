@@ -629,6 +629,33 @@ TEST_F(RouterTest, GrpcTimeoutOfANonGrpcRequestIsIgnored) {
   EXPECT_EQ(context_.stats.grpc_timeouts.load(), 0u);
 }
 
+TEST_F(RouterTest, RequestTrailersFollowTheBody) {
+  std::shared_ptr<Snapshot> snap = Snap(1);
+  Start(snap.get(), Request(http::Method::kPost, "/up"), /*end_stream=*/false);
+  Buffer part;
+  part.Append("abc");
+  router_->OnRequestData(part, false);
+  http::RequestHeaderMapPtr trailers = http::NewRequestHeaderMap();
+  trailers->Add("x-checksum", "1");
+  router_->OnRequestTrailers(std::move(trailers));  // Before the upstream is ready: kept.
+  FakeEncoder& up = Pool(0).Ready();
+  EXPECT_EQ(up.body, "abc");
+  EXPECT_EQ(up.trailers, "x-checksum: 1\r\n");
+  EXPECT_TRUE(up.ended);
+
+  // Once the upstream stream is there, they go at once.
+  Pool(0).Respond(200, "ok");
+  Start(snap.get(), Request(http::Method::kPost, "/up"), /*end_stream=*/false);
+  FakeEncoder& up2 = Pool(0).Ready();
+  EXPECT_FALSE(up2.ended);
+  trailers = http::NewRequestHeaderMap();
+  trailers->Add("x-checksum", "2");
+  router_->OnRequestTrailers(std::move(trailers));
+  EXPECT_EQ(up2.body, "");
+  EXPECT_EQ(up2.trailers, "x-checksum: 2\r\n");
+  EXPECT_TRUE(up2.ended);
+}
+
 TEST_F(RouterTest, StalledBodyUploadIs504) {
   context_.options.body_idle_timeout = absl::Seconds(5);
   context_.options.upstream_timeout = absl::Seconds(1);

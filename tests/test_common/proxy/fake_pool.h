@@ -37,10 +37,15 @@ class FakeEncoder : public http::RequestEncoder {
     data.Clear();
     ended = ended || end_stream;
   }
+  void EncodeTrailers(const http::RequestHeaderMap& t) override {
+    t.AppendHttp1(&trailers);
+    ended = true;
+  }
   http::StreamCallbacks* callbacks() { return callbacks_; }
 
   std::string head;
   std::string body;
+  std::string trailers;  // As HTTP/1 field lines.
   bool ended = false;
   bool reset = false;
   bool read_disabled = false;

@@ -79,7 +79,7 @@ std::string FormatGrpcTimeout(absl::Duration timeout) {
     absl::Duration size;
     char name;
   };
-  static const Unit kUnits[] = {{absl::Nanoseconds(1), 'n'}, {absl::Microseconds(1), 'u'},
+  static const Unit kUnits[] = {{absl::Nanoseconds(1), 'n'},  {absl::Microseconds(1), 'u'},
                                 {absl::Milliseconds(1), 'm'}, {absl::Seconds(1), 'S'},
                                 {absl::Minutes(1), 'M'},      {absl::Hours(1), 'H'}};
   timeout = std::max(timeout, absl::Nanoseconds(1));

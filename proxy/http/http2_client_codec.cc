@@ -102,7 +102,7 @@ class Http2ClientCodec::ClientStream final : public RequestEncoder {
   bool local_end_ = false;       // The request's end was given.
   bool has_trailers_ = false;    // The end is trailers_out_, after the body.
   std::vector<std::pair<std::string, std::string>> trailers_out_;
-  bool deferred_ = false;        // The data source said "deferred": resume on new data.
+  bool deferred_ = false;  // The data source said "deferred": resume on new data.
   bool above_high_ = false;
   bool read_disabled_ = false;
   bool headers_received_ = false;  // The final response head.

@@ -90,7 +90,7 @@ struct RouterStats {
   std::atomic<uint64_t> retries_refused{0};             // By the worker's retry budget.
   std::atomic<uint64_t> upstream_timeouts{0};           // No head in time (504).
   std::atomic<uint64_t> upstream_response_timeouts{0};  // RouterOptions::response_timeout.
-  std::atomic<uint64_t> grpc_timeouts{0};  // A gRPC call's grpc-timeout expired.
+  std::atomic<uint64_t> grpc_timeouts{0};               // A gRPC call's grpc-timeout expired.
   // Refused HTTP/2 streams not retried: their body was over replay_buffer_bytes.
   std::atomic<uint64_t> refused_not_replayed{0};
 };
@@ -247,10 +247,10 @@ class Router final : public http::ResponseDecoder,
 
   const Snapshot* snapshot_ = nullptr;
   const upstream::ClusterSnapshot* cluster_ = nullptr;
-  http::RequestHeaderMapPtr headers_;  // As sent upstream; kept for retries.
+  http::RequestHeaderMapPtr headers_;           // As sent upstream; kept for retries.
   http::RequestHeaderMapPtr request_trailers_;  // The request's trailers; kept for retries.
-  bool request_complete_ = false;      // The client sent all of the request.
-  event::Buffer body_;                 // Request body not sent upstream yet.
+  bool request_complete_ = false;               // The client sent all of the request.
+  event::Buffer body_;                          // Request body not sent upstream yet.
   // HTTP/2: a copy of the body sent on this attempt, while replay_ok_ (within
   // RouterOptions::replay_buffer_bytes).
   event::Buffer replay_;
@@ -278,7 +278,7 @@ class Router final : public http::ResponseDecoder,
   // InfiniteDuration when off.
   absl::Duration response_deadline_ = absl::InfiniteDuration();
   bool grpc_deadline_ = false;  // response_deadline_ is the gRPC call's.
-  bool done_ = false;  // The response is complete or was answered locally.
+  bool done_ = false;           // The response is complete or was answered locally.
 };
 
 }  // namespace lb::proxy::router

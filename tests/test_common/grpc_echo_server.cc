@@ -65,8 +65,8 @@ bool GrpcEchoServer::Service::Begin(grpc::ServerContext* context, const EchoRequ
   return true;
 }
 
-grpc::Status GrpcEchoServer::Service::Echo(grpc::ServerContext* context,
-                                           const EchoRequest* request, EchoResponse* response) {
+grpc::Status GrpcEchoServer::Service::Echo(grpc::ServerContext* context, const EchoRequest* request,
+                                           EchoResponse* response) {
   if (!Begin(context, *request)) return grpc::Status(grpc::StatusCode::CANCELLED, "cancelled");
   if (request->status_code() != 0) {
     return grpc::Status(static_cast<grpc::StatusCode>(request->status_code()),

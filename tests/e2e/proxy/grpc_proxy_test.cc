@@ -52,7 +52,8 @@ void SetDeadline(grpc::ClientContext& ctx, absl::Duration d = kCallTimeout) {
 std::string GrpcFrame(const google::protobuf::MessageLite& m) {
   const std::string payload = m.SerializeAsString();
   std::string out(5, '\0');
-  for (int i = 0; i < 4; ++i) out[1 + i] = static_cast<char>((payload.size() >> (24 - 8 * i)) & 0xff);
+  for (int i = 0; i < 4; ++i)
+    out[1 + i] = static_cast<char>((payload.size() >> (24 - 8 * i)) & 0xff);
   return out + payload;
 }
 

@@ -63,8 +63,7 @@ class HttpTranslationTest : public ::testing::Test {
     ASSERT_TRUE(proxy_.Start(controller_.grpc_target()).ok()) << proxy_.LogTail();
     ASSERT_TRUE(proxy_.WaitReady().ok()) << proxy_.LogTail();
     ASSERT_TRUE(
-        WaitForEndpoints(proxy_.admin_port(), "h2", {absl::StrCat("127.0.0.1:", h2_.port())})
-            .ok());
+        WaitForEndpoints(proxy_.admin_port(), "h2", {absl::StrCat("127.0.0.1:", h2_.port())}).ok());
     ASSERT_TRUE(WaitForEndpoints(proxy_.admin_port(), "h1", {h1_.address()}).ok());
   }
 
@@ -121,10 +120,14 @@ TEST_F(HttpTranslationTest, ConnectionSpecificFieldsAreNotSentOverHttp2) {
   HttpRequest req;
   req.method = "POST";
   req.target = "/head?q=1";
-  req.headers = {{"Host", "h2.test"},         {"Connection", "close, X-Hop"},
-                 {"X-Hop", "secret"},         {"Keep-Alive", "timeout=5"},
-                 {"Proxy-Connection", "keep-alive"}, {"TE", "trailers"},
-                 {"Transfer-Encoding", "chunked"},   {"X-Kept", "yes"}};
+  req.headers = {{"Host", "h2.test"},
+                 {"Connection", "close, X-Hop"},
+                 {"X-Hop", "secret"},
+                 {"Keep-Alive", "timeout=5"},
+                 {"Proxy-Connection", "keep-alive"},
+                 {"TE", "trailers"},
+                 {"Transfer-Encoding", "chunked"},
+                 {"X-Kept", "yes"}};
   req.body = "3\r\nabc\r\n0\r\n\r\n";
   absl::StatusOr<HttpResponse> r = HttpCall(proxy_.port(), req);
   ASSERT_TRUE(r.ok()) << r.status();

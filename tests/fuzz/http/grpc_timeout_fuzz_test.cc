@@ -28,8 +28,8 @@ TEST(GrpcTimeoutFuzzTest, Corpus) {
 TEST(GrpcTimeoutFuzzTest, DeterministicMutations) {
   const std::vector<lb::fuzz::CorpusFile> corpus = lb::fuzz::LoadCorpus(kCorpus);
   ASSERT_FALSE(corpus.empty());
-  const std::vector<std::string> dictionary = {"H", "M", "S", "m", "u", "n", "0", "9",
-                                               "99999999", " ", "-", std::string(1, '\0')};
+  const std::vector<std::string> dictionary = {
+      "H", "M", "S", "m", "u", "n", "0", "9", "99999999", " ", "-", std::string(1, '\0')};
   lb::fuzz::MutationLimits limits;
   limits.replace_chars = "0123456789HMSmun";
   std::mt19937 rng(kSeed);

@@ -538,6 +538,41 @@ absl::StatusOr<int64_t> SqliteStore::CompactRevision() {
   return compact_revision_;
 }
 
+absl::Status SqliteStore::Compact(int64_t revision) {
+  absl::MutexLock lock(&mu_);
+  if (revision <= compact_revision_) {
+    return absl::OutOfRangeError(absl::StrCat("compact: history up to revision ",
+                                              compact_revision_, " was already compacted"));
+  }
+  if (revision > revision_) {
+    return absl::InvalidArgumentError(absl::StrCat("compact: revision ", revision,
+                                                   " is after the current one, ", revision_));
+  }
+  sqlite3* db = db_.get();
+  {
+    Query begin(db, stmts_->begin.get());
+    if (absl::Status s = begin.Run(); !s.ok()) return s;
+  }
+  absl::Status s = [&]() -> absl::Status {
+    Query compact(db, stmts_->compact.get());
+    if (absl::Status s = compact.Bind(revision); !s.ok()) return s;
+    if (absl::Status s = compact.Run(); !s.ok()) return s;
+    Query meta(db, stmts_->set_meta.get());
+    if (absl::Status s = meta.Bind(std::string_view("compact_revision"), revision); !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = meta.Run(); !s.ok()) return s;
+    Query commit(db, stmts_->commit.get());
+    return commit.Run();
+  }();
+  if (!s.ok()) {
+    RollbackLocked();
+    return s;
+  }
+  compact_revision_ = revision;
+  return absl::OkStatus();
+}
+
 absl::StatusOr<int64_t> SqliteStore::Txn(const std::vector<Compare>& compares,
                                          const std::vector<Op>& ops) {
   if (ops.empty()) return absl::InvalidArgumentError("txn: empty op list");

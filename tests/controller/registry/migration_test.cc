@@ -103,10 +103,10 @@ TEST(MigrationTest, DataDirectoryWrittenByTheControllerBeforePerEndpointKeys) {
     EXPECT_EQ(a.SerializeAsString(), b.SerializeAsString()) << a.name();
   }
   EXPECT_THAT(Endpoints((*after)[0]),
-              ElementsAre("address: \"10.1.0.3\" port: 80 weight { value: 3 } admin_state: ACTIVE",
-                          "address: \"::1\" port: 81 weight { value: 1 } zone: \"z1\" labels { key: "
+              ElementsAre("address: \"10.1.0.3\" port: 80 weight: 3 admin_state: ACTIVE",
+                          "address: \"::1\" port: 81 weight: 1 zone: \"z1\" labels { key: "
                           "\"tier\" value: \"gold\" } admin_state: ACTIVE",
-                          "address: \"web.internal\" port: 82 weight { value: 1 } admin_state: "
+                          "address: \"web.internal\" port: 82 weight: 1 admin_state: "
                           "DRAINING"));
   EXPECT_EQ((*after)[0].version(), revision + 1);
 
@@ -172,7 +172,7 @@ TEST(MigrationTest, Etcd) {
     lb::v1::Endpoint* e = web.add_endpoints();
     e->set_address(absl::StrCat("10.0.0.", i));
     e->set_port(80);
-    e->mutable_weight()->set_value(i);
+    e->set_weight(i);
   }
   ASSERT_TRUE(store->Txn({}, {store::Op::Put("clusters/web", web.SerializeAsString())}).ok());
   Registry registry(store);
@@ -184,7 +184,7 @@ TEST(MigrationTest, Etcd) {
   absl::StatusOr<lb::v1::Cluster> c = registry.GetCluster("web");
   ASSERT_TRUE(c.ok()) << c.status();
   ASSERT_EQ(c->endpoints_size(), 3);
-  EXPECT_EQ(c->endpoints(2).weight().value(), 3u);
+  EXPECT_EQ(c->endpoints(2).weight(), 3u);
   // Cluster delete takes the endpoint keys along, in one transaction.
   ASSERT_TRUE(registry.DeleteCluster("web", c->version()).ok());
   EXPECT_THAT(Keys(store, kClusterPrefix), ElementsAre("clusters/backend"));

@@ -22,6 +22,8 @@ namespace lb::registry {
 namespace {
 
 constexpr int kMaxAttempts = 32;
+// Ops per migration transaction: within etcd's --max-txn-ops as docs/etcd.md sets it.
+constexpr size_t kMigrationMaxOps = 10240;
 
 absl::StatusOr<std::optional<int64_t>> CommitOrConflict(store::Store* store,
                                                         const std::vector<store::Compare>& compares,
@@ -355,14 +357,27 @@ Registry::Registry(store::Store* store) : store_(store) {}
 
 absl::StatusOr<int> Registry::MigrateEndpointKeys() {
   int migrated = 0;
-  auto attempt = [&]() -> Attempt {
+  // One pass: every cluster with embedded endpoints, in transactions of at most
+  // kMigrationMaxOps ops (one cluster is never split). nullopt after a conflict: list again.
+  auto pass = [&]() -> absl::StatusOr<std::optional<bool>> {
     absl::StatusOr<std::vector<store::KeyValue>> kvs = store_->List(kClusterPrefix);
     if (!kvs.ok()) return kvs.status();
     absl::flat_hash_set<std::string> existing;
     for (const store::KeyValue& kv : *kvs) existing.insert(kv.key);
     std::vector<store::Compare> compares;
     std::vector<store::Op> ops;
-    migrated = 0;
+    int batch = 0;
+    auto flush = [&]() -> absl::StatusOr<bool> {
+      if (ops.empty()) return true;
+      Attempt a = CommitOrConflict(store_, compares, ops);
+      if (!a.ok()) return a.status();
+      if (!a->has_value()) return false;
+      migrated += batch;
+      compares.clear();
+      ops.clear();
+      batch = 0;
+      return true;
+    };
     for (const store::KeyValue& kv : *kvs) {
       std::optional<ClusterKeyParts> parts = ParseClusterKey(kv.key);
       if (!parts.has_value() || !parts->endpoint.empty()) continue;
@@ -371,7 +386,12 @@ absl::StatusOr<int> Registry::MigrateEndpointKeys() {
         return absl::InternalError(absl::StrCat("stored value of ", kv.key, " is corrupt"));
       }
       if (cluster.endpoints_size() == 0) continue;
-      ++migrated;
+      if (!ops.empty() && ops.size() + cluster.endpoints_size() + 1 > kMigrationMaxOps) {
+        absl::StatusOr<bool> done = flush();
+        if (!done.ok()) return done.status();
+        if (!*done) return std::optional<bool>();
+      }
+      ++batch;
       compares.push_back({kv.key, kv.mod_revision});
       ops.push_back(store::Op::Put(kv.key, Serialize(cluster)));
       for (const lb::v1::Endpoint& e : cluster.endpoints()) {
@@ -380,14 +400,16 @@ absl::StatusOr<int> Registry::MigrateEndpointKeys() {
         if (!existing.contains(key)) ops.push_back(store::Op::Put(std::move(key), Serialize(e)));
       }
     }
-    if (ops.empty()) return std::optional<int64_t>(0);
-    return CommitOrConflict(store_, compares, ops);
+    absl::StatusOr<bool> done = flush();
+    if (!done.ok()) return done.status();
+    if (!*done) return std::optional<bool>();
+    return std::optional<bool>(true);
   };
   // Not through Commit: a start with nothing to migrate is no mutation to count.
   for (int i = 0; i < kMaxAttempts; ++i) {
-    Attempt a = attempt();
-    if (!a.ok()) return a.status();
-    if (a->has_value()) return migrated;
+    absl::StatusOr<std::optional<bool>> p = pass();
+    if (!p.ok()) return p.status();
+    if (p->has_value()) return migrated;
   }
   return absl::AbortedError("too many concurrent writers; try again");
 }

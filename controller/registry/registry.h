@@ -78,9 +78,11 @@ class Registry {
   absl::Status Bootstrap();
 
   // Rewrites every cluster stored with embedded endpoints (the layout before per-endpoint keys)
-  // into its settings key and one key per endpoint, all in one transaction (compare-and-set on
-  // each cluster, retried on conflict). Versions of migrated clusters change once; nothing else
-  // does. No-op when nothing is embedded. Returns the number of clusters migrated.
+  // into its settings key and one key per endpoint: one transaction for all of them unless that
+  // exceeds 10,240 ops (etcd's --max-txn-ops in docs/etcd.md), then several, each holding whole
+  // clusters (compare-and-set on each, retried on conflict). Reads see the same model before,
+  // between and after. Versions of migrated clusters change once; nothing else does. No-op when
+  // nothing is embedded. Returns the number of clusters migrated.
   absl::StatusOr<int> MigrateEndpointKeys();
 
   // kAlreadyExists if address:port is in the cluster; kNotFound if the cluster is missing.

@@ -1248,8 +1248,14 @@ TEST_F(RegistryTest, ResolvedAddressesAreFilledOnReadsOnly) {
   ASSERT_TRUE(kv.ok() && kv->has_value());
   lb::v1::Cluster stored;
   ASSERT_TRUE(stored.ParseFromString((*kv)->value));
-  EXPECT_EQ(stored.endpoints(0).resolved_addresses_size(), 0);
+  EXPECT_EQ(stored.endpoints_size(), 0);
   EXPECT_EQ(stored.version(), 0);
+  kv = store_->Get("clusters/backend/endpoints/web.internal:80");
+  ASSERT_TRUE(kv.ok() && kv->has_value());
+  lb::v1::Endpoint stored_endpoint;
+  ASSERT_TRUE(stored_endpoint.ParseFromString((*kv)->value));
+  EXPECT_EQ(stored_endpoint.address(), "web.internal");
+  EXPECT_EQ(stored_endpoint.resolved_addresses_size(), 0);
 }
 
 TEST_F(RegistryTest, CorruptStoredValuesAreInternal) {

@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -28,6 +29,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "controller/model/validation.h"
 #include "controller/registry/registry.h"
@@ -62,8 +64,9 @@ absl::StatusOr<int64_t> WriteBytes(int pid) {
   std::ifstream in(pid == 0 ? std::string("/proc/self/io") : absl::StrCat("/proc/", pid, "/io"));
   std::string line;
   while (std::getline(in, line)) {
+    absl::string_view rest = line;
     int64_t v = 0;
-    if (absl::ConsumePrefix(&line, "write_bytes: ") && absl::SimpleAtoi(line, &v)) return v;
+    if (absl::ConsumePrefix(&rest, "write_bytes: ") && absl::SimpleAtoi(rest, &v)) return v;
   }
   return absl::UnavailableError("no write_bytes in /proc/PID/io");
 }

@@ -50,7 +50,7 @@ TEST(StoreLayoutTest, FirstStartOnAnOlderDataDirectoryMigratesIt) {
   absl::StatusOr<HttpResponse> r = HttpGet(controller.rest_port(), "/v1/clusters/api");
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->status, 200) << r->body;
-  nlohmann::json api = nlohmann::json::parse(r->body)["cluster"];
+  nlohmann::json api = nlohmann::json::parse(r->body);
   EXPECT_THAT(Addresses(api), ElementsAre("10.1.0.3:80", "::1:81", "web.internal:82"));
   EXPECT_EQ(api["endpoints"][1]["labels"], nlohmann::json({{"tier", "gold"}}));
   EXPECT_EQ(api["endpoints"][2]["admin_state"], "DRAINING");
@@ -72,7 +72,7 @@ TEST(StoreLayoutTest, FirstStartOnAnOlderDataDirectoryMigratesIt) {
   ASSERT_TRUE(controller.Restart().ok()) << controller.LogTail();
   r = HttpGet(controller.rest_port(), "/v1/clusters/api");
   ASSERT_TRUE(r.ok()) << r.status();
-  EXPECT_THAT(Addresses(nlohmann::json::parse(r->body)["cluster"]),
+  EXPECT_THAT(Addresses(nlohmann::json::parse(r->body)),
               ElementsAre("10.1.0.3:80", "::1:81", "web.internal:82", "10.1.0.4:80"));
 
   // Compaction is counted.

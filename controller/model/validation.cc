@@ -261,14 +261,14 @@ void NormalizeEndpoint(lb::v1::Endpoint* e, ValidationErrors* errors) {
   }
   for (const auto& [k, v] : e->labels()) {
     if (!IsLabelKey(k)) {
-      errors->AddFieldError(".labels",
-                            absl::StrCat("key \"", absl::CHexEscape(k.substr(0, 64)), "\" must be 1-",
-                                         kMaxLabelKeyBytes, " of [a-zA-Z0-9_.-/]"));
+      errors->AddFieldError(
+          ".labels", absl::StrCat("key \"", absl::CHexEscape(k.substr(0, 64)), "\" must be 1-",
+                                  kMaxLabelKeyBytes, " of [a-zA-Z0-9_.-/]"));
     }
     if (v.size() > kMaxLabelValueBytes || !IsPrintable(v)) {
-      errors->AddFieldError(absl::StrCat(".labels[", k.substr(0, 64), "]"),
-                            absl::StrCat("value must be at most ", kMaxLabelValueBytes,
-                                         " printable characters"));
+      errors->AddFieldError(
+          absl::StrCat(".labels[", k.substr(0, 64), "]"),
+          absl::StrCat("value must be at most ", kMaxLabelValueBytes, " printable characters"));
     }
   }
   if (e->admin_state() == lb::v1::ADMIN_STATE_UNSPECIFIED) e->set_admin_state(lb::v1::ACTIVE);

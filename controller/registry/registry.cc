@@ -416,9 +416,9 @@ absl::StatusOr<int> Registry::MigrateEndpointKeys() {
 
 absl::Status Registry::Bootstrap() {
   if (absl::StatusOr<int> migrated = MigrateEndpointKeys(); !migrated.ok()) {
-    return absl::Status(migrated.status().code(),
-                        absl::StrCat("migrating clusters to per-endpoint keys: ",
-                                     migrated.status().message()));
+    return absl::Status(
+        migrated.status().code(),
+        absl::StrCat("migrating clusters to per-endpoint keys: ", migrated.status().message()));
   }
   absl::StatusOr<std::optional<store::KeyValue>> marker = store_->Get(kBootstrapKey);
   if (!marker.ok()) return marker.status();
@@ -742,7 +742,8 @@ absl::StatusOr<lb::v1::Cluster> Registry::CreateCluster(lb::v1::Cluster cluster)
     std::vector<store::Compare> compares = {{ClusterKey(cluster.name()), 0}};
     std::vector<store::Op> ops = {store::Op::Put(ClusterKey(cluster.name()), Serialize(cluster))};
     for (const lb::v1::Endpoint& e : cluster.endpoints()) {
-      ops.push_back(store::Op::Put(EndpointKey(cluster.name(), e.address(), e.port()), Serialize(e)));
+      ops.push_back(
+          store::Op::Put(EndpointKey(cluster.name(), e.address(), e.port()), Serialize(e)));
     }
     if (absl::Status r = ReferenceCertificate(cluster, &compares, &ops); !r.ok()) return r;
     return CommitOrConflict(store_, compares, ops);

@@ -30,7 +30,7 @@ namespace lb::store {
 class HistoryCompactor {
  public:
   struct Options {
-    int64_t max_revisions = 10000;          // --history_max_revisions, >= 1.
+    int64_t max_revisions = 10000;             // --history_max_revisions, >= 1.
     absl::Duration max_age = absl::Hours(24);  // --history_max_age, >= 1s.
     absl::Duration interval = absl::Minutes(1);
   };

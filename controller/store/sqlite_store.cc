@@ -541,12 +541,12 @@ absl::StatusOr<int64_t> SqliteStore::CompactRevision() {
 absl::Status SqliteStore::Compact(int64_t revision) {
   absl::MutexLock lock(&mu_);
   if (revision <= compact_revision_) {
-    return absl::OutOfRangeError(absl::StrCat("compact: history up to revision ",
-                                              compact_revision_, " was already compacted"));
+    return absl::OutOfRangeError(absl::StrCat("compact: history up to revision ", compact_revision_,
+                                              " was already compacted"));
   }
   if (revision > revision_) {
-    return absl::InvalidArgumentError(absl::StrCat("compact: revision ", revision,
-                                                   " is after the current one, ", revision_));
+    return absl::InvalidArgumentError(
+        absl::StrCat("compact: revision ", revision, " is after the current one, ", revision_));
   }
   sqlite3* db = db_.get();
   {
@@ -710,8 +710,8 @@ absl::StatusOr<int64_t> SqliteStore::ApplyLocked(const std::vector<Compare>& com
     event.kv.value = op.value;
     event.kv.create_revision = existing->has_value() ? (*existing)->create_revision : revision;
     Query put(db, stmts.put.get());
-    if (absl::Status s = put.Bind(std::string_view(op.key), Blob{op.value},
-                                  event.kv.create_revision, revision);
+    if (absl::Status s =
+            put.Bind(std::string_view(op.key), Blob{op.value}, event.kv.create_revision, revision);
         !s.ok()) {
       return s;
     }

@@ -24,7 +24,7 @@ struct KeyValue {
   std::string key;
   std::string value;
   int64_t create_revision = 0;  // Revision that created the key.
-  int64_t mod_revision = 0;  // Revision that last wrote it.
+  int64_t mod_revision = 0;     // Revision that last wrote it.
 };
 
 // A condition of a transaction: `key` was last modified at `mod_revision`. A mod_revision of 0

@@ -108,7 +108,8 @@ absl::Status EmbeddedAdd(store::Store* store, const lb::v1::Endpoint& e) {
   absl::StatusOr<std::optional<store::KeyValue>> kv = store->Get(key);
   if (!kv.ok()) return kv.status();
   lb::v1::Cluster c;
-  if (!kv->has_value() || !c.ParseFromString((*kv)->value)) return absl::InternalError("no cluster");
+  if (!kv->has_value() || !c.ParseFromString((*kv)->value))
+    return absl::InternalError("no cluster");
   *c.add_endpoints() = e;
   return store->Txn({{key, (*kv)->mod_revision}}, {store::Op::Put(key, c.SerializeAsString())})
       .status();

@@ -323,7 +323,8 @@ TEST(NormalizeEndpointTest, Labels) {
 
 TEST(NormalizeEndpointTest, LabelCount) {
   lb::v1::Endpoint e = ParseEndpoint(R"pb(address: "10.0.0.1" port: 80)pb");
-  for (size_t i = 0; i < kMaxLabelsPerEndpoint; ++i) (*e.mutable_labels())[absl::StrCat("k", i)] = "v";
+  for (size_t i = 0; i < kMaxLabelsPerEndpoint; ++i)
+    (*e.mutable_labels())[absl::StrCat("k", i)] = "v";
   EXPECT_TRUE(NormalizeEndpoint(&e).ok());
   (*e.mutable_labels())["one-more"] = "v";
   absl::Status s = NormalizeEndpoint(&e);

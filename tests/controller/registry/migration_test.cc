@@ -73,12 +73,12 @@ TEST(MigrationTest, DataDirectoryWrittenByTheControllerBeforePerEndpointKeys) {
   ASSERT_TRUE(registry.Bootstrap().ok());
   // One transaction.
   EXPECT_EQ(*store->CurrentRevision(), revision + 1);
-  EXPECT_THAT(Keys(store, kClusterPrefix),
-              ElementsAre("clusters/api", "clusters/api/endpoints/10.1.0.3:80",
-                          "clusters/api/endpoints/[::1]:81",
-                          "clusters/api/endpoints/web.internal:82", "clusters/backend",
-                          "clusters/backend/endpoints/10.0.0.1:8080",
-                          "clusters/backend/endpoints/10.0.0.2:8080", "clusters/empty"));
+  EXPECT_THAT(
+      Keys(store, kClusterPrefix),
+      ElementsAre("clusters/api", "clusters/api/endpoints/10.1.0.3:80",
+                  "clusters/api/endpoints/[::1]:81", "clusters/api/endpoints/web.internal:82",
+                  "clusters/backend", "clusters/backend/endpoints/10.0.0.1:8080",
+                  "clusters/backend/endpoints/10.0.0.2:8080", "clusters/empty"));
   // Settings keys no longer embed endpoints.
   for (const char* name : {"api", "backend"}) {
     absl::StatusOr<std::optional<store::KeyValue>> kv = store->Get(ClusterKey(name));
@@ -177,10 +177,10 @@ TEST(MigrationTest, Etcd) {
   ASSERT_TRUE(store->Txn({}, {store::Op::Put("clusters/web", web.SerializeAsString())}).ok());
   Registry registry(store);
   ASSERT_TRUE(registry.Bootstrap().ok());
-  EXPECT_THAT(Keys(store, kClusterPrefix),
-              ElementsAre("clusters/backend", "clusters/web", "clusters/web/endpoints/10.0.0.1:80",
-                          "clusters/web/endpoints/10.0.0.2:80",
-                          "clusters/web/endpoints/10.0.0.3:80"));
+  EXPECT_THAT(
+      Keys(store, kClusterPrefix),
+      ElementsAre("clusters/backend", "clusters/web", "clusters/web/endpoints/10.0.0.1:80",
+                  "clusters/web/endpoints/10.0.0.2:80", "clusters/web/endpoints/10.0.0.3:80"));
   absl::StatusOr<lb::v1::Cluster> c = registry.GetCluster("web");
   ASSERT_TRUE(c.ok()) << c.status();
   ASSERT_EQ(c->endpoints_size(), 3);

@@ -263,12 +263,13 @@ TEST_F(RegistryTest, EachEndpointIsItsOwnKeyAndAnAddWritesTwoSmallKeys) {
   size_t first_add_bytes = 0;
   for (int i = 1; i <= 200; ++i) {
     const int64_t before = Revision();
-    ASSERT_TRUE(registry_->AddEndpoint("web", Ep(absl::StrCat("10.0.", i / 256, ".", i % 256), 80)).ok());
+    ASSERT_TRUE(
+        registry_->AddEndpoint("web", Ep(absl::StrCat("10.0.", i / 256, ".", i % 256), 80)).ok());
     absl::MutexLock lock(&mu);
-    ASSERT_TRUE(mu.AwaitWithTimeout(absl::Condition(
-                                        +[](std::vector<store::Event>* l) { return !l->empty(); },
-                                        &last),
-                                    kWait));
+    ASSERT_TRUE(
+        mu.AwaitWithTimeout(absl::Condition(
+                                +[](std::vector<store::Event>* l) { return !l->empty(); }, &last),
+                            kWait));
     // One transaction: the endpoint's key and the cluster's settings key, nothing else.
     ASSERT_EQ(last.size(), 2u);
     EXPECT_EQ(last[0].kv.mod_revision, before + 1);
@@ -1672,12 +1673,13 @@ TEST(ChangeAssemblerTest, WholeClustersFromSettingsAndEndpointKeys) {
   c.set_protocol(lb::v1::HTTP1);
   ChangeAssembler assembler;
   // Endpoint keys sort by key ("10.0.0.9" < "9.9.9.9"), but list by create_revision.
-  ASSERT_TRUE(assembler
-                  .Load({{"clusters/web", c.SerializeAsString(), 3, 7},
-                         {"clusters/web/endpoints/10.0.0.9:80", Serialized(Ep("10.0.0.9", 80)), 6, 6},
-                         {"clusters/web/endpoints/9.9.9.9:80", Serialized(Ep("9.9.9.9", 80)), 4, 4},
-                         {"clusters/web/other", "ignored", 5, 5}})
-                  .ok());
+  ASSERT_TRUE(
+      assembler
+          .Load({{"clusters/web", c.SerializeAsString(), 3, 7},
+                 {"clusters/web/endpoints/10.0.0.9:80", Serialized(Ep("10.0.0.9", 80)), 6, 6},
+                 {"clusters/web/endpoints/9.9.9.9:80", Serialized(Ep("9.9.9.9", 80)), 4, 4},
+                 {"clusters/web/other", "ignored", 5, 5}})
+          .ok());
   std::vector<lb::v1::Cluster> clusters = assembler.Clusters();
   ASSERT_EQ(clusters.size(), 1u);
   EXPECT_EQ(clusters[0].version(), 7);
@@ -1732,7 +1734,8 @@ TEST(ChangeAssemblerTest, WholeClustersFromSettingsAndEndpointKeys) {
                   .Apply({PutEvent("clusters/new/endpoints/1.1.1.1:80",
                                    Serialized(Ep("1.1.1.1", 80)), 12, 12)})
                   .empty());
-  changes = assembler.Apply({PutEvent("clusters/new", NamedCluster("new").SerializeAsString(), 13, 13)});
+  changes =
+      assembler.Apply({PutEvent("clusters/new", NamedCluster("new").SerializeAsString(), 13, 13)});
   ASSERT_EQ(changes.size(), 1u);
   EXPECT_EQ(changes[0].cluster().endpoints_size(), 1);
 }
@@ -1786,7 +1789,8 @@ TEST(ChangeFromEventTest, Errors) {
   e.kv = {"clusters/web", "", 1, 3};
   change = Registry::ChangeFromEvent(e);
   EXPECT_EQ(change.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(change.status().message(), "cluster key clusters/web: decode it with a ChangeAssembler");
+  EXPECT_EQ(change.status().message(),
+            "cluster key clusters/web: decode it with a ChangeAssembler");
   e.kv = {"routes/default", "\xff\xff", 1, 3};
   change = Registry::ChangeFromEvent(e);
   EXPECT_EQ(change.status().code(), absl::StatusCode::kInternal);

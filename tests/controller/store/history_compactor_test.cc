@@ -42,7 +42,8 @@ TEST(HistoryCompactorTest, ValidatesOptions) {
             "--history_max_revisions must be at least 1, got 0");
   o = {};
   o.max_age = absl::Milliseconds(10);
-  EXPECT_EQ(HistoryCompactor::Validate(o).message(), "--history_max_age must be at least 1s, got 10ms");
+  EXPECT_EQ(HistoryCompactor::Validate(o).message(),
+            "--history_max_age must be at least 1s, got 10ms");
   o = {};
   o.interval = absl::ZeroDuration();
   EXPECT_EQ(HistoryCompactor::Validate(o).code(), absl::StatusCode::kInvalidArgument);
@@ -163,8 +164,10 @@ TEST(HistoryCompactorTest, EtcdCompactRpcAndASecondController) {
   o.max_revisions = 10;
   EtcdStore* ea = a->get();
   EtcdStore* eb = b->get();
-  HistoryCompactor first(ea, [ea](int64_t r) { return ea->Compact(r); }, &clock, o);
-  HistoryCompactor second(eb, [eb](int64_t r) { return eb->Compact(r); }, &clock, o);
+  HistoryCompactor first(
+      ea, [ea](int64_t r) { return ea->Compact(r); }, &clock, o);
+  HistoryCompactor second(
+      eb, [eb](int64_t r) { return eb->Compact(r); }, &clock, o);
   const int64_t r = PutN(ea, 30);
   ASSERT_TRUE(first.RunOnce().ok());
   EXPECT_EQ(first.stats().compacted_revision, r - 10);

@@ -276,18 +276,21 @@ TEST_P(StoreConformanceTest, DeletePrefixDeletesEveryKeyUnderItAtomically) {
       store_->Watch("c/", Revision(), recorder.Callback());
   ASSERT_TRUE(handle.ok()) << handle.status();
   // A stale compare aborts it: nothing is deleted.
-  EXPECT_EQ(store_->Txn({{"c/web", settings + 1000}},
-                        {Op::Delete("c/web"), Op::DeletePrefix("c/web/")})
-                .status()
-                .code(),
-            absl::StatusCode::kAborted);
-  EXPECT_THAT(ListKeys("c/"), ElementsAre("c/web", "c/web/e/1", "c/web/e/2", "c/web2", "c/web2/e/1"));
-  const int64_t r = MustTxn({{"c/web", settings}}, {Op::Delete("c/web"), Op::DeletePrefix("c/web/")});
+  EXPECT_EQ(
+      store_->Txn({{"c/web", settings + 1000}}, {Op::Delete("c/web"), Op::DeletePrefix("c/web/")})
+          .status()
+          .code(),
+      absl::StatusCode::kAborted);
+  EXPECT_THAT(ListKeys("c/"),
+              ElementsAre("c/web", "c/web/e/1", "c/web/e/2", "c/web2", "c/web2/e/1"));
+  const int64_t r =
+      MustTxn({{"c/web", settings}}, {Op::Delete("c/web"), Op::DeletePrefix("c/web/")});
   EXPECT_THAT(ListKeys("c/"), ElementsAre("c/web2", "c/web2/e/1"));
   ASSERT_TRUE(recorder.WaitForBatches(1));
   std::vector<std::vector<std::string>> batches = recorder.Batches();
   ASSERT_EQ(batches.size(), 1u);
-  EXPECT_THAT(batches[0], ::testing::UnorderedElementsAre("del c/web", "del c/web/e/1", "del c/web/e/2"));
+  EXPECT_THAT(batches[0],
+              ::testing::UnorderedElementsAre("del c/web", "del c/web/e/1", "del c/web/e/2"));
   EXPECT_EQ(recorder.Revisions(), (std::vector<int64_t>{r, r, r}));
   // Deleting nothing under a prefix is fine alongside another op.
   MustTxn({}, {Op::Put("c/x", "1"), Op::DeletePrefix("c/nothing/")});

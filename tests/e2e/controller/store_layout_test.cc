@@ -57,9 +57,10 @@ TEST(StoreLayoutTest, FirstStartOnAnOlderDataDirectoryMigratesIt) {
   const std::string etag = r->Header("ETag");
 
   // A conditional write at that ETag succeeds once and moves it.
-  r = HttpCall(controller.rest_port(),
-               {"POST", "/v1/clusters/api/endpoints", {{"If-Match", etag}},
-                R"({"address":"10.1.0.4","port":80})"});
+  r = HttpCall(controller.rest_port(), {"POST",
+                                        "/v1/clusters/api/endpoints",
+                                        {{"If-Match", etag}},
+                                        R"({"address":"10.1.0.4","port":80})"});
   ASSERT_TRUE(r.ok()) << r.status();
   ASSERT_EQ(r->status, 201) << r->body;
   EXPECT_NE(r->Header("ETag"), etag);

@@ -28,7 +28,7 @@ for i in 0 1 2; do
   etcd --name "m$i" --data-dir "lb-etcd/m$i" \
     --listen-client-urls "http://127.0.0.1:$client" --advertise-client-urls "http://127.0.0.1:$client" \
     --listen-peer-urls "http://127.0.0.1:$peer" --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
-    --initial-cluster "$cluster" --initial-cluster-token lb-local --log-level warn \
+    --initial-cluster "$cluster" --initial-cluster-token lb-local --max-txn-ops 10240 --log-level warn \
     --logger zap --log-outputs "lb-etcd/m$i.log" &
   pids+=($!)
 done

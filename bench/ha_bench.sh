@@ -131,7 +131,7 @@ for i in 0 1 2; do
     --listen-peer-urls "http://127.0.0.1:${peer_ports[$i]}" \
     --initial-advertise-peer-urls "http://127.0.0.1:${peer_ports[$i]}" \
     --initial-cluster "$cluster" --initial-cluster-token ha-bench \
-    --log-level warn --logger zap --log-outputs "$dir/etcd-m$i.log" &
+    --max-txn-ops 10240 --log-level warn --logger zap --log-outputs "$dir/etcd-m$i.log" &
   pids+=($!)
 done
 for i in 0 1 2; do

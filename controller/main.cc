@@ -31,6 +31,11 @@ ABSL_FLAG(std::string, etcd_password_file, "",
           "--store=etcd: file holding the etcd user's password (not readable by others)");
 ABSL_FLAG(absl::Duration, etcd_request_timeout, absl::Seconds(5),
           "--store=etcd: deadline of each etcd call");
+ABSL_FLAG(int64_t, history_max_revisions, lb::store::HistoryCompactor::Options().max_revisions,
+          "Revisions of store history kept for watch resumption (both stores); older ones are "
+          "compacted");
+ABSL_FLAG(absl::Duration, history_max_age, lb::store::HistoryCompactor::Options().max_age,
+          "Store history older than this is compacted (checked every minute)");
 ABSL_FLAG(absl::Duration, fleet_publish_interval, absl::Seconds(5),
           "--store=etcd: how often this controller publishes its proxies for the others' "
           "/v1/proxies");
@@ -118,6 +123,8 @@ int main(int argc, char** argv) {
   options.etcd.key_file = absl::GetFlag(FLAGS_etcd_key);
   options.etcd.username = absl::GetFlag(FLAGS_etcd_user);
   options.etcd.request_timeout = absl::GetFlag(FLAGS_etcd_request_timeout);
+  options.history.max_revisions = absl::GetFlag(FLAGS_history_max_revisions);
+  options.history.max_age = absl::GetFlag(FLAGS_history_max_age);
   options.fleet_publish_interval = absl::GetFlag(FLAGS_fleet_publish_interval);
   if (const std::string path = absl::GetFlag(FLAGS_etcd_password_file); !path.empty()) {
     absl::StatusOr<std::string> password = lb::process::ReadSecretFile(path);

@@ -124,7 +124,7 @@ bool IsCookiePath(absl::string_view p) {
 }
 
 bool IsLabelKey(absl::string_view k) {
-  if (k.empty() || k.size() > 63) return false;
+  if (k.empty() || k.size() > kMaxLabelKeyBytes) return false;
   for (char c : k) {
     if (!absl::ascii_isalnum(c) && c != '_' && c != '.' && c != '-' && c != '/') return false;
   }
@@ -255,14 +255,20 @@ void NormalizeEndpoint(lb::v1::Endpoint* e, ValidationErrors* errors) {
   if (e->zone().size() > 128 || !IsPrintable(e->zone())) {
     errors->AddFieldError(".zone", "must be at most 128 printable characters");
   }
+  if (e->labels_size() > static_cast<int>(kMaxLabelsPerEndpoint)) {
+    errors->AddFieldError(".labels", absl::StrCat("at most ", kMaxLabelsPerEndpoint,
+                                                  " labels, got ", e->labels_size()));
+  }
   for (const auto& [k, v] : e->labels()) {
     if (!IsLabelKey(k)) {
-      errors->AddFieldError(".labels", absl::StrCat("key \"", absl::CHexEscape(k.substr(0, 64)),
-                                                    "\" must be 1-63 of [a-zA-Z0-9_.-/]"));
+      errors->AddFieldError(
+          ".labels", absl::StrCat("key \"", absl::CHexEscape(k.substr(0, 64)), "\" must be 1-",
+                                  kMaxLabelKeyBytes, " of [a-zA-Z0-9_.-/]"));
     }
-    if (v.size() > 256 || !IsPrintable(v)) {
-      errors->AddFieldError(absl::StrCat(".labels[", k.substr(0, 64), "]"),
-                            "value must be at most 256 printable characters");
+    if (v.size() > kMaxLabelValueBytes || !IsPrintable(v)) {
+      errors->AddFieldError(
+          absl::StrCat(".labels[", k.substr(0, 64), "]"),
+          absl::StrCat("value must be at most ", kMaxLabelValueBytes, " printable characters"));
     }
   }
   if (e->admin_state() == lb::v1::ADMIN_STATE_UNSPECIFIED) e->set_admin_state(lb::v1::ACTIVE);

@@ -29,6 +29,12 @@ namespace lb::model {
 inline constexpr uint32_t kMaxWeight = 10000;
 inline constexpr uint32_t kMaxRetries = 10;
 inline constexpr size_t kMaxEndpointsPerCluster = 10000;
+// Labels of one endpoint: at most this many, keys 1-kMaxLabelKeyBytes of [a-zA-Z0-9_.-/],
+// values at most kMaxLabelValueBytes printable bytes (each endpoint is one store key; these keep
+// it small).
+inline constexpr size_t kMaxLabelsPerEndpoint = 64;
+inline constexpr size_t kMaxLabelKeyBytes = 63;
+inline constexpr size_t kMaxLabelValueBytes = 256;
 inline constexpr size_t kMaxRouteHosts = 100;
 inline constexpr size_t kMaxGrpcServiceNameBytes = 256;
 // Circuit breakers: Envoy's defaults (what a proxy or gRPC client applies to a Cluster sent

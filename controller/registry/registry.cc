@@ -1,6 +1,8 @@
 #include "controller/registry/registry.h"
 
+#include <algorithm>
 #include <optional>
+#include <tuple>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
@@ -20,6 +22,8 @@ namespace lb::registry {
 namespace {
 
 constexpr int kMaxAttempts = 32;
+// Ops per migration transaction: within etcd's --max-txn-ops as docs/etcd.md sets it.
+constexpr size_t kMigrationMaxOps = 10240;
 
 absl::StatusOr<std::optional<int64_t>> CommitOrConflict(store::Store* store,
                                                         const std::vector<store::Compare>& compares,
@@ -60,10 +64,62 @@ absl::Status CheckExpected(absl::string_view what, int64_t expected, int64_t act
   return absl::OkStatus();
 }
 
+// A cluster's settings key: everything but the endpoints, which have keys of their own.
 std::string Serialize(lb::v1::Cluster cluster) {
   cluster.clear_version();
-  for (auto& e : *cluster.mutable_endpoints()) e.clear_resolved_addresses();
+  cluster.clear_endpoints();
   return cluster.SerializeAsString();
+}
+
+std::string Serialize(lb::v1::Endpoint endpoint) {
+  endpoint.clear_resolved_addresses();
+  return endpoint.SerializeAsString();
+}
+
+// An endpoint key's value; weight was a plain scalar once, so its absence meant 0 (as in
+// model::RestoreStoredZeros).
+bool ParseStoredEndpoint(const std::string& value, lb::v1::Endpoint* endpoint) {
+  if (!endpoint->ParseFromString(value)) return false;
+  if (!endpoint->has_weight()) endpoint->set_weight(0);
+  return true;
+}
+
+// A key under kClusterPrefix: the cluster's name, and for an endpoint key its "address:port".
+struct ClusterKeyParts {
+  std::string cluster;
+  std::string endpoint;  // Empty for the settings key.
+};
+constexpr char kEndpointsInfix[] = "/endpoints/";
+
+// Nullopt for keys that are neither a cluster's settings nor one of its endpoints.
+std::optional<ClusterKeyParts> ParseClusterKey(absl::string_view key) {
+  if (!absl::ConsumePrefix(&key, kClusterPrefix) || key.empty()) return std::nullopt;
+  const size_t slash = key.find('/');
+  if (slash == absl::string_view::npos) return ClusterKeyParts{std::string(key), ""};
+  absl::string_view rest = key.substr(slash);
+  if (!absl::ConsumePrefix(&rest, kEndpointsInfix) || rest.empty()) return std::nullopt;
+  return ClusterKeyParts{std::string(key.substr(0, slash)), std::string(rest)};
+}
+
+// The cluster as read: `settings` (from its key; data from before per-endpoint keys embeds
+// endpoints there) with the endpoints of its keys, in (create_revision, key) order, first.
+void AddKeyedEndpoints(std::vector<lb::v1::Endpoint> keyed, lb::v1::Cluster* cluster) {
+  if (cluster->endpoints_size() == 0) {
+    for (lb::v1::Endpoint& e : keyed) *cluster->add_endpoints() = std::move(e);
+    return;
+  }
+  google::protobuf::RepeatedPtrField<lb::v1::Endpoint> embedded;
+  embedded.Swap(cluster->mutable_endpoints());
+  absl::flat_hash_set<std::string> seen;
+  for (lb::v1::Endpoint& e : keyed) {
+    seen.insert(net::JoinHostPort(e.address(), e.port()));
+    *cluster->add_endpoints() = std::move(e);
+  }
+  for (lb::v1::Endpoint& e : embedded) {
+    if (!seen.contains(net::JoinHostPort(e.address(), e.port()))) {
+      *cluster->add_endpoints() = std::move(e);
+    }
+  }
 }
 
 std::string Serialize(lb::v1::Certificate cert) {
@@ -186,13 +242,184 @@ absl::StatusOr<std::string> EndpointAddress(absl::string_view address, uint32_t 
 
 std::string ClusterKey(absl::string_view name) { return absl::StrCat(kClusterPrefix, name); }
 
+std::string EndpointPrefix(absl::string_view cluster) {
+  return absl::StrCat(kClusterPrefix, cluster, kEndpointsInfix);
+}
+
+std::string EndpointKey(absl::string_view cluster, absl::string_view address, uint32_t port) {
+  return absl::StrCat(EndpointPrefix(cluster), net::JoinHostPort(address, port));
+}
+
+absl::Status ChangeAssembler::Load(const std::vector<store::KeyValue>& kvs) {
+  clusters_.clear();
+  std::vector<std::string> touched;
+  for (const store::KeyValue& kv : kvs) {
+    if (!ApplyKey(kv, /*deleted=*/false, &touched)) {
+      return absl::InternalError(absl::StrCat("stored value of ", kv.key, " is corrupt"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+bool ChangeAssembler::ApplyKey(const store::KeyValue& kv, bool deleted,
+                               std::vector<std::string>* touched) {
+  std::optional<ClusterKeyParts> parts = ParseClusterKey(kv.key);
+  if (!parts.has_value()) return true;
+  if (std::find(touched->begin(), touched->end(), parts->cluster) == touched->end()) {
+    touched->push_back(parts->cluster);
+  }
+  State& state = clusters_[parts->cluster];
+  if (parts->endpoint.empty()) {
+    state.version = kv.mod_revision;
+    if (deleted) {
+      state.settings.reset();
+      return true;
+    }
+    lb::v1::Cluster settings;
+    if (!ParseStoredCluster(kv.value, &settings)) return false;
+    state.settings = std::move(settings);
+    return true;
+  }
+  if (auto it = state.created.find(parts->endpoint); it != state.created.end()) {
+    state.endpoints.erase({it->second, parts->endpoint});
+    state.created.erase(it);
+  }
+  if (deleted) return true;
+  lb::v1::Endpoint endpoint;
+  if (!ParseStoredEndpoint(kv.value, &endpoint)) return false;
+  state.created[parts->endpoint] = kv.create_revision;
+  state.endpoints[{kv.create_revision, parts->endpoint}] = std::move(endpoint);
+  return true;
+}
+
+lb::v1::Cluster ChangeAssembler::Build(const State& state) const {
+  lb::v1::Cluster cluster = *state.settings;
+  std::vector<lb::v1::Endpoint> keyed;
+  keyed.reserve(state.endpoints.size());
+  for (const auto& [unused, e] : state.endpoints) keyed.push_back(e);
+  AddKeyedEndpoints(std::move(keyed), &cluster);
+  cluster.set_version(state.version);
+  return cluster;
+}
+
+std::vector<lb::v1::Cluster> ChangeAssembler::Clusters() const {
+  std::vector<lb::v1::Cluster> out;
+  for (const auto& [name, state] : clusters_) {
+    if (state.settings.has_value()) out.push_back(Build(state));
+  }
+  return out;
+}
+
+std::vector<lb::v1::Change> ChangeAssembler::Apply(const std::vector<store::Event>& events) {
+  std::vector<std::string> touched;
+  absl::flat_hash_set<std::string> deleted_clusters;
+  std::vector<lb::v1::Change> others;
+  int64_t revision = 0;
+  for (const store::Event& e : events) {
+    revision = e.kv.mod_revision;
+    const bool deleted = e.type == store::Event::Type::kDelete;
+    if (absl::StartsWith(e.kv.key, kClusterPrefix)) {
+      std::optional<ClusterKeyParts> parts = ParseClusterKey(e.kv.key);
+      if (deleted && parts.has_value() && parts->endpoint.empty()) {
+        deleted_clusters.insert(parts->cluster);
+      }
+      ApplyKey(e.kv, deleted, &touched);  // A corrupt value leaves the key as it was.
+      continue;
+    }
+    absl::StatusOr<lb::v1::Change> change = Registry::ChangeFromEvent(e);
+    if (change.ok()) others.push_back(std::move(*change));
+  }
+  std::vector<lb::v1::Change> out;
+  for (const std::string& name : touched) {
+    auto it = clusters_.find(name);
+    lb::v1::Change change;
+    change.set_revision(revision);
+    if (it->second.settings.has_value()) {
+      *change.mutable_cluster() = Build(it->second);
+    } else if (deleted_clusters.contains(name)) {
+      change.set_cluster_deleted(name);
+      // Endpoint keys go with their cluster (one transaction); forget any left.
+      clusters_.erase(it);
+    } else {
+      continue;  // Endpoint keys of a cluster not seen yet (replay before the snapshot).
+    }
+    out.push_back(std::move(change));
+  }
+  for (lb::v1::Change& c : others) out.push_back(std::move(c));
+  return out;
+}
+
 std::string CertificateKey(absl::string_view name) {
   return absl::StrCat(kCertificatePrefix, name);
 }
 
 Registry::Registry(store::Store* store) : store_(store) {}
 
+absl::StatusOr<int> Registry::MigrateEndpointKeys() {
+  int migrated = 0;
+  // One pass: every cluster with embedded endpoints, in transactions of at most
+  // kMigrationMaxOps ops (one cluster is never split). nullopt after a conflict: list again.
+  auto pass = [&]() -> absl::StatusOr<std::optional<bool>> {
+    absl::StatusOr<std::vector<store::KeyValue>> kvs = store_->List(kClusterPrefix);
+    if (!kvs.ok()) return kvs.status();
+    absl::flat_hash_set<std::string> existing;
+    for (const store::KeyValue& kv : *kvs) existing.insert(kv.key);
+    std::vector<store::Compare> compares;
+    std::vector<store::Op> ops;
+    int batch = 0;
+    auto flush = [&]() -> absl::StatusOr<bool> {
+      if (ops.empty()) return true;
+      Attempt a = CommitOrConflict(store_, compares, ops);
+      if (!a.ok()) return a.status();
+      if (!a->has_value()) return false;
+      migrated += batch;
+      compares.clear();
+      ops.clear();
+      batch = 0;
+      return true;
+    };
+    for (const store::KeyValue& kv : *kvs) {
+      std::optional<ClusterKeyParts> parts = ParseClusterKey(kv.key);
+      if (!parts.has_value() || !parts->endpoint.empty()) continue;
+      lb::v1::Cluster cluster;
+      if (!ParseStoredCluster(kv.value, &cluster)) {
+        return absl::InternalError(absl::StrCat("stored value of ", kv.key, " is corrupt"));
+      }
+      if (cluster.endpoints_size() == 0) continue;
+      if (!ops.empty() && ops.size() + cluster.endpoints_size() + 1 > kMigrationMaxOps) {
+        absl::StatusOr<bool> done = flush();
+        if (!done.ok()) return done.status();
+        if (!*done) return std::optional<bool>();
+      }
+      ++batch;
+      compares.push_back({kv.key, kv.mod_revision});
+      ops.push_back(store::Op::Put(kv.key, Serialize(cluster)));
+      for (const lb::v1::Endpoint& e : cluster.endpoints()) {
+        std::string key = EndpointKey(parts->cluster, e.address(), e.port());
+        // A key of its own already wins (as on reads).
+        if (!existing.contains(key)) ops.push_back(store::Op::Put(std::move(key), Serialize(e)));
+      }
+    }
+    absl::StatusOr<bool> done = flush();
+    if (!done.ok()) return done.status();
+    if (!*done) return std::optional<bool>();
+    return std::optional<bool>(true);
+  };
+  // Not through Commit: a start with nothing to migrate is no mutation to count.
+  for (int i = 0; i < kMaxAttempts; ++i) {
+    absl::StatusOr<std::optional<bool>> p = pass();
+    if (!p.ok()) return p.status();
+    if (p->has_value()) return migrated;
+  }
+  return absl::AbortedError("too many concurrent writers; try again");
+}
+
 absl::Status Registry::Bootstrap() {
+  if (absl::StatusOr<int> migrated = MigrateEndpointKeys(); !migrated.ok()) {
+    return absl::Status(
+        migrated.status().code(),
+        absl::StrCat("migrating clusters to per-endpoint keys: ", migrated.status().message()));
+  }
   absl::StatusOr<std::optional<store::KeyValue>> marker = store_->Get(kBootstrapKey);
   if (!marker.ok()) return marker.status();
   if (marker->has_value()) return absl::OkStatus();
@@ -241,16 +468,43 @@ absl::StatusOr<int64_t> Registry::Commit(absl::string_view op,
 }
 
 absl::StatusOr<Registry::Loaded> Registry::LoadCluster(absl::string_view name) {
+  // The settings key, the endpoint keys, the settings key again: every endpoint change rewrites
+  // the settings key, so an unchanged mod_revision means the endpoints read are that version's.
   absl::StatusOr<std::optional<store::KeyValue>> kv = store_->Get(ClusterKey(name));
-  if (!kv.ok()) return kv.status();
-  if (!kv->has_value()) return NotFoundCluster(name);
-  Loaded loaded;
-  if (!ParseStoredCluster((*kv)->value, &loaded.cluster)) {
-    return absl::InternalError(absl::StrCat("stored cluster \"", name, "\" is corrupt"));
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    if (!kv.ok()) return kv.status();
+    if (!kv->has_value()) return NotFoundCluster(name);
+    absl::StatusOr<std::vector<store::KeyValue>> endpoints = store_->List(EndpointPrefix(name));
+    if (!endpoints.ok()) return endpoints.status();
+    absl::StatusOr<std::optional<store::KeyValue>> again = store_->Get(ClusterKey(name));
+    if (!again.ok()) return again.status();
+    if (!again->has_value() || (*again)->mod_revision != (**kv).mod_revision) {
+      kv = std::move(again);
+      continue;
+    }
+    Loaded loaded;
+    if (!ParseStoredCluster((*kv)->value, &loaded.cluster)) {
+      return absl::InternalError(absl::StrCat("stored cluster \"", name, "\" is corrupt"));
+    }
+    std::sort(endpoints->begin(), endpoints->end(),
+              [](const store::KeyValue& a, const store::KeyValue& b) {
+                return std::tie(a.create_revision, a.key) < std::tie(b.create_revision, b.key);
+              });
+    std::vector<lb::v1::Endpoint> keyed(endpoints->size());
+    for (size_t i = 0; i < endpoints->size(); ++i) {
+      const store::KeyValue& e = (*endpoints)[i];
+      if (!ParseStoredEndpoint(e.value, &keyed[i])) {
+        return absl::InternalError(absl::StrCat("stored value of ", e.key, " is corrupt"));
+      }
+      loaded.endpoint_values[e.key] = e.value;
+    }
+    AddKeyedEndpoints(std::move(keyed), &loaded.cluster);
+    loaded.mod_revision = (*kv)->mod_revision;
+    loaded.cluster.set_version(loaded.mod_revision);
+    return loaded;
   }
-  loaded.mod_revision = (*kv)->mod_revision;
-  loaded.cluster.set_version(loaded.mod_revision);
-  return loaded;
+  return absl::AbortedError(
+      absl::StrCat("cluster \"", name, "\" changed during every read; try again"));
 }
 
 absl::StatusOr<Registry::LoadedRoutes> Registry::LoadRoutes() {
@@ -293,7 +547,22 @@ absl::StatusOr<lb::v1::Cluster> Registry::MutateCluster(
       return std::optional<int64_t>(loaded->mod_revision);  // Nothing to write.
     }
     std::vector<store::Compare> compares = {{ClusterKey(name), loaded->mod_revision}};
+    // The settings key always (it carries the cluster's version), and only the endpoint keys
+    // that differ.
     std::vector<store::Op> ops = {store::Op::Put(ClusterKey(name), Serialize(result))};
+    absl::flat_hash_set<std::string> kept;
+    for (const lb::v1::Endpoint& e : result.endpoints()) {
+      std::string key = EndpointKey(name, e.address(), e.port());
+      std::string value = Serialize(e);
+      auto it = loaded->endpoint_values.find(key);
+      if (it == loaded->endpoint_values.end() || it->second != value) {
+        ops.push_back(store::Op::Put(key, std::move(value)));
+      }
+      kept.insert(std::move(key));
+    }
+    for (const auto& [key, unused] : loaded->endpoint_values) {
+      if (!kept.contains(key)) ops.push_back(store::Op::Delete(key));
+    }
     if (result.upstream_tls().client_certificate() !=
         loaded->cluster.upstream_tls().client_certificate()) {
       if (absl::Status r = ReferenceCertificate(result, &compares, &ops); !r.ok()) return r;
@@ -400,12 +669,45 @@ absl::StatusOr<lb::v1::Endpoint> Registry::GetEndpoint(absl::string_view cluster
                                                        int64_t* cluster_version) {
   absl::StatusOr<std::string> normalized = EndpointAddress(address, port);
   if (!normalized.ok()) return normalized.status();
-  absl::StatusOr<lb::v1::Cluster> c = GetCluster(cluster);
-  if (!c.ok()) return c.status();
-  int i = FindEndpoint(*c, *normalized, port);
-  if (i < 0) return EndpointNotFound(*c, *normalized, port);
-  if (cluster_version != nullptr) *cluster_version = c->version();
-  return std::move(*c->mutable_endpoints(i));
+  // The settings key, the endpoint's key, the settings key again (see LoadCluster): no need to
+  // read the cluster's other endpoints.
+  const std::string key = ClusterKey(cluster);
+  absl::StatusOr<std::optional<store::KeyValue>> kv = store_->Get(key);
+  for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
+    if (!kv.ok()) return kv.status();
+    if (!kv->has_value()) return NotFoundCluster(cluster);
+    absl::StatusOr<std::optional<store::KeyValue>> e =
+        store_->Get(EndpointKey(cluster, *normalized, port));
+    if (!e.ok()) return e.status();
+    absl::StatusOr<std::optional<store::KeyValue>> again = store_->Get(key);
+    if (!again.ok()) return again.status();
+    if (!again->has_value() || (*again)->mod_revision != (**kv).mod_revision) {
+      kv = std::move(again);
+      continue;
+    }
+    lb::v1::Cluster c;
+    if (!ParseStoredCluster((*kv)->value, &c)) {
+      return absl::InternalError(absl::StrCat("stored cluster \"", cluster, "\" is corrupt"));
+    }
+    lb::v1::Endpoint endpoint;
+    if (e->has_value()) {
+      if (!ParseStoredEndpoint((*e)->value, &endpoint)) {
+        return absl::InternalError(absl::StrCat("stored value of ", (*e)->key, " is corrupt"));
+      }
+    } else {
+      // Not migrated yet: embedded in the settings.
+      int i = FindEndpoint(c, *normalized, port);
+      if (i < 0) return EndpointNotFound(c, *normalized, port);
+      endpoint = c.endpoints(i);
+    }
+    if (cluster_version != nullptr) *cluster_version = (*kv)->mod_revision;
+    c.clear_endpoints();
+    *c.add_endpoints() = std::move(endpoint);
+    FillResolved(&c);
+    return std::move(*c.mutable_endpoints(0));
+  }
+  return absl::AbortedError(
+      absl::StrCat("cluster \"", cluster, "\" changed during every read; try again"));
 }
 
 absl::StatusOr<lb::v1::Cluster> Registry::GetCluster(absl::string_view name) {
@@ -416,19 +718,13 @@ absl::StatusOr<lb::v1::Cluster> Registry::GetCluster(absl::string_view name) {
 }
 
 absl::StatusOr<std::vector<lb::v1::Cluster>> Registry::ListClusters() {
+  // One List: settings and endpoint keys as of one revision.
   absl::StatusOr<std::vector<store::KeyValue>> kvs = store_->List(kClusterPrefix);
   if (!kvs.ok()) return kvs.status();
-  std::vector<lb::v1::Cluster> out;
-  out.reserve(kvs->size());
-  for (const auto& kv : *kvs) {
-    lb::v1::Cluster c;
-    if (!ParseStoredCluster(kv.value, &c)) {
-      return absl::InternalError(absl::StrCat("stored value of ", kv.key, " is corrupt"));
-    }
-    c.set_version(kv.mod_revision);
-    FillResolved(&c);
-    out.push_back(std::move(c));
-  }
+  ChangeAssembler assembler;
+  if (absl::Status s = assembler.Load(*kvs); !s.ok()) return s;
+  std::vector<lb::v1::Cluster> out = assembler.Clusters();
+  for (lb::v1::Cluster& c : out) FillResolved(&c);
   return out;
 }
 
@@ -445,6 +741,10 @@ absl::StatusOr<lb::v1::Cluster> Registry::CreateCluster(lb::v1::Cluster cluster)
     }
     std::vector<store::Compare> compares = {{ClusterKey(cluster.name()), 0}};
     std::vector<store::Op> ops = {store::Op::Put(ClusterKey(cluster.name()), Serialize(cluster))};
+    for (const lb::v1::Endpoint& e : cluster.endpoints()) {
+      ops.push_back(
+          store::Op::Put(EndpointKey(cluster.name(), e.address(), e.port()), Serialize(e)));
+    }
     if (absl::Status r = ReferenceCertificate(cluster, &compares, &ops); !r.ok()) return r;
     return CommitOrConflict(store_, compares, ops);
   });
@@ -513,7 +813,8 @@ absl::Status Registry::DeleteCluster(absl::string_view name, int64_t expected_ve
                   return CommitOrConflict(store_,
                                           {{ClusterKey(name), loaded->mod_revision},
                                            {kRouteTableKey, routes->mod_revision}},
-                                          {store::Op::Delete(ClusterKey(name))});
+                                          {store::Op::Delete(ClusterKey(name)),
+                                           store::Op::DeletePrefix(EndpointPrefix(name))});
                 })
       .status();
 }
@@ -806,16 +1107,9 @@ absl::StatusOr<lb::v1::Change> Registry::ChangeFromEvent(const store::Event& eve
   lb::v1::Change change;
   change.set_revision(event.kv.mod_revision);
   absl::string_view key = event.kv.key;
-  if (absl::ConsumePrefix(&key, kClusterPrefix)) {
-    if (event.type == store::Event::Type::kDelete) {
-      change.set_cluster_deleted(std::string(key));
-      return change;
-    }
-    if (!ParseStoredCluster(event.kv.value, change.mutable_cluster())) {
-      return absl::InternalError(absl::StrCat("stored value of ", event.kv.key, " is corrupt"));
-    }
-    change.mutable_cluster()->set_version(event.kv.mod_revision);
-    return change;
+  if (absl::StartsWith(key, kClusterPrefix)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cluster key ", event.kv.key, ": decode it with a ChangeAssembler"));
   }
   if (absl::ConsumePrefix(&key, kCertificatePrefix)) {
     if (event.type == store::Event::Type::kDelete) {
@@ -848,11 +1142,15 @@ absl::StatusOr<std::unique_ptr<store::WatchHandle>> Registry::Watch(
     std::function<void(const lb::v1::Change&)> on_change) {
   absl::StatusOr<int64_t> rev = store_->CurrentRevision();
   if (!rev.ok()) return rev.status();
-  absl::StatusOr<std::vector<lb::v1::Cluster>> clusters = ListClusters();
-  if (!clusters.ok()) return clusters.status();
+  // Owned by the watch callback from here on (it runs one call at a time).
+  auto assembler = std::make_shared<ChangeAssembler>();
+  absl::StatusOr<std::vector<store::KeyValue>> cluster_kvs = store_->List(kClusterPrefix);
+  if (!cluster_kvs.ok()) return cluster_kvs.status();
+  if (absl::Status s = assembler->Load(*cluster_kvs); !s.ok()) return s;
+  cluster_kvs->clear();
   absl::StatusOr<LoadedRoutes> routes = LoadRoutes();
   if (!routes.ok()) return routes.status();
-  for (auto& c : *clusters) {
+  for (lb::v1::Cluster& c : assembler->Clusters()) {
     lb::v1::Change change;
     change.set_revision(c.version());
     *change.mutable_cluster() = std::move(c);
@@ -882,10 +1180,10 @@ absl::StatusOr<std::unique_ptr<store::WatchHandle>> Registry::Watch(
   end.set_initial_state_end(true);
   on_change(end);
   return store_->Watch("", *rev,
-                       [on_change = std::move(on_change)](const std::vector<store::Event>& events) {
-                         for (const auto& e : events) {
-                           absl::StatusOr<lb::v1::Change> change = ChangeFromEvent(e);
-                           if (change.ok()) on_change(*change);
+                       [on_change = std::move(on_change),
+                        assembler = std::move(assembler)](const std::vector<store::Event>& events) {
+                         for (const lb::v1::Change& change : assembler->Apply(events)) {
+                           on_change(change);
                          }
                        });
 }

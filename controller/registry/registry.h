@@ -3,10 +3,16 @@
 // compare-and-set on the revision of each key it read, so concurrent writers (threads here, or
 // other controller replicas over a distributed store) never lose each other's updates.
 //
-// Layout in the store: "clusters/<name>" holds a Cluster with its endpoints (so one endpoint
-// change bumps exactly that cluster's version), "routes/default" the route table,
-// "certificates/<name>" a Certificate with its private key, "meta/session_ticket_keys" the
-// SessionTicketKeys, and "meta/bootstrapped" marks that first-start defaults were written.
+// Layout in the store: "clusters/<name>" holds a Cluster's settings without endpoints, each
+// endpoint is its own key "clusters/<name>/endpoints/<address:port>" (an lb.v1.Endpoint), so an
+// endpoint change writes O(1) bytes however large its cluster is. Every endpoint change also
+// rewrites the (small) settings key in the same transaction: the cluster's version is that key's
+// mod_revision, bumped by every change of the cluster or one of its endpoints, and every write
+// compares it. Endpoints are listed in (create_revision, key) order: the order they were added.
+// Data written before this layout (endpoints inside the cluster value) is read as well and
+// rewritten once by MigrateEndpointKeys (called by Bootstrap). "routes/default" holds the route
+// table, "certificates/<name>" a Certificate with its private key, "meta/session_ticket_keys"
+// the SessionTicketKeys, and "meta/bootstrapped" marks that first-start defaults were written.
 //
 // Every write takes an expected_version: 0 is unconditional; otherwise the write fails with
 // kAborted, naming the current version, unless the cluster it changes (or the route table) is at
@@ -21,6 +27,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -66,8 +73,17 @@ class Registry {
   void SetMutationObserver(MutationObserver observer) { observer_ = std::move(observer); }
 
   // On the very first start of a store: cluster "backend" (the seed's single upstream, RANDOM)
-  // and a route "/" to it. Later starts change nothing, even if the user deleted them.
+  // and a route "/" to it. Later starts change nothing, even if the user deleted them. Runs
+  // MigrateEndpointKeys first.
   absl::Status Bootstrap();
+
+  // Rewrites every cluster stored with embedded endpoints (the layout before per-endpoint keys)
+  // into its settings key and one key per endpoint: one transaction for all of them unless that
+  // exceeds 10,240 ops (etcd's --max-txn-ops in docs/etcd.md), then several, each holding whole
+  // clusters (compare-and-set on each, retried on conflict). Reads see the same model before,
+  // between and after. Versions of migrated clusters change once; nothing else does. No-op when
+  // nothing is embedded. Returns the number of clusters migrated.
+  absl::StatusOr<int> MigrateEndpointKeys();
 
   // kAlreadyExists if address:port is in the cluster; kNotFound if the cluster is missing.
   absl::StatusOr<lb::v1::Cluster> AddEndpoint(absl::string_view cluster, lb::v1::Endpoint endpoint,
@@ -140,13 +156,16 @@ class Registry {
   absl::StatusOr<std::unique_ptr<store::WatchHandle>> Watch(
       std::function<void(const lb::v1::Change&)> on_change);
 
-  // Decodes a store event into a Change (exposed for tests and the xDS layer).
+  // Decodes a store event of a key outside clusters/ (route table, certificate, ticket keys)
+  // into a Change; ChangeAssembler decodes cluster keys.
   static absl::StatusOr<lb::v1::Change> ChangeFromEvent(const store::Event& event);
 
  private:
   struct Loaded {
     lb::v1::Cluster cluster;
     int64_t mod_revision = 0;
+    // Serialized value of each stored endpoint key, by key.
+    std::map<std::string, std::string> endpoint_values;
   };
   absl::StatusOr<Loaded> LoadCluster(absl::string_view name);
   struct LoadedRoutes {
@@ -193,6 +212,39 @@ class Registry {
 
 // "clusters/<name>".
 std::string ClusterKey(absl::string_view name);
+// "clusters/<name>/endpoints/", the prefix of the cluster's endpoint keys.
+std::string EndpointPrefix(absl::string_view cluster);
+// "clusters/<name>/endpoints/<address:port>" ("[v6]:port" for IPv6).
+std::string EndpointKey(absl::string_view cluster, absl::string_view address, uint32_t port);
+
+// Turns the store's per-key events into lb.v1.Changes that carry whole clusters: it keeps every
+// cluster's settings and endpoints, so an event on one endpoint key yields its whole cluster.
+// Not thread-safe; one per watch.
+class ChangeAssembler {
+ public:
+  // Replaces the state with the keys of one List(kClusterPrefix). kInternal for a corrupt value.
+  absl::Status Load(const std::vector<store::KeyValue>& kvs);
+  // Every cluster with settings, by name, as Registry reads return them.
+  std::vector<lb::v1::Cluster> Clusters() const;
+  // The Changes of one committed transaction: every cluster it touched (whole, or
+  // cluster_deleted), then the other model keys in event order. Corrupt values and keys outside
+  // the model are skipped.
+  std::vector<lb::v1::Change> Apply(const std::vector<store::Event>& events);
+
+ private:
+  struct State {
+    std::optional<lb::v1::Cluster> settings;  // Parsed cluster key; unset until it is seen.
+    int64_t version = 0;
+    // Endpoint keys: in (create_revision, key) order, and each key's create_revision.
+    std::map<std::pair<int64_t, std::string>, lb::v1::Endpoint> endpoints;
+    std::map<std::string, int64_t> created;
+  };
+  // False for a corrupt value.
+  bool ApplyKey(const store::KeyValue& kv, bool deleted, std::vector<std::string>* touched);
+  lb::v1::Cluster Build(const State& state) const;
+
+  std::map<std::string, State> clusters_;
+};
 // "certificates/<name>".
 std::string CertificateKey(absl::string_view name);
 

@@ -131,18 +131,24 @@ class ControllerImpl : public Controller {
       if (!auth.ok()) return auth.status();
       auth_ = std::move(*auth);
     }
+    if (absl::Status s = store::HistoryCompactor::Validate(o.history); !s.ok()) return s;
+    store::HistoryCompactor::CompactFn compact;
     if (o.store == "etcd") {
       absl::StatusOr<std::unique_ptr<store::EtcdStore>> store = store::EtcdStore::Connect(o.etcd);
       if (!store.ok()) return store.status();
+      compact = [etcd = store->get()](int64_t revision) { return etcd->Compact(revision); };
       store_ = std::move(*store);
     } else if (o.store == "sqlite") {
       if (mkdir(o.data_dir.c_str(), 0700) != 0 && errno != EEXIST) {
         return absl::InternalError(
             absl::StrCat("cannot create data dir ", o.data_dir, ": ", strerror(errno)));
       }
+      store::SqliteStore::Options sqlite;
+      sqlite.history_limit = o.history.max_revisions;
       absl::StatusOr<std::unique_ptr<store::SqliteStore>> store =
-          store::SqliteStore::Open(absl::StrCat(o.data_dir, "/lb.db"));
+          store::SqliteStore::Open(absl::StrCat(o.data_dir, "/lb.db"), sqlite);
       if (!store.ok()) return store.status();
+      compact = [sqlite = store->get()](int64_t revision) { return sqlite->Compact(revision); };
       store_ = std::move(*store);
     } else {
       return absl::InvalidArgumentError(
@@ -156,6 +162,22 @@ class ControllerImpl : public Controller {
           ->Increment();
     });
     if (absl::Status s = registry_->Bootstrap(); !s.ok()) return s;
+    compactor_ = std::make_unique<store::HistoryCompactor>(store_.get(), std::move(compact),
+                                                           o.clock, o.history);
+    compactor_->Start();
+    metrics_.AddCollector([compactor = compactor_.get()](metrics::SampleSink& sink) {
+      const store::HistoryCompactor::Stats stats = compactor->stats();
+      sink.Counter("lb_controller_store_compactions_total",
+                   "Compactions of the store's watch history by --history_max_revisions and "
+                   "--history_max_age.",
+                   {}, stats.compactions);
+      sink.Counter("lb_controller_store_compaction_failures_total",
+                   "Rounds of history compaction that failed (store unreachable).", {},
+                   stats.failures);
+      sink.Gauge("lb_controller_store_compacted_revision",
+                 "History at and below this revision was compacted by this controller.", {},
+                 static_cast<double>(stats.compacted_revision));
+    });
     if (o.tls_ticket_key_rotation < absl::Seconds(1)) {
       return absl::InvalidArgumentError("--tls_ticket_key_rotation must be at least 1s");
     }
@@ -303,6 +325,8 @@ class ControllerImpl : public Controller {
   metrics::Registry metrics_;
   api::TokenAuth auth_;
   std::unique_ptr<store::Store> store_;
+  // Reads store_; declared after it so it stops first.
+  std::unique_ptr<store::HistoryCompactor> compactor_;
   std::unique_ptr<registry::Registry> registry_;
   std::unique_ptr<TicketRotator> ticket_rotator_;
   std::unique_ptr<dns::Resolver> resolver_;

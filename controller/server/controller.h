@@ -14,6 +14,7 @@
 #include "controller/dns/hostname_cache.h"
 #include "controller/server/tls_config.h"
 #include "controller/store/etcd_store.h"
+#include "controller/store/history_compactor.h"
 #include "controller/xds/xds_server.h"
 
 namespace lb::controller {
@@ -58,6 +59,8 @@ struct ControllerOptions {
   std::string store = "sqlite";
   std::string data_dir = "lb-data";  // Created if missing; holds lb.db (SQLite, WAL).
   store::EtcdStore::Options etcd;
+  // Watch history kept by either store (--history_max_revisions, --history_max_age).
+  store::HistoryCompactor::Options history;
   // With --store=etcd: how often this controller publishes its proxies for the others'
   // /v1/proxies (an entry not refreshed for 4 intervals is not listed).
   absl::Duration fleet_publish_interval = absl::Seconds(5);

@@ -502,6 +502,7 @@ absl::StatusOr<int64_t> EtcdStore::CurrentRevision() {
 absl::StatusOr<int64_t> EtcdStore::Txn(const std::vector<Compare>& compares,
                                        const std::vector<Op>& ops) {
   if (ops.empty()) return absl::InvalidArgumentError("txn: empty op list");
+  if (absl::Status s = CheckPrefixDeletes(ops); !s.ok()) return s;
   // Collapse the ops per key (etcd refuses a key twice in one Txn), in first-seen order.
   enum class State { kPut, kDeletedExisting, kDeletedOwnPut };
   struct Net {
@@ -511,7 +512,12 @@ absl::StatusOr<int64_t> EtcdStore::Txn(const std::vector<Compare>& compares,
   };
   std::vector<std::string> order;
   std::map<std::string, Net> net;
+  std::vector<std::string> prefixes;  // Of kDeletePrefix ops: one DeleteRange each.
   for (const Op& op : ops) {
+    if (op.kind == Op::Kind::kDeletePrefix) {
+      prefixes.push_back(op.key);
+      continue;
+    }
     auto it = net.find(op.key);
     if (op.kind == Op::Kind::kPut) {
       if (it == net.end()) {
@@ -572,6 +578,11 @@ absl::StatusOr<int64_t> EtcdStore::Txn(const std::vector<Compare>& compares,
         request.add_success()->mutable_request_delete_range()->set_key(impl_->Key(key));
         break;
     }
+  }
+  for (const std::string& prefix : prefixes) {
+    auto* range = request.add_success()->mutable_request_delete_range();
+    range->set_key(impl_->Key(prefix));
+    range->set_range_end(EtcdPrefixEnd(range->key()));
   }
   absl::StatusOr<etcdserverpb::TxnResponse> response = impl_->Txn(request);
   if (!response.ok()) return response.status();

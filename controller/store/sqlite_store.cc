@@ -538,9 +538,47 @@ absl::StatusOr<int64_t> SqliteStore::CompactRevision() {
   return compact_revision_;
 }
 
+absl::Status SqliteStore::Compact(int64_t revision) {
+  absl::MutexLock lock(&mu_);
+  if (revision <= compact_revision_) {
+    return absl::OutOfRangeError(absl::StrCat("compact: history up to revision ", compact_revision_,
+                                              " was already compacted"));
+  }
+  if (revision > revision_) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("compact: revision ", revision, " is after the current one, ", revision_));
+  }
+  sqlite3* db = db_.get();
+  // The lambda below runs with mu_ held; the analysis cannot see that inside it.
+  Statements& stmts = *stmts_;
+  {
+    Query begin(db, stmts.begin.get());
+    if (absl::Status s = begin.Run(); !s.ok()) return s;
+  }
+  absl::Status s = [&]() -> absl::Status {
+    Query compact(db, stmts.compact.get());
+    if (absl::Status s = compact.Bind(revision); !s.ok()) return s;
+    if (absl::Status s = compact.Run(); !s.ok()) return s;
+    Query meta(db, stmts.set_meta.get());
+    if (absl::Status s = meta.Bind(std::string_view("compact_revision"), revision); !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = meta.Run(); !s.ok()) return s;
+    Query commit(db, stmts.commit.get());
+    return commit.Run();
+  }();
+  if (!s.ok()) {
+    RollbackLocked();
+    return s;
+  }
+  compact_revision_ = revision;
+  return absl::OkStatus();
+}
+
 absl::StatusOr<int64_t> SqliteStore::Txn(const std::vector<Compare>& compares,
                                          const std::vector<Op>& ops) {
   if (ops.empty()) return absl::InvalidArgumentError("txn: empty op list");
+  if (absl::Status s = CheckPrefixDeletes(ops); !s.ok()) return s;
   std::vector<Event> events;
   events.reserve(ops.size());
   absl::MutexLock lock(&mu_);
@@ -613,43 +651,74 @@ absl::StatusOr<int64_t> SqliteStore::ApplyLocked(const std::vector<Compare>& com
     }
   }
 
-  for (size_t seq = 0; seq < ops.size(); ++seq) {
-    const Op& op = ops[seq];
-    absl::StatusOr<std::optional<KeyValue>> existing = get(op.key);
-    if (!existing.ok()) return existing.status();
-    Event event;
-    event.kv.key = op.key;
-    event.kv.mod_revision = revision;
-    if (op.kind == Op::Kind::kPut) {
-      event.type = Event::Type::kPut;
-      event.kv.value = op.value;
-      event.kv.create_revision = existing->has_value() ? (*existing)->create_revision : revision;
-      Query put(db, stmts.put.get());
-      if (absl::Status s = put.Bind(std::string_view(op.key), Blob{op.value},
-                                    event.kv.create_revision, revision);
-          !s.ok()) {
-        return s;
-      }
-      if (absl::Status s = put.Run(); !s.ok()) return s;
-    } else {
-      if (!existing->has_value()) {
-        return absl::InvalidArgumentError(
-            absl::StrCat("txn: delete of missing key ", Quote(op.key)));
-      }
-      event.type = Event::Type::kDelete;
-      Query del(db, stmts.del.get());
-      if (absl::Status s = del.Bind(std::string_view(op.key)); !s.ok()) return s;
-      if (absl::Status s = del.Run(); !s.ok()) return s;
-    }
+  // Appends one change row and its event.
+  int64_t seq = 0;
+  auto record = [&](Event event) -> absl::Status {
     Query change(db, stmts.add_change.get());
-    if (absl::Status s = change.Bind(revision, static_cast<int64_t>(seq), std::string_view(op.key),
+    if (absl::Status s = change.Bind(revision, seq++, std::string_view(event.kv.key),
                                      Blob{event.kv.value}, event.kv.create_revision,
-                                     static_cast<int64_t>(op.kind == Op::Kind::kDelete));
+                                     static_cast<int64_t>(event.type == Event::Type::kDelete));
         !s.ok()) {
       return s;
     }
     if (absl::Status s = change.Run(); !s.ok()) return s;
     events.push_back(std::move(event));
+    return absl::OkStatus();
+  };
+  auto del = [&](const std::string& key) -> absl::Status {
+    Query del(db, stmts.del.get());
+    if (absl::Status s = del.Bind(std::string_view(key)); !s.ok()) return s;
+    if (absl::Status s = del.Run(); !s.ok()) return s;
+    Event event;
+    event.type = Event::Type::kDelete;
+    event.kv.key = key;
+    event.kv.mod_revision = revision;
+    return record(std::move(event));
+  };
+
+  for (const Op& op : ops) {
+    if (op.kind == Op::Kind::kDeletePrefix) {
+      const std::optional<std::string> end = PrefixEnd(op.key);
+      std::vector<std::string> keys;
+      {
+        Query query(db, end.has_value() ? stmts.list_range.get() : stmts.list_all.get());
+        if (absl::Status s = BindPrefix(query, op.key, end); !s.ok()) return s;
+        while (true) {
+          absl::StatusOr<bool> row = query.Step();
+          if (!row.ok()) return row.status();
+          if (!*row) break;
+          keys.push_back(query.Text(0));
+        }
+      }
+      for (const std::string& key : keys) {
+        if (absl::Status s = del(key); !s.ok()) return s;
+      }
+      continue;
+    }
+    absl::StatusOr<std::optional<KeyValue>> existing = get(op.key);
+    if (!existing.ok()) return existing.status();
+    if (op.kind == Op::Kind::kDelete) {
+      if (!existing->has_value()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("txn: delete of missing key ", Quote(op.key)));
+      }
+      if (absl::Status s = del(op.key); !s.ok()) return s;
+      continue;
+    }
+    Event event;
+    event.kv.key = op.key;
+    event.kv.mod_revision = revision;
+    event.type = Event::Type::kPut;
+    event.kv.value = op.value;
+    event.kv.create_revision = existing->has_value() ? (*existing)->create_revision : revision;
+    Query put(db, stmts.put.get());
+    if (absl::Status s =
+            put.Bind(std::string_view(op.key), Blob{op.value}, event.kv.create_revision, revision);
+        !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = put.Run(); !s.ok()) return s;
+    if (absl::Status s = record(std::move(event)); !s.ok()) return s;
   }
 
   if (absl::Status s = set_meta("revision", revision); !s.ok()) return s;

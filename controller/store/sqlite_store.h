@@ -37,8 +37,8 @@ namespace lb::store {
 class SqliteStore final : public Store {
  public:
   struct Options {
-    // Revisions of history kept for Watch replay (>= 1). Older history is compacted in the
-    // transaction that pushes it out of the window.
+    // Revisions of history kept for Watch replay (>= 1; --history_max_revisions). Older
+    // history is compacted in the transaction that pushes it out of the window.
     int64_t history_limit = 10000;
     // How long a statement waits for a lock held by another connection before kUnavailable.
     absl::Duration busy_timeout = absl::Seconds(5);
@@ -72,6 +72,10 @@ class SqliteStore final : public Store {
 
   // Highest revision whose history was compacted: Watch needs after_revision >= this.
   absl::StatusOr<int64_t> CompactRevision();
+
+  // Drops the history at and below `revision` (HistoryCompactor, by age). kOutOfRange if it
+  // already was, kInvalidArgument above the current revision.
+  absl::Status Compact(int64_t revision);
 
  private:
   struct DbCloser {

@@ -24,7 +24,7 @@ struct KeyValue {
   std::string key;
   std::string value;
   int64_t create_revision = 0;  // Revision that created the key.
-  int64_t mod_revision = 0;  // Revision that last wrote it.
+  int64_t mod_revision = 0;     // Revision that last wrote it.
 };
 
 // A condition of a transaction: `key` was last modified at `mod_revision`. A mod_revision of 0
@@ -35,7 +35,11 @@ struct Compare {
 };
 
 struct Op {
-  enum class Kind { kPut, kDelete };
+  // kDeletePrefix deletes every key starting with `key` (none is fine; one delete event per
+  // key). It counts as one op however many keys it deletes (etcd's DeleteRange), so a
+  // transaction stays within etcd's --max-txn-ops. No other op of its transaction may name a
+  // key under that prefix (kInvalidArgument).
+  enum class Kind { kPut, kDelete, kDeletePrefix };
   Kind kind = Kind::kPut;
   std::string key;
   std::string value;  // kPut only.
@@ -44,7 +48,14 @@ struct Op {
     return Op{Kind::kPut, std::move(key), std::move(value)};
   }
   static Op Delete(std::string key) { return Op{Kind::kDelete, std::move(key), {}}; }
+  static Op DeletePrefix(std::string prefix) {
+    return Op{Kind::kDeletePrefix, std::move(prefix), {}};
+  }
 };
+
+// kInvalidArgument if a kDeletePrefix op of `ops` has an empty prefix or another op names a key
+// under its prefix (both backends check this the same way).
+absl::Status CheckPrefixDeletes(const std::vector<Op>& ops);
 
 struct Event {
   enum class Type { kPut, kDelete };

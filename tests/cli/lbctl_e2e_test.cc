@@ -157,6 +157,18 @@ TEST_F(LbctlE2eTest, EndpointFlagsAndHostnames) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.err,
             "lbctl: endpoint.address: \"bad_host!\" is neither an IP address nor a hostname\n");
+  // Labels per endpoint are bounded by the controller (INVALID_ARGUMENT, exit 2).
+  std::vector<std::string> too_many = {"add", "127.0.0.1", "80"};
+  for (int i = 0; i < 65; ++i) {
+    too_many.push_back("--label");
+    too_many.push_back(absl::StrCat("k", i, "=v"));
+  }
+  r = Lbctl(too_many);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, "lbctl: endpoint.labels: at most 64 labels, got 65\n");
+  r = Lbctl({"add", "127.0.0.1", "80", "--label", absl::StrCat("k=", std::string(257, 'v'))});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, "lbctl: endpoint.labels[k]: value must be at most 256 printable characters\n");
 
   // A name that cannot resolve is added, with a warning.
   r = Lbctl({"add", "nowhere.invalid", "80"});

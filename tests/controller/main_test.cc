@@ -15,8 +15,9 @@ TEST(ControllerMainTest, HelpListsTheControllersOwnFlags) {
   EXPECT_EQ(r->exit_code, 1);  // Abseil's exit code after --help.
   EXPECT_TRUE(absl::StartsWith(r->out, "controller: The load balancer's controller.\n")) << r->out;
   EXPECT_TRUE(absl::StrContains(r->out, "Flags from controller/main.cc:")) << r->out;
-  for (const char* flag : {"--grpc_listen", "--rest_listen", "--data_dir", "--auth_token_file",
-                           "--ready_file", "--dns_refresh", "--log_level"}) {
+  for (const char* flag :
+       {"--grpc_listen", "--rest_listen", "--data_dir", "--auth_token_file", "--ready_file",
+        "--dns_refresh", "--log_level", "--history_max_revisions", "--history_max_age"}) {
     EXPECT_TRUE(absl::StrContains(r->out, flag)) << flag << " missing from:\n" << r->out;
   }
   EXPECT_TRUE(absl::StrContains(r->out, "default: \"127.0.0.1:18000\"")) << r->out;

@@ -321,6 +321,17 @@ TEST(NormalizeEndpointTest, Labels) {
   EXPECT_TRUE(NormalizeEndpoint(&e).ok());
 }
 
+TEST(NormalizeEndpointTest, LabelCount) {
+  lb::v1::Endpoint e = ParseEndpoint(R"pb(address: "10.0.0.1" port: 80)pb");
+  for (size_t i = 0; i < kMaxLabelsPerEndpoint; ++i)
+    (*e.mutable_labels())[absl::StrCat("k", i)] = "v";
+  EXPECT_TRUE(NormalizeEndpoint(&e).ok());
+  (*e.mutable_labels())["one-more"] = "v";
+  absl::Status s = NormalizeEndpoint(&e);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.message(), "endpoint.labels: at most 64 labels, got 65");
+}
+
 TEST(NormalizeEndpointTest, AdminState) {
   lb::v1::Endpoint e = ParseEndpoint(R"pb(address: "10.0.0.1" port: 80)pb");
   e.set_admin_state(static_cast<lb::v1::AdminState>(7));

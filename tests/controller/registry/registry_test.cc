@@ -223,16 +223,109 @@ TEST_F(RegistryTest, BootstrapKeepsDataThatPredatesTheMarker) {
   ASSERT_TRUE(store_->Txn({}, {store::Op::Put("clusters/backend", old.SerializeAsString())}).ok());
 
   ASSERT_TRUE(registry_->Bootstrap().ok());
-  EXPECT_EQ(Revision(), 2);
+  // Revision 2 moved the embedded endpoint to its own key, 3 wrote the marker.
+  EXPECT_EQ(Revision(), 3);
   EXPECT_THAT(HostPorts("backend"), ElementsAre("10.0.0.1:80"));
+  EXPECT_EQ(MustGet("backend").version(), 2);
   EXPECT_EQ(MustRoutes().routes_size(), 0);
   absl::StatusOr<std::optional<store::KeyValue>> marker = store_->Get(kBootstrapKey);
   ASSERT_TRUE(marker.ok());
   ASSERT_TRUE(marker->has_value());
-  EXPECT_EQ((*marker)->mod_revision, 2);
+  EXPECT_EQ((*marker)->mod_revision, 3);
   // And it is now done for good.
   ASSERT_TRUE(registry_->Bootstrap().ok());
-  EXPECT_EQ(Revision(), 2);
+  EXPECT_EQ(Revision(), 3);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Per-endpoint keys
+
+std::vector<std::string> StoreKeys(store::Store* store, const std::string& prefix) {
+  absl::StatusOr<std::vector<store::KeyValue>> kvs = store->List(prefix);
+  EXPECT_TRUE(kvs.ok()) << kvs.status();
+  std::vector<std::string> out;
+  if (kvs.ok()) {
+    for (const auto& kv : *kvs) out.push_back(kv.key);
+  }
+  return out;
+}
+
+TEST_F(RegistryTest, EachEndpointIsItsOwnKeyAndAnAddWritesTwoSmallKeys) {
+  MustCreate("web");
+  std::vector<store::Event> last;
+  absl::Mutex mu;
+  absl::StatusOr<std::unique_ptr<store::WatchHandle>> watch =
+      store_->Watch("", Revision(), [&](const std::vector<store::Event>& events) {
+        absl::MutexLock lock(&mu);
+        last = events;
+      });
+  ASSERT_TRUE(watch.ok());
+  size_t first_add_bytes = 0;
+  for (int i = 1; i <= 200; ++i) {
+    const int64_t before = Revision();
+    ASSERT_TRUE(
+        registry_->AddEndpoint("web", Ep(absl::StrCat("10.0.", i / 256, ".", i % 256), 80)).ok());
+    absl::MutexLock lock(&mu);
+    ASSERT_TRUE(
+        mu.AwaitWithTimeout(absl::Condition(
+                                +[](std::vector<store::Event>* l) { return !l->empty(); }, &last),
+                            kWait));
+    // One transaction: the endpoint's key and the cluster's settings key, nothing else.
+    ASSERT_EQ(last.size(), 2u);
+    EXPECT_EQ(last[0].kv.mod_revision, before + 1);
+    size_t bytes = 0;
+    for (const store::Event& e : last) bytes += e.kv.key.size() + e.kv.value.size();
+    if (i == 1) first_add_bytes = bytes;
+    // The same size at 1 and at 200 endpoints (addresses differ by a byte or two).
+    EXPECT_LE(bytes, first_add_bytes + 4) << i;
+    last.clear();
+  }
+  EXPECT_EQ(StoreKeys(store_.get(), EndpointPrefix("web")).size(), 200u);
+  EXPECT_EQ(MustGet("web").endpoints_size(), 200);
+  EXPECT_EQ(MustGet("web").version(), Revision());
+}
+
+TEST_F(RegistryTest, EndpointWritesCompareTheClusterVersion) {
+  MustCreate("web");
+  absl::StatusOr<lb::v1::Cluster> added = registry_->AddEndpoint("web", Ep("10.0.0.1", 80));
+  ASSERT_TRUE(added.ok());
+  const int64_t v1 = added->version();
+  // Another endpoint's change moves the cluster's version: a write at the old one fails.
+  added = registry_->AddEndpoint("web", Ep("10.0.0.2", 80), v1);
+  ASSERT_TRUE(added.ok());
+  absl::StatusOr<lb::v1::Cluster> stale =
+      registry_->SetEndpointState("web", "10.0.0.1", 80, lb::v1::DRAINING, v1);
+  EXPECT_EQ(stale.status().code(), absl::StatusCode::kAborted);
+  int64_t version = 0;
+  absl::StatusOr<lb::v1::Endpoint> e = registry_->GetEndpoint("web", "10.0.0.2", 80, &version);
+  ASSERT_TRUE(e.ok()) << e.status();
+  EXPECT_EQ(version, added->version());
+  // A no-op changes nothing, a removal deletes the key.
+  const int64_t revision = Revision();
+  ASSERT_TRUE(registry_->SetEndpointState("web", "10.0.0.1", 80, lb::v1::ACTIVE, 0).ok());
+  EXPECT_EQ(Revision(), revision);
+  ASSERT_TRUE(registry_->RemoveEndpoint("web", "10.0.0.1", 80, added->version()).ok());
+  EXPECT_THAT(StoreKeys(store_.get(), EndpointPrefix("web")),
+              ElementsAre("clusters/web/endpoints/10.0.0.2:80"));
+  // An update of the settings keeps the endpoint keys untouched.
+  const int64_t created = (*store_->Get(EndpointKey("web", "10.0.0.2", 80)))->mod_revision;
+  lb::v1::Cluster settings = NamedCluster("web");
+  settings.set_lb_policy(lb::v1::ROUND_ROBIN);
+  absl::StatusOr<lb::v1::Cluster> updated = registry_->UpdateCluster(settings, 0);
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(updated->endpoints_size(), 1);
+  EXPECT_EQ((*store_->Get(EndpointKey("web", "10.0.0.2", 80)))->mod_revision, created);
+  // A cluster with a name that extends this one's is a different cluster.
+  MustCreate("web-2");
+  ASSERT_TRUE(registry_->AddEndpoint("web-2", Ep("10.0.0.9", 80)).ok());
+  EXPECT_EQ(MustGet("web").endpoints_size(), 1);
+  // Delete removes the endpoint keys in the same transaction.
+  ASSERT_TRUE(registry_->DeleteCluster("web", 0).ok());
+  EXPECT_THAT(StoreKeys(store_.get(), "clusters/web/"), ::testing::IsEmpty());
+  EXPECT_EQ(MustGet("web-2").endpoints_size(), 1);
+  // Re-created empty.
+  MustCreate("web");
+  EXPECT_EQ(MustGet("web").endpoints_size(), 0);
 }
 
 TEST_F(RegistryTest, BootstrapReportsStoreErrors) {
@@ -250,7 +343,12 @@ TEST_F(RegistryTest, BootstrapReportsStoreErrors) {
   EXPECT_EQ(Revision(), 0);
 }
 
-TEST(ClusterKeyTest, Layout) { EXPECT_EQ(ClusterKey("web"), "clusters/web"); }
+TEST(ClusterKeyTest, Layout) {
+  EXPECT_EQ(ClusterKey("web"), "clusters/web");
+  EXPECT_EQ(EndpointPrefix("web"), "clusters/web/endpoints/");
+  EXPECT_EQ(EndpointKey("web", "10.0.0.1", 80), "clusters/web/endpoints/10.0.0.1:80");
+  EXPECT_EQ(EndpointKey("web", "::1", 80), "clusters/web/endpoints/[::1]:80");
+}
 
 // ---------------------------------------------------------------------------------------------
 // Versions
@@ -1151,8 +1249,14 @@ TEST_F(RegistryTest, ResolvedAddressesAreFilledOnReadsOnly) {
   ASSERT_TRUE(kv.ok() && kv->has_value());
   lb::v1::Cluster stored;
   ASSERT_TRUE(stored.ParseFromString((*kv)->value));
-  EXPECT_EQ(stored.endpoints(0).resolved_addresses_size(), 0);
+  EXPECT_EQ(stored.endpoints_size(), 0);
   EXPECT_EQ(stored.version(), 0);
+  kv = store_->Get("clusters/backend/endpoints/web.internal:80");
+  ASSERT_TRUE(kv.ok() && kv->has_value());
+  lb::v1::Endpoint stored_endpoint;
+  ASSERT_TRUE(stored_endpoint.ParseFromString((*kv)->value));
+  EXPECT_EQ(stored_endpoint.address(), "web.internal");
+  EXPECT_EQ(stored_endpoint.resolved_addresses_size(), 0);
 }
 
 TEST_F(RegistryTest, CorruptStoredValuesAreInternal) {
@@ -1536,42 +1640,138 @@ TEST_F(RegistryTest, WatchReportsStoreErrors) {
 }
 
 TEST(ChangeFromEventTest, DecodesModelKeys) {
-  lb::v1::Cluster c;
-  c.set_name("web");
-  store::Event put;
-  put.type = store::Event::Type::kPut;
-  put.kv = {"clusters/web", c.SerializeAsString(), 3, 7};
-  absl::StatusOr<lb::v1::Change> change = Registry::ChangeFromEvent(put);
-  ASSERT_TRUE(change.ok()) << change.status();
-  // Stored without circuit breakers or a protocol: it had the defaults (HTTP1).
-  ExpectProtoEq(*change, R"pb(revision: 7
-                              cluster {
-                                name: "web"
-                                version: 7
-                                circuit_breakers {
-                                  max_connections: 1024
-                                  max_pending_requests: 1024
-                                  max_requests: 1024
-                                  max_retries: 3
-                                }
-                                protocol: HTTP1
-                              })pb");
-
-  store::Event del;
-  del.type = store::Event::Type::kDelete;
-  del.kv = {"clusters/web", "", 0, 8};
-  change = Registry::ChangeFromEvent(del);
-  ASSERT_TRUE(change.ok()) << change.status();
-  ExpectProtoEq(*change, R"pb(revision: 8 cluster_deleted: "web")pb");
-
   lb::v1::RouteTable t;
   t.set_name("default");
   store::Event routes;
   routes.kv = {"routes/default", t.SerializeAsString(), 1, 9};
-  change = Registry::ChangeFromEvent(routes);
+  absl::StatusOr<lb::v1::Change> change = Registry::ChangeFromEvent(routes);
   ASSERT_TRUE(change.ok()) << change.status();
   ExpectProtoEq(*change, R"pb(revision: 9
                               route_table { name: "default" version: 9 })pb");
+}
+
+store::Event PutEvent(const std::string& key, const std::string& value, int64_t create,
+                      int64_t mod) {
+  store::Event e;
+  e.type = store::Event::Type::kPut;
+  e.kv = {key, value, create, mod};
+  return e;
+}
+
+store::Event DeleteEvent(const std::string& key, int64_t mod) {
+  store::Event e;
+  e.type = store::Event::Type::kDelete;
+  e.kv = {key, "", 0, mod};
+  return e;
+}
+
+std::string Serialized(const lb::v1::Endpoint& e) { return e.SerializeAsString(); }
+
+TEST(ChangeAssemblerTest, WholeClustersFromSettingsAndEndpointKeys) {
+  lb::v1::Cluster c;
+  c.set_name("web");
+  c.set_protocol(lb::v1::HTTP1);
+  ChangeAssembler assembler;
+  // Endpoint keys sort by key ("10.0.0.9" < "9.9.9.9"), but list by create_revision.
+  ASSERT_TRUE(
+      assembler
+          .Load({{"clusters/web", c.SerializeAsString(), 3, 7},
+                 {"clusters/web/endpoints/10.0.0.9:80", Serialized(Ep("10.0.0.9", 80)), 6, 6},
+                 {"clusters/web/endpoints/9.9.9.9:80", Serialized(Ep("9.9.9.9", 80)), 4, 4},
+                 {"clusters/web/other", "ignored", 5, 5}})
+          .ok());
+  std::vector<lb::v1::Cluster> clusters = assembler.Clusters();
+  ASSERT_EQ(clusters.size(), 1u);
+  EXPECT_EQ(clusters[0].version(), 7);
+  ASSERT_EQ(clusters[0].endpoints_size(), 2);
+  EXPECT_EQ(clusters[0].endpoints(0).address(), "9.9.9.9");
+  EXPECT_EQ(clusters[0].endpoints(1).address(), "10.0.0.9");
+  // Stored without circuit breakers: it had the defaults.
+  EXPECT_EQ(clusters[0].circuit_breakers().max_connections(), 1024u);
+
+  // An endpoint add: one Change with the whole cluster at the new version.
+  std::vector<lb::v1::Change> changes =
+      assembler.Apply({PutEvent("clusters/web/endpoints/[::1]:81", Serialized(Ep("::1", 81)), 8, 8),
+                       PutEvent("clusters/web", c.SerializeAsString(), 3, 8)});
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].revision(), 8);
+  EXPECT_EQ(changes[0].cluster().version(), 8);
+  ASSERT_EQ(changes[0].cluster().endpoints_size(), 3);
+  EXPECT_EQ(changes[0].cluster().endpoints(2).address(), "::1");
+
+  // An endpoint removal.
+  changes = assembler.Apply({DeleteEvent("clusters/web/endpoints/9.9.9.9:80", 9),
+                             PutEvent("clusters/web", c.SerializeAsString(), 3, 9)});
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].cluster().version(), 9);
+  ASSERT_EQ(changes[0].cluster().endpoints_size(), 2);
+  EXPECT_EQ(changes[0].cluster().endpoints(0).address(), "10.0.0.9");
+
+  // A route table in the same transaction as a cluster: the cluster comes first.
+  lb::v1::Cluster api;
+  api.set_name("api");
+  lb::v1::RouteTable t;
+  t.set_name("default");
+  changes = assembler.Apply({PutEvent("routes/default", t.SerializeAsString(), 1, 10),
+                             PutEvent("clusters/api", api.SerializeAsString(), 10, 10),
+                             PutEvent("meta/bootstrapped", "1", 10, 10)});
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[0].cluster().name(), "api");
+  EXPECT_EQ(changes[1].route_table().version(), 10);
+
+  // A cluster delete takes its endpoint keys along.
+  changes = assembler.Apply({DeleteEvent("clusters/web", 11),
+                             DeleteEvent("clusters/web/endpoints/10.0.0.9:80", 11),
+                             DeleteEvent("clusters/web/endpoints/[::1]:81", 11)});
+  ASSERT_EQ(changes.size(), 1u);
+  ExpectProtoEq(changes[0], R"pb(revision: 11 cluster_deleted: "web")pb");
+  clusters = assembler.Clusters();
+  ASSERT_EQ(clusters.size(), 1u);
+  EXPECT_EQ(clusters[0].name(), "api");
+
+  // Endpoint keys of a cluster not seen yet (a replay from before the snapshot): nothing yet.
+  EXPECT_TRUE(assembler
+                  .Apply({PutEvent("clusters/new/endpoints/1.1.1.1:80",
+                                   Serialized(Ep("1.1.1.1", 80)), 12, 12)})
+                  .empty());
+  changes =
+      assembler.Apply({PutEvent("clusters/new", NamedCluster("new").SerializeAsString(), 13, 13)});
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].cluster().endpoints_size(), 1);
+}
+
+TEST(ChangeAssemblerTest, EmbeddedEndpointsOfOlderDataAndCorruptValues) {
+  lb::v1::Cluster old = NamedCluster("old");
+  *old.add_endpoints() = Ep("10.0.0.1", 80);
+  *old.add_endpoints() = Ep("10.0.0.2", 80);
+  ChangeAssembler assembler;
+  lb::v1::Endpoint keyed = Ep("10.0.0.2", 80);
+  keyed.set_zone("z");
+  ASSERT_TRUE(assembler
+                  .Load({{"clusters/old", old.SerializeAsString(), 1, 1},
+                         {"clusters/old/endpoints/10.0.0.2:80", Serialized(keyed), 2, 2}})
+                  .ok());
+  std::vector<lb::v1::Cluster> clusters = assembler.Clusters();
+  ASSERT_EQ(clusters.size(), 1u);
+  // The key wins over the embedded copy; keyed endpoints first.
+  ASSERT_EQ(clusters[0].endpoints_size(), 2);
+  EXPECT_EQ(clusters[0].endpoints(0).zone(), "z");
+  EXPECT_EQ(clusters[0].endpoints(1).address(), "10.0.0.1");
+  // Weight was a plain scalar in older data: absent means 0.
+  EXPECT_EQ(clusters[0].endpoints(1).weight(), 0u);
+
+  absl::Status s = assembler.Load({{"clusters/bad", "\xff\xff", 1, 1}});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(s.message(), "stored value of clusters/bad is corrupt");
+  s = assembler.Load({{"clusters/x/endpoints/1.1.1.1:80", "\xff\xff", 1, 1}});
+  EXPECT_EQ(s.code(), absl::StatusCode::kInternal);
+  EXPECT_EQ(s.message(), "stored value of clusters/x/endpoints/1.1.1.1:80 is corrupt");
+  // In a watch, a corrupt value is skipped (the key keeps its last good value).
+  ASSERT_TRUE(assembler.Load({{"clusters/old", old.SerializeAsString(), 1, 1}}).ok());
+  std::vector<lb::v1::Change> changes =
+      assembler.Apply({PutEvent("clusters/old", "\xff\xff", 1, 3)});
+  ASSERT_EQ(changes.size(), 1u);
+  EXPECT_EQ(changes[0].cluster().endpoints_size(), 2);
 }
 
 TEST(ChangeFromEventTest, Errors) {
@@ -1586,10 +1786,11 @@ TEST(ChangeFromEventTest, Errors) {
   EXPECT_EQ(change.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(change.status().message(), "not a model key: routes/default");
   e.type = store::Event::Type::kPut;
-  e.kv = {"clusters/bad", "\xff\xff", 1, 3};
+  e.kv = {"clusters/web", "", 1, 3};
   change = Registry::ChangeFromEvent(e);
-  EXPECT_EQ(change.status().code(), absl::StatusCode::kInternal);
-  EXPECT_EQ(change.status().message(), "stored value of clusters/bad is corrupt");
+  EXPECT_EQ(change.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(change.status().message(),
+            "cluster key clusters/web: decode it with a ChangeAssembler");
   e.kv = {"routes/default", "\xff\xff", 1, 3};
   change = Registry::ChangeFromEvent(e);
   EXPECT_EQ(change.status().code(), absl::StatusCode::kInternal);

@@ -223,6 +223,32 @@ TEST_F(RestContractTest, BadDurationsNameTheirField) {
   EXPECT_EQ(State(), before);
 }
 
+TEST_F(RestContractTest, LabelsPerEndpointAreBounded) {
+  const std::string before = State();
+  nlohmann::json labels = nlohmann::json::object();
+  for (int i = 0; i < 65; ++i) labels[absl::StrCat("k", i)] = "v";
+  nlohmann::json endpoint = {{"address", "10.0.0.1"}, {"port", 80}, {"labels", labels}};
+  EXPECT_EQ(Error(Post("/v1/clusters/backend/endpoints", endpoint.dump())),
+            "400 INVALID_ARGUMENT: endpoint.labels: at most 64 labels, got 65");
+  endpoint["labels"] = {{std::string(64, 'k'), "v"}};
+  EXPECT_EQ(Error(Post("/v1/clusters/backend/endpoints", endpoint.dump())),
+            absl::StrCat("400 INVALID_ARGUMENT: endpoint.labels: key \"", std::string(64, 'k'),
+                         "\" must be 1-63 of [a-zA-Z0-9_.-/]"));
+  endpoint["labels"] = {{"k", std::string(257, 'v')}};
+  EXPECT_EQ(Error(Post("/v1/clusters/backend/endpoints", endpoint.dump())),
+            "400 INVALID_ARGUMENT: endpoint.labels[k]: value must be at most 256 printable "
+            "characters");
+  EXPECT_EQ(State(), before);
+  // A PATCH is held to the same bounds.
+  ASSERT_EQ(Post("/v1/clusters/backend/endpoints", R"({"address":"10.0.0.1","port":80})").status,
+            201);
+  const std::string added = State();
+  EXPECT_EQ(Error(Patch("/v1/clusters/backend/endpoints/10.0.0.1/80",
+                        nlohmann::json({{"labels", labels}}).dump())),
+            "400 INVALID_ARGUMENT: endpoint.labels: at most 64 labels, got 65");
+  EXPECT_EQ(State(), added);
+}
+
 TEST_F(RestContractTest, ZeroIsRefusedWhereMeaninglessAndKeptWhereItMeansOff) {
   const std::string before = State();
   EXPECT_EQ(Error(Post("/v1/clusters/backend/endpoints",

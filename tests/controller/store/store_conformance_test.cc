@@ -267,6 +267,48 @@ TEST_P(StoreConformanceTest, DeleteMissingKeyIsInvalidAndAtomic) {
   EXPECT_EQ(MustGet("b"), std::nullopt);
 }
 
+TEST_P(StoreConformanceTest, DeletePrefixDeletesEveryKeyUnderItAtomically) {
+  MustTxn({}, {Op::Put("c/web", "s"), Op::Put("c/web/e/1", "a"), Op::Put("c/web/e/2", "b"),
+               Op::Put("c/web2", "t"), Op::Put("c/web2/e/1", "c")});
+  const int64_t settings = MustGet("c/web")->mod_revision;
+  Recorder recorder;
+  absl::StatusOr<std::unique_ptr<WatchHandle>> handle =
+      store_->Watch("c/", Revision(), recorder.Callback());
+  ASSERT_TRUE(handle.ok()) << handle.status();
+  // A stale compare aborts it: nothing is deleted.
+  EXPECT_EQ(
+      store_->Txn({{"c/web", settings + 1000}}, {Op::Delete("c/web"), Op::DeletePrefix("c/web/")})
+          .status()
+          .code(),
+      absl::StatusCode::kAborted);
+  EXPECT_THAT(ListKeys("c/"),
+              ElementsAre("c/web", "c/web/e/1", "c/web/e/2", "c/web2", "c/web2/e/1"));
+  const int64_t r =
+      MustTxn({{"c/web", settings}}, {Op::Delete("c/web"), Op::DeletePrefix("c/web/")});
+  EXPECT_THAT(ListKeys("c/"), ElementsAre("c/web2", "c/web2/e/1"));
+  ASSERT_TRUE(recorder.WaitForBatches(1));
+  std::vector<std::vector<std::string>> batches = recorder.Batches();
+  ASSERT_EQ(batches.size(), 1u);
+  EXPECT_THAT(batches[0],
+              ::testing::UnorderedElementsAre("del c/web", "del c/web/e/1", "del c/web/e/2"));
+  EXPECT_EQ(recorder.Revisions(), (std::vector<int64_t>{r, r, r}));
+  // Deleting nothing under a prefix is fine alongside another op.
+  MustTxn({}, {Op::Put("c/x", "1"), Op::DeletePrefix("c/nothing/")});
+  EXPECT_EQ(MustGet("c/x")->value, "1");
+}
+
+TEST_P(StoreConformanceTest, DeletePrefixRefusesOtherOpsUnderItsPrefix) {
+  MustPut("p/a", "1");
+  for (const std::vector<Op>& ops :
+       std::vector<std::vector<Op>>{{Op::DeletePrefix("p/"), Op::Put("p/b", "2")},
+                                    {Op::Delete("p/a"), Op::DeletePrefix("p/")},
+                                    {Op::DeletePrefix("")}}) {
+    absl::StatusOr<int64_t> r = store_->Txn({}, ops);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << r.status();
+  }
+  EXPECT_THAT(ListKeys("p/"), ElementsAre("p/a"));
+}
+
 TEST_P(StoreConformanceTest, WatchReplaysFromTheMiddleThenLive) {
   MustPut("a/1", "x");
   const int64_t r2 = MustPut("a/2", "y");

@@ -261,9 +261,8 @@ void PrintEndpoints(std::ostream& out,
   if (with_status) rows[0].insert(rows[0].end(), {"HEALTHY", "REQ/S", "ERR%", "P99"});
   rows[0].push_back("RESOLVED");
   for (const auto& e : endpoints) {
-    std::vector<std::string> row = {e.address(), absl::StrCat(e.port()),
-                                    absl::StrCat(e.weight()), OrDash(e.zone()),
-                                    StateName(e.admin_state())};
+    std::vector<std::string> row = {e.address(), absl::StrCat(e.port()), absl::StrCat(e.weight()),
+                                    OrDash(e.zone()), StateName(e.admin_state())};
     if (with_status) {
       if (e.has_status()) {
         const lb::v1::EndpointStatus& s = e.status();

@@ -8,8 +8,8 @@
 #include "common/metrics/metrics.h"
 #include "controller/api/auth.h"
 #include "controller/api/change_feed.h"
-#include "controller/registry/registry.h"
 #include "controller/lrs/endpoint_status_source.h"
+#include "controller/registry/registry.h"
 #include "lb/v1/lb.grpc.pb.h"
 
 namespace lb::api {

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <utility>
 
-#include "absl/strings/strip.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "common/net/address.h"
 #include "common/xds/load_metrics.h"
 #include "controller/limits/limit_metrics.h"
@@ -28,8 +28,7 @@ Health HealthOf(const google::protobuf::RepeatedPtrField<endpoint_v3::EndpointLo
 
 }  // namespace
 
-LoadAggregator::LoadAggregator(AggregatorLimits limits, metrics::Registry* metrics,
-                               Clock* clock)
+LoadAggregator::LoadAggregator(AggregatorLimits limits, metrics::Registry* metrics, Clock* clock)
     : limits_(limits),
       clock_(clock),
       series_exceeded_(limits::ExceededCounter(metrics, "lrs_max_series")),
@@ -39,17 +38,17 @@ LoadAggregator::LoadAggregator(AggregatorLimits limits, metrics::Registry* metri
   metrics->AddCollector([this](metrics::SampleSink& sink) { Collect(sink); });
 }
 
-absl::Status LoadAggregator::Add(const std::string& reporter,
-                                 const endpoint_v3::ClusterStats& s, absl::Time now) {
+absl::Status LoadAggregator::Add(const std::string& reporter, const endpoint_v3::ClusterStats& s,
+                                 absl::Time now) {
   if (s.cluster_name().empty()) {
     return absl::InvalidArgumentError("cluster_stats.cluster_name: must not be empty");
   }
   for (const endpoint_v3::UpstreamLocalityStats& l : s.upstream_locality_stats()) {
     for (const endpoint_v3::UpstreamEndpointStats& e : l.upstream_endpoint_stats()) {
       if (!e.address().has_socket_address()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            "cluster_stats[", s.cluster_name(),
-            "].upstream_endpoint_stats.address: a socket_address is required"));
+        return absl::InvalidArgumentError(
+            absl::StrCat("cluster_stats[", s.cluster_name(),
+                         "].upstream_endpoint_stats.address: a socket_address is required"));
       }
     }
   }
@@ -60,8 +59,8 @@ absl::Status LoadAggregator::Add(const std::string& reporter,
   double seconds = static_cast<double>(s.load_report_interval().seconds()) +
                    s.load_report_interval().nanos() / 1e9;
   if (seconds <= 0) {
-    seconds = rc.last_report == absl::InfinitePast() ? 0
-                                                     : absl::ToDoubleSeconds(now - rc.last_report);
+    seconds =
+        rc.last_report == absl::InfinitePast() ? 0 : absl::ToDoubleSeconds(now - rc.last_report);
   }
   seconds = std::max(seconds, 0.001);
   rc.last_report = now;
@@ -72,9 +71,8 @@ absl::Status LoadAggregator::Add(const std::string& reporter,
     cluster_total.errors += l.total_error_requests();
     cluster_total.issued += l.total_issued_requests();
     for (const endpoint_v3::UpstreamEndpointStats& e : l.upstream_endpoint_stats()) {
-      const std::string key =
-          net::JoinHostPort(e.address().socket_address().address(),
-                            e.address().socket_address().port_value());
+      const std::string key = net::JoinHostPort(e.address().socket_address().address(),
+                                                e.address().socket_address().port_value());
       auto it = rc.endpoints.find(key);
       if (it == rc.endpoints.end()) {
         if (series_ >= limits_.max_series) {
@@ -89,8 +87,8 @@ absl::Status LoadAggregator::Add(const std::string& reporter,
       sample.seconds = seconds;
       sample.completed = e.total_successful_requests() + e.total_error_requests();
       sample.errors = e.total_error_requests();
-      sample.in_progress = static_cast<uint32_t>(
-          std::min<uint64_t>(e.total_requests_in_progress(), UINT32_MAX));
+      sample.in_progress =
+          static_cast<uint32_t>(std::min<uint64_t>(e.total_requests_in_progress(), UINT32_MAX));
       sample.health = HealthOf(e.load_metric_stats());
       for (const endpoint_v3::EndpointLoadMetricStats& m : e.load_metric_stats()) {
         if (std::optional<double> bound = xds::load::ParseBucketMetricName(m.metric_name())) {
@@ -255,8 +253,10 @@ void LoadAggregator::Collect(metrics::SampleSink& sink) {
     sink.Counter("lb_lrs_cluster_requests_total",
                  "Requests completed, over every reporter (locality totals).",
                  {{"cluster", cluster}}, t.completed);
-    sink.Counter("lb_lrs_cluster_errors_total", "Requests that ended in an error, over every "
-                 "reporter.", {{"cluster", cluster}}, t.errors);
+    sink.Counter("lb_lrs_cluster_errors_total",
+                 "Requests that ended in an error, over every "
+                 "reporter.",
+                 {{"cluster", cluster}}, t.errors);
   }
   size_t exported = 0;
   for (const auto& [key, t] : endpoint_totals_) {
@@ -275,8 +275,8 @@ void LoadAggregator::Collect(metrics::SampleSink& sink) {
                s.rps());
     sink.Gauge("lb_lrs_endpoint_error_ratio", "Errors / requests completed over --lrs_window.",
                labels, s.error_rate());
-    sink.Gauge("lb_lrs_endpoint_p99_seconds", "99th percentile latency over --lrs_window.",
-               labels, s.p99_ms() / 1000);
+    sink.Gauge("lb_lrs_endpoint_p99_seconds", "99th percentile latency over --lrs_window.", labels,
+               s.p99_ms() / 1000);
     sink.Gauge("lb_lrs_endpoint_in_flight", "Requests in progress, over every reporter.", labels,
                s.in_flight());
     sink.Gauge("lb_lrs_endpoint_proxies", "Reporters that see the endpoint's health.", labels,

@@ -67,7 +67,9 @@ class LrsService::Stream final : public Reactor {
     delete this;
   }
 
-  void Close() { FinishOnce(grpc::Status(grpc::StatusCode::UNAVAILABLE, "controller shutting down")); }
+  void Close() {
+    FinishOnce(grpc::Status(grpc::StatusCode::UNAVAILABLE, "controller shutting down"));
+  }
 
  private:
   // The report's size against the per-report limits.
@@ -87,13 +89,14 @@ class LrsService::Stream final : public Reactor {
     }
     size_t endpoints = 0;
     for (const auto& c : request_.cluster_stats()) {
-      for (const auto& l : c.upstream_locality_stats()) endpoints += l.upstream_endpoint_stats_size();
+      for (const auto& l : c.upstream_locality_stats())
+        endpoints += l.upstream_endpoint_stats_size();
     }
     if (endpoints > o.max_endpoints_per_report) {
       service_->endpoints_exceeded_->Increment();
       return grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
-                          absl::StrCat("load report with ", endpoints,
-                                       " endpoints; the limit is ", o.max_endpoints_per_report));
+                          absl::StrCat("load report with ", endpoints, " endpoints; the limit is ",
+                                       o.max_endpoints_per_report));
     }
     return grpc::Status::OK;
   }

@@ -20,8 +20,8 @@
 #include "common/http/http_types.h"
 #include "common/metrics/metrics.h"
 #include "common/time/clock.h"
-#include "controller/lrs/endpoint_status_source.h"
 #include "controller/api/auth.h"
+#include "controller/lrs/endpoint_status_source.h"
 #include "controller/registry/registry.h"
 #include "controller/rest/json_body.h"
 

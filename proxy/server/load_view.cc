@@ -23,8 +23,8 @@ xds::LoadView LoadViewOf(const router::Snapshot& snapshot) {
       e.latency_sum_us = h.LatencySumUs();
       const auto buckets = h.LatencyBuckets();
       e.latency_buckets.assign(buckets.begin(), buckets.end());
-      e.health = v.draining  ? xds::EndpointHealth::kDraining
-                 : v.ejected ? xds::EndpointHealth::kEjected
+      e.health = v.draining   ? xds::EndpointHealth::kDraining
+                 : v.ejected  ? xds::EndpointHealth::kEjected
                  : !v.healthy ? xds::EndpointHealth::kUnhealthy
                               : xds::EndpointHealth::kHealthy;
     }

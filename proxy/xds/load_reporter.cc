@@ -80,7 +80,8 @@ lrs_v3::LoadStatsRequest LoadReporter::Report(const LoadView& view, absl::Time n
       stats = request.add_cluster_stats();
       stats->set_cluster_name(cluster.name);
       *stats->mutable_load_report_interval() =
-          google::protobuf::util::TimeUtil::NanosecondsToDuration(absl::ToInt64Nanoseconds(covered));
+          google::protobuf::util::TimeUtil::NanosecondsToDuration(
+              absl::ToInt64Nanoseconds(covered));
     }
     for (const EndpointLoad& e : cluster.endpoints) {
       const std::string key = absl::StrCat(e.address, ":", e.port);
@@ -118,9 +119,8 @@ lrs_v3::LoadStatsRequest LoadReporter::Report(const LoadView& view, absl::Time n
           const uint64_t n = Delta(e.latency_buckets[b], was);
           if (n == 0) continue;
           const bool last = b >= view.latency_bounds_us.size();
-          const double bound_ms =
-              last ? std::numeric_limits<double>::infinity()
-                   : static_cast<double>(view.latency_bounds_us[b]) / 1000;
+          const double bound_ms = last ? std::numeric_limits<double>::infinity()
+                                       : static_cast<double>(view.latency_bounds_us[b]) / 1000;
           const double lower_ms =
               b == 0 ? 0 : static_cast<double>(view.latency_bounds_us[b - 1]) / 1000;
           AddMetric(out, ::lb::xds::load::BucketMetricName(bound_ms), n,

@@ -594,7 +594,8 @@ TEST_F(LbctlTest, ListTable) {
   EXPECT_EQ(r.out,
             "ADDRESS       PORT  WEIGHT  ZONE  STATE     HEALTHY  REQ/S  ERR%  P99    RESOLVED\n"
             "127.0.0.1     1111  1       -     ACTIVE    1/2      12.5   1.0   4.2ms  -\n"
-            "api.internal  443   5       eu-1  DRAINING  -        -      -     -      10.0.0.1,10.0.0.2\n");
+            "api.internal  443   5       eu-1  DRAINING  -        -      -     -      "
+            "10.0.0.1,10.0.0.2\n");
   EXPECT_EQ(service_.request<lb::v1::ListEndpointsRequest>("ListEndpoints").cluster(), "backend");
 
   r = Run({"list", "--cluster", "web"});

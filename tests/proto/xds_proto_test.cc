@@ -873,7 +873,8 @@ TEST(XdsProtoTest, LoadReportingFieldNumbers) {
   ASSERT_NE(service, nullptr);
   const google::protobuf::MethodDescriptor* method = service->FindMethodByName("StreamLoadStats");
   ASSERT_NE(method, nullptr);
-  EXPECT_EQ(method->full_name(), "envoy.service.load_stats.v3.LoadReportingService.StreamLoadStats");
+  EXPECT_EQ(method->full_name(),
+            "envoy.service.load_stats.v3.LoadReportingService.StreamLoadStats");
   EXPECT_TRUE(method->client_streaming());
   EXPECT_TRUE(method->server_streaming());
 }
@@ -883,13 +884,13 @@ TEST(XdsProtoTest, DecodesHandEncodedLoadStatsRequest) {
   //   upstream_locality_stats: {total_successful_requests: 5, total_error_requests: 1,
   //     upstream_endpoint_stats: {total_issued_requests: 6}}}}
   const std::string bytes(
-      "\x12\x11"                         // cluster_stats (2), 17 bytes
+      "\x12\x11"  // cluster_stats (2), 17 bytes
       "\x0a\x01"
-      "c"                                // cluster_name (1)
-      "\x22\x02\x08\x02"                 // load_report_interval (4) {seconds: 2}
-      "\x12\x08"                         // upstream_locality_stats (2), 8 bytes
-      "\x10\x05\x20\x01"                 //   successful (2) 5, errors (4) 1
-      "\x3a\x02\x38\x06",                //   upstream_endpoint_stats (7) {issued (7): 6}
+      "c"                  // cluster_name (1)
+      "\x22\x02\x08\x02"   // load_report_interval (4) {seconds: 2}
+      "\x12\x08"           // upstream_locality_stats (2), 8 bytes
+      "\x10\x05\x20\x01"   //   successful (2) 5, errors (4) 1
+      "\x3a\x02\x38\x06",  //   upstream_endpoint_stats (7) {issued (7): 6}
       19);
   envoy::service::load_stats::v3::LoadStatsRequest request;
   ASSERT_TRUE(request.ParseFromString(bytes));

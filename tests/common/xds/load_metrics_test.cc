@@ -10,8 +10,7 @@ namespace {
 TEST(LoadMetricsTest, BucketNamesRoundTrip) {
   EXPECT_EQ(BucketMetricName(0.5), "latency_ms_bucket.le_0.5");
   EXPECT_EQ(BucketMetricName(10000), "latency_ms_bucket.le_10000");
-  EXPECT_EQ(BucketMetricName(std::numeric_limits<double>::infinity()),
-            "latency_ms_bucket.le_inf");
+  EXPECT_EQ(BucketMetricName(std::numeric_limits<double>::infinity()), "latency_ms_bucket.le_inf");
   EXPECT_EQ(ParseBucketMetricName("latency_ms_bucket.le_2.5"), 2.5);
   EXPECT_EQ(ParseBucketMetricName("latency_ms_bucket.le_inf"),
             std::numeric_limits<double>::infinity());

@@ -67,19 +67,21 @@ class LoadAggregatorTest : public ::testing::Test {
 TEST_F(LoadAggregatorTest, SumsRatesAndHealthOverReporters) {
   LoadAggregator agg(limits_, &metrics_, &clock_);
   // Proxy a: 20 requests in 2 s on 10.0.0.1:80, 2 errors; sees it healthy.
-  ASSERT_TRUE(agg.Add("a", Report("web", absl::Seconds(2),
-                                  {{"10.0.0.1", 80, 18, 2, 3, "HEALTHY", {{"5", 20}}}}),
-                      kStart)
-                  .ok());
+  ASSERT_TRUE(
+      agg.Add("a",
+              Report("web", absl::Seconds(2), {{"10.0.0.1", 80, 18, 2, 3, "HEALTHY", {{"5", 20}}}}),
+              kStart)
+          .ok());
   // Proxy b: 5 requests in 1 s, sees it UNHEALTHY.
-  ASSERT_TRUE(agg.Add("b", Report("web", absl::Seconds(1),
-                                  {{"10.0.0.1", 80, 5, 0, 1, "UNHEALTHY", {{"5", 5}}}}),
-                      kStart)
-                  .ok());
+  ASSERT_TRUE(
+      agg.Add("b",
+              Report("web", absl::Seconds(1), {{"10.0.0.1", 80, 5, 0, 1, "UNHEALTHY", {{"5", 5}}}}),
+              kStart)
+          .ok());
   // A reporter without health (a gRPC client would not send endpoints at all; this one does).
-  ASSERT_TRUE(agg.Add("c", Report("web", absl::Seconds(1), {{"10.0.0.1", 80, 0, 0, 0, "", {}}}),
-                      kStart)
-                  .ok());
+  ASSERT_TRUE(
+      agg.Add("c", Report("web", absl::Seconds(1), {{"10.0.0.1", 80, 0, 0, 0, "", {}}}), kStart)
+          .ok());
 
   lb::v1::EndpointStatus s = agg.Status("web", "10.0.0.1", 80, {}, kStart);
   EXPECT_EQ(s.proxies_total(), 2u);
@@ -106,10 +108,10 @@ TEST_F(LoadAggregatorTest, SumsRatesAndHealthOverReporters) {
 TEST_F(LoadAggregatorTest, WindowSlides) {
   limits_.window = absl::Seconds(10);
   LoadAggregator agg(limits_, &metrics_, &clock_);
-  ASSERT_TRUE(
-      agg.Add("a", Report("web", absl::Seconds(5), {{"10.0.0.1", 80, 50, 0, 0, "HEALTHY", {}}}),
-              kStart)
-          .ok());
+  ASSERT_TRUE(agg.Add("a",
+                      Report("web", absl::Seconds(5), {{"10.0.0.1", 80, 50, 0, 0, "HEALTHY", {}}}),
+                      kStart)
+                  .ok());
   ASSERT_TRUE(agg.Add("a",
                       Report("web", absl::Seconds(5), {{"10.0.0.1", 80, 10, 0, 0, "EJECTED", {}}}),
                       kStart + absl::Seconds(5))
@@ -134,9 +136,10 @@ TEST_F(LoadAggregatorTest, WindowSlides) {
 
 TEST_F(LoadAggregatorTest, HostnameEndpointSumsItsAddresses) {
   LoadAggregator agg(limits_, &metrics_, &clock_);
-  ASSERT_TRUE(agg.Add("a", Report("web", absl::Seconds(1),
-                                  {{"10.0.0.1", 80, 3, 0, 0, "HEALTHY", {}},
-                                   {"10.0.0.2", 80, 4, 0, 0, "HEALTHY", {}}}),
+  ASSERT_TRUE(agg.Add("a",
+                      Report("web", absl::Seconds(1),
+                             {{"10.0.0.1", 80, 3, 0, 0, "HEALTHY", {}},
+                              {"10.0.0.2", 80, 4, 0, 0, "HEALTHY", {}}}),
                       kStart)
                   .ok());
   lb::v1::EndpointStatus s =
@@ -148,10 +151,10 @@ TEST_F(LoadAggregatorTest, HostnameEndpointSumsItsAddresses) {
 
 TEST_F(LoadAggregatorTest, FillStatusSetsEveryEndpoint) {
   LoadAggregator agg(limits_, &metrics_, &clock_);
-  ASSERT_TRUE(
-      agg.Add("a", Report("web", absl::Seconds(1), {{"10.0.0.1", 80, 3, 1, 0, "DRAINING", {}}}),
-              kStart)
-          .ok());
+  ASSERT_TRUE(agg.Add("a",
+                      Report("web", absl::Seconds(1), {{"10.0.0.1", 80, 3, 1, 0, "DRAINING", {}}}),
+                      kStart)
+                  .ok());
   google::protobuf::RepeatedPtrField<lb::v1::Endpoint> endpoints;
   endpoints.Add()->set_address("10.0.0.1");
   endpoints[0].set_port(80);
@@ -171,7 +174,8 @@ TEST_F(LoadAggregatorTest, BadReportsAreRefusedWithNothingKept) {
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(s.message(), "cluster_stats.cluster_name: must not be empty");
   endpoint_v3::ClusterStats no_address = Report("web", absl::Seconds(1), {});
-  no_address.mutable_upstream_locality_stats(0)->add_upstream_endpoint_stats()
+  no_address.mutable_upstream_locality_stats(0)
+      ->add_upstream_endpoint_stats()
       ->set_total_successful_requests(5);
   no_address.mutable_upstream_locality_stats(0)->set_total_successful_requests(5);
   s = agg.Add("a", no_address, kStart);
@@ -185,25 +189,26 @@ TEST_F(LoadAggregatorTest, BadReportsAreRefusedWithNothingKept) {
 TEST_F(LoadAggregatorTest, SeriesCapDropsNewSeriesAndCounts) {
   limits_.max_series = 1;
   LoadAggregator agg(limits_, &metrics_, &clock_);
-  ASSERT_TRUE(agg.Add("a", Report("web", absl::Seconds(1),
-                                  {{"10.0.0.1", 80, 1, 0, 0, "HEALTHY", {}},
-                                   {"10.0.0.2", 80, 1, 0, 0, "HEALTHY", {}}}),
+  ASSERT_TRUE(agg.Add("a",
+                      Report("web", absl::Seconds(1),
+                             {{"10.0.0.1", 80, 1, 0, 0, "HEALTHY", {}},
+                              {"10.0.0.2", 80, 1, 0, 0, "HEALTHY", {}}}),
                       kStart)
                   .ok());
   EXPECT_EQ(agg.Status("web", "10.0.0.1", 80, {}, kStart).per_proxy_size(), 1);
   EXPECT_EQ(agg.Status("web", "10.0.0.2", 80, {}, kStart).per_proxy_size(), 0);
-  EXPECT_NE(metrics_.Render().find(
-                "lb_controller_limit_exceeded_total{limit=\"lrs_max_series\"} 1\n"),
-            std::string::npos)
+  EXPECT_NE(
+      metrics_.Render().find("lb_controller_limit_exceeded_total{limit=\"lrs_max_series\"} 1\n"),
+      std::string::npos)
       << metrics_.Render();
 }
 
 TEST_F(LoadAggregatorTest, MetricsPerEndpoint) {
   LoadAggregator agg(limits_, &metrics_, &clock_);
-  ASSERT_TRUE(
-      agg.Add("a", Report("web", absl::Seconds(2), {{"10.0.0.1", 80, 8, 2, 1, "HEALTHY", {}}}),
-              kStart)
-          .ok());
+  ASSERT_TRUE(agg.Add("a",
+                      Report("web", absl::Seconds(2), {{"10.0.0.1", 80, 8, 2, 1, "HEALTHY", {}}}),
+                      kStart)
+                  .ok());
   const std::string text = metrics_.Render();
   for (const char* line : {
            "lb_lrs_endpoint_requests_total{cluster=\"web\",endpoint=\"10.0.0.1:80\"} 10\n",

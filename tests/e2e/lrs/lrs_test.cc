@@ -5,6 +5,7 @@
 #include <stdlib.h>
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -12,7 +13,6 @@
 #include "absl/time/clock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
-#include <nlohmann/json.hpp>
 #include "test/echo/v1/echo.grpc.pb.h"
 #include "tests/test_common/backend_process.h"
 #include "tests/test_common/controller_process.h"
@@ -33,8 +33,8 @@ class Echo final : public test::echo::v1::Echo::Service {
 };
 
 // The status block of `address` in GET /v1/clusters/CLUSTER/endpoints; null if missing.
-nlohmann::json EndpointStatus(int rest_port, const std::string& cluster,
-                              const std::string& address, int port) {
+nlohmann::json EndpointStatus(int rest_port, const std::string& cluster, const std::string& address,
+                              int port) {
   absl::StatusOr<HttpResponse> r =
       HttpGet(rest_port, absl::StrCat("/v1/clusters/", cluster, "/endpoints"));
   if (!r.ok() || r->status != 200) return nullptr;
@@ -67,9 +67,9 @@ class LrsTest : public ::testing::Test {
       s = SeedConfig(controller_.rest_port(), "add", backends_.back()->port());
       ASSERT_TRUE(s.ok()) << s;
     }
-    s = WaitForEndpoints(proxy_.admin_port(), "backend",
-                         {LoopbackAddress(backends_[0]->port()),
-                          LoopbackAddress(backends_[1]->port())});
+    s = WaitForEndpoints(
+        proxy_.admin_port(), "backend",
+        {LoopbackAddress(backends_[0]->port()), LoopbackAddress(backends_[1]->port())});
     ASSERT_TRUE(s.ok()) << s;
   }
 
@@ -88,11 +88,11 @@ TEST_F(LrsTest, ProxyAndGrpcClientReportWhatWasSent) {
   builder.RegisterService(&echo);
   std::unique_ptr<grpc::Server> echo_server = builder.BuildAndStart();
   ASSERT_NE(echo_port, 0);
-  absl::Status s = V1Call(rest, "POST", "/v1/clusters",
-                          absl::StrCat(R"({"name":"echo","lb_policy":"ROUND_ROBIN",)",
-                                       R"("endpoints":[{"address":"127.0.0.1","port":)",
-                                       echo_port, "}]}"),
-                          201);
+  absl::Status s =
+      V1Call(rest, "POST", "/v1/clusters",
+             absl::StrCat(R"({"name":"echo","lb_policy":"ROUND_ROBIN",)",
+                          R"("endpoints":[{"address":"127.0.0.1","port":)", echo_port, "}]}"),
+             201);
   ASSERT_TRUE(s.ok()) << s;
   const std::string bootstrap =
       absl::StrCat(R"({"xds_servers":[{"server_uri":")", controller_.grpc_target(),
@@ -122,18 +122,18 @@ TEST_F(LrsTest, ProxyAndGrpcClientReportWhatWasSent) {
   // Reports come every second: the totals reach exactly what was sent, and stay there.
   const std::string backend_total = R"(lb_lrs_cluster_requests_total{cluster="backend"})";
   const std::string echo_total = R"(lb_lrs_cluster_requests_total{cluster="echo"})";
-  EXPECT_TRUE(WaitUntil([&] { return Metric(rest, backend_total) >= kHttpRequests; },
-                        absl::Seconds(20)));
-  EXPECT_TRUE(WaitUntil([&] { return Metric(rest, echo_total) >= kGrpcCalls; },
-                        absl::Seconds(20)));
+  EXPECT_TRUE(
+      WaitUntil([&] { return Metric(rest, backend_total) >= kHttpRequests; }, absl::Seconds(20)));
+  EXPECT_TRUE(WaitUntil([&] { return Metric(rest, echo_total) >= kGrpcCalls; }, absl::Seconds(20)));
   absl::SleepFor(absl::Milliseconds(2500));  // Two more report intervals: nothing more comes.
   EXPECT_EQ(Metric(rest, backend_total), static_cast<uint64_t>(kHttpRequests));
   EXPECT_EQ(Metric(rest, echo_total), static_cast<uint64_t>(kGrpcCalls));
   EXPECT_EQ(Metric(rest, R"(lb_lrs_cluster_errors_total{cluster="backend"})"), 0u);
   uint64_t per_endpoint = 0;
   for (const auto& b : backends_) {
-    per_endpoint += Metric(rest, absl::StrCat(R"(lb_lrs_endpoint_requests_total{cluster="backend",)",
-                                              R"(endpoint=")", LoopbackAddress(b->port()), "\"}"));
+    per_endpoint +=
+        Metric(rest, absl::StrCat(R"(lb_lrs_endpoint_requests_total{cluster="backend",)",
+                                  R"(endpoint=")", LoopbackAddress(b->port()), "\"}"));
   }
   EXPECT_EQ(per_endpoint, static_cast<uint64_t>(kHttpRequests));
 

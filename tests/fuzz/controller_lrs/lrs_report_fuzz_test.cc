@@ -16,8 +16,7 @@ namespace {
 constexpr char kCorpus[] = "lrs_report";
 
 std::string RunInput(const std::string& input, int* accepted = nullptr) {
-  return RunLrsReportInput(reinterpret_cast<const uint8_t*>(input.data()), input.size(),
-                           accepted);
+  return RunLrsReportInput(reinterpret_cast<const uint8_t*>(input.data()), input.size(), accepted);
 }
 
 TEST(LrsReportFuzzTest, EveryCorpusFile) {
@@ -40,9 +39,16 @@ TEST(LrsReportFuzzTest, EdgeInputs) {
 TEST(LrsReportFuzzTest, DeterministicMutations) {
   std::vector<CorpusFile> corpus = LoadCorpus(kCorpus);
   ASSERT_FALSE(corpus.empty());
-  const std::vector<std::string> dictionary = {
-      "\x0a", "\x12", "\x22", "\x3a", "\x10\xff\xff\xff\xff\x0f", "\x20\x01", "health.HEALTHY",
-      "latency_ms_bucket.le_inf", "latency_ms_bucket.le_5", "latency_ms_bucket.le_-1"};
+  const std::vector<std::string> dictionary = {"\x0a",
+                                               "\x12",
+                                               "\x22",
+                                               "\x3a",
+                                               "\x10\xff\xff\xff\xff\x0f",
+                                               "\x20\x01",
+                                               "health.HEALTHY",
+                                               "latency_ms_bucket.le_inf",
+                                               "latency_ms_bucket.le_5",
+                                               "latency_ms_bucket.le_-1"};
   std::mt19937 rng(20261204);
   int failures = 0;
   for (int i = 0; i < 2000 && failures < 5; ++i) {

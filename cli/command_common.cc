@@ -5,6 +5,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/time/duration_text.h"
 #include "google/protobuf/util/json_util.h"
@@ -254,13 +255,27 @@ void PrintTable(std::ostream& out, const std::vector<std::vector<std::string>>& 
 }
 
 void PrintEndpoints(std::ostream& out,
-                    const google::protobuf::RepeatedPtrField<lb::v1::Endpoint>& endpoints) {
-  std::vector<std::vector<std::string>> rows = {
-      {"ADDRESS", "PORT", "WEIGHT", "ZONE", "STATE", "RESOLVED"}};
+                    const google::protobuf::RepeatedPtrField<lb::v1::Endpoint>& endpoints,
+                    bool with_status) {
+  std::vector<std::vector<std::string>> rows = {{"ADDRESS", "PORT", "WEIGHT", "ZONE", "STATE"}};
+  if (with_status) rows[0].insert(rows[0].end(), {"HEALTHY", "REQ/S", "ERR%", "P99"});
+  rows[0].push_back("RESOLVED");
   for (const auto& e : endpoints) {
-    rows.push_back({e.address(), absl::StrCat(e.port()), absl::StrCat(e.weight()), OrDash(e.zone()),
-                    StateName(e.admin_state()),
-                    OrDash(absl::StrJoin(e.resolved_addresses(), ","))});
+    std::vector<std::string> row = {e.address(), absl::StrCat(e.port()), absl::StrCat(e.weight()),
+                                    OrDash(e.zone()), StateName(e.admin_state())};
+    if (with_status) {
+      if (e.has_status()) {
+        const lb::v1::EndpointStatus& s = e.status();
+        row.push_back(absl::StrCat(s.proxies_healthy(), "/", s.proxies_total()));
+        row.push_back(absl::StrFormat("%.1f", s.rps()));
+        row.push_back(absl::StrFormat("%.1f", 100 * s.error_rate()));
+        row.push_back(s.p99_ms() > 0 ? absl::StrFormat("%.1fms", s.p99_ms()) : "-");
+      } else {
+        row.insert(row.end(), {"-", "-", "-", "-"});
+      }
+    }
+    row.push_back(OrDash(absl::StrJoin(e.resolved_addresses(), ",")));
+    rows.push_back(std::move(row));
   }
   PrintTable(out, rows);
 }

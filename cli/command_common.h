@@ -151,9 +151,12 @@ std::string OrDash(const std::string& s);
 // Left-aligned columns separated by two spaces; the last column is not padded.
 void PrintTable(std::ostream& out, const std::vector<std::vector<std::string>>& rows);
 
-// ADDRESS PORT WEIGHT ZONE STATE RESOLVED, one row per endpoint.
+// ADDRESS PORT WEIGHT ZONE STATE RESOLVED, one row per endpoint; `with_status` adds HEALTHY
+// (N/M proxies), REQ/S, ERR% and P99 from each endpoint's status ("-" without one) before
+// RESOLVED.
 void PrintEndpoints(std::ostream& out,
-                    const google::protobuf::RepeatedPtrField<lb::v1::Endpoint>& endpoints);
+                    const google::protobuf::RepeatedPtrField<lb::v1::Endpoint>& endpoints,
+                    bool with_status = false);
 
 }  // namespace lb::cli
 

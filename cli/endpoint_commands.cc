@@ -227,7 +227,7 @@ int RunList(Session& s, const std::string& cluster) {
   grpc::Status st = s.Call(&Stub::ListEndpoints, req, &resp);
   if (!st.ok()) return s.Fail(st);
   if (s.settings().json) return s.PrintJson(resp) ? kExitOk : kExitRefused;
-  PrintEndpoints(s.out(), resp.endpoints());
+  PrintEndpoints(s.out(), resp.endpoints(), /*with_status=*/true);
   return kExitOk;
 }
 
@@ -299,7 +299,11 @@ std::unique_ptr<CommandGroup> AddEndpointCommands(CLI::App* app, Runner* run) {
   CLI::App* list_cmd = app->add_subcommand("list", "List a cluster's endpoints");
   list_cmd->add_option("--cluster", c->list_cluster, "Cluster to list")->capture_default_str();
   list_cmd->footer(
-      "Columns: ADDRESS PORT WEIGHT ZONE STATE RESOLVED (addresses a hostname resolved to).\n"
+      "Columns: ADDRESS PORT WEIGHT ZONE STATE HEALTHY REQ/S ERR% P99 RESOLVED.\n"
+      "HEALTHY: N/M, N of the M proxies reporting on the endpoint see it healthy; REQ/S, ERR%\n"
+      "(errors per request completed) and P99 (latency): over the controller's --lrs_window,\n"
+      "summed over proxies and gRPC clients (docs/lrs.md). RESOLVED: addresses a hostname\n"
+      "resolved to.\n"
       "Examples:\n  lbctl list\n  lbctl list --cluster web -o json");
   list_cmd->callback(
       [c, run]() { *run = [c](Session& s) { return RunList(s, c->list_cluster); }; });

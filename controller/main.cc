@@ -96,6 +96,24 @@ ABSL_FLAG(absl::Duration, dns_timeout, kDefaults.dns.timeout,
           "A hostname not resolved within this keeps its last good addresses");
 ABSL_FLAG(uint64_t, dns_max_addresses_per_host, kDefaults.dns.max_addresses_per_host,
           "Addresses kept per hostname (they count against the cluster's endpoint limit)");
+ABSL_FLAG(absl::Duration, lrs_interval, kDefaults.lrs.interval,
+          "Load Reporting Service: how often clients report (gRPC clients: at most once a second)");
+ABSL_FLAG(bool, lrs_in_cds, true,
+          "Name this controller as the LRS server in gRPC clients' Clusters, so they report load");
+ABSL_FLAG(uint64_t, lrs_max_streams, kDefaults.lrs.max_streams,
+          "Concurrent LRS streams (reporters); more are refused with RESOURCE_EXHAUSTED");
+ABSL_FLAG(uint64_t, lrs_max_clusters_per_report, kDefaults.lrs.max_clusters_per_report,
+          "ClusterStats in one load report; more end the stream with RESOURCE_EXHAUSTED");
+ABSL_FLAG(uint64_t, lrs_max_endpoints_per_report, kDefaults.lrs.max_endpoints_per_report,
+          "Endpoint entries in one load report; more end the stream with RESOURCE_EXHAUSTED");
+ABSL_FLAG(uint64_t, lrs_max_report_bytes, kDefaults.lrs.max_report_bytes,
+          "Bytes of one load report; more end the stream with RESOURCE_EXHAUSTED");
+ABSL_FLAG(absl::Duration, lrs_window, kDefaults.lrs_aggregator.window,
+          "Load reports older than this leave the aggregate (rates, health per proxy)");
+ABSL_FLAG(uint64_t, lrs_max_series, kDefaults.lrs_aggregator.max_series,
+          "(reporter, cluster, endpoint) series kept; new ones beyond it are dropped");
+ABSL_FLAG(uint64_t, lrs_max_metric_endpoints, kDefaults.lrs_aggregator.max_metric_endpoints,
+          "(cluster, endpoint) pairs with load gauges on /metrics");
 
 int main(int argc, char** argv) {
   lb::process::SetProgramUsage(
@@ -162,6 +180,15 @@ int main(int argc, char** argv) {
   limits.dns.parallelism = absl::GetFlag(FLAGS_dns_parallelism);
   limits.dns.timeout = absl::GetFlag(FLAGS_dns_timeout);
   limits.dns.max_addresses_per_host = absl::GetFlag(FLAGS_dns_max_addresses_per_host);
+  limits.lrs.interval = absl::GetFlag(FLAGS_lrs_interval);
+  limits.lrs.max_streams = absl::GetFlag(FLAGS_lrs_max_streams);
+  limits.lrs.max_clusters_per_report = absl::GetFlag(FLAGS_lrs_max_clusters_per_report);
+  limits.lrs.max_endpoints_per_report = absl::GetFlag(FLAGS_lrs_max_endpoints_per_report);
+  limits.lrs.max_report_bytes = absl::GetFlag(FLAGS_lrs_max_report_bytes);
+  limits.lrs_aggregator.window = absl::GetFlag(FLAGS_lrs_window);
+  limits.lrs_aggregator.max_series = absl::GetFlag(FLAGS_lrs_max_series);
+  limits.lrs_aggregator.max_metric_endpoints = absl::GetFlag(FLAGS_lrs_max_metric_endpoints);
+  options.lrs_in_cds = absl::GetFlag(FLAGS_lrs_in_cds);
   absl::StatusOr<std::unique_ptr<lb::controller::Controller>> controller =
       lb::controller::Controller::Start(options);
   if (!controller.ok()) {

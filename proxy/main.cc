@@ -21,6 +21,7 @@
 #include "proxy/server/proxy_server.h"
 #include "proxy/xds/ads_client.h"
 #include "proxy/xds/grpc_xds_transport.h"
+#include "proxy/xds/lrs_client.h"
 
 ABSL_FLAG(std::string, controller, "127.0.0.1:18000",
           "Controller address(es), comma-separated, tried in turn");
@@ -121,6 +122,9 @@ ABSL_FLAG(uint32_t, http2_max_consecutive_empty_frames, 1,
           "HTTP/2: DATA/HEADERS/CONTINUATION frames without payload in a row; more end the "
           "connection with GOAWAY ENHANCE_YOUR_CALM");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error");
+ABSL_FLAG(bool, lrs, true,
+          "Report load and endpoint health to the controller (Load Reporting Service, at the "
+          "interval the controller asks for)");
 
 int main(int argc, char** argv) {
   lb::process::SetProgramUsage(
@@ -269,6 +273,15 @@ int main(int argc, char** argv) {
   }
   ads.transport = std::make_shared<lb::proxy::xds::GrpcXdsTransportFactory>(transport);
   lb::proxy::ProxyServer* srv = server->get();
+  // Declared before the ADS client, which hands it streams: destroyed after it.
+  lb::proxy::xds::LrsClient lrs({ads.node_id, ads.zone, ads.user_agent, ads.user_agent_version},
+                                [srv] { return srv->LoadView(); });
+  if (absl::GetFlag(FLAGS_lrs)) {
+    ads.on_lrs_stream = [&lrs](std::unique_ptr<lb::proxy::xds::LrsStream> s) {
+      lrs.Attach(std::move(s));
+    };
+    lrs.Start();
+  }
   lb::proxy::xds::AdsClient client(ads, [srv](std::shared_ptr<const lb::proxy::ProxyConfig> c) {
     srv->SetConfig(std::move(c));
   });
@@ -296,6 +309,7 @@ int main(int argc, char** argv) {
   spdlog::info("proxy: signal {}, draining (up to {})", signo,
                absl::FormatDuration(options.drain_timeout));
   client.Stop();
+  lrs.Stop();
   bool clean = srv->Shutdown();
   spdlog::info("proxy: {}", clean ? "drained" : "drain timeout; remaining requests cut");
   return 0;

@@ -170,6 +170,7 @@ grpc::Status LoadBalancerService::ListEndpoints(grpc::ServerContext*,
   if (c.ok()) {
     *resp->mutable_endpoints() = std::move(*c->mutable_endpoints());
     resp->set_version(c->version());
+    if (endpoint_status_) endpoint_status_(req->cluster(), resp->mutable_endpoints());
   }
   return Finish("ListEndpoints", c.status());
 }

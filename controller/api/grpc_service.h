@@ -8,6 +8,7 @@
 #include "common/metrics/metrics.h"
 #include "controller/api/auth.h"
 #include "controller/api/change_feed.h"
+#include "controller/lrs/endpoint_status_source.h"
 #include "controller/registry/registry.h"
 #include "lb/v1/lb.grpc.pb.h"
 
@@ -31,6 +32,11 @@ class LoadBalancerService final : public lb::v1::LoadBalancer::WithRawCallbackMe
   // Source of ListProxies (the xDS server); unset: an empty list.
   void SetProxiesSource(std::function<lb::v1::ListProxiesResponse()> source) {
     proxies_ = std::move(source);
+  }
+
+  // Fills ListEndpoints' endpoint status (the load reports); unset: no status.
+  void SetEndpointStatusSource(lrs::EndpointStatusSource source) {
+    endpoint_status_ = std::move(source);
   }
 
   grpc::Status AddEndpoint(grpc::ServerContext* ctx, const lb::v1::AddEndpointRequest* req,
@@ -92,6 +98,7 @@ class LoadBalancerService final : public lb::v1::LoadBalancer::WithRawCallbackMe
   const TokenAuth* const auth_;
   metrics::Registry* const metrics_;
   std::function<lb::v1::ListProxiesResponse()> proxies_;
+  lrs::EndpointStatusSource endpoint_status_;
   ChangeFeed* feed_ = nullptr;
 };
 

@@ -360,6 +360,7 @@ HttpResponse RestHandler::HandleClusters(const HttpRequest& req, absl::string_vi
       lb::v1::ListEndpointsResponse resp;
       *resp.mutable_endpoints() = std::move(*c->mutable_endpoints());
       resp.set_version(c->version());
+      if (endpoint_status_) endpoint_status_(name, resp.mutable_endpoints());
       return WithETag(JsonMessage(200, resp), resp.version());
     }
     if (m == "POST") {

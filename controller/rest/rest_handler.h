@@ -21,6 +21,7 @@
 #include "common/metrics/metrics.h"
 #include "common/time/clock.h"
 #include "controller/api/auth.h"
+#include "controller/lrs/endpoint_status_source.h"
 #include "controller/registry/registry.h"
 #include "controller/rest/json_body.h"
 
@@ -38,6 +39,10 @@ class RestHandler {
               Clock* clock = Clock::Real());
 
   void AddExtraHandler(ExtraHandler handler) { extra_ = std::move(handler); }
+  // Fills each endpoint's status in GET /v1/clusters/{name}/endpoints; unset: no status.
+  void SetEndpointStatusSource(lrs::EndpointStatusSource source) {
+    endpoint_status_ = std::move(source);
+  }
 
   http::HttpResponse Handle(const http::HttpRequest& request);
 
@@ -61,6 +66,7 @@ class RestHandler {
   metrics::Registry* const metrics_;
   Clock* const clock_;
   ExtraHandler extra_;
+  lrs::EndpointStatusSource endpoint_status_;
 };
 
 // Helpers shared by the handlers (exposed for tests).

@@ -63,6 +63,14 @@ absl::Status ValidateLimits(const ControllerLimits& l) {
            Check{l.dns.parallelism > 0, "dns_parallelism"},
            Check{positive(l.dns.timeout), "dns_timeout"},
            Check{l.dns.max_addresses_per_host > 0, "dns_max_addresses_per_host"},
+           Check{l.lrs.interval >= absl::Milliseconds(100), "lrs_interval"},
+           Check{l.lrs.max_streams > 0, "lrs_max_streams"},
+           Check{l.lrs.max_clusters_per_report > 0, "lrs_max_clusters_per_report"},
+           Check{l.lrs.max_endpoints_per_report > 0, "lrs_max_endpoints_per_report"},
+           Check{l.lrs.max_report_bytes > 0, "lrs_max_report_bytes"},
+           Check{positive(l.lrs_aggregator.window), "lrs_window"},
+           Check{l.lrs_aggregator.max_series > 0, "lrs_max_series"},
+           Check{l.lrs_aggregator.max_metric_endpoints > 0, "lrs_max_metric_endpoints"},
        }) {
     if (!c.ok) return absl::InvalidArgumentError(absl::StrCat("--", c.flag, " must be positive"));
   }
@@ -90,6 +98,13 @@ void ExportLimits(const ControllerLimits& l, metrics::Registry* m) {
   limits::ExportLimit(m, "dns_max_addresses_per_host", l.dns.max_addresses_per_host);
   limits::ExportLimit(m, "dns_parallelism", l.dns.parallelism);
   limits::ExportLimit(m, "dns_timeout_seconds", seconds(l.dns.timeout));
+  limits::ExportLimit(m, "lrs_max_streams", l.lrs.max_streams);
+  limits::ExportLimit(m, "lrs_max_clusters_per_report", l.lrs.max_clusters_per_report);
+  limits::ExportLimit(m, "lrs_max_endpoints_per_report", l.lrs.max_endpoints_per_report);
+  limits::ExportLimit(m, "lrs_max_report_bytes", l.lrs.max_report_bytes);
+  limits::ExportLimit(m, "lrs_window_seconds", seconds(l.lrs_aggregator.window));
+  limits::ExportLimit(m, "lrs_max_series", l.lrs_aggregator.max_series);
+  limits::ExportLimit(m, "lrs_max_metric_endpoints", l.lrs_aggregator.max_metric_endpoints);
 }
 
 class ControllerImpl : public Controller {
@@ -108,6 +123,7 @@ class ControllerImpl : public Controller {
     if (service_) service_->Shutdown();
     rest_.reset();
     if (xds_) xds_->Shutdown();
+    if (lrs_) lrs_->Shutdown();
     if (grpc_server_) {
       // gRPC's deadline is on the real clock, whatever ControllerOptions::clock is.
       grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
@@ -198,7 +214,17 @@ class ControllerImpl : public Controller {
     xds_ = std::make_unique<xds::XdsServer>(
         [this](const std::string& h) { return hostnames_->Lookup(h); }, &metrics_,
         absl::StrCat("lb-controller/", host, "/", getpid()), o.clock, limits.xds);
+    xds_->set_lrs_in_cds(o.lrs_in_cds);
     hostnames_->SetOnChange([this] { xds_->OnDnsChange(); });
+    loads_ = std::make_unique<lrs::LoadAggregator>(limits.lrs_aggregator, &metrics_, o.clock);
+    lrs_ = std::make_unique<lrs::LrsService>(
+        loads_.get(),
+        [this] {
+          std::vector<std::string> names;
+          for (const auto& [name, cluster] : model_.Current()->clusters) names.push_back(name);
+          return names;
+        },
+        limits.lrs, &metrics_, o.clock);
     model_metrics_ = std::make_unique<model::ModelMetrics>(&metrics_);
     feed_ = std::make_unique<api::ChangeFeed>(limits.watch, &metrics_);
     // In this order for every change: xDS first, then the names to resolve, then metrics, then
@@ -218,6 +244,11 @@ class ControllerImpl : public Controller {
 
     service_ = std::make_unique<api::LoadBalancerService>(registry_.get(), &auth_, &metrics_);
     service_->SetChangeFeed(feed_.get());
+    service_->SetEndpointStatusSource(
+        [this, clock = o.clock](const std::string& cluster,
+                                google::protobuf::RepeatedPtrField<lb::v1::Endpoint>* endpoints) {
+          loads_->FillStatus(cluster, endpoints, clock->Now());
+        });
     grpc::EnableDefaultHealthCheckService(true);
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
     grpc::ServerBuilder builder;
@@ -227,6 +258,7 @@ class ControllerImpl : public Controller {
     builder.AddListeningPort(o.grpc_listen, *grpc_credentials, &grpc_port_);
     builder.RegisterService(service_.get());
     builder.RegisterService(xds_.get());
+    builder.RegisterService(lrs_.get());
     service_->SetProxiesSource([this] { return ListProxies(); });
     builder.SetMaxReceiveMessageSize(limits.grpc_max_receive_bytes);
     // Keepalive enforcement: pings more often than the minimum, even without calls, earn
@@ -266,6 +298,11 @@ class ControllerImpl : public Controller {
 
     rest_handler_ =
         std::make_unique<rest::RestHandler>(registry_.get(), &auth_, &metrics_, o.clock);
+    rest_handler_->SetEndpointStatusSource(
+        [this, clock = o.clock](const std::string& cluster,
+                                google::protobuf::RepeatedPtrField<lb::v1::Endpoint>* endpoints) {
+          loads_->FillStatus(cluster, endpoints, clock->Now());
+        });
     rest_handler_->AddExtraHandler([this](const http::HttpRequest& req, http::HttpResponse* resp) {
       absl::string_view path = req.target;
       path = path.substr(0, path.find('?'));
@@ -337,6 +374,9 @@ class ControllerImpl : public Controller {
   std::unique_ptr<xds::XdsServer> xds_;
   // With --store=etcd; reads xds_, writes store_; stopped in Shutdown() after the servers.
   std::unique_ptr<fleet::ProxyDirectory> directory_;
+  // Load reports: the service feeds the aggregator; REST, lb.v1 and /metrics read it.
+  std::unique_ptr<lrs::LoadAggregator> loads_;
+  std::unique_ptr<lrs::LrsService> lrs_;
   std::unique_ptr<model::ModelMetrics> model_metrics_;
   std::unique_ptr<api::ChangeFeed> feed_;
   std::unique_ptr<store::WatchHandle> watch_;

@@ -12,6 +12,8 @@
 #include "common/time/clock.h"
 #include "controller/api/change_feed.h"
 #include "controller/dns/hostname_cache.h"
+#include "controller/lrs/load_aggregator.h"
+#include "controller/lrs/lrs_service.h"
 #include "controller/server/tls_config.h"
 #include "controller/store/etcd_store.h"
 #include "controller/store/history_compactor.h"
@@ -49,6 +51,10 @@ struct ControllerLimits {
   absl::Duration grpc_max_connection_age_grace = absl::Seconds(30);
   http::EvhttpServer::Limits rest;
   dns::HostnameCache::Limits dns;
+  // The Load Reporting Service (docs/lrs.md): its interval and per-stream bounds, and what the
+  // aggregator keeps.
+  lrs::LrsOptions lrs;
+  lrs::AggregatorLimits lrs_aggregator;
 };
 
 struct ControllerOptions {
@@ -72,6 +78,9 @@ struct ControllerOptions {
   // How often the session ticket keys rotate (--tls_ticket_key_rotation).
   absl::Duration tls_ticket_key_rotation = absl::Hours(1);
   ControllerTls tls;
+  // Name this controller as the LRS server (lrs_server: {self: {}}) in the Clusters gRPC
+  // clients get, so gRPC's own xDS clients report their load (--lrs_in_cds).
+  bool lrs_in_cds = true;
   // Every timer and timestamp of the controller reads this clock (tests pass a simulated one).
   // Must outlive the controller.
   Clock* clock = Clock::Real();

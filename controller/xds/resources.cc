@@ -178,7 +178,7 @@ bool Covers(const std::string& route, const std::string& chosen) {
 
 }  // namespace
 
-cluster_v3::Cluster BuildCluster(const lb::v1::Cluster& c, ClientFlavor flavor) {
+cluster_v3::Cluster BuildCluster(const lb::v1::Cluster& c, ClientFlavor flavor, bool lrs) {
   cluster_v3::Cluster out;
   out.set_name(c.name());
   out.set_type(cluster_v3::Cluster::EDS);
@@ -194,7 +194,10 @@ cluster_v3::Cluster BuildCluster(const lb::v1::Cluster& c, ClientFlavor flavor) 
   SetCircuitBreakers(c, &out);
   // gRPC clients accept TLS only through certificate provider plugins, not inline PEM: they get
   // the cluster without it.
-  if (flavor == ClientFlavor::kGrpc) return out;
+  if (flavor == ClientFlavor::kGrpc) {
+    if (lrs) out.mutable_lrs_server()->mutable_self();
+    return out;
+  }
   SetUpstreamTls(c, &out);
 
   if (out.lb_policy() == cluster_v3::Cluster::MAGLEV) {

@@ -47,8 +47,10 @@ using HostLookup = std::function<std::vector<std::string>(const std::string& hos
 // RING_HASH and does its own health checking, so it gets a reduced Cluster.
 enum class ClientFlavor { kEnvoy, kGrpc };
 
+// `lrs`: a gRPC client's Cluster names this controller as its LRS server (lrs_server:
+// {self: {}}), so the client reports its load (docs/lrs.md).
 envoy::config::cluster::v3::Cluster BuildCluster(const lb::v1::Cluster& cluster,
-                                                 ClientFlavor flavor);
+                                                 ClientFlavor flavor, bool lrs = false);
 
 // Hostname endpoints expand to one endpoint per resolved address (unresolved ones are left
 // out); a duplicate address:port keeps its first occurrence. Expansions count against the

@@ -513,7 +513,8 @@ void XdsServer::Publish(const model::ModelState& state,
   for (const auto& name : upserted) {
     const lb::v1::Cluster& c = *state.clusters.at(name);
     Put(cds_envoy, name, MakeResource(name, BuildCluster(c, ClientFlavor::kEnvoy)), &cds_changed);
-    Put(cds_grpc, name, MakeResource(name, BuildCluster(c, ClientFlavor::kGrpc)), &cds_changed);
+    Put(cds_grpc, name, MakeResource(name, BuildCluster(c, ClientFlavor::kGrpc, lrs_in_cds_)),
+        &cds_changed);
     size_t over_limit = 0;
     Put(eds, name, MakeResource(name, BuildLoadAssignment(c, lookup_, &over_limit)), &eds_changed);
     if (over_limit > 0) {

@@ -85,6 +85,10 @@ class XdsServer final : public AdsRawService, public model::ModelCache::Observer
   // Hostname resolutions changed. Any thread.
   void OnDnsChange();
 
+  // Whether gRPC clients' Clusters name this controller as their LRS server. Call before the
+  // first publication (Flush).
+  void set_lrs_in_cds(bool on) { lrs_in_cds_ = on; }
+
   // Blocks until everything queued so far is published (for tests and start-up).
   void Flush();
   std::shared_ptr<const Snapshot> Current() const;
@@ -141,6 +145,7 @@ class XdsServer final : public AdsRawService, public model::ModelCache::Observer
   Clock* const clock_;
   const XdsLimits limits_;
   limits::CallSlots stream_slots_;
+  bool lrs_in_cds_ = false;  // Set before publishing starts; read by the publisher thread.
 
   mutable absl::Mutex mu_;
   std::shared_ptr<const model::ModelState> model_ ABSL_GUARDED_BY(mu_);  // Latest seen.

@@ -310,9 +310,9 @@ void Router::DecodeHeaders(http::ResponseHeaderMapPtr headers, bool end_stream) 
   CountResponse(status);
   if (status >= 500) {
     bool gateway = status == 502 || status == 503 || status == 504;
-    context_.ReportResult(*host_, gateway ? UpstreamResult::kGatewayFailure : UpstreamResult::k5xx);
+    ReportAttempt(gateway ? UpstreamResult::kGatewayFailure : UpstreamResult::k5xx);
   } else {
-    context_.ReportResult(*host_, UpstreamResult::kSuccess);
+    ReportAttempt(UpstreamResult::kSuccess);
   }
   if (end_stream) Finish(/*answered=*/true);
   callbacks_.EncodeHeaders(std::move(headers), end_stream);
@@ -333,7 +333,7 @@ void Router::OnStreamReset(http::StreamResetReason reason, absl::string_view det
   if (done_) return;
   if (response_started_) {
     // The head is out: all that is left is to cut the response.
-    context_.ReportResult(*host_, UpstreamResult::kGatewayFailure);
+    ReportAttempt(UpstreamResult::kGatewayFailure);
     done_ = true;
     accesslog::StreamInfo& info = callbacks_.stream_info();
     info.SetFlag(reason == http::StreamResetReason::kProtocolError
@@ -348,7 +348,7 @@ void Router::OnStreamReset(http::StreamResetReason reason, absl::string_view det
       OnAttemptFailure(Failure::kReset, details);
       return;
     case http::StreamResetReason::kProtocolError:
-      context_.ReportResult(*host_, UpstreamResult::kGatewayFailure);
+      ReportAttempt(UpstreamResult::kGatewayFailure);
       LocalReply(502, details, accesslog::kUpstreamProtocolError);
       return;
     case http::StreamResetReason::kRemoteRefusedStream:
@@ -422,7 +422,7 @@ void Router::OnTimeout() {
     accesslog::StreamInfo& info = callbacks_.stream_info();
     info.SetFlag(accesslog::kUpstreamMaxStreamDurationReached);
     if (response_started_) {
-      context_.ReportResult(*host_, UpstreamResult::kGatewayFailure);
+      ReportAttempt(UpstreamResult::kGatewayFailure);
       ResetUpstream();
       done_ = true;
       info.details = "upstream response timeout (response cut)";
@@ -435,7 +435,7 @@ void Router::OnTimeout() {
     context_.router_stats().upstream_timeouts.fetch_add(1, std::memory_order_relaxed);
     callbacks_.stream_info().SetFlag(accesslog::kUpstreamRequestTimeout);
   }
-  if (host_ != nullptr) context_.ReportResult(*host_, UpstreamResult::kGatewayFailure);
+  if (host_ != nullptr) ReportAttempt(UpstreamResult::kGatewayFailure);
   ResetUpstream();
   LocalReply(504, "upstream request timeout");
 }
@@ -443,7 +443,7 @@ void Router::OnTimeout() {
 void Router::OnAttemptFailure(Failure failure, absl::string_view details) {
   upstream_ = nullptr;
   if (host_ != nullptr && failure != Failure::kRefused) {
-    context_.ReportResult(*host_, UpstreamResult::kGatewayFailure);
+    ReportAttempt(UpstreamResult::kGatewayFailure);
   }
   // Retry on another endpoint only when nothing of the request can have been acted on twice: a
   // failed connect, or a reset before any response byte of an idempotent request whose body
@@ -573,10 +573,24 @@ void Router::CountResponse(int status) {
 
 void Router::SetHost(upstream::HostState* host) {
   if (host_ != nullptr) {
-    context_.Counters(*host_).active.fetch_sub(1, std::memory_order_relaxed);
+    // The attempt on host_ is over, whatever ended it.
+    upstream::HostCounters& c = context_.Counters(*host_);
+    c.active.fetch_sub(1, std::memory_order_relaxed);
+    c.completed.fetch_add(1, std::memory_order_relaxed);
+    if (attempt_failed_) c.errors.fetch_add(1, std::memory_order_relaxed);
+    c.latency.Record(context_.dispatcher().MonotonicNow() - attempt_started_);
   }
   host_ = host;
-  if (host_ != nullptr) context_.Counters(*host_).active.fetch_add(1, std::memory_order_relaxed);
+  attempt_failed_ = false;
+  if (host_ != nullptr) {
+    context_.Counters(*host_).active.fetch_add(1, std::memory_order_relaxed);
+    attempt_started_ = context_.dispatcher().MonotonicNow();
+  }
+}
+
+void Router::ReportAttempt(UpstreamResult result) {
+  if (result != UpstreamResult::kSuccess) attempt_failed_ = true;
+  context_.ReportResult(*host_, result);
 }
 
 void Router::ArmTimer(absl::Duration phase) {

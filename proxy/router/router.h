@@ -265,7 +265,12 @@ class Router final : public http::ResponseDecoder,
   bool holds_cluster_retry_ = false;  // A slot of the cluster's max_retries.
   bool holds_request_ = false;        // A slot of the cluster's max_requests.
   absl::InlinedVector<uint32_t, 4> tried_;
+  // Reports the current attempt's outcome (host_ must be set) to the context, and remembers a
+  // failure for the attempt's count.
+  void ReportAttempt(UpstreamResult result);
   upstream::HostState* host_ = nullptr;  // Kept alive by the snapshot.
+  absl::Duration attempt_started_;       // Monotonic time host_ was picked.
+  bool attempt_failed_ = false;          // A failure of host_'s attempt was reported.
 
   upstream::PoolHandle* pool_handle_ = nullptr;
   http::RequestEncoder* upstream_ = nullptr;

@@ -9,6 +9,7 @@
 #include "proxy/event/dispatcher.h"
 #include "proxy/server/admin_server.h"
 #include "proxy/server/cluster_manager.h"
+#include "proxy/server/load_view.h"
 #include "proxy/server/worker_set.h"
 
 namespace lb::proxy {
@@ -93,6 +94,15 @@ class ProxyServerImpl final : public ProxyServer {
   void SetSourceStatus(std::function<xds::AdsClientStatus()> status) override {
     absl::MutexLock lock(&mu_);
     source_status_ = std::move(status);
+  }
+
+  xds::LoadView LoadView() override {
+    std::shared_ptr<const router::Snapshot> snapshot;
+    {
+      absl::MutexLock lock(&mu_);
+      snapshot = published_;
+    }
+    return snapshot == nullptr ? xds::LoadView() : LoadViewOf(*snapshot);
   }
 
   bool Shutdown() override {

@@ -17,6 +17,7 @@
 #include "proxy/config/config.h"
 #include "proxy/server/worker.h"
 #include "proxy/xds/ads_status.h"
+#include "proxy/xds/load_reporter.h"
 
 namespace lb::proxy {
 
@@ -54,6 +55,10 @@ class ProxyServer {
   // The config source's state (the ADS client's), shown in /config_dump. Any thread; `status`
   // is called on the admin thread.
   virtual void SetSourceStatus(std::function<xds::AdsClientStatus()> status) = 0;
+
+  // What the LRS client reports: the counters and health of the last published snapshot (an
+  // empty view before the first). Any thread.
+  virtual xds::LoadView LoadView() = 0;
 
   // Stops accepting, lets in-flight requests finish (at most drain_timeout), then stops the
   // workers. True if everything finished in time. Blocks.

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "proxy/event/socket.h"
+#include "proxy/upstream/cluster_stats.h"
 
 namespace lb::proxy::upstream {
 
@@ -24,6 +25,12 @@ struct alignas(64) HostCounters {
   std::atomic<uint64_t> requests{0};
   std::atomic<uint64_t> failures{0};  // 5xx answers, connect failures, resets, timeouts.
   std::atomic<uint32_t> active{0};    // Requests on this host now.
+  // Attempts that ended (answered, failed or abandoned), those of them that failed (any
+  // failure above, counted once per attempt), and their latency from the pick to the end:
+  // what the LRS client reports (docs/lrs.md).
+  std::atomic<uint64_t> completed{0};
+  std::atomic<uint64_t> errors{0};
+  LatencyCounters latency;
 };
 
 struct HostState : std::enable_shared_from_this<HostState> {
@@ -47,6 +54,25 @@ struct HostState : std::enable_shared_from_this<HostState> {
   uint64_t requests() const { return Sum(&HostCounters::requests); }
   uint64_t failures() const { return Sum(&HostCounters::failures); }
   uint64_t active() const { return Sum(&HostCounters::active); }
+  uint64_t completed() const { return Sum(&HostCounters::completed); }
+  uint64_t errors() const { return Sum(&HostCounters::errors); }
+  // The latency histogram summed over workers, per bucket of kLatencyBoundsUs (+Inf last).
+  std::array<uint64_t, kLatencyBoundsUs.size() + 1> LatencyBuckets() const {
+    std::array<uint64_t, kLatencyBoundsUs.size() + 1> out{};
+    for (int i = 0; i < workers_; ++i) {
+      for (size_t b = 0; b < out.size(); ++b) {
+        out[b] += counters_[i].latency.buckets[b].load(std::memory_order_relaxed);
+      }
+    }
+    return out;
+  }
+  uint64_t LatencySumUs() const {
+    uint64_t total = 0;
+    for (int i = 0; i < workers_; ++i) {
+      total += counters_[i].latency.sum_us.load(std::memory_order_relaxed);
+    }
+    return total;
+  }
 
  private:
   template <typename T>

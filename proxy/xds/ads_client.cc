@@ -157,6 +157,7 @@ bool AdsClient::RunStream(const std::string& target) {
       // An error that no longer holds is not shown: a stream is up and nothing is NACKed.
       if (status_.nacks.empty()) status_.last_error.clear();
     }
+    if (!got_response && options_.on_lrs_stream) options_.on_lrs_stream(stream->OpenLrs());
     got_response = true;
     for (const AdsSubscription::Request& request : outcome.requests) stream->Write(request);
     Publish(std::move(config));

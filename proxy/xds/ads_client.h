@@ -47,6 +47,9 @@ struct AdsClientOptions {
   absl::Duration keepalive_time = absl::Seconds(10);
   absl::Duration keepalive_timeout = absl::Seconds(5);
   Clock* clock = Clock::Real();
+  // Called on the client thread once each stream has its first response, with an LRS stream to
+  // the same controller over the same connection (the LrsClient's Attach); null: no LRS.
+  std::function<void(std::unique_ptr<LrsStream>)> on_lrs_stream;
 };
 
 class AdsClient {

@@ -3,6 +3,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/process/flag_file.h"
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
+#include "envoy/service/load_stats/v3/lrs.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 
 namespace lb::proxy::xds {
@@ -31,6 +32,31 @@ namespace discovery_v3 = envoy::service::discovery::v3;
 
 // Largest response accepted (a big EDS answer can exceed gRPC's 4 MiB default).
 constexpr int kMaxResponseBytes = 128 << 20;
+
+namespace lrs_v3 = envoy::service::load_stats::v3;
+
+// StreamLoadStats on an ADS stream's channel (which it keeps alive).
+class GrpcLrsStream final : public LrsStream {
+ public:
+  explicit GrpcLrsStream(std::shared_ptr<grpc::Channel> channel)
+      : channel_(std::move(channel)), stub_(lrs_v3::LoadReportingService::NewStub(channel_)) {
+    stream_ = stub_->StreamLoadStats(&context_);
+  }
+  bool Write(const lrs_v3::LoadStatsRequest& request) override { return stream_->Write(request); }
+  bool Read(lrs_v3::LoadStatsResponse* response) override { return stream_->Read(response); }
+  absl::Status Finish() override {
+    grpc::Status s = stream_->Finish();
+    return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+  }
+  void Cancel() override { context_.TryCancel(); }
+
+ private:
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<lrs_v3::LoadReportingService::Stub> stub_;
+  grpc::ClientContext context_;
+  std::unique_ptr<grpc::ClientReaderWriter<lrs_v3::LoadStatsRequest, lrs_v3::LoadStatsResponse>>
+      stream_;
+};
 
 class GrpcXdsStream final : public XdsStream {
  public:
@@ -69,6 +95,9 @@ class GrpcXdsStream final : public XdsStream {
     return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
   }
   void Cancel() override { context_.TryCancel(); }
+  std::unique_ptr<LrsStream> OpenLrs() override {
+    return std::make_unique<GrpcLrsStream>(channel_);
+  }
 
  private:
   std::shared_ptr<grpc::Channel> channel_;

@@ -9,8 +9,33 @@
 
 #include "absl/status/status.h"
 #include "envoy/service/discovery/v3/discovery.pb.h"
+#include "envoy/service/load_stats/v3/lrs.pb.h"
 
 namespace lb::proxy::xds {
+
+// One StreamLoadStats call (docs/lrs.md). One thread may Write while another Reads; Finish
+// after Read returned false; Cancel from any thread.
+class LrsStream {
+ public:
+  virtual ~LrsStream() = default;
+  virtual bool Write(const envoy::service::load_stats::v3::LoadStatsRequest& request) = 0;
+  virtual bool Read(envoy::service::load_stats::v3::LoadStatsResponse* response) = 0;
+  virtual absl::Status Finish() = 0;
+  virtual void Cancel() = 0;
+};
+
+// An LrsStream that has ended with `status` (Write and Read return false).
+class EndedLrsStream final : public LrsStream {
+ public:
+  explicit EndedLrsStream(absl::Status status) : status_(std::move(status)) {}
+  bool Write(const envoy::service::load_stats::v3::LoadStatsRequest&) override { return false; }
+  bool Read(envoy::service::load_stats::v3::LoadStatsResponse*) override { return false; }
+  absl::Status Finish() override { return status_; }
+  void Cancel() override {}
+
+ private:
+  const absl::Status status_;
+};
 
 // One StreamAggregatedResources call. Write, Read and Finish are called by one thread (the
 // ADS client's); Cancel by any thread.
@@ -25,6 +50,12 @@ class XdsStream {
   virtual absl::Status Finish() = 0;
   // Ends the stream from another thread: a blocked Read returns false.
   virtual void Cancel() = 0;
+  // A load reporting stream to the same controller, over the same connection; it may outlive
+  // this stream. Called by the ADS client's thread. Transports without LRS: an ended stream.
+  virtual std::unique_ptr<LrsStream> OpenLrs() {
+    return std::make_unique<EndedLrsStream>(
+        absl::UnimplementedError("this transport has no load reporting"));
+  }
 };
 
 class XdsTransportFactory {

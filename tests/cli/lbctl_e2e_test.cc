@@ -108,8 +108,8 @@ TEST_F(LbctlE2eTest, SeedWalkthrough) {
   r = Lbctl({"list"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out,
-            "ADDRESS    PORT  WEIGHT  ZONE  STATE   RESOLVED\n"
-            "127.0.0.1  1112  1       -     ACTIVE  -\n");
+            "ADDRESS    PORT  WEIGHT  ZONE  STATE   HEALTHY  REQ/S  ERR%  P99  RESOLVED\n"
+            "127.0.0.1  1112  1       -     ACTIVE  0/0      0.0    0.0   -    -\n");
 
   r = Lbctl({"list", "-o", "json"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -188,8 +188,8 @@ TEST_F(LbctlE2eTest, DrainAndUndrain) {
   EXPECT_THAT(r.out, StartsWith("draining 127.0.0.1:1111 in cluster backend (version "));
   r = Lbctl({"list"});
   EXPECT_EQ(r.out,
-            "ADDRESS    PORT  WEIGHT  ZONE  STATE     RESOLVED\n"
-            "127.0.0.1  1111  1       -     DRAINING  -\n");
+            "ADDRESS    PORT  WEIGHT  ZONE  STATE     HEALTHY  REQ/S  ERR%  P99  RESOLVED\n"
+            "127.0.0.1  1111  1       -     DRAINING  0/0      0.0    0.0   -    -\n");
   r = Lbctl({"undrain", "127.0.0.1:1111"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, StartsWith("activated 127.0.0.1:1111 in cluster backend (version "));
@@ -451,10 +451,10 @@ TEST_F(LbctlE2eTest, Auth) {
   r = Lbctl({"list"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out,
-            "ADDRESS    PORT  WEIGHT  ZONE  STATE   RESOLVED\n"
-            "127.0.0.1  1111  1       -     ACTIVE  -\n"
-            "127.0.0.1  1112  1       -     ACTIVE  -\n"
-            "127.0.0.1  1113  1       -     ACTIVE  -\n");
+            "ADDRESS    PORT  WEIGHT  ZONE  STATE   HEALTHY  REQ/S  ERR%  P99  RESOLVED\n"
+            "127.0.0.1  1111  1       -     ACTIVE  0/0      0.0    0.0   -    -\n"
+            "127.0.0.1  1112  1       -     ACTIVE  0/0      0.0    0.0   -    -\n"
+            "127.0.0.1  1113  1       -     ACTIVE  0/0      0.0    0.0   -    -\n");
   r = Lbctl({"cluster", "get", "backend"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
 

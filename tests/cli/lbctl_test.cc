@@ -581,13 +581,21 @@ TEST_F(LbctlTest, ListTable) {
   lb::v1::ListEndpointsResponse resp;
   *resp.mutable_endpoints() = BackendCluster().endpoints();
   resp.set_version(7);
+  // The first endpoint has a status (from the controller's load reports), the second none.
+  lb::v1::EndpointStatus* status = resp.mutable_endpoints(0)->mutable_status();
+  status->set_proxies_total(2);
+  status->set_proxies_healthy(1);
+  status->set_rps(12.5);
+  status->set_error_rate(0.01);
+  status->set_p99_ms(4.2);
   service_.SetResponse("ListEndpoints", resp);
   Result r = Run({"list"});
   EXPECT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.out,
-            "ADDRESS       PORT  WEIGHT  ZONE  STATE     RESOLVED\n"
-            "127.0.0.1     1111  1       -     ACTIVE    -\n"
-            "api.internal  443   5       eu-1  DRAINING  10.0.0.1,10.0.0.2\n");
+            "ADDRESS       PORT  WEIGHT  ZONE  STATE     HEALTHY  REQ/S  ERR%  P99    RESOLVED\n"
+            "127.0.0.1     1111  1       -     ACTIVE    1/2      12.5   1.0   4.2ms  -\n"
+            "api.internal  443   5       eu-1  DRAINING  -        -      -     -      "
+            "10.0.0.1,10.0.0.2\n");
   EXPECT_EQ(service_.request<lb::v1::ListEndpointsRequest>("ListEndpoints").cluster(), "backend");
 
   r = Run({"list", "--cluster", "web"});
@@ -636,7 +644,7 @@ TEST_F(LbctlTest, ProxiesTableShowsSentAckedAndNack) {
 TEST_F(LbctlTest, ListEmptyPrintsHeaderOnly) {
   Result r = Run({"list"});
   EXPECT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(r.out, "ADDRESS  PORT  WEIGHT  ZONE  STATE  RESOLVED\n");
+  EXPECT_EQ(r.out, "ADDRESS  PORT  WEIGHT  ZONE  STATE  HEALTHY  REQ/S  ERR%  P99  RESOLVED\n");
 }
 
 TEST_F(LbctlTest, ListJson) {

@@ -21,6 +21,7 @@
 #include "envoy/config/core/v3/config_source.pb.h"
 #include "envoy/config/core/v3/health_check.pb.h"
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
+#include "envoy/config/endpoint/v3/load_report.pb.h"
 #include "envoy/config/listener/v3/listener.pb.h"
 #include "envoy/config/route/v3/route.pb.h"
 #include "envoy/extensions/filters/http/router/v3/router.pb.h"
@@ -28,6 +29,7 @@
 #include "envoy/service/discovery/v3/ads.grpc.pb.h"
 #include "envoy/service/discovery/v3/ads.pb.h"
 #include "envoy/service/discovery/v3/discovery.pb.h"
+#include "envoy/service/load_stats/v3/lrs.grpc.pb.h"
 #include "google/rpc/status.pb.h"
 
 namespace {
@@ -827,3 +829,78 @@ TEST(XdsProtoTest, DecodesHandEncodedDiscoveryResponse) {
 }
 
 }  // namespace
+
+// The Load Reporting Service (docs/lrs.md): Envoy's numbers for every field the project uses,
+// the method path, and a report decoded from hand-encoded bytes.
+TEST(XdsProtoTest, LoadReportingFieldNumbers) {
+  namespace lrs = envoy::service::load_stats::v3;
+  ExpectFieldNumbers({
+      {lrs::LoadStatsRequest::descriptor(), "node", 1},
+      {lrs::LoadStatsRequest::descriptor(), "cluster_stats", 2},
+      {lrs::LoadStatsResponse::descriptor(), "clusters", 1},
+      {lrs::LoadStatsResponse::descriptor(), "load_reporting_interval", 2},
+      {lrs::LoadStatsResponse::descriptor(), "report_endpoint_granularity", 3},
+      {lrs::LoadStatsResponse::descriptor(), "send_all_clusters", 4},
+      {endpoint::ClusterStats::descriptor(), "cluster_name", 1},
+      {endpoint::ClusterStats::descriptor(), "upstream_locality_stats", 2},
+      {endpoint::ClusterStats::descriptor(), "total_dropped_requests", 3},
+      {endpoint::ClusterStats::descriptor(), "load_report_interval", 4},
+      {endpoint::ClusterStats::descriptor(), "dropped_requests", 5},
+      {endpoint::ClusterStats::descriptor(), "cluster_service_name", 6},
+      {endpoint::ClusterStats::DroppedRequests::descriptor(), "category", 1},
+      {endpoint::ClusterStats::DroppedRequests::descriptor(), "dropped_count", 2},
+      {endpoint::UpstreamLocalityStats::descriptor(), "locality", 1},
+      {endpoint::UpstreamLocalityStats::descriptor(), "total_successful_requests", 2},
+      {endpoint::UpstreamLocalityStats::descriptor(), "total_requests_in_progress", 3},
+      {endpoint::UpstreamLocalityStats::descriptor(), "total_error_requests", 4},
+      {endpoint::UpstreamLocalityStats::descriptor(), "load_metric_stats", 5},
+      {endpoint::UpstreamLocalityStats::descriptor(), "priority", 6},
+      {endpoint::UpstreamLocalityStats::descriptor(), "upstream_endpoint_stats", 7},
+      {endpoint::UpstreamLocalityStats::descriptor(), "total_issued_requests", 8},
+      {endpoint::UpstreamEndpointStats::descriptor(), "address", 1},
+      {endpoint::UpstreamEndpointStats::descriptor(), "total_successful_requests", 2},
+      {endpoint::UpstreamEndpointStats::descriptor(), "total_requests_in_progress", 3},
+      {endpoint::UpstreamEndpointStats::descriptor(), "total_error_requests", 4},
+      {endpoint::UpstreamEndpointStats::descriptor(), "load_metric_stats", 5},
+      {endpoint::UpstreamEndpointStats::descriptor(), "total_issued_requests", 7},
+      {endpoint::EndpointLoadMetricStats::descriptor(), "metric_name", 1},
+      {endpoint::EndpointLoadMetricStats::descriptor(), "num_requests_finished_with_metric", 2},
+      {endpoint::EndpointLoadMetricStats::descriptor(), "total_metric_value", 3},
+      {core::ConfigSource::descriptor(), "self", 5},
+  });
+  const google::protobuf::ServiceDescriptor* service =
+      lrs::LoadStatsRequest::descriptor()->file()->FindServiceByName("LoadReportingService");
+  ASSERT_NE(service, nullptr);
+  const google::protobuf::MethodDescriptor* method = service->FindMethodByName("StreamLoadStats");
+  ASSERT_NE(method, nullptr);
+  EXPECT_EQ(method->full_name(),
+            "envoy.service.load_stats.v3.LoadReportingService.StreamLoadStats");
+  EXPECT_TRUE(method->client_streaming());
+  EXPECT_TRUE(method->server_streaming());
+}
+
+TEST(XdsProtoTest, DecodesHandEncodedLoadStatsRequest) {
+  // LoadStatsRequest{cluster_stats: {cluster_name: "c", load_report_interval: {seconds: 2},
+  //   upstream_locality_stats: {total_successful_requests: 5, total_error_requests: 1,
+  //     upstream_endpoint_stats: {total_issued_requests: 6}}}}
+  const std::string bytes(
+      "\x12\x11"  // cluster_stats (2), 17 bytes
+      "\x0a\x01"
+      "c"                  // cluster_name (1)
+      "\x22\x02\x08\x02"   // load_report_interval (4) {seconds: 2}
+      "\x12\x08"           // upstream_locality_stats (2), 8 bytes
+      "\x10\x05\x20\x01"   //   successful (2) 5, errors (4) 1
+      "\x3a\x02\x38\x06",  //   upstream_endpoint_stats (7) {issued (7): 6}
+      19);
+  envoy::service::load_stats::v3::LoadStatsRequest request;
+  ASSERT_TRUE(request.ParseFromString(bytes));
+  ASSERT_EQ(request.cluster_stats_size(), 1);
+  const endpoint::ClusterStats& c = request.cluster_stats(0);
+  EXPECT_EQ(c.cluster_name(), "c");
+  EXPECT_EQ(c.load_report_interval().seconds(), 2);
+  ASSERT_EQ(c.upstream_locality_stats_size(), 1);
+  EXPECT_EQ(c.upstream_locality_stats(0).total_successful_requests(), 5u);
+  EXPECT_EQ(c.upstream_locality_stats(0).total_error_requests(), 1u);
+  ASSERT_EQ(c.upstream_locality_stats(0).upstream_endpoint_stats_size(), 1);
+  EXPECT_EQ(c.upstream_locality_stats(0).upstream_endpoint_stats(0).total_issued_requests(), 6u);
+}

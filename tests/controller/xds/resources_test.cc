@@ -129,6 +129,16 @@ TEST(BuildClusterTest, EdsOverAdsV3BothFlavours) {
   }
 }
 
+// gRPC clients report load only when their Cluster names an LRS server; Envoy ignores the field
+// (its LRS server is in its bootstrap), so it is left out there.
+TEST(BuildClusterTest, LrsServerSelfOnlyForGrpcWhenAsked) {
+  lb::v1::Cluster model = ModelCluster("backend", lb::v1::ROUND_ROBIN);
+  EXPECT_TRUE(BuildCluster(model, ClientFlavor::kGrpc, /*lrs=*/true).lrs_server().has_self());
+  EXPECT_FALSE(BuildCluster(model, ClientFlavor::kGrpc, /*lrs=*/false).has_lrs_server());
+  EXPECT_FALSE(BuildCluster(model, ClientFlavor::kGrpc).has_lrs_server());
+  EXPECT_FALSE(BuildCluster(model, ClientFlavor::kEnvoy, /*lrs=*/true).has_lrs_server());
+}
+
 TEST(BuildClusterTest, HealthCheckAndOutlierCarriedForEnvoy) {
   lb::v1::Cluster model = ModelCluster("backend", lb::v1::ROUND_ROBIN);
   lb::v1::HealthCheck* hc = model.mutable_health_check();

@@ -267,9 +267,9 @@ TEST_F(ApiContractTest, EndpointChangesInPlaceOnEverySurface) {
 
   c = Lbctl({"list"});
   EXPECT_EQ(c.out,
-            "ADDRESS    PORT  WEIGHT  ZONE  STATE   RESOLVED\n"
-            "127.0.0.1  7001  4       z1    ACTIVE  -\n"
-            "127.0.0.1  7002  6       -     ACTIVE  -\n");
+            "ADDRESS    PORT  WEIGHT  ZONE  STATE   HEALTHY  REQ/S  ERR%  P99  RESOLVED\n"
+            "127.0.0.1  7001  4       z1    ACTIVE  0/0      0.0    0.0   -    -\n"
+            "127.0.0.1  7002  6       -     ACTIVE  0/0      0.0    0.0   -    -\n");
 }
 
 TEST_F(ApiContractTest, ClusterPatchKeepsOtherSettingsAndPutReplaces) {

@@ -521,6 +521,8 @@ TEST_F(AdsSotwTest, GrpcClientGetsReducedCluster) {
   EXPECT_EQ(backend->lb_policy(), Cluster::ROUND_ROBIN);  // gRPC has no RANDOM.
   EXPECT_FALSE(backend->has_outlier_detection());
   EXPECT_EQ(backend->type(), Cluster::EDS);
+  // --lrs_in_cds (default on): this controller is its LRS server (docs/lrs.md).
+  EXPECT_TRUE(backend->lrs_server().has_self());
 }
 
 TEST_F(AdsSotwTest, ClusterSettingChangeIsPushedOnlyWhereTheResourceChanged) {

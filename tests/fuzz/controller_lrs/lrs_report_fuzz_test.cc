@@ -1,0 +1,67 @@
+// Runs the load report fuzz target as an ordinary test: the checked-in corpus, then
+// deterministic mutations of it (fixed seed).
+#include "tests/fuzz/controller_lrs/lrs_report_fuzz.h"
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "gtest/gtest.h"
+#include "tests/fuzz/corpus_mutator.h"
+
+namespace lb::fuzz {
+namespace {
+
+constexpr char kCorpus[] = "lrs_report";
+
+std::string RunInput(const std::string& input, int* accepted = nullptr) {
+  return RunLrsReportInput(reinterpret_cast<const uint8_t*>(input.data()), input.size(), accepted);
+}
+
+TEST(LrsReportFuzzTest, EveryCorpusFile) {
+  std::vector<CorpusFile> corpus = LoadCorpus(kCorpus);
+  ASSERT_GE(corpus.size(), 4u) << CorpusDir(kCorpus);
+  int accepted = 0;
+  for (const CorpusFile& f : corpus) EXPECT_EQ(RunInput(f.data, &accepted), "") << f.name;
+  // The corpus reaches the aggregator, so the invariants are not checked vacuously.
+  EXPECT_GE(accepted, 4);
+}
+
+TEST(LrsReportFuzzTest, EdgeInputs) {
+  EXPECT_EQ(RunInput(""), "");
+  EXPECT_EQ(RunInput(std::string(1, '\0')), "");
+  std::string all_bytes;
+  for (int c = 0; c < 256; ++c) all_bytes.push_back(static_cast<char>(c));
+  EXPECT_EQ(RunInput(all_bytes), "");
+}
+
+TEST(LrsReportFuzzTest, DeterministicMutations) {
+  std::vector<CorpusFile> corpus = LoadCorpus(kCorpus);
+  ASSERT_FALSE(corpus.empty());
+  const std::vector<std::string> dictionary = {"\x0a",
+                                               "\x12",
+                                               "\x22",
+                                               "\x3a",
+                                               "\x10\xff\xff\xff\xff\x0f",
+                                               "\x20\x01",
+                                               "health.HEALTHY",
+                                               "latency_ms_bucket.le_inf",
+                                               "latency_ms_bucket.le_5",
+                                               "latency_ms_bucket.le_-1"};
+  std::mt19937 rng(20261204);
+  int failures = 0;
+  for (int i = 0; i < 2000 && failures < 5; ++i) {
+    const std::string& seed = corpus[i % corpus.size()].data;
+    std::string input = Mutate(seed, dictionary, corpus, rng);
+    std::string problem = RunInput(input);
+    if (!problem.empty()) {
+      ++failures;
+      ADD_FAILURE() << "mutation " << i << ": " << problem << "\ninput: \""
+                    << absl::CHexEscape(input) << "\"";
+    }
+  }
+}
+
+}  // namespace
+}  // namespace lb::fuzz

@@ -328,11 +328,14 @@ TEST_F(RestContractTest, RouteMatchesSplitsAndHeaderChangesRoundTrip) {
       "request_headers_to_remove":["X-Secret"],"priority":3})");
   ASSERT_EQ(r.status, 201) << r.body;
   nlohmann::json route = Body(Get("/v1/routes/split"));
+  // Names lowercased; no default path_prefix beside path_exact.
   EXPECT_EQ(route, nlohmann::json::parse(R"({"name":"split","host":"shop.example",
-      "hosts":["shop.example"],"path_exact":"/cart","method":"POST",
-      "headers":[{"name":"x-beta","exact":"1"},{"name":"x-bot","present":true,"invert":true}],
+      "hosts":["shop.example"],"path_prefix":"","path_exact":"/cart","method":"POST",
+      "cluster":"","https_redirect":0,
+      "headers":[{"name":"x-beta","exact":"1","invert":false},
+                 {"name":"x-bot","present":true,"invert":true}],
       "weighted_clusters":[{"cluster":"stable","weight":90},{"cluster":"canary","weight":10}],
-      "request_headers_to_add":[{"name":"x-env","value":"prod"},
+      "request_headers_to_add":[{"name":"x-env","value":"prod","append":false},
                                 {"name":"x-tag","value":"a","append":true}],
       "request_headers_to_remove":["x-secret"],"priority":3})"));
   // What a read returns can be written back unchanged.
@@ -349,7 +352,7 @@ TEST_F(RestContractTest, RouteMatchesSplitsAndHeaderChangesRoundTrip) {
   EXPECT_EQ(Error(Post("/v1/routes", R"({"name":"bad","cluster":"stable",
       "weighted_clusters":[{"cluster":"canary","weight":1}]})")),
             "400 INVALID_ARGUMENT: route.weighted_clusters: not together with cluster");
-  EXPECT_EQ(Error(Post("/v1/routes", R"({"name":"ghost",
+  EXPECT_EQ(Error(Post("/v1/routes", R"({"name":"ghost","path_prefix":"/ghost",
       "weighted_clusters":[{"cluster":"stable","weight":1},{"cluster":"nope","weight":1}]})")),
             "409 FAILED_PRECONDITION: route \"ghost\": cluster \"nope\" does not exist; create it "
             "first");

@@ -720,7 +720,9 @@ TEST_F(RouterTest, WeightedClusterWithHashPolicyKeepsEachClientOnItsCluster) {
         request->Add("X-User", absl::StrCat("user-", user));
         Start(snap.get(), std::move(request));
         FakePool& pool = Waiting();
-        if (again == 1) EXPECT_EQ(KeyOf(pool), where);  // The same cluster every time.
+        if (again == 1) {
+          EXPECT_EQ(KeyOf(pool), where);  // The same cluster every time.
+        }
         where = KeyOf(pool);
         pool.Ready();
         pool.Respond(200, "ok");
@@ -728,7 +730,9 @@ TEST_F(RouterTest, WeightedClusterWithHashPolicyKeepsEachClientOnItsCluster) {
       const std::string key = absl::StrCat(user);
       if (where == "10.0.0.2:8000") ++on_canary;
       if (canary == 10) at10[key] = where;
-      if (at10[key] == "10.0.0.2:8000") EXPECT_EQ(where, "10.0.0.2:8000") << user;
+      if (at10[key] == "10.0.0.2:8000") {
+        EXPECT_EQ(where, "10.0.0.2:8000") << user;
+      }
     }
     EXPECT_NEAR(on_canary, 10 * static_cast<int>(canary), 60) << canary;
   }

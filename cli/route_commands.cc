@@ -328,8 +328,8 @@ void AddRouteFlags(CLI::App* cmd, RouteFlags* f, bool create) {
           ->allow_extra_args(false);
   f->prefix_opt =
       cmd->add_option("--prefix", f->prefix, "Path prefix to match, starting with / (default /)");
-  f->path_opt = cmd->add_option(
-      "--path", f->path, "Exact path to match (query ignored) instead of --prefix");
+  f->path_opt =
+      cmd->add_option("--path", f->path, "Exact path to match (query ignored) instead of --prefix");
   f->path_opt->excludes(f->prefix_opt);
   f->method_opt =
       cmd->add_option("--method", f->method, "HTTP method to match, e.g. GET; \"\": any");

@@ -153,9 +153,9 @@ void NormalizeHeaderName(std::string* name, bool changed, absl::string_view fiel
     errors->AddFieldError(field, "\"host\" is not allowed (routes match hosts with `hosts`)");
     return;
   }
-  static constexpr const char* kFraming[] = {"connection",        "content-length", "keep-alive",
-                                             "proxy-connection",  "te",             "trailer",
-                                             "transfer-encoding", "upgrade"};
+  static constexpr const char* kFraming[] = {
+      "connection", "content-length", "keep-alive",        "proxy-connection",
+      "te",         "trailer",        "transfer-encoding", "upgrade"};
   if (changed) {
     for (const char* f : kFraming) {
       if (*name == f) {
@@ -172,8 +172,8 @@ void NormalizeHeaderName(std::string* name, bool changed, absl::string_view fiel
 // kMaxHeaderValueBytes.
 void CheckHeaderValue(absl::string_view value, absl::string_view field, ValidationErrors* errors) {
   if (!IsPrintable(value) || value.size() > kMaxHeaderValueBytes) {
-    errors->AddFieldError(field, absl::StrCat("must be printable text of at most ",
-                                              kMaxHeaderValueBytes, " bytes"));
+    errors->AddFieldError(
+        field, absl::StrCat("must be printable text of at most ", kMaxHeaderValueBytes, " bytes"));
   }
 }
 
@@ -195,8 +195,8 @@ void NormalizeRouteMatch(lb::v1::Route* r, ValidationErrors* errors) {
     errors->AddFieldError(".method", "must be an HTTP method token, e.g. \"GET\"");
   }
   if (r->headers_size() > static_cast<int>(kMaxRouteHeaderMatches)) {
-    errors->AddFieldError(".headers", absl::StrCat("at most ", kMaxRouteHeaderMatches,
-                                                   " per route"));
+    errors->AddFieldError(".headers",
+                          absl::StrCat("at most ", kMaxRouteHeaderMatches, " per route"));
   }
   for (int i = 0; i < r->headers_size(); ++i) {
     lb::v1::HeaderMatch* h = r->mutable_headers(i);

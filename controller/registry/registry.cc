@@ -126,10 +126,10 @@ absl::Status CheckUniqueMatch(const lb::v1::RouteTable& t, const lb::v1::Route& 
       for (const std::string& other_host : other.hosts()) {
         if (host != other_host) continue;
         const bool plain = r.method().empty() && r.headers_size() == 0;
-        return absl::AlreadyExistsError(absl::StrCat(
-            "route \"", r.name(), "\": host \"", host, "\" with ", PathText(r),
-            plain ? "" : " and the same method and headers", " is already routed by route \"",
-            other.name(), "\""));
+        return absl::AlreadyExistsError(
+            absl::StrCat("route \"", r.name(), "\": host \"", host, "\" with ", PathText(r),
+                         plain ? "" : " and the same method and headers",
+                         " is already routed by route \"", other.name(), "\""));
       }
     }
   }

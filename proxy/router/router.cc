@@ -66,8 +66,8 @@ void Router::StartRequest(const Snapshot* snapshot, http::RequestHeaderMapPtr he
   request.host = headers_->host;
   request.path = headers_->Path();
   request.scheme = scheme;
-  request.method = headers_->method_token.empty() ? http::MethodName(headers_->method)
-                                                  : headers_->method_token;
+  request.method =
+      headers_->method_token.empty() ? http::MethodName(headers_->method) : headers_->method_token;
   request.headers = headers_.get();
   const RouteConfig* route = snapshot_->Match(request);
   if (route == nullptr) {

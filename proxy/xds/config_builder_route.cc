@@ -191,8 +191,8 @@ void MapHeaderMatcher(const route_v3::HeaderMatcher& h, RouteConfig* out,
 // Route.request_headers_to_add / request_headers_to_remove; `errors` is at the route's path.
 void MapHeaderChanges(const route_v3::Route& r, RouteConfig* out, ValidationErrors* errors) {
   static constexpr absl::string_view kOwned[] = {
-      "host",    "connection", "content-length", "keep-alive", "proxy-connection",
-      "te",      "trailer",    "transfer-encoding", "upgrade"};
+      "host", "connection", "content-length",    "keep-alive", "proxy-connection",
+      "te",   "trailer",    "transfer-encoding", "upgrade"};
   auto owned = [](absl::string_view name) {
     for (absl::string_view o : kOwned) {
       if (name == o) return true;
@@ -272,9 +272,9 @@ void MapWeightedClusters(const route_v3::WeightedCluster& split, RouteConfig* ou
     errors->AddFieldError(".clusters", "the weights must sum to at least 1");
   }
   if (split.has_total_weight() && split.total_weight().value() != total) {
-    errors->AddFieldError(".total_weight", absl::StrCat("must equal the sum of the weights (",
-                                                        total, "), got ",
-                                                        split.total_weight().value()));
+    errors->AddFieldError(".total_weight",
+                          absl::StrCat("must equal the sum of the weights (", total, "), got ",
+                                       split.total_weight().value()));
   }
   out->total_weight = total;
 }
@@ -313,8 +313,8 @@ RouteConfig MapRoute(const route_v3::VirtualHost& vh, const route_v3::Route& r,
     errors->AddFieldError(".match.case_sensitive", "only case-sensitive matching is supported");
   }
   if (match.headers_size() > static_cast<int>(kMaxHeaderMatchers)) {
-    errors->AddFieldError(".match.headers", absl::StrCat("at most ", kMaxHeaderMatchers,
-                                                         " are supported"));
+    errors->AddFieldError(".match.headers",
+                          absl::StrCat("at most ", kMaxHeaderMatchers, " are supported"));
   }
   for (int i = 0; i < match.headers_size(); ++i) {
     const route_v3::HeaderMatcher& h = match.headers(i);

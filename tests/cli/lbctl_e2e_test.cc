@@ -364,11 +364,11 @@ TEST_F(LbctlE2eTest, RouteSplitsMatchesAndHeaderChanges) {
   r = Lbctl({"route", "list"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out,
-            "NAME     HOSTS      PREFIX    CLUSTER            MATCH\n"
-            "default  *          /         backend            -\n"
-            "canary   shop.test  /         web=90,web-v2=10   -\n"
-            "beta     shop.test  /         web-v2             GET x-beta=1 !x-bot\n"
-            "login    *          = /login  web                -\n");
+            "NAME     HOSTS      PREFIX    CLUSTER           MATCH\n"
+            "default  *          /         backend           -\n"
+            "canary   shop.test  /         web=90,web-v2=10  -\n"
+            "beta     shop.test  /         web-v2            GET x-beta=1 !x-bot\n"
+            "login    *          = /login  web               -\n");
   r = Lbctl({"route", "get", "login"});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_THAT(r.out, HasSubstr("path:             /login\n"));
@@ -407,10 +407,10 @@ TEST_F(LbctlE2eTest, RouteSplitsMatchesAndHeaderChanges) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, StartsWith("lbctl: invalid --split \"web\": want NAME=VALUE\n"));
   r = Lbctl({"route", "create", "x", "--split", "web=0", "--split", "web-v2=0"});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 2);  // INVALID_ARGUMENT from the controller.
   EXPECT_EQ(r.err, "lbctl: route.weighted_clusters: the weights must sum to at least 1\n");
   r = Lbctl({"route", "create", "x", "--cluster", "web", "--header", "host=a"});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 2);
   EXPECT_EQ(r.err,
             "lbctl: route.headers[0].name: \"host\" is not allowed (routes match hosts with "
             "`hosts`)\n");

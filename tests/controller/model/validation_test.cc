@@ -1205,11 +1205,7 @@ TEST(NormalizeRouteTest, HeaderChanges) {
   lb::v1::Route r = ParseRoute(R"pb(name: "r"
                                     cluster: "web"
                                     request_headers_to_add { name: "X-Env" value: "prod" }
-                                    request_headers_to_add {
-                                      name: "x-tag"
-                                      value: "a"
-                                      append: true
-                                    }
+                                    request_headers_to_add { name: "x-tag" value: "a" append: true }
                                     request_headers_to_remove: "X-Secret")pb");
   ASSERT_TRUE(NormalizeRoute(&r).ok());
   EXPECT_EQ(r.request_headers_to_add(0).name(), "x-env");

@@ -896,8 +896,14 @@ TEST(BuildIngressRoutesTest, WeightedClustersMatchesAndHeaderChangesExactly) {
         }
         route {
           weighted_clusters {
-            clusters { name: "stable" weight { value: 90 } }
-            clusters { name: "canary" weight { value: 10 } }
+            clusters {
+              name: "stable"
+              weight { value: 90 }
+            }
+            clusters {
+              name: "canary"
+              weight { value: 10 }
+            }
           }
           retry_policy {
             retry_on: "connect-failure,reset,refused-stream"
@@ -967,8 +973,7 @@ TEST(BuildIngressRoutesTest, PrecedenceExactThenLongestPrefixThenMethodThenHeade
   for (const auto& r : rc.virtual_hosts(0).routes()) order.push_back(r.name());
   EXPECT_THAT(order, ElementsAre("exact-a", "prefix-abc", "prefix-a-get-header", "prefix-a-get",
                                  "prefix-a-two-headers", "prefix-a-one-header",
-                                 "prefix-a-priority-1", "prefix-a-priority-0", "prefix-a",
-                                 "any"));
+                                 "prefix-a-priority-1", "prefix-a-priority-0", "prefix-a", "any"));
   EXPECT_EQ(rc.virtual_hosts(0).routes(0).match().path(), "/a");
   EXPECT_EQ(rc.virtual_hosts(0).routes(0).match().path_specifier_case(),
             route_v3::RouteMatch::kPath);
@@ -976,13 +981,7 @@ TEST(BuildIngressRoutesTest, PrecedenceExactThenLongestPrefixThenMethodThenHeade
 
 TEST(BuildIngressRoutesTest, HttpsRedirectKeepsTheRoutesMatch) {
   lb::v1::RouteTable table = ParseTable(R"pb(
-    routes {
-      name: "r"
-      cluster: "c"
-      path_exact: "/x"
-      method: "GET"
-      https_redirect: 308
-    }
+    routes { name: "r" cluster: "c" path_exact: "/x" method: "GET" https_redirect: 308 }
   )pb");
   route_v3::RouteConfiguration rc = BuildIngressRoutes(table, {});
   ASSERT_EQ(rc.virtual_hosts(0).routes_size(), 2);

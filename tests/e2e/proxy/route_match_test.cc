@@ -33,15 +33,14 @@ class RouteMatchTest : public ::testing::Test {
     }
   }
 
-  void Call(const std::string& method, const std::string& path, const std::string& body,
-            int want) {
+  void Call(const std::string& method, const std::string& path, const std::string& body, int want) {
     absl::Status s = V1Call(controller_.rest_port(), method, path, body, want);
     ASSERT_TRUE(s.ok()) << method << " " << path << ": " << s;
   }
 
   // The backend that answered (its name), or "<status>" for a proxy answer.
-  std::string Send(const std::string& method, const std::string& target,
-                   HttpHeaders headers = {}, HttpResponse* out = nullptr) {
+  std::string Send(const std::string& method, const std::string& target, HttpHeaders headers = {},
+                   HttpResponse* out = nullptr) {
     HttpRequest request;
     request.method = method;
     request.target = target;
@@ -66,8 +65,9 @@ TEST_F(RouteMatchTest, WeightedSplitIsWithinThreePoints) {
        R"({"cluster":"stable","weight":90},{"cluster":"canary","weight":10}]})",
        201);
   ASSERT_TRUE(WaitForEndpoints(proxy_.admin_port(), "canary", {canary_.address()}).ok());
-  ASSERT_TRUE(WaitUntil([&] { return Send("GET", "/") == "stable" || Send("GET", "/") == "canary"; },
-                        absl::Seconds(20)));
+  ASSERT_TRUE(
+      WaitUntil([&] { return Send("GET", "/") == "stable" || Send("GET", "/") == "canary"; },
+                absl::Seconds(20)));
   std::map<std::string, int> hits;
   for (int i = 0; i < 2000; ++i) ++hits[Send("GET", "/")];
   EXPECT_EQ(hits["stable"] + hits["canary"], 2000) << hits.size();
@@ -93,8 +93,11 @@ TEST_F(RouteMatchTest, ExactPathMethodAndHeadersChooseRoutesAndHeaderChangesReac
        R"("headers":[{"name":"X-Beta","exact":"1"}]})",
        201);
   ASSERT_TRUE(WaitForEndpoints(proxy_.admin_port(), "canary", {canary_.address()}).ok());
-  ASSERT_TRUE(WaitUntil([&] { return Send("GET", "/", {{"X-Beta", "1"}}) == "canary"; },
-                        absl::Seconds(20)));
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        return Send("GET", "/", {{"X-Beta", "1"}}) == "canary";
+      },
+      absl::Seconds(20)));
 
   // Exact path: only that path (the query aside).
   EXPECT_EQ(Send("GET", "/echo/cart"), "canary");

@@ -141,7 +141,7 @@ TEST(RouteMatchesTest, EveryHeaderMatcherKind) {
     bool want;
   };
   const Case cases[] = {
-      {Header("x-v", Kind::kExact, "canary"), {{"X-V", "canary"}}, true},  // Name: any case.
+      {Header("x-v", Kind::kExact, "canary"), {{"X-V", "canary"}}, true},   // Name: any case.
       {Header("x-v", Kind::kExact, "canary"), {{"x-v", "Canary"}}, false},  // Value: exact.
       {Header("x-v", Kind::kExact, "canary"), {}, false},
       {Header("x-v", Kind::kExact, "canary", true), {}, true},  // Missing + inverted.
@@ -243,8 +243,7 @@ TEST(WeightedClusterTest, PositionIsUniformAndMonotoneInTheHash) {
   auto cluster_of = [&r](uint64_t hash, uint32_t stable, uint32_t canary) {
     r.weighted_clusters = {{"stable", stable}, {"canary", canary}};
     r.total_weight = stable + canary;
-    return r.weighted_clusters[PickWeightedCluster(r, WeightedPosition(hash, r.total_weight))]
-        .name;
+    return r.weighted_clusters[PickWeightedCluster(r, WeightedPosition(hash, r.total_weight))].name;
   };
   int on_canary = 0;
   for (uint64_t client = 0; client < 10000; ++client) {

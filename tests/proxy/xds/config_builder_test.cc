@@ -870,8 +870,14 @@ TEST(ConfigBuilderTest, WeightedClustersPathsHeaderMatchersAndHeaderChanges) {
         }
         route {
           weighted_clusters {
-            clusters { name: "stable" weight { value: 90 } }
-            clusters { name: "canary" weight { value: 10 } }
+            clusters {
+              name: "stable"
+              weight { value: 90 }
+            }
+            clusters {
+              name: "canary"
+              weight { value: 10 }
+            }
             total_weight { value: 100 }
           }
         }
@@ -886,9 +892,9 @@ TEST(ConfigBuilderTest, WeightedClustersPathsHeaderMatchersAndHeaderChanges) {
   )pb");
   ASSERT_TRUE(b.ApplyRouteConfigurations({rc}, "1").ok());
   ASSERT_TRUE(b.ApplyClusters({MakeCluster("stable"), MakeCluster("canary")}, "1").ok());
-  ASSERT_TRUE(b.ApplyLoadAssignments({MakeAssignment("stable", {80}), MakeAssignment("canary", {81})},
-                               "1")
-                  .ok());
+  ASSERT_TRUE(
+      b.ApplyLoadAssignments({MakeAssignment("stable", {80}), MakeAssignment("canary", {81})}, "1")
+          .ok());
   std::shared_ptr<const ProxyConfig> config = b.Build();
   ASSERT_EQ(config->virtual_hosts.size(), 1u);
   ASSERT_EQ(config->virtual_hosts[0].routes.size(), 1u);
@@ -936,7 +942,10 @@ TEST(ConfigBuilderTest, WeightedClusterAndHeaderProblems) {
         }
         route {
           weighted_clusters {
-            clusters { name: "" weight { value: 1 } }
+            clusters {
+              name: ""
+              weight { value: 1 }
+            }
             total_weight { value: 5 }
           }
         }
@@ -990,8 +999,8 @@ TEST(ConfigBuilderTest, SlowStartConfig) {
                                    })pb");
   ASSERT_TRUE(b.ApplyClusters({rr, random, lr}, "1").ok());
   ASSERT_TRUE(b.ApplyLoadAssignments({MakeAssignment("rr", {80}), MakeAssignment("random", {80}),
-                                MakeAssignment("lr", {80})},
-                               "1")
+                                      MakeAssignment("lr", {80})},
+                                     "1")
                   .ok());
   std::shared_ptr<const ProxyConfig> config = b.Build();
   const ClusterConfig& c = config->clusters.at("rr");

@@ -63,6 +63,9 @@ void PrintCluster(std::ostream& out, const lb::v1::Cluster& c) {
       {"panic threshold:", absl::StrCat(c.healthy_panic_threshold().value(), "%")},
       {"circuit breakers:", CircuitBreakersText(c.circuit_breakers())},
   };
+  // Only when on: clusters without it read as before.
+  if (c.slow_start_window().seconds() != 0 || c.slow_start_window().nanos() != 0)
+    rows.push_back({"slow start:", FormatProtoDuration(c.slow_start_window())});
   // Only when on: plaintext clusters read as before.
   if (c.upstream_tls().enabled())
     rows.push_back({"upstream tls:", UpstreamTlsText(c.upstream_tls())});
@@ -120,6 +123,7 @@ struct ClusterFlags {
   uint32_t od_5xx = 0;
   uint32_t od_gateway = 0;
   std::string connect_timeout;
+  std::string slow_start;
   uint32_t retries = 0;
   uint32_t panic_threshold = 0;
   std::array<uint32_t, kLimitFlags.size()> limits{};  // In kLimitFlags order.
@@ -152,6 +156,7 @@ struct ClusterFlags {
   CLI::Option* od_5xx_opt = nullptr;
   CLI::Option* od_gateway_opt = nullptr;
   CLI::Option* connect_timeout_opt = nullptr;
+  CLI::Option* slow_start_opt = nullptr;
   CLI::Option* retries_opt = nullptr;
   CLI::Option* panic_threshold_opt = nullptr;
   std::array<CLI::Option*, kLimitFlags.size()> limit_opts{};
@@ -276,6 +281,10 @@ struct ClusterFlags {
     if (Given(connect_timeout_opt)) {
       duration("--connect-timeout", connect_timeout, c->mutable_connect_timeout());
       set("connect_timeout");
+    }
+    if (Given(slow_start_opt)) {
+      duration("--slow-start", slow_start, c->mutable_slow_start_window());
+      set("slow_start_window");
     }
     if (Given(retries_opt)) {
       c->mutable_retries()->set_value(retries);
@@ -446,6 +455,10 @@ void AddClusterFlags(CLI::App* cmd, ClusterFlags* f, bool update) {
                       "Consecutive connect failures/resets that eject an endpoint; 0: off");
   f->connect_timeout_opt = cmd->add_option("--connect-timeout", f->connect_timeout,
                                            "Upstream connect timeout, 1ms-1m (default 1s)");
+  f->slow_start_opt = cmd->add_option(
+      "--slow-start", f->slow_start,
+      "Slow start window, 1s-1h: a new or recovered endpoint's share ramps up over it; 0s: off "
+      "(RANDOM, ROUND_ROBIN and LEAST_REQUEST only)");
   f->retries_opt =
       cmd->add_option("--retries", f->retries, "Extra attempts on other endpoints (0-10)");
   f->panic_threshold_opt =

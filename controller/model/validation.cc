@@ -123,6 +123,153 @@ bool IsCookiePath(absl::string_view p) {
          !absl::StrContains(p, ";") && !absl::StrContains(p, " ");
 }
 
+// An RFC 9110 token: a header name or a method.
+bool IsToken(absl::string_view s) {
+  if (s.empty()) return false;
+  for (char c : s) {
+    if (!absl::ascii_isalnum(c) && !absl::StrContains("!#$%&'*+-.^_`|~", c)) return false;
+  }
+  return true;
+}
+
+// A request path as routes match it: "/" first, printable, no spaces, at most 1024 bytes.
+bool IsRoutePath(absl::string_view p) {
+  return !p.empty() && p[0] == '/' && IsPrintable(p) && !absl::StrContains(p, " ") &&
+         p.size() <= 1024;
+}
+
+// Lowercases and checks a header name a route matches, adds or removes. `changed`: the route
+// would add or remove it, so headers that frame the message or the proxy owns are refused too.
+void NormalizeHeaderName(std::string* name, bool changed, absl::string_view field,
+                         ValidationErrors* errors) {
+  if (!IsToken(*name) || name->size() > 256) {
+    errors->AddFieldError(field, name->empty() ? "is required"
+                                               : "must be an HTTP header name (a token, at most "
+                                                 "256 characters)");
+    return;
+  }
+  *name = absl::AsciiStrToLower(*name);
+  if (*name == "host") {
+    errors->AddFieldError(field, "\"host\" is not allowed (routes match hosts with `hosts`)");
+    return;
+  }
+  static constexpr const char* kFraming[] = {
+      "connection", "content-length", "keep-alive",        "proxy-connection",
+      "te",         "trailer",        "transfer-encoding", "upgrade"};
+  if (changed) {
+    for (const char* f : kFraming) {
+      if (*name == f) {
+        errors->AddFieldError(field, absl::StrCat("\"", *name,
+                                                  "\" cannot be changed by a route (the proxy "
+                                                  "owns the message framing)"));
+        return;
+      }
+    }
+  }
+}
+
+// A header value: printable (no CR, LF or other control characters), at most
+// kMaxHeaderValueBytes.
+void CheckHeaderValue(absl::string_view value, absl::string_view field, ValidationErrors* errors) {
+  if (!IsPrintable(value) || value.size() > kMaxHeaderValueBytes) {
+    errors->AddFieldError(
+        field, absl::StrCat("must be printable text of at most ", kMaxHeaderValueBytes, " bytes"));
+  }
+}
+
+void NormalizeRouteMatch(lb::v1::Route* r, ValidationErrors* errors) {
+  if (!r->path_exact().empty()) {
+    if (!r->path_prefix().empty()) {
+      errors->AddFieldError(".path_exact", "not together with path_prefix");
+    }
+    if (!IsRoutePath(r->path_exact()) || absl::StrContains(r->path_exact(), "?")) {
+      errors->AddFieldError(".path_exact", "must start with \"/\" and contain no spaces or \"?\"");
+    }
+  } else {
+    if (r->path_prefix().empty()) r->set_path_prefix("/");
+    if (!IsRoutePath(r->path_prefix())) {
+      errors->AddFieldError(".path_prefix", "must start with \"/\" and contain no spaces");
+    }
+  }
+  if (!r->method().empty() && (!IsToken(r->method()) || r->method().size() > 32)) {
+    errors->AddFieldError(".method", "must be an HTTP method token, e.g. \"GET\"");
+  }
+  if (r->headers_size() > static_cast<int>(kMaxRouteHeaderMatches)) {
+    errors->AddFieldError(".headers",
+                          absl::StrCat("at most ", kMaxRouteHeaderMatches, " per route"));
+  }
+  for (int i = 0; i < r->headers_size(); ++i) {
+    lb::v1::HeaderMatch* h = r->mutable_headers(i);
+    ValidationErrors::ScopedField field(errors, absl::StrCat(".headers[", i, "]"));
+    NormalizeHeaderName(h->mutable_name(), false, ".name", errors);
+    switch (h->match_case()) {
+      case lb::v1::HeaderMatch::kExact:
+        CheckHeaderValue(h->exact(), ".exact", errors);
+        break;
+      case lb::v1::HeaderMatch::kPrefix:
+        if (h->prefix().empty()) errors->AddFieldError(".prefix", "must not be empty");
+        CheckHeaderValue(h->prefix(), ".prefix", errors);
+        break;
+      case lb::v1::HeaderMatch::kPresent:
+        if (!h->present()) errors->AddFieldError(".present", "must be true (or use invert)");
+        break;
+      case lb::v1::HeaderMatch::MATCH_NOT_SET:
+        errors->AddError("needs one of exact, prefix or present");
+        break;
+    }
+  }
+}
+
+void NormalizeRouteBackends(lb::v1::Route* r, ValidationErrors* errors) {
+  if (!r->cluster().empty() && r->weighted_clusters_size() > 0) {
+    errors->AddFieldError(".weighted_clusters", "not together with cluster");
+    return;
+  }
+  if (r->weighted_clusters_size() == 0) {
+    if (std::string p = NameProblem(r->cluster()); !p.empty()) errors->AddFieldError(".cluster", p);
+    return;
+  }
+  if (r->weighted_clusters_size() > static_cast<int>(kMaxWeightedClusters)) {
+    errors->AddFieldError(".weighted_clusters",
+                          absl::StrCat("at most ", kMaxWeightedClusters, " per route"));
+  }
+  uint64_t total = 0;
+  absl::flat_hash_set<std::string> seen;
+  for (int i = 0; i < r->weighted_clusters_size(); ++i) {
+    const lb::v1::WeightedCluster& w = r->weighted_clusters(i);
+    ValidationErrors::ScopedField field(errors, absl::StrCat(".weighted_clusters[", i, "]"));
+    if (std::string p = NameProblem(w.cluster()); !p.empty()) {
+      errors->AddFieldError(".cluster", p);
+    } else if (!seen.insert(w.cluster()).second) {
+      errors->AddFieldError(".cluster", absl::StrCat("duplicate cluster \"", w.cluster(), "\""));
+    }
+    CheckRange(w.weight(), 0, kMaxClusterWeight, ".weight", errors);
+    total += w.weight();
+  }
+  if (total == 0) errors->AddFieldError(".weighted_clusters", "the weights must sum to at least 1");
+}
+
+void NormalizeRouteHeaderChanges(lb::v1::Route* r, ValidationErrors* errors) {
+  if (r->request_headers_to_add_size() > static_cast<int>(kMaxRouteHeaderChanges)) {
+    errors->AddFieldError(".request_headers_to_add",
+                          absl::StrCat("at most ", kMaxRouteHeaderChanges, " per route"));
+  }
+  for (int i = 0; i < r->request_headers_to_add_size(); ++i) {
+    lb::v1::HeaderValue* h = r->mutable_request_headers_to_add(i);
+    ValidationErrors::ScopedField field(errors, absl::StrCat(".request_headers_to_add[", i, "]"));
+    NormalizeHeaderName(h->mutable_name(), true, ".name", errors);
+    CheckHeaderValue(h->value(), ".value", errors);
+  }
+  if (r->request_headers_to_remove_size() > static_cast<int>(kMaxRouteHeaderChanges)) {
+    errors->AddFieldError(".request_headers_to_remove",
+                          absl::StrCat("at most ", kMaxRouteHeaderChanges, " per route"));
+  }
+  for (int i = 0; i < r->request_headers_to_remove_size(); ++i) {
+    NormalizeHeaderName(r->mutable_request_headers_to_remove(i), true,
+                        absl::StrCat(".request_headers_to_remove[", i, "]"), errors);
+  }
+}
+
 bool IsLabelKey(absl::string_view k) {
   if (k.empty() || k.size() > kMaxLabelKeyBytes) return false;
   for (char c : k) {
@@ -226,6 +373,13 @@ absl::StatusOr<std::string> NormalizeAddress(absl::string_view address) {
 std::string PortProblem(absl::int128 port) {
   if (port >= 1 && port <= 65535) return "";
   return absl::StrFormat("must be from 1 to 65535, got %d", port);
+}
+
+std::vector<std::string> RouteClusters(const lb::v1::Route& route) {
+  if (route.weighted_clusters_size() == 0) return {route.cluster()};
+  std::vector<std::string> out;
+  for (const lb::v1::WeightedCluster& w : route.weighted_clusters()) out.push_back(w.cluster());
+  return out;
 }
 
 std::vector<std::string> RouteHosts(const lb::v1::Route& route) {
@@ -441,6 +595,18 @@ absl::Status NormalizeCluster(lb::v1::Cluster* c, absl::string_view path) {
     CheckRange(od->max_ejection_percent(), 0, 100, ".max_ejection_percent", &errors);
   }
 
+  if (c->has_slow_start_window()) {
+    const Duration& w = c->slow_start_window();
+    if (w.seconds() != 0 || w.nanos() != 0) {  // 0s (off) is kept as given.
+      CheckDuration(w, absl::Seconds(1), absl::Seconds(kMaxSlowStartSeconds), ".slow_start_window",
+                    &errors);
+      if (c->lb_policy() == lb::v1::RING_HASH || c->lb_policy() == lb::v1::MAGLEV) {
+        errors.AddFieldError(".slow_start_window",
+                             "only with RANDOM, ROUND_ROBIN or LEAST_REQUEST (hash policies keep "
+                             "a client on its endpoint)");
+      }
+    }
+  }
   if (!c->has_connect_timeout()) *c->mutable_connect_timeout() = ProtoDuration(absl::Seconds(1));
   CheckDuration(c->connect_timeout(), absl::Milliseconds(1), absl::Minutes(1), ".connect_timeout",
                 &errors);
@@ -509,12 +675,9 @@ absl::Status NormalizeRoute(lb::v1::Route* r, absl::string_view path) {
     }
   }
   if (r->hosts_size() > 0) r->set_host(r->hosts(0));
-  if (r->path_prefix().empty()) r->set_path_prefix("/");
-  if (r->path_prefix()[0] != '/' || !IsPrintable(r->path_prefix()) ||
-      absl::StrContains(r->path_prefix(), " ") || r->path_prefix().size() > 1024) {
-    errors.AddFieldError(".path_prefix", "must start with \"/\" and contain no spaces");
-  }
-  if (std::string p = NameProblem(r->cluster()); !p.empty()) errors.AddFieldError(".cluster", p);
+  NormalizeRouteMatch(r, &errors);
+  NormalizeRouteBackends(r, &errors);
+  NormalizeRouteHeaderChanges(r, &errors);
   if (r->https_redirect() != 0 && r->https_redirect() != 301 && r->https_redirect() != 308) {
     errors.AddFieldError(".https_redirect",
                          absl::StrCat("must be 0 (off), 301 or 308, got ", r->https_redirect()));

@@ -37,6 +37,15 @@ inline constexpr size_t kMaxLabelKeyBytes = 63;
 inline constexpr size_t kMaxLabelValueBytes = 256;
 inline constexpr size_t kMaxRouteHosts = 100;
 inline constexpr size_t kMaxGrpcServiceNameBytes = 256;
+// Routes: weighted splits, header matches and header changes (Gateway API's own limits: 16
+// backendRefs per rule, 16 header matches, 16 modifier entries; weights 0-1000000).
+inline constexpr size_t kMaxWeightedClusters = 16;
+inline constexpr uint32_t kMaxClusterWeight = 1000000;
+inline constexpr size_t kMaxRouteHeaderMatches = 16;
+inline constexpr size_t kMaxRouteHeaderChanges = 16;
+inline constexpr size_t kMaxHeaderValueBytes = 4096;
+// Slow start window bounds (Cluster.slow_start_window).
+inline constexpr int64_t kMaxSlowStartSeconds = 3600;
 // Circuit breakers: Envoy's defaults (what a proxy or gRPC client applies to a Cluster sent
 // without them) and the upper bound of every limit.
 inline constexpr uint32_t kDefaultMaxConnections = 1024;
@@ -86,11 +95,17 @@ void SetCircuitBreakerDefaults(lb::v1::CircuitBreakers* cb);
 // normalized, so an absent weight, threshold or outlier setting was a 0. Marks them present.
 void RestoreStoredZeros(lb::v1::Cluster* cluster);
 
-// Validates one route; does not check that its cluster exists (the registry does). `host` alone
+// Validates one route; does not check that its clusters exist (the registry does). Exactly one of
+// cluster and weighted_clusters; path_exact excludes path_prefix (which otherwise defaults to
+// "/"); header names are lowercased. `host` alone
 // becomes hosts [host]; afterwards `host` is hosts[0]. Hosts are lowercased and distinct; each
 // is "*" (also for ""), a host name or "*." + a domain or an IPv4 literal, each with an optional
 // ":port", or an IPv6 literal, bare ("::1") or bracketed ("[::1]", "[::1]:80").
 absl::Status NormalizeRoute(lb::v1::Route* route, absl::string_view path = "route");
+
+// Every cluster a route sends requests to: `cluster`, or each of `weighted_clusters` (weight 0
+// included: the split may move back to it).
+std::vector<std::string> RouteClusters(const lb::v1::Route& route);
 
 // The hosts a route matches: `hosts`, or for a route without them (built before `hosts`
 // existed) its `host`, "*" if empty.

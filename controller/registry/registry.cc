@@ -152,17 +152,40 @@ int FindRoute(const lb::v1::RouteTable& t, absl::string_view name) {
   return -1;
 }
 
-// kAlreadyExists if another route of `t` has one of the hosts of `r` with its path prefix (it
+// True if `a` and `b` match the same requests apart from hosts: the same path, method and header
+// matches (in any order).
+bool SameMatch(const lb::v1::Route& a, const lb::v1::Route& b) {
+  if (a.path_prefix() != b.path_prefix() || a.path_exact() != b.path_exact() ||
+      a.method() != b.method() || a.headers_size() != b.headers_size()) {
+    return false;
+  }
+  std::vector<std::string> ha, hb;
+  for (const auto& h : a.headers()) ha.push_back(h.SerializeAsString());
+  for (const auto& h : b.headers()) hb.push_back(h.SerializeAsString());
+  std::sort(ha.begin(), ha.end());
+  std::sort(hb.begin(), hb.end());
+  return ha == hb;
+}
+
+// How a route's path match is shown in errors: `path_prefix "/x"` or `path_exact "/x"`.
+std::string PathText(const lb::v1::Route& r) {
+  return r.path_exact().empty() ? absl::StrCat("path_prefix \"", r.path_prefix(), "\"")
+                                : absl::StrCat("path_exact \"", r.path_exact(), "\"");
+}
+
+// kAlreadyExists if another route of `t` has one of the hosts of `r` with the same match (it
 // would never match).
 absl::Status CheckUniqueMatch(const lb::v1::RouteTable& t, const lb::v1::Route& r) {
   for (const lb::v1::Route& other : t.routes()) {
-    if (other.name() == r.name() || other.path_prefix() != r.path_prefix()) continue;
+    if (other.name() == r.name() || !SameMatch(other, r)) continue;
     for (const std::string& host : r.hosts()) {
       for (const std::string& other_host : other.hosts()) {
         if (host != other_host) continue;
+        const bool plain = r.method().empty() && r.headers_size() == 0;
         return absl::AlreadyExistsError(
-            absl::StrCat("route \"", r.name(), "\": host \"", host, "\" with path_prefix \"",
-                         r.path_prefix(), "\" is already routed by route \"", other.name(), "\""));
+            absl::StrCat("route \"", r.name(), "\": host \"", host, "\" with ", PathText(r),
+                         plain ? "" : " and the same method and headers",
+                         " is already routed by route \"", other.name(), "\""));
       }
     }
   }
@@ -804,7 +827,8 @@ absl::Status Registry::DeleteCluster(absl::string_view name, int64_t expected_ve
                   absl::StatusOr<LoadedRoutes> routes = LoadRoutes();
                   if (!routes.ok()) return routes.status();
                   for (const auto& r : routes->table.routes()) {
-                    if (r.cluster() == name) {
+                    const std::vector<std::string> used = model::RouteClusters(r);
+                    if (std::find(used.begin(), used.end(), name) != used.end()) {
                       return absl::FailedPreconditionError(
                           absl::StrCat("cluster \"", name, "\" is used by route \"", r.name(),
                                        "\"; delete or change the route first"));
@@ -845,17 +869,19 @@ absl::StatusOr<lb::v1::RouteTable> Registry::MutateRoutes(
     // Every routed cluster must exist at commit time.
     std::vector<store::Compare> compares = {{kRouteTableKey, loaded->mod_revision}};
     for (const auto& r : result.routes()) {
-      bool seen = false;
-      for (const auto& c : compares) seen |= c.key == ClusterKey(r.cluster());
-      if (seen) continue;
-      absl::StatusOr<std::optional<store::KeyValue>> kv = store_->Get(ClusterKey(r.cluster()));
-      if (!kv.ok()) return kv.status();
-      if (!kv->has_value()) {
-        return absl::FailedPreconditionError(absl::StrCat("route \"", r.name(), "\": cluster \"",
-                                                          r.cluster(),
-                                                          "\" does not exist; create it first"));
+      for (const std::string& cluster : model::RouteClusters(r)) {
+        bool seen = false;
+        for (const auto& c : compares) seen |= c.key == ClusterKey(cluster);
+        if (seen) continue;
+        absl::StatusOr<std::optional<store::KeyValue>> kv = store_->Get(ClusterKey(cluster));
+        if (!kv.ok()) return kv.status();
+        if (!kv->has_value()) {
+          return absl::FailedPreconditionError(absl::StrCat("route \"", r.name(), "\": cluster \"",
+                                                            cluster,
+                                                            "\" does not exist; create it first"));
+        }
+        compares.push_back({ClusterKey(cluster), (*kv)->mod_revision});
       }
-      compares.push_back({ClusterKey(r.cluster()), (*kv)->mod_revision});
     }
     return CommitOrConflict(store_, compares, {store::Op::Put(kRouteTableKey, Serialize(result))});
   });

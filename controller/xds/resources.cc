@@ -112,25 +112,95 @@ void SetCookie(const lb::v1::HashPolicy& hash, route_v3::RouteAction::HashPolicy
   if (o.secure()) out->add_attributes()->set_name("Secure");
 }
 
-void SetRouteAction(const lb::v1::Cluster* cluster, const std::string& cluster_name,
+// A route's retries and hash policy come from its cluster; a split takes them from its first
+// cluster (retries) and its first RING_HASH / MAGLEV cluster (hash policy; lb.proto, Route).
+void SetRouteAction(const lb::v1::Route& r,
+                    const absl::flat_hash_map<std::string, lb::v1::Cluster>& clusters,
                     route_v3::RouteAction* action) {
-  action->set_cluster(cluster_name);
-  uint32_t retries = cluster != nullptr && cluster->has_retries() ? cluster->retries().value() : 2;
+  auto find = [&clusters](const std::string& name) -> const lb::v1::Cluster* {
+    auto it = clusters.find(name);
+    return it == clusters.end() ? nullptr : &it->second;
+  };
+  const lb::v1::Cluster* first = nullptr;
+  const lb::v1::Cluster* hashed = nullptr;
+  if (r.weighted_clusters_size() == 0) {
+    action->set_cluster(r.cluster());
+    first = hashed = find(r.cluster());
+  } else {
+    // Clusters of weight 0 are left out: gRPC clients refuse them (the split's ranges are the
+    // same without them).
+    route_v3::WeightedCluster* split = action->mutable_weighted_clusters();
+    for (const lb::v1::WeightedCluster& w : r.weighted_clusters()) {
+      const lb::v1::Cluster* c = find(w.cluster());
+      if (first == nullptr) first = c;
+      if (hashed == nullptr && c != nullptr &&
+          (c->lb_policy() == lb::v1::RING_HASH || c->lb_policy() == lb::v1::MAGLEV)) {
+        hashed = c;
+      }
+      if (w.weight() == 0) continue;
+      route_v3::WeightedCluster::ClusterWeight* out = split->add_clusters();
+      out->set_name(w.cluster());
+      out->mutable_weight()->set_value(w.weight());
+    }
+  }
+  uint32_t retries = first != nullptr && first->has_retries() ? first->retries().value() : 2;
   auto* retry = action->mutable_retry_policy();
   retry->set_retry_on("connect-failure,reset,refused-stream");
   retry->mutable_num_retries()->set_value(retries);
-  if (cluster == nullptr) return;
-  if (cluster->lb_policy() != lb::v1::RING_HASH && cluster->lb_policy() != lb::v1::MAGLEV) return;
+  if (hashed == nullptr) return;
+  if (hashed->lb_policy() != lb::v1::RING_HASH && hashed->lb_policy() != lb::v1::MAGLEV) return;
   auto* hash = action->add_hash_policy();
-  switch (cluster->hash_policy().key_case()) {
+  switch (hashed->hash_policy().key_case()) {
     case lb::v1::HashPolicy::kHeader:
-      hash->mutable_header()->set_header_name(cluster->hash_policy().header());
+      hash->mutable_header()->set_header_name(hashed->hash_policy().header());
       break;
     case lb::v1::HashPolicy::kCookie:
-      SetCookie(cluster->hash_policy(), hash->mutable_cookie());
+      SetCookie(hashed->hash_policy(), hash->mutable_cookie());
       break;
     default:
       hash->mutable_connection_properties()->set_source_ip(true);
+  }
+}
+
+// The route's match: path, method (as Envoy spells it, a ":method" header matcher) and headers.
+void SetRouteMatch(const lb::v1::Route& r, route_v3::RouteMatch* match) {
+  if (!r.path_exact().empty()) {
+    match->set_path(r.path_exact());
+  } else {
+    match->set_prefix(r.path_prefix().empty() ? "/" : r.path_prefix());
+  }
+  if (!r.method().empty()) {
+    route_v3::HeaderMatcher* m = match->add_headers();
+    m->set_name(":method");
+    m->set_exact_match(r.method());
+  }
+  for (const lb::v1::HeaderMatch& h : r.headers()) {
+    route_v3::HeaderMatcher* m = match->add_headers();
+    m->set_name(h.name());
+    switch (h.match_case()) {
+      case lb::v1::HeaderMatch::kExact:
+        m->set_exact_match(h.exact());
+        break;
+      case lb::v1::HeaderMatch::kPrefix:
+        m->set_prefix_match(h.prefix());
+        break;
+      default:
+        m->set_present_match(true);
+    }
+    m->set_invert_match(h.invert());
+  }
+}
+
+void SetHeaderChanges(const lb::v1::Route& r, route_v3::Route* out) {
+  for (const lb::v1::HeaderValue& h : r.request_headers_to_add()) {
+    core_v3::HeaderValueOption* o = out->add_request_headers_to_add();
+    o->mutable_header()->set_key(h.name());
+    o->mutable_header()->set_value(h.value());
+    o->set_append_action(h.append() ? core_v3::HeaderValueOption::APPEND_IF_EXISTS_OR_ADD
+                                    : core_v3::HeaderValueOption::OVERWRITE_IF_EXISTS_OR_ADD);
+  }
+  for (const std::string& name : r.request_headers_to_remove()) {
+    out->add_request_headers_to_remove(name);
   }
 }
 
@@ -204,6 +274,17 @@ cluster_v3::Cluster BuildCluster(const lb::v1::Cluster& c, ClientFlavor flavor, 
     out.mutable_maglev_lb_config()->mutable_table_size()->set_value(65537);
   } else if (out.lb_policy() == cluster_v3::Cluster::LEAST_REQUEST) {
     out.mutable_least_request_lb_config()->mutable_choice_count()->set_value(2);
+  }
+  if (c.has_slow_start_window() &&
+      (c.slow_start_window().seconds() > 0 || c.slow_start_window().nanos() > 0)) {
+    // Envoy's slow_start_config, window only (aggression 1.0 and a 10% floor are its defaults).
+    // Envoy has it for ROUND_ROBIN and LEAST_REQUEST; this project's proxies read a RANDOM
+    // cluster's from round_robin_lb_config too (docs/routes.md "Slow start").
+    cluster_v3::Cluster::SlowStartConfig* slow =
+        out.lb_policy() == cluster_v3::Cluster::LEAST_REQUEST
+            ? out.mutable_least_request_lb_config()->mutable_slow_start_config()
+            : out.mutable_round_robin_lb_config()->mutable_slow_start_config();
+    *slow->mutable_slow_start_window() = c.slow_start_window();
   }
   if (c.has_healthy_panic_threshold()) {
     out.mutable_common_lb_config()->mutable_healthy_panic_threshold()->set_value(
@@ -345,9 +426,16 @@ route_v3::RouteConfiguration BuildIngressRoutes(
     route_v3::VirtualHost* vh = out.add_virtual_hosts();
     vh->set_name(domain);
     vh->add_domains(domain);
+    // Precedence (lb.proto, Route; docs/routes.md): host specificity, then an exact path before
+    // any prefix and longer prefixes first, then a method, then more header matches, then the
+    // lower priority; table order breaks what is left.
     struct Ranked {
       int specificity;
-      size_t prefix_length;
+      bool exact;
+      size_t path_length;
+      bool method;
+      int headers;
+      uint32_t priority;
       int index;
     };
     std::vector<Ranked> ranked;
@@ -358,12 +446,19 @@ route_v3::RouteConfiguration BuildIngressRoutes(
       int specificity = route_domain == domain ? 1 << 20
                         : route_domain == "*"  ? -1
                                                : static_cast<int>(route_domain.size());
-      std::string prefix = r.path_prefix().empty() ? "/" : r.path_prefix();
-      ranked.push_back({specificity, prefix.size(), i});
+      const bool exact = !r.path_exact().empty();
+      const size_t path_length =
+          exact ? r.path_exact().size() : std::max<size_t>(1, r.path_prefix().size());
+      ranked.push_back({specificity, exact, path_length, !r.method().empty(), r.headers_size(),
+                        r.priority(), i});
     }
     std::stable_sort(ranked.begin(), ranked.end(), [](const Ranked& a, const Ranked& b) {
       if (a.specificity != b.specificity) return a.specificity > b.specificity;
-      return a.prefix_length > b.prefix_length;
+      if (a.exact != b.exact) return a.exact;
+      if (a.path_length != b.path_length) return a.path_length > b.path_length;
+      if (a.method != b.method) return a.method;
+      if (a.headers != b.headers) return a.headers > b.headers;
+      return a.priority < b.priority;
     });
     // A route whose hosts both cover this domain appears once, at its best rank.
     absl::flat_hash_set<const lb::v1::Route*> listed;
@@ -371,11 +466,10 @@ route_v3::RouteConfiguration BuildIngressRoutes(
       const lb::v1::Route& r = *entries[rank.index].route;
       if (!listed.insert(&r).second) continue;
       route_v3::Route* route = vh->add_routes();
-      const std::string prefix = r.path_prefix().empty() ? "/" : r.path_prefix();
       if (r.https_redirect() != 0) {
         // docs/tls.md: plaintext requests first, to a redirect.
         route->set_name(absl::StrCat(r.name(), kHttpsRedirectSuffix));
-        route->mutable_match()->set_prefix(prefix);
+        SetRouteMatch(r, route->mutable_match());
         route_v3::HeaderMatcher* scheme = route->mutable_match()->add_headers();
         scheme->set_name(":scheme");
         scheme->set_exact_match("http");
@@ -387,10 +481,9 @@ route_v3::RouteConfiguration BuildIngressRoutes(
         route = vh->add_routes();
       }
       route->set_name(r.name());
-      route->mutable_match()->set_prefix(prefix);
-      auto it = clusters.find(r.cluster());
-      SetRouteAction(it == clusters.end() ? nullptr : &it->second, r.cluster(),
-                     route->mutable_route());
+      SetRouteMatch(r, route->mutable_match());
+      SetRouteAction(r, clusters, route->mutable_route());
+      SetHeaderChanges(r, route);
     }
   }
   return out;

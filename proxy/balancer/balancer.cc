@@ -1,6 +1,7 @@
 #include "proxy/balancer/balancer.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <numeric>
 #include <queue>
@@ -538,6 +539,36 @@ int64_t Picker::PickMaglev(const Input& in) const {
     if (++slot == m) slot = 0;
   }
   return FirstUntried(in, in.hash % hosts_.size());
+}
+
+uint32_t SlowStartWeight(uint32_t weight, absl::Duration elapsed, const SlowStart& slow) {
+  const double full = static_cast<double>(weight) * kSlowStartScale;
+  if (slow.window <= absl::ZeroDuration() || elapsed >= slow.window) {
+    return static_cast<uint32_t>(std::min(full, 4294967295.0));
+  }
+  const double t = std::max(0.0, absl::FDivDuration(elapsed, slow.window));
+  const double factor = std::max(slow.min_weight, std::pow(t, 1.0 / slow.aggression));
+  return static_cast<uint32_t>(std::clamp(full * factor, 1.0, 4294967295.0));
+}
+
+void SlowStartTracker::Begin(absl::Duration now) {
+  now_ = now;
+  ramping_ = false;
+  previous_ = std::move(current_);
+  current_.clear();
+}
+
+uint32_t SlowStartTracker::Report(const std::string& id, bool eligible, uint32_t weight,
+                                  const SlowStart& slow) {
+  State state;
+  state.eligible = eligible;
+  auto prev = previous_.find(id);
+  state.since = prev != previous_.end() && prev->second.eligible ? prev->second.since : now_;
+  current_[id] = state;
+  if (!eligible) return 0;
+  const absl::Duration elapsed = now_ - state.since;
+  if (elapsed < slow.window) ramping_ = true;
+  return SlowStartWeight(weight, elapsed, slow);
 }
 
 }  // namespace lb::proxy::balancer

@@ -12,11 +12,13 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "proxy/config/config.h"
 
 namespace lb::proxy::balancer {
@@ -115,6 +117,48 @@ class Picker {
   std::vector<uint64_t> ring_hashes_;  // Ring hash: sorted points...
   std::vector<uint32_t> ring_hosts_;   // ...and their host indices.
   std::vector<uint32_t> maglev_;       // Maglev: host index per slot.
+};
+
+// Slow start (Envoy's SlowStartConfig; config.h ClusterConfig): how much of its weight a host
+// gets `elapsed` after it started (joined the cluster or became eligible again).
+struct SlowStart {
+  absl::Duration window;    // 0: off.
+  double aggression = 1.0;  // > 0; 1 is linear.
+  double min_weight = 0.1;  // The floor, a fraction of the weight.
+};
+
+// Weights of a cluster with slow start are scaled by this, so a host's fraction of its weight
+// survives rounding to an integer (weight 1 at the 10% floor is 100, not 0).
+inline constexpr uint32_t kSlowStartScale = 1000;
+
+// weight * kSlowStartScale * max(min_weight, (elapsed / window) ^ (1 / aggression)) while
+// elapsed < window, else weight * kSlowStartScale; at least 1.
+uint32_t SlowStartWeight(uint32_t weight, absl::Duration elapsed, const SlowStart& slow);
+
+// When each host's slow start began, across picker rebuilds. A host starts its ramp when it is
+// first reported eligible, and again each time it becomes eligible after not being so (healthy
+// again, back from ejection, undrained).
+//
+// Threading: one thread (the proxy's main thread).
+class SlowStartTracker {
+ public:
+  // A rebuild at `now` (monotonic): hosts not reported until the next Begin() are forgotten.
+  void Begin(absl::Duration now);
+  // Host `id` (unique across clusters, e.g. "cluster|ip:port") at this rebuild. Returns
+  // SlowStartWeight(weight, time since its ramp began, slow) when eligible, else 0.
+  uint32_t Report(const std::string& id, bool eligible, uint32_t weight, const SlowStart& slow);
+  // Some host reported since Begin() is eligible and within its window.
+  bool ramping() const { return ramping_; }
+
+ private:
+  struct State {
+    bool eligible = false;
+    absl::Duration since;
+  };
+  absl::Duration now_;
+  bool ramping_ = false;
+  std::map<std::string, State> previous_;
+  std::map<std::string, State> current_;
 };
 
 // Stable 64-bit hash (XXH64, seed 0): the same on every process, machine and run, unlike

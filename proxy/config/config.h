@@ -134,6 +134,12 @@ struct ClusterConfig {
   uint64_t max_ring_size = uint64_t{1} << 20;
   uint32_t maglev_table_size = 65537;  // Prime.
   CircuitBreakerConfig circuit_breakers;
+  // Slow start (Envoy's SlowStartConfig; 0: off): for `slow_start_window` after an endpoint
+  // joins or becomes healthy again, its weight is
+  //   weight * max(slow_start_min_weight, (elapsed / window) ^ (1 / slow_start_aggression)).
+  absl::Duration slow_start_window = absl::ZeroDuration();
+  double slow_start_aggression = 1.0;
+  double slow_start_min_weight = 0.1;  // A fraction (Envoy's min_weight_percent / 100).
   // Null: plaintext. Shared because it is immutable and may carry a CA bundle.
   std::shared_ptr<const UpstreamTlsConfig> tls;
   std::vector<EndpointConfig> endpoints;
@@ -145,14 +151,45 @@ struct RedirectConfig {
   int status = 301;    // 301, 302, 303, 307 or 308.
 };
 
+// A request header condition (xDS HeaderMatcher). ":method" matches the request method.
+struct HeaderMatcherConfig {
+  enum class Kind { kExact, kPrefix, kSuffix, kContains, kPresent };
+  std::string name;  // Lowercase.
+  Kind kind = Kind::kExact;
+  std::string value;  // Unused by kPresent.
+  bool invert = false;
+};
+
+// One cluster of a weighted split (xDS WeightedCluster.ClusterWeight).
+struct WeightedClusterConfig {
+  std::string name;
+  uint32_t weight = 0;
+};
+
+// A request header a route sets (append false) or adds (append true).
+struct HeaderChangeConfig {
+  std::string name;  // Lowercase.
+  std::string value;
+  bool append = false;
+};
+
 struct RouteConfig {
   std::string name;
   std::string prefix = "/";
+  // Non-empty: the path (without the query) must equal this, and `prefix` is unused.
+  std::string path;
+  std::vector<HeaderMatcherConfig> headers;  // All must hold.
   // Only requests whose scheme is this ("http" / "https"); empty: any (HeaderMatcher ":scheme"
   // exact_match).
   std::string scheme;
   std::optional<RedirectConfig> redirect;  // Set: a redirect, `cluster` unused.
   std::string cluster;
+  // Non-empty: a weighted split (`cluster` unused); total_weight is the sum, at least 1.
+  std::vector<WeightedClusterConfig> weighted_clusters;
+  uint64_t total_weight = 0;
+  // Applied to the request before it goes upstream: removals, then additions.
+  std::vector<std::string> headers_to_remove;  // Lowercase.
+  std::vector<HeaderChangeConfig> headers_to_add;
   uint32_t retries = 2;  // Extra attempts on other endpoints.
   bool has_hash_policy = false;
   HashPolicy hash_policy;

@@ -63,7 +63,14 @@ void Router::StartRequest(const Snapshot* snapshot, http::RequestHeaderMapPtr he
     LocalReply(503, "no configuration received from the controller yet", accesslog::kNoConfig);
     return;
   }
-  const RouteConfig* route = snapshot_->Match(headers_->host, headers_->Path(), scheme);
+  RouteRequest request;
+  request.host = headers_->host;
+  request.path = headers_->Path();
+  request.scheme = scheme;
+  request.method =
+      headers_->method_token.empty() ? http::MethodName(headers_->method) : headers_->method_token;
+  request.headers = headers_.get();
+  const RouteConfig* route = snapshot_->Match(request);
   if (route == nullptr) {
     LocalReply(404, "no route matches this host and path", accesslog::kNoRoute);
     return;
@@ -72,9 +79,25 @@ void Router::StartRequest(const Snapshot* snapshot, http::RequestHeaderMapPtr he
     Redirect(*route->redirect);
     return;
   }
-  cluster_ = snapshot_->FindCluster(route->cluster);
+  const std::string* cluster_name = &route->cluster;
+  bool hashed = false;
+  if (!route->weighted_clusters.empty()) {
+    // A split: by the request's hash when the route has a hash policy (a client keeps its
+    // cluster), else at random; both by weight.
+    uint64_t position;
+    if (route->has_hash_policy) {
+      hash_ = RouteHash(*route, client_ip);
+      hashed = true;
+      position = WeightedPosition(hash_, route->total_weight);
+    } else {
+      thread_local absl::InsecureBitGen rng;
+      position = absl::Uniform<uint64_t>(rng, 0, route->total_weight);
+    }
+    cluster_name = &route->weighted_clusters[PickWeightedCluster(*route, position)].name;
+  }
+  cluster_ = snapshot_->FindCluster(*cluster_name);
   if (cluster_ == nullptr) {
-    LocalReply(503, absl::StrCat("cluster \"", route->cluster, "\" is not available"),
+    LocalReply(503, absl::StrCat("cluster \"", *cluster_name, "\" is not available"),
                accesslog::kNoClusterFound);
     return;
   }
@@ -82,7 +105,7 @@ void Router::StartRequest(const Snapshot* snapshot, http::RequestHeaderMapPtr he
     upstream::ResourceLimit& requests = cluster_->stats->resources().requests;
     if (!requests.TryAcquire()) {
       LocalReply(503,
-                 absl::StrCat("upstream overflow: cluster \"", route->cluster,
+                 absl::StrCat("upstream overflow: cluster \"", *cluster_name,
                               "\" has its max_requests (", requests.max(), ") in flight"),
                  accesslog::kUpstreamOverflow);
       return;
@@ -99,7 +122,12 @@ void Router::StartRequest(const Snapshot* snapshot, http::RequestHeaderMapPtr he
   if (response_deadline_ != absl::InfiniteDuration()) {
     ArmTimer(absl::InfiniteDuration());  // Connecting counts too.
   }
-  hash_ = HashKey(*route, client_ip);
+  if (!hashed) hash_ = HashKey(*route, client_ip);
+  for (const std::string& name : route->headers_to_remove) headers_->Remove(name);
+  for (const HeaderChangeConfig& h : route->headers_to_add) {
+    if (!h.append) headers_->Remove(h.name);
+    headers_->Add(h.name, h.value);
+  }
   RewriteRequest({client_ip, scheme}, *headers_);
   PickAndStart();
 }
@@ -132,6 +160,10 @@ uint64_t Router::HashKey(const RouteConfig& route, absl::string_view client_ip) 
   if (!route.has_hash_policy && policy != LbPolicy::kRingHash && policy != LbPolicy::kMaglev) {
     return 0;
   }
+  return RouteHash(route, client_ip);
+}
+
+uint64_t Router::RouteHash(const RouteConfig& route, absl::string_view client_ip) {
   absl::string_view key = client_ip;
   const HashPolicy& hp = route.hash_policy;
   if (route.has_hash_policy && hp.kind == HashPolicy::Kind::kHeader) {

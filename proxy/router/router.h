@@ -1,7 +1,10 @@
 // The router: forwards one request to its cluster and its answer back.
 //
-//   route     the snapshot's most specific virtual host, then its first matching prefix;
-//             no snapshot 503, no route 404, an unknown cluster 503;
+//   route     the snapshot's most specific virtual host, then its first matching route (path,
+//             method, headers; snapshot.h); no snapshot 503, no route 404, an unknown cluster
+//             503; a weighted split picks its cluster by weight, by the request's hash when the
+//             route has a hash policy, else at random; the route's header removals and
+//             additions are applied before the proxy's own rewrite;
 //   pick      the cluster's picker over its eligible hosts (hash policies use a header, a
 //             cookie or the client address; a hash cookie the request lacks is generated
 //             when the policy says so: a random value picks the host and goes back in a
@@ -214,8 +217,11 @@ class Router final : public http::ResponseDecoder,
   // kRefused: the upstream did not process the request (HTTP/2 REFUSED_STREAM or GOAWAY).
   enum class Failure : uint8_t { kConnect, kConnectTimeout, kReset, kRefused };
 
-  // The request's hash; may decide on an affinity cookie to set (set_cookie_).
+  // The request's hash for cluster_'s picker (0 when it uses none); see RouteHash.
   uint64_t HashKey(const RouteConfig& route, absl::string_view client_ip);
+  // The hash of the route's hash policy (the client address without one); may decide on an
+  // affinity cookie to set (set_cookie_).
+  uint64_t RouteHash(const RouteConfig& route, absl::string_view client_ip);
   // Picks a host not tried yet and asks its pool for a stream.
   void PickAndStart();
   // Sends what is buffered of the body; arms the timers that apply.

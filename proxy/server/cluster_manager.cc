@@ -3,6 +3,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "common/base/check.h"
 #include "common/logging/event_log.h"
 #include "proxy/balancer/balancer.h"
@@ -162,7 +163,8 @@ void ClusterManager::OnTick() {
       changed = true;
     }
   }
-  if (changed) ScheduleRebuild();
+  // Slow start: new weights each second while a host ramps up.
+  if (changed || slow_start_.ramping()) ScheduleRebuild();
   tick_->Arm(absl::Seconds(1));
 }
 
@@ -192,6 +194,7 @@ void ClusterManager::Rebuild() {
     }
   }
   snap->tls_server = tls_server_;
+  slow_start_.Begin(main_.MonotonicNow());
   std::map<std::pair<std::string, std::string>, std::shared_ptr<upstream::HostState>> live;
   for (const auto& [name, c] : config_->clusters) {
     auto cs = std::make_shared<upstream::ClusterSnapshot>();
@@ -262,6 +265,16 @@ void ClusterManager::Rebuild() {
     for (size_t i : elig.hosts) {
       candidates.push_back({static_cast<uint32_t>(i), health[i].weight});
       cs->views[i].eligible = true;
+    }
+    if (c.slow_start_window > absl::ZeroDuration()) {
+      const balancer::SlowStart slow{c.slow_start_window, c.slow_start_aggression,
+                                     c.slow_start_min_weight};
+      std::vector<uint32_t> weights(keys.size(), 0);
+      for (size_t i = 0; i < keys.size(); ++i) {
+        weights[i] = slow_start_.Report(absl::StrCat(name, "|", keys[i]), cs->views[i].eligible,
+                                        health[i].weight, slow);
+      }
+      for (balancer::Candidate& cand : candidates) cand.weight = weights[cand.host];
     }
     cs->panic = elig.panic;
     cs->eligible = candidates.size();

@@ -18,6 +18,7 @@
 #include <string>
 #include <utility>
 
+#include "proxy/balancer/balancer.h"
 #include "proxy/config/config.h"
 #include "proxy/event/dispatcher.h"
 #include "proxy/health/active_checker.h"
@@ -71,6 +72,8 @@ class ClusterManager {
     std::shared_ptr<const tls::ClientContext> context;
   };
   std::map<std::string, ClientTls> client_tls_;  // By cluster.
+  // Hosts of clusters with a slow start window; while one ramps, the tick rebuilds each second.
+  balancer::SlowStartTracker slow_start_;
   std::unique_ptr<event::Timer> tick_;
   uint64_t generation_ = 0;
   bool rebuild_pending_ = false;

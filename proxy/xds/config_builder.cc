@@ -63,7 +63,10 @@ bool SameSettings(const ClusterConfig& a, const ClusterConfig& b) {
          Same(a.outlier, b.outlier) && a.healthy_panic_threshold == b.healthy_panic_threshold &&
          a.min_ring_size == b.min_ring_size && a.max_ring_size == b.max_ring_size &&
          a.maglev_table_size == b.maglev_table_size &&
-         Same(a.circuit_breakers, b.circuit_breakers) && Same(a.tls, b.tls);
+         Same(a.circuit_breakers, b.circuit_breakers) && Same(a.tls, b.tls) &&
+         a.slow_start_window == b.slow_start_window &&
+         a.slow_start_aggression == b.slow_start_aggression &&
+         a.slow_start_min_weight == b.slow_start_min_weight;
 }
 
 bool Same(const ClusterConfig& a, const ClusterConfig& b) {
@@ -113,8 +116,23 @@ bool Same(const std::shared_ptr<const TlsListenerConfig>& a,
          a->alpn == b->alpn && a->ticket_keys == b->ticket_keys && a->version == b->version;
 }
 
+bool Same(const HeaderMatcherConfig& a, const HeaderMatcherConfig& b) {
+  return a.name == b.name && a.kind == b.kind && a.value == b.value && a.invert == b.invert;
+}
+
+bool Same(const WeightedClusterConfig& a, const WeightedClusterConfig& b) {
+  return a.name == b.name && a.weight == b.weight;
+}
+
+bool Same(const HeaderChangeConfig& a, const HeaderChangeConfig& b) {
+  return a.name == b.name && a.value == b.value && a.append == b.append;
+}
+
 bool Same(const RouteConfig& a, const RouteConfig& b) {
-  return a.name == b.name && a.prefix == b.prefix && a.cluster == b.cluster &&
+  return a.name == b.name && a.prefix == b.prefix && a.path == b.path &&
+         SameList(a.headers, b.headers) && SameList(a.weighted_clusters, b.weighted_clusters) &&
+         a.total_weight == b.total_weight && a.headers_to_remove == b.headers_to_remove &&
+         SameList(a.headers_to_add, b.headers_to_add) && a.cluster == b.cluster &&
          a.scheme == b.scheme && Same(a.redirect, b.redirect) && a.retries == b.retries &&
          a.has_hash_policy == b.has_hash_policy && a.hash_policy.kind == b.hash_policy.kind &&
          a.hash_policy.name == b.hash_policy.name &&

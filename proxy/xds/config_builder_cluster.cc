@@ -119,6 +119,57 @@ bool IsPrime(uint64_t n) {
   return true;
 }
 
+// Envoy caps: a slow start window of at most an hour keeps a host's ramp within a plausible
+// rollout; aggression above 0 (Envoy requires it), up to 100.
+constexpr absl::Duration kMaxSlowStartWindow = absl::Hours(1);
+constexpr double kMaxSlowStartAggression = 100.0;
+
+// round_robin_lb_config / least_request_lb_config slow_start_config. RANDOM clusters read it
+// from round_robin_lb_config (docs/routes.md "Slow start").
+void MapSlowStart(const cluster_v3::Cluster& c, ClusterConfig* out, ValidationErrors* errors) {
+  const cluster_v3::Cluster::SlowStartConfig* slow = nullptr;
+  const char* field = nullptr;
+  if (c.has_round_robin_lb_config() && c.round_robin_lb_config().has_slow_start_config()) {
+    slow = &c.round_robin_lb_config().slow_start_config();
+    field = ".round_robin_lb_config.slow_start_config";
+  } else if (c.has_least_request_lb_config() &&
+             c.least_request_lb_config().has_slow_start_config()) {
+    slow = &c.least_request_lb_config().slow_start_config();
+    field = ".least_request_lb_config.slow_start_config";
+  }
+  if (slow == nullptr) return;
+  Field scope(errors, field);
+  if (out->policy == LbPolicy::kRingHash || out->policy == LbPolicy::kMaglev) {
+    errors->AddError("is not supported with RING_HASH or MAGLEV");
+    return;
+  }
+  if (!slow->has_slow_start_window()) return;  // Envoy: no window, no slow start.
+  if (auto v = PositiveDuration(slow->slow_start_window(), ".slow_start_window", errors)) {
+    if (*v > kMaxSlowStartWindow) {
+      errors->AddFieldError(".slow_start_window", "must be at most 1h");
+    } else {
+      out->slow_start_window = *v;
+    }
+  }
+  if (slow->has_aggression()) {
+    const double a = slow->aggression().default_value();
+    if (!(a > 0.0 && a <= kMaxSlowStartAggression)) {
+      errors->AddFieldError(".aggression.default_value",
+                            absl::StrCat("must be above 0 and at most ", kMaxSlowStartAggression));
+    } else {
+      out->slow_start_aggression = a;
+    }
+  }
+  if (slow->has_min_weight_percent()) {
+    const double p = slow->min_weight_percent().value();
+    if (!(p >= 0.0 && p <= 100.0)) {
+      errors->AddFieldError(".min_weight_percent.value", "must be from 0 to 100");
+    } else {
+      out->slow_start_min_weight = p / 100.0;
+    }
+  }
+}
+
 // Validates `c` with `errors` at its root and maps it; the result is only used if `errors` stayed
 // empty.
 ClusterConfig MapCluster(const cluster_v3::Cluster& c, ValidationErrors* errors) {
@@ -196,6 +247,8 @@ ClusterConfig MapCluster(const cluster_v3::Cluster& c, ValidationErrors* errors)
                           absl::StrCat("only 2 (power of two choices) is supported, got ",
                                        c.least_request_lb_config().choice_count().value()));
   }
+
+  MapSlowStart(c, &out, errors);
 
   out.connect_timeout = absl::Seconds(5);  // Envoy's default.
   if (c.has_connect_timeout()) {

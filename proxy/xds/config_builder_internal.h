@@ -34,6 +34,9 @@ std::shared_ptr<const UpstreamTlsConfig> MapUpstreamTls(
 
 // Equality of the config types (config.h defines no operators).
 bool Same(const EndpointConfig& a, const EndpointConfig& b);
+bool Same(const HeaderMatcherConfig& a, const HeaderMatcherConfig& b);
+bool Same(const WeightedClusterConfig& a, const WeightedClusterConfig& b);
+bool Same(const HeaderChangeConfig& a, const HeaderChangeConfig& b);
 bool Same(const RouteConfig& a, const RouteConfig& b);
 bool Same(const VirtualHostConfig& a, const VirtualHostConfig& b);
 bool Same(const ClusterConfig& a, const ClusterConfig& b);

@@ -23,6 +23,11 @@ constexpr uint32_t kMaxRetries = 10;
 // (domains x routes, summed over virtual hosts) so that a small RouteConfiguration cannot take
 // gigabytes. The controller sends one domain per virtual host.
 constexpr size_t kMaxRouteEntries = 100000;
+// Per route: header matchers, header changes (each list) and weighted clusters. Gateway API
+// allows 16 of each; the controller sends at most 17 matchers (16 + :method) + :scheme.
+constexpr size_t kMaxHeaderMatchers = 32;
+constexpr size_t kMaxHeaderChanges = 32;
+constexpr size_t kMaxWeightedClusters = 64;
 
 using Field = ValidationErrors::ScopedField;
 using internal::IsCleanPath;
@@ -122,6 +127,158 @@ void MapCookie(const route_v3::RouteAction::HashPolicy::Cookie& cookie, HashPoli
   }
 }
 
+// A header name as HTTP/1 and HTTP/2 carry it: a token, at most 256 characters (lowercased by
+// the caller). Pseudo-headers other than ":method" are refused by the caller.
+bool IsHeaderName(absl::string_view s) { return IsToken(s) && s.size() <= 256; }
+
+// A header value the proxy can match or send: printable ASCII and UTF-8 bytes, no CR, LF or
+// other control characters, at most 4096 bytes.
+bool IsHeaderValue(absl::string_view s) {
+  if (s.size() > 4096) return false;
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) return false;
+  }
+  return true;
+}
+
+// A HeaderMatcher other than ":scheme"; `errors` is at the matcher's path.
+void MapHeaderMatcher(const route_v3::HeaderMatcher& h, RouteConfig* out,
+                      ValidationErrors* errors) {
+  HeaderMatcherConfig m;
+  m.name = absl::AsciiStrToLower(h.name());
+  m.invert = h.invert_match();
+  if (m.name != ":method" && !IsHeaderName(m.name)) {
+    errors->AddFieldError(".name", "must be a header name or \":method\" (or \":scheme\")");
+  }
+  if (h.treat_missing_header_as_empty()) {
+    errors->AddFieldError(".treat_missing_header_as_empty", "is not supported");
+  }
+  switch (h.header_match_specifier_case()) {
+    case route_v3::HeaderMatcher::kExactMatch:
+      m.kind = HeaderMatcherConfig::Kind::kExact;
+      m.value = h.exact_match();
+      break;
+    case route_v3::HeaderMatcher::kPrefixMatch:
+      m.kind = HeaderMatcherConfig::Kind::kPrefix;
+      m.value = h.prefix_match();
+      break;
+    case route_v3::HeaderMatcher::kSuffixMatch:
+      m.kind = HeaderMatcherConfig::Kind::kSuffix;
+      m.value = h.suffix_match();
+      break;
+    case route_v3::HeaderMatcher::kContainsMatch:
+      m.kind = HeaderMatcherConfig::Kind::kContains;
+      m.value = h.contains_match();
+      break;
+    case route_v3::HeaderMatcher::kPresentMatch:
+      m.kind = HeaderMatcherConfig::Kind::kPresent;
+      if (!h.present_match()) {
+        // Envoy: present_match false matches a missing header; invert_match says that here.
+        errors->AddFieldError(".present_match", "must be true (use invert_match)");
+      }
+      break;
+    default:
+      errors->AddError(
+          "only exact_match, prefix_match, suffix_match, contains_match and present_match are "
+          "supported");
+  }
+  if (!IsHeaderValue(m.value)) {
+    errors->AddError("the value must be printable, at most 4096 bytes");
+  }
+  out->headers.push_back(std::move(m));
+}
+
+// Route.request_headers_to_add / request_headers_to_remove; `errors` is at the route's path.
+void MapHeaderChanges(const route_v3::Route& r, RouteConfig* out, ValidationErrors* errors) {
+  static constexpr absl::string_view kOwned[] = {
+      "host", "connection", "content-length",    "keep-alive", "proxy-connection",
+      "te",   "trailer",    "transfer-encoding", "upgrade"};
+  auto owned = [](absl::string_view name) {
+    for (absl::string_view o : kOwned) {
+      if (name == o) return true;
+    }
+    return !name.empty() && name[0] == ':';
+  };
+  if (r.request_headers_to_add_size() > static_cast<int>(kMaxHeaderChanges)) {
+    errors->AddFieldError(".request_headers_to_add",
+                          absl::StrCat("at most ", kMaxHeaderChanges, " are supported"));
+  }
+  for (int i = 0; i < r.request_headers_to_add_size(); ++i) {
+    const envoy::config::core::v3::HeaderValueOption& o = r.request_headers_to_add(i);
+    Field field(errors, absl::StrCat(".request_headers_to_add[", i, "]"));
+    HeaderChangeConfig c;
+    c.name = absl::AsciiStrToLower(o.header().key());
+    c.value = o.header().value();
+    if (!IsHeaderName(c.name) || owned(c.name)) {
+      errors->AddFieldError(".header.key",
+                            "must be a header name other than the message framing ones and host");
+    }
+    if (!IsHeaderValue(c.value)) {
+      errors->AddFieldError(".header.value", "must be printable, at most 4096 bytes");
+    }
+    switch (o.append_action()) {
+      case envoy::config::core::v3::HeaderValueOption::APPEND_IF_EXISTS_OR_ADD:
+        c.append = true;
+        break;
+      case envoy::config::core::v3::HeaderValueOption::OVERWRITE_IF_EXISTS_OR_ADD:
+        c.append = false;
+        break;
+      default:
+        errors->AddFieldError(
+            ".append_action",
+            "only APPEND_IF_EXISTS_OR_ADD and OVERWRITE_IF_EXISTS_OR_ADD are supported");
+    }
+    out->headers_to_add.push_back(std::move(c));
+  }
+  if (r.request_headers_to_remove_size() > static_cast<int>(kMaxHeaderChanges)) {
+    errors->AddFieldError(".request_headers_to_remove",
+                          absl::StrCat("at most ", kMaxHeaderChanges, " are supported"));
+  }
+  for (int i = 0; i < r.request_headers_to_remove_size(); ++i) {
+    std::string name = absl::AsciiStrToLower(r.request_headers_to_remove(i));
+    if (!IsHeaderName(name) || owned(name)) {
+      errors->AddFieldError(absl::StrCat(".request_headers_to_remove[", i, "]"),
+                            "must be a header name other than the message framing ones and host");
+    }
+    out->headers_to_remove.push_back(std::move(name));
+  }
+}
+
+// RouteAction.weighted_clusters; `errors` is at the action's path.
+void MapWeightedClusters(const route_v3::WeightedCluster& split, RouteConfig* out,
+                         ValidationErrors* errors,
+                         std::vector<std::pair<std::string, std::string>>* refs) {
+  Field field(errors, ".weighted_clusters");
+  if (split.clusters_size() == 0) errors->AddFieldError(".clusters", "must not be empty");
+  if (split.clusters_size() > static_cast<int>(kMaxWeightedClusters)) {
+    errors->AddFieldError(".clusters",
+                          absl::StrCat("at most ", kMaxWeightedClusters, " are supported"));
+    return;
+  }
+  uint64_t total = 0;
+  for (int i = 0; i < split.clusters_size(); ++i) {
+    const route_v3::WeightedCluster::ClusterWeight& w = split.clusters(i);
+    Field cluster_field(errors, absl::StrCat(".clusters[", i, "]"));
+    if (w.name().empty()) {
+      errors->AddFieldError(".name", "must not be empty");
+    } else {
+      refs->emplace_back(absl::StrCat(errors->path(), ".name"), w.name());
+    }
+    const uint32_t weight = w.has_weight() ? w.weight().value() : 0;
+    total += weight;
+    out->weighted_clusters.push_back({w.name(), weight});
+  }
+  if (split.clusters_size() > 0 && total == 0) {
+    errors->AddFieldError(".clusters", "the weights must sum to at least 1");
+  }
+  if (split.has_total_weight() && split.total_weight().value() != total) {
+    errors->AddFieldError(".total_weight",
+                          absl::StrCat("must equal the sum of the weights (", total, "), got ",
+                                       split.total_weight().value()));
+  }
+  out->total_weight = total;
+}
+
 struct MappedRoutes {
   std::vector<VirtualHostConfig> virtual_hosts;
   std::vector<std::pair<std::string, std::string>> refs;  // (path, cluster)
@@ -134,8 +291,16 @@ RouteConfig MapRoute(const route_v3::VirtualHost& vh, const route_v3::Route& r,
   RouteConfig out;
   out.name = r.name();
   const route_v3::RouteMatch& match = r.match();
-  if (match.path_specifier_case() != route_v3::RouteMatch::kPrefix) {
-    errors->AddFieldError(".match", "only prefix matching is supported");
+  if (match.path_specifier_case() == route_v3::RouteMatch::kPath) {
+    out.path = match.path();
+    out.prefix.clear();
+    if (out.path.empty() || out.path[0] != '/') {
+      errors->AddFieldError(".match.path", "must start with \"/\"");
+    } else if (!IsCleanPath(out.path) || absl::StrContains(out.path, "?")) {
+      errors->AddFieldError(".match.path", "must not contain spaces, control characters or \"?\"");
+    }
+  } else if (match.path_specifier_case() != route_v3::RouteMatch::kPrefix) {
+    errors->AddFieldError(".match", "only prefix and path matching are supported");
   } else {
     out.prefix = match.prefix();
     if (!out.prefix.empty() && out.prefix[0] != '/') {
@@ -147,24 +312,31 @@ RouteConfig MapRoute(const route_v3::VirtualHost& vh, const route_v3::Route& r,
   if (match.has_case_sensitive() && !match.case_sensitive().value()) {
     errors->AddFieldError(".match.case_sensitive", "only case-sensitive matching is supported");
   }
+  if (match.headers_size() > static_cast<int>(kMaxHeaderMatchers)) {
+    errors->AddFieldError(".match.headers",
+                          absl::StrCat("at most ", kMaxHeaderMatchers, " are supported"));
+  }
   for (int i = 0; i < match.headers_size(); ++i) {
-    // Only the scheme matcher docs/tls.md uses: {name ":scheme" exact_match "http"|"https"}.
     const route_v3::HeaderMatcher& h = match.headers(i);
     Field header_field(errors, absl::StrCat(".match.headers[", i, "]"));
-    if (h.name() != ":scheme") {
-      errors->AddFieldError(".name", "only \":scheme\" is supported");
-    } else if (h.header_match_specifier_case() != route_v3::HeaderMatcher::kExactMatch) {
-      errors->AddError("only exact_match is supported");
-    } else if (h.exact_match() != "http" && h.exact_match() != "https") {
-      errors->AddFieldError(".exact_match", "must be \"http\" or \"https\"");
-    } else if (h.invert_match()) {
-      errors->AddFieldError(".invert_match", "is not supported");
-    } else if (!out.scheme.empty() && out.scheme != h.exact_match()) {
-      errors->AddError("contradicts an earlier :scheme matcher");
-    } else {
-      out.scheme = h.exact_match();
+    if (h.name() == ":scheme") {
+      // The scheme matcher of docs/tls.md: {name ":scheme" exact_match "http"|"https"}.
+      if (h.header_match_specifier_case() != route_v3::HeaderMatcher::kExactMatch) {
+        errors->AddError("only exact_match is supported");
+      } else if (h.exact_match() != "http" && h.exact_match() != "https") {
+        errors->AddFieldError(".exact_match", "must be \"http\" or \"https\"");
+      } else if (h.invert_match()) {
+        errors->AddFieldError(".invert_match", "is not supported");
+      } else if (!out.scheme.empty() && out.scheme != h.exact_match()) {
+        errors->AddError("contradicts an earlier :scheme matcher");
+      } else {
+        out.scheme = h.exact_match();
+      }
+      continue;
     }
+    MapHeaderMatcher(h, &out, errors);
   }
+  MapHeaderChanges(r, &out, errors);
 
   if (r.action_case() == route_v3::Route::ACTION_NOT_SET) {
     errors->AddFieldError(".route", "is required");
@@ -221,11 +393,14 @@ RouteConfig MapRoute(const route_v3::VirtualHost& vh, const route_v3::Route& r,
         refs->emplace_back(absl::StrCat(errors->path(), ".cluster"), action.cluster());
       }
       break;
+    case route_v3::RouteAction::kWeightedClusters:
+      MapWeightedClusters(action.weighted_clusters(), &out, errors, refs);
+      break;
     case route_v3::RouteAction::CLUSTER_SPECIFIER_NOT_SET:
       errors->AddFieldError(".cluster", "is required");
       break;
     default:
-      errors->AddError("only cluster is supported (not cluster_header or weighted_clusters)");
+      errors->AddError("only cluster and weighted_clusters are supported (not cluster_header)");
   }
   if (!action.prefix_rewrite().empty()) {
     errors->AddFieldError(".prefix_rewrite", "is not supported");

@@ -355,6 +355,81 @@ TEST_F(LbctlE2eTest, Routes) {
   EXPECT_EQ(Lbctl({"cluster", "delete", "web"}).exit_code, 0);
 }
 
+TEST_F(LbctlE2eTest, RouteSplitsMatchesAndHeaderChanges) {
+  StartController();
+  ASSERT_EQ(Lbctl({"cluster", "create", "web"}).exit_code, 0);
+  testing::CommandResult r = Lbctl({"cluster", "create", "web-v2", "--slow-start", "30s"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = Lbctl({"cluster", "get", "web-v2", "-o", "json"});
+  EXPECT_EQ(FromJson<lb::v1::Cluster>(r.out).slow_start_window().seconds(), 30);
+
+  r = Lbctl({"route", "create", "canary", "--split", "web=90", "--split", "web-v2=10", "--host",
+             "shop.test"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  r = Lbctl({"route", "create", "beta", "--cluster", "web-v2", "--host", "shop.test", "--header",
+             "X-Beta=1", "--header-absent", "x-bot", "--method", "GET", "--priority", "2"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  r = Lbctl({"route", "create", "login", "--cluster", "web", "--path", "/login", "--set-header",
+             "x-env=prod", "--add-header", "x-tag=a", "--remove-header", "x-secret"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+
+  r = Lbctl({"route", "list"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "NAME     HOSTS      PREFIX    CLUSTER           MATCH\n"
+            "default  *          /         backend           -\n"
+            "canary   shop.test  /         web=90,web-v2=10  -\n"
+            "beta     shop.test  /         web-v2            GET x-beta=1 !x-bot\n"
+            "login    *          = /login  web               -\n");
+  r = Lbctl({"route", "get", "login"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("path:             /login\n"));
+  EXPECT_THAT(r.out, HasSubstr("request headers:  -x-secret x-env=prod +x-tag=a\n"));
+
+  r = Lbctl({"route", "get", "beta", "-o", "json"});
+  auto beta = FromJson<lb::v1::Route>(r.out);
+  ASSERT_EQ(beta.headers_size(), 2);
+  EXPECT_EQ(beta.headers(0).name(), "x-beta");
+  EXPECT_EQ(beta.headers(0).exact(), "1");
+  EXPECT_EQ(beta.headers(1).name(), "x-bot");
+  EXPECT_TRUE(beta.headers(1).present());
+  EXPECT_TRUE(beta.headers(1).invert());
+  EXPECT_EQ(beta.method(), "GET");
+  EXPECT_EQ(beta.priority(), 2u);
+
+  // The split moves toward the canary; --cluster turns it back into one cluster.
+  r = Lbctl({"route", "update", "canary", "--split", "web=50", "--split", "web-v2=50"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  r = Lbctl({"route", "get", "canary", "-o", "json"});
+  auto canary = FromJson<lb::v1::Route>(r.out);
+  ASSERT_EQ(canary.weighted_clusters_size(), 2);
+  EXPECT_EQ(canary.weighted_clusters(1).weight(), 50u);
+  EXPECT_EQ(Lbctl({"cluster", "delete", "web-v2"}).err,
+            "lbctl: cluster \"web-v2\" is used by route \"canary\"; delete or change the route "
+            "first\n");
+  r = Lbctl({"route", "update", "canary", "--cluster", "web-v2"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  r = Lbctl({"route", "get", "canary", "-o", "json"});
+  canary = FromJson<lb::v1::Route>(r.out);
+  EXPECT_EQ(canary.cluster(), "web-v2");
+  EXPECT_EQ(canary.weighted_clusters_size(), 0);
+
+  // Bad values: a usage error before any call, or the server's message.
+  r = Lbctl({"route", "create", "x", "--split", "web"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, StartsWith("lbctl: invalid --split \"web\": want NAME=VALUE\n"));
+  r = Lbctl({"route", "create", "x", "--split", "web=0", "--split", "web-v2=0"});
+  EXPECT_EQ(r.exit_code, 2);  // INVALID_ARGUMENT from the controller.
+  EXPECT_EQ(r.err, "lbctl: route.weighted_clusters: the weights must sum to at least 1\n");
+  r = Lbctl({"route", "create", "x", "--cluster", "web", "--header", "host=a"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err,
+            "lbctl: route.headers[0].name: \"host\" is not allowed (routes match hosts with "
+            "`hosts`)\n");
+  r = Lbctl({"route", "create", "x", "--cluster", "web", "--path", "/a", "--prefix", "/b"});
+  EXPECT_EQ(r.exit_code, 2);
+}
+
 TEST_F(LbctlE2eTest, Errors) {
   StartController();
   testing::CommandResult r = Lbctl({"add", "127.0.0.1", "abc"});

@@ -282,7 +282,27 @@ TEST(XdsProtoTest, FieldNumbersOfOtherFieldsWeUse) {
       {route::HeaderMatcher::descriptor(), "name", 1},
       {route::HeaderMatcher::descriptor(), "exact_match", 4},
       {route::HeaderMatcher::descriptor(), "invert_match", 8},
+      {route::HeaderMatcher::descriptor(), "present_match", 7},
+      {route::HeaderMatcher::descriptor(), "prefix_match", 9},
+      {route::HeaderMatcher::descriptor(), "suffix_match", 10},
+      {route::HeaderMatcher::descriptor(), "contains_match", 12},
       {router::Router::descriptor(), "dynamic_stats", 1},
+      // Routes of Gateway API / Ingress: header changes; slow start.
+      {route::Route::descriptor(), "request_headers_to_add", 9},
+      {route::Route::descriptor(), "request_headers_to_remove", 12},
+      {core::HeaderValueOption::descriptor(), "header", 1},
+      {core::HeaderValueOption::descriptor(), "append_action", 3},
+      {core::HeaderValue::descriptor(), "key", 1},
+      {core::HeaderValue::descriptor(), "value", 2},
+      {core::RuntimeDouble::descriptor(), "default_value", 1},
+      {core::RuntimeDouble::descriptor(), "runtime_key", 2},
+      {cluster::Cluster::descriptor(), "least_request_lb_config", 37},
+      {cluster::Cluster::descriptor(), "round_robin_lb_config", 56},
+      {cluster::Cluster::RoundRobinLbConfig::descriptor(), "slow_start_config", 1},
+      {cluster::Cluster::LeastRequestLbConfig::descriptor(), "slow_start_config", 3},
+      {cluster::Cluster::SlowStartConfig::descriptor(), "slow_start_window", 1},
+      {cluster::Cluster::SlowStartConfig::descriptor(), "aggression", 2},
+      {cluster::Cluster::SlowStartConfig::descriptor(), "min_weight_percent", 3},
   });
 }
 

@@ -17,6 +17,7 @@ namespace lb::model {
 namespace {
 
 using ::google::protobuf::util::MessageDifferencer;
+using ::testing::ElementsAre;
 
 lb::v1::Cluster ParseCluster(const std::string& text) {
   lb::v1::Cluster c;
@@ -1118,6 +1119,142 @@ TEST(NormalizeRouteTest, EveryProblemAtOnceWithCustomPath) {
             "routes[3].host: must be \"*\", a host name, \"*.\" + a domain, or an IP; "
             "routes[3].path_prefix: must start with \"/\" and contain no spaces; "
             "routes[3].cluster: is required");
+}
+
+TEST(NormalizeRouteTest, WeightedClusters) {
+  lb::v1::Route r = ParseRoute(R"pb(name: "r"
+                                    weighted_clusters { cluster: "stable" weight: 90 }
+                                    weighted_clusters { cluster: "canary" weight: 10 }
+                                    weighted_clusters { cluster: "old" weight: 0 })pb");
+  ASSERT_TRUE(NormalizeRoute(&r).ok());
+  EXPECT_EQ(r.cluster(), "");
+  EXPECT_THAT(RouteClusters(r), ElementsAre("stable", "canary", "old"));
+  EXPECT_EQ(RouteError(R"pb(name: "r"
+                            cluster: "web"
+                            weighted_clusters { cluster: "a" weight: 1 })pb"),
+            "route.weighted_clusters: not together with cluster");
+  EXPECT_EQ(RouteError(R"pb(name: "r"
+                            weighted_clusters { cluster: "a" weight: 0 }
+                            weighted_clusters { cluster: "b" weight: 0 })pb"),
+            "route.weighted_clusters: the weights must sum to at least 1");
+  EXPECT_EQ(RouteError(R"pb(name: "r"
+                            weighted_clusters { cluster: "a" weight: 1000001 }
+                            weighted_clusters { cluster: "a" weight: 1 }
+                            weighted_clusters { cluster: "" weight: 1 }
+                            weighted_clusters { cluster: "x y" weight: 1 })pb"),
+            "route.weighted_clusters[0].weight: must be from 0 to 1000000, got 1000001; "
+            "route.weighted_clusters[1].cluster: duplicate cluster \"a\"; "
+            "route.weighted_clusters[2].cluster: is required; "
+            "route.weighted_clusters[3].cluster: must be 1-128 characters of [a-zA-Z0-9_.-]");
+  lb::v1::Route many = ParseRoute(R"pb(name: "r")pb");
+  for (int i = 0; i <= 16; ++i) {
+    lb::v1::WeightedCluster* w = many.add_weighted_clusters();
+    w->set_cluster(absl::StrCat("c", i));
+    w->set_weight(1);
+  }
+  EXPECT_EQ(NormalizeRoute(&many).message(), "route.weighted_clusters: at most 16 per route");
+  many.mutable_weighted_clusters()->RemoveLast();
+  EXPECT_TRUE(NormalizeRoute(&many).ok());
+  EXPECT_THAT(RouteClusters(ParseRoute(R"pb(name: "r" cluster: "web")pb")), ElementsAre("web"));
+}
+
+TEST(NormalizeRouteTest, PathExact) {
+  lb::v1::Route r = ParseRoute(R"pb(name: "r" cluster: "web" path_exact: "/login")pb");
+  ASSERT_TRUE(NormalizeRoute(&r).ok());
+  EXPECT_EQ(r.path_prefix(), "");  // No default prefix beside an exact path.
+  EXPECT_EQ(r.path_exact(), "/login");
+  EXPECT_EQ(RouteError(R"pb(name: "r" cluster: "web" path_exact: "/a" path_prefix: "/b")pb"),
+            "route.path_exact: not together with path_prefix");
+  const std::string bad = "route.path_exact: must start with \"/\" and contain no spaces or \"?\"";
+  EXPECT_EQ(RouteError(R"pb(name: "r" cluster: "web" path_exact: "login")pb"), bad);
+  EXPECT_EQ(RouteError(R"pb(name: "r" cluster: "web" path_exact: "/a?b=1")pb"), bad);
+  EXPECT_EQ(RouteError(R"pb(name: "r" cluster: "web" path_exact: "/a b")pb"), bad);
+}
+
+TEST(NormalizeRouteTest, MethodAndHeaders) {
+  lb::v1::Route r = ParseRoute(R"pb(name: "r"
+                                    cluster: "web"
+                                    method: "POST"
+                                    headers { name: "X-Canary" exact: "1" }
+                                    headers { name: "user-agent" prefix: "curl/" invert: true }
+                                    headers { name: "X-Debug" present: true })pb");
+  ASSERT_TRUE(NormalizeRoute(&r).ok());
+  EXPECT_EQ(r.headers(0).name(), "x-canary");  // Lowercased.
+  EXPECT_EQ(r.headers(2).name(), "x-debug");
+  EXPECT_EQ(RouteError(R"pb(name: "r" cluster: "web" method: "GE T")pb"),
+            "route.method: must be an HTTP method token, e.g. \"GET\"");
+  EXPECT_EQ(RouteError(R"pb(name: "r"
+                            cluster: "web"
+                            headers { name: "" exact: "1" }
+                            headers { name: "a b" exact: "1" }
+                            headers { name: "Host" exact: "x" }
+                            headers { name: ":path" exact: "/" }
+                            headers { name: "x" }
+                            headers { name: "x" prefix: "" }
+                            headers { name: "x" present: false }
+                            headers { name: "x" exact: "a\nb" })pb"),
+            "route.headers[0].name: is required; "
+            "route.headers[1].name: must be an HTTP header name (a token, at most 256 "
+            "characters); "
+            "route.headers[2].name: \"host\" is not allowed (routes match hosts with `hosts`); "
+            "route.headers[3].name: must be an HTTP header name (a token, at most 256 "
+            "characters); "
+            "route.headers[4]: needs one of exact, prefix or present; "
+            "route.headers[5].prefix: must not be empty; "
+            "route.headers[6].present: must be true (or use invert); "
+            "route.headers[7].exact: must be printable text of at most 4096 bytes");
+  lb::v1::Route many = ParseRoute(R"pb(name: "r" cluster: "web")pb");
+  for (int i = 0; i <= 16; ++i) {
+    lb::v1::HeaderMatch* h = many.add_headers();
+    h->set_name(absl::StrCat("h", i));
+    h->set_present(true);
+  }
+  EXPECT_EQ(NormalizeRoute(&many).message(), "route.headers: at most 16 per route");
+}
+
+TEST(NormalizeRouteTest, HeaderChanges) {
+  lb::v1::Route r = ParseRoute(R"pb(name: "r"
+                                    cluster: "web"
+                                    request_headers_to_add { name: "X-Env" value: "prod" }
+                                    request_headers_to_add { name: "x-tag" value: "a" append: true }
+                                    request_headers_to_remove: "X-Secret")pb");
+  ASSERT_TRUE(NormalizeRoute(&r).ok());
+  EXPECT_EQ(r.request_headers_to_add(0).name(), "x-env");
+  EXPECT_EQ(r.request_headers_to_remove(0), "x-secret");
+  EXPECT_EQ(RouteError(R"pb(name: "r"
+                            cluster: "web"
+                            request_headers_to_add { name: "Content-Length" value: "1" }
+                            request_headers_to_add { name: "x" value: "a\r\nb: c" }
+                            request_headers_to_remove: "Transfer-Encoding"
+                            request_headers_to_remove: "host")pb"),
+            "route.request_headers_to_add[0].name: \"content-length\" cannot be changed by a "
+            "route (the proxy owns the message framing); "
+            "route.request_headers_to_add[1].value: must be printable text of at most 4096 "
+            "bytes; "
+            "route.request_headers_to_remove[0]: \"transfer-encoding\" cannot be changed by a "
+            "route (the proxy owns the message framing); "
+            "route.request_headers_to_remove[1]: \"host\" is not allowed (routes match hosts "
+            "with `hosts`)");
+}
+
+TEST(NormalizeClusterTest, SlowStartWindow) {
+  lb::v1::Cluster c;
+  c.set_name("web");
+  c.set_lb_policy(lb::v1::ROUND_ROBIN);
+  c.mutable_slow_start_window()->set_seconds(30);
+  ASSERT_TRUE(NormalizeCluster(&c).ok());
+  EXPECT_EQ(c.slow_start_window().seconds(), 30);
+  c.mutable_slow_start_window()->set_seconds(0);  // Off, kept as given.
+  ASSERT_TRUE(NormalizeCluster(&c).ok());
+  EXPECT_TRUE(c.has_slow_start_window());
+  c.mutable_slow_start_window()->set_seconds(3601);
+  EXPECT_EQ(std::string(NormalizeCluster(&c).message()),
+            "cluster.slow_start_window: must be from 1s to 3600s, got 3601s");
+  c.mutable_slow_start_window()->set_seconds(10);
+  c.set_lb_policy(lb::v1::RING_HASH);
+  EXPECT_EQ(std::string(NormalizeCluster(&c).message()),
+            "cluster.slow_start_window: only with RANDOM, ROUND_ROBIN or LEAST_REQUEST (hash "
+            "policies keep a client on its endpoint)");
 }
 
 }  // namespace

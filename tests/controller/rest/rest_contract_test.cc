@@ -341,6 +341,56 @@ TEST_F(RestContractTest, RoutesWithSeveralHostsAndDuplicates) {
   EXPECT_EQ(State(), before);
 }
 
+TEST_F(RestContractTest, RouteMatchesSplitsAndHeaderChangesRoundTrip) {
+  ASSERT_EQ(Post("/v1/clusters", R"({"name":"stable"})").status, 201);
+  ASSERT_EQ(Post("/v1/clusters", R"({"name":"canary","slow_start_window":"30s"})").status, 201);
+  EXPECT_EQ(Body(Get("/v1/clusters/canary"))["slow_start_window"], "30s");
+  HttpResponse r = Post("/v1/routes", R"({"name":"split","hosts":["shop.example"],
+      "path_exact":"/cart","method":"POST",
+      "headers":[{"name":"X-Beta","exact":"1"},{"name":"x-bot","present":true,"invert":true}],
+      "weighted_clusters":[{"cluster":"stable","weight":90},{"cluster":"canary","weight":10}],
+      "request_headers_to_add":[{"name":"X-Env","value":"prod"},
+                                {"name":"x-tag","value":"a","append":true}],
+      "request_headers_to_remove":["X-Secret"],"priority":3})");
+  ASSERT_EQ(r.status, 201) << r.body;
+  nlohmann::json route = Body(Get("/v1/routes/split"));
+  // Names lowercased; no default path_prefix beside path_exact.
+  EXPECT_EQ(route, nlohmann::json::parse(R"({"name":"split","host":"shop.example",
+      "hosts":["shop.example"],"path_prefix":"","path_exact":"/cart","method":"POST",
+      "cluster":"","https_redirect":0,
+      "headers":[{"name":"x-beta","exact":"1","invert":false},
+                 {"name":"x-bot","present":true,"invert":true}],
+      "weighted_clusters":[{"cluster":"stable","weight":90},{"cluster":"canary","weight":10}],
+      "request_headers_to_add":[{"name":"x-env","value":"prod","append":false},
+                                {"name":"x-tag","value":"a","append":true}],
+      "request_headers_to_remove":["x-secret"],"priority":3})"));
+  // What a read returns can be written back unchanged.
+  r = Put("/v1/routes/split", route.dump());
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(Body(Get("/v1/routes/split")), route);
+  const std::string before = State();
+  // The same match on the same host is taken; another method is not.
+  EXPECT_EQ(Error(Post("/v1/routes", R"({"name":"dup","hosts":["shop.example"],
+      "path_exact":"/cart","method":"POST","cluster":"stable",
+      "headers":[{"name":"x-bot","present":true,"invert":true},{"name":"x-beta","exact":"1"}]})")),
+            "409 ALREADY_EXISTS: route \"dup\": host \"shop.example\" with path_exact \"/cart\" "
+            "and the same method and headers is already routed by route \"split\"");
+  EXPECT_EQ(Error(Post("/v1/routes", R"({"name":"bad","cluster":"stable",
+      "weighted_clusters":[{"cluster":"canary","weight":1}]})")),
+            "400 INVALID_ARGUMENT: route.weighted_clusters: not together with cluster");
+  EXPECT_EQ(Error(Post("/v1/routes", R"({"name":"ghost","path_prefix":"/ghost",
+      "weighted_clusters":[{"cluster":"stable","weight":1},{"cluster":"nope","weight":1}]})")),
+            "409 FAILED_PRECONDITION: route \"ghost\": cluster \"nope\" does not exist; create it "
+            "first");
+  EXPECT_EQ(Error(Delete("/v1/clusters/canary")),
+            "409 FAILED_PRECONDITION: cluster \"canary\" is used by route \"split\"; delete or "
+            "change the route first");
+  EXPECT_EQ(State(), before);
+  r = Post("/v1/routes", R"({"name":"get","hosts":["shop.example"],"path_exact":"/cart",
+      "method":"GET","cluster":"stable"})");
+  EXPECT_EQ(r.status, 201) << r.body;
+}
+
 TEST_F(RestContractTest, EveryErrorCodeMatchesItsStatus) {
   ASSERT_EQ(Post("/v1/clusters", R"({"name":"web"})").status, 201);
   std::vector<HttpResponse> errors = {

@@ -13,6 +13,8 @@
 #include "envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.pb.h"
 #include "envoy/extensions/upstreams/http/v3/http_protocol_options.pb.h"
 #include "gmock/gmock.h"
+#include "google/protobuf/text_format.h"
+#include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "lb/v1/lb.pb.h"
 
@@ -844,6 +846,188 @@ TEST(BuildClusterTest, GrpcHealthCheck) {
   c = BuildCluster(model, ClientFlavor::kEnvoy);
   ASSERT_EQ(c.health_checks_size(), 1);
   EXPECT_TRUE(c.health_checks(0).has_grpc_health_check());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Weighted clusters, exact paths, method and header matches, header changes, slow start
+
+template <typename M>
+void ExpectProto(const M& actual, const std::string& text) {
+  M expected;
+  ASSERT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &expected)) << text;
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(actual, expected))
+      << "actual:\n"
+      << actual.DebugString() << "expected:\n"
+      << expected.DebugString();
+}
+
+lb::v1::RouteTable ParseTable(const std::string& text) {
+  lb::v1::RouteTable t;
+  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &t)) << text;
+  for (lb::v1::Route& r : *t.mutable_routes()) EXPECT_TRUE(model::NormalizeRoute(&r).ok());
+  return t;
+}
+
+TEST(BuildIngressRoutesTest, WeightedClustersMatchesAndHeaderChangesExactly) {
+  lb::v1::RouteTable table = ParseTable(R"pb(
+    routes {
+      name: "split"
+      hosts: "shop.example"
+      path_prefix: "/"
+      weighted_clusters { cluster: "stable" weight: 90 }
+      weighted_clusters { cluster: "canary" weight: 10 }
+      weighted_clusters { cluster: "old" weight: 0 }
+      method: "POST"
+      headers { name: "X-Canary" exact: "yes" }
+      headers { name: "x-bot" present: true invert: true }
+      request_headers_to_add { name: "X-Env" value: "prod" }
+      request_headers_to_add { name: "x-tag" value: "a" append: true }
+      request_headers_to_remove: "X-Secret"
+    }
+  )pb");
+  absl::flat_hash_map<std::string, lb::v1::Cluster> clusters;
+  clusters["stable"] = ModelCluster("stable", lb::v1::ROUND_ROBIN);
+  clusters["stable"].mutable_retries()->set_value(4);
+  clusters["canary"] = ModelCluster("canary", lb::v1::RING_HASH);
+  clusters["canary"].mutable_hash_policy()->set_header("x-user");
+  route_v3::RouteConfiguration rc = BuildIngressRoutes(table, clusters);
+  ExpectProto(rc, R"pb(
+    name: "default"
+    virtual_hosts {
+      name: "shop.example"
+      domains: "shop.example"
+      routes {
+        name: "split"
+        match {
+          prefix: "/"
+          headers { name: ":method" exact_match: "POST" }
+          headers { name: "x-canary" exact_match: "yes" }
+          headers { name: "x-bot" present_match: true invert_match: true }
+        }
+        route {
+          weighted_clusters {
+            clusters {
+              name: "stable"
+              weight { value: 90 }
+            }
+            clusters {
+              name: "canary"
+              weight { value: 10 }
+            }
+          }
+          retry_policy {
+            retry_on: "connect-failure,reset,refused-stream"
+            num_retries { value: 4 }
+          }
+          hash_policy { header { header_name: "x-user" } }
+        }
+        request_headers_to_add {
+          header { key: "x-env" value: "prod" }
+          append_action: OVERWRITE_IF_EXISTS_OR_ADD
+        }
+        request_headers_to_add {
+          header { key: "x-tag" value: "a" }
+          append_action: APPEND_IF_EXISTS_OR_ADD
+        }
+        request_headers_to_remove: "x-secret"
+      }
+    }
+  )pb");
+}
+
+TEST(BuildIngressRoutesTest, PrecedenceExactThenLongestPrefixThenMethodThenHeadersThenPriority) {
+  lb::v1::RouteTable table = ParseTable(R"pb(
+    routes { name: "any" cluster: "c" }
+    routes { name: "prefix-a" cluster: "c" path_prefix: "/a" }
+    routes {
+      name: "prefix-a-two-headers"
+      cluster: "c"
+      path_prefix: "/a"
+      headers { name: "x" present: true }
+      headers { name: "y" present: true }
+    }
+    routes {
+      name: "prefix-a-one-header"
+      cluster: "c"
+      path_prefix: "/a"
+      headers { name: "x" exact: "1" }
+    }
+    routes { name: "prefix-a-get" cluster: "c" path_prefix: "/a" method: "GET" }
+    routes {
+      name: "prefix-a-get-header"
+      cluster: "c"
+      path_prefix: "/a"
+      method: "GET"
+      headers { name: "x" present: true }
+    }
+    routes { name: "prefix-abc" cluster: "c" path_prefix: "/abc" }
+    routes { name: "exact-a" cluster: "c" path_exact: "/a" }
+    routes {
+      name: "prefix-a-priority-0"
+      cluster: "c"
+      path_prefix: "/a"
+      headers { name: "z" present: true }
+      priority: 5
+    }
+    routes {
+      name: "prefix-a-priority-1"
+      cluster: "c"
+      path_prefix: "/a"
+      headers { name: "w" present: true }
+      priority: 1
+    }
+  )pb");
+  route_v3::RouteConfiguration rc = BuildIngressRoutes(table, {});
+  ASSERT_EQ(rc.virtual_hosts_size(), 1);
+  std::vector<std::string> order;
+  for (const auto& r : rc.virtual_hosts(0).routes()) order.push_back(r.name());
+  EXPECT_THAT(order, ElementsAre("exact-a", "prefix-abc", "prefix-a-get-header", "prefix-a-get",
+                                 "prefix-a-two-headers", "prefix-a-one-header",
+                                 "prefix-a-priority-1", "prefix-a-priority-0", "prefix-a", "any"));
+  EXPECT_EQ(rc.virtual_hosts(0).routes(0).match().path(), "/a");
+  EXPECT_EQ(rc.virtual_hosts(0).routes(0).match().path_specifier_case(),
+            route_v3::RouteMatch::kPath);
+}
+
+TEST(BuildIngressRoutesTest, HttpsRedirectKeepsTheRoutesMatch) {
+  lb::v1::RouteTable table = ParseTable(R"pb(
+    routes { name: "r" cluster: "c" path_exact: "/x" method: "GET" https_redirect: 308 }
+  )pb");
+  route_v3::RouteConfiguration rc = BuildIngressRoutes(table, {});
+  ASSERT_EQ(rc.virtual_hosts(0).routes_size(), 2);
+  ExpectProto(rc.virtual_hosts(0).routes(0).match(), R"pb(
+    path: "/x"
+    headers { name: ":method" exact_match: "GET" }
+    headers { name: ":scheme" exact_match: "http" }
+  )pb");
+  ExpectProto(rc.virtual_hosts(0).routes(1).match(), R"pb(
+    path: "/x"
+    headers { name: ":method" exact_match: "GET" }
+  )pb");
+}
+
+TEST(BuildClusterTest, SlowStartWindowForProxiesOnly) {
+  for (lb::v1::LbPolicy policy : {lb::v1::RANDOM, lb::v1::ROUND_ROBIN, lb::v1::LEAST_REQUEST}) {
+    lb::v1::Cluster c = ModelCluster("web", policy);
+    c.mutable_slow_start_window()->set_seconds(30);
+    cluster_v3::Cluster envoy = BuildCluster(c, ClientFlavor::kEnvoy);
+    if (policy == lb::v1::LEAST_REQUEST) {
+      ExpectProto(envoy.least_request_lb_config(), R"pb(
+        choice_count { value: 2 }
+        slow_start_config { slow_start_window { seconds: 30 } }
+      )pb");
+    } else {
+      ExpectProto(envoy.round_robin_lb_config(), R"pb(
+        slow_start_config { slow_start_window { seconds: 30 } }
+      )pb");
+    }
+    cluster_v3::Cluster grpc = BuildCluster(c, ClientFlavor::kGrpc);
+    EXPECT_FALSE(grpc.has_round_robin_lb_config());
+    EXPECT_FALSE(grpc.has_least_request_lb_config());
+  }
+  lb::v1::Cluster off = ModelCluster("web", lb::v1::ROUND_ROBIN);
+  off.mutable_slow_start_window()->set_seconds(0);
+  EXPECT_FALSE(BuildCluster(off, ClientFlavor::kEnvoy).has_round_robin_lb_config());
 }
 
 }  // namespace

@@ -557,5 +557,75 @@ TEST(ScaleTest, TenThousandHostsBuildQuickly) {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Slow start
+
+TEST(SlowStartWeightTest, LinearRampFromTheFloorToTheFullWeight) {
+  const SlowStart slow{absl::Seconds(100), 1.0, 0.1};
+  EXPECT_EQ(SlowStartWeight(1, absl::ZeroDuration(), slow), 100u);  // The 10% floor.
+  EXPECT_EQ(SlowStartWeight(1, absl::Seconds(5), slow), 100u);
+  EXPECT_EQ(SlowStartWeight(1, absl::Seconds(25), slow), 250u);
+  EXPECT_EQ(SlowStartWeight(4, absl::Seconds(50), slow), 2000u);
+  EXPECT_EQ(SlowStartWeight(1, absl::Seconds(99), slow), 990u);
+  EXPECT_EQ(SlowStartWeight(1, absl::Seconds(100), slow), 1000u);  // Done: full weight.
+  EXPECT_EQ(SlowStartWeight(10000, absl::Hours(1), slow), 10000000u);
+  // Aggression 2: sqrt(t), faster at first.
+  const SlowStart steep{absl::Seconds(100), 2.0, 0.0};
+  EXPECT_EQ(SlowStartWeight(1, absl::Seconds(25), steep), 500u);
+  EXPECT_EQ(SlowStartWeight(1, absl::ZeroDuration(), steep), 1u);  // Never 0.
+  // Off.
+  EXPECT_EQ(SlowStartWeight(3, absl::ZeroDuration(), SlowStart{}), 3000u);
+}
+
+// A cluster of two old hosts and one that joins at t=0, with a 60 s window; picks at simulated
+// times (the tracker gets the proxy's monotonic clock) show the new host's share ramp up.
+TEST(SlowStartTrackerTest, NewHostRampsUpAndRestartsWhenEligibleAgain) {
+  const SlowStart slow{absl::Seconds(60), 1.0, 0.1};
+  SlowStartTracker tracker;
+  const absl::Duration origin = absl::Hours(5);  // Any monotonic origin.
+  tracker.Begin(origin - absl::Hours(1));
+  tracker.Report("c|old1", true, 1, slow);
+  tracker.Report("c|old2", true, 1, slow);
+  EXPECT_TRUE(tracker.ramping());
+  // The share of picks the new host gets at `at` (random and round robin alike).
+  auto share = [&](absl::Duration at, LbPolicy policy) {
+    tracker.Begin(origin + at);
+    std::vector<Candidate> candidates = {{0, tracker.Report("c|old1", true, 1, slow)},
+                                         {1, tracker.Report("c|old2", true, 1, slow)},
+                                         {2, tracker.Report("c|new", true, 1, slow)}};
+    auto picker = Picker::Create(policy, candidates, {Key(0), Key(1), Key(2)});
+    WorkerState state(7);
+    int hits = 0;
+    for (int i = 0; i < 30000; ++i) hits += picker->Pick(state, Input()) == 2;
+    return hits / 30000.0;
+  };
+  for (LbPolicy policy : {LbPolicy::kRandom, LbPolicy::kRoundRobin, LbPolicy::kLeastRequest}) {
+    SCOPED_TRACE(static_cast<int>(policy));
+    tracker = SlowStartTracker();
+    tracker.Begin(origin - absl::Hours(1));
+    tracker.Report("c|old1", true, 1, slow);
+    tracker.Report("c|old2", true, 1, slow);
+    // t=0: 0.1 / 2.1; t=30s: 0.5 / 2.5; t=60s and later: 1 / 3.
+    EXPECT_NEAR(share(absl::ZeroDuration(), policy), 0.1 / 2.1, 0.01);
+    EXPECT_TRUE(tracker.ramping());
+    EXPECT_NEAR(share(absl::Seconds(30), policy), 0.5 / 2.5, 0.015);
+    EXPECT_NEAR(share(absl::Seconds(45), policy), 0.75 / 2.75, 0.015);
+    EXPECT_NEAR(share(absl::Seconds(60), policy), 1.0 / 3.0, 0.015);
+    EXPECT_FALSE(tracker.ramping());
+  }
+  // Unhealthy for a while, then eligible again: the ramp starts over.
+  tracker.Begin(origin + absl::Seconds(200));
+  EXPECT_EQ(tracker.Report("c|new", false, 1, slow), 0u);
+  tracker.Begin(origin + absl::Seconds(230));
+  EXPECT_EQ(tracker.Report("c|new", true, 1, slow), 100u);
+  tracker.Begin(origin + absl::Seconds(260));
+  EXPECT_EQ(tracker.Report("c|new", true, 1, slow), 500u);
+  EXPECT_TRUE(tracker.ramping());
+  // A host not reported at one rebuild is forgotten: it starts over when it comes back.
+  tracker.Begin(origin + absl::Seconds(300));
+  tracker.Begin(origin + absl::Seconds(400));
+  EXPECT_EQ(tracker.Report("c|new", true, 1, slow), 100u);
+}
+
 }  // namespace
 }  // namespace lb::proxy::balancer

@@ -779,5 +779,135 @@ TEST_F(RouterTest, ClusterCountsResponsesAndLatency) {
   EXPECT_DOUBLE_EQ(latency.sum_seconds, 0.003);
 }
 
+// A snapshot with clusters "stable" (host 10.0.0.1:8000) and "canary" (10.0.0.2:8000) and one
+// route "/" splitting stable:canary by the given weights.
+std::shared_ptr<Snapshot> SplitSnapshot(uint32_t stable, uint32_t canary) {
+  auto snap = std::make_shared<Snapshot>();
+  int n = 1;
+  for (const char* name : {"stable", "canary"}) {
+    auto cluster = std::make_shared<upstream::ClusterSnapshot>();
+    cluster->config.name = name;
+    cluster->config.policy = LbPolicy::kRandom;
+    auto host = std::make_shared<upstream::HostState>(1);
+    host->cluster = name;
+    host->key = absl::StrCat("10.0.0.", n++, ":8000");
+    cluster->hosts.push_back(host);
+    cluster->views.push_back({});
+    cluster->picker = balancer::Picker::Create(LbPolicy::kRandom, {{0, 1}}, {host->key}, {});
+    cluster->stats = std::make_shared<upstream::ClusterStats>(1);
+    snap->clusters[name] = cluster;
+  }
+  RouteConfig split;
+  split.name = "split";
+  split.prefix = "/";
+  split.weighted_clusters = {{"stable", stable}, {"canary", canary}};
+  split.total_weight = stable + canary;
+  snap->virtual_hosts = {{"*", {split}}};
+  return snap;
+}
+
+TEST_F(RouterTest, WeightedClustersSplitRequestsByWeight) {
+  std::shared_ptr<Snapshot> snap = SplitSnapshot(90, 10);
+  snapshots_.push_back(snap);
+  std::map<std::string, int> hits;
+  for (int i = 0; i < 4000; ++i) {
+    Start(snap.get(), Request());
+    FakePool& pool = Waiting();
+    ++hits[KeyOf(pool)];
+    pool.Ready();
+    pool.Respond(200, "ok");
+  }
+  // 10% of 4000 = 400; a binomial's standard deviation here is 19.
+  EXPECT_GT(hits["10.0.0.2:8000"], 300);
+  EXPECT_LT(hits["10.0.0.2:8000"], 500);
+  EXPECT_EQ(hits["10.0.0.1:8000"] + hits["10.0.0.2:8000"], 4000);
+}
+
+TEST_F(RouterTest, WeightedClusterWithHashPolicyKeepsEachClientOnItsCluster) {
+  // Header hash: a client on the canary at 10% stays there at 50% and 100%; at each step the
+  // share is about the canary's weight.
+  std::map<std::string, std::string> at10;
+  for (uint32_t canary : {10u, 50u, 100u}) {
+    std::shared_ptr<Snapshot> snap = SplitSnapshot(100 - canary, canary);
+    snapshots_.push_back(snap);
+    RouteConfig& split = snap->virtual_hosts[0].routes[0];
+    split.has_hash_policy = true;
+    split.hash_policy.kind = HashPolicy::Kind::kHeader;
+    split.hash_policy.name = "x-user";
+    int on_canary = 0;
+    for (int user = 0; user < 1000; ++user) {
+      std::string where;
+      for (int again = 0; again < 2; ++again) {
+        http::RequestHeaderMapPtr request = Request();
+        request->Add("X-User", absl::StrCat("user-", user));
+        Start(snap.get(), std::move(request));
+        FakePool& pool = Waiting();
+        if (again == 1) {
+          EXPECT_EQ(KeyOf(pool), where);  // The same cluster every time.
+        }
+        where = KeyOf(pool);
+        pool.Ready();
+        pool.Respond(200, "ok");
+      }
+      const std::string key = absl::StrCat(user);
+      if (where == "10.0.0.2:8000") ++on_canary;
+      if (canary == 10) at10[key] = where;
+      if (at10[key] == "10.0.0.2:8000") {
+        EXPECT_EQ(where, "10.0.0.2:8000") << user;
+      }
+    }
+    EXPECT_NEAR(on_canary, 10 * static_cast<int>(canary), 60) << canary;
+  }
+}
+
+TEST_F(RouterTest, MissingWeightedClusterIs503) {
+  std::shared_ptr<Snapshot> snap = SplitSnapshot(0, 1);
+  snapshots_.push_back(snap);
+  snap->clusters.erase("canary");
+  Start(snap.get(), Request());
+  EXPECT_EQ(downstream_.status, 503);
+  EXPECT_EQ(downstream_.body, "cluster \"canary\" is not available");
+}
+
+TEST_F(RouterTest, RouteHeaderRemovalsThenAdditionsBeforeTheProxysOwn) {
+  std::shared_ptr<Snapshot> snap = Snap(1);
+  RouteConfig& web = snap->virtual_hosts[0].routes[1];
+  web.headers_to_remove = {"x-secret", "x-forwarded-for"};
+  web.headers_to_add = {{"x-env", "prod", false}, {"x-tag", "b", true}};
+  http::RequestHeaderMapPtr request = Request();
+  request->Add("X-Secret", "s");
+  request->Add("X-Env", "dev");
+  request->Add("X-Tag", "a");
+  request->Add("X-Forwarded-For", "198.51.100.1");
+  Start(snap.get(), std::move(request));
+  FakeEncoder& up = Pool(0).Ready();
+  // x-env replaced, x-tag appended; the client's X-Forwarded-For removed before the proxy
+  // adds its own.
+  EXPECT_EQ(up.head,
+            "GET /\nHost: example.com\r\nX-Tag: a\r\nx-env: prod\r\nx-tag: b\r\n"
+            "X-Forwarded-For: 192.0.2.9\r\nX-Forwarded-Proto: http\r\n");
+}
+
+TEST_F(RouterTest, MethodAndHeaderMatchersChooseTheRoute) {
+  std::shared_ptr<Snapshot> snap = Snap(1);
+  RouteConfig post_only;
+  post_only.name = "post";
+  post_only.prefix = "/";
+  post_only.cluster = "nowhere";
+  post_only.headers = {{":method", HeaderMatcherConfig::Kind::kExact, "POST", false},
+                       {"x-canary", HeaderMatcherConfig::Kind::kPresent, "", false}};
+  auto& routes = snap->virtual_hosts[0].routes;
+  routes.insert(routes.begin(), post_only);
+  http::RequestHeaderMapPtr post = Request(http::Method::kPost);
+  post->Add("X-Canary", "1");
+  Start(snap.get(), std::move(post));
+  EXPECT_EQ(downstream_.body, "cluster \"nowhere\" is not available");  // The POST route.
+  Start(snap.get(), Request(http::Method::kPost));  // No X-Canary: the "/" route.
+  ASSERT_TRUE(Pool(0).waiting());
+  Pool(0).Ready();
+  Pool(0).Respond(200, "ok");
+  EXPECT_EQ(downstream_.status, 200);
+}
+
 }  // namespace
 }  // namespace lb::proxy::router

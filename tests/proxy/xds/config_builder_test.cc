@@ -754,14 +754,14 @@ TEST(ConfigBuilderTest, EveryRouteProblemIsReportedWithItsPath) {
         route { cluster: "x" }
       }
       routes {
-        match { path: "/exact" }
+        match {}
         route { cluster: "x" }
       }
       routes {
         match {
           prefix: "/h"
           case_sensitive { value: false }
-          headers { name: "x" exact_match: "y" }
+          headers { name: "x" }
         }
         route { cluster: "x" }
       }
@@ -828,14 +828,15 @@ TEST(ConfigBuilderTest, EveryRouteProblemIsReportedWithItsPath) {
       "virtual_hosts[1].domains[0]); "
       "virtual_hosts[1].retry_policy.num_retries: must be from 0 to 10, got 12; "
       "virtual_hosts[1].routes[0].match.prefix: must start with \"/\" (or be empty); "
-      "virtual_hosts[1].routes[1].match: only prefix matching is supported; "
+      "virtual_hosts[1].routes[1].match: only prefix and path matching are supported; "
       "virtual_hosts[1].routes[2].match.case_sensitive: only case-sensitive matching is "
       "supported; "
-      "virtual_hosts[1].routes[2].match.headers[0].name: only \":scheme\" is supported; "
+      "virtual_hosts[1].routes[2].match.headers[0]: only exact_match, prefix_match, "
+      "suffix_match, contains_match and present_match are supported; "
       "virtual_hosts[1].routes[3].redirect: only https_redirect is supported; "
       "virtual_hosts[1].routes[4].route: is required; "
-      "virtual_hosts[1].routes[5].route: only cluster is supported (not cluster_header or "
-      "weighted_clusters); "
+      "virtual_hosts[1].routes[5].route.weighted_clusters.clusters: the weights must sum to at "
+      "least 1; "
       "virtual_hosts[1].routes[5].route.prefix_rewrite: is not supported; "
       "virtual_hosts[1].routes[6].route.cluster: must not be empty; "
       "virtual_hosts[1].routes[6].route.host_rewrite_literal: is not supported; "
@@ -849,6 +850,190 @@ TEST(ConfigBuilderTest, EveryRouteProblemIsReportedWithItsPath) {
       "virtual_hosts[1].routes[10].route.hash_policy[0].header.header_name: must not be empty");
   EXPECT_TRUE(b.routes_received());
   EXPECT_TRUE(b.Build()->virtual_hosts.empty());
+}
+
+TEST(ConfigBuilderTest, WeightedClustersPathsHeaderMatchersAndHeaderChanges) {
+  ConfigBuilder b;
+  auto rc = Parse<route_v3::RouteConfiguration>(R"pb(
+    name: "default"
+    virtual_hosts {
+      domains: "*"
+      routes {
+        name: "r"
+        match {
+          path: "/login"
+          headers { name: ":method" exact_match: "POST" }
+          headers { name: "X-Canary" prefix_match: "y" invert_match: true }
+          headers { name: "ua" suffix_match: "bot" }
+          headers { name: "ua2" contains_match: "Mobile" }
+          headers { name: "x-debug" present_match: true }
+        }
+        route {
+          weighted_clusters {
+            clusters {
+              name: "stable"
+              weight { value: 90 }
+            }
+            clusters {
+              name: "canary"
+              weight { value: 10 }
+            }
+            total_weight { value: 100 }
+          }
+        }
+        request_headers_to_add {
+          header { key: "X-Env" value: "prod" }
+          append_action: OVERWRITE_IF_EXISTS_OR_ADD
+        }
+        request_headers_to_add { header { key: "x-tag" value: "a" } }
+        request_headers_to_remove: "X-Secret"
+      }
+    }
+  )pb");
+  ASSERT_TRUE(b.ApplyRouteConfigurations({rc}, "1").ok());
+  ASSERT_TRUE(b.ApplyClusters({MakeCluster("stable"), MakeCluster("canary")}, "1").ok());
+  ASSERT_TRUE(
+      b.ApplyLoadAssignments({MakeAssignment("stable", {80}), MakeAssignment("canary", {81})}, "1")
+          .ok());
+  std::shared_ptr<const ProxyConfig> config = b.Build();
+  ASSERT_EQ(config->virtual_hosts.size(), 1u);
+  ASSERT_EQ(config->virtual_hosts[0].routes.size(), 1u);
+  const RouteConfig& r = config->virtual_hosts[0].routes[0];
+  EXPECT_EQ(r.path, "/login");
+  EXPECT_EQ(r.prefix, "");
+  ASSERT_EQ(r.headers.size(), 5u);
+  EXPECT_EQ(r.headers[0].name, ":method");
+  EXPECT_EQ(r.headers[0].kind, HeaderMatcherConfig::Kind::kExact);
+  EXPECT_EQ(r.headers[0].value, "POST");
+  EXPECT_EQ(r.headers[1].name, "x-canary");  // Lowercased.
+  EXPECT_EQ(r.headers[1].kind, HeaderMatcherConfig::Kind::kPrefix);
+  EXPECT_TRUE(r.headers[1].invert);
+  EXPECT_EQ(r.headers[2].kind, HeaderMatcherConfig::Kind::kSuffix);
+  EXPECT_EQ(r.headers[3].kind, HeaderMatcherConfig::Kind::kContains);
+  EXPECT_EQ(r.headers[4].kind, HeaderMatcherConfig::Kind::kPresent);
+  EXPECT_EQ(r.cluster, "");
+  ASSERT_EQ(r.weighted_clusters.size(), 2u);
+  EXPECT_EQ(r.weighted_clusters[0].name, "stable");
+  EXPECT_EQ(r.weighted_clusters[0].weight, 90u);
+  EXPECT_EQ(r.weighted_clusters[1].name, "canary");
+  EXPECT_EQ(r.weighted_clusters[1].weight, 10u);
+  EXPECT_EQ(r.total_weight, 100u);
+  ASSERT_EQ(r.headers_to_add.size(), 2u);
+  EXPECT_EQ(r.headers_to_add[0].name, "x-env");
+  EXPECT_EQ(r.headers_to_add[0].value, "prod");
+  EXPECT_FALSE(r.headers_to_add[0].append);
+  EXPECT_TRUE(r.headers_to_add[1].append);  // APPEND_IF_EXISTS_OR_ADD is the default.
+  EXPECT_EQ(r.headers_to_remove, std::vector<std::string>{"x-secret"});
+  EXPECT_TRUE(b.Warnings().empty());
+}
+
+TEST(ConfigBuilderTest, WeightedClusterAndHeaderProblems) {
+  ConfigBuilder b;
+  auto rc = Parse<route_v3::RouteConfiguration>(R"pb(
+    name: "default"
+    virtual_hosts {
+      domains: "*"
+      routes {
+        match {
+          path: "/a?b"
+          headers { name: ":path" exact_match: "/" }
+          headers { name: "x" present_match: false }
+          headers { name: "y" exact_match: "a\nb" }
+        }
+        route {
+          weighted_clusters {
+            clusters {
+              name: ""
+              weight { value: 1 }
+            }
+            total_weight { value: 5 }
+          }
+        }
+        request_headers_to_add {
+          header { key: "host" value: "x" }
+          append_action: ADD_IF_ABSENT
+        }
+        request_headers_to_remove: "content-length"
+      }
+    }
+  )pb");
+  EXPECT_EQ(ErrorOf(b.ApplyRouteConfigurations({rc}, "1")),
+            "RouteConfiguration \"default\": "
+            "virtual_hosts[0].routes[0].match.path: must not contain spaces, control characters "
+            "or \"?\"; "
+            "virtual_hosts[0].routes[0].match.headers[0].name: must be a header name or "
+            "\":method\" (or \":scheme\"); "
+            "virtual_hosts[0].routes[0].match.headers[1].present_match: must be true (use "
+            "invert_match); "
+            "virtual_hosts[0].routes[0].match.headers[2]: the value must be printable, at most "
+            "4096 bytes; "
+            "virtual_hosts[0].routes[0].request_headers_to_add[0].header.key: must be a header "
+            "name other than the message framing ones and host; "
+            "virtual_hosts[0].routes[0].request_headers_to_add[0].append_action: only "
+            "APPEND_IF_EXISTS_OR_ADD and OVERWRITE_IF_EXISTS_OR_ADD are supported; "
+            "virtual_hosts[0].routes[0].request_headers_to_remove[0]: must be a header name other "
+            "than the message framing ones and host; "
+            "virtual_hosts[0].routes[0].route.weighted_clusters.clusters[0].name: must not be "
+            "empty; "
+            "virtual_hosts[0].routes[0].route.weighted_clusters.total_weight: must equal the sum "
+            "of the weights (1), got 5");
+}
+
+TEST(ConfigBuilderTest, SlowStartConfig) {
+  ConfigBuilder b;
+  auto rr = MakeCluster("rr", R"pb(lb_policy: ROUND_ROBIN
+                                   round_robin_lb_config {
+                                     slow_start_config {
+                                       slow_start_window { seconds: 30 }
+                                       aggression { default_value: 2 }
+                                       min_weight_percent { value: 5 }
+                                     }
+                                   })pb");
+  auto random = MakeCluster("random", R"pb(lb_policy: RANDOM
+                                           round_robin_lb_config {
+                                             slow_start_config { slow_start_window { seconds: 10 } }
+                                           })pb");
+  auto lr = MakeCluster("lr", R"pb(lb_policy: LEAST_REQUEST
+                                   least_request_lb_config {
+                                     slow_start_config { slow_start_window { seconds: 20 } }
+                                   })pb");
+  ASSERT_TRUE(b.ApplyClusters({rr, random, lr}, "1").ok());
+  ASSERT_TRUE(b.ApplyLoadAssignments({MakeAssignment("rr", {80}), MakeAssignment("random", {80}),
+                                      MakeAssignment("lr", {80})},
+                                     "1")
+                  .ok());
+  std::shared_ptr<const ProxyConfig> config = b.Build();
+  const ClusterConfig& c = config->clusters.at("rr");
+  EXPECT_EQ(c.slow_start_window, absl::Seconds(30));
+  EXPECT_EQ(c.slow_start_aggression, 2.0);
+  EXPECT_EQ(c.slow_start_min_weight, 0.05);
+  EXPECT_EQ(config->clusters.at("random").slow_start_window, absl::Seconds(10));
+  EXPECT_EQ(config->clusters.at("random").slow_start_aggression, 1.0);  // Envoy's defaults.
+  EXPECT_EQ(config->clusters.at("random").slow_start_min_weight, 0.1);
+  EXPECT_EQ(config->clusters.at("lr").slow_start_window, absl::Seconds(20));
+
+  ConfigBuilder bad;
+  auto ring = MakeCluster("ring", R"pb(lb_policy: RING_HASH
+                                       round_robin_lb_config {
+                                         slow_start_config { slow_start_window { seconds: 1 } }
+                                       })pb");
+  auto wrong = MakeCluster("wrong", R"pb(lb_policy: ROUND_ROBIN
+                                         round_robin_lb_config {
+                                           slow_start_config {
+                                             slow_start_window { seconds: 7200 }
+                                             aggression { default_value: 0 }
+                                             min_weight_percent { value: 101 }
+                                           }
+                                         })pb");
+  EXPECT_EQ(ErrorOf(bad.ApplyClusters({ring, wrong}, "1")),
+            "Cluster \"ring\": round_robin_lb_config.slow_start_config: is not supported with "
+            "RING_HASH or MAGLEV; "
+            "Cluster \"wrong\": round_robin_lb_config.slow_start_config.slow_start_window: must "
+            "be at most 1h; "
+            "round_robin_lb_config.slow_start_config.aggression.default_value: must be above 0 "
+            "and at most 100; "
+            "round_robin_lb_config.slow_start_config.min_weight_percent.value: must be from 0 to "
+            "100");
 }
 
 TEST(ConfigBuilderTest, DuplicateDomainAcrossVirtualHosts) {

@@ -92,6 +92,13 @@ ABSL_FLAG(absl::Duration, dns_timeout, kDefaults.dns.timeout,
 ABSL_FLAG(uint64_t, dns_max_addresses_per_host, kDefaults.dns.max_addresses_per_host,
           "Addresses kept per hostname (they count against the cluster's endpoint limit)");
 
+ABSL_FLAG(uint64_t, ui_stream_max_clients, kDefaults.ui_stream.max_clients,
+          "Web console event streams (/v1/stream) open at once; more get 503");
+ABSL_FLAG(uint64_t, ui_stream_max_queued_bytes, kDefaults.ui_stream.max_queued_bytes,
+          "Bytes of events a console stream may fall behind before it is dropped");
+ABSL_FLAG(absl::Duration, ui_stream_tick_interval, kDefaults.ui_stream.tick_interval,
+          "How often console streams get a tick (proxies digest, heartbeat)");
+
 int main(int argc, char** argv) {
   lb::process::SetProgramUsage(
       "The load balancer's controller.\n  controller [--grpc_listen=127.0.0.1:18000] "
@@ -155,6 +162,9 @@ int main(int argc, char** argv) {
   limits.dns.parallelism = absl::GetFlag(FLAGS_dns_parallelism);
   limits.dns.timeout = absl::GetFlag(FLAGS_dns_timeout);
   limits.dns.max_addresses_per_host = absl::GetFlag(FLAGS_dns_max_addresses_per_host);
+  limits.ui_stream.max_clients = absl::GetFlag(FLAGS_ui_stream_max_clients);
+  limits.ui_stream.max_queued_bytes = absl::GetFlag(FLAGS_ui_stream_max_queued_bytes);
+  limits.ui_stream.tick_interval = absl::GetFlag(FLAGS_ui_stream_tick_interval);
   absl::StatusOr<std::unique_ptr<lb::controller::Controller>> controller =
       lb::controller::Controller::Start(options);
   if (!controller.ok()) {

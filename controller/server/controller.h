@@ -14,6 +14,7 @@
 #include "controller/dns/hostname_cache.h"
 #include "controller/server/tls_config.h"
 #include "controller/store/etcd_store.h"
+#include "controller/ui/event_hub.h"
 #include "controller/xds/xds_server.h"
 
 namespace lb::controller {
@@ -48,6 +49,9 @@ struct ControllerLimits {
   absl::Duration grpc_max_connection_age_grace = absl::Seconds(30);
   http::EvhttpServer::Limits rest;
   dns::HostnameCache::Limits dns;
+  // The web console's event streams (--ui_stream_max_clients, --ui_stream_max_queued_bytes,
+  // --ui_stream_tick_interval); each stream also holds one REST connection.
+  ui::EventHub::Limits ui_stream;
 };
 
 struct ControllerOptions {

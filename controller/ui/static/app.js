@@ -84,19 +84,20 @@ function errorText(e) { return e instanceof ApiError ? `${e.code}: ${e.message}`
 
 // ---- coalesced refresh --------------------------------------------------------------------
 
-// schedule(key, fn): runs fn soon, at most once per MIN_REFRESH_MS per key; events that come
-// while one is pending or running fold into it.
+// schedule(key, fn): runs fn soon, at most once per MIN_REFRESH_MS per key; calls that come
+// while one is pending or running fold into one more run, of the latest fn given.
 const pending = new Map();
 function schedule(key, fn) {
   let p = pending.get(key);
-  if (!p) { p = {last: 0, timer: null, running: false, again: false}; pending.set(key, p); }
+  if (!p) { p = {last: 0, timer: null, running: false, again: false, fn}; pending.set(key, p); }
+  p.fn = fn;
   if (p.timer || p.running) { p.again = true; return; }
   const wait = Math.max(0, p.last + MIN_REFRESH_MS - Date.now());
   p.timer = setTimeout(async () => {
     p.timer = null; p.running = true; p.again = false; p.last = Date.now();
-    try { await fn(); } catch (e) { console.error(e); }
+    try { await p.fn(); } catch (e) { console.error(e); }
     p.running = false;
-    if (p.again) schedule(key, fn);
+    if (p.again) schedule(key, p.fn);
   }, wait);
 }
 
@@ -258,8 +259,8 @@ function clusterView(main, name) {
     }
   });
 
-  const topPad = h('tr', {'aria-hidden': 'true'}, h('td', {colspan: 9}));
-  const bottomPad = h('tr', {'aria-hidden': 'true'}, h('td', {colspan: 9}));
+  const topPad = h('tr', {class: 'pad', 'aria-hidden': 'true'}, h('td', {colspan: 9}));
+  const bottomPad = h('tr', {class: 'pad', 'aria-hidden': 'true'}, h('td', {colspan: 9}));
   const tbody = h('tbody', {}, topPad, bottomPad);
   const table = h('table', {'aria-label': `Endpoints of ${name}`, 'aria-rowcount': 1},
     h('thead', {}, h('tr', {'aria-rowindex': 1},
@@ -348,6 +349,21 @@ function clusterView(main, name) {
     return tr;
   }
 
+  // Moves keyboard focus (and a value being typed) from a row being replaced to its new row:
+  // the control with the same label, else the one at the same position.
+  function keepFocus(old, tr) {
+    const el = document.activeElement;
+    const controls = (row) => [...row.querySelectorAll('input, button')];
+    const at = controls(old).indexOf(el);
+    const label = el.getAttribute('aria-label');
+    const same = controls(tr).find((c) => c.getAttribute('aria-label') === label);
+    const target = same || controls(tr)[at];
+    if (!target) return;
+    if (el.tagName === 'INPUT' && target.tagName === 'INPUT') target.value = el.value;
+    old.replaceWith(tr);
+    target.focus();
+  }
+
   // Puts the rows in view (plus some overscan) in the table, reusing unchanged ones.
   function paint() {
     const first = Math.max(0, Math.floor(scroller.scrollTop / ROW) - OVERSCAN);
@@ -361,15 +377,16 @@ function clusterView(main, name) {
       const ep = endpoints[i];
       const k = key(ep);
       let tr = rowsByKey.get(k);
-      // Keep a row with keyboard focus inside it even if it changed, so typing is not lost.
-      if (!tr || (tr.dataset.sig !== JSON.stringify(ep) && !tr.contains(document.activeElement))) {
+      if (!tr || tr.dataset.sig !== JSON.stringify(ep)) {
+        const old = tr;
         tr = buildRow(ep, i);
+        if (old && old.contains(document.activeElement)) keepFocus(old, tr);
       }
       tr.setAttribute('aria-rowindex', i + 2);
       wanted.set(k, tr);
       rows.push(tr);
     }
-    for (const [k, tr] of rowsByKey) if (!wanted.has(k)) tr.remove();
+    for (const [k, tr] of rowsByKey) if (wanted.get(k) !== tr) tr.remove();
     rowsByKey.clear();
     for (const [k, tr] of wanted) rowsByKey.set(k, tr);
     // Insert in order between the pads; nodes already in place stay (no reflow of the rest).

@@ -83,9 +83,9 @@ size_t EventHub::clients() const {
 
 http::HttpResponse EventHub::Open(const http::HttpRequest& request) {
   if (request.method != "GET") {
-    http::HttpResponse r = JsonStatus(405, "METHOD_NOT_ALLOWED",
-                                      absl::StrCat("method ", request.method,
-                                                   " not allowed here; allowed: GET"));
+    http::HttpResponse r =
+        JsonStatus(405, "METHOD_NOT_ALLOWED",
+                   absl::StrCat("method ", request.method, " not allowed here; allowed: GET"));
     r.headers.emplace_back("Allow", "GET");
     return r;
   }
@@ -96,8 +96,9 @@ http::HttpResponse EventHub::Open(const http::HttpRequest& request) {
   if (clients_.size() >= limits_.max_clients) {
     refused_counter_->Increment();
     return JsonStatus(503, "RESOURCE_EXHAUSTED",
-                      absl::StrCat(clients_.size(), " console event streams are open, the limit "
-                                                    "(--ui_stream_max_clients)"));
+                      absl::StrCat(clients_.size(),
+                                   " console event streams are open, the limit "
+                                   "(--ui_stream_max_clients)"));
   }
   http::HttpResponse r;
   r.content_type = "text/event-stream";

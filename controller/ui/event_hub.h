@@ -48,8 +48,7 @@ class EventHub final : public api::ChangeFeed::Sink {
   using ProxiesDigest = std::function<std::string()>;
 
   // `feed` and `metrics` must outlive the hub.
-  EventHub(Limits limits, api::ChangeFeed* feed, ProxiesDigest proxies,
-           metrics::Registry* metrics);
+  EventHub(Limits limits, api::ChangeFeed* feed, ProxiesDigest proxies, metrics::Registry* metrics);
   ~EventHub() override;
 
   // Subscribes to the feed and starts the thread. kInvalidArgument for a zero limit; the feed's

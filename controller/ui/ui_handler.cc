@@ -40,8 +40,8 @@ bool IsUiPath(absl::string_view path) { return path == "/ui" || absl::StartsWith
 
 http::HttpResponse ServeUi(const http::HttpRequest& request, absl::string_view path) {
   if (request.method != "GET" && request.method != "HEAD") {
-    http::HttpResponse r = Plain(405, absl::StrCat("method ", request.method,
-                                                   " not allowed here; allowed: GET, HEAD\n"));
+    http::HttpResponse r = Plain(
+        405, absl::StrCat("method ", request.method, " not allowed here; allowed: GET, HEAD\n"));
     r.headers.emplace_back("Allow", "GET, HEAD");
     return r;
   }

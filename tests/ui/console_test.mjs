@@ -333,6 +333,54 @@ async function main() {
       await shot('history');
     });
 
+    // The load-report shape (EndpointStatus) as the controller documents it, injected into the
+    // real endpoint list: the console's rendering of it is checked whether or not this
+    // controller has load reports.
+    await check('status_blocks_render_health_per_proxy_rates_and_p99', async () => {
+      const statusOf = {
+        [backends.b1.port]: {proxies_total: 2, proxies_healthy: 2, rps: 12.5, error_rate: 0.01, p99_ms: 4.2, in_flight: 3,
+          per_proxy: [{node_id: 'p-a', health: 'HEALTHY'}, {node_id: 'p-b', health: 'HEALTHY'}]},
+        [backends.b2.port]: {proxies_total: 2, proxies_healthy: 1, rps: 7.5, error_rate: 0.1, p99_ms: 20, in_flight: 0,
+          per_proxy: [{node_id: 'p-a', health: 'HEALTHY'}, {node_id: 'p-b', health: 'EJECTED'}]},
+      };
+      const handler = async (req) => {
+        const u = new URL(req.url());
+        if (req.method() !== 'GET' || u.pathname !== '/v1/clusters/backend/endpoints') return req.continue();
+        const real = await call('GET', u.pathname, undefined, false);
+        for (const ep of real.json.endpoints) if (statusOf[ep.port]) ep.status = statusOf[ep.port];
+        return req.respond({status: 200, contentType: 'application/json', body: JSON.stringify(real.json)});
+      };
+      await page.setRequestInterception(true);
+      page.on('request', handler);
+      try {
+        await page.goto(base + '#/clusters/backend', {waitUntil: 'load'});
+        await page.reload({waitUntil: 'load'});
+        const cells = await (await page.waitForFunction((sel) => {
+          const tr = document.querySelector(sel);
+          return tr && tr.querySelector('.badge.EJECTED') ? [...tr.children].map((td) => td.textContent) : null;
+        }, {timeout: 10000}, rowSel(key('b2')))).jsonValue();
+        expect(cells[4] === '1/2 HEALTHYEJECTED', `health cell "${cells[4]}"`);
+        expect(cells[5] === '7.5' && cells[7] === '20.0 ms', `rate and p99: ${JSON.stringify(cells)}`);
+        const b1 = await page.$eval(rowSel(key('b1')), (tr) => [...tr.children].map((td) => td.textContent));
+        expect(b1[4] === '2/2 HEALTHYHEALTHY' && b1[5] === '12.5' && b1[7] === '4.2 ms', `b1: ${JSON.stringify(b1)}`);
+        const info = await page.$eval('main p.muted', (p) => p.textContent);
+        // 20 req/s; errors (12.5 * 0.01 + 7.5 * 0.1) / 20 = 4.38%.
+        expect(info.endsWith('· 20.0 req/s · errors 4.38%'), `summary "${info}"`);
+        await shot('cluster-status');
+        await page.goto(base + '#/', {waitUntil: 'load'});
+        const fleet = await (await page.waitForFunction(() => {
+          const tr = document.querySelector('tr[data-cluster="backend"]');
+          return tr && tr.children[5].textContent !== '—' ? [...tr.children].map((td) => td.textContent) : null;
+        }, {timeout: 10000})).jsonValue();
+        // 3 of 4 proxy views healthy.
+        expect(fleet[4] === '75%' && fleet[5] === '20.0' && fleet[6] === '4.38%', `fleet row ${JSON.stringify(fleet)}`);
+        await shot('fleet-status');
+      } finally {
+        page.off('request', handler);
+        await page.setRequestInterception(false);
+      }
+    });
+
     await check('thousand_endpoints_render_and_stay_responsive', async () => {
       const endpoints = [];
       for (let i = 0; i < 1000; i++) endpoints.push({address: `10.1.${i >> 8}.${i & 255}`, port: 8080});

@@ -30,14 +30,13 @@ int main(int argc, char** argv) {
   signal(SIGINT, [](int) { stop = 1; });
   lb::testing::xds::ConnectOptions options;
   options.node_id = absl::GetFlag(FLAGS_node_id);
-  auto client =
-      lb::testing::xds::SotwAdsClient::Connect(absl::GetFlag(FLAGS_controller), options);
+  auto client = lb::testing::xds::SotwAdsClient::Connect(absl::GetFlag(FLAGS_controller), options);
   if (!client.ok()) {
     std::fprintf(stderr, "nack_client: %s\n", client.status().ToString().c_str());
     return 1;
   }
-  if (absl::Status s = (*client)->Subscribe(lb::testing::xds::kEndpointType,
-                                            {absl::GetFlag(FLAGS_cluster)});
+  if (absl::Status s =
+          (*client)->Subscribe(lb::testing::xds::kEndpointType, {absl::GetFlag(FLAGS_cluster)});
       !s.ok()) {
     std::fprintf(stderr, "nack_client: subscribe: %s\n", s.ToString().c_str());
     return 1;

@@ -177,6 +177,7 @@ function fleetView(main) {
         h('th', {scope: 'col', class: 'num', text: 'Req/s'}),
         h('th', {scope: 'col', class: 'num', text: 'Errors'}))),
       tbody));
+  let hadStatus = false;
   async function refresh() {
     let list;
     try { list = await api('GET', '/v1/clusters'); } catch (e) {
@@ -188,6 +189,7 @@ function fleetView(main) {
     const stats = await Promise.all(clusters.slice(0, OVERVIEW_MAX_CLUSTERS).map((c) =>
       api('GET', `/v1/clusters/${enc(c.name)}/endpoints`).then(
         (r) => aggregate(r.endpoints || []), () => null)));
+    hadStatus = stats.some((s) => s);
     let eps = 0, rps = 0;
     const rows = clusters.map((c, i) => {
       const endpoints = c.endpoints || [];
@@ -210,12 +212,13 @@ function fleetView(main) {
     summary.replaceChildren(
       h('div', {}, h('b', {text: String(clusters.length)}), 'clusters'),
       h('div', {}, h('b', {text: String(eps)}), 'endpoints'),
-      h('div', {}, h('b', {text: fmt.rps(stats.some((s) => s) ? rps : null)}), 'req/s'));
+      h('div', {}, h('b', {text: fmt.rps(hadStatus ? rps : null)}), 'req/s'));
   }
   return {
     refresh,
     onCluster: () => schedule('view', refresh),
-    onTick: () => schedule('view', refresh),
+    // Rates move only with load reports: without any, a tick changes nothing shown here.
+    onTick: () => { if (hadStatus) schedule('view', refresh); },
   };
 }
 

@@ -229,8 +229,7 @@ TEST(EvhttpServerTest, StreamIsClosedWhenTheClientGoesAway) {
       absl::Seconds(5)));
   EXPECT_FALSE(stream->overflowed());
   EXPECT_FALSE(stream->Write("x"));
-  EXPECT_TRUE(testing::WaitUntil([&] { return ss->server->stats()->open == 0; },
-                                 absl::Seconds(5)));
+  EXPECT_TRUE(testing::WaitUntil([&] { return ss->server->stats()->open == 0; }, absl::Seconds(5)));
 }
 
 TEST(EvhttpServerTest, StreamOfAClientThatDoesNotReadOverflowsAndEnds) {

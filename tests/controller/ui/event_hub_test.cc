@@ -58,10 +58,13 @@ class EventHubTest : public ::testing::Test {
     model_.AddObserver(feed_.get());
     model_.Apply(ClusterChange("web", 1));
     model_.Apply(EndChange(2));
-    hub_ = std::make_unique<EventHub>(limits, feed_.get(), [this] {
-      absl::MutexLock lock(&mu_);
-      return digest_;
-    }, &metrics_);
+    hub_ = std::make_unique<EventHub>(
+        limits, feed_.get(),
+        [this] {
+          absl::MutexLock lock(&mu_);
+          return digest_;
+        },
+        &metrics_);
     ASSERT_TRUE(hub_->Start().ok());
   }
   void TearDown() override {
@@ -81,8 +84,7 @@ TEST(EventHubDescribeTest, EventPerKindOfChange) {
             "event: cluster\ndata: {\"endpoints\":3,\"name\":\"web\",\"version\":7}\n\n");
   EXPECT_EQ(EventHub::Describe(Bytes(DeleteChange("web", 8))),
             "event: cluster\ndata: {\"deleted\":true,\"name\":\"web\"}\n\n");
-  EXPECT_EQ(EventHub::Describe(Bytes(RoutesChange(9))),
-            "event: routes\ndata: {\"version\":9}\n\n");
+  EXPECT_EQ(EventHub::Describe(Bytes(RoutesChange(9))), "event: routes\ndata: {\"version\":9}\n\n");
   lb::v1::Change cert;
   cert.mutable_certificate()->set_name("c");
   EXPECT_EQ(EventHub::Describe(Bytes(cert)), "");
@@ -209,7 +211,8 @@ TEST(EventHubLimitsTest, ZeroLimitIsRefused) {
   api::ChangeFeed feed(api::ChangeFeed::Limits{}, &metrics);
   EventHub::Limits limits;
   limits.max_clients = 0;
-  EventHub hub(limits, &feed, [] { return std::string(); }, &metrics);
+  EventHub hub(
+      limits, &feed, [] { return std::string(); }, &metrics);
   absl::Status s = hub.Start();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(feed.watchers(), 0u);

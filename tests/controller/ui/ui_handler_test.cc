@@ -71,8 +71,7 @@ TEST(UiHandlerTest, IndexAtUiAndUiSlashWithEveryHeader) {
 TEST(UiHandlerTest, ContentTypeByExtension) {
   EXPECT_EQ(ServeUi(Get("/ui/app.js"), "/ui/app.js").content_type,
             "text/javascript; charset=utf-8");
-  EXPECT_EQ(ServeUi(Get("/ui/style.css"), "/ui/style.css").content_type,
-            "text/css; charset=utf-8");
+  EXPECT_EQ(ServeUi(Get("/ui/style.css"), "/ui/style.css").content_type, "text/css; charset=utf-8");
 }
 
 // The CSP allows no inline script: the page may only load scripts by src.

@@ -363,6 +363,9 @@ async function main() {
         expect(cells[5] === '7.5' && cells[7] === '20.0 ms', `rate and p99: ${JSON.stringify(cells)}`);
         const b1 = await page.$eval(rowSel(key('b1')), (tr) => [...tr.children].map((td) => td.textContent));
         expect(b1[4] === '2/2 HEALTHYHEALTHY' && b1[5] === '12.5' && b1[7] === '4.2 ms', `b1: ${JSON.stringify(b1)}`);
+        // Each tick refetches while there are load reports: the sparkline gets its points.
+        await page.waitForFunction((sel) => document.querySelector(`${sel} svg.spark polyline`),
+                                   {timeout: 10000}, rowSel(key('b1')));
         const info = await page.$eval('main p.muted', (p) => p.textContent);
         // 20 req/s; errors (12.5 * 0.01 + 7.5 * 0.1) / 20 = 4.38%.
         expect(info.endsWith('· 20.0 req/s · errors 4.38%'), `summary "${info}"`);
@@ -425,6 +428,18 @@ async function main() {
       fs.writeFileSync(path.join(artifacts, 'thousand_endpoints.json'), JSON.stringify(report, null, 2) + '\n');
       console.log('1,000 endpoints (measured, not asserted): ' + JSON.stringify(report));
       await shot('cluster-1000');
+    });
+
+    await check('dark_and_light_follow_the_system_setting', async () => {
+      await page.goto(base + '#/', {waitUntil: 'load'});
+      const bg = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+      await page.emulateMediaFeatures([{name: 'prefers-color-scheme', value: 'light'}]);
+      const light = await bg();
+      await page.emulateMediaFeatures([{name: 'prefers-color-scheme', value: 'dark'}]);
+      const dark = await bg();
+      await shot('fleet-dark');
+      await page.emulateMediaFeatures([]);
+      expect(light === 'rgb(255, 255, 255)' && dark === 'rgb(15, 18, 22)', `light ${light}, dark ${dark}`);
     });
 
     await check('no_script_errors_in_the_page', async () => {

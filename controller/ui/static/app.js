@@ -321,6 +321,9 @@ function clusterView(main, name) {
     return td;
   }
 
+  // What a row shows: the endpoint and its sparkline's samples.
+  const signature = (ep) => JSON.stringify(ep) + '|' + (history.get(key(ep)) || []).join(',');
+
   // Builds the row of `ep` (index i); a row is rebuilt only when its endpoint changed.
   function buildRow(ep, i) {
     const k = key(ep);
@@ -348,7 +351,7 @@ function clusterView(main, name) {
       h('td', {}, sparkline(history.get(k))),
       h('td', {class: 'num', text: fmt.ms(s && s.p99_ms)}),
       h('td', {}, drain, ' ', remove));
-    tr.dataset.sig = JSON.stringify(ep);
+    tr.dataset.sig = signature(ep);
     return tr;
   }
 
@@ -380,7 +383,7 @@ function clusterView(main, name) {
       const ep = endpoints[i];
       const k = key(ep);
       let tr = rowsByKey.get(k);
-      if (!tr || tr.dataset.sig !== JSON.stringify(ep)) {
+      if (!tr || tr.dataset.sig !== signature(ep)) {
         const old = tr;
         tr = buildRow(ep, i);
         if (old && old.contains(document.activeElement)) keepFocus(old, tr);

@@ -319,9 +319,12 @@ void EvhttpServer::OnRequest(evhttp_request* req, void* arg) {
     evhttp_add_header(out_headers, "Content-Type", response.content_type.c_str());
   }
   for (const auto& [k, v] : response.headers) evhttp_add_header(out_headers, k.c_str(), v.c_str());
-  if (response.stream != nullptr && evhttp_request_get_command(req) == EVHTTP_REQ_GET) {
-    self->StartStream(req, response);
-    return;
+  if (response.stream != nullptr) {
+    if (evhttp_request_get_command(req) == EVHTTP_REQ_GET) {
+      self->StartStream(req, response);
+      return;
+    }
+    response.stream->Disconnect();  // HEAD: headers only; the producer sees it closed.
   }
   evbuffer* body = evbuffer_new();
   // A HEAD answer has headers only (RFC 9110 9.3.2); a body would desync the connection.

@@ -14,7 +14,8 @@
 // client is dropped and reconnects by itself); both counted in
 // lb_controller_limit_exceeded_total, clients in lb_controller_ui_stream_clients.
 //
-// Thread-safe. One thread of its own describes changes and sends ticks.
+// Thread-safe. One thread of its own describes changes and sends ticks (on the real clock: ticks
+// are a transport heartbeat, not model time).
 #ifndef LB_CONTROLLER_UI_EVENT_HUB_H_
 #define LB_CONTROLLER_UI_EVENT_HUB_H_
 

@@ -209,6 +209,23 @@ TEST(EvhttpServerTest, StreamSendsHeadersThenEachWriteThenEndsOnClose) {
   close(*fd);
 }
 
+TEST(EvhttpServerTest, HeadOfAStreamGetsHeadersOnlyAndClosesTheStream) {
+  std::unique_ptr<StreamServer> ss = StartStreamServer(1024);
+  ASSERT_NE(ss, nullptr);
+  testing::HttpRequest head;
+  head.method = "HEAD";
+  head.target = "/stream";
+  absl::StatusOr<testing::HttpResponse> r = testing::HttpCall(ss->server->port(), head);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->Header("Content-Type"), "text/event-stream");
+  EXPECT_EQ(r->body, "");
+  std::shared_ptr<ResponseStream> stream = ss->WaitStream();
+  ASSERT_NE(stream, nullptr);
+  EXPECT_TRUE(stream->closed());
+  EXPECT_FALSE(stream->Write("data: x\n\n"));
+}
+
 TEST(EvhttpServerTest, StreamIsClosedWhenTheClientGoesAway) {
   std::unique_ptr<StreamServer> ss = StartStreamServer(1024);
   ASSERT_NE(ss, nullptr);

@@ -363,6 +363,8 @@ async function main() {
         expect(cells[5] === '7.5' && cells[7] === '20.0 ms', `rate and p99: ${JSON.stringify(cells)}`);
         const b1 = await page.$eval(rowSel(key('b1')), (tr) => [...tr.children].map((td) => td.textContent));
         expect(b1[4] === '2/2 HEALTHYHEALTHY' && b1[5] === '12.5' && b1[7] === '4.2 ms', `b1: ${JSON.stringify(b1)}`);
+        const b1Rate = await page.$eval(rowSel(key('b1')), (tr) => tr.children[5].title);
+        expect(b1Rate === '3 in flight, errors 1.00%', `b1 rate title "${b1Rate}"`);
         // Each tick refetches while there are load reports: the sparkline gets its points.
         await page.waitForFunction((sel) => document.querySelector(`${sel} svg.spark polyline`),
                                    {timeout: 10000}, rowSel(key('b1')));

@@ -347,7 +347,8 @@ function clusterView(main, name) {
       h('td', {}, weight, ' ', setWeight),
       h('td', {}, h('span', {class: 'badge ' + state, text: state})),
       healthCell(ep),
-      h('td', {class: 'num', text: fmt.rps(s && s.rps)}),
+      h('td', {class: 'num', text: fmt.rps(s && s.rps),
+               title: s ? `${s.in_flight || 0} in flight, errors ${fmt.pct(s.error_rate)}` : undefined}),
       h('td', {}, sparkline(history.get(k))),
       h('td', {class: 'num', text: fmt.ms(s && s.p99_ms)}),
       h('td', {}, drain, ' ', remove));

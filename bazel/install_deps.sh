@@ -12,6 +12,7 @@ packages=(
   etcd-server golang-etcd-server-dev golang-github-gogo-protobuf-dev  # the etcd store: its protos
   golang-github-grpc-ecosystem-grpc-gateway-dev                       # and the tests' etcd
   nginx haproxy wrk  # the peers and the load generator of bench/abuse_bench.sh, bench/proxy_bench.sh
+  chromium-headless-shell nodejs  # tests/ui: the web console in a real browser
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -24,4 +25,21 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+# tests/ui drives the browser with npm's puppeteer-core (pinned; it downloads no browser: the
+# test points it at Debian's chromium-headless-shell), installed once into LB_PUPPETEER.
+command -v npm >/dev/null || {
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq npm >/dev/null
+}
+puppeteer_dir="${LB_PUPPETEER:-/opt/lb-ui-test}"
+puppeteer_version=22.15.0  # The last line for Node 18 (Debian 12's nodejs).
+if [ "$(node -p "require('$puppeteer_dir/node_modules/puppeteer-core/package.json').version" 2>/dev/null)" != "$puppeteer_version" ]; then
+  echo "installing puppeteer-core@$puppeteer_version into $puppeteer_dir" >&2
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && [ ! -w "$(dirname "$puppeteer_dir")" ] && sudo="sudo"
+  $sudo mkdir -p "$puppeteer_dir"
+  PUPPETEER_SKIP_DOWNLOAD=1 $sudo npm install --prefix "$puppeteer_dir" --no-audit --no-fund \
+    --loglevel=error "puppeteer-core@$puppeteer_version" >/dev/null
 fi

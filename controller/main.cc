@@ -115,6 +115,13 @@ ABSL_FLAG(uint64_t, lrs_max_series, kDefaults.lrs_aggregator.max_series,
 ABSL_FLAG(uint64_t, lrs_max_metric_endpoints, kDefaults.lrs_aggregator.max_metric_endpoints,
           "(cluster, endpoint) pairs with load gauges on /metrics");
 
+ABSL_FLAG(uint64_t, ui_stream_max_clients, kDefaults.ui_stream.max_clients,
+          "Web console event streams (/v1/stream) open at once; more get 503");
+ABSL_FLAG(uint64_t, ui_stream_max_queued_bytes, kDefaults.ui_stream.max_queued_bytes,
+          "Bytes of events a console stream may fall behind before it is dropped");
+ABSL_FLAG(absl::Duration, ui_stream_tick_interval, kDefaults.ui_stream.tick_interval,
+          "How often console streams get a tick (proxies digest, heartbeat)");
+
 int main(int argc, char** argv) {
   lb::process::SetProgramUsage(
       "The load balancer's controller.\n  controller [--grpc_listen=127.0.0.1:18000] "
@@ -189,6 +196,9 @@ int main(int argc, char** argv) {
   limits.lrs_aggregator.max_series = absl::GetFlag(FLAGS_lrs_max_series);
   limits.lrs_aggregator.max_metric_endpoints = absl::GetFlag(FLAGS_lrs_max_metric_endpoints);
   options.lrs_in_cds = absl::GetFlag(FLAGS_lrs_in_cds);
+  limits.ui_stream.max_clients = absl::GetFlag(FLAGS_ui_stream_max_clients);
+  limits.ui_stream.max_queued_bytes = absl::GetFlag(FLAGS_ui_stream_max_queued_bytes);
+  limits.ui_stream.tick_interval = absl::GetFlag(FLAGS_ui_stream_tick_interval);
   absl::StatusOr<std::unique_ptr<lb::controller::Controller>> controller =
       lb::controller::Controller::Start(options);
   if (!controller.ok()) {

@@ -102,6 +102,11 @@ absl::StatusOr<std::unique_ptr<EvhttpServer>> EvhttpServer::Start(const std::str
       [](evutil_socket_t, short, void* arg) { static_cast<EvhttpServer*>(arg)->Adopt(); },
       server.get());
   if (server->adopt_ == nullptr) return absl::InternalError("event_new failed");
+  server->pump_ = event_new(
+      server->base_, -1, 0,
+      [](evutil_socket_t, short, void* arg) { static_cast<EvhttpServer*>(arg)->PumpStreams(); },
+      server.get());
+  if (server->pump_ == nullptr) return absl::InternalError("event_new failed");
   evhttp_bound_socket* bound =
       evhttp_bind_socket_with_handle(server->http_, hp->host.c_str(), hp->port);
   if (bound == nullptr) {
@@ -160,12 +165,17 @@ EvhttpServer::~EvhttpServer() {
     Listeners().servers.erase(listener_);
   }
   Adopt();  // Drops the references held for connections not yet adopted.
+  // Producers may still hold their streams: they see them closed from now on.
+  for (auto& [evcon, conn] : conns_) {
+    if (conn->stream != nullptr) conn->stream->Disconnect();
+  }
   // Frees the listener, then every connection: OnClose frees each Conn and its timer.
   stopping_ = true;
   if (http_ != nullptr) evhttp_free(http_);
   if (stop_ != nullptr) event_free(stop_);
   if (resume_ != nullptr) event_free(resume_);
   if (adopt_ != nullptr) event_free(adopt_);
+  if (pump_ != nullptr) event_free(pump_);
   if (base_ != nullptr) event_base_free(base_);
 }
 
@@ -244,7 +254,7 @@ void EvhttpServer::Adopt() {
     auto* evcon = static_cast<evhttp_connection*>(arg);
     if (event_cb != nullptr && evcon != nullptr &&
         evhttp_connection_get_bufferevent(evcon) == bev) {
-      auto* conn = new Conn{this, evcon, nullptr};
+      auto* conn = new Conn{this, evcon, nullptr, nullptr, nullptr};
       conn->deadline = evtimer_new(base_, &EvhttpServer::OnDeadline, conn);
       conns_[evcon] = conn;
       evhttp_connection_set_closecb(evcon, &EvhttpServer::OnClose, conn);
@@ -272,6 +282,7 @@ void EvhttpServer::OnClose(evhttp_connection* evcon, void* arg) {
   auto* conn = static_cast<Conn*>(arg);
   EvhttpServer* self = conn->server;
   self->conns_.erase(evcon);
+  if (conn->stream != nullptr) conn->stream->Disconnect();
   if (conn->deadline != nullptr) event_free(conn->deadline);
   delete conn;
   self->Closed();
@@ -308,6 +319,13 @@ void EvhttpServer::OnRequest(evhttp_request* req, void* arg) {
     evhttp_add_header(out_headers, "Content-Type", response.content_type.c_str());
   }
   for (const auto& [k, v] : response.headers) evhttp_add_header(out_headers, k.c_str(), v.c_str());
+  if (response.stream != nullptr) {
+    if (evhttp_request_get_command(req) == EVHTTP_REQ_GET) {
+      self->StartStream(req, response);
+      return;
+    }
+    response.stream->Disconnect();  // HEAD: headers only; the producer sees it closed.
+  }
   evbuffer* body = evbuffer_new();
   // A HEAD answer has headers only (RFC 9110 9.3.2); a body would desync the connection.
   if (evhttp_request_get_command(req) != EVHTTP_REQ_HEAD) {
@@ -318,6 +336,54 @@ void EvhttpServer::OnRequest(evhttp_request* req, void* arg) {
   // The next request has request_timeout from now.
   auto it = self->conns_.find(evcon);
   if (it != self->conns_.end()) self->Rearm(it->second);
+}
+
+void EvhttpServer::StartStream(evhttp_request* req, const HttpResponse& response) {
+  evhttp_connection* evcon = evhttp_request_get_connection(req);
+  auto it = conns_.find(evcon);
+  if (it == conns_.end()) {  // Not adopted (cannot happen once a request arrived): refuse.
+    response.stream->Disconnect();
+    evhttp_send_error(req, 503, "Service Unavailable");
+    return;
+  }
+  Conn* conn = it->second;
+  // A stream lasts as long as both sides want: no request deadline while it is open. The idle
+  // timeout still closes a client that stops reading what is written.
+  if (conn->deadline != nullptr) evtimer_del(conn->deadline);
+  conn->stream_req = req;
+  conn->stream = response.stream;
+  evhttp_send_reply_start(req, response.status, ReasonPhrase(response.status).data());
+  event* pump = pump_;
+  response.stream->SetWakeup([pump] { event_active(pump, EV_READ, 0); });
+  PumpStreams();
+}
+
+void EvhttpServer::PumpStreams() {
+  std::vector<Conn*> ended;
+  for (auto& [evcon, conn] : conns_) {
+    if (conn->stream == nullptr) continue;
+    evbuffer* output = bufferevent_get_output(evhttp_connection_get_bufferevent(evcon));
+    // An overflowed stream ends at once, without the rest of its queue.
+    const bool overflowed = conn->stream->overflowed();
+    if (!overflowed && evbuffer_get_length(output) >= conn->stream->max_queued_bytes()) continue;
+    std::string chunk;
+    const bool closed = conn->stream->Take(&chunk);
+    if (!chunk.empty() && !overflowed) {
+      evbuffer* buf = evbuffer_new();
+      evbuffer_add(buf, chunk.data(), chunk.size());
+      evhttp_send_reply_chunk(conn->stream_req, buf);
+      evbuffer_free(buf);
+    }
+    if (closed) ended.push_back(conn);
+  }
+  for (Conn* conn : ended) {
+    evhttp_request* req = conn->stream_req;
+    conn->stream->SetWakeup(nullptr);
+    conn->stream = nullptr;
+    conn->stream_req = nullptr;
+    Rearm(conn);
+    evhttp_send_reply_end(req);  // May free the connection (and `conn`, through OnClose).
+  }
 }
 
 }  // namespace lb::http

@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/http/http_types.h"
+#include "common/http/response_stream.h"
 
 struct bufferevent;
 struct event;
@@ -75,6 +76,9 @@ class EvhttpServer {
     EvhttpServer* server;
     evhttp_connection* evcon;
     event* deadline;  // request_timeout.
+    // While a streamed response is open (HttpResponse::stream): its request and stream.
+    evhttp_request* stream_req = nullptr;
+    std::shared_ptr<ResponseStream> stream;
   };
 
   explicit EvhttpServer(Limits limits) : limits_(limits), stats_(std::make_shared<Stats>()) {}
@@ -89,6 +93,12 @@ class EvhttpServer {
   // One connection fewer; resumes accepting if the cap paused it.
   void Closed();
   void Rearm(Conn* conn);
+  // Starts the streamed response of `response` on `req` (headers already added).
+  void StartStream(evhttp_request* req, const HttpResponse& response);
+  // Moves what every open stream has queued to its connection; ends closed streams. A stream
+  // whose client has not taken the previous chunks (its output holds max_queued_bytes or more)
+  // is skipped: its queue then fills and overflows, which ends it.
+  void PumpStreams();
   // Logs `why` to stderr, once per 10 s at most.
   void LogPause(const std::string& why);
 
@@ -105,6 +115,8 @@ class EvhttpServer {
   struct event* resume_ = nullptr;
   // Activated by OnNewConnection; runs Adopt.
   struct event* adopt_ = nullptr;
+  // Activated by any stream's Write or Close (from any thread); runs PumpStreams.
+  struct event* pump_ = nullptr;
   // The rest is used on the loop thread only.
   std::vector<bufferevent*> unadopted_;  // Each holds a reference (bufferevent_incref).
   absl::flat_hash_map<evhttp_connection*, Conn*> conns_;

@@ -4,12 +4,14 @@
 #ifndef LB_COMMON_HTTP_HTTP_TYPES_H_
 #define LB_COMMON_HTTP_HTTP_TYPES_H_
 
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/string_view.h"
+#include "common/http/response_stream.h"
 
 namespace lb::http {
 
@@ -33,6 +35,9 @@ struct HttpResponse {
   std::string content_type = "text/plain";
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // If set, `body` is ignored: the server sends the headers now and then what is written to the
+  // stream (chunked), until it is closed (see response_stream.h). GET only.
+  std::shared_ptr<ResponseStream> stream;
 };
 
 }  // namespace lb::http

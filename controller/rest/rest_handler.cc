@@ -16,6 +16,7 @@
 #include "controller/api/status_map.h"
 #include "controller/model/validation.h"
 #include "controller/rest/json_body.h"
+#include "controller/ui/ui_handler.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace lb::rest {
@@ -245,6 +246,10 @@ HttpResponse RestHandler::Route(const HttpRequest& req, absl::string_view path,
     r.content_type = "text/plain; version=0.0.4";
     r.body = metrics_->Render();
     return r;
+  }
+  if (ui::IsUiPath(path)) {
+    *route = "/ui";
+    return ui::ServeUi(req, path);
   }
   if (absl::StartsWith(path, "/v1/")) {
     HttpResponse r;

@@ -2,6 +2,7 @@
 //   /config          the seed's API, reproduced exactly (see config_shim.cc)
 //   /v1/...          resource API for clusters, endpoints and routes (JSON, lb.v1 field names)
 //   /healthz /readyz /metrics
+//   /ui              the web console (controller/ui, docs/console.md)
 // Every mutation goes through registry::Registry, like the gRPC API.
 //
 // /v1 contract: reads answer with ETag: "<version>" of the cluster (or the route table) they

@@ -22,6 +22,7 @@
 #include "controller/server/ticket_rotator.h"
 #include "controller/server/tls_config.h"
 #include "controller/store/sqlite_store.h"
+#include "controller/ui/event_hub.h"
 #include "controller/xds/xds_server.h"
 #include "google/protobuf/util/json_util.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -71,6 +72,9 @@ absl::Status ValidateLimits(const ControllerLimits& l) {
            Check{positive(l.lrs_aggregator.window), "lrs_window"},
            Check{l.lrs_aggregator.max_series > 0, "lrs_max_series"},
            Check{l.lrs_aggregator.max_metric_endpoints > 0, "lrs_max_metric_endpoints"},
+           Check{l.ui_stream.max_clients > 0, "ui_stream_max_clients"},
+           Check{l.ui_stream.max_queued_bytes > 0, "ui_stream_max_queued_bytes"},
+           Check{positive(l.ui_stream.tick_interval), "ui_stream_tick_interval"},
        }) {
     if (!c.ok) return absl::InvalidArgumentError(absl::StrCat("--", c.flag, " must be positive"));
   }
@@ -122,6 +126,7 @@ class ControllerImpl : public Controller {
     }
     if (service_) service_->Shutdown();
     rest_.reset();
+    if (events_) events_->Stop();
     if (xds_) xds_->Shutdown();
     if (lrs_) lrs_->Shutdown();
     if (grpc_server_) {
@@ -303,9 +308,22 @@ class ControllerImpl : public Controller {
                                 google::protobuf::RepeatedPtrField<lb::v1::Endpoint>* endpoints) {
           loads_->FillStatus(cluster, endpoints, clock->Now());
         });
+    events_ = std::make_unique<ui::EventHub>(
+        limits.ui_stream, feed_.get(),
+        [this] {
+          std::string bytes;
+          (void)ListProxies().SerializeToString(&bytes);
+          return absl::StrCat(absl::Hex(std::hash<std::string>{}(bytes), absl::kZeroPad16));
+        },
+        &metrics_);
+    if (absl::Status s = events_->Start(); !s.ok()) return s;
     rest_handler_->AddExtraHandler([this](const http::HttpRequest& req, http::HttpResponse* resp) {
       absl::string_view path = req.target;
       path = path.substr(0, path.find('?'));
+      if (path == "/v1/stream") {
+        *resp = events_->Open(req);
+        return true;
+      }
       if (path != "/v1/proxies") return false;
       if (req.method != "GET" && req.method != "HEAD") {
         *resp = rest::MethodNotAllowed(req.method, "GET, HEAD");
@@ -379,6 +397,8 @@ class ControllerImpl : public Controller {
   std::unique_ptr<lrs::LrsService> lrs_;
   std::unique_ptr<model::ModelMetrics> model_metrics_;
   std::unique_ptr<api::ChangeFeed> feed_;
+  // /v1/stream; a watcher of feed_, stopped in Shutdown() right after the REST server.
+  std::unique_ptr<ui::EventHub> events_;
   std::unique_ptr<store::WatchHandle> watch_;
   std::unique_ptr<api::LoadBalancerService> service_;
   std::unique_ptr<grpc::Server> grpc_server_;

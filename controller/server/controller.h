@@ -17,6 +17,7 @@
 #include "controller/server/tls_config.h"
 #include "controller/store/etcd_store.h"
 #include "controller/store/history_compactor.h"
+#include "controller/ui/event_hub.h"
 #include "controller/xds/xds_server.h"
 
 namespace lb::controller {
@@ -55,6 +56,9 @@ struct ControllerLimits {
   // aggregator keeps.
   lrs::LrsOptions lrs;
   lrs::AggregatorLimits lrs_aggregator;
+  // The web console's event streams (--ui_stream_max_clients, --ui_stream_max_queued_bytes,
+  // --ui_stream_tick_interval); each stream also holds one REST connection.
+  ui::EventHub::Limits ui_stream;
 };
 
 struct ControllerOptions {

@@ -9,7 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "tests/test_common/http_client.h"
@@ -120,6 +123,154 @@ TEST(EvhttpServerTest, RequestTimeoutClosesSlowAndIdleKeepAliveConnections) {
   EXPECT_TRUE((*conn)->WaitClosed(absl::Seconds(5)));
   EXPECT_EQ(server->stats()->timed_out, 2u);
   EXPECT_TRUE(testing::WaitUntil([&] { return server->stats()->open == 0; }, absl::Seconds(5)));
+}
+
+// Serves /stream with a ResponseStream of `max_queued` bytes, handed to the test through `out`.
+struct StreamServer {
+  absl::Mutex mu;
+  std::shared_ptr<ResponseStream> stream ABSL_GUARDED_BY(mu);
+  std::unique_ptr<EvhttpServer> server;
+
+  std::shared_ptr<ResponseStream> WaitStream() {
+    std::shared_ptr<ResponseStream> s;
+    testing::WaitUntil(
+        [&] {
+          absl::MutexLock lock(&mu);
+          s = stream;
+          return s != nullptr;
+        },
+        absl::Seconds(5));
+    return s;
+  }
+};
+
+std::unique_ptr<StreamServer> StartStreamServer(size_t max_queued, EvhttpLimits limits = {}) {
+  auto ss = std::make_unique<StreamServer>();
+  StreamServer* raw = ss.get();
+  absl::StatusOr<std::unique_ptr<EvhttpServer>> server = EvhttpServer::Start(
+      "127.0.0.1:0",
+      [raw, max_queued](const HttpRequest&) {
+        HttpResponse resp;
+        resp.content_type = "text/event-stream";
+        resp.stream = std::make_shared<ResponseStream>(max_queued);
+        absl::MutexLock lock(&raw->mu);
+        raw->stream = resp.stream;
+        return resp;
+      },
+      1024, limits);
+  EXPECT_TRUE(server.ok()) << server.status();
+  if (!server.ok()) return nullptr;
+  ss->server = std::move(*server);
+  return ss;
+}
+
+// Reads from `fd` until `want` is in what was read (or the deadline); returns what was read.
+std::string ReadUntil(int fd, absl::string_view want, absl::Duration timeout) {
+  std::string got;
+  const absl::Time deadline = absl::Now() + timeout;
+  char buf[4096];
+  while (!absl::StrContains(got, want) && testing::WaitFor(fd, POLLIN, deadline, "read").ok()) {
+    ssize_t n = read(fd, buf, sizeof(buf));
+    if (n <= 0) break;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  return got;
+}
+
+TEST(EvhttpServerTest, StreamSendsHeadersThenEachWriteThenEndsOnClose) {
+  EvhttpLimits limits;
+  // Shorter than the stream lasts: neither the request deadline nor the idle timeout may end a
+  // stream that is written to.
+  limits.request_timeout = absl::Milliseconds(300);
+  limits.idle_timeout = absl::Seconds(1);
+  std::unique_ptr<StreamServer> ss = StartStreamServer(1024, limits);
+  ASSERT_NE(ss, nullptr);
+  absl::StatusOr<int> fd =
+      testing::ConnectLoopback(ss->server->port(), absl::Now() + absl::Seconds(5));
+  ASSERT_TRUE(fd.ok()) << fd.status();
+  const std::string req = "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(write(*fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
+  std::string head = ReadUntil(*fd, "\r\n\r\n", absl::Seconds(5));
+  EXPECT_TRUE(absl::StartsWith(head, "HTTP/1.1 200 OK\r\n")) << head;
+  EXPECT_TRUE(absl::StrContains(head, "Content-Type: text/event-stream\r\n")) << head;
+  EXPECT_TRUE(absl::StrContains(head, "Transfer-Encoding: chunked\r\n")) << head;
+  std::shared_ptr<ResponseStream> stream = ss->WaitStream();
+  ASSERT_NE(stream, nullptr);
+  for (int i = 0; i < 6; ++i) {
+    const std::string event = absl::StrCat("data: ", i, "\n\n");
+    ASSERT_TRUE(stream->Write(event));
+    // One chunk: its size in hex, the bytes.
+    std::string got = ReadUntil(*fd, event, absl::Seconds(5));
+    EXPECT_EQ(got, absl::StrCat("9\r\n", event, "\r\n")) << i;
+    absl::SleepFor(absl::Milliseconds(300));  // 1.8 s in all: past both timeouts.
+  }
+  stream->Close();
+  EXPECT_EQ(ReadUntil(*fd, "0\r\n\r\n", absl::Seconds(5)), "0\r\n\r\n");
+  close(*fd);
+}
+
+TEST(EvhttpServerTest, HeadOfAStreamGetsHeadersOnlyAndClosesTheStream) {
+  std::unique_ptr<StreamServer> ss = StartStreamServer(1024);
+  ASSERT_NE(ss, nullptr);
+  testing::HttpRequest head;
+  head.method = "HEAD";
+  head.target = "/stream";
+  absl::StatusOr<testing::HttpResponse> r = testing::HttpCall(ss->server->port(), head);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(r->Header("Content-Type"), "text/event-stream");
+  EXPECT_EQ(r->body, "");
+  std::shared_ptr<ResponseStream> stream = ss->WaitStream();
+  ASSERT_NE(stream, nullptr);
+  EXPECT_TRUE(stream->closed());
+  EXPECT_FALSE(stream->Write("data: x\n\n"));
+}
+
+TEST(EvhttpServerTest, StreamIsClosedWhenTheClientGoesAway) {
+  std::unique_ptr<StreamServer> ss = StartStreamServer(1024);
+  ASSERT_NE(ss, nullptr);
+  absl::StatusOr<int> fd =
+      testing::ConnectLoopback(ss->server->port(), absl::Now() + absl::Seconds(5));
+  ASSERT_TRUE(fd.ok()) << fd.status();
+  const std::string req = "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(write(*fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
+  std::shared_ptr<ResponseStream> stream = ss->WaitStream();
+  ASSERT_NE(stream, nullptr);
+  close(*fd);
+  // The server learns of the close when it reads EOF or a write fails: keep writing.
+  EXPECT_TRUE(testing::WaitUntil(
+      [&] {
+        stream->Write(": ping\n\n");
+        return stream->closed();
+      },
+      absl::Seconds(5)));
+  EXPECT_FALSE(stream->overflowed());
+  EXPECT_FALSE(stream->Write("x"));
+  EXPECT_TRUE(testing::WaitUntil([&] { return ss->server->stats()->open == 0; }, absl::Seconds(5)));
+}
+
+TEST(EvhttpServerTest, StreamOfAClientThatDoesNotReadOverflowsAndEnds) {
+  std::unique_ptr<StreamServer> ss = StartStreamServer(64 * 1024);
+  ASSERT_NE(ss, nullptr);
+  absl::StatusOr<int> fd =
+      testing::ConnectLoopback(ss->server->port(), absl::Now() + absl::Seconds(5));
+  ASSERT_TRUE(fd.ok()) << fd.status();
+  const std::string req = "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(write(*fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
+  std::shared_ptr<ResponseStream> stream = ss->WaitStream();
+  ASSERT_NE(stream, nullptr);
+  // The client reads nothing: the socket buffers fill, then the connection's output, then the
+  // stream's queue, and the write that would pass its cap fails.
+  const std::string event(16 * 1024, 'x');
+  int writes = 0;
+  while (writes < 10000 && stream->Write(event)) {
+    ++writes;
+    absl::SleepFor(absl::Milliseconds(1));
+  }
+  EXPECT_LT(writes, 10000);  // 160 MB: far more than any socket buffers.
+  EXPECT_TRUE(stream->overflowed());
+  EXPECT_TRUE(stream->closed());
+  close(*fd);
 }
 
 }  // namespace

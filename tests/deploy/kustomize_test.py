@@ -265,8 +265,9 @@ class KustomizeTest(unittest.TestCase):
                     url = self.served[(binary, flag)] + probe["httpGet"]["path"]
                     deadline = time.monotonic() + DEADLINE_S
                     status, body = http_get(url)
-                    while status != 200 and time.monotonic() < deadline:
-                        time.sleep(0.1)  # The proxy's /ready waits for its first config.
+                    # The proxy's /ready is 503 until its first configuration arrives.
+                    while status in (0, 503) and time.monotonic() < deadline:
+                        time.sleep(0.1)
                         status, body = http_get(url)
                     self.assertEqual(status, 200, "%s: GET %s: %s" % (where, url, body))
                     probed += 1

@@ -210,6 +210,17 @@ class KustomizeTest(unittest.TestCase):
             self.assertIn("ClusterRole", kinds[overlay], overlay)
             self.assertIn("PodDisruptionBudget", kinds[overlay], overlay)
 
+    def test_kustomizations_use_fields_both_kustomize_versions_know(self):
+        # Debian's kubectl 1.20 embeds kustomize 2.0.3, which rejects newer fields (patches,
+        # components, labels); kustomize 5 still accepts these older ones (with a warning).
+        known = {"namespace", "resources", "bases", "patchesStrategicMerge", "patchesJson6902",
+                 "images", "commonLabels", "commonAnnotations", "namePrefix", "nameSuffix",
+                 "configMapGenerator", "secretGenerator"}
+        for overlay in OVERLAYS:
+            with open(os.path.join(self.root, overlay, "kustomization.yaml")) as f:
+                fields = set(yaml.safe_load(f))
+            self.assertEqual(fields - known, set(), overlay)
+
     def test_our_images_are_the_built_image(self):
         for overlay in OVERLAYS:
             count = 0

@@ -13,7 +13,12 @@ packages=(
   golang-github-grpc-ecosystem-grpc-gateway-dev                       # and the tests' etcd
   nginx haproxy wrk  # the peers and the load generator of bench/abuse_bench.sh, bench/proxy_bench.sh
   chromium-headless-shell nodejs  # tests/ui: the web console in a real browser
+  python3-yaml  # tests/deploy: reads kubectl kustomize's output
 )
+# tests/deploy renders deploy/kubernetes with `kubectl kustomize`. Any kubectl will do (Debian's
+# kubernetes-client is 1.20, kustomize 2; newer ones work too): install Debian's only when none is
+# on PATH, since another package (e.g. Google's kubectl) may own /usr/bin/kubectl.
+command -v kubectl >/dev/null || packages+=(kubernetes-client)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -391,10 +391,15 @@ TEST_F(RestHandlerTest, NonUtf8FieldIsRejected) {
 // ---------------------------------------------------------------------------------------------
 // Routes
 
+// The route fields every read prints, set or not (docs/routes.md).
+constexpr absl::string_view kRouteMatchDefaults =
+    R"("weighted_clusters":[],"path_exact":"","headers":[],"method":"",)"
+    R"("request_headers_to_add":[],"request_headers_to_remove":[],"priority":0,)";
+
 TEST_F(RestHandlerTest, Routes) {
-  const std::string default_route =
-      R"({"name":"default","host":"*","path_prefix":"/","cluster":"backend","hosts":["*"],)"
-      R"("https_redirect":0})";
+  const std::string default_route = absl::StrCat(
+      R"({"name":"default","host":"*","path_prefix":"/","cluster":"backend","hosts":["*"],)",
+      kRouteMatchDefaults, R"("https_redirect":0})");
   ExpectJson(
       Get("/v1/routes"), 200,
       absl::StrCat(R"({"name":"default","routes":[)", default_route, R"(],"version":"1"})", "\n"));
@@ -402,9 +407,9 @@ TEST_F(RestHandlerTest, Routes) {
   HttpResponse r =
       Post("/v1/routes",
            R"({"name":"api","host":"API.example.com","path_prefix":"/api","cluster":"web"})");
-  const std::string api_route =
-      R"({"name":"api","host":"api.example.com","path_prefix":"/api","cluster":"web",)"
-      R"("hosts":["api.example.com"],"https_redirect":0})";
+  const std::string api_route = absl::StrCat(
+      R"({"name":"api","host":"api.example.com","path_prefix":"/api","cluster":"web",)",
+      R"("hosts":["api.example.com"],)", kRouteMatchDefaults, R"("https_redirect":0})");
   ExpectJson(r, 201,
              absl::StrCat(R"({"name":"default","routes":[)", default_route, ",", api_route,
                           R"(],"version":"3"})", "\n"));
@@ -413,9 +418,9 @@ TEST_F(RestHandlerTest, Routes) {
   ExpectJson(Get("/v1/routes/default"), 200, default_route + "\n");
 
   r = Put("/v1/routes/api", R"({"path_prefix":"/api/v2","cluster":"web"})", {{"If-Match", "3"}});
-  const std::string api_v2 =
-      R"({"name":"api","host":"*","path_prefix":"/api/v2","cluster":"web","hosts":["*"],)"
-      R"("https_redirect":0})";
+  const std::string api_v2 = absl::StrCat(
+      R"({"name":"api","host":"*","path_prefix":"/api/v2","cluster":"web","hosts":["*"],)",
+      kRouteMatchDefaults, R"("https_redirect":0})");
   ExpectJson(r, 200,
              absl::StrCat(R"({"name":"default","routes":[)", default_route, ",", api_v2,
                           R"(],"version":"4"})", "\n"));

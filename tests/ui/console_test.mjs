@@ -118,7 +118,7 @@ async function main() {
   fs.writeFileSync(tokenFile, TOKEN + '\n', {mode: 0o600});
   start('controller', process.env.LB_CONTROLLER, [
     '--grpc_listen=127.0.0.1:0', '--rest_listen=127.0.0.1:0', `--data_dir=${tmp}/data`,
-    `--auth_token_file=${tokenFile}`, `--ready_file=${tmp}/controller.ready`,
+    `--auth_token_file=${tokenFile}`, '--lrs_interval=1s', `--ready_file=${tmp}/controller.ready`,
     '--ui_stream_tick_interval=500ms']);
   const ctl = await readyFile(`${tmp}/controller.ready`, 'the controller');
   rest = ctl.rest_port;
@@ -261,6 +261,8 @@ async function main() {
 
     await check('endpoint_goes_unhealthy_after_its_backend_is_killed', async () => {
       backends.b3.child.kill('SIGKILL');
+      // Traffic makes the proxy see the failures (outlier ejection); its next load report says so.
+      await spread(40);
       const eps = await call('GET', '/v1/clusters/backend/endpoints');
       if (!eps.json.endpoints.some((e) => e.status)) {
         // No load reports on this controller (LRS not built in): it cannot know proxy health.

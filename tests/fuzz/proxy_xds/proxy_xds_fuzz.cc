@@ -681,7 +681,7 @@ std::string CheckRoute(const RouteConfig& r) {
   if (!r.prefix.empty() && (r.prefix[0] != '/' || !IsCleanPath(r.prefix))) {
     return what + "prefix " + Quote(r.prefix);
   }
-  if (r.cluster.empty()) return what + "no cluster";
+  if (r.cluster.empty() && r.weighted_clusters.empty()) return what + "no cluster";
   if (r.retries > kMaxRetries) return what + absl::StrCat("retries ", r.retries);
   if (!r.has_hash_policy) return "";
   const std::string& n = r.hash_policy.name;
@@ -726,7 +726,10 @@ std::string CheckBuilt(ConfigBuilder& b, const ProxyConfig& c) {
     if (!domains.insert(vh.domain).second) return "duplicate domain " + Quote(vh.domain);
     for (const RouteConfig& r : vh.routes) {
       if (std::string e = CheckRoute(r); !e.empty()) return "vhost " + Quote(vh.domain) + " " + e;
-      if (c.clusters.count(r.cluster) == 0) unbuilt.insert(r.cluster);
+      if (!r.cluster.empty() && c.clusters.count(r.cluster) == 0) unbuilt.insert(r.cluster);
+      for (const auto& w : r.weighted_clusters) {
+        if (c.clusters.count(w.name) == 0) unbuilt.insert(w.name);
+      }
     }
   }
 

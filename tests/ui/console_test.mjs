@@ -422,15 +422,19 @@ async function main() {
         return {screens: frames.length, median_ms: frames[frames.length >> 1], max_ms: frames[frames.length - 1],
                 longest_task_ms: longest, last_render_ms: window.lbLastRenderMs};
       });
-      await page.waitForSelector('tr.ep[data-key="10.1.3.231:8080"]', {timeout: 5000});
+      // The last row is the last endpoint as the API lists them (created in one write, they share a
+      // revision and are listed by key).
+      const listed = await call('GET', '/v1/clusters/big/endpoints');
+      const lastEp = listed.json.endpoints[listed.json.endpoints.length - 1];
+      await page.waitForSelector(`tr.ep[data-key="${lastEp.address}:${lastEp.port}"]`, {timeout: 5000});
       // A change to one of the thousand shows up live.
-      const drained = await call('PATCH', '/v1/clusters/big/endpoints/10.1.3.231/8080', {admin_state: 'DRAINING'});
+      const drained = await call('PATCH', `/v1/clusters/big/endpoints/${lastEp.address}/${lastEp.port}`, {admin_state: 'DRAINING'});
       expect(drained.status === 200, `drain: ${drained.status}`);
       const tLive = Date.now();
-      await page.waitForFunction(() => {
-        const tr = document.querySelector('tr.ep[data-key="10.1.3.231:8080"]');
+      await page.waitForFunction((sel) => {
+        const tr = document.querySelector(sel);
         return tr && tr.children[3].textContent === 'DRAINING';
-      }, {timeout: 10000});
+      }, {timeout: 10000}, `tr.ep[data-key="${lastEp.address}:${lastEp.port}"]`);
       const report = {endpoints: 1000, page_load_ms: loadMs, dom_rows: domRows, ...timing,
                       live_update_ms: Date.now() - tLive};
       fs.writeFileSync(path.join(artifacts, 'thousand_endpoints.json'), JSON.stringify(report, null, 2) + '\n');

@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <utility>
 
@@ -266,6 +268,38 @@ absl::Status WriteFiles(const std::string& dir, const std::string& name, TestCer
   cert->cert_path = cert_path;
   cert->key_path = key_path;
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> WriteTempFile(const std::string& name, const std::string& data) {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  std::string path = absl::StrCat(dir != nullptr ? dir : "/tmp", "/", name);
+  absl::Status status = WriteFile(path, data, 0644);
+  if (!status.ok()) return status;
+  return path;
+}
+
+TestCa CreateCaOrDie(const std::string& common_name) {
+  absl::StatusOr<TestCa> ca = TestCa::Create(common_name);
+  if (!ca.ok()) {
+    std::fprintf(stderr, "TestCa::Create(\"%s\"): %s\n", common_name.c_str(),
+                 ca.status().ToString().c_str());
+    std::abort();
+  }
+  return *std::move(ca);
+}
+
+TestCert IssueOrDie(const TestCa& ca, const std::string& common_name,
+                    const std::vector<std::string>& dns_names) {
+  CertOptions options;
+  options.common_name = common_name;
+  options.dns_names = dns_names;
+  absl::StatusOr<TestCert> cert = ca.Issue(options);
+  if (!cert.ok()) {
+    std::fprintf(stderr, "TestCa::Issue(\"%s\"): %s\n", common_name.c_str(),
+                 cert.status().ToString().c_str());
+    std::abort();
+  }
+  return *std::move(cert);
 }
 
 }  // namespace lb::testing

@@ -74,6 +74,16 @@ absl::StatusOr<TestCert> MakeSelfSigned(const CertOptions& options);
 // paths in `cert`.
 absl::Status WriteFiles(const std::string& dir, const std::string& name, TestCert* cert);
 
+// Writes `data` to <TEST_TMPDIR, else /tmp>/<name> (mode 0644) and returns the path.
+absl::StatusOr<std::string> WriteTempFile(const std::string& name, const std::string& data);
+
+// For fixtures that hold certificates as plain members: a root CA, and a server leaf it signs
+// with subject CN `common_name` and DNS subjectAltNames `dns_names` (other options default).
+// On an OpenSSL error they print it and abort(): a broken test environment, not a test result.
+TestCa CreateCaOrDie(const std::string& common_name);
+TestCert IssueOrDie(const TestCa& ca, const std::string& common_name,
+                    const std::vector<std::string>& dns_names);
+
 }  // namespace lb::testing
 
 #endif  // LB_TESTS_TEST_COMMON_TEST_CERTS_H_

@@ -55,6 +55,17 @@ TEST(TestCertsTest, LeafVerifiesAgainstItsCa) {
   EXPECT_NE(Verify(other->cert_pem(), server->chain_pem), X509_V_OK);
 }
 
+TEST(TestCertsTest, OrDieShorthandsAndTempFile) {
+  const TestCa ca = CreateCaOrDie("shorthand ca");
+  const TestCert leaf = IssueOrDie(ca, "a.test", {"a.test", "*.b.test"});
+  EXPECT_EQ(Verify(ca.cert_pem(), leaf.chain_pem), X509_V_OK);
+  EXPECT_EQ(leaf.cert_pem, leaf.chain_pem);  // Signed by the root: no intermediates.
+  absl::StatusOr<std::string> path = WriteTempFile("shorthand.pem", leaf.cert_pem);
+  ASSERT_TRUE(path.ok()) << path.status();
+  EXPECT_EQ(ReadFileOrEmpty(*path), leaf.cert_pem);
+  EXPECT_FALSE(WriteTempFile("no/such/dir/x.pem", "").ok());
+}
+
 TEST(TestCertsTest, IntermediateChainVerifies) {
   absl::StatusOr<TestCa> root = TestCa::Create();
   ASSERT_TRUE(root.ok());

@@ -35,11 +35,11 @@
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/proxy/fake_ads.h"
-#include "tests/proxy/tls/test_certs.h"
 #include "tests/test_common/backend.h"
 #include "tests/test_common/http_client.h"
 #include "tests/test_common/proxy_process.h"
 #include "tests/test_common/subprocess.h"
+#include "tests/test_common/test_certs.h"
 #include "tests/test_common/wait.h"
 
 namespace lb::testing {
@@ -51,11 +51,6 @@ namespace listener_v3 = envoy::config::listener::v3;
 namespace route_v3 = envoy::config::route::v3;
 namespace tls_v3 = envoy::extensions::transport_sockets::tls::v3;
 
-using tls::MakeCa;
-using tls::MakeLeaf;
-using tls::Pem;
-using tls::WriteTempFile;
-
 bool WaitFor(const std::function<bool()>& cond) { return WaitUntil(cond, absl::Seconds(20)); }
 
 template <typename T>
@@ -65,11 +60,11 @@ T Parse(const std::string& text) {
   return out;
 }
 
-tls_v3::Secret CertSecret(const std::string& name, const Pem& pem) {
+tls_v3::Secret CertSecret(const std::string& name, const TestCert& pem) {
   tls_v3::Secret s;
   s.set_name(name);
-  s.mutable_tls_certificate()->mutable_certificate_chain()->set_inline_string(pem.cert);
-  s.mutable_tls_certificate()->mutable_private_key()->set_inline_string(pem.key);
+  s.mutable_tls_certificate()->mutable_certificate_chain()->set_inline_string(pem.cert_pem);
+  s.mutable_tls_certificate()->mutable_private_key()->set_inline_string(pem.key_pem);
   return s;
 }
 
@@ -230,10 +225,9 @@ class TlsE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
     signal(SIGPIPE, SIG_IGN);  // OpenSSL writes to sockets the proxy may have closed.
-    ca_ = MakeCa("e2e ca");
-    ca_file_ = WriteTempFile("ca.pem", ca_.cert);
-    a_ = MakeLeaf(ca_, "a.example.com", {"a.example.com"});
-    wild_ = MakeLeaf(ca_, "wild.b.example.com", {"*.b.example.com"});
+    absl::StatusOr<std::string> ca_file = WriteTempFile("ca.pem", ca_.cert_pem());
+    ASSERT_TRUE(ca_file.ok()) << ca_file.status();
+    ca_file_ = *ca_file;
     ASSERT_TRUE(backend_.Start().ok());
     web_ = Cluster("web");
     web_endpoints_ = Endpoints("web", backend_.port());
@@ -288,7 +282,7 @@ class TlsE2eTest : public ::testing::Test {
     EXPECT_TRUE(s.ok()) << s << proxy->LogTail();
     // Ready means routes arrived; the certificates come in the same burst, wait for them.
     EXPECT_TRUE(WaitFor([&] {
-      TlsClient c(proxy->tls_port(), "a.example.com", ca_.cert);
+      TlsClient c(proxy->tls_port(), "a.example.com", ca_.cert_pem());
       return c.connected();
     })) << proxy->LogTail();
     return proxy;
@@ -305,7 +299,9 @@ class TlsE2eTest : public ::testing::Test {
   }
 
   FakeAds ads_;
-  Pem ca_, a_, wild_;
+  TestCa ca_ = CreateCaOrDie("e2e ca");
+  TestCert a_ = IssueOrDie(ca_, "a.example.com", {"a.example.com"});
+  TestCert wild_ = IssueOrDie(ca_, "wild.b.example.com", {"*.b.example.com"});
   std::string ca_file_;
   TestBackend backend_{"web"};
   cluster_v3::Cluster web_;
@@ -375,11 +371,12 @@ TEST_F(TlsE2eTest, CertificateRotationKeepsConnectionsAndServesTheNewOne) {
   constexpr int kRequests = 40;
   std::vector<std::unique_ptr<TlsClient>> clients;
   for (int i = 0; i < kConnections; ++i) {
-    clients.push_back(std::make_unique<TlsClient>(proxy->tls_port(), "a.example.com", ca_.cert));
+    clients.push_back(
+        std::make_unique<TlsClient>(proxy->tls_port(), "a.example.com", ca_.cert_pem()));
     ASSERT_TRUE(clients.back()->connected());
     EXPECT_EQ(clients.back()->PeerCommonName(), "a.example.com");
   }
-  Pem rotated = MakeLeaf(ca_, "a.example.com rotated", {"a.example.com"});
+  TestCert rotated = IssueOrDie(ca_, "a.example.com rotated", {"a.example.com"});
   int failed = 0;
   for (int round = 0; round < kRequests; ++round) {
     if (round == kRequests / 2) {
@@ -393,7 +390,7 @@ TEST_F(TlsE2eTest, CertificateRotationKeepsConnectionsAndServesTheNewOne) {
   EXPECT_EQ(failed, 0);
   // New connections get the new certificate once the proxy installed it.
   EXPECT_TRUE(WaitFor([&] {
-    TlsClient fresh(proxy->tls_port(), "a.example.com", ca_.cert);
+    TlsClient fresh(proxy->tls_port(), "a.example.com", ca_.cert_pem());
     return fresh.connected() && fresh.PeerCommonName() == "a.example.com rotated";
   }));
   // And the old connections still work.
@@ -405,9 +402,12 @@ TEST_F(TlsE2eTest, SessionsResumeAcrossTwoProxiesSharingTicketKeys) {
   std::unique_ptr<ProxyProcess> two = StartProxy("tls-two");
   ASSERT_NE(one, nullptr);
   ASSERT_NE(two, nullptr);
-  const std::string session = WriteTempFile("session.pem", "");
-  const std::string request = WriteTempFile(
+  absl::StatusOr<std::string> session_or = WriteTempFile("session.pem", "");
+  absl::StatusOr<std::string> request_or = WriteTempFile(
       "request.txt", "GET / HTTP/1.1\r\nHost: a.example.com\r\nConnection: close\r\n\r\n");
+  ASSERT_TRUE(session_or.ok() && request_or.ok());
+  const std::string& session = *session_or;
+  const std::string& request = *request_or;
   auto s_client = [&](int port, const std::string& sess_flag) {
     absl::StatusOr<CommandResult> r =
         RunCommand({"/bin/sh", "-c",
@@ -433,7 +433,7 @@ TEST_F(TlsE2eTest, NoCertificateYetRefusesHandshakes) {
   ProxyProcess proxy("tls-none", {"--tls_listen=127.0.0.1:0"});
   ASSERT_TRUE(proxy.Start(ads_.target()).ok());
   ASSERT_TRUE(proxy.WaitReady().ok());
-  TlsClient c(proxy.tls_port(), "a.example.com", ca_.cert);
+  TlsClient c(proxy.tls_port(), "a.example.com", ca_.cert_pem());
   EXPECT_FALSE(c.connected());
   absl::StatusOr<uint64_t> refused =
       StatValue(proxy.admin_port(), "lb_proxy_tls_no_certificate_total");
@@ -442,16 +442,18 @@ TEST_F(TlsE2eTest, NoCertificateYetRefusesHandshakes) {
   // The certificate arrives: handshakes work.
   SetSecrets();
   EXPECT_TRUE(WaitFor([&] {
-    TlsClient again(proxy.tls_port(), "a.example.com", ca_.cert);
+    TlsClient again(proxy.tls_port(), "a.example.com", ca_.cert_pem());
     return again.connected();
   }));
 }
 
 TEST_F(TlsE2eTest, UpstreamTlsVerifiesTheBackend) {
   // An HTTPS backend: openssl s_server -www with a certificate for backend.test from our CA.
-  Pem backend_cert = MakeLeaf(ca_, "backend.test", {"backend.test"});
-  const std::string cert_file = WriteTempFile("backend.crt", backend_cert.cert);
-  const std::string key_file = WriteTempFile("backend.key", backend_cert.key);
+  TestCert backend_cert = IssueOrDie(ca_, "backend.test", {"backend.test"});
+  absl::Status written = WriteFiles(MakeTempDir(), "backend", &backend_cert);
+  ASSERT_TRUE(written.ok()) << written;
+  const std::string& cert_file = backend_cert.cert_path;
+  const std::string& key_file = backend_cert.key_path;
   const int port = FreePort();
   absl::StatusOr<Subprocess> server =
       Subprocess::Start({"/usr/bin/openssl", "s_server", "-www", "-quiet", "-accept",
@@ -468,13 +470,14 @@ TEST_F(TlsE2eTest, UpstreamTlsVerifiesTheBackend) {
     close(fd);
     return ok;
   }));
-  cluster_v3::Cluster good = Cluster("up-good", ca_.cert, "backend.test");
+  cluster_v3::Cluster good = Cluster("up-good", ca_.cert_pem(), "backend.test");
   // Its health checks go over TLS too (over plaintext they would fail and eject the host).
   *good.add_health_checks() = Parse<envoy::config::core::v3::HealthCheck>(
       "timeout { nanos: 250000000 } interval { nanos: 300000000 } unhealthy_threshold { value: 1 } "
       "healthy_threshold { value: 1 } http_health_check { path: '/' }");
-  cluster_v3::Cluster bad = Cluster("up-bad", MakeCa("another ca").cert, "backend.test");
-  cluster_v3::Cluster wrong_name = Cluster("up-name", ca_.cert, "other.test");
+  cluster_v3::Cluster bad =
+      Cluster("up-bad", CreateCaOrDie("another ca").cert_pem(), "backend.test");
+  cluster_v3::Cluster wrong_name = Cluster("up-name", ca_.cert_pem(), "other.test");
   endpoint_v3::ClusterLoadAssignment e1 = Endpoints("up-good", port);
   endpoint_v3::ClusterLoadAssignment e2 = Endpoints("up-bad", port);
   endpoint_v3::ClusterLoadAssignment e3 = Endpoints("up-name", port);
@@ -534,7 +537,7 @@ TEST_F(TlsE2eTest, SilentClientsAreCutByTheHandshakeTimeout) {
   ASSERT_TRUE(proxy.Start(ads_.target()).ok());
   ASSERT_TRUE(proxy.WaitReady().ok());
   ASSERT_TRUE(WaitFor([&] {
-    TlsClient c(proxy.tls_port(), "a.example.com", ca_.cert);
+    TlsClient c(proxy.tls_port(), "a.example.com", ca_.cert_pem());
     return c.connected();
   }));
   // A TCP connection that never says hello.

@@ -18,17 +18,18 @@
 #include "proxy/event/socket.h"
 #include "proxy/network/connection.h"
 #include "proxy/tls/context.h"
-#include "tests/proxy/tls/test_certs.h"
 #include "tests/test_common/event/loop_thread.h"
+#include "tests/test_common/test_certs.h"
 
 namespace lb::proxy::tls {
 namespace {
 
+using ::lb::testing::CreateCaOrDie;
+using ::lb::testing::IssueOrDie;
 using ::lb::testing::LoopThread;
+using ::lb::testing::TestCa;
+using ::lb::testing::TestCert;
 using ::lb::testing::WaitFor;
-using ::lb::testing::tls::MakeCa;
-using ::lb::testing::tls::MakeLeaf;
-using ::lb::testing::tls::Pem;
 
 class Recorder : public network::ConnectionCallbacks {
  public:
@@ -44,8 +45,8 @@ class Recorder : public network::ConnectionCallbacks {
   bool eof = false;
 };
 
-TlsCertificateConfig Cert(const std::string& name, const Pem& pem) {
-  return {name, pem.cert, pem.key, ""};
+TlsCertificateConfig Cert(const std::string& name, const TestCert& pem) {
+  return {name, pem.cert_pem, pem.key_pem, ""};
 }
 
 std::string Key(char c) { return std::string(80, c); }
@@ -105,13 +106,12 @@ ClientResult RunClient(int fd, const std::string& sni, SSL_SESSION* resume, size
 
 class TlsSocketTest : public ::testing::Test {
  protected:
-  TlsSocketTest() {
-    ca_ = MakeCa("test ca");
-    a_ = MakeLeaf(ca_, "a.example.com", {"a.example.com"});
-    wild_ = MakeLeaf(ca_, "wild.example.com", {"*.example.com"});
-    deep_ = MakeLeaf(ca_, "deep.b.example.com", {"*.b.example.com"});
-    def_ = MakeLeaf(ca_, "default", {"default.test"});
-  }
+  TlsSocketTest()
+      : ca_(CreateCaOrDie("test ca")),
+        a_(IssueOrDie(ca_, "a.example.com", {"a.example.com"})),
+        wild_(IssueOrDie(ca_, "wild.example.com", {"*.example.com"})),
+        deep_(IssueOrDie(ca_, "deep.b.example.com", {"*.b.example.com"})),
+        def_(IssueOrDie(ca_, "default", {"default.test"})) {}
   ~TlsSocketTest() override {
     loop_.Run([&] {
       server_.reset();
@@ -166,7 +166,8 @@ class TlsSocketTest : public ::testing::Test {
   }
 
   LoopThread loop_;
-  Pem ca_, a_, wild_, deep_, def_;
+  TestCa ca_;
+  TestCert a_, wild_, deep_, def_;
   std::unique_ptr<network::Connection> server_;
   std::unique_ptr<network::Connection> client_;
   Recorder server_rec_;
@@ -271,13 +272,13 @@ TEST_F(TlsSocketTest, StaplesOcspWhenTheCertificateHasOne) {
 
 TEST_F(TlsSocketTest, RejectsAKeyThatDoesNotMatch) {
   TlsListenerConfig c = Listener(true);
-  c.chains[0].certificate.private_key = wild_.key;
+  c.chains[0].certificate.private_key = wild_.key_pem;
   absl::StatusOr<std::shared_ptr<const ServerContext>> ctx = ServerContext::Create(c);
   ASSERT_FALSE(ctx.ok());
   EXPECT_EQ(ctx.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(ctx.status().message(),
             "certificate \"a\": private_key: does not match the certificate");
-  EXPECT_EQ(ValidateCertificate("junk", a_.key).message().substr(0, 37),
+  EXPECT_EQ(ValidateCertificate("junk", a_.key_pem).message().substr(0, 37),
             "certificate_chain: not a PEM certific");
 }
 
@@ -323,7 +324,7 @@ class ConnectionPairTest : public TlsSocketTest {
 TEST_F(ConnectionPairTest, VerifiedHandshakeAlpnDataAndCloseNotify) {
   UpstreamTlsConfig u;
   u.sni = "a.example.com";
-  u.trusted_ca = ca_.cert;
+  u.trusted_ca = ca_.cert_pem();
   u.alpn = {"http/1.1"};
   const uint64_t handshakes = Stats().handshakes.load();
   Connect(Server(Listener(true)), Client(u));
@@ -349,7 +350,7 @@ TEST_F(ConnectionPairTest, VerifiedHandshakeAlpnDataAndCloseNotify) {
 TEST_F(ConnectionPairTest, UntrustedCertificateFailsTheConnectAndIsCounted) {
   UpstreamTlsConfig u;
   u.sni = "a.example.com";
-  u.trusted_ca = MakeCa("another ca").cert;
+  u.trusted_ca = CreateCaOrDie("another ca").cert_pem();
   const uint64_t failures = Stats().verify_failures.load();
   Connect(Server(Listener(true)), Client(u));
   ASSERT_TRUE(WaitFor([&] { return OnLoop([&] { return !client_rec_.events.empty(); }); }));
@@ -360,7 +361,7 @@ TEST_F(ConnectionPairTest, UntrustedCertificateFailsTheConnectAndIsCounted) {
 TEST_F(ConnectionPairTest, WrongNameFailsVerification) {
   UpstreamTlsConfig u;
   u.sni = "a.example.com";
-  u.trusted_ca = ca_.cert;
+  u.trusted_ca = ca_.cert_pem();
   // The server has no certificate for the name but a default one, which does not carry it.
   TlsListenerConfig c = Listener(true);
   c.chains.clear();

@@ -13,7 +13,7 @@
 #include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
 #include "proxy/xds/config_builder.h"
-#include "tests/proxy/tls/test_certs.h"
+#include "tests/test_common/test_certs.h"
 
 namespace lb::proxy::xds {
 namespace {
@@ -23,10 +23,11 @@ namespace endpoint_v3 = envoy::config::endpoint::v3;
 namespace listener_v3 = envoy::config::listener::v3;
 namespace tls_v3 = envoy::extensions::transport_sockets::tls::v3;
 
-using ::lb::testing::tls::MakeCa;
-using ::lb::testing::tls::MakeLeaf;
-using ::lb::testing::tls::Pem;
-using ::lb::testing::tls::WriteTempFile;
+using ::lb::testing::CreateCaOrDie;
+using ::lb::testing::IssueOrDie;
+using ::lb::testing::TestCa;
+using ::lb::testing::TestCert;
+using ::lb::testing::WriteTempFile;
 
 template <typename T>
 T Parse(const std::string& text) {
@@ -40,11 +41,11 @@ std::string ErrorOf(const absl::Status& s) {
   return std::string(s.message());
 }
 
-tls_v3::Secret CertSecret(const std::string& name, const Pem& pem) {
+tls_v3::Secret CertSecret(const std::string& name, const TestCert& pem) {
   tls_v3::Secret s;
   s.set_name(name);
-  s.mutable_tls_certificate()->mutable_certificate_chain()->set_inline_string(pem.cert);
-  s.mutable_tls_certificate()->mutable_private_key()->set_inline_string(pem.key);
+  s.mutable_tls_certificate()->mutable_certificate_chain()->set_inline_string(pem.cert_pem);
+  s.mutable_tls_certificate()->mutable_private_key()->set_inline_string(pem.key_pem);
   return s;
 }
 
@@ -84,10 +85,11 @@ listener_v3::Listener TlsListener() {
 class ConfigBuilderTlsTest : public ::testing::Test {
  protected:
   ConfigBuilderTlsTest()
-      : ca_(MakeCa("ca")),
-        a_(MakeLeaf(ca_, "a", {"a.example.com"})),
-        wild_(MakeLeaf(ca_, "wild", {"*.example.com"})) {}
-  Pem ca_, a_, wild_;
+      : ca_(CreateCaOrDie("ca")),
+        a_(IssueOrDie(ca_, "a", {"a.example.com"})),
+        wild_(IssueOrDie(ca_, "wild", {"*.example.com"})) {}
+  TestCa ca_;
+  TestCert a_, wild_;
 };
 
 TEST_F(ConfigBuilderTlsTest, ListenerAndSecretsBuildTheTlsListener) {
@@ -106,7 +108,7 @@ TEST_F(ConfigBuilderTlsTest, ListenerAndSecretsBuildTheTlsListener) {
   // The chain whose certificate has not arrived is left out; the default is there.
   ASSERT_EQ(c->tls_listener->chains.size(), 1u);
   EXPECT_EQ(c->tls_listener->chains[0].server_names, std::vector<std::string>{"a.example.com"});
-  EXPECT_EQ(c->tls_listener->chains[0].certificate.certificate_chain, a_.cert);
+  EXPECT_EQ(c->tls_listener->chains[0].certificate.certificate_chain, a_.cert_pem);
   ASSERT_TRUE(c->tls_listener->default_certificate.has_value());
   EXPECT_EQ(c->tls_listener->default_certificate->name, "a");
   EXPECT_EQ(c->tls_listener->ticket_keys.size(), 2u);
@@ -132,7 +134,7 @@ TEST_F(ConfigBuilderTlsTest, BadSecretsAreRejectedAndTheLastGoodOneStays) {
   ASSERT_TRUE(b.ApplyListeners({TlsListener()}, "l1").ok());
   ASSERT_TRUE(b.ApplySecrets({CertSecret("a", a_)}, "1").ok());
   tls_v3::Secret mismatch = CertSecret("a", a_);
-  mismatch.mutable_tls_certificate()->mutable_private_key()->set_inline_string(wild_.key);
+  mismatch.mutable_tls_certificate()->mutable_private_key()->set_inline_string(wild_.key_pem);
   tls_v3::Secret junk = CertSecret("wild", wild_);
   junk.mutable_tls_certificate()->mutable_certificate_chain()->set_inline_string("junk");
   tls_v3::Secret file;
@@ -160,7 +162,7 @@ TEST_F(ConfigBuilderTlsTest, BadSecretsAreRejectedAndTheLastGoodOneStays) {
   // "a" keeps its good version.
   std::shared_ptr<const ProxyConfig> c = b.Build();
   ASSERT_NE(c->tls_listener, nullptr);
-  EXPECT_EQ(c->tls_listener->chains[0].certificate.private_key, a_.key);
+  EXPECT_EQ(c->tls_listener->chains[0].certificate.private_key, a_.key_pem);
 }
 
 TEST_F(ConfigBuilderTlsTest, BadListenerIsRejectedWithFieldPaths) {
@@ -192,7 +194,9 @@ TEST_F(ConfigBuilderTlsTest, BadListenerIsRejectedWithFieldPaths) {
 
 TEST_F(ConfigBuilderTlsTest, UpstreamTlsAndItsClientCertificate) {
   ConfigBuilder b;
-  const std::string ca_file = WriteTempFile("builder-ca.pem", ca_.cert);
+  absl::StatusOr<std::string> ca_file_or = WriteTempFile("builder-ca.pem", ca_.cert_pem());
+  ASSERT_TRUE(ca_file_or.ok()) << ca_file_or.status();
+  const std::string& ca_file = *ca_file_or;
   auto cluster = Parse<cluster_v3::Cluster>(
       "name: 'up' type: EDS eds_cluster_config { eds_config { ads {} } }");
   auto upstream = Parse<tls_v3::UpstreamTlsContext>(
@@ -217,9 +221,9 @@ TEST_F(ConfigBuilderTlsTest, UpstreamTlsAndItsClientCertificate) {
   ASSERT_NE(tls, nullptr);
   EXPECT_EQ(tls->sni, "backend.test");
   EXPECT_TRUE(tls->verify);
-  EXPECT_EQ(tls->trusted_ca, ca_.cert);
+  EXPECT_EQ(tls->trusted_ca, ca_.cert_pem());
   ASSERT_TRUE(tls->client_certificate.has_value());
-  EXPECT_EQ(tls->client_certificate->private_key, a_.key);
+  EXPECT_EQ(tls->client_certificate->private_key, a_.key_pem);
   EXPECT_EQ(tls->alpn, std::vector<std::string>{"http/1.1"});
 
   // Rejections name the field.

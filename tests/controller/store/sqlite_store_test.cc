@@ -11,13 +11,12 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/controller/store/watch_recorder.h"
 
 namespace lb::store {
 namespace {
@@ -87,57 +86,10 @@ void ExpectKv(const std::optional<KeyValue>& kv, const std::string& key, const s
 }
 
 // A compact, comparable rendering of an event: "put key=value c<create> m<mod>" / "del key m<mod>".
-std::string Describe(const Event& event) {
-  if (event.type == Event::Type::kDelete) {
-    return absl::StrCat("del ", event.kv.key, " m", event.kv.mod_revision);
-  }
-  return absl::StrCat("put ", event.kv.key, "=", event.kv.value, " c", event.kv.create_revision,
-                      " m", event.kv.mod_revision);
-}
-
-// Records every batch delivered to a watch callback; waits with a timeout.
-class Recorder {
+// Every event with its revisions; Drain's sentinel writes are not recorded.
+class Recorder : public WatchRecorder {
  public:
-  WatchCallback Callback() {
-    return [this](const std::vector<Event>& events) { Record(events); };
-  }
-
-  // Ignores Drain's sentinel writes.
-  void Record(const std::vector<Event>& events) {
-    absl::MutexLock lock(&mu_);
-    std::vector<std::string> batch;
-    for (const Event& event : events) {
-      if (absl::StartsWith(event.kv.key, kDrainPrefix)) continue;
-      batch.push_back(Describe(event));
-      revisions_.push_back(event.kv.mod_revision);
-    }
-    if (!batch.empty()) batches_.push_back(batch);
-  }
-
-  // Waits until at least `n` batches arrived; false on timeout.
-  bool WaitForBatches(size_t n) {
-    absl::MutexLock lock(&mu_);
-    auto ready = [this, n]() {
-      mu_.AssertHeld();
-      return batches_.size() >= n;
-    };
-    return mu_.AwaitWithTimeout(absl::Condition(&ready), kWait);
-  }
-
-  std::vector<std::vector<std::string>> Batches() {
-    absl::MutexLock lock(&mu_);
-    return batches_;
-  }
-  // The revision of every event, in delivery order.
-  std::vector<int64_t> Revisions() {
-    absl::MutexLock lock(&mu_);
-    return revisions_;
-  }
-
- private:
-  absl::Mutex mu_;
-  std::vector<std::vector<std::string>> batches_ ABSL_GUARDED_BY(mu_);
-  std::vector<int64_t> revisions_ ABSL_GUARDED_BY(mu_);
+  Recorder() : WatchRecorder(kWait, Detail::kWithRevisions, kDrainPrefix) {}
 };
 
 std::unique_ptr<WatchHandle> MustWatch(Store& store, const std::string& prefix, int64_t after,

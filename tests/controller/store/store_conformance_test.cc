@@ -10,7 +10,6 @@
 #include <vector>
 
 #include "absl/status/status.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -19,6 +18,7 @@
 #include "controller/store/sqlite_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/controller/store/watch_recorder.h"
 #include "tests/test_common/etcd_cluster.h"
 
 namespace lb::store {
@@ -123,42 +123,9 @@ void ExpectKv(const std::optional<KeyValue>& kv, const std::string& key, const s
 }
 
 // Batches of "put key=value" / "del key" as a watch delivered them, with their revisions.
-class Recorder {
+class Recorder : public WatchRecorder {
  public:
-  WatchCallback Callback() {
-    return [this](const std::vector<Event>& events) {
-      absl::MutexLock lock(&mu_);
-      std::vector<std::string> batch;
-      for (const Event& e : events) {
-        batch.push_back(e.type == Event::Type::kDelete
-                            ? absl::StrCat("del ", e.kv.key)
-                            : absl::StrCat("put ", e.kv.key, "=", e.kv.value));
-        revisions_.push_back(e.kv.mod_revision);
-      }
-      batches_.push_back(batch);
-    };
-  }
-  bool WaitForBatches(size_t n) {
-    absl::MutexLock lock(&mu_);
-    auto ready = [this, n]() {
-      mu_.AssertHeld();
-      return batches_.size() >= n;
-    };
-    return mu_.AwaitWithTimeout(absl::Condition(&ready), kWait);
-  }
-  std::vector<std::vector<std::string>> Batches() {
-    absl::MutexLock lock(&mu_);
-    return batches_;
-  }
-  std::vector<int64_t> Revisions() {
-    absl::MutexLock lock(&mu_);
-    return revisions_;
-  }
-
- private:
-  absl::Mutex mu_;
-  std::vector<std::vector<std::string>> batches_ ABSL_GUARDED_BY(mu_);
-  std::vector<int64_t> revisions_ ABSL_GUARDED_BY(mu_);
+  Recorder() : WatchRecorder(kWait) {}
 };
 
 TEST_P(StoreConformanceTest, EmptyStore) {

@@ -3,10 +3,10 @@
 // expired ones, swapped keys; then deterministic random mutations of them (fixed seed).
 #include "tests/fuzz/certificate_fuzz.h"
 
-#include <random>
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "tests/fuzz/corpus_mutator.h"
 #include "tests/test_common/test_certs.h"
@@ -80,11 +80,14 @@ TEST(CertificateFuzzTest, MutationsKeepTheInvariants) {
                                                "\n",
                                                "\x30\x82",
                                                "\xff"};
-  std::mt19937 rng(kSeed);
-  for (int i = 0; i < kMutations; ++i) {
-    std::string input = Mutate(seeds[i % seeds.size()], dictionary, {}, rng);
-    ASSERT_EQ(RunInput(input), "") << "mutation " << i;
-  }
+  std::vector<CorpusFile> named;
+  for (size_t i = 0; i < seeds.size(); ++i) named.push_back({absl::StrCat("seed ", i), seeds[i]});
+  MutationRun run;
+  run.count = kMutations;
+  run.seed = kSeed;
+  run.splice = false;
+  run.max_failures = 1;
+  RunMutations(named, dictionary, run, [](const std::string& input) { return RunInput(input); });
 }
 
 }  // namespace

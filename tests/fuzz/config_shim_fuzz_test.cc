@@ -3,12 +3,10 @@
 // invariants a real libFuzzer run checks (see config_shim_fuzz.cc).
 #include "tests/fuzz/config_shim_fuzz.h"
 
-#include <random>
 #include <set>
 #include <string>
 #include <vector>
 
-#include "absl/strings/escaping.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/fuzz/corpus_mutator.h"
@@ -96,12 +94,10 @@ TEST(ConfigShimFuzzTest, EveryCorpusFile) {
   std::vector<CorpusFile> corpus = LoadCorpus(kCorpus);
   ASSERT_FALSE(corpus.empty());
   std::set<std::string> outcomes;
-  for (const CorpusFile& f : corpus) {
-    EXPECT_EQ(RunConfigShimInput(reinterpret_cast<const uint8_t*>(f.data.data()), f.data.size(),
-                                 &outcomes),
-              "")
-        << f.name;
-  }
+  RunCorpus(corpus, [&outcomes](const std::string& input) {
+    return RunConfigShimInput(reinterpret_cast<const uint8_t*>(input.data()), input.size(),
+                              &outcomes);
+  });
   // The corpus reaches every kind of answer, so the invariants are not checked vacuously.
   EXPECT_THAT(outcomes, ::testing::IsSupersetOf({
                             "/config 200 ",
@@ -136,18 +132,10 @@ TEST(ConfigShimFuzzTest, EdgeInputs) {
 TEST(ConfigShimFuzzTest, DeterministicMutations) {
   std::vector<CorpusFile> corpus = LoadCorpus(kCorpus);
   ASSERT_FALSE(corpus.empty());
-  std::mt19937 rng(kSeed);
-  int failures = 0;
-  for (int i = 0; i < kMutations && failures < 5; ++i) {
-    const std::string& seed = corpus[i % corpus.size()].data;
-    std::string input = Mutate(seed, Dictionary(), corpus, rng);
-    std::string problem = RunInput(input);
-    if (!problem.empty()) {
-      ++failures;
-      ADD_FAILURE() << "mutation " << i << " of " << corpus[i % corpus.size()].name << ": "
-                    << problem << "\ninput: \"" << absl::CHexEscape(input) << "\"";
-    }
-  }
+  MutationRun run;
+  run.count = kMutations;
+  run.seed = kSeed;
+  RunMutations(corpus, Dictionary(), run, [](const std::string& input) { return RunInput(input); });
 }
 
 }  // namespace

@@ -7,7 +7,9 @@
 #include <sstream>
 #include <system_error>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "gtest/gtest.h"
 
 namespace lb::fuzz {
 
@@ -114,6 +116,42 @@ std::string Mutate(std::string s, const std::vector<std::string>& dictionary,
   }
   if (s.size() > limits.max_size) s.resize(limits.max_size);
   return s;
+}
+
+FuzzTarget LibFuzzerTarget(int (*entry)(const uint8_t* data, size_t size)) {
+  return [entry](const std::string& input) {
+    entry(reinterpret_cast<const uint8_t*>(input.data()), input.size());
+    return std::string();
+  };
+}
+
+void RunCorpus(const std::vector<CorpusFile>& corpus, const FuzzTarget& target) {
+  for (const CorpusFile& f : corpus) EXPECT_EQ(target(f.data), "") << f.name;
+}
+
+int RunMutations(const std::vector<CorpusFile>& seeds, const std::vector<std::string>& dictionary,
+                 const MutationRun& run, const FuzzTarget& target) {
+  if (seeds.empty()) {
+    ADD_FAILURE() << "no seeds to mutate";
+    return 1;
+  }
+  static const std::vector<CorpusFile> kNoSplices;
+  const std::vector<CorpusFile>& splices = run.splice ? seeds : kNoSplices;
+  std::mt19937 rng(run.seed);
+  int failures = 0;
+  for (int i = 0; i < run.count && failures < run.max_failures; ++i) {
+    const CorpusFile& seed =
+        run.random_pick ? seeds[std::uniform_int_distribution<size_t>(0, seeds.size() - 1)(rng)]
+                        : seeds[static_cast<size_t>(i) % seeds.size()];
+    const std::string input = Mutate(seed.data, dictionary, splices, rng, run.limits);
+    const std::string problem = target(input);
+    if (!problem.empty()) {
+      ++failures;
+      ADD_FAILURE() << "mutation " << i << " of " << seed.name << ": " << problem << "\ninput: \""
+                    << absl::CHexEscape(input) << "\"";
+    }
+  }
+  return failures;
 }
 
 }  // namespace lb::fuzz

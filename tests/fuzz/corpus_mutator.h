@@ -1,10 +1,12 @@
 // Helpers shared by the fuzz-corpus tests (tests/fuzz/...): loading a checked-in corpus from the
-// test's runfiles and a small deterministic byte-level mutator, so `bazel test` runs the corpus
-// and random mutations of it through a fuzz target without libFuzzer.
+// test's runfiles, a small deterministic byte-level mutator, and the loops that run the corpus
+// and seeded mutations of it through a fuzz target, so `bazel test` does without libFuzzer.
 #ifndef LB_TESTS_FUZZ_CORPUS_MUTATOR_H_
 #define LB_TESTS_FUZZ_CORPUS_MUTATOR_H_
 
 #include <cstddef>
+#include <cstdint>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -55,6 +57,35 @@ struct MutationLimits {
 std::string Mutate(std::string s, const std::vector<std::string>& dictionary,
                    const std::vector<CorpusFile>& corpus, std::mt19937& rng,
                    const MutationLimits& limits = {});
+
+// What a fuzz target says of one input: "" if every invariant held, else what broke. A target
+// whose violations abort (an LLVMFuzzerTestOneInput) always returns "".
+using FuzzTarget = std::function<std::string(const std::string& input)>;
+
+// `entry` (an LLVMFuzzerTestOneInput) as a FuzzTarget.
+FuzzTarget LibFuzzerTarget(int (*entry)(const uint8_t* data, size_t size));
+
+// Runs every file of `corpus` through `target`; each problem is a test failure naming the file.
+void RunCorpus(const std::vector<CorpusFile>& corpus, const FuzzTarget& target);
+
+// How RunMutations picks and edits its inputs. Changing any of it changes the mutation stream.
+struct MutationRun {
+  int count = 0;      // Mutations to run.
+  uint32_t seed = 0;  // Of the std::mt19937 that drives the run.
+  // Which seed the i-th mutation starts from: seeds[i % seeds.size()], or one drawn from the rng
+  // before each mutation.
+  bool random_pick = false;
+  // Whether mutations may splice in other seeds.
+  bool splice = true;
+  // The run stops after this many failing inputs.
+  int max_failures = 5;
+  MutationLimits limits;
+};
+
+// Runs run.count mutations of `seeds` (not empty) through `target`. Each problem is a test
+// failure naming the mutation, its seed and the input (C-escaped). Returns the failure count.
+int RunMutations(const std::vector<CorpusFile>& seeds, const std::vector<std::string>& dictionary,
+                 const MutationRun& run, const FuzzTarget& target);
 
 }  // namespace lb::fuzz
 

@@ -59,7 +59,7 @@ TEST(XdsProtocolFuzzTest, EveryCorpusFile) {
   std::vector<CorpusFile> corpus = LoadCorpus(kCorpus);
   ASSERT_FALSE(corpus.empty());
   std::set<std::string> outcomes;
-  for (const CorpusFile& f : corpus) EXPECT_EQ(RunInput(f.data, &outcomes), "") << f.name;
+  RunCorpus(corpus, [&outcomes](const std::string& input) { return RunInput(input, &outcomes); });
   // The corpus reaches every kind of behaviour, so the invariants are not checked vacuously.
   EXPECT_THAT(outcomes, ::testing::IsSupersetOf({
                             "sotw response lds/cds",
@@ -161,19 +161,11 @@ MutationLimits Limits() {
 TEST(XdsProtocolFuzzTest, DeterministicMutations) {
   std::vector<CorpusFile> corpus = LoadCorpus(kCorpus);
   ASSERT_FALSE(corpus.empty());
-  const MutationLimits limits = Limits();
-  std::mt19937 rng(kSeed);
-  int failures = 0;
-  for (int i = 0; i < kMutations && failures < 5; ++i) {
-    const CorpusFile& seed = corpus[i % corpus.size()];
-    std::string input = Mutate(seed.data, Dictionary(), corpus, rng, limits);
-    std::string problem = RunInput(input);
-    if (!problem.empty()) {
-      ++failures;
-      ADD_FAILURE() << "mutation " << i << " of " << seed.name << ": " << problem << "\ninput: \""
-                    << absl::CHexEscape(input) << "\"";
-    }
-  }
+  MutationRun run;
+  run.count = kMutations;
+  run.seed = kSeed;
+  run.limits = Limits();
+  RunMutations(corpus, Dictionary(), run, [](const std::string& input) { return RunInput(input); });
 }
 
 // Random streams of well-formed requests (names from the pool and beyond, "*", nodes of both

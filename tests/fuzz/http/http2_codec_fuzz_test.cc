@@ -1,6 +1,5 @@
 // Runs the HTTP/2 server codec fuzz target as an ordinary test: the checked-in corpus, then
 // deterministic mutations of it (fixed seed). A violated invariant aborts the test.
-#include <random>
 #include <string>
 #include <vector>
 
@@ -15,14 +14,10 @@ constexpr int kMutations = 3000;
 constexpr uint32_t kSeed = 20261204;
 constexpr char kCorpus[] = "http2_codec";
 
-void RunInput(const std::string& input) {
-  LLVMFuzzerTestOneInput(reinterpret_cast<const uint8_t*>(input.data()), input.size());
-}
-
 TEST(Http2CodecFuzzTest, Corpus) {
   const std::vector<lb::fuzz::CorpusFile> corpus = lb::fuzz::LoadCorpus(kCorpus);
   ASSERT_GE(corpus.size(), 10u) << lb::fuzz::CorpusDir(kCorpus);
-  for (const lb::fuzz::CorpusFile& f : corpus) RunInput(f.data);
+  lb::fuzz::RunCorpus(corpus, lb::fuzz::LibFuzzerTarget(LLVMFuzzerTestOneInput));
 }
 
 TEST(Http2CodecFuzzTest, DeterministicMutations) {
@@ -43,13 +38,12 @@ TEST(Http2CodecFuzzTest, DeterministicMutations) {
                                                "\xbe",
                                                "\x3f\xe1\x1f",
                                                std::string(1, '\0')};
-  lb::fuzz::MutationLimits limits;
-  std::mt19937 rng(kSeed);
-  for (int i = 0; i < kMutations; ++i) {
-    const std::string& seed =
-        corpus[std::uniform_int_distribution<size_t>(0, corpus.size() - 1)(rng)].data;
-    RunInput(lb::fuzz::Mutate(seed, dictionary, corpus, rng, limits));
-  }
+  lb::fuzz::MutationRun run;
+  run.count = kMutations;
+  run.seed = kSeed;
+  run.random_pick = true;
+  lb::fuzz::RunMutations(corpus, dictionary, run,
+                         lb::fuzz::LibFuzzerTarget(LLVMFuzzerTestOneInput));
 }
 
 }  // namespace

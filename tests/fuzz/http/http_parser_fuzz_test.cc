@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -20,9 +19,12 @@ constexpr uint32_t kSeed = 20241124;
 
 using lb::fuzz::CorpusDir;
 using lb::fuzz::CorpusFile;
+using lb::fuzz::LibFuzzerTarget;
 using lb::fuzz::LoadCorpus;
-using lb::fuzz::Mutate;
 using lb::fuzz::MutationLimits;
+using lb::fuzz::MutationRun;
+using lb::fuzz::RunCorpus;
+using lb::fuzz::RunMutations;
 
 constexpr char kCorpus[] = "http_parser";
 
@@ -105,19 +107,18 @@ TEST(HttpParserFuzzTest, CorpusHasSmugglingShapes) {
 TEST(HttpParserFuzzTest, Corpus) {
   const std::vector<CorpusFile> corpus = LoadCorpus(kCorpus);
   ASSERT_FALSE(corpus.empty()) << CorpusDir(kCorpus);
-  for (const CorpusFile& f : corpus) RunInput(f.data);
+  RunCorpus(corpus, LibFuzzerTarget(LLVMFuzzerTestOneInput));
 }
 
 TEST(HttpParserFuzzTest, DeterministicMutations) {
   const std::vector<CorpusFile> corpus = LoadCorpus(kCorpus);
   ASSERT_FALSE(corpus.empty());
-  const MutationLimits limits = Limits();
-  std::mt19937 rng(kSeed);
-  for (int i = 0; i < kMutations; ++i) {
-    const std::string& seed =
-        corpus[std::uniform_int_distribution<size_t>(0, corpus.size() - 1)(rng)].data;
-    RunInput(Mutate(seed, Dictionary(), corpus, rng, limits));
-  }
+  MutationRun run;
+  run.count = kMutations;
+  run.seed = kSeed;
+  run.random_pick = true;
+  run.limits = Limits();
+  RunMutations(corpus, Dictionary(), run, LibFuzzerTarget(LLVMFuzzerTestOneInput));
 }
 
 TEST(HttpParserFuzzTest, LargeInputs) {

@@ -4,12 +4,10 @@
 #include "tests/fuzz/proxy_xds/proxy_xds_fuzz.h"
 
 #include <optional>
-#include <random>
 #include <set>
 #include <string>
 #include <vector>
 
-#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
@@ -158,7 +156,7 @@ TEST(ProxyXdsFuzzTest, EveryCorpusFile) {
   std::vector<CorpusFile> seeds = Seeds();
   ASSERT_FALSE(seeds.empty());
   std::set<std::string> outcomes;
-  for (const CorpusFile& f : seeds) EXPECT_EQ(RunInput(f.data, &outcomes), "") << f.name;
+  RunCorpus(seeds, [&outcomes](const std::string& input) { return RunInput(input, &outcomes); });
   // The corpus reaches every kind of outcome, and every field the builder can reject, so the
   // invariants are not checked vacuously.
   std::vector<std::string> expected = {
@@ -282,20 +280,13 @@ TEST(ProxyXdsFuzzTest, EdgeInputs) {
 TEST(ProxyXdsFuzzTest, DeterministicMutations) {
   std::vector<CorpusFile> seeds = Seeds();
   ASSERT_FALSE(seeds.empty());
-  const MutationLimits limits = Limits();
-  std::mt19937 rng(kSeed);
-  int failures = 0;
+  MutationRun run;
+  run.count = kMutations;
+  run.seed = kSeed;
+  run.limits = Limits();
   std::set<std::string> outcomes;
-  for (int i = 0; i < kMutations && failures < 5; ++i) {
-    const CorpusFile& seed = seeds[i % seeds.size()];
-    std::string input = Mutate(seed.data, Dictionary(), seeds, rng, limits);
-    std::string problem = RunInput(input, &outcomes);
-    if (!problem.empty()) {
-      ++failures;
-      ADD_FAILURE() << "mutation " << i << " of " << seed.name << ": " << problem << "\ninput: \""
-                    << absl::CHexEscape(input) << "\"";
-    }
-  }
+  RunMutations(seeds, Dictionary(), run,
+               [&outcomes](const std::string& input) { return RunInput(input, &outcomes); });
   // Mutations must mostly stay parsable to test anything: they reach the same variety.
   EXPECT_GE(outcomes.size(), 60u);
 }

@@ -316,7 +316,7 @@ TEST_F(TlsE2eTest, SniPicksTheCertificateAndRequestsSayHttps) {
   ASSERT_NE(proxy, nullptr);
   CommandResult a = Curl(proxy->tls_port(), "a.example.com", "/echo");
   EXPECT_EQ(a.exit_code, 0) << a.err;
-  EXPECT_TRUE(absl::StrContains(a.err, "subject: CN=a.example.com")) << a.err;
+  EXPECT_TRUE(absl::StrContains(a.err, "subject: O=lb tests; CN=a.example.com")) << a.err;
   // curl offers h2 and http/1.1; the proxy picks h2 and answers over HTTP/2.
   EXPECT_TRUE(absl::StrContains(a.err, "ALPN: server accepted h2")) << a.err;
   EXPECT_TRUE(absl::StrContains(a.err, "< HTTP/2 200")) << a.err;
@@ -325,12 +325,14 @@ TEST_F(TlsE2eTest, SniPicksTheCertificateAndRequestsSayHttps) {
 
   CommandResult wild = Curl(proxy->tls_port(), "x.b.example.com", "/");
   EXPECT_EQ(wild.exit_code, 0) << wild.err;
-  EXPECT_TRUE(absl::StrContains(wild.err, "subject: CN=wild.b.example.com")) << wild.err;
+  EXPECT_TRUE(absl::StrContains(wild.err, "subject: O=lb tests; CN=wild.b.example.com"))
+      << wild.err;
 
   // An unknown name gets the default certificate (a's), which curl rejects for that name.
   CommandResult unknown = Curl(proxy->tls_port(), "other.test", "/");
   EXPECT_NE(unknown.exit_code, 0);
-  EXPECT_TRUE(absl::StrContains(unknown.err, "subject: CN=a.example.com")) << unknown.err;
+  EXPECT_TRUE(absl::StrContains(unknown.err, "subject: O=lb tests; CN=a.example.com"))
+      << unknown.err;
 
   // The plaintext listener says http.
   absl::StatusOr<HttpResponse> plain = HttpGet(proxy->port(), "/echo");

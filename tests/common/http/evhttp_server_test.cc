@@ -177,36 +177,56 @@ std::string ReadUntil(int fd, absl::string_view want, absl::Duration timeout) {
   return got;
 }
 
-TEST(EvhttpServerTest, StreamSendsHeadersThenEachWriteThenEndsOnClose) {
+// A stream server and one client connection that asked it for /stream.
+class EvhttpStreamTest : public ::testing::Test {
+ protected:
+  ~EvhttpStreamTest() override { CloseClient(); }
+
+  // Starts the server (ss_) and sends "GET /stream" on a new connection (fd_). Check with
+  // ASSERT_NO_FATAL_FAILURE.
+  void StartAndRequest(size_t max_queued, EvhttpLimits limits = {}) {
+    ss_ = StartStreamServer(max_queued, limits);
+    ASSERT_NE(ss_, nullptr);
+    absl::StatusOr<int> fd =
+        testing::ConnectLoopback(ss_->server->port(), absl::Now() + absl::Seconds(5));
+    ASSERT_TRUE(fd.ok()) << fd.status();
+    fd_ = *fd;
+    const std::string req = "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n";
+    ASSERT_EQ(write(fd_, req.data(), req.size()), static_cast<ssize_t>(req.size()));
+  }
+
+  void CloseClient() {
+    if (fd_ >= 0) close(fd_);
+    fd_ = -1;
+  }
+
+  std::unique_ptr<StreamServer> ss_;
+  int fd_ = -1;
+};
+
+TEST_F(EvhttpStreamTest, StreamSendsHeadersThenEachWriteThenEndsOnClose) {
   EvhttpLimits limits;
   // Shorter than the stream lasts: neither the request deadline nor the idle timeout may end a
   // stream that is written to.
   limits.request_timeout = absl::Milliseconds(300);
   limits.idle_timeout = absl::Seconds(1);
-  std::unique_ptr<StreamServer> ss = StartStreamServer(1024, limits);
-  ASSERT_NE(ss, nullptr);
-  absl::StatusOr<int> fd =
-      testing::ConnectLoopback(ss->server->port(), absl::Now() + absl::Seconds(5));
-  ASSERT_TRUE(fd.ok()) << fd.status();
-  const std::string req = "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n";
-  ASSERT_EQ(write(*fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
-  std::string head = ReadUntil(*fd, "\r\n\r\n", absl::Seconds(5));
+  ASSERT_NO_FATAL_FAILURE(StartAndRequest(1024, limits));
+  std::string head = ReadUntil(fd_, "\r\n\r\n", absl::Seconds(5));
   EXPECT_TRUE(absl::StartsWith(head, "HTTP/1.1 200 OK\r\n")) << head;
   EXPECT_TRUE(absl::StrContains(head, "Content-Type: text/event-stream\r\n")) << head;
   EXPECT_TRUE(absl::StrContains(head, "Transfer-Encoding: chunked\r\n")) << head;
-  std::shared_ptr<ResponseStream> stream = ss->WaitStream();
+  std::shared_ptr<ResponseStream> stream = ss_->WaitStream();
   ASSERT_NE(stream, nullptr);
   for (int i = 0; i < 6; ++i) {
     const std::string event = absl::StrCat("data: ", i, "\n\n");
     ASSERT_TRUE(stream->Write(event));
     // One chunk: its size in hex, the bytes.
-    std::string got = ReadUntil(*fd, event, absl::Seconds(5));
+    std::string got = ReadUntil(fd_, event, absl::Seconds(5));
     EXPECT_EQ(got, absl::StrCat("9\r\n", event, "\r\n")) << i;
     absl::SleepFor(absl::Milliseconds(300));  // 1.8 s in all: past both timeouts.
   }
   stream->Close();
-  EXPECT_EQ(ReadUntil(*fd, "0\r\n\r\n", absl::Seconds(5)), "0\r\n\r\n");
-  close(*fd);
+  EXPECT_EQ(ReadUntil(fd_, "0\r\n\r\n", absl::Seconds(5)), "0\r\n\r\n");
 }
 
 TEST(EvhttpServerTest, HeadOfAStreamGetsHeadersOnlyAndClosesTheStream) {
@@ -226,17 +246,11 @@ TEST(EvhttpServerTest, HeadOfAStreamGetsHeadersOnlyAndClosesTheStream) {
   EXPECT_FALSE(stream->Write("data: x\n\n"));
 }
 
-TEST(EvhttpServerTest, StreamIsClosedWhenTheClientGoesAway) {
-  std::unique_ptr<StreamServer> ss = StartStreamServer(1024);
-  ASSERT_NE(ss, nullptr);
-  absl::StatusOr<int> fd =
-      testing::ConnectLoopback(ss->server->port(), absl::Now() + absl::Seconds(5));
-  ASSERT_TRUE(fd.ok()) << fd.status();
-  const std::string req = "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n";
-  ASSERT_EQ(write(*fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
-  std::shared_ptr<ResponseStream> stream = ss->WaitStream();
+TEST_F(EvhttpStreamTest, StreamIsClosedWhenTheClientGoesAway) {
+  ASSERT_NO_FATAL_FAILURE(StartAndRequest(1024));
+  std::shared_ptr<ResponseStream> stream = ss_->WaitStream();
   ASSERT_NE(stream, nullptr);
-  close(*fd);
+  CloseClient();
   // The server learns of the close when it reads EOF or a write fails: keep writing.
   EXPECT_TRUE(testing::WaitUntil(
       [&] {
@@ -246,18 +260,13 @@ TEST(EvhttpServerTest, StreamIsClosedWhenTheClientGoesAway) {
       absl::Seconds(5)));
   EXPECT_FALSE(stream->overflowed());
   EXPECT_FALSE(stream->Write("x"));
-  EXPECT_TRUE(testing::WaitUntil([&] { return ss->server->stats()->open == 0; }, absl::Seconds(5)));
+  EXPECT_TRUE(
+      testing::WaitUntil([&] { return ss_->server->stats()->open == 0; }, absl::Seconds(5)));
 }
 
-TEST(EvhttpServerTest, StreamOfAClientThatDoesNotReadOverflowsAndEnds) {
-  std::unique_ptr<StreamServer> ss = StartStreamServer(64 * 1024);
-  ASSERT_NE(ss, nullptr);
-  absl::StatusOr<int> fd =
-      testing::ConnectLoopback(ss->server->port(), absl::Now() + absl::Seconds(5));
-  ASSERT_TRUE(fd.ok()) << fd.status();
-  const std::string req = "GET /stream HTTP/1.1\r\nHost: x\r\n\r\n";
-  ASSERT_EQ(write(*fd, req.data(), req.size()), static_cast<ssize_t>(req.size()));
-  std::shared_ptr<ResponseStream> stream = ss->WaitStream();
+TEST_F(EvhttpStreamTest, StreamOfAClientThatDoesNotReadOverflowsAndEnds) {
+  ASSERT_NO_FATAL_FAILURE(StartAndRequest(64 * 1024));
+  std::shared_ptr<ResponseStream> stream = ss_->WaitStream();
   ASSERT_NE(stream, nullptr);
   // The client reads nothing: the socket buffers fill, then the connection's output, then the
   // stream's queue, and the write that would pass its cap fails.
@@ -270,7 +279,6 @@ TEST(EvhttpServerTest, StreamOfAClientThatDoesNotReadOverflowsAndEnds) {
   EXPECT_LT(writes, 10000);  // 160 MB: far more than any socket buffers.
   EXPECT_TRUE(stream->overflowed());
   EXPECT_TRUE(stream->closed());
-  close(*fd);
 }
 
 }  // namespace

@@ -31,19 +31,42 @@ ChangeFeed::ChangeFeed(Limits limits, metrics::Registry* metrics)
 absl::Status ChangeFeed::Subscribe(Sink* sink) {
   absl::MutexLock lock(&mu_);
   if (shut_down_) return absl::UnavailableError("controller is shutting down");
-  if (watchers_.size() >= limits_.max_watchers) {
+  if (watchers_.size() - internal_count_ >= limits_.max_watchers) {
     ++refused_;
     if (refused_counter_ != nullptr) refused_counter_->Increment();
     return absl::ResourceExhaustedError(
         absl::StrCat("too many WatchChanges streams: this controller serves at most ",
                      limits_.max_watchers, "; try again later"));
   }
+  AddLocked(sink, /*internal=*/false);
+  return absl::OkStatus();
+}
+
+absl::Status ChangeFeed::SubscribeInternal(Sink* sink) {
+  absl::MutexLock lock(&mu_);
+  if (shut_down_) return absl::UnavailableError("controller is shutting down");
+  if (internal_count_ >= kMaxInternalWatchers) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "too many in-process watchers of the change feed: at most ", kMaxInternalWatchers));
+  }
+  AddLocked(sink, /*internal=*/true);
+  return absl::OkStatus();
+}
+
+void ChangeFeed::AddLocked(Sink* sink, bool internal) {
   Watcher& w = watchers_[sink];
+  if (w.internal) --internal_count_;  // `sink` was a watcher already.
+  w.internal = internal;
+  if (internal) ++internal_count_;
   w.initial = InitialLocked();
   w.next_seq = end_seq_;
   SendNextLocked(sink, w);
   ExportLocked();
-  return absl::OkStatus();
+}
+
+void ChangeFeed::EraseLocked(absl::flat_hash_map<Sink*, Watcher>::iterator it) {
+  if (it->second.internal) --internal_count_;
+  watchers_.erase(it);
 }
 
 void ChangeFeed::Written(Sink* sink) {
@@ -56,7 +79,7 @@ void ChangeFeed::Written(Sink* sink) {
 
 void ChangeFeed::Unsubscribe(Sink* sink) {
   absl::MutexLock lock(&mu_);
-  watchers_.erase(sink);
+  if (auto it = watchers_.find(sink); it != watchers_.end()) EraseLocked(it);
   ExportLocked();
 }
 
@@ -66,6 +89,7 @@ void ChangeFeed::Shutdown() {
   for (auto& [sink, w] : watchers_)
     sink->End(absl::UnavailableError("controller is shutting down"));
   watchers_.clear();
+  internal_count_ = 0;
   log_.clear();
   log_bytes_ = 0;
   ExportLocked();
@@ -133,7 +157,7 @@ void ChangeFeed::TrimLocked() {
     if (w.next_seq < first) behind.push_back(sink);
   }
   for (Sink* sink : behind) {
-    watchers_.erase(sink);
+    EraseLocked(watchers_.find(sink));
     ++cut_off_;
     if (cut_off_counter_ != nullptr) cut_off_counter_->Increment();
     sink->End(absl::ResourceExhaustedError(absl::StrCat("this watcher fell more than ",
@@ -163,13 +187,20 @@ std::shared_ptr<const std::vector<ChangeFeed::Bytes>> ChangeFeed::InitialLocked(
 }
 
 void ChangeFeed::ExportLocked() {
-  if (watchers_gauge_ != nullptr) watchers_gauge_->Set(static_cast<int64_t>(watchers_.size()));
+  if (watchers_gauge_ != nullptr) {
+    watchers_gauge_->Set(static_cast<int64_t>(watchers_.size() - internal_count_));
+  }
   if (queued_gauge_ != nullptr) queued_gauge_->Set(static_cast<int64_t>(log_bytes_));
 }
 
 size_t ChangeFeed::watchers() const {
   absl::MutexLock lock(&mu_);
-  return watchers_.size();
+  return watchers_.size() - internal_count_;
+}
+
+size_t ChangeFeed::internal_watchers() const {
+  absl::MutexLock lock(&mu_);
+  return internal_count_;
 }
 
 size_t ChangeFeed::queued_bytes() const {

@@ -52,7 +52,7 @@ absl::Status EventHub::Start() {
         "--ui_stream_max_clients, --ui_stream_max_queued_bytes and --ui_stream_tick_interval "
         "must be positive");
   }
-  if (absl::Status s = feed_->Subscribe(this); !s.ok()) return s;
+  if (absl::Status s = feed_->SubscribeInternal(this); !s.ok()) return s;
   {
     absl::MutexLock lock(&mu_);
     started_ = true;
@@ -198,7 +198,7 @@ void EventHub::Run() {
       }
       in_initial_state = true;
       resubscribed = true;
-      if (!feed_->Subscribe(this).ok()) {
+      if (!feed_->SubscribeInternal(this).ok()) {
         absl::MutexLock lock(&mu_);
         feed_ended_ = true;  // Try again after the delay.
       }

@@ -52,7 +52,8 @@ class EventHub final : public api::ChangeFeed::Sink {
   EventHub(Limits limits, api::ChangeFeed* feed, ProxiesDigest proxies, metrics::Registry* metrics);
   ~EventHub() override;
 
-  // Subscribes to the feed and starts the thread. kInvalidArgument for a zero limit; the feed's
+  // Subscribes to the feed (as an in-process watcher: it takes no WatchChanges slot) and starts
+  // the thread. kInvalidArgument for a zero limit; the feed's
   // error if it refuses the subscription.
   absl::Status Start();
   // Unsubscribes, ends every client's stream and joins the thread. Idempotent.

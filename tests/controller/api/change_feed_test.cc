@@ -186,6 +186,46 @@ TEST_F(ChangeFeedTest, OverMaxWatchersSubscribeIsRefusedAndCounted) {
   EXPECT_EQ(feed_->watchers(), 2u);
 }
 
+TEST_F(ChangeFeedTest, InternalWatchersTakeNoClientSlotAndHaveTheirOwnBound) {
+  Start(Limits(1));
+  model_.Apply(ClusterChange("web", 2));
+  FakeSink client(feed_.get()), other_client(feed_.get());
+  std::vector<std::unique_ptr<FakeSink>> internal;
+  for (size_t i = 0; i <= ChangeFeed::kMaxInternalWatchers; ++i) {
+    internal.push_back(std::make_unique<FakeSink>(feed_.get()));
+  }
+  for (size_t i = 0; i < ChangeFeed::kMaxInternalWatchers; ++i) {
+    ASSERT_TRUE(feed_->SubscribeInternal(internal[i].get()).ok()) << i;
+  }
+  // The client's one slot is still free.
+  ASSERT_TRUE(feed_->Subscribe(&client).ok());
+  EXPECT_EQ(feed_->Subscribe(&other_client).code(), absl::StatusCode::kResourceExhausted);
+  absl::Status refused = feed_->SubscribeInternal(internal.back().get());
+  EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_EQ(refused.message(), "too many in-process watchers of the change feed: at most 4");
+  EXPECT_EQ(feed_->watchers(), 1u);
+  EXPECT_EQ(feed_->internal_watchers(), ChangeFeed::kMaxInternalWatchers);
+  EXPECT_EQ(feed_->refused(), 1u);  // Only the client's refusal counts against the flag.
+  EXPECT_EQ(Exceeded("watch_max_streams"), 1u);
+  EXPECT_EQ(metrics_.GetGauge("lb_controller_watch_streams", "")->Value(), 1);
+  // An internal watcher gets the same stream as a client.
+  internal[0]->Drain();
+  model_.Apply(ClusterChange("api", 3));
+  internal[0]->Drain();
+  EXPECT_THAT(internal[0]->sent(),
+              ElementsAre("cluster web@2", "routes@0", "end@2", "cluster api@3"));
+  // Its slot comes back when it leaves.
+  feed_->Unsubscribe(internal[0].get());
+  EXPECT_EQ(feed_->internal_watchers(), ChangeFeed::kMaxInternalWatchers - 1);
+  EXPECT_TRUE(feed_->SubscribeInternal(internal.back().get()).ok());
+  EXPECT_EQ(feed_->watchers(), 1u);
+  feed_->Shutdown();
+  EXPECT_EQ(feed_->internal_watchers(), 0u);
+  EXPECT_EQ(feed_->watchers(), 0u);
+  EXPECT_EQ(internal[1]->ended().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(feed_->SubscribeInternal(internal[0].get()).code(), absl::StatusCode::kUnavailable);
+}
+
 TEST_F(ChangeFeedTest, AWatcherThatFallsTooFarBehindIsCutOffAndItsBacklogDropped) {
   const size_t change_bytes = ClusterChange("web", 10, 50).ByteSizeLong();
   Start(Limits(10, 5 * change_bytes));

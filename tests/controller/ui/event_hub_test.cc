@@ -92,6 +92,14 @@ TEST(EventHubDescribeTest, EventPerKindOfChange) {
   EXPECT_EQ(EventHub::Describe("\xff\xff not a change"), "");
 }
 
+TEST_F(EventHubTest, TheHubIsAnInternalWatcherOfTheFeed) {
+  StartHub(EventHub::Limits{});
+  EXPECT_EQ(feed_->internal_watchers(), 1u);
+  EXPECT_EQ(feed_->watchers(), 0u);  // No WatchChanges slot taken.
+  hub_->Stop();
+  EXPECT_EQ(feed_->internal_watchers(), 0u);
+}
+
 TEST_F(EventHubTest, ClientGetsHelloThenEachChangeButNotTheInitialState) {
   EventHub::Limits limits;
   limits.tick_interval = absl::Hours(1);  // No ticks in this test.
@@ -215,7 +223,7 @@ TEST(EventHubLimitsTest, ZeroLimitIsRefused) {
       limits, &feed, [] { return std::string(); }, &metrics);
   absl::Status s = hub.Start();
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(feed.watchers(), 0u);
+  EXPECT_EQ(feed.internal_watchers(), 0u);
 }
 
 }  // namespace

@@ -82,9 +82,7 @@ TEST(CertificateFuzzTest, MutationsKeepTheInvariants) {
                                                "\xff"};
   std::vector<CorpusFile> named;
   for (size_t i = 0; i < seeds.size(); ++i) named.push_back({absl::StrCat("seed ", i), seeds[i]});
-  MutationRun run;
-  run.count = kMutations;
-  run.seed = kSeed;
+  MutationRun run(kMutations, kSeed);
   run.splice = false;
   run.max_failures = 1;
   RunMutations(named, dictionary, run, [](const std::string& input) { return RunInput(input); });

@@ -132,9 +132,7 @@ TEST(ConfigShimFuzzTest, EdgeInputs) {
 TEST(ConfigShimFuzzTest, DeterministicMutations) {
   std::vector<CorpusFile> corpus = LoadCorpus(kCorpus);
   ASSERT_FALSE(corpus.empty());
-  MutationRun run;
-  run.count = kMutations;
-  run.seed = kSeed;
+  MutationRun run(kMutations, kSeed);
   RunMutations(corpus, Dictionary(), run, [](const std::string& input) { return RunInput(input); });
 }
 

@@ -70,8 +70,10 @@ void RunCorpus(const std::vector<CorpusFile>& corpus, const FuzzTarget& target);
 
 // How RunMutations picks and edits its inputs. Changing any of it changes the mutation stream.
 struct MutationRun {
-  int count = 0;      // Mutations to run.
-  uint32_t seed = 0;  // Of the std::mt19937 that drives the run.
+  MutationRun(int mutations, uint32_t rng_seed) : count(mutations), seed(rng_seed) {}
+
+  int count;      // Mutations to run.
+  uint32_t seed;  // Of the std::mt19937 that drives the run.
   // Which seed the i-th mutation starts from: seeds[i % seeds.size()], or one drawn from the rng
   // before each mutation.
   bool random_pick = false;

@@ -47,9 +47,7 @@ TEST(LrsReportFuzzTest, DeterministicMutations) {
                                                "latency_ms_bucket.le_inf",
                                                "latency_ms_bucket.le_5",
                                                "latency_ms_bucket.le_-1"};
-  MutationRun run;
-  run.count = 2000;
-  run.seed = 20261204;
+  MutationRun run(2000, 20261204);
   RunMutations(corpus, dictionary, run, [](const std::string& input) { return RunInput(input); });
 }
 

@@ -161,9 +161,7 @@ MutationLimits Limits() {
 TEST(XdsProtocolFuzzTest, DeterministicMutations) {
   std::vector<CorpusFile> corpus = LoadCorpus(kCorpus);
   ASSERT_FALSE(corpus.empty());
-  MutationRun run;
-  run.count = kMutations;
-  run.seed = kSeed;
+  MutationRun run(kMutations, kSeed);
   run.limits = Limits();
   RunMutations(corpus, Dictionary(), run, [](const std::string& input) { return RunInput(input); });
 }

@@ -25,9 +25,7 @@ TEST(GrpcTimeoutFuzzTest, DeterministicMutations) {
   ASSERT_FALSE(corpus.empty());
   const std::vector<std::string> dictionary = {
       "H", "M", "S", "m", "u", "n", "0", "9", "99999999", " ", "-", std::string(1, '\0')};
-  lb::fuzz::MutationRun run;
-  run.count = kMutations;
-  run.seed = kSeed;
+  lb::fuzz::MutationRun run(kMutations, kSeed);
   run.random_pick = true;
   run.limits.replace_chars = "0123456789HMSmun";
   lb::fuzz::RunMutations(corpus, dictionary, run,

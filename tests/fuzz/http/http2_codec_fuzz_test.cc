@@ -38,9 +38,7 @@ TEST(Http2CodecFuzzTest, DeterministicMutations) {
                                                "\xbe",
                                                "\x3f\xe1\x1f",
                                                std::string(1, '\0')};
-  lb::fuzz::MutationRun run;
-  run.count = kMutations;
-  run.seed = kSeed;
+  lb::fuzz::MutationRun run(kMutations, kSeed);
   run.random_pick = true;
   lb::fuzz::RunMutations(corpus, dictionary, run,
                          lb::fuzz::LibFuzzerTarget(LLVMFuzzerTestOneInput));

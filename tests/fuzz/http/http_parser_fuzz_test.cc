@@ -113,9 +113,7 @@ TEST(HttpParserFuzzTest, Corpus) {
 TEST(HttpParserFuzzTest, DeterministicMutations) {
   const std::vector<CorpusFile> corpus = LoadCorpus(kCorpus);
   ASSERT_FALSE(corpus.empty());
-  MutationRun run;
-  run.count = kMutations;
-  run.seed = kSeed;
+  MutationRun run(kMutations, kSeed);
   run.random_pick = true;
   run.limits = Limits();
   RunMutations(corpus, Dictionary(), run, LibFuzzerTarget(LLVMFuzzerTestOneInput));

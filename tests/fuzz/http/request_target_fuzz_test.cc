@@ -26,9 +26,7 @@ TEST(RequestTargetFuzzTest, DeterministicMutations) {
   const std::vector<std::string> dictionary = {
       "/",       "//",       ".", "..", "%2e", "%2E", "%2",   "?",
       "http://", "https://", "@", ":",  "\n",  "/./", "/../", std::string(1, '\0')};
-  lb::fuzz::MutationRun run;
-  run.count = kMutations;
-  run.seed = kSeed;
+  lb::fuzz::MutationRun run(kMutations, kSeed);
   run.random_pick = true;
   run.limits.replace_chars = "/.?%";
   lb::fuzz::RunMutations(corpus, dictionary, run,

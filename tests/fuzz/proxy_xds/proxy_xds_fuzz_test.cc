@@ -280,9 +280,7 @@ TEST(ProxyXdsFuzzTest, EdgeInputs) {
 TEST(ProxyXdsFuzzTest, DeterministicMutations) {
   std::vector<CorpusFile> seeds = Seeds();
   ASSERT_FALSE(seeds.empty());
-  MutationRun run;
-  run.count = kMutations;
-  run.seed = kSeed;
+  MutationRun run(kMutations, kSeed);
   run.limits = Limits();
   std::set<std::string> outcomes;
   RunMutations(seeds, Dictionary(), run,

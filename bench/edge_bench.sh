@@ -177,6 +177,12 @@ ours_pid=$!
 started_pids+=($ours_pid)
 wait_for 60 test -s "$dir/proxy.ready" || { echo "proxy did not start" >&2; exit 1; }
 ours_port=$(json_field "$dir/proxy.ready" tls_port)
+ours_admin=$(json_field "$dir/proxy.ready" admin_port)
+# Upstream connections opened and requests sent on pooled ones, from our /stats.
+upstream_counts() {
+  curl -sf "http://127.0.0.1:$ours_admin/stats" |
+    awk '$1 == "lb_proxy_upstream_connects_total" { c = $2 } $1 == "lb_proxy_upstream_reuses_total" { r = $2 } END { printf "%d %d\n", c, r }'
+}
 
 declare -A port_of=([ours]=$ours_port [nginx]=18443 [haproxy]=18444)
 pids_of() {
@@ -261,12 +267,18 @@ for round in $(seq "$rounds"); do
           >"$dir/perf-$round.log" 2>&1 &
         perf_pid=$!
       fi
+      [ "$name" = ours ] && upstream_before=$(upstream_counts)
       before=$(cpu "$name")
       "${on_aux_cpu[@]}" h2load -t1 -c10 -m100 -D "$duration" --warm-up-time=1 \
         --log-file="$dir/h2load-$name-$round.log" "https://127.0.0.1:$port/" \
         >"$dir/h2load-$name-$round.txt" 2>&1 || true
       after=$(cpu "$name")
       if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
+      if [ "$name" = ours ]; then
+        read -r c0 r0 <<<"$upstream_before"
+        read -r c1 r1 <<<"$(upstream_counts)"
+        log "ours h2 round $round: $((c1 - c0)) upstream connects, $((r1 - r0)) reuses"
+      fi
       h=$(python3 "$util" h2load "$dir/h2load-$name-$round.txt" "$dir/h2load-$name-$round.log")
       n=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get("requests", 0))' "$h")
       record h2 "$name" "$before" "$after" "$n" "$h"

@@ -5,7 +5,15 @@
 # `bench/proxy_bench.sh --edge ...` runs this script.
 #
 #   bench/edge_bench.sh [--workers N] [--duration 10] [--connections 50] [--rounds 3]
-#                       [--key rsa|ecdsa] [--skip-install] [--skip-build] [--keep]
+#                       [--key rsa|ecdsa] [--rows tls,h2] [--proxies ours,nginx,haproxy]
+#                       [--proxy_bin FILE] [--perf_dir DIR]
+#                       [--skip-install] [--skip-build] [--keep]
+#
+# --proxies: which proxies to measure (default all three; the table's ratios need the peers).
+# --rows: which measurements to take: `tls` (tls-keepalive, tls-full, tls-resumed) and/or `h2`
+# (default both). --proxy_bin: run this proxy binary instead of the one just built (to compare
+# two builds of ours in one sitting). --perf_dir: record `perf record -g` of our proxy during
+# each of its h2 measurements into DIR/ours-h2-ROUND.data (perf adds CPU: not a run to quote).
 #
 # Our proxy is configured the way a user would: a controller, `lbctl cluster create` and `add`
 # for the backends, `lbctl cert add` for the certificate (delivered over SDS).
@@ -27,7 +35,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/.." && pwd)
 util="$here/bench_util.py"
 
-workers=1 duration=10 connections=50 rounds=3 key=rsa
+workers=1 duration=10 connections=50 rounds=3 key=rsa rows=tls,h2 proxy_bin= perf_dir= proxies=ours,nginx,haproxy
 skip_install=0 skip_build=0 keep=0
 while [ $# -gt 0 ]; do
   case $1 in
@@ -41,6 +49,14 @@ while [ $# -gt 0 ]; do
     --rounds=*) rounds=${1#*=} ;;
     --key) key=$2; shift ;;
     --key=*) key=${1#*=} ;;
+    --rows) rows=$2; shift ;;
+    --rows=*) rows=${1#*=} ;;
+    --proxy_bin) proxy_bin=$2; shift ;;
+    --proxy_bin=*) proxy_bin=${1#*=} ;;
+    --perf_dir) perf_dir=$2; shift ;;
+    --proxies) proxies=$2; shift ;;
+    --proxies=*) proxies=${1#*=} ;;
+    --perf_dir=*) perf_dir=${1#*=} ;;
     --skip-install) skip_install=1 ;;
     --skip-build) skip_build=1 ;;
     --keep) keep=1 ;;
@@ -50,6 +66,17 @@ while [ $# -gt 0 ]; do
   shift
 done
 case $key in rsa|ecdsa) ;; *) echo "edge_bench: --key rsa|ecdsa" >&2; exit 2 ;; esac
+row_tls=0 row_h2=0
+for r in ${rows//,/ }; do
+  case $r in
+    tls) row_tls=1 ;;
+    h2) row_h2=1 ;;
+    *) echo "edge_bench: --rows takes tls and/or h2" >&2; exit 2 ;;
+  esac
+done
+if [ -n "$proxy_bin" ] && [ ! -x "$proxy_bin" ]; then
+  echo "edge_bench: --proxy_bin $proxy_bin is not an executable" >&2; exit 2
+fi
 if [ "$workers" = 1 ] && [ "$(nproc)" -ge 2 ]; then
   on_proxy_cpu=(taskset -c 1) on_aux_cpu=(taskset -c 0) pin=yes
 else
@@ -75,7 +102,8 @@ bin_dir=$(bazel info bazel-bin 2>/dev/null || echo "$root/bazel-bin")
 
 dir=$(mktemp -d /tmp/edge-bench.XXXXXX)
 mkdir -p "$dir/tmp" "$dir/bin" "$dir/certs"
-cp "$bin_dir/controller/controller" "$bin_dir/proxy/proxy" "$bin_dir/cli/lbctl" "$dir/bin/"
+cp "$bin_dir/controller/controller" "$bin_dir/cli/lbctl" "$dir/bin/"
+cp "${proxy_bin:-$bin_dir/proxy/proxy}" "$dir/bin/proxy"
 started_pids=()
 pid_files=()
 cleanup() {
@@ -149,6 +177,12 @@ ours_pid=$!
 started_pids+=($ours_pid)
 wait_for 60 test -s "$dir/proxy.ready" || { echo "proxy did not start" >&2; exit 1; }
 ours_port=$(json_field "$dir/proxy.ready" tls_port)
+ours_admin=$(json_field "$dir/proxy.ready" admin_port)
+# Upstream connections opened and requests sent on pooled ones, from our /stats.
+upstream_counts() {
+  curl -sf "http://127.0.0.1:$ours_admin/stats" |
+    awk '$1 == "lb_proxy_upstream_connects_total" { c = $2 } $1 == "lb_proxy_upstream_reuses_total" { r = $2 } END { printf "%d %d\n", c, r }'
+}
 
 declare -A port_of=([ours]=$ours_port [nginx]=18443 [haproxy]=18444)
 pids_of() {
@@ -158,7 +192,13 @@ pids_of() {
     haproxy) cat "$dir/haproxy-edge.pid" ;;
   esac
 }
-order=(ours nginx haproxy)
+order=()
+for p in ${proxies//,/ }; do
+  case $p in
+    ours|nginx|haproxy) order+=("$p") ;;
+    *) echo "edge_bench: --proxies takes ours, nginx, haproxy" >&2; exit 2 ;;
+  esac
+done
 for name in "${order[@]}"; do
   url="https://bench.test:${port_of[$name]}/"
   resolve=(--resolve "bench.test:${port_of[$name]}:127.0.0.1" --cacert "$c/ca.crt")
@@ -186,45 +226,63 @@ PY
 }
 cpu() { python3 "$util" cpu $(pids_of "$1"); }  # shellcheck disable=SC2046
 for round in $(seq "$rounds"); do
-  for k in 0 1 2; do
-    name=${order[$(((k + round - 1) % 3))]}
+  for k in $(seq 0 $((${#order[@]} - 1))); do
+    name=${order[$(((k + round - 1) % ${#order[@]}))]}
     port=${port_of[$name]}
-    # TLS keep-alive, HTTP/1.1.
-    "${on_aux_cpu[@]}" wrk -t1 -c"$connections" -d2s "https://127.0.0.1:$port/" >/dev/null
-    before=$(cpu "$name")
-    "${on_aux_cpu[@]}" wrk -t1 -c"$connections" -d"${duration}s" --latency \
-      "https://127.0.0.1:$port/" >"$dir/wrk-$name-$round.txt"
-    after=$(cpu "$name")
-    w=$(python3 "$util" wrk "$dir/wrk-$name-$round.txt")
-    n=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["requests"])' "$w")
-    record tls-keepalive "$name" "$before" "$after" "$n" \
-      "$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(json.dumps({"rps": r["rps"], "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"], "non2xx": r["non2xx"], "errors": r["socket_errors"]}))' "$w")"
-    # Handshakes: full, then resumed.
-    for mode in new reuse; do
+    if [ "$row_tls" = 1 ]; then
+      # TLS keep-alive, HTTP/1.1.
+      "${on_aux_cpu[@]}" wrk -t1 -c"$connections" -d2s "https://127.0.0.1:$port/" >/dev/null
       before=$(cpu "$name")
-      clients=()
-      for j in 1 2; do
-        "${on_aux_cpu[@]}" openssl s_time -connect "127.0.0.1:$port" "-$mode" \
-          -www / -time "$duration" >"$dir/stime-$name-$mode-$round-$j.txt" 2>&1 &
-        clients+=($!)
-      done
-      wait "${clients[@]}" 2>/dev/null || true
+      "${on_aux_cpu[@]}" wrk -t1 -c"$connections" -d"${duration}s" --latency \
+        "https://127.0.0.1:$port/" >"$dir/wrk-$name-$round.txt"
       after=$(cpu "$name")
-      s=$(python3 "$util" stime "$dir"/stime-"$name"-"$mode"-"$round"-*.txt)
-      conns=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["connections"])' "$s")
-      test_name=tls-full; [ "$mode" = reuse ] && test_name=tls-resumed
-      record "$test_name" "$name" "$before" "$after" "$conns" \
-        "{\"rps\": $(python3 -c "print($conns / $duration)")}"
-    done
+      w=$(python3 "$util" wrk "$dir/wrk-$name-$round.txt")
+      n=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["requests"])' "$w")
+      record tls-keepalive "$name" "$before" "$after" "$n" \
+        "$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(json.dumps({"rps": r["rps"], "p50_ms": r["p50_ms"], "p99_ms": r["p99_ms"], "non2xx": r["non2xx"], "errors": r["socket_errors"]}))' "$w")"
+      # Handshakes: full, then resumed.
+      for mode in new reuse; do
+        before=$(cpu "$name")
+        clients=()
+        for j in 1 2; do
+          "${on_aux_cpu[@]}" openssl s_time -connect "127.0.0.1:$port" "-$mode" \
+            -www / -time "$duration" >"$dir/stime-$name-$mode-$round-$j.txt" 2>&1 &
+          clients+=($!)
+        done
+        wait "${clients[@]}" 2>/dev/null || true
+        after=$(cpu "$name")
+        s=$(python3 "$util" stime "$dir"/stime-"$name"-"$mode"-"$round"-*.txt)
+        conns=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["connections"])' "$s")
+        test_name=tls-full; [ "$mode" = reuse ] && test_name=tls-resumed
+        record "$test_name" "$name" "$before" "$after" "$conns" \
+          "{\"rps\": $(python3 -c "print($conns / $duration)")}"
+      done
+    fi
     # HTTP/2, 100 streams per connection.
-    before=$(cpu "$name")
-    "${on_aux_cpu[@]}" h2load -t1 -c10 -m100 -D "$duration" --warm-up-time=1 \
-      --log-file="$dir/h2load-$name-$round.log" "https://127.0.0.1:$port/" \
-      >"$dir/h2load-$name-$round.txt" 2>&1 || true
-    after=$(cpu "$name")
-    h=$(python3 "$util" h2load "$dir/h2load-$name-$round.txt" "$dir/h2load-$name-$round.log")
-    n=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get("requests", 0))' "$h")
-    record h2 "$name" "$before" "$after" "$n" "$h"
+    if [ "$row_h2" = 1 ]; then
+      perf_pid=
+      if [ -n "$perf_dir" ] && [ "$name" = ours ]; then
+        mkdir -p "$perf_dir"
+        "${on_aux_cpu[@]}" perf record -g -F 2000 -p "$ours_pid" -o "$perf_dir/ours-h2-$round.data" \
+          >"$dir/perf-$round.log" 2>&1 &
+        perf_pid=$!
+      fi
+      [ "$name" = ours ] && upstream_before=$(upstream_counts)
+      before=$(cpu "$name")
+      "${on_aux_cpu[@]}" h2load -t1 -c10 -m100 -D "$duration" --warm-up-time=1 \
+        --log-file="$dir/h2load-$name-$round.log" "https://127.0.0.1:$port/" \
+        >"$dir/h2load-$name-$round.txt" 2>&1 || true
+      after=$(cpu "$name")
+      if [ -n "$perf_pid" ]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
+      if [ "$name" = ours ]; then
+        read -r c0 r0 <<<"$upstream_before"
+        read -r c1 r1 <<<"$(upstream_counts)"
+        log "ours h2 round $round: $((c1 - c0)) upstream connects, $((r1 - r0)) reuses"
+      fi
+      h=$(python3 "$util" h2load "$dir/h2load-$name-$round.txt" "$dir/h2load-$name-$round.log")
+      n=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get("requests", 0))' "$h")
+      record h2 "$name" "$before" "$after" "$n" "$h"
+    fi
     log "round $round $name done"
   done
 done

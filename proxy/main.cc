@@ -74,6 +74,10 @@ ABSL_FLAG(uint64_t, max_connections, 0,
 ABSL_FLAG(uint32_t, upstream_http2_max_concurrent_streams, 100,
           "HTTP/2 clusters: streams one upstream connection carries at once (1-2147483647; the "
           "upstream's SETTINGS and the cluster may lower it); more open another connection");
+ABSL_FLAG(uint32_t, upstream_max_idle_per_host, 1024,
+          "HTTP/1 clusters: idle keep-alive connections kept per endpoint and worker (0-65535); "
+          "above it a finished connection is closed. Idle connections exist only after that "
+          "many requests were in flight at once; a low cap makes bursts reconnect");
 ABSL_FLAG(uint64_t, upstream_replay_buffer_bytes, 64 << 10,
           "HTTP/2 clusters: request body bytes kept per request to replay a stream the upstream "
           "did not process (GOAWAY, REFUSED_STREAM) on another endpoint; larger bodies get 502");
@@ -205,6 +209,11 @@ int main(int argc, char** argv) {
   options.worker.upstream_http2_max_concurrent_streams =
       absl::GetFlag(FLAGS_upstream_http2_max_concurrent_streams);
   options.worker.upstream_replay_buffer_bytes = absl::GetFlag(FLAGS_upstream_replay_buffer_bytes);
+  options.worker.max_idle_per_host = absl::GetFlag(FLAGS_upstream_max_idle_per_host);
+  if (options.worker.max_idle_per_host > 65535) {
+    std::fprintf(stderr, "proxy: --upstream_max_idle_per_host must be from 0 to 65535\n");
+    return 2;
+  }
   if (options.worker.upstream_http2_max_concurrent_streams < 1 ||
       options.worker.upstream_http2_max_concurrent_streams > 2147483647u) {
     std::fprintf(stderr,

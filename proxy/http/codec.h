@@ -69,7 +69,8 @@ class ResponseEncoder : public Stream {
   // Moves `data` out; `end_stream` ends the response.
   virtual void EncodeData(proxy::event::Buffer& data, bool end_stream) = 0;
   // Ends the response with trailer fields (after EncodeHeaders without end_stream). HTTP/1
-  // cannot carry them on every response and drops them: the default ends the body.
+  // cannot carry them on every response (only chunked, to a client that sent "TE: trailers")
+  // and drops them otherwise: the default ends the body.
   virtual void EncodeTrailers(const ResponseHeaderMap& trailers) {
     (void)trailers;
     proxy::event::Buffer none;
@@ -84,8 +85,8 @@ class RequestDecoder {
   virtual void DecodeHeaders(RequestHeaderMapPtr headers, bool end_stream) = 0;
   // Takes all of `data`; `end_stream` ends the request.
   virtual void DecodeData(proxy::event::Buffer& data, bool end_stream) = 0;
-  // The request ends with trailer fields (HTTP/2). The default drops them and ends the body,
-  // which is what an HTTP/1 upstream gets.
+  // The request ends with trailer fields (HTTP/2, or a chunked HTTP/1.1 body). The default
+  // drops them and ends the body.
   virtual void DecodeTrailers(RequestHeaderMapPtr trailers) {
     trailers.reset();
     proxy::event::Buffer none;
@@ -149,7 +150,8 @@ class RequestEncoder : public Stream {
  public:
   virtual void EncodeHeaders(const RequestHeaderMap& headers, bool end_stream) = 0;
   virtual void EncodeData(proxy::event::Buffer& data, bool end_stream) = 0;
-  // Ends the request with trailer fields; HTTP/1 drops them (the default ends the body).
+  // Ends the request with trailer fields. HTTP/1 sends them after a chunked body only (a
+  // request of unknown length) and drops them otherwise; the default ends the body.
   virtual void EncodeTrailers(const RequestHeaderMap& trailers) {
     (void)trailers;
     proxy::event::Buffer none;

@@ -6,6 +6,66 @@
 
 namespace lb::http {
 
+bool IsForbiddenTrailerField(absl::string_view name) {
+  if (name.empty() || name[0] == ':') return true;
+  static constexpr absl::string_view kForbidden[] = {
+      // Framing and routing.
+      "content-length", "transfer-encoding", "host",
+      // Connection-specific.
+      "connection", "keep-alive", "proxy-connection", "upgrade", "te", "trailer",
+      // Request modifiers.
+      "expect", "max-forwards", "range", "if-match", "if-none-match", "if-modified-since",
+      "if-unmodified-since", "if-range", "cache-control", "pragma",
+      // Authentication and cookies.
+      "authorization", "proxy-authorization", "www-authenticate", "proxy-authenticate", "cookie",
+      "set-cookie",
+      // Response control data.
+      "age", "expires", "date", "location", "retry-after", "vary", "warning",
+      // Content processing.
+      "content-encoding", "content-type", "content-range"};
+  for (absl::string_view f : kForbidden) {
+    if (name.size() == f.size() && EqualsIgnoreCase(name, f)) return true;
+  }
+  return false;
+}
+
+bool ParseTrailerSection(absl::string_view section, size_t max_fields, HeaderMap& map) {
+  map.AssignRaw(section);
+  size_t fields = 0;
+  while (!section.empty()) {
+    const size_t eol = section.find("\r\n");
+    if (eol == absl::string_view::npos) break;  // Not from ChunkedDecoder; ignore the rest.
+    const absl::string_view line = section.substr(0, eol + 2);
+    section.remove_prefix(eol + 2);
+    if (++fields > max_fields) return false;
+    const size_t colon = line.find(':');
+    if (colon == absl::string_view::npos || colon == 0) continue;
+    const absl::string_view name = line.substr(0, colon);
+    absl::string_view value = line.substr(colon + 1, eol - colon - 1);
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
+      value.remove_prefix(1);
+    }
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    if (IsForbiddenTrailerField(name)) continue;
+    map.AddRaw(name, value, line);
+  }
+  return true;
+}
+
+void AppendHttp1Trailers(const HeaderMap& trailers, std::string* out) {
+  trailers.ForEach([out](const HeaderMap::Field& f) {
+    if (IsForbiddenTrailerField(f.name)) return;
+    if (!f.raw_line.empty()) {
+      out->append(f.raw_line.data(), f.raw_line.size());
+      return;
+    }
+    out->append(f.name.data(), f.name.size());
+    out->append(": ");
+    out->append(f.value.data(), f.value.size());
+    out->append("\r\n");
+  });
+}
+
 std::optional<HeaderMap::Field> HeaderMap::Find(absl::string_view name) const {
   for (const Entry& e : entries_) {
     if (e.removed) continue;

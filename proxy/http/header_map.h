@@ -147,6 +147,24 @@ class ResponseHeaderMap : public HeaderMap {
   absl::string_view upgrade;
 };
 
+// --- Trailer sections ---------------------------------------------------------------------------
+
+// Fields that do not travel as trailers: framing (Content-Length, Transfer-Encoding), routing
+// (Host), request modifiers, authentication, response control data and content processing
+// (RFC 9110 6.5.1), connection-specific fields (Connection, Keep-Alive, TE, Trailer, Upgrade,
+// ...) and pseudo-header names. Codecs drop them from trailer sections in both directions.
+// Name compared ASCII case-insensitively.
+bool IsForbiddenTrailerField(absl::string_view name);
+
+// Fills `map` from a chunked body's trailer section as ChunkedDecoder::trailer_section() gives
+// it (syntax already checked: "name:OWS value OWS\r\n" lines), leaving out forbidden fields.
+// False, with `map` unspecified, if the section has more than `max_fields` lines.
+bool ParseTrailerSection(absl::string_view section, size_t max_fields, HeaderMap& map);
+
+// Appends the fields of `trailers` that may travel as trailers, in HTTP/1 form (wire lines byte
+// for byte, added ones as "name: value\r\n").
+void AppendHttp1Trailers(const HeaderMap& trailers, std::string* out);
+
 // Maps are recycled per thread: a deleted map keeps its storage for the next one made on the
 // same thread, so the request path does not allocate for heads in the steady state.
 struct HeaderMapRecycler {

@@ -72,6 +72,13 @@ ChunkedDecoder::Status Dechunk(ChunkedDecoder& decoder, proxy::event::Buffer& in
   return ChunkedDecoder::Status::kNeedMore;
 }
 
+// Trailer sections get the limits of heads (bytes; fields are counted by the codecs).
+ChunkedDecoder::Limits ChunkLimits(const HeadLimits& head) {
+  ChunkedDecoder::Limits limits;
+  limits.max_trailer_bytes = head.max_header_bytes;
+  return limits;
+}
+
 // Appends `data` (moved) to `out` as one chunk.
 void AppendChunk(proxy::event::Buffer& data, proxy::event::Buffer& out) {
   if (data.empty()) return;
@@ -91,7 +98,9 @@ Http1ServerCodec::Http1ServerCodec(proxy::network::Connection& connection,
       callbacks_(callbacks),
       resume_(std::move(resume)),
       parser_(settings.head_limits),
-      max_head_(settings.head_limits.max_header_bytes) {}
+      max_head_(settings.head_limits.max_header_bytes),
+      max_trailer_fields_(settings.head_limits.max_headers),
+      chunks_(ChunkLimits(settings.head_limits)) {}
 
 absl::Status Http1ServerCodec::Dispatch(proxy::event::Buffer& data, bool end_stream) {
   if (end_stream && !peer_ended_) {
@@ -215,8 +224,26 @@ absl::Status Http1ServerCodec::DispatchBody(proxy::event::Buffer& data) {
     return absl::OkStatus();
   }
   if (body_.empty() && !done) return absl::OkStatus();
+  RequestHeaderMapPtr trailers;
+  if (done && !chunks_.trailer_section().empty()) {
+    trailers = NewRequestHeaderMap();
+    if (!ParseTrailerSection(chunks_.trailer_section(), max_trailer_fields_, *trailers)) {
+      body_.Clear();
+      Fail(431, "too many trailer fields");
+      return absl::InvalidArgumentError("too many trailer fields");
+    }
+    if (trailers->size() == 0) trailers.reset();  // All dropped: a plain end.
+  }
   if (done) state_ = State::kRequestDone;
-  decoder_->DecodeData(body_, done);
+  if (trailers == nullptr) {
+    decoder_->DecodeData(body_, done);
+    return absl::OkStatus();
+  }
+  if (!body_.empty()) {
+    decoder_->DecodeData(body_, false);
+    if (!stream_open_) return absl::OkStatus();  // Answered or reset from inside.
+  }
+  decoder_->DecodeTrailers(std::move(trailers));
   return absl::OkStatus();
 }
 
@@ -314,12 +341,7 @@ void Http1ServerCodec::EncodeTrailers(const ResponseHeaderMap& trailers) {
     return;
   }
   head_.assign("0\r\n");
-  trailers.ForEach([this](const HeaderMap::Field& f) {
-    head_.append(f.name.data(), f.name.size());
-    head_.append(": ");
-    head_.append(f.value.data(), f.value.size());
-    head_.append("\r\n");
-  });
+  AppendHttp1Trailers(trailers, &head_);
   head_.append("\r\n");
   connection_.Write(head_);
   ResponseComplete();
@@ -354,7 +376,9 @@ Http1ClientCodec::Http1ClientCodec(proxy::network::Connection& connection,
     : connection_(connection),
       callbacks_(callbacks),
       parser_(settings.head_limits),
-      max_head_(settings.head_limits.max_header_bytes) {}
+      max_head_(settings.head_limits.max_header_bytes),
+      max_trailer_fields_(settings.head_limits.max_headers),
+      chunks_(ChunkLimits(settings.head_limits)) {}
 
 RequestEncoder& Http1ClientCodec::NewStream(ResponseDecoder& decoder) {
   decoder_ = &decoder;
@@ -405,6 +429,19 @@ void Http1ClientCodec::EncodeData(proxy::event::Buffer& data, bool end_stream) {
     connection_.Write(data, false);
   }
   if (end_stream) request_complete_ = true;
+}
+
+void Http1ClientCodec::EncodeTrailers(const RequestHeaderMap& trailers) {
+  if (!chunked_out_ || tunnel_out_ || request_complete_) {
+    proxy::event::Buffer none;
+    EncodeData(none, true);  // Dropped: only a chunked body can carry them.
+    return;
+  }
+  head_.assign("0\r\n");
+  AppendHttp1Trailers(trailers, &head_);
+  head_.append("\r\n");
+  connection_.Write(head_);
+  request_complete_ = true;
 }
 
 void Http1ClientCodec::ResetStream() {
@@ -531,7 +568,23 @@ absl::Status Http1ClientCodec::DispatchBody(proxy::event::Buffer& data, bool end
                        "upstream closed in the middle of the response body");
   }
   if (body_.empty() && !done) return absl::OkStatus();
-  decoder_->DecodeData(body_, done);
+  ResponseHeaderMapPtr trailers;
+  if (done && body_framing_ == BodyFraming::kChunked && !chunks_.trailer_section().empty()) {
+    trailers = NewResponseHeaderMap();
+    if (!ParseTrailerSection(chunks_.trailer_section(), max_trailer_fields_, *trailers)) {
+      body_.Clear();
+      return ResetActive(StreamResetReason::kProtocolError,
+                         "upstream sent too many trailer fields");
+    }
+    if (trailers->size() == 0) trailers.reset();  // All dropped: a plain end.
+  }
+  if (trailers == nullptr) {
+    decoder_->DecodeData(body_, done);
+  } else {
+    if (!body_.empty()) decoder_->DecodeData(body_, false);
+    if (decoder_ == nullptr) return absl::OkStatus();  // Reset from inside the decoder.
+    decoder_->DecodeTrailers(std::move(trailers));
+  }
   if (done && decoder_ != nullptr) Complete(data);
   return absl::OkStatus();
 }

@@ -15,7 +15,13 @@
 // Request bodies of unknown length are sent chunked.
 //
 // Bodies are moved, never copied, except chunk framing. Chunked bodies are de-chunked on input
-// and re-chunked on output; chunk extensions and trailer fields are checked and dropped.
+// and re-chunked on output; chunk extensions are checked and dropped. Trailer fields (RFC 9112
+// 7.1.2) go both ways: a chunked body's trailer section becomes DecodeTrailers (request and
+// response), and EncodeTrailers writes one after the last chunk when the body is chunked (a
+// request of unknown length; a response to a client that sent "TE: trailers"), else the body
+// just ends. Trailer sections have the head limits (bytes and field count; over them: 431 to
+// a client, a protocol-error reset from an upstream) and lose the fields that may not be
+// trailers (IsForbiddenTrailerField).
 //
 // Threading: loop thread of the connection only.
 #ifndef LB_PROXY_HTTP_HTTP1_CODEC_H_
@@ -93,6 +99,7 @@ class Http1ServerCodec final : public ServerCodec, public ResponseEncoder {
   const std::function<void()> resume_;
   RequestParser parser_;
   const size_t max_head_;
+  const size_t max_trailer_fields_;
   State state_ = State::kHead;
   CodecError error_;
   bool partial_head_ = false;
@@ -141,6 +148,9 @@ class Http1ClientCodec final : public ClientCodec, public RequestEncoder {
   void ResetStream() override;
   void EncodeHeaders(const RequestHeaderMap& headers, bool end_stream) override;
   void EncodeData(proxy::event::Buffer& data, bool end_stream) override;
+  // Written as the chunked body's trailer section when the request is chunked (no length was
+  // known); dropped otherwise (the body just ends).
+  void EncodeTrailers(const RequestHeaderMap& trailers) override;
 
  private:
   enum class State : uint8_t { kHead, kBody, kTunnel };
@@ -156,6 +166,7 @@ class Http1ClientCodec final : public ClientCodec, public RequestEncoder {
   ClientCodecCallbacks& callbacks_;
   ResponseParser parser_;
   const size_t max_head_;
+  const size_t max_trailer_fields_;
 
   ResponseDecoder* decoder_ = nullptr;
   StreamCallbacks* stream_callbacks_ = nullptr;

@@ -951,6 +951,7 @@ void ChunkedDecoder::Reset() {
   chunks_ = 0;
   error_status_ = 0;
   error_reason_ = absl::string_view();
+  trailers_.clear();
 }
 
 ChunkedDecoder::Result ChunkedDecoder::Fail(size_t at, int status, const char* reason) {
@@ -975,6 +976,10 @@ ChunkedDecoder::Result ChunkedDecoder::Decode(const char* data, size_t len) {
   }
   const char* p = data;
   const char* const e = data + len;
+  // Start of the trailer bytes of this call not yet copied to trailers_ (nullptr: none).
+  // Every trailer byte is counted against max_trailer_bytes before it is passed, so the copy
+  // stays within the limit.
+  const char* trailer_from = InTrailers() ? p : nullptr;
   constexpr uint64_t kMaxSizeBeforeShift = static_cast<uint64_t>(1) << 59;  // keeps < 2^63
   while (p < e) {
     switch (state_) {
@@ -1047,6 +1052,7 @@ ChunkedDecoder::Result ChunkedDecoder::Decode(const char* data, size_t len) {
         ++p;
         if (size_ == 0) {
           state_ = State::kTrailerStart;
+          trailer_from = p;
         } else {
           ++chunks_;
           remaining_ = size_;
@@ -1065,6 +1071,8 @@ ChunkedDecoder::Result ChunkedDecoder::Decode(const char* data, size_t len) {
         break;
       case State::kTrailerStart:
         if (*p == '\r') {
+          if (trailer_from != nullptr) trailers_.append(trailer_from, p);
+          trailer_from = nullptr;
           state_ = State::kFinalLf;
           ++p;
           break;
@@ -1140,6 +1148,7 @@ ChunkedDecoder::Result ChunkedDecoder::Decode(const char* data, size_t len) {
         break;
     }
   }
+  if (trailer_from != nullptr && InTrailers()) trailers_.append(trailer_from, e);
   r.status = Status::kNeedMore;
   r.consumed = len;
   return r;

@@ -44,6 +44,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "absl/strings/string_view.h"
@@ -315,8 +316,8 @@ class ResponseParser : public internal::HeadParserBase {
 // The decoder validates chunk-size lines (hex digits only, no sign, no whitespace, strict CRLF,
 // no overflow past 2^63-1, at most max_chunk_line bytes including extensions), extensions
 // (visible characters, SP and HTAB after ';'), the CRLF after chunk data, and the trailer
-// section (header-line syntax, at most max_trailer_bytes). Trailer fields are checked and
-// dropped.
+// section (header-line syntax, at most max_trailer_bytes). The trailer section is kept (a copy
+// of at most max_trailer_bytes, only when the body has one) for trailer_section().
 class ChunkedDecoder {
  public:
   struct Limits {
@@ -344,6 +345,9 @@ class ChunkedDecoder {
   uint64_t payload_bytes() const { return payload_bytes_; }
   // Chunks seen so far, not counting the last (zero-size) chunk.
   uint64_t chunks() const { return chunks_; }
+  // After kDone: the trailer field lines as received, each with its CRLF (syntax checked
+  // above; "" when there were none). Valid until the next Reset() or Decode().
+  absl::string_view trailer_section() const { return trailers_; }
   // After kError: the status to answer (400; 431 for oversized trailers) and why.
   int error_status() const { return error_status_; }
   absl::string_view error_reason() const { return error_reason_; }
@@ -366,6 +370,10 @@ class ChunkedDecoder {
     kError,
   };
   Result Fail(size_t at, int status, const char* reason);
+  bool InTrailers() const {
+    return state_ == State::kTrailerStart || state_ == State::kTrailerName ||
+           state_ == State::kTrailerValue || state_ == State::kTrailerLf;
+  }
 
   Limits limits_;
   State state_ = State::kSizeStart;
@@ -377,6 +385,7 @@ class ChunkedDecoder {
   uint64_t chunks_ = 0;
   int error_status_ = 0;
   absl::string_view error_reason_;
+  std::string trailers_;  // The trailer section so far; keeps its capacity across Reset().
 };
 
 }  // namespace lb::http

@@ -184,8 +184,9 @@ class Router final : public http::ResponseDecoder,
                     absl::string_view client_ip, absl::string_view scheme = "http");
   // Request body bytes (all taken).
   void OnRequestData(event::Buffer& data, bool end_stream);
-  // The request ends with trailer fields (an HTTP/2 client). They follow the body to an HTTP/2
-  // upstream; an HTTP/1 upstream's codec drops them and ends the body.
+  // The request ends with trailer fields (an HTTP/2 or chunked HTTP/1.1 client). They follow
+  // the body to an HTTP/2 upstream, and to an HTTP/1.1 one as chunked trailers when the request
+  // went chunked (no content-length); otherwise the codec drops them and ends the body.
   void OnRequestTrailers(http::RequestHeaderMapPtr trailers);
   // The client went away or the request was abandoned: stop everything upstream.
   void OnDownstreamReset();

@@ -216,6 +216,7 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
         if (draining_) settings.max_idle = 0;
         auto pool = std::make_unique<upstream::Http1ConnPool>(
             dispatcher_, host, settings, stats().pool, cluster.stats, cluster.transport);
+        pool->set_reclaim_idle([this, stats = cluster.stats.get()] { return ReclaimIdle(stats); });
         entry.http1 = pool.get();
         entry.pool = std::move(pool);
       }
@@ -227,6 +228,18 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
       entry.http1->set_connect_timeout(cluster.config.connect_timeout);
     }
     return *entry.pool;
+  }
+
+  // Closes one idle HTTP/1 connection of the cluster whose breakers are `cluster` (on this
+  // worker), freeing its connection slot. Runs only when the slots are all taken.
+  bool ReclaimIdle(const upstream::ClusterStats* cluster) {
+    for (auto& [key, entry] : pools_) {
+      if (entry.http1 != nullptr && entry.http1->cluster() == cluster &&
+          entry.http1->CloseOldestIdle()) {
+        return true;
+      }
+    }
+    return false;
   }
 
   balancer::Picker::WorkerState& PickerState(const std::string& cluster) override {

@@ -52,7 +52,9 @@ struct WorkerOptions {
   http::Http2Settings http2;   // Downstream HTTP/2 limits (http2_codec.h).
   bool normalize_path = true;  // RFC 3986 dot-segments, before routing.
   bool merge_slashes = false;
-  uint32_t max_idle_per_host = 64;
+  // HTTP/1 pools: idle connections kept per host (--upstream_max_idle_per_host). 64 made a
+  // burst of a thousand requests reconnect a third of them (docs/edge-benchmark.md).
+  uint32_t max_idle_per_host = 1024;
   // HTTP/2 clusters: streams one upstream connection carries at once (the peer's SETTINGS
   // and the cluster's own limit may lower it); more open another connection.
   uint32_t upstream_http2_max_concurrent_streams = 100;

@@ -180,6 +180,8 @@ PoolHandle* Http1ConnPool::NewStream(http::ResponseDecoder& decoder, PoolCallbac
   }
   if (cluster_ != nullptr) {
     ClusterResources& limits = cluster_->resources();
+    // All slots taken: an idle connection of another host of the cluster gives its slot up.
+    if (reclaim_idle_ && limits.connections.count() >= limits.connections.max()) reclaim_idle_();
     if (!limits.connections.TryAcquire()) {
       callbacks.OnPoolFailure(PoolFailureReason::kOverflow,
                               absl::StrCat("cluster connection limit reached (max_connections ",
@@ -241,6 +243,12 @@ void Http1ConnPool::Close(ActiveClient* client) {
   std::unique_ptr<ActiveClient> owned = std::move(*client->self);
   clients_.erase(client->self);
   dispatcher_.DeferredDelete(std::move(owned));
+}
+
+bool Http1ConnPool::CloseOldestIdle() {
+  if (idle_.empty()) return false;
+  Close(idle_.front());
+  return true;
 }
 
 void Http1ConnPool::Drain() {

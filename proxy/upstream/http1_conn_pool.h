@@ -7,13 +7,16 @@
 //
 // Circuit breakers (the cluster's ClusterResources, shared with the other workers): a new
 // connection takes a `connections` slot for its life and a `pending_requests` slot until it is
-// set up; without one the request fails with kOverflow (this pool does not queue requests).
+// set up; without one the request fails with kOverflow (this pool does not queue requests),
+// unless `reclaim_idle` (set_reclaim_idle) closed an idle connection of another host of the
+// cluster to free a slot: idle connections do not starve busy hosts of the cluster's slots.
 //
 // Threading: the worker's loop thread only.
 #ifndef LB_PROXY_UPSTREAM_HTTP1_CONN_POOL_H_
 #define LB_PROXY_UPSTREAM_HTTP1_CONN_POOL_H_
 
 #include <cstdint>
+#include <functional>
 #include <list>
 #include <memory>
 #include <vector>
@@ -57,7 +60,15 @@ class Http1ConnPool final : public ConnPool {
 
   // Applies to connections started from now on (clusters may change it).
   void set_connect_timeout(absl::Duration timeout) { settings_.connect_timeout = timeout; }
+  // Called when the cluster's connection slots are all taken: closes an idle connection that
+  // holds one (another pool's, same worker) and returns true, or returns false.
+  void set_reclaim_idle(std::function<bool()> reclaim_idle) {
+    reclaim_idle_ = std::move(reclaim_idle);
+  }
+  // Closes the least recently used idle connection; false if there is none.
+  bool CloseOldestIdle();
   const HostState& host() const { return *host_; }
+  const ClusterStats* cluster() const { return cluster_.get(); }
 
  private:
   class ActiveClient;
@@ -73,6 +84,7 @@ class Http1ConnPool final : public ConnPool {
   const std::shared_ptr<ClusterStats> cluster_;
   const std::shared_ptr<const network::TransportSocketFactory> transport_;
   bool draining_ = false;
+  std::function<bool()> reclaim_idle_;
   std::list<std::unique_ptr<ActiveClient>> clients_;
   std::vector<ActiveClient*> idle_;  // Most recently used last.
 };

@@ -64,6 +64,7 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> query;
   std::string head;  // Raw.
   std::string body;
+  std::string trailers;  // The chunked body's trailer section, raw.
 
   // All values of a header, joined with ", "; empty if absent.
   std::string Header(absl::string_view name) const {
@@ -136,6 +137,7 @@ bool ReadChunked(int fd, std::string* buf, Request* r) {
         r->body.append(d.payload.data(), d.payload.size());
         break;
       case http::ChunkedDecoder::Status::kDone:
+        r->trailers = std::string(decoder.trailer_section());
         buf->erase(0, pos);
         return true;
       case http::ChunkedDecoder::Status::kError:
@@ -394,6 +396,8 @@ void TestBackend::Serve(Conn* conn) {
       }
     } else if (absl::StartsWith(req.path, "/head")) {
       body = req.head;
+    } else if (absl::StartsWith(req.path, "/trailers")) {
+      body = req.trailers;
     } else if (int64_t size = req.Query("size", -1); size >= 0) {
       fill = static_cast<size_t>(size);
     } else {
@@ -441,7 +445,10 @@ void TestBackend::Serve(Conn* conn) {
         ok = SendAll(fd, absl::StrCat(absl::Hex(piece.size()), "\r\n", piece, "\r\n")) &&
              Sleep(off + per < body.size() ? chunk_delay : 0);
       }
-      if (!ok || !SendAll(fd, "0\r\n\r\n")) break;
+      const char* last = req.Query("trailers", 0) == 1
+                             ? "0\r\nX-Checksum: abc\r\nContent-Length: 99\r\nX-Count: 2\r\n\r\n"
+                             : "0\r\n\r\n";
+      if (!ok || !SendAll(fd, last)) break;
     } else {
       if (!no_body) head += body;
       if (!SendAll(fd, head)) break;

@@ -16,8 +16,12 @@
 //    copied back as "X-Echo-<Name>: <value>" (all values of a repeated field, joined by ", ").
 //  - path starting with "/head": the body is the request head exactly as received (request
 //    line and header lines, up to and including the blank line).
+//  - path starting with "/trailers": the body is the trailer section of a chunked request
+//    body as received (field lines with CRLF; empty if none).
 //  - query parameters (any path): delay_ms=N (wait before answering), status=N (answer code),
-//    chunks=N (answer with Transfer-Encoding: chunked in N chunks, chunk_delay_ms=M apart),
+//    chunks=N (answer with Transfer-Encoding: chunked in N chunks, chunk_delay_ms=M apart;
+//    with trailers=1 the last chunk carries "X-Checksum: abc", "Content-Length: 99" (not
+//    allowed as a trailer) and "X-Count: 2"),
 //    size=N (body of N bytes 'x' instead of the hello text), reset=1 (read the request, then
 //    close the connection with an RST without answering), close=1 (answer with
 //    "Connection: close" and close), hop=1 (add the hop-by-hop fields "Connection: X-Bar",

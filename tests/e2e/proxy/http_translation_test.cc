@@ -5,9 +5,12 @@
 //     reaches a keep-alive client chunked;
 //   HTTP/2 clients (curl --http2-prior-knowledge) -> an HTTP1 cluster (TestBackend):
 //     bodies with and without content-length (then chunked upstream), :authority becomes Host,
-//     and a chunked upstream response arrives whole; request trailers go on to HTTP/2 upstreams.
+//     and a chunked upstream response arrives whole; request trailers go on to HTTP/2
+//     upstreams, and to HTTP/1.1 upstreams as chunked trailers when the request has no
+//     content-length (RFC 9112 7.1.2); a chunked upstream response's trailers reach HTTP/2
+//     clients as a trailing HEADERS frame. Fields that may not be trailers are dropped.
 // Trailers from an HTTP/2 upstream to an HTTP/1.1 client that sent "TE: trailers" are in
-// http2_upstream_test; request trailers (nghttp --trailer) reach HTTP/2 upstreams only.
+// http2_upstream_test.
 #include <string>
 #include <vector>
 
@@ -19,6 +22,7 @@
 #include "tests/test_common/backend.h"
 #include "tests/test_common/controller_process.h"
 #include "tests/test_common/h2_server.h"
+#include "tests/test_common/http2_frames.h"
 #include "tests/test_common/http_client.h"
 #include "tests/test_common/proxy_process.h"
 #include "tests/test_common/subprocess.h"
@@ -191,13 +195,83 @@ TEST_F(HttpTranslationTest, RequestTrailersReachAnHttp2Upstream) {
   EXPECT_EQ(r->out, "payload");
 }
 
-TEST_F(HttpTranslationTest, RequestTrailersEndTheBodyToAnHttp1Upstream) {
-  // HTTP/1.1 upstreams do not get them (the proxy does not send trailers on requests), but the
-  // body arrives whole and ends.
+TEST_F(HttpTranslationTest, RequestTrailersWithAContentLengthEndTheBodyToAnHttp1Upstream) {
+  // nghttp sends content-length: the upstream request is not chunked, so it cannot carry the
+  // trailers; the body arrives whole and ends.
   absl::StatusOr<CommandResult> r = NghttpWithTrailer(proxy_.port(), "h1.test", "/echo");
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->exit_code, 0) << r->err;
   EXPECT_EQ(r->out, "payload");
+  r = NghttpWithTrailer(proxy_.port(), "h1.test", "/trailers");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->exit_code, 0) << r->err;
+  EXPECT_EQ(r->out, "");
+}
+
+// HPACK "literal without indexing": a static-table name index (0: a new name follows) and
+// short strings without Huffman coding.
+std::string HpackLiteral(int name_index, absl::string_view name, absl::string_view value) {
+  std::string out(1, static_cast<char>(name_index));
+  if (name_index == 0) absl::StrAppend(&out, std::string(1, static_cast<char>(name.size())), name);
+  absl::StrAppend(&out, std::string(1, static_cast<char>(value.size())), value);
+  return out;
+}
+
+// A POST over h2c without content-length: HEADERS, one DATA frame, then trailers ending the
+// stream. Returns the DATA payload of the answer on stream 1 once it ends.
+absl::StatusOr<std::string> PostWithTrailers(int port, absl::string_view authority,
+                                             absl::string_view path) {
+  absl::StatusOr<std::unique_ptr<Connection>> c = Connection::Open(port);
+  if (!c.ok()) return c.status();
+  const std::string head = absl::StrCat("\x83\x86", HpackLiteral(4, "", path),
+                                        HpackLiteral(1, "", authority));  // POST, http
+  const std::string trailers =
+      absl::StrCat(HpackLiteral(0, "x-checksum", "abc"), HpackLiteral(0, "x-second", "2"));
+  absl::Status st =
+      (*c)->Send(absl::StrCat(H2ClientStart(), H2Frame(1, 0x4, 1, head),
+                              H2Frame(0, 0, 1, "payload"), H2Frame(1, 0x5, 1, trailers)));
+  if (!st.ok()) return st;
+  std::string in;
+  for (int i = 0; i < 100; ++i) {  // At most 100 x 100 ms.
+    in += (*c)->ReadRaw(1 << 16, absl::Milliseconds(100));
+    std::string body;
+    for (const H2RawFrame& f : H2Frames(in)) {
+      if (f.stream != 1) continue;
+      if (f.type == 3) return absl::AbortedError("stream reset");
+      if (f.type == 0) body += f.payload;
+      if ((f.type == 0 || f.type == 1) && (f.flags & 0x1) != 0) return body;
+    }
+    if ((*c)->eof()) break;
+  }
+  return absl::DeadlineExceededError("no end of stream 1");
+}
+
+TEST_F(HttpTranslationTest, RequestTrailersWithoutALengthAreChunkedTrailersToAnHttp1Upstream) {
+  absl::StatusOr<std::string> r = PostWithTrailers(proxy_.port(), "h1.test", "/trailers");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*r, "x-checksum: abc\r\nx-second: 2\r\n");  // What the upstream received.
+  r = PostWithTrailers(proxy_.port(), "h1.test", "/head");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_THAT(absl::AsciiStrToLower(*r), HasSubstr("\r\ntransfer-encoding: chunked\r\n"));
+  EXPECT_THAT(absl::AsciiStrToLower(*r), Not(HasSubstr("content-length")));
+  r = PostWithTrailers(proxy_.port(), "h1.test", "/echo");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*r, "payload");
+}
+
+TEST_F(HttpTranslationTest, ChunkedHttp1RequestTrailersReachAnHttp1Upstream) {
+  HttpRequest req;
+  req.method = "POST";
+  req.target = "/trailers";
+  req.headers = {{"Host", "h1.test"}, {"Transfer-Encoding", "chunked"}};
+  req.body =
+      "5\r\nhello\r\n0\r\nX-Checksum: abc\r\nContent-Length: 5\r\nHost: evil\r\n"
+      "X-Second:2\r\n\r\n";
+  absl::StatusOr<HttpResponse> r = HttpCall(proxy_.port(), req);
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 200);
+  // Wire lines byte for byte; framing and routing fields dropped.
+  EXPECT_EQ(r->body, "X-Checksum: abc\r\nX-Second:2\r\n");
 }
 
 // --- HTTP/2 client, HTTP/1.1 upstream --------------------------------------------------------
@@ -227,6 +301,35 @@ TEST_F(HttpTranslationTest, Http2BodyWithoutLengthIsChunkedToAnHttp1Upstream) {
   EXPECT_THAT(r->out, HasSubstr("POST /head HTTP/1.1\r\n"));
   EXPECT_THAT(absl::AsciiStrToLower(r->out), HasSubstr("\r\ntransfer-encoding: chunked\r\n"));
   EXPECT_THAT(absl::AsciiStrToLower(r->out), Not(HasSubstr("content-length")));
+}
+
+TEST_F(HttpTranslationTest, ChunkedHttp1ResponseTrailersReachAnHttp2Client) {
+  absl::StatusOr<CommandResult> r =
+      RunCommand({"/usr/bin/nghttp", "-v", "-t", "10", "-H", ":authority: h1.test",
+                  Url("/?chunks=2&size=10&trailers=1")},
+                 absl::Seconds(20));
+  ASSERT_TRUE(r.ok()) << r.status();
+  ASSERT_EQ(r->exit_code, 0) << r->err;
+  const std::string& out = r->out;
+  // The body's DATA frames, then a HEADERS frame that ends the stream with the trailers.
+  const size_t last_data = out.rfind("recv DATA frame");
+  const size_t trailer_frame = out.rfind("recv HEADERS frame");
+  ASSERT_NE(last_data, std::string::npos) << out;
+  ASSERT_NE(trailer_frame, std::string::npos) << out;
+  EXPECT_GT(trailer_frame, last_data) << out;
+  // nghttp prints a HEADERS frame's fields before the frame line.
+  const std::string trailers = out.substr(last_data, trailer_frame - last_data);
+  EXPECT_THAT(out.substr(trailer_frame), HasSubstr("; END_STREAM | END_HEADERS")) << out;
+  EXPECT_THAT(trailers, HasSubstr(") x-checksum: abc\n")) << out;
+  EXPECT_THAT(trailers, HasSubstr(") x-count: 2\n")) << out;
+  EXPECT_THAT(trailers, Not(HasSubstr("content-length"))) << out;  // Not allowed as a trailer.
+  // The body: 10 bytes of DATA (nghttp prints them between its frame lines).
+  size_t data_bytes = 0;
+  for (size_t at = out.find("recv DATA frame <length="); at != std::string::npos;
+       at = out.find("recv DATA frame <length=", at + 1)) {
+    data_bytes += std::stoul(out.substr(at + 24, out.find(',', at) - at - 24));
+  }
+  EXPECT_EQ(data_bytes, 10u) << out;
 }
 
 TEST_F(HttpTranslationTest, AChunkedHttp1ResponseReachesAnHttp2ClientWhole) {

@@ -222,11 +222,27 @@ struct BodyOutcome {
   std::string payload;
   int error_status = 0;
   std::string error_reason;
+  std::string trailers;  // trailer_section() after kDone
   bool operator==(const BodyOutcome& o) const {
     return status == o.status && position == o.position && payload == o.payload &&
-           error_status == o.error_status && error_reason == o.error_reason;
+           error_status == o.error_status && error_reason == o.error_reason &&
+           trailers == o.trailers;
   }
 };
+
+// A kept trailer section is within the limit and made of "name:value\r\n" lines.
+void CheckTrailerSection(absl::string_view t, const ChunkedDecoder::Limits& limits) {
+  Check(t.size() <= limits.max_trailer_bytes, "trailer section within max_trailer_bytes");
+  while (!t.empty()) {
+    const size_t eol = t.find("\r\n");
+    Check(eol != absl::string_view::npos, "trailer lines end with CRLF");
+    const absl::string_view line = t.substr(0, eol);
+    const size_t colon = line.find(':');
+    Check(colon != absl::string_view::npos && colon > 0, "trailer line has a name and a colon");
+    Check(line.find('\n') == absl::string_view::npos, "no bare LF in a trailer line");
+    t.remove_prefix(eol + 2);
+  }
+}
 
 // Decodes data[0, len) delivered as pieces ending at each cut, each piece in its own buffer.
 BodyOutcome DecodeChunked(const ChunkedDecoder::Limits& limits, const char* data, size_t len,
@@ -266,6 +282,8 @@ BodyOutcome DecodeChunked(const ChunkedDecoder::Limits& limits, const char* data
         Check(o.error_status == 400 || o.error_status == 431, "chunked error status");
       } else {
         Check(d.done(), "done() after kDone");
+        o.trailers = std::string(d.trailer_section());
+        CheckTrailerSection(o.trailers, limits);
       }
       Check(d.payload_bytes() == o.payload.size(), "payload_bytes counts the payload");
       return o;

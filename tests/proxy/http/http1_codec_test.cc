@@ -41,6 +41,11 @@ class RecordingStream : public RequestDecoder, public StreamCallbacks {
     ended = ended || end_stream;
     log.push_back(absl::StrCat("data ", n, end_stream ? " end" : ""));
   }
+  void DecodeTrailers(RequestHeaderMapPtr t) override {
+    trailers = std::move(t);
+    ended = true;
+    log.push_back(absl::StrCat("trailers ", Fields(*trailers)));
+  }
   void OnStreamReset(StreamResetReason, absl::string_view details) override {
     log.push_back(absl::StrCat("reset ", details));
   }
@@ -49,6 +54,7 @@ class RecordingStream : public RequestDecoder, public StreamCallbacks {
 
   ResponseEncoder& encoder;
   RequestHeaderMapPtr headers;
+  RequestHeaderMapPtr trailers;
   std::string body;
   bool ended = false;
   std::vector<std::string> log;
@@ -201,15 +207,68 @@ TEST_F(ServerCodecTest, ContentLengthBodyArrivesInPieces) {
   EXPECT_EQ(connection_.read_buffer().size(), 3u);
 }
 
-TEST_F(ServerCodecTest, ChunkedBodyIsDechunkedAndTrailersDropped) {
+TEST_F(ServerCodecTest, ChunkedBodyIsDechunkedAndTrailersFollowIt) {
   ASSERT_TRUE(Feed("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                   "5;ext=1\r\nhello\r\n3\r\nabc\r\n0\r\nX-Trailer: t\r\n\r\n")
+                   "5;ext=1\r\nhello\r\n3\r\nabc\r\n0\r\nX-Trailer: t \r\n"
+                   "Content-Length: 5\r\nHost: evil\r\nTransfer-Encoding: chunked\r\n"
+                   "X-Sum:abc\r\n\r\n")
                   .ok());
   RecordingStream& s = stream();
   EXPECT_EQ(s.body, "helloabc");
   EXPECT_TRUE(s.ended);
   EXPECT_FALSE(s.headers->content_length.has_value());  // Length unknown up front.
   EXPECT_EQ(Fields(*s.headers), "Host=x");
+  // Framing and routing fields are not trailers: dropped; the rest follow the body.
+  EXPECT_EQ(s.log,
+            std::vector<std::string>({"headers", "data 8", "trailers X-Trailer=t;X-Sum=abc"}));
+  Respond(200, "ok");
+  EXPECT_EQ(resumes_, 1);  // The connection goes on with the next request.
+}
+
+TEST_F(ServerCodecTest, TrailersThatAreAllForbiddenJustEndTheBody) {
+  ASSERT_TRUE(Feed("POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                   "3\r\nabc\r\n0\r\nContent-Length: 3\r\nConnection: close\r\n\r\n")
+                  .ok());
+  EXPECT_EQ(stream().log, std::vector<std::string>({"headers", "data 3 end"}));
+  EXPECT_EQ(stream().trailers, nullptr);
+}
+
+TEST_F(ServerCodecTest, TrailerSectionsHaveTheHeadLimits) {
+  HeadLimits limits;
+  limits.max_headers = 2;
+  limits.max_header_bytes = 64;
+  FakeConnection connection;
+  Http1ServerCodec codec(connection, *this, nullptr, Http1Settings{limits});
+  const std::string head = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  connection.read_buffer().Append(head + "0\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n");
+  EXPECT_FALSE(codec.Dispatch(connection.read_buffer(), false).ok());
+  EXPECT_EQ(codec.last_error().status, 431);
+  EXPECT_EQ(codec.last_error().reason, "too many trailer fields");
+  EXPECT_TRUE(codec.WantsClose());
+
+  FakeConnection connection2;
+  Http1ServerCodec codec2(connection2, *this, nullptr, Http1Settings{limits});
+  connection2.read_buffer().Append(head + "0\r\nA: " + std::string(70, 'a') + "\r\n\r\n");
+  EXPECT_FALSE(codec2.Dispatch(connection2.read_buffer(), false).ok());
+  EXPECT_EQ(codec2.last_error().status, 431);
+  EXPECT_EQ(codec2.last_error().reason, "trailer section too large");
+}
+
+TEST_F(ServerCodecTest, ResponseTrailersLoseForbiddenFields) {
+  ASSERT_TRUE(Feed("GET / HTTP/1.1\r\nHost: x\r\nTE: trailers\r\n\r\n").ok());
+  ResponseHeaderMap h;
+  codec_.EncodeHeaders(h, false);
+  Buffer b;
+  b.Append("abc");
+  codec_.EncodeData(b, false);
+  ResponseHeaderMap t;
+  t.Add("grpc-status", "0");
+  t.Add("content-length", "3");
+  t.Add("Transfer-Encoding", "chunked");
+  codec_.EncodeTrailers(t);
+  EXPECT_EQ(connection_.TakeWritten(),
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n"
+            "0\r\ngrpc-status: 0\r\n\r\n");
 }
 
 TEST_F(ServerCodecTest, BadRequestHeadIsAnsweredOnAStreamOfItsOwn) {
@@ -358,6 +417,10 @@ class RecordingResponse : public ResponseDecoder, public StreamCallbacks {
     data.Clear();
     log.push_back(absl::StrCat("data ", n, end_stream ? " end" : ""));
   }
+  void DecodeTrailers(ResponseHeaderMapPtr t) override {
+    trailers = std::move(t);
+    log.push_back(absl::StrCat("trailers ", Fields(*trailers)));
+  }
   void OnStreamReset(StreamResetReason reason, absl::string_view details) override {
     log.push_back(absl::StrCat("reset ", static_cast<int>(reason), " ", details));
   }
@@ -365,6 +428,7 @@ class RecordingResponse : public ResponseDecoder, public StreamCallbacks {
   void OnBelowWriteBufferLowWatermark() override {}
 
   ResponseHeaderMapPtr headers;
+  ResponseHeaderMapPtr trailers;
   std::string body;
   std::vector<std::string> log;
 };
@@ -450,6 +514,71 @@ TEST_F(ClientCodecTest, ChunkedResponseIsDechunked) {
   EXPECT_EQ(response_.body, "abc");
   EXPECT_FALSE(response_.headers->content_length.has_value());
   EXPECT_EQ(events_, std::vector<std::string>({"complete reusable"}));
+}
+
+TEST_F(ClientCodecTest, ChunkedResponseTrailersFollowTheBody) {
+  Start();
+  ASSERT_TRUE(Feed("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n"
+                   "grpc-status: 0\r\nContent-Type: text/html\r\nX-T:\t v \r\n\r\n")
+                  .ok());
+  EXPECT_EQ(response_.log,
+            std::vector<std::string>({"headers 200", "data 3", "trailers grpc-status=0;X-T=v"}));
+  EXPECT_EQ(events_, std::vector<std::string>({"complete reusable"}));
+  // Trailers alone (no payload) and a section of forbidden fields only.
+  response_.log.clear();
+  Start();
+  ASSERT_TRUE(Feed("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nA: 1\r\n\r\n").ok());
+  Start();
+  ASSERT_TRUE(
+      Feed("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nHost: h\r\n\r\n").ok());
+  EXPECT_EQ(response_.log,
+            std::vector<std::string>({"headers 200", "trailers A=1", "headers 200", "data 0 end"}));
+}
+
+TEST_F(ClientCodecTest, TooManyResponseTrailersResetTheStream) {
+  HeadLimits limits;
+  limits.max_headers = 1;
+  FakeConnection connection;
+  Http1ClientCodec codec(connection, *this, Http1Settings{limits});
+  RequestEncoder& e = codec.NewStream(response_);
+  e.SetCallbacks(&response_);
+  RequestHeaderMapPtr h = NewRequestHeaderMap();
+  h->target = "/x";
+  e.EncodeHeaders(*h, true);
+  connection.read_buffer().Append(
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nA: 1\r\nB: 2\r\n\r\n");
+  EXPECT_FALSE(codec.Dispatch(connection.read_buffer(), false).ok());
+  EXPECT_EQ(response_.log, std::vector<std::string>(
+                               {"headers 200", "reset 1 upstream sent too many trailer fields"}));
+  EXPECT_TRUE(events_.empty());
+}
+
+TEST_F(ClientCodecTest, RequestTrailersFollowAChunkedBodyOnly) {
+  RequestEncoder& chunked = Start(Method::kPost, false);
+  Buffer b;
+  b.Append("hello");
+  chunked.EncodeData(b, false);
+  RequestHeaderMapPtr t = NewRequestHeaderMap();
+  t->Add("x-checksum", "abc");
+  t->Add("content-length", "5");
+  t->Add("host", "evil");
+  t->Add("X-Two", "2");
+  chunked.EncodeTrailers(*t);
+  EXPECT_EQ(connection_.TakeWritten(),
+            "POST /x HTTP/1.1\r\nHost: up\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
+            "0\r\nx-checksum: abc\r\nX-Two: 2\r\n\r\n");
+  ASSERT_TRUE(Feed("HTTP/1.1 204 No Content\r\n\r\n").ok());
+  EXPECT_EQ(events_, std::vector<std::string>({"complete reusable"}));
+
+  // A known length: no chunked body, so no trailers; the body just ends.
+  RequestEncoder& sized = Start(Method::kPost, false, 5);
+  b.Append("hello");
+  sized.EncodeData(b, false);
+  sized.EncodeTrailers(*t);
+  EXPECT_EQ(connection_.TakeWritten(),
+            "POST /x HTTP/1.1\r\nHost: up\r\nContent-Length: 5\r\n\r\nhello");
+  ASSERT_TRUE(Feed("HTTP/1.1 204 No Content\r\n\r\n").ok());
+  EXPECT_EQ(events_, std::vector<std::string>({"complete reusable", "complete reusable"}));
 }
 
 TEST_F(ClientCodecTest, CloseDelimitedResponseEndsWithTheConnection) {

@@ -602,6 +602,7 @@ struct Decoded {
   std::string payload;
   std::string forwarded;  // the raw bytes consumed, as a proxy forwarding as-is would send
   int error_status = 0;
+  std::string trailers;  // trailer_section() after kDone
 };
 
 // Feeds `in` in pieces ending at `cuts` (the last cut must be in.size()).
@@ -631,6 +632,8 @@ Decoded Decode(const std::string& in, const std::vector<size_t>& cuts,
       out.status = r.status;
       out.position = offset + r.consumed;
       out.error_status = d.error_status();
+      if (r.status == ChunkedDecoder::Status::kDone)
+        out.trailers = std::string(d.trailer_section());
       return out;
     }
   }
@@ -654,6 +657,8 @@ TEST(ChunkedDecoderTest, DecodesChunksExtensionsAndTrailers) {
   EXPECT_EQ(d.payload, "Wikipedia in\r\n\r\nchunks.");
   EXPECT_EQ(d.position, body.size());
   EXPECT_EQ(d.forwarded, body);
+  EXPECT_EQ(d.trailers, "Expires: never\r\nX-Checksum:\tabc \r\n");
+  EXPECT_EQ(DecodeWhole("0\r\n\r\n").trailers, "");
 }
 
 TEST(ChunkedDecoderTest, PayloadPointsIntoInput) {
@@ -673,7 +678,11 @@ TEST(ChunkedDecoderTest, PayloadPointsIntoInput) {
   // Done is sticky until Reset.
   EXPECT_EQ(d.Decode("5\r\n").status, ChunkedDecoder::Status::kDone);
   d.Reset();
+  EXPECT_EQ(d.Decode("0\r\nA: 1\r\n\r\n").status, ChunkedDecoder::Status::kDone);
+  EXPECT_EQ(d.trailer_section(), "A: 1\r\n");
+  d.Reset();  // The next body starts without the last one's trailers.
   EXPECT_EQ(d.Decode("0\r\n\r\n").status, ChunkedDecoder::Status::kDone);
+  EXPECT_EQ(d.trailer_section(), "");
 }
 
 TEST(ChunkedDecoderTest, SplitAtEveryBoundaryMatchesWhole) {
@@ -692,9 +701,11 @@ TEST(ChunkedDecoderTest, SplitAtEveryBoundaryMatchesWhole) {
     EXPECT_EQ(d.payload, whole.payload) << cut;
     EXPECT_EQ(d.position, whole.position) << cut;
     EXPECT_EQ(d.forwarded, body) << cut;
+    EXPECT_EQ(d.trailers, "Trailer-A: 1\r\n") << cut;
     for (size_t cut2 = cut; cut2 <= body.size(); cut2 += 3) {
       const Decoded d3 = Decode(body, {cut, cut2, body.size()});
       EXPECT_EQ(d3.payload, whole.payload) << cut << "," << cut2;
+      EXPECT_EQ(d3.trailers, "Trailer-A: 1\r\n") << cut << "," << cut2;
       EXPECT_EQ(d3.position, whole.position);
     }
   }
@@ -798,7 +809,9 @@ TEST(ChunkedDecoderTest, LimitsChunkSizeLineAndTrailers) {
 
   limits = ChunkedDecoder::Limits();
   limits.max_trailer_bytes = 10;  // field lines with their CRLF
-  EXPECT_EQ(decode("0\r\nA: 12345\r\n\r\n", limits).status, ChunkedDecoder::Status::kDone);
+  const Decoded at_limit = decode("0\r\nA: 12345\r\n\r\n", limits);
+  EXPECT_EQ(at_limit.status, ChunkedDecoder::Status::kDone);
+  EXPECT_EQ(at_limit.trailers, "A: 12345\r\n");  // The kept copy stays within the limit.
   const Decoded big = decode("0\r\nA: 123456\r\n\r\n", limits);
   EXPECT_EQ(big.status, ChunkedDecoder::Status::kError);
   EXPECT_EQ(big.error_status, 431);

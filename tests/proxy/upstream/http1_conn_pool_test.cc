@@ -359,6 +359,48 @@ TEST_F(PoolTest, CircuitBreakersBoundConnectionsAndPendingRequests) {
   EXPECT_EQ(server.accepted(), 2);
 }
 
+// At the connection cap, another pool of the cluster gives up an idle connection (the worker
+// wires set_reclaim_idle to the cluster's other pools) instead of the request overflowing.
+TEST_F(PoolTest, AnIdleConnectionOfAnotherHostGivesUpItsSlot) {
+  Server server_a(kOk);
+  Server server_b(kOk);
+  auto cluster = std::make_shared<ClusterStats>(1);
+  ClusterResources& limits = cluster->resources();
+  limits.connections.set_max(1);
+  MakePool(server_a.port(), {}, cluster);
+  Exchange* first = Start();
+  ASSERT_TRUE(Complete(first));
+  EXPECT_EQ(Idle(), 1u);  // Holds the only slot.
+
+  auto host_b = std::make_shared<HostState>(1);
+  host_b->key = absl::StrCat("127.0.0.1:", server_b.port());
+  host_b->address = *event::MakeAddress("127.0.0.1", server_b.port());
+  std::unique_ptr<Http1ConnPool> pool_b;
+  Exchange* x = exchanges_.emplace_back(std::make_unique<Exchange>()).get();
+  loop_.Run([&] {
+    pool_b = std::make_unique<Http1ConnPool>(loop_.dispatcher(), host_b, Http1PoolSettings{},
+                                             stats_, cluster);
+    x->handle = pool_b->NewStream(*x, *x);  // No reclaiming wired: overflow.
+  });
+  EXPECT_TRUE(x->failed);
+  EXPECT_EQ(x->reason, PoolFailureReason::kOverflow);
+
+  Exchange* y = exchanges_.emplace_back(std::make_unique<Exchange>()).get();
+  loop_.Run([&] {
+    pool_b->set_reclaim_idle([this] { return pool_->CloseOldestIdle(); });
+    y->handle = pool_b->NewStream(*y, *y);
+  });
+  ASSERT_TRUE(Complete(y));
+  EXPECT_EQ(y->status, 200);
+  EXPECT_EQ(Idle(), 0u);  // Pool A's idle connection was closed for it.
+  EXPECT_EQ(limits.connections.count(), 1u);
+  EXPECT_EQ(limits.connections.overflows(), 1u);  // Only the unwired attempt.
+  loop_.Run([&] {
+    EXPECT_FALSE(pool_->CloseOldestIdle());  // Nothing left to give.
+    pool_b.reset();
+  });
+}
+
 TEST_F(PoolTest, CanceledConnectClosesAndCallsNothing) {
   Server server(kOk);
   MakePool(server.port());

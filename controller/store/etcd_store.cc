@@ -89,6 +89,8 @@ class EtcdStore::Impl {
   }
 
   size_t current() const { return current_.load(std::memory_order_relaxed); }
+  bool serializable() const { return serializable_.load(std::memory_order_relaxed); }
+  void set_serializable(bool s) { serializable_.store(s, std::memory_order_relaxed); }
   std::string CurrentEndpoint() const { return members_[current()].endpoint; }
   pb::Watch::Stub* watch_stub(size_t i) const { return members_[i].watch.get(); }
 
@@ -266,6 +268,7 @@ class EtcdStore::Impl {
   const Options options_;
   std::vector<Member> members_;
   std::atomic<size_t> current_{0};
+  std::atomic<bool> serializable_{false};
   std::mutex token_mu_;
   std::string token_;
 };
@@ -504,9 +507,25 @@ std::string EtcdStore::CurrentEndpoint() const { return impl_->CurrentEndpoint()
 
 absl::Status EtcdStore::Compact(int64_t revision) { return impl_->Compact(revision); }
 
+void EtcdStore::SetSerializableReads(bool serializable) { impl_->set_serializable(serializable); }
+
+absl::StatusOr<int64_t> EtcdStore::NewestModRevision() {
+  etcdserverpb::RangeRequest request;
+  request.set_key(impl_->Key(""));
+  request.set_range_end(EtcdPrefixEnd(request.key()));
+  request.set_keys_only(true);
+  request.set_limit(1);
+  request.set_sort_target(etcdserverpb::RangeRequest::MOD);
+  request.set_sort_order(etcdserverpb::RangeRequest::DESCEND);
+  absl::StatusOr<etcdserverpb::RangeResponse> response = impl_->Range(request);
+  if (!response.ok()) return response.status();
+  return response->kvs().empty() ? int64_t{0} : response->kvs(0).mod_revision();
+}
+
 absl::StatusOr<std::optional<KeyValue>> EtcdStore::Get(std::string_view key) {
   etcdserverpb::RangeRequest request;
   request.set_key(impl_->Key(key));
+  request.set_serializable(impl_->serializable());
   absl::StatusOr<etcdserverpb::RangeResponse> response = impl_->Range(request);
   if (!response.ok()) return response.status();
   if (response->kvs().empty()) return std::optional<KeyValue>();
@@ -519,6 +538,7 @@ absl::StatusOr<std::vector<KeyValue>> EtcdStore::List(std::string_view prefix) {
   request.set_range_end(EtcdPrefixEnd(request.key()));
   request.set_sort_order(etcdserverpb::RangeRequest::ASCEND);
   request.set_sort_target(etcdserverpb::RangeRequest::KEY);
+  request.set_serializable(impl_->serializable());
   absl::StatusOr<etcdserverpb::RangeResponse> response = impl_->Range(request);
   if (!response.ok()) return response.status();
   std::vector<KeyValue> out;

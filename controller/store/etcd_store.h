@@ -93,6 +93,15 @@ class EtcdStore final : public Store {
   // --auto-compaction-* flags are the usual way).
   absl::Status Compact(int64_t revision);
 
+  // The newest mod_revision among the keys under the prefix (0 if none): a linearizable Range
+  // of one key, keys only, newest first. The readiness probe (controller/fleet/readiness.h).
+  absl::StatusOr<int64_t> NewestModRevision();
+
+  // While true, Get and List are serializable reads (answered by whichever member is reached,
+  // from its local state, without a quorum): the last state while the cluster has no quorum.
+  // Txn, Count, CurrentRevision and NewestModRevision stay linearizable.
+  void SetSerializableReads(bool serializable);
+
   // The endpoint calls currently go to (for tests and /metrics).
   std::string CurrentEndpoint() const;
 

@@ -57,12 +57,13 @@ class LeaderElectionTest : public ::testing::Test {
     return r.ok() ? r->lease : 0;
   }
 
+  // Before the elections: their Stop() at destruction reports to changes_.
+  absl::Mutex mu_;
+  std::vector<std::string> changes_ ABSL_GUARDED_BY(mu_);
   SimulatedClock clock_;
   std::unique_ptr<store::SqliteStore> inner_;
   std::unique_ptr<testing::FakeStore> fake_a_, fake_b_;
   std::unique_ptr<LeaderElection> a_, b_;
-  absl::Mutex mu_;
-  std::vector<std::string> changes_ ABSL_GUARDED_BY(mu_);
 };
 
 TEST(LeaderRecordTest, RoundTripsAndRejectsGarbage) {

@@ -125,8 +125,8 @@ void SharedHostnames::Publish(HostnameCache* cache) {
   // Serve our own write at once; the watch delivering it later changes nothing.
   for (const store::Op& op : ops) {
     store::Event e;
-    e.type = op.kind == store::Op::Kind::kPut ? store::Event::Type::kPut
-                                              : store::Event::Type::kDelete;
+    e.type =
+        op.kind == store::Op::Kind::kPut ? store::Event::Type::kPut : store::Event::Type::kDelete;
     e.kv.key = op.key;
     e.kv.value = op.value;
     e.kv.mod_revision = *revision;

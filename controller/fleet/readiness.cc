@@ -73,10 +73,9 @@ void Readiness::CheckOnce() {
     absl::MutexLock lock(&mu_);
     std::string reason;
     if (!target.ok()) {
-      reason = absl::StrCat("controller not ready: the store is unreachable (",
-                            target.status().message(), ")");
+      reason = absl::StrCat("the store is unreachable (", target.status().message(), ")");
     } else if (watch_ == nullptr) {
-      reason = "controller not ready: cannot watch the store";
+      reason = "cannot watch the store";
     } else {
       if (*target > applied_) {
         if (behind_since_ == absl::InfinitePast()) behind_since_ = now;
@@ -85,7 +84,7 @@ void Readiness::CheckOnce() {
       const absl::Duration lag =
           behind_since_ == absl::InfinitePast() ? absl::ZeroDuration() : now - behind_since_;
       if (lag > options_.max_lag) {
-        reason = absl::StrCat("controller not ready: its view is behind the store by ",
+        reason = absl::StrCat("this controller's view is behind the store by ",
                               absl::FormatDuration(lag), " (seen revision ", applied_,
                               ", store at ", target_, "; --ready_max_lag ",
                               absl::FormatDuration(options_.max_lag), ")");
@@ -113,8 +112,7 @@ void Readiness::Start() {
     for (;;) {
       {
         absl::MutexLock lock(&mu_);
-        if (clock_->AwaitWithTimeout(&mu_, absl::Condition(&stopping_),
-                                     options_.check_interval)) {
+        if (clock_->AwaitWithTimeout(&mu_, absl::Condition(&stopping_), options_.check_interval)) {
           return;
         }
       }
@@ -136,8 +134,8 @@ void Readiness::Stop() {
 absl::StatusOr<int64_t> ReadyGatedStore::Txn(const std::vector<store::Compare>& compares,
                                              const std::vector<store::Op>& ops) {
   if (absl::Status s = readiness_->Check(); !s.ok()) {
-    return absl::UnavailableError(
-        absl::StrCat(s.message(), "; write refused, retry when /readyz is 200"));
+    return absl::UnavailableError(absl::StrCat("controller not ready (", s.message(),
+                                               "): write refused; retry when /readyz is 200"));
   }
   return inner_->Txn(compares, ops);
 }

@@ -50,9 +50,9 @@ void Readiness::EnsureWatch() {
   if (!revision.ok()) return;
   absl::StatusOr<std::unique_ptr<store::WatchHandle>> watch =
       store_->Watch("", *revision, [this](const std::vector<store::Event>& events) {
-        if (events.empty()) return;
         absl::MutexLock lock(&mu_);
-        applied_ = std::max(applied_, events.front().kv.mod_revision);
+        // One revision per batch, except a relist after compaction (each key its own).
+        for (const store::Event& e : events) applied_ = std::max(applied_, e.kv.mod_revision);
         if (applied_ >= target_) behind_since_ = absl::InfinitePast();
       });
   if (!watch.ok()) return;

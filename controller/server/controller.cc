@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -296,6 +297,10 @@ class ControllerImpl : public Controller {
     builder.RegisterService(xds_.get());
     builder.RegisterService(lrs_.get());
     service_->SetProxiesSource([this] { return ListProxies(); });
+    service_->SetLeaderSource([this] {
+      fleet::LeaderElection* election = election_view_.load();
+      return election == nullptr ? std::string() : election->view().leader.id;
+    });
     builder.SetMaxReceiveMessageSize(limits.grpc_max_receive_bytes);
     // Keepalive enforcement: pings more often than the minimum, even without calls, earn
     // strikes; two strikes and the connection gets GOAWAY ENHANCE_YOUR_CALM.
@@ -426,6 +431,7 @@ class ControllerImpl : public Controller {
     });
     election_->Step();  // A first round now: the first controller leads from the start.
     election_->Start();
+    election_view_.store(election_.get());
     metrics_.AddCollector([this](metrics::SampleSink& sink) {
       sink.Gauge("lb_controller_leader",
                  "1 while this controller is the elected leader (--leader_lease_ttl).", {},
@@ -477,6 +483,8 @@ class ControllerImpl : public Controller {
   std::unique_ptr<fleet::Readiness> readiness_;
   std::unique_ptr<fleet::ReadyGatedStore> gated_store_;
   std::unique_ptr<fleet::LeaderElection> election_;
+  // election_ for the gRPC threads, which start before it exists.
+  std::atomic<fleet::LeaderElection*> election_view_{nullptr};
   // Reads store_; declared after it so it stops first.
   std::unique_ptr<store::HistoryCompactor> compactor_;
   std::unique_ptr<registry::Registry> registry_;

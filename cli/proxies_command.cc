@@ -26,6 +26,11 @@ int RunProxies(Session& s) {
   grpc::Status st = s.stub()->ListProxies(&ctx, lb::v1::ListProxiesRequest(), &resp);
   if (!st.ok()) return s.Fail(st);
   if (s.settings().json) return s.PrintJson(resp) ? kExitOk : kExitRefused;
+  // The elected controller (docs/etcd.md), if the controller says.
+  const auto& metadata = ctx.GetServerInitialMetadata();
+  if (auto it = metadata.find("lb-leader"); it != metadata.end()) {
+    s.out() << "LEADER: " << std::string(it->second.data(), it->second.size()) << "\n\n";
+  }
   // One row per stream and resource type: what was sent, what was ACKed, the last NACK.
   std::vector<std::vector<std::string>> rows = {
       {"NODE", "ADDRESS", "PROTOCOL", "TYPE", "SENT", "ACKED", "NACKS", "LAST NACK"}};

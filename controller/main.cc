@@ -39,6 +39,13 @@ ABSL_FLAG(absl::Duration, history_max_age, lb::store::HistoryCompactor::Options(
 ABSL_FLAG(absl::Duration, fleet_publish_interval, absl::Seconds(5),
           "--store=etcd: how often this controller publishes its proxies for the others' "
           "/v1/proxies");
+ABSL_FLAG(absl::Duration, leader_lease_ttl, absl::Seconds(10),
+          "--store=etcd: TTL of the leader election lease (>= 1s); a killed leader is replaced "
+          "within it");
+ABSL_FLAG(absl::Duration, ready_max_lag, absl::Seconds(5),
+          "/readyz is 503 (and writes fail fast) while this controller lags the store by more");
+ABSL_FLAG(absl::Duration, ready_check_interval, absl::Seconds(1),
+          "How often readiness (store reachable, not lagging) is checked");
 ABSL_FLAG(std::string, auth_token_file, "",
           "File holding a bearer token that every mutating call must present");
 ABSL_FLAG(std::string, ready_file, "",
@@ -151,6 +158,9 @@ int main(int argc, char** argv) {
   options.history.max_revisions = absl::GetFlag(FLAGS_history_max_revisions);
   options.history.max_age = absl::GetFlag(FLAGS_history_max_age);
   options.fleet_publish_interval = absl::GetFlag(FLAGS_fleet_publish_interval);
+  options.leader_lease_ttl = absl::GetFlag(FLAGS_leader_lease_ttl);
+  options.ready_max_lag = absl::GetFlag(FLAGS_ready_max_lag);
+  options.ready_check_interval = absl::GetFlag(FLAGS_ready_check_interval);
   if (const std::string path = absl::GetFlag(FLAGS_etcd_password_file); !path.empty()) {
     absl::StatusOr<std::string> password = lb::process::ReadSecretFile(path);
     if (!password.ok()) {

@@ -332,10 +332,15 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* LoadBalancerService::WatchChanges(
   return WatchReactor::Start(this, feed_, ctx);
 }
 
-grpc::Status LoadBalancerService::ListProxies(grpc::ServerContext*,
+grpc::Status LoadBalancerService::ListProxies(grpc::ServerContext* ctx,
                                               const lb::v1::ListProxiesRequest*,
                                               lb::v1::ListProxiesResponse* resp) {
   if (proxies_) *resp = proxies_();
+  if (leader_) {
+    if (std::string leader = leader_(); !leader.empty()) {
+      ctx->AddInitialMetadata("lb-leader", leader);
+    }
+  }
   return Finish("ListProxies", absl::OkStatus());
 }
 

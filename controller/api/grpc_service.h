@@ -34,6 +34,11 @@ class LoadBalancerService final : public lb::v1::LoadBalancer::WithRawCallbackMe
     proxies_ = std::move(source);
   }
 
+  // The elected leader's id, sent with every ListProxies answer as the initial metadata
+  // "lb-leader" (lbctl proxies prints it above the table); unset or empty: not sent. Set
+  // before serving.
+  void SetLeaderSource(std::function<std::string()> source) { leader_ = std::move(source); }
+
   // Fills ListEndpoints' endpoint status (the load reports); unset: no status.
   void SetEndpointStatusSource(lrs::EndpointStatusSource source) {
     endpoint_status_ = std::move(source);
@@ -98,6 +103,7 @@ class LoadBalancerService final : public lb::v1::LoadBalancer::WithRawCallbackMe
   const TokenAuth* const auth_;
   metrics::Registry* const metrics_;
   std::function<lb::v1::ListProxiesResponse()> proxies_;
+  std::function<std::string()> leader_;
   lrs::EndpointStatusSource endpoint_status_;
   ChangeFeed* feed_ = nullptr;
 };

@@ -208,24 +208,31 @@ void HostnameCache::SetHostnames(absl::flat_hash_set<std::string> hostnames) {
   names_ = std::move(hostnames);
 }
 
-void HostnameCache::OnModelChange(const lb::v1::Change& change,
-                                  const std::shared_ptr<const model::ModelState>& state) {
+absl::flat_hash_set<std::string> HostnamesOf(const model::ModelState& state) {
+  absl::flat_hash_set<std::string> hosts;
+  for (const auto& [name, cluster] : state.clusters) {
+    for (const auto& e : cluster->endpoints()) {
+      if (!model::IsIpLiteral(e.address())) hosts.insert(e.address());
+    }
+  }
+  return hosts;
+}
+
+bool MayChangeHostnames(const lb::v1::Change& change) {
   switch (change.kind_case()) {
     case lb::v1::Change::kRouteTable:
     case lb::v1::Change::kCertificate:
     case lb::v1::Change::kCertificateDeleted:
     case lb::v1::Change::kSessionTicketKeys:
-      return;  // No endpoints in them.
+      return false;  // No endpoints in them.
     default:
-      break;
+      return true;
   }
-  absl::flat_hash_set<std::string> hosts;
-  for (const auto& [name, cluster] : state->clusters) {
-    for (const auto& e : cluster->endpoints()) {
-      if (!model::IsIpLiteral(e.address())) hosts.insert(e.address());
-    }
-  }
-  SetHostnames(std::move(hosts));
+}
+
+void HostnameCache::OnModelChange(const lb::v1::Change& change,
+                                  const std::shared_ptr<const model::ModelState>& state) {
+  if (MayChangeHostnames(change)) SetHostnames(HostnamesOf(*state));
 }
 
 void HostnameCache::SetOnChange(std::function<void()> on_change) {

@@ -32,6 +32,12 @@ class Resolver {
 // getaddrinfo(3). Blocking and thread-safe; called from the cache's resolver threads.
 std::unique_ptr<Resolver> NewSystemResolver();
 
+// Every endpoint address of `state` that is not an IP literal.
+absl::flat_hash_set<std::string> HostnamesOf(const model::ModelState& state);
+
+// Whether `change` can change the set of hostnames (route tables and secrets name no endpoint).
+bool MayChangeHostnames(const lb::v1::Change& change);
+
 // Bounds of hostname resolution (flags --dns_parallelism, --dns_timeout,
 // --dns_max_addresses_per_host).
 struct HostnameLimits {

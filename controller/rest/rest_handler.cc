@@ -230,13 +230,13 @@ HttpResponse RestHandler::Route(const HttpRequest& req, absl::string_view path,
   }
   if (path == "/readyz") {
     *route = "/readyz";
-    absl::StatusOr<lb::v1::RouteTable> t = registry_->GetRouteTable();
+    absl::Status ready = readiness_ ? readiness_() : registry_->GetRouteTable().status();
     HttpResponse r;
-    if (t.ok()) {
+    if (ready.ok()) {
       r.body = "ready\n";
     } else {
       r.status = 503;
-      r.body = absl::StrCat("not ready: ", t.status().message(), "\n");
+      r.body = absl::StrCat("not ready: ", ready.message(), "\n");
     }
     return r;
   }

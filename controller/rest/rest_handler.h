@@ -45,6 +45,10 @@ class RestHandler {
     endpoint_status_ = std::move(source);
   }
 
+  // /readyz answers 503 with the status's message when this says not ok; unset: the store
+  // answers a read of the route table.
+  void SetReadiness(std::function<absl::Status()> readiness) { readiness_ = std::move(readiness); }
+
   http::HttpResponse Handle(const http::HttpRequest& request);
 
  private:
@@ -67,6 +71,7 @@ class RestHandler {
   metrics::Registry* const metrics_;
   Clock* const clock_;
   ExtraHandler extra_;
+  std::function<absl::Status()> readiness_;
   lrs::EndpointStatusSource endpoint_status_;
 };
 

@@ -4,6 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <nlohmann/json.hpp>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
@@ -13,7 +16,10 @@
 #include "controller/api/auth.h"
 #include "controller/api/grpc_service.h"
 #include "controller/dns/hostname_cache.h"
+#include "controller/dns/shared_hostnames.h"
+#include "controller/fleet/leader_election.h"
 #include "controller/fleet/proxy_directory.h"
+#include "controller/fleet/readiness.h"
 #include "controller/limits/limit_metrics.h"
 #include "controller/model/model_cache.h"
 #include "controller/model/model_metrics.h"
@@ -134,6 +140,10 @@ class ControllerImpl : public Controller {
       grpc_server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
     }
     if (directory_) directory_->Stop();
+    // Steps down (revokes the lease) so another controller takes over at once; stops
+    // resolving through the callback. Kept (not reset): /metrics reads it.
+    if (election_) election_->Stop();
+    if (readiness_) readiness_->Stop();
     watch_.reset();
     hostnames_.reset();
     ticket_rotator_.reset();
@@ -175,7 +185,26 @@ class ControllerImpl : public Controller {
       return absl::InvalidArgumentError(
           absl::StrCat("--store must be sqlite or etcd, not \"", o.store, "\""));
     }
-    registry_ = std::make_unique<registry::Registry>(store_.get());
+    // Readiness gates the model's writes (fail fast while the store is unreachable or this
+    // controller lags it); reads go on, on etcd from the reached member's last state.
+    fleet::Readiness::Options ro;
+    ro.max_lag = o.ready_max_lag;
+    ro.check_interval = o.ready_check_interval;
+    if (absl::Status s = fleet::Readiness::Validate(ro); !s.ok()) return s;
+    fleet::LeaderElection::Options eo;
+    eo.id = "id";  // The real one (host:grpc port) once the gRPC port is known.
+    eo.lease_ttl = o.leader_lease_ttl;
+    if (absl::Status s = fleet::LeaderElection::Validate(eo); !s.ok()) return s;
+    auto* etcd = dynamic_cast<store::EtcdStore*>(store_.get());
+    fleet::Readiness::Probe probe = [store = store_.get()] { return store->CurrentRevision(); };
+    if (etcd != nullptr) probe = [etcd] { return etcd->NewestModRevision(); };
+    readiness_ = std::make_unique<fleet::Readiness>(store_.get(), std::move(probe), o.clock, ro);
+    if (etcd != nullptr) {
+      readiness_->SetOnChange([etcd](bool ready) { etcd->SetSerializableReads(!ready); });
+    }
+    readiness_->Start();
+    gated_store_ = std::make_unique<fleet::ReadyGatedStore>(store_.get(), readiness_.get());
+    registry_ = std::make_unique<registry::Registry>(gated_store_.get());
     registry_->SetMutationObserver([this](absl::string_view op, const absl::Status& s) {
       metrics_
           .GetCounter("lb_controller_mutations_total", "Model mutations by operation and result.",
@@ -210,8 +239,8 @@ class ControllerImpl : public Controller {
     const ControllerLimits& limits = o.limits;
     ExportLimits(limits, &metrics_);
     resolver_ = dns::NewSystemResolver();
-    hostnames_ = std::make_unique<dns::HostnameCache>(resolver_.get(), o.dns_refresh_interval,
-                                                      o.clock, limits.dns, &metrics_);
+    hostnames_ = std::make_unique<dns::SharedHostnames>(
+        store_.get(), resolver_.get(), o.dns_refresh_interval, o.clock, limits.dns, &metrics_);
     registry_->SetResolvedLookup(
         [this](const std::string& host) { return hostnames_->Lookup(host); });
     char host[256] = {};
@@ -242,9 +271,12 @@ class ControllerImpl : public Controller {
         registry_->Watch([this](const lb::v1::Change& change) { model_.Apply(change); });
     if (!watch.ok()) return watch.status();
     watch_ = std::move(*watch);
+    // Resolved addresses: what the store holds, resolved by the leader. With SQLite this
+    // controller is the only one and leads at once.
+    if (absl::Status s = hostnames_->Start(); !s.ok()) return s;
+    if (o.store != "etcd") hostnames_->SetLeader(true);
     hostnames_->RefreshNow();
     xds_->OnDnsChange();
-    hostnames_->Start();
     xds_->Flush();  // Serve xDS only once the current model is published.
 
     service_ = std::make_unique<api::LoadBalancerService>(registry_.get(), &auth_, &metrics_);
@@ -265,6 +297,10 @@ class ControllerImpl : public Controller {
     builder.RegisterService(xds_.get());
     builder.RegisterService(lrs_.get());
     service_->SetProxiesSource([this] { return ListProxies(); });
+    service_->SetLeaderSource([this] {
+      fleet::LeaderElection* election = election_view_.load();
+      return election == nullptr ? std::string() : election->view().leader.id;
+    });
     builder.SetMaxReceiveMessageSize(limits.grpc_max_receive_bytes);
     // Keepalive enforcement: pings more often than the minimum, even without calls, earn
     // strikes; two strikes and the connection gets GOAWAY ENHANCE_YOUR_CALM.
@@ -291,6 +327,7 @@ class ControllerImpl : public Controller {
       return absl::UnavailableError(absl::StrCat("cannot listen for gRPC on ", o.grpc_listen,
                                                  " (address in use or not local?)"));
     }
+    if (absl::Status s = StartElection(o, absl::StrCat(host, ":", grpc_port_)); !s.ok()) return s;
     if (o.store == "etcd") {
       fleet::ProxyDirectory::Options fo;
       fo.controller_id = absl::StrCat(host, ":", grpc_port_);
@@ -303,6 +340,7 @@ class ControllerImpl : public Controller {
 
     rest_handler_ =
         std::make_unique<rest::RestHandler>(registry_.get(), &auth_, &metrics_, o.clock);
+    rest_handler_->SetReadiness([this] { return readiness_->Check(); });
     rest_handler_->SetEndpointStatusSource(
         [this, clock = o.clock](const std::string& cluster,
                                 google::protobuf::RepeatedPtrField<lb::v1::Endpoint>* endpoints) {
@@ -322,6 +360,10 @@ class ControllerImpl : public Controller {
       path = path.substr(0, path.find('?'));
       if (path == "/v1/stream") {
         *resp = events_->Open(req);
+        return true;
+      }
+      if (path == "/v1/leader") {
+        *resp = LeaderResponse(req);
         return true;
       }
       if (path != "/v1/proxies") return false;
@@ -372,6 +414,62 @@ class ControllerImpl : public Controller {
   }
 
  private:
+  // The election among the controllers sharing etcd (with SQLite: always this one), and its
+  // metrics. The leader resolves hostnames for all.
+  absl::Status StartElection(const ControllerOptions& o, const std::string& id) {
+    if (o.store == "etcd") {
+      fleet::LeaderElection::Options eo;
+      eo.id = id;
+      eo.lease_ttl = o.leader_lease_ttl;
+      election_ = std::make_unique<fleet::LeaderElection>(store_.get(), o.clock, eo);
+    } else {
+      election_ = fleet::LeaderElection::AlwaysLeader(id, o.clock);
+    }
+    election_->SetOnChange([this](bool leader) {
+      hostnames_->SetLeader(leader);
+      if (leader) hostnames_->RefreshNow();
+    });
+    election_->Step();  // A first round now: the first controller leads from the start.
+    election_->Start();
+    election_view_.store(election_.get());
+    metrics_.AddCollector([this](metrics::SampleSink& sink) {
+      sink.Gauge("lb_controller_leader",
+                 "1 while this controller is the elected leader (--leader_lease_ttl).", {},
+                 election_->IsLeader() ? 1 : 0);
+      sink.Counter("lb_controller_elections_won_total", "Times this controller became the leader.",
+                   {}, election_->elections_won());
+      sink.Gauge("lb_controller_ready",
+                 "1 while /readyz is 200: the store answers and this controller is caught up "
+                 "(--ready_max_lag).",
+                 {}, readiness_->ready() ? 1 : 0);
+      sink.Counter("lb_controller_ready_transitions_total", "Times readiness changed (either way).",
+                   {}, readiness_->transitions());
+    });
+    return absl::OkStatus();
+  }
+
+  // GET /v1/leader.
+  http::HttpResponse LeaderResponse(const http::HttpRequest& req) {
+    if (req.method != "GET" && req.method != "HEAD") {
+      return rest::MethodNotAllowed(req.method, "GET, HEAD");
+    }
+    const fleet::LeaderElection::View v = election_->view();
+    nlohmann::json body = {
+        {"id", v.id},
+        {"is_leader", v.is_leader},
+        {"leader", v.leader.id.empty() ? nlohmann::json(nullptr) : nlohmann::json(v.leader.id)},
+        {"since", v.leader.id.empty()
+                      ? nlohmann::json(nullptr)
+                      : nlohmann::json(absl::FormatTime(absl::RFC3339_sec, v.leader.since,
+                                                        absl::UTCTimeZone()))},
+        {"lease_ttl_seconds", absl::ToInt64Seconds(v.leader.lease_ttl)},
+    };
+    http::HttpResponse resp;
+    resp.content_type = "application/json";
+    resp.body = body.dump() + "\n";
+    return resp;
+  }
+
   // Every controller's proxies with a shared store, else this one's.
   lb::v1::ListProxiesResponse ListProxies() {
     return directory_ ? directory_->List() : xds_->ListProxies();
@@ -380,6 +478,13 @@ class ControllerImpl : public Controller {
   metrics::Registry metrics_;
   api::TokenAuth auth_;
   std::unique_ptr<store::Store> store_;
+  // Readiness of store_ and the gate the registry writes through; never reset before the
+  // controller is destroyed (/metrics reads it).
+  std::unique_ptr<fleet::Readiness> readiness_;
+  std::unique_ptr<fleet::ReadyGatedStore> gated_store_;
+  std::unique_ptr<fleet::LeaderElection> election_;
+  // election_ for the gRPC threads, which start before it exists.
+  std::atomic<fleet::LeaderElection*> election_view_{nullptr};
   // Reads store_; declared after it so it stops first.
   std::unique_ptr<store::HistoryCompactor> compactor_;
   std::unique_ptr<registry::Registry> registry_;
@@ -388,7 +493,7 @@ class ControllerImpl : public Controller {
   // Fed by the store's watch (watch_); observed by xds_, hostnames_ and model_metrics_, which
   // it outlives; the watch is cancelled before they go.
   model::ModelCache model_;
-  std::unique_ptr<dns::HostnameCache> hostnames_;
+  std::unique_ptr<dns::SharedHostnames> hostnames_;
   std::unique_ptr<xds::XdsServer> xds_;
   // With --store=etcd; reads xds_, writes store_; stopped in Shutdown() after the servers.
   std::unique_ptr<fleet::ProxyDirectory> directory_;

@@ -74,6 +74,13 @@ struct ControllerOptions {
   // With --store=etcd: how often this controller publishes its proxies for the others'
   // /v1/proxies (an entry not refreshed for 4 intervals is not listed).
   absl::Duration fleet_publish_interval = absl::Seconds(5);
+  // Leader election, readiness (docs/etcd.md): the TTL of each controller's election lease
+  // (--leader_lease_ttl; with SQLite the one controller always leads); /readyz turns 503 when
+  // the store is unreachable or this controller's view lags it by more than ready_max_lag,
+  // checked every ready_check_interval (--ready_max_lag, --ready_check_interval).
+  absl::Duration leader_lease_ttl = absl::Seconds(10);
+  absl::Duration ready_max_lag = absl::Seconds(5);
+  absl::Duration ready_check_interval = absl::Seconds(1);
   std::string auth_token_file;  // Empty: no auth.
   // If set, written atomically once both listeners are up:
   // {"grpc_port":N,"rest_port":M,"pid":P}.

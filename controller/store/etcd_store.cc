@@ -75,7 +75,7 @@ class EtcdStore::Impl {
     for (const std::string& endpoint : options_.endpoints) {
       std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(endpoint, creds, args);
       members_.push_back(Member{endpoint, pb::KV::NewStub(channel), pb::Watch::NewStub(channel),
-                                pb::Auth::NewStub(channel)});
+                                pb::Auth::NewStub(channel), pb::Lease::NewStub(channel)});
     }
     return absl::OkStatus();
   }
@@ -89,6 +89,8 @@ class EtcdStore::Impl {
   }
 
   size_t current() const { return current_.load(std::memory_order_relaxed); }
+  bool serializable() const { return serializable_.load(std::memory_order_relaxed); }
+  void set_serializable(bool s) { serializable_.store(s, std::memory_order_relaxed); }
   std::string CurrentEndpoint() const { return members_[current()].endpoint; }
   pb::Watch::Stub* watch_stub(size_t i) const { return members_[i].watch.get(); }
 
@@ -185,6 +187,43 @@ class EtcdStore::Impl {
     });
   }
 
+  // Lease calls: grant and revoke are safe to repeat on the next member (a repeated grant at
+  // worst leaves an unused lease that expires); a keepalive is one request on its own stream.
+  absl::StatusOr<pb::LeaseGrantResponse> LeaseGrant(const pb::LeaseGrantRequest& request) {
+    pb::LeaseGrantResponse response;
+    absl::Status s = Run(true, "lease grant", [&](size_t i, grpc::ClientContext& ctx) {
+      response.Clear();
+      return members_[i].lease->LeaseGrant(&ctx, request, &response);
+    });
+    if (!s.ok()) return s;
+    return response;
+  }
+
+  absl::Status LeaseRevoke(const pb::LeaseRevokeRequest& request) {
+    pb::LeaseRevokeResponse response;
+    return Run(true, "lease revoke", [&](size_t i, grpc::ClientContext& ctx) {
+      return members_[i].lease->LeaseRevoke(&ctx, request, &response);
+    });
+  }
+
+  absl::StatusOr<pb::LeaseKeepAliveResponse> LeaseKeepAlive(int64_t lease) {
+    pb::LeaseKeepAliveResponse response;
+    absl::Status s = Run(true, "lease keepalive", [&](size_t i, grpc::ClientContext& ctx) {
+      response.Clear();
+      auto stream = members_[i].lease->LeaseKeepAlive(&ctx);
+      pb::LeaseKeepAliveRequest request;
+      request.set_id(lease);
+      bool answered = stream->Write(request) && stream->Read(&response);
+      stream->WritesDone();
+      grpc::Status status = stream->Finish();
+      if (answered) return grpc::Status::OK;
+      return status.ok() ? grpc::Status(grpc::StatusCode::UNAVAILABLE, "no keepalive answer")
+                         : status;
+    });
+    if (!s.ok()) return s;
+    return response;
+  }
+
   KeyValue FromPb(const ::mvccpb::KeyValue& kv) const {
     KeyValue out;
     out.key = std::string(Strip(kv.key()));
@@ -200,6 +239,7 @@ class EtcdStore::Impl {
     std::unique_ptr<pb::KV::Stub> kv;
     std::unique_ptr<pb::Watch::Stub> watch;
     std::unique_ptr<pb::Auth::Stub> auth;
+    std::unique_ptr<pb::Lease::Stub> lease;
   };
 
   absl::StatusOr<std::string> Authenticate(size_t member) {
@@ -228,6 +268,7 @@ class EtcdStore::Impl {
   const Options options_;
   std::vector<Member> members_;
   std::atomic<size_t> current_{0};
+  std::atomic<bool> serializable_{false};
   std::mutex token_mu_;
   std::string token_;
 };
@@ -466,9 +507,25 @@ std::string EtcdStore::CurrentEndpoint() const { return impl_->CurrentEndpoint()
 
 absl::Status EtcdStore::Compact(int64_t revision) { return impl_->Compact(revision); }
 
+void EtcdStore::SetSerializableReads(bool serializable) { impl_->set_serializable(serializable); }
+
+absl::StatusOr<int64_t> EtcdStore::NewestModRevision() {
+  etcdserverpb::RangeRequest request;
+  request.set_key(impl_->Key(""));
+  request.set_range_end(EtcdPrefixEnd(request.key()));
+  request.set_keys_only(true);
+  request.set_limit(1);
+  request.set_sort_target(etcdserverpb::RangeRequest::MOD);
+  request.set_sort_order(etcdserverpb::RangeRequest::DESCEND);
+  absl::StatusOr<etcdserverpb::RangeResponse> response = impl_->Range(request);
+  if (!response.ok()) return response.status();
+  return response->kvs().empty() ? int64_t{0} : response->kvs(0).mod_revision();
+}
+
 absl::StatusOr<std::optional<KeyValue>> EtcdStore::Get(std::string_view key) {
   etcdserverpb::RangeRequest request;
   request.set_key(impl_->Key(key));
+  request.set_serializable(impl_->serializable());
   absl::StatusOr<etcdserverpb::RangeResponse> response = impl_->Range(request);
   if (!response.ok()) return response.status();
   if (response->kvs().empty()) return std::optional<KeyValue>();
@@ -481,6 +538,7 @@ absl::StatusOr<std::vector<KeyValue>> EtcdStore::List(std::string_view prefix) {
   request.set_range_end(EtcdPrefixEnd(request.key()));
   request.set_sort_order(etcdserverpb::RangeRequest::ASCEND);
   request.set_sort_target(etcdserverpb::RangeRequest::KEY);
+  request.set_serializable(impl_->serializable());
   absl::StatusOr<etcdserverpb::RangeResponse> response = impl_->Range(request);
   if (!response.ok()) return response.status();
   std::vector<KeyValue> out;
@@ -497,6 +555,51 @@ absl::StatusOr<int64_t> EtcdStore::CurrentRevision() {
   absl::StatusOr<etcdserverpb::RangeResponse> response = impl_->Range(request);
   if (!response.ok()) return response.status();
   return response->header().revision();
+}
+
+absl::StatusOr<int64_t> EtcdStore::Count(std::string_view prefix) {
+  etcdserverpb::RangeRequest request;
+  request.set_key(impl_->Key(prefix));
+  request.set_range_end(EtcdPrefixEnd(request.key()));
+  request.set_count_only(true);
+  absl::StatusOr<etcdserverpb::RangeResponse> response = impl_->Range(request);
+  if (!response.ok()) return response.status();
+  return response->count();
+}
+
+absl::StatusOr<int64_t> EtcdStore::GrantLease(absl::Duration ttl) {
+  if (ttl < absl::Seconds(1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("lease: ttl ", absl::FormatDuration(ttl), " is under 1s"));
+  }
+  etcdserverpb::LeaseGrantRequest request;
+  request.set_ttl(absl::ToInt64Seconds(absl::Ceil(ttl, absl::Seconds(1))));
+  absl::StatusOr<etcdserverpb::LeaseGrantResponse> response = impl_->LeaseGrant(request);
+  if (!response.ok()) return response.status();
+  if (!response->error().empty()) {
+    return absl::UnavailableError(absl::StrCat("etcd lease grant: ", response->error()));
+  }
+  return response->id();
+}
+
+absl::Status EtcdStore::KeepAliveLease(int64_t lease) {
+  absl::StatusOr<etcdserverpb::LeaseKeepAliveResponse> response = impl_->LeaseKeepAlive(lease);
+  if (!response.ok()) return response.status();
+  // etcd answers a lease it does not know with TTL 0 (or less).
+  if (response->ttl() <= 0) {
+    return absl::NotFoundError(absl::StrCat("lease ", lease, " expired or was revoked"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status EtcdStore::RevokeLease(int64_t lease) {
+  etcdserverpb::LeaseRevokeRequest request;
+  request.set_id(lease);
+  absl::Status s = impl_->LeaseRevoke(request);
+  if (s.code() == absl::StatusCode::kNotFound) {
+    return absl::NotFoundError(absl::StrCat("lease ", lease, " expired or was revoked"));
+  }
+  return s;
 }
 
 absl::StatusOr<int64_t> EtcdStore::Txn(const std::vector<Compare>& compares,
@@ -570,6 +673,7 @@ absl::StatusOr<int64_t> EtcdStore::Txn(const std::vector<Compare>& compares,
         auto* put = request.add_success()->mutable_request_put();
         put->set_key(impl_->Key(key));
         put->set_value(n.last_put->value);
+        put->set_lease(n.last_put->lease);
         break;
       }
       case State::kDeletedExisting:

@@ -11,6 +11,9 @@
 //                         SqliteStore); several ops on one key collapse into the last one
 //                         (etcd refuses duplicate keys), except that a delete followed by a put
 //                         of the same key is refused (etcd cannot recreate a key in one Txn)
+//   Count                 a Range with count_only
+//   leases                LeaseGrant / LeaseKeepAlive (one request per call) / LeaseRevoke;
+//                         a put's lease is the etcd put's lease
 //   Watch                 an etcd Watch from after_revision + 1, events grouped by revision;
 //                         reconnects (to the next endpoint) resume from the last delivered
 //                         revision; if that history was compacted meanwhile, the watcher
@@ -78,6 +81,10 @@ class EtcdStore final : public Store {
   absl::StatusOr<int64_t> Txn(const std::vector<Compare>& compares,
                               const std::vector<Op>& ops) override;
   absl::StatusOr<int64_t> CurrentRevision() override;
+  absl::StatusOr<int64_t> Count(std::string_view prefix) override;
+  absl::StatusOr<int64_t> GrantLease(absl::Duration ttl) override;
+  absl::Status KeepAliveLease(int64_t lease) override;
+  absl::Status RevokeLease(int64_t lease) override;
   absl::StatusOr<std::unique_ptr<WatchHandle>> Watch(std::string_view prefix,
                                                      int64_t after_revision,
                                                      WatchCallback callback) override;
@@ -85,6 +92,15 @@ class EtcdStore final : public Store {
   // Compacts etcd's history up to `revision` (tests and operators; etcd's own
   // --auto-compaction-* flags are the usual way).
   absl::Status Compact(int64_t revision);
+
+  // The newest mod_revision among the keys under the prefix (0 if none): a linearizable Range
+  // of one key, keys only, newest first. The readiness probe (controller/fleet/readiness.h).
+  absl::StatusOr<int64_t> NewestModRevision();
+
+  // While true, Get and List are serializable reads (answered by whichever member is reached,
+  // from its local state, without a quorum): the last state while the cluster has no quorum.
+  // Txn, Count, CurrentRevision and NewestModRevision stay linearizable.
+  void SetSerializableReads(bool serializable);
 
   // The endpoint calls currently go to (for tests and /metrics).
   std::string CurrentEndpoint() const;

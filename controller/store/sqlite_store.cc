@@ -182,6 +182,8 @@ struct SqliteStore::Statements {
   StmtPtr get;
   StmtPtr list_all;
   StmtPtr list_range;
+  StmtPtr count_all;
+  StmtPtr count_range;
   StmtPtr put;
   StmtPtr del;
   StmtPtr add_change;
@@ -449,6 +451,8 @@ absl::StatusOr<std::unique_ptr<SqliteStore>> SqliteStore::Open(const std::string
       {&stmts->list_range,
        "SELECT key, value, create_revision, mod_revision FROM kv WHERE key >= ?1 AND key < ?2 "
        "ORDER BY key"},
+      {&stmts->count_all, "SELECT COUNT(*) FROM kv WHERE key >= ?1"},
+      {&stmts->count_range, "SELECT COUNT(*) FROM kv WHERE key >= ?1 AND key < ?2"},
       {&stmts->put,
        "INSERT OR REPLACE INTO kv(key, value, create_revision, mod_revision) "
        "VALUES(?1, ?2, ?3, ?4)"},
@@ -528,6 +532,54 @@ absl::StatusOr<std::vector<KeyValue>> SqliteStore::List(std::string_view prefix)
   return result;
 }
 
+absl::StatusOr<int64_t> SqliteStore::Count(std::string_view prefix) {
+  const std::optional<std::string> end = PrefixEnd(prefix);
+  absl::MutexLock lock(&mu_);
+  Query query(db_.get(), end.has_value() ? stmts_->count_range.get() : stmts_->count_all.get());
+  if (absl::Status s = BindPrefix(query, prefix, end); !s.ok()) return s;
+  absl::StatusOr<bool> row = query.Step();
+  if (!row.ok()) return row.status();
+  if (!*row) return absl::InternalError("store: COUNT returned no row");
+  return query.Int(0);
+}
+
+absl::StatusOr<int64_t> SqliteStore::GrantLease(absl::Duration ttl) {
+  if (ttl < absl::Seconds(1)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("lease: ttl ", absl::FormatDuration(ttl), " is under 1s"));
+  }
+  absl::MutexLock lock(&mu_);
+  const int64_t id = next_lease_++;
+  leases_[id];
+  return id;
+}
+
+absl::Status SqliteStore::KeepAliveLease(int64_t lease) {
+  absl::MutexLock lock(&mu_);
+  if (!leases_.contains(lease)) {
+    return absl::NotFoundError(absl::StrCat("lease ", lease, " expired or was revoked"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteStore::RevokeLease(int64_t lease) {
+  std::vector<Op> ops;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = leases_.find(lease);
+    if (it == leases_.end()) {
+      return absl::NotFoundError(absl::StrCat("lease ", lease, " expired or was revoked"));
+    }
+    for (const std::string& key : it->second) ops.push_back(Op::Delete(key));
+    leases_.erase(it);
+  }
+  if (ops.empty()) return absl::OkStatus();
+  // The keys attached to the lease exist (a delete detaches them), so this cannot fail on a
+  // missing key; a storage failure leaves them as plain keys.
+  absl::StatusOr<int64_t> r = Txn({}, ops);
+  return r.ok() ? absl::OkStatus() : r.status();
+}
+
 absl::StatusOr<int64_t> SqliteStore::CurrentRevision() {
   absl::MutexLock lock(&mu_);
   return revision_;
@@ -582,6 +634,12 @@ absl::StatusOr<int64_t> SqliteStore::Txn(const std::vector<Compare>& compares,
   std::vector<Event> events;
   events.reserve(ops.size());
   absl::MutexLock lock(&mu_);
+  for (const Op& op : ops) {
+    if (op.kind == Op::Kind::kPut && op.lease != 0 && !leases_.contains(op.lease)) {
+      return absl::NotFoundError(absl::StrCat("txn: lease ", op.lease, " of key ", Quote(op.key),
+                                              " expired or was revoked"));
+    }
+  }
   {
     Query begin(db_.get(), stmts_->begin.get());
     if (absl::Status s = begin.Run(); !s.ok()) return s;
@@ -604,6 +662,7 @@ absl::StatusOr<int64_t> SqliteStore::Txn(const std::vector<Compare>& compares,
   // Durable from here. Publishing under mu_ keeps the watch queue in commit order.
   revision_ = *revision;
   compact_revision_ = compact_revision;
+  if (!leases_.empty()) AttachLeasesLocked(events, ops);
   dispatcher_->Publish(*revision, std::move(events));
   return *revision;
 }
@@ -732,6 +791,23 @@ absl::StatusOr<int64_t> SqliteStore::ApplyLocked(const std::vector<Compare>& com
     compact_revision = floor;
   }
   return revision;
+}
+
+void SqliteStore::AttachLeasesLocked(const std::vector<Event>& events, const std::vector<Op>& ops) {
+  // Every written key leaves the lease it had; a put with a lease joins that one (the last
+  // put of a key in the transaction wins).
+  absl::flat_hash_map<std::string, int64_t> lease_of;
+  for (const Op& op : ops) {
+    if (op.kind == Op::Kind::kPut) lease_of[op.key] = op.lease;
+  }
+  for (const Event& e : events) {
+    for (auto& [id, keys] : leases_) keys.erase(e.kv.key);
+  }
+  for (const Event& e : events) {
+    if (e.type != Event::Type::kPut) continue;
+    auto it = lease_of.find(e.kv.key);
+    if (it != lease_of.end() && it->second != 0) leases_[it->second].insert(e.kv.key);
+  }
 }
 
 void SqliteStore::RollbackLocked() {

@@ -19,6 +19,8 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -64,6 +66,11 @@ class SqliteStore final : public Store {
   absl::StatusOr<int64_t> Txn(const std::vector<Compare>& compares,
                               const std::vector<Op>& ops) override;
   absl::StatusOr<int64_t> CurrentRevision() override;
+  absl::StatusOr<int64_t> Count(std::string_view prefix) override;
+  // Leases never expire here (one process writes the file); see Store.
+  absl::StatusOr<int64_t> GrantLease(absl::Duration ttl) override;
+  absl::Status KeepAliveLease(int64_t lease) override;
+  absl::Status RevokeLease(int64_t lease) override;
   // Also kInvalidArgument for a negative `after_revision`. An `after_revision` above the current
   // revision is fine: only commits with a greater revision are delivered.
   absl::StatusOr<std::unique_ptr<WatchHandle>> Watch(std::string_view prefix,
@@ -96,6 +103,9 @@ class SqliteStore final : public Store {
   absl::StatusOr<int64_t> ApplyLocked(const std::vector<Compare>& compares,
                                       const std::vector<Op>& ops, std::vector<Event>& events,
                                       int64_t& compact_revision) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // After a commit: moves the written keys to the leases their puts name.
+  void AttachLeasesLocked(const std::vector<Event>& events, const std::vector<Op>& ops)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Rolls back the open transaction, if SQLite has not already done so.
   void RollbackLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -106,6 +116,9 @@ class SqliteStore final : public Store {
   std::unique_ptr<Statements> stmts_ ABSL_GUARDED_BY(mu_);
   int64_t revision_ ABSL_GUARDED_BY(mu_);
   int64_t compact_revision_ ABSL_GUARDED_BY(mu_);
+  // Live leases and the keys attached to each (in memory only).
+  absl::flat_hash_map<int64_t, absl::flat_hash_set<std::string>> leases_ ABSL_GUARDED_BY(mu_);
+  int64_t next_lease_ ABSL_GUARDED_BY(mu_) = 1;
   // Shared with WatchHandles so a handle outliving the store stays safe. Lock order: mu_ first.
   const std::shared_ptr<Dispatcher> dispatcher_;
 };

@@ -17,6 +17,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 
 namespace lb::store {
 
@@ -43,9 +44,15 @@ struct Op {
   Kind kind = Kind::kPut;
   std::string key;
   std::string value;  // kPut only.
+  // kPut only: the lease the key is attached to (0: none). The key is deleted when the lease
+  // expires or is revoked; a later put without the lease detaches it (etcd's semantics).
+  int64_t lease = 0;
 
   static Op Put(std::string key, std::string value) {
     return Op{Kind::kPut, std::move(key), std::move(value)};
+  }
+  static Op PutWithLease(std::string key, std::string value, int64_t lease) {
+    return Op{Kind::kPut, std::move(key), std::move(value), lease};
   }
   static Op Delete(std::string key) { return Op{Kind::kDelete, std::move(key), {}}; }
   static Op DeletePrefix(std::string prefix) {
@@ -93,6 +100,22 @@ class Store {
 
   // The revision of the latest committed transaction (0 for an empty store).
   virtual absl::StatusOr<int64_t> CurrentRevision() = 0;
+
+  // How many keys start with `prefix`, without reading their values (etcd: a count-only Range;
+  // SQLite: SELECT COUNT). For caps checked on every write (endpoints per cluster).
+  virtual absl::StatusOr<int64_t> Count(std::string_view prefix) = 0;
+
+  // Leases (etcd's): keys put with Op::PutWithLease live as long as their lease. A lease lives
+  // `ttl` (at least 1 s, whole seconds) after its grant or last KeepAliveLease, then it expires
+  // and its keys are deleted in one revision; RevokeLease ends it at once the same way.
+  // SQLite: the store has one writer process, so a lease never expires while the store is open
+  // (the TTL is not enforced); revoking deletes its keys; leases do not survive a restart (their
+  // keys then stay as plain keys). Errors: kInvalidArgument for a ttl under 1 s; KeepAliveLease
+  // and RevokeLease: kNotFound for a lease that expired, was revoked or never existed; Txn:
+  // kNotFound for a put with such a lease; kUnavailable when the store cannot be reached.
+  virtual absl::StatusOr<int64_t> GrantLease(absl::Duration ttl) = 0;
+  virtual absl::Status KeepAliveLease(int64_t lease) = 0;
+  virtual absl::Status RevokeLease(int64_t lease) = 0;
 
   // Delivers every change to keys under `prefix` with revision > `after_revision`, first the
   // retained history, then new commits as they happen, in revision order, one call at a time.

@@ -149,7 +149,16 @@ class FakeService final : public lb::v1::LoadBalancer::Service {
   }
   grpc::Status ListProxies(grpc::ServerContext* ctx, const lb::v1::ListProxiesRequest* req,
                            lb::v1::ListProxiesResponse* resp) override {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!leader_.empty()) ctx->AddInitialMetadata("lb-leader", leader_);
+    }
     return Handle(ctx, "ListProxies", *req, resp);
+  }
+  // Sent as the "lb-leader" metadata of ListProxies, as the controller does.
+  void SetLeader(std::string leader) {
+    absl::MutexLock lock(&mu_);
+    leader_ = std::move(leader);
   }
   grpc::Status WatchChanges(grpc::ServerContext* ctx, const lb::v1::WatchChangesRequest* req,
                             grpc::ServerWriter<lb::v1::Change>* writer) override {
@@ -206,6 +215,7 @@ class FakeService final : public lb::v1::LoadBalancer::Service {
   std::string authorization_ ABSL_GUARDED_BY(mu_);
   std::vector<lb::v1::Change> changes_ ABSL_GUARDED_BY(mu_);
   bool end_stream_ ABSL_GUARDED_BY(mu_) = true;
+  std::string leader_ ABSL_GUARDED_BY(mu_);
 };
 
 // "127.0.0.1:N" where nothing listens.
@@ -639,6 +649,24 @@ TEST_F(LbctlTest, ProxiesTableShowsSentAckedAndNack) {
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(r.out, &parsed).ok()) << r.out;
   ASSERT_EQ(parsed.proxies_size(), 2);
   EXPECT_EQ(parsed.proxies(0).resources(0).last_nack_error(), "bad cluster");
+}
+
+TEST_F(LbctlTest, ProxiesShowsTheLeaderAboveTheTable) {
+  service_.SetLeader("host-a:18000");
+  service_.SetResponse("ListProxies", ParseText<lb::v1::ListProxiesResponse>(R"pb(
+                         proxies { node_id: "idle" address: "ipv4:127.0.0.1:6000" protocol: "sotw" }
+                       )pb"));
+  Result r = Run({"proxies"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out,
+            "LEADER: host-a:18000\n"
+            "\n"
+            "NODE  ADDRESS              PROTOCOL  TYPE  SENT  ACKED  NACKS  LAST NACK\n"
+            "idle  ipv4:127.0.0.1:6000  sotw      -     -     -      0      -\n");
+  // JSON stays the API's message.
+  r = Run({"proxies", "-o", "json"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.find("LEADER"), std::string::npos) << r.out;
 }
 
 TEST_F(LbctlTest, ListEmptyPrintsHeaderOnly) {

@@ -36,6 +36,11 @@ class FakeStore final : public store::Store {
   void FailList(absl::Status status) { Set(&list_error_, std::move(status)); }
   void FailCurrentRevision(absl::Status status) { Set(&revision_error_, std::move(status)); }
   void FailWatch(absl::Status status) { Set(&watch_error_, std::move(status)); }
+  // GrantLease, KeepAliveLease and RevokeLease.
+  void FailLease(absl::Status status) { Set(&lease_error_, std::move(status)); }
+  // Ends `lease` as its TTL running out would: its keys are deleted, keepalives answer
+  // kNotFound.
+  absl::Status ExpireLease(int64_t lease) { return inner_->RevokeLease(lease); }
   // Runs `hook` (once) at the start of the next Txn, before it reaches the inner store; the hook
   // may write to the inner store to make the Txn's compares fail for real.
   void BeforeNextTxn(std::function<void()> hook) {
@@ -95,6 +100,27 @@ class FakeStore final : public store::Store {
     return inner_->CurrentRevision();
   }
 
+  absl::StatusOr<int64_t> Count(std::string_view prefix) override {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!list_error_.ok()) return list_error_;
+    }
+    return inner_->Count(prefix);
+  }
+
+  absl::StatusOr<int64_t> GrantLease(absl::Duration ttl) override {
+    if (absl::Status s = LeaseError(); !s.ok()) return s;
+    return inner_->GrantLease(ttl);
+  }
+  absl::Status KeepAliveLease(int64_t lease) override {
+    if (absl::Status s = LeaseError(); !s.ok()) return s;
+    return inner_->KeepAliveLease(lease);
+  }
+  absl::Status RevokeLease(int64_t lease) override {
+    if (absl::Status s = LeaseError(); !s.ok()) return s;
+    return inner_->RevokeLease(lease);
+  }
+
   absl::StatusOr<std::unique_ptr<store::WatchHandle>> Watch(
       std::string_view prefix, int64_t after_revision, store::WatchCallback callback) override {
     {
@@ -105,6 +131,10 @@ class FakeStore final : public store::Store {
   }
 
  private:
+  absl::Status LeaseError() {
+    absl::MutexLock lock(&mu_);
+    return lease_error_;
+  }
   void Set(absl::Status* slot, absl::Status status) {
     absl::MutexLock lock(&mu_);
     *slot = std::move(status);
@@ -120,6 +150,7 @@ class FakeStore final : public store::Store {
   absl::Status list_error_ ABSL_GUARDED_BY(mu_);
   absl::Status revision_error_ ABSL_GUARDED_BY(mu_);
   absl::Status watch_error_ ABSL_GUARDED_BY(mu_);
+  absl::Status lease_error_ ABSL_GUARDED_BY(mu_);
   std::function<void()> before_txn_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -387,6 +387,50 @@ TEST_P(StoreConformanceTest, ConcurrentWritersAreSeenInRevisionOrder) {
   for (size_t i = 1; i < revisions.size(); ++i) EXPECT_LT(revisions[i - 1], revisions[i]);
 }
 
+TEST_P(StoreConformanceTest, CountCountsKeysUnderThePrefixOnly) {
+  MustTxn({}, {Op::Put("c/1", "x"), Op::Put("c/2", "y"), Op::Put("c", "z"), Op::Put("d", "w")});
+  absl::StatusOr<int64_t> n = store_->Count("c/");
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 2);
+  EXPECT_EQ(*store_->Count("c"), 3);
+  EXPECT_EQ(*store_->Count(""), 4);
+  EXPECT_EQ(*store_->Count("e"), 0);
+  MustTxn({}, {Op::Delete("c/1")});
+  EXPECT_EQ(*store_->Count("c/"), 1);
+}
+
+TEST_P(StoreConformanceTest, RevokingALeaseDeletesItsKeysOnly) {
+  EXPECT_EQ(store_->GrantLease(absl::Milliseconds(500)).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  absl::StatusOr<int64_t> lease = store_->GrantLease(absl::Seconds(30));
+  ASSERT_TRUE(lease.ok()) << lease.status();
+  EXPECT_NE(*lease, 0);
+  const int64_t r1 = MustTxn({Compare{"leader", 0}},
+                             {Op::PutWithLease("leader", "me", *lease),
+                              Op::PutWithLease("moved", "1", *lease), Op::Put("plain", "x")});
+  // A put without the lease detaches the key.
+  MustPut("moved", "2");
+  ExpectKv(MustGet("leader"), "leader", "me", r1, r1);
+  EXPECT_TRUE(store_->KeepAliveLease(*lease).ok());
+
+  Recorder recorder;
+  absl::StatusOr<std::unique_ptr<WatchHandle>> handle =
+      store_->Watch("", Revision(), recorder.Callback());
+  ASSERT_TRUE(handle.ok()) << handle.status();
+  ASSERT_TRUE(store_->RevokeLease(*lease).ok());
+  ASSERT_TRUE(recorder.WaitForBatches(1));
+  EXPECT_THAT(recorder.Batches(), ElementsAre(ElementsAre("del leader")));
+  EXPECT_EQ(MustGet("leader"), std::nullopt);
+  EXPECT_EQ(MustGet("moved")->value, "2");
+  EXPECT_EQ(MustGet("plain")->value, "x");
+
+  EXPECT_EQ(store_->KeepAliveLease(*lease).code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(store_->RevokeLease(*lease).code(), absl::StatusCode::kNotFound);
+  absl::StatusOr<int64_t> put = store_->Txn({}, {Op::PutWithLease("late", "x", *lease)});
+  EXPECT_EQ(put.status().code(), absl::StatusCode::kNotFound) << put.status();
+  EXPECT_EQ(MustGet("late"), std::nullopt);
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, StoreConformanceTest,
                          ::testing::Values(Backend::kSqlite, Backend::kEtcd1, Backend::kEtcd3),
                          BackendName);

@@ -3,6 +3,10 @@
 // compare-and-set on the revision of each key it read, so concurrent writers (threads here, or
 // other controller replicas over a distributed store) never lose each other's updates.
 //
+// Every committed mutation of a cluster, endpoint, route or certificate also writes its audit
+// events ("events/...", controller/audit/audit.h) in the same transaction, with the caller in
+// audit::ScopedCaller on the calling thread.
+//
 // Layout in the store: "clusters/<name>" holds a Cluster's settings without endpoints, each
 // endpoint is its own key "clusters/<name>/endpoints/<address:port>" (an lb.v1.Endpoint), so an
 // endpoint change writes O(1) bytes however large its cluster is. Every endpoint change also
@@ -25,6 +29,7 @@
 #ifndef LB_CONTROLLER_REGISTRY_REGISTRY_H_
 #define LB_CONTROLLER_REGISTRY_REGISTRY_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -71,6 +76,8 @@ class Registry {
 
   void SetResolvedLookup(ResolvedLookup lookup) { resolved_lookup_ = std::move(lookup); }
   void SetMutationObserver(MutationObserver observer) { observer_ = std::move(observer); }
+  // Audit events committed by this registry (docs/audit.md; one per changed resource).
+  uint64_t events_recorded() const { return events_recorded_.load(std::memory_order_relaxed); }
 
   // On the very first start of a store: cluster "backend" (the seed's single upstream, RANDOM)
   // and a route "/" to it. Later starts change nothing, even if the user deleted them. Runs
@@ -208,6 +215,7 @@ class Registry {
   store::Store* const store_;
   ResolvedLookup resolved_lookup_;
   MutationObserver observer_;
+  std::atomic<uint64_t> events_recorded_{0};
 };
 
 // "clusters/<name>".

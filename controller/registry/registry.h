@@ -42,6 +42,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "controller/audit/audit.h"
 #include "controller/store/store.h"
 #include "google/protobuf/field_mask.pb.h"
 #include "lb/v1/lb.pb.h"
@@ -149,6 +150,11 @@ class Registry {
   absl::StatusOr<lb::v1::Certificate> GetCertificate(absl::string_view name);
   // By name.
   absl::StatusOr<std::vector<lb::v1::Certificate>> ListCertificates();
+
+  // The audit trail (audit::ListEvents over this registry's store).
+  absl::StatusOr<std::vector<lb::v1::Event>> ListEvents(const audit::ListOptions& options) {
+    return audit::ListEvents(store_, options);
+  }
 
   // Session ticket keys: when none are stored, or keys[0] is at least `period` old at `now`,
   // stores a new random key first and keeps at most kTicketKeysKept. Safe for several

@@ -117,7 +117,8 @@ audit::Caller GrpcCaller(const grpc::ServerContext& ctx, absl::string_view token
     }
   }
   // gRPC names peers "ipv4:1.2.3.4:5" or "ipv6:[::1]:5".
-  absl::string_view peer = ctx.peer();
+  const std::string peer_name = ctx.peer();  // By value: keep it alive for the view below.
+  absl::string_view peer = peer_name;
   if (!absl::ConsumePrefix(&peer, "ipv4:")) absl::ConsumePrefix(&peer, "ipv6:");
   return audit::Caller{audit::kApiGrpc, audit::Identity(subject, token_name), std::string(peer)};
 }

@@ -43,6 +43,33 @@ void Session::Prepare(grpc::ClientContext* ctx, bool deadline) const {
   }
 }
 
+namespace {
+// Set by the handler StopSignals installs.
+volatile sig_atomic_t g_signalled = 0;
+void OnStopSignal(int) { g_signalled = 1; }
+}  // namespace
+
+StopSignals::StopSignals(const Env& env) : env_(env) {
+  if (!env.handle_signals) return;
+  installed_ = true;
+  g_signalled = 0;
+  struct sigaction sa = {};
+  sa.sa_handler = OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, &old_int_);
+  sigaction(SIGTERM, &sa, &old_term_);
+}
+
+StopSignals::~StopSignals() {
+  if (!installed_) return;
+  sigaction(SIGINT, &old_int_, nullptr);
+  sigaction(SIGTERM, &old_term_, nullptr);
+}
+
+bool StopSignals::stopped() const {
+  return (installed_ && g_signalled != 0) || (env_.interrupted && env_.interrupted());
+}
+
 int Session::Fail(const grpc::Status& status) {
   const std::string& msg = status.error_message();
   switch (status.error_code()) {

@@ -3,6 +3,8 @@
 #ifndef LB_CLI_COMMAND_COMMON_H_
 #define LB_CLI_COMMAND_COMMON_H_
 
+#include <signal.h>
+
 #include <CLI/CLI.hpp>
 #include <functional>
 #include <memory>
@@ -95,6 +97,25 @@ class Session {
   std::ostream& out_;
   std::ostream& err_;
   std::unique_ptr<lb::v1::LoadBalancer::StubInterface> stub_;
+};
+
+// While alive, with Env::handle_signals, SIGINT and SIGTERM set a flag instead of ending the
+// process (the previous handlers come back on destruction). For commands that run until
+// stopped (watch, history -f). One at a time.
+class StopSignals {
+ public:
+  explicit StopSignals(const Env& env);
+  ~StopSignals();
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+  // A signal arrived, or Env::interrupted says so.
+  bool stopped() const;
+
+ private:
+  const Env& env_;
+  bool installed_ = false;
+  struct sigaction old_int_ = {};
+  struct sigaction old_term_ = {};
 };
 
 // What the command chosen on the command line runs; set by its subcommand's callback during

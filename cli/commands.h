@@ -6,6 +6,7 @@
 
 #include <CLI/CLI.hpp>
 #include <memory>
+#include <string>
 
 #include "cli/command_common.h"
 
@@ -21,6 +22,10 @@ std::unique_ptr<CommandGroup> AddRouteCommands(CLI::App* app, Runner* run);
 std::unique_ptr<CommandGroup> AddCertCommands(CLI::App* app, Runner* run);
 // watch (watch_command.cc).
 std::unique_ptr<CommandGroup> AddWatchCommand(CLI::App* app, Runner* run);
+// history (history_command.cc).
+std::unique_ptr<CommandGroup> AddHistoryCommand(CLI::App* app, Runner* run);
+// What an audit event changed, for history's CHANGE column (exposed for tests).
+std::string EventSummary(const lb::v1::Event& event);
 // proxies (proxies_command.cc).
 std::unique_ptr<CommandGroup> AddProxiesCommand(CLI::App* app, Runner* run);
 

@@ -269,6 +269,7 @@ int RunLbctl(int argc, const char* const* argv, std::ostream& out, std::ostream&
   std::unique_ptr<CommandGroup> cert_commands = AddCertCommands(&app, &run);
   std::unique_ptr<CommandGroup> watch_command = AddWatchCommand(&app, &run);
   std::unique_ptr<CommandGroup> proxies_command = AddProxiesCommand(&app, &run);
+  std::unique_ptr<CommandGroup> history_command = AddHistoryCommand(&app, &run);
 
   CLI::App* version_cmd = app.add_subcommand("version", "Print lbctl's version and API");
   version_cmd->footer(

@@ -1,6 +1,4 @@
 // lbctl watch.
-#include <signal.h>
-
 #include <atomic>
 #include <map>
 #include <memory>
@@ -196,38 +194,9 @@ class WatchState {
   std::optional<lb::v1::RouteTable> routes_;
 };
 
-// Set by the SIGINT/SIGTERM handler `watch` installs when Env::handle_signals.
-volatile sig_atomic_t g_signalled = 0;
-void OnStopSignal(int) { g_signalled = 1; }
-
-// Installs OnStopSignal for SIGINT and SIGTERM; restores the previous handlers on destruction.
-class ScopedStopSignals {
- public:
-  ScopedStopSignals() {
-    g_signalled = 0;
-    struct sigaction sa = {};
-    sa.sa_handler = OnStopSignal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int_);
-    sigaction(SIGTERM, &sa, &old_term_);
-  }
-  ~ScopedStopSignals() {
-    sigaction(SIGINT, &old_int_, nullptr);
-    sigaction(SIGTERM, &old_term_, nullptr);
-  }
-
- private:
-  struct sigaction old_int_ = {};
-  struct sigaction old_term_ = {};
-};
-
 int RunWatch(Session& s, int64_t count) {
-  std::unique_ptr<ScopedStopSignals> signals;
-  if (s.env().handle_signals) signals = std::make_unique<ScopedStopSignals>();
-  auto interrupted = [&]() {
-    return (signals != nullptr && g_signalled != 0) ||
-           (s.env().interrupted && s.env().interrupted());
-  };
+  StopSignals stop(s.env());
+  auto interrupted = [&]() { return stop.stopped(); };
   grpc::ClientContext ctx;
   s.Prepare(&ctx, s.settings().timeout_given);
   std::unique_ptr<grpc::ClientReaderInterface<lb::v1::Change>> reader =

@@ -36,6 +36,10 @@ ABSL_FLAG(int64_t, history_max_revisions, lb::store::HistoryCompactor::Options()
           "compacted");
 ABSL_FLAG(absl::Duration, history_max_age, lb::store::HistoryCompactor::Options().max_age,
           "Store history older than this is compacted (checked every minute)");
+ABSL_FLAG(int64_t, audit_max_events, lb::audit::Retention().max_events,
+          "Audit trail events kept (docs/audit.md); the oldest beyond are pruned (1-10000000)");
+ABSL_FLAG(absl::Duration, audit_max_age, lb::audit::Retention().max_age,
+          "Audit trail events older than this are pruned, checked every minute (1m-87672h)");
 ABSL_FLAG(absl::Duration, fleet_publish_interval, absl::Seconds(5),
           "--store=etcd: how often this controller publishes its proxies for the others' "
           "/v1/proxies");
@@ -161,6 +165,8 @@ int main(int argc, char** argv) {
   options.leader_lease_ttl = absl::GetFlag(FLAGS_leader_lease_ttl);
   options.ready_max_lag = absl::GetFlag(FLAGS_ready_max_lag);
   options.ready_check_interval = absl::GetFlag(FLAGS_ready_check_interval);
+  options.audit.retention.max_events = absl::GetFlag(FLAGS_audit_max_events);
+  options.audit.retention.max_age = absl::GetFlag(FLAGS_audit_max_age);
   if (const std::string path = absl::GetFlag(FLAGS_etcd_password_file); !path.empty()) {
     absl::StatusOr<std::string> password = lb::process::ReadSecretFile(path);
     if (!password.ok()) {

@@ -9,7 +9,9 @@
 #include <event2/listener.h>
 #include <event2/thread.h>
 #include <netinet/in.h>
+#include <openssl/bio.h>
 #include <openssl/ssl.h>
+#include <openssl/x509.h>
 #include <sys/socket.h>
 
 #include <atomic>
@@ -297,6 +299,33 @@ void EvhttpServer::Closed() {
   }
 }
 
+namespace {
+
+// The client's address and, on TLS with a verified client certificate, its subject.
+void FillPeer(evhttp_connection* evcon, HttpRequest* request) {
+  if (evcon == nullptr) return;
+  char* address = nullptr;
+  ev_uint16_t port = 0;
+  evhttp_connection_get_peer(evcon, &address, &port);
+  if (address != nullptr) request->peer = net::JoinHostPort(address, port);
+  bufferevent* bev = evhttp_connection_get_bufferevent(evcon);
+  SSL* ssl = bev == nullptr ? nullptr : bufferevent_openssl_get_ssl(bev);
+  if (ssl == nullptr || SSL_get_verify_result(ssl) != X509_V_OK) return;
+  X509* cert = SSL_get_peer_certificate(ssl);
+  if (cert == nullptr) return;
+  BIO* bio = BIO_new(BIO_s_mem());
+  if (bio != nullptr &&
+      X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0) {
+    char* data = nullptr;
+    const long len = BIO_get_mem_data(bio, &data);
+    if (len > 0) request->client_cert_subject.assign(data, static_cast<size_t>(len));
+  }
+  BIO_free(bio);
+  X509_free(cert);
+}
+
+}  // namespace
+
 void EvhttpServer::OnRequest(evhttp_request* req, void* arg) {
   auto* self = static_cast<EvhttpServer*>(arg);
   evhttp_connection* evcon = evhttp_request_get_connection(req);
@@ -311,6 +340,7 @@ void EvhttpServer::OnRequest(evhttp_request* req, void* arg) {
   size_t n = evbuffer_get_length(in);
   request.body.resize(n);
   if (n > 0) evbuffer_copyout(in, request.body.data(), n);
+  FillPeer(evcon, &request);
 
   HttpResponse response = self->handler_(request);
 

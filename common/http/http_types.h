@@ -20,6 +20,10 @@ struct HttpRequest {
   std::string target;  // Path and query, e.g. "/config?cluster=web".
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // The client's address:port ("[v6]:port"), or "" when unknown (tests).
+  std::string peer;
+  // The subject (RFC 2253) of the client certificate verified on a TLS connection, or "".
+  std::string client_cert_subject;
 
   // First header with this name (case-insensitive), or "".
   absl::string_view Header(absl::string_view name) const {

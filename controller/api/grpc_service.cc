@@ -5,6 +5,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 #include "controller/api/status_map.h"
 #include "controller/limits/call_limits.h"
@@ -95,11 +96,31 @@ void LoadBalancerService::Shutdown() {
   if (feed_ != nullptr) feed_->Shutdown();
 }
 
-absl::Status LoadBalancerService::Authorize(grpc::ServerContext* ctx) const {
-  if (!auth_->enabled()) return absl::OkStatus();
+absl::Status LoadBalancerService::Authorize(grpc::ServerContext* ctx,
+                                            std::optional<audit::ScopedCaller>* caller) const {
   auto it = ctx->client_metadata().find("authorization");
-  if (it == ctx->client_metadata().end()) return auth_->Check("");
-  return auth_->Check(absl::string_view(it->second.data(), it->second.size()));
+  absl::StatusOr<std::string> token_name = auth_->Authenticate(
+      it == ctx->client_metadata().end() ? absl::string_view()
+                                         : absl::string_view(it->second.data(), it->second.size()));
+  if (!token_name.ok()) return token_name.status();
+  caller->emplace(GrpcCaller(*ctx, *token_name));
+  return absl::OkStatus();
+}
+
+audit::Caller GrpcCaller(const grpc::ServerContext& ctx, absl::string_view token_name) {
+  std::string subject;
+  std::shared_ptr<const grpc::AuthContext> auth = ctx.auth_context();
+  if (auth != nullptr && auth->IsPeerAuthenticated()) {
+    for (const grpc::string_ref& v : auth->FindPropertyValues("x509_subject")) {
+      subject.assign(v.data(), v.size());
+      break;
+    }
+  }
+  // gRPC names peers "ipv4:1.2.3.4:5" or "ipv6:[::1]:5".
+  const std::string peer_name = ctx.peer();  // By value: keep it alive for the view below.
+  absl::string_view peer = peer_name;
+  if (!absl::ConsumePrefix(&peer, "ipv4:")) absl::ConsumePrefix(&peer, "ipv6:");
+  return audit::Caller{audit::kApiGrpc, audit::Identity(subject, token_name), std::string(peer)};
 }
 
 grpc::Status LoadBalancerService::Finish(const char* method, const absl::Status& status) {
@@ -113,7 +134,8 @@ grpc::Status LoadBalancerService::Finish(const char* method, const absl::Status&
 grpc::Status LoadBalancerService::AddEndpoint(grpc::ServerContext* ctx,
                                               const lb::v1::AddEndpointRequest* req,
                                               lb::v1::AddEndpointResponse* resp) {
-  absl::Status s = Authorize(ctx);
+  std::optional<audit::ScopedCaller> caller;
+  absl::Status s = Authorize(ctx, &caller);
   if (s.ok()) {
     absl::StatusOr<lb::v1::Cluster> c =
         registry_->AddEndpoint(req->cluster(), req->endpoint(), req->expected_version());
@@ -126,7 +148,8 @@ grpc::Status LoadBalancerService::AddEndpoint(grpc::ServerContext* ctx,
 grpc::Status LoadBalancerService::RemoveEndpoint(grpc::ServerContext* ctx,
                                                  const lb::v1::RemoveEndpointRequest* req,
                                                  lb::v1::RemoveEndpointResponse* resp) {
-  absl::Status s = Authorize(ctx);
+  std::optional<audit::ScopedCaller> caller;
+  absl::Status s = Authorize(ctx, &caller);
   if (s.ok()) {
     absl::StatusOr<lb::v1::Cluster> c = registry_->RemoveEndpoint(
         req->cluster(), req->address(), req->port(), req->expected_version());
@@ -139,7 +162,8 @@ grpc::Status LoadBalancerService::RemoveEndpoint(grpc::ServerContext* ctx,
 grpc::Status LoadBalancerService::SetEndpointState(grpc::ServerContext* ctx,
                                                    const lb::v1::SetEndpointStateRequest* req,
                                                    lb::v1::SetEndpointStateResponse* resp) {
-  absl::Status s = Authorize(ctx);
+  std::optional<audit::ScopedCaller> caller;
+  absl::Status s = Authorize(ctx, &caller);
   if (s.ok()) {
     absl::StatusOr<lb::v1::Cluster> c = registry_->SetEndpointState(
         req->cluster(), req->address(), req->port(), req->admin_state(), req->expected_version());
@@ -152,7 +176,8 @@ grpc::Status LoadBalancerService::SetEndpointState(grpc::ServerContext* ctx,
 grpc::Status LoadBalancerService::UpdateEndpoint(grpc::ServerContext* ctx,
                                                  const lb::v1::UpdateEndpointRequest* req,
                                                  lb::v1::UpdateEndpointResponse* resp) {
-  absl::Status s = Authorize(ctx);
+  std::optional<audit::ScopedCaller> caller;
+  absl::Status s = Authorize(ctx, &caller);
   if (s.ok()) {
     absl::StatusOr<lb::v1::Cluster> c =
         registry_->UpdateEndpoint(req->cluster(), req->address(), req->port(), req->endpoint(),
@@ -178,7 +203,8 @@ grpc::Status LoadBalancerService::ListEndpoints(grpc::ServerContext*,
 grpc::Status LoadBalancerService::CreateCluster(grpc::ServerContext* ctx,
                                                 const lb::v1::CreateClusterRequest* req,
                                                 lb::v1::Cluster* resp) {
-  absl::Status s = Authorize(ctx);
+  std::optional<audit::ScopedCaller> caller;
+  absl::Status s = Authorize(ctx, &caller);
   if (s.ok()) {
     absl::StatusOr<lb::v1::Cluster> c = registry_->CreateCluster(req->cluster());
     s = c.status();
@@ -190,7 +216,8 @@ grpc::Status LoadBalancerService::CreateCluster(grpc::ServerContext* ctx,
 grpc::Status LoadBalancerService::UpdateCluster(grpc::ServerContext* ctx,
                                                 const lb::v1::UpdateClusterRequest* req,
                                                 lb::v1::Cluster* resp) {
-  absl::Status s = Authorize(ctx);
+  std::optional<audit::ScopedCaller> caller;
+  absl::Status s = Authorize(ctx, &caller);
   if (s.ok()) {
     absl::StatusOr<lb::v1::Cluster> c =
         registry_->UpdateCluster(req->cluster(), req->update_mask(), req->expected_version());
@@ -203,7 +230,8 @@ grpc::Status LoadBalancerService::UpdateCluster(grpc::ServerContext* ctx,
 grpc::Status LoadBalancerService::DeleteCluster(grpc::ServerContext* ctx,
                                                 const lb::v1::DeleteClusterRequest* req,
                                                 lb::v1::DeleteClusterResponse*) {
-  absl::Status s = Authorize(ctx);
+  std::optional<audit::ScopedCaller> caller;
+  absl::Status s = Authorize(ctx, &caller);
   if (s.ok()) s = registry_->DeleteCluster(req->name(), req->expected_version());
   return Finish("DeleteCluster", s);
 }
@@ -219,7 +247,8 @@ grpc::Status LoadBalancerService::GetCluster(grpc::ServerContext*,
 grpc::Status LoadBalancerService::CreateCertificate(grpc::ServerContext* ctx,
                                                     const lb::v1::CreateCertificateRequest* req,
                                                     lb::v1::Certificate* resp) {
-  absl::Status s = Authorize(ctx);
+  std::optional<audit::ScopedCaller> caller;
+  absl::Status s = Authorize(ctx, &caller);
   if (s.ok()) {
     absl::StatusOr<lb::v1::Certificate> c = registry_->CreateCertificate(req->certificate());
     if (c.ok()) *resp = std::move(*c);
@@ -231,7 +260,8 @@ grpc::Status LoadBalancerService::CreateCertificate(grpc::ServerContext* ctx,
 grpc::Status LoadBalancerService::UpdateCertificate(grpc::ServerContext* ctx,
                                                     const lb::v1::UpdateCertificateRequest* req,
                                                     lb::v1::Certificate* resp) {
-  absl::Status s = Authorize(ctx);
+  std::optional<audit::ScopedCaller> caller;
+  absl::Status s = Authorize(ctx, &caller);
   if (s.ok()) {
     absl::StatusOr<lb::v1::Certificate> c =
         registry_->UpdateCertificate(req->certificate(), req->expected_version());
@@ -244,7 +274,8 @@ grpc::Status LoadBalancerService::UpdateCertificate(grpc::ServerContext* ctx,
 grpc::Status LoadBalancerService::DeleteCertificate(grpc::ServerContext* ctx,
                                                     const lb::v1::DeleteCertificateRequest* req,
                                                     lb::v1::DeleteCertificateResponse*) {
-  absl::Status s = Authorize(ctx);
+  std::optional<audit::ScopedCaller> caller;
+  absl::Status s = Authorize(ctx, &caller);
   if (s.ok()) s = registry_->DeleteCertificate(req->name(), req->expected_version());
   return Finish("DeleteCertificate", s);
 }
@@ -267,6 +298,20 @@ grpc::Status LoadBalancerService::ListCertificates(grpc::ServerContext*,
   return Finish("ListCertificates", cs.status());
 }
 
+grpc::Status LoadBalancerService::ListEvents(grpc::ServerContext*,
+                                             const lb::v1::ListEventsRequest* req,
+                                             lb::v1::ListEventsResponse* resp) {
+  audit::ListOptions options;
+  options.cluster = req->cluster();
+  options.since = req->since();
+  options.limit = req->limit();
+  absl::StatusOr<std::vector<lb::v1::Event>> events = registry_->ListEvents(options);
+  if (events.ok()) {
+    for (auto& e : *events) *resp->add_events() = std::move(e);
+  }
+  return Finish("ListEvents", events.status());
+}
+
 grpc::Status LoadBalancerService::ListClusters(grpc::ServerContext*,
                                                const lb::v1::ListClustersRequest*,
                                                lb::v1::ListClustersResponse* resp) {
@@ -280,7 +325,8 @@ grpc::Status LoadBalancerService::ListClusters(grpc::ServerContext*,
 grpc::Status LoadBalancerService::CreateRoute(grpc::ServerContext* ctx,
                                               const lb::v1::CreateRouteRequest* req,
                                               lb::v1::RouteTableResponse* resp) {
-  absl::Status s = Authorize(ctx);
+  std::optional<audit::ScopedCaller> caller;
+  absl::Status s = Authorize(ctx, &caller);
   if (s.ok()) {
     absl::StatusOr<lb::v1::RouteTable> t =
         registry_->CreateRoute(req->route(), req->expected_version());
@@ -293,7 +339,8 @@ grpc::Status LoadBalancerService::CreateRoute(grpc::ServerContext* ctx,
 grpc::Status LoadBalancerService::UpdateRoute(grpc::ServerContext* ctx,
                                               const lb::v1::UpdateRouteRequest* req,
                                               lb::v1::RouteTableResponse* resp) {
-  absl::Status s = Authorize(ctx);
+  std::optional<audit::ScopedCaller> caller;
+  absl::Status s = Authorize(ctx, &caller);
   if (s.ok()) {
     absl::StatusOr<lb::v1::RouteTable> t =
         registry_->UpdateRoute(req->route(), req->expected_version());
@@ -306,7 +353,8 @@ grpc::Status LoadBalancerService::UpdateRoute(grpc::ServerContext* ctx,
 grpc::Status LoadBalancerService::DeleteRoute(grpc::ServerContext* ctx,
                                               const lb::v1::DeleteRouteRequest* req,
                                               lb::v1::RouteTableResponse* resp) {
-  absl::Status s = Authorize(ctx);
+  std::optional<audit::ScopedCaller> caller;
+  absl::Status s = Authorize(ctx, &caller);
   if (s.ok()) {
     absl::StatusOr<lb::v1::RouteTable> t =
         registry_->DeleteRoute(req->name(), req->expected_version());

@@ -4,10 +4,12 @@
 #define LB_CONTROLLER_API_GRPC_SERVICE_H_
 
 #include <functional>
+#include <optional>
 
 #include "common/metrics/metrics.h"
 #include "controller/api/auth.h"
 #include "controller/api/change_feed.h"
+#include "controller/audit/audit.h"
 #include "controller/lrs/endpoint_status_source.h"
 #include "controller/registry/registry.h"
 #include "lb/v1/lb.grpc.pb.h"
@@ -92,12 +94,16 @@ class LoadBalancerService final : public lb::v1::LoadBalancer::WithRawCallbackMe
   grpc::Status ListCertificates(grpc::ServerContext* ctx,
                                 const lb::v1::ListCertificatesRequest* req,
                                 lb::v1::ListCertificatesResponse* resp) override;
+  grpc::Status ListEvents(grpc::ServerContext* ctx, const lb::v1::ListEventsRequest* req,
+                          lb::v1::ListEventsResponse* resp) override;
 
   // Counts the call and converts the status.
   grpc::Status Finish(const char* method, const absl::Status& status);
 
  private:
-  absl::Status Authorize(grpc::ServerContext* ctx) const;
+  // Checks the bearer token; on success puts the call's caller in `caller` for the audit trail.
+  absl::Status Authorize(grpc::ServerContext* ctx,
+                         std::optional<audit::ScopedCaller>* caller) const;
 
   registry::Registry* const registry_;
   const TokenAuth* const auth_;
@@ -107,6 +113,10 @@ class LoadBalancerService final : public lb::v1::LoadBalancer::WithRawCallbackMe
   lrs::EndpointStatusSource endpoint_status_;
   ChangeFeed* feed_ = nullptr;
 };
+
+// The audit trail's caller of an authenticated gRPC call: the verified client certificate's
+// subject, else the token's name, else "anonymous"; and the peer's address:port.
+audit::Caller GrpcCaller(const grpc::ServerContext& ctx, absl::string_view token_name);
 
 }  // namespace lb::api
 

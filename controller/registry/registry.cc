@@ -12,6 +12,7 @@
 #include "absl/strings/strip.h"
 #include "common/net/address.h"
 #include "common/validation/validation_errors.h"
+#include "controller/audit/audit.h"
 #include "controller/model/certificate.h"
 #include "controller/model/field_mask.h"
 #include "controller/model/validation.h"
@@ -24,6 +25,16 @@ namespace {
 constexpr int kMaxAttempts = 32;
 // Ops per migration transaction: within etcd's --max-txn-ops as docs/etcd.md sets it.
 constexpr size_t kMigrationMaxOps = 10240;
+
+// Events added to the current attempt's transaction (AddEvents), counted by Commit once it
+// commits. Attempts run on the thread that called Commit.
+thread_local size_t pending_events = 0;
+
+// Appends the audit trail's record of `events` to a transaction's `ops` (docs/audit.md).
+void AddEvents(const std::vector<lb::v1::Event>& events, std::vector<store::Op>* ops) {
+  for (store::Op& op : audit::EventOps(events, absl::Now())) ops->push_back(std::move(op));
+  pending_events = events.size();
+}
 
 absl::StatusOr<std::optional<int64_t>> CommitOrConflict(store::Store* store,
                                                         const std::vector<store::Compare>& compares,
@@ -476,6 +487,7 @@ absl::StatusOr<int64_t> Registry::Commit(absl::string_view op,
                                          const std::function<Attempt()>& attempt) {
   absl::StatusOr<int64_t> result = absl::AbortedError("too many concurrent writers; try again");
   for (int i = 0; i < kMaxAttempts; ++i) {
+    pending_events = 0;
     Attempt a = attempt();
     if (!a.ok()) {
       result = a.status();
@@ -483,9 +495,11 @@ absl::StatusOr<int64_t> Registry::Commit(absl::string_view op,
     }
     if (a->has_value()) {
       result = **a;
+      events_recorded_.fetch_add(pending_events, std::memory_order_relaxed);
       break;
     }
   }
+  pending_events = 0;
   if (observer_) observer_(op, result.status());
   return result;
 }
@@ -590,6 +604,8 @@ absl::StatusOr<lb::v1::Cluster> Registry::MutateCluster(
         loaded->cluster.upstream_tls().client_certificate()) {
       if (absl::Status r = ReferenceCertificate(result, &compares, &ops); !r.ok()) return r;
     }
+    AddEvents(audit::ClusterEvents(audit::NewEvent(op, absl::Now()), loaded->cluster, result),
+              &ops);
     return CommitOrConflict(store_, compares, ops);
   });
   if (!rev.ok()) return rev.status();
@@ -769,6 +785,9 @@ absl::StatusOr<lb::v1::Cluster> Registry::CreateCluster(lb::v1::Cluster cluster)
           store::Op::Put(EndpointKey(cluster.name(), e.address(), e.port()), Serialize(e)));
     }
     if (absl::Status r = ReferenceCertificate(cluster, &compares, &ops); !r.ok()) return r;
+    AddEvents(
+        audit::ClusterEvents(audit::NewEvent("create_cluster", absl::Now()), std::nullopt, cluster),
+        &ops);
     return CommitOrConflict(store_, compares, ops);
   });
   if (!rev.ok()) return rev.status();
@@ -834,11 +853,15 @@ absl::Status Registry::DeleteCluster(absl::string_view name, int64_t expected_ve
                                        "\"; delete or change the route first"));
                     }
                   }
+                  std::vector<store::Op> ops = {store::Op::Delete(ClusterKey(name)),
+                                                store::Op::DeletePrefix(EndpointPrefix(name))};
+                  AddEvents(audit::ClusterEvents(audit::NewEvent("delete_cluster", absl::Now()),
+                                                 loaded->cluster, std::nullopt),
+                            &ops);
                   return CommitOrConflict(store_,
                                           {{ClusterKey(name), loaded->mod_revision},
                                            {kRouteTableKey, routes->mod_revision}},
-                                          {store::Op::Delete(ClusterKey(name)),
-                                           store::Op::DeletePrefix(EndpointPrefix(name))});
+                                          ops);
                 })
       .status();
 }
@@ -883,7 +906,9 @@ absl::StatusOr<lb::v1::RouteTable> Registry::MutateRoutes(
         compares.push_back({ClusterKey(cluster), (*kv)->mod_revision});
       }
     }
-    return CommitOrConflict(store_, compares, {store::Op::Put(kRouteTableKey, Serialize(result))});
+    std::vector<store::Op> ops = {store::Op::Put(kRouteTableKey, Serialize(result))};
+    AddEvents(audit::RouteEvents(audit::NewEvent(op, absl::Now()), loaded->table, result), &ops);
+    return CommitOrConflict(store_, compares, ops);
   });
   if (!rev.ok()) return rev.status();
   result.set_version(*rev);
@@ -1017,10 +1042,23 @@ absl::StatusOr<lb::v1::Certificate> Registry::PutCertificate(absl::string_view o
         }
       }
     }
+    std::vector<store::Op> ops = {store::Op::Put(key, Serialize(cert)),
+                                  store::Op::Put(kCertificateLockKey, "1")};
+    std::optional<lb::v1::Certificate> before;
+    if (own_value != nullptr) {
+      before.emplace();
+      if (!before->ParseFromString(*own_value)) {
+        return absl::InternalError(absl::StrCat("stored value of ", key, " is corrupt"));
+      }
+      before = model::RedactCertificate(std::move(*before), absl::Now());
+    }
+    AddEvents({audit::CertificateEvent(audit::NewEvent(op, absl::Now()), before,
+                                       model::RedactCertificate(cert, absl::Now()))},
+              &ops);
     return CommitOrConflict(
         store_,
         {{key, own_revision}, {kCertificateLockKey, lock->has_value() ? (*lock)->mod_revision : 0}},
-        {store::Op::Put(key, Serialize(cert)), store::Op::Put(kCertificateLockKey, "1")});
+        ops);
   });
   if (!rev.ok()) return rev.status();
   cert.set_version(*rev);
@@ -1038,34 +1076,46 @@ absl::StatusOr<lb::v1::Certificate> Registry::UpdateCertificate(lb::v1::Certific
 
 absl::Status Registry::DeleteCertificate(absl::string_view name, int64_t expected_version) {
   const std::string key = CertificateKey(name);
-  return Commit("delete_certificate",
-                [&]() -> Attempt {
-                  absl::StatusOr<std::optional<store::KeyValue>> lock =
-                      store_->Get(kCertificateLockKey);
-                  if (!lock.ok()) return lock.status();
-                  absl::StatusOr<std::optional<store::KeyValue>> kv = store_->Get(key);
-                  if (!kv.ok()) return kv.status();
-                  if (!kv->has_value()) return NotFoundCertificate(name);
-                  if (absl::Status e = CheckExpected(absl::StrCat("certificate \"", name, "\""),
-                                                     expected_version, (*kv)->mod_revision);
-                      !e.ok()) {
-                    return e;
-                  }
-                  absl::StatusOr<std::vector<lb::v1::Cluster>> clusters = ListClusters();
-                  if (!clusters.ok()) return clusters.status();
-                  for (const lb::v1::Cluster& c : *clusters) {
-                    if (c.upstream_tls().client_certificate() == name) {
-                      return absl::FailedPreconditionError(absl::StrCat(
-                          "certificate \"", name, "\" is the client certificate of cluster \"",
-                          c.name(), "\"; change the cluster first"));
-                    }
-                  }
-                  return CommitOrConflict(
-                      store_,
-                      {{key, (*kv)->mod_revision},
-                       {kCertificateLockKey, lock->has_value() ? (*lock)->mod_revision : 0}},
-                      {store::Op::Delete(key), store::Op::Put(kCertificateLockKey, "1")});
-                })
+  return Commit(
+             "delete_certificate",
+             [&]() -> Attempt {
+               absl::StatusOr<std::optional<store::KeyValue>> lock =
+                   store_->Get(kCertificateLockKey);
+               if (!lock.ok()) return lock.status();
+               absl::StatusOr<std::optional<store::KeyValue>> kv = store_->Get(key);
+               if (!kv.ok()) return kv.status();
+               if (!kv->has_value()) return NotFoundCertificate(name);
+               if (absl::Status e = CheckExpected(absl::StrCat("certificate \"", name, "\""),
+                                                  expected_version, (*kv)->mod_revision);
+                   !e.ok()) {
+                 return e;
+               }
+               absl::StatusOr<std::vector<lb::v1::Cluster>> clusters = ListClusters();
+               if (!clusters.ok()) return clusters.status();
+               for (const lb::v1::Cluster& c : *clusters) {
+                 if (c.upstream_tls().client_certificate() == name) {
+                   return absl::FailedPreconditionError(absl::StrCat(
+                       "certificate \"", name, "\" is the client certificate of cluster \"",
+                       c.name(), "\"; change the cluster first"));
+                 }
+               }
+               lb::v1::Certificate before;
+               if (!before.ParseFromString((*kv)->value)) {
+                 return absl::InternalError(absl::StrCat("stored value of ", key, " is corrupt"));
+               }
+               std::vector<store::Op> ops = {store::Op::Delete(key),
+                                             store::Op::Put(kCertificateLockKey, "1")};
+               AddEvents(
+                   {audit::CertificateEvent(
+                       audit::NewEvent("delete_certificate", absl::Now()),
+                       model::RedactCertificate(std::move(before), absl::Now()), std::nullopt)},
+                   &ops);
+               return CommitOrConflict(
+                   store_,
+                   {{key, (*kv)->mod_revision},
+                    {kCertificateLockKey, lock->has_value() ? (*lock)->mod_revision : 0}},
+                   ops);
+             })
       .status();
 }
 

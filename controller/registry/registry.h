@@ -3,6 +3,10 @@
 // compare-and-set on the revision of each key it read, so concurrent writers (threads here, or
 // other controller replicas over a distributed store) never lose each other's updates.
 //
+// Every committed mutation of a cluster, endpoint, route or certificate also writes its audit
+// events ("events/...", controller/audit/audit.h) in the same transaction, with the caller in
+// audit::ScopedCaller on the calling thread.
+//
 // Layout in the store: "clusters/<name>" holds a Cluster's settings without endpoints, each
 // endpoint is its own key "clusters/<name>/endpoints/<address:port>" (an lb.v1.Endpoint), so an
 // endpoint change writes O(1) bytes however large its cluster is. Every endpoint change also
@@ -25,6 +29,7 @@
 #ifndef LB_CONTROLLER_REGISTRY_REGISTRY_H_
 #define LB_CONTROLLER_REGISTRY_REGISTRY_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -37,6 +42,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "controller/audit/audit.h"
 #include "controller/store/store.h"
 #include "google/protobuf/field_mask.pb.h"
 #include "lb/v1/lb.pb.h"
@@ -71,6 +77,8 @@ class Registry {
 
   void SetResolvedLookup(ResolvedLookup lookup) { resolved_lookup_ = std::move(lookup); }
   void SetMutationObserver(MutationObserver observer) { observer_ = std::move(observer); }
+  // Audit events committed by this registry (docs/audit.md; one per changed resource).
+  uint64_t events_recorded() const { return events_recorded_.load(std::memory_order_relaxed); }
 
   // On the very first start of a store: cluster "backend" (the seed's single upstream, RANDOM)
   // and a route "/" to it. Later starts change nothing, even if the user deleted them. Runs
@@ -143,6 +151,11 @@ class Registry {
   // By name.
   absl::StatusOr<std::vector<lb::v1::Certificate>> ListCertificates();
 
+  // The audit trail (audit::ListEvents over this registry's store).
+  absl::StatusOr<std::vector<lb::v1::Event>> ListEvents(const audit::ListOptions& options) {
+    return audit::ListEvents(store_, options);
+  }
+
   // Session ticket keys: when none are stored, or keys[0] is at least `period` old at `now`,
   // stores a new random key first and keeps at most kTicketKeysKept. Safe for several
   // controllers at once (compare-and-set: one of them rotates). Returns the stored keys.
@@ -208,6 +221,7 @@ class Registry {
   store::Store* const store_;
   ResolvedLookup resolved_lookup_;
   MutationObserver observer_;
+  std::atomic<uint64_t> events_recorded_{0};
 };
 
 // "clusters/<name>".

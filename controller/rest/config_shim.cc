@@ -89,7 +89,9 @@ HttpResponse RestHandler::HandleConfig(const HttpRequest& req) {
     return r;
   }
   if (req.method != "POST") return Text(400, "Only POST and GET requests are allowed!");
-  if (absl::Status s = auth_->Check(req.Header("Authorization")); !s.ok()) return TextError(s);
+  absl::StatusOr<std::string> token_name = auth_->Authenticate(req.Header("Authorization"));
+  if (!token_name.ok()) return TextError(token_name.status());
+  audit::ScopedCaller caller(RestCaller(req, audit::kApiRestConfig, *token_name));
   if (req.body.size() > kMaxBodyBytes) {
     return Text(400, absl::StrCat("request body too large: ", req.body.size(), " bytes (limit ",
                                   kMaxBodyBytes, ")\n"));

@@ -195,6 +195,12 @@ HttpResponse JsonError(const absl::Status& status) {
   return r;
 }
 
+audit::Caller RestCaller(const HttpRequest& request, absl::string_view api,
+                         absl::string_view token_name) {
+  return audit::Caller{std::string(api), audit::Identity(request.client_cert_subject, token_name),
+                       request.peer};
+}
+
 RestHandler::RestHandler(registry::Registry* registry, const api::TokenAuth* auth,
                          metrics::Registry* metrics, Clock* clock)
     : registry_(registry), auth_(auth), metrics_(metrics), clock_(clock) {}
@@ -257,11 +263,15 @@ HttpResponse RestHandler::Route(const HttpRequest& req, absl::string_view path,
       *route = "/v1/extra";
       return r;
     }
+    // The caller of a write, for the audit trail (docs/audit.md).
+    std::optional<audit::ScopedCaller> caller;
     if (IsMutating(req.method)) {
-      if (absl::Status s = auth_->Check(req.Header("Authorization")); !s.ok()) {
+      absl::StatusOr<std::string> token_name = auth_->Authenticate(req.Header("Authorization"));
+      if (!token_name.ok()) {
         *route = "/v1";
-        return JsonError(s);
+        return JsonError(token_name.status());
       }
+      caller.emplace(RestCaller(req, audit::kApiRestV1, *token_name));
     }
     return HandleV1(req, path, route);
   }

@@ -22,6 +22,7 @@
 #include "common/metrics/metrics.h"
 #include "common/time/clock.h"
 #include "controller/api/auth.h"
+#include "controller/audit/audit.h"
 #include "controller/lrs/endpoint_status_source.h"
 #include "controller/registry/registry.h"
 #include "controller/rest/json_body.h"
@@ -80,6 +81,9 @@ class RestHandler {
 bool PercentDecode(absl::string_view in, std::string* out);
 // Value of `name` in the query string of `target`, decoded; "" if absent.
 std::string QueryParam(absl::string_view target, absl::string_view name);
+// The audit trail's caller of an authenticated write through `api` (audit::kApiRest*).
+audit::Caller RestCaller(const http::HttpRequest& request, absl::string_view api,
+                         absl::string_view token_name);
 // {"error":{"code":"NOT_FOUND","message":"..."}} with the mapped HTTP status.
 http::HttpResponse JsonError(const absl::Status& status);
 // 405 {"error":{"code":"METHOD_NOT_ALLOWED",...}} with an Allow header listing `allow`.

@@ -24,6 +24,7 @@
 #include "controller/model/model_cache.h"
 #include "controller/model/model_metrics.h"
 #include "controller/registry/registry.h"
+#include "controller/rest/events_handler.h"
 #include "controller/rest/rest_handler.h"
 #include "controller/server/ticket_rotator.h"
 #include "controller/server/tls_config.h"
@@ -149,6 +150,25 @@ class ControllerImpl : public Controller {
     ticket_rotator_.reset();
   }
 
+  // The audit trail's retention (docs/audit.md), and its metrics.
+  absl::Status StartAudit(const ControllerOptions& o) {
+    if (absl::Status s = audit::EventCompactor::Validate(o.audit); !s.ok()) return s;
+    audit_compactor_ = std::make_unique<audit::EventCompactor>(store_.get(), o.clock, o.audit);
+    audit_compactor_->Start();
+    metrics_.AddCollector([this](metrics::SampleSink& sink) {
+      sink.Counter("lb_controller_audit_events_recorded_total",
+                   "Audit events written with the mutations they record.", {},
+                   registry_->events_recorded());
+      sink.Counter("lb_controller_audit_events_pruned_total",
+                   "Audit events deleted by --audit_max_events and --audit_max_age.", {},
+                   audit_compactor_->stats().pruned);
+      sink.Counter("lb_controller_audit_prune_failures_total",
+                   "Rounds of audit pruning that failed (store unreachable, a race).", {},
+                   audit_compactor_->stats().failures);
+    });
+    return absl::OkStatus();
+  }
+
   absl::Status Init(const ControllerOptions& o) {
     if (absl::Status s = ValidateLimits(o.limits); !s.ok()) return s;
     // TLS material first: a bad file stops the start before anything listens.
@@ -228,6 +248,7 @@ class ControllerImpl : public Controller {
                  "History at and below this revision was compacted by this controller.", {},
                  static_cast<double>(stats.compacted_revision));
     });
+    if (absl::Status s = StartAudit(o); !s.ok()) return s;
     if (o.tls_ticket_key_rotation < absl::Seconds(1)) {
       return absl::InvalidArgumentError("--tls_ticket_key_rotation must be at least 1s");
     }
@@ -366,6 +387,7 @@ class ControllerImpl : public Controller {
         *resp = LeaderResponse(req);
         return true;
       }
+      if (rest::ServeEvents(registry_.get(), req, resp)) return true;  // The audit trail.
       if (path != "/v1/proxies") return false;
       if (req.method != "GET" && req.method != "HEAD") {
         *resp = rest::MethodNotAllowed(req.method, "GET, HEAD");
@@ -487,6 +509,7 @@ class ControllerImpl : public Controller {
   std::atomic<fleet::LeaderElection*> election_view_{nullptr};
   // Reads store_; declared after it so it stops first.
   std::unique_ptr<store::HistoryCompactor> compactor_;
+  std::unique_ptr<audit::EventCompactor> audit_compactor_;
   std::unique_ptr<registry::Registry> registry_;
   std::unique_ptr<TicketRotator> ticket_rotator_;
   std::unique_ptr<dns::Resolver> resolver_;

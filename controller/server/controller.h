@@ -11,6 +11,7 @@
 #include "common/http/evhttp_server.h"
 #include "common/time/clock.h"
 #include "controller/api/change_feed.h"
+#include "controller/audit/event_compactor.h"
 #include "controller/dns/hostname_cache.h"
 #include "controller/lrs/load_aggregator.h"
 #include "controller/lrs/lrs_service.h"
@@ -71,6 +72,8 @@ struct ControllerOptions {
   store::EtcdStore::Options etcd;
   // Watch history kept by either store (--history_max_revisions, --history_max_age).
   store::HistoryCompactor::Options history;
+  // The audit trail's retention (--audit_max_events, --audit_max_age; docs/audit.md).
+  audit::EventCompactor::Options audit;
   // With --store=etcd: how often this controller publishes its proxies for the others'
   // /v1/proxies (an entry not refreshed for 4 intervals is not listed).
   absl::Duration fleet_publish_interval = absl::Seconds(5);

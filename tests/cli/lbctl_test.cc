@@ -1631,10 +1631,10 @@ TEST_F(LbctlTest, BadGlobalFlags) {
 TEST_F(LbctlTest, UnknownAndMissingCommands) {
   Result r = Run({"frobnicate"});
   EXPECT_EQ(r.code, 2);
-  EXPECT_EQ(
-      r.err,
-      "lbctl: unknown command \"frobnicate\"; want one of add, update, del, list, drain, "
-      "undrain, cluster, route, cert, watch, proxies, version\nRun 'lbctl --help' for usage.\n");
+  EXPECT_EQ(r.err,
+            "lbctl: unknown command \"frobnicate\"; want one of add, update, del, list, drain, "
+            "undrain, cluster, route, cert, watch, proxies, history, version\nRun 'lbctl --help' "
+            "for usage.\n");
   r = Run({"cluster"});
   EXPECT_EQ(r.code, 2);
   EXPECT_EQ(r.err,

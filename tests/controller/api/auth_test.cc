@@ -8,9 +8,12 @@
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace lb::api {
@@ -96,6 +99,48 @@ TEST(TokenAuthTest, FromFileTrimsWhitespace) {
   EXPECT_TRUE(auth->enabled());
   EXPECT_TRUE(auth->Check("Bearer s3cret").ok());
   EXPECT_EQ(auth->Check("Bearer   s3cret ").code(), absl::StatusCode::kUnauthenticated);
+}
+
+TEST(TokenAuthTest, BareTokenIsNamedToken) {
+  absl::StatusOr<TokenAuth> auth = TokenAuth::FromFile(WriteFile("token_bare", "s3cret\n"));
+  ASSERT_TRUE(auth.ok()) << auth.status();
+  absl::StatusOr<std::string> name = auth->Authenticate("Bearer s3cret");
+  ASSERT_TRUE(name.ok()) << name.status();
+  EXPECT_EQ(*name, "token");
+  EXPECT_EQ(*TokenAuth().Authenticate(""), "");
+}
+
+TEST(TokenAuthTest, NamedTokens) {
+  absl::StatusOr<TokenAuth> auth = TokenAuth::FromFile(
+      WriteFile("token_named", "# operators\n\nops: tok-ops \nci:tok-ci:with-colon\n"));
+  ASSERT_TRUE(auth.ok()) << auth.status();
+  EXPECT_EQ(*auth->Authenticate("Bearer tok-ops"), "ops");
+  EXPECT_EQ(*auth->Authenticate("bearer tok-ci:with-colon"), "ci");
+  ExpectUnauthenticated(auth->Check("Bearer ops"), "invalid bearer token");
+  ExpectUnauthenticated(auth->Check("Bearer ops:tok-ops"), "invalid bearer token");
+  ExpectUnauthenticated(auth->Check(""), "this call needs an Authorization: Bearer token");
+}
+
+TEST(TokenAuthTest, MalformedNamedTokenFiles) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"ops:a\nsecret-without-name\n", "line 2: expected NAME:TOKEN"},
+      {"ops:\n", "line 1: expected NAME:TOKEN"},
+      {"bad name:x\n", "line 1: expected NAME:TOKEN"},
+      {"ops:a\nops:b\n", "line 2: the name of an earlier line again"},
+      {"ops:a\nci:a\n", "line 2: the token of an earlier line again"},
+      {"# only a comment\nops:a\n#x\n", ""},
+  };
+  for (const auto& [content, want] : cases) {
+    absl::StatusOr<TokenAuth> auth = TokenAuth::Parse(content, "F");
+    if (want.empty()) {
+      EXPECT_TRUE(auth.ok()) << content << auth.status();
+      continue;
+    }
+    EXPECT_EQ(auth.status().code(), absl::StatusCode::kInvalidArgument) << content;
+    EXPECT_THAT(std::string(auth.status().message()), ::testing::HasSubstr(want)) << content;
+    // Never the secret itself.
+    EXPECT_THAT(std::string(auth.status().message()), ::testing::Not(::testing::HasSubstr(":a")));
+  }
 }
 
 TEST(TokenAuthTest, FromFileEmpty) {

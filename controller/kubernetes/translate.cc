@@ -943,7 +943,7 @@ class Translator {
           Warn(absl::StrCat(c->what, ": host \"", check.hosts(i),
                             "\" with the same match is "
                             "already routed by route \"",
-                            it->second, "\" (older); left out"));
+                            it->second, "\", which takes precedence; left out"));
         }
       }
       if (kept.empty()) continue;

@@ -143,9 +143,6 @@ void AddGateway(ObjectSnapshot* s) {
       "allowedRoutes": {"namespaces": {"from": "All"}}}])"));
 }
 
-const char kParentRef[] =
-    R"({"group":"gateway.networking.k8s.io","kind":"Gateway","namespace":"infra","name":"gw"})";
-
 TEST(TranslateTest, EmptySnapshotGivesNothing) {
   DesiredState d = Translate(ObjectSnapshot{}, TranslateOptions{});
   EXPECT_THAT(d.clusters, IsEmpty());

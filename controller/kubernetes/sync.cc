@@ -133,7 +133,9 @@ void Sync::Failed(absl::string_view what, const absl::Status& status, ApplyStats
 
 absl::StatusOr<ApplyStats> Sync::SyncOnce() {
   if (!Synced()) return absl::UnavailableError("kubernetes: not every kind is listed yet");
-  const DesiredState desired = Translate(Snapshot(), options_.translate);
+  const DesiredState desired = options_.translate_fn
+                                   ? options_.translate_fn(Snapshot(), options_.translate)
+                                   : Translate(Snapshot(), options_.translate);
   for (const std::string& w : desired.warnings) spdlog::debug("kubernetes translate: {}", w);
   ApplyStats stats;
   ApplyClusters(desired, &stats);

@@ -13,6 +13,7 @@
 #define LB_CONTROLLER_KUBERNETES_SYNC_H_
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -40,6 +41,8 @@ struct SyncOptions {
   absl::Duration debounce = absl::Milliseconds(100);
   // Applied again this often even without changes (repairs a failed apply).
   absl::Duration resync = absl::Seconds(60);
+  // The translation; tests substitute their own. Default: Translate.
+  std::function<DesiredState(const ObjectSnapshot&, const TranslateOptions&)> translate_fn;
 };
 
 // What one SyncOnce did.

@@ -105,7 +105,8 @@ class SyncTest : public ::testing::Test {
   // "address:port:STATE ..." of a cluster, in the registry's order; "" when missing.
   std::string Endpoints(const std::string& name) {
     std::string out;
-    for (const auto& e : Cluster(name).endpoints()) {
+    const lb::v1::Cluster cluster = Cluster(name);
+    for (const auto& e : cluster.endpoints()) {
       absl::StrAppend(&out, out.empty() ? "" : " ", e.address(), ":", e.port(), ":",
                       lb::v1::AdminState_Name(e.admin_state()));
     }

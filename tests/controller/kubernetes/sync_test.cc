@@ -236,6 +236,76 @@ TEST_F(SyncTest, FollowsTheClusterAndKeepsManualObjects) {
   EXPECT_NE(text.find("lb_kubernetes_last_sync_timestamp_seconds"), std::string::npos);
 }
 
+// Through the real Translate: a Service, its EndpointSlice and an Ingress of class lb become an
+// owned cluster and route, the Ingress gets its status once, and a watch event on the slice
+// (a new ready pod, the old one terminating) changes only the endpoints.
+TEST_F(SyncTest, RealTranslateIngressToRegistry) {
+  options_.translate_fn = nullptr;
+  options_.translate.ingress_status_addresses = {"203.0.113.10"};
+  const std::string service =
+      R"({"metadata":{"name":"web","namespace":"shop","resourceVersion":"2"},)"
+      R"("spec":{"ports":[{"name":"http","port":80,"targetPort":8080}]}})";
+  auto slice = [](const std::string& rv, const std::string& endpoints) {
+    return absl::StrCat(R"({"metadata":{"name":"web-a","namespace":"shop","resourceVersion":")", rv,
+                        R"(","labels":{"kubernetes.io/service-name":"web"}},"addressType":"IPv4",)",
+                        R"("ports":[{"name":"http","port":8080}],"endpoints":[)", endpoints, "]}");
+  };
+  auto endpoint = [](const std::string& ip, bool ready, bool terminating) {
+    return absl::StrCat(R"({"addresses":[")", ip, R"("],"conditions":{"ready":)",
+                        ready ? "true" : "false", R"(,"serving":true,"terminating":)",
+                        terminating ? "true" : "false", "}}");
+  };
+  const std::string ingress =
+      R"({"metadata":{"name":"main","namespace":"shop","generation":1,"resourceVersion":"4"},)"
+      R"("spec":{"ingressClassName":"lb","rules":[{"host":"shop.example.com","http":{"paths":[)"
+      R"({"path":"/","pathType":"Prefix","backend":{"service":{"name":"web","port":{"number":80}}}}]}}]}})";
+  auto list = [](const std::string& item, const std::string& rv) {
+    return HttpResponse{200, absl::StrCat(R"({"metadata":{"resourceVersion":")", rv,
+                                          R"("},"items":[)", item, "]}")};
+  };
+  transport_.AddList(kServices, list(service, "2"));
+  constexpr char kSlices[] = "/apis/discovery.k8s.io/v1/endpointslices";
+  transport_.AddList(kSlices, list(slice("3", endpoint("10.0.1.1", true, false)), "3"));
+  transport_.AddList("/apis/networking.k8s.io/v1/ingresses", list(ingress, "4"));
+  // No Gateway API CRDs.
+  for (const char* kind : {"gateways", "httproutes"}) {
+    const std::string path = absl::StrCat("/apis/gateway.networking.k8s.io/v1/", kind);
+    for (int i = 0; i < 3; ++i) transport_.AddList(path, HttpResponse{404, "{}"});
+  }
+  absl::Notification roll;
+  FakeWatch w;
+  w.gate = &roll;
+  w.lines = {Event("MODIFIED", slice("5", absl::StrCat(endpoint("10.0.1.1", false, true), ",",
+                                                       endpoint("10.0.1.2", true, false))))};
+  transport_.AddWatch(kSlices, w);
+  Sync sync(&transport_, store_.get(), nullptr, options_);
+  sync.Start();
+  ASSERT_TRUE(WaitFor([&] { return Endpoints("shop.web.80") == "10.0.1.1:8080:ACTIVE"; }))
+      << Endpoints("shop.web.80");
+  ASSERT_TRUE(WaitFor([&] { return RouteNames().size() == 1; }));
+  EXPECT_EQ(Cluster("shop.web.80").owner(), "kubernetes");
+  absl::StatusOr<lb::v1::RouteTable> table = api_->GetRouteTable();
+  ASSERT_TRUE(table.ok());
+  bool found = false;
+  for (const auto& r : table->routes()) {
+    if (r.owner() != "kubernetes") continue;
+    found = true;
+    EXPECT_EQ(r.cluster(), "shop.web.80");
+    EXPECT_EQ(r.host(), "shop.example.com");
+  }
+  EXPECT_TRUE(found);
+  EXPECT_FALSE(sync.objects().Present("httproutes"));
+  roll.Notify();
+  ASSERT_TRUE(WaitFor([&] {
+    return Endpoints("shop.web.80") == "10.0.1.1:8080:DRAINING 10.0.1.2:8080:ACTIVE";
+  })) << Endpoints("shop.web.80");
+  sync.Stop();
+  std::vector<std::pair<std::string, std::string>> patches = transport_.Patches();
+  ASSERT_EQ(patches.size(), 1u);
+  EXPECT_EQ(patches[0].first, "/apis/networking.k8s.io/v1/namespaces/shop/ingresses/main/status");
+  EXPECT_NE(patches[0].second.find("203.0.113.10"), std::string::npos) << patches[0].second;
+}
+
 TEST_F(SyncTest, NeverTouchesAManualClusterOfTheSameName) {
   lb::v1::Cluster manual;
   manual.set_name("manual");

@@ -4,6 +4,7 @@
 #define LB_TESTS_CONTROLLER_KUBERNETES_FAKE_TRANSPORT_H_
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -109,6 +110,20 @@ class FakeTransport : public Transport {
   std::vector<std::pair<std::string, std::string>> patches_ ABSL_GUARDED_BY(mu_);
   int patch_status_ ABSL_GUARDED_BY(mu_) = 200;
 };
+
+// Polls `done` every 10 ms (bounded: 20 s) and reports whether it became true.
+inline bool WaitFor(const std::function<bool()>& done) {
+  for (int i = 0; i < 2000; ++i) {
+    if (done()) return true;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return done();
+}
+
+// One line of a watch stream: {"type":TYPE,"object":OBJECT}.
+inline std::string WatchEvent(const std::string& type, const std::string& object) {
+  return "{\"type\":\"" + type + "\",\"object\":" + object + "}";
+}
 
 }  // namespace lb::kubernetes::testing
 

@@ -17,25 +17,14 @@ namespace {
 
 using testing::FakeTransport;
 using testing::FakeWatch;
+using testing::WaitFor;
+using testing::WatchEvent;
 
 constexpr char kServices[] = "/api/v1/services";
-
-// Polls `done` (bounded: 20 s) and reports whether it became true.
-bool WaitFor(const std::function<bool()>& done) {
-  for (int i = 0; i < 2000; ++i) {
-    if (done()) return true;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return done();
-}
 
 std::string Service(const std::string& name, const std::string& rv) {
   return R"({"metadata":{"namespace":"default","name":")" + name + R"(","resourceVersion":")" + rv +
          R"(","managedFields":[{"manager":"x"}]},"spec":{"ports":[{"port":80}]}})";
-}
-
-std::string Event(const std::string& type, const std::string& object) {
-  return R"({"type":")" + type + R"(","object":)" + object + "}";
 }
 
 HttpResponse List(const std::vector<std::string>& items, const std::string& rv,
@@ -67,12 +56,12 @@ TEST(ReflectorTest, ListWatchBookmarkGoneRelist) {
   t.AddList(kServices, List({Service("a", "5")}, "", "c+1/="));
   t.AddList(kServices, List({Service("b", "7")}, "10"));
   FakeWatch w1;
-  w1.lines = {Event("ADDED", Service("c", "11")), Event("MODIFIED", Service("a", "12")),
-              Event("BOOKMARK", R"({"metadata":{"resourceVersion":"15"}})")};
+  w1.lines = {WatchEvent("ADDED", Service("c", "11")), WatchEvent("MODIFIED", Service("a", "12")),
+              WatchEvent("BOOKMARK", R"({"metadata":{"resourceVersion":"15"}})")};
   t.AddWatch(kServices, w1);  // Then the server ends it: resume from 15.
   FakeWatch w2;
-  w2.lines = {Event("DELETED", Service("b", "16")),
-              Event("ERROR", R"({"kind":"Status","code":410,"reason":"Expired"})")};
+  w2.lines = {WatchEvent("DELETED", Service("b", "16")),
+              WatchEvent("ERROR", R"({"kind":"Status","code":410,"reason":"Expired"})")};
   t.AddWatch(kServices, w2);
   t.AddList(kServices, List({Service("a", "18"), Service("d", "19")}, "20"));
   ObjectStore store(100);
@@ -197,7 +186,7 @@ TEST(ReflectorTest, ObjectCap) {
   t.AddList(kServices, List({Service("a", "1"), Service("b", "2")}, "2"));
   t.AddList(kServices, List({Service("a", "1")}, "3"));
   FakeWatch w;
-  w.lines = {Event("ADDED", Service("c", "4")), Event("MODIFIED", Service("a", "5"))};
+  w.lines = {WatchEvent("ADDED", Service("c", "4")), WatchEvent("MODIFIED", Service("a", "5"))};
   t.AddWatch(kServices, w);
   ObjectStore store(1);
   Reflector r({"services", kServices, false}, &t, &store, Fast());

@@ -28,26 +28,16 @@ namespace {
 
 using testing::FakeTransport;
 using testing::FakeWatch;
+using testing::WaitFor;
+using testing::WatchEvent;
 
 constexpr char kServices[] = "/api/v1/services";
-
-bool WaitFor(const std::function<bool()>& done) {
-  for (int i = 0; i < 2000; ++i) {
-    if (done()) return true;
-    absl::SleepFor(absl::Milliseconds(10));
-  }
-  return done();
-}
 
 // A Service whose annotation "eps" lists endpoints "IP:PORT:ready|draining" separated by ' '.
 std::string Service(const std::string& name, const std::string& rv, const std::string& eps) {
   return absl::StrCat(R"({"metadata":{"namespace":"default","name":")", name,
                       R"(","resourceVersion":")", rv, R"(","annotations":{"eps":")", eps,
                       R"("}}})");
-}
-
-std::string Event(const std::string& type, const std::string& object) {
-  return absl::StrCat(R"({"type":")", type, R"(","object":)", object, "}");
 }
 
 // Service default/NAME -> cluster default.NAME.80 with its endpoints, a route /NAME to it, and a
@@ -148,14 +138,14 @@ TEST_F(SyncTest, FollowsTheClusterAndKeepsManualObjects) {
   FakeWatch w1;
   w1.gate = &roll;
   // A rolling update: a new pod ready, an old one terminating; then the old one gone.
-  w1.lines = {Event(
+  w1.lines = {WatchEvent(
       "MODIFIED", Service("web", "6", "10.0.0.2:80:ready 10.0.0.3:80:ready 10.0.0.1:80:draining"))};
   transport_.AddWatch(kServices, w1);
   FakeWatch w2;
   w2.gate = &remove;
-  w2.lines = {Event("MODIFIED", Service("web", "7", "10.0.0.2:80:ready 10.0.0.3:80:ready")),
-              Event("BOOKMARK", R"({"metadata":{"resourceVersion":"8"}})"),
-              Event("DELETED", Service("web", "9", ""))};
+  w2.lines = {WatchEvent("MODIFIED", Service("web", "7", "10.0.0.2:80:ready 10.0.0.3:80:ready")),
+              WatchEvent("BOOKMARK", R"({"metadata":{"resourceVersion":"8"}})"),
+              WatchEvent("DELETED", Service("web", "9", ""))};
   transport_.AddWatch(kServices, w2);
 
   // Every committed state of the owned cluster keeps at least one ACTIVE endpoint.
@@ -275,8 +265,8 @@ TEST_F(SyncTest, RealTranslateIngressToRegistry) {
   absl::Notification roll;
   FakeWatch w;
   w.gate = &roll;
-  w.lines = {Event("MODIFIED", slice("5", absl::StrCat(endpoint("10.0.1.1", false, true), ",",
-                                                       endpoint("10.0.1.2", true, false))))};
+  w.lines = {WatchEvent("MODIFIED", slice("5", absl::StrCat(endpoint("10.0.1.1", false, true), ",",
+                                                            endpoint("10.0.1.2", true, false))))};
   transport_.AddWatch(kSlices, w);
   Sync sync(&transport_, store_.get(), nullptr, options_);
   sync.Start();

@@ -14,6 +14,7 @@ packages=(
   nginx haproxy wrk  # the peers and the load generator of bench/abuse_bench.sh, bench/proxy_bench.sh
   chromium-headless-shell nodejs  # tests/ui: the web console in a real browser
   python3-yaml  # tests/deploy: reads kubectl kustomize's output
+  libcurl4-openssl-dev libyaml-dev  # controller/kubernetes: the API server client, kubeconfig
 )
 # tests/deploy renders deploy/kubernetes with `kubectl kustomize`. Any kubectl will do (Debian's
 # kubernetes-client is 1.20, kustomize 2; newer ones work too): install Debian's only when none is

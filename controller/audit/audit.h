@@ -38,7 +38,7 @@ inline constexpr uint32_t kMaxListLimit = 1000;
 inline constexpr char kApiRestConfig[] = "rest_config";
 inline constexpr char kApiRestV1[] = "rest_v1";
 inline constexpr char kApiGrpc[] = "grpc";
-inline constexpr char kApiKubernetes[] = "kubernetes";  // Reserved: in-process Kubernetes sync.
+inline constexpr char kApiKubernetes[] = "kubernetes";  // The in-process Kubernetes sync.
 inline constexpr char kApiInternal[] = "internal";
 
 // Identity recorded for writes when auth is off (and no client certificate was presented).

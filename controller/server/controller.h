@@ -13,6 +13,8 @@
 #include "controller/api/change_feed.h"
 #include "controller/audit/event_compactor.h"
 #include "controller/dns/hostname_cache.h"
+#include "controller/kubernetes/curl_transport.h"
+#include "controller/kubernetes/sync.h"
 #include "controller/lrs/load_aggregator.h"
 #include "controller/lrs/lrs_service.h"
 #include "controller/server/tls_config.h"
@@ -62,6 +64,16 @@ struct ControllerLimits {
   ui::EventHub::Limits ui_stream;
 };
 
+// --kubernetes: follow a Kubernetes cluster (docs/kubernetes.md, "Running with --kubernetes").
+struct KubernetesOptions {
+  bool enabled = false;
+  std::string kubeconfig;  // Empty: the pod's service account (in-cluster).
+  bool allow_insecure_skip_tls_verify = false;
+  std::string service_account_dir = kubernetes::kServiceAccountDir;
+  kubernetes::CurlTransportOptions transport;
+  kubernetes::SyncOptions sync;
+};
+
 struct ControllerOptions {
   std::string grpc_listen = "127.0.0.1:18000";
   std::string rest_listen = "127.0.0.1:9091";
@@ -99,6 +111,7 @@ struct ControllerOptions {
   // Must outlive the controller.
   Clock* clock = Clock::Real();
   ControllerLimits limits;
+  KubernetesOptions kubernetes;
 };
 
 class Controller {

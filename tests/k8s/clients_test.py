@@ -502,11 +502,16 @@ class NodeClientTest(unittest.TestCase):
                                 "/apis/discovery.k8s.io/v1/namespaces/node/endpointslices/n2")
             self.assertEqual(code, 200)
             self.assertEqual(expect("delete n2"), "delete n2")
-            # Compact and cut: the informer's resumed watch gets 410 and it relists.
+            # Compact (past the informer's last resourceVersion) and cut: the informer's resumed
+            # watch gets 410 and it relists.
+            fake.control("objects", {"apiVersion": "v1", "kind": "Service",
+                                     "metadata": {"name": "other", "namespace": "node"}})
             fake.control("compact")
             fake.control("cut_watches")
             fake.control("objects", slice_obj("n3", ["10.4.0.3"], ns="node"))
             self.assertEqual(expect("add n3"), "add n3")
+            counters = fake.call("GET", "/__fake/state")[1]["counters"]
+            self.assertGreaterEqual(counters.get("expired_watches", 0), 1, out_lines)
             proc.stdin.close()
             self.assertEqual(proc.wait(15), 0)
         finally:

@@ -605,6 +605,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_json(err.code, err.status())
 
     def read_body(self):
+        """The request body (read once, in dispatch, before any answer: an unread body would
+        be taken for the next request, or reset the connection under the answer)."""
+        if self.body is not None:
+            return self.body
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             raise ApiError(411, "BadRequest", "chunked request bodies are not supported")
         try:
@@ -618,7 +622,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise ApiError(413, "RequestEntityTooLarge",
                            f"request body of {length} bytes is over the limit of "
                            f"{self.args.max_body_bytes} (--max_body_bytes)")
-        return self.rfile.read(length) if length else b""
+        self.body = self.rfile.read(length) if length else b""
+        return self.body
 
     def read_json(self):
         raw = self.read_body()
@@ -666,11 +671,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         url = urllib.parse.urlsplit(self.path)
         self.query = {k: v[-1] for k, v in urllib.parse.parse_qs(url.query).items()}
         path = url.path
+        self.body = None
         with self.store.cond:
             self.store.requests.append({"method": self.command, "path": path,
                                         "query": url.query, "time": time.time()})
             self.store.bump("requests")
         try:
+            self.read_body()
             if not self.authorized():
                 with self.store.cond:
                     self.store.bump("unauthorized")

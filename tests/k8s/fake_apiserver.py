@@ -17,7 +17,8 @@ Usage:
                     [--history_limit=10000] [--bookmark_interval=1] ...
   (`--help` lists every flag and its default.)
 
-Once it listens it writes --ready_file atomically: {"pid": PID, "port": PORT, "url": URL}.
+Once it listens it writes --ready_file atomically: {"pid": PID, "port": PORT, "url": URL}
+(and "plain_port": N with --plain_port, a second, plain-HTTP listener for test code).
 Every request needs `Authorization: Bearer TOKEN` (the --token, or the current contents of
 --token_file, re-read on every request so tests can rotate it): 401 Status otherwise. With
 neither flag, no authentication.
@@ -1284,6 +1285,9 @@ def main(argv=None):
     p.add_argument("--cert", default="", help="server certificate chain (PEM)")
     p.add_argument("--key", default="", help="server key (PEM)")
     p.add_argument("--plain", action="store_true", help="plain HTTP instead of TLS")
+    p.add_argument("--plain_port", type=int, default=-1,
+                   help="also serve plain HTTP (same API, same token) on this port of --listen "
+                        "(0: any), for test code without a TLS client; -1: off")
     p.add_argument("--token", default="")
     p.add_argument("--token_file", default="", help="accepted token, re-read per request")
     p.add_argument("--no_gateway_api", action="store_true",
@@ -1324,9 +1328,17 @@ def main(argv=None):
     port = server.server_address[1]
     scheme = "http" if args.plain else "https"
     host = f"[{args.listen}]" if ":" in args.listen else args.listen
+    ready = {"pid": os.getpid(), "port": port, "url": f"{scheme}://{host}:{port}"}
+    if args.plain_port >= 0:
+        plain_handler = type("PlainHandler", (Handler,), {"ssl_context": None})
+        plain = Server((args.listen, args.plain_port), plain_handler, family,
+                       args.max_connections)
+        ready["plain_port"] = plain.server_address[1]
+        threading.Thread(target=plain.serve_forever, kwargs={"poll_interval": 0.2},
+                         daemon=True).start()
     tmp = args.ready_file + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump({"pid": os.getpid(), "port": port, "url": f"{scheme}://{host}:{port}"}, f)
+        json.dump(ready, f)
     os.rename(tmp, args.ready_file)
     try:
         server.serve_forever(poll_interval=0.2)

@@ -15,6 +15,7 @@ packages=(
   chromium-headless-shell nodejs  # tests/ui: the web console in a real browser
   python3-yaml  # tests/deploy: reads kubectl kustomize's output
   python3-kubernetes  # tests/k8s: a real Kubernetes client against the fake API server
+  libcurl4-openssl-dev libyaml-dev  # controller/kubernetes: the API server client, kubeconfig
 )
 # tests/deploy renders deploy/kubernetes with `kubectl kustomize`, and tests/k8s drives the fake
 # API server with `kubectl get --raw` and `kubectl get -w`. Any kubectl will do (Debian's

@@ -54,6 +54,34 @@ ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert");
 ABSL_FLAG(std::string, client_ca, "",
           "PEM CA bundle: gRPC and REST clients must present a certificate it issued (mTLS)");
 
+// Kubernetes (docs/kubernetes.md, "Running with --kubernetes"); defaults from KubernetesOptions.
+namespace {
+const lb::controller::KubernetesOptions kKubeDefaults;
+}  // namespace
+ABSL_FLAG(bool, kubernetes, false,
+          "Follow a Kubernetes cluster: Services, EndpointSlices, Ingresses, Secrets, Gateway API "
+          "Gateways and HTTPRoutes become clusters, routes and certificates owned by kubernetes");
+ABSL_FLAG(std::string, kubeconfig, "",
+          "--kubernetes: kubeconfig file (its current context); empty: the pod's service account");
+ABSL_FLAG(bool, kubernetes_allow_insecure_skip_tls_verify, false,
+          "--kubernetes: accept a kubeconfig cluster with insecure-skip-tls-verify (the API "
+          "server's identity is then not checked)");
+ABSL_FLAG(std::string, ingress_class, kKubeDefaults.sync.translate.ingress_class,
+          "--kubernetes: the IngressClass (ingressClassName) this load balancer serves");
+ABSL_FLAG(std::string, gateway_class, kKubeDefaults.sync.translate.gateway_class,
+          "--kubernetes: the GatewayClass whose Gateways' HTTPRoutes this load balancer serves");
+ABSL_FLAG(std::string, gateway_controller_name,
+          kKubeDefaults.sync.translate.gateway_controller_name,
+          "--kubernetes: controllerName of our GatewayClass, written in HTTPRoute status");
+ABSL_FLAG(std::vector<std::string>, ingress_status_address, {},
+          "--kubernetes: IPs or hostnames written to Ingress status.loadBalancer (comma list)");
+ABSL_FLAG(absl::Duration, kubernetes_resync_backoff_max, kKubeDefaults.sync.reflector.backoff_max,
+          "--kubernetes: longest wait between retries of a failed list or watch");
+ABSL_FLAG(uint64_t, kubernetes_max_objects, kKubeDefaults.sync.max_objects,
+          "--kubernetes: Kubernetes objects held, all kinds together; more are refused");
+ABSL_FLAG(uint64_t, kubernetes_max_event_bytes, kKubeDefaults.transport.max_event_bytes,
+          "--kubernetes: largest watch event (one object); a larger one restarts the watch");
+
 // Limits (docs/architecture.md, "Limits"); defaults from ControllerLimits.
 namespace {
 const lb::controller::ControllerLimits kDefaults;
@@ -199,6 +227,18 @@ int main(int argc, char** argv) {
   limits.ui_stream.max_clients = absl::GetFlag(FLAGS_ui_stream_max_clients);
   limits.ui_stream.max_queued_bytes = absl::GetFlag(FLAGS_ui_stream_max_queued_bytes);
   limits.ui_stream.tick_interval = absl::GetFlag(FLAGS_ui_stream_tick_interval);
+  lb::controller::KubernetesOptions& kube = options.kubernetes;
+  kube.enabled = absl::GetFlag(FLAGS_kubernetes);
+  kube.kubeconfig = absl::GetFlag(FLAGS_kubeconfig);
+  kube.allow_insecure_skip_tls_verify =
+      absl::GetFlag(FLAGS_kubernetes_allow_insecure_skip_tls_verify);
+  kube.sync.translate.ingress_class = absl::GetFlag(FLAGS_ingress_class);
+  kube.sync.translate.gateway_class = absl::GetFlag(FLAGS_gateway_class);
+  kube.sync.translate.gateway_controller_name = absl::GetFlag(FLAGS_gateway_controller_name);
+  kube.sync.translate.ingress_status_addresses = absl::GetFlag(FLAGS_ingress_status_address);
+  kube.sync.reflector.backoff_max = absl::GetFlag(FLAGS_kubernetes_resync_backoff_max);
+  kube.sync.max_objects = absl::GetFlag(FLAGS_kubernetes_max_objects);
+  kube.transport.max_event_bytes = absl::GetFlag(FLAGS_kubernetes_max_event_bytes);
   absl::StatusOr<std::unique_ptr<lb::controller::Controller>> controller =
       lb::controller::Controller::Start(options);
   if (!controller.ok()) {

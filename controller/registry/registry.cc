@@ -552,6 +552,29 @@ void Registry::FillResolved(lb::v1::Cluster* cluster) const {
   }
 }
 
+// `old_owner`: the stored object's owner (null: it does not exist yet); `new_owner`: the written
+// object's (null: deleted).
+absl::Status Registry::CheckOwner(absl::string_view kind, absl::string_view name,
+                                  const std::string* old_owner,
+                                  const std::string* new_owner) const {
+  for (const std::string* owner : {old_owner, new_owner}) {
+    if (owner == nullptr || *owner == writer_) continue;
+    if (writer_.empty() && owner == old_owner) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(kind, " \"", name, "\" is owned by ", *owner, "; change it in ",
+                       *owner == "kubernetes" ? "Kubernetes" : *owner));
+    }
+    if (writer_.empty()) {
+      return absl::FailedPreconditionError(absl::StrCat(kind, " \"", name,
+                                                        "\": owner is output only (set by the ",
+                                                        *owner, " sync); leave it unset"));
+    }
+    return absl::FailedPreconditionError(absl::StrCat(kind, " \"", name, "\" is not owned by ",
+                                                      writer_, "; ", writer_, " leaves it alone"));
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<lb::v1::Cluster> Registry::MutateCluster(
     absl::string_view op, absl::string_view name, int64_t expected_version,
     const std::function<absl::Status(lb::v1::Cluster*)>& edit) {
@@ -566,6 +589,10 @@ absl::StatusOr<lb::v1::Cluster> Registry::MutateCluster(
     }
     result = loaded->cluster;
     if (absl::Status s = edit(&result); !s.ok()) return s;
+    if (absl::Status o = CheckOwner("cluster", name, &loaded->cluster.owner(), &result.owner());
+        !o.ok()) {
+      return o;
+    }
     if (google::protobuf::util::MessageDifferencer::Equals(result, loaded->cluster)) {
       return std::optional<int64_t>(loaded->mod_revision);  // Nothing to write.
     }
@@ -754,6 +781,7 @@ absl::StatusOr<std::vector<lb::v1::Cluster>> Registry::ListClusters() {
 absl::StatusOr<lb::v1::Cluster> Registry::CreateCluster(lb::v1::Cluster cluster) {
   absl::Status s = model::NormalizeCluster(&cluster);
   if (s.ok()) s = NormalizeClusterTls(&cluster);
+  if (s.ok()) s = CheckOwner("cluster", cluster.name(), nullptr, &cluster.owner());
   absl::StatusOr<int64_t> rev = Commit("create_cluster", [&]() -> Attempt {
     if (!s.ok()) return s;
     absl::StatusOr<std::optional<store::KeyValue>> kv = store_->Get(ClusterKey(cluster.name()));
@@ -824,6 +852,8 @@ absl::Status Registry::DeleteCluster(absl::string_view name, int64_t expected_ve
                       !e.ok()) {
                     return e;
                   }
+                  const absl::Status o = CheckOwner("cluster", name, &loaded->cluster.owner(), {});
+                  if (!o.ok()) return o;
                   absl::StatusOr<LoadedRoutes> routes = LoadRoutes();
                   if (!routes.ok()) return routes.status();
                   for (const auto& r : routes->table.routes()) {
@@ -862,6 +892,7 @@ absl::StatusOr<lb::v1::RouteTable> Registry::MutateRoutes(
     }
     result = loaded->table;
     if (absl::Status s = edit(&result); !s.ok()) return s;
+    if (absl::Status o = CheckRouteOwners(loaded->table, result); !o.ok()) return o;
     if (loaded->mod_revision != 0 &&
         google::protobuf::util::MessageDifferencer::Equals(result, loaded->table)) {
       return std::optional<int64_t>(loaded->mod_revision);  // Nothing to write.
@@ -888,6 +919,26 @@ absl::StatusOr<lb::v1::RouteTable> Registry::MutateRoutes(
   if (!rev.ok()) return rev.status();
   result.set_version(*rev);
   return result;
+}
+
+absl::Status Registry::CheckRouteOwners(const lb::v1::RouteTable& before,
+                                        const lb::v1::RouteTable& after) const {
+  std::map<std::string, std::pair<const lb::v1::Route*, const lb::v1::Route*>> routes;
+  for (const auto& r : before.routes()) routes[r.name()].first = &r;
+  for (const auto& r : after.routes()) routes[r.name()].second = &r;
+  for (const auto& [name, pair] : routes) {
+    const auto& [old_route, new_route] = pair;
+    if (old_route != nullptr && new_route != nullptr &&
+        google::protobuf::util::MessageDifferencer::Equals(*old_route, *new_route)) {
+      continue;
+    }
+    if (absl::Status o = CheckOwner("route", name, old_route ? &old_route->owner() : nullptr,
+                                    new_route ? &new_route->owner() : nullptr);
+        !o.ok()) {
+      return o;
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<lb::v1::RouteTable> Registry::CreateRoute(lb::v1::Route route,
@@ -996,6 +1047,15 @@ absl::StatusOr<lb::v1::Certificate> Registry::PutCertificate(absl::string_view o
         return std::optional<int64_t>(own_revision);  // Nothing to write.
       }
     }
+    lb::v1::Certificate own;
+    if (own_value != nullptr && !own.ParseFromString(*own_value)) {
+      return absl::InternalError(absl::StrCat("stored value of ", key, " is corrupt"));
+    }
+    if (absl::Status o = CheckOwner("certificate", cert.name(),
+                                    own_value != nullptr ? &own.owner() : nullptr, &cert.owner());
+        !o.ok()) {
+      return o;
+    }
     for (const store::KeyValue& kv : *all) {
       if (kv.key == key) continue;
       lb::v1::Certificate other;
@@ -1051,6 +1111,10 @@ absl::Status Registry::DeleteCertificate(absl::string_view name, int64_t expecte
                       !e.ok()) {
                     return e;
                   }
+                  lb::v1::Certificate own;
+                  if (!own.ParseFromString((*kv)->value)) own.Clear();
+                  const absl::Status o = CheckOwner("certificate", name, &own.owner(), {});
+                  if (!o.ok()) return o;
                   absl::StatusOr<std::vector<lb::v1::Cluster>> clusters = ListClusters();
                   if (!clusters.ok()) return clusters.status();
                   for (const lb::v1::Cluster& c : *clusters) {

@@ -71,6 +71,12 @@ class Registry {
 
   void SetResolvedLookup(ResolvedLookup lookup) { resolved_lookup_ = std::move(lookup); }
   void SetMutationObserver(MutationObserver observer) { observer_ = std::move(observer); }
+  // Who writes through this registry: "" for the API (gRPC, REST, lbctl), "kubernetes" for the
+  // Kubernetes sync's own Registry. Writes that would change, delete or create an object whose
+  // owner is not the writer fail with kFailedPrecondition ("... is owned by kubernetes; change
+  // it in Kubernetes"), state unchanged: the API cannot touch owned objects (nor set owner), the
+  // sync cannot touch manual ones. Set before use.
+  void SetWriter(std::string owner) { writer_ = std::move(owner); }
 
   // On the very first start of a store: cluster "backend" (the seed's single upstream, RANDOM)
   // and a route "/" to it. Later starts change nothing, even if the user deleted them. Runs
@@ -191,6 +197,10 @@ class Registry {
       const std::function<absl::Status(lb::v1::RouteTable*)>& edit);
 
   void FillResolved(lb::v1::Cluster* cluster) const;
+  absl::Status CheckOwner(absl::string_view kind, absl::string_view name,
+                          const std::string* old_owner, const std::string* new_owner) const;
+  absl::Status CheckRouteOwners(const lb::v1::RouteTable& before,
+                                const lb::v1::RouteTable& after) const;
 
   // Checks a cluster's upstream_tls (fields; not the certificate's existence).
   static absl::Status NormalizeClusterTls(lb::v1::Cluster* cluster);
@@ -208,6 +218,7 @@ class Registry {
   store::Store* const store_;
   ResolvedLookup resolved_lookup_;
   MutationObserver observer_;
+  std::string writer_;
 };
 
 // "clusters/<name>".

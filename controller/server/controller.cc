@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/synchronization/mutex.h"
@@ -81,6 +83,50 @@ absl::Status ValidateLimits(const ControllerLimits& l) {
   return absl::OkStatus();
 }
 
+std::string Env(const char* name) {
+  const char* v = std::getenv(name);  // NOLINT(concurrency-mt-unsafe): before threads read env.
+  return v != nullptr ? v : "";
+}
+
+// --kubernetes: checks the flags, then reads the kubeconfig or the service account.
+absl::StatusOr<kubernetes::ClusterConfig> KubernetesConfig(const KubernetesOptions& k) {
+  const kubernetes::SyncOptions& s = k.sync;
+  struct Check {
+    bool ok;
+    const char* flag;
+    const char* rule;
+  };
+  for (const Check& c : {
+           Check{s.reflector.backoff_max >= s.reflector.backoff_initial,
+                 "kubernetes_resync_backoff_max", "must be at least 500ms"},
+           Check{s.max_objects > 0, "kubernetes_max_objects", "must be positive"},
+           Check{k.transport.max_event_bytes >= 1024, "kubernetes_max_event_bytes",
+                 "must be at least 1024"},
+           Check{!s.translate.ingress_class.empty(), "ingress_class", "must not be empty"},
+           Check{!s.translate.gateway_class.empty(), "gateway_class", "must not be empty"},
+           Check{!s.translate.gateway_controller_name.empty(), "gateway_controller_name",
+                 "must not be empty"},
+       }) {
+    if (!c.ok) return absl::InvalidArgumentError(absl::StrCat("--", c.flag, " ", c.rule));
+  }
+  for (const std::string& a : s.translate.ingress_status_addresses) {
+    if (a.empty() || a.find_first_of(" /,") != std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--ingress_status_address: \"", a, "\" is not an IP address or a hostname"));
+    }
+  }
+  absl::StatusOr<kubernetes::ClusterConfig> config =
+      k.kubeconfig.empty()
+          ? kubernetes::InClusterConfig(k.service_account_dir, Env("KUBERNETES_SERVICE_HOST"),
+                                        Env("KUBERNETES_SERVICE_PORT"))
+          : kubernetes::LoadKubeConfig(k.kubeconfig, k.allow_insecure_skip_tls_verify);
+  if (!config.ok()) {
+    return absl::Status(config.status().code(),
+                        absl::StrCat("--kubernetes: ", config.status().message()));
+  }
+  return config;
+}
+
 // Every limit's configured value, as lb_controller_limit{limit=FLAG}.
 void ExportLimits(const ControllerLimits& l, metrics::Registry* m) {
   auto seconds = [](absl::Duration d) {
@@ -124,6 +170,7 @@ class ControllerImpl : public Controller {
       if (shut_down_) return;
       shut_down_ = true;
     }
+    if (sync_) sync_->Stop();
     if (service_) service_->Shutdown();
     rest_.reset();
     if (events_) events_->Stop();
@@ -141,6 +188,13 @@ class ControllerImpl : public Controller {
 
   absl::Status Init(const ControllerOptions& o) {
     if (absl::Status s = ValidateLimits(o.limits); !s.ok()) return s;
+    // The cluster's address and credentials before anything listens.
+    std::optional<kubernetes::ClusterConfig> kube;
+    if (o.kubernetes.enabled) {
+      absl::StatusOr<kubernetes::ClusterConfig> c = KubernetesConfig(o.kubernetes);
+      if (!c.ok()) return c.status();
+      kube = std::move(*c);
+    }
     // TLS material first: a bad file stops the start before anything listens.
     absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> grpc_credentials =
         GrpcServerCredentials(o.tls);
@@ -246,6 +300,14 @@ class ControllerImpl : public Controller {
     xds_->OnDnsChange();
     hostnames_->Start();
     xds_->Flush();  // Serve xDS only once the current model is published.
+
+    if (kube.has_value()) {
+      kube_transport_ =
+          std::make_unique<kubernetes::CurlTransport>(std::move(*kube), o.kubernetes.transport);
+      sync_ = std::make_unique<kubernetes::Sync>(kube_transport_.get(), store_.get(), &metrics_,
+                                                 o.kubernetes.sync);
+      sync_->Start();
+    }
 
     service_ = std::make_unique<api::LoadBalancerService>(registry_.get(), &auth_, &metrics_);
     service_->SetChangeFeed(feed_.get());
@@ -401,6 +463,9 @@ class ControllerImpl : public Controller {
   std::unique_ptr<ui::EventHub> events_;
   std::unique_ptr<store::WatchHandle> watch_;
   std::unique_ptr<api::LoadBalancerService> service_;
+  // With --kubernetes: writes the registry (as owner "kubernetes") through store_; stopped first.
+  std::unique_ptr<kubernetes::Transport> kube_transport_;
+  std::unique_ptr<kubernetes::Sync> sync_;
   std::unique_ptr<grpc::Server> grpc_server_;
   int grpc_port_ = 0;
   std::unique_ptr<rest::RestHandler> rest_handler_;

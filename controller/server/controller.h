@@ -12,6 +12,8 @@
 #include "common/time/clock.h"
 #include "controller/api/change_feed.h"
 #include "controller/dns/hostname_cache.h"
+#include "controller/kubernetes/curl_transport.h"
+#include "controller/kubernetes/sync.h"
 #include "controller/lrs/load_aggregator.h"
 #include "controller/lrs/lrs_service.h"
 #include "controller/server/tls_config.h"
@@ -61,6 +63,16 @@ struct ControllerLimits {
   ui::EventHub::Limits ui_stream;
 };
 
+// --kubernetes: follow a Kubernetes cluster (docs/kubernetes.md, "Running with --kubernetes").
+struct KubernetesOptions {
+  bool enabled = false;
+  std::string kubeconfig;  // Empty: the pod's service account (in-cluster).
+  bool allow_insecure_skip_tls_verify = false;
+  std::string service_account_dir = kubernetes::kServiceAccountDir;
+  kubernetes::CurlTransportOptions transport;
+  kubernetes::SyncOptions sync;
+};
+
 struct ControllerOptions {
   std::string grpc_listen = "127.0.0.1:18000";
   std::string rest_listen = "127.0.0.1:9091";
@@ -89,6 +101,7 @@ struct ControllerOptions {
   // Must outlive the controller.
   Clock* clock = Clock::Real();
   ControllerLimits limits;
+  KubernetesOptions kubernetes;
 };
 
 class Controller {

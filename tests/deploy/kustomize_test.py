@@ -27,11 +27,6 @@ import yaml
 
 OVERLAYS = ("base", "ingress", "ha", "sidecar")
 BINARIES = ("controller", "proxy", "lbctl")
-# Flags the Kubernetes sync adds to the controller (issue 14). Until that work is merged the
-# controller has none of them; then the manifests may already use them. Once the controller has
-# --kubernetes, every one of them must exist like any other flag.
-PENDING_CONTROLLER_FLAGS = {"kubernetes", "ingress_class", "gateway_class",
-                            "ingress_status_address"}
 # Which listener flag serves which probe paths, and the ready-file key of its port.
 PROBED_LISTENERS = {
     "controller": {"rest_listen": "rest_port"},
@@ -240,8 +235,6 @@ class KustomizeTest(unittest.TestCase):
             for o, spec, c in self.our_containers(overlay):
                 binary = os.path.basename(c["command"][0])
                 known = set(self.flags[binary])
-                if binary == "controller" and "kubernetes" not in known:
-                    known |= PENDING_CONTROLLER_FLAGS
                 for name in container_args(c):
                     self.assertIn(name, known, "%s: %s has no flag --%s" % (overlay, binary, name))
 

@@ -32,6 +32,9 @@ struct TranslateOptions {
   std::string gateway_class = "lb";                                   // --gateway_class
   std::string gateway_controller_name = "lb.dev/gateway-controller";  // --gateway_controller_name
   std::vector<std::string> ingress_status_addresses;  // --ingress_status_address (IPs or hostnames)
+  // RFC 3339 UTC time of this translation: the lastTransitionTime of status conditions that
+  // change (unchanged ones keep theirs). Empty: "1970-01-01T00:00:00Z".
+  std::string now;
 };
 
 // A status subresource write the sync must make (merge-patch body for .../status).

@@ -127,11 +127,21 @@ class KubernetesTest : public ::testing::Test {
   }
 
   void TearDown() override {
-    if (HasFailure()) {
-      ADD_FAILURE() << "controller log:\n"
-                    << (controller_ ? controller_->LogTail(6000) : "") << "\nfake log:\n"
-                    << fake_.LogTail(2000);
+    if (!HasFailure()) return;
+    std::string model;
+    if (controller_ != nullptr) {
+      for (const char* path : {"/v1/routes", "/v1/clusters"}) {
+        absl::StatusOr<HttpResponse> r = HttpGet(controller_->rest_port(), path);
+        if (r.ok()) absl::StrAppend(&model, path, ": ", r->body.substr(0, 3000), "\n");
+      }
     }
+    absl::StatusOr<json> ingresses = fake_.Get("/apis/networking.k8s.io/v1/ingresses");
+    ADD_FAILURE() << "controller log:\n"
+                  << (controller_ ? controller_->LogTail(6000) : "") << "\nmodel:\n"
+                  << model << "ingresses at the API server: "
+                  << (ingresses.ok() ? ingresses->dump() : ingresses.status().ToString())
+                  << "\nfake log:\n"
+                  << fake_.LogTail(3000);
   }
 
   void Apply(const json& objects) {
@@ -184,7 +194,9 @@ class KubernetesTest : public ::testing::Test {
         }
         conn = std::move(*c);
       }
-      absl::StatusOr<HttpResponse> r = conn->Get("/", {{"Host", host}});
+      // Connection::Get sends its own Host; this request carries `host` instead.
+      absl::Status sent = conn->Send(absl::StrCat("GET / HTTP/1.1\r\nHost: ", host, "\r\n\r\n"));
+      absl::StatusOr<HttpResponse> r = sent.ok() ? conn->Read() : sent;
       if (!r.ok()) {
         ++counts["error"];
         conn.reset();
@@ -216,7 +228,7 @@ class KubernetesTest : public ::testing::Test {
     return (*state)["counters"].value(name, int64_t{0});
   }
 
-  FakeApiServerProcess fake_;
+  FakeApiServerProcess fake_{{"--verbose"}};
   std::unique_ptr<ControllerProcess> controller_;
   ProxyProcess proxy_{"k8s-proxy"};
 };
@@ -229,7 +241,7 @@ TEST_F(KubernetesTest, RollingUpdateOfFivePodsHasZeroFailedRequests) {
   std::vector<std::unique_ptr<TestBackend>> old_pods, new_pods;
   std::vector<std::string> old_addresses, new_addresses;
   json objects = {IngressClass(), K8sService("default", "web"),
-                  Ingress("web", {IngressRule("", "web")})};
+                  Ingress("web", json::array({IngressRule("", "web")}))};
   for (int i = 0; i < kPods; ++i) {
     old_pods.push_back(StartBackend(absl::StrCat("old-", i)));
     new_pods.push_back(StartBackend(absl::StrCat("new-", i)));
@@ -369,7 +381,8 @@ TEST_F(KubernetesTest, IngressWithTwoHostsRoutesEachToItsService) {
           {IngressClass(), K8sService("default", "alpha"), K8sService("default", "beta"),
            PodSlice("alpha", "pod", alpha->port(), true, true, false),
            PodSlice("beta", "pod", beta->port(), true, true, false),
-           Ingress("site", {IngressRule("a.test", "alpha"), IngressRule("b.test", "beta")})}}});
+           Ingress("site", json::array({IngressRule("a.test", "alpha"),
+                                        IngressRule("b.test", "beta")}))}}});
   ASSERT_TRUE(WaitEndpoints("default.alpha.80", {alpha->address()}, {alpha->address()}));
   ASSERT_TRUE(WaitEndpoints("default.beta.80", {beta->address()}, {beta->address()}));
   std::map<std::string, int> a, b;
@@ -413,7 +426,7 @@ TEST_F(KubernetesTest, WatchCutWith410RelistsWithoutDroppingEndpoints) {
   std::vector<std::unique_ptr<TestBackend>> pods;
   std::vector<std::string> addresses;
   json objects = {IngressClass(), K8sService("default", "web"),
-                  Ingress("web", {IngressRule("", "web")})};
+                  Ingress("web", json::array({IngressRule("", "web")}))};
   for (int i = 0; i < 3; ++i) {
     pods.push_back(StartBackend(absl::StrCat("pod-", i)));
     addresses.push_back(pods.back()->address());

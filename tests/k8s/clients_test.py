@@ -99,7 +99,8 @@ class FakeServer:
             with urllib.request.urlopen(req, context=self.ssl, timeout=15) as resp:
                 return resp.status, json.loads(resp.read() or b"null")
         except urllib.error.HTTPError as e:
-            return e.code, json.loads(e.read() or b"null")
+            with e:
+                return e.code, json.loads(e.read() or b"null")
 
     def control(self, path, body=None):
         status, answer = self.call("POST", "/__fake/" + path, body)
@@ -449,6 +450,9 @@ class KubectlTest(unittest.TestCase):
         finally:
             proc.terminate()
             proc.wait(10)
+            reader.join(10)
+            proc.stdout.close()
+            proc.stderr.close()
 
     def test_create_and_get(self):
         manifest = json.dumps({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
@@ -471,6 +475,7 @@ class NodeClientTest(unittest.TestCase):
             raise unittest.SkipTest(f"@kubernetes/client-node is not installed in "
                                     f"{NODE_CLIENT_DIR} (bazel/install_deps.sh installs it)")
         fake = FakeServer()
+        proc = None
         try:
             env = dict(os.environ, NODE_PATH=os.path.join(NODE_CLIENT_DIR, "node_modules"),
                        KUBECONFIG=fake.kubeconfig, HOME=fake.dir)
@@ -515,12 +520,16 @@ class NodeClientTest(unittest.TestCase):
             proc.stdin.close()
             self.assertEqual(proc.wait(15), 0)
         finally:
-            if proc.poll() is None:
-                proc.kill()
+            if proc is not None:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait(10)
+                for f in (proc.stdin, proc.stdout, proc.stderr):
+                    if not f.closed:
+                        f.close()
             fake.stop()
 
 
 if __name__ == "__main__":
-    out = os.environ.get("XML_OUTPUT_FILE")
     result = unittest.main(exit=False, verbosity=2).result
     sys.exit(0 if result.wasSuccessful() else 1)

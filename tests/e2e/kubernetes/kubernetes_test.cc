@@ -156,6 +156,23 @@ class KubernetesTest : public ::testing::Test {
     return b;
   }
 
+  // Service `web` behind an Ingress without a host (every request), with `n` ready pods
+  // PREFIX-0.. (backends answering "Hello from PREFIX-i", slices web-PREFIX-i); waits until the
+  // proxy has them all.
+  void DeployWeb(const std::string& prefix, int n, std::vector<std::unique_ptr<TestBackend>>* pods,
+                 std::vector<std::string>* addresses) {
+    json objects = {IngressClass(), K8sService("default", "web"),
+                    Ingress("web", json::array({IngressRule("", "web")}))};
+    for (int i = 0; i < n; ++i) {
+      const std::string pod = absl::StrCat(prefix, "-", i);
+      pods->push_back(StartBackend(pod));
+      addresses->push_back(pods->back()->address());
+      objects.push_back(PodSlice("web", pod, pods->back()->port(), true, true, false));
+    }
+    Apply({{"items", objects}});
+    ASSERT_TRUE(WaitEndpoints("default.web.80", *addresses, *addresses));
+  }
+
   // Waits until the proxy's `cluster` has exactly `all` endpoints, of which exactly
   // `eligible` are eligible (both sorted inside).
   ::testing::AssertionResult WaitEndpoints(const std::string& cluster, std::vector<std::string> all,
@@ -240,18 +257,11 @@ TEST_F(KubernetesTest, RollingUpdateOfFivePodsHasZeroFailedRequests) {
   const std::string cluster = "default.web.80";
   std::vector<std::unique_ptr<TestBackend>> old_pods, new_pods;
   std::vector<std::string> old_addresses, new_addresses;
-  json objects = {IngressClass(), K8sService("default", "web"),
-                  Ingress("web", json::array({IngressRule("", "web")}))};
+  ASSERT_NO_FATAL_FAILURE(DeployWeb("old", kPods, &old_pods, &old_addresses));
   for (int i = 0; i < kPods; ++i) {
-    old_pods.push_back(StartBackend(absl::StrCat("old-", i)));
     new_pods.push_back(StartBackend(absl::StrCat("new-", i)));
-    old_addresses.push_back(old_pods.back()->address());
     new_addresses.push_back(new_pods.back()->address());
-    objects.push_back(
-        PodSlice("web", absl::StrCat("old-", i), old_pods.back()->port(), true, true, false));
   }
-  Apply({{"items", objects}});
-  ASSERT_TRUE(WaitEndpoints(cluster, old_addresses, old_addresses));
 
   LoadGenerator load(proxy_.port(), 4);
   load.Start();
@@ -425,16 +435,7 @@ TEST_F(KubernetesTest, WatchCutWith410RelistsWithoutDroppingEndpoints) {
   const std::string cluster = "default.web.80";
   std::vector<std::unique_ptr<TestBackend>> pods;
   std::vector<std::string> addresses;
-  json objects = {IngressClass(), K8sService("default", "web"),
-                  Ingress("web", json::array({IngressRule("", "web")}))};
-  for (int i = 0; i < 3; ++i) {
-    pods.push_back(StartBackend(absl::StrCat("pod-", i)));
-    addresses.push_back(pods.back()->address());
-    objects.push_back(
-        PodSlice("web", absl::StrCat("pod-", i), pods.back()->port(), true, true, false));
-  }
-  Apply({{"items", objects}});
-  ASSERT_TRUE(WaitEndpoints(cluster, addresses, addresses));
+  ASSERT_NO_FATAL_FAILURE(DeployWeb("pod", 3, &pods, &addresses));
 
   LoadGenerator load(proxy_.port(), 3);
   load.Start();

@@ -14,9 +14,11 @@ packages=(
   nginx haproxy wrk  # the peers and the load generator of bench/abuse_bench.sh, bench/proxy_bench.sh
   chromium-headless-shell nodejs  # tests/ui: the web console in a real browser
   python3-yaml  # tests/deploy: reads kubectl kustomize's output
+  python3-kubernetes  # tests/k8s: a real Kubernetes client against the fake API server
   libcurl4-openssl-dev libyaml-dev  # controller/kubernetes: the API server client, kubeconfig
 )
-# tests/deploy renders deploy/kubernetes with `kubectl kustomize`. Any kubectl will do (Debian's
+# tests/deploy renders deploy/kubernetes with `kubectl kustomize`, and tests/k8s drives the fake
+# API server with `kubectl get --raw` and `kubectl get -w`. Any kubectl will do (Debian's
 # kubernetes-client is 1.20, kustomize 2; newer ones work too): install Debian's only when none is
 # on PATH, since another package (e.g. Google's kubectl) may own /usr/bin/kubectl.
 command -v kubectl >/dev/null || packages+=(kubernetes-client)
@@ -48,4 +50,16 @@ if [ "$(node -p "require('$puppeteer_dir/node_modules/puppeteer-core/package.jso
   $sudo mkdir -p "$puppeteer_dir"
   PUPPETEER_SKIP_DOWNLOAD=1 $sudo npm install --prefix "$puppeteer_dir" --no-audit --no-fund \
     --loglevel=error "puppeteer-core@$puppeteer_version" >/dev/null
+fi
+# tests/k8s proves the fake API server against npm's @kubernetes/client-node too (pinned; its
+# 1.x line is ESM on Node 20), installed once into LB_K8S_NODE_CLIENT.
+k8s_node_dir="${LB_K8S_NODE_CLIENT:-/opt/lb-k8s-client-node}"
+k8s_node_version=1.4.0
+if [ "$(node -p "require('$k8s_node_dir/node_modules/@kubernetes/client-node/package.json').version" 2>/dev/null)" != "$k8s_node_version" ]; then
+  echo "installing @kubernetes/client-node@$k8s_node_version into $k8s_node_dir" >&2
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && [ ! -w "$(dirname "$k8s_node_dir")" ] && sudo="sudo"
+  $sudo mkdir -p "$k8s_node_dir"
+  $sudo npm install --prefix "$k8s_node_dir" --no-audit --no-fund --loglevel=error \
+    "@kubernetes/client-node@$k8s_node_version" >/dev/null
 fi

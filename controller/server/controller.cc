@@ -5,8 +5,8 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <nlohmann/json.hpp>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -356,8 +356,8 @@ class ControllerImpl : public Controller {
     if (kube.has_value()) {
       kube_transport_ =
           std::make_unique<kubernetes::CurlTransport>(std::move(*kube), o.kubernetes.transport);
-      sync_ = std::make_unique<kubernetes::Sync>(kube_transport_.get(), gated_store_.get(), &metrics_,
-                                                 o.kubernetes.sync);
+      sync_ = std::make_unique<kubernetes::Sync>(kube_transport_.get(), gated_store_.get(),
+                                                 &metrics_, o.kubernetes.sync);
       sync_->Start();
     }
 

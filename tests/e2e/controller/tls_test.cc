@@ -287,6 +287,39 @@ TEST_F(TlsTest, RestNeedsAClientCertificateAndNeverEchoesOrLogsTheKey) {
   }
 }
 
+// The audit trail names a caller that presented a verified client certificate by its subject,
+// on REST and on gRPC alike (docs/audit.md).
+TEST_F(TlsTest, AuditRecordsTheClientCertificateSubject) {
+  StartController();
+  std::vector<std::string> post = ClientCurlFlags();
+  for (const char* f : {"-X", "POST", "-H"}) post.push_back(f);
+  post.push_back(absl::StrCat("Authorization: Bearer ", kToken));
+  post.push_back("--data-binary");
+  post.push_back(R"({"action":"add","ip":"127.0.0.1","port":8081})");
+  CommandResult r = Curl(post, RestUrl("/config"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  r = Lbctl({"--ca", ca_path_, "--cert", client_.cert_path, "--key", client_.key_path,
+             "--token-file", token_path_, "cert", "add", "site", "--cert", site_.cert_path, "--key",
+             site_.key_path});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  r = Curl(ClientCurlFlags(), RestUrl("/v1/events"));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json events = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(events.contains("events")) << r.out;
+  std::vector<std::string> seen;
+  for (const auto& e : events["events"]) {
+    if (e.value("api", "") == "internal") continue;  // The controller's own writes.
+    seen.push_back(
+        absl::StrCat(e.value("api", ""), " ", e.value("kind", ""), " ", e.value("name", "")));
+    EXPECT_THAT(e.value("caller", ""), HasSubstr("CN=operator")) << e.dump();
+    EXPECT_THAT(e.dump(), Not(HasSubstr(kToken)));
+  }
+  EXPECT_THAT(seen, ::testing::ElementsAre("rest_config endpoint backend/127.0.0.1:8081",
+                                           "grpc certificate site"))
+      << r.out;
+}
+
 TEST_F(TlsTest, ProxyAdsNeedsAClientCertificate) {
   StartController();
   const std::string target = absl::StrCat("127.0.0.1:", grpc_port_);

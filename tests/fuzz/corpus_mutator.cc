@@ -154,4 +154,8 @@ int RunMutations(const std::vector<CorpusFile>& seeds, const std::vector<std::st
   return failures;
 }
 
+std::vector<std::string> JsonTokens() {
+  return {"{", "}", "[", "]", ",", ":", "\"", "null", "true", "false", "0", "-1", "1.5"};
+}
+
 }  // namespace lb::fuzz

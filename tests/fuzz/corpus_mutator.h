@@ -89,6 +89,9 @@ struct MutationRun {
 int RunMutations(const std::vector<CorpusFile>& seeds, const std::vector<std::string>& dictionary,
                  const MutationRun& run, const FuzzTarget& target);
 
+// JSON's structural characters and literals: the start of every JSON fuzzer's dictionary.
+std::vector<std::string> JsonTokens();
+
 }  // namespace lb::fuzz
 
 #endif  // LB_TESTS_FUZZ_CORPUS_MUTATOR_H_

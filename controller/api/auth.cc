@@ -1,42 +1,22 @@
 #include "controller/api/auth.h"
 
-#include <sys/stat.h>
-
-#include <cerrno>
-#include <cstring>
-#include <fstream>
-#include <sstream>
-
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/process/secret_file.h"
 
 namespace lb::api {
 
 absl::StatusOr<TokenAuth> TokenAuth::FromFile(const std::string& path) {
-  struct stat st {};
-  if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("auth token file ", path, " is not a regular file"));
+  // One descriptor for the checks and the read; mode checked as ssh does for private keys.
+  absl::StatusOr<std::string> contents = process::ReadSecretFile(path);
+  if (!contents.ok()) {
+    return absl::Status(contents.status().code(),
+                        absl::StrCat("auth token file: ", contents.status().message()));
   }
-  // As ssh does for private keys: a secret others can read is no secret.
-  if (stat(path.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "auth token file %s is accessible by group or others (mode %04o); run: chmod 600 %s", path,
-        st.st_mode & 07777, path));
-  }
-  std::ifstream in(path);
-  if (!in) {
-    int err = errno;
-    std::string msg = absl::StrCat("cannot read auth token file ", path, ": ", strerror(err));
-    return err == EACCES ? absl::PermissionDeniedError(msg) : absl::NotFoundError(msg);
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return Parse(ss.str(), path);
+  return Parse(*contents, path);
 }
 
 TokenAuth::TokenAuth(std::vector<std::pair<std::string, std::string>> tokens) {
@@ -69,7 +49,7 @@ bool SameToken(absl::string_view given, absl::string_view token) {
 absl::StatusOr<TokenAuth> TokenAuth::Parse(absl::string_view contents, absl::string_view path) {
   absl::string_view all = absl::StripAsciiWhitespace(contents);
   if (all.empty()) {
-    return absl::InvalidArgumentError(absl::StrCat("auth token file ", path, " is empty"));
+    return absl::InvalidArgumentError(absl::StrCat("auth token file: ", path, " is empty"));
   }
   // One bare token (the original format): no line break and no ':'.
   if (all.find_first_of(":\n") == absl::string_view::npos) return TokenAuth(std::string(all));

@@ -31,8 +31,8 @@ class TokenAuth {
   // (NAME: [A-Za-z0-9_.@-], 1-64 characters; blank lines and lines starting with '#' skipped;
   // surrounding whitespace trimmed). kInvalidArgument if it holds no token, a malformed line
   // (by number, never its content), or a name or token twice; kNotFound/kPermissionDenied if it
-  // can't be read, kFailedPrecondition if group or others have any access to it (as ssh refuses
-  // such keys).
+  // can't be read, kFailedPrecondition if it is not a regular file or group or others have any
+  // access to it (as ssh refuses such keys). Messages start with "auth token file: ".
   static absl::StatusOr<TokenAuth> FromFile(const std::string& path);
   // The same, from the file's contents; `path` names it in errors.
   static absl::StatusOr<TokenAuth> Parse(absl::string_view contents, absl::string_view path);

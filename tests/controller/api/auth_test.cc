@@ -148,7 +148,7 @@ TEST(TokenAuthTest, FromFileEmpty) {
     std::string path = WriteFile("token_empty", content);
     absl::StatusOr<TokenAuth> auth = TokenAuth::FromFile(path);
     EXPECT_EQ(auth.status().code(), absl::StatusCode::kInvalidArgument);
-    EXPECT_EQ(auth.status().message(), absl::StrCat("auth token file ", path, " is empty"));
+    EXPECT_EQ(auth.status().message(), absl::StrCat("auth token file: ", path, " is empty"));
   }
 }
 
@@ -158,15 +158,15 @@ TEST(TokenAuthTest, FromFileMissing) {
   absl::StatusOr<TokenAuth> auth = TokenAuth::FromFile(path);
   EXPECT_EQ(auth.status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(auth.status().message(),
-            absl::StrCat("cannot read auth token file ", path, ": No such file or directory"));
+            absl::StrCat("auth token file: cannot read ", path, ": No such file or directory"));
 }
 
 TEST(TokenAuthTest, FromFileNotARegularFile) {
   for (const std::string& path : {TempPath(""), std::string("/dev/null")}) {
     absl::StatusOr<TokenAuth> auth = TokenAuth::FromFile(path);
-    EXPECT_EQ(auth.status().code(), absl::StatusCode::kInvalidArgument) << path;
+    EXPECT_EQ(auth.status().code(), absl::StatusCode::kFailedPrecondition) << path;
     EXPECT_EQ(auth.status().message(),
-              absl::StrCat("auth token file ", path, " is not a regular file"));
+              absl::StrCat("auth token file: ", path, " is not a regular file"));
   }
 }
 
@@ -176,8 +176,10 @@ TEST(TokenAuthTest, FromFileAccessibleByOthersIsRefused) {
   absl::StatusOr<TokenAuth> auth = TokenAuth::FromFile(path);
   EXPECT_EQ(auth.status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(auth.status().message(),
-            absl::StrCat("auth token file ", path,
-                         " is accessible by group or others (mode 0640); run: chmod 600 ", path));
+            absl::StrCat("auth token file: ", path,
+                         " holds a secret but has mode 0640: group and others must have no access "
+                         "(chmod 600 ",
+                         path, ")"));
   ASSERT_EQ(chmod(path.c_str(), 0400), 0);
   EXPECT_TRUE(TokenAuth::FromFile(path).ok());
 }
@@ -189,7 +191,7 @@ TEST(TokenAuthTest, FromFileUnreadable) {
   absl::StatusOr<TokenAuth> auth = TokenAuth::FromFile(path);
   EXPECT_EQ(auth.status().code(), absl::StatusCode::kPermissionDenied);
   EXPECT_EQ(auth.status().message(),
-            absl::StrCat("cannot read auth token file ", path, ": Permission denied"));
+            absl::StrCat("auth token file: cannot read ", path, ": Permission denied"));
 }
 
 }  // namespace

@@ -578,7 +578,7 @@ TEST_F(StartupFailureTest, MissingTokenFile) {
   const std::string path = dir_ + "/no-such-token";
   CommandResult r = RunExpectingFailure(Argv({absl::StrCat("--auth_token_file=", path)}));
   EXPECT_EQ(r.exit_code, 1) << Describe(r);
-  EXPECT_THAT(r.err, HasSubstr(absl::StrCat("cannot read auth token file ", path))) << Describe(r);
+  EXPECT_THAT(r.err, HasSubstr(absl::StrCat("auth token file: cannot read ", path))) << Describe(r);
   EXPECT_FALSE(ReadyFileWritten());
 }
 
@@ -607,8 +607,8 @@ TEST_F(StartupFailureTest, TokenFileReadableByOthers) {
     ASSERT_EQ(chmod(path.c_str(), mode), 0);
     CommandResult r = RunExpectingFailure(Argv({absl::StrCat("--auth_token_file=", path)}));
     EXPECT_EQ(r.exit_code, 1) << Describe(r);
-    EXPECT_THAT(r.err, HasSubstr(absl::StrCat("auth token file ", path,
-                                              " is accessible by group or others")))
+    EXPECT_THAT(r.err,
+                HasSubstr(absl::StrCat("auth token file: ", path, " holds a secret but has mode")))
         << Describe(r);
     EXPECT_THAT(r.err, HasSubstr(absl::StrCat("chmod 600 ", path))) << Describe(r);
     EXPECT_FALSE(ReadyFileWritten());

@@ -8,7 +8,6 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "controller/rest/rest_handler.h"
-#include "google/protobuf/util/json_util.h"
 
 namespace lb::rest {
 namespace {
@@ -27,12 +26,7 @@ absl::StatusOr<int64_t> IntParam(absl::string_view target, absl::string_view nam
 }
 
 nlohmann::json EventJson(const lb::v1::Event& event) {
-  google::protobuf::util::JsonPrintOptions options;
-  options.always_print_primitive_fields = true;
-  options.preserve_proto_field_names = true;
-  std::string text;
-  (void)google::protobuf::util::MessageToJsonString(event, &text, options);
-  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  nlohmann::json j = nlohmann::json::parse(ProtoJson(event), nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) return nlohmann::json::object();
   // int64 is a string in proto JSON; the revision is small enough for a number.
   j["revision"] = event.revision();

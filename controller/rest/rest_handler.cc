@@ -26,8 +26,6 @@ using http::HttpResponse;
 
 namespace {
 
-namespace pbjson = google::protobuf::util;
-
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -44,18 +42,8 @@ HttpResponse Json(int status, std::string body) {
   return r;
 }
 
-std::string ToJson(const google::protobuf::Message& m) {
-  pbjson::JsonPrintOptions options;
-  options.add_whitespace = false;
-  options.always_print_primitive_fields = true;
-  options.preserve_proto_field_names = true;
-  std::string out;
-  if (!pbjson::MessageToJsonString(m, &out, options).ok()) return "{}";
-  return out;
-}
-
 HttpResponse JsonMessage(int status, const google::protobuf::Message& m) {
-  return Json(status, ToJson(m));
+  return Json(status, ProtoJson(m));
 }
 
 template <typename T>
@@ -145,6 +133,16 @@ std::string ErrorBody(absl::string_view code, absl::string_view message) {
 }
 
 }  // namespace
+
+std::string ProtoJson(const google::protobuf::Message& m) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = false;
+  options.always_print_primitive_fields = true;
+  options.preserve_proto_field_names = true;
+  std::string out;
+  if (!google::protobuf::util::MessageToJsonString(m, &out, options).ok()) return "{}";
+  return out;
+}
 
 HttpResponse MethodNotAllowed(absl::string_view method, absl::string_view allow) {
   HttpResponse r =

@@ -26,6 +26,7 @@
 #include "controller/lrs/endpoint_status_source.h"
 #include "controller/registry/registry.h"
 #include "controller/rest/json_body.h"
+#include "google/protobuf/message.h"
 
 namespace lb::rest {
 
@@ -84,6 +85,9 @@ std::string QueryParam(absl::string_view target, absl::string_view name);
 // The audit trail's caller of an authenticated write through `api` (audit::kApiRest*).
 audit::Caller RestCaller(const http::HttpRequest& request, absl::string_view api,
                          absl::string_view token_name);
+// The API's JSON of a message: proto field names, every primitive field printed, no
+// whitespace; "{}" if it cannot be printed.
+std::string ProtoJson(const google::protobuf::Message& m);
 // {"error":{"code":"NOT_FOUND","message":"..."}} with the mapped HTTP status.
 http::HttpResponse JsonError(const absl::Status& status);
 // 405 {"error":{"code":"METHOD_NOT_ALLOWED",...}} with an Allow header listing `allow`.

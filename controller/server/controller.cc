@@ -32,7 +32,6 @@
 #include "controller/store/sqlite_store.h"
 #include "controller/ui/event_hub.h"
 #include "controller/xds/xds_server.h"
-#include "google/protobuf/util/json_util.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -454,12 +453,8 @@ class ControllerImpl : public Controller {
         *resp = rest::MethodNotAllowed(req.method, "GET, HEAD");
         return true;
       }
-      google::protobuf::util::JsonPrintOptions options;
-      options.always_print_primitive_fields = true;
-      options.preserve_proto_field_names = true;
       resp->content_type = "application/json";
-      (void)google::protobuf::util::MessageToJsonString(ListProxies(), &resp->body, options);
-      resp->body += "\n";
+      resp->body = rest::ProtoJson(ListProxies()) + "\n";
       return true;
     });
     absl::StatusOr<std::unique_ptr<http::EvhttpServer>> rest = http::EvhttpServer::Start(

@@ -32,6 +32,7 @@
 #include <memory>
 #include <string>
 
+#include "common/base/recycled.h"
 #include "proxy/event/buffer.h"
 #include "proxy/http/codec.h"
 #include "proxy/http/header_map.h"
@@ -44,7 +45,11 @@ struct Http1Settings {
   HeadLimits head_limits;
 };
 
-class Http1ServerCodec final : public ServerCodec, public ResponseEncoder {
+// Recycled: an idle keep-alive connection gives its codec back (HttpConnectionManager), so one
+// is made per request; the free list makes that cost no allocation.
+class Http1ServerCodec final : public ServerCodec,
+                               public ResponseEncoder,
+                               public Recycled<Http1ServerCodec> {
  public:
   // `resume` is called (from an encoder call) when dispatching can go on with bytes already in
   // the connection's read buffer; the owner should call Dispatch() again once the current event

@@ -25,20 +25,20 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
         encoder_(encoder),
         stats_(manager.context_.connection_manager_stats()),
         started_(manager.context_.dispatcher().MonotonicNow()),
+        router_timer_(manager.context_.dispatcher(),
+                      [this] {
+                        if (!done_) router_.OnTimeout();
+                      }),
         router_(manager.context_.router_context(), *this) {
     encoder_.SetCallbacks(this);
     info_.start = started_;
     info_.start_time = manager.context_.dispatcher().Now();
     if (manager.multiplexing()) {
-      // Streams side by side: each has the timers HTTP/1 keeps on the connection.
-      event::Dispatcher& dispatcher = manager.context_.dispatcher();
-      idle_timer_ = std::make_unique<event::LazyTimer>(dispatcher, [this] {
+      // Streams side by side: each has the idle timer HTTP/1 keeps on the connection.
+      idle_timer_ = std::make_unique<event::LazyTimer>(manager.context_.dispatcher(), [this] {
         if (done_) return;
         stats_.stream_idle_timeouts.fetch_add(1, std::memory_order_relaxed);
         OnIdleTimeout();
-      });
-      router_timer_ = std::make_unique<event::LazyTimer>(dispatcher, [this] {
-        if (!done_) router_.OnTimeout();
       });
       Activity();
     }
@@ -58,10 +58,8 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
   void Abandon() {
     if (!done_) info_.SetFlag(accesslog::kDownstreamConnectionTermination);
     done_ = true;
-    if (idle_timer_ != nullptr) {
-      idle_timer_->Disarm();
-      router_timer_->Disarm();
-    }
+    if (idle_timer_ != nullptr) idle_timer_->Disarm();
+    router_timer_.Disarm();
     encoder_.SetCallbacks(nullptr);
     router_.OnDownstreamReset();
   }
@@ -213,14 +211,9 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
   }
 
   void ReadDisableDownstream(bool disable) override { encoder_.ReadDisable(disable); }
-  void ArmRouterTimer(absl::Duration after) override {
-    (router_timer_ != nullptr ? *router_timer_ : manager_.router_timer_).Arm(after);
-  }
-  void DisarmRouterTimer() override {
-    (router_timer_ != nullptr ? *router_timer_ : manager_.router_timer_).Disarm();
-  }
+  void ArmRouterTimer(absl::Duration after) override { router_timer_.Arm(after); }
+  void DisarmRouterTimer() override { router_timer_.Disarm(); }
   accesslog::StreamInfo& stream_info() override { return info_; }
-  void OnRouterTimeout() { router_.OnTimeout(); }
 
   // Nothing moved either way for the stream (or tunnel) idle timeout.
   void OnIdleTimeout() {
@@ -270,10 +263,8 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
 
   void Complete() {
     done_ = true;
-    if (idle_timer_ != nullptr) {
-      idle_timer_->Disarm();
-      router_timer_->Disarm();
-    }
+    if (idle_timer_ != nullptr) idle_timer_->Disarm();
+    router_timer_.Disarm();
     stats_.request_latency.Record(manager_.context_.dispatcher().MonotonicNow() - started_);
     manager_.OnStreamComplete(this);
   }
@@ -285,10 +276,10 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
   // Declared before the router: released after it, since the router's hosts live in it.
   SnapshotPins::Pin snapshot_;
   accesslog::StreamInfo info_;  // Before the router, which writes to it until destroyed.
-  // HTTP/2 only (null for HTTP/1, whose manager keeps them): stream idle and router timers;
-  // before the router, whose RouterCallbacks use them.
+  // HTTP/2 only (null for HTTP/1, whose manager keeps it): the stream idle timer. Both timers
+  // before the router, whose RouterCallbacks use them until it is destroyed.
   std::unique_ptr<event::LazyTimer> idle_timer_;
-  std::unique_ptr<event::LazyTimer> router_timer_;
+  event::LazyTimer router_timer_;
   router::Router router_;
   http::RequestHeaderMapPtr rejected_;  // A head refused before routing (for the log).
   uint64_t body_bytes_ = 0;
@@ -305,10 +296,7 @@ HttpConnectionManager::HttpConnectionManager(ConnectionManagerContext& context,
       connection_(std::move(connection)),
       client_ip_(connection_->peer().Ip()),
       tls_(tls),
-      timer_(context.dispatcher(), [this] { OnTimeout(); }),
-      router_timer_(context.dispatcher(), [this] {
-        if (stream_ != nullptr) stream_->OnRouterTimeout();
-      }) {
+      timer_(context.dispatcher(), [this] { OnTimeout(); }) {
   connection_->SetCallbacks(this);
   if (const size_t limit = context_.connection_manager_options().buffer_limit_bytes; limit > 0) {
     connection_->SetBufferLimit(limit);
@@ -407,7 +395,20 @@ void HttpConnectionManager::OnEventEnd() {
     return;
   }
   Dispatch(false);
-  if (!closed_) connection_->ReadBufferDrained();
+  if (closed_) return;
+  connection_->ReadBufferDrained();
+  ReleaseIdleCodec();
+}
+
+void HttpConnectionManager::ReleaseIdleCodec() {
+  if (codec_ == nullptr || closing_ || multiplexing() || stream_ != nullptr ||
+      timeout_ != Timeout::kIdle || !connection_->read_buffer().empty() || codec_->partial_head() ||
+      codec_->stream_active() || codec_->WantsClose()) {
+    return;
+  }
+  // Safe at the end of the event: no codec call is on the stack, and the finished stream
+  // (deleted at the end of the loop turn) no longer uses its encoder.
+  codec_.reset();
 }
 
 void HttpConnectionManager::Dispatch(bool end_stream) {
@@ -416,9 +417,9 @@ void HttpConnectionManager::Dispatch(bool end_stream) {
     connection_->read_buffer().Clear();
     return;
   }
-  if (codec_ == nullptr && !ChooseCodec()) {
+  if (codec_ == nullptr && (connection_->read_buffer().empty() || !ChooseCodec())) {
     if (end_stream) Close();
-    return;  // The first bytes do not tell the protocol yet.
+    return;  // No bytes yet, or too few to tell the protocol.
   }
   dispatching_ = true;
   absl::Status status = codec_->Dispatch(connection_->read_buffer(), end_stream);
@@ -462,16 +463,18 @@ void HttpConnectionManager::Dispatch(bool end_stream) {
 }
 
 bool HttpConnectionManager::ChooseCodec() {
-  const http::ServerProtocol protocol =
-      http::DetectServerProtocol(connection_->NegotiatedProtocol(), connection_->read_buffer());
-  if (protocol == http::ServerProtocol::kUndecided) return false;
+  if (protocol_ == http::ServerProtocol::kUndecided) {
+    protocol_ =
+        http::DetectServerProtocol(connection_->NegotiatedProtocol(), connection_->read_buffer());
+    if (protocol_ == http::ServerProtocol::kUndecided) return false;
+  }
   const ConnectionManagerOptions& options = context_.connection_manager_options();
   http::ServerCodecSettings settings;
   settings.http1 = options.codec;
   settings.http2 = options.http2;
   event::Dispatcher& dispatcher = context_.dispatcher();
   codec_ = http::CreateServerCodec(
-      protocol, *connection_, *this, [this] { context_.dispatcher().RunAtEventEnd(this); },
+      protocol_, *connection_, *this, [this] { context_.dispatcher().RunAtEventEnd(this); },
       [&dispatcher] { return dispatcher.MonotonicNow(); }, settings,
       &context_.connection_manager_stats().http2);
   return true;
@@ -534,9 +537,9 @@ void HttpConnectionManager::OnStreamComplete(ActiveStream* stream) {
     return;
   }
   // Idle keep-alive: nothing of the request stays on the heap (like nginx, which frees a
-  // keep-alive connection's buffers): the parser's index and the empty buffers go.
+  // keep-alive connection's buffers): the empty buffers go now, the codec at the end of the
+  // event (ReleaseIdleCodec; the codec asked for OnEventEnd when the response completed).
   ArmTimeout(Timeout::kIdle);
-  codec_->ReleaseIdleMemory();
   connection_->ReleaseIdleMemory();
 }
 

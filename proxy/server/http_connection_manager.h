@@ -1,9 +1,15 @@
 // The HTTP connection manager: one client connection, its server codec, and one ActiveStream
 // per request (created when the request begins, destroyed when its response is complete).
 // The codec is chosen from the first bytes and ALPN (http/server_codec_factory.h). HTTP/1 has
-// one stream at a time and the stream timers live on the manager; HTTP/2 streams run side by
-// side, each with its own stream-idle and router timers, a reset ends only its stream, and the
+// one stream at a time and its stream idle timeout lives on the manager; HTTP/2 streams run
+// side by side, each with its own stream-idle timer, a reset ends only its stream, and the
 // connection closes once no stream is left after GOAWAY (drain, client half-close, error).
+// Every stream owns its router's timer.
+//
+// Idle keep-alive (HTTP/1, between requests): nothing of a request stays on the heap, as in
+// nginx. The codec is given back at the end of the event (made again, from a per-thread free
+// list, on the next request's first byte), the read and write buffers are freed; what is left
+// is the connection, this manager and its one timer.
 //
 // It owns what belongs to the connection rather than to a request: the request-header timeout
 // (408; it runs from accept and from the first byte of each later request), the keep-alive idle
@@ -33,6 +39,7 @@
 #include "proxy/http/http1_codec.h"
 #include "proxy/http/http2_codec.h"
 #include "proxy/http/request_target.h"
+#include "proxy/http/server_codec_factory.h"
 #include "proxy/network/connection.h"
 #include "proxy/router/router.h"
 #include "proxy/server/snapshot_pins.h"
@@ -110,6 +117,8 @@ class HttpConnectionManager final : public network::ConnectionCallbacks,
   void StartDrain();
   // Closes at once; a request in flight is abandoned.
   void Close();
+  // False before the first bytes and, for HTTP/1, while idle between requests.
+  bool holds_codec() const { return codec_ != nullptr; }
 
   // network::ConnectionCallbacks.
   void OnEvent(network::ConnectionEvent event) override;
@@ -156,15 +165,18 @@ class HttpConnectionManager final : public network::ConnectionCallbacks,
   void OnStreamActivity() { ArmTimeout(timeout_); }
   void OnTimeout();
   bool idle() const;
+  // HTTP/1 between requests, nothing buffered: the codec goes (see the top of this file).
+  void ReleaseIdleCodec();
 
   ConnectionManagerContext& context_;
   std::unique_ptr<network::Connection> connection_;
-  // Made by ChooseCodec() once the first bytes arrive (null before).
+  // Made by ChooseCodec() once the first bytes arrive (null before, and for HTTP/1 between
+  // requests); protocol_ is decided once per connection.
   std::unique_ptr<http::ServerCodec> codec_;
+  http::ServerProtocol protocol_ = http::ServerProtocol::kUndecided;
   const std::string client_ip_;
   const bool tls_;
-  event::LazyTimer timer_;         // The connection's timeouts (header, idle, closing).
-  event::LazyTimer router_timer_;  // The current stream's router (RouterCallbacks).
+  event::LazyTimer timer_;  // The connection's timeouts (header, idle, closing, stream idle).
   Timeout timeout_ = Timeout::kNone;
   std::unique_ptr<ActiveStream> stream_;  // HTTP/1: one request at a time.
   // HTTP/2: the streams in progress (each with its own timers).

@@ -160,6 +160,67 @@ TEST_F(ConnectionManagerTest, RequestAfterIdleReleaseIsServed) {
   }
 }
 
+// Between keep-alive requests the codec is given back (nothing of a request stays on the heap)
+// and made again by the next request's first byte, also when that request arrives in pieces.
+TEST_F(ConnectionManagerTest, IdleKeepAliveGivesTheCodecBack) {
+  worker_.pins.Set(OneHostSnapshot());
+  EXPECT_FALSE(manager_->holds_codec());  // Nothing read yet.
+  Send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_TRUE(manager_->holds_codec());
+  worker_.pool.Ready();
+  worker_.pool.Respond(200, "hello");
+  worker_.sim.RunPendingWork();
+  EXPECT_EQ(connection_->TakeWritten(), "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
+  EXPECT_FALSE(manager_->holds_codec());
+  Send("GET /b HT");
+  EXPECT_TRUE(manager_->holds_codec());
+  Send("TP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(worker_.pool.waiting());
+  EXPECT_EQ(worker_.pool.Ready().head.substr(0, 7), "GET /b\n");
+  worker_.pool.Respond(200, "again");
+  worker_.sim.RunPendingWork();
+  EXPECT_EQ(connection_->TakeWritten(), "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nagain");
+  EXPECT_FALSE(manager_->holds_codec());
+  EXPECT_EQ(worker_.stats.requests.load(), 2u);
+  // The idle timeout still runs from the end of the last response.
+  Advance(absl::Seconds(60));
+  EXPECT_TRUE(Closed());
+}
+
+// Pipelined requests: the codec stays while bytes of the next request wait, and goes after the
+// last answer.
+TEST_F(ConnectionManagerTest, PipelinedRequestsKeepTheCodecUntilTheLastAnswer) {
+  worker_.pins.Set(OneHostSnapshot());
+  Send("GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n");
+  worker_.pool.Ready();
+  worker_.pool.Respond(200, "one");
+  worker_.sim.RunPendingWork();
+  EXPECT_TRUE(manager_->holds_codec());
+  ASSERT_TRUE(worker_.pool.waiting());
+  EXPECT_EQ(worker_.pool.Ready().head.substr(0, 7), "GET /2\n");
+  worker_.pool.Respond(200, "two");
+  worker_.sim.RunPendingWork();
+  EXPECT_EQ(connection_->TakeWritten(),
+            "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none"
+            "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo");
+  EXPECT_FALSE(manager_->holds_codec());
+}
+
+// A head that stops half-way keeps its codec, and the header timeout answers it with 408.
+TEST_F(ConnectionManagerTest, PartialHeadAfterIdleStillTimesOut) {
+  worker_.pins.Set(OneHostSnapshot());
+  Send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+  worker_.pool.Ready();
+  worker_.pool.Respond(200, "hello");
+  worker_.sim.RunPendingWork();
+  connection_->TakeWritten();
+  Send("GET /b HTTP/1.1\r\nHo");
+  EXPECT_TRUE(manager_->holds_codec());
+  Advance(absl::Seconds(10));
+  EXPECT_TRUE(absl::StartsWith(connection_->TakeWritten(), "HTTP/1.1 408 "));
+  EXPECT_EQ(worker_.stats.request_header_timeouts.load(), 1u);
+}
+
 // Each request is logged once, when it is over: an answered one and one whose client left.
 TEST_F(ConnectionManagerTest, AccessLogLines) {
   const std::string path = testing::MakeTempDir() + "/access.log";

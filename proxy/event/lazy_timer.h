@@ -20,14 +20,14 @@ namespace lb::proxy::event {
 class LazyTimer {
  public:
   // `cb` runs on the loop thread once the deadline passes. It may re-arm or destroy the timer.
+  // The underlying timer is made by the first Arm().
   LazyTimer(Dispatcher& dispatcher, std::function<void()> cb)
-      : dispatcher_(dispatcher),
-        cb_(std::move(cb)),
-        timer_(dispatcher.CreateTimer([this] { OnFire(); })) {}
+      : dispatcher_(dispatcher), cb_(std::move(cb)) {}
 
   // Deadline `after` from now (replacing any earlier one).
   void Arm(absl::Duration after) {
     deadline_ = dispatcher_.MonotonicNow() + after;
+    if (timer_ == nullptr) timer_ = dispatcher_.CreateTimer([this] { OnFire(); });
     if (!timer_->armed() || deadline_ < armed_for_) {
       armed_for_ = deadline_;
       timer_->Arm(after);
@@ -35,6 +35,12 @@ class LazyTimer {
   }
   void Disarm() { deadline_ = absl::InfiniteDuration(); }
   bool armed() const { return deadline_ != absl::InfiniteDuration(); }
+  // Disarms and frees the underlying timer (the next Arm() makes one again): for owners that
+  // may sit idle for long, holding many of these.
+  void Release() {
+    Disarm();
+    timer_.reset();
+  }
 
  private:
   void OnFire() {
@@ -51,7 +57,7 @@ class LazyTimer {
 
   Dispatcher& dispatcher_;
   std::function<void()> cb_;
-  std::unique_ptr<Timer> timer_;
+  std::unique_ptr<Timer> timer_;  // Null until armed, and after Release().
   // Monotonic deadlines.
   absl::Duration deadline_ = absl::InfiniteDuration();   // The one that counts.
   absl::Duration armed_for_ = absl::InfiniteDuration();  // The one timer_ waits for.

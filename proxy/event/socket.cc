@@ -16,30 +16,24 @@ namespace lb::proxy::event {
 
 std::string SocketAddress::Ip() const {
   char text[INET6_ADDRSTRLEN] = {};
-  if (storage.ss_family == AF_INET) {
-    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&storage)->sin_addr, text,
-              sizeof(text));
-  } else if (storage.ss_family == AF_INET6) {
-    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_addr, text,
-              sizeof(text));
+  if (storage.any.sa_family == AF_INET) {
+    inet_ntop(AF_INET, &storage.v4.sin_addr, text, sizeof(text));
+  } else if (storage.any.sa_family == AF_INET6) {
+    inet_ntop(AF_INET6, &storage.v6.sin6_addr, text, sizeof(text));
   }
   return text;
 }
 
 uint16_t SocketAddress::Port() const {
-  if (storage.ss_family == AF_INET) {
-    return ntohs(reinterpret_cast<const sockaddr_in*>(&storage)->sin_port);
-  }
-  if (storage.ss_family == AF_INET6) {
-    return ntohs(reinterpret_cast<const sockaddr_in6*>(&storage)->sin6_port);
-  }
+  if (storage.any.sa_family == AF_INET) return ntohs(storage.v4.sin_port);
+  if (storage.any.sa_family == AF_INET6) return ntohs(storage.v6.sin6_port);
   return 0;
 }
 
 absl::StatusOr<SocketAddress> MakeAddress(const std::string& ip, uint16_t port) {
   SocketAddress a;
-  auto* v4 = reinterpret_cast<sockaddr_in*>(&a.storage);
-  auto* v6 = reinterpret_cast<sockaddr_in6*>(&a.storage);
+  sockaddr_in* v4 = &a.storage.v4;
+  sockaddr_in6* v6 = &a.storage.v6;
   if (inet_pton(AF_INET, ip.c_str(), &v4->sin_addr) == 1) {
     v4->sin_family = AF_INET;
     v4->sin_port = htons(port);
@@ -58,13 +52,12 @@ absl::StatusOr<SocketAddress> MakeAddress(const std::string& ip, uint16_t port) 
 absl::StatusOr<int> Listen(const std::string& host, uint16_t port, bool reuse_port, int backlog) {
   absl::StatusOr<SocketAddress> addr = MakeAddress(host, port);
   if (!addr.ok()) return addr.status();
-  int fd = socket(addr->storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = socket(addr->storage.any.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", strerror(errno)));
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   if (reuse_port) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-  if (bind(fd, reinterpret_cast<const sockaddr*>(&addr->storage), addr->len) != 0 ||
-      listen(fd, backlog) != 0) {
+  if (bind(fd, &addr->storage.any, addr->len) != 0 || listen(fd, backlog) != 0) {
     std::string err = strerror(errno);
     close(fd);
     return absl::UnavailableError(
@@ -77,11 +70,11 @@ absl::Status CheckPortFree(const std::string& host, uint16_t port) {
   if (port == 0) return absl::OkStatus();
   absl::StatusOr<SocketAddress> addr = MakeAddress(host, port);
   if (!addr.ok()) return addr.status();
-  int fd = socket(addr->storage.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int fd = socket(addr->storage.any.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) return absl::InternalError(absl::StrCat("socket: ", strerror(errno)));
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));  // TIME_WAIT does not count.
-  int rc = bind(fd, reinterpret_cast<const sockaddr*>(&addr->storage), addr->len);
+  int rc = bind(fd, &addr->storage.any, addr->len);
   int err = errno;
   close(fd);
   if (rc == 0) return absl::OkStatus();
@@ -96,14 +89,13 @@ absl::Status CheckPortFree(const std::string& host, uint16_t port) {
 uint16_t LocalPort(int fd) {
   SocketAddress a;
   a.len = sizeof(a.storage);
-  if (getsockname(fd, reinterpret_cast<sockaddr*>(&a.storage), &a.len) != 0) return 0;
+  if (getsockname(fd, &a.storage.any, &a.len) != 0) return 0;
   return a.Port();
 }
 
 int Accept(int listen_fd, SocketAddress* peer) {
   peer->len = sizeof(peer->storage);
-  int fd = accept4(listen_fd, reinterpret_cast<sockaddr*>(&peer->storage), &peer->len,
-                   SOCK_NONBLOCK | SOCK_CLOEXEC);
+  int fd = accept4(listen_fd, &peer->storage.any, &peer->len, SOCK_NONBLOCK | SOCK_CLOEXEC);
   if (fd >= 0) {
     int one = 1;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -122,7 +114,7 @@ bool IsLocalExhaustion(int err) {
 }  // namespace
 
 absl::StatusOr<int> StartConnect(const SocketAddress& to) {
-  int fd = socket(to.storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  int fd = socket(to.storage.any.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) {
     int err = errno;
     std::string message = absl::StrCat("socket: ", strerror(err));
@@ -131,8 +123,7 @@ absl::StatusOr<int> StartConnect(const SocketAddress& to) {
   }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-  if (connect(fd, reinterpret_cast<const sockaddr*>(&to.storage), to.len) != 0 &&
-      errno != EINPROGRESS) {
+  if (connect(fd, &to.storage.any, to.len) != 0 && errno != EINPROGRESS) {
     int err = errno;
     close(fd);
     std::string message = absl::StrCat("connect: ", strerror(err));

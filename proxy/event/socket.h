@@ -2,6 +2,7 @@
 #ifndef LB_PROXY_EVENT_SOCKET_H_
 #define LB_PROXY_EVENT_SOCKET_H_
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <cstdint>
@@ -11,8 +12,14 @@
 
 namespace lb::proxy::event {
 
+// IPv4 or IPv6 (the proxy speaks nothing else): 28 bytes where sockaddr_storage takes 128,
+// and every connection keeps its peer's.
 struct SocketAddress {
-  sockaddr_storage storage{};
+  union Storage {
+    sockaddr any;
+    sockaddr_in v4;
+    sockaddr_in6 v6;
+  } storage{};
   socklen_t len = 0;
   // "10.0.0.1" / "::1" (no port).
   std::string Ip() const;

@@ -307,6 +307,7 @@ HttpConnectionManager::HttpConnectionManager(ConnectionManagerContext& context,
 }
 
 HttpConnectionManager::~HttpConnectionManager() {
+  LeaveIdleList();
   context_.dispatcher().CancelEventEnd(this);
   if (stream_ != nullptr) stream_->Abandon();
   for (auto& stream : streams_) stream->Abandon();
@@ -333,6 +334,7 @@ void HttpConnectionManager::Close() {
   if (closed_) return;
   closed_ = true;
   timer_.Disarm();
+  LeaveIdleList();  // Before Finish(): nothing may expire it while it closes.
   if (stream_ != nullptr) {
     stream_->Abandon();
     context_.dispatcher().DeferredDelete(std::move(stream_));
@@ -361,6 +363,7 @@ void HttpConnectionManager::CloseAfterFlush() {
 }
 
 void HttpConnectionManager::Finish() {
+  LeaveIdleList();
   context_.dispatcher().CancelEventEnd(this);
   context_.OnConnectionManagerClosed(this);
 }
@@ -563,11 +566,16 @@ void HttpConnectionManager::OnBelowWriteBufferLowWatermark() {
 }
 
 void HttpConnectionManager::ArmTimeout(Timeout which) {
+  if (which != Timeout::kIdle) LeaveIdleList();
   timeout_ = which;
   const ConnectionManagerOptions& options = context_.connection_manager_options();
   switch (which) {
     case Timeout::kNone:
       timer_.Disarm();
+      return;
+    case Timeout::kIdle:
+      timer_.Release();
+      context_.idle_connections().Add(this);
       return;
     case Timeout::kHandshake:
       timer_.Arm(options.tls_handshake_timeout);
@@ -575,7 +583,6 @@ void HttpConnectionManager::ArmTimeout(Timeout which) {
     case Timeout::kRequestHeader:
       timer_.Arm(options.request_header_timeout);
       return;
-    case Timeout::kIdle:
     case Timeout::kClosing:
       timer_.Arm(options.idle_timeout);
       return;
@@ -616,7 +623,8 @@ void HttpConnectionManager::OnTimeout() {
         Close();
       }
       return;
-    case Timeout::kIdle:
+    case Timeout::kIdle:  // IdleConnections' (OnIdleTimeout), never this timer's.
+      return;
     case Timeout::kClosing:
       stats.idle_timeouts.fetch_add(1, std::memory_order_relaxed);
       Close();
@@ -633,6 +641,56 @@ void HttpConnectionManager::OnTimeout() {
       }
       return;
   }
+}
+
+void HttpConnectionManager::OnIdleTimeout() {
+  context_.connection_manager_stats().idle_timeouts.fetch_add(1, std::memory_order_relaxed);
+  timeout_ = Timeout::kNone;
+  Close();
+}
+
+void HttpConnectionManager::LeaveIdleList() {
+  if (idle_listed_) context_.idle_connections().Remove(this);
+}
+
+IdleConnections::IdleConnections(event::Dispatcher& dispatcher, absl::Duration timeout)
+    : dispatcher_(dispatcher), timeout_(timeout), timer_(dispatcher, [this] { OnTimer(); }) {}
+
+void IdleConnections::Add(HttpConnectionManager* manager) {
+  if (manager->idle_listed_) Remove(manager);
+  manager->idle_deadline_ = dispatcher_.MonotonicNow() + timeout_;
+  manager->idle_prev_ = tail_;
+  manager->idle_next_ = nullptr;
+  if (tail_ != nullptr) {
+    tail_->idle_next_ = manager;
+  } else {
+    head_ = manager;
+    timer_.Arm(timeout_);
+  }
+  tail_ = manager;
+  manager->idle_listed_ = true;
+  ++size_;
+}
+
+void IdleConnections::Remove(HttpConnectionManager* manager) {
+  (manager->idle_prev_ != nullptr ? manager->idle_prev_->idle_next_ : head_) = manager->idle_next_;
+  (manager->idle_next_ != nullptr ? manager->idle_next_->idle_prev_ : tail_) = manager->idle_prev_;
+  manager->idle_prev_ = manager->idle_next_ = nullptr;
+  manager->idle_listed_ = false;
+  --size_;
+  // An earlier wake-up than needed is harmless: OnTimer() arms for the new head.
+  if (head_ == nullptr) timer_.Disarm();
+}
+
+void IdleConnections::OnTimer() {
+  const absl::Duration now = dispatcher_.MonotonicNow();
+  // Bounded by the list's length; each expired manager leaves it (and closes).
+  while (head_ != nullptr && head_->idle_deadline_ <= now) {
+    HttpConnectionManager* expired = head_;
+    Remove(expired);
+    expired->OnIdleTimeout();
+  }
+  if (head_ != nullptr) timer_.Arm(head_->idle_deadline_ - now);
 }
 
 }  // namespace lb::proxy

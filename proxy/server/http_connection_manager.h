@@ -8,8 +8,9 @@
 //
 // Idle keep-alive (HTTP/1, between requests): nothing of a request stays on the heap, as in
 // nginx. The codec is given back at the end of the event (made again, from a per-thread free
-// list, on the next request's first byte), the read and write buffers are freed; what is left
-// is the connection, this manager and its one timer.
+// list, on the next request's first byte), the read and write buffers and the timer are freed,
+// and the keep-alive idle timeout is the worker's IdleConnections list's; what is left is the
+// connection and this manager.
 //
 // It owns what belongs to the connection rather than to a request: the request-header timeout
 // (408; it runs from accept and from the first byte of each later request), the keep-alive idle
@@ -85,6 +86,7 @@ struct ConnectionManagerStats {
 };
 
 class HttpConnectionManager;
+class IdleConnections;
 
 // The worker's services, as a connection manager sees them.
 class ConnectionManagerContext {
@@ -98,6 +100,8 @@ class ConnectionManagerContext {
   virtual bool draining() const = 0;
   // Where finished requests are logged (null: nowhere).
   virtual accesslog::AccessLog* access_log() = 0;
+  // The worker's idle connections (made with connection_manager_options().idle_timeout).
+  virtual IdleConnections& idle_connections() = 0;
   // The connection is closed; no call into `manager` follows.
   virtual void OnConnectionManagerClosed(HttpConnectionManager* manager) = 0;
 };
@@ -164,6 +168,10 @@ class HttpConnectionManager final : public network::ConnectionCallbacks,
   // Bytes moved on the stream in progress: its idle timeout starts again.
   void OnStreamActivity() { ArmTimeout(timeout_); }
   void OnTimeout();
+  // IdleConnections: idle for the idle timeout.
+  void OnIdleTimeout();
+  // Out of IdleConnections, if in it.
+  void LeaveIdleList();
   bool idle() const;
   // HTTP/1 between requests, nothing buffered: the codec goes (see the top of this file).
   void ReleaseIdleCodec();
@@ -176,7 +184,9 @@ class HttpConnectionManager final : public network::ConnectionCallbacks,
   http::ServerProtocol protocol_ = http::ServerProtocol::kUndecided;
   const std::string client_ip_;
   const bool tls_;
-  event::LazyTimer timer_;  // The connection's timeouts (header, idle, closing, stream idle).
+  // The connection's timeouts but the idle one (header, closing, stream idle); released while
+  // idle.
+  event::LazyTimer timer_;
   Timeout timeout_ = Timeout::kNone;
   std::unique_ptr<ActiveStream> stream_;  // HTTP/1: one request at a time.
   // HTTP/2: the streams in progress (each with its own timers).
@@ -184,7 +194,40 @@ class HttpConnectionManager final : public network::ConnectionCallbacks,
   bool dispatching_ = false;
   bool closing_ = false;  // Flushing the last bytes before the close.
   bool closed_ = false;
-  bool peer_ended_ = false;  // HTTP/2: the client half-closed; close once its streams end.
+  bool peer_ended_ = false;   // HTTP/2: the client half-closed; close once its streams end.
+  bool idle_listed_ = false;  // In IdleConnections (timeout_ is kIdle).
+  // IdleConnections' links and this connection's deadline there (monotonic).
+  HttpConnectionManager* idle_prev_ = nullptr;
+  HttpConnectionManager* idle_next_ = nullptr;
+  absl::Duration idle_deadline_;
+
+  friend class IdleConnections;
+};
+
+// A worker's idle connections (keep-alive between requests, or HTTP/2 without a stream),
+// oldest first. All of them have the same idle timeout, so the oldest is the first to expire:
+// one timer serves the list, and an idle connection holds two links and a deadline instead of
+// a timer of its own (about 200 bytes each; docs/abuse-benchmark.md).
+//
+// Threading: the worker's loop thread only. Outlives the managers in it.
+class IdleConnections {
+ public:
+  IdleConnections(event::Dispatcher& dispatcher, absl::Duration timeout);
+  size_t size() const { return size_; }
+
+ private:
+  friend class HttpConnectionManager;
+  // To the tail, due `timeout` from now (out of the list first if in it).
+  void Add(HttpConnectionManager* manager);
+  void Remove(HttpConnectionManager* manager);
+  void OnTimer();
+
+  event::Dispatcher& dispatcher_;
+  const absl::Duration timeout_;
+  event::LazyTimer timer_;
+  HttpConnectionManager* head_ = nullptr;  // Due first.
+  HttpConnectionManager* tail_ = nullptr;
+  size_t size_ = 0;
 };
 
 }  // namespace lb::proxy

@@ -37,7 +37,8 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
         accept_resume_(*dispatcher, [this] { ResumeAccepting(); }),
         rng_seed_(0x9E3779B97F4A7C15ull * static_cast<uint64_t>(worker->index() + 1)),
         retry_budget_(options.retry_budget),
-        access_log_(options.access_log) {
+        access_log_(options.access_log),
+        idle_connections_(*dispatcher, options.idle_timeout) {
     http_options_.request_header_timeout = options.request_header_timeout;
     http_options_.idle_timeout = options.idle_timeout;
     http_options_.stream_idle_timeout = options.stream_idle_timeout;
@@ -167,6 +168,7 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
   SnapshotPins& snapshots() override { return pins_; }
   bool draining() const override { return draining_; }
   accesslog::AccessLog* access_log() override { return access_log_; }
+  IdleConnections& idle_connections() override { return idle_connections_; }
 
   void OnConnectionManagerClosed(HttpConnectionManager* manager) override {
     auto it = managers_.find(manager);
@@ -400,6 +402,7 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
   std::unique_ptr<event::FdWatcher> listener_;
   std::unique_ptr<event::FdWatcher> tls_listener_;
   SnapshotPins pins_;
+  IdleConnections idle_connections_;  // Before managers_: they leave it when destroyed.
   absl::flat_hash_map<HttpConnectionManager*, std::unique_ptr<HttpConnectionManager>> managers_;
   // A host's pool, of its cluster's protocol and transport.
   struct PoolEntry {

@@ -57,6 +57,38 @@ TEST_F(LazyTimerTest, DisarmedNeverFiresAndCanBeArmedAgain) {
   EXPECT_EQ(fired_, 1);
 }
 
+TEST_F(LazyTimerTest, ReleaseDropsTheUnderlyingTimerAndArmMakesItAgain) {
+  EXPECT_EQ(sim_.armed_timers(), 0u);  // Nothing is made before the first Arm().
+  timer_.Arm(absl::Seconds(1));
+  EXPECT_EQ(sim_.armed_timers(), 1u);
+  timer_.Release();
+  EXPECT_FALSE(timer_.armed());
+  EXPECT_EQ(sim_.armed_timers(), 0u);
+  sim_.AdvanceTimeAndRun(absl::Seconds(5));
+  EXPECT_EQ(fired_, 0);
+  timer_.Arm(absl::Seconds(2));
+  sim_.AdvanceTimeAndRun(absl::Milliseconds(1999));
+  EXPECT_EQ(fired_, 0);
+  sim_.AdvanceTimeAndRun(absl::Milliseconds(1));
+  EXPECT_EQ(fired_, 1);
+}
+
+TEST_F(LazyTimerTest, CallbackMayRelease) {
+  LazyTimer* self = nullptr;
+  int fired = 0;
+  LazyTimer releasing(sim_, [&] {
+    ++fired;
+    self->Release();
+  });
+  self = &releasing;
+  releasing.Arm(absl::Seconds(1));
+  sim_.AdvanceTimeAndRun(absl::Seconds(1));
+  EXPECT_EQ(fired, 1);
+  releasing.Arm(absl::Seconds(1));
+  sim_.AdvanceTimeAndRun(absl::Seconds(1));
+  EXPECT_EQ(fired, 2);
+}
+
 TEST_F(LazyTimerTest, CallbackMayReArm) {
   int ticks = 0;
   LazyTimer* self = nullptr;

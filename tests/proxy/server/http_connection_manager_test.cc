@@ -38,6 +38,7 @@ class FakeWorker : public ConnectionManagerContext, public router::RouterContext
   SnapshotPins& snapshots() override { return pins; }
   bool draining() const override { return is_draining; }
   accesslog::AccessLog* access_log() override { return log; }
+  IdleConnections& idle_connections() override { return idle; }
   void OnConnectionManagerClosed(HttpConnectionManager* manager) override {
     closed.push_back(manager);
   }
@@ -61,6 +62,7 @@ class FakeWorker : public ConnectionManagerContext, public router::RouterContext
 
   testing::SimulatedTimeDispatcher sim;
   ConnectionManagerOptions options;
+  IdleConnections idle{sim, options.idle_timeout};
   ConnectionManagerStats stats;
   SnapshotPins pins;
   bool is_draining = false;
@@ -185,6 +187,57 @@ TEST_F(ConnectionManagerTest, IdleKeepAliveGivesTheCodecBack) {
   // The idle timeout still runs from the end of the last response.
   Advance(absl::Seconds(60));
   EXPECT_TRUE(Closed());
+}
+
+// The worker's idle list: each idle connection expires idle_timeout after its own last
+// answer, in that order, with one timer; a connection that got busy again or closed is out of it.
+TEST_F(ConnectionManagerTest, IdleConnectionsExpireInTheOrderTheyWentIdle) {
+  worker_.pins.Set(OneHostSnapshot());
+  std::vector<FakeConnection*> conns = {connection_};
+  std::vector<HttpConnectionManager*> all = {manager_.get()};
+  std::vector<std::unique_ptr<HttpConnectionManager>> managers;
+  // Connection i is accepted and answers its request at i * 10 s.
+  for (size_t i = 0; i < 4; ++i) {
+    if (i > 0) {
+      auto connection = std::make_unique<FakeConnection>();
+      conns.push_back(connection.get());
+      managers.push_back(std::make_unique<HttpConnectionManager>(worker_, std::move(connection)));
+      all.push_back(managers.back().get());
+    }
+    conns[i]->read_buffer().Append("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+    all[i]->OnData(conns[i]->read_buffer(), false);
+    worker_.sim.RunPendingWork();
+    ASSERT_TRUE(worker_.pool.waiting());
+    worker_.pool.Ready();
+    worker_.pool.Respond(200, "ok");
+    worker_.sim.RunPendingWork();
+    EXPECT_EQ(worker_.idle.size(), i + 1);
+    Advance(absl::Seconds(10));
+  }
+  // t = 40 s. Connection 1 starts another request (out of the list), connection 3 is closed
+  // by its client.
+  conns[1]->read_buffer().Append("GET / HT");
+  all[1]->OnData(conns[1]->read_buffer(), false);
+  worker_.sim.RunPendingWork();
+  conns[3]->read_buffer().Clear();
+  all[3]->OnEvent(network::ConnectionEvent::kRemoteClose);
+  EXPECT_EQ(worker_.idle.size(), 2u);         // 0 and 2.
+  EXPECT_EQ(worker_.sim.armed_timers(), 2u);  // The list's, and connection 1's header timeout.
+  Advance(absl::Seconds(20));                 // t = 60: connection 0 expires.
+  EXPECT_EQ(worker_.stats.idle_timeouts.load(), 1u);
+  EXPECT_EQ(conns[0]->state(), network::Connection::State::kClosed);
+  EXPECT_EQ(worker_.idle.size(), 1u);
+  Advance(absl::Seconds(19));  // t = 79: connection 2 is due at 80.
+  EXPECT_EQ(worker_.stats.idle_timeouts.load(), 1u);
+  Advance(absl::Seconds(1));
+  EXPECT_EQ(worker_.stats.idle_timeouts.load(), 2u);
+  EXPECT_EQ(conns[2]->state(), network::Connection::State::kClosed);
+  EXPECT_EQ(worker_.idle.size(), 0u);
+  // Connection 1's partial head got the header timeout (408), not the idle one.
+  EXPECT_EQ(worker_.stats.request_header_timeouts.load(), 1u);
+  EXPECT_EQ(worker_.stats.idle_timeouts.load(), 2u);
+  for (auto& m : managers) m.reset();
+  worker_.sim.RunPendingWork();
 }
 
 // Pipelined requests: the codec stays while bytes of the next request wait, and goes after the

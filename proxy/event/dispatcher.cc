@@ -47,24 +47,25 @@ struct BaseDeleter {
 };
 using EventPtr = std::unique_ptr<::event, EventDeleter>;
 
-class LibeventFdWatcher : public FdWatcher {
+// The event lives inside the watcher (one allocation per watched descriptor, not two: a
+// connection keeps one for its whole life).
+class LibeventFdWatcher final : public FdWatcher {
  public:
   LibeventFdWatcher(event_base* base, EventEndQueue* event_end, int fd,
                     std::function<void(uint32_t)> cb)
       : base_(base), event_end_(event_end), fd_(fd), cb_(std::move(cb)) {}
+  ~LibeventFdWatcher() override {
+    if (current_ != 0) event_del(&ev_);
+  }
 
   void SetInterest(bool read, bool write) override {
     short want = (read ? EV_READ : 0) | (write ? EV_WRITE : 0);
     if (want == current_) return;
-    if (ev_ != nullptr) event_del(ev_.get());
+    if (current_ != 0) event_del(&ev_);
     current_ = want;
     if (want == 0) return;
-    if (ev_ == nullptr) {
-      ev_.reset(event_new(base_, fd_, want | EV_PERSIST, &LibeventFdWatcher::OnEvent, this));
-    } else {
-      event_assign(ev_.get(), base_, fd_, want | EV_PERSIST, &LibeventFdWatcher::OnEvent, this);
-    }
-    event_add(ev_.get(), nullptr);
+    event_assign(&ev_, base_, fd_, want | EV_PERSIST, &LibeventFdWatcher::OnEvent, this);
+    event_add(&ev_, nullptr);
   }
 
  private:
@@ -81,8 +82,8 @@ class LibeventFdWatcher : public FdWatcher {
   EventEndQueue* const event_end_;
   const int fd_;
   std::function<void(uint32_t)> cb_;
-  EventPtr ev_;
-  short current_ = 0;
+  ::event ev_;
+  short current_ = 0;  // The interest ev_ is added with (0: not added).
 };
 
 // libevent keeps timers in a min-heap (O(log n) per add and delete). Timeouts that share one

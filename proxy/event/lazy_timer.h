@@ -13,11 +13,13 @@
 #include <utility>
 
 #include "absl/time/time.h"
+#include "common/base/recycled.h"
 #include "proxy/event/dispatcher.h"
 
 namespace lb::proxy::event {
 
-class LazyTimer {
+// Recycled: owners that free theirs while idle make one again per request without a malloc.
+class LazyTimer final : public Recycled<LazyTimer> {
  public:
   // `cb` runs on the loop thread once the deadline passes. It may re-arm or destroy the timer.
   // The underlying timer is made by the first Arm().

@@ -25,6 +25,7 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
         encoder_(encoder),
         stats_(manager.context_.connection_manager_stats()),
         started_(manager.context_.dispatcher().MonotonicNow()),
+        client_ip_(manager.connection_->peer().Ip()),
         router_timer_(manager.context_.dispatcher(),
                       [this] {
                         if (!done_) router_.OnTimeout();
@@ -92,7 +93,7 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
       return;
     }
     request_complete_ = end_stream;
-    router_.StartRequest(snapshot_.get(), std::move(headers), end_stream, manager_.client_ip_,
+    router_.StartRequest(snapshot_.get(), std::move(headers), end_stream, client_ip_,
                          manager_.tls_ ? "https" : "http");
   }
 
@@ -250,7 +251,7 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
   void WriteLog(accesslog::AccessLog& log) {
     const http::RequestHeaderMap* request =
         rejected_ != nullptr ? rejected_.get() : router_.request_headers();
-    accesslog::RequestLine line{manager_.client_ip_, {}, {}, {}};
+    accesslog::RequestLine line{client_ip_, {}, {}, {}};
     if (request != nullptr) {
       line.method = http::MethodName(request->method);
       line.authority = request->host;
@@ -273,6 +274,8 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
   http::ResponseEncoder& encoder_;
   ConnectionManagerStats& stats_;
   const absl::Duration started_;  // Monotonic.
+  // Per stream, not per connection: an idle connection keeps nothing it does not need.
+  const std::string client_ip_;
   // Declared before the router: released after it, since the router's hosts live in it.
   SnapshotPins::Pin snapshot_;
   accesslog::StreamInfo info_;  // Before the router, which writes to it until destroyed.
@@ -292,11 +295,7 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
 HttpConnectionManager::HttpConnectionManager(ConnectionManagerContext& context,
                                              std::unique_ptr<network::Connection> connection,
                                              bool tls)
-    : context_(context),
-      connection_(std::move(connection)),
-      client_ip_(connection_->peer().Ip()),
-      tls_(tls),
-      timer_(context.dispatcher(), [this] { OnTimeout(); }) {
+    : context_(context), connection_(std::move(connection)), tls_(tls) {
   connection_->SetCallbacks(this);
   if (const size_t limit = context_.connection_manager_options().buffer_limit_bytes; limit > 0) {
     connection_->SetBufferLimit(limit);
@@ -333,7 +332,7 @@ void HttpConnectionManager::StartDrain() {
 void HttpConnectionManager::Close() {
   if (closed_) return;
   closed_ = true;
-  timer_.Disarm();
+  DisarmTimer();
   LeaveIdleList();  // Before Finish(): nothing may expire it while it closes.
   if (stream_ != nullptr) {
     stream_->Abandon();
@@ -354,7 +353,7 @@ void HttpConnectionManager::CloseAfterFlush() {
   connection_->Close(network::Connection::CloseType::kFlushWrite);
   if (connection_->state() == network::Connection::State::kClosed) {
     closed_ = true;
-    timer_.Disarm();
+    DisarmTimer();
     Finish();
     return;
   }
@@ -373,7 +372,7 @@ void HttpConnectionManager::OnEvent(network::ConnectionEvent event) {
     case network::ConnectionEvent::kLocalClose:  // The flush-then-close finished.
       if (!closed_) {
         closed_ = true;
-        timer_.Disarm();
+        DisarmTimer();
         Finish();
       }
       return;
@@ -571,29 +570,29 @@ void HttpConnectionManager::ArmTimeout(Timeout which) {
   const ConnectionManagerOptions& options = context_.connection_manager_options();
   switch (which) {
     case Timeout::kNone:
-      timer_.Disarm();
+      DisarmTimer();
       return;
     case Timeout::kIdle:
-      timer_.Release();
+      timer_.reset();
       context_.idle_connections().Add(this);
       return;
     case Timeout::kHandshake:
-      timer_.Arm(options.tls_handshake_timeout);
+      ArmTimer(options.tls_handshake_timeout);
       return;
     case Timeout::kRequestHeader:
-      timer_.Arm(options.request_header_timeout);
+      ArmTimer(options.request_header_timeout);
       return;
     case Timeout::kClosing:
-      timer_.Arm(options.idle_timeout);
+      ArmTimer(options.idle_timeout);
       return;
     case Timeout::kStreamIdle:
     case Timeout::kTunnelIdle: {
       const absl::Duration after =
           which == Timeout::kStreamIdle ? options.stream_idle_timeout : options.tunnel_idle_timeout;
       if (after > absl::ZeroDuration()) {
-        timer_.Arm(after);
+        ArmTimer(after);
       } else {
-        timer_.Disarm();
+        DisarmTimer();
       }
       return;
     }
@@ -641,6 +640,13 @@ void HttpConnectionManager::OnTimeout() {
       }
       return;
   }
+}
+
+void HttpConnectionManager::ArmTimer(absl::Duration after) {
+  if (timer_ == nullptr) {
+    timer_ = std::make_unique<event::LazyTimer>(context_.dispatcher(), [this] { OnTimeout(); });
+  }
+  timer_->Arm(after);
 }
 
 void HttpConnectionManager::OnIdleTimeout() {

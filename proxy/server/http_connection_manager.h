@@ -168,6 +168,10 @@ class HttpConnectionManager final : public network::ConnectionCallbacks,
   // Bytes moved on the stream in progress: its idle timeout starts again.
   void OnStreamActivity() { ArmTimeout(timeout_); }
   void OnTimeout();
+  void DisarmTimer() {
+    if (timer_ != nullptr) timer_->Disarm();
+  }
+  void ArmTimer(absl::Duration after);
   // IdleConnections: idle for the idle timeout.
   void OnIdleTimeout();
   // Out of IdleConnections, if in it.
@@ -182,11 +186,10 @@ class HttpConnectionManager final : public network::ConnectionCallbacks,
   // requests); protocol_ is decided once per connection.
   std::unique_ptr<http::ServerCodec> codec_;
   http::ServerProtocol protocol_ = http::ServerProtocol::kUndecided;
-  const std::string client_ip_;
   const bool tls_;
-  // The connection's timeouts but the idle one (header, closing, stream idle); released while
-  // idle.
-  event::LazyTimer timer_;
+  // The connection's timeouts but the idle one (header, closing, stream idle): made when
+  // first armed, freed while idle.
+  std::unique_ptr<event::LazyTimer> timer_;
   Timeout timeout_ = Timeout::kNone;
   std::unique_ptr<ActiveStream> stream_;  // HTTP/1: one request at a time.
   // HTTP/2: the streams in progress (each with its own timers).

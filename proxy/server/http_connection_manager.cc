@@ -294,7 +294,7 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
 
 HttpConnectionManager::HttpConnectionManager(ConnectionManagerContext& context,
                                              std::unique_ptr<network::Connection> connection,
-                                             bool tls)
+                                             bool tls, bool resumed)
     : context_(context), connection_(std::move(connection)), tls_(tls) {
   connection_->SetCallbacks(this);
   if (const size_t limit = context_.connection_manager_options().buffer_limit_bytes; limit > 0) {
@@ -302,14 +302,19 @@ HttpConnectionManager::HttpConnectionManager(ConnectionManagerContext& context,
   }
   // From accept: a client that sends nothing is cut too. A TLS connection first gets its
   // handshake's own timeout; kConnected (handshake done) starts the header timeout.
+  if (resumed) {
+    protocol_ = http::ServerProtocol::kHttp1;
+    ArmTimeout(Timeout::kRequestHeader);
+    return;
+  }
   ArmTimeout(tls_ ? Timeout::kHandshake : Timeout::kRequestHeader);
 }
 
 HttpConnectionManager::~HttpConnectionManager() {
-  LeaveIdleList();
   context_.dispatcher().CancelEventEnd(this);
   if (stream_ != nullptr) stream_->Abandon();
   for (auto& stream : streams_) stream->Abandon();
+  if (connection_ == nullptr) return;  // Parked.
   connection_->SetCallbacks(nullptr);
   connection_->Close(network::Connection::CloseType::kNoFlush);
 }
@@ -333,7 +338,6 @@ void HttpConnectionManager::Close() {
   if (closed_) return;
   closed_ = true;
   DisarmTimer();
-  LeaveIdleList();  // Before Finish(): nothing may expire it while it closes.
   if (stream_ != nullptr) {
     stream_->Abandon();
     context_.dispatcher().DeferredDelete(std::move(stream_));
@@ -362,7 +366,6 @@ void HttpConnectionManager::CloseAfterFlush() {
 }
 
 void HttpConnectionManager::Finish() {
-  LeaveIdleList();
   context_.dispatcher().CancelEventEnd(this);
   context_.OnConnectionManagerClosed(this);
 }
@@ -399,18 +402,24 @@ void HttpConnectionManager::OnEventEnd() {
   Dispatch(false);
   if (closed_) return;
   connection_->ReadBufferDrained();
-  ReleaseIdleCodec();
+  MaybePark();
 }
 
-void HttpConnectionManager::ReleaseIdleCodec() {
-  if (codec_ == nullptr || closing_ || multiplexing() || stream_ != nullptr ||
-      timeout_ != Timeout::kIdle || !connection_->read_buffer().empty() || codec_->partial_head() ||
-      codec_->stream_active() || codec_->WantsClose()) {
+void HttpConnectionManager::MaybePark() {
+  if (codec_ == nullptr || closing_ || context_.draining() || multiplexing() ||
+      stream_ != nullptr || timeout_ != Timeout::kIdle || !connection_->read_buffer().empty() ||
+      codec_->partial_head() || codec_->stream_active() || codec_->WantsClose()) {
     return;
   }
   // Safe at the end of the event: no codec call is on the stack, and the finished stream
-  // (deleted at the end of the loop turn) no longer uses its encoder.
+  // (deleted at the end of the loop turn) no longer uses its encoder or this manager's timer.
   codec_.reset();
+  timer_.reset();
+  timeout_ = Timeout::kNone;
+  closed_ = true;  // Nothing more runs here; the worker destroys it.
+  connection_->SetCallbacks(nullptr);
+  context_.idle_connections().Park(std::move(connection_), tls_);
+  context_.OnConnectionManagerParked(this);
 }
 
 void HttpConnectionManager::Dispatch(bool end_stream) {
@@ -539,8 +548,9 @@ void HttpConnectionManager::OnStreamComplete(ActiveStream* stream) {
     return;
   }
   // Idle keep-alive: nothing of the request stays on the heap (like nginx, which frees a
-  // keep-alive connection's buffers): the empty buffers go now, the codec at the end of the
-  // event (ReleaseIdleCodec; the codec asked for OnEventEnd when the response completed).
+  // keep-alive connection's buffers): the empty buffers go now, the rest at the end of the
+  // event, when the connection is parked (MaybePark; the codec asked for OnEventEnd when the
+  // response completed).
   ArmTimeout(Timeout::kIdle);
   connection_->ReleaseIdleMemory();
 }
@@ -565,16 +575,11 @@ void HttpConnectionManager::OnBelowWriteBufferLowWatermark() {
 }
 
 void HttpConnectionManager::ArmTimeout(Timeout which) {
-  if (which != Timeout::kIdle) LeaveIdleList();
   timeout_ = which;
   const ConnectionManagerOptions& options = context_.connection_manager_options();
   switch (which) {
     case Timeout::kNone:
       DisarmTimer();
-      return;
-    case Timeout::kIdle:
-      timer_.reset();
-      context_.idle_connections().Add(this);
       return;
     case Timeout::kHandshake:
       ArmTimer(options.tls_handshake_timeout);
@@ -582,6 +587,7 @@ void HttpConnectionManager::ArmTimeout(Timeout which) {
     case Timeout::kRequestHeader:
       ArmTimer(options.request_header_timeout);
       return;
+    case Timeout::kIdle:
     case Timeout::kClosing:
       ArmTimer(options.idle_timeout);
       return;
@@ -622,8 +628,7 @@ void HttpConnectionManager::OnTimeout() {
         Close();
       }
       return;
-    case Timeout::kIdle:  // IdleConnections' (OnIdleTimeout), never this timer's.
-      return;
+    case Timeout::kIdle:
     case Timeout::kClosing:
       stats.idle_timeouts.fetch_add(1, std::memory_order_relaxed);
       Close();
@@ -649,54 +654,106 @@ void HttpConnectionManager::ArmTimer(absl::Duration after) {
   timer_->Arm(after);
 }
 
-void HttpConnectionManager::OnIdleTimeout() {
-  context_.connection_manager_stats().idle_timeouts.fetch_add(1, std::memory_order_relaxed);
-  timeout_ = Timeout::kNone;
-  Close();
+// A parked connection: it hears its client (new bytes resume it, a close ends it) until its
+// idle deadline.
+class IdleConnections::Parked final : public network::ConnectionCallbacks,
+                                      public event::DeferredDeletable {
+ public:
+  Parked(IdleConnections& list, std::unique_ptr<network::Connection> connection, bool tls)
+      : list_(list), connection_(std::move(connection)), tls_(tls) {
+    connection_->SetCallbacks(this);
+  }
+  ~Parked() override {
+    if (connection_ == nullptr) return;  // Resumed.
+    connection_->SetCallbacks(nullptr);
+    connection_->Close(network::Connection::CloseType::kNoFlush);
+  }
+
+  void OnEvent(network::ConnectionEvent event) override {
+    if (event == network::ConnectionEvent::kRemoteClose) list_.Close(this);
+  }
+  void OnData(event::Buffer& data, bool end_stream) override {
+    if (!data.empty()) {
+      list_.Resume(this, end_stream);
+    } else if (end_stream) {
+      list_.Close(this);  // The client left between requests.
+    }
+  }
+
+ private:
+  friend class IdleConnections;
+  IdleConnections& list_;
+  std::unique_ptr<network::Connection> connection_;  // Null once resumed.
+  Parked* prev_ = nullptr;
+  Parked* next_ = nullptr;
+  absl::Duration deadline_;  // Monotonic.
+  const bool tls_;
+};
+
+IdleConnections::IdleConnections(ConnectionManagerContext& context, absl::Duration timeout)
+    : context_(context), timeout_(timeout), timer_(context.dispatcher(), [this] { OnTimer(); }) {}
+
+IdleConnections::~IdleConnections() {
+  while (head_ != nullptr) {
+    Parked* parked = head_;
+    Unlink(parked);
+    delete parked;
+  }
 }
 
-void HttpConnectionManager::LeaveIdleList() {
-  if (idle_listed_) context_.idle_connections().Remove(this);
+void IdleConnections::CloseAll() {
+  while (head_ != nullptr) Close(head_);  // Bounded: each call takes one out.
 }
 
-IdleConnections::IdleConnections(event::Dispatcher& dispatcher, absl::Duration timeout)
-    : dispatcher_(dispatcher), timeout_(timeout), timer_(dispatcher, [this] { OnTimer(); }) {}
-
-void IdleConnections::Add(HttpConnectionManager* manager) {
-  if (manager->idle_listed_) Remove(manager);
-  manager->idle_deadline_ = dispatcher_.MonotonicNow() + timeout_;
-  manager->idle_prev_ = tail_;
-  manager->idle_next_ = nullptr;
+void IdleConnections::Park(std::unique_ptr<network::Connection> connection, bool tls) {
+  auto* parked = new Parked(*this, std::move(connection), tls);
+  parked->deadline_ = context_.dispatcher().MonotonicNow() + timeout_;
+  parked->prev_ = tail_;
   if (tail_ != nullptr) {
-    tail_->idle_next_ = manager;
+    tail_->next_ = parked;
   } else {
-    head_ = manager;
+    head_ = parked;
     timer_.Arm(timeout_);
   }
-  tail_ = manager;
-  manager->idle_listed_ = true;
+  tail_ = parked;
   ++size_;
 }
 
-void IdleConnections::Remove(HttpConnectionManager* manager) {
-  (manager->idle_prev_ != nullptr ? manager->idle_prev_->idle_next_ : head_) = manager->idle_next_;
-  (manager->idle_next_ != nullptr ? manager->idle_next_->idle_prev_ : tail_) = manager->idle_prev_;
-  manager->idle_prev_ = manager->idle_next_ = nullptr;
-  manager->idle_listed_ = false;
+void IdleConnections::Unlink(Parked* parked) {
+  (parked->prev_ != nullptr ? parked->prev_->next_ : head_) = parked->next_;
+  (parked->next_ != nullptr ? parked->next_->prev_ : tail_) = parked->prev_;
+  parked->prev_ = parked->next_ = nullptr;
   --size_;
   // An earlier wake-up than needed is harmless: OnTimer() arms for the new head.
   if (head_ == nullptr) timer_.Disarm();
 }
 
+void IdleConnections::Close(Parked* parked) {
+  Unlink(parked);
+  // Deferred: this may run inside the connection's own callback.
+  context_.dispatcher().DeferredDelete(std::unique_ptr<event::DeferredDeletable>(parked));
+  parked->connection_->SetCallbacks(nullptr);
+  parked->connection_->Close(network::Connection::CloseType::kNoFlush);
+  context_.OnParkedConnectionClosed();
+}
+
+void IdleConnections::Resume(Parked* parked, bool end_stream) {
+  Unlink(parked);
+  context_.dispatcher().DeferredDelete(std::unique_ptr<event::DeferredDeletable>(parked));
+  network::Connection* connection = parked->connection_.get();
+  HttpConnectionManager& manager =
+      context_.ResumeConnection(std::move(parked->connection_), parked->tls_);
+  manager.OnData(connection->read_buffer(), end_stream);
+}
+
 void IdleConnections::OnTimer() {
-  const absl::Duration now = dispatcher_.MonotonicNow();
-  // Bounded by the list's length; each expired manager leaves it (and closes).
-  while (head_ != nullptr && head_->idle_deadline_ <= now) {
-    HttpConnectionManager* expired = head_;
-    Remove(expired);
-    expired->OnIdleTimeout();
+  const absl::Duration now = context_.dispatcher().MonotonicNow();
+  // Bounded by the list's length; each expired connection leaves it.
+  while (head_ != nullptr && head_->deadline_ <= now) {
+    context_.connection_manager_stats().idle_timeouts.fetch_add(1, std::memory_order_relaxed);
+    Close(head_);
   }
-  if (head_ != nullptr) timer_.Arm(head_->idle_deadline_ - now);
+  if (head_ != nullptr) timer_.Arm(head_->deadline_ - now);
 }
 
 }  // namespace lb::proxy

@@ -6,11 +6,11 @@
 // connection closes once no stream is left after GOAWAY (drain, client half-close, error).
 // Every stream owns its router's timer.
 //
-// Idle keep-alive (HTTP/1, between requests): nothing of a request stays on the heap, as in
-// nginx. The codec is given back at the end of the event (made again, from a per-thread free
-// list, on the next request's first byte), the read and write buffers and the timer are freed,
-// and the keep-alive idle timeout is the worker's IdleConnections list's; what is left is the
-// connection and this manager.
+// Idle keep-alive (HTTP/1, between requests): nothing of a request or of this manager stays on
+// the heap, as in nginx. At the end of the event that left it idle, the manager parks its
+// connection in the worker's IdleConnections (a small record with the keep-alive idle deadline;
+// one timer for the whole list) and is destroyed; the next request's first byte makes a new
+// manager for the connection (ConnectionManagerContext::ResumeConnection).
 //
 // It owns what belongs to the connection rather than to a request: the request-header timeout
 // (408; it runs from accept and from the first byte of each later request), the keep-alive idle
@@ -100,8 +100,17 @@ class ConnectionManagerContext {
   virtual bool draining() const = 0;
   // Where finished requests are logged (null: nowhere).
   virtual accesslog::AccessLog* access_log() = 0;
-  // The worker's idle connections (made with connection_manager_options().idle_timeout).
+  // The worker's parked connections (made with connection_manager_options().idle_timeout).
   virtual IdleConnections& idle_connections() = 0;
+  // `manager` parked its connection in idle_connections(): no call into it follows, and the
+  // connection stays open (unlike OnConnectionManagerClosed).
+  virtual void OnConnectionManagerParked(HttpConnectionManager* manager) = 0;
+  // A parked connection has bytes of a new request: a new manager for it (constructed with
+  // `resumed`), which reads them next.
+  virtual HttpConnectionManager& ResumeConnection(std::unique_ptr<network::Connection> connection,
+                                                  bool tls) = 0;
+  // A parked connection closed (the client left, the idle timeout, or drain).
+  virtual void OnParkedConnectionClosed() = 0;
   // The connection is closed; no call into `manager` follows.
   virtual void OnConnectionManagerClosed(HttpConnectionManager* manager) = 0;
 };
@@ -112,16 +121,18 @@ class HttpConnectionManager final : public network::ConnectionCallbacks,
                                     public event::DeferredDeletable {
  public:
   // `tls`: the connection came from the TLS listener (its transport handshakes first; requests
-  // on it have the scheme "https").
+  // on it have the scheme "https"). `resumed`: an HTTP/1 connection back from IdleConnections
+  // (handshake done, protocol known, the next request's bytes in its read buffer).
   HttpConnectionManager(ConnectionManagerContext& context,
-                        std::unique_ptr<network::Connection> connection, bool tls = false);
+                        std::unique_ptr<network::Connection> connection, bool tls = false,
+                        bool resumed = false);
   ~HttpConnectionManager() override;
 
   // Draining: closes now if idle, else once the response in progress is out.
   void StartDrain();
   // Closes at once; a request in flight is abandoned.
   void Close();
-  // False before the first bytes and, for HTTP/1, while idle between requests.
+  // False before the first bytes.
   bool holds_codec() const { return codec_ != nullptr; }
 
   // network::ConnectionCallbacks.
@@ -172,13 +183,10 @@ class HttpConnectionManager final : public network::ConnectionCallbacks,
     if (timer_ != nullptr) timer_->Disarm();
   }
   void ArmTimer(absl::Duration after);
-  // IdleConnections: idle for the idle timeout.
-  void OnIdleTimeout();
-  // Out of IdleConnections, if in it.
-  void LeaveIdleList();
   bool idle() const;
-  // HTTP/1 between requests, nothing buffered: the codec goes (see the top of this file).
-  void ReleaseIdleCodec();
+  // HTTP/1 between requests, nothing buffered: parks the connection (see the top of this
+  // file); `this` is destroyed by the worker.
+  void MaybePark();
 
   ConnectionManagerContext& context_;
   std::unique_ptr<network::Connection> connection_;
@@ -187,8 +195,8 @@ class HttpConnectionManager final : public network::ConnectionCallbacks,
   std::unique_ptr<http::ServerCodec> codec_;
   http::ServerProtocol protocol_ = http::ServerProtocol::kUndecided;
   const bool tls_;
-  // The connection's timeouts but the idle one (header, closing, stream idle): made when
-  // first armed, freed while idle.
+  // The connection's timeouts (handshake, header, idle, closing, stream idle): made when first
+  // armed.
   std::unique_ptr<event::LazyTimer> timer_;
   Timeout timeout_ = Timeout::kNone;
   std::unique_ptr<ActiveStream> stream_;  // HTTP/1: one request at a time.
@@ -197,39 +205,40 @@ class HttpConnectionManager final : public network::ConnectionCallbacks,
   bool dispatching_ = false;
   bool closing_ = false;  // Flushing the last bytes before the close.
   bool closed_ = false;
-  bool peer_ended_ = false;   // HTTP/2: the client half-closed; close once its streams end.
-  bool idle_listed_ = false;  // In IdleConnections (timeout_ is kIdle).
-  // IdleConnections' links and this connection's deadline there (monotonic).
-  HttpConnectionManager* idle_prev_ = nullptr;
-  HttpConnectionManager* idle_next_ = nullptr;
-  absl::Duration idle_deadline_;
-
-  friend class IdleConnections;
+  bool peer_ended_ = false;  // HTTP/2: the client half-closed; close once its streams end.
 };
 
-// A worker's idle connections (keep-alive between requests, or HTTP/2 without a stream),
-// oldest first. All of them have the same idle timeout, so the oldest is the first to expire:
-// one timer serves the list, and an idle connection holds two links and a deadline instead of
-// a timer of its own (about 200 bytes each; docs/abuse-benchmark.md).
+// A worker's parked connections: HTTP/1 keep-alive connections between requests, each a small
+// record (the connection, its deadline, two links) instead of a connection manager. Oldest
+// first: they all have the same idle timeout, so one timer serves the list. See
+// docs/abuse-benchmark.md for what an idle connection costs.
 //
-// Threading: the worker's loop thread only. Outlives the managers in it.
+// Threading: the worker's loop thread only. Destroying the list closes what is in it, without
+// telling the context (the worker is going away).
 class IdleConnections {
  public:
-  IdleConnections(event::Dispatcher& dispatcher, absl::Duration timeout);
+  IdleConnections(ConnectionManagerContext& context, absl::Duration timeout);
+  ~IdleConnections();
   size_t size() const { return size_; }
+  // Closes every parked connection (drain).
+  void CloseAll();
 
  private:
   friend class HttpConnectionManager;
-  // To the tail, due `timeout` from now (out of the list first if in it).
-  void Add(HttpConnectionManager* manager);
-  void Remove(HttpConnectionManager* manager);
+  class Parked;
+  // Takes `connection` (its callbacks are set here), due `timeout` from now.
+  void Park(std::unique_ptr<network::Connection> connection, bool tls);
+  void Unlink(Parked* parked);
+  // Out of the list, closed; the context hears of it.
+  void Close(Parked* parked);
+  void Resume(Parked* parked, bool end_stream);
   void OnTimer();
 
-  event::Dispatcher& dispatcher_;
+  ConnectionManagerContext& context_;
   const absl::Duration timeout_;
   event::LazyTimer timer_;
-  HttpConnectionManager* head_ = nullptr;  // Due first.
-  HttpConnectionManager* tail_ = nullptr;
+  Parked* head_ = nullptr;  // Due first.
+  Parked* tail_ = nullptr;
   size_t size_ = 0;
 };
 

@@ -38,7 +38,7 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
         rng_seed_(0x9E3779B97F4A7C15ull * static_cast<uint64_t>(worker->index() + 1)),
         retry_budget_(options.retry_budget),
         access_log_(options.access_log),
-        idle_connections_(*dispatcher, options.idle_timeout) {
+        idle_connections_(*this, options.idle_timeout) {
     http_options_.request_header_timeout = options.request_header_timeout;
     http_options_.idle_timeout = options.idle_timeout;
     http_options_.stream_idle_timeout = options.stream_idle_timeout;
@@ -155,6 +155,7 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
     std::vector<HttpConnectionManager*> managers;
     for (auto& [raw, owned] : managers_) managers.push_back(raw);
     for (HttpConnectionManager* m : managers) m->StartDrain();
+    idle_connections_.CloseAll();
     MaybeDrained();
   }
 
@@ -175,6 +176,29 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
     if (it == managers_.end()) return;
     dispatcher_.DeferredDelete(std::move(it->second));
     managers_.erase(it);
+    OnConnectionClosed();
+  }
+
+  void OnConnectionManagerParked(HttpConnectionManager* manager) override {
+    auto it = managers_.find(manager);
+    if (it == managers_.end()) return;
+    dispatcher_.DeferredDelete(std::move(it->second));
+    managers_.erase(it);
+  }
+
+  HttpConnectionManager& ResumeConnection(std::unique_ptr<network::Connection> connection,
+                                          bool tls) override {
+    auto manager = std::make_unique<HttpConnectionManager>(*this, std::move(connection), tls,
+                                                           /*resumed=*/true);
+    HttpConnectionManager* raw = manager.get();
+    managers_.emplace(raw, std::move(manager));
+    return *raw;
+  }
+
+  void OnParkedConnectionClosed() override { OnConnectionClosed(); }
+
+  // A client connection is gone, from a manager or from the idle list.
+  void OnConnectionClosed() {
     stats().connections_active.fetch_sub(1, std::memory_order_relaxed);
     if (balancer_ != nullptr) balancer_->Release(worker_->index());
     if (limit_ != nullptr) {
@@ -374,7 +398,7 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
   }
 
   void MaybeDrained() {
-    if (draining_ && managers_.empty() && drained_) {
+    if (draining_ && managers_.empty() && idle_connections_.size() == 0 && drained_) {
       auto done = std::move(drained_);
       drained_ = nullptr;
       done();
@@ -402,7 +426,8 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
   std::unique_ptr<event::FdWatcher> listener_;
   std::unique_ptr<event::FdWatcher> tls_listener_;
   SnapshotPins pins_;
-  IdleConnections idle_connections_;  // Before managers_: they leave it when destroyed.
+  // Before managers_ (destroyed after them); closes what it holds without accounting.
+  IdleConnections idle_connections_;
   absl::flat_hash_map<HttpConnectionManager*, std::unique_ptr<HttpConnectionManager>> managers_;
   // A host's pool, of its cluster's protocol and transport.
   struct PoolEntry {

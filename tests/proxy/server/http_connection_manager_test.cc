@@ -39,6 +39,16 @@ class FakeWorker : public ConnectionManagerContext, public router::RouterContext
   bool draining() const override { return is_draining; }
   accesslog::AccessLog* access_log() override { return log; }
   IdleConnections& idle_connections() override { return idle; }
+  void OnConnectionManagerParked(HttpConnectionManager* manager) override {
+    parked.push_back(manager);
+  }
+  HttpConnectionManager& ResumeConnection(std::unique_ptr<network::Connection> connection,
+                                          bool tls) override {
+    resumed.push_back(
+        std::make_unique<HttpConnectionManager>(*this, std::move(connection), tls, true));
+    return *resumed.back();
+  }
+  void OnParkedConnectionClosed() override { ++parked_closed; }
   void OnConnectionManagerClosed(HttpConnectionManager* manager) override {
     closed.push_back(manager);
   }
@@ -62,7 +72,10 @@ class FakeWorker : public ConnectionManagerContext, public router::RouterContext
 
   testing::SimulatedTimeDispatcher sim;
   ConnectionManagerOptions options;
-  IdleConnections idle{sim, options.idle_timeout};
+  IdleConnections idle{*this, options.idle_timeout};
+  std::vector<HttpConnectionManager*> parked;  // Owned by the test.
+  std::vector<std::unique_ptr<HttpConnectionManager>> resumed;
+  int parked_closed = 0;
   ConnectionManagerStats stats;
   SnapshotPins pins;
   bool is_draining = false;
@@ -104,17 +117,23 @@ class ConnectionManagerTest : public ::testing::Test {
   }
   ~ConnectionManagerTest() override {
     manager_.reset();
+    worker_.resumed.clear();
     worker_.sim.RunPendingWork();
   }
 
   // The client sends `bytes`; the loop's work after the callback runs too.
   void Send(absl::string_view bytes, bool end_stream = false) {
     connection_->read_buffer().Append(bytes);
-    manager_->OnData(connection_->read_buffer(), end_stream);
+    // Whoever has the connection now: a manager, or the idle list while it is parked.
+    connection_->callbacks()->OnData(connection_->read_buffer(), end_stream);
     worker_.sim.RunPendingWork();
   }
   void Advance(absl::Duration d) { worker_.sim.AdvanceTimeAndRun(d); }
-  bool Closed() const { return !worker_.closed.empty(); }
+  bool Closed() const { return !worker_.closed.empty() || worker_.parked_closed > 0; }
+  // The manager that has the connection (a new one after each idle period).
+  HttpConnectionManager* current() {
+    return worker_.resumed.empty() ? manager_.get() : worker_.resumed.back().get();
+  }
   bool Open() const { return connection_->state() == network::Connection::State::kOpen; }
 
   FakeWorker worker_;
@@ -162,9 +181,10 @@ TEST_F(ConnectionManagerTest, RequestAfterIdleReleaseIsServed) {
   }
 }
 
-// Between keep-alive requests the codec is given back (nothing of a request stays on the heap)
-// and made again by the next request's first byte, also when that request arrives in pieces.
-TEST_F(ConnectionManagerTest, IdleKeepAliveGivesTheCodecBack) {
+// Between keep-alive requests the manager parks its connection in the worker's idle list
+// (nothing of the request or the manager stays) and is destroyed; the next request's first
+// byte makes a new manager, also when that request arrives in pieces.
+TEST_F(ConnectionManagerTest, IdleKeepAliveParksTheConnection) {
   worker_.pins.Set(OneHostSnapshot());
   EXPECT_FALSE(manager_->holds_codec());  // Nothing read yet.
   Send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -173,28 +193,69 @@ TEST_F(ConnectionManagerTest, IdleKeepAliveGivesTheCodecBack) {
   worker_.pool.Respond(200, "hello");
   worker_.sim.RunPendingWork();
   EXPECT_EQ(connection_->TakeWritten(), "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
-  EXPECT_FALSE(manager_->holds_codec());
+  ASSERT_EQ(worker_.parked.size(), 1u);
+  EXPECT_EQ(worker_.parked[0], manager_.get());
+  EXPECT_EQ(worker_.idle.size(), 1u);
+  EXPECT_EQ(worker_.sim.armed_timers(), 1u);  // The idle list's only.
+  EXPECT_TRUE(Open());
+  Advance(absl::Seconds(30));
   Send("GET /b HT");
-  EXPECT_TRUE(manager_->holds_codec());
+  ASSERT_EQ(worker_.resumed.size(), 1u);
+  EXPECT_EQ(worker_.idle.size(), 0u);
+  EXPECT_TRUE(current()->holds_codec());
   Send("TP/1.1\r\nHost: x\r\n\r\n");
   ASSERT_TRUE(worker_.pool.waiting());
   EXPECT_EQ(worker_.pool.Ready().head.substr(0, 7), "GET /b\n");
   worker_.pool.Respond(200, "again");
   worker_.sim.RunPendingWork();
   EXPECT_EQ(connection_->TakeWritten(), "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nagain");
-  EXPECT_FALSE(manager_->holds_codec());
+  EXPECT_EQ(worker_.parked.size(), 2u);
   EXPECT_EQ(worker_.stats.requests.load(), 2u);
-  // The idle timeout still runs from the end of the last response.
-  Advance(absl::Seconds(60));
+  // The idle timeout runs from the end of the last response.
+  Advance(absl::Seconds(59));
+  EXPECT_FALSE(Closed());
+  Advance(absl::Seconds(1));
   EXPECT_TRUE(Closed());
+  EXPECT_EQ(worker_.parked_closed, 1);
+  EXPECT_EQ(worker_.stats.idle_timeouts.load(), 1u);
 }
 
-// The worker's idle list: each idle connection expires idle_timeout after its own last
-// answer, in that order, with one timer; a connection that got busy again or closed is out of it.
+// A parked connection whose client closes is closed and counted once; a half-close with no
+// bytes is the same.
+TEST_F(ConnectionManagerTest, ParkedConnectionClosedByItsClient) {
+  worker_.pins.Set(OneHostSnapshot());
+  Send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+  worker_.pool.Ready();
+  worker_.pool.Respond(200, "hello");
+  worker_.sim.RunPendingWork();
+  ASSERT_EQ(worker_.idle.size(), 1u);
+  Send("", /*end_stream=*/true);
+  EXPECT_EQ(worker_.parked_closed, 1);
+  EXPECT_EQ(worker_.idle.size(), 0u);
+  EXPECT_FALSE(Open());
+  Advance(absl::Seconds(120));
+  EXPECT_EQ(worker_.stats.idle_timeouts.load(), 0u);
+  EXPECT_EQ(worker_.parked_closed, 1);
+}
+
+// Draining closes parked connections at once; a draining worker does not park.
+TEST_F(ConnectionManagerTest, DrainClosesParkedConnections) {
+  worker_.pins.Set(OneHostSnapshot());
+  Send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+  worker_.pool.Ready();
+  worker_.pool.Respond(200, "hello");
+  worker_.sim.RunPendingWork();
+  ASSERT_EQ(worker_.idle.size(), 1u);
+  worker_.idle.CloseAll();
+  EXPECT_EQ(worker_.parked_closed, 1);
+  EXPECT_FALSE(Open());
+}
+
+// The worker's idle list: each parked connection expires idle_timeout after its own last
+// answer, in that order, with one timer; one that got a new request or was closed is out of it.
 TEST_F(ConnectionManagerTest, IdleConnectionsExpireInTheOrderTheyWentIdle) {
   worker_.pins.Set(OneHostSnapshot());
   std::vector<FakeConnection*> conns = {connection_};
-  std::vector<HttpConnectionManager*> all = {manager_.get()};
   std::vector<std::unique_ptr<HttpConnectionManager>> managers;
   // Connection i is accepted and answers its request at i * 10 s.
   for (size_t i = 0; i < 4; ++i) {
@@ -202,10 +263,9 @@ TEST_F(ConnectionManagerTest, IdleConnectionsExpireInTheOrderTheyWentIdle) {
       auto connection = std::make_unique<FakeConnection>();
       conns.push_back(connection.get());
       managers.push_back(std::make_unique<HttpConnectionManager>(worker_, std::move(connection)));
-      all.push_back(managers.back().get());
     }
     conns[i]->read_buffer().Append("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
-    all[i]->OnData(conns[i]->read_buffer(), false);
+    conns[i]->callbacks()->OnData(conns[i]->read_buffer(), false);
     worker_.sim.RunPendingWork();
     ASSERT_TRUE(worker_.pool.waiting());
     worker_.pool.Ready();
@@ -217,10 +277,10 @@ TEST_F(ConnectionManagerTest, IdleConnectionsExpireInTheOrderTheyWentIdle) {
   // t = 40 s. Connection 1 starts another request (out of the list), connection 3 is closed
   // by its client.
   conns[1]->read_buffer().Append("GET / HT");
-  all[1]->OnData(conns[1]->read_buffer(), false);
+  conns[1]->callbacks()->OnData(conns[1]->read_buffer(), false);
   worker_.sim.RunPendingWork();
-  conns[3]->read_buffer().Clear();
-  all[3]->OnEvent(network::ConnectionEvent::kRemoteClose);
+  conns[3]->callbacks()->OnEvent(network::ConnectionEvent::kRemoteClose);
+  EXPECT_EQ(worker_.parked_closed, 1);
   EXPECT_EQ(worker_.idle.size(), 2u);         // 0 and 2.
   EXPECT_EQ(worker_.sim.armed_timers(), 2u);  // The list's, and connection 1's header timeout.
   Advance(absl::Seconds(20));                 // t = 60: connection 0 expires.
@@ -233,22 +293,22 @@ TEST_F(ConnectionManagerTest, IdleConnectionsExpireInTheOrderTheyWentIdle) {
   EXPECT_EQ(worker_.stats.idle_timeouts.load(), 2u);
   EXPECT_EQ(conns[2]->state(), network::Connection::State::kClosed);
   EXPECT_EQ(worker_.idle.size(), 0u);
+  EXPECT_EQ(worker_.parked_closed, 3);
   // Connection 1's partial head got the header timeout (408), not the idle one.
   EXPECT_EQ(worker_.stats.request_header_timeouts.load(), 1u);
+  EXPECT_TRUE(absl::StrContains(conns[1]->TakeWritten(), "HTTP/1.1 408 "));
   EXPECT_EQ(worker_.stats.idle_timeouts.load(), 2u);
-  for (auto& m : managers) m.reset();
-  worker_.sim.RunPendingWork();
 }
 
-// Pipelined requests: the codec stays while bytes of the next request wait, and goes after the
-// last answer.
-TEST_F(ConnectionManagerTest, PipelinedRequestsKeepTheCodecUntilTheLastAnswer) {
+// Pipelined requests: the manager stays while bytes of the next request wait, and parks the
+// connection after the last answer.
+TEST_F(ConnectionManagerTest, PipelinedRequestsParkOnlyAfterTheLastAnswer) {
   worker_.pins.Set(OneHostSnapshot());
   Send("GET /1 HTTP/1.1\r\nHost: x\r\n\r\nGET /2 HTTP/1.1\r\nHost: x\r\n\r\n");
   worker_.pool.Ready();
   worker_.pool.Respond(200, "one");
   worker_.sim.RunPendingWork();
-  EXPECT_TRUE(manager_->holds_codec());
+  EXPECT_TRUE(worker_.parked.empty());
   ASSERT_TRUE(worker_.pool.waiting());
   EXPECT_EQ(worker_.pool.Ready().head.substr(0, 7), "GET /2\n");
   worker_.pool.Respond(200, "two");
@@ -256,10 +316,10 @@ TEST_F(ConnectionManagerTest, PipelinedRequestsKeepTheCodecUntilTheLastAnswer) {
   EXPECT_EQ(connection_->TakeWritten(),
             "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\none"
             "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\ntwo");
-  EXPECT_FALSE(manager_->holds_codec());
+  EXPECT_EQ(worker_.parked.size(), 1u);
 }
 
-// A head that stops half-way keeps its codec, and the header timeout answers it with 408.
+// A head that stops half-way after an idle period gets the header timeout's 408.
 TEST_F(ConnectionManagerTest, PartialHeadAfterIdleStillTimesOut) {
   worker_.pins.Set(OneHostSnapshot());
   Send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
@@ -268,10 +328,22 @@ TEST_F(ConnectionManagerTest, PartialHeadAfterIdleStillTimesOut) {
   worker_.sim.RunPendingWork();
   connection_->TakeWritten();
   Send("GET /b HTTP/1.1\r\nHo");
-  EXPECT_TRUE(manager_->holds_codec());
+  EXPECT_TRUE(current()->holds_codec());
   Advance(absl::Seconds(10));
   EXPECT_TRUE(absl::StartsWith(connection_->TakeWritten(), "HTTP/1.1 408 "));
   EXPECT_EQ(worker_.stats.request_header_timeouts.load(), 1u);
+}
+
+// A resumed connection speaks HTTP/1 whatever its next bytes look like.
+TEST_F(ConnectionManagerTest, ResumedConnectionStaysHttp1) {
+  worker_.pins.Set(OneHostSnapshot());
+  Send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+  worker_.pool.Ready();
+  worker_.pool.Respond(200, "hello");
+  worker_.sim.RunPendingWork();
+  connection_->TakeWritten();
+  Send("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
+  EXPECT_TRUE(absl::StartsWith(connection_->TakeWritten(), "HTTP/1.1 "));
 }
 
 // Each request is logged once, when it is over: an answered one and one whose client left.
@@ -392,7 +464,7 @@ TEST_F(ConnectionManagerTest, DrainClosesIdleConnectionsAtOnceAndBusyOnesAfterTh
   worker_.pins.Set(OneHostSnapshot());
   Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
   worker_.is_draining = true;
-  manager_->StartDrain();
+  current()->StartDrain();
   EXPECT_FALSE(Closed());
   worker_.pool.Ready();
   worker_.pool.Respond(200, "");
@@ -403,7 +475,7 @@ TEST_F(ConnectionManagerTest, DrainClosesIdleConnectionsAtOnceAndBusyOnesAfterTh
 }
 
 TEST_F(ConnectionManagerTest, IdleConnectionClosesAtOnceOnDrain) {
-  manager_->StartDrain();
+  current()->StartDrain();
   EXPECT_TRUE(Closed());
 }
 
@@ -411,7 +483,7 @@ TEST_F(ConnectionManagerTest, ClientLeavingMidRequestAbandonsTheUpstream) {
   worker_.pins.Set(OneHostSnapshot());
   Send("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
   testing::FakeEncoder& up = worker_.pool.Ready();
-  manager_->OnEvent(network::ConnectionEvent::kRemoteClose);
+  current()->OnEvent(network::ConnectionEvent::kRemoteClose);
   EXPECT_TRUE(up.reset);
   EXPECT_TRUE(Closed());
   EXPECT_EQ(worker_.stats.requests_active.load(), 1u);  // Until the stream is freed...
@@ -588,7 +660,7 @@ TEST_F(Http2ConnectionManagerTest, DrainSendsGoawayAndFinishesTheStream) {
   Pump();
   worker_.pool.Ready();
   worker_.is_draining = true;
-  manager_->StartDrain();
+  current()->StartDrain();
   Pump();
   EXPECT_EQ(client_.goaway, NGHTTP2_NO_ERROR);
   EXPECT_EQ(client_.goaway_last_stream, id);
@@ -618,7 +690,7 @@ TEST_F(Http2ConnectionManagerTest, DrainWaitsForResponsesTheCodecStillHolds) {
   pump();
   worker_.pool.Ready();
   worker_.is_draining = true;
-  manager_->StartDrain();
+  current()->StartDrain();
   worker_.pool.Respond(200, "held back");
   worker_.sim.RunPendingWork();
   pump();

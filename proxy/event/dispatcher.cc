@@ -51,9 +51,12 @@ using EventPtr = std::unique_ptr<::event, EventDeleter>;
 // connection keeps one for its whole life).
 class LibeventFdWatcher final : public FdWatcher {
  public:
+  // The event keeps the base and the descriptor; assigned now with no interest.
   LibeventFdWatcher(event_base* base, EventEndQueue* event_end, int fd,
                     std::function<void(uint32_t)> cb)
-      : base_(base), event_end_(event_end), fd_(fd), cb_(std::move(cb)) {}
+      : event_end_(event_end), cb_(std::move(cb)) {
+    event_assign(&ev_, base, fd, 0, &LibeventFdWatcher::OnEvent, this);
+  }
   ~LibeventFdWatcher() override {
     if (current_ != 0) event_del(&ev_);
   }
@@ -64,7 +67,8 @@ class LibeventFdWatcher final : public FdWatcher {
     if (current_ != 0) event_del(&ev_);
     current_ = want;
     if (want == 0) return;
-    event_assign(&ev_, base_, fd_, want | EV_PERSIST, &LibeventFdWatcher::OnEvent, this);
+    event_assign(&ev_, event_get_base(&ev_), event_get_fd(&ev_), want | EV_PERSIST,
+                 &LibeventFdWatcher::OnEvent, this);
     event_add(&ev_, nullptr);
   }
 
@@ -78,9 +82,7 @@ class LibeventFdWatcher final : public FdWatcher {
     event_end->Run();
   }
 
-  event_base* const base_;
   EventEndQueue* const event_end_;
-  const int fd_;
   std::function<void(uint32_t)> cb_;
   ::event ev_;
   short current_ = 0;  // The interest ev_ is added with (0: not added).

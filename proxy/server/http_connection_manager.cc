@@ -656,19 +656,22 @@ void HttpConnectionManager::ArmTimer(absl::Duration after) {
 
 // A parked connection: it hears its client (new bytes resume it, a close ends it) until its
 // idle deadline.
-class IdleConnections::Parked final : public network::ConnectionCallbacks,
-                                      public event::DeferredDeletable {
+//
+// Deleted at once by the list (its callbacks return right after); its connection, whose
+// callback may be on the stack, at the end of the loop turn.
+class IdleConnections::Parked final : public network::ConnectionCallbacks {
  public:
   Parked(IdleConnections& list, std::unique_ptr<network::Connection> connection, bool tls)
       : list_(list), connection_(std::move(connection)), tls_(tls) {
     connection_->SetCallbacks(this);
   }
   ~Parked() override {
-    if (connection_ == nullptr) return;  // Resumed.
+    if (connection_ == nullptr) return;  // Resumed, or closed by the list.
     connection_->SetCallbacks(nullptr);
     connection_->Close(network::Connection::CloseType::kNoFlush);
   }
 
+  // Both may delete `this`: nothing follows the list's calls.
   void OnEvent(network::ConnectionEvent event) override {
     if (event == network::ConnectionEvent::kRemoteClose) list_.Close(this);
   }
@@ -682,11 +685,12 @@ class IdleConnections::Parked final : public network::ConnectionCallbacks,
 
  private:
   friend class IdleConnections;
+  // Kept small: one per idle connection.
   IdleConnections& list_;
   std::unique_ptr<network::Connection> connection_;  // Null once resumed.
   Parked* prev_ = nullptr;
   Parked* next_ = nullptr;
-  absl::Duration deadline_;  // Monotonic.
+  int64_t deadline_ns_ = 0;  // Monotonic.
   const bool tls_;
 };
 
@@ -707,7 +711,7 @@ void IdleConnections::CloseAll() {
 
 void IdleConnections::Park(std::unique_ptr<network::Connection> connection, bool tls) {
   auto* parked = new Parked(*this, std::move(connection), tls);
-  parked->deadline_ = context_.dispatcher().MonotonicNow() + timeout_;
+  parked->deadline_ns_ = absl::ToInt64Nanoseconds(context_.dispatcher().MonotonicNow() + timeout_);
   parked->prev_ = tail_;
   if (tail_ != nullptr) {
     tail_->next_ = parked;
@@ -730,30 +734,33 @@ void IdleConnections::Unlink(Parked* parked) {
 
 void IdleConnections::Close(Parked* parked) {
   Unlink(parked);
+  std::unique_ptr<network::Connection> connection = std::move(parked->connection_);
+  delete parked;
+  connection->SetCallbacks(nullptr);
+  connection->Close(network::Connection::CloseType::kNoFlush);
   // Deferred: this may run inside the connection's own callback.
-  context_.dispatcher().DeferredDelete(std::unique_ptr<event::DeferredDeletable>(parked));
-  parked->connection_->SetCallbacks(nullptr);
-  parked->connection_->Close(network::Connection::CloseType::kNoFlush);
+  context_.dispatcher().DeferredDelete(std::move(connection));
   context_.OnParkedConnectionClosed();
 }
 
 void IdleConnections::Resume(Parked* parked, bool end_stream) {
   Unlink(parked);
-  context_.dispatcher().DeferredDelete(std::unique_ptr<event::DeferredDeletable>(parked));
-  network::Connection* connection = parked->connection_.get();
-  HttpConnectionManager& manager =
-      context_.ResumeConnection(std::move(parked->connection_), parked->tls_);
-  manager.OnData(connection->read_buffer(), end_stream);
+  std::unique_ptr<network::Connection> connection = std::move(parked->connection_);
+  const bool tls = parked->tls_;
+  delete parked;
+  network::Connection* raw = connection.get();
+  HttpConnectionManager& manager = context_.ResumeConnection(std::move(connection), tls);
+  manager.OnData(raw->read_buffer(), end_stream);
 }
 
 void IdleConnections::OnTimer() {
   const absl::Duration now = context_.dispatcher().MonotonicNow();
   // Bounded by the list's length; each expired connection leaves it.
-  while (head_ != nullptr && head_->deadline_ <= now) {
+  while (head_ != nullptr && absl::Nanoseconds(head_->deadline_ns_) <= now) {
     context_.connection_manager_stats().idle_timeouts.fetch_add(1, std::memory_order_relaxed);
     Close(head_);
   }
-  if (head_ != nullptr) timer_.Arm(head_->deadline_ - now);
+  if (head_ != nullptr) timer_.Arm(absl::Nanoseconds(head_->deadline_ns_) - now);
 }
 
 }  // namespace lb::proxy

@@ -164,6 +164,15 @@ TEST_F(ApiContractTest, StaleVersionFailsEveryEndpointWriteOnEverySurface) {
             want);
   EXPECT_EQ(Error(Rest("DELETE", "/v1/clusters/backend/endpoints/127.0.0.1/7001", "", if_match)),
             want);
+  // The seed's /config shim too (its answers are text).
+  EXPECT_EQ(Rest("GET", "/config").Header("ETag"), r.Header("ETag"));
+  for (const char* action : {"add", "del"}) {
+    HttpResponse shim = Rest(
+        "POST", "/config",
+        absl::StrCat(R"({"action":")", action, R"(","ip":"127.0.0.1","port":7001})"), if_match);
+    EXPECT_EQ(shim.status, 409) << action;
+    EXPECT_EQ(shim.body, message + "\n") << action;
+  }
 
   // gRPC: expected_version.
   {
@@ -341,8 +350,8 @@ TEST_F(ApiContractTest, StaleVersionFailsEveryClusterAndRouteWriteOnEverySurface
   EXPECT_EQ(State(), before);
 
   // Writes that change nothing keep the version, on every surface.
-  HttpResponse r = Rest("PATCH", "/v1/clusters/web", R"({"retries":3})",
-                        {{"If-Match", absl::StrCat(version)}});
+  HttpResponse r =
+      Rest("PATCH", "/v1/clusters/web", R"({"retries":3})", {{"If-Match", absl::StrCat(version)}});
   ASSERT_EQ(r.status, 200) << r.raw;
   EXPECT_EQ(r.Header("ETag"), absl::StrCat("\"", version, "\""));
   nlohmann::json web = Body(Rest("GET", "/v1/clusters/web"));
@@ -566,8 +575,8 @@ TEST_F(ApiContractTest, HashOptionsOnPoliciesThatDoNotHashAreRefused) {
   lb::v1::Cluster resp;
   EXPECT_EQ(GrpcError(stub_->CreateCluster(Context().get(), req, &resp)),
             "3: cluster.hash_policy: only RING_HASH and MAGLEV hash; lb_policy is RANDOM");
-  CommandResult cmd = Lbctl({"cluster", "create", "lr", "--policy", "least_request",
-                             "--hash-cookie", "lb"});
+  CommandResult cmd =
+      Lbctl({"cluster", "create", "lr", "--policy", "least_request", "--hash-cookie", "lb"});
   EXPECT_EQ(cmd.exit_code, 2);
   EXPECT_THAT(cmd.err, StartsWith("lbctl: cluster.hash_policy: only RING_HASH and MAGLEV hash; "
                                   "lb_policy is LEAST_REQUEST"));

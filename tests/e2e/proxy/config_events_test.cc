@@ -97,10 +97,11 @@ TEST(ConfigEventsTest, AcceptedAndRejectedConfigIsLoggedWithVersionsAndErrorsCle
       proxy, {"\"event\":\"config_rejected\"",
               absl::StrCat("\"type\":\"", ::lb::xds::kClusterType, "\""), "\"version\":\"2\""});
   ASSERT_NE(rejected, "") << proxy.LogTail();
-  EXPECT_TRUE(
-      absl::StrContains(rejected, "\"error\":\"Cluster \\\"web\\\": lb_policy: unsupported value 6"))
+  EXPECT_TRUE(absl::StrContains(rejected,
+                                "\"error\":\"Cluster \\\"web\\\": lb_policy: unsupported value 6"))
       << rejected;
-  EXPECT_EQ(Source(proxy).value("last_error", ""), "Cluster \"web\": lb_policy: unsupported value 6")
+  EXPECT_EQ(Source(proxy).value("last_error", ""),
+            "Cluster \"web\": lb_policy: unsupported value 6")
       << Source(proxy).dump();
   absl::StatusOr<HttpResponse> r = HttpGet(proxy.port(), "/");
   ASSERT_TRUE(r.ok()) << r.status();

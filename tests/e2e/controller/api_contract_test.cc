@@ -776,6 +776,22 @@ TEST_F(ApiContractTest, ExitCodesAreWhatHelpSays) {
   EXPECT_EQ(r->exit_code, 3) << r->err;
 }
 
+// Row 10: an unresolvable hostname is still added (the controller keeps trying), with a warning.
+TEST_F(ApiContractTest, HostnameThatDoesNotResolveIsAddedWithAWarning) {
+  StartController();
+  CommandResult c = Lbctl({"add", "nowhere.invalid", "80"});
+  EXPECT_EQ(c.exit_code, 0) << c.err;
+  EXPECT_THAT(c.out, StartsWith("added nowhere.invalid:80 to cluster backend (version "));
+  EXPECT_THAT(c.err, StartsWith("lbctl: warning: hostname \"nowhere.invalid\" does not resolve "
+                                "here ("));
+  EXPECT_THAT(c.err, HasSubstr("); proxies get no address for it until the controller resolves "
+                               "it\n"));
+  c = Lbctl({"add", "localhost", "80"});
+  EXPECT_EQ(c.exit_code, 0) << c.err;
+  EXPECT_EQ(c.err, "");
+  ASSERT_EQ(GetCluster("backend").endpoints_size(), 2);
+}
+
 TEST_F(ApiContractTest, EveryLbctlCommandHonoursJson) {
   StartController();
   CommandResult r = Lbctl({"version", "-o", "json"});

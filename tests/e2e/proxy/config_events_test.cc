@@ -100,9 +100,16 @@ TEST(ConfigEventsTest, AcceptedAndRejectedConfigIsLoggedWithVersionsAndErrorsCle
   EXPECT_TRUE(absl::StrContains(rejected,
                                 "\"error\":\"Cluster \\\"web\\\": lb_policy: unsupported value 6"))
       << rejected;
-  EXPECT_EQ(Source(proxy).value("last_error", ""),
-            "Cluster \"web\": lb_policy: unsupported value 6")
-      << Source(proxy).dump();
+  // The line is written before /config_dump's status is updated: poll.
+  nlohmann::json source;
+  EXPECT_TRUE(WaitUntil(
+      [&] {
+        source = Source(proxy);
+        return source.is_object() &&
+               source.value("last_error", "") == "Cluster \"web\": lb_policy: unsupported value 6";
+      },
+      absl::Seconds(15)))
+      << source.dump();
   absl::StatusOr<HttpResponse> r = HttpGet(proxy.port(), "/");
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->status, 200);
@@ -114,7 +121,6 @@ TEST(ConfigEventsTest, AcceptedAndRejectedConfigIsLoggedWithVersionsAndErrorsCle
                               "\"version\":\"3\""}),
             "")
       << proxy.LogTail();
-  nlohmann::json source;
   EXPECT_TRUE(WaitUntil(
       [&] {
         source = Source(proxy);

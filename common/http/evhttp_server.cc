@@ -373,7 +373,7 @@ void EvhttpServer::StartStream(evhttp_request* req, const HttpResponse& response
   auto it = conns_.find(evcon);
   if (it == conns_.end()) {  // Not adopted (cannot happen once a request arrived): refuse.
     response.stream->Disconnect();
-    evhttp_send_error(req, 503, "Service Unavailable");
+    evhttp_send_error(req, 503, ReasonPhrase(503).data());
     return;
   }
   Conn* conn = it->second;

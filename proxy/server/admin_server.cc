@@ -173,7 +173,7 @@ http::HttpResponse AdminServer::Handle(const http::HttpRequest& req) {
     return r;
   }
   if (path == "/stats") {
-    r.content_type = "text/plain; version=0.0.4";
+    r.content_type = metrics::kTextContentType;
     r.body = metrics_.Render();
     return r;
   }

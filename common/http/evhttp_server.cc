@@ -200,6 +200,7 @@ void EvhttpServer::OnAcceptError(evconnlistener* listener, void*) {
 }
 
 void EvhttpServer::LogPause(const std::string& why) {
+  // Real time: only rate-limits this log line.
   const int64_t now = absl::ToUnixSeconds(absl::Now());
   if (now - last_log_s_ < kLogIntervalS) return;
   last_log_s_ = now;

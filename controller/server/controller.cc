@@ -438,7 +438,7 @@ class ControllerImpl : public Controller {
           (void)ListProxies().SerializeToString(&bytes);
           return absl::StrCat(absl::Hex(std::hash<std::string>{}(bytes), absl::kZeroPad16));
         },
-        &metrics_);
+        &metrics_, o.clock);
     if (absl::Status s = events_->Start(); !s.ok()) return s;
     rest_handler_->AddExtraHandler([this](const http::HttpRequest& req, http::HttpResponse* resp) {
       absl::string_view path = req.target;

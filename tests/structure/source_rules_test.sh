@@ -27,10 +27,7 @@ violations() {
   # 2. Time. common/time/ is the seam itself; comment lines do not count.
   local pattern='absl::Now\(\)|absl::GetCurrentTimeNanos|_clock::now\(\)|absl::SleepFor|this_thread::sleep_|\busleep\(|\bnanosleep\(|[A-Za-z_]\.(Await|Wait)With(Timeout|Deadline)\(|WaitForNotificationWithTimeout\('
   local f n text prev
-  # controller/ui/event_hub.cc: its ticks are a transport heartbeat on the real clock by design
-  # (event_hub.h).
-  for f in $(sources proxy controller common | grep -v '^common/time/' |
-    grep -vx 'controller/ui/event_hub.cc'); do
+  for f in $(sources proxy controller common | grep -v '^common/time/'); do
     grep -nE "$pattern" "$f" | while IFS=: read -r n text; do
       [[ "$text" =~ ^[[:space:]]*// ]] && continue
       prev=$(sed -n "$((n > 1 ? n - 1 : 1))p" "$f")

@@ -246,7 +246,7 @@ HttpResponse RestHandler::Route(const HttpRequest& req, absl::string_view path,
   if (path == "/metrics") {
     *route = "/metrics";
     HttpResponse r;
-    r.content_type = "text/plain; version=0.0.4";
+    r.content_type = metrics::kTextContentType;
     r.body = metrics_->Render();
     return r;
   }

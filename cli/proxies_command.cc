@@ -2,20 +2,21 @@
 #include <string>
 #include <vector>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "cli/command_common.h"
 #include "cli/commands.h"
+#include "common/xds/type_urls.h"
 
 namespace lb::cli {
 namespace {
 
 // Short form of an xDS type URL for the proxies table.
 std::string ShortType(const std::string& type_url) {
-  if (absl::EndsWith(type_url, ".Listener")) return "LDS";
-  if (absl::EndsWith(type_url, ".RouteConfiguration")) return "RDS";
-  if (absl::EndsWith(type_url, ".Cluster")) return "CDS";
-  if (absl::EndsWith(type_url, ".ClusterLoadAssignment")) return "EDS";
+  if (type_url == xds::kListenerType) return "LDS";
+  if (type_url == xds::kRouteType) return "RDS";
+  if (type_url == xds::kClusterType) return "CDS";
+  if (type_url == xds::kEndpointType) return "EDS";
+  if (type_url == xds::kSecretType) return "SDS";
   return type_url;
 }
 

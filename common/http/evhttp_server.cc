@@ -200,6 +200,7 @@ void EvhttpServer::OnAcceptError(evconnlistener* listener, void*) {
 }
 
 void EvhttpServer::LogPause(const std::string& why) {
+  // Real time: only rate-limits this log line.
   const int64_t now = absl::ToUnixSeconds(absl::Now());
   if (now - last_log_s_ < kLogIntervalS) return;
   last_log_s_ = now;
@@ -373,7 +374,7 @@ void EvhttpServer::StartStream(evhttp_request* req, const HttpResponse& response
   auto it = conns_.find(evcon);
   if (it == conns_.end()) {  // Not adopted (cannot happen once a request arrived): refuse.
     response.stream->Disconnect();
-    evhttp_send_error(req, 503, "Service Unavailable");
+    evhttp_send_error(req, 503, ReasonPhrase(503).data());
     return;
   }
   Conn* conn = it->second;

@@ -20,6 +20,9 @@
 
 namespace lb::metrics {
 
+// The Content-Type of Registry::Render()'s output (Prometheus text format 0.0.4).
+inline constexpr char kTextContentType[] = "text/plain; version=0.0.4";
+
 // Label name/value pairs, in the order given at creation.
 using Labels = std::vector<std::pair<std::string, std::string>>;
 

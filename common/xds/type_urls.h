@@ -7,6 +7,9 @@
 
 namespace lb::xds {
 
+// What every type URL starts with; + a message's full name gives its type URL.
+inline constexpr char kTypeUrlPrefix[] = "type.googleapis.com/";
+
 // The four resource types of ADS.
 inline constexpr char kListenerType[] = "type.googleapis.com/envoy.config.listener.v3.Listener";
 inline constexpr char kRouteType[] = "type.googleapis.com/envoy.config.route.v3.RouteConfiguration";

@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/net/address.h"
 #include "common/process/flag_file.h"
 
 namespace lb::kubernetes {
@@ -369,8 +370,7 @@ absl::StatusOr<ClusterConfig> InClusterConfig(const std::string& sa_dir, const s
         "unset); pass --kubeconfig");
   }
   ClusterConfig config;
-  config.server = absl::StrCat("https://", absl::StrContains(host, ':') ? "[" : "", host,
-                               absl::StrContains(host, ':') ? "]" : "", ":", port);
+  config.server = absl::StrCat("https://", net::UriHost(host), ":", port);
   absl::StatusOr<std::string> ca =
       process::ReadFlagFile("kubernetes", absl::StrCat(sa_dir, "/ca.crt"), kMaxKubeConfigBytes);
   if (!ca.ok()) {

@@ -205,9 +205,11 @@ std::string Reflector::LastError() const {
 
 bool Reflector::Sleep(absl::Duration d) {
   absl::MutexLock lock(&mu_);
-  mu_.AwaitWithTimeout(absl::Condition(
-                           +[](std::atomic<bool>* stop) { return stop->load(); }, &stop_),
-                       d);
+  options_.clock->AwaitWithTimeout(
+      &mu_,
+      absl::Condition(
+          +[](std::atomic<bool>* stop) { return stop->load(); }, &stop_),
+      d);
   return !stop_.load();
 }
 

@@ -24,6 +24,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/time/clock.h"
 #include "controller/kubernetes/transport.h"
 
 namespace lb::kubernetes {
@@ -86,6 +87,8 @@ struct ReflectorOptions {
   // reflector resumes from the last resourceVersion.
   int watch_timeout_seconds = 300;
   uint64_t seed = 0;  // Jitter; 0: random.
+  // Backoffs and rechecks wait on it (the Sync's debounce, resync and audit times too).
+  Clock* clock = Clock::Real();
 };
 
 // Counters of one reflector (read for /metrics).

@@ -48,7 +48,8 @@ Sync::Sync(Transport* transport, store::Store* store, metrics::Registry* metrics
            SyncOptions options)
     : transport_(transport),
       options_(std::move(options)),
-      registry_(store),
+      clock_(options_.reflector.clock),
+      registry_(store, clock_),
       objects_(options_.max_objects) {
   registry_.SetWriter(kOwner);
   objects_.SetOnChange([this] {
@@ -93,13 +94,14 @@ void Sync::Run() {
     {
       absl::MutexLock lock(&mu_);
       // Wait for a change, or the periodic resync.
-      mu_.AwaitWithTimeout(
+      clock_->AwaitWithTimeout(
+          &mu_,
           absl::Condition(
               +[](Sync* s) ABSL_NO_THREAD_SAFETY_ANALYSIS { return s->dirty_ || s->stop_; }, this),
           options_.resync);
       if (stop_) return;
       // Debounce: let a burst of events settle.
-      mu_.AwaitWithTimeout(absl::Condition(&stop_), options_.debounce);
+      clock_->AwaitWithTimeout(&mu_, absl::Condition(&stop_), options_.debounce);
       if (stop_) return;
       dirty_ = false;
     }
@@ -108,7 +110,8 @@ void Sync::Run() {
     if (stats.ok() && stats->errors > 0) {
       // Try again after a pause (a conflict with a manual object persists until it changes).
       absl::MutexLock lock(&mu_);
-      mu_.AwaitWithTimeout(absl::Condition(&stop_), options_.reflector.backoff_initial * 4);
+      clock_->AwaitWithTimeout(&mu_, absl::Condition(&stop_),
+                               options_.reflector.backoff_initial * 4);
       dirty_ = true;
     }
   }
@@ -148,7 +151,7 @@ absl::StatusOr<ApplyStats> Sync::SyncOnce() {
   WriteStatuses(desired, &stats);
   applies_.fetch_add(1);
   writes_.fetch_add(static_cast<uint64_t>(stats.writes));
-  last_sync_unix_ms_.store(absl::ToUnixMillis(absl::Now()));
+  last_sync_unix_ms_.store(absl::ToUnixMillis(clock_->Now()));
   return stats;
 }
 

@@ -91,6 +91,7 @@ class Sync {
 
   Transport* const transport_;
   const SyncOptions options_;
+  Clock* const clock_;           // options_.reflector.clock.
   registry::Registry registry_;  // Writer kOwner.
   ObjectStore objects_;
   std::vector<std::unique_ptr<Reflector>> reflectors_;

@@ -17,6 +17,7 @@ void CancelBackstop::Arm(grpc::CallbackServerContext* context, absl::Duration gr
     state_->armed = true;
     state_->context = context;
   }
+  // gRPC alarms run on the real clock.
   alarm_.Set(absl::ToChronoTime(absl::Now() + grace), [state = state_](bool fired) {
     absl::MutexLock lock(&state->mu);
     if (fired && state->context != nullptr) state->context->TryCancel();

@@ -30,9 +30,11 @@ constexpr size_t kMigrationMaxOps = 10240;
 // commits. Attempts run on the thread that called Commit.
 thread_local size_t pending_events = 0;
 
-// Appends the audit trail's record of `events` to a transaction's `ops` (docs/audit.md).
-void AddEvents(const std::vector<lb::v1::Event>& events, std::vector<store::Op>* ops) {
-  for (store::Op& op : audit::EventOps(events, absl::Now())) ops->push_back(std::move(op));
+// Appends the audit trail's record of `events` (made at `now`) to a transaction's `ops`
+// (docs/audit.md).
+void AddEvents(const std::vector<lb::v1::Event>& events, absl::Time now,
+               std::vector<store::Op>* ops) {
+  for (store::Op& op : audit::EventOps(events, now)) ops->push_back(std::move(op));
   pending_events = events.size();
 }
 
@@ -387,7 +389,7 @@ std::string CertificateKey(absl::string_view name) {
   return absl::StrCat(kCertificatePrefix, name);
 }
 
-Registry::Registry(store::Store* store) : store_(store) {}
+Registry::Registry(store::Store* store, Clock* clock) : store_(store), clock_(clock) {}
 
 absl::StatusOr<int> Registry::MigrateEndpointKeys() {
   int migrated = 0;
@@ -631,8 +633,8 @@ absl::StatusOr<lb::v1::Cluster> Registry::MutateCluster(
         loaded->cluster.upstream_tls().client_certificate()) {
       if (absl::Status r = ReferenceCertificate(result, &compares, &ops); !r.ok()) return r;
     }
-    AddEvents(audit::ClusterEvents(audit::NewEvent(op, absl::Now()), loaded->cluster, result),
-              &ops);
+    const absl::Time now = clock_->Now();
+    AddEvents(audit::ClusterEvents(audit::NewEvent(op, now), loaded->cluster, result), now, &ops);
     return CommitOrConflict(store_, compares, ops);
   });
   if (!rev.ok()) return rev.status();
@@ -813,9 +815,9 @@ absl::StatusOr<lb::v1::Cluster> Registry::CreateCluster(lb::v1::Cluster cluster)
           store::Op::Put(EndpointKey(cluster.name(), e.address(), e.port()), Serialize(e)));
     }
     if (absl::Status r = ReferenceCertificate(cluster, &compares, &ops); !r.ok()) return r;
-    AddEvents(
-        audit::ClusterEvents(audit::NewEvent("create_cluster", absl::Now()), std::nullopt, cluster),
-        &ops);
+    const absl::Time now = clock_->Now();
+    AddEvents(audit::ClusterEvents(audit::NewEvent("create_cluster", now), std::nullopt, cluster),
+              now, &ops);
     return CommitOrConflict(store_, compares, ops);
   });
   if (!rev.ok()) return rev.status();
@@ -885,9 +887,10 @@ absl::Status Registry::DeleteCluster(absl::string_view name, int64_t expected_ve
                   }
                   std::vector<store::Op> ops = {store::Op::Delete(ClusterKey(name)),
                                                 store::Op::DeletePrefix(EndpointPrefix(name))};
-                  AddEvents(audit::ClusterEvents(audit::NewEvent("delete_cluster", absl::Now()),
+                  const absl::Time now = clock_->Now();
+                  AddEvents(audit::ClusterEvents(audit::NewEvent("delete_cluster", now),
                                                  loaded->cluster, std::nullopt),
-                            &ops);
+                            now, &ops);
                   return CommitOrConflict(store_,
                                           {{ClusterKey(name), loaded->mod_revision},
                                            {kRouteTableKey, routes->mod_revision}},
@@ -938,7 +941,8 @@ absl::StatusOr<lb::v1::RouteTable> Registry::MutateRoutes(
       }
     }
     std::vector<store::Op> ops = {store::Op::Put(kRouteTableKey, Serialize(result))};
-    AddEvents(audit::RouteEvents(audit::NewEvent(op, absl::Now()), loaded->table, result), &ops);
+    const absl::Time now = clock_->Now();
+    AddEvents(audit::RouteEvents(audit::NewEvent(op, now), loaded->table, result), now, &ops);
     return CommitOrConflict(store_, compares, ops);
   });
   if (!rev.ok()) return rev.status();
@@ -1038,7 +1042,7 @@ absl::Status Registry::ReferenceCertificate(const lb::v1::Cluster& cluster,
 absl::StatusOr<lb::v1::Certificate> Registry::PutCertificate(absl::string_view op,
                                                              lb::v1::Certificate cert, bool create,
                                                              int64_t expected_version) {
-  absl::Status s = model::NormalizeCertificate(&cert, absl::Now());
+  absl::Status s = model::NormalizeCertificate(&cert, clock_->Now());
   if (!s.ok()) {
     if (observer_) observer_(op, s);
     return s;
@@ -1104,17 +1108,18 @@ absl::StatusOr<lb::v1::Certificate> Registry::PutCertificate(absl::string_view o
     }
     std::vector<store::Op> ops = {store::Op::Put(key, Serialize(cert)),
                                   store::Op::Put(kCertificateLockKey, "1")};
+    const absl::Time now = clock_->Now();
     std::optional<lb::v1::Certificate> before;
     if (own_value != nullptr) {
       before.emplace();
       if (!before->ParseFromString(*own_value)) {
         return absl::InternalError(absl::StrCat("stored value of ", key, " is corrupt"));
       }
-      before = model::RedactCertificate(std::move(*before), absl::Now());
+      before = model::RedactCertificate(std::move(*before), now);
     }
-    AddEvents({audit::CertificateEvent(audit::NewEvent(op, absl::Now()), before,
-                                       model::RedactCertificate(cert, absl::Now()))},
-              &ops);
+    AddEvents({audit::CertificateEvent(audit::NewEvent(op, now), before,
+                                       model::RedactCertificate(cert, now))},
+              now, &ops);
     return CommitOrConflict(
         store_,
         {{key, own_revision}, {kCertificateLockKey, lock->has_value() ? (*lock)->mod_revision : 0}},
@@ -1122,7 +1127,7 @@ absl::StatusOr<lb::v1::Certificate> Registry::PutCertificate(absl::string_view o
   });
   if (!rev.ok()) return rev.status();
   cert.set_version(*rev);
-  return model::RedactCertificate(std::move(cert), absl::Now());
+  return model::RedactCertificate(std::move(cert), clock_->Now());
 }
 
 absl::StatusOr<lb::v1::Certificate> Registry::CreateCertificate(lb::v1::Certificate cert) {
@@ -1168,11 +1173,11 @@ absl::Status Registry::DeleteCertificate(absl::string_view name, int64_t expecte
                }
                std::vector<store::Op> ops = {store::Op::Delete(key),
                                              store::Op::Put(kCertificateLockKey, "1")};
-               AddEvents(
-                   {audit::CertificateEvent(
-                       audit::NewEvent("delete_certificate", absl::Now()),
-                       model::RedactCertificate(std::move(before), absl::Now()), std::nullopt)},
-                   &ops);
+               const absl::Time now = clock_->Now();
+               AddEvents({audit::CertificateEvent(audit::NewEvent("delete_certificate", now),
+                                                  model::RedactCertificate(std::move(before), now),
+                                                  std::nullopt)},
+                         now, &ops);
                return CommitOrConflict(
                    store_,
                    {{key, (*kv)->mod_revision},
@@ -1191,14 +1196,14 @@ absl::StatusOr<lb::v1::Certificate> Registry::GetCertificate(absl::string_view n
     return absl::InternalError(absl::StrCat("stored certificate \"", name, "\" is corrupt"));
   }
   cert.set_version((*kv)->mod_revision);
-  return model::RedactCertificate(std::move(cert), absl::Now());
+  return model::RedactCertificate(std::move(cert), clock_->Now());
 }
 
 absl::StatusOr<std::vector<lb::v1::Certificate>> Registry::ListCertificates() {
   absl::StatusOr<std::vector<store::KeyValue>> kvs = store_->List(kCertificatePrefix);
   if (!kvs.ok()) return kvs.status();
   std::vector<lb::v1::Certificate> out;
-  absl::Time now = absl::Now();
+  absl::Time now = clock_->Now();
   for (const store::KeyValue& kv : *kvs) {
     lb::v1::Certificate cert;
     if (!cert.ParseFromString(kv.value)) {

@@ -42,6 +42,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "common/time/clock.h"
 #include "controller/audit/audit.h"
 #include "controller/store/store.h"
 #include "google/protobuf/field_mask.pb.h"
@@ -72,8 +73,9 @@ using MutationObserver = std::function<void(absl::string_view op, const absl::St
 
 class Registry {
  public:
-  // `store` must outlive the registry.
-  explicit Registry(store::Store* store);
+  // `store` and `clock` must outlive the registry. `clock` dates audit events and judges
+  // certificate validity (expired, not yet valid).
+  explicit Registry(store::Store* store, Clock* clock = Clock::Real());
 
   void SetResolvedLookup(ResolvedLookup lookup) { resolved_lookup_ = std::move(lookup); }
   void SetMutationObserver(MutationObserver observer) { observer_ = std::move(observer); }
@@ -229,6 +231,7 @@ class Registry {
                                                      bool create, int64_t expected_version);
 
   store::Store* const store_;
+  Clock* const clock_;
   ResolvedLookup resolved_lookup_;
   MutationObserver observer_;
   std::atomic<uint64_t> events_recorded_{0};

@@ -6,7 +6,8 @@
 //   other methods -> 400 "Only POST and GET requests are allowed!"
 // Where the seed crashed with a 500 (bad JSON, missing or mistyped fields, bad port or address,
 // huge body) this answers 400 naming the problem and changes nothing. Extensions: optional
-// "cluster" and "weight" fields, and GET /config?cluster=NAME.
+// "cluster" and "weight" fields, GET /config?cluster=NAME, and the /v1 versions: GET carries the
+// cluster's ETag, a POST with If-Match is refused with 409 when the cluster is at another version.
 #include <nlohmann/json.hpp>
 
 #include "absl/numeric/int128.h"
@@ -86,6 +87,7 @@ HttpResponse RestHandler::HandleConfig(const HttpRequest& req) {
     }
     HttpResponse r = Text(200, upstreams.dump());
     r.content_type = "application/json";
+    r.headers.emplace_back("ETag", absl::StrCat("\"", c->version(), "\""));
     return r;
   }
   if (req.method != "POST") return Text(400, "Only POST and GET requests are allowed!");
@@ -149,11 +151,13 @@ HttpResponse RestHandler::HandleConfig(const HttpRequest& req) {
     }
   }
   if (!errors.ok()) return Text(400, absl::StrCat(errors.message(), "\n"));
+  absl::StatusOr<int64_t> expected = ExpectedVersion(req);
+  if (!expected.ok()) return TextError(expected.status());
 
   auto action = body.find("action");
   std::string verb = action != body.end() && action->is_string() ? action->get<std::string>() : "";
   if (verb == "add") {
-    absl::StatusOr<lb::v1::Cluster> c = registry_->AddEndpoint(cluster, endpoint);
+    absl::StatusOr<lb::v1::Cluster> c = registry_->AddEndpoint(cluster, endpoint, *expected);
     if (c.ok()) return Text(200, "");
     if (c.status().code() == absl::StatusCode::kAlreadyExists) {
       return Text(200, "Upstream already exist");
@@ -162,7 +166,7 @@ HttpResponse RestHandler::HandleConfig(const HttpRequest& req) {
   }
   if (verb == "del") {
     absl::StatusOr<lb::v1::Cluster> c =
-        registry_->RemoveEndpoint(cluster, endpoint.address(), endpoint.port());
+        registry_->RemoveEndpoint(cluster, endpoint.address(), endpoint.port(), *expected);
     if (c.ok()) return Text(200, "");
     if (c.status().code() == absl::StatusCode::kNotFound) {
       // A missing cluster is our extension's error, not the seed's "not found" upstream.

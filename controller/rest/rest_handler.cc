@@ -75,19 +75,6 @@ HttpResponse TableJson(int status, const absl::StatusOr<lb::v1::RouteTable>& res
   return WithETag(JsonMessage(status, *result), result->version());
 }
 
-// Version from an If-Match header ("12", "\"12\"" or W/"12"); 0 when absent.
-absl::StatusOr<int64_t> ExpectedVersion(const HttpRequest& req) {
-  absl::string_view v = absl::StripAsciiWhitespace(req.Header("If-Match"));
-  if (v.empty() || v == "*") return 0;
-  absl::ConsumePrefix(&v, "W/");
-  if (absl::ConsumePrefix(&v, "\"") && !absl::ConsumeSuffix(&v, "\"")) v = "x";
-  int64_t version = 0;
-  if (!absl::SimpleAtoi(v, &version) || version <= 0) {
-    return absl::InvalidArgumentError("If-Match: must be a version number from a previous read");
-  }
-  return version;
-}
-
 HttpResponse NoContent() {
   HttpResponse r;
   r.status = 204;
@@ -142,6 +129,18 @@ std::string ProtoJson(const google::protobuf::Message& m) {
   std::string out;
   if (!google::protobuf::util::MessageToJsonString(m, &out, options).ok()) return "{}";
   return out;
+}
+
+absl::StatusOr<int64_t> ExpectedVersion(const HttpRequest& req) {
+  absl::string_view v = absl::StripAsciiWhitespace(req.Header("If-Match"));
+  if (v.empty() || v == "*") return 0;
+  absl::ConsumePrefix(&v, "W/");
+  if (absl::ConsumePrefix(&v, "\"") && !absl::ConsumeSuffix(&v, "\"")) v = "x";
+  int64_t version = 0;
+  if (!absl::SimpleAtoi(v, &version) || version <= 0) {
+    return absl::InvalidArgumentError("If-Match: must be a version number from a previous read");
+  }
+  return version;
 }
 
 HttpResponse MethodNotAllowed(absl::string_view method, absl::string_view allow) {
@@ -247,7 +246,7 @@ HttpResponse RestHandler::Route(const HttpRequest& req, absl::string_view path,
   if (path == "/metrics") {
     *route = "/metrics";
     HttpResponse r;
-    r.content_type = "text/plain; version=0.0.4";
+    r.content_type = metrics::kTextContentType;
     r.body = metrics_->Render();
     return r;
   }

@@ -90,6 +90,9 @@ audit::Caller RestCaller(const http::HttpRequest& request, absl::string_view api
 std::string ProtoJson(const google::protobuf::Message& m);
 // {"error":{"code":"NOT_FOUND","message":"..."}} with the mapped HTTP status.
 http::HttpResponse JsonError(const absl::Status& status);
+// The version in `request`'s If-Match ("12", "\"12\"" or W/"12"); 0 when absent or "*"
+// (unconditional); INVALID_ARGUMENT when it is not a version.
+absl::StatusOr<int64_t> ExpectedVersion(const http::HttpRequest& request);
 // 405 {"error":{"code":"METHOD_NOT_ALLOWED",...}} with an Allow header listing `allow`.
 http::HttpResponse MethodNotAllowed(absl::string_view method, absl::string_view allow);
 

@@ -13,6 +13,7 @@
 #include "absl/synchronization/mutex.h"
 #include "common/http/evhttp_server.h"
 #include "common/metrics/metrics.h"
+#include "common/net/address.h"
 #include "common/process/ready_file.h"
 #include "controller/api/auth.h"
 #include "controller/api/grpc_service.h"
@@ -276,7 +277,7 @@ class ControllerImpl : public Controller {
     }
     readiness_->Start();
     gated_store_ = std::make_unique<fleet::ReadyGatedStore>(store_.get(), readiness_.get());
-    registry_ = std::make_unique<registry::Registry>(gated_store_.get());
+    registry_ = std::make_unique<registry::Registry>(gated_store_.get(), o.clock);
     registry_->SetMutationObserver([this](absl::string_view op, const absl::Status& s) {
       metrics_
           .GetCounter("lb_controller_mutations_total", "Model mutations by operation and result.",
@@ -355,8 +356,10 @@ class ControllerImpl : public Controller {
     if (kube.has_value()) {
       kube_transport_ =
           std::make_unique<kubernetes::CurlTransport>(std::move(*kube), o.kubernetes.transport);
+      kubernetes::SyncOptions sync_options = o.kubernetes.sync;
+      sync_options.reflector.clock = o.clock;
       sync_ = std::make_unique<kubernetes::Sync>(kube_transport_.get(), gated_store_.get(),
-                                                 &metrics_, o.kubernetes.sync);
+                                                 &metrics_, std::move(sync_options));
       sync_->Start();
     }
 
@@ -408,10 +411,11 @@ class ControllerImpl : public Controller {
       return absl::UnavailableError(absl::StrCat("cannot listen for gRPC on ", o.grpc_listen,
                                                  " (address in use or not local?)"));
     }
-    if (absl::Status s = StartElection(o, absl::StrCat(host, ":", grpc_port_)); !s.ok()) return s;
+    const std::string controller_id = net::JoinHostPort(host, grpc_port_);
+    if (absl::Status s = StartElection(o, controller_id); !s.ok()) return s;
     if (o.store == "etcd") {
       fleet::ProxyDirectory::Options fo;
-      fo.controller_id = absl::StrCat(host, ":", grpc_port_);
+      fo.controller_id = controller_id;
       fo.publish_interval = o.fleet_publish_interval;
       fo.stale_after = 4 * o.fleet_publish_interval;
       directory_ = std::make_unique<fleet::ProxyDirectory>(
@@ -434,7 +438,7 @@ class ControllerImpl : public Controller {
           (void)ListProxies().SerializeToString(&bytes);
           return absl::StrCat(absl::Hex(std::hash<std::string>{}(bytes), absl::kZeroPad16));
         },
-        &metrics_);
+        &metrics_, o.clock);
     if (absl::Status s = events_->Start(); !s.ok()) return s;
     rest_handler_->AddExtraHandler([this](const http::HttpRequest& req, http::HttpResponse* resp) {
       absl::string_view path = req.target;

@@ -102,6 +102,7 @@ class EtcdStore::Impl {
 
   // Sets up `ctx` for a call: deadline (if `deadline`) and the auth token.
   absl::Status Prepare(grpc::ClientContext& ctx, size_t member, bool deadline) {
+    // gRPC deadlines are on the real clock.
     if (deadline) ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.request_timeout));
     if (options_.username.empty()) return absl::OkStatus();
     std::string token;
@@ -248,7 +249,7 @@ class EtcdStore::Impl {
     request.set_password(options_.password);
     pb::AuthenticateResponse response;
     grpc::ClientContext ctx;
-    ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.request_timeout));
+    ctx.set_deadline(absl::ToChronoTime(absl::Now() + options_.request_timeout));  // Real time.
     grpc::Status status = members_[member].auth->Authenticate(&ctx, request, &response);
     if (!status.ok()) {
       return absl::Status(ToCode(status.error_code()),
@@ -485,7 +486,8 @@ absl::StatusOr<std::unique_ptr<EtcdStore>> EtcdStore::Connect(const Options& opt
   auto impl = std::make_shared<Impl>(options);
   if (absl::Status s = impl->Init(); !s.ok()) return s;
   std::unique_ptr<EtcdStore> store(new EtcdStore(impl));
-  // First contact: retry until an endpoint answers or connect_timeout passes.
+  // First contact: retry until an endpoint answers or connect_timeout passes, in
+  // real time (the pace of a remote server at start-up).
   const absl::Time deadline = absl::Now() + options.connect_timeout;
   absl::Status last;
   do {
@@ -496,7 +498,7 @@ absl::StatusOr<std::unique_ptr<EtcdStore>> EtcdStore::Connect(const Options& opt
         last.code() != absl::StatusCode::kDeadlineExceeded) {
       return last;
     }
-    absl::SleepFor(absl::Milliseconds(100));
+    absl::SleepFor(absl::Milliseconds(100));  // Real time, as above.
   } while (absl::Now() < deadline);
   return absl::UnavailableError(absl::StrCat("etcd: no endpoint of ",
                                              absl::StrJoin(options.endpoints, ","),

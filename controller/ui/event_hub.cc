@@ -28,9 +28,10 @@ http::HttpResponse JsonStatus(int status, absl::string_view code, absl::string_v
 }  // namespace
 
 EventHub::EventHub(Limits limits, api::ChangeFeed* feed, ProxiesDigest proxies,
-                   metrics::Registry* metrics)
+                   metrics::Registry* metrics, Clock* clock)
     : limits_(limits),
       feed_(feed),
+      clock_(clock),
       proxies_(std::move(proxies)),
       clients_gauge_(metrics->GetGauge("lb_controller_ui_stream_clients",
                                        "Web console event streams open (/v1/stream).")),
@@ -67,7 +68,6 @@ void EventHub::Stop() {
     if (stopping_) return;
     stopping_ = true;
   }
-  cv_.SignalAll();
   if (thread_.joinable()) thread_.join();
   feed_->Unsubscribe(this);  // No Send/End after this (the thread can no longer resubscribe).
   absl::MutexLock lock(&mu_);
@@ -115,13 +115,11 @@ http::HttpResponse EventHub::Open(const http::HttpRequest& request) {
 void EventHub::Send(const api::ChangeFeed::Bytes& change) {
   absl::MutexLock lock(&mu_);
   pending_ = change;
-  cv_.Signal();
 }
 
 void EventHub::End(const absl::Status&) {
   absl::MutexLock lock(&mu_);
   feed_ended_ = true;
-  cv_.Signal();
 }
 
 std::string EventHub::Describe(const std::string& bytes) {
@@ -161,22 +159,23 @@ void EventHub::Run() {
   // up to the end marker. After a resubscription its end means "refetch everything".
   bool in_initial_state = true;
   bool resubscribed = false;
-  absl::Time next_tick = absl::Now() + limits_.tick_interval;
+  absl::Time next_tick = clock_->Now() + limits_.tick_interval;
   for (;;) {
     api::ChangeFeed::Bytes change;
     bool ended = false;
     bool tick = false;
     {
       absl::MutexLock lock(&mu_);
-      while (!stopping_ && pending_ == nullptr && !feed_ended_ && absl::Now() < next_tick) {
-        cv_.WaitWithDeadline(&mu_, next_tick);
-      }
+      auto woken = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+        return stopping_ || pending_ != nullptr || feed_ended_;
+      };
+      clock_->AwaitWithDeadline(&mu_, absl::Condition(&woken), next_tick);
       if (stopping_) return;
       change = std::move(pending_);
       pending_ = nullptr;
       ended = feed_ended_;
       feed_ended_ = false;
-      tick = absl::Now() >= next_tick && !clients_.empty();
+      tick = clock_->Now() >= next_tick && !clients_.empty();
     }
     if (change != nullptr) {
       lb::v1::Change parsed;
@@ -193,7 +192,7 @@ void EventHub::Run() {
       // Cut off (this thread fell too far behind): start over from the current state.
       {
         absl::MutexLock lock(&mu_);
-        cv_.WaitWithTimeout(&mu_, kResubscribeDelay);  // Stop wakes it.
+        clock_->AwaitWithTimeout(&mu_, absl::Condition(&stopping_), kResubscribeDelay);
         if (stopping_) return;
       }
       in_initial_state = true;
@@ -203,8 +202,8 @@ void EventHub::Run() {
         feed_ended_ = true;  // Try again after the delay.
       }
     }
-    if (absl::Now() >= next_tick) {
-      next_tick = absl::Now() + limits_.tick_interval;
+    if (const absl::Time now = clock_->Now(); now >= next_tick) {
+      next_tick = now + limits_.tick_interval;
       if (tick) Broadcast(Event("tick", {{"proxies", proxies_()}}));
     }
   }

@@ -14,8 +14,7 @@
 // client is dropped and reconnects by itself); both counted in
 // lb_controller_limit_exceeded_total, clients in lb_controller_ui_stream_clients.
 //
-// Thread-safe. One thread of its own describes changes and sends ticks (on the real clock: ticks
-// are a transport heartbeat, not model time).
+// Thread-safe. One thread of its own describes changes and sends ticks (on the hub's clock).
 #ifndef LB_CONTROLLER_UI_EVENT_HUB_H_
 #define LB_CONTROLLER_UI_EVENT_HUB_H_
 
@@ -33,6 +32,7 @@
 #include "common/http/http_types.h"
 #include "common/http/response_stream.h"
 #include "common/metrics/metrics.h"
+#include "common/time/clock.h"
 #include "controller/api/change_feed.h"
 
 namespace lb::ui {
@@ -48,8 +48,9 @@ class EventHub final : public api::ChangeFeed::Sink {
   // while clients are connected.
   using ProxiesDigest = std::function<std::string()>;
 
-  // `feed` and `metrics` must outlive the hub.
-  EventHub(Limits limits, api::ChangeFeed* feed, ProxiesDigest proxies, metrics::Registry* metrics);
+  // `feed`, `metrics` and `clock` must outlive the hub.
+  EventHub(Limits limits, api::ChangeFeed* feed, ProxiesDigest proxies, metrics::Registry* metrics,
+           Clock* clock = Clock::Real());
   ~EventHub() override;
 
   // Subscribes to the feed (as an in-process watcher: it takes no WatchChanges slot) and starts
@@ -79,14 +80,15 @@ class EventHub final : public api::ChangeFeed::Sink {
 
   const Limits limits_;
   api::ChangeFeed* const feed_;
+  Clock* const clock_;
   const ProxiesDigest proxies_;
   metrics::Gauge* const clients_gauge_;
   metrics::Counter* const events_counter_;
   metrics::Counter* const refused_counter_;
   metrics::Counter* const dropped_counter_;
 
+  // The thread waits on the clock for a change, the feed's end, Stop or the next tick.
   mutable absl::Mutex mu_;
-  absl::CondVar cv_;  // Signalled by Send, End and Stop.
   std::vector<std::shared_ptr<http::ResponseStream>> clients_ ABSL_GUARDED_BY(mu_);
   // The change the feed handed over and the thread has not described yet (at most one: the feed
   // waits for Written).

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/xds/type_urls.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 
@@ -134,7 +135,7 @@ ResourcePtr MakeResource(const std::string& name, const google::protobuf::Messag
     message.SerializeToCodedStream(&coded);
   }
   return std::make_shared<const Resource>(
-      name, absl::StrCat("type.googleapis.com/", message.GetDescriptor()->full_name()), bytes);
+      name, absl::StrCat(lb::xds::kTypeUrlPrefix, message.GetDescriptor()->full_name()), bytes);
 }
 
 Snapshot::Snapshot() {

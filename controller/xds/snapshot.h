@@ -55,7 +55,7 @@ struct Resource {
   // Stable hash of the serialized bytes: equal content, equal version, across restarts too,
   // so a reconnecting client that already has it is not sent it again.
   const std::string version;
-  const std::string type_url;  // Of the Any: "type.googleapis.com/<message full name>".
+  const std::string type_url;  // Of the Any: xds::kTypeUrlPrefix + the message's full name.
   // Stable 64-bit hash of (name, version): a SotW stream's version_info is the sum of these
   // over the resources in its view, so it can be kept up to date one resource at a time.
   const uint64_t view_hash;

@@ -159,7 +159,8 @@ void AccessLog::Run() {
       auto ready = [this]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
         return stop_ || reopen_ || !pending_.empty();
       };
-      // Bounded wait: the condition is also re-checked at least every 100 ms.
+      // Bounded wait: the condition is also re-checked at least every 100 ms
+      // (real time; it decides nothing).
       mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Milliseconds(100));
       batch.swap(pending_);
       stop = stop_;

@@ -229,6 +229,7 @@ class LibeventDispatcher : public Dispatcher {
   // libevent caches the time once per wake-up while callbacks run; outside the loop this reads
   // the clock.
   absl::Duration MonotonicNow() override {
+    // The real clock: a dispatcher is the time source of its loop.
     return absl::FromChrono(std::chrono::steady_clock::now().time_since_epoch());
   }
 

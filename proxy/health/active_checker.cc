@@ -301,6 +301,7 @@ class ActiveChecker::HostCheck final : public network::ConnectionCallbacks,
       if (connection.status().code() == absl::StatusCode::kResourceExhausted) {
         // Our shortage, not the host's: no verdict, try again later.
         ++owner_->checks_skipped_;
+        Stats().skipped.fetch_add(1, std::memory_order_relaxed);
         ScheduleIn(settings_.interval);
         return;
       }
@@ -351,6 +352,11 @@ class ActiveChecker::HostCheck final : public network::ConnectionCallbacks,
   bool grpc_status_ok_ = false;
   std::optional<bool> grpc_result_;
 };
+
+CheckerStats& Stats() {
+  static CheckerStats* stats = new CheckerStats();
+  return *stats;
+}
 
 ActiveChecker::ActiveChecker(event::Dispatcher& dispatcher, OnChange on_change)
     : dispatcher_(dispatcher), on_change_(std::move(on_change)) {}

@@ -30,6 +30,7 @@
 #ifndef LB_PROXY_HEALTH_ACTIVE_CHECKER_H_
 #define LB_PROXY_HEALTH_ACTIVE_CHECKER_H_
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -45,6 +46,14 @@
 #include "proxy/network/transport_socket.h"
 
 namespace lb::proxy::health {
+
+// Process-wide counters of every checker (relaxed atomics, readable from any thread; exported
+// in /stats).
+struct CheckerStats {
+  // Checks not started for lack of local resources (descriptors, ports): no verdict.
+  std::atomic<uint64_t> skipped{0};
+};
+CheckerStats& Stats();
 
 class ActiveChecker {
  public:

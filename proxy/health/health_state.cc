@@ -75,7 +75,7 @@ bool OutlierDetector::Report(absl::string_view host_key, Result result, absl::Ti
   HostInfo& info = host.info;
   if (info.ejected) return false;
 
-  bool trip = false;
+  Trigger trip = Trigger::kNone;
   switch (result) {
     case Result::kSuccess:
       info.consecutive_5xx = 0;
@@ -89,7 +89,7 @@ bool OutlierDetector::Report(absl::string_view host_key, Result result, absl::Ti
       if (config_.consecutive_gateway_failure != 0 &&
           info.consecutive_gateway_failure >= config_.consecutive_gateway_failure) {
         info.consecutive_gateway_failure = 0;
-        trip = true;
+        trip = Trigger::kConsecutiveGatewayFailure;
       }
       break;
   }
@@ -97,9 +97,11 @@ bool OutlierDetector::Report(absl::string_view host_key, Result result, absl::Ti
   ++info.consecutive_5xx;
   if (config_.consecutive_5xx != 0 && info.consecutive_5xx >= config_.consecutive_5xx) {
     info.consecutive_5xx = 0;
-    trip = true;
+    if (trip == Trigger::kNone) trip = Trigger::kConsecutive5xx;
   }
-  return trip && MaybeEject(host, now);
+  if (trip == Trigger::kNone || !MaybeEject(host, now)) return false;
+  info.last_trigger = trip;
+  return true;
 }
 
 bool OutlierDetector::MaybeEject(Host& host, absl::Time now) {

@@ -107,6 +107,8 @@ class ActiveHealthState {
 class OutlierDetector {
  public:
   enum class Result { kSuccess, k5xx, kGatewayFailure };
+  // Which streak ejected a host.
+  enum class Trigger { kNone, kConsecutive5xx, kConsecutiveGatewayFailure };
 
   struct Options {
     absl::Duration max_ejection_time = absl::Seconds(300);
@@ -119,6 +121,9 @@ class OutlierDetector {
     uint32_t multiplier = 0;                          // Back-off: ejections not yet decayed.
     uint32_t consecutive_5xx = 0;
     uint32_t consecutive_gateway_failure = 0;
+    // The streak behind the latest ejection (a gateway failure counts towards both streaks;
+    // when both trip at once, as in Envoy, the gateway one is named).
+    Trigger last_trigger = Trigger::kNone;
   };
 
   OutlierDetector(const OutlierConfig& config, const std::vector<std::string>& host_keys,

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "proxy/health/active_checker.h"
 #include "proxy/tls/context.h"
 #include "proxy/upstream/cluster_snapshot.h"
 
@@ -173,7 +174,7 @@ http::HttpResponse AdminServer::Handle(const http::HttpRequest& req) {
     return r;
   }
   if (path == "/stats") {
-    r.content_type = "text/plain; version=0.0.4";
+    r.content_type = metrics::kTextContentType;
     r.body = metrics_.Render();
     return r;
   }
@@ -287,6 +288,10 @@ void AdminServer::Collect(metrics::SampleSink& sink) {
   sink.Counter("lb_proxy_upstream_local_failures_total",
                "Upstream connects this proxy could not start (out of descriptors or ports).", {},
                LB_SUM(pool.local_failures));
+  sink.Counter("lb_proxy_health_checks_skipped_total",
+               "Active health checks this proxy could not start (out of descriptors or ports); "
+               "no verdict on the host.",
+               {}, health::Stats().skipped.load(std::memory_order_relaxed));
   sink.Counter("lb_proxy_upstream_http2_connections_full_total",
                "HTTP/2 upstream connections opened because every open one carried its most "
                "concurrent streams (--upstream_http2_max_concurrent_streams or the peer's).",

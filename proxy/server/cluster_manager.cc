@@ -142,11 +142,13 @@ void ClusterManager::OnResult(const std::shared_ptr<upstream::HostState>& host,
                                            : health::OutlierDetector::Result::kGatewayFailure,
                                     now);
   if (ejected) {
-    nlohmann::json fields = {
-        {"cluster", host->cluster},
-        {"endpoint", host->key},
-        {"reason", is_5xx ? "consecutive_5xx" : "consecutive_gateway_failures"}};
+    nlohmann::json fields = {{"cluster", host->cluster}, {"endpoint", host->key}};
     if (const health::OutlierDetector::HostInfo* info = it->second->Info(host->key)) {
+      // The streak that tripped, which a gateway failure may also have ended as a 5xx.
+      fields["reason"] =
+          info->last_trigger == health::OutlierDetector::Trigger::kConsecutiveGatewayFailure
+              ? "consecutive_gateway_failures"
+              : "consecutive_5xx";
       fields["until"] = absl::FormatTime(info->ejected_until, absl::UTCTimeZone());
     }
     logging::LogEvent("endpoint_ejected", fields);

@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "absl/strings/str_cat.h"
+#include "common/net/address.h"
 #include "common/xds/load_metrics.h"
 #include "google/protobuf/util/time_util.h"
 
@@ -84,7 +85,7 @@ lrs_v3::LoadStatsRequest LoadReporter::Report(const LoadView& view, absl::Time n
               absl::ToInt64Nanoseconds(covered));
     }
     for (const EndpointLoad& e : cluster.endpoints) {
-      const std::string key = absl::StrCat(e.address, ":", e.port);
+      const std::string key = net::JoinHostPort(e.address, e.port);
       Baseline& after = next[{cluster.name, key}];
       after = {e.issued, e.completed, e.errors, e.latency_sum_us, e.latency_buckets};
       if (!wanted) continue;

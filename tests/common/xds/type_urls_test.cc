@@ -53,8 +53,8 @@ TEST(TypeUrlsTest, ExactText) {
   EXPECT_STREQ(kHttpProtocolOptionsType,
                "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions");
   // The map key is the message's full name.
-  EXPECT_EQ(std::string("type.googleapis.com/") + kHttpProtocolOptionsName,
-            kHttpProtocolOptionsType);
+  EXPECT_EQ(std::string(kTypeUrlPrefix) + kHttpProtocolOptionsName, kHttpProtocolOptionsType);
+  EXPECT_STREQ(kTypeUrlPrefix, "type.googleapis.com/");
 }
 
 }  // namespace

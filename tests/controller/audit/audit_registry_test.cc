@@ -8,6 +8,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/time/clock.h"
+#include "common/time/simulated_clock.h"
 #include "controller/audit/audit.h"
 #include "controller/audit/event_compactor.h"
 #include "controller/registry/registry.h"
@@ -24,7 +25,7 @@ class AuditRegistryTest : public ::testing::Test {
     absl::StatusOr<std::unique_ptr<store::SqliteStore>> s = store::SqliteStore::Open(":memory:");
     ASSERT_TRUE(s.ok()) << s.status();
     store_ = std::move(*s);
-    registry_ = std::make_unique<registry::Registry>(store_.get());
+    registry_ = std::make_unique<registry::Registry>(store_.get(), &clock_);
     ASSERT_TRUE(registry_->Bootstrap().ok());
   }
 
@@ -55,6 +56,9 @@ class AuditRegistryTest : public ::testing::Test {
     return e;
   }
 
+  // The registry's clock: events are dated by it. Starts at the real time, so that test
+  // certificates (issued now) are valid.
+  SimulatedClock clock_{absl::FromUnixSeconds(absl::ToUnixSeconds(absl::Now()))};
   std::unique_ptr<store::SqliteStore> store_;
   std::unique_ptr<registry::Registry> registry_;
   size_t seen_ = 0;
@@ -260,11 +264,13 @@ TEST_F(AuditRegistryTest, CertificatePrivateKeyIsNeverRecorded) {
 TEST_F(AuditRegistryTest, RetentionPrunesByCountAndByAge) {
   for (uint32_t port = 1; port <= 12; ++port) {
     ASSERT_TRUE(registry_->AddEndpoint("backend", Endpoint("10.0.0.1", port)).ok());
+    // Keys order events by time, then at random (docs/audit.md "Keys"): one tick apart.
+    clock_.Advance(absl::Milliseconds(1));
   }
   Retention r;
   r.max_events = 10;
   r.max_age = absl::Hours(1);
-  absl::StatusOr<int64_t> pruned = Prune(store_.get(), r, absl::Now());
+  absl::StatusOr<int64_t> pruned = Prune(store_.get(), r, clock_.Now());
   ASSERT_TRUE(pruned.ok()) << pruned.status();
   EXPECT_EQ(*pruned, 2);
   std::vector<lb::v1::Event> left = All();
@@ -272,14 +278,53 @@ TEST_F(AuditRegistryTest, RetentionPrunesByCountAndByAge) {
   EXPECT_EQ(left.front().name(), "backend/10.0.0.1:3");  // The oldest went first.
   EXPECT_EQ(left.back().name(), "backend/10.0.0.1:12");
   // Again: nothing more to prune.
-  pruned = Prune(store_.get(), r, absl::Now());
+  pruned = Prune(store_.get(), r, clock_.Now());
   ASSERT_TRUE(pruned.ok());
   EXPECT_EQ(*pruned, 0);
   // Two hours later every event is older than max_age.
-  pruned = Prune(store_.get(), r, absl::Now() + absl::Hours(2));
+  pruned = Prune(store_.get(), r, clock_.Now() + absl::Hours(2));
   ASSERT_TRUE(pruned.ok());
   EXPECT_EQ(*pruned, 10);
   EXPECT_TRUE(All().empty());
+}
+
+TEST_F(AuditRegistryTest, EventsAreDatedByTheRegistrysClock) {
+  const absl::Time first = clock_.Now();
+  ASSERT_TRUE(registry_->AddEndpoint("backend", Endpoint("10.0.0.1", 1)).ok());
+  clock_.Advance(absl::Minutes(90));
+  ASSERT_TRUE(registry_->AddEndpoint("backend", Endpoint("10.0.0.1", 2)).ok());
+  std::vector<lb::v1::Event> e = New();
+  ASSERT_EQ(e.size(), 2u);
+  EXPECT_EQ(e[0].time().seconds(), absl::ToUnixSeconds(first));
+  EXPECT_EQ(e[1].time().seconds(), absl::ToUnixSeconds(first + absl::Minutes(90)));
+  // An hour's retention on that clock keeps exactly the newer one.
+  Retention r;
+  r.max_age = absl::Hours(1);
+  absl::StatusOr<int64_t> pruned = Prune(store_.get(), r, clock_.Now());
+  ASSERT_TRUE(pruned.ok()) << pruned.status();
+  EXPECT_EQ(*pruned, 1);
+  std::vector<lb::v1::Event> left = All();
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].name(), "backend/10.0.0.1:2");
+}
+
+TEST_F(AuditRegistryTest, CertificateValidityIsJudgedOnTheRegistrysClock) {
+  absl::StatusOr<testing::TestCa> ca = testing::TestCa::Create();
+  ASSERT_TRUE(ca.ok()) << ca.status();
+  testing::CertOptions options;
+  options.common_name = "a.example";
+  options.dns_names = {"a.example"};
+  options.not_after = absl::Hours(24);
+  absl::StatusOr<testing::TestCert> pem = ca->Issue(options);
+  ASSERT_TRUE(pem.ok()) << pem.status();
+  lb::v1::Certificate cert;
+  cert.set_name("a");
+  cert.set_cert_chain(pem->chain_pem);
+  cert.set_private_key(pem->key_pem);
+  clock_.Advance(absl::Hours(48));  // Valid in real time, expired on the registry's clock.
+  absl::StatusOr<lb::v1::Certificate> created = registry_->CreateCertificate(cert);
+  EXPECT_EQ(created.status().code(), absl::StatusCode::kInvalidArgument) << created.status();
+  EXPECT_TRUE(New().empty());
 }
 
 TEST_F(AuditRegistryTest, CompactorCountsPruned) {

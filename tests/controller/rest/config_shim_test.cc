@@ -374,6 +374,31 @@ TEST_F(ConfigShimTest, WeightField) {
   }
 }
 
+// The versions every write surface shares: GET carries the cluster's ETag; a POST with a stale
+// If-Match changes nothing and answers 409 naming the version; without one nothing changes.
+TEST_F(ConfigShimTest, IfMatchAndETagAsInV1) {
+  ExpectOk(PostConfig(Body("add", "10.0.0.1", 80)), "");
+  absl::StatusOr<lb::v1::Cluster> c = registry_->GetCluster("backend");
+  ASSERT_TRUE(c.ok());
+  const int64_t version = c->version();
+  EXPECT_EQ(HeaderOf(Get("/config"), "ETag"), absl::StrCat("\"", version, "\""));
+  const std::string before = State();
+  const Headers stale = {{"If-Match", absl::StrCat("\"", version - 1, "\"")}};
+  const std::string message = absl::StrCat("cluster \"backend\" is at version ", version, ", not ",
+                                           version - 1, "; re-read and retry\n");
+  for (const std::string& body : {Body("add", "10.0.0.2", 80), Body("del", "10.0.0.1", 80)}) {
+    HttpResponse r = PostConfig(body, stale);
+    EXPECT_EQ(r.status, 409) << body;
+    EXPECT_EQ(r.body, message) << body;
+  }
+  HttpResponse r = PostConfig(Body("add", "10.0.0.2", 80), {{"If-Match", "v7"}});
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body, "If-Match: must be a version number from a previous read\n");
+  EXPECT_EQ(State(), before);
+  ExpectOk(PostConfig(Body("add", "10.0.0.2", 80), {{"If-Match", absl::StrCat(version)}}), "");
+  EXPECT_EQ(Config(), R"(["10.0.0.1:80","10.0.0.2:80"])");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Auth
 

@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/synchronization/mutex.h"
 #include "common/metrics/metrics.h"
+#include "common/time/simulated_clock.h"
 #include "controller/api/change_feed.h"
 #include "controller/model/model_cache.h"
 #include "gtest/gtest.h"
@@ -64,13 +65,14 @@ class EventHubTest : public ::testing::Test {
           absl::MutexLock lock(&mu_);
           return digest_;
         },
-        &metrics_);
+        &metrics_, &clock_);
     ASSERT_TRUE(hub_->Start().ok());
   }
   void TearDown() override {
     if (hub_) hub_->Stop();
   }
 
+  SimulatedClock clock_;  // Ticks come when a test advances it.
   metrics::Registry metrics_;
   model::ModelCache model_;
   std::unique_ptr<api::ChangeFeed> feed_;
@@ -124,29 +126,38 @@ TEST_F(EventHubTest, ClientGetsHelloThenEachChangeButNotTheInitialState) {
   EXPECT_TRUE(absl::StrContains(metrics_.Render(), "lb_controller_ui_stream_clients 1\n"));
 }
 
-TEST_F(EventHubTest, TickCarriesTheProxiesDigest) {
+TEST_F(EventHubTest, TickCarriesTheProxiesDigestOncePerInterval) {
   EventHub::Limits limits;
-  limits.tick_interval = absl::Milliseconds(50);
+  limits.tick_interval = absl::Seconds(2);
   StartHub(limits);
   http::HttpResponse r = hub_->Open(Get());
   ASSERT_NE(r.stream, nullptr);
+  const std::string tick_d1 = "event: tick\ndata: {\"proxies\":\"d1\"}\n\n";
+  const std::string tick_d2 = "event: tick\ndata: {\"proxies\":\"d2\"}\n\n";
   std::string got;
+  // Just short of the interval: no tick.
+  ASSERT_TRUE(clock_.WaitForWaiters(1));
+  clock_.Advance(absl::Seconds(2) - absl::Milliseconds(1));
+  ASSERT_TRUE(clock_.WaitForWaiters(1));
+  EXPECT_FALSE(absl::StrContains(Drain(r.stream.get(), &got), "event: tick"));
+  clock_.Advance(absl::Milliseconds(1));
   EXPECT_TRUE(lb::testing::WaitUntil(
-      [&] {
-        return absl::StrContains(Drain(r.stream.get(), &got),
-                                 "event: tick\ndata: {\"proxies\":\"d1\"}\n\n");
-      },
-      absl::Seconds(10)));
+      [&] { return absl::StrContains(Drain(r.stream.get(), &got), tick_d1); }, absl::Seconds(10)));
   {
     absl::MutexLock lock(&mu_);
     digest_ = "d2";
   }
+  ASSERT_TRUE(clock_.WaitForWaiters(1));
+  clock_.Advance(absl::Seconds(2));
   EXPECT_TRUE(lb::testing::WaitUntil(
-      [&] {
-        return absl::StrContains(Drain(r.stream.get(), &got),
-                                 "event: tick\ndata: {\"proxies\":\"d2\"}\n\n");
-      },
-      absl::Seconds(10)));
+      [&] { return absl::StrContains(Drain(r.stream.get(), &got), tick_d2); }, absl::Seconds(10)));
+  // One tick per interval.
+  size_t ticks = 0;
+  for (size_t at = got.find("event: tick"); at != std::string::npos;
+       at = got.find("event: tick", at + 1)) {
+    ++ticks;
+  }
+  EXPECT_EQ(ticks, 2u) << got;
 }
 
 TEST_F(EventHubTest, AtMaxClientsMoreAreRefusedAndCounted) {

@@ -164,6 +164,15 @@ TEST_F(ApiContractTest, StaleVersionFailsEveryEndpointWriteOnEverySurface) {
             want);
   EXPECT_EQ(Error(Rest("DELETE", "/v1/clusters/backend/endpoints/127.0.0.1/7001", "", if_match)),
             want);
+  // The seed's /config shim too (its answers are text).
+  EXPECT_EQ(Rest("GET", "/config").Header("ETag"), r.Header("ETag"));
+  for (const char* action : {"add", "del"}) {
+    HttpResponse shim = Rest(
+        "POST", "/config",
+        absl::StrCat(R"({"action":")", action, R"(","ip":"127.0.0.1","port":7001})"), if_match);
+    EXPECT_EQ(shim.status, 409) << action;
+    EXPECT_EQ(shim.body, message + "\n") << action;
+  }
 
   // gRPC: expected_version.
   {
@@ -232,6 +241,155 @@ TEST_F(ApiContractTest, StaleVersionFailsEveryEndpointWriteOnEverySurface) {
       {"update", "127.0.0.1", "7001", "--weight", "3", "--if-version", absl::StrCat(version)});
   EXPECT_EQ(c.exit_code, 0) << c.err;
   EXPECT_GT(GetCluster("backend").version(), version);
+}
+
+// The same for every cluster and route write: a stale version changes nothing on any surface,
+// reads of routes carry the table's ETag, and a write that changes nothing keeps the version.
+TEST_F(ApiContractTest, StaleVersionFailsEveryClusterAndRouteWriteOnEverySurface) {
+  StartController();
+  ASSERT_EQ(Rest("POST", "/v1/clusters", R"({"name":"web","retries":3})").status, 201);
+  const int64_t version = GetCluster("web").version();
+  const int64_t stale = version - 1;
+  const std::string cluster_message = absl::StrCat("cluster \"web\" is at version ", version,
+                                                   ", not ", stale, "; re-read and retry");
+  HttpResponse routes = Rest("GET", "/v1/routes");
+  ASSERT_EQ(routes.status, 200) << routes.raw;
+  const int64_t table = std::stoll(Body(routes)["version"].get<std::string>());
+  EXPECT_EQ(routes.Header("ETag"), absl::StrCat("\"", table, "\""));
+  EXPECT_EQ(Rest("GET", "/v1/routes/default").Header("ETag"), routes.Header("ETag"));
+  const int64_t table_stale = table + 7;
+  const std::string table_message = absl::StrCat("route table is at version ", table, ", not ",
+                                                 table_stale, "; re-read and retry");
+  const std::string before = State();
+
+  // REST: If-Match.
+  const HttpHeaders if_match = {{"If-Match", absl::StrCat("\"", stale, "\"")}};
+  EXPECT_EQ(Error(Rest("PATCH", "/v1/clusters/web", R"({"retries":1})", if_match)),
+            "409 ABORTED: " + cluster_message);
+  EXPECT_EQ(Error(Rest("PUT", "/v1/clusters/web", R"({"retries":1})", if_match)),
+            "409 ABORTED: " + cluster_message);
+  EXPECT_EQ(Error(Rest("DELETE", "/v1/clusters/web", "", if_match)),
+            "409 ABORTED: " + cluster_message);
+  const HttpHeaders table_if_match = {{"If-Match", absl::StrCat(table_stale)}};
+  EXPECT_EQ(Error(Rest("POST", "/v1/routes",
+                       R"({"name":"api","path_prefix":"/api","cluster":"web"})", table_if_match)),
+            "409 ABORTED: " + table_message);
+  EXPECT_EQ(Error(Rest("PUT", "/v1/routes/default",
+                       R"({"name":"default","path_prefix":"/","cluster":"web"})", table_if_match)),
+            "409 ABORTED: " + table_message);
+  EXPECT_EQ(Error(Rest("DELETE", "/v1/routes/default", "", table_if_match)),
+            "409 ABORTED: " + table_message);
+
+  // gRPC: expected_version.
+  {
+    lb::v1::UpdateClusterRequest req;
+    req.mutable_cluster()->set_name("web");
+    req.mutable_cluster()->mutable_retries()->set_value(1);
+    req.mutable_update_mask()->add_paths("retries");
+    req.set_expected_version(stale);
+    lb::v1::Cluster resp;
+    EXPECT_EQ(GrpcError(stub_->UpdateCluster(Context().get(), req, &resp)),
+              "10: " + cluster_message);
+  }
+  {
+    lb::v1::DeleteClusterRequest req;
+    req.set_name("web");
+    req.set_expected_version(stale);
+    lb::v1::DeleteClusterResponse resp;
+    EXPECT_EQ(GrpcError(stub_->DeleteCluster(Context().get(), req, &resp)),
+              "10: " + cluster_message);
+  }
+  {
+    lb::v1::CreateRouteRequest req;
+    req.mutable_route()->set_name("api");
+    req.mutable_route()->set_path_prefix("/api");
+    req.mutable_route()->set_cluster("web");
+    req.set_expected_version(table_stale);
+    lb::v1::RouteTableResponse resp;
+    EXPECT_EQ(GrpcError(stub_->CreateRoute(Context().get(), req, &resp)), "10: " + table_message);
+  }
+  {
+    lb::v1::UpdateRouteRequest req;
+    req.mutable_route()->set_name("default");
+    req.mutable_route()->set_path_prefix("/");
+    req.mutable_route()->set_cluster("web");
+    req.set_expected_version(table_stale);
+    lb::v1::RouteTableResponse resp;
+    EXPECT_EQ(GrpcError(stub_->UpdateRoute(Context().get(), req, &resp)), "10: " + table_message);
+  }
+  {
+    lb::v1::DeleteRouteRequest req;
+    req.set_name("default");
+    req.set_expected_version(table_stale);
+    lb::v1::RouteTableResponse resp;
+    EXPECT_EQ(GrpcError(stub_->DeleteRoute(Context().get(), req, &resp)), "10: " + table_message);
+  }
+
+  // lbctl: --if-version, exit 1 with the controller's message.
+  struct Case {
+    std::vector<std::string> args;
+    int64_t if_version;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{"cluster", "update", "web", "--retries", "1"}, stale, cluster_message},
+      {{"cluster", "delete", "web"}, stale, cluster_message},
+      {{"route", "create", "api", "--cluster", "web", "--prefix", "/api"},
+       table_stale,
+       table_message},
+      {{"route", "update", "default", "--cluster", "web"}, table_stale, table_message},
+      {{"route", "delete", "default"}, table_stale, table_message},
+  };
+  for (Case c : cases) {
+    const std::string command = absl::StrJoin(c.args, " ");
+    c.args.insert(c.args.end(), {"--if-version", absl::StrCat(c.if_version)});
+    CommandResult r = Lbctl(c.args);
+    EXPECT_EQ(r.exit_code, 1) << command;
+    EXPECT_EQ(r.err, absl::StrCat("lbctl: ", c.message, "\n")) << command;
+  }
+  EXPECT_EQ(State(), before);
+
+  // Writes that change nothing keep the version, on every surface.
+  HttpResponse r =
+      Rest("PATCH", "/v1/clusters/web", R"({"retries":3})", {{"If-Match", absl::StrCat(version)}});
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.Header("ETag"), absl::StrCat("\"", version, "\""));
+  nlohmann::json web = Body(Rest("GET", "/v1/clusters/web"));
+  web.erase("version");
+  web.erase("endpoints");
+  r = Rest("PUT", "/v1/clusters/web", web.dump());
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.Header("ETag"), absl::StrCat("\"", version, "\""));
+  {
+    lb::v1::UpdateClusterRequest req;
+    req.mutable_cluster()->set_name("web");
+    req.mutable_cluster()->mutable_retries()->set_value(3);
+    req.mutable_update_mask()->add_paths("retries");
+    req.set_expected_version(version);
+    lb::v1::Cluster resp;
+    grpc::Status s = stub_->UpdateCluster(Context().get(), req, &resp);
+    ASSERT_TRUE(s.ok()) << GrpcError(s);
+    EXPECT_EQ(resp.version(), version);
+  }
+  CommandResult c = Lbctl({"cluster", "update", "web", "--retries", "3"});
+  EXPECT_EQ(c.exit_code, 0) << c.err;
+  EXPECT_EQ(GetCluster("web").version(), version);
+  r = Rest("PUT", "/v1/routes/default", Rest("GET", "/v1/routes/default").body,
+           {{"If-Match", absl::StrCat(table)}});
+  ASSERT_EQ(r.status, 200) << r.raw;
+  EXPECT_EQ(r.Header("ETag"), absl::StrCat("\"", table, "\""));
+  c = Lbctl({"route", "update", "default", "--cluster", "backend"});
+  EXPECT_EQ(c.exit_code, 0) << c.err;
+  EXPECT_EQ(Rest("GET", "/v1/routes").Header("ETag"), absl::StrCat("\"", table, "\""));
+  EXPECT_EQ(State(), before);
+
+  // The current versions pass.
+  c = Lbctl({"route", "create", "api", "--cluster", "web", "--prefix", "/api", "--if-version",
+             absl::StrCat(table)});
+  EXPECT_EQ(c.exit_code, 0) << c.err;
+  c = Lbctl({"cluster", "update", "web", "--retries", "1", "--if-version", absl::StrCat(version)});
+  EXPECT_EQ(c.exit_code, 0) << c.err;
+  EXPECT_GT(GetCluster("web").version(), version);
 }
 
 TEST_F(ApiContractTest, EndpointChangesInPlaceOnEverySurface) {
@@ -384,6 +542,60 @@ TEST_F(ApiContractTest, ZeroIsRefusedWhereMeaninglessAndKeptWhereItMeansOff) {
   HttpResponse r =
       Rest("POST", "/v1/clusters/web/endpoints", R"({"address":"127.0.0.1","port":7001})");
   EXPECT_EQ(Body(r)["cluster"]["endpoints"][0]["weight"], 1);
+}
+
+// Row 6's outlier detection: all three zeros are kept (off), not replaced by 5/5/50 %.
+TEST_F(ApiContractTest, OutlierDetectionZerosAreKept) {
+  StartController();
+  HttpResponse r = Rest("POST", "/v1/clusters", R"({"name":"web","outlier_detection":{
+      "consecutive_5xx":0,"consecutive_gateway_failure":0,"max_ejection_percent":0}})");
+  ASSERT_EQ(r.status, 201) << r.raw;
+  nlohmann::json od = Body(Rest("GET", "/v1/clusters/web"))["outlier_detection"];
+  EXPECT_EQ(od["consecutive_5xx"], 0) << od.dump();
+  EXPECT_EQ(od["consecutive_gateway_failure"], 0) << od.dump();
+  EXPECT_EQ(od["max_ejection_percent"], 0) << od.dump();
+  lb::v1::Cluster web = GetCluster("web");
+  ASSERT_TRUE(web.outlier_detection().has_max_ejection_percent());
+  EXPECT_EQ(web.outlier_detection().max_ejection_percent(), 0u);
+}
+
+// Row 7's second half: hash options on a policy that does not hash are refused on every surface,
+// also when a merge would leave a hash policy behind a policy change.
+TEST_F(ApiContractTest, HashOptionsOnPoliciesThatDoNotHashAreRefused) {
+  StartController();
+  const std::string before = State();
+  EXPECT_EQ(Error(Rest("POST", "/v1/clusters",
+                       R"({"name":"rr","lb_policy":"ROUND_ROBIN","hash_policy":{"cookie":"lb"}})")),
+            "400 INVALID_ARGUMENT: cluster.hash_policy: only RING_HASH and MAGLEV hash; "
+            "lb_policy is ROUND_ROBIN");
+  lb::v1::CreateClusterRequest req;
+  req.mutable_cluster()->set_name("rnd");
+  req.mutable_cluster()->set_lb_policy(lb::v1::RANDOM);
+  req.mutable_cluster()->mutable_hash_policy()->set_header("x-user");
+  lb::v1::Cluster resp;
+  EXPECT_EQ(GrpcError(stub_->CreateCluster(Context().get(), req, &resp)),
+            "3: cluster.hash_policy: only RING_HASH and MAGLEV hash; lb_policy is RANDOM");
+  CommandResult cmd =
+      Lbctl({"cluster", "create", "lr", "--policy", "least_request", "--hash-cookie", "lb"});
+  EXPECT_EQ(cmd.exit_code, 2);
+  EXPECT_THAT(cmd.err, StartsWith("lbctl: cluster.hash_policy: only RING_HASH and MAGLEV hash; "
+                                  "lb_policy is LEAST_REQUEST"));
+  EXPECT_EQ(State(), before);
+
+  // A hashing cluster switched to round robin must drop its hash policy too.
+  ASSERT_EQ(Lbctl({"cluster", "create", "sticky", "--policy", "ring_hash", "--hash-cookie", "lb"})
+                .exit_code,
+            0);
+  const std::string sticky = State();
+  EXPECT_EQ(Error(Rest("PATCH", "/v1/clusters/sticky", R"({"lb_policy":"ROUND_ROBIN"})")),
+            "400 INVALID_ARGUMENT: cluster.hash_policy: only RING_HASH and MAGLEV hash; "
+            "lb_policy is ROUND_ROBIN");
+  cmd = Lbctl({"cluster", "update", "sticky", "--policy", "round_robin"});
+  EXPECT_EQ(cmd.exit_code, 2) << cmd.err;
+  EXPECT_EQ(State(), sticky);
+  cmd = Lbctl({"cluster", "update", "sticky", "--policy", "round_robin", "--hash-none"});
+  EXPECT_EQ(cmd.exit_code, 0) << cmd.err;
+  EXPECT_FALSE(GetCluster("sticky").has_hash_policy());
 }
 
 TEST_F(ApiContractTest, DuplicateRouteIs409NamingTheExistingRoute) {
@@ -564,6 +776,22 @@ TEST_F(ApiContractTest, ExitCodesAreWhatHelpSays) {
   EXPECT_EQ(r->exit_code, 3) << r->err;
 }
 
+// Row 10: an unresolvable hostname is still added (the controller keeps trying), with a warning.
+TEST_F(ApiContractTest, HostnameThatDoesNotResolveIsAddedWithAWarning) {
+  StartController();
+  CommandResult c = Lbctl({"add", "nowhere.invalid", "80"});
+  EXPECT_EQ(c.exit_code, 0) << c.err;
+  EXPECT_THAT(c.out, StartsWith("added nowhere.invalid:80 to cluster backend (version "));
+  EXPECT_THAT(c.err, StartsWith("lbctl: warning: hostname \"nowhere.invalid\" does not resolve "
+                                "here ("));
+  EXPECT_THAT(c.err, HasSubstr("); proxies get no address for it until the controller resolves "
+                               "it\n"));
+  c = Lbctl({"add", "localhost", "80"});
+  EXPECT_EQ(c.exit_code, 0) << c.err;
+  EXPECT_EQ(c.err, "");
+  ASSERT_EQ(GetCluster("backend").endpoints_size(), 2);
+}
+
 TEST_F(ApiContractTest, EveryLbctlCommandHonoursJson) {
   StartController();
   CommandResult r = Lbctl({"version", "-o", "json"});
@@ -588,6 +816,8 @@ TEST_F(ApiContractTest, EveryLbctlCommandHonoursJson) {
       {"cluster", "delete", "web"},
       {"del", "127.0.0.1", "7001"},
       {"proxies"},
+      {"cert", "list"},
+      {"history"},
   };
   for (std::vector<std::string> args : commands) {
     const std::string name = absl::StrJoin(args, " ");

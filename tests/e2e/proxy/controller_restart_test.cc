@@ -151,6 +151,12 @@ TEST(ControllerRestartTest, ProxyStartedBeforeTheControllerConverges) {
   ASSERT_TRUE(s.ok()) << s;
   s = WaitForEndpoints(proxy.admin_port(), "backend", {web0.address()});
   ASSERT_TRUE(s.ok()) << s;
+  // Connected, with nothing NACKed: the failed attempts' error no longer holds and is gone
+  // (the status is set before the configuration it came with is published).
+  absl::StatusOr<nlohmann::json> dump = ConfigDump(proxy.admin_port());
+  ASSERT_TRUE(dump.ok()) << dump.status();
+  EXPECT_TRUE((*dump)["source"].value("connected", false)) << (*dump)["source"].dump();
+  EXPECT_EQ((*dump)["source"].value("last_error", "?"), "") << (*dump)["source"].dump();
   absl::StatusOr<HttpResponse> r = HttpGet(proxy.port(), "/");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, 200);

@@ -38,13 +38,26 @@ TEST(ListenTest, SharingTheTrafficPortIsAnExplicitChoice) {
   EXPECT_EQ(second.port(), first.port());
 }
 
+TEST(ListenTest, TakenTlsPortIsRefused) {
+  ProxyProcess first("first", {"--workers=2", "--tls_listen=127.0.0.1:0"});
+  ASSERT_TRUE(first.Start(kNoController).ok()) << first.LogTail();
+  ASSERT_NE(first.tls_port(), 0);
+  const std::string taken = absl::StrCat("127.0.0.1:", first.tls_port());
+  absl::StatusOr<CommandResult> second =
+      RunCommand({ProxyProcess::BinaryPath(), "--controller=127.0.0.1:1", "--listen=127.0.0.1:0",
+                  absl::StrCat("--tls_listen=", taken), "--admin_listen=127.0.0.1:0"});
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(second->err, taken + " is already in use")) << second->err;
+}
+
 TEST(ListenTest, TakenAdminPortIsRefused) {
   ProxyProcess first("first", {"--workers=1"});
   ASSERT_TRUE(first.Start(kNoController).ok()) << first.LogTail();
   const std::string taken = absl::StrCat("127.0.0.1:", first.admin_port());
   absl::StatusOr<CommandResult> second =
-      RunCommand({ProxyProcess::BinaryPath(), "--controller=127.0.0.1:1",
-                  "--listen=127.0.0.1:0", absl::StrCat("--admin_listen=", taken)});
+      RunCommand({ProxyProcess::BinaryPath(), "--controller=127.0.0.1:1", "--listen=127.0.0.1:0",
+                  absl::StrCat("--admin_listen=", taken)});
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_EQ(second->exit_code, 1);
   EXPECT_TRUE(absl::StrContains(second->err, taken)) << second->err;

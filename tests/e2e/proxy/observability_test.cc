@@ -62,6 +62,24 @@ TEST_F(ObservabilityTest, ConfigDrainAndHealthChangesAreLoggedAsEvents) {
                      R"({"admin_state":"DRAINING"})", 200)
                   .ok());
   EXPECT_TRUE(LogHas({"\"event\":\"endpoint_draining\"", backend_.address()}));
+  // The drain's endpoint update is logged with the version the proxy then ACKs.
+  const std::string eds = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment";
+  std::string acked;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        absl::StatusOr<nlohmann::json> dump = ConfigDump(proxy_.admin_port());
+        if (!dump.ok()) return false;
+        nlohmann::json versions = (*dump)["source"]["versions"];
+        if (!versions.is_object() || !versions.contains(eds)) return false;
+        nlohmann::json e = DumpEndpoint(*dump, "backend", backend_.address());
+        acked = versions[eds].get<std::string>();
+        return e.is_object() && e.value("draining", false);
+      },
+      absl::Seconds(15)));
+  EXPECT_TRUE(LogHas({"\"event\":\"config_accepted\"", absl::StrCat("\"type\":\"", eds, "\""),
+                      absl::StrCat("\"version\":\"", acked, "\"")}))
+      << acked << "\n"
+      << proxy_.LogTail();
 
   // An active health check on a backend that answers 503 takes it out, and says so.
   backend_.set_healthy(false);
@@ -73,6 +91,39 @@ TEST_F(ObservabilityTest, ConfigDrainAndHealthChangesAreLoggedAsEvents) {
   EXPECT_TRUE(LogHas({"\"event\":\"endpoint_health\"", "\"healthy\":false", backend_.address()}));
   backend_.set_healthy(true);
   EXPECT_TRUE(LogHas({"\"event\":\"endpoint_health\"", "\"healthy\":true", backend_.address()}));
+}
+
+// Outlier detection: an ejection and the return after base_ejection_time are event lines.
+TEST_F(ObservabilityTest, EjectionAndReturnAreLoggedAsEvents) {
+  // The proxy's version of cluster backend; "" if it has none.
+  auto version = [&] {
+    absl::StatusOr<nlohmann::json> dump = ConfigDump(proxy_.admin_port());
+    if (!dump.ok()) return std::string();
+    for (const nlohmann::json& c : (*dump)["clusters"]) {
+      if (c["name"] == "backend") return c["version"].dump();
+    }
+    return std::string();
+  };
+  const std::string before = version();
+  ASSERT_NE(before, "");
+  ASSERT_TRUE(V1Call(controller_.rest_port(), "PATCH", "/v1/clusters/backend",
+                     R"({"outlier_detection":{"consecutive_5xx":3,"max_ejection_percent":100,)"
+                     R"("base_ejection_time":"500ms"}})",
+                     200)
+                  .ok());
+  ASSERT_TRUE(WaitUntil([&] { return version() != before; }, absl::Seconds(15)));
+  for (int i = 0; i < 3; ++i) {
+    absl::StatusOr<HttpResponse> r = HttpGet(proxy_.port(), "/?status=503");
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_EQ(r->status, 503);
+  }
+  EXPECT_TRUE(LogHas({"\"event\":\"endpoint_ejected\"", "\"cluster\":\"backend\"",
+                      absl::StrCat("\"endpoint\":\"", backend_.address(), "\""),
+                      "\"reason\":\"consecutive_5xx\"", "\"until\":"}))
+      << proxy_.LogTail();
+  EXPECT_TRUE(LogHas({"\"event\":\"endpoint_returned\"", "\"cluster\":\"backend\"",
+                      absl::StrCat("\"endpoint\":\"", backend_.address(), "\"")}))
+      << proxy_.LogTail();
 }
 
 TEST_F(ObservabilityTest, StatsCountResponsesPerClusterWithLatencyHistograms) {

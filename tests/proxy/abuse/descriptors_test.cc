@@ -1,6 +1,7 @@
 // Abuse suite, descriptors (issue table row 4): more clients than --max_connections, and a
 // proxy whose descriptor limit runs out. The listeners rest instead of spinning, say so once,
 // count it, never blame an upstream for a local shortage, and serve again once there is room.
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <optional>
@@ -82,6 +83,8 @@ TEST_F(DescriptorsTest, OutOfDescriptorsTheListenersRestInsteadOfSpinning) {
   ASSERT_TRUE(SetOpenFileLimit(pid, *limit).ok());
 
   ASSERT_TRUE(clients_.Open(proxy_->port(), 60).ok());
+  // The admin server (evhttp) is out of descriptors too: it used to spin and log each failure.
+  ASSERT_TRUE(clients_.Open(proxy_->admin_port(), 20).ok());
   absl::SleepFor(absl::Milliseconds(500));
   const double cpu = CpuOver(absl::Seconds(2));
   EXPECT_LT(cpu, 0.5) << "accept() spins on EMFILE";
@@ -130,6 +133,75 @@ TEST_F(DescriptorsTest, NoDescriptorForTheUpstreamIsALocal503NotTheHostsFault) {
   absl::StatusOr<HttpResponse> r = HttpGet(proxy_->port(), "/");
   ASSERT_TRUE(r.ok()) << r.status();
   EXPECT_EQ(r->status, 200);
+}
+
+// Row 4, health checks: a check that cannot get a socket is no verdict on the host. With two
+// failed checks in a row enough to take the endpoint out, the checks run for a while with no
+// descriptor left (five intervals at a time); the endpoint stays in, no failure is counted
+// against it, and the skips are counted.
+TEST_F(DescriptorsTest, NoDescriptorForAHealthCheckIsNotTheHostsFault) {
+  StartProxy({"--workers=1"});
+  absl::Status patched =
+      V1Call(controller_.rest_port(), "PATCH", "/v1/clusters/backend",
+             R"({"health_check":{"path":"/health","interval":"0.1s","timeout":"0.1s",)"
+             R"("healthy_threshold":1,"unhealthy_threshold":2}})",
+             200);
+  ASSERT_TRUE(patched.ok()) << patched;
+  ASSERT_TRUE(WaitUntil([&] { return backend_.health_checks() >= 3; }, absl::Seconds(10)));
+  const pid_t pid = proxy_->pid();
+  uint64_t skipped = 0;
+  // Each round: no descriptor to spare for 500 ms, then room to read /stats.
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        absl::StatusOr<uint64_t> limit = FdLimitAllowing(pid, 1);
+        if (!limit.ok() || !SetOpenFileLimit(pid, *limit - 1).ok()) return false;
+        absl::SleepFor(absl::Milliseconds(500));
+        if (!SetOpenFileLimit(pid, 4096).ok()) return false;
+        skipped = Stat("lb_proxy_health_checks_skipped_total");
+        return skipped >= 8;
+      },
+      absl::Seconds(20)))
+      << skipped << " skipped\n"
+      << proxy_->LogTail();
+  // Checks run again and pass.
+  const uint64_t checks = backend_.health_checks();
+  ASSERT_TRUE(WaitUntil([&] { return backend_.health_checks() > checks + 2; }, absl::Seconds(10)));
+  EXPECT_EQ(EventLines("endpoint_health"), 0) << proxy_->LogTail();
+  EXPECT_EQ(Stat(absl::StrCat("lb_proxy_upstream_failures_total{cluster=\"backend\",endpoint=\"",
+                              backend_.address(), "\"}")),
+            0u);
+  absl::StatusOr<nlohmann::json> dump = ConfigDump(proxy_->admin_port());
+  ASSERT_TRUE(dump.ok());
+  EXPECT_EQ(DumpEndpoints(*dump, "backend", /*eligible_only=*/true),
+            std::vector<std::string>{backend_.address()});
+  absl::StatusOr<HttpResponse> r = HttpGet(proxy_->port(), "/");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 200);
+}
+
+// The proxy raises its soft descriptor limit to the hard limit at start, says so, and derives
+// --max_connections from it.
+TEST_F(DescriptorsTest, TheDescriptorLimitIsRaisedToTheHardLimitAndLogged) {
+  rlimit mine{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &mine), 0);
+  if (mine.rlim_max == RLIM_INFINITY || mine.rlim_max < 2048) {
+    GTEST_SKIP() << "needs a finite hard limit of at least 2048, have " << mine.rlim_max;
+  }
+  // The proxy inherits a soft limit of 1024 from this process.
+  rlimit low{1024, mine.rlim_max};
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  StartProxy({"--workers=1"});
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &mine), 0);
+
+  rlimit proxy_limit{};
+  ASSERT_EQ(prlimit(proxy_->pid(), RLIMIT_NOFILE, nullptr, &proxy_limit), 0);
+  EXPECT_EQ(proxy_limit.rlim_cur, mine.rlim_max);
+  const uint64_t want = (mine.rlim_max - 64) / 2;  // process::ConnectionsFor.
+  EXPECT_EQ(Stat("lb_proxy_max_connections"), want);
+  EXPECT_TRUE(absl::StrContains(proxy_->LogTail(1 << 20),
+                                absl::StrCat("descriptor limit ", mine.rlim_max,
+                                             " (was 1024); at most ", want, " client connections")))
+      << proxy_->LogTail();
 }
 
 }  // namespace

@@ -9,10 +9,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <string>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
@@ -137,10 +139,18 @@ class AbuseEnv {
   explicit AbuseEnv(std::vector<std::string> proxy_flags)
       : proxy_("abuse", std::move(proxy_flags)) {}
 
-  absl::Status Start(int backend_port) {
+  // `cluster_patch`: a JSON body for PATCH /v1/clusters/backend before the proxy starts.
+  absl::Status Start(int backend_port, const std::string& cluster_patch = "") {
     if (absl::Status s = controller_.Start(); !s.ok()) return s;
     if (absl::Status s = SeedConfig(controller_.rest_port(), "add", backend_port); !s.ok()) {
       return s;
+    }
+    if (!cluster_patch.empty()) {
+      if (absl::Status s =
+              V1Call(controller_.rest_port(), "PATCH", "/v1/clusters/backend", cluster_patch, 200);
+          !s.ok()) {
+        return s;
+      }
     }
     if (absl::Status s = proxy_.Start(controller_.grpc_target()); !s.ok()) return s;
     if (absl::Status s = proxy_.WaitReady(); !s.ok()) return s;
@@ -283,6 +293,59 @@ TEST(SlowPeersTest, PipelinedFloodBehindASlowUpstreamIsNotBuffered) {
       << "RSS " << rss_before / 1024 << " KiB -> " << rss_during / 1024 << " KiB";
 }
 
+// An upstream whose connect never completes: it listens with a backlog of 0, and one
+// connection (never accepted) fills that, so the kernel drops every further SYN.
+class BlackholeBackend {
+ public:
+  BlackholeBackend() {
+    listen_fd_ = ListenLoopback(0, &port_);
+    absl::StatusOr<int> filler = ConnectLoopback(port_, absl::Now() + absl::Seconds(5));
+    filler_ = filler.ok() ? *filler : -1;
+  }
+  ~BlackholeBackend() {
+    if (filler_ >= 0) close(filler_);
+    if (listen_fd_ >= 0) close(listen_fd_);
+  }
+  bool ok() const { return listen_fd_ >= 0 && filler_ >= 0; }
+  int port() const { return port_; }
+
+ private:
+  int listen_fd_ = -1;
+  int filler_ = -1;
+  int port_ = 0;
+};
+
+// Row 2 as reported: the read side used to be paused only once the upstream had connected. A
+// GET to an upstream whose connect hangs, then an endless pipeline: meanwhile the proxy takes
+// at most its buffer limit, and the GET still gets its answer when the connect times out.
+TEST(SlowPeersTest, PipelinedFloodWhileTheUpstreamIsStillConnectingIsNotBuffered) {
+  BlackholeBackend backend;
+  ASSERT_TRUE(backend.ok());
+  AbuseEnv env({});
+  ASSERT_TRUE(env.Start(backend.port(), R"({"connect_timeout":"6s","retries":0})").ok())
+      << env.proxy().LogTail();
+  const uint64_t rss_before = env.Rss();
+
+  int fd = ConnectOrDie(env.proxy().port());
+  const absl::Time sent = absl::Now();
+  SendAll(fd, "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  std::string pipeline;
+  for (int i = 0; i < 2000; ++i) pipeline += "GET /more HTTP/1.1\r\nHost: x\r\n\r\n";
+  const uint64_t taken = Flood(fd, pipeline, absl::Seconds(3));
+  const uint64_t rss_during = env.Rss();
+  // Still connecting: the flood ended before the connect timeout.
+  EXPECT_LT(absl::Now() - sent, absl::Seconds(5));
+  EXPECT_EQ(env.Stat("lb_proxy_upstream_connect_failures_total"), 0u);
+
+  EXPECT_LT(taken, 24 * kMiB) << "the proxy read the pipeline without bound";
+  EXPECT_LT(rss_during, rss_before + 16 * kMiB)
+      << "RSS " << rss_before / 1024 << " KiB -> " << rss_during / 1024 << " KiB";
+  // The first request is answered once the connect times out (6 s after it was sent).
+  EXPECT_TRUE(ReadUntil(fd, "HTTP/1.1 504", sent + absl::Seconds(15)));
+  close(fd);
+  EXPECT_GE(env.Stat("lb_proxy_upstream_connect_failures_total"), 1u);
+}
+
 // Row 3: a WebSocket client that sends without reading, to an echo upstream: both directions of
 // the tunnel are paused at the watermarks; memory stays bounded.
 TEST(SlowPeersTest, TunnelToAClientThatNeverReadsIsPaused) {
@@ -306,6 +369,68 @@ TEST(SlowPeersTest, TunnelToAClientThatNeverReadsIsPaused) {
   EXPECT_LT(taken, 48 * kMiB) << "the tunnel buffered without bound";
   EXPECT_LT(rss_during, rss_before + 16 * kMiB)
       << "RSS " << rss_before / 1024 << " KiB -> " << rss_during / 1024 << " KiB";
+}
+
+// A slow reader (the response direction): a 64 MiB answer to a client that never reads. The
+// proxy stops reading the upstream at its buffer limit instead of taking the whole body in;
+// nothing is lost: once the client reads, the answer arrives whole.
+TEST(SlowPeersTest, ResponseToAClientThatNeverReadsIsPausedNotBuffered) {
+  TestBackend backend("web");
+  ASSERT_TRUE(backend.Start().ok());
+  AbuseEnv env({});
+  ASSERT_TRUE(env.Start(backend.port()).ok()) << env.proxy().LogTail();
+  const uint64_t rss_before = env.Rss();
+
+  constexpr uint64_t kBody = 64 * kMiB;
+  int fd = ConnectOrDie(env.proxy().port());
+  // A small receive buffer, so the kernel holds little of the answer on our side.
+  int small = 64 * 1024;
+  setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+  SendAll(fd, absl::StrCat("GET /?size=", kBody, " HTTP/1.1\r\nHost: x\r\n\r\n"));
+  // Unpaused, loopback moves 64 MiB in well under a second: watch the proxy for three.
+  uint64_t rss_peak = 0;
+  const absl::Time end = absl::Now() + absl::Seconds(3);
+  while (absl::Now() < end) {
+    rss_peak = std::max(rss_peak, env.Rss());
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  absl::StatusOr<HttpResponse> normal = HttpGet(env.proxy().port(), "/");
+  ASSERT_TRUE(normal.ok()) << normal.status();
+  EXPECT_EQ(normal->status, 200);
+  EXPECT_LT(rss_peak, rss_before + 16 * kMiB)
+      << "RSS " << rss_before / 1024 << " KiB -> " << rss_peak / 1024 << " KiB";
+
+  // Now read it all: the head, then exactly kBody bytes of 'x'.
+  std::string head;
+  uint64_t body = 0;
+  bool all_x = true;
+  char buf[65536];
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (body < kBody) {
+    ASSERT_TRUE(WaitFor(fd, POLLIN, deadline, "response").ok()) << body << " body bytes";
+    ssize_t n = read(fd, buf, sizeof(buf));
+    ASSERT_GT(n, 0) << "closed after " << body << " body bytes";
+    absl::string_view got(buf, static_cast<size_t>(n));
+    if (size_t end_of_head = head.find("\r\n\r\n"); end_of_head == std::string::npos) {
+      head.append(got.data(), got.size());
+      end_of_head = head.find("\r\n\r\n");
+      if (end_of_head == std::string::npos) continue;
+      got = absl::string_view(head).substr(end_of_head + 4);
+      body += got.size();
+      all_x = all_x && got.find_first_not_of('x') == absl::string_view::npos;
+      head.resize(end_of_head + 4);
+      continue;
+    }
+    body += got.size();
+    all_x = all_x && got.find_first_not_of('x') == absl::string_view::npos;
+  }
+  close(fd);
+  EXPECT_TRUE(absl::StartsWith(head, "HTTP/1.1 200")) << head;
+  EXPECT_TRUE(
+      absl::StrContains(absl::AsciiStrToLower(head), absl::StrCat("content-length: ", kBody)))
+      << head;
+  EXPECT_EQ(body, kBody);
+  EXPECT_TRUE(all_x);
 }
 
 // An idle tunnel is closed after --tunnel_idle_timeout (not the 5-minute stream idle timeout).

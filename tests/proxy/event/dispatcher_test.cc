@@ -7,8 +7,10 @@
 #include <thread>
 #include <vector>
 
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/base/check.h"
 #include "gtest/gtest.h"
 
 namespace lb::proxy::event {
@@ -168,6 +170,43 @@ TEST(DispatcherTest, NowAdvancesBetweenIterations) {
   RunBounded(**d);
   EXPECT_GE(later - first, absl::Milliseconds(15));
   EXPECT_LT(later - first, absl::Seconds(5));
+}
+
+// The "loop thread only" contract: IsThreadSafe() holds on the loop's thread while it runs and
+// before/after (set-up, tear-down), not on another thread meanwhile; LB_DCHECK(IsThreadSafe())
+// aborts there in builds without NDEBUG (the clang build).
+TEST(DispatcherTest, IsThreadSafeOnlyOnTheRunningLoopsThread) {
+  auto d = Dispatcher::Create();
+  ASSERT_TRUE(d.ok());
+  EXPECT_TRUE((*d)->IsThreadSafe());  // Not running: whoever owns it.
+  bool on_loop = false;
+  absl::Notification running;
+  absl::Notification checked;
+  (*d)->Post([&] {
+    on_loop = (*d)->IsThreadSafe();
+    running.Notify();
+  });
+  std::thread loop([&] {
+    std::unique_ptr<Timer> poll;
+    poll = (*d)->CreateTimer([&] {
+      if (checked.HasBeenNotified()) {
+        (*d)->Exit();
+      } else {
+        poll->Arm(absl::Milliseconds(1));
+      }
+    });
+    poll->Arm(absl::Milliseconds(1));
+    RunBounded(**d);
+  });
+  ASSERT_TRUE(running.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  EXPECT_TRUE(on_loop);
+  EXPECT_FALSE((*d)->IsThreadSafe());
+#ifndef NDEBUG
+  EXPECT_DEATH(LB_DCHECK((*d)->IsThreadSafe()), "check failed: \\(\\*d\\)->IsThreadSafe\\(\\)");
+#endif
+  checked.Notify();
+  loop.join();
+  EXPECT_TRUE((*d)->IsThreadSafe());
 }
 
 }  // namespace

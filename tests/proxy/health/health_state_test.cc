@@ -156,6 +156,23 @@ TEST(OutlierDetectorTest, Plain5xxResetsGatewayCounterButCountsAs5xx) {
   EXPECT_TRUE(d.Report(h, Result::kGatewayFailure, kT0));  // Fourth 5xx-class result.
 }
 
+// The ejection names the streak that tripped, whatever the last result's class.
+TEST(OutlierDetectorTest, EjectionNamesTheStreakThatTripped) {
+  using Trigger = OutlierDetector::Trigger;
+  OutlierDetector d(Config(3, 5), Hosts(4));
+  EXPECT_EQ(d.Info("10.0.0.1:80")->last_trigger, Trigger::kNone);
+  // Three gateway failures (503s) reach consecutive_5xx first.
+  EXPECT_TRUE(ReportN(d, "10.0.0.1:80", Result::kGatewayFailure, 3, kT0));
+  EXPECT_EQ(d.Info("10.0.0.1:80")->last_trigger, Trigger::kConsecutive5xx);
+  OutlierDetector g(Config(5, 2), Hosts(4));
+  EXPECT_TRUE(ReportN(g, "10.0.0.2:80", Result::kGatewayFailure, 2, kT0));
+  EXPECT_EQ(g.Info("10.0.0.2:80")->last_trigger, Trigger::kConsecutiveGatewayFailure);
+  // Both at once: the gateway streak is named, as Envoy checks it first.
+  OutlierDetector both(Config(2, 2), Hosts(4));
+  EXPECT_TRUE(ReportN(both, "10.0.0.3:80", Result::kGatewayFailure, 2, kT0));
+  EXPECT_EQ(both.Info("10.0.0.3:80")->last_trigger, Trigger::kConsecutiveGatewayFailure);
+}
+
 TEST(OutlierDetectorTest, DisabledDetectorsNeverEject) {
   OutlierDetector d(Config(0, 0), Hosts(4));
   EXPECT_FALSE(ReportN(d, "10.0.0.1:80", Result::kGatewayFailure, 100, kT0));

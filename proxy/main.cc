@@ -52,6 +52,10 @@ ABSL_FLAG(absl::Duration, upstream_timeout, absl::Seconds(15),
 ABSL_FLAG(absl::Duration, request_header_timeout, absl::Seconds(10),
           "Request headers not complete within this: 408");
 ABSL_FLAG(absl::Duration, idle_timeout, absl::Seconds(60), "Idle client keep-alive timeout");
+ABSL_FLAG(absl::Duration, idle_release_after, absl::Seconds(1),
+          "An HTTP/1 keep-alive connection idle this long frees its request state (connection "
+          "manager, codec, timers), keeping only its socket and a small record until "
+          "--idle_timeout; 0: at once");
 ABSL_FLAG(absl::Duration, stream_idle_timeout, absl::Minutes(5),
           "A request in progress with no byte either way for this long is reset (0: off)");
 ABSL_FLAG(absl::Duration, tunnel_idle_timeout, absl::Hours(1),
@@ -179,6 +183,7 @@ int main(int argc, char** argv) {
   options.worker.upstream_timeout = absl::GetFlag(FLAGS_upstream_timeout);
   options.worker.request_header_timeout = absl::GetFlag(FLAGS_request_header_timeout);
   options.worker.idle_timeout = absl::GetFlag(FLAGS_idle_timeout);
+  options.worker.idle_release_after = absl::GetFlag(FLAGS_idle_release_after);
   options.worker.max_body_bytes = absl::GetFlag(FLAGS_max_body_bytes);
   options.worker.stream_idle_timeout = absl::GetFlag(FLAGS_stream_idle_timeout);
   options.worker.tunnel_idle_timeout = absl::GetFlag(FLAGS_tunnel_idle_timeout);
@@ -186,6 +191,10 @@ int main(int argc, char** argv) {
   options.worker.max_grpc_timeout = absl::GetFlag(FLAGS_max_grpc_timeout);
   if (options.worker.max_grpc_timeout < absl::ZeroDuration()) {
     std::fprintf(stderr, "proxy: --max_grpc_timeout must not be negative\n");
+    return 2;
+  }
+  if (options.worker.idle_release_after < absl::ZeroDuration()) {
+    std::fprintf(stderr, "proxy: --idle_release_after must not be negative\n");
     return 2;
   }
   options.worker.buffer_limit_bytes = absl::GetFlag(FLAGS_buffer_limit_bytes);

@@ -25,21 +25,20 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
         encoder_(encoder),
         stats_(manager.context_.connection_manager_stats()),
         started_(manager.context_.dispatcher().MonotonicNow()),
-        client_ip_(manager.connection_->peer().Ip()),
-        router_timer_(manager.context_.dispatcher(),
-                      [this] {
-                        if (!done_) router_.OnTimeout();
-                      }),
         router_(manager.context_.router_context(), *this) {
     encoder_.SetCallbacks(this);
     info_.start = started_;
     info_.start_time = manager.context_.dispatcher().Now();
     if (manager.multiplexing()) {
-      // Streams side by side: each has the idle timer HTTP/1 keeps on the connection.
-      idle_timer_ = std::make_unique<event::LazyTimer>(manager.context_.dispatcher(), [this] {
+      // Streams side by side: each has the timers HTTP/1 keeps on the connection.
+      event::Dispatcher& dispatcher = manager.context_.dispatcher();
+      idle_timer_ = std::make_unique<event::LazyTimer>(dispatcher, [this] {
         if (done_) return;
         stats_.stream_idle_timeouts.fetch_add(1, std::memory_order_relaxed);
         OnIdleTimeout();
+      });
+      router_timer_ = std::make_unique<event::LazyTimer>(dispatcher, [this] {
+        if (!done_) router_.OnTimeout();
       });
       Activity();
     }
@@ -59,8 +58,10 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
   void Abandon() {
     if (!done_) info_.SetFlag(accesslog::kDownstreamConnectionTermination);
     done_ = true;
-    if (idle_timer_ != nullptr) idle_timer_->Disarm();
-    router_timer_.Disarm();
+    if (idle_timer_ != nullptr) {
+      idle_timer_->Disarm();
+      router_timer_->Disarm();
+    }
     encoder_.SetCallbacks(nullptr);
     router_.OnDownstreamReset();
   }
@@ -93,7 +94,7 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
       return;
     }
     request_complete_ = end_stream;
-    router_.StartRequest(snapshot_.get(), std::move(headers), end_stream, client_ip_,
+    router_.StartRequest(snapshot_.get(), std::move(headers), end_stream, manager_.client_ip_,
                          manager_.tls_ ? "https" : "http");
   }
 
@@ -212,9 +213,14 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
   }
 
   void ReadDisableDownstream(bool disable) override { encoder_.ReadDisable(disable); }
-  void ArmRouterTimer(absl::Duration after) override { router_timer_.Arm(after); }
-  void DisarmRouterTimer() override { router_timer_.Disarm(); }
+  void ArmRouterTimer(absl::Duration after) override {
+    (router_timer_ != nullptr ? *router_timer_ : manager_.router_timer_).Arm(after);
+  }
+  void DisarmRouterTimer() override {
+    (router_timer_ != nullptr ? *router_timer_ : manager_.router_timer_).Disarm();
+  }
   accesslog::StreamInfo& stream_info() override { return info_; }
+  void OnRouterTimeout() { router_.OnTimeout(); }
 
   // Nothing moved either way for the stream (or tunnel) idle timeout.
   void OnIdleTimeout() {
@@ -251,7 +257,7 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
   void WriteLog(accesslog::AccessLog& log) {
     const http::RequestHeaderMap* request =
         rejected_ != nullptr ? rejected_.get() : router_.request_headers();
-    accesslog::RequestLine line{client_ip_, {}, {}, {}};
+    accesslog::RequestLine line{manager_.client_ip_, {}, {}, {}};
     if (request != nullptr) {
       line.method = http::MethodName(request->method);
       line.authority = request->host;
@@ -264,8 +270,10 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
 
   void Complete() {
     done_ = true;
-    if (idle_timer_ != nullptr) idle_timer_->Disarm();
-    router_timer_.Disarm();
+    if (idle_timer_ != nullptr) {
+      idle_timer_->Disarm();
+      router_timer_->Disarm();
+    }
     stats_.request_latency.Record(manager_.context_.dispatcher().MonotonicNow() - started_);
     manager_.OnStreamComplete(this);
   }
@@ -274,15 +282,13 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
   http::ResponseEncoder& encoder_;
   ConnectionManagerStats& stats_;
   const absl::Duration started_;  // Monotonic.
-  // Per stream, not per connection: an idle connection keeps nothing it does not need.
-  const std::string client_ip_;
   // Declared before the router: released after it, since the router's hosts live in it.
   SnapshotPins::Pin snapshot_;
   accesslog::StreamInfo info_;  // Before the router, which writes to it until destroyed.
-  // HTTP/2 only (null for HTTP/1, whose manager keeps it): the stream idle timer. Both timers
-  // before the router, whose RouterCallbacks use them until it is destroyed.
+  // HTTP/2 only (null for HTTP/1, whose manager keeps them): stream idle and router timers;
+  // before the router, whose RouterCallbacks use them.
   std::unique_ptr<event::LazyTimer> idle_timer_;
-  event::LazyTimer router_timer_;
+  std::unique_ptr<event::LazyTimer> router_timer_;
   router::Router router_;
   http::RequestHeaderMapPtr rejected_;  // A head refused before routing (for the log).
   uint64_t body_bytes_ = 0;
@@ -295,7 +301,14 @@ class HttpConnectionManager::ActiveStream final : public http::RequestDecoder,
 HttpConnectionManager::HttpConnectionManager(ConnectionManagerContext& context,
                                              std::unique_ptr<network::Connection> connection,
                                              bool tls, bool resumed)
-    : context_(context), connection_(std::move(connection)), tls_(tls) {
+    : context_(context),
+      connection_(std::move(connection)),
+      client_ip_(connection_->peer().Ip()),
+      tls_(tls),
+      timer_(context.dispatcher(), [this] { OnTimeout(); }),
+      router_timer_(context.dispatcher(), [this] {
+        if (stream_ != nullptr) stream_->OnRouterTimeout();
+      }) {
   connection_->SetCallbacks(this);
   if (const size_t limit = context_.connection_manager_options().buffer_limit_bytes; limit > 0) {
     connection_->SetBufferLimit(limit);
@@ -337,7 +350,7 @@ void HttpConnectionManager::StartDrain() {
 void HttpConnectionManager::Close() {
   if (closed_) return;
   closed_ = true;
-  DisarmTimer();
+  timer_.Disarm();
   if (stream_ != nullptr) {
     stream_->Abandon();
     context_.dispatcher().DeferredDelete(std::move(stream_));
@@ -357,7 +370,7 @@ void HttpConnectionManager::CloseAfterFlush() {
   connection_->Close(network::Connection::CloseType::kFlushWrite);
   if (connection_->state() == network::Connection::State::kClosed) {
     closed_ = true;
-    DisarmTimer();
+    timer_.Disarm();
     Finish();
     return;
   }
@@ -375,7 +388,7 @@ void HttpConnectionManager::OnEvent(network::ConnectionEvent event) {
     case network::ConnectionEvent::kLocalClose:  // The flush-then-close finished.
       if (!closed_) {
         closed_ = true;
-        DisarmTimer();
+        timer_.Disarm();
         Finish();
       }
       return;
@@ -402,7 +415,9 @@ void HttpConnectionManager::OnEventEnd() {
   Dispatch(false);
   if (closed_) return;
   connection_->ReadBufferDrained();
-  MaybePark();
+  if (context_.connection_manager_options().idle_release_after <= absl::ZeroDuration()) {
+    MaybePark();
+  }
 }
 
 void HttpConnectionManager::MaybePark() {
@@ -414,11 +429,14 @@ void HttpConnectionManager::MaybePark() {
   // Safe at the end of the event: no codec call is on the stack, and the finished stream
   // (deleted at the end of the loop turn) no longer uses its encoder or this manager's timer.
   codec_.reset();
-  timer_.reset();
+  timer_.Release();  // May be the timer whose callback this is (LazyTimer allows it).
+  router_timer_.Release();
   timeout_ = Timeout::kNone;
   closed_ = true;  // Nothing more runs here; the worker destroys it.
   connection_->SetCallbacks(nullptr);
-  context_.idle_connections().Park(std::move(connection_), tls_);
+  context_.idle_connections().Park(
+      std::move(connection_), tls_,
+      idle_since_ + context_.connection_manager_options().idle_timeout);
   context_.OnConnectionManagerParked(this);
 }
 
@@ -579,26 +597,31 @@ void HttpConnectionManager::ArmTimeout(Timeout which) {
   const ConnectionManagerOptions& options = context_.connection_manager_options();
   switch (which) {
     case Timeout::kNone:
-      DisarmTimer();
+      timer_.Disarm();
       return;
     case Timeout::kHandshake:
-      ArmTimer(options.tls_handshake_timeout);
+      timer_.Arm(options.tls_handshake_timeout);
       return;
     case Timeout::kRequestHeader:
-      ArmTimer(options.request_header_timeout);
+      timer_.Arm(options.request_header_timeout);
       return;
     case Timeout::kIdle:
+      idle_since_ = context_.dispatcher().MonotonicNow();
+      // HTTP/1 first wakes to park (OnTimeout); see idle_release_after.
+      timer_.Arm(multiplexing() ? options.idle_timeout
+                                : std::min(options.idle_release_after, options.idle_timeout));
+      return;
     case Timeout::kClosing:
-      ArmTimer(options.idle_timeout);
+      timer_.Arm(options.idle_timeout);
       return;
     case Timeout::kStreamIdle:
     case Timeout::kTunnelIdle: {
       const absl::Duration after =
           which == Timeout::kStreamIdle ? options.stream_idle_timeout : options.tunnel_idle_timeout;
       if (after > absl::ZeroDuration()) {
-        ArmTimer(after);
+        timer_.Arm(after);
       } else {
-        DisarmTimer();
+        timer_.Disarm();
       }
       return;
     }
@@ -628,7 +651,19 @@ void HttpConnectionManager::OnTimeout() {
         Close();
       }
       return;
-    case Timeout::kIdle:
+    case Timeout::kIdle: {
+      const absl::Duration idle_for = context_.dispatcher().MonotonicNow() - idle_since_;
+      const absl::Duration timeout = context_.connection_manager_options().idle_timeout;
+      if (!multiplexing() && idle_for < timeout) {
+        MaybePark();
+        if (closed_) return;             // Parked.
+        timer_.Arm(timeout - idle_for);  // Not now (draining, bytes waiting): the timeout stands.
+        return;
+      }
+      stats.idle_timeouts.fetch_add(1, std::memory_order_relaxed);
+      Close();
+      return;
+    }
     case Timeout::kClosing:
       stats.idle_timeouts.fetch_add(1, std::memory_order_relaxed);
       Close();
@@ -645,13 +680,6 @@ void HttpConnectionManager::OnTimeout() {
       }
       return;
   }
-}
-
-void HttpConnectionManager::ArmTimer(absl::Duration after) {
-  if (timer_ == nullptr) {
-    timer_ = std::make_unique<event::LazyTimer>(context_.dispatcher(), [this] { OnTimeout(); });
-  }
-  timer_->Arm(after);
 }
 
 // A parked connection: it hears its client (new bytes resume it, a close ends it) until its
@@ -694,8 +722,8 @@ class IdleConnections::Parked final : public network::ConnectionCallbacks {
   const bool tls_;
 };
 
-IdleConnections::IdleConnections(ConnectionManagerContext& context, absl::Duration timeout)
-    : context_(context), timeout_(timeout), timer_(context.dispatcher(), [this] { OnTimer(); }) {}
+IdleConnections::IdleConnections(ConnectionManagerContext& context)
+    : context_(context), timer_(context.dispatcher(), [this] { OnTimer(); }) {}
 
 IdleConnections::~IdleConnections() {
   while (head_ != nullptr) {
@@ -709,15 +737,16 @@ void IdleConnections::CloseAll() {
   while (head_ != nullptr) Close(head_);  // Bounded: each call takes one out.
 }
 
-void IdleConnections::Park(std::unique_ptr<network::Connection> connection, bool tls) {
+void IdleConnections::Park(std::unique_ptr<network::Connection> connection, bool tls,
+                           absl::Duration deadline) {
   auto* parked = new Parked(*this, std::move(connection), tls);
-  parked->deadline_ns_ = absl::ToInt64Nanoseconds(context_.dispatcher().MonotonicNow() + timeout_);
+  parked->deadline_ns_ = absl::ToInt64Nanoseconds(deadline);
   parked->prev_ = tail_;
   if (tail_ != nullptr) {
     tail_->next_ = parked;
   } else {
     head_ = parked;
-    timer_.Arm(timeout_);
+    timer_.Arm(std::max(deadline - context_.dispatcher().MonotonicNow(), absl::ZeroDuration()));
   }
   tail_ = parked;
   ++size_;

@@ -7,10 +7,10 @@
 // Every stream owns its router's timer.
 //
 // Idle keep-alive (HTTP/1, between requests): nothing of a request or of this manager stays on
-// the heap, as in nginx. At the end of the event that left it idle, the manager parks its
-// connection in the worker's IdleConnections (a small record with the keep-alive idle deadline;
-// one timer for the whole list) and is destroyed; the next request's first byte makes a new
-// manager for the connection (ConnectionManagerContext::ResumeConnection).
+// the heap, as in nginx. Once idle for idle_release_after, the manager parks its connection in
+// the worker's IdleConnections (a small record with the keep-alive idle deadline; one timer for
+// the whole list) and is destroyed; the next request's first byte makes a new manager for the
+// connection (ConnectionManagerContext::ResumeConnection).
 //
 // It owns what belongs to the connection rather than to a request: the request-header timeout
 // (408; it runs from accept and from the first byte of each later request), the keep-alive idle
@@ -51,6 +51,9 @@ namespace lb::proxy {
 struct ConnectionManagerOptions {
   absl::Duration request_header_timeout = absl::Seconds(10);  // 408 after this.
   absl::Duration idle_timeout = absl::Seconds(60);            // Client keep-alive idle.
+  // An HTTP/1 connection idle this long parks in IdleConnections (0: at once). A short wait
+  // keeps busy keep-alive clients from paying for a park and a resume per request.
+  absl::Duration idle_release_after = absl::Seconds(1);
   // While a request is in progress: no byte either way for this long resets it (0: off).
   absl::Duration stream_idle_timeout = absl::Minutes(5);
   absl::Duration tunnel_idle_timeout = absl::Hours(1);  // The same, after a 101 (0: off).
@@ -100,7 +103,7 @@ class ConnectionManagerContext {
   virtual bool draining() const = 0;
   // Where finished requests are logged (null: nowhere).
   virtual accesslog::AccessLog* access_log() = 0;
-  // The worker's parked connections (made with connection_manager_options().idle_timeout).
+  // The worker's parked connections.
   virtual IdleConnections& idle_connections() = 0;
   // `manager` parked its connection in idle_connections(): no call into it follows, and the
   // connection stays open (unlike OnConnectionManagerClosed).
@@ -179,13 +182,9 @@ class HttpConnectionManager final : public network::ConnectionCallbacks,
   // Bytes moved on the stream in progress: its idle timeout starts again.
   void OnStreamActivity() { ArmTimeout(timeout_); }
   void OnTimeout();
-  void DisarmTimer() {
-    if (timer_ != nullptr) timer_->Disarm();
-  }
-  void ArmTimer(absl::Duration after);
   bool idle() const;
   // HTTP/1 between requests, nothing buffered: parks the connection (see the top of this
-  // file); `this` is destroyed by the worker.
+  // file); `this` is then closed_ and destroyed by the worker.
   void MaybePark();
 
   ConnectionManagerContext& context_;
@@ -194,10 +193,11 @@ class HttpConnectionManager final : public network::ConnectionCallbacks,
   // requests); protocol_ is decided once per connection.
   std::unique_ptr<http::ServerCodec> codec_;
   http::ServerProtocol protocol_ = http::ServerProtocol::kUndecided;
+  absl::Duration idle_since_;  // Monotonic; set with Timeout::kIdle.
+  const std::string client_ip_;
   const bool tls_;
-  // The connection's timeouts (handshake, header, idle, closing, stream idle): made when first
-  // armed.
-  std::unique_ptr<event::LazyTimer> timer_;
+  event::LazyTimer timer_;         // The connection's timeouts (header, idle, closing...).
+  event::LazyTimer router_timer_;  // The current HTTP/1 stream's router (RouterCallbacks).
   Timeout timeout_ = Timeout::kNone;
   std::unique_ptr<ActiveStream> stream_;  // HTTP/1: one request at a time.
   // HTTP/2: the streams in progress (each with its own timers).
@@ -217,7 +217,7 @@ class HttpConnectionManager final : public network::ConnectionCallbacks,
 // telling the context (the worker is going away).
 class IdleConnections {
  public:
-  IdleConnections(ConnectionManagerContext& context, absl::Duration timeout);
+  explicit IdleConnections(ConnectionManagerContext& context);
   ~IdleConnections();
   size_t size() const { return size_; }
   // Closes every parked connection (drain).
@@ -226,8 +226,10 @@ class IdleConnections {
  private:
   friend class HttpConnectionManager;
   class Parked;
-  // Takes `connection` (its callbacks are set here), due `timeout` from now.
-  void Park(std::unique_ptr<network::Connection> connection, bool tls);
+  // Takes `connection` (its callbacks are set here), closed at `deadline` (monotonic) unless a
+  // request comes first. Deadlines are expected in the order of the calls (they are: all are
+  // an idle start plus the same timeout); one that is not waits for those before it.
+  void Park(std::unique_ptr<network::Connection> connection, bool tls, absl::Duration deadline);
   void Unlink(Parked* parked);
   // Out of the list, closed; the context hears of it.
   void Close(Parked* parked);
@@ -235,7 +237,6 @@ class IdleConnections {
   void OnTimer();
 
   ConnectionManagerContext& context_;
-  const absl::Duration timeout_;
   event::LazyTimer timer_;
   Parked* head_ = nullptr;  // Due first.
   Parked* tail_ = nullptr;

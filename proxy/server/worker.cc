@@ -38,9 +38,10 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
         rng_seed_(0x9E3779B97F4A7C15ull * static_cast<uint64_t>(worker->index() + 1)),
         retry_budget_(options.retry_budget),
         access_log_(options.access_log),
-        idle_connections_(*this, options.idle_timeout) {
+        idle_connections_(*this) {
     http_options_.request_header_timeout = options.request_header_timeout;
     http_options_.idle_timeout = options.idle_timeout;
+    http_options_.idle_release_after = options.idle_release_after;
     http_options_.stream_idle_timeout = options.stream_idle_timeout;
     http_options_.tunnel_idle_timeout = options.tunnel_idle_timeout;
     http_options_.max_body_bytes = options.max_body_bytes;

@@ -33,7 +33,9 @@ struct WorkerOptions {
   absl::Duration request_header_timeout = absl::Seconds(10);  // 408 after this.
   absl::Duration upstream_timeout = absl::Seconds(15);        // No response head: 504.
   absl::Duration idle_timeout = absl::Seconds(60);            // Client keep-alive idle.
-  absl::Duration upstream_idle_timeout = absl::Seconds(30);   // Pooled connection idle.
+  // An idle HTTP/1 keep-alive connection releases its request state after this (0: at once).
+  absl::Duration idle_release_after = absl::Seconds(1);
+  absl::Duration upstream_idle_timeout = absl::Seconds(30);  // Pooled connection idle.
   // No byte either way on a request in progress (a tunnel: tunnel_idle_timeout). 0: off.
   absl::Duration stream_idle_timeout = absl::Minutes(5);
   absl::Duration tunnel_idle_timeout = absl::Hours(1);

@@ -72,7 +72,7 @@ class FakeWorker : public ConnectionManagerContext, public router::RouterContext
 
   testing::SimulatedTimeDispatcher sim;
   ConnectionManagerOptions options;
-  IdleConnections idle{*this, options.idle_timeout};
+  IdleConnections idle{*this};
   std::vector<HttpConnectionManager*> parked;  // Owned by the test.
   std::vector<std::unique_ptr<HttpConnectionManager>> resumed;
   int parked_closed = 0;
@@ -111,6 +111,8 @@ class ConnectionManagerTest : public ::testing::Test {
   ConnectionManagerTest() {
     worker_.options.request_header_timeout = absl::Seconds(10);
     worker_.options.idle_timeout = absl::Seconds(60);
+    // Park at the end of the event that leaves a connection idle (the delay has its own test).
+    worker_.options.idle_release_after = absl::ZeroDuration();
     auto connection = std::make_unique<FakeConnection>();
     connection_ = connection.get();
     manager_ = std::make_unique<HttpConnectionManager>(worker_, std::move(connection));
@@ -220,6 +222,39 @@ TEST_F(ConnectionManagerTest, IdleKeepAliveParksTheConnection) {
   EXPECT_EQ(worker_.stats.idle_timeouts.load(), 1u);
 }
 
+// With --idle_release_after, a connection parks only once idle that long (a client that comes
+// back sooner keeps its manager), and the idle timeout still runs from the last answer.
+TEST_F(ConnectionManagerTest, ParksAfterTheReleaseDelayOnly) {
+  worker_.options.idle_release_after = absl::Seconds(1);
+  worker_.pins.Set(OneHostSnapshot());
+  Send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+  worker_.pool.Ready();
+  worker_.pool.Respond(200, "hello");
+  worker_.sim.RunPendingWork();
+  EXPECT_TRUE(worker_.parked.empty());
+  Advance(absl::Milliseconds(500));
+  Send("GET /b HTTP/1.1\r\nHost: x\r\n\r\n");  // Back within the delay: same manager.
+  worker_.pool.Ready();
+  worker_.pool.Respond(200, "again");
+  worker_.sim.RunPendingWork();
+  EXPECT_TRUE(worker_.resumed.empty());
+  EXPECT_TRUE(worker_.parked.empty());
+  Advance(absl::Milliseconds(999));
+  EXPECT_TRUE(worker_.parked.empty());
+  Advance(absl::Milliseconds(1));
+  ASSERT_EQ(worker_.parked.size(), 1u);
+  EXPECT_EQ(worker_.idle.size(), 1u);
+  EXPECT_EQ(worker_.sim.armed_timers(), 1u);  // The idle list's only.
+  EXPECT_EQ(connection_->TakeWritten(),
+            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nagain");
+  Advance(absl::Seconds(58));  // 59 s after the last answer.
+  EXPECT_FALSE(Closed());
+  Advance(absl::Seconds(1));  // Closed, then freed: connection_ is gone.
+  EXPECT_TRUE(Closed());
+  EXPECT_EQ(worker_.stats.idle_timeouts.load(), 1u);
+}
+
 // A parked connection whose client closes is closed and counted once; a half-close with no
 // bytes is the same.
 TEST_F(ConnectionManagerTest, ParkedConnectionClosedByItsClient) {
@@ -229,10 +264,11 @@ TEST_F(ConnectionManagerTest, ParkedConnectionClosedByItsClient) {
   worker_.pool.Respond(200, "hello");
   worker_.sim.RunPendingWork();
   ASSERT_EQ(worker_.idle.size(), 1u);
-  Send("", /*end_stream=*/true);
+  connection_->callbacks()->OnData(connection_->read_buffer(), /*end_stream=*/true);
+  EXPECT_FALSE(Open());  // Closed now, freed at the end of the loop turn.
+  worker_.sim.RunPendingWork();
   EXPECT_EQ(worker_.parked_closed, 1);
   EXPECT_EQ(worker_.idle.size(), 0u);
-  EXPECT_FALSE(Open());
   Advance(absl::Seconds(120));
   EXPECT_EQ(worker_.stats.idle_timeouts.load(), 0u);
   EXPECT_EQ(worker_.parked_closed, 1);
@@ -283,15 +319,14 @@ TEST_F(ConnectionManagerTest, IdleConnectionsExpireInTheOrderTheyWentIdle) {
   EXPECT_EQ(worker_.parked_closed, 1);
   EXPECT_EQ(worker_.idle.size(), 2u);         // 0 and 2.
   EXPECT_EQ(worker_.sim.armed_timers(), 2u);  // The list's, and connection 1's header timeout.
-  Advance(absl::Seconds(20));                 // t = 60: connection 0 expires.
+  Advance(absl::Seconds(20));                 // t = 60: connection 0 expires (and is freed).
   EXPECT_EQ(worker_.stats.idle_timeouts.load(), 1u);
-  EXPECT_EQ(conns[0]->state(), network::Connection::State::kClosed);
+  EXPECT_EQ(worker_.parked_closed, 2);
   EXPECT_EQ(worker_.idle.size(), 1u);
   Advance(absl::Seconds(19));  // t = 79: connection 2 is due at 80.
   EXPECT_EQ(worker_.stats.idle_timeouts.load(), 1u);
   Advance(absl::Seconds(1));
   EXPECT_EQ(worker_.stats.idle_timeouts.load(), 2u);
-  EXPECT_EQ(conns[2]->state(), network::Connection::State::kClosed);
   EXPECT_EQ(worker_.idle.size(), 0u);
   EXPECT_EQ(worker_.parked_closed, 3);
   // Connection 1's partial head got the header timeout (408), not the idle one.

@@ -56,6 +56,10 @@ ABSL_FLAG(absl::Duration, idle_release_after, absl::Seconds(1),
           "An HTTP/1 keep-alive connection idle this long frees its request state (connection "
           "manager, codec, timers), keeping only its socket and a small record until "
           "--idle_timeout; 0: at once");
+ABSL_FLAG(uint64_t, idle_release_above, 256,
+          "When a worker holds more than this many connection managers (busy or idle), an "
+          "idle HTTP/1 connection frees its request state at once rather than after "
+          "--idle_release_after");
 ABSL_FLAG(absl::Duration, stream_idle_timeout, absl::Minutes(5),
           "A request in progress with no byte either way for this long is reset (0: off)");
 ABSL_FLAG(absl::Duration, tunnel_idle_timeout, absl::Hours(1),
@@ -184,6 +188,7 @@ int main(int argc, char** argv) {
   options.worker.request_header_timeout = absl::GetFlag(FLAGS_request_header_timeout);
   options.worker.idle_timeout = absl::GetFlag(FLAGS_idle_timeout);
   options.worker.idle_release_after = absl::GetFlag(FLAGS_idle_release_after);
+  options.worker.idle_release_above = absl::GetFlag(FLAGS_idle_release_above);
   options.worker.max_body_bytes = absl::GetFlag(FLAGS_max_body_bytes);
   options.worker.stream_idle_timeout = absl::GetFlag(FLAGS_stream_idle_timeout);
   options.worker.tunnel_idle_timeout = absl::GetFlag(FLAGS_tunnel_idle_timeout);

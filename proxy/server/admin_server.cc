@@ -203,6 +203,10 @@ void AdminServer::Collect(metrics::SampleSink& sink) {
                LB_SUM(connections_accepted));
   sink.Gauge("lb_proxy_connections_active", "Open client connections.", {},
              LB_SUM(connections_active));
+  sink.Gauge("lb_proxy_connections_idle",
+             "Of those, HTTP/1 keep-alive connections idle past --idle_release_after (their "
+             "request state freed).",
+             {}, LB_SUM(connections_idle));
   sink.Counter("lb_proxy_connections_handed_off_total",
                "Client connections accepted by one worker and served by a less loaded one.", {},
                LB_SUM(connections_handed_off));

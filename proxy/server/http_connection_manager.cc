@@ -415,7 +415,9 @@ void HttpConnectionManager::OnEventEnd() {
   Dispatch(false);
   if (closed_) return;
   connection_->ReadBufferDrained();
-  if (context_.connection_manager_options().idle_release_after <= absl::ZeroDuration()) {
+  const ConnectionManagerOptions& options = context_.connection_manager_options();
+  if (options.idle_release_after <= absl::ZeroDuration() ||
+      context_.connection_managers() > options.idle_release_above) {
     MaybePark();
   }
 }

@@ -52,8 +52,11 @@ struct ConnectionManagerOptions {
   absl::Duration request_header_timeout = absl::Seconds(10);  // 408 after this.
   absl::Duration idle_timeout = absl::Seconds(60);            // Client keep-alive idle.
   // An HTTP/1 connection idle this long parks in IdleConnections (0: at once). A short wait
-  // keeps busy keep-alive clients from paying for a park and a resume per request.
+  // keeps busy keep-alive clients from paying for a park and a resume per request...
   absl::Duration idle_release_after = absl::Seconds(1);
+  // ... unless the worker holds more than this many connection managers: then an idle one
+  // parks at once, so a crowd of clients going idle never holds that many managers' memory.
+  size_t idle_release_above = 256;
   // While a request is in progress: no byte either way for this long resets it (0: off).
   absl::Duration stream_idle_timeout = absl::Minutes(5);
   absl::Duration tunnel_idle_timeout = absl::Hours(1);  // The same, after a 101 (0: off).
@@ -114,6 +117,8 @@ class ConnectionManagerContext {
                                                   bool tls) = 0;
   // A parked connection closed (the client left, the idle timeout, or drain).
   virtual void OnParkedConnectionClosed() = 0;
+  // Connection managers the worker holds now (busy, or idle and not parked yet).
+  virtual size_t connection_managers() const = 0;
   // The connection is closed; no call into `manager` follows.
   virtual void OnConnectionManagerClosed(HttpConnectionManager* manager) = 0;
 };

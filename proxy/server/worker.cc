@@ -42,6 +42,7 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
     http_options_.request_header_timeout = options.request_header_timeout;
     http_options_.idle_timeout = options.idle_timeout;
     http_options_.idle_release_after = options.idle_release_after;
+    http_options_.idle_release_above = options.idle_release_above;
     http_options_.stream_idle_timeout = options.stream_idle_timeout;
     http_options_.tunnel_idle_timeout = options.tunnel_idle_timeout;
     http_options_.max_body_bytes = options.max_body_bytes;
@@ -185,6 +186,7 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
     if (it == managers_.end()) return;
     dispatcher_.DeferredDelete(std::move(it->second));
     managers_.erase(it);
+    stats().connections_idle.fetch_add(1, std::memory_order_relaxed);
   }
 
   HttpConnectionManager& ResumeConnection(std::unique_ptr<network::Connection> connection,
@@ -193,10 +195,16 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
                                                            /*resumed=*/true);
     HttpConnectionManager* raw = manager.get();
     managers_.emplace(raw, std::move(manager));
+    stats().connections_idle.fetch_sub(1, std::memory_order_relaxed);
     return *raw;
   }
 
-  void OnParkedConnectionClosed() override { OnConnectionClosed(); }
+  size_t connection_managers() const override { return managers_.size(); }
+
+  void OnParkedConnectionClosed() override {
+    stats().connections_idle.fetch_sub(1, std::memory_order_relaxed);
+    OnConnectionClosed();
+  }
 
   // A client connection is gone, from a manager or from the idle list.
   void OnConnectionClosed() {

@@ -35,6 +35,7 @@ struct WorkerOptions {
   absl::Duration idle_timeout = absl::Seconds(60);            // Client keep-alive idle.
   // An idle HTTP/1 keep-alive connection releases its request state after this (0: at once).
   absl::Duration idle_release_after = absl::Seconds(1);
+  size_t idle_release_above = 256;  // ... or at once above this many managers per worker.
   absl::Duration upstream_idle_timeout = absl::Seconds(30);  // Pooled connection idle.
   // No byte either way on a request in progress (a tunnel: tunnel_idle_timeout). 0: off.
   absl::Duration stream_idle_timeout = absl::Minutes(5);
@@ -73,6 +74,8 @@ struct WorkerOptions {
 struct WorkerStats {
   std::atomic<uint64_t> connections_accepted{0};
   std::atomic<uint64_t> connections_active{0};
+  // Of those, HTTP/1 keep-alive connections parked between requests (IdleConnections).
+  std::atomic<uint64_t> connections_idle{0};
   // Accepted here and given to a less loaded worker (ConnectionBalancer).
   std::atomic<uint64_t> connections_handed_off{0};
   // Times the listener stopped accepting: at --max_connections, and out of descriptors.

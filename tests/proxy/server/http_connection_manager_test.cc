@@ -49,6 +49,7 @@ class FakeWorker : public ConnectionManagerContext, public router::RouterContext
     return *resumed.back();
   }
   void OnParkedConnectionClosed() override { ++parked_closed; }
+  size_t connection_managers() const override { return managers; }
   void OnConnectionManagerClosed(HttpConnectionManager* manager) override {
     closed.push_back(manager);
   }
@@ -76,6 +77,7 @@ class FakeWorker : public ConnectionManagerContext, public router::RouterContext
   std::vector<HttpConnectionManager*> parked;  // Owned by the test.
   std::vector<std::unique_ptr<HttpConnectionManager>> resumed;
   int parked_closed = 0;
+  size_t managers = 1;
   ConnectionManagerStats stats;
   SnapshotPins pins;
   bool is_draining = false;
@@ -253,6 +255,21 @@ TEST_F(ConnectionManagerTest, ParksAfterTheReleaseDelayOnly) {
   Advance(absl::Seconds(1));  // Closed, then freed: connection_ is gone.
   EXPECT_TRUE(Closed());
   EXPECT_EQ(worker_.stats.idle_timeouts.load(), 1u);
+}
+
+// A worker holding more managers than idle_release_above parks an idle connection at once,
+// whatever idle_release_after says.
+TEST_F(ConnectionManagerTest, ParksAtOnceWhenTheWorkerHoldsManyManagers) {
+  worker_.options.idle_release_after = absl::Seconds(1);
+  worker_.options.idle_release_above = 4;
+  worker_.managers = 5;
+  worker_.pins.Set(OneHostSnapshot());
+  Send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+  worker_.pool.Ready();
+  worker_.pool.Respond(200, "hello");
+  worker_.sim.RunPendingWork();
+  EXPECT_EQ(worker_.parked.size(), 1u);
+  EXPECT_EQ(worker_.idle.size(), 1u);
 }
 
 // A parked connection whose client closes is closed and counted once; a half-close with no

@@ -109,6 +109,54 @@ std::unique_ptr<ProxyServer> StartProxy(int workers, bool balance) {
   return s.ok() ? std::move(*s) : nullptr;
 }
 
+// Keep-alive connections idle past --idle_release_after are parked (their request state freed,
+// counted in lb_proxy_connections_idle) and served again by their next request; shutdown
+// closes them.
+TEST(ProxyServerTest, IdleKeepAliveConnectionsAreParkedAndResumed) {
+  ProxyOptions o;
+  o.listen_host = "127.0.0.1";
+  o.listen_port = 0;
+  o.admin_listen = "127.0.0.1:0";
+  o.workers = 2;
+  o.drain_timeout = absl::Seconds(2);
+  o.worker.idle_release_after = absl::Milliseconds(50);
+  absl::StatusOr<std::unique_ptr<ProxyServer>> proxy = ProxyServer::Start(o);
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+  const int admin = (*proxy)->admin_port();
+  std::vector<int> fds;
+  OpenConnections((*proxy)->port(), 10, &fds);
+  ASSERT_EQ(fds.size(), 10u);
+  const auto await_idle = [&](int64_t want) {
+    std::map<std::string, int64_t> s;
+    for (int i = 0; i < 500; ++i) {
+      s = Stats(admin);
+      if (s["lb_proxy_connections_idle"] == want) break;
+      absl::SleepFor(absl::Milliseconds(10));
+    }
+    return s;
+  };
+  for (int round = 0; round < 3; ++round) {
+    // A request on each (503: no configuration yet; the connection stays open).
+    for (int fd : fds) EXPECT_EQ(StatusLine(fd), "HTTP/1.1 503 Service Unavailable");
+    std::map<std::string, int64_t> s = await_idle(10);
+    EXPECT_EQ(s["lb_proxy_connections_idle"], 10) << "round " << round;
+    EXPECT_EQ(s["lb_proxy_connections_active"], 10);
+  }
+  // Half of the clients leave while parked.
+  for (int i = 0; i < 5; ++i) close(fds[i]);
+  fds.erase(fds.begin(), fds.begin() + 5);
+  std::map<std::string, int64_t> s = AwaitActive(admin, 5);
+  EXPECT_EQ(s["lb_proxy_connections_active"], 5);
+  EXPECT_EQ(s["lb_proxy_connections_idle"], 5);
+  EXPECT_EQ(s["lb_proxy_connections_accepted_total"], 10);  // Resumed, never reconnected.
+  EXPECT_TRUE((*proxy)->Shutdown());
+  for (int fd : fds) {
+    char c;
+    EXPECT_EQ(read(fd, &c, 1), 0);  // Closed by the proxy's drain.
+    close(fd);
+  }
+}
+
 TEST(ProxyServerTest, BalancedWorkersHoldWithinOneConnectionOfEachOther) {
   constexpr int kWorkers = 3;
   std::unique_ptr<ProxyServer> proxy = StartProxy(kWorkers, true);

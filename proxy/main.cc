@@ -56,7 +56,7 @@ ABSL_FLAG(absl::Duration, idle_release_after, absl::Seconds(1),
           "An HTTP/1 keep-alive connection idle this long frees its request state (connection "
           "manager, codec, timers), keeping only its socket and a small record until "
           "--idle_timeout; 0: at once");
-ABSL_FLAG(uint64_t, idle_release_above, 256,
+ABSL_FLAG(uint64_t, idle_release_above, 64,
           "When a worker holds more than this many connection managers (busy or idle), an "
           "idle HTTP/1 connection frees its request state at once rather than after "
           "--idle_release_after");

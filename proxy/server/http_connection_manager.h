@@ -56,7 +56,7 @@ struct ConnectionManagerOptions {
   absl::Duration idle_release_after = absl::Seconds(1);
   // ... unless the worker holds more than this many connection managers: then an idle one
   // parks at once, so a crowd of clients going idle never holds that many managers' memory.
-  size_t idle_release_above = 256;
+  size_t idle_release_above = 64;
   // While a request is in progress: no byte either way for this long resets it (0: off).
   absl::Duration stream_idle_timeout = absl::Minutes(5);
   absl::Duration tunnel_idle_timeout = absl::Hours(1);  // The same, after a 101 (0: off).

@@ -399,6 +399,7 @@ void ActiveChecker::Update(const ProxyConfig& config) {
 
 void ActiveChecker::OnResult(HostCheck* check, bool success) {
   ++checks_completed_;
+  (success ? Stats().passed : Stats().failed).fetch_add(1, std::memory_order_relaxed);
   if (!check->state().Record(success)) return;
   // Copies: on_change may call Update(), which may destroy `check`.
   const std::string cluster = check->cluster();

@@ -52,6 +52,9 @@ namespace lb::proxy::health {
 struct CheckerStats {
   // Checks not started for lack of local resources (descriptors, ports): no verdict.
   std::atomic<uint64_t> skipped{0};
+  // Checks that ended with a verdict on the host.
+  std::atomic<uint64_t> passed{0};
+  std::atomic<uint64_t> failed{0};
 };
 CheckerStats& Stats();
 

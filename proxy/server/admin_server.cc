@@ -296,6 +296,13 @@ void AdminServer::Collect(metrics::SampleSink& sink) {
                "Active health checks this proxy could not start (out of descriptors or ports); "
                "no verdict on the host.",
                {}, health::Stats().skipped.load(std::memory_order_relaxed));
+  for (const auto& [result, value] :
+       {std::pair<const char*, const std::atomic<uint64_t>&>{"pass", health::Stats().passed},
+        {"fail", health::Stats().failed}}) {
+    sink.Counter("lb_proxy_health_checks_total",
+                 "Active health checks that ended with a verdict on the host.",
+                 {{"result", result}}, value.load(std::memory_order_relaxed));
+  }
   sink.Counter("lb_proxy_upstream_http2_connections_full_total",
                "HTTP/2 upstream connections opened because every open one carried its most "
                "concurrent streams (--upstream_http2_max_concurrent_streams or the peer's).",

@@ -508,8 +508,16 @@ TEST_F(TlsE2eTest, UpstreamTlsVerifiesTheBackend) {
   })) << (ok.ok() ? ok->body : ok.status().ToString())
       << proxy.LogTail();
   EXPECT_TRUE(absl::StrContains(ok->body, "s_server")) << ok->body;
-  // Several health-check rounds later the host is still eligible.
-  absl::SleepFor(absl::Seconds(1));
+  // Several passed health checks later the host is still eligible.
+  const auto passed = [&] {
+    return StatValue(proxy.admin_port(), "lb_proxy_health_checks_total{result=\"pass\"}");
+  };
+  absl::StatusOr<uint64_t> before = passed();
+  ASSERT_TRUE(before.ok()) << before.status();
+  ASSERT_TRUE(WaitFor([&] {
+    absl::StatusOr<uint64_t> now = passed();
+    return now.ok() && *now >= *before + 3;
+  })) << proxy.LogTail();
   absl::StatusOr<HttpResponse> still = HttpGet(proxy.port(), "/good");
   ASSERT_TRUE(still.ok());
   EXPECT_EQ(still->status, 200) << still->body;

@@ -351,15 +351,21 @@ TEST_F(ActiveCheckerTest, FailingSilentAndClosedHostsGoDown) {
 }
 
 TEST_F(ActiveCheckerTest, FlipsAfterThresholdsBothWays) {
+  const uint64_t passed_before = Stats().passed.load();
+  const uint64_t failed_before = Stats().failed.load();
   TestServer* server = AddServer(TestServer::Mode::kRespond, 200);
   Update(Config({Cluster("web", {Endpoint(server->port())})}));
   ASSERT_TRUE(StepUntil([&] { return server->served_count() >= 2; }));
   ASSERT_EQ(Status("web", server->port()), ActiveStatus::kHealthy);
+  // Every verdict is counted (lb_proxy_health_checks_total in /stats).
+  ASSERT_TRUE(StepUntil([&] { return Stats().passed.load() >= passed_before + 2; }));
+  EXPECT_EQ(Stats().failed.load(), failed_before);
 
   server->set_status(503);
   ASSERT_TRUE(StepUntil([&] { return ChangesFor(server->port()).size() >= 1; }));
   Change down = ChangesFor(server->port())[0];
   EXPECT_FALSE(down.healthy);
+  EXPECT_GE(Stats().failed.load(), failed_before + 3);
   // Exactly unhealthy_threshold (3) failures, all at the end: checks never overlap.
   ASSERT_GE(down.served.size(), 3u);
   EXPECT_EQ(std::count(down.served.begin(), down.served.end(), 503), 3);

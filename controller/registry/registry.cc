@@ -488,20 +488,23 @@ absl::Status Registry::Bootstrap() {
 absl::StatusOr<int64_t> Registry::Commit(absl::string_view op,
                                          const std::function<Attempt()>& attempt) {
   absl::StatusOr<int64_t> result = absl::AbortedError("too many concurrent writers; try again");
-  for (int i = 0; i < kMaxAttempts; ++i) {
+  {
+    absl::MutexLock lock(&commit_mu_);
+    for (int i = 0; i < kMaxAttempts; ++i) {
+      pending_events = 0;
+      Attempt a = attempt();
+      if (!a.ok()) {
+        result = a.status();
+        break;
+      }
+      if (a->has_value()) {
+        result = **a;
+        events_recorded_.fetch_add(pending_events, std::memory_order_relaxed);
+        break;
+      }
+    }
     pending_events = 0;
-    Attempt a = attempt();
-    if (!a.ok()) {
-      result = a.status();
-      break;
-    }
-    if (a->has_value()) {
-      result = **a;
-      events_recorded_.fetch_add(pending_events, std::memory_order_relaxed);
-      break;
-    }
   }
-  pending_events = 0;
   if (observer_) observer_(op, result.status());
   return result;
 }

@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -24,12 +25,22 @@ absl::StatusOr<std::unique_ptr<EtcdCluster>> EtcdCluster::Start(int members) {
   std::unique_ptr<EtcdCluster> cluster(new EtcdCluster());
   const std::string dir = MakeTempDir();
   std::vector<std::string> peers;
+  // Each pick closes its socket, so the kernel may hand out a port twice (seen: two members
+  // with the same peer URL, and etcd refusing the cluster). Picks are kept distinct.
+  absl::flat_hash_set<int> taken;
+  const auto pick = [&taken]() -> absl::StatusOr<int> {
+    for (int attempt = 0; attempt < 100; ++attempt) {
+      absl::StatusOr<int> port = PickFreePort();
+      if (!port.ok() || taken.insert(*port).second) return port;
+    }
+    return absl::UnavailableError("no distinct free port in 100 picks");
+  };
   for (int i = 0; i < members; ++i) {
     Member m;
     m.name = absl::StrCat("m", i);
-    absl::StatusOr<int> client = PickFreePort();
+    absl::StatusOr<int> client = pick();
     if (!client.ok()) return client.status();
-    absl::StatusOr<int> peer = PickFreePort();
+    absl::StatusOr<int> peer = pick();
     if (!peer.ok()) return peer.status();
     m.client_port = *client;
     m.peer_port = *peer;

@@ -174,19 +174,20 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
   IdleConnections& idle_connections() override { return idle_connections_; }
 
   void OnConnectionManagerClosed(HttpConnectionManager* manager) override {
-    auto it = managers_.find(manager);
-    if (it == managers_.end()) return;
-    dispatcher_.DeferredDelete(std::move(it->second));
-    managers_.erase(it);
-    OnConnectionClosed();
+    if (ReleaseManager(manager)) OnConnectionClosed();
   }
 
   void OnConnectionManagerParked(HttpConnectionManager* manager) override {
+    if (ReleaseManager(manager)) stats().connections_idle.fetch_add(1, std::memory_order_relaxed);
+  }
+
+  // Out of managers_, destroyed at the end of the loop turn; false if it was not there.
+  bool ReleaseManager(HttpConnectionManager* manager) {
     auto it = managers_.find(manager);
-    if (it == managers_.end()) return;
+    if (it == managers_.end()) return false;
     dispatcher_.DeferredDelete(std::move(it->second));
     managers_.erase(it);
-    stats().connections_idle.fetch_add(1, std::memory_order_relaxed);
+    return true;
   }
 
   HttpConnectionManager& ResumeConnection(std::unique_ptr<network::Connection> connection,

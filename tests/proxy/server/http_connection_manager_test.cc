@@ -133,6 +133,13 @@ class ConnectionManagerTest : public ::testing::Test {
     worker_.sim.RunPendingWork();
   }
   void Advance(absl::Duration d) { worker_.sim.AdvanceTimeAndRun(d); }
+  // One request for /a, answered 200 "hello" by the pool.
+  void AnswerOne() {
+    Send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
+    worker_.pool.Ready();
+    worker_.pool.Respond(200, "hello");
+    worker_.sim.RunPendingWork();
+  }
   bool Closed() const { return !worker_.closed.empty() || worker_.parked_closed > 0; }
   // The manager that has the connection (a new one after each idle period).
   HttpConnectionManager* current() {
@@ -229,10 +236,7 @@ TEST_F(ConnectionManagerTest, IdleKeepAliveParksTheConnection) {
 TEST_F(ConnectionManagerTest, ParksAfterTheReleaseDelayOnly) {
   worker_.options.idle_release_after = absl::Seconds(1);
   worker_.pins.Set(OneHostSnapshot());
-  Send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
-  worker_.pool.Ready();
-  worker_.pool.Respond(200, "hello");
-  worker_.sim.RunPendingWork();
+  AnswerOne();
   EXPECT_TRUE(worker_.parked.empty());
   Advance(absl::Milliseconds(500));
   Send("GET /b HTTP/1.1\r\nHost: x\r\n\r\n");  // Back within the delay: same manager.
@@ -264,10 +268,7 @@ TEST_F(ConnectionManagerTest, ParksAtOnceWhenTheWorkerHoldsManyManagers) {
   worker_.options.idle_release_above = 4;
   worker_.managers = 5;
   worker_.pins.Set(OneHostSnapshot());
-  Send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
-  worker_.pool.Ready();
-  worker_.pool.Respond(200, "hello");
-  worker_.sim.RunPendingWork();
+  AnswerOne();
   EXPECT_EQ(worker_.parked.size(), 1u);
   EXPECT_EQ(worker_.idle.size(), 1u);
 }
@@ -276,10 +277,7 @@ TEST_F(ConnectionManagerTest, ParksAtOnceWhenTheWorkerHoldsManyManagers) {
 // bytes is the same.
 TEST_F(ConnectionManagerTest, ParkedConnectionClosedByItsClient) {
   worker_.pins.Set(OneHostSnapshot());
-  Send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
-  worker_.pool.Ready();
-  worker_.pool.Respond(200, "hello");
-  worker_.sim.RunPendingWork();
+  AnswerOne();
   ASSERT_EQ(worker_.idle.size(), 1u);
   connection_->callbacks()->OnData(connection_->read_buffer(), /*end_stream=*/true);
   EXPECT_FALSE(Open());  // Closed now, freed at the end of the loop turn.
@@ -294,10 +292,7 @@ TEST_F(ConnectionManagerTest, ParkedConnectionClosedByItsClient) {
 // Draining closes parked connections at once; a draining worker does not park.
 TEST_F(ConnectionManagerTest, DrainClosesParkedConnections) {
   worker_.pins.Set(OneHostSnapshot());
-  Send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
-  worker_.pool.Ready();
-  worker_.pool.Respond(200, "hello");
-  worker_.sim.RunPendingWork();
+  AnswerOne();
   ASSERT_EQ(worker_.idle.size(), 1u);
   worker_.idle.CloseAll();
   EXPECT_EQ(worker_.parked_closed, 1);
@@ -374,10 +369,7 @@ TEST_F(ConnectionManagerTest, PipelinedRequestsParkOnlyAfterTheLastAnswer) {
 // A head that stops half-way after an idle period gets the header timeout's 408.
 TEST_F(ConnectionManagerTest, PartialHeadAfterIdleStillTimesOut) {
   worker_.pins.Set(OneHostSnapshot());
-  Send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
-  worker_.pool.Ready();
-  worker_.pool.Respond(200, "hello");
-  worker_.sim.RunPendingWork();
+  AnswerOne();
   connection_->TakeWritten();
   Send("GET /b HTTP/1.1\r\nHo");
   EXPECT_TRUE(current()->holds_codec());
@@ -389,10 +381,7 @@ TEST_F(ConnectionManagerTest, PartialHeadAfterIdleStillTimesOut) {
 // A resumed connection speaks HTTP/1 whatever its next bytes look like.
 TEST_F(ConnectionManagerTest, ResumedConnectionStaysHttp1) {
   worker_.pins.Set(OneHostSnapshot());
-  Send("GET /a HTTP/1.1\r\nHost: x\r\n\r\n");
-  worker_.pool.Ready();
-  worker_.pool.Respond(200, "hello");
-  worker_.sim.RunPendingWork();
+  AnswerOne();
   connection_->TakeWritten();
   Send("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
   EXPECT_TRUE(absl::StartsWith(connection_->TakeWritten(), "HTTP/1.1 "));

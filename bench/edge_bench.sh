@@ -170,7 +170,8 @@ lbctl=("$dir/bin/lbctl" --controller="127.0.0.1:$grpc_port")
 for i in 1 2 3; do "${lbctl[@]}" add 127.0.0.1 "111$i" --cluster backend >/dev/null; done
 "${lbctl[@]}" cert add bench --cert "$c/server.crt" --key "$c/server.key" \
   --sni bench.test --default >/dev/null
-"${on_proxy_cpu[@]}" "$dir/bin/proxy" --controller="127.0.0.1:$grpc_port" \
+# setsid: a session of its own, as the daemonized peers have (proxy_bench.sh says why).
+"${on_proxy_cpu[@]}" setsid "$dir/bin/proxy" --controller="127.0.0.1:$grpc_port" \
   --listen=127.0.0.1:0 --tls_listen=127.0.0.1:0 --admin_listen=127.0.0.1:0 \
   --workers="$workers" --ready_file="$dir/proxy.ready" --log_level=warn >"$dir/proxy.log" 2>&1 &
 ours_pid=$!

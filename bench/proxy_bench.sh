@@ -34,6 +34,12 @@
 # controller on CPU 0, so the proxy under test has a core to itself and does not compete with
 # its load generator. With --workers 2 (or --no-pin) nothing is pinned.
 #
+# Sessions: every proxy runs in a session of its own. nginx and HAProxy get one by daemonizing
+# (setsid); ours is started under setsid(1). With the kernel's autogroup scheduling
+# (kernel.sched_autogroup_enabled=1, Debian's default), CPU is shared fairly between sessions,
+# not threads: a proxy left in the script's session shares one share with wrk. That tripled our
+# 2-worker p99 before it was fixed (docs/proxy-benchmark.md).
+#
 # bench/proxy_bench.sh --edge [ARGS] runs bench/edge_bench.sh (TLS and HTTP/2 rows) instead.
 set -euo pipefail
 
@@ -213,7 +219,8 @@ start_proxy() {  # start_proxy NAME [WRAPPER...]: our proxy; sets proxy_pid and 
   local binary="$dir/bin/proxy"
   [ "$name" = ours-base ] && binary="$dir/bin/proxy-base"
   rm -f "$dir/$name.ready"
-  "$@" "$binary" --controller="127.0.0.1:$grpc_port" --listen=127.0.0.1:0 \
+  # setsid: a session of its own, as the daemonized peers have (see the header).
+  "$@" setsid "$binary" --controller="127.0.0.1:$grpc_port" --listen=127.0.0.1:0 \
     --admin_listen=127.0.0.1:0 --workers="$workers" --drain_timeout=2s \
     --ready_file="$dir/$name.ready" --log_level=warn >"$dir/$name.log" 2>&1 &
   proxy_pid=$!

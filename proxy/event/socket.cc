@@ -140,4 +140,13 @@ int ConnectResult(int fd) {
   return err;
 }
 
+Pending PeekPending(int fd) {
+  char byte;
+  const ssize_t n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+  if (n > 0) return Pending::kBytes;
+  if (n == 0) return Pending::kEnd;
+  return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? Pending::kNothing
+                                                                   : Pending::kEnd;
+}
+
 }  // namespace lb::proxy::event

@@ -51,6 +51,11 @@ absl::StatusOr<int> StartConnect(const SocketAddress& to);
 // 0 if the connect on `fd` succeeded, else the errno.
 int ConnectResult(int fd);
 
+// What waits on a connected socket, looked at without taking it: bytes, the peer's end (a
+// close, or an error such as a reset), or nothing yet.
+enum class Pending : uint8_t { kBytes, kEnd, kNothing };
+Pending PeekPending(int fd);
+
 }  // namespace lb::proxy::event
 
 #endif  // LB_PROXY_EVENT_SOCKET_H_

@@ -101,6 +101,19 @@ class ConnectionImpl final : public Connection,
       release_when_flushed_ = true;
     }
   }
+  int ReleaseSocket() override {
+    LB_DCHECK(dispatcher_.IsThreadSafe());
+    if (state_ != State::kOpen || connecting_ || read_eof_ || write_ended_ ||
+        !read_buffer_.empty() || !write_buffer_.empty() || !transport_->stateless()) {
+      return -1;
+    }
+    dispatcher_.CancelEventEnd(this);
+    watcher_.reset();
+    const int fd = fd_;
+    fd_ = -1;
+    state_ = State::kClosed;  // CloseSocket() has nothing left to do.
+    return fd;
+  }
   const event::SocketAddress& peer() const override { return peer_; }
   absl::string_view NegotiatedProtocol() const override { return transport_->NegotiatedProtocol(); }
 

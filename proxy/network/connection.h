@@ -78,6 +78,11 @@ class Connection : public event::DeferredDeletable {
   // The owner has nothing in progress: the read buffer is freed if empty, the write buffer
   // once it has been flushed.
   virtual void ReleaseIdleMemory() = 0;
+  // Gives the socket up, for a connection with nothing in progress: open both ways, nothing
+  // buffered either way, and a stateless transport (raw). Returns the descriptor, now the
+  // caller's; the connection is closed without touching it (no event follows). -1 when the
+  // connection does not qualify; nothing changes then.
+  virtual int ReleaseSocket() = 0;
   virtual const event::SocketAddress& peer() const = 0;
   virtual absl::string_view NegotiatedProtocol() const = 0;
 };

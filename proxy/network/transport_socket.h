@@ -65,6 +65,9 @@ class TransportSocket {
   // The connection is about to close its socket (any close, any reason): last chance to send a
   // goodbye (TLS close_notify), best effort and without blocking. No call follows.
   virtual void OnClose() {}
+  // True when the transport keeps no state between calls (raw): its connection may hand the
+  // socket over (Connection::ReleaseSocket) and a new transport of the same kind can take it up.
+  virtual bool stateless() const { return false; }
 };
 
 // Makes the transport of each new connection (e.g. a cluster's upstream TLS settings). Immutable
@@ -84,6 +87,8 @@ class RawTransportSocket final : public TransportSocket {
   void OnConnected() override { callbacks_->RaiseConnected(); }
   IoResult DoRead(event::Buffer& buffer, size_t max) override;
   IoResult DoWrite(event::Buffer& buffer, bool end_stream) override;
+  // Only its half-close is state, and a released socket has not half-closed.
+  bool stateless() const override { return true; }
 
  private:
   TransportSocketCallbacks* callbacks_ = nullptr;

@@ -1,10 +1,13 @@
 #include "proxy/server/http_connection_manager.h"
 
+#include <unistd.h>
+
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/base/check.h"
 #include "common/base/recycled.h"
+#include "proxy/event/socket.h"
 #include "proxy/http/grpc.h"
 #include "proxy/http/request_target.h"
 #include "proxy/http/server_codec_factory.h"
@@ -685,9 +688,10 @@ void HttpConnectionManager::OnTimeout() {
 }
 
 // A parked connection: it hears its client (new bytes resume it, a close ends it) until its
-// idle deadline.
+// idle deadline. A plaintext one keeps only its socket (and a watcher on it); one whose
+// transport has state (TLS) keeps its whole connection.
 //
-// Deleted at once by the list (its callbacks return right after); its connection, whose
+// Deleted at once by the list (its callbacks return right after); a kept connection, whose
 // callback may be on the stack, at the end of the loop turn.
 class IdleConnections::Parked final : public network::ConnectionCallbacks {
  public:
@@ -695,13 +699,20 @@ class IdleConnections::Parked final : public network::ConnectionCallbacks {
       : list_(list), connection_(std::move(connection)), tls_(tls) {
     connection_->SetCallbacks(this);
   }
+  Parked(IdleConnections& list, int fd, const event::SocketAddress& peer)
+      : list_(list), peer_(peer), fd_(fd), tls_(false) {
+    watcher_ = list_.context_.dispatcher().WatchFd(fd_, [this](uint32_t) { OnSocketEvent(); });
+    watcher_->SetInterest(/*read=*/true, /*write=*/false);
+  }
   ~Parked() override {
-    if (connection_ == nullptr) return;  // Resumed, or closed by the list.
+    watcher_.reset();
+    if (fd_ >= 0) close(fd_);
+    if (connection_ == nullptr) return;  // Resumed, closed by the list, or only a socket.
     connection_->SetCallbacks(nullptr);
     connection_->Close(network::Connection::CloseType::kNoFlush);
   }
 
-  // Both may delete `this`: nothing follows the list's calls.
+  // These may delete `this`: nothing follows the list's calls.
   void OnEvent(network::ConnectionEvent event) override {
     if (event == network::ConnectionEvent::kRemoteClose) list_.Close(this);
   }
@@ -712,15 +723,30 @@ class IdleConnections::Parked final : public network::ConnectionCallbacks {
       list_.Close(this);  // The client left between requests.
     }
   }
+  void OnSocketEvent() {
+    switch (event::PeekPending(fd_)) {
+      case event::Pending::kBytes:
+        list_.Resume(this, /*end_stream=*/false);
+        return;
+      case event::Pending::kEnd:
+        list_.Close(this);
+        return;
+      case event::Pending::kNothing:
+        return;
+    }
+  }
 
  private:
   friend class IdleConnections;
   // Kept small: one per idle connection.
   IdleConnections& list_;
-  std::unique_ptr<network::Connection> connection_;  // Null once resumed.
+  std::unique_ptr<network::Connection> connection_;  // Null once resumed, or socket only.
+  std::unique_ptr<event::FdWatcher> watcher_;        // Socket only.
   Parked* prev_ = nullptr;
   Parked* next_ = nullptr;
-  int64_t deadline_ns_ = 0;  // Monotonic.
+  int64_t deadline_ns_ = 0;    // Monotonic.
+  event::SocketAddress peer_;  // Socket only.
+  int fd_ = -1;                // Socket only; -1 once resumed.
   const bool tls_;
 };
 
@@ -741,7 +767,15 @@ void IdleConnections::CloseAll() {
 
 void IdleConnections::Park(std::unique_ptr<network::Connection> connection, bool tls,
                            absl::Duration deadline) {
-  auto* parked = new Parked(*this, std::move(connection), tls);
+  Parked* parked;
+  const int fd = tls ? -1 : connection->ReleaseSocket();
+  if (fd >= 0) {
+    parked = new Parked(*this, fd, connection->peer());
+    // Closed, its socket gone; a callback of it may be on the stack.
+    context_.dispatcher().DeferredDelete(std::move(connection));
+  } else {
+    parked = new Parked(*this, std::move(connection), tls);
+  }
   parked->deadline_ns_ = absl::ToInt64Nanoseconds(deadline);
   parked->prev_ = tail_;
   if (tail_ != nullptr) {
@@ -766,11 +800,13 @@ void IdleConnections::Unlink(Parked* parked) {
 void IdleConnections::Close(Parked* parked) {
   Unlink(parked);
   std::unique_ptr<network::Connection> connection = std::move(parked->connection_);
-  delete parked;
-  connection->SetCallbacks(nullptr);
-  connection->Close(network::Connection::CloseType::kNoFlush);
-  // Deferred: this may run inside the connection's own callback.
-  context_.dispatcher().DeferredDelete(std::move(connection));
+  delete parked;  // Closes the socket of a socket-only one.
+  if (connection != nullptr) {
+    connection->SetCallbacks(nullptr);
+    connection->Close(network::Connection::CloseType::kNoFlush);
+    // Deferred: this may run inside the connection's own callback.
+    context_.dispatcher().DeferredDelete(std::move(connection));
+  }
   context_.OnParkedConnectionClosed();
 }
 
@@ -778,6 +814,18 @@ void IdleConnections::Resume(Parked* parked, bool end_stream) {
   Unlink(parked);
   std::unique_ptr<network::Connection> connection = std::move(parked->connection_);
   const bool tls = parked->tls_;
+  if (connection == nullptr) {
+    // Socket only: a new plaintext connection takes it up and reads the request's bytes when
+    // its watcher fires (level-triggered: the next loop turn).
+    const int fd = std::exchange(parked->fd_, -1);
+    const event::SocketAddress peer = parked->peer_;
+    delete parked;
+    context_.ResumeConnection(
+        network::CreateServerConnection(context_.dispatcher(), fd, peer,
+                                        std::make_unique<network::RawTransportSocket>()),
+        /*tls=*/false);
+    return;
+  }
   delete parked;
   network::Connection* raw = connection.get();
   HttpConnectionManager& manager = context_.ResumeConnection(std::move(connection), tls);

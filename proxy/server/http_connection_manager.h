@@ -214,9 +214,11 @@ class HttpConnectionManager final : public network::ConnectionCallbacks,
 };
 
 // A worker's parked connections: HTTP/1 keep-alive connections between requests, each a small
-// record (the connection, its deadline, two links) instead of a connection manager. Oldest
-// first: they all have the same idle timeout, so one timer serves the list. See
-// docs/abuse-benchmark.md for what an idle connection costs.
+// record (its deadline, two links, and what must stay of the connection) instead of a
+// connection manager. A plaintext connection keeps only its socket, watched for the next
+// request's bytes (nginx keeps no more); a TLS one keeps its connection, whose transport holds
+// the session. Oldest first: they all have the same idle timeout, so one timer serves the
+// list. See docs/abuse-benchmark.md for what an idle connection costs.
 //
 // Threading: the worker's loop thread only. Destroying the list closes what is in it, without
 // telling the context (the worker is going away).

@@ -9,6 +9,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -38,6 +39,7 @@
 #include "tests/e2e/proxy/fake_ads.h"
 #include "tests/test_common/backend.h"
 #include "tests/test_common/http_client.h"
+#include "tests/test_common/net.h"
 #include "tests/test_common/proxy_process.h"
 #include "tests/test_common/subprocess.h"
 #include "tests/test_common/test_certs.h"
@@ -212,6 +214,28 @@ class TlsClient {
   std::string last_body_;
 };
 
+// One GET on a plaintext keep-alive connection (blocking `fd`): the status, or 0 on failure.
+int PlainKeepAliveGet(int fd, const std::string& path) {
+  const std::string req = absl::StrCat("GET ", path, " HTTP/1.1\r\nHost: x\r\n\r\n");
+  if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
+    return 0;
+  }
+  std::string got;
+  char buf[4096];
+  for (int i = 0; i < 1000; ++i) {
+    size_t consumed = 0;
+    absl::StatusOr<HttpResponse> r = ParseHttpResponse(got, false, false, &consumed);
+    if (r.ok()) return r->status;
+    if (!absl::IsUnavailable(r.status())) return 0;
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 10000) != 1) return 0;
+    const ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n <= 0) return 0;
+    got.append(buf, static_cast<size_t>(n));
+  }
+  return 0;
+}
+
 class TlsE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -263,9 +287,11 @@ class TlsE2eTest : public ::testing::Test {
              {{"a", &secret_a_}, {"wild", &secret_wild_}, {tickets_.name(), &tickets_}});
   }
 
-  std::unique_ptr<ProxyProcess> StartProxy(const std::string& name) {
-    auto proxy = std::make_unique<ProxyProcess>(
-        name, std::vector<std::string>{"--tls_listen=127.0.0.1:0", "--https_port=8443"});
+  std::unique_ptr<ProxyProcess> StartProxy(const std::string& name,
+                                           std::vector<std::string> flags = {}) {
+    flags.push_back("--tls_listen=127.0.0.1:0");
+    flags.push_back("--https_port=8443");
+    auto proxy = std::make_unique<ProxyProcess>(name, std::move(flags));
     absl::Status s = proxy->Start(ads_.target());
     EXPECT_TRUE(s.ok()) << s;
     if (!s.ok()) return nullptr;
@@ -388,6 +414,32 @@ TEST_F(TlsE2eTest, CertificateRotationKeepsConnectionsAndServesTheNewOne) {
   }));
   // And the old connections still work.
   for (auto& c : clients) EXPECT_EQ(c->Get("a.example.com", "/"), 200);
+}
+
+// An idle TLS keep-alive connection parks whole (its transport holds the TLS session) next to
+// a plaintext one (parked as its socket alone); both serve their next request.
+TEST_F(TlsE2eTest, IdleTlsAndPlaintextConnectionsParkAndServeTheirNextRequest) {
+  std::unique_ptr<ProxyProcess> proxy =
+      StartProxy("tls-park", {"--idle_release_after=0", "--workers=1"});
+  ASSERT_NE(proxy, nullptr);
+  TlsClient tls(proxy->tls_port(), "a.example.com", ca_.cert_pem());
+  ASSERT_TRUE(tls.connected());
+  absl::StatusOr<int> plain = ConnectLoopback(proxy->port(), absl::Now() + absl::Seconds(10));
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  for (int round = 0; round < 3; ++round) {
+    EXPECT_EQ(tls.Get("a.example.com", "/"), 200) << "round " << round;
+    EXPECT_EQ(PlainKeepAliveGet(*plain, "/"), 200) << "round " << round;
+    EXPECT_TRUE(WaitFor([&] {
+      absl::StatusOr<uint64_t> idle = StatValue(proxy->admin_port(), "lb_proxy_connections_idle");
+      return idle.ok() && *idle == 2;
+    })) << "round "
+        << round;
+  }
+  close(*plain);
+  EXPECT_TRUE(WaitFor([&] {
+    absl::StatusOr<uint64_t> idle = StatValue(proxy->admin_port(), "lb_proxy_connections_idle");
+    return idle.ok() && *idle == 1;
+  }));
 }
 
 TEST_F(TlsE2eTest, SessionsResumeAcrossTwoProxiesSharingTicketKeys) {

@@ -178,6 +178,44 @@ TEST_F(ConnectionTest, ReadingStopsAtTheLimitUntilTheOwnerTakesTheBytes) {
   ASSERT_TRUE(WaitFor([&] { return Received().size() == 5000 - held; }));
 }
 
+// An idle plaintext connection gives its socket up: the socket stays open, no event follows,
+// and a new connection on it carries on. Refused (nothing changes) with bytes held either way.
+TEST_F(ConnectionTest, AnIdleConnectionReleasesItsSocket) {
+  MakeServerPair();
+  loop_.Run([&] { rec_.consume = false; });
+  ASSERT_EQ(send(peer_, "x", 1, 0), 1);
+  ASSERT_TRUE(WaitFor([&] { return OnLoop<size_t>([&] { return conn_->read_buffer().size(); }); }));
+  EXPECT_EQ(OnLoop<int>([&] { return conn_->ReleaseSocket(); }), -1);  // A byte is unread.
+  loop_.Run([&] {
+    conn_->read_buffer().Clear();
+    conn_->Write("y");                      // Queued until the end of this callback...
+    EXPECT_EQ(conn_->ReleaseSocket(), -1);  // ... so not idle yet.
+  });
+  EXPECT_EQ(PeerRead(1), "y");
+  const int fd = OnLoop<int>([&] { return conn_->ReleaseSocket(); });
+  ASSERT_GE(fd, 0);
+  EXPECT_EQ(OnLoop<int>([&] { return static_cast<int>(conn_->state()); }),
+            static_cast<int>(Connection::State::kClosed));
+  ASSERT_EQ(send(peer_, "z", 1, 0), 1);    // Nobody reads it now...
+  absl::SleepFor(absl::Milliseconds(50));  // Real time for real I/O that must not happen.
+  EXPECT_EQ(event::PeekPending(fd), event::Pending::kBytes);  // ...it waits in the socket.
+  EXPECT_TRUE(Events().empty());
+  loop_.Run([&] { conn_.reset(); });  // Does not close the released socket.
+  loop_.Run([&] {
+    rec_.consume = true;
+    event::SocketAddress none;
+    conn_ = CreateServerConnection(loop_.dispatcher(), fd, none,
+                                   std::make_unique<RawTransportSocket>());
+    conn_->SetCallbacks(&rec_);
+  });
+  ASSERT_TRUE(WaitFor([&] { return Received() == "z"; }));
+  shutdown(peer_, SHUT_WR);
+  ASSERT_TRUE(WaitFor([&] { return OnLoop<bool>([&] { return rec_.eof; }); }));
+  // Half-closed by the peer: no longer idle.
+  EXPECT_EQ(OnLoop<int>([&] { return conn_->ReleaseSocket(); }), -1);
+  EXPECT_EQ(event::PeekPending(fd), event::Pending::kEnd);
+}
+
 TEST_F(ConnectionTest, ReadDisableStopsDelivery) {
   MakeServerPair();
   loop_.Run([&] { conn_->ReadDisable(true); });

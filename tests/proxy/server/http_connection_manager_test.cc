@@ -3,6 +3,10 @@
 // connection closes.
 #include "proxy/server/http_connection_manager.h"
 
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <fstream>
 #include <map>
 #include <memory>
@@ -297,6 +301,40 @@ TEST_F(ConnectionManagerTest, DrainClosesParkedConnections) {
   worker_.idle.CloseAll();
   EXPECT_EQ(worker_.parked_closed, 1);
   EXPECT_FALSE(Open());
+}
+
+// A connection that can give its socket up (plaintext) parks as that socket alone: the
+// connection object goes, and the list closes the socket at the idle deadline or on drain.
+TEST_F(ConnectionManagerTest, APlaintextConnectionParksAsItsSocketAlone) {
+  for (bool drain : {false, true}) {
+    SCOPED_TRACE(drain ? "drain" : "idle timeout");
+    int pair[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, pair), 0);
+    worker_.pins.Set(OneHostSnapshot());
+    connection_->release_fd = pair[0];
+    const int closed_before = worker_.parked_closed;
+    AnswerOne();  // Parks; the connection object (connection_) is freed with the loop turn.
+    ASSERT_EQ(worker_.idle.size(), 1u);
+    char byte;
+    EXPECT_EQ(read(pair[1], &byte, 1), -1);  // The socket itself is still open.
+    EXPECT_EQ(errno, EAGAIN);
+    if (drain) {
+      worker_.idle.CloseAll();
+    } else {
+      Advance(absl::Seconds(59));
+      EXPECT_EQ(worker_.parked_closed, closed_before);
+      Advance(absl::Seconds(1));
+    }
+    EXPECT_EQ(worker_.parked_closed, closed_before + 1);
+    EXPECT_EQ(worker_.idle.size(), 0u);
+    EXPECT_EQ(read(pair[1], &byte, 1), 0);  // Closed by the list: the connection had let go.
+    close(pair[1]);
+    // A fresh connection for the next round.
+    auto connection = std::make_unique<FakeConnection>();
+    connection_ = connection.get();
+    manager_ = std::make_unique<HttpConnectionManager>(worker_, std::move(connection));
+  }
+  EXPECT_EQ(worker_.stats.idle_timeouts.load(), 1u);
 }
 
 // The worker's idle list: each parked connection expires idle_timeout after its own last

@@ -157,6 +157,35 @@ TEST(ProxyServerTest, IdleKeepAliveConnectionsAreParkedAndResumed) {
   }
 }
 
+// A parked plaintext connection (its socket alone) still ends at the keep-alive idle timeout,
+// counted as one.
+TEST(ProxyServerTest, ParkedConnectionsCloseAtTheIdleTimeout) {
+  ProxyOptions o;
+  o.listen_host = "127.0.0.1";
+  o.listen_port = 0;
+  o.admin_listen = "127.0.0.1:0";
+  o.workers = 1;
+  o.drain_timeout = absl::Seconds(2);
+  o.worker.idle_release_after = absl::ZeroDuration();
+  o.worker.idle_timeout = absl::Milliseconds(300);
+  absl::StatusOr<std::unique_ptr<ProxyServer>> proxy = ProxyServer::Start(o);
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+  const int admin = (*proxy)->admin_port();
+  std::vector<int> fds;
+  OpenConnections((*proxy)->port(), 3, &fds);
+  ASSERT_EQ(fds.size(), 3u);
+  for (int fd : fds) EXPECT_EQ(StatusLine(fd), "HTTP/1.1 503 Service Unavailable");
+  std::map<std::string, int64_t> s = AwaitActive(admin, 0);
+  EXPECT_EQ(s["lb_proxy_connections_active"], 0);
+  EXPECT_EQ(s["lb_proxy_connections_idle"], 0);
+  EXPECT_EQ(s["lb_proxy_timeouts_total{kind=\"idle\"}"], 3);
+  for (int fd : fds) {
+    char c;
+    EXPECT_EQ(read(fd, &c, 1), 0);  // Closed by the proxy.
+    close(fd);
+  }
+}
+
 TEST(ProxyServerTest, BalancedWorkersHoldWithinOneConnectionOfEachOther) {
   constexpr int kWorkers = 3;
   std::unique_ptr<ProxyServer> proxy = StartProxy(kWorkers, true);

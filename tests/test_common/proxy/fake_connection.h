@@ -4,6 +4,7 @@
 #define LB_TESTS_TEST_COMMON_PROXY_FAKE_CONNECTION_H_
 
 #include <string>
+#include <utility>
 
 #include "proxy/event/buffer.h"
 #include "proxy/event/socket.h"
@@ -30,6 +31,7 @@ class FakeConnection final : public proxy::network::Connection {
   CloseType close_type() const { return close_type_; }
   int drained_calls() const { return drained_calls_; }
   int idle_releases = 0;  // ReleaseIdleMemory() calls.
+  int release_fd = -1;    // What ReleaseSocket() hands over (once); -1: it refuses.
   proxy::network::ConnectionCallbacks* callbacks() const { return callbacks_; }
   void set_peer(const proxy::event::SocketAddress& peer) { peer_ = peer; }
 
@@ -59,6 +61,12 @@ class FakeConnection final : public proxy::network::Connection {
   bool above_high_watermark() const override { return false; }
   proxy::event::Buffer& read_buffer() override { return read_buffer_; }
   void ReleaseIdleMemory() override { ++idle_releases; }
+  // Keeps the connection (as a TLS one would) unless the test set `release_fd`.
+  int ReleaseSocket() override {
+    if (release_fd < 0 || state_ != State::kOpen || !read_buffer_.empty()) return -1;
+    state_ = State::kClosed;
+    return std::exchange(release_fd, -1);
+  }
   const proxy::event::SocketAddress& peer() const override { return peer_; }
   absl::string_view NegotiatedProtocol() const override { return {}; }
 

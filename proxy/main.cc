@@ -60,6 +60,10 @@ ABSL_FLAG(uint64_t, idle_release_above, 64,
           "When a worker holds more than this many connection managers (busy or idle), an "
           "idle HTTP/1 connection frees its request state at once rather than after "
           "--idle_release_after");
+ABSL_FLAG(uint64_t, idle_warm_max, 256,
+          "Parked plaintext HTTP/1 connections a worker keeps whole (their next request costs "
+          "no system call more) until --idle_release_after; beyond this many, a parked "
+          "connection keeps only its socket at once");
 ABSL_FLAG(absl::Duration, stream_idle_timeout, absl::Minutes(5),
           "A request in progress with no byte either way for this long is reset (0: off)");
 ABSL_FLAG(absl::Duration, tunnel_idle_timeout, absl::Hours(1),
@@ -189,6 +193,7 @@ int main(int argc, char** argv) {
   options.worker.idle_timeout = absl::GetFlag(FLAGS_idle_timeout);
   options.worker.idle_release_after = absl::GetFlag(FLAGS_idle_release_after);
   options.worker.idle_release_above = absl::GetFlag(FLAGS_idle_release_above);
+  options.worker.idle_warm_max = absl::GetFlag(FLAGS_idle_warm_max);
   options.worker.max_body_bytes = absl::GetFlag(FLAGS_max_body_bytes);
   options.worker.stream_idle_timeout = absl::GetFlag(FLAGS_stream_idle_timeout);
   options.worker.tunnel_idle_timeout = absl::GetFlag(FLAGS_tunnel_idle_timeout);

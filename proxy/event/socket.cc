@@ -140,6 +140,15 @@ int ConnectResult(int fd) {
   return err;
 }
 
+absl::StatusOr<SocketAddress> PeerOf(int fd) {
+  SocketAddress peer;
+  peer.len = sizeof(peer.storage);
+  if (getpeername(fd, &peer.storage.any, &peer.len) != 0) {
+    return absl::UnavailableError(absl::StrCat("getpeername: ", strerror(errno)));
+  }
+  return peer;
+}
+
 Pending PeekPending(int fd) {
   char byte;
   const ssize_t n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);

@@ -51,6 +51,9 @@ absl::StatusOr<int> StartConnect(const SocketAddress& to);
 // 0 if the connect on `fd` succeeded, else the errno.
 int ConnectResult(int fd);
 
+// The peer of a connected socket (getpeername). An error once the peer is gone.
+absl::StatusOr<SocketAddress> PeerOf(int fd);
+
 // What waits on a connected socket, looked at without taking it: bytes, the peer's end (a
 // close, or an error such as a reset), or nothing yet.
 enum class Pending : uint8_t { kBytes, kEnd, kNothing };

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/base/check.h"
 #include "common/base/recycled.h"
+#include "proxy/event/fd_group.h"
 #include "proxy/event/socket.h"
 #include "proxy/http/grpc.h"
 #include "proxy/http/request_target.h"
@@ -688,7 +689,7 @@ void HttpConnectionManager::OnTimeout() {
 }
 
 // A parked connection: it hears its client (new bytes resume it, a close ends it) until its
-// idle deadline. A plaintext one keeps only its socket (and a watcher on it); one whose
+// idle deadline. A plaintext one keeps only its socket, in the list's FdGroup; one whose
 // transport has state (TLS) keeps its whole connection.
 //
 // Deleted at once by the list (its callbacks return right after); a kept connection, whose
@@ -699,15 +700,12 @@ class IdleConnections::Parked final : public network::ConnectionCallbacks {
       : list_(list), connection_(std::move(connection)), tls_(tls) {
     connection_->SetCallbacks(this);
   }
-  Parked(IdleConnections& list, int fd, const event::SocketAddress& peer)
-      : list_(list), peer_(peer), fd_(fd), tls_(false) {
-    watcher_ = list_.context_.dispatcher().WatchFd(fd_, [this](uint32_t) { OnSocketEvent(); });
-    watcher_->SetInterest(/*read=*/true, /*write=*/false);
-  }
   ~Parked() override {
-    watcher_.reset();
-    if (fd_ >= 0) close(fd_);
-    if (connection_ == nullptr) return;  // Resumed, closed by the list, or only a socket.
+    if (fd_ >= 0) {
+      list_.sockets_->Remove(fd_);
+      close(fd_);
+    }
+    if (connection_ == nullptr) return;  // Resumed, closed by the list, or a socket alone.
     connection_->SetCallbacks(nullptr);
     connection_->Close(network::Connection::CloseType::kNoFlush);
   }
@@ -723,7 +721,7 @@ class IdleConnections::Parked final : public network::ConnectionCallbacks {
       list_.Close(this);  // The client left between requests.
     }
   }
-  void OnSocketEvent() {
+  void OnSocketReadable() {
     switch (event::PeekPending(fd_)) {
       case event::Pending::kBytes:
         list_.Resume(this, /*end_stream=*/false);
@@ -738,20 +736,20 @@ class IdleConnections::Parked final : public network::ConnectionCallbacks {
 
  private:
   friend class IdleConnections;
-  // Kept small: one per idle connection.
+  // Kept small: one per idle connection (56 bytes).
   IdleConnections& list_;
-  std::unique_ptr<network::Connection> connection_;  // Null once resumed, or socket only.
-  std::unique_ptr<event::FdWatcher> watcher_;        // Socket only.
+  std::unique_ptr<network::Connection> connection_;  // Null once resumed, or a socket alone.
   Parked* prev_ = nullptr;
   Parked* next_ = nullptr;
-  int64_t deadline_ns_ = 0;    // Monotonic.
-  event::SocketAddress peer_;  // Socket only.
-  int fd_ = -1;                // Socket only; -1 once resumed.
+  int64_t deadline_ns_ = 0;  // Monotonic.
+  int fd_ = -1;              // A socket alone (in sockets_); -1 once resumed.
   const bool tls_;
 };
 
 IdleConnections::IdleConnections(ConnectionManagerContext& context)
-    : context_(context), timer_(context.dispatcher(), [this] { OnTimer(); }) {}
+    : context_(context),
+      timer_(context.dispatcher(), [this] { OnTimer(); }),
+      demote_timer_(context.dispatcher(), [this] { OnDemoteTimer(); }) {}
 
 IdleConnections::~IdleConnections() {
   while (head_ != nullptr) {
@@ -767,15 +765,7 @@ void IdleConnections::CloseAll() {
 
 void IdleConnections::Park(std::unique_ptr<network::Connection> connection, bool tls,
                            absl::Duration deadline) {
-  Parked* parked;
-  const int fd = tls ? -1 : connection->ReleaseSocket();
-  if (fd >= 0) {
-    parked = new Parked(*this, fd, connection->peer());
-    // Closed, its socket gone; a callback of it may be on the stack.
-    context_.dispatcher().DeferredDelete(std::move(connection));
-  } else {
-    parked = new Parked(*this, std::move(connection), tls);
-  }
+  auto* parked = new Parked(*this, std::move(connection), tls);
   parked->deadline_ns_ = absl::ToInt64Nanoseconds(deadline);
   parked->prev_ = tail_;
   if (tail_ != nullptr) {
@@ -786,15 +776,77 @@ void IdleConnections::Park(std::unique_ptr<network::Connection> connection, bool
   }
   tail_ = parked;
   ++size_;
+  if (tls) return;
+  ++warm_;
+  const absl::Duration now = context_.dispatcher().MonotonicNow();
+  if (SocketAloneAt(parked) <= now || warm_ > context_.connection_manager_options().idle_warm_max) {
+    ToSocketAlone(parked);
+  } else if (demote_next_ == nullptr) {
+    demote_next_ = parked;
+    demote_timer_.Arm(SocketAloneAt(parked) - now);
+  }
+}
+
+absl::Duration IdleConnections::SocketAloneAt(const Parked* parked) const {
+  const ConnectionManagerOptions& options = context_.connection_manager_options();
+  // The deadline is the idle start plus the idle timeout.
+  return absl::Nanoseconds(parked->deadline_ns_) - options.idle_timeout +
+         std::max(options.idle_release_after, absl::ZeroDuration());
+}
+
+void IdleConnections::ToSocketAlone(Parked* parked) {
+  if (sockets_ == nullptr) {
+    // Fails only out of descriptors; connections stay whole until a later try succeeds.
+    absl::StatusOr<std::unique_ptr<event::FdGroup>> group =
+        event::FdGroup::Create(context_.dispatcher(), [](void* tag) {
+          static_cast<Parked*>(tag)->OnSocketReadable();  // May delete it.
+        });
+    if (!group.ok()) return;
+    sockets_ = std::move(*group);
+  }
+  const int fd = parked->connection_->ReleaseSocket();
+  if (fd < 0) return;  // Not idle after all (bytes arrived): its next event resumes it.
+  if (!sockets_->Add(fd, parked).ok()) {
+    // The kernel refused the entry (out of memory): whole again, on a new connection.
+    const event::SocketAddress peer = parked->connection_->peer();
+    context_.dispatcher().DeferredDelete(std::move(parked->connection_));
+    parked->connection_ = network::CreateServerConnection(
+        context_.dispatcher(), fd, peer, std::make_unique<network::RawTransportSocket>());
+    parked->connection_->SetCallbacks(parked);
+    return;
+  }
+  parked->fd_ = fd;
+  --warm_;
+  // Closed, its socket gone; a callback of it may be on the stack.
+  context_.dispatcher().DeferredDelete(std::move(parked->connection_));
+}
+
+void IdleConnections::OnDemoteTimer() {
+  const absl::Duration now = context_.dispatcher().MonotonicNow();
+  // Bounded by the list's length: the cursor only moves forward.
+  while (demote_next_ != nullptr) {
+    Parked* parked = demote_next_;
+    if (parked->connection_ != nullptr && !parked->tls_) {
+      if (SocketAloneAt(parked) > now) break;
+      ToSocketAlone(parked);
+    }
+    demote_next_ = parked->next_;
+  }
+  if (demote_next_ != nullptr) demote_timer_.Arm(SocketAloneAt(demote_next_) - now);
 }
 
 void IdleConnections::Unlink(Parked* parked) {
+  if (demote_next_ == parked) demote_next_ = parked->next_;
+  if (parked->connection_ != nullptr && !parked->tls_) --warm_;
   (parked->prev_ != nullptr ? parked->prev_->next_ : head_) = parked->next_;
   (parked->next_ != nullptr ? parked->next_->prev_ : tail_) = parked->prev_;
   parked->prev_ = parked->next_ = nullptr;
   --size_;
   // An earlier wake-up than needed is harmless: OnTimer() arms for the new head.
-  if (head_ == nullptr) timer_.Disarm();
+  if (head_ == nullptr) {
+    timer_.Disarm();
+    demote_timer_.Disarm();
+  }
 }
 
 void IdleConnections::Close(Parked* parked) {
@@ -815,13 +867,19 @@ void IdleConnections::Resume(Parked* parked, bool end_stream) {
   std::unique_ptr<network::Connection> connection = std::move(parked->connection_);
   const bool tls = parked->tls_;
   if (connection == nullptr) {
-    // Socket only: a new plaintext connection takes it up and reads the request's bytes when
-    // its watcher fires (level-triggered: the next loop turn).
+    // A socket alone: a new plaintext connection takes it up and reads the request's bytes
+    // when its watcher fires (level-triggered: the next loop turn).
     const int fd = std::exchange(parked->fd_, -1);
-    const event::SocketAddress peer = parked->peer_;
+    sockets_->Remove(fd);
     delete parked;
+    absl::StatusOr<event::SocketAddress> peer = event::PeerOf(fd);
+    if (!peer.ok()) {  // Gone already (reset).
+      close(fd);
+      context_.OnParkedConnectionClosed();
+      return;
+    }
     context_.ResumeConnection(
-        network::CreateServerConnection(context_.dispatcher(), fd, peer,
+        network::CreateServerConnection(context_.dispatcher(), fd, *peer,
                                         std::make_unique<network::RawTransportSocket>()),
         /*tls=*/false);
     return;

@@ -35,6 +35,7 @@
 #include "absl/time/time.h"
 #include "proxy/accesslog/access_log.h"
 #include "proxy/event/dispatcher.h"
+#include "proxy/event/fd_group.h"
 #include "proxy/event/lazy_timer.h"
 #include "proxy/http/codec.h"
 #include "proxy/http/http1_codec.h"
@@ -57,6 +58,10 @@ struct ConnectionManagerOptions {
   // ... unless the worker holds more than this many connection managers: then an idle one
   // parks at once, so a crowd of clients going idle never holds that many managers' memory.
   size_t idle_release_above = 64;
+  // A parked plaintext connection keeps only its socket once idle_release_after into its idle
+  // time. Parked sooner (above), it waits whole ("warm": resumed without a system call) until
+  // then, unless the worker already holds this many warm ones.
+  size_t idle_warm_max = 256;
   // While a request is in progress: no byte either way for this long resets it (0: off).
   absl::Duration stream_idle_timeout = absl::Minutes(5);
   absl::Duration tunnel_idle_timeout = absl::Hours(1);  // The same, after a 101 (0: off).
@@ -237,6 +242,12 @@ class IdleConnections {
   // request comes first. Deadlines are expected in the order of the calls (they are: all are
   // an idle start plus the same timeout); one that is not waits for those before it.
   void Park(std::unique_ptr<network::Connection> connection, bool tls, absl::Duration deadline);
+  // When a plaintext one goes from whole to its socket alone: idle_release_after into its idle
+  // time (monotonic).
+  absl::Duration SocketAloneAt(const Parked* parked) const;
+  // Keeps only its socket (in sockets_), if it still qualifies and sockets_ can be had.
+  void ToSocketAlone(Parked* parked);
+  void OnDemoteTimer();
   void Unlink(Parked* parked);
   // Out of the list, closed; the context hears of it.
   void Close(Parked* parked);
@@ -245,6 +256,15 @@ class IdleConnections {
 
   ConnectionManagerContext& context_;
   event::LazyTimer timer_;
+  std::unique_ptr<event::FdGroup> sockets_;  // The parked sockets; made on first use.
+  // Whole plaintext connections become their socket alone idle_release_after into their idle
+  // time; those parked sooner (the worker held many managers) wait whole until then, so a
+  // busy client's next request finds its connection as it was (at most idle_warm_max of
+  // them). The first one that may still have to go (records before it are done), the timer
+  // for it, and how many there are.
+  Parked* demote_next_ = nullptr;
+  size_t warm_ = 0;
+  event::LazyTimer demote_timer_;
   Parked* head_ = nullptr;  // Due first.
   Parked* tail_ = nullptr;
   size_t size_ = 0;

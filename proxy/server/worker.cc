@@ -43,6 +43,7 @@ class Worker::Impl final : public ConnectionManagerContext, public router::Route
     http_options_.idle_timeout = options.idle_timeout;
     http_options_.idle_release_after = options.idle_release_after;
     http_options_.idle_release_above = options.idle_release_above;
+    http_options_.idle_warm_max = options.idle_warm_max;
     http_options_.stream_idle_timeout = options.stream_idle_timeout;
     http_options_.tunnel_idle_timeout = options.tunnel_idle_timeout;
     http_options_.max_body_bytes = options.max_body_bytes;

@@ -36,6 +36,7 @@ struct WorkerOptions {
   // An idle HTTP/1 keep-alive connection releases its request state after this (0: at once).
   absl::Duration idle_release_after = absl::Seconds(1);
   size_t idle_release_above = 64;  // ... or at once above this many managers per worker.
+  size_t idle_warm_max = 256;      // Parked connections kept whole per worker.
   absl::Duration upstream_idle_timeout = absl::Seconds(30);  // Pooled connection idle.
   // No byte either way on a request in progress (a tunnel: tunnel_idle_timeout). 0: off.
   absl::Duration stream_idle_timeout = absl::Minutes(5);

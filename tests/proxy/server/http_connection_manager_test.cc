@@ -275,6 +275,16 @@ TEST_F(ConnectionManagerTest, ParksAtOnceWhenTheWorkerHoldsManyManagers) {
   AnswerOne();
   EXPECT_EQ(worker_.parked.size(), 1u);
   EXPECT_EQ(worker_.idle.size(), 1u);
+  // The next request, before the release delay, finds the connection whole.
+  Advance(absl::Milliseconds(500));
+  AnswerOne();
+  EXPECT_EQ(worker_.resumed.size(), 1u);
+  EXPECT_EQ(worker_.parked.size(), 2u);
+  Advance(absl::Seconds(2));  // Past both release delays: nothing of the first is left.
+  EXPECT_EQ(worker_.idle.size(), 1u);
+  EXPECT_EQ(connection_->TakeWritten(),
+            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
+            "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello");
 }
 
 // A parked connection whose client closes is closed and counted once; a half-close with no
@@ -335,6 +345,55 @@ TEST_F(ConnectionManagerTest, APlaintextConnectionParksAsItsSocketAlone) {
     manager_ = std::make_unique<HttpConnectionManager>(worker_, std::move(connection));
   }
   EXPECT_EQ(worker_.stats.idle_timeouts.load(), 1u);
+}
+
+// Parked at once because the worker holds many managers, a plaintext connection stays whole
+// (a busy client's next request finds it as it was) until idle_release_after into its idle
+// time, then keeps only its socket.
+TEST_F(ConnectionManagerTest, AConnectionParkedEarlyKeepsOnlyItsSocketAfterTheReleaseDelay) {
+  int pair[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, pair), 0);
+  worker_.options.idle_release_after = absl::Seconds(1);
+  worker_.options.idle_release_above = 4;
+  worker_.managers = 5;
+  worker_.pins.Set(OneHostSnapshot());
+  connection_->release_fd = pair[0];
+  AnswerOne();
+  ASSERT_EQ(worker_.parked.size(), 1u);
+  EXPECT_EQ(connection_->release_fd, pair[0]);  // Whole.
+  Advance(absl::Milliseconds(999));
+  EXPECT_EQ(connection_->release_fd, pair[0]);
+  Advance(absl::Milliseconds(1));  // Its socket alone now; the connection object is freed.
+  EXPECT_EQ(worker_.idle.size(), 1u);
+  char byte;
+  EXPECT_EQ(read(pair[1], &byte, 1), -1);  // Still open.
+  EXPECT_EQ(errno, EAGAIN);
+  Advance(absl::Seconds(59));  // 60 s after the answer: the idle timeout closes the socket.
+  EXPECT_EQ(worker_.parked_closed, 1);
+  EXPECT_EQ(worker_.idle.size(), 0u);
+  EXPECT_EQ(read(pair[1], &byte, 1), 0);
+  close(pair[1]);
+}
+
+// Beyond idle_warm_max warm (whole) ones, a connection parked early keeps only its socket at
+// once: no release timer is armed for it, and the idle timeout closes the socket itself.
+TEST_F(ConnectionManagerTest, BeyondTheWarmCapAConnectionParksAsItsSocketAtOnce) {
+  int pair[2];
+  ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, pair), 0);
+  worker_.options.idle_release_after = absl::Seconds(1);
+  worker_.options.idle_release_above = 4;
+  worker_.options.idle_warm_max = 0;
+  worker_.managers = 5;
+  worker_.pins.Set(OneHostSnapshot());
+  connection_->release_fd = pair[0];
+  AnswerOne();  // The connection object is freed with the loop turn.
+  ASSERT_EQ(worker_.idle.size(), 1u);
+  EXPECT_EQ(worker_.sim.armed_timers(), 1u);  // The idle timeout only.
+  Advance(absl::Seconds(60));
+  EXPECT_EQ(worker_.parked_closed, 1);
+  char byte;
+  EXPECT_EQ(read(pair[1], &byte, 1), 0);  // Closed by the list: it held the socket.
+  close(pair[1]);
 }
 
 // The worker's idle list: each parked connection expires idle_timeout after its own last

@@ -204,9 +204,13 @@ void AdminServer::Collect(metrics::SampleSink& sink) {
   sink.Gauge("lb_proxy_connections_active", "Open client connections.", {},
              LB_SUM(connections_active));
   sink.Gauge("lb_proxy_connections_idle",
-             "Of those, HTTP/1 keep-alive connections idle past --idle_release_after (their "
-             "request state freed).",
+             "Of those, HTTP/1 keep-alive connections parked between requests (their request "
+             "state freed).",
              {}, LB_SUM(connections_idle));
+  sink.Gauge("lb_proxy_connections_idle_warm",
+             "Of the parked ones, plaintext connections kept whole until --idle_release_after "
+             "(at most --idle_warm_max per worker); the others keep only their socket, or are TLS.",
+             {}, LB_SUM(http.idle_warm));
   sink.Counter("lb_proxy_connections_handed_off_total",
                "Client connections accepted by one worker and served by a less loaded one.", {},
                LB_SUM(connections_handed_off));

@@ -752,9 +752,10 @@ IdleConnections::IdleConnections(ConnectionManagerContext& context)
       demote_timer_(context.dispatcher(), [this] { OnDemoteTimer(); }) {}
 
 IdleConnections::~IdleConnections() {
+  // Not through Unlink(): the context may be going away too (it owns the list).
   while (head_ != nullptr) {
     Parked* parked = head_;
-    Unlink(parked);
+    head_ = parked->next_;
     delete parked;
   }
 }
@@ -777,7 +778,7 @@ void IdleConnections::Park(std::unique_ptr<network::Connection> connection, bool
   tail_ = parked;
   ++size_;
   if (tls) return;
-  ++warm_;
+  AddWarm(1);
   const absl::Duration now = context_.dispatcher().MonotonicNow();
   if (SocketAloneAt(parked) <= now || warm_ > context_.connection_manager_options().idle_warm_max) {
     ToSocketAlone(parked);
@@ -785,6 +786,12 @@ void IdleConnections::Park(std::unique_ptr<network::Connection> connection, bool
     demote_next_ = parked;
     demote_timer_.Arm(SocketAloneAt(parked) - now);
   }
+}
+
+void IdleConnections::AddWarm(int delta) {
+  warm_ += delta;
+  context_.connection_manager_stats().idle_warm.fetch_add(static_cast<uint64_t>(delta),
+                                                          std::memory_order_relaxed);
 }
 
 absl::Duration IdleConnections::SocketAloneAt(const Parked* parked) const {
@@ -816,7 +823,7 @@ void IdleConnections::ToSocketAlone(Parked* parked) {
     return;
   }
   parked->fd_ = fd;
-  --warm_;
+  AddWarm(-1);
   // Closed, its socket gone; a callback of it may be on the stack.
   context_.dispatcher().DeferredDelete(std::move(parked->connection_));
 }
@@ -837,7 +844,7 @@ void IdleConnections::OnDemoteTimer() {
 
 void IdleConnections::Unlink(Parked* parked) {
   if (demote_next_ == parked) demote_next_ = parked->next_;
-  if (parked->connection_ != nullptr && !parked->tls_) --warm_;
+  if (parked->connection_ != nullptr && !parked->tls_) AddWarm(-1);
   (parked->prev_ != nullptr ? parked->prev_->next_ : head_) = parked->next_;
   (parked->next_ != nullptr ? parked->next_->prev_ : tail_) = parked->prev_;
   parked->prev_ = parked->next_ = nullptr;

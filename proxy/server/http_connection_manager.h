@@ -91,6 +91,8 @@ struct ConnectionManagerStats {
   std::atomic<uint64_t> idle_timeouts{0};
   std::atomic<uint64_t> stream_idle_timeouts{0};
   std::atomic<uint64_t> tunnel_idle_timeouts{0};
+  // Parked plaintext connections kept whole for now (IdleConnections; a gauge).
+  std::atomic<uint64_t> idle_warm{0};
   // From a request's head to the end of its response (answered requests only).
   upstream::LatencyCounters request_latency;
   http::Http2Stats http2;
@@ -248,6 +250,8 @@ class IdleConnections {
   // Keeps only its socket (in sockets_), if it still qualifies and sockets_ can be had.
   void ToSocketAlone(Parked* parked);
   void OnDemoteTimer();
+  // warm_ and the worker's gauge of it.
+  void AddWarm(int delta);
   void Unlink(Parked* parked);
   // Out of the list, closed; the context hears of it.
   void Close(Parked* parked);

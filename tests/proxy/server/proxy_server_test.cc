@@ -186,6 +186,45 @@ TEST(ProxyServerTest, ParkedConnectionsCloseAtTheIdleTimeout) {
   }
 }
 
+// Parked early (above --idle_release_above), at most --idle_warm_max connections per worker
+// wait whole (lb_proxy_connections_idle_warm); past the release delay none do, and every one
+// is still served by its next request.
+TEST(ProxyServerTest, WarmParkedConnectionsAreCappedAndGoColdAfterTheDelay) {
+  ProxyOptions o;
+  o.listen_host = "127.0.0.1";
+  o.listen_port = 0;
+  o.admin_listen = "127.0.0.1:0";
+  o.workers = 1;
+  o.drain_timeout = absl::Seconds(2);
+  o.worker.idle_release_after = absl::Milliseconds(300);
+  o.worker.idle_release_above = 0;  // Every idle connection parks at once.
+  o.worker.idle_warm_max = 2;
+  absl::StatusOr<std::unique_ptr<ProxyServer>> proxy = ProxyServer::Start(o);
+  ASSERT_TRUE(proxy.ok()) << proxy.status();
+  const int admin = (*proxy)->admin_port();
+  std::vector<int> fds;
+  OpenConnections((*proxy)->port(), 5, &fds);
+  ASSERT_EQ(fds.size(), 5u);
+  for (int fd : fds) EXPECT_EQ(StatusLine(fd), "HTTP/1.1 503 Service Unavailable");
+  std::map<std::string, int64_t> s = Stats(admin);
+  for (int i = 0; i < 100 && s["lb_proxy_connections_idle"] != 5; ++i) {
+    absl::SleepFor(absl::Milliseconds(2));
+    s = Stats(admin);
+  }
+  EXPECT_EQ(s["lb_proxy_connections_idle"], 5);
+  EXPECT_EQ(s["lb_proxy_connections_idle_warm"], 2);  // Well within the 300 ms.
+  for (int i = 0; i < 200 && s["lb_proxy_connections_idle_warm"] != 0; ++i) {
+    absl::SleepFor(absl::Milliseconds(10));
+    s = Stats(admin);
+  }
+  EXPECT_EQ(s["lb_proxy_connections_idle_warm"], 0);
+  EXPECT_EQ(s["lb_proxy_connections_idle"], 5);
+  for (int fd : fds) EXPECT_EQ(StatusLine(fd), "HTTP/1.1 503 Service Unavailable");
+  EXPECT_EQ(Stats(admin)["lb_proxy_connections_accepted_total"], 5);  // Resumed, not new.
+  EXPECT_TRUE((*proxy)->Shutdown());
+  for (int fd : fds) close(fd);
+}
+
 TEST(ProxyServerTest, BalancedWorkersHoldWithinOneConnectionOfEachOther) {
   constexpr int kWorkers = 3;
   std::unique_ptr<ProxyServer> proxy = StartProxy(kWorkers, true);

@@ -5,12 +5,14 @@
 #
 #   bench/proxy_bench.sh [--workers N] [--duration 10s] [--connections 50] [--rounds 3]
 #                        [--adds 50] [--policy random|round_robin] [--no-pin]
-#                        [--baseline PROXY_BINARY] [--profile] [--skip-install]
+#                        [--baseline PROXY_BINARY] [--base_flags "FLAGS"] [--profile] [--skip-install]
 #                        [--skip-build] [--keep]
 #
 # --baseline runs another build of our proxy (e.g. the previous commit's bazel-bin/proxy/proxy)
 # as one more peer, "ours-base", fed by the same controller, so a change is measured against the
-# code before it in the same run.
+# code before it in the same run. --base_flags adds flags to ours-base only: with the same binary
+# as --baseline, it measures a flag against the defaults in one run (e.g. --base_flags
+# "--idle_warm_max=100000" with --connections 600).
 #
 # What it does:
 #  1. installs what is missing (wrk, nginx, its Lua module, lua-resty-core, lua-cjson, haproxy,
@@ -49,7 +51,7 @@ root=$(cd "$here/.." && pwd)
 util="$here/bench_util.py"
 
 workers=1 duration=10s connections=50 rounds=3 adds=50 policy=random pin=auto
-profile=0 skip_install=0 skip_build=0 keep=0 baseline=""
+profile=0 skip_install=0 skip_build=0 keep=0 baseline="" base_flags=""
 while [ $# -gt 0 ]; do
   case $1 in
     --workers) workers=$2; shift ;;
@@ -67,6 +69,8 @@ while [ $# -gt 0 ]; do
     --no-pin) pin=no ;;
     --baseline) baseline=$2; shift ;;
     --baseline=*) baseline=${1#*=} ;;
+    --base_flags) base_flags=$2; shift ;;
+    --base_flags=*) base_flags=${1#*=} ;;
     --profile) profile=1 ;;
     --skip-install) skip_install=1 ;;
     --skip-build) skip_build=1 ;;
@@ -130,6 +134,9 @@ dir=$(mktemp -d /tmp/proxy-bench.XXXXXX)
 mkdir -p "$dir/tmp" "$dir/bin"
 # Private copies: other builds may replace bazel-bin while this runs.
 cp "$bin_dir/controller/controller" "$bin_dir/proxy/proxy" "$dir/bin/"
+if [ -n "$base_flags" ] && [ -z "$baseline" ]; then
+  echo "proxy_bench: --base_flags needs --baseline" >&2; exit 2
+fi
 if [ -n "$baseline" ]; then
   [ -x "$baseline" ] || { echo "proxy_bench: --baseline $baseline is not an executable" >&2; exit 1; }
   cp "$baseline" "$dir/bin/proxy-base"
@@ -217,12 +224,16 @@ done
 start_proxy() {  # start_proxy NAME [WRAPPER...]: our proxy; sets proxy_pid and proxy_port
   local name=$1; shift
   local binary="$dir/bin/proxy"
-  [ "$name" = ours-base ] && binary="$dir/bin/proxy-base"
+  local extra=()
+  if [ "$name" = ours-base ]; then
+    binary="$dir/bin/proxy-base"
+    read -r -a extra <<<"$base_flags"
+  fi
   rm -f "$dir/$name.ready"
   # setsid: a session of its own, as the daemonized peers have (see the header).
   "$@" setsid "$binary" --controller="127.0.0.1:$grpc_port" --listen=127.0.0.1:0 \
     --admin_listen=127.0.0.1:0 --workers="$workers" --drain_timeout=2s \
-    --ready_file="$dir/$name.ready" --log_level=warn >"$dir/$name.log" 2>&1 &
+    --ready_file="$dir/$name.ready" --log_level=warn ${extra[@]+"${extra[@]}"} >"$dir/$name.log" 2>&1 &
   proxy_pid=$!
   started_pids+=($proxy_pid)
   wait_for 120 test -s "$dir/$name.ready" || { echo "proxy did not start" >&2; exit 1; }

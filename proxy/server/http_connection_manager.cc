@@ -780,7 +780,9 @@ void IdleConnections::Park(std::unique_ptr<network::Connection> connection, bool
   if (tls) return;
   AddWarm(1);
   const absl::Duration now = context_.dispatcher().MonotonicNow();
-  if (SocketAloneAt(parked) <= now || warm_ > context_.connection_manager_options().idle_warm_max) {
+  const uint64_t warm =
+      context_.connection_manager_stats().idle_warm.load(std::memory_order_relaxed);
+  if (SocketAloneAt(parked) <= now || warm > context_.connection_manager_options().idle_warm_max) {
     ToSocketAlone(parked);
   } else if (demote_next_ == nullptr) {
     demote_next_ = parked;
@@ -789,7 +791,6 @@ void IdleConnections::Park(std::unique_ptr<network::Connection> connection, bool
 }
 
 void IdleConnections::AddWarm(int delta) {
-  warm_ += delta;
   context_.connection_manager_stats().idle_warm.fetch_add(static_cast<uint64_t>(delta),
                                                           std::memory_order_relaxed);
 }
@@ -817,8 +818,7 @@ void IdleConnections::ToSocketAlone(Parked* parked) {
     // The kernel refused the entry (out of memory): whole again, on a new connection.
     const event::SocketAddress peer = parked->connection_->peer();
     context_.dispatcher().DeferredDelete(std::move(parked->connection_));
-    parked->connection_ = network::CreateServerConnection(
-        context_.dispatcher(), fd, peer, std::make_unique<network::RawTransportSocket>());
+    parked->connection_ = PlaintextConnection(fd, peer);
     parked->connection_->SetCallbacks(parked);
     return;
   }
@@ -826,6 +826,12 @@ void IdleConnections::ToSocketAlone(Parked* parked) {
   AddWarm(-1);
   // Closed, its socket gone; a callback of it may be on the stack.
   context_.dispatcher().DeferredDelete(std::move(parked->connection_));
+}
+
+std::unique_ptr<network::Connection> IdleConnections::PlaintextConnection(
+    int fd, const event::SocketAddress& peer) {
+  return network::CreateServerConnection(context_.dispatcher(), fd, peer,
+                                         std::make_unique<network::RawTransportSocket>());
 }
 
 void IdleConnections::OnDemoteTimer() {
@@ -885,10 +891,7 @@ void IdleConnections::Resume(Parked* parked, bool end_stream) {
       context_.OnParkedConnectionClosed();
       return;
     }
-    context_.ResumeConnection(
-        network::CreateServerConnection(context_.dispatcher(), fd, *peer,
-                                        std::make_unique<network::RawTransportSocket>()),
-        /*tls=*/false);
+    context_.ResumeConnection(PlaintextConnection(fd, *peer), /*tls=*/false);
     return;
   }
   delete parked;

@@ -91,7 +91,8 @@ struct ConnectionManagerStats {
   std::atomic<uint64_t> idle_timeouts{0};
   std::atomic<uint64_t> stream_idle_timeouts{0};
   std::atomic<uint64_t> tunnel_idle_timeouts{0};
-  // Parked plaintext connections kept whole for now (IdleConnections; a gauge).
+  // Parked plaintext connections kept whole for now (a gauge; IdleConnections caps it at
+  // idle_warm_max, so it must be this worker's own).
   std::atomic<uint64_t> idle_warm{0};
   // From a request's head to the end of its response (answered requests only).
   upstream::LatencyCounters request_latency;
@@ -250,8 +251,11 @@ class IdleConnections {
   // Keeps only its socket (in sockets_), if it still qualifies and sockets_ can be had.
   void ToSocketAlone(Parked* parked);
   void OnDemoteTimer();
-  // warm_ and the worker's gauge of it.
+  // The worker's count of warm connections (ConnectionManagerStats::idle_warm; the cap reads it).
   void AddWarm(int delta);
+  // A new plaintext connection taking up a parked socket.
+  std::unique_ptr<network::Connection> PlaintextConnection(int fd,
+                                                           const event::SocketAddress& peer);
   void Unlink(Parked* parked);
   // Out of the list, closed; the context hears of it.
   void Close(Parked* parked);
@@ -264,10 +268,9 @@ class IdleConnections {
   // Whole plaintext connections become their socket alone idle_release_after into their idle
   // time; those parked sooner (the worker held many managers) wait whole until then, so a
   // busy client's next request finds its connection as it was (at most idle_warm_max of
-  // them). The first one that may still have to go (records before it are done), the timer
-  // for it, and how many there are.
+  // them). The first one that may still have to go (records before it are done), and the
+  // timer for it.
   Parked* demote_next_ = nullptr;
-  size_t warm_ = 0;
   event::LazyTimer demote_timer_;
   Parked* head_ = nullptr;  // Due first.
   Parked* tail_ = nullptr;

@@ -77,15 +77,23 @@ std::map<std::string, int64_t> Stats(int admin_port) {
   return out;
 }
 
-// Waits (bounded) until the proxy has `want` open client connections.
-std::map<std::string, int64_t> AwaitActive(int admin_port, int64_t want) {
+// Waits (bounded: `tries` reads, `interval` apart) until series `name` reads `want`; returns
+// the last /stats read.
+std::map<std::string, int64_t> AwaitStat(int admin_port, const std::string& name, int64_t want,
+                                         int tries = 200,
+                                         absl::Duration interval = absl::Milliseconds(10)) {
   std::map<std::string, int64_t> s;
-  for (int i = 0; i < 200; ++i) {
+  for (int i = 0; i < tries; ++i) {
     s = Stats(admin_port);
-    if (s["lb_proxy_connections_active"] == want) break;
-    absl::SleepFor(absl::Milliseconds(10));
+    if (s[name] == want) break;
+    absl::SleepFor(interval);
   }
   return s;
+}
+
+// Waits (bounded) until the proxy has `want` open client connections.
+std::map<std::string, int64_t> AwaitActive(int admin_port, int64_t want) {
+  return AwaitStat(admin_port, "lb_proxy_connections_active", want);
 }
 
 std::vector<int64_t> PerWorker(std::map<std::string, int64_t>& s, int workers) {
@@ -96,49 +104,45 @@ std::vector<int64_t> PerWorker(std::map<std::string, int64_t>& s, int workers) {
   return v;
 }
 
-std::unique_ptr<ProxyServer> StartProxy(int workers, bool balance) {
+// Listener and admin server on loopback ports picked by the kernel.
+ProxyOptions LoopbackOptions(int workers) {
   ProxyOptions o;
   o.listen_host = "127.0.0.1";
   o.listen_port = 0;
   o.admin_listen = "127.0.0.1:0";
   o.workers = workers;
-  o.balance_connections = balance;
   o.drain_timeout = absl::Seconds(2);
+  return o;
+}
+
+std::unique_ptr<ProxyServer> StartProxy(const ProxyOptions& o) {
   absl::StatusOr<std::unique_ptr<ProxyServer>> s = ProxyServer::Start(o);
   EXPECT_TRUE(s.ok()) << s.status();
   return s.ok() ? std::move(*s) : nullptr;
+}
+
+std::unique_ptr<ProxyServer> StartProxy(int workers, bool balance) {
+  ProxyOptions o = LoopbackOptions(workers);
+  o.balance_connections = balance;
+  return StartProxy(o);
 }
 
 // Keep-alive connections idle past --idle_release_after are parked (their request state freed,
 // counted in lb_proxy_connections_idle) and served again by their next request; shutdown
 // closes them.
 TEST(ProxyServerTest, IdleKeepAliveConnectionsAreParkedAndResumed) {
-  ProxyOptions o;
-  o.listen_host = "127.0.0.1";
-  o.listen_port = 0;
-  o.admin_listen = "127.0.0.1:0";
-  o.workers = 2;
-  o.drain_timeout = absl::Seconds(2);
+  ProxyOptions o = LoopbackOptions(2);
   o.worker.idle_release_after = absl::Milliseconds(50);
-  absl::StatusOr<std::unique_ptr<ProxyServer>> proxy = ProxyServer::Start(o);
-  ASSERT_TRUE(proxy.ok()) << proxy.status();
-  const int admin = (*proxy)->admin_port();
+  std::unique_ptr<ProxyServer> proxy = StartProxy(o);
+  ASSERT_NE(proxy, nullptr);
+  const int admin = proxy->admin_port();
   std::vector<int> fds;
-  OpenConnections((*proxy)->port(), 10, &fds);
+  OpenConnections(proxy->port(), 10, &fds);
   ASSERT_EQ(fds.size(), 10u);
-  const auto await_idle = [&](int64_t want) {
-    std::map<std::string, int64_t> s;
-    for (int i = 0; i < 500; ++i) {
-      s = Stats(admin);
-      if (s["lb_proxy_connections_idle"] == want) break;
-      absl::SleepFor(absl::Milliseconds(10));
-    }
-    return s;
-  };
   for (int round = 0; round < 3; ++round) {
     // A request on each (503: no configuration yet; the connection stays open).
     for (int fd : fds) EXPECT_EQ(StatusLine(fd), "HTTP/1.1 503 Service Unavailable");
-    std::map<std::string, int64_t> s = await_idle(10);
+    std::map<std::string, int64_t> s = AwaitStat(admin, "lb_proxy_connections_idle", 10, 500);
     EXPECT_EQ(s["lb_proxy_connections_idle"], 10) << "round " << round;
     EXPECT_EQ(s["lb_proxy_connections_active"], 10);
   }
@@ -149,7 +153,7 @@ TEST(ProxyServerTest, IdleKeepAliveConnectionsAreParkedAndResumed) {
   EXPECT_EQ(s["lb_proxy_connections_active"], 5);
   EXPECT_EQ(s["lb_proxy_connections_idle"], 5);
   EXPECT_EQ(s["lb_proxy_connections_accepted_total"], 10);  // Resumed, never reconnected.
-  EXPECT_TRUE((*proxy)->Shutdown());
+  EXPECT_TRUE(proxy->Shutdown());
   for (int fd : fds) {
     char c;
     EXPECT_EQ(read(fd, &c, 1), 0);  // Closed by the proxy's drain.
@@ -160,19 +164,14 @@ TEST(ProxyServerTest, IdleKeepAliveConnectionsAreParkedAndResumed) {
 // A parked plaintext connection (its socket alone) still ends at the keep-alive idle timeout,
 // counted as one.
 TEST(ProxyServerTest, ParkedConnectionsCloseAtTheIdleTimeout) {
-  ProxyOptions o;
-  o.listen_host = "127.0.0.1";
-  o.listen_port = 0;
-  o.admin_listen = "127.0.0.1:0";
-  o.workers = 1;
-  o.drain_timeout = absl::Seconds(2);
+  ProxyOptions o = LoopbackOptions(1);
   o.worker.idle_release_after = absl::ZeroDuration();
   o.worker.idle_timeout = absl::Milliseconds(300);
-  absl::StatusOr<std::unique_ptr<ProxyServer>> proxy = ProxyServer::Start(o);
-  ASSERT_TRUE(proxy.ok()) << proxy.status();
-  const int admin = (*proxy)->admin_port();
+  std::unique_ptr<ProxyServer> proxy = StartProxy(o);
+  ASSERT_NE(proxy, nullptr);
+  const int admin = proxy->admin_port();
   std::vector<int> fds;
-  OpenConnections((*proxy)->port(), 3, &fds);
+  OpenConnections(proxy->port(), 3, &fds);
   ASSERT_EQ(fds.size(), 3u);
   for (int fd : fds) EXPECT_EQ(StatusLine(fd), "HTTP/1.1 503 Service Unavailable");
   std::map<std::string, int64_t> s = AwaitActive(admin, 0);
@@ -190,38 +189,27 @@ TEST(ProxyServerTest, ParkedConnectionsCloseAtTheIdleTimeout) {
 // wait whole (lb_proxy_connections_idle_warm); past the release delay none do, and every one
 // is still served by its next request.
 TEST(ProxyServerTest, WarmParkedConnectionsAreCappedAndGoColdAfterTheDelay) {
-  ProxyOptions o;
-  o.listen_host = "127.0.0.1";
-  o.listen_port = 0;
-  o.admin_listen = "127.0.0.1:0";
-  o.workers = 1;
-  o.drain_timeout = absl::Seconds(2);
+  ProxyOptions o = LoopbackOptions(1);
   o.worker.idle_release_after = absl::Milliseconds(300);
   o.worker.idle_release_above = 0;  // Every idle connection parks at once.
   o.worker.idle_warm_max = 2;
-  absl::StatusOr<std::unique_ptr<ProxyServer>> proxy = ProxyServer::Start(o);
-  ASSERT_TRUE(proxy.ok()) << proxy.status();
-  const int admin = (*proxy)->admin_port();
+  std::unique_ptr<ProxyServer> proxy = StartProxy(o);
+  ASSERT_NE(proxy, nullptr);
+  const int admin = proxy->admin_port();
   std::vector<int> fds;
-  OpenConnections((*proxy)->port(), 5, &fds);
+  OpenConnections(proxy->port(), 5, &fds);
   ASSERT_EQ(fds.size(), 5u);
   for (int fd : fds) EXPECT_EQ(StatusLine(fd), "HTTP/1.1 503 Service Unavailable");
-  std::map<std::string, int64_t> s = Stats(admin);
-  for (int i = 0; i < 100 && s["lb_proxy_connections_idle"] != 5; ++i) {
-    absl::SleepFor(absl::Milliseconds(2));
-    s = Stats(admin);
-  }
+  std::map<std::string, int64_t> s =
+      AwaitStat(admin, "lb_proxy_connections_idle", 5, 100, absl::Milliseconds(2));
   EXPECT_EQ(s["lb_proxy_connections_idle"], 5);
   EXPECT_EQ(s["lb_proxy_connections_idle_warm"], 2);  // Well within the 300 ms.
-  for (int i = 0; i < 200 && s["lb_proxy_connections_idle_warm"] != 0; ++i) {
-    absl::SleepFor(absl::Milliseconds(10));
-    s = Stats(admin);
-  }
+  s = AwaitStat(admin, "lb_proxy_connections_idle_warm", 0);
   EXPECT_EQ(s["lb_proxy_connections_idle_warm"], 0);
   EXPECT_EQ(s["lb_proxy_connections_idle"], 5);
   for (int fd : fds) EXPECT_EQ(StatusLine(fd), "HTTP/1.1 503 Service Unavailable");
   EXPECT_EQ(Stats(admin)["lb_proxy_connections_accepted_total"], 5);  // Resumed, not new.
-  EXPECT_TRUE((*proxy)->Shutdown());
+  EXPECT_TRUE(proxy->Shutdown());
   for (int fd : fds) close(fd);
 }
 

@@ -6,19 +6,15 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "lb/v1/lb.pb.h"
+#include "tests/test_common/text_proto.h"
 
 namespace lb::model {
 namespace {
 
+using ::lb::testing::ParseTextProto;
+
 using ::google::protobuf::FieldMask;
 using ::google::protobuf::util::MessageDifferencer;
-
-template <typename T>
-T Parse(const std::string& text) {
-  T msg;
-  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &msg)) << text;
-  return msg;
-}
 
 FieldMask Mask(std::initializer_list<const char*> paths) {
   FieldMask mask;
@@ -49,8 +45,8 @@ const char kCurrent[] = R"pb(
 )pb";
 
 TEST(ApplyFieldMaskTest, CopiesOnlyTheNamedFields) {
-  auto target = Parse<lb::v1::Cluster>(kCurrent);
-  auto patch = Parse<lb::v1::Cluster>(R"pb(
+  auto target = ParseTextProto<lb::v1::Cluster>(kCurrent);
+  auto patch = ParseTextProto<lb::v1::Cluster>(R"pb(
     lb_policy: MAGLEV
     health_check {
       interval { seconds: 2 }
@@ -77,7 +73,7 @@ TEST(ApplyFieldMaskTest, CopiesOnlyTheNamedFields) {
 }
 
 TEST(ApplyFieldMaskTest, NamedButUnsetClears) {
-  auto target = Parse<lb::v1::Cluster>(kCurrent);
+  auto target = ParseTextProto<lb::v1::Cluster>(kCurrent);
   ASSERT_TRUE(ApplyFieldMask(Mask({"hash_policy", "retries", "health_check.healthy_threshold"}),
                              lb::v1::Cluster(), &target)
                   .ok());
@@ -88,23 +84,23 @@ TEST(ApplyFieldMaskTest, NamedButUnsetClears) {
 }
 
 TEST(ApplyFieldMaskTest, OneofMemberReplacesTheOneofAndKeepsSiblings) {
-  auto target = Parse<lb::v1::Cluster>(kCurrent);
-  auto patch = Parse<lb::v1::Cluster>(R"pb(hash_policy { header: "x-user" })pb");
+  auto target = ParseTextProto<lb::v1::Cluster>(kCurrent);
+  auto patch = ParseTextProto<lb::v1::Cluster>(R"pb(hash_policy { header: "x-user" })pb");
   ASSERT_TRUE(ApplyFieldMask(Mask({"hash_policy.header"}), patch, &target).ok());
   ExpectEq(target.hash_policy(), R"pb(header: "x-user"
                                       cookie_options { path: "/app" })pb");
 }
 
 TEST(ApplyFieldMaskTest, MapsAndRepeatedFieldsAreReplacedWhole) {
-  auto target = Parse<lb::v1::Endpoint>(R"pb(
+  auto target = ParseTextProto<lb::v1::Endpoint>(R"pb(
     address: "10.0.0.1"
     port: 80
     weight: 3
     labels { key: "a" value: "1" }
     labels { key: "b" value: "2" }
   )pb");
-  auto patch = Parse<lb::v1::Endpoint>(R"pb(labels { key: "c" value: "3" }
-                                            weight: 7)pb");
+  auto patch = ParseTextProto<lb::v1::Endpoint>(R"pb(labels { key: "c" value: "3" }
+                                                     weight: 7)pb");
   ASSERT_TRUE(ApplyFieldMask(Mask({"labels"}), patch, &target).ok());
   ExpectEq(target, R"pb(address: "10.0.0.1"
                         port: 80
@@ -119,7 +115,7 @@ TEST(ApplyFieldMaskTest, MapsAndRepeatedFieldsAreReplacedWhole) {
 }
 
 TEST(ApplyFieldMaskTest, BadPathsAreNamedAndChangeNothing) {
-  auto target = Parse<lb::v1::Cluster>(kCurrent);
+  auto target = ParseTextProto<lb::v1::Cluster>(kCurrent);
   const lb::v1::Cluster before = target;
   absl::Status s = ApplyFieldMask(Mask({"retries", "nope", "lb_policy.x", "health_check.y"}),
                                   lb::v1::Cluster(), &target);

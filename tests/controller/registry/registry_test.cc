@@ -23,22 +23,18 @@
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
 #include "tests/test_common/fake_store.h"
+#include "tests/test_common/text_proto.h"
 
 namespace lb::registry {
 namespace {
+
+using ::lb::testing::ParseTextProto;
 
 using ::google::protobuf::util::MessageDifferencer;
 using ::testing::ElementsAre;
 using ::testing::Pair;
 
 constexpr absl::Duration kWait = absl::Seconds(10);
-
-template <typename T>
-T Parse(const std::string& text) {
-  T m;
-  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &m)) << text;
-  return m;
-}
 
 void ExpectProtoEq(const google::protobuf::Message& actual, const std::string& expected_text) {
   std::unique_ptr<google::protobuf::Message> expected(actual.New());
@@ -171,7 +167,7 @@ class RegistryTest : public ::testing::Test {
 TEST_F(RegistryTest, BootstrapWritesBackendAndDefaultRouteInOneRevision) {
   ASSERT_TRUE(registry_->Bootstrap().ok());
   EXPECT_EQ(Revision(), 1);
-  lb::v1::Cluster expected = Parse<lb::v1::Cluster>(kBootstrapBackend);
+  lb::v1::Cluster expected = ParseTextProto<lb::v1::Cluster>(kBootstrapBackend);
   expected.set_version(1);
   EXPECT_TRUE(MessageDifferencer::Equals(MustGet("backend"), expected))
       << MustGet("backend").DebugString();
@@ -424,13 +420,13 @@ TEST_F(RegistryTest, AddEndpointNormalizesAndKeepsInsertionOrder) {
   absl::StatusOr<lb::v1::Cluster> c = registry_->AddEndpoint("backend", e);
   ASSERT_TRUE(c.ok()) << c.status();
   MustAdd("backend", "127.0.0.1", 1111);
-  lb::v1::Cluster expected = Parse<lb::v1::Cluster>(kBootstrapBackend);
+  lb::v1::Cluster expected = ParseTextProto<lb::v1::Cluster>(kBootstrapBackend);
   expected.set_version(5);
-  *expected.add_endpoints() = Parse<lb::v1::Endpoint>(
+  *expected.add_endpoints() = ParseTextProto<lb::v1::Endpoint>(
       R"pb(address: "127.0.0.1" port: 1112 weight: 1 admin_state: ACTIVE)pb");
-  *expected.add_endpoints() = Parse<lb::v1::Endpoint>(
+  *expected.add_endpoints() = ParseTextProto<lb::v1::Endpoint>(
       R"pb(address: "web.internal" port: 80 weight: 1 admin_state: ACTIVE)pb");
-  *expected.add_endpoints() = Parse<lb::v1::Endpoint>(R"pb(
+  *expected.add_endpoints() = ParseTextProto<lb::v1::Endpoint>(R"pb(
     address: "::ffff:1.2.3.4"
     port: 443
     weight: 7
@@ -438,7 +434,7 @@ TEST_F(RegistryTest, AddEndpointNormalizesAndKeepsInsertionOrder) {
     labels { key: "app" value: "web" }
     admin_state: ACTIVE
   )pb");
-  *expected.add_endpoints() = Parse<lb::v1::Endpoint>(
+  *expected.add_endpoints() = ParseTextProto<lb::v1::Endpoint>(
       R"pb(address: "127.0.0.1" port: 1111 weight: 1 admin_state: ACTIVE)pb");
   lb::v1::Cluster got = MustGet("backend");
   EXPECT_TRUE(MessageDifferencer::Equals(got, expected)) << got.DebugString();
@@ -612,7 +608,7 @@ TEST_F(RegistryTest, SetEndpointStateErrorsChangeNothing) {
 // Clusters
 
 TEST_F(RegistryTest, CreateClusterNormalizesAndReturnsVersion) {
-  lb::v1::Cluster c = Parse<lb::v1::Cluster>(R"pb(
+  lb::v1::Cluster c = ParseTextProto<lb::v1::Cluster>(R"pb(
     name: "web"
     lb_policy: LEAST_REQUEST
     version: 99
@@ -635,7 +631,7 @@ TEST_F(RegistryTest, CreateClusterErrorsChangeNothing) {
   absl::StatusOr<lb::v1::Cluster> c = registry_->CreateCluster(NamedCluster("backend"));
   EXPECT_EQ(c.status().code(), absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(c.status().message(), "cluster \"backend\" already exists");
-  c = registry_->CreateCluster(Parse<lb::v1::Cluster>(R"pb(
+  c = registry_->CreateCluster(ParseTextProto<lb::v1::Cluster>(R"pb(
     name: "web"
     retries { value: 11 }
     endpoints { address: "10.0.0.1" port: 80 }
@@ -668,7 +664,7 @@ TEST_F(RegistryTest, UpdateClusterReplacesSettingsAndKeepsEndpoints) {
   MustAdd("backend", "10.0.0.2", 80);
   const int64_t version = MustGet("backend").version();
 
-  lb::v1::Cluster update = Parse<lb::v1::Cluster>(R"pb(
+  lb::v1::Cluster update = ParseTextProto<lb::v1::Cluster>(R"pb(
     name: "backend"
     lb_policy: ROUND_ROBIN
     retries { value: 0 }
@@ -764,7 +760,7 @@ TEST_F(RegistryTest, EveryEndpointWriteHonoursTheExpectedVersion) {
       registry_->RemoveEndpoint("web", "10.0.0.1", 80, stale).status(),
       registry_->SetEndpointState("web", "10.0.0.1", 80, lb::v1::DRAINING, stale).status(),
       registry_
-          ->UpdateEndpoint("web", "10.0.0.1", 80, Parse<lb::v1::Endpoint>("weight: 5"),
+          ->UpdateEndpoint("web", "10.0.0.1", 80, ParseTextProto<lb::v1::Endpoint>("weight: 5"),
                            google::protobuf::FieldMask(), stale)
           .status(),
   };
@@ -779,7 +775,8 @@ TEST_F(RegistryTest, EveryEndpointWriteHonoursTheExpectedVersion) {
   ASSERT_TRUE(c.ok()) << c.status();
   c = registry_->SetEndpointState("web", "10.0.0.2", 80, lb::v1::DRAINING, c->version());
   ASSERT_TRUE(c.ok()) << c.status();
-  c = registry_->UpdateEndpoint("web", "10.0.0.2", 80, Parse<lb::v1::Endpoint>("weight: 5"),
+  c = registry_->UpdateEndpoint("web", "10.0.0.2", 80,
+                                ParseTextProto<lb::v1::Endpoint>("weight: 5"),
                                 google::protobuf::FieldMask(), c->version());
   ASSERT_TRUE(c.ok()) << c.status();
   c = registry_->RemoveEndpoint("web", "10.0.0.2", 80, c->version());
@@ -792,9 +789,10 @@ TEST_F(RegistryTest, UpdateEndpointChangesItInPlace) {
   MustAdd("web", "10.0.0.1", 80);
   MustAdd("web", "10.0.0.2", 80);
   absl::StatusOr<lb::v1::Cluster> c = registry_->UpdateEndpoint(
-      "web", "10.0.0.1", 80, Parse<lb::v1::Endpoint>(R"pb(weight: 7
-                                                          zone: "eu-1"
-                                                          labels { key: "v" value: "2" })pb"),
+      "web", "10.0.0.1", 80,
+      ParseTextProto<lb::v1::Endpoint>(R"pb(weight: 7
+                                            zone: "eu-1"
+                                            labels { key: "v" value: "2" })pb"),
       google::protobuf::FieldMask(), 0);
   ASSERT_TRUE(c.ok()) << c.status();
   // Same place in the list, same address; only the given fields changed.
@@ -807,13 +805,15 @@ TEST_F(RegistryTest, UpdateEndpointChangesItInPlace) {
   EXPECT_THAT(HostPorts("web"), ElementsAre("10.0.0.1:80", "10.0.0.2:80"));
   // A mask: named fields change, a named unset field gets its default, labels go whole.
   c = registry_->UpdateEndpoint("web", "10.0.0.1", 80,
-                                Parse<lb::v1::Endpoint>(R"pb(admin_state: DRAINING zone: "x")pb"),
+                                ParseTextProto<lb::v1::Endpoint>(R"pb(admin_state: DRAINING
+                                                                      zone: "x")pb"),
                                 Mask({"admin_state", "labels", "weight"}), 0);
   ASSERT_TRUE(c.ok()) << c.status();
   ExpectProtoEq(c->endpoints(0),
                 R"pb(address: "10.0.0.1" port: 80 weight: 1 zone: "eu-1" admin_state: DRAINING)pb");
   // Any spelling of the address finds it.
-  c = registry_->UpdateEndpoint("web", "::ffff:10.0.0.2", 80, Parse<lb::v1::Endpoint>("weight: 3"),
+  c = registry_->UpdateEndpoint("web", "::ffff:10.0.0.2", 80,
+                                ParseTextProto<lb::v1::Endpoint>("weight: 3"),
                                 google::protobuf::FieldMask(), 0);
   EXPECT_EQ(c.status().code(), absl::StatusCode::kNotFound);
 }
@@ -824,7 +824,7 @@ TEST_F(RegistryTest, UpdateEndpointErrorsChangeNothing) {
   const std::string before = State();
   auto update = [&](const std::string& values, google::protobuf::FieldMask mask) {
     return registry_
-        ->UpdateEndpoint("web", "10.0.0.1", 80, Parse<lb::v1::Endpoint>(values), mask, 0)
+        ->UpdateEndpoint("web", "10.0.0.1", 80, ParseTextProto<lb::v1::Endpoint>(values), mask, 0)
         .status();
   };
   absl::Status s = update("weight: 0", google::protobuf::FieldMask());
@@ -845,7 +845,7 @@ TEST_F(RegistryTest, UpdateEndpointErrorsChangeNothing) {
             "update_mask.paths[2]: \"address\" cannot change; only weight, zone, labels, "
             "admin_state (address and port identify the endpoint)");
   s = registry_
-          ->UpdateEndpoint("web", "10.0.0.9", 80, Parse<lb::v1::Endpoint>("weight: 2"),
+          ->UpdateEndpoint("web", "10.0.0.9", 80, ParseTextProto<lb::v1::Endpoint>("weight: 2"),
                            google::protobuf::FieldMask(), 0)
           .status();
   EXPECT_EQ(s.code(), absl::StatusCode::kNotFound);
@@ -862,7 +862,8 @@ TEST_F(RegistryTest, NoOpWritesKeepTheVersion) {
       registry_->SetEndpointState("web", "10.0.0.1", 80, lb::v1::ACTIVE);
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->version(), web.version());
-  c = registry_->UpdateEndpoint("web", "10.0.0.1", 80, Parse<lb::v1::Endpoint>("weight: 1"),
+  c = registry_->UpdateEndpoint("web", "10.0.0.1", 80,
+                                ParseTextProto<lb::v1::Endpoint>("weight: 1"),
                                 google::protobuf::FieldMask(), web.version());
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->version(), web.version());
@@ -870,8 +871,9 @@ TEST_F(RegistryTest, NoOpWritesKeepTheVersion) {
   c = registry_->UpdateCluster(same, web.version());
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->version(), web.version());
-  c = registry_->UpdateCluster(Parse<lb::v1::Cluster>(R"pb(name: "web" lb_policy: RANDOM)pb"),
-                               Mask({"lb_policy"}), 0);
+  c = registry_->UpdateCluster(
+      ParseTextProto<lb::v1::Cluster>(R"pb(name: "web" lb_policy: RANDOM)pb"), Mask({"lb_policy"}),
+      0);
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->version(), web.version());
   const lb::v1::RouteTable routes = MustRoutes();
@@ -885,7 +887,7 @@ TEST_F(RegistryTest, NoOpWritesKeepTheVersion) {
 }
 
 TEST_F(RegistryTest, UpdateClusterWithAMaskKeepsEverythingElse) {
-  lb::v1::Cluster created = Parse<lb::v1::Cluster>(R"pb(
+  lb::v1::Cluster created = ParseTextProto<lb::v1::Cluster>(R"pb(
     name: "web"
     lb_policy: RING_HASH
     hash_policy { header: "x-user" }
@@ -901,12 +903,12 @@ TEST_F(RegistryTest, UpdateClusterWithAMaskKeepsEverythingElse) {
   ASSERT_TRUE(registry_->CreateCluster(created).ok());
   const lb::v1::Cluster before = MustGet("web");
   absl::StatusOr<lb::v1::Cluster> c =
-      registry_->UpdateCluster(Parse<lb::v1::Cluster>(R"pb(name: "web"
-                                                           lb_policy: MAGLEV
-                                                           health_check {
-                                                             interval { seconds: 3 }
-                                                             path: "/not-named"
-                                                           })pb"),
+      registry_->UpdateCluster(ParseTextProto<lb::v1::Cluster>(R"pb(name: "web"
+                                                                    lb_policy: MAGLEV
+                                                                    health_check {
+                                                                      interval { seconds: 3 }
+                                                                      path: "/not-named"
+                                                                    })pb"),
                                Mask({"lb_policy", "health_check.interval"}), before.version());
   ASSERT_TRUE(c.ok()) << c.status();
   lb::v1::Cluster want = before;
@@ -916,7 +918,7 @@ TEST_F(RegistryTest, UpdateClusterWithAMaskKeepsEverythingElse) {
   EXPECT_TRUE(MessageDifferencer::Equals(*c, want)) << c->DebugString();
   EXPECT_GT(c->version(), before.version());
   // A named field unset in the patch gets its default; the result is validated whole.
-  c = registry_->UpdateCluster(Parse<lb::v1::Cluster>(R"pb(name: "web")pb"),
+  c = registry_->UpdateCluster(ParseTextProto<lb::v1::Cluster>(R"pb(name: "web")pb"),
                                Mask({"health_check", "retries"}), 0);
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->health_check().path(), "");
@@ -924,12 +926,14 @@ TEST_F(RegistryTest, UpdateClusterWithAMaskKeepsEverythingElse) {
   EXPECT_EQ(c->retries().value(), 2u);
   EXPECT_EQ(c->hash_policy().header(), "x-user");
   EXPECT_EQ(c->endpoints_size(), 1);
-  c = registry_->UpdateCluster(Parse<lb::v1::Cluster>(R"pb(name: "web" lb_policy: ROUND_ROBIN)pb"),
+  c = registry_->UpdateCluster(ParseTextProto<lb::v1::Cluster>(R"pb(name: "web"
+                                                                    lb_policy: ROUND_ROBIN)pb"),
                                Mask({"lb_policy"}), 0);
   EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(c.status().message(),
             "cluster.hash_policy: only RING_HASH and MAGLEV hash; lb_policy is ROUND_ROBIN");
-  c = registry_->UpdateCluster(Parse<lb::v1::Cluster>(R"pb(name: "web" lb_policy: ROUND_ROBIN)pb"),
+  c = registry_->UpdateCluster(ParseTextProto<lb::v1::Cluster>(R"pb(name: "web"
+                                                                    lb_policy: ROUND_ROBIN)pb"),
                                Mask({"lb_policy", "hash_policy"}), 0);
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_FALSE(c->has_hash_policy());
@@ -937,15 +941,16 @@ TEST_F(RegistryTest, UpdateClusterWithAMaskKeepsEverythingElse) {
 
 TEST_F(RegistryTest, UpdateClusterMaskChangesOneCircuitBreakerLimit) {
   ASSERT_TRUE(registry_
-                  ->CreateCluster(Parse<lb::v1::Cluster>(R"pb(
+                  ->CreateCluster(ParseTextProto<lb::v1::Cluster>(R"pb(
                     name: "web"
                     circuit_breakers { max_connections: 10 max_requests: 5 max_retries: 0 }
                   )pb"))
                   .ok());
   const lb::v1::Cluster before = MustGet("web");
   absl::StatusOr<lb::v1::Cluster> c = registry_->UpdateCluster(
-      Parse<lb::v1::Cluster>(R"pb(name: "web"
-                                  circuit_breakers { max_requests: 7 max_connections: 99 })pb"),
+      ParseTextProto<lb::v1::Cluster>(
+          R"pb(name: "web"
+               circuit_breakers { max_requests: 7 max_connections: 99 })pb"),
       Mask({"circuit_breakers.max_requests"}), before.version());
   ASSERT_TRUE(c.ok()) << c.status();
   ExpectProtoEq(c->circuit_breakers(),
@@ -956,8 +961,8 @@ TEST_F(RegistryTest, UpdateClusterMaskChangesOneCircuitBreakerLimit) {
   // A refused value changes nothing; a named limit unset in the patch gets its default.
   const std::string state = State();
   c = registry_->UpdateCluster(
-      Parse<lb::v1::Cluster>(R"pb(name: "web"
-                                  circuit_breakers { max_requests: 0 })pb"),
+      ParseTextProto<lb::v1::Cluster>(R"pb(name: "web"
+                                           circuit_breakers { max_requests: 0 })pb"),
       Mask({"circuit_breakers.max_requests"}), 0);
   EXPECT_EQ(c.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ(c.status().message(),
@@ -1049,7 +1054,7 @@ TEST_F(RegistryTest, CreateRouteHonoursTheExpectedVersion) {
 TEST_F(RegistryTest, DataStoredBeforeFieldPresenceReadsTheSame) {
   // Written by the previous version: a normalized cluster whose zero scalars were not encoded,
   // and a route with `host` only.
-  lb::v1::Cluster old = Parse<lb::v1::Cluster>(kBootstrapBackend);
+  lb::v1::Cluster old = ParseTextProto<lb::v1::Cluster>(kBootstrapBackend);
   old.set_name("old");
   old.mutable_outlier_detection()->clear_consecutive_5xx();
   old.mutable_outlier_detection()->clear_max_ejection_percent();
@@ -1070,8 +1075,8 @@ TEST_F(RegistryTest, DataStoredBeforeFieldPresenceReadsTheSame) {
   EXPECT_EQ(c.outlier_detection().consecutive_gateway_failure(), 5u);
   // An update of something else keeps the zeros (they are not "unset").
   absl::StatusOr<lb::v1::Cluster> updated =
-      registry_->UpdateCluster(Parse<lb::v1::Cluster>(R"pb(name: "old"
-                                                           retries { value: 4 })pb"),
+      registry_->UpdateCluster(ParseTextProto<lb::v1::Cluster>(R"pb(name: "old"
+                                                                    retries { value: 4 })pb"),
                                Mask({"retries"}), 0);
   ASSERT_TRUE(updated.ok()) << updated.status();
   EXPECT_EQ(updated->outlier_detection().consecutive_5xx(), 0u);
@@ -1080,7 +1085,7 @@ TEST_F(RegistryTest, DataStoredBeforeFieldPresenceReadsTheSame) {
 }
 
 TEST_F(RegistryTest, ClusterStoredBeforeCircuitBreakersHasTheDefaults) {
-  lb::v1::Cluster old = Parse<lb::v1::Cluster>(kBootstrapBackend);
+  lb::v1::Cluster old = ParseTextProto<lb::v1::Cluster>(kBootstrapBackend);
   old.set_name("old");
   old.clear_circuit_breakers();
   ASSERT_TRUE(store_->Txn({}, {store::Op::Put(ClusterKey("old"), old.SerializeAsString())}).ok());

@@ -19,19 +19,15 @@
 #include "google/protobuf/text_format.h"
 #include "google/protobuf/util/message_differencer.h"
 #include "gtest/gtest.h"
+#include "tests/test_common/text_proto.h"
 
 namespace lb::xds {
 namespace {
 
+using ::lb::testing::ParseTextProto;
+
 using ::testing::ElementsAre;
 namespace tls_v3 = envoy::extensions::transport_sockets::tls::v3;
-
-template <typename T>
-T Parse(const std::string& text) {
-  T m;
-  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &m)) << text;
-  return m;
-}
 
 void ExpectProtoEq(const google::protobuf::Message& actual, const google::protobuf::Message& want) {
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(actual, want))
@@ -54,7 +50,7 @@ std::shared_ptr<const lb::v1::Certificate> Cert(const std::string& name,
 
 // docs/tls.md, "The TLS listener", for a certificate NAME with `sni`.
 std::string ChainText(const std::string& name, const std::vector<std::string>& sni) {
-  tls_v3::DownstreamTlsContext context = Parse<tls_v3::DownstreamTlsContext>(
+  tls_v3::DownstreamTlsContext context = ParseTextProto<tls_v3::DownstreamTlsContext>(
       "common_tls_context { tls_params { tls_minimum_protocol_version: TLSv1_2 "
       "tls_maximum_protocol_version: TLSv1_3 } "
       "tls_certificate_sds_secret_configs { name: '" +
@@ -81,7 +77,7 @@ TEST(TlsResourcesTest, ListenerHasOneChainPerCertificateAndTheDefault) {
   std::optional<envoy::config::listener::v3::Listener> l = BuildTlsListener(certs);
   ASSERT_TRUE(l.has_value());
   ExpectProtoEq(
-      *l, Parse<envoy::config::listener::v3::Listener>(
+      *l, ParseTextProto<envoy::config::listener::v3::Listener>(
               "name: 'lb.ingress.https' filter_chains { " + ChainText("api", {"api.example.org"}) +
               " } filter_chains { " + ChainText("web", {"www.example.com", "*.example.com"}) +
               " } default_filter_chain { " +
@@ -95,10 +91,11 @@ TEST(TlsResourcesTest, ListenerHasOneChainPerCertificateAndTheDefault) {
 
 TEST(TlsResourcesTest, Secrets) {
   lb::v1::Certificate c = *Cert("web", {"www.example.com"});
-  ExpectProtoEq(BuildCertificateSecret(c),
-                Parse<tls_v3::Secret>("name: 'web' tls_certificate { certificate_chain { "
-                                      "inline_string: 'CHAIN web' } private_key { inline_string: "
-                                      "'KEY web' } }"));
+  ExpectProtoEq(
+      BuildCertificateSecret(c),
+      ParseTextProto<tls_v3::Secret>("name: 'web' tls_certificate { certificate_chain { "
+                                     "inline_string: 'CHAIN web' } private_key { inline_string: "
+                                     "'KEY web' } }"));
   c.set_ocsp_staple("DER");
   EXPECT_EQ(BuildCertificateSecret(c).tls_certificate().ocsp_staple().inline_bytes(), "DER");
   lb::v1::SessionTicketKeys keys;
@@ -128,14 +125,14 @@ TEST(TlsResourcesTest, UpstreamTls) {
   tls->set_sni("api.internal");
   tls->set_client_certificate("client");
   ExpectProtoEq(UpstreamOf(BuildCluster(c, ClientFlavor::kEnvoy)),
-                Parse<tls_v3::UpstreamTlsContext>(
+                ParseTextProto<tls_v3::UpstreamTlsContext>(
                     "sni: 'api.internal' common_tls_context { validation_context { trusted_ca { "
                     "inline_string: 'CA PEM' } } tls_certificate_sds_secret_configs { name: "
                     "'client' sds_config { ads {} } } alpn_protocols: 'http/1.1' }"));
   tls->clear_ca_pem();
   tls->clear_client_certificate();
   ExpectProtoEq(UpstreamOf(BuildCluster(c, ClientFlavor::kEnvoy)),
-                Parse<tls_v3::UpstreamTlsContext>(
+                ParseTextProto<tls_v3::UpstreamTlsContext>(
                     "sni: 'api.internal' common_tls_context { validation_context { trusted_ca { "
                     "filename: '/etc/ssl/certs/ca-certificates.crt' } } alpn_protocols: "
                     "'http/1.1' }"));
@@ -161,7 +158,7 @@ TEST(TlsResourcesTest, HttpsRedirectIsTwoRoutes) {
   ASSERT_EQ(rc.virtual_hosts_size(), 1);
   ASSERT_EQ(rc.virtual_hosts(0).routes_size(), 2);
   ExpectProtoEq(rc.virtual_hosts(0).routes(0),
-                Parse<envoy::config::route::v3::Route>(
+                ParseTextProto<envoy::config::route::v3::Route>(
                     "name: 'web/https-redirect' match { prefix: '/app' headers { name: ':scheme' "
                     "exact_match: 'http' } } redirect { https_redirect: true response_code: "
                     "PERMANENT_REDIRECT }"));

@@ -12,12 +12,12 @@
 #include "envoy/config/cluster/v3/cluster.pb.h"
 #include "envoy/config/endpoint/v3/endpoint.pb.h"
 #include "envoy/config/route/v3/route.pb.h"
-#include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/proxy/fake_ads.h"
 #include "tests/test_common/backend.h"
 #include "tests/test_common/http_client.h"
 #include "tests/test_common/proxy_process.h"
+#include "tests/test_common/text_proto.h"
 #include "tests/test_common/wait.h"
 
 namespace lb::testing {
@@ -26,13 +26,6 @@ namespace {
 namespace cluster_v3 = envoy::config::cluster::v3;
 namespace endpoint_v3 = envoy::config::endpoint::v3;
 namespace route_v3 = envoy::config::route::v3;
-
-template <typename T>
-T Parse(const std::string& text) {
-  T out;
-  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &out)) << text;
-  return out;
-}
 
 // The event line of `proxy`'s log with every one of `parts`, or "" (polled for up to 15 s).
 std::string EventLine(const ProxyProcess& proxy, const std::vector<std::string>& parts) {
@@ -67,12 +60,12 @@ TEST(ConfigEventsTest, AcceptedAndRejectedConfigIsLoggedWithVersionsAndErrorsCle
   const std::string cluster_text =
       "name: 'web' type: EDS eds_cluster_config { eds_config { ads {} } } "
       "connect_timeout { seconds: 1 }";
-  cluster_v3::Cluster good = Parse<cluster_v3::Cluster>(cluster_text);
-  endpoint_v3::ClusterLoadAssignment endpoints = Parse<endpoint_v3::ClusterLoadAssignment>(
+  cluster_v3::Cluster good = ParseTextProto<cluster_v3::Cluster>(cluster_text);
+  endpoint_v3::ClusterLoadAssignment endpoints = ParseTextProto<endpoint_v3::ClusterLoadAssignment>(
       absl::StrCat("cluster_name: 'web' endpoints { lb_endpoints { endpoint { address { "
                    "socket_address { address: '127.0.0.1' port_value: ",
                    backend.port(), " } } } } }"));
-  route_v3::RouteConfiguration routes = Parse<route_v3::RouteConfiguration>(
+  route_v3::RouteConfiguration routes = ParseTextProto<route_v3::RouteConfiguration>(
       "name: 'default' virtual_hosts { name: 'all' domains: '*' routes { match { prefix: '/' } "
       "route { cluster: 'web' } } }");
   ads.Set(::lb::xds::kClusterType, {{"web", &good}});  // Cluster version 1.

@@ -34,7 +34,6 @@
 #include "envoy/config/route/v3/route.pb.h"
 #include "envoy/extensions/transport_sockets/tls/v3/secret.pb.h"
 #include "envoy/extensions/transport_sockets/tls/v3/tls.pb.h"
-#include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
 #include "tests/e2e/proxy/fake_ads.h"
 #include "tests/test_common/backend.h"
@@ -43,6 +42,7 @@
 #include "tests/test_common/proxy_process.h"
 #include "tests/test_common/subprocess.h"
 #include "tests/test_common/test_certs.h"
+#include "tests/test_common/text_proto.h"
 #include "tests/test_common/wait.h"
 
 namespace lb::testing {
@@ -55,13 +55,6 @@ namespace route_v3 = envoy::config::route::v3;
 namespace tls_v3 = envoy::extensions::transport_sockets::tls::v3;
 
 bool WaitFor(const std::function<bool()>& cond) { return WaitUntil(cond, absl::Seconds(20)); }
-
-template <typename T>
-T Parse(const std::string& text) {
-  T out;
-  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &out)) << text;
-  return out;
-}
 
 tls_v3::Secret CertSecret(const std::string& name, const TestCert& pem) {
   tls_v3::Secret s;
@@ -104,7 +97,7 @@ listener_v3::FilterChain Chain(const std::string& name, const std::vector<std::s
 
 cluster_v3::Cluster Cluster(const std::string& name, const std::string& ca_pem = "",
                             const std::string& sni = "") {
-  auto c = Parse<cluster_v3::Cluster>(absl::StrCat(
+  auto c = ParseTextProto<cluster_v3::Cluster>(absl::StrCat(
       "name: '", name,
       "' type: EDS eds_cluster_config { eds_config { ads {} } } connect_timeout { seconds: 1 }"));
   if (!ca_pem.empty()) {
@@ -122,7 +115,7 @@ cluster_v3::Cluster Cluster(const std::string& name, const std::string& ca_pem =
 }
 
 endpoint_v3::ClusterLoadAssignment Endpoints(const std::string& cluster, int port) {
-  return Parse<endpoint_v3::ClusterLoadAssignment>(
+  return ParseTextProto<endpoint_v3::ClusterLoadAssignment>(
       absl::StrCat("cluster_name: '", cluster,
                    "' endpoints { lb_endpoints { endpoint { address { socket_address { address: "
                    "'127.0.0.1' port_value: ",
@@ -248,7 +241,7 @@ class TlsE2eTest : public ::testing::Test {
     web_endpoints_ = Endpoints("web", backend_.port());
     ads_.Set(::lb::xds::kClusterType, {{"web", &web_}});
     ads_.Set(::lb::xds::kEndpointType, {{"web", &web_endpoints_}});
-    routes_ = Parse<route_v3::RouteConfiguration>(R"pb(
+    routes_ = ParseTextProto<route_v3::RouteConfiguration>(R"pb(
       name: "default"
       virtual_hosts {
         name: "all"
@@ -517,7 +510,7 @@ TEST_F(TlsE2eTest, UpstreamTlsVerifiesTheBackend) {
   }));
   cluster_v3::Cluster good = Cluster("up-good", ca_.cert_pem(), "backend.test");
   // Its health checks go over TLS too (over plaintext they would fail and eject the host).
-  *good.add_health_checks() = Parse<envoy::config::core::v3::HealthCheck>(
+  *good.add_health_checks() = ParseTextProto<envoy::config::core::v3::HealthCheck>(
       "timeout { nanos: 250000000 } interval { nanos: 300000000 } unhealthy_threshold { value: 1 } "
       "healthy_threshold { value: 1 } http_health_check { path: '/' }");
   cluster_v3::Cluster bad =
@@ -530,7 +523,7 @@ TEST_F(TlsE2eTest, UpstreamTlsVerifiesTheBackend) {
            {{"web", &web_}, {"up-good", &good}, {"up-bad", &bad}, {"up-name", &wrong_name}});
   ads_.Set(::lb::xds::kEndpointType,
            {{"web", &web_endpoints_}, {"up-good", &e1}, {"up-bad", &e2}, {"up-name", &e3}});
-  route_v3::RouteConfiguration routes = Parse<route_v3::RouteConfiguration>(R"pb(
+  route_v3::RouteConfiguration routes = ParseTextProto<route_v3::RouteConfiguration>(R"pb(
     name: "default"
     virtual_hosts {
       name: "all"

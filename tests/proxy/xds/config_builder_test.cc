@@ -9,11 +9,13 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "common/xds/type_urls.h"
-#include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
+#include "tests/test_common/text_proto.h"
 
 namespace lb::proxy::xds {
 namespace {
+
+using ::lb::testing::ParseTextProto;
 
 using ::lb::xds::kClusterType;
 using ::lb::xds::kEndpointType;
@@ -24,16 +26,9 @@ namespace endpoint_v3 = envoy::config::endpoint::v3;
 namespace route_v3 = envoy::config::route::v3;
 namespace discovery_v3 = envoy::service::discovery::v3;
 
-template <typename T>
-T Parse(const std::string& text) {
-  T message;
-  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &message)) << text;
-  return message;
-}
-
 // A valid EDS cluster; `extra` is appended text format.
 cluster_v3::Cluster MakeCluster(const std::string& name, const std::string& extra = "") {
-  return Parse<cluster_v3::Cluster>(
+  return ParseTextProto<cluster_v3::Cluster>(
       "name: '" + name + "' type: EDS eds_cluster_config { eds_config { ads {} } } " + extra);
 }
 
@@ -55,7 +50,7 @@ endpoint_v3::ClusterLoadAssignment MakeAssignment(const std::string& name,
 }
 
 route_v3::RouteConfiguration MakeRoutes(const std::string& cluster) {
-  return Parse<route_v3::RouteConfiguration>(
+  return ParseTextProto<route_v3::RouteConfiguration>(
       "name: 'default' virtual_hosts { name: 'any' domains: '*' routes { name: 'r' "
       "match { prefix: '/' } route { cluster: '" +
       cluster + "' } } }");
@@ -77,7 +72,7 @@ TEST(ConfigBuilderTest, BriefExampleClusterError) {
 
 TEST(ConfigBuilderTest, EveryClusterProblemIsReportedWithItsPath) {
   ConfigBuilder b;
-  auto c = Parse<cluster_v3::Cluster>(R"pb(
+  auto c = ParseTextProto<cluster_v3::Cluster>(R"pb(
     name: "web"
     type: STRICT_DNS
     eds_cluster_config { service_name: "other" }
@@ -123,7 +118,7 @@ TEST(ConfigBuilderTest, EveryClusterProblemIsReportedWithItsPath) {
 TEST(ConfigBuilderTest, ClusterWithoutTypeOrHealthCheckKindOrName) {
   ConfigBuilder b;
   auto no_type =
-      Parse<cluster_v3::Cluster>("name: 'a' eds_cluster_config { eds_config { ads {} } }");
+      ParseTextProto<cluster_v3::Cluster>("name: 'a' eds_cluster_config { eds_config { ads {} } }");
   auto tcp_check = MakeCluster("b", "health_checks { tcp_health_check {} }");
   auto no_name = MakeCluster("");
   EXPECT_EQ(ErrorOf(b.ApplyClusters({no_type, tcp_check, no_name}, "1")),
@@ -426,7 +421,7 @@ TEST(ConfigBuilderTest, BriefExampleEndpointError) {
 TEST(ConfigBuilderTest, EveryEndpointProblemIsReportedWithItsPath) {
   ConfigBuilder b;
   ASSERT_TRUE(b.ApplyClusters({MakeCluster("web")}, "1").ok());
-  auto a = Parse<endpoint_v3::ClusterLoadAssignment>(R"pb(
+  auto a = ParseTextProto<endpoint_v3::ClusterLoadAssignment>(R"pb(
     cluster_name: "web"
     endpoints {
       locality { zone: "z1" }
@@ -481,7 +476,7 @@ TEST(ConfigBuilderTest, EveryEndpointProblemIsReportedWithItsPath) {
 TEST(ConfigBuilderTest, DuplicateDetectionUsesCanonicalAddresses) {
   ConfigBuilder b;
   ASSERT_TRUE(b.ApplyClusters({MakeCluster("v6")}, "1").ok());
-  auto a = Parse<endpoint_v3::ClusterLoadAssignment>(R"pb(
+  auto a = ParseTextProto<endpoint_v3::ClusterLoadAssignment>(R"pb(
     cluster_name: "v6"
     endpoints {
       lb_endpoints { endpoint { address { socket_address { address: "::1" port_value: 80 } } } }
@@ -498,7 +493,7 @@ TEST(ConfigBuilderTest, DuplicateDetectionUsesCanonicalAddresses) {
 TEST(ConfigBuilderTest, EndpointMappingDrainingHostnameZoneWeight) {
   ConfigBuilder b;
   ASSERT_TRUE(b.ApplyClusters({MakeCluster("web")}, "1").ok());
-  auto a = Parse<endpoint_v3::ClusterLoadAssignment>(R"pb(
+  auto a = ParseTextProto<endpoint_v3::ClusterLoadAssignment>(R"pb(
     cluster_name: "web"
     endpoints {
       locality { zone: "z1" }
@@ -559,7 +554,7 @@ TEST(ConfigBuilderTest, AssignmentWithoutNameAndDuplicateAssignment) {
 
 TEST(ConfigBuilderTest, RouteMappingHashRetryDomains) {
   ConfigBuilder b;
-  auto rc = Parse<route_v3::RouteConfiguration>(R"pb(
+  auto rc = ParseTextProto<route_v3::RouteConfiguration>(R"pb(
     name: "default"
     virtual_hosts {
       name: "shop"
@@ -645,7 +640,7 @@ TEST(ConfigBuilderTest, RouteMappingHashRetryDomains) {
 // The controller's affinity-cookie contract (controller/xds/resources.cc): ttl present means the
 // proxy sets the cookie; path and attributes are used as given.
 route_v3::RouteConfiguration CookieRoutes(const std::string& cookie) {
-  return Parse<route_v3::RouteConfiguration>(
+  return ParseTextProto<route_v3::RouteConfiguration>(
       absl::StrCat(R"pb(
                      name: "default"
                      virtual_hosts { name: "any" domains: "*"
@@ -740,7 +735,7 @@ TEST(ConfigBuilderTest, BadCookieOptionsAreRejectedWithTheirPath) {
 
 TEST(ConfigBuilderTest, EveryRouteProblemIsReportedWithItsPath) {
   ConfigBuilder b;
-  auto rc = Parse<route_v3::RouteConfiguration>(R"pb(
+  auto rc = ParseTextProto<route_v3::RouteConfiguration>(R"pb(
     name: "default"
     virtual_hosts { name: "empty" }
     virtual_hosts {
@@ -854,7 +849,7 @@ TEST(ConfigBuilderTest, EveryRouteProblemIsReportedWithItsPath) {
 
 TEST(ConfigBuilderTest, WeightedClustersPathsHeaderMatchersAndHeaderChanges) {
   ConfigBuilder b;
-  auto rc = Parse<route_v3::RouteConfiguration>(R"pb(
+  auto rc = ParseTextProto<route_v3::RouteConfiguration>(R"pb(
     name: "default"
     virtual_hosts {
       domains: "*"
@@ -929,7 +924,7 @@ TEST(ConfigBuilderTest, WeightedClustersPathsHeaderMatchersAndHeaderChanges) {
 
 TEST(ConfigBuilderTest, WeightedClusterAndHeaderProblems) {
   ConfigBuilder b;
-  auto rc = Parse<route_v3::RouteConfiguration>(R"pb(
+  auto rc = ParseTextProto<route_v3::RouteConfiguration>(R"pb(
     name: "default"
     virtual_hosts {
       domains: "*"
@@ -1038,7 +1033,7 @@ TEST(ConfigBuilderTest, SlowStartConfig) {
 
 TEST(ConfigBuilderTest, DuplicateDomainAcrossVirtualHosts) {
   ConfigBuilder b;
-  auto rc = Parse<route_v3::RouteConfiguration>(R"pb(
+  auto rc = ParseTextProto<route_v3::RouteConfiguration>(R"pb(
     name: "default"
     virtual_hosts { domains: "*" }
     virtual_hosts { domains: "*" }
@@ -1078,7 +1073,7 @@ TEST(ConfigBuilderTest, RouteToUnknownClusterIsAllowedButRecorded) {
   ConfigBuilder b;
   ASSERT_TRUE(b.ApplyClusters({MakeCluster("web"), MakeCluster("cold")}, "1").ok());
   ASSERT_TRUE(b.ApplyLoadAssignments({MakeAssignment("web", {80})}, "1").ok());
-  auto rc = Parse<route_v3::RouteConfiguration>(R"pb(
+  auto rc = ParseTextProto<route_v3::RouteConfiguration>(R"pb(
     name: "default"
     virtual_hosts {
       domains: "*"

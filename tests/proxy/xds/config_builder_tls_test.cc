@@ -10,13 +10,15 @@
 #include "envoy/config/listener/v3/listener.pb.h"
 #include "envoy/extensions/transport_sockets/tls/v3/secret.pb.h"
 #include "envoy/extensions/transport_sockets/tls/v3/tls.pb.h"
-#include "google/protobuf/text_format.h"
 #include "gtest/gtest.h"
 #include "proxy/xds/config_builder.h"
 #include "tests/test_common/test_certs.h"
+#include "tests/test_common/text_proto.h"
 
 namespace lb::proxy::xds {
 namespace {
+
+using ::lb::testing::ParseTextProto;
 
 namespace cluster_v3 = envoy::config::cluster::v3;
 namespace endpoint_v3 = envoy::config::endpoint::v3;
@@ -28,13 +30,6 @@ using ::lb::testing::IssueOrDie;
 using ::lb::testing::TestCa;
 using ::lb::testing::TestCert;
 using ::lb::testing::WriteTempFile;
-
-template <typename T>
-T Parse(const std::string& text) {
-  T message;
-  EXPECT_TRUE(google::protobuf::TextFormat::ParseFromString(text, &message)) << text;
-  return message;
-}
 
 std::string ErrorOf(const absl::Status& s) {
   EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << s;
@@ -50,7 +45,7 @@ tls_v3::Secret CertSecret(const std::string& name, const TestCert& pem) {
 }
 
 tls_v3::DownstreamTlsContext Downstream(const std::string& cert) {
-  return Parse<tls_v3::DownstreamTlsContext>(
+  return ParseTextProto<tls_v3::DownstreamTlsContext>(
       "common_tls_context { tls_params { tls_minimum_protocol_version: TLSv1_2 "
       "tls_maximum_protocol_version: TLSv1_3 } tls_certificate_sds_secret_configs { name: '" +
       cert +
@@ -169,7 +164,7 @@ TEST_F(ConfigBuilderTlsTest, BadListenerIsRejectedWithFieldPaths) {
   ConfigBuilder b;
   ASSERT_TRUE(b.ApplyListeners({TlsListener()}, "l1").ok());
   listener_v3::Listener bad = TlsListener();
-  auto old_tls = Parse<tls_v3::DownstreamTlsContext>(
+  auto old_tls = ParseTextProto<tls_v3::DownstreamTlsContext>(
       "common_tls_context { tls_params { tls_minimum_protocol_version: TLSv1_1 } "
       "alpn_protocols: 'spdy/3' tls_certificate_sds_secret_configs { name: 'x' } } "
       "require_client_certificate { value: true }");
@@ -197,9 +192,9 @@ TEST_F(ConfigBuilderTlsTest, UpstreamTlsAndItsClientCertificate) {
   absl::StatusOr<std::string> ca_file_or = WriteTempFile("builder-ca.pem", ca_.cert_pem());
   ASSERT_TRUE(ca_file_or.ok()) << ca_file_or.status();
   const std::string& ca_file = *ca_file_or;
-  auto cluster = Parse<cluster_v3::Cluster>(
+  auto cluster = ParseTextProto<cluster_v3::Cluster>(
       "name: 'up' type: EDS eds_cluster_config { eds_config { ads {} } }");
-  auto upstream = Parse<tls_v3::UpstreamTlsContext>(
+  auto upstream = ParseTextProto<tls_v3::UpstreamTlsContext>(
       "sni: 'Backend.Test' common_tls_context { validation_context { trusted_ca { filename: '" +
       ca_file +
       "' } } tls_certificate_sds_secret_configs { name: 'client' sds_config { ads {} } } "
@@ -227,13 +222,13 @@ TEST_F(ConfigBuilderTlsTest, UpstreamTlsAndItsClientCertificate) {
   EXPECT_EQ(tls->alpn, std::vector<std::string>{"http/1.1"});
 
   // Rejections name the field.
-  auto bad = Parse<tls_v3::UpstreamTlsContext>(
+  auto bad = ParseTextProto<tls_v3::UpstreamTlsContext>(
       "sni: 'bad sni' common_tls_context { validation_context { trusted_ca { inline_string: "
       "'junk' } } alpn_protocols: 'h3' }");
   cluster.mutable_transport_socket()->mutable_typed_config()->PackFrom(bad);
   auto missing = cluster;
   missing.set_name("missing");
-  auto file = Parse<tls_v3::UpstreamTlsContext>(
+  auto file = ParseTextProto<tls_v3::UpstreamTlsContext>(
       "common_tls_context { validation_context { trusted_ca { filename: '/nonexistent.pem' } } "
       "}");
   missing.mutable_transport_socket()->mutable_typed_config()->PackFrom(file);
